@@ -1,0 +1,1 @@
+//! Toxiproxy-compatible fault proxy.

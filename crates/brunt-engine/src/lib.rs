@@ -1,0 +1,1 @@
+//! Run plan, k6 executors, VU scheduling and execution segments.

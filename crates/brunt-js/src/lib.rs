@@ -1,0 +1,1 @@
+//! QuickJS runtime per VU and the k6 module surface.

@@ -1,0 +1,439 @@
+//! Aggregates per (metric, tag set): what workers fold samples into on the hot path, and what the
+//! collector merges once a second into the run's totals and time series.
+
+use crate::registry::{MetricId, MetricType, Registry};
+use crate::tags::TagSet;
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Trend values are recorded in the histogram in thousandths of their unit: microseconds for
+/// time metrics (whose values are milliseconds, as in k6), 0.001 for plain numbers.
+const TREND_SCALE: f64 = 1000.0;
+/// HDR precision: 3 significant digits (0.1% relative error).
+const SIG_FIGS: u8 = 3;
+
+/// A k6 Trend: exact count, sum, min and max, and an HDR histogram for percentiles.
+#[derive(Clone, Debug)]
+pub struct TrendAgg {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub hist: Histogram<u64>,
+}
+
+impl Default for TrendAgg {
+    fn default() -> Self {
+        TrendAgg {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            hist: Histogram::new(SIG_FIGS).expect("3 significant figures is a valid HDR precision"),
+        }
+    }
+}
+
+impl TrendAgg {
+    pub fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        // Negative values cannot live in an HDR histogram; they count as 0 for percentiles while
+        // min, max and avg stay exact.
+        let scaled = (v.max(0.0) * TREND_SCALE).round() as u64;
+        // The histogram auto-resizes; past u64 range it saturates rather than losing the sample.
+        if self.hist.record(scaled).is_err() {
+            self.hist.saturating_record(scaled);
+        }
+    }
+
+    pub fn merge(&mut self, other: &TrendAgg) {
+        if other.count == 0 {
+            return;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        // Both histograms auto-resize, so adding never fails on range.
+        let _ = self.hist.add(&other.hist);
+    }
+
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    /// Percentile `p` in 0..=100, clamped to the exact min and max.
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let v = self.hist.value_at_quantile((p / 100.0).clamp(0.0, 1.0)) as f64 / TREND_SCALE;
+        v.clamp(self.min, self.max)
+    }
+
+    pub fn min_or_zero(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.min
+        }
+    }
+
+    pub fn max_or_zero(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.max
+        }
+    }
+}
+
+/// One series' aggregate, by metric type.
+#[derive(Clone, Debug)]
+pub enum Agg {
+    /// Sum of values.
+    Counter {
+        sum: f64,
+    },
+    /// Last value set, with the extremes seen.
+    Gauge {
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    /// Non-zero values count as passes.
+    Rate {
+        passes: u64,
+        total: u64,
+    },
+    Trend(Box<TrendAgg>),
+}
+
+impl Agg {
+    pub fn new(t: MetricType) -> Agg {
+        match t {
+            MetricType::Counter => Agg::Counter { sum: 0.0 },
+            MetricType::Gauge => Agg::Gauge {
+                value: 0.0,
+                min: f64::INFINITY,
+                max: f64::NEG_INFINITY,
+            },
+            MetricType::Rate => Agg::Rate {
+                passes: 0,
+                total: 0,
+            },
+            MetricType::Trend => Agg::Trend(Box::default()),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        match self {
+            Agg::Counter { sum } => *sum += v,
+            Agg::Gauge { value, min, max } => {
+                *value = v;
+                *min = min.min(v);
+                *max = max.max(v);
+            }
+            Agg::Rate { passes, total } => {
+                *total += 1;
+                if v != 0.0 {
+                    *passes += 1;
+                }
+            }
+            Agg::Trend(t) => t.add(v),
+        }
+    }
+
+    /// Folds `other` (a later or parallel aggregate of the same metric) into this one.
+    pub fn merge(&mut self, other: &Agg) {
+        match (self, other) {
+            (Agg::Counter { sum }, Agg::Counter { sum: o }) => *sum += o,
+            (
+                Agg::Gauge { value, min, max },
+                Agg::Gauge {
+                    value: ov,
+                    min: omin,
+                    max: omax,
+                },
+            ) => {
+                if omin.is_finite() {
+                    *value = *ov;
+                    *min = min.min(*omin);
+                    *max = max.max(*omax);
+                }
+            }
+            (
+                Agg::Rate { passes, total },
+                Agg::Rate {
+                    passes: op,
+                    total: ot,
+                },
+            ) => {
+                *passes += op;
+                *total += ot;
+            }
+            (Agg::Trend(t), Agg::Trend(o)) => t.merge(o),
+            // Types are fixed per metric id by the registry, so mixed merges cannot happen.
+            _ => {}
+        }
+    }
+
+    pub fn metric_type(&self) -> MetricType {
+        match self {
+            Agg::Counter { .. } => MetricType::Counter,
+            Agg::Gauge { .. } => MetricType::Gauge,
+            Agg::Rate { .. } => MetricType::Rate,
+            Agg::Trend(_) => MetricType::Trend,
+        }
+    }
+
+    /// A k6 aggregation method by name (`avg`, `min`, `max`, `med`, `p(N)`, `count`, `rate`, `value`,
+    /// `passes`, `fails`), or None when the metric type has no such statistic.
+    /// `elapsed_secs` turns a counter's sum into its per-second rate.
+    pub fn stat(&self, name: &str, elapsed_secs: f64) -> Option<f64> {
+        match self {
+            Agg::Counter { sum } => match name {
+                "count" => Some(*sum),
+                "rate" => Some(if elapsed_secs > 0.0 {
+                    sum / elapsed_secs
+                } else {
+                    0.0
+                }),
+                _ => None,
+            },
+            Agg::Gauge { value, min, max } => match name {
+                "value" => Some(*value),
+                "min" => Some(if min.is_finite() { *min } else { 0.0 }),
+                "max" => Some(if max.is_finite() { *max } else { 0.0 }),
+                _ => None,
+            },
+            Agg::Rate { passes, total } => match name {
+                "rate" => Some(if *total > 0 {
+                    *passes as f64 / *total as f64
+                } else {
+                    0.0
+                }),
+                "passes" => Some(*passes as f64),
+                "fails" => Some((total - passes) as f64),
+                _ => None,
+            },
+            Agg::Trend(t) => match name {
+                "avg" => Some(t.avg()),
+                "min" => Some(t.min_or_zero()),
+                "max" => Some(t.max_or_zero()),
+                "med" => Some(t.percentile(50.0)),
+                "count" => Some(t.count as f64),
+                _ => parse_percentile(name).map(|p| t.percentile(p)),
+            },
+        }
+    }
+}
+
+/// `p(95)` or `p(99.9)` to 95.0 / 99.9.
+pub fn parse_percentile(name: &str) -> Option<f64> {
+    let inner = name.strip_prefix("p(")?.strip_suffix(')')?;
+    let p: f64 = inner.trim().parse().ok()?;
+    (0.0..=100.0).contains(&p).then_some(p)
+}
+
+/// One raw sample, kept only when a per-sample output (`--out json`, `--out csv`) is on.
+#[derive(Clone, Debug)]
+pub struct RawSample {
+    pub metric: MetricId,
+    pub tags: TagSet,
+    pub value: f64,
+    pub time: SystemTime,
+}
+
+/// Aggregates keyed by series.
+pub type SeriesMap = HashMap<(MetricId, TagSet), Agg>;
+
+/// A worker's private aggregates: no lock and, once a series exists, no allocation on `add`.
+pub struct Aggregator {
+    registry: Arc<Registry>,
+    series: SeriesMap,
+    raw: Option<Vec<RawSample>>,
+}
+
+/// What a worker hands to the collector once a second.
+#[derive(Default)]
+pub struct Interval {
+    pub series: SeriesMap,
+    pub raw: Vec<RawSample>,
+}
+
+impl Aggregator {
+    /// `keep_raw` keeps every sample too, for per-sample outputs.
+    pub fn new(registry: Arc<Registry>, keep_raw: bool) -> Self {
+        Aggregator {
+            registry,
+            series: HashMap::new(),
+            raw: keep_raw.then(Vec::new),
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    #[inline]
+    pub fn add(&mut self, metric: MetricId, tags: &TagSet, value: f64) {
+        self.add_at(metric, tags, value, SystemTime::now)
+    }
+
+    /// As [`add`](Self::add), with the sample's time taken from `time` only if raw samples are kept.
+    #[inline]
+    pub fn add_at(
+        &mut self,
+        metric: MetricId,
+        tags: &TagSet,
+        value: f64,
+        time: impl FnOnce() -> SystemTime,
+    ) {
+        if let Some(raw) = &mut self.raw {
+            raw.push(RawSample {
+                metric,
+                tags: tags.clone(),
+                value,
+                time: time(),
+            });
+        }
+        // get_mut first: the common case clones no TagSet.
+        if let Some(a) = self.series.get_mut(&(metric, tags.clone())) {
+            a.add(value);
+            return;
+        }
+        let mut a = Agg::new(self.registry.def(metric).metric_type);
+        a.add(value);
+        self.series.insert((metric, tags.clone()), a);
+    }
+
+    /// Hands over everything gathered since the last call.
+    pub fn take(&mut self) -> Interval {
+        Interval {
+            series: std::mem::take(&mut self.series),
+            raw: self.raw.as_mut().map(std::mem::take).unwrap_or_default(),
+        }
+    }
+}
+
+/// Merged aggregates (a run's totals, or one time bucket).
+#[derive(Clone, Default, Debug)]
+pub struct Snapshot {
+    pub series: SeriesMap,
+}
+
+impl Snapshot {
+    pub fn merge_series(&mut self, other: &SeriesMap) {
+        for (k, a) in other {
+            match self.series.get_mut(k) {
+                Some(mine) => mine.merge(a),
+                None => {
+                    self.series.insert(k.clone(), a.clone());
+                }
+            }
+        }
+    }
+
+    /// The metric over all its tag sets, or None if it has no samples.
+    pub fn metric(&self, metric: MetricId) -> Option<Agg> {
+        self.fold(metric, |_| true)
+    }
+
+    /// The sub-metric: samples whose tags contain every pair of `selector`.
+    pub fn submetric(&self, metric: MetricId, selector: &TagSet) -> Option<Agg> {
+        self.fold(metric, |t| t.contains_all(selector))
+    }
+
+    fn fold(&self, metric: MetricId, keep: impl Fn(&TagSet) -> bool) -> Option<Agg> {
+        let mut out: Option<Agg> = None;
+        for ((m, t), a) in &self.series {
+            if *m != metric || !keep(t) {
+                continue;
+            }
+            match &mut out {
+                Some(o) => o.merge(a),
+                None => out = Some(a.clone()),
+            }
+        }
+        out
+    }
+
+    /// Ids of the metrics that have samples.
+    pub fn metric_ids(&self) -> Vec<MetricId> {
+        let mut ids: Vec<MetricId> = self.series.keys().map(|(m, _)| *m).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::builtin;
+
+    #[test]
+    fn trend_stats_follow_k6_names() {
+        let mut t = Agg::new(MetricType::Trend);
+        for v in 1..=100 {
+            t.add(v as f64);
+        }
+        assert_eq!(t.stat("count", 1.0), Some(100.0));
+        assert_eq!(t.stat("avg", 1.0), Some(50.5));
+        assert_eq!(t.stat("min", 1.0), Some(1.0));
+        assert_eq!(t.stat("max", 1.0), Some(100.0));
+        let p95 = t.stat("p(95)", 1.0).unwrap();
+        assert!((p95 - 95.0).abs() < 0.1, "{p95}");
+        assert!((t.stat("med", 1.0).unwrap() - 50.0).abs() < 0.1);
+        assert_eq!(t.stat("rate", 1.0), None);
+    }
+
+    #[test]
+    fn rate_and_counter_stats() {
+        let mut r = Agg::new(MetricType::Rate);
+        for v in [1.0, 0.0, 1.0, 1.0] {
+            r.add(v);
+        }
+        assert_eq!(r.stat("rate", 1.0), Some(0.75));
+        assert_eq!(r.stat("fails", 1.0), Some(1.0));
+        let mut c = Agg::new(MetricType::Counter);
+        c.add(10.0);
+        c.add(20.0);
+        assert_eq!(c.stat("count", 2.0), Some(30.0));
+        assert_eq!(c.stat("rate", 2.0), Some(15.0));
+    }
+
+    #[test]
+    fn worker_intervals_merge_into_totals_and_submetrics() {
+        let reg = Arc::new(Registry::new());
+        let ok = TagSet::new([("status", "200")]);
+        let bad = TagSet::new([("status", "500")]);
+        let mut w1 = Aggregator::new(reg.clone(), false);
+        let mut w2 = Aggregator::new(reg, true);
+        w1.add(builtin::HTTP_REQ_DURATION, &ok, 10.0);
+        w2.add(builtin::HTTP_REQ_DURATION, &ok, 20.0);
+        w2.add(builtin::HTTP_REQ_DURATION, &bad, 300.0);
+        let mut snap = Snapshot::default();
+        snap.merge_series(&w1.take().series);
+        let i2 = w2.take();
+        assert_eq!(i2.raw.len(), 2);
+        snap.merge_series(&i2.series);
+        let all = snap.metric(builtin::HTTP_REQ_DURATION).unwrap();
+        assert_eq!(all.stat("count", 1.0), Some(3.0));
+        assert_eq!(all.stat("max", 1.0), Some(300.0));
+        let sub = snap.submetric(builtin::HTTP_REQ_DURATION, &ok).unwrap();
+        assert_eq!(sub.stat("avg", 1.0), Some(15.0));
+        assert!(snap.metric(builtin::HTTP_REQS).is_none());
+    }
+}

@@ -1,0 +1,13 @@
+//! Metrics of a run, as k6 defines them: a registry of typed metrics, interned tag sets,
+//! per-worker lock-free aggregation into HDR histograms, merged snapshots with sub-metrics, and
+//! k6's threshold grammar evaluated against them.
+
+mod aggregate;
+mod registry;
+mod tags;
+
+pub use aggregate::{
+    parse_percentile, Agg, Aggregator, Interval, RawSample, SeriesMap, Snapshot, TrendAgg,
+};
+pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
+pub use tags::TagSet;

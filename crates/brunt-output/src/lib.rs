@@ -1,0 +1,1 @@
+//! End-of-test summary and k6 output formats.

@@ -1,0 +1,1 @@
+//! Scriptless flat-rate attack: one request per iteration.

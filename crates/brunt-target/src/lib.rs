@@ -1,0 +1,1 @@
+//! Built-in httpbin-like test target server.
