@@ -4,10 +4,17 @@
 
 mod aggregate;
 mod registry;
+mod selector;
 mod tags;
+mod threshold;
 
 pub use aggregate::{
     parse_percentile, Agg, Aggregator, Interval, RawSample, SeriesMap, Snapshot, TrendAgg,
 };
 pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
+pub use selector::{MetricSelector, SelectorError};
 pub use tags::TagSet;
+pub use threshold::{
+    Aggregation, ExprError, MetricThresholds, Operator, Threshold, ThresholdError, ThresholdExpr,
+    ThresholdResult, Thresholds,
+};
