@@ -1,1 +1,36 @@
-//! Built-in httpbin-like test target server.
+//! The built-in test target (`brunt target`): a fast httpbin-like HTTP server
+//! used as the fixture of brunt's tests, the target of `brunt demo`, and a
+//! calibration point (it must never be the bottleneck on loopback).
+//!
+//! HTTP/1.1 with keep-alive and HTTP/2 cleartext (prior knowledge) on one port.
+//! Routes (any method unless noted; errors are JSON `{"error": "..."}`):
+//!
+//! | route | answer |
+//! |---|---|
+//! | `/` | `hello world` text |
+//! | `/json` | a small JSON document |
+//! | `/status/{code}` | that status (200-599), empty body; 429 adds `Retry-After: 1` |
+//! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |
+//! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
+//! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `form`, `json`) |
+//! | `/get`, `/post`, `/put`, `/patch`, `/delete` | the echo, for that method only (httpbin's shapes) |
+//! | `/headers`, `/cookies` | the request's headers, cookies |
+//! | `/cookies/set?k=v`, `/cookies/delete?k` | sets or expires cookies, then redirects to `/cookies` |
+//! | `/redirect/{n}` | `n` redirects ending at `/get` |
+//! | `/redirect-to?url=U&status_code=C` | one redirect to `U` (302 by default) |
+//! | `/auth/token` | GET or POST: a JSON bearer token |
+//! | `POST /api/orders` | stores the JSON body, 201 with `{"id":"ord-N",...}`; the last 100000 are kept |
+//! | `GET /api/orders/{id}` | a stored order, 404 if unknown |
+//! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
+//!
+//! Anything else is 404. Request bodies over 10 MiB get 413.
+
+pub mod cli;
+mod echo;
+mod orders;
+mod response;
+mod routes;
+mod server;
+mod stall;
+
+pub use server::{serve, spawn, Target};

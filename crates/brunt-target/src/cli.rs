@@ -1,0 +1,59 @@
+//! `brunt target`: the command-line face of the target server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::Target;
+
+/// How long requests in flight may finish after Ctrl-C or SIGTERM.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Options of `brunt target`.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Address to listen on; port 0 picks a free port.
+    /// Example: --listen 0.0.0.0:8080
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+
+    /// Worker threads serving requests (default: one per core).
+    /// Example: --threads 1 to leave other cores to the load generator.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Starts the target, prints the URL it serves on, and serves until Ctrl-C
+/// or SIGTERM; requests in flight then get up to 5 s to finish.
+pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
+    let threads = args.threads.map(usize::from);
+    // The server runs on its own runtime, sized by --threads, whatever runtime calls this.
+    let target = Target::start(args.listen, threads, DRAIN)
+        .with_context(|| format!("--listen {}: cannot start the target", args.listen))?;
+    println!("brunt target listening on http://{}", target.local_addr());
+    shutdown_signal().await?;
+    tokio::task::spawn_blocking(move || drop(target))
+        .await
+        .context("stopping the target")?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            ctrl_c = tokio::signal::ctrl_c() => ctrl_c.context("listening for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("listening for Ctrl-C")?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The httpbin-style echo documents: what the target saw of a request, as JSON,
+//! in httpbin's shapes so that scripts written against httpbin read them unchanged.
+
+use http::header::{CONTENT_TYPE, COOKIE, HOST};
+use http::HeaderMap;
+use serde_json::{Map, Value};
+use url::form_urlencoded;
+
+use crate::routes::Received;
+
+/// Everything: `/anything`, `/post`, `/put`, `/patch`, `/delete`.
+pub(crate) fn anything(req: &Received) -> Value {
+    let is_form = req
+        .parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let (data, form) = if is_form {
+        (String::new(), multi_map(form_urlencoded::parse(&req.body)))
+    } else {
+        (String::from_utf8_lossy(&req.body).into_owned(), Map::new())
+    };
+    let json = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let mut doc = get(req);
+    let fields = doc.as_object_mut().expect("get() builds an object");
+    fields.insert("data".into(), data.into());
+    fields.insert("files".into(), Map::new().into());
+    fields.insert("form".into(), form.into());
+    fields.insert("json".into(), json);
+    fields.insert("method".into(), req.parts.method.as_str().into());
+    fields.insert("path".into(), req.parts.uri.path().into());
+    doc
+}
+
+/// The request line and headers, as httpbin's `/get` shows them.
+pub(crate) fn get(req: &Received) -> Value {
+    let query = req.parts.uri.query().unwrap_or("");
+    serde_json::json!({
+        "args": multi_map(form_urlencoded::parse(query.as_bytes())),
+        "headers": header_map(&req.parts.headers),
+        "origin": req.peer.ip().to_string(),
+        "url": full_url(req),
+    })
+}
+
+/// `/headers`.
+pub(crate) fn headers(req: &Received) -> Value {
+    serde_json::json!({ "headers": header_map(&req.parts.headers) })
+}
+
+/// `/cookies`: the cookies the client sent, by name.
+pub(crate) fn cookies(req: &Received) -> Value {
+    let mut jar = Map::new();
+    for header in req.parts.headers.get_all(COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        for pair in header.split(';') {
+            if let Some((name, value)) = pair.trim().split_once('=') {
+                jar.insert(name.to_owned(), value.into());
+            }
+        }
+    }
+    serde_json::json!({ "cookies": jar })
+}
+
+/// Query or form pairs as httpbin shows them: a string per name, or a list
+/// of strings when the name repeats.
+fn multi_map<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        let value = Value::from(value.into_owned());
+        match map.get_mut(name.as_ref()) {
+            None => {
+                map.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+    map
+}
+
+/// Headers by canonical name (`Content-Type`), repeated ones joined with commas.
+fn header_map(headers: &HeaderMap) -> Map<String, Value> {
+    let mut map = Map::new();
+    for name in headers.keys() {
+        let joined = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(",");
+        map.insert(title_case(name.as_str()), joined.into());
+    }
+    map
+}
+
+/// `content-type` -> `Content-Type`, as httpbin (and most servers' logs) print names.
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
+/// The URL the client asked for: from the request target for HTTP/2 (which
+/// carries the authority) and from the Host header for HTTP/1.1.
+fn full_url(req: &Received) -> String {
+    let uri = &req.parts.uri;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.parts.headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("localhost");
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{host}{target}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_title_cased() {
+        assert_eq!(title_case("content-type"), "Content-Type");
+        assert_eq!(title_case("x-request-id"), "X-Request-Id");
+        assert_eq!(title_case("accept"), "Accept");
+    }
+
+    #[test]
+    fn repeated_names_become_lists() {
+        let map = multi_map(form_urlencoded::parse(b"a=1&b=2&a=3&a=4"));
+        assert_eq!(
+            Value::from(map),
+            serde_json::json!({"a": ["1", "3", "4"], "b": "2"})
+        );
+    }
+}

@@ -1,0 +1,383 @@
+//! Request dispatch and the route handlers. The routes are httpbin's where
+//! httpbin has one, so scripts written for httpbin run against the target.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Incoming};
+use url::form_urlencoded;
+
+use crate::echo;
+use crate::orders::{Orders, ORDERS_KEPT};
+use crate::response::{self, Reply, BINARY, JSON, TEXT};
+use crate::stall::Stall;
+
+/// Longest `/delay/{ms}` and `/stall?ms=` accepted: a minute.
+const MAX_WAIT_MS: u64 = 60_000;
+/// Largest `/bytes/{n}` answered.
+const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Largest request body read; larger ones get 413.
+const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
+
+const HELLO: &str = "hello world\n";
+const SMALL_JSON: &str = r#"{"id":"abc","status":"ok","items":[1,2,3]}"#;
+const TOKEN: &str =
+    r#"{"access_token":"brunt-test-token","token_type":"Bearer","expires_in":3600}"#;
+const ORDER_ID_PREFIX: &str = "ord-";
+
+/// What one server shares between its connections.
+#[derive(Debug)]
+pub(crate) struct State {
+    stall: Stall,
+    orders: Orders,
+}
+
+impl State {
+    pub(crate) fn new() -> Self {
+        State {
+            stall: Stall::new(),
+            orders: Orders::new(ORDERS_KEPT),
+        }
+    }
+}
+
+/// A request with its body read, as the handlers see it.
+pub(crate) struct Received {
+    pub(crate) parts: Parts,
+    pub(crate) body: Bytes,
+    pub(crate) peer: SocketAddr,
+}
+
+/// Answers one request. Never fails: bad input becomes a 4xx with a JSON `error`.
+pub(crate) async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+    peer: SocketAddr,
+) -> Result<Reply, Infallible> {
+    wait_out_stall(&state.stall).await;
+    let (parts, body) = req.into_parts();
+    let body = if body.is_end_stream() {
+        Bytes::new()
+    } else {
+        match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Ok(response::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over {MAX_REQUEST_BODY} bytes"),
+                ))
+            }
+            Err(e) => {
+                return Ok(response::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("reading the request body: {e}"),
+                ))
+            }
+        }
+    };
+    let req = Received { parts, body, peer };
+    Ok(route(&req, &state).await)
+}
+
+async fn route(req: &Received, state: &State) -> Reply {
+    let path = req.parts.uri.path();
+    match path {
+        "/" => response::with_body(StatusCode::OK, TEXT, HELLO),
+        "/json" => response::with_body(StatusCode::OK, JSON, SMALL_JSON),
+        "/anything" => response::json(StatusCode::OK, &echo::anything(req)),
+        "/get" => only(req, &Method::GET, "GET, HEAD", echo::get),
+        "/post" => only(req, &Method::POST, "POST", echo::anything),
+        "/put" => only(req, &Method::PUT, "PUT", echo::anything),
+        "/patch" => only(req, &Method::PATCH, "PATCH", echo::anything),
+        "/delete" => only(req, &Method::DELETE, "DELETE", echo::anything),
+        "/headers" => response::json(StatusCode::OK, &echo::headers(req)),
+        "/cookies" => response::json(StatusCode::OK, &echo::cookies(req)),
+        "/cookies/set" => set_cookies(req, false),
+        "/cookies/delete" => set_cookies(req, true),
+        "/redirect-to" => redirect_to(req),
+        "/auth/token" => match req.parts.method {
+            Method::GET | Method::HEAD | Method::POST => {
+                response::with_body(StatusCode::OK, JSON, TOKEN)
+            }
+            _ => response::method_not_allowed("GET, POST"),
+        },
+        "/api/orders" => create_order(req, state),
+        "/stall" => stall(req, state).await,
+        _ => route_with_parameter(req, state, path).await,
+    }
+}
+
+/// Routes whose last path segment is an argument.
+async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Reply {
+    if path.starts_with("/anything/") {
+        return response::json(StatusCode::OK, &echo::anything(req));
+    }
+    let Some((prefix, arg)) = path.rsplit_once('/') else {
+        return not_found(path);
+    };
+    let outcome = match prefix {
+        "/status" => parse(arg, "/status/{code}", "an HTTP status code").and_then(status),
+        "/delay" => parse(arg, "/delay/{ms}", "a whole number of milliseconds").and_then(delay),
+        "/bytes" => parse(arg, "/bytes/{n}", "a whole number of bytes").and_then(bytes),
+        "/redirect" => {
+            parse(arg, "/redirect/{n}", "a whole number of redirects").and_then(redirect)
+        }
+        "/api/orders" => Ok(get_order(req, state, arg)),
+        _ => return not_found(path),
+    };
+    match outcome {
+        Ok(pending) => pending.finish().await,
+        Err(bad_input) => response::error(StatusCode::BAD_REQUEST, bad_input),
+    }
+}
+
+/// A handler's answer, some after a wait.
+enum Pending {
+    Now(Reply),
+    After(Duration, Reply),
+}
+
+impl Pending {
+    async fn finish(self) -> Reply {
+        match self {
+            Pending::Now(reply) => reply,
+            Pending::After(wait, reply) => {
+                tokio::time::sleep(wait).await;
+                reply
+            }
+        }
+    }
+}
+
+/// Parses a path argument, or explains what `route` expects.
+fn parse<T: FromStr>(arg: &str, route: &str, expected: &str) -> Result<T, String> {
+    arg.parse()
+        .map_err(|_| format!("{route}: {arg:?} is not {expected}"))
+}
+
+fn too_large(route: &str, max: impl std::fmt::Display) -> String {
+    format!("{route}: at most {max} is allowed")
+}
+
+fn not_found(path: &str) -> Reply {
+    response::error(StatusCode::NOT_FOUND, format!("no route for {path}"))
+}
+
+/// Runs `echo` for `method` (and HEAD where GET is allowed), or answers 405.
+fn only(
+    req: &Received,
+    method: &Method,
+    allow: &'static str,
+    echo: fn(&Received) -> serde_json::Value,
+) -> Reply {
+    let head_for_get = method == Method::GET && req.parts.method == Method::HEAD;
+    if req.parts.method == method || head_for_get {
+        response::json(StatusCode::OK, &echo(req))
+    } else {
+        response::method_not_allowed(allow)
+    }
+}
+
+fn status(code: u16) -> Result<Pending, String> {
+    if (100..200).contains(&code) {
+        return Err(format!(
+            "/status/{code}: 1xx codes are interim responses and cannot end an exchange; use 200-599"
+        ));
+    }
+    let status = match StatusCode::from_u16(code) {
+        Ok(status) if code < 600 => status,
+        _ => {
+            return Err(format!(
+                "/status/{code}: not a status code between 100 and 599"
+            ))
+        }
+    };
+    let mut reply = response::empty(status);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        reply
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Ok(Pending::Now(reply))
+}
+
+fn delay(ms: u64) -> Result<Pending, String> {
+    if ms > MAX_WAIT_MS {
+        return Err(too_large("/delay/{ms}", format_args!("{MAX_WAIT_MS} ms")));
+    }
+    let reply = response::json(StatusCode::OK, &serde_json::json!({ "delay_ms": ms }));
+    Ok(Pending::After(Duration::from_millis(ms), reply))
+}
+
+fn bytes(n: usize) -> Result<Pending, String> {
+    if n > MAX_BYTES {
+        return Err(too_large("/bytes/{n}", format_args!("{MAX_BYTES} bytes")));
+    }
+    let body = random_bytes().slice(..n);
+    Ok(Pending::Now(response::with_body(
+        StatusCode::OK,
+        BINARY,
+        body,
+    )))
+}
+
+/// `MAX_BYTES` of fixed pseudo-random data, made once, sliced without copying.
+fn random_bytes() -> &'static Bytes {
+    static DATA: OnceLock<Bytes> = OnceLock::new();
+    DATA.get_or_init(|| {
+        // xorshift64: incompressible enough that proxies cannot shrink it.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let data: Vec<u8> = (0..MAX_BYTES)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        Bytes::from(data)
+    })
+}
+
+fn redirect(n: u32) -> Result<Pending, String> {
+    let location = match n {
+        0 => return Err("/redirect/{n}: n must be at least 1".to_owned()),
+        1 => "/get".to_owned(),
+        n => format!("/redirect/{}", n - 1),
+    };
+    Ok(Pending::Now(response::redirect(
+        StatusCode::FOUND,
+        &location,
+    )))
+}
+
+/// `/redirect-to?url=U&status_code=C`: a redirect to any URL, 302 unless told.
+fn redirect_to(req: &Received) -> Reply {
+    let mut url = None;
+    let mut code = "302".to_owned();
+    for (name, value) in query_pairs(req) {
+        match name.as_ref() {
+            "url" => url = Some(value.into_owned()),
+            "status_code" => code = value.into_owned(),
+            _ => {}
+        }
+    }
+    let Some(url) = url else {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            "/redirect-to: the url parameter is required",
+        );
+    };
+    match code
+        .parse::<u16>()
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+    {
+        Some(status) if status.is_redirection() => response::redirect(status, &url),
+        _ => response::error(
+            StatusCode::BAD_REQUEST,
+            format!("/redirect-to: status_code {code:?} is not a 3xx code"),
+        ),
+    }
+}
+
+/// `/cookies/set?k=v` sets each cookie, `/cookies/delete?k` expires each named
+/// one; both then redirect to `/cookies`, as httpbin does.
+fn set_cookies(req: &Received, delete: bool) -> Reply {
+    let mut reply = response::redirect(StatusCode::FOUND, "/cookies");
+    for (name, value) in query_pairs(req) {
+        let cookie = if delete {
+            format!("{name}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/")
+        } else {
+            format!("{name}={value}; Path=/")
+        };
+        match HeaderValue::from_str(&cookie) {
+            Ok(header) => reply.headers_mut().append(SET_COOKIE, header),
+            Err(_) => {
+                return response::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("cookie {name:?} cannot be sent in a header"),
+                )
+            }
+        };
+    }
+    reply
+}
+
+fn query_pairs(req: &Received) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(req.parts.uri.query().unwrap_or("").as_bytes())
+}
+
+/// `POST /api/orders`: stores the JSON body and answers 201 with its new id.
+fn create_order(req: &Received, state: &State) -> Reply {
+    if req.parts.method != Method::POST {
+        return response::method_not_allowed("POST");
+    }
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&req.body) {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            format!("/api/orders: the body is not JSON: {e}"),
+        );
+    }
+    // The body is valid JSON, so it can be embedded as it came.
+    let body = String::from_utf8_lossy(&req.body);
+    let doc = state.orders.insert(|id| {
+        Bytes::from(format!(
+            r#"{{"id":"{ORDER_ID_PREFIX}{id}","status":"created","order":{body}}}"#
+        ))
+    });
+    response::with_body(StatusCode::CREATED, JSON, doc)
+}
+
+/// `GET /api/orders/{id}`: a stored order, or 404.
+fn get_order(req: &Received, state: &State, id: &str) -> Pending {
+    if !matches!(req.parts.method, Method::GET | Method::HEAD) {
+        return Pending::Now(response::method_not_allowed("GET, HEAD"));
+    }
+    let doc = id
+        .strip_prefix(ORDER_ID_PREFIX)
+        .and_then(|n| n.parse().ok())
+        .and_then(|n| state.orders.get(n));
+    Pending::Now(match doc {
+        Some(doc) => response::with_body(StatusCode::OK, JSON, doc),
+        None => response::error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
+    })
+}
+
+/// `/stall?ms=N`: every request to this server waits until N ms from now,
+/// this one included.
+async fn stall(req: &Received, state: &State) -> Reply {
+    let ms = query_pairs(req)
+        .find(|(name, _)| name == "ms")
+        .map(|(_, v)| v);
+    let Some(ms) = ms else {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            "/stall: the ms parameter is required, e.g. /stall?ms=1000",
+        );
+    };
+    let bad_input = match parse::<u64>(&ms, "/stall?ms=N", "a whole number of milliseconds") {
+        Ok(ms) if ms <= MAX_WAIT_MS => {
+            state.stall.begin(Duration::from_millis(ms));
+            wait_out_stall(&state.stall).await;
+            return response::json(StatusCode::OK, &serde_json::json!({ "stalled_ms": ms }));
+        }
+        Ok(_) => too_large("/stall?ms=N", format_args!("{MAX_WAIT_MS} ms")),
+        Err(bad_input) => bad_input,
+    };
+    response::error(StatusCode::BAD_REQUEST, bad_input)
+}
+
+async fn wait_out_stall(stall: &Stall) {
+    if let Some(end) = stall.active_until() {
+        tokio::time::sleep_until(end.into()).await;
+    }
+}

@@ -1,0 +1,189 @@
+//! Accepting connections and running the server, in the caller's runtime
+//! (`serve`) or on a runtime of its own (`spawn`, the CLI).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::oneshot;
+
+use crate::routes::{self, State};
+
+/// How long [`serve`] lets requests in flight finish after shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
+/// Pending connections the kernel queues before `accept`; load tests open many at once.
+const BACKLOG: u32 = 4096;
+
+/// Serves the target's routes over HTTP/1.1 and HTTP/2 (cleartext, prior
+/// knowledge) on `listener` until `shutdown` completes; then stops accepting,
+/// gives requests in flight up to 5 s to finish, and returns.
+///
+/// Each call has its own state: a stall or an order on one server is not seen by another.
+pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    serve_draining(listener, shutdown, DRAIN).await
+}
+
+async fn serve_draining(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> io::Result<()> {
+    let state = Arc::new(State::new());
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connections = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) if is_per_connection(&e) => continue,
+            Err(e) if is_resource_shortage(&e) => {
+                // Out of file descriptors or memory: wait for connections to close.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        // Small responses must leave at once, not wait for Nagle's timer.
+        stream.set_nodelay(true)?;
+        let state = state.clone();
+        let service = service_fn(move |req| routes::handle(req, state.clone(), peer));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            // A client that resets or sends garbage only ends its own connection.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(drain, connections.shutdown()).await;
+    Ok(())
+}
+
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+fn is_resource_shortage(e: &io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const ENOBUFS: i32 = 105;
+    const ENOMEM: i32 = 12;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+}
+
+/// Binds `addr` with a deep accept queue; the error names the address.
+/// Must run inside a runtime context (the listener registers with its reactor).
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(named)?;
+    // Lets a restarted target reuse its port while old connections linger in
+    // TIME_WAIT; a port another server listens on still fails.
+    socket.set_reuseaddr(true).map_err(named)?;
+    socket.bind(addr).map_err(named)?;
+    socket.listen(BACKLOG).map_err(named)
+}
+
+/// Starts the target on `addr` (port 0 picks a free one) on a multi-thread
+/// runtime of its own, one worker per core, so tests and `brunt demo` can run
+/// it in-process. Dropping the returned handle stops it at once.
+pub fn spawn(addr: SocketAddr) -> io::Result<Target> {
+    Target::start(addr, None, Duration::ZERO)
+}
+
+/// A running target; dropping it stops the server and waits for its threads.
+#[derive(Debug)]
+pub struct Target {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Target {
+    /// Binds and starts serving; `threads` workers (default one per core);
+    /// on drop, requests in flight get `drain` to finish.
+    pub(crate) fn start(
+        addr: SocketAddr,
+        threads: Option<usize>,
+        drain: Duration,
+    ) -> io::Result<Target> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.enable_all().thread_name("brunt-target");
+        if let Some(threads) = threads {
+            builder.worker_threads(threads);
+        }
+        let runtime = builder.build()?;
+        // Entering (not blocking on) the runtime works from inside another
+        // runtime too, e.g. in an async test.
+        let listener = {
+            let _context = runtime.enter();
+            bind(addr)?
+        };
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("brunt-target".into())
+            .spawn(move || {
+                let server = serve_draining(
+                    listener,
+                    async {
+                        // A dropped sender means the same as a sent stop.
+                        let _ = stopped.await;
+                    },
+                    drain,
+                );
+                // Run the accept loop on a worker, not on this thread, so that
+                // `threads` is the number of threads that do work.
+                match runtime.block_on(runtime.spawn(server)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("brunt target on {addr} stopped: {e}"),
+                    Err(e) => eprintln!("brunt target on {addr} failed: {e}"),
+                }
+            })?;
+        Ok(Target {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the target listens on, with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
