@@ -108,6 +108,25 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG).map_err(named)
 }
 
+/// Builds the server's runtime and binds its listener.
+fn open(
+    addr: SocketAddr,
+    threads: Option<usize>,
+) -> io::Result<(tokio::runtime::Runtime, TcpListener, SocketAddr)> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("brunt-target");
+    if let Some(threads) = threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.build()?;
+    let listener = {
+        let _context = runtime.enter();
+        bind(addr)?
+    };
+    let addr = listener.local_addr()?;
+    Ok((runtime, listener, addr))
+}
+
 /// Starts the target on `addr` (port 0 picks a free one) on a multi-thread
 /// runtime of its own, one worker per core, so tests and `brunt demo` can run
 /// it in-process. Dropping the returned handle stops it at once.
@@ -131,23 +150,21 @@ impl Target {
         threads: Option<usize>,
         drain: Duration,
     ) -> io::Result<Target> {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.enable_all().thread_name("brunt-target");
-        if let Some(threads) = threads {
-            builder.worker_threads(threads);
-        }
-        let runtime = builder.build()?;
-        // Entering (not blocking on) the runtime works from inside another
-        // runtime too, e.g. in an async test.
-        let listener = {
-            let _context = runtime.enter();
-            bind(addr)?
-        };
-        let addr = listener.local_addr()?;
+        // The runtime lives and dies on its own thread: it may not be built
+        // or dropped from inside another runtime, such as an async test's.
+        let (ready, started) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("brunt-target".into())
             .spawn(move || {
+                let (runtime, listener, addr) = match open(addr, threads) {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(addr));
                 let server = serve_draining(
                     listener,
                     async {
@@ -164,11 +181,16 @@ impl Target {
                     Err(e) => eprintln!("brunt target on {addr} failed: {e}"),
                 }
             })?;
-        Ok(Target {
-            addr,
+        let started = started
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the target's thread ended while starting")));
+        let target = Target {
+            addr: started.as_ref().map_or(addr, |addr| *addr),
             stop: Some(stop),
             thread: Some(thread),
-        })
+        };
+        // On failure, dropping `target` joins the thread that already gave up.
+        started.map(|_| target)
     }
 
     /// The address the target listens on, with the real port when 0 was asked for.
