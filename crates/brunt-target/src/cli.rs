@@ -30,8 +30,8 @@ pub struct TargetArgs {
 pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     let threads = args.threads.map(usize::from);
     // The server runs on its own runtime, sized by --threads, whatever runtime calls this.
-    let target = Target::start(args.listen, threads, DRAIN)
-        .with_context(|| format!("--listen {}: cannot start the target", args.listen))?;
+    let target =
+        Target::start(args.listen, threads, DRAIN).context("cannot start the target (--listen)")?;
     println!("brunt target listening on http://{}", target.local_addr());
     shutdown_signal().await?;
     tokio::task::spawn_blocking(move || drop(target))
