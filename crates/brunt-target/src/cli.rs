@@ -57,3 +57,37 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         .context("listening for Ctrl-C")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::TargetArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        target: TargetArgs,
+    }
+
+    #[test]
+    fn listens_on_loopback_8080_by_default() {
+        let args = Cli::try_parse_from(["brunt"]).unwrap().target;
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.threads, None);
+    }
+
+    #[test]
+    fn bad_flags_are_errors_naming_the_flag() {
+        for argv in [
+            &["brunt", "--listen", "localhost"][..],
+            &["brunt", "--threads", "0"],
+        ] {
+            let error = Cli::try_parse_from(argv)
+                .err()
+                .expect("rejected")
+                .to_string();
+            assert!(error.contains(argv[1]), "{error}");
+        }
+    }
+}

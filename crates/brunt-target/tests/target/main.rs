@@ -1,0 +1,6 @@
+//! Integration tests of the target over loopback: one test binary, so the
+//! client helpers are shared and linked once.
+
+mod client;
+mod routes;
+mod server;
