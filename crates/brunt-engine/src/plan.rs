@@ -1,0 +1,1079 @@
+//! The run plan: options turned into validated scenarios (k6's shortcut mapping, defaults and
+//! checks), plus the facts a summary or `brunt inspect` shows about it.
+
+use crate::duration::format_duration;
+use crate::options::{Options, ScenarioOptions, Stage};
+use crate::segment::{ExecutionTuple, SegmentError};
+use crate::steps::{
+    max_planned, max_possible, merge_requirements, ramping_vus_raw_steps,
+    reserve_graceful_ramp_downs, StageSpec, Step,
+};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// k6's defaults.
+const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+const DEFAULT_GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
+const DEFAULT_TIME_UNIT: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
+const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+const MIN_DURATION: Duration = Duration::from_secs(1);
+/// k6's sanity limit on ramping-vus targets.
+const MAX_CONCURRENT_VUS: i64 = 100_000_000;
+/// The scenario name k6 gives to shortcut options.
+pub const DEFAULT_SCENARIO: &str = "default";
+/// The function a scenario runs unless `exec` says otherwise.
+pub const DEFAULT_EXEC: &str = "default";
+
+const EXECUTORS: &str = "shared-iterations, per-vu-iterations, constant-vus, ramping-vus, \
+                         constant-arrival-rate, ramping-arrival-rate";
+
+/// Everything wrong with the options, one line per problem, each naming the option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub Vec<String>);
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// An executor with its validated, unscaled parameters (as configured for the whole test).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executor {
+    SharedIterations {
+        vus: u64,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    PerVuIterations {
+        vus: u64,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    ConstantVus {
+        vus: u64,
+        duration: Duration,
+    },
+    RampingVus {
+        start_vus: u64,
+        stages: Vec<StageSpec>,
+        graceful_ramp_down: Duration,
+    },
+    ConstantArrivalRate {
+        rate: u64,
+        time_unit: Duration,
+        duration: Duration,
+        pre_allocated_vus: u64,
+        max_vus: u64,
+    },
+    RampingArrivalRate {
+        start_rate: u64,
+        time_unit: Duration,
+        stages: Vec<StageSpec>,
+        pre_allocated_vus: u64,
+        max_vus: u64,
+    },
+}
+
+impl Executor {
+    /// k6's executor name, e.g. `constant-vus`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Executor::SharedIterations { .. } => "shared-iterations",
+            Executor::PerVuIterations { .. } => "per-vu-iterations",
+            Executor::ConstantVus { .. } => "constant-vus",
+            Executor::RampingVus { .. } => "ramping-vus",
+            Executor::ConstantArrivalRate { .. } => "constant-arrival-rate",
+            Executor::RampingArrivalRate { .. } => "ramping-arrival-rate",
+        }
+    }
+
+    /// Open-model executors start iterations on a schedule; the others loop VUs.
+    pub fn is_arrival_rate(&self) -> bool {
+        matches!(
+            self,
+            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. }
+        )
+    }
+}
+
+/// One scenario of the plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub executor: Executor,
+    pub start_time: Duration,
+    pub graceful_stop: Duration,
+    /// The exported function to run, when set explicitly; see [`Scenario::exec`].
+    pub exec_option: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The validated plan of a run, for this instance's execution segment.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    scenarios: Vec<Scenario>,
+    tuple: ExecutionTuple,
+    tags: BTreeMap<String, String>,
+    setup_timeout: Duration,
+    teardown_timeout: Duration,
+}
+
+/// Builds error paths: for shortcut-derived scenarios they name the shortcut the user wrote.
+struct Ctx<'a> {
+    scenario: &'a str,
+    shortcut: bool,
+    errors: &'a mut Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, field: &str, msg: impl fmt::Display) {
+        let path = if self.shortcut {
+            match field {
+                "maxDuration" => "duration".to_string(),
+                "startVUs" => "vus".to_string(),
+                _ => field.to_string(),
+            }
+        } else if field.is_empty() {
+            format!("scenarios.{}", self.scenario)
+        } else {
+            format!("scenarios.{}.{}", self.scenario, field)
+        };
+        self.errors.push(format!("{path}: {msg}"));
+    }
+}
+
+impl Plan {
+    /// Maps k6's shortcuts to scenarios exactly as k6 does, applies the defaults and validates
+    /// everything, reporting every problem at once.
+    pub fn from_options(options: &Options) -> Result<Plan, PlanError> {
+        let mut errors = Vec::new();
+        let (configs, shortcut) = derive_scenarios(options).map_err(|e| PlanError(vec![e]))?;
+        let mut scenarios = Vec::new();
+        for (name, cfg) in &configs {
+            let mut ctx = Ctx {
+                scenario: name,
+                shortcut,
+                errors: &mut errors,
+            };
+            if let Some(s) = build_scenario(name, cfg, &mut ctx) {
+                scenarios.push(s);
+            }
+        }
+        let tuple = match ExecutionTuple::new(
+            options.execution_segment,
+            options.execution_segment_sequence.as_ref(),
+        ) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let key = match e {
+                    SegmentError::NotInSequence(..) => "executionSegmentSequence",
+                    _ => "executionSegment",
+                };
+                errors.push(format!("{key}: {e}"));
+                None
+            }
+        };
+        for (k, _) in options.tags.iter().flatten() {
+            if k.is_empty() {
+                errors.push("tags: tag names can't be empty".to_string());
+            }
+        }
+        if !errors.is_empty() {
+            return Err(PlanError(errors));
+        }
+        // k6 orders scenarios by start time, then name.
+        scenarios.sort_by(|a, b| (a.start_time, &a.name).cmp(&(b.start_time, &b.name)));
+        Ok(Plan {
+            scenarios,
+            tuple: tuple.expect("no errors means the tuple was built"),
+            tags: options.tags.clone().unwrap_or_default(),
+            setup_timeout: options.setup_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+            teardown_timeout: options.teardown_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+        })
+    }
+
+    /// Scenarios in k6's order (start time, then name).
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+
+    /// This instance's execution segment within its sequence.
+    pub fn tuple(&self) -> &ExecutionTuple {
+        &self.tuple
+    }
+
+    /// Tags for every sample (the `tags` option).
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    pub fn setup_timeout(&self) -> Duration {
+        self.setup_timeout
+    }
+
+    pub fn teardown_timeout(&self) -> Duration {
+        self.teardown_timeout
+    }
+
+    /// The VUs needed over time by the whole test on this instance.
+    pub fn requirements(&self) -> Vec<Step> {
+        let per: Vec<(Duration, Vec<Step>)> = self
+            .scenarios
+            .iter()
+            .map(|s| (s.start_time, s.requirements(&self.tuple)))
+            .collect();
+        merge_requirements(&per)
+    }
+
+    /// How long the test can last, graceful stops included (k6's "max duration").
+    pub fn max_duration(&self) -> Duration {
+        self.scenarios
+            .iter()
+            .map(|s| s.start_time + s.max_duration())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The most VUs that can exist at once on this instance, on-demand ones included (k6's
+    /// "max VUs").
+    pub fn max_vus(&self) -> u64 {
+        max_possible(&self.requirements())
+    }
+
+    /// VUs k6 initialises before the test starts: the most planned at any one time.
+    pub fn planned_vus(&self) -> u64 {
+        max_planned(&self.requirements())
+    }
+}
+
+impl Scenario {
+    /// The function to run: `exec`, or `default`.
+    pub fn exec(&self) -> &str {
+        self.exec_option.as_deref().unwrap_or(DEFAULT_EXEC)
+    }
+
+    /// The executor's own end (stages, duration or maxDuration), before the graceful stop.
+    pub fn regular_duration(&self) -> Duration {
+        match &self.executor {
+            Executor::SharedIterations { max_duration, .. }
+            | Executor::PerVuIterations { max_duration, .. } => *max_duration,
+            Executor::ConstantVus { duration, .. }
+            | Executor::ConstantArrivalRate { duration, .. } => *duration,
+            Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => {
+                stages.iter().map(|s| s.duration).sum()
+            }
+        }
+    }
+
+    /// The longest this scenario can run: its regular duration plus its graceful stop.
+    pub fn max_duration(&self) -> Duration {
+        self.regular_duration() + self.graceful_stop
+    }
+
+    /// k6's `GetExecutionRequirements` for this instance's segment.
+    pub fn requirements(&self, tuple: &ExecutionTuple) -> Vec<Step> {
+        let end = self.max_duration();
+        let with_end = |first: Step| {
+            if first.planned == 0 && first.unplanned == 0 {
+                vec![first]
+            } else {
+                vec![first, Step::new(end, 0)]
+            }
+        };
+        match &self.executor {
+            Executor::SharedIterations { vus, .. }
+            | Executor::PerVuIterations { vus, .. }
+            | Executor::ConstantVus { vus, .. } => {
+                with_end(Step::new(Duration::ZERO, tuple.scale(*vus)))
+            }
+            Executor::RampingVus {
+                start_vus,
+                stages,
+                graceful_ramp_down,
+            } => {
+                let mut steps = ramping_vus_raw_steps(*start_vus, stages, tuple, false);
+                if !graceful_ramp_down.is_zero() {
+                    steps = reserve_graceful_ramp_downs(&steps, *graceful_ramp_down, end);
+                }
+                if steps.last().is_some_and(|s| s.planned != 0) {
+                    steps.push(Step::new(end, 0));
+                }
+                steps
+            }
+            Executor::ConstantArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            }
+            | Executor::RampingArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            } => {
+                let pre = tuple.scale(*pre_allocated_vus);
+                with_end(Step {
+                    offset: Duration::ZERO,
+                    planned: pre,
+                    unplanned: tuple.scale(*max_vus) - pre,
+                })
+            }
+        }
+    }
+
+    /// The most VUs this scenario can use at once on this instance.
+    pub fn max_vus(&self, tuple: &ExecutionTuple) -> u64 {
+        max_possible(&self.requirements(tuple))
+    }
+
+    /// k6's one-line description, e.g. `50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub fn description(&self, tuple: &ExecutionTuple) -> String {
+        let d = format_duration;
+        match &self.executor {
+            Executor::SharedIterations {
+                vus,
+                iterations,
+                max_duration,
+            } => {
+                let iters = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
+                format!(
+                    "{iters} iterations shared among {} VUs{}",
+                    tuple.scale(*vus),
+                    self.base_info(vec![format!("maxDuration: {}", d(*max_duration))])
+                )
+            }
+            Executor::PerVuIterations {
+                vus,
+                iterations,
+                max_duration,
+            } => format!(
+                "{iterations} iterations for each of {} VUs{}",
+                tuple.scale(*vus),
+                self.base_info(vec![format!("maxDuration: {}", d(*max_duration))])
+            ),
+            Executor::ConstantVus { vus, duration } => format!(
+                "{} looping VUs for {}{}",
+                tuple.scale(*vus),
+                d(*duration),
+                self.base_info(Vec::new())
+            ),
+            Executor::RampingVus {
+                start_vus,
+                stages,
+                graceful_ramp_down,
+            } => {
+                let max = stages.iter().map(|s| s.target).fold(*start_vus, u64::max);
+                format!(
+                    "Up to {} looping VUs for {} over {} stages{}",
+                    tuple.scale(max),
+                    d(self.regular_duration()),
+                    stages.len(),
+                    self.base_info(vec![format!(
+                        "gracefulRampDown: {}",
+                        d(*graceful_ramp_down)
+                    )])
+                )
+            }
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                duration,
+                pre_allocated_vus,
+                max_vus,
+            } => {
+                let (pre, max) = (tuple.scale(*pre_allocated_vus), tuple.scale(*max_vus));
+                let per_sec = if *max_vus == 0 {
+                    0.0
+                } else {
+                    *rate as f64 / time_unit.as_secs_f64() * max as f64 / *max_vus as f64
+                };
+                format!(
+                    "{per_sec:.2} iterations/s for {}{}",
+                    d(*duration),
+                    self.base_info(vec![vus_range(pre, max)])
+                )
+            }
+            Executor::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+                pre_allocated_vus,
+                max_vus,
+            } => {
+                let max_rate = stages.iter().map(|s| s.target).fold(*start_rate, u64::max);
+                let per_sec =
+                    max_rate as f64 / time_unit.as_secs_f64() * tuple.segment().length().to_f64();
+                let range = if max_vus > pre_allocated_vus {
+                    vus_range(tuple.scale(*pre_allocated_vus), tuple.scale(*max_vus))
+                } else {
+                    format!("maxVUs: {}", tuple.scale(*pre_allocated_vus))
+                };
+                format!(
+                    "Up to {per_sec:.2} iterations/s for {} over {} stages{}",
+                    d(self.regular_duration()),
+                    stages.len(),
+                    self.base_info(vec![range])
+                )
+            }
+        }
+    }
+
+    /// k6's `getBaseInfo`: the executor's facts, then exec, startTime and gracefulStop when set.
+    fn base_info(&self, mut facts: Vec<String>) -> String {
+        if let Some(exec) = &self.exec_option {
+            facts.push(format!("exec: {exec}"));
+        }
+        if !self.start_time.is_zero() {
+            facts.push(format!("startTime: {}", format_duration(self.start_time)));
+        }
+        if !self.graceful_stop.is_zero() {
+            facts.push(format!(
+                "gracefulStop: {}",
+                format_duration(self.graceful_stop)
+            ));
+        }
+        if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", facts.join(", "))
+        }
+    }
+}
+
+fn vus_range(pre: u64, max: u64) -> String {
+    if max > pre {
+        format!("maxVUs: {pre}-{max}")
+    } else {
+        format!("maxVUs: {pre}")
+    }
+}
+
+/// k6's `DeriveScenariosFromShortcuts`; the flag says the scenarios came from shortcuts.
+fn derive_scenarios(o: &Options) -> Result<(BTreeMap<String, ScenarioOptions>, bool), String> {
+    let stages_set = o.stages.as_ref().is_some_and(|s| !s.is_empty());
+    let conflict = |a: &str, b: &str| {
+        format!("{a}: using `{a}` and `{b}` options simultaneously is not allowed")
+    };
+    let one = |cfg: ScenarioOptions| {
+        let mut m = BTreeMap::new();
+        m.insert(DEFAULT_SCENARIO.to_string(), cfg);
+        (m, true)
+    };
+    if let Some(iterations) = o.iterations {
+        if stages_set {
+            return Err(conflict("iterations", "stages"));
+        }
+        if o.scenarios.is_some() {
+            return Err(conflict("iterations", "scenarios"));
+        }
+        return Ok(one(ScenarioOptions {
+            executor: Some("shared-iterations".into()),
+            vus: o.vus,
+            iterations: Some(iterations),
+            max_duration: o.duration,
+            ..Default::default()
+        }));
+    }
+    if let Some(duration) = o.duration {
+        if stages_set {
+            return Err(conflict("duration", "stages"));
+        }
+        if o.scenarios.is_some() {
+            return Err(conflict("duration", "scenarios"));
+        }
+        if duration.is_zero() {
+            return Err(
+                "duration: `duration` option should be more than 0, for infinite \
+                        duration use the externally-controlled executor"
+                    .into(),
+            );
+        }
+        return Ok(one(ScenarioOptions {
+            executor: Some("constant-vus".into()),
+            vus: o.vus,
+            duration: Some(duration),
+            ..Default::default()
+        }));
+    }
+    if stages_set {
+        if o.scenarios.is_some() {
+            return Err(conflict("stages", "scenarios"));
+        }
+        // k6 keeps only the stages that have a duration.
+        let stages: Vec<Stage> = o
+            .stages
+            .iter()
+            .flatten()
+            .filter(|s| s.duration.is_some())
+            .cloned()
+            .collect();
+        return Ok(one(ScenarioOptions {
+            executor: Some("ramping-vus".into()),
+            start_vus: o.vus,
+            stages: Some(stages),
+            ..Default::default()
+        }));
+    }
+    if let Some(vus) = o.vus {
+        // k6: `vus` alone overrides any scenarios and runs one shared iteration per VU.
+        return Ok(one(ScenarioOptions {
+            executor: Some("shared-iterations".into()),
+            vus: Some(vus),
+            iterations: Some(vus),
+            ..Default::default()
+        }));
+    }
+    match &o.scenarios {
+        Some(s) if !s.is_empty() => Ok((s.clone(), false)),
+        _ => Ok(one(ScenarioOptions {
+            executor: Some("per-vu-iterations".into()),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Keys each executor accepts besides the common ones.
+fn own_keys(executor: &str) -> &'static [&'static str] {
+    match executor {
+        "shared-iterations" | "per-vu-iterations" => &["vus", "iterations", "maxDuration"],
+        "constant-vus" => &["vus", "duration"],
+        "ramping-vus" => &["startVUs", "stages", "gracefulRampDown"],
+        "constant-arrival-rate" => &["rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"],
+        "ramping-arrival-rate" => &[
+            "startRate",
+            "timeUnit",
+            "stages",
+            "preAllocatedVUs",
+            "maxVUs",
+        ],
+        _ => &[],
+    }
+}
+
+fn set_keys(c: &ScenarioOptions) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    let mut add = |set: bool, k: &'static str| {
+        if set {
+            keys.push(k)
+        }
+    };
+    add(c.vus.is_some(), "vus");
+    add(c.iterations.is_some(), "iterations");
+    add(c.max_duration.is_some(), "maxDuration");
+    add(c.duration.is_some(), "duration");
+    add(c.start_vus.is_some(), "startVUs");
+    add(c.stages.is_some(), "stages");
+    add(c.graceful_ramp_down.is_some(), "gracefulRampDown");
+    add(c.rate.is_some(), "rate");
+    add(c.time_unit.is_some(), "timeUnit");
+    add(c.pre_allocated_vus.is_some(), "preAllocatedVUs");
+    add(c.max_vus.is_some(), "maxVUs");
+    add(c.start_rate.is_some(), "startRate");
+    keys
+}
+
+fn build_scenario(name: &str, c: &ScenarioOptions, ctx: &mut Ctx<'_>) -> Option<Scenario> {
+    let before = ctx.errors.len();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+    {
+        ctx.err(
+            "",
+            "the scenario name should contain only numbers, latin letters, underscores, and dashes",
+        );
+    }
+    if c.exec.as_deref() == Some("") {
+        ctx.err("exec", "exec value cannot be empty");
+    }
+    let Some(kind) = c.executor.as_deref() else {
+        ctx.err("executor", format!("missing; use one of {EXECUTORS}"));
+        return None;
+    };
+    if kind == "externally-controlled" {
+        ctx.err(
+            "executor",
+            "the externally-controlled executor is not supported by brunt",
+        );
+        return None;
+    }
+    let own = own_keys(kind);
+    if own.is_empty() {
+        ctx.err(
+            "executor",
+            format!("unknown executor '{kind}'; use one of {EXECUTORS}"),
+        );
+        return None;
+    }
+    for key in set_keys(c) {
+        if !own.contains(&key) {
+            ctx.err(key, format!("not an option of the {kind} executor"));
+        }
+    }
+    let executor = match kind {
+        "shared-iterations" | "per-vu-iterations" => {
+            let vus = c.vus.unwrap_or(1);
+            let iterations = c.iterations.unwrap_or(1);
+            let max_duration = c.max_duration.unwrap_or(DEFAULT_MAX_DURATION);
+            if vus <= 0 {
+                ctx.err("vus", "the number of VUs must be more than 0");
+            }
+            if kind == "shared-iterations" {
+                if iterations < vus {
+                    ctx.err(
+                        "iterations",
+                        format!(
+                            "the number of iterations ({iterations}) can't be less than the number of VUs ({vus})"
+                        ),
+                    );
+                }
+            } else if iterations <= 0 {
+                ctx.err("iterations", "the number of iterations must be more than 0");
+            }
+            check_min_duration(ctx, "maxDuration", max_duration);
+            let (vus, iterations) = (vus.max(0) as u64, iterations.max(0) as u64);
+            if kind == "shared-iterations" {
+                Executor::SharedIterations {
+                    vus,
+                    iterations,
+                    max_duration,
+                }
+            } else {
+                Executor::PerVuIterations {
+                    vus,
+                    iterations,
+                    max_duration,
+                }
+            }
+        }
+        "constant-vus" => {
+            let vus = c.vus.unwrap_or(1);
+            if vus <= 0 {
+                ctx.err("vus", "the number of VUs must be more than 0");
+            }
+            let duration = required_duration(ctx, "duration", c.duration);
+            Executor::ConstantVus {
+                vus: vus.max(0) as u64,
+                duration,
+            }
+        }
+        "ramping-vus" => {
+            let start_vus = c.start_vus.unwrap_or(1);
+            if start_vus < 0 {
+                ctx.err("startVUs", "the number of start VUs can't be negative");
+            }
+            if start_vus > MAX_CONCURRENT_VUS {
+                ctx.err(
+                    "startVUs",
+                    format!("the startVUs exceed max limit of {MAX_CONCURRENT_VUS}"),
+                );
+            }
+            let stages = check_stages(ctx, c.stages.as_deref(), Some(MAX_CONCURRENT_VUS));
+            let max_target = c
+                .stages
+                .iter()
+                .flatten()
+                .filter_map(|s| s.target)
+                .fold(start_vus, i64::max);
+            if max_target <= 0 {
+                ctx.err(
+                    "stages",
+                    "either startVUs or one of the stages' target values must be greater than 0",
+                );
+            }
+            Executor::RampingVus {
+                start_vus: start_vus.max(0) as u64,
+                stages,
+                graceful_ramp_down: c.graceful_ramp_down.unwrap_or(DEFAULT_GRACEFUL_RAMP_DOWN),
+            }
+        }
+        "constant-arrival-rate" => {
+            let rate = match c.rate {
+                None => {
+                    ctx.err("rate", "the iteration rate isn't specified");
+                    0
+                }
+                Some(r) if r <= 0 => {
+                    ctx.err("rate", "the iteration rate must be more than 0");
+                    0
+                }
+                Some(r) => r as u64,
+            };
+            let time_unit = check_time_unit(ctx, c.time_unit);
+            let duration = required_duration(ctx, "duration", c.duration);
+            let (pre_allocated_vus, max_vus) = check_vu_pool(ctx, c);
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                duration,
+                pre_allocated_vus,
+                max_vus,
+            }
+        }
+        _ => {
+            let start_rate = c.start_rate.unwrap_or(0);
+            if start_rate < 0 {
+                ctx.err("startRate", "the startRate value can't be negative");
+            }
+            let time_unit = check_time_unit(ctx, c.time_unit);
+            let stages = check_stages(ctx, c.stages.as_deref(), None);
+            let (pre_allocated_vus, max_vus) = check_vu_pool(ctx, c);
+            Executor::RampingArrivalRate {
+                start_rate: start_rate.max(0) as u64,
+                time_unit,
+                stages,
+                pre_allocated_vus,
+                max_vus,
+            }
+        }
+    };
+    if ctx.errors.len() > before {
+        return None;
+    }
+    Some(Scenario {
+        name: name.to_string(),
+        executor,
+        start_time: c.start_time.unwrap_or_default(),
+        graceful_stop: c.graceful_stop.unwrap_or(DEFAULT_GRACEFUL_STOP),
+        exec_option: c.exec.clone(),
+        env: c.env.clone().unwrap_or_default(),
+        tags: c.tags.clone().unwrap_or_default(),
+    })
+}
+
+fn check_min_duration(ctx: &mut Ctx<'_>, key: &str, d: Duration) {
+    if d < MIN_DURATION {
+        ctx.err(
+            key,
+            format!(
+                "the {key} must be at least 1s, but is {}",
+                format_duration(d)
+            ),
+        );
+    }
+}
+
+fn required_duration(ctx: &mut Ctx<'_>, key: &str, d: Option<Duration>) -> Duration {
+    match d {
+        None => {
+            ctx.err(key, "the duration is unspecified");
+            Duration::ZERO
+        }
+        Some(d) => {
+            check_min_duration(ctx, key, d);
+            d
+        }
+    }
+}
+
+fn check_time_unit(ctx: &mut Ctx<'_>, t: Option<Duration>) -> Duration {
+    let t = t.unwrap_or(DEFAULT_TIME_UNIT);
+    if t.is_zero() {
+        ctx.err("timeUnit", "the timeUnit must be more than 0");
+    }
+    t
+}
+
+fn check_vu_pool(ctx: &mut Ctx<'_>, c: &ScenarioOptions) -> (u64, u64) {
+    let pre = match c.pre_allocated_vus {
+        None => {
+            ctx.err(
+                "preAllocatedVUs",
+                "the number of preAllocatedVUs isn't specified",
+            );
+            0
+        }
+        Some(p) if p < 0 => {
+            ctx.err(
+                "preAllocatedVUs",
+                "the number of preAllocatedVUs can't be negative",
+            );
+            0
+        }
+        Some(p) => p,
+    };
+    let max = match c.max_vus {
+        None => pre,
+        Some(m) if m < pre => {
+            ctx.err("maxVUs", "maxVUs can't be less than preAllocatedVUs");
+            pre
+        }
+        Some(m) => m,
+    };
+    (pre as u64, max as u64)
+}
+
+fn check_stages(ctx: &mut Ctx<'_>, stages: Option<&[Stage]>, limit: Option<i64>) -> Vec<StageSpec> {
+    let stages = stages.unwrap_or_default();
+    if stages.is_empty() {
+        ctx.err("stages", "at least one stage has to be specified");
+    }
+    let mut out = Vec::new();
+    for (i, s) in stages.iter().enumerate() {
+        let n = i + 1;
+        let key = format!("stages[{i}]");
+        if s.duration.is_none() {
+            ctx.err(&key, format!("stage {n} doesn't have a duration"));
+        }
+        match s.target {
+            None => ctx.err(&key, format!("stage {n} doesn't have a target")),
+            Some(t) if t < 0 => {
+                ctx.err(&key, format!("the target for stage {n} can't be negative"))
+            }
+            Some(t) if limit.is_some_and(|l| t > l) => ctx.err(
+                &key,
+                format!(
+                    "target for stage {n} exceeds max limit of {}",
+                    limit.unwrap_or_default()
+                ),
+            ),
+            Some(_) => {}
+        }
+        out.push(StageSpec {
+            duration: s.duration.unwrap_or_default(),
+            target: s.target.unwrap_or(0).max(0) as u64,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(json: &str) -> Result<Plan, PlanError> {
+        Plan::from_options(&Options::from_json(json).unwrap())
+    }
+
+    fn only(json: &str) -> Scenario {
+        let p = plan(json).unwrap();
+        assert_eq!(p.scenarios().len(), 1);
+        p.scenarios()[0].clone()
+    }
+
+    #[test]
+    fn shortcuts_map_like_k6() {
+        let s = only("{}");
+        assert_eq!(s.name, "default");
+        assert_eq!(
+            s.executor,
+            Executor::PerVuIterations {
+                vus: 1,
+                iterations: 1,
+                max_duration: DEFAULT_MAX_DURATION
+            }
+        );
+        let s = only(r#"{"iterations": 10}"#);
+        assert!(matches!(
+            s.executor,
+            Executor::SharedIterations {
+                vus: 1,
+                iterations: 10,
+                ..
+            }
+        ));
+        let s = only(r#"{"vus": 5, "iterations": 20, "duration": "30s"}"#);
+        assert_eq!(
+            s.executor,
+            Executor::SharedIterations {
+                vus: 5,
+                iterations: 20,
+                max_duration: Duration::from_secs(30)
+            }
+        );
+        let s = only(r#"{"vus": 50, "duration": "10s"}"#);
+        assert_eq!(
+            s.executor,
+            Executor::ConstantVus {
+                vus: 50,
+                duration: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            s.description(&ExecutionTuple::full()),
+            "50 looping VUs for 10s (gracefulStop: 30s)"
+        );
+        let s = only(r#"{"duration": "10s"}"#);
+        assert!(matches!(s.executor, Executor::ConstantVus { vus: 1, .. }));
+        let s = only(r#"{"vus": 2, "stages": [{"duration": "10s", "target": 10}, {"target": 3}]}"#);
+        match s.executor {
+            Executor::RampingVus {
+                start_vus, stages, ..
+            } => {
+                assert_eq!(start_vus, 2);
+                assert_eq!(
+                    stages.len(),
+                    1,
+                    "stages without duration are dropped, as in k6"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = only(
+            r#"{"vus": 3, "scenarios": {"x": {"executor": "constant-vus", "duration": "5s"}}}"#,
+        );
+        assert_eq!(
+            s.executor,
+            Executor::SharedIterations {
+                vus: 3,
+                iterations: 3,
+                max_duration: DEFAULT_MAX_DURATION
+            }
+        );
+    }
+
+    #[test]
+    fn shortcut_conflicts_are_errors() {
+        let e = plan(r#"{"duration": "10s", "scenarios": {"x": {"executor": "constant-vus", "duration": "5s"}}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("`duration` and `scenarios`"), "{e}");
+        let e =
+            plan(r#"{"iterations": 5, "stages": [{"duration": "1s", "target": 1}]}"#).unwrap_err();
+        assert!(e.to_string().contains("`iterations` and `stages`"), "{e}");
+        let e = plan(r#"{"duration": "0s"}"#).unwrap_err();
+        assert!(e.to_string().starts_with("duration:"), "{e}");
+        let e = plan(r#"{"vus": 0, "duration": "10s"}"#).unwrap_err();
+        assert_eq!(e.0, ["vus: the number of VUs must be more than 0"]);
+    }
+
+    #[test]
+    fn scenario_defaults_follow_k6() {
+        let p = plan(
+            r#"{"scenarios": {
+                "b": {"executor": "constant-arrival-rate", "rate": 10, "duration": "1m", "preAllocatedVUs": 4},
+                "a": {"executor": "ramping-vus", "startTime": "30s", "stages": [{"duration": "10s", "target": 5}]}
+            }}"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = p.scenarios().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["b", "a"], "sorted by start time");
+        let b = &p.scenarios()[0];
+        assert_eq!(b.graceful_stop, Duration::from_secs(30));
+        assert_eq!(b.exec(), "default");
+        assert_eq!(
+            b.executor,
+            Executor::ConstantArrivalRate {
+                rate: 10,
+                time_unit: Duration::from_secs(1),
+                duration: Duration::from_secs(60),
+                pre_allocated_vus: 4,
+                max_vus: 4
+            }
+        );
+        let a = &p.scenarios()[1];
+        assert!(matches!(
+            a.executor,
+            Executor::RampingVus {
+                start_vus: 1,
+                graceful_ramp_down,
+                ..
+            } if graceful_ramp_down == Duration::from_secs(30)
+        ));
+        assert_eq!(p.max_duration(), Duration::from_secs(90));
+        assert_eq!(p.max_vus(), 9);
+    }
+
+    #[test]
+    fn validation_names_scenario_and_option() {
+        let e = plan(
+            r#"{"scenarios": {
+                "foo": {"executor": "constant-arrival-rate", "rate": 0, "duration": "500ms", "preAllocatedVUs": 5, "maxVUs": 2, "vus": 3},
+                "bar baz": {"executor": "constant-vus", "duration": "10s"},
+                "nope": {"executor": "warp-speed"},
+                "none": {"duration": "1s"},
+                "st": {"executor": "ramping-vus", "stages": [{"duration": "1s"}]}
+            }}"#,
+        )
+        .unwrap_err();
+        let want = [
+            "scenarios.bar baz: the scenario name should contain only numbers, latin letters, underscores, and dashes",
+            "scenarios.foo.vus: not an option of the constant-arrival-rate executor",
+            "scenarios.foo.rate: the iteration rate must be more than 0",
+            "scenarios.foo.duration: the duration must be at least 1s, but is 500ms",
+            "scenarios.foo.maxVUs: maxVUs can't be less than preAllocatedVUs",
+            "scenarios.none.executor: missing; use one of",
+            "scenarios.nope.executor: unknown executor 'warp-speed'",
+            "scenarios.st.stages[0]: stage 1 doesn't have a target",
+        ];
+        for w in want {
+            assert!(e.0.iter().any(|l| l.starts_with(w)), "missing {w:?} in {e}");
+        }
+        let e = plan(r#"{"scenarios": {"s": {"executor": "shared-iterations", "vus": 10, "iterations": 5}}}"#)
+            .unwrap_err();
+        assert_eq!(
+            e.0,
+            ["scenarios.s.iterations: the number of iterations (5) can't be less than the number of VUs (10)"]
+        );
+        let e = plan(r#"{"executionSegment": "1/2:1", "executionSegmentSequence": "0,1/3,1"}"#)
+            .unwrap_err();
+        assert!(e.0[0].starts_with("executionSegmentSequence:"), "{e}");
+    }
+
+    #[test]
+    fn descriptions_match_k6() {
+        let p = plan(
+            r#"{"scenarios": {
+                "a": {"executor": "shared-iterations", "vus": 10, "iterations": 100},
+                "b": {"executor": "per-vu-iterations", "vus": 2, "iterations": 3, "exec": "other", "gracefulStop": "0s"},
+                "c": {"executor": "ramping-vus", "startVUs": 0, "stages": [{"duration": "1m", "target": 20}, {"duration": "30s", "target": 0}]},
+                "d": {"executor": "constant-arrival-rate", "rate": 200, "timeUnit": "2s", "duration": "1m", "preAllocatedVUs": 5, "maxVUs": 50, "startTime": "5s"},
+                "e": {"executor": "ramping-arrival-rate", "startRate": 5, "stages": [{"duration": "10s", "target": 50}], "preAllocatedVUs": 10}
+            }}"#,
+        )
+        .unwrap();
+        let t = ExecutionTuple::full();
+        let by = |n: &str| {
+            p.scenarios()
+                .iter()
+                .find(|s| s.name == n)
+                .unwrap()
+                .description(&t)
+        };
+        assert_eq!(
+            by("a"),
+            "100 iterations shared among 10 VUs (maxDuration: 10m0s, gracefulStop: 30s)"
+        );
+        assert_eq!(
+            by("b"),
+            "3 iterations for each of 2 VUs (maxDuration: 10m0s, exec: other)"
+        );
+        assert_eq!(
+            by("c"),
+            "Up to 20 looping VUs for 1m30s over 2 stages (gracefulRampDown: 30s, gracefulStop: 30s)"
+        );
+        assert_eq!(
+            by("d"),
+            "100.00 iterations/s for 1m0s (maxVUs: 5-50, startTime: 5s, gracefulStop: 30s)"
+        );
+        assert_eq!(
+            by("e"),
+            "Up to 50.00 iterations/s for 10s over 1 stages (maxVUs: 10, gracefulStop: 30s)"
+        );
+    }
+
+    #[test]
+    fn segment_scales_plan_facts() {
+        let p = plan(
+            r#"{"vus": 10, "duration": "10s", "executionSegment": "1/4:2/4", "executionSegmentSequence": "0,1/4,2/4,3/4,1"}"#,
+        )
+        .unwrap();
+        let total: u64 = ["0:1/4", "1/4:2/4", "2/4:3/4", "3/4:1"]
+            .iter()
+            .map(|seg| {
+                let p = plan(&format!(
+                    r#"{{"vus": 10, "duration": "10s", "executionSegment": "{seg}", "executionSegmentSequence": "0,1/4,2/4,3/4,1"}}"#
+                ))
+                .unwrap();
+                p.max_vus()
+            })
+            .sum();
+        assert_eq!(total, 10);
+        assert_eq!(p.max_duration(), Duration::from_secs(40));
+    }
+}

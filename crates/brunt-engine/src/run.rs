@@ -1,0 +1,226 @@
+//! Running a plan: the public entry point, its options, the once-a-second observer and the
+//! outcome. The work itself happens in `worker` (VUs) and `collector` (metrics).
+
+use crate::plan::Plan;
+use crate::vu::{VuError, VuFactory};
+use brunt_metrics::{Interval, Registry, Snapshot};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Stops a run from another thread (Ctrl-C, SIGTERM): running iterations are interrupted (not
+/// counted), then `teardown()` runs and the run returns its metrics, as k6 does.
+#[derive(Clone, Default)]
+pub struct RunControl {
+    inner: Arc<ControlInner>,
+}
+
+#[derive(Default)]
+struct ControlInner {
+    stopped: AtomicBool,
+    reason: Mutex<Option<RunEnd>>,
+    wakers: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<()>>>,
+}
+
+impl RunControl {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends the run early, like Ctrl-C in k6. Idempotent.
+    pub fn stop(&self) {
+        self.end(RunEnd::Interrupted);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+
+    /// Records why the run ends (the first reason wins) and wakes the workers.
+    pub(crate) fn end(&self, why: RunEnd) {
+        {
+            let mut r = self.inner.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() {
+                *r = Some(why);
+            }
+        }
+        self.inner.stopped.store(true, Ordering::Release);
+        for w in self
+            .inner
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = w.send(());
+        }
+    }
+
+    pub(crate) fn reason(&self) -> Option<RunEnd> {
+        self.inner
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A receiver that gets a message when the run is told to end.
+    pub(crate) fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<()> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if self.is_stopped() {
+            let _ = tx.send(());
+        }
+        self.inner
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+}
+
+/// What the observer returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop the run now (thresholds' `abortOnFail`), with the reason to report.
+    Abort(String),
+}
+
+/// Called on the collector thread about once a second, and once more at the very end.
+pub type Observer = Box<dyn FnMut(&mut Tick) -> Control + Send>;
+
+/// How to run.
+pub struct RunOptions {
+    /// Worker threads; 0 means one per available core.
+    pub workers: usize,
+    /// Keep every sample for per-sample outputs (`--out json`); they arrive in `Tick::interval`.
+    pub keep_raw: bool,
+    pub control: RunControl,
+    pub observer: Option<Observer>,
+    /// Run the VUs' `setup()` / `teardown()` hooks (k6's `--no-setup` / `--no-teardown` clear them).
+    pub setup: bool,
+    pub teardown: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 0,
+            keep_raw: false,
+            control: RunControl::new(),
+            observer: None,
+            setup: true,
+            teardown: true,
+        }
+    }
+}
+
+/// One observation of a running test.
+pub struct Tick {
+    /// Since the test started (after setup).
+    pub elapsed: Duration,
+    /// What the workers reported since the last tick (take `raw` to stream it out).
+    pub interval: Interval,
+    /// Everything so far, including `vus` and `vus_max`.
+    pub total: Snapshot,
+    pub progress: Progress,
+    /// True for the last call, after the run has ended.
+    pub is_final: bool,
+}
+
+/// Where the run stands.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// VUs running an iteration or looping (k6's `vus`).
+    pub active_vus: u64,
+    /// VUs initialised (k6's `vus_max`).
+    pub initialized_vus: u64,
+    /// The most VUs the plan can use.
+    pub max_vus: u64,
+    /// Completed iterations, all scenarios.
+    pub iterations: u64,
+    pub scenarios: Vec<ScenarioProgress>,
+}
+
+/// One scenario's progress line.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioProgress {
+    pub name: String,
+    /// k6's description, e.g. `50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub description: String,
+    /// 0..=1: elapsed share of the duration, or done share of the iterations.
+    pub fraction: f64,
+    pub iterations: u64,
+    pub dropped_iterations: u64,
+    pub active_vus: u64,
+    pub done: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every scenario ran to its end.
+    Completed,
+    /// [`RunControl::stop`] (Ctrl-C, SIGTERM).
+    Interrupted,
+    /// The observer returned [`Control::Abort`] (thresholds).
+    Aborted(String),
+    /// A VU returned [`IterationOutcome::AbortTest`](crate::IterationOutcome::AbortTest).
+    TestAborted(String),
+}
+
+/// Signs that the load generator itself was the bottleneck.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Saturation {
+    /// The worst delay seen by a worker's 10 ms ticker (event-loop lag).
+    pub max_event_loop_lag: Duration,
+    /// Seconds in which some worker's event loop lagged more than [`Saturation::LAG_LIMIT`].
+    pub lagging_seconds: u64,
+}
+
+impl Saturation {
+    pub const LAG_LIMIT: Duration = Duration::from_millis(10);
+
+    /// Worth a warning in the summary.
+    pub fn is_saturated(&self) -> bool {
+        self.lagging_seconds > 0
+    }
+}
+
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// All metrics of the run (setup and teardown included).
+    pub snapshot: Snapshot,
+    /// From test start (after setup) to the end of the scenarios.
+    pub elapsed: Duration,
+    pub end: RunEnd,
+    pub saturation: Saturation,
+    /// `teardown()` failed.
+    pub teardown_error: Option<VuError>,
+}
+
+/// Why a run could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not initialise VU: {0}")]
+    VuInit(VuError),
+    #[error("setup() failed: {0}")]
+    Setup(VuError),
+    #[error("setup() did not finish within setupTimeout ({0:?})")]
+    SetupTimeout(Duration),
+    #[error("could not start worker thread: {0}")]
+    Worker(String),
+}
+
+/// Runs `plan` with VUs from `factory`: initialises the planned VUs on the workers, runs
+/// `setup()`, the scenarios, then `teardown()`, and returns the metrics.
+pub fn run<F: VuFactory>(
+    plan: &Plan,
+    factory: Arc<F>,
+    registry: Arc<Registry>,
+    opts: RunOptions,
+) -> Result<RunOutcome, RunError> {
+    crate::collector::run(plan, factory, registry, opts)
+}
