@@ -1,1 +1,24 @@
-//! HTTP/1.1 and HTTP/2 client with k6 phase timings.
+//! HTTP/1.1 and HTTP/2 client with k6's per-phase timings, error codes and metric samples.
+//!
+//! A [`Client`] belongs to one VU, as in k6: it owns its connections (HTTP/1.1 keep-alive, one
+//! multiplexed HTTP/2 connection per host) and is driven from a single-threaded runtime. A
+//! [`Request`] is built once and sent many times; [`Client::send`] never fails: a network error is
+//! a [`Response`] with status 0 and k6's `error`/`error_code`. [`Recorder`] turns responses into
+//! k6's `http_*` samples with k6's tags.
+
+mod client;
+mod config;
+mod connect;
+mod error;
+mod metered;
+mod record;
+mod request;
+mod response;
+mod tls;
+
+pub use client::Client;
+pub use config::{ClientConfig, HttpVersion};
+pub use error::{ErrorCode, RequestError};
+pub use record::{ExpectedStatuses, Recorder};
+pub use request::Request;
+pub use response::{Proto, Response, Timings};

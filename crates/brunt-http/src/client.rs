@@ -1,0 +1,492 @@
+//! The per-VU client: its own connections, requests exchanged on them, redirects followed.
+
+use crate::config::ClientConfig;
+use crate::connect::{connect, Io};
+use crate::error::{ErrorCode, RequestError};
+use crate::metered::IoStats;
+use crate::request::{Origin, Request};
+use crate::response::{Proto, Response, Stamps, Timings};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderValue, HOST, LOCATION, USER_AGENT};
+use http::{HeaderMap, Method, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::Instant;
+
+type Body = Full<Bytes>;
+type H1Driver = http1::Connection<TokioIo<Io>, Body>;
+
+/// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
+/// keep-alive connections (reopened when the server closes them) and one multiplexed HTTP/2
+/// connection per host. Use it on one thread; it is not `Sync`. The runtime needs its timer
+/// enabled. HTTP/1.1 connections are driven inside the request's own task (no task per
+/// connection); HTTP/2 connections run as a spawned task.
+pub struct Client {
+    config: ClientConfig,
+    user_agent: HeaderValue,
+    pool: RefCell<Vec<PoolEntry>>,
+}
+
+struct PoolEntry {
+    origin: Arc<Origin>,
+    idle: Vec<H1Conn>,
+    h2: Option<H2Conn>,
+}
+
+/// What a request learns about the connection it used.
+#[derive(Clone)]
+struct ConnInfo {
+    stats: Arc<IoStats>,
+    remote: SocketAddr,
+    tls_version: Option<&'static str>,
+}
+
+struct H1Conn {
+    sender: http1::SendRequest<Body>,
+    driver: Pin<Box<H1Driver>>,
+    /// The driver future has finished: the connection is closed.
+    closed: bool,
+    info: ConnInfo,
+}
+
+#[derive(Clone)]
+struct H2Conn {
+    sender: http2::SendRequest<Body>,
+    info: ConnInfo,
+}
+
+enum Conn {
+    H1(H1Conn),
+    H2(H2Conn),
+}
+
+/// A successful exchange, before it becomes a [`Response`].
+struct Exchanged {
+    status: u16,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Client {
+    /// Fails only on a user agent that cannot be a header value.
+    pub fn new(config: ClientConfig) -> Result<Self, RequestError> {
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            RequestError::new(
+                ErrorCode::GENERIC,
+                format!("invalid user agent \"{}\"", config.user_agent),
+            )
+        })?;
+        Ok(Client {
+            config,
+            user_agent,
+            pool: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Sends a request, following redirects, and returns the final response. Never fails: a
+    /// network error, a timeout or a bad redirect is a response with status 0 and k6's error.
+    pub async fn send(&self, req: &Request) -> Response {
+        self.send_with(req, |_, _| {}).await
+    }
+
+    /// As [`send`](Self::send), calling `on_redirect` with each redirect response (each is its
+    /// own sample in k6) and the request for the next hop, which it may change (cookies).
+    pub async fn send_with(
+        &self,
+        req: &Request,
+        mut on_redirect: impl FnMut(&Response, &mut Request),
+    ) -> Response {
+        let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
+        let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
+        let mut resp = self.hop(req, deadline).await;
+        let mut hops = 0;
+        let mut owned: Option<Request> = None;
+        loop {
+            if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) || hops >= max_redirects {
+                return resp;
+            }
+            let Some(location) = resp.headers.get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                return resp;
+            };
+            let current = owned.as_ref().unwrap_or(req);
+            let mut next = match current.redirected(resp.status, location) {
+                Ok(next) => next,
+                Err(e) => return failed(current, e, Stamps::new(Instant::now()), None),
+            };
+            on_redirect(&resp, &mut next);
+            hops += 1;
+            resp = self.hop(&next, deadline).await;
+            owned = Some(next);
+        }
+    }
+
+    /// Closes every connection (k6's `noVUConnectionReuse` does this between iterations).
+    pub fn close_idle(&self) {
+        self.pool.borrow_mut().clear();
+    }
+
+    /// One request and response, without redirects.
+    async fn hop(&self, req: &Request, deadline: tokio::time::Instant) -> Response {
+        let mut stamps = Stamps::new(Instant::now());
+        let mut info: Option<(ConnInfo, bool)> = None;
+        let result =
+            tokio::time::timeout_at(deadline, self.exchange(req, &mut stamps, &mut info)).await;
+        let result = result.unwrap_or_else(|_| {
+            let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
+            Err(RequestError::timeout(while_connecting))
+        });
+        if let Some((conn, h2)) = &info {
+            stamps.wrote = conn.stats.wrote_at();
+            // HTTP/2 connections also read frames of their own (settings, pings); their first
+            // response byte is the arrival of the response headers, stamped by the exchange.
+            if !h2 {
+                stamps.first_byte = conn.stats.first_read_at();
+            }
+        }
+        let end = Instant::now();
+        match result {
+            Err(e) => failed(req, e, stamps, info.map(|i| i.0)),
+            Ok(x) => {
+                let (bytes_sent, bytes_received, remote, tls_version) = match &info {
+                    Some((c, _)) => {
+                        let (s, r) = c.stats.take_bytes();
+                        (s, r, Some(c.remote), c.tls_version)
+                    }
+                    None => (0, 0, None, None),
+                };
+                Response {
+                    method: req.method().clone(),
+                    url: req.url_tag().clone(),
+                    status: x.status,
+                    proto: match x.version {
+                        Version::HTTP_2 => Proto::Http2,
+                        Version::HTTP_10 => Proto::Http10,
+                        _ => Proto::Http11,
+                    },
+                    headers: x.headers,
+                    body: x.body,
+                    timings: stamps.timings(end),
+                    error: None,
+                    error_code: ErrorCode::for_status(x.status),
+                    bytes_sent,
+                    bytes_received,
+                    remote,
+                    tls_version,
+                    elapsed: end - stamps.start,
+                }
+            }
+        }
+    }
+
+    /// Gets a connection and exchanges the request on it; a reused HTTP/1.1 connection that the
+    /// server closed before answering is replaced once, as Go's client does for idempotent
+    /// requests.
+    async fn exchange(
+        &self,
+        req: &Request,
+        stamps: &mut Stamps,
+        info: &mut Option<(ConnInfo, bool)>,
+    ) -> Result<Exchanged, RequestError> {
+        let mut conn = self.checkout(&req.origin);
+        let mut reused = conn.is_some();
+        loop {
+            let c = match conn.take() {
+                Some(c) => c,
+                None => self.open(&req.origin, stamps).await?,
+            };
+            stamps.got_conn = Some(Instant::now());
+            match c {
+                Conn::H2(h2) => {
+                    *info = Some((h2.info.clone(), true));
+                    h2.info.stats.begin();
+                    let out = self.exchange_h2(&h2, req, stamps).await;
+                    if out.is_ok() {
+                        self.checkin_h2(&req.origin, h2);
+                    }
+                    return out;
+                }
+                Conn::H1(mut h1) => {
+                    *info = Some((h1.info.clone(), false));
+                    h1.info.stats.begin();
+                    let out = self.exchange_h1(&mut h1, req).await;
+                    let retry = reused
+                        && out.is_err()
+                        && h1.info.stats.first_read_at().is_none()
+                        && is_idempotent(req.method());
+                    if retry {
+                        reused = false;
+                        continue;
+                    }
+                    if out.is_ok() && !h1.closed && !h1.sender.is_closed() {
+                        self.checkin_h1(&req.origin, h1);
+                    }
+                    return out;
+                }
+            }
+        }
+    }
+
+    async fn exchange_h1(&self, c: &mut H1Conn, req: &Request) -> Result<Exchanged, RequestError> {
+        let H1Conn {
+            sender,
+            driver,
+            closed,
+            ..
+        } = c;
+        let ready = drive(driver, closed, poll_fn(|cx| sender.poll_ready(cx))).await;
+        ready.map_err(|e| RequestError::hyper(&e, false))?;
+        let sent = drive(driver, closed, sender.send_request(self.build(req, false))).await;
+        let resp = sent.map_err(|e| RequestError::hyper(&e, true))?;
+        let (parts, mut body) = resp.into_parts();
+        let body = drive(driver, closed, read_body(&mut body, req.discard_body)).await;
+        Ok(Exchanged {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            body: body.map_err(|e| RequestError::hyper(&e, true))?,
+        })
+    }
+
+    async fn exchange_h2(
+        &self,
+        c: &H2Conn,
+        req: &Request,
+        stamps: &mut Stamps,
+    ) -> Result<Exchanged, RequestError> {
+        let mut sender = c.sender.clone();
+        let ready = poll_fn(|cx| sender.poll_ready(cx)).await;
+        ready.map_err(|e| RequestError::hyper(&e, false))?;
+        let resp = sender
+            .send_request(self.build(req, true))
+            .await
+            .map_err(|e| RequestError::hyper(&e, true))?;
+        stamps.first_byte = Some(Instant::now());
+        let (parts, mut body) = resp.into_parts();
+        let body = read_body(&mut body, req.discard_body).await;
+        Ok(Exchanged {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            body: body.map_err(|e| RequestError::hyper(&e, true))?,
+        })
+    }
+
+    /// The hyper request: the prepared target and headers, plus `Host` (HTTP/1.1) and
+    /// `User-Agent` when the request has none.
+    fn build(&self, req: &Request, h2: bool) -> http::Request<Body> {
+        let mut headers = HeaderMap::with_capacity(req.headers().len() + 2);
+        for (k, v) in req.headers() {
+            headers.append(k, v.clone());
+        }
+        if h2 {
+            headers.remove(HOST);
+        } else if !headers.contains_key(HOST) {
+            headers.insert(HOST, req.host_header.clone());
+        }
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, self.user_agent.clone());
+        }
+        let mut r = http::Request::new(Full::new(req.body().clone()));
+        *r.method_mut() = req.method().clone();
+        *r.uri_mut() = if h2 {
+            req.full_uri.clone()
+        } else {
+            req.path_uri.clone()
+        };
+        *r.headers_mut() = headers;
+        if h2 {
+            *r.version_mut() = Version::HTTP_2;
+        }
+        r
+    }
+
+    /// Opens a new connection and starts HTTP on it.
+    async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
+        let c = connect(origin, &self.config, stamps).await?;
+        let info = ConnInfo {
+            stats: c.stats,
+            remote: c.remote,
+            tls_version: c.tls_version,
+        };
+        let io = TokioIo::new(c.io);
+        if c.h2 {
+            let (sender, driver) = http2::Builder::new(TokioExecutor::new())
+                .handshake(io)
+                .await
+                .map_err(|e| RequestError::hyper(&e, false))?;
+            tokio::spawn(driver);
+            Ok(Conn::H2(H2Conn { sender, info }))
+        } else {
+            let (sender, driver) = http1::Builder::new()
+                .handshake(io)
+                .await
+                .map_err(|e| RequestError::hyper(&e, false))?;
+            Ok(Conn::H1(H1Conn {
+                sender,
+                driver: Box::pin(driver),
+                closed: false,
+                info,
+            }))
+        }
+    }
+
+    /// A live pooled connection to `origin`, if there is one.
+    fn checkout(&self, origin: &Arc<Origin>) -> Option<Conn> {
+        let mut pool = self.pool.borrow_mut();
+        let entry = pool
+            .iter_mut()
+            .find(|e| Arc::ptr_eq(&e.origin, origin) || *e.origin == **origin)?;
+        if let Some(h2) = &entry.h2 {
+            if !h2.sender.is_closed() {
+                return Some(Conn::H2(h2.clone()));
+            }
+            entry.h2 = None;
+        }
+        while let Some(mut c) = entry.idle.pop() {
+            if c.still_open() {
+                return Some(Conn::H1(c));
+            }
+        }
+        None
+    }
+
+    fn entry(&self, origin: &Arc<Origin>, f: impl FnOnce(&mut PoolEntry)) {
+        if !self.config.reuse_connections {
+            return;
+        }
+        let mut pool = self.pool.borrow_mut();
+        match pool
+            .iter_mut()
+            .find(|e| Arc::ptr_eq(&e.origin, origin) || *e.origin == **origin)
+        {
+            Some(e) => f(e),
+            None => {
+                let mut e = PoolEntry {
+                    origin: origin.clone(),
+                    idle: Vec::new(),
+                    h2: None,
+                };
+                f(&mut e);
+                pool.push(e);
+            }
+        }
+    }
+
+    fn checkin_h1(&self, origin: &Arc<Origin>, c: H1Conn) {
+        let max = self.config.max_idle_per_host;
+        self.entry(origin, |e| {
+            if e.idle.len() < max {
+                e.idle.push(c);
+            }
+        });
+    }
+
+    fn checkin_h2(&self, origin: &Arc<Origin>, c: H2Conn) {
+        self.entry(origin, |e| {
+            if e.h2.is_none() {
+                e.h2 = Some(c);
+            }
+        });
+    }
+}
+
+impl H1Conn {
+    /// Lets the connection notice a close by the server while it sat idle.
+    fn still_open(&mut self) -> bool {
+        if !self.closed {
+            let mut cx = Context::from_waker(Waker::noop());
+            if self.driver.as_mut().poll(&mut cx).is_ready() {
+                self.closed = true;
+            }
+        }
+        !self.closed && !self.sender.is_closed()
+    }
+}
+
+/// Polls `fut` while also driving the HTTP/1.1 connection in the same task, so that a request
+/// costs no wake-ups across tasks.
+async fn drive<F: Future>(driver: &mut Pin<Box<H1Driver>>, closed: &mut bool, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    poll_fn(|cx: &mut Context<'_>| {
+        // The driver's own result needs no handling: its errors reach the request's future.
+        if !*closed && driver.as_mut().poll(cx).is_ready() {
+            *closed = true;
+        }
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Reads a body to its end; with `discard` the data is dropped (bytes are counted on the wire).
+async fn read_body(body: &mut Incoming, discard: bool) -> Result<Bytes, hyper::Error> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if discard {
+            continue;
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(data),
+            (Some(f), None) => {
+                let mut buf = BytesMut::with_capacity(f.len() + data.len());
+                buf.extend_from_slice(f);
+                buf.extend_from_slice(&data);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(match rest {
+        Some(buf) => buf.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// A failure as a response: status 0, k6's error, and the timings of the phases it reached.
+fn failed(req: &Request, e: RequestError, stamps: Stamps, conn: Option<ConnInfo>) -> Response {
+    let end = Instant::now();
+    let (bytes_sent, bytes_received) = conn.as_ref().map_or((0, 0), |c| c.stats.take_bytes());
+    Response {
+        method: req.method().clone(),
+        url: req.url_tag().clone(),
+        status: 0,
+        proto: Proto::None,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+        timings: if stamps.got_conn.is_some() {
+            stamps.timings(end)
+        } else {
+            Timings::default()
+        },
+        error: Some(e.message),
+        error_code: e.code,
+        bytes_sent,
+        bytes_received,
+        remote: conn.as_ref().map(|c| c.remote),
+        tls_version: conn.and_then(|c| c.tls_version),
+        elapsed: end - stamps.start,
+    }
+}

@@ -1,0 +1,48 @@
+//! Client settings, with k6's defaults.
+
+use std::time::Duration;
+
+/// Which HTTP versions a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only.
+    Http1,
+    /// k6's behaviour: HTTP/1.1 for `http://`, HTTP/2 for `https://` when the server offers it
+    /// through ALPN.
+    #[default]
+    Auto,
+    /// HTTP/2 everywhere: prior knowledge (h2c) for `http://`, ALPN `h2` for `https://`.
+    Http2,
+}
+
+/// Settings of one [`Client`](crate::Client).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Whole-request timeout, redirects included (k6's `timeout`, default 60 s).
+    pub timeout: Duration,
+    /// Accept any server certificate (k6's `insecureSkipTLSVerify`).
+    pub insecure_skip_verify: bool,
+    pub http_version: HttpVersion,
+    /// Redirects followed before the redirect response itself is returned (k6's `maxRedirects`, 10).
+    pub max_redirects: u32,
+    /// Sent when a request has no `User-Agent` header of its own.
+    pub user_agent: String,
+    /// Keep connections open between requests (false is k6's `noConnectionReuse`).
+    pub reuse_connections: bool,
+    /// Idle HTTP/1.1 connections kept per host (k6's `batchPerHost`, 6).
+    pub max_idle_per_host: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            timeout: Duration::from_secs(60),
+            insecure_skip_verify: false,
+            http_version: HttpVersion::Auto,
+            max_redirects: 10,
+            user_agent: concat!("brunt/", env!("CARGO_PKG_VERSION")).to_string(),
+            reuse_connections: true,
+            max_idle_per_host: 6,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Opening a connection: name lookup, TCP connect (with `TCP_NODELAY`), TLS, each phase stamped.
+
+use crate::config::{ClientConfig, HttpVersion};
+use crate::error::RequestError;
+use crate::metered::{IoStats, Metered};
+use crate::request::{Host, Origin};
+use crate::response::Stamps;
+use crate::tls;
+use rustls::pki_types::ServerName;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// A plain or TLS stream. TLS bytes are counted under the encryption (wire bytes, as k6 counts).
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<Metered<TcpStream>>>),
+}
+
+/// The connection's stream with its stamps and counts.
+pub(crate) type Io = Metered<Transport>;
+
+pub(crate) struct Connected {
+    pub io: Io,
+    pub stats: Arc<IoStats>,
+    pub remote: SocketAddr,
+    pub tls_version: Option<&'static str>,
+    /// Speak HTTP/2 on it (prior knowledge or negotiated by ALPN).
+    pub h2: bool,
+}
+
+/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`.
+pub(crate) async fn connect(
+    origin: &Origin,
+    config: &ClientConfig,
+    stamps: &mut Stamps,
+) -> Result<Connected, RequestError> {
+    let addrs: Vec<SocketAddr> = match &origin.host {
+        Host::Ip(ip) => vec![SocketAddr::new(*ip, origin.port)],
+        Host::Domain(name) => match tokio::net::lookup_host((&**name, origin.port)).await {
+            Ok(it) => it.collect(),
+            Err(e) => return Err(RequestError::dns(name, &e)),
+        },
+    };
+    if addrs.is_empty() {
+        return Err(RequestError::no_such_host());
+    }
+    let connect_start = Instant::now();
+    let mut first_err = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tcp = Some((s, *addr));
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let Some((tcp, remote)) = tcp else {
+        let err = first_err.unwrap_or_else(|| io::Error::other("no address to connect to"));
+        return Err(RequestError::dial(&err));
+    };
+    let connected = Instant::now();
+    stamps.connect = Some((connect_start, connected));
+    // Small requests must leave at once, not wait for Nagle's algorithm.
+    let _ = tcp.set_nodelay(true);
+    let stats = IoStats::new();
+    if !origin.https {
+        return Ok(Connected {
+            io: Metered::new(Transport::Plain(tcp), stats.clone(), true, true),
+            stats,
+            remote,
+            tls_version: None,
+            h2: config.http_version == HttpVersion::Http2,
+        });
+    }
+    let offer_h2 = config.http_version != HttpVersion::Http1;
+    let connector = TlsConnector::from(tls::client_config(config.insecure_skip_verify, offer_h2));
+    let server_name = match &origin.host {
+        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        Host::Domain(d) => ServerName::try_from(d.to_string()).map_err(|_| {
+            RequestError::new(
+                crate::ErrorCode::TLS,
+                format!("tls: invalid server name \"{d}\""),
+            )
+        })?,
+    };
+    let counted = Metered::new(tcp, stats.clone(), false, true);
+    let tls = connector
+        .connect(server_name, counted)
+        .await
+        .map_err(|e| RequestError::tls(&e))?;
+    stamps.tls = Some((connected, Instant::now()));
+    let session = tls.get_ref().1;
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let tls_version = match session.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => Some("tls1.3"),
+        Some(rustls::ProtocolVersion::TLSv1_2) => Some("tls1.2"),
+        _ => None,
+    };
+    Ok(Connected {
+        io: Metered::new(Transport::Tls(Box::new(tls)), stats.clone(), true, false),
+        stats,
+        remote,
+        tls_version,
+        h2,
+    })
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Plain(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}

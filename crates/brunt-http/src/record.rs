@@ -1,0 +1,172 @@
+//! k6's HTTP samples: which metrics one response feeds, with which tags.
+
+use crate::error::ErrorCode;
+use crate::response::{Proto, Response};
+use brunt_metrics::{builtin, Aggregator, TagSet};
+use http::Method;
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// k6's `http.expectedStatuses(...)`: the statuses that count as success for `http_req_failed`
+/// and the `expected_response` tag. The default is k6's: 200 to 399.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedStatuses {
+    ranges: Vec<RangeInclusive<u16>>,
+}
+
+impl Default for ExpectedStatuses {
+    fn default() -> Self {
+        Self::new([200..=399])
+    }
+}
+
+impl ExpectedStatuses {
+    /// Single statuses are one-element ranges (`200..=200`).
+    pub fn new(ranges: impl IntoIterator<Item = RangeInclusive<u16>>) -> Self {
+        ExpectedStatuses {
+            ranges: ranges.into_iter().collect(),
+        }
+    }
+
+    pub fn contains(&self, status: u16) -> bool {
+        self.ranges.iter().any(|r| r.contains(&status))
+    }
+}
+
+/// Records responses as k6 does, caching the per-response tag sets so that a run sending the
+/// same request over and over builds no tag set after the first few. Keep one per worker or VU.
+#[derive(Default)]
+pub struct Recorder {
+    cache: HashMap<TagKey, (TagSet, Option<String>)>,
+}
+
+/// Everything a response's tag set is made of, except the error message (compared on lookup).
+#[derive(Hash, PartialEq, Eq)]
+struct TagKey {
+    base: TagSet,
+    method: Method,
+    url: Arc<str>,
+    status: u16,
+    proto: Proto,
+    error_code: ErrorCode,
+    tls_version: Option<&'static str>,
+    expected: Option<bool>,
+}
+
+/// Past this many tag sets (scripts with many distinct URLs) the cache starts over.
+const CACHE_LIMIT: usize = 4096;
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Emits one response's samples (one per redirect hop, as in k6): `http_reqs`, the seven
+    /// `http_req_*` timings, `http_req_failed` when `expected` is given (k6 emits it only while
+    /// a response callback is set), `http_req_scheduled_duration` = `scheduled_lag` + the
+    /// request's whole elapsed time when a lag is given (open-model runs), and `data_sent` /
+    /// `data_received` under `tags` alone.
+    ///
+    /// `tags` are the caller's (scenario, group, custom tags, and `name` if the script set one);
+    /// the request's own tags are added: method, url, name (the URL unless set), status, proto,
+    /// error and error_code when set, tls_version on TLS, expected_response.
+    pub fn record(
+        &mut self,
+        agg: &mut Aggregator,
+        resp: &Response,
+        tags: &TagSet,
+        expected: Option<&ExpectedStatuses>,
+        scheduled_lag: Option<Duration>,
+    ) {
+        let expected = expected.map(|e| e.contains(resp.status));
+        let set = self.tags_for(resp, tags, expected);
+        let t = &resp.timings;
+        agg.add(builtin::HTTP_REQS, &set, 1.0);
+        agg.add(builtin::HTTP_REQ_DURATION, &set, t.duration);
+        agg.add(builtin::HTTP_REQ_BLOCKED, &set, t.blocked);
+        agg.add(builtin::HTTP_REQ_CONNECTING, &set, t.connecting);
+        agg.add(builtin::HTTP_REQ_TLS_HANDSHAKING, &set, t.tls_handshaking);
+        agg.add(builtin::HTTP_REQ_SENDING, &set, t.sending);
+        agg.add(builtin::HTTP_REQ_WAITING, &set, t.waiting);
+        agg.add(builtin::HTTP_REQ_RECEIVING, &set, t.receiving);
+        if let Some(ok) = expected {
+            agg.add(builtin::HTTP_REQ_FAILED, &set, if ok { 0.0 } else { 1.0 });
+        }
+        if let Some(lag) = scheduled_lag {
+            let ms = (lag + resp.elapsed).as_secs_f64() * 1000.0;
+            agg.add(builtin::HTTP_REQ_SCHEDULED_DURATION, &set, ms);
+        }
+        agg.add(builtin::DATA_SENT, tags, resp.bytes_sent as f64);
+        agg.add(builtin::DATA_RECEIVED, tags, resp.bytes_received as f64);
+    }
+
+    fn tags_for(&mut self, resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
+        let key = TagKey {
+            base: base.clone(),
+            method: resp.method.clone(),
+            url: resp.url.clone(),
+            status: resp.status,
+            proto: resp.proto,
+            error_code: resp.error_code,
+            tls_version: resp.tls_version,
+            expected,
+        };
+        if let Some((set, error)) = self.cache.get(&key) {
+            if *error == resp.error {
+                return set.clone();
+            }
+        }
+        let set = build_tags(resp, base, expected);
+        if self.cache.len() >= CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache.insert(key, (set.clone(), resp.error.clone()));
+        set
+    }
+}
+
+fn build_tags(resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
+    let mut pairs: Vec<(&str, String)> = Vec::with_capacity(9);
+    // As k6 (since v0.41): a name set by the script is the url tag too, to keep series few.
+    match base.get("name") {
+        Some(name) => pairs.push(("url", name.to_string())),
+        None => {
+            pairs.push(("name", resp.url.to_string()));
+            pairs.push(("url", resp.url.to_string()));
+        }
+    }
+    pairs.push(("method", resp.method.as_str().to_string()));
+    pairs.push(("status", resp.status.to_string()));
+    if resp.proto != Proto::None {
+        pairs.push(("proto", resp.proto.as_str().to_string()));
+    }
+    if let Some(e) = &resp.error {
+        pairs.push(("error", e.clone()));
+    }
+    if !resp.error_code.is_none() {
+        pairs.push(("error_code", resp.error_code.to_string()));
+    }
+    if let Some(v) = resp.tls_version {
+        pairs.push(("tls_version", v.to_string()));
+    }
+    if let Some(ok) = expected {
+        pairs.push(("expected_response", ok.to_string()));
+    }
+    base.with(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_expected_statuses_are_k6s() {
+        let e = ExpectedStatuses::default();
+        assert!(e.contains(200) && e.contains(302) && e.contains(399));
+        assert!(!e.contains(0) && !e.contains(404) && !e.contains(199));
+        let e = ExpectedStatuses::new([200..=200, 404..=404]);
+        assert!(e.contains(404) && !e.contains(201));
+    }
+}

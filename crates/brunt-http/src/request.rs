@@ -1,0 +1,254 @@
+//! A request, parsed and prepared once so that sending it again costs no parsing.
+
+use crate::error::{ErrorCode, RequestError};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
+use http::{HeaderMap, Method, Uri};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use url::{Position, Url};
+
+/// Where a request connects to: the key of a client's connection pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Origin {
+    pub https: bool,
+    pub host: Host,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Host {
+    Ip(IpAddr),
+    Domain(Box<str>),
+}
+
+/// An HTTP request: method, URL, headers and body. Build it once; [`Client::send`](crate::Client::send)
+/// borrows it, so sending the same request again costs no parsing and no copying of the body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    url: Url,
+    url_tag: Arc<str>,
+    pub(crate) origin: Arc<Origin>,
+    /// Origin-form target (`/path?query`), for HTTP/1.1.
+    pub(crate) path_uri: Uri,
+    /// Absolute target, for HTTP/2's pseudo-headers.
+    pub(crate) full_uri: Uri,
+    pub(crate) host_header: HeaderValue,
+    headers: HeaderMap,
+    body: Bytes,
+    /// Overrides the client's timeout for this request.
+    pub timeout: Option<Duration>,
+    /// Overrides the client's `max_redirects` for this request (k6's `redirects` param).
+    pub max_redirects: Option<u32>,
+    /// Drop the body as it arrives, still counting its bytes (k6's `responseType: "none"`).
+    pub discard_body: bool,
+}
+
+impl Request {
+    /// A request without headers or body. Fails with k6's code 1020 on a URL that does not parse,
+    /// and 1000 on a scheme other than http or https.
+    pub fn new(method: Method, url: &str) -> Result<Self, RequestError> {
+        let trimmed = url.trim();
+        let parsed = Url::parse(trimmed).map_err(|e| {
+            RequestError::new(
+                ErrorCode::INVALID_URL,
+                format!("invalid URL \"{trimmed}\": {e}"),
+            )
+        })?;
+        // k6 tags the URL as written, with a password masked.
+        let tag = if parsed.password().is_some() {
+            let mut masked = parsed.clone();
+            let _ = masked.set_password(Some("****"));
+            masked.to_string()
+        } else {
+            trimmed.to_string()
+        };
+        Self::from_url(method, parsed, tag.into())
+    }
+
+    fn from_url(method: Method, url: Url, url_tag: Arc<str>) -> Result<Self, RequestError> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(RequestError::new(
+                    ErrorCode::GENERIC,
+                    format!("unsupported protocol scheme \"{other}\""),
+                ))
+            }
+        };
+        let invalid = |what: &str| {
+            RequestError::new(
+                ErrorCode::INVALID_URL,
+                format!("invalid URL \"{url}\": {what}"),
+            )
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => Host::Domain(d.into()),
+            Some(url::Host::Ipv4(ip)) => Host::Ip(ip.into()),
+            Some(url::Host::Ipv6(ip)) => Host::Ip(ip.into()),
+            _ => return Err(invalid("no host")),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| invalid("no port"))?;
+        let authority = &url[Position::BeforeHost..Position::BeforePath];
+        let host_header = HeaderValue::from_str(authority).map_err(|_| invalid("bad host"))?;
+        let path = &url[Position::BeforePath..Position::AfterQuery];
+        let path_uri: Uri = if path.is_empty() { "/" } else { path }
+            .parse()
+            .map_err(|_| invalid("bad path"))?;
+        let full_uri: Uri = url[..Position::AfterQuery]
+            .parse()
+            .map_err(|_| invalid("bad URL"))?;
+        Ok(Request {
+            method,
+            url_tag,
+            origin: Arc::new(Origin { https, host, port }),
+            path_uri,
+            full_uri,
+            host_header,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            timeout: None,
+            max_redirects: None,
+            discard_body: false,
+            url,
+        })
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The URL as k6 tags it (`url` and default `name`): as written, password masked.
+    pub fn url_tag(&self) -> &Arc<str> {
+        &self.url_tag
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Headers to send; `Host` and `User-Agent` are added when absent.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// Sets a header, replacing one of the same name; the error names the bad header.
+    pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), RequestError> {
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            RequestError::new(
+                ErrorCode::GENERIC,
+                format!("invalid header name \"{name}\""),
+            )
+        })?;
+        let v = HeaderValue::from_str(value).map_err(|_| {
+            RequestError::new(
+                ErrorCode::GENERIC,
+                format!("invalid value for header \"{name}\""),
+            )
+        })?;
+        self.headers.insert(n, v);
+        Ok(())
+    }
+
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    pub fn set_body(&mut self, body: impl Into<Bytes>) {
+        self.body = body.into();
+    }
+
+    /// The request for the next hop of a redirect, as Go's client (and so k6) builds it: 301, 302
+    /// and 303 turn a non-HEAD request into a body-less GET; 307 and 308 keep method and body.
+    /// Credentials and cookies are not sent to another host.
+    pub(crate) fn redirected(&self, status: u16, location: &str) -> Result<Self, RequestError> {
+        let next = self.url.join(location).map_err(|e| {
+            RequestError::new(
+                ErrorCode::GENERIC,
+                format!("failed to parse Location header \"{location}\": {e}"),
+            )
+        })?;
+        let keep_body = matches!(status, 307 | 308);
+        let method = if keep_body || self.method == Method::HEAD {
+            self.method.clone()
+        } else {
+            Method::GET
+        };
+        let tag: Arc<str> = next.as_str().into();
+        let mut req = Self::from_url(method, next, tag)?;
+        req.headers = self.headers.clone();
+        req.headers.remove(http::header::HOST);
+        if keep_body {
+            req.body = self.body.clone();
+        } else {
+            req.headers.remove(CONTENT_TYPE);
+            req.headers.remove(CONTENT_LENGTH);
+        }
+        if req.origin.host != self.origin.host {
+            req.headers.remove(AUTHORIZATION);
+            req.headers.remove(COOKIE);
+        }
+        req.timeout = self.timeout;
+        req.max_redirects = self.max_redirects;
+        req.discard_body = self.discard_body;
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_urls_get_k6_codes() {
+        assert_eq!(
+            Request::new(Method::GET, "not a url").unwrap_err().code,
+            ErrorCode::INVALID_URL
+        );
+        let ftp = Request::new(Method::GET, "ftp://x/").unwrap_err();
+        assert_eq!(ftp.code, ErrorCode::GENERIC);
+        assert!(ftp.message.contains("ftp"), "{}", ftp.message);
+    }
+
+    #[test]
+    fn targets_and_host_are_prepared_once() {
+        let r = Request::new(Method::GET, "http://127.0.0.1:8080?a=1#frag").unwrap();
+        assert_eq!(r.path_uri, "/?a=1");
+        assert_eq!(r.host_header, "127.0.0.1:8080");
+        assert_eq!(&**r.url_tag(), "http://127.0.0.1:8080?a=1#frag");
+        let r = Request::new(Method::GET, "https://[::1]/x").unwrap();
+        assert_eq!(r.origin.port, 443);
+        assert_eq!(r.host_header, "[::1]");
+        assert_eq!(r.full_uri, "https://[::1]/x");
+        let r = Request::new(Method::GET, "http://u:secret@h/").unwrap();
+        assert_eq!(&**r.url_tag(), "http://u:****@h/");
+    }
+
+    #[test]
+    fn redirects_follow_go_rules() {
+        let mut post = Request::new(Method::POST, "http://a/x").unwrap();
+        post.set_body("data");
+        post.set_header("Content-Type", "text/plain").unwrap();
+        post.set_header("Authorization", "secret").unwrap();
+        let r = post.redirected(302, "/y").unwrap();
+        assert_eq!(r.method(), Method::GET);
+        assert!(r.body().is_empty());
+        assert!(r.headers().get(CONTENT_TYPE).is_none());
+        assert_eq!(r.url().as_str(), "http://a/y");
+        assert!(r.headers().get(AUTHORIZATION).is_some());
+        let r = post.redirected(307, "http://b/z").unwrap();
+        assert_eq!(r.method(), Method::POST);
+        assert_eq!(r.body(), "data");
+        assert!(r.headers().get(AUTHORIZATION).is_none());
+        assert!(post.set_header("bad name", "v").is_err());
+    }
+}

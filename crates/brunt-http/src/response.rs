@@ -1,0 +1,162 @@
+//! A response, or a failure shaped like one, with k6's phase timings.
+
+use crate::error::ErrorCode;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The protocol of a response, as k6 writes it in `res.proto` and the `proto` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Proto {
+    /// No response (the request failed).
+    #[default]
+    None,
+    Http10,
+    Http11,
+    Http2,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::None => "",
+            Proto::Http10 => "HTTP/1.0",
+            Proto::Http11 => "HTTP/1.1",
+            Proto::Http2 => "HTTP/2.0",
+        }
+    }
+}
+
+/// k6's `res.timings`, in milliseconds. `duration` = `sending` + `waiting` + `receiving`;
+/// `blocked` is the wait for a usable connection and so includes `connecting` and
+/// `tls_handshaking` when a new connection was opened; on a reused connection those two are 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub blocked: f64,
+    pub connecting: f64,
+    pub tls_handshaking: f64,
+    pub sending: f64,
+    pub waiting: f64,
+    pub receiving: f64,
+    pub duration: f64,
+}
+
+/// One HTTP response (one hop of a redirect chain). A failed request is a response too: status 0,
+/// `error` and `error_code` set, timings for the phases it got through.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub method: Method,
+    /// The URL of this hop, as k6 tags it.
+    pub url: Arc<str>,
+    /// 0 when the request failed.
+    pub status: u16,
+    pub proto: Proto,
+    pub headers: HeaderMap,
+    /// Empty when the request asked to discard it.
+    pub body: Bytes,
+    pub timings: Timings,
+    /// k6's `error`: the failure's message (none for an HTTP error status).
+    pub error: Option<String>,
+    /// k6's `error_code`: the failure's code, or 1000 + status for a status >= 400.
+    pub error_code: ErrorCode,
+    /// Bytes written and read on the wire for this request (TLS included), for `data_sent` and
+    /// `data_received`.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub remote: Option<SocketAddr>,
+    /// `tls1.2` / `tls1.3` on TLS connections (k6's `tls_version` tag).
+    pub tls_version: Option<&'static str>,
+    /// Wall time from the start of the send to the end of the body, every phase included.
+    pub elapsed: Duration,
+}
+
+/// When each phase of one request began and ended; k6's tracer arithmetic turns them into
+/// [`Timings`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamps {
+    pub start: Instant,
+    pub connect: Option<(Instant, Instant)>,
+    pub tls: Option<(Instant, Instant)>,
+    pub got_conn: Option<Instant>,
+    pub wrote: Option<Instant>,
+    pub first_byte: Option<Instant>,
+}
+
+fn ms(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+impl Stamps {
+    pub fn new(start: Instant) -> Self {
+        Stamps {
+            start,
+            connect: None,
+            tls: None,
+            got_conn: None,
+            wrote: None,
+            first_byte: None,
+        }
+    }
+
+    pub fn timings(&self, end: Instant) -> Timings {
+        let mut t = Timings::default();
+        if let Some(got) = self.got_conn {
+            t.blocked = ms(self.start, got);
+        }
+        if let Some((a, b)) = self.connect {
+            t.connecting = ms(a, b);
+        }
+        if let Some((a, b)) = self.tls {
+            t.tls_handshaking = ms(a, b);
+        }
+        if let Some(wrote) = self.wrote {
+            let ready = self.got_conn.unwrap_or(self.start);
+            t.sending = ms(ready, wrote);
+            t.waiting = match self.first_byte {
+                // A server may answer before the request is fully written: then waiting is 0.
+                Some(fb) => ms(wrote, fb),
+                None => ms(wrote, end),
+            };
+        }
+        if let Some(fb) = self.first_byte {
+            t.receiving = ms(fb, end);
+        }
+        t.duration = t.sending + t.waiting + t.receiving;
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k6_arithmetic() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let s = Stamps {
+            start: t0,
+            connect: Some((at(1), at(3))),
+            tls: Some((at(3), at(7))),
+            got_conn: Some(at(7)),
+            wrote: Some(at(8)),
+            first_byte: Some(at(20)),
+        };
+        let t = s.timings(at(25));
+        assert_eq!(t.blocked, 7.0);
+        assert_eq!(t.connecting, 2.0);
+        assert_eq!(t.tls_handshaking, 4.0);
+        assert_eq!(t.sending, 1.0);
+        assert_eq!(t.waiting, 12.0);
+        assert_eq!(t.receiving, 5.0);
+        assert_eq!(t.duration, 18.0);
+        // No response byte: waiting runs to the end (a timeout), as in k6.
+        let s = Stamps {
+            first_byte: None,
+            ..s
+        };
+        assert_eq!(s.timings(at(50)).waiting, 42.0);
+    }
+}
