@@ -1,0 +1,192 @@
+//! The per-VU state that native functions reach: the coroutine's yielder (to wait for I/O), the
+//! worker's metrics, and what k6 exposes about the current VU, iteration and group.
+
+use crate::program::Shared;
+use crate::vu::{IoReply, IoRequest, Resume, Suspend, VuYielder};
+use brunt_metrics::{Aggregator, MetricId, TagSet};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// A JavaScript exception (or a setup failure), with its location and stack when JavaScript gave one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptError {
+    /// `Error: message` or the thrown value as text.
+    pub message: String,
+    /// QuickJS's stack lines (`    at fn (file:line:column)`), empty when none.
+    pub stack: String,
+}
+
+impl ScriptError {
+    pub(crate) fn plain(message: String) -> Self {
+        ScriptError {
+            message,
+            stack: String::new(),
+        }
+    }
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.stack.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}\n{}", self.message, self.stack.trim_end())
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// Where in its life the VU is: k6 allows `open()` only in init and HTTP only outside it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    Init,
+    Run,
+}
+
+/// What the engine tells a VU about the iteration it runs (k6/execution and the sample tags).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IterState {
+    pub scenario: String,
+    pub executor: String,
+    pub scenario_start: Option<SystemTime>,
+    pub progress: f64,
+    pub iter_in_scenario: u64,
+    pub iter_in_test: u64,
+    pub iter_in_instance: u64,
+    /// `__ITER`: this VU's iteration count within the scenario.
+    pub iter: u64,
+    /// Tags of the scenario (scenario name plus its `tags` option and run-wide `--tag`s).
+    pub tags: BTreeMap<String, String>,
+    /// Environment of the scenario (global env plus its `env` option).
+    pub env: Option<Arc<BTreeMap<String, String>>>,
+}
+
+/// Everything a VU's native functions share.
+pub(crate) struct Host {
+    pub shared: Arc<Shared>,
+    pub metrics: Rc<RefCell<Aggregator>>,
+    pub vu_id: u64,
+    pub vu_id_in_instance: u64,
+    pub phase: Cell<Phase>,
+    pub iter: RefCell<IterState>,
+    /// The `::`-joined group path, empty at the root.
+    pub group: RefCell<String>,
+    /// Tags a script set with `exec.vu.tags[...] = ...`, kept across iterations.
+    pub vu_tags: RefCell<BTreeMap<String, String>>,
+    /// The tag set every sample of the current iteration starts from, rebuilt when tags change.
+    base_tags: RefCell<Option<TagSet>>,
+    /// Pending `setTimeout`/`setInterval` callbacks.
+    pub timers: RefCell<crate::modules::timers::Timers>,
+    cancel: Rc<Cell<bool>>,
+    yielder: Cell<*const VuYielder>,
+}
+
+/// The native call was cancelled while it waited.
+pub(crate) struct Cancelled;
+
+impl Host {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        metrics: Rc<RefCell<Aggregator>>,
+        vu_id: u64,
+        vu_id_in_instance: u64,
+    ) -> Self {
+        Host {
+            shared,
+            metrics,
+            vu_id,
+            vu_id_in_instance,
+            phase: Cell::new(Phase::Init),
+            iter: RefCell::new(IterState::default()),
+            group: RefCell::new(String::new()),
+            vu_tags: RefCell::new(BTreeMap::new()),
+            base_tags: RefCell::new(None),
+            timers: RefCell::default(),
+            cancel: Rc::new(Cell::new(false)),
+            yielder: Cell::new(std::ptr::null()),
+        }
+    }
+
+    pub(crate) fn cancel_flag(&self) -> Rc<Cell<bool>> {
+        self.cancel.clone()
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.get()
+    }
+
+    /// Called once at the start of the coroutine body; the yielder lives as long as that body,
+    /// which outlives every native call.
+    pub(crate) fn attach(&self, y: &VuYielder) {
+        self.yielder.set(y as *const VuYielder);
+    }
+
+    /// Suspends the VU until the driver has performed `req`.
+    pub(crate) fn wait(&self, req: IoRequest) -> Result<IoReply, Cancelled> {
+        if self.cancel.get() {
+            return Err(Cancelled);
+        }
+        let y = self.yielder.get();
+        assert!(!y.is_null(), "native I/O outside a VU coroutine");
+        // SAFETY: `attach` stored the yielder of the coroutine body we are running inside; it stays
+        // valid until that body returns, and native functions only run within it.
+        match unsafe { &*y }.suspend(Suspend::Io(req)) {
+            Resume::Io(reply) => Ok(reply),
+            Resume::Cancel | Resume::Shutdown | Resume::Call(_) => {
+                self.cancel.set(true);
+                Err(Cancelled)
+            }
+        }
+    }
+
+    /// Suspends between calls; returns the next request from the driver.
+    pub(crate) fn suspend(&self, s: Suspend) -> Resume {
+        let y = self.yielder.get();
+        // SAFETY: as in `wait`.
+        unsafe { &*y }.suspend(s)
+    }
+
+    /// Tags every sample of this iteration carries: scenario tags, VU tags and the group.
+    pub(crate) fn base_tags(&self) -> TagSet {
+        if let Some(t) = &*self.base_tags.borrow() {
+            return t.clone();
+        }
+        let iter = self.iter.borrow();
+        let mut pairs: BTreeMap<String, String> = self.shared.run_tags.clone();
+        pairs.extend(iter.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        pairs.extend(
+            self.vu_tags
+                .borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        if !iter.scenario.is_empty() {
+            pairs.insert("scenario".into(), iter.scenario.clone());
+        }
+        pairs.insert("group".into(), self.group.borrow().clone());
+        let t = TagSet::new(pairs);
+        *self.base_tags.borrow_mut() = Some(t.clone());
+        t
+    }
+
+    /// Forgets the cached base tags after the group, VU tags or scenario changed.
+    pub(crate) fn tags_changed(&self) {
+        *self.base_tags.borrow_mut() = None;
+    }
+
+    /// Adds one sample with the base tags plus `extra`.
+    pub(crate) fn emit(&self, metric: MetricId, value: f64, extra: &[(String, String)]) {
+        let base = self.base_tags();
+        let tags = if extra.is_empty() {
+            base
+        } else {
+            base.with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        };
+        self.metrics.borrow_mut().add(metric, &tags, value);
+    }
+}

@@ -1,0 +1,53 @@
+// k6/execution: information about the running VU, scenario, instance and test.
+const n = globalThis.__brunt;
+
+const tagsProxy = () =>
+  new Proxy({}, {
+    get(_, k) { return n.execInfo().tags[k]; },
+    set(_, k, v) { n.vuTagSet(String(k), v); return true; },
+    deleteProperty(_, k) { n.vuTagDelete(String(k)); return true; },
+    has(_, k) { return k in n.execInfo().tags; },
+    ownKeys() { return Object.keys(n.execInfo().tags); },
+    getOwnPropertyDescriptor(_, k) {
+      const t = n.execInfo().tags;
+      return k in t ? { value: t[k], enumerable: true, configurable: true, writable: true } : undefined;
+    },
+  });
+
+const vuTags = tagsProxy();
+
+export const vu = {
+  get idInTest() { return n.execInfo().vuIdInTest; },
+  get idInInstance() { return n.execInfo().vuIdInInstance; },
+  get iterationInInstance() { return n.execInfo().iter; },
+  get iterationInScenario() { return n.execInfo().iterationInScenario; },
+  get tags() { return vuTags; },
+  metrics: { get tags() { return vuTags; }, metadata: {} },
+};
+
+export const scenario = {
+  get name() { return n.execInfo().scenario; },
+  get executor() { return n.execInfo().executor; },
+  get startTime() { return n.execInfo().startTime; },
+  get progress() { return n.execInfo().progress; },
+  get iterationInInstance() { return n.execInfo().iterationInInstance; },
+  get iterationInTest() { return n.execInfo().iterationInTest; },
+};
+
+export const instance = {
+  get iterationsCompleted() { return n.execInfo().iterationInInstance; },
+  iterationsInterrupted: 0,
+  get currentTestRunDuration() {
+    const s = n.execInfo().startTime;
+    return s ? Date.now() - s : 0;
+  },
+  vusActive: 0,
+  vusInitialized: 0,
+};
+
+export const test = {
+  abort(reason) { n.abort(reason === undefined ? undefined : String(reason)); },
+  get options() { return n.testOptions(); },
+};
+
+export default { vu, scenario, instance, test };

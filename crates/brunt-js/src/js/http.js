@@ -1,0 +1,235 @@
+// k6/http: requests, responses, batch, cookie jars, files, url templates, expected statuses.
+const n = globalThis.__brunt;
+
+const DEFAULT = Symbol('default');
+
+function parseDuration(v, what) {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return v;
+  const s = String(v).trim();
+  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|s|m|h)/g;
+  let total = 0;
+  let seen = '';
+  let m;
+  while ((m = re.exec(s)) !== null) {
+    const k = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2]];
+    total += Number(m[1]) * k;
+    seen += m[0];
+  }
+  if (seen !== s || s === '') {
+    if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+    throw new TypeError(`invalid ${what} '${s}': use a number of milliseconds or a duration like '30s'`);
+  }
+  return total;
+}
+
+class FileData {
+  constructor(data, filename, contentType) {
+    this.data = data;
+    this.filename = filename;
+    this.content_type = contentType || 'application/octet-stream';
+  }
+}
+
+export function file(data, filename, contentType) {
+  return new FileData(data, filename, contentType);
+}
+
+class ExpectedStatuses {
+  constructor(ranges) { this.ranges = ranges; }
+}
+
+export function expectedStatuses(...args) {
+  const ranges = [];
+  for (const a of args) {
+    if (typeof a === 'number' && Number.isInteger(a)) ranges.push([a, a]);
+    else if (a && typeof a === 'object' && Number.isInteger(a.min) && Number.isInteger(a.max)) ranges.push([a.min, a.max]);
+    else throw new TypeError('expectedStatuses takes status codes and {min, max} objects');
+  }
+  return new ExpectedStatuses(ranges);
+}
+
+let defaultCallback = DEFAULT;
+
+export function setResponseCallback(cb) {
+  if (cb !== null && !(cb instanceof ExpectedStatuses)) {
+    throw new TypeError('setResponseCallback takes http.expectedStatuses(...) or null');
+  }
+  defaultCallback = cb;
+}
+
+class URLTemplate {
+  constructor(url, name) { this.url = url; this.name = name; }
+  toString() { return this.url; }
+}
+
+export function url(strings, ...values) {
+  let u = '';
+  let name = '';
+  strings.forEach((s, i) => {
+    u += s;
+    name += s;
+    if (i < values.length) { u += String(values[i]); name += '${}'; }
+  });
+  return new URLTemplate(u, name);
+}
+
+function encodeForm(obj) {
+  return Object.keys(obj)
+    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(obj[k] === undefined ? '' : String(obj[k]))}`)
+    .join('&');
+}
+
+function prepareBody(body, headers) {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string' || body instanceof ArrayBuffer) return body;
+  if (ArrayBuffer.isView(body)) return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+  if (typeof body === 'object') {
+    const keys = Object.keys(body);
+    if (keys.some((k) => body[k] instanceof FileData)) {
+      const parts = keys.map((k) => {
+        const v = body[k];
+        return v instanceof FileData ? [k, v.data, v.filename || k, v.content_type] : [k, String(v)];
+      });
+      const boundary = n.multipartBoundary();
+      if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = `multipart/form-data; boundary=${boundary}`;
+      return n.multipart(boundary, parts);
+    }
+    if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    return encodeForm(body);
+  }
+  return String(body);
+}
+
+function hasHeader(headers, lower) {
+  return Object.keys(headers).some((k) => k.toLowerCase() === lower);
+}
+
+function describe(method, target, body, params) {
+  params = params || {};
+  let u = target;
+  let name;
+  if (target instanceof URLTemplate) { u = target.url; name = target.name; }
+  const headers = {};
+  for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k]);
+  const tags = {};
+  for (const k of Object.keys(params.tags || {})) tags[k] = String(params.tags[k]);
+  if (name !== undefined && tags.name === undefined) tags.name = name;
+  const cb = 'responseCallback' in params ? params.responseCallback : defaultCallback;
+  if (cb !== null && cb !== DEFAULT && !(cb instanceof ExpectedStatuses)) {
+    throw new TypeError('responseCallback must be http.expectedStatuses(...) or null');
+  }
+  const cookies = {};
+  for (const k of Object.keys(params.cookies || {})) {
+    const c = params.cookies[k];
+    cookies[k] = c !== null && typeof c === 'object' ? [String(c.value), !!c.replace] : [String(c), false];
+  }
+  return {
+    method: String(method).toUpperCase(),
+    url: String(u),
+    headers,
+    body: prepareBody(body, headers),
+    tags,
+    timeout: parseDuration(params.timeout, 'timeout'),
+    redirects: params.redirects,
+    responseType: params.responseType,
+    expected: cb === DEFAULT ? undefined : cb === null ? null : cb.ranges,
+    jar: params.jar ? params.jar._id : 0,
+    cookies,
+    auth: params.auth,
+  };
+}
+
+// gjson-style selector: `a.b`, `items.0.id`, `items.#` (length).
+function select(value, selector) {
+  let v = value;
+  for (const part of String(selector).split('.')) {
+    if (v === undefined || v === null) return undefined;
+    if (part === '#' && Array.isArray(v)) v = v.length;
+    else v = v[part];
+  }
+  return v;
+}
+
+export class Response {
+  constructor(raw) { Object.assign(this, raw); }
+  json(selector) {
+    if (this.body === null || this.body === undefined) throw new Error('the response has no body');
+    const text = typeof this.body === 'string' ? this.body : n.utf8(this.body);
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new SyntaxError(`cannot parse the response body as JSON: ${e.message}`);
+    }
+    return selector === undefined ? parsed : select(parsed, selector);
+  }
+  html() {
+    throw new Error('Response.html() is not supported by brunt yet');
+  }
+}
+
+export function request(method, target, body, params) {
+  return new Response(n.request(describe(method, target, body, params)));
+}
+
+export const get = (u, params) => request('GET', u, null, params);
+export const head = (u, params) => request('HEAD', u, null, params);
+export const post = (u, body, params) => request('POST', u, body, params);
+export const put = (u, body, params) => request('PUT', u, body, params);
+export const patch = (u, body, params) => request('PATCH', u, body, params);
+export const del = (u, body, params) => request('DELETE', u, body, params);
+export const options = (u, body, params) => request('OPTIONS', u, body, params);
+
+export function asyncRequest(method, target, body, params) {
+  return new Promise((resolve, reject) => {
+    try {
+      resolve(request(method, target, body, params));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+function batchItem(item) {
+  if (typeof item === 'string' || item instanceof URLTemplate) return describe('GET', item, null, undefined);
+  if (Array.isArray(item)) return describe(item[0], item[1], item[2], item[3]);
+  if (item && typeof item === 'object') return describe(item.method || 'GET', item.url, item.body, item.params);
+  throw new TypeError('a batch request is a URL, an array [method, url, body, params] or an object');
+}
+
+export function batch(requests) {
+  if (Array.isArray(requests)) {
+    return n.batch(requests.map(batchItem)).map((r) => new Response(r));
+  }
+  const keys = Object.keys(requests || {});
+  const out = n.batch(keys.map((k) => batchItem(requests[k])));
+  const result = {};
+  keys.forEach((k, i) => { result[k] = new Response(out[i]); });
+  return result;
+}
+
+export class CookieJar {
+  constructor(id) { this._id = id === undefined ? n.jarNew() : id; }
+  cookiesForURL(u) { return n.jarCookies(this._id, String(u)); }
+  set(u, name, value, opts) { n.jarSet(this._id, String(u), String(name), String(value), opts || {}); }
+  clear(u) { n.jarClear(this._id, String(u)); }
+  delete(u, name) { n.jarDelete(this._id, String(u), String(name)); }
+}
+
+const vuJar = new CookieJar(0);
+export function cookieJar() { return vuJar; }
+
+export const TLS_1_0 = 'tls1.0';
+export const TLS_1_1 = 'tls1.1';
+export const TLS_1_2 = 'tls1.2';
+export const TLS_1_3 = 'tls1.3';
+export const OCSP_STATUS_GOOD = 'good';
+export const OCSP_STATUS_REVOKED = 'revoked';
+export const OCSP_STATUS_UNKNOWN = 'unknown';
+
+export default {
+  get, head, post, put, patch, del, options, request, asyncRequest, batch, file, url,
+  expectedStatuses, setResponseCallback, cookieJar, CookieJar, Response,
+  TLS_1_0, TLS_1_1, TLS_1_2, TLS_1_3, OCSP_STATUS_GOOD, OCSP_STATUS_REVOKED, OCSP_STATUS_UNKNOWN,
+};

@@ -1,0 +1,30 @@
+// k6/metrics: Counter, Gauge, Rate and Trend.
+const n = globalThis.__brunt;
+
+class Metric {
+  constructor(name, isTime, type) {
+    this.name = String(name);
+    this.type = type;
+    this.isTime = !!isTime;
+    this._id = n.metricNew(this.name, type, this.isTime);
+  }
+  add(value, tags) {
+    n.metricAdd(this._id, value, tags);
+    return true;
+  }
+}
+
+export class Counter extends Metric {
+  constructor(name, isTime) { super(name, isTime, 'counter'); }
+}
+export class Gauge extends Metric {
+  constructor(name, isTime) { super(name, isTime, 'gauge'); }
+}
+export class Rate extends Metric {
+  constructor(name, isTime) { super(name, isTime, 'rate'); }
+}
+export class Trend extends Metric {
+  constructor(name, isTime) { super(name, isTime, 'trend'); }
+}
+
+export default { Counter, Gauge, Rate, Trend };

@@ -1,0 +1,181 @@
+//! Module resolution and loading: local files relative to the importing module, k6's built-in
+//! modules, and the popular jslib.k6.io URLs mapped to implementations shipped in this crate
+//! (test machines are often offline). Every module is compiled once to QuickJS bytecode, which
+//! later VUs load instead of parsing the source again.
+
+use crate::program::Shared;
+use rquickjs::loader::{Loader, Resolver};
+use rquickjs::module::Declared;
+use rquickjs::{Ctx, Error, Module, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// k6's built-in modules, implemented as small JavaScript layers over the VU's native functions.
+const BUILTIN: &[(&str, &str)] = &[
+    ("k6", include_str!("js/k6.js")),
+    ("k6/http", include_str!("js/http.js")),
+    ("k6/metrics", include_str!("js/metrics.js")),
+    ("k6/data", include_str!("js/data.js")),
+    ("k6/execution", include_str!("js/execution.js")),
+    ("k6/encoding", include_str!("js/encoding.js")),
+    ("k6/crypto", include_str!("js/crypto.js")),
+    ("k6/timers", include_str!("js/timers.js")),
+];
+
+/// jslib.k6.io libraries by name (any version), as built-in equivalents.
+const JSLIB: &[(&str, &str)] = &[
+    ("k6-utils", include_str!("js/jslib/k6-utils.js")),
+];
+
+const JSLIB_PREFIX: &str = "jslib:";
+
+/// Maps a jslib.k6.io URL to the name of the built-in library, or explains why it cannot load.
+fn resolve_remote(url: &str) -> std::result::Result<String, String> {
+    let rest = url
+        .strip_prefix("https://jslib.k6.io/")
+        .or_else(|| url.strip_prefix("http://jslib.k6.io/"));
+    if let Some(rest) = rest {
+        let lib = rest.split('/').next().unwrap_or("");
+        if JSLIB.iter().any(|(n, _)| *n == lib) {
+            return Ok(format!("{JSLIB_PREFIX}{lib}"));
+        }
+    }
+    Err(format!(
+        "cannot import '{url}': remote imports need network access, and brunt only ships built-in \
+         copies of jslib.k6.io's {}; download the module and import it by a relative path instead",
+        JSLIB
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The canonical module name for `spec` imported from the module named `base`.
+pub(crate) fn resolve(base: &str, spec: &str) -> std::result::Result<String, String> {
+    if BUILTIN.iter().any(|(n, _)| *n == spec) {
+        return Ok(spec.to_string());
+    }
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        return resolve_remote(spec);
+    }
+    let spec_path = spec.strip_prefix("file://").unwrap_or(spec);
+    let path = if Path::new(spec_path).is_absolute() {
+        PathBuf::from(spec_path)
+    } else if spec.starts_with("./") || spec.starts_with("../") {
+        if base.starts_with(JSLIB_PREFIX) || BUILTIN.iter().any(|(n, _)| *n == base) {
+            return Err(format!(
+                "cannot import '{spec}' from the built-in module '{base}'"
+            ));
+        }
+        let dir = Path::new(base).parent().unwrap_or(Path::new("."));
+        dir.join(spec)
+    } else if spec.starts_with("k6/") {
+        return Err(format!(
+            "unknown k6 module '{spec}': brunt implements {}",
+            BUILTIN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else {
+        return Err(format!(
+            "cannot import '{spec}' from '{base}': only relative paths ('./', '../'), absolute paths, \
+             k6 modules and jslib.k6.io URLs can be imported"
+        ));
+    };
+    Ok(normalize(&path).to_string_lossy().into_owned())
+}
+
+/// Removes `.` and `..` without touching the file system (the file may not exist yet: the loader
+/// reports that with the name).
+pub(crate) fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The source of a module by canonical name.
+fn source(name: &str) -> std::result::Result<String, String> {
+    if let Some((_, src)) = BUILTIN.iter().find(|(n, _)| *n == name) {
+        return Ok((*src).to_string());
+    }
+    if let Some(lib) = name.strip_prefix(JSLIB_PREFIX) {
+        if let Some((_, src)) = JSLIB.iter().find(|(n, _)| *n == lib) {
+            return Ok((*src).to_string());
+        }
+    }
+    std::fs::read_to_string(name).map_err(|e| format!("cannot read module '{name}': {e}"))
+}
+
+/// Resolves imports for one VU.
+pub(crate) struct ModuleResolver;
+
+impl Resolver for ModuleResolver {
+    fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str) -> Result<String> {
+        resolve(base, name).map_err(|msg| throw(ctx, &msg))
+    }
+}
+
+/// Loads modules from the program's bytecode cache, compiling (once per program) on a miss.
+pub(crate) struct BytecodeLoader(pub Arc<Shared>);
+
+impl Loader for BytecodeLoader {
+    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
+        let cached = self.0.bytecode(name);
+        if let Some(bytes) = cached {
+            // SAFETY: these bytes were written by `Module::write` of the same QuickJS build.
+            return unsafe { Module::load(ctx.clone(), &bytes) };
+        }
+        let src = source(name).map_err(|msg| throw(ctx, &msg))?;
+        let module = Module::declare(ctx.clone(), name, src)?;
+        let bytes = module.write_le()?;
+        self.0.store_bytecode(name, bytes);
+        Ok(module)
+    }
+}
+
+fn throw(ctx: &Ctx<'_>, msg: &str) -> Error {
+    rquickjs::Exception::throw_message(ctx, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_imports_resolve_against_the_importing_file() {
+        assert_eq!(
+            resolve("/a/b/script.js", "./lib/x.js").unwrap(),
+            "/a/b/lib/x.js"
+        );
+        assert_eq!(resolve("/a/b/script.js", "../x.js").unwrap(), "/a/x.js");
+        assert_eq!(resolve("/a/b/script.js", "k6/http").unwrap(), "k6/http");
+    }
+
+    #[test]
+    fn jslib_urls_map_to_builtins_of_any_version_and_other_urls_explain() {
+        assert_eq!(
+            resolve("/s.js", "https://jslib.k6.io/k6-utils/1.4.0/index.js").unwrap(),
+            "jslib:k6-utils"
+        );
+        assert_eq!(
+            resolve("/s.js", "https://jslib.k6.io/k6-utils/1.1.0/index.js").unwrap(),
+            "jslib:k6-utils"
+        );
+        let err = resolve("/s.js", "https://example.com/lib.js").unwrap_err();
+        assert!(err.contains("https://example.com/lib.js"), "{err}");
+        assert!(err.contains("network access"), "{err}");
+        assert!(resolve("/s.js", "k6/nope").unwrap_err().contains("k6/nope"));
+        assert!(resolve("/s.js", "lodash").unwrap_err().contains("lodash"));
+    }
+}

@@ -1,0 +1,541 @@
+//! Native side of `k6/http`: turns a request description from `js/http.js` into a brunt-http
+//! [`Request`], waits for it on the VU's coroutine, follows redirects (each hop is a sample, as in
+//! k6), keeps the VU's cookies, records k6's `http_*` metrics and builds the Response object.
+
+use super::cookies::{parse_set_cookie, Jar};
+use super::{array_buffer, bytes_of, cancelled, def, tag_pairs, throw};
+use crate::host::{Host, Phase};
+use crate::vu::{IoReply, IoRequest};
+use base64::Engine;
+use brunt_http::{Request, Response};
+use brunt_metrics::builtin;
+use rquickjs::function::Opt;
+use rquickjs::{Array, Ctx, Object, Result, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// What a native call waits for: one request of a (possibly redirected) exchange.
+pub(crate) type PendingRequest = Request;
+/// The answer to a [`PendingRequest`].
+pub(crate) type Completed = Response;
+
+#[derive(Clone, Copy, PartialEq)]
+enum BodyType {
+    Text,
+    Binary,
+    None,
+}
+
+/// A request as the script described it, plus what k6 does around it.
+struct Prepared {
+    req: Request,
+    tags: Vec<(String, String)>,
+    body_type: BodyType,
+    /// Status ranges counted as expected; None when the response callback is null.
+    expected: Option<Vec<(u16, u16)>>,
+    jar: usize,
+    cookies: Vec<(String, String, bool)>,
+    redirects_left: u32,
+}
+
+/// The VU's cookie jars: index 0 is the VU's own.
+type Jars = Rc<RefCell<Vec<Jar>>>;
+
+fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        upper = c == '-';
+    }
+    out
+}
+
+fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared> {
+    let method: String = d.get("method")?;
+    let url: String = d.get("url")?;
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| throw(ctx, &format!("invalid HTTP method '{method}'")))?;
+    let mut req = Request::new(method, &url).map_err(|e| throw(ctx, &e.message))?;
+    let headers: Option<Object> = d.get("headers")?;
+    for (k, v) in tag_pairs(headers)? {
+        req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
+    }
+    let auth: Option<String> = d.get("auth")?;
+    let user = req.url().username().to_string();
+    if !user.is_empty() || req.url().password().is_some() {
+        match auth.as_deref() {
+            None | Some("basic") => {
+                let pass = req.url().password().unwrap_or("");
+                let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                req.set_header("Authorization", &format!("Basic {creds}"))
+                    .map_err(|e| throw(ctx, &e.message))?;
+            }
+            Some(other) => {
+                return Err(throw(
+                    ctx,
+                    &format!("auth '{other}' is not supported by brunt; use 'basic'"),
+                ))
+            }
+        }
+    }
+    let body: Value = d.get("body")?;
+    if !body.is_null() && !body.is_undefined() {
+        req.set_body(bytes_of(ctx, &body)?);
+    }
+    let timeout: Option<f64> = d.get("timeout")?;
+    if let Some(ms) = timeout.filter(|m| m.is_finite() && *m >= 0.0) {
+        req.timeout = Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    req.max_redirects = Some(0);
+    let redirects: Option<u32> = d.get("redirects")?;
+    let body_type = match d.get::<_, Option<String>>("responseType")?.as_deref() {
+        Some("binary") => BodyType::Binary,
+        Some("none") => BodyType::None,
+        Some("text") => BodyType::Text,
+        None if host.shared.discard_bodies.load(Ordering::Relaxed) => BodyType::None,
+        None => BodyType::Text,
+        Some(other) => {
+            return Err(throw(
+                ctx,
+                &format!("unknown responseType '{other}': use 'text', 'binary' or 'none'"),
+            ))
+        }
+    };
+    req.discard_body = body_type == BodyType::None;
+    let expected_v: Value = d.get("expected")?;
+    let expected = if expected_v.is_undefined() {
+        Some(vec![(200, 399)])
+    } else if let Some(arr) = expected_v.as_array() {
+        let mut r = Vec::new();
+        for pair in arr.iter::<Vec<u16>>() {
+            let pair = pair?;
+            if pair.len() == 2 {
+                r.push((pair[0], pair[1]));
+            }
+        }
+        Some(r)
+    } else {
+        None
+    };
+    let mut cookies = Vec::new();
+    let cobj: Option<Object> = d.get("cookies")?;
+    if let Some(cobj) = cobj {
+        for kv in cobj.props::<String, Array>() {
+            let (k, pair) = kv?;
+            cookies.push((k, pair.get(0)?, pair.get(1)?));
+        }
+    }
+    let tobj: Option<Object> = d.get("tags")?;
+    Ok(Prepared {
+        req,
+        tags: tag_pairs(tobj)?,
+        body_type,
+        expected,
+        jar: d.get("jar")?,
+        cookies,
+        redirects_left: redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed)),
+    })
+}
+
+/// The request to send now, with the jar's and the script's cookies.
+fn with_cookies(p: &Prepared, jars: &Jars) -> Request {
+    let mut req = p.req.clone();
+    let jars = jars.borrow();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(jar) = jars.get(p.jar) {
+        for c in jar.matching(req.url()) {
+            if !p.cookies.iter().any(|(n, _, replace)| *replace && *n == c.name) {
+                pairs.push((c.name.clone(), c.value.clone()));
+            }
+        }
+    }
+    for (n, v, _) in &p.cookies {
+        pairs.push((n.clone(), v.clone()));
+    }
+    if !pairs.is_empty() {
+        let header: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let _ = req.set_header("Cookie", &header.join("; "));
+    }
+    req
+}
+
+/// Emits k6's per-request samples.
+fn record(host: &Host, p: &Prepared, sent: &Request, resp: &Response) {
+    let mut extra: Vec<(String, String)> = Vec::with_capacity(p.tags.len() + 8);
+    extra.push(("method".into(), sent.method().as_str().into()));
+    extra.push(("url".into(), sent.url_tag().to_string()));
+    extra.push(("status".into(), resp.status.to_string()));
+    extra.push(("proto".into(), resp.proto.as_str().into()));
+    if !resp.error_code.is_none() {
+        extra.push(("error_code".into(), resp.error_code.0.to_string()));
+    }
+    if let Some(v) = resp.tls_version {
+        extra.push(("tls_version".into(), v.into()));
+    }
+    let failed = p.expected.as_ref().map(|ranges| {
+        !ranges
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&resp.status))
+    });
+    if let Some(f) = failed {
+        extra.push(("expected_response".into(), (!f).to_string()));
+    }
+    extra.extend(p.tags.iter().cloned());
+    if !p.tags.iter().any(|(k, _)| k == "name") {
+        extra.push(("name".into(), sent.url_tag().to_string()));
+    }
+    let tags = host.base_tags().with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let t = &resp.timings;
+    let mut m = host.metrics.borrow_mut();
+    m.add(builtin::HTTP_REQS, &tags, 1.0);
+    m.add(builtin::HTTP_REQ_DURATION, &tags, t.duration);
+    m.add(builtin::HTTP_REQ_BLOCKED, &tags, t.blocked);
+    m.add(builtin::HTTP_REQ_CONNECTING, &tags, t.connecting);
+    m.add(builtin::HTTP_REQ_TLS_HANDSHAKING, &tags, t.tls_handshaking);
+    m.add(builtin::HTTP_REQ_SENDING, &tags, t.sending);
+    m.add(builtin::HTTP_REQ_WAITING, &tags, t.waiting);
+    m.add(builtin::HTTP_REQ_RECEIVING, &tags, t.receiving);
+    if let Some(f) = failed {
+        m.add(builtin::HTTP_REQ_FAILED, &tags, if f { 1.0 } else { 0.0 });
+    }
+    let base = host.base_tags();
+    m.add(builtin::DATA_SENT, &base, resp.bytes_sent as f64);
+    m.add(builtin::DATA_RECEIVED, &base, resp.bytes_received as f64);
+}
+
+/// Sends every prepared request (all first hops in one wait, as `http.batch` does), following
+/// redirects; returns the last sent request and final response of each.
+fn execute(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    jars: &Jars,
+    mut items: Vec<Prepared>,
+) -> Result<Vec<(Prepared, Request, Response)>> {
+    if host.phase.get() == Phase::Init {
+        return Err(throw(
+            ctx,
+            "making HTTP requests in the init context is not supported (move it into default() or setup())",
+        ));
+    }
+    let mut done: Vec<Option<(Request, Response)>> = items.iter().map(|_| None).collect();
+    let mut active: Vec<usize> = (0..items.len()).collect();
+    while !active.is_empty() {
+        let sent: Vec<Request> = active.iter().map(|&i| with_cookies(&items[i], jars)).collect();
+        let replies = match host.wait(IoRequest::Http(sent.clone())) {
+            Ok(IoReply::Http(r)) => r,
+            Ok(IoReply::Slept) | Err(_) => return Err(cancelled(ctx)),
+        };
+        let mut next = Vec::new();
+        for ((&i, req), resp) in active.iter().zip(sent).zip(replies) {
+            record(host, &items[i], &req, &resp);
+            if let Some(jar) = jars.borrow_mut().get_mut(items[i].jar) {
+                for v in resp.headers.get_all(http::header::SET_COOKIE) {
+                    if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
+                        jar.store(c);
+                    }
+                }
+            }
+            let location = resp
+                .headers
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok());
+            let redirect = matches!(resp.status, 301 | 302 | 303 | 307 | 308);
+            match location {
+                Some(loc) if redirect && items[i].redirects_left > 0 => {
+                    if let Some(n) = follow(&req, resp.status, loc) {
+                        items[i].req = n;
+                        items[i].redirects_left -= 1;
+                        next.push(i);
+                        continue;
+                    }
+                    done[i] = Some((req, resp));
+                }
+                _ => done[i] = Some((req, resp)),
+            }
+        }
+        active = next;
+    }
+    Ok(items
+        .into_iter()
+        .zip(done)
+        .map(|(p, d)| {
+            let (req, resp) = d.expect("every request finished");
+            (p, req, resp)
+        })
+        .collect())
+}
+
+/// The next hop of a redirect, with Go's (k6's) rules on method and body.
+fn follow(prev: &Request, status: u16, location: &str) -> Option<Request> {
+    let url = prev.url().join(location).ok()?;
+    let keep = matches!(status, 307 | 308);
+    let method = if keep || prev.method() == http::Method::HEAD {
+        prev.method().clone()
+    } else {
+        http::Method::GET
+    };
+    let mut next = Request::new(method, url.as_str()).ok()?;
+    let same_host = url.host_str() == prev.url().host_str();
+    for (k, v) in prev.headers() {
+        let drop_body_header = !keep
+            && (k == http::header::CONTENT_TYPE || k == http::header::CONTENT_LENGTH);
+        let drop_secret = !same_host && (k == http::header::AUTHORIZATION);
+        if k == http::header::COOKIE || k == http::header::HOST || drop_body_header || drop_secret {
+            continue;
+        }
+        next.headers_mut().append(k.clone(), v.clone());
+    }
+    if keep {
+        next.set_body(prev.body().clone());
+    }
+    next.timeout = prev.timeout;
+    next.max_redirects = Some(0);
+    next.discard_body = prev.discard_body;
+    Some(next)
+}
+
+fn response_object<'js>(
+    ctx: &Ctx<'js>,
+    p: &Prepared,
+    req: &Request,
+    resp: Response,
+) -> Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    o.set("status", resp.status)?;
+    o.set(
+        "status_text",
+        http::StatusCode::from_u16(resp.status)
+            .ok()
+            .map(|s| format!("{} {}", resp.status, s.canonical_reason().unwrap_or("")))
+            .unwrap_or_default(),
+    )?;
+    o.set("url", req.url().as_str())?;
+    o.set("proto", resp.proto.as_str())?;
+    o.set("error", resp.error.clone().unwrap_or_default())?;
+    o.set("error_code", resp.error_code.0)?;
+    o.set(
+        "remote_ip",
+        resp.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+    )?;
+    o.set("remote_port", resp.remote.map(|a| a.port()).unwrap_or(0))?;
+    o.set("tls_version", resp.tls_version.unwrap_or(""))?;
+    let headers = Object::new(ctx.clone())?;
+    let cookies = Object::new(ctx.clone())?;
+    for name in resp.headers.keys() {
+        let values: Vec<&str> = resp
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        headers.set(canonical_header(name.as_str()), values.join(", "))?;
+    }
+    for v in resp.headers.get_all(http::header::SET_COOKIE) {
+        if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
+            let list: Array = match cookies.get::<_, Option<Array>>(c.name.as_str())? {
+                Some(a) => a,
+                None => {
+                    let a = Array::new(ctx.clone())?;
+                    cookies.set(c.name.as_str(), a.clone())?;
+                    a
+                }
+            };
+            let co = Object::new(ctx.clone())?;
+            co.set("name", c.name.as_str())?;
+            co.set("value", c.value.as_str())?;
+            co.set("domain", c.domain.as_str())?;
+            co.set("path", c.path.as_str())?;
+            co.set("http_only", c.http_only)?;
+            co.set("secure", c.secure)?;
+            list.set(list.len(), co)?;
+        }
+    }
+    o.set("headers", headers)?;
+    o.set("cookies", cookies)?;
+    let t = resp.timings;
+    let timings = Object::new(ctx.clone())?;
+    timings.set("blocked", t.blocked)?;
+    timings.set("connecting", t.connecting)?;
+    timings.set("tls_handshaking", t.tls_handshaking)?;
+    timings.set("sending", t.sending)?;
+    timings.set("waiting", t.waiting)?;
+    timings.set("receiving", t.receiving)?;
+    timings.set("duration", t.duration)?;
+    o.set("timings", timings)?;
+    let rq = Object::new(ctx.clone())?;
+    rq.set("method", req.method().as_str())?;
+    rq.set("url", req.url().as_str())?;
+    let rh = Object::new(ctx.clone())?;
+    for name in req.headers().keys() {
+        let values: Vec<&str> = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        rh.set(canonical_header(name.as_str()), values)?;
+    }
+    rq.set("headers", rh)?;
+    rq.set("body", String::from_utf8_lossy(req.body()).into_owned())?;
+    o.set("request", rq)?;
+    let body: Value = match p.body_type {
+        BodyType::None => Value::new_null(ctx.clone()),
+        _ if resp.status == 0 && resp.body.is_empty() => Value::new_null(ctx.clone()),
+        BodyType::Binary => array_buffer(ctx, resp.body.to_vec())?,
+        BodyType::Text => {
+            rquickjs::String::from_str(ctx.clone(), &String::from_utf8_lossy(&resp.body))?
+                .into_value()
+        }
+    };
+    o.set("body", body)?;
+    Ok(o)
+}
+
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
+    let jars: Jars = Rc::new(RefCell::new(vec![Jar::default()]));
+    let (h, j) = (host.clone(), jars.clone());
+    def(ctx, native, "request", move |ctx: Ctx<'js>, d: Object<'js>| -> Result<Object<'js>> {
+        let p = prepare(&ctx, &h, d)?;
+        let mut out = execute(&ctx, &h, &j, vec![p])?;
+        let (p, req, resp) = out.pop().expect("one request, one response");
+        response_object(&ctx, &p, &req, resp)
+    })?;
+    let (h, j) = (host.clone(), jars.clone());
+    def(ctx, native, "batch", move |ctx: Ctx<'js>, list: Vec<Object<'js>>| -> Result<Array<'js>> {
+        let items = list
+            .into_iter()
+            .map(|d| prepare(&ctx, &h, d))
+            .collect::<Result<Vec<_>>>()?;
+        let arr = Array::new(ctx.clone())?;
+        for (i, (p, req, resp)) in execute(&ctx, &h, &j, items)?.into_iter().enumerate() {
+            arr.set(i, response_object(&ctx, &p, &req, resp)?)?;
+        }
+        Ok(arr)
+    })?;
+    def(ctx, native, "utf8", |ctx: Ctx<'js>, v: Value<'js>| -> Result<String> {
+        Ok(String::from_utf8_lossy(&bytes_of(&ctx, &v)?).into_owned())
+    })?;
+    def(ctx, native, "multipartBoundary", || -> String {
+        format!("------brunt{:016x}", rand::random::<u64>())
+    })?;
+    def(
+        ctx,
+        native,
+        "multipart",
+        |ctx: Ctx<'js>, boundary: String, parts: Vec<Vec<Value<'js>>>| -> Result<Value<'js>> {
+            let mut body = Vec::new();
+            for part in parts {
+                let name: String = part.first().map(|v| v.get()).transpose()?.unwrap_or_default();
+                let data = part.get(1).map(|v| bytes_of(&ctx, v)).transpose()?.unwrap_or_default();
+                body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                if part.len() >= 4 {
+                    let filename: String = part[2].get()?;
+                    let ctype: String = part[3].get()?;
+                    body.extend_from_slice(
+                        format!(
+                            "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {ctype}\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                } else {
+                    body.extend_from_slice(
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                    );
+                }
+                body.extend_from_slice(&data);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            array_buffer(&ctx, body)
+        },
+    )?;
+    install_jars(ctx, native, &jars)
+}
+
+fn parse_url(ctx: &Ctx<'_>, u: &str) -> Result<url::Url> {
+    url::Url::parse(u).map_err(|e| throw(ctx, &format!("invalid URL '{u}': {e}")))
+}
+
+fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Result<()> {
+    let j = jars.clone();
+    def(ctx, native, "jarNew", move || -> usize {
+        let mut j = j.borrow_mut();
+        j.push(Jar::default());
+        j.len() - 1
+    })?;
+    let j = jars.clone();
+    def(
+        ctx,
+        native,
+        "jarCookies",
+        move |ctx: Ctx<'js>, id: usize, u: String| -> Result<Object<'js>> {
+            let url = parse_url(&ctx, &u)?;
+            let out = Object::new(ctx.clone())?;
+            if let Some(jar) = j.borrow().get(id) {
+                for c in jar.matching(&url) {
+                    let list: Vec<String> = match out.get::<_, Option<Vec<String>>>(c.name.as_str())? {
+                        Some(mut l) => {
+                            l.push(c.value.clone());
+                            l
+                        }
+                        None => vec![c.value.clone()],
+                    };
+                    out.set(c.name.as_str(), list)?;
+                }
+            }
+            Ok(out)
+        },
+    )?;
+    let j = jars.clone();
+    def(
+        ctx,
+        native,
+        "jarSet",
+        move |ctx: Ctx<'js>, id: usize, u: String, name: String, value: String, opts: Opt<Object<'js>>| -> Result<()> {
+            let url = parse_url(&ctx, &u)?;
+            let mut header = format!("{name}={value}");
+            if let Some(o) = opts.0 {
+                for (k, v) in tag_pairs(Some(o))? {
+                    match k.as_str() {
+                        "domain" | "path" | "expires" => header.push_str(&format!("; {k}={v}")),
+                        "max_age" => header.push_str(&format!("; Max-Age={v}")),
+                        "secure" if v == "true" => header.push_str("; Secure"),
+                        "http_only" if v == "true" => header.push_str("; HttpOnly"),
+                        _ => {}
+                    }
+                }
+            }
+            let cookie = parse_set_cookie(&url, &header)
+                .ok_or_else(|| throw(&ctx, &format!("invalid cookie '{name}'")))?;
+            if let Some(jar) = j.borrow_mut().get_mut(id) {
+                jar.store(cookie);
+            }
+            Ok(())
+        },
+    )?;
+    let j = jars.clone();
+    def(ctx, native, "jarClear", move |ctx: Ctx<'js>, id: usize, u: String| -> Result<()> {
+        let url = parse_url(&ctx, &u)?;
+        if let Some(jar) = j.borrow_mut().get_mut(id) {
+            jar.clear_for(&url);
+        }
+        Ok(())
+    })?;
+    let j = jars.clone();
+    def(
+        ctx,
+        native,
+        "jarDelete",
+        move |ctx: Ctx<'js>, id: usize, u: String, name: String| -> Result<()> {
+            let url = parse_url(&ctx, &u)?;
+            if let Some(jar) = j.borrow_mut().get_mut(id) {
+                jar.delete(&url, &name);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}

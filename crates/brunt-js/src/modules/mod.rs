@@ -1,0 +1,111 @@
+//! The native side of k6's modules. Each file adds its functions to the VU's hidden `__brunt`
+//! object; the JavaScript layers in `src/js/` (compiled once per run) give them k6's shapes.
+
+pub(crate) mod console;
+pub(crate) mod cookies;
+pub(crate) mod crypto;
+pub(crate) mod data;
+pub(crate) mod encoding;
+pub(crate) mod execution;
+pub(crate) mod globals;
+pub(crate) mod http;
+pub(crate) mod k6;
+pub(crate) mod metrics;
+pub(crate) mod timers;
+
+use crate::host::Host;
+use rquickjs::function::IntoJsFunc;
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
+use std::rc::Rc;
+
+/// Name of the global object that holds the native functions the JS layers call.
+pub(crate) const NATIVE: &str = "__brunt";
+
+/// Installs the globals (`__ENV`, `__VU`, `open`, `console`, timers) and the native functions.
+pub(crate) fn install(ctx: &Ctx<'_>, host: &Rc<Host>) -> Result<()> {
+    let native = Object::new(ctx.clone())?;
+    k6::install(ctx, &native, host)?;
+    http::install(ctx, &native, host)?;
+    metrics::install(ctx, &native, host)?;
+    data::install(ctx, &native, host)?;
+    execution::install(ctx, &native, host)?;
+    encoding::install(ctx, &native)?;
+    crypto::install(ctx, &native)?;
+    let globals = ctx.globals();
+    timers::install(ctx, &globals, host)?;
+    console::install(ctx, &globals, host)?;
+    globals::install(ctx, &globals, host)?;
+    globals.set(NATIVE, native)?;
+    Ok(())
+}
+
+/// Adds a native function named `name` to `obj`.
+pub(crate) fn def<'js, P, F>(ctx: &Ctx<'js>, obj: &Object<'js>, name: &str, f: F) -> Result<()>
+where
+    F: IntoJsFunc<'js, P> + 'js,
+{
+    obj.set(name, Function::new(ctx.clone(), f)?.with_name(name)?)
+}
+
+/// The bytes of a string (UTF-8), ArrayBuffer or typed array, as k6's binary-accepting functions take.
+pub(crate) fn bytes_of<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> Result<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.to_string()?.into_bytes());
+    }
+    if let Some(obj) = v.as_object() {
+        if let Some(ab) = obj.as_array_buffer() {
+            return Ok(ab.as_bytes().unwrap_or_default().to_vec());
+        }
+        let buffer: Option<Object> = obj.get("buffer").ok();
+        if let Some(ab) = buffer.as_ref().and_then(|b| b.as_array_buffer()) {
+            let off: usize = obj.get("byteOffset").unwrap_or(0);
+            let len: usize = obj.get("byteLength").unwrap_or(0);
+            let all = ab.as_bytes().unwrap_or_default();
+            return Ok(all.get(off..off + len).unwrap_or_default().to_vec());
+        }
+    }
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    Err(Exception::throw_type(
+        ctx,
+        "expected a string, an ArrayBuffer or a typed array",
+    ))
+}
+
+/// An ArrayBuffer holding `bytes`.
+pub(crate) fn array_buffer<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>) -> Result<Value<'js>> {
+    Ok(ArrayBuffer::new(ctx.clone(), bytes)?.into_value())
+}
+
+/// Throws a JavaScript `Error` with `msg`.
+pub(crate) fn throw(ctx: &Ctx<'_>, msg: &str) -> rquickjs::Error {
+    Exception::throw_message(ctx, msg)
+}
+
+/// The error that unwinds a cancelled VU (the interrupt handler makes it uncatchable).
+pub(crate) fn cancelled(ctx: &Ctx<'_>) -> rquickjs::Error {
+    Exception::throw_internal(ctx, "the VU was stopped")
+}
+
+/// String pairs of a tags object (`{name: 'x'}`), values turned to strings as k6 does.
+pub(crate) fn tag_pairs<'js>(obj: Option<Object<'js>>) -> Result<Vec<(String, String)>> {
+    let Some(obj) = obj else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for kv in obj.props::<String, Value>() {
+        let (k, v) = kv?;
+        let s = if let Some(s) = v.as_string() {
+            s.to_string()?
+        } else if let Some(n) = v.as_number() {
+            crate::modules::globals::number_to_string(n)
+        } else if let Some(b) = v.as_bool() {
+            b.to_string()
+        } else {
+            continue;
+        };
+        out.push((k, s));
+    }
+    Ok(out)
+}

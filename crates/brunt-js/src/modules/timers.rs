@@ -1,0 +1,137 @@
+//! `setTimeout`/`setInterval` and their `clear*` (globals and `k6/timers`). Callbacks run after the
+//! iteration's function returns and before the iteration ends, as in k6's event loop; the VU
+//! sleeps (suspends) until the next one is due.
+
+use super::def;
+use crate::host::Host;
+use crate::runtime::caught;
+use crate::vu::IoRequest;
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{CatchResultExt, Ctx, Function, Object, Persistent, Result, Value};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub(crate) struct Timer {
+    id: u32,
+    due: Instant,
+    every: Option<Duration>,
+    f: Persistent<Function<'static>>,
+    args: Vec<Persistent<Value<'static>>>,
+}
+
+/// The VU's pending timers. They must be cleared before the runtime is freed.
+#[derive(Default)]
+pub(crate) struct Timers {
+    next_id: u32,
+    pending: Vec<Timer>,
+}
+
+impl Timers {
+    pub(crate) fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
+
+fn add<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    f: Function<'js>,
+    ms: Option<f64>,
+    args: Vec<Value<'js>>,
+    repeat: bool,
+) -> u32 {
+    let ms = ms.filter(|m| m.is_finite() && *m > 0.0).unwrap_or(0.0);
+    let d = Duration::from_secs_f64(ms / 1000.0);
+    let mut t = host.timers.borrow_mut();
+    t.next_id += 1;
+    let id = t.next_id;
+    t.pending.push(Timer {
+        id,
+        due: Instant::now() + d,
+        every: repeat.then_some(d),
+        f: Persistent::save(ctx, f),
+        args: args.into_iter().map(|a| Persistent::save(ctx, a)).collect(),
+    });
+    id
+}
+
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
+    for (name, repeat) in [("setTimeout", false), ("setInterval", true)] {
+        let h = host.clone();
+        def(
+            ctx,
+            globals,
+            name,
+            move |ctx: Ctx<'js>, f: Function<'js>, ms: Opt<f64>, args: Rest<Value<'js>>| -> u32 {
+                add(&ctx, &h, f, ms.0, args.0, repeat)
+            },
+        )?;
+    }
+    for name in ["clearTimeout", "clearInterval"] {
+        let h = host.clone();
+        def(ctx, globals, name, move |id: Opt<u32>| {
+            if let Some(id) = id.0 {
+                h.timers.borrow_mut().pending.retain(|t| t.id != id);
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs promise jobs and due timers until none is left.
+pub(crate) fn run_pending(ctx: &Ctx<'_>, host: &Host) -> std::result::Result<(), crate::host::ScriptError> {
+    loop {
+        while ctx.execute_pending_job() {}
+        let next = {
+            let t = host.timers.borrow();
+            t.pending
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, t)| t.due)
+                .map(|(i, t)| (i, t.due))
+        };
+        let Some((_, due)) = next else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if due > now && host.wait(IoRequest::Sleep(due - now)).is_err() {
+            host.timers.borrow_mut().clear();
+            return Err(crate::host::ScriptError::plain("the VU was stopped".into()));
+        }
+        // Take the earliest timer again: a callback may not run between, but be exact anyway.
+        let timer = {
+            let mut t = host.timers.borrow_mut();
+            let Some(i) = t
+                .pending
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, t)| t.due)
+                .map(|(i, _)| i)
+            else {
+                return Ok(());
+            };
+            let timer = t.pending.swap_remove(i);
+            if let Some(every) = timer.every {
+                t.pending.push(Timer {
+                    id: timer.id,
+                    due: Instant::now() + every,
+                    every: timer.every,
+                    f: timer.f.clone(),
+                    args: timer.args.clone(),
+                });
+            }
+            timer
+        };
+        let f = timer.f.restore(ctx).expect("timer of this runtime");
+        let mut args = rquickjs::function::Args::new(ctx.clone(), timer.args.len());
+        for a in timer.args {
+            args.push_arg(a.restore(ctx).expect("timer argument of this runtime"))
+                .catch(ctx)
+                .map_err(|e| caught(ctx, e))?;
+        }
+        if let Err(e) = f.call_arg::<Value>(args).catch(ctx) {
+            host.timers.borrow_mut().clear();
+            return Err(caught(ctx, e));
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! A loaded script: its modules compiled once to bytecode, its `options` export, and the state all
+//! VUs of a run share read-only (files from `open()`, SharedArray data, custom metrics).
+
+use crate::host::ScriptError;
+use brunt_metrics::Registry;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A SharedArray's elements, each kept once as JSON text and parsed when a VU reads it.
+pub(crate) struct SharedArrayData {
+    pub items: Vec<Box<str>>,
+}
+
+/// State of a run that every VU (on any worker thread) reads.
+pub(crate) struct Shared {
+    pub registry: Arc<Registry>,
+    /// The main script's module name (its absolute path).
+    pub main: String,
+    /// `__ENV`: `-e` values, plus the system environment with `--include-system-env-vars`.
+    pub env: BTreeMap<String, String>,
+    /// `--tag` values and the options' `tags`, on every sample.
+    pub run_tags: BTreeMap<String, String>,
+    /// The consolidated options as JSON, for `exec.test.options`.
+    pub options_json: Mutex<String>,
+    /// Print `console.*` output (off with `-q`... k6 keeps it; kept for `--quiet` handling by callers).
+    pub console_enabled: bool,
+    bytecode: Mutex<HashMap<String, Arc<[u8]>>>,
+    files: Mutex<HashMap<PathBuf, Arc<[u8]>>>,
+    shared_arrays: Mutex<HashMap<String, Arc<SharedArrayData>>>,
+    /// What the main module exports that is a function (`default`, `setup`, named exec functions...).
+    pub exports: Mutex<Vec<String>>,
+    /// The `options` export as JSON, from the first VU's init.
+    pub script_options: Mutex<Option<String>>,
+    /// Set by `exec.test.abort()`; the engine's stop is triggered by the caller.
+    pub aborted: AtomicBool,
+    /// `discardResponseBodies`: requests without a `responseType` read no body.
+    pub discard_bodies: AtomicBool,
+    /// `maxRedirects` (k6's default 10), unless a request sets `redirects`.
+    pub max_redirects: AtomicU32,
+    pub abort_reason: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn bytecode(&self, name: &str) -> Option<Arc<[u8]>> {
+        lock(&self.bytecode).get(name).cloned()
+    }
+
+    pub(crate) fn store_bytecode(&self, name: &str, bytes: Vec<u8>) {
+        lock(&self.bytecode).insert(name.to_string(), bytes.into());
+    }
+
+    /// Reads a file once per run, whatever the number of VUs that open it.
+    pub(crate) fn file(&self, path: &Path) -> std::io::Result<Arc<[u8]>> {
+        if let Some(f) = lock(&self.files).get(path) {
+            return Ok(f.clone());
+        }
+        let data: Arc<[u8]> = std::fs::read(path)?.into();
+        lock(&self.files).insert(path.to_path_buf(), data.clone());
+        Ok(data)
+    }
+
+    pub(crate) fn shared_array(&self, name: &str) -> Option<Arc<SharedArrayData>> {
+        lock(&self.shared_arrays).get(name).cloned()
+    }
+
+    /// Keeps the first data stored under `name` (two VUs may build it at once; both get the same).
+    pub(crate) fn store_shared_array(
+        &self,
+        name: &str,
+        data: SharedArrayData,
+    ) -> Arc<SharedArrayData> {
+        lock(&self.shared_arrays)
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(data))
+            .clone()
+    }
+
+    pub(crate) fn abort(&self, reason: String) {
+        let mut r = lock(&self.abort_reason);
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn has_export(&self, name: &str) -> bool {
+        lock(&self.exports).iter().any(|e| e == name)
+    }
+}
+
+/// What [`Program::new`] needs besides the script.
+pub struct ProgramConfig {
+    pub env: BTreeMap<String, String>,
+    pub run_tags: BTreeMap<String, String>,
+    pub console: bool,
+}
+
+/// A script ready to be instantiated into VUs.
+pub struct Program {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Program {
+    /// Prepares `script` for a run; modules are compiled by the first VU that loads them.
+    pub fn new(
+        script: &Path,
+        registry: Arc<Registry>,
+        cfg: ProgramConfig,
+    ) -> Result<Arc<Program>, ScriptError> {
+        let abs = std::path::absolute(script).map_err(|e| {
+            ScriptError::plain(format!("cannot resolve '{}': {e}", script.display()))
+        })?;
+        let abs = crate::loader::normalize(&abs);
+        if !abs.is_file() {
+            return Err(ScriptError::plain(format!(
+                "the script '{}' does not exist or is not a file",
+                script.display()
+            )));
+        }
+        Ok(Arc::new(Program {
+            shared: Arc::new(Shared {
+                registry,
+                main: abs.to_string_lossy().into_owned(),
+                env: cfg.env,
+                run_tags: cfg.run_tags,
+                options_json: Mutex::new("{}".into()),
+                console_enabled: cfg.console,
+                bytecode: Mutex::new(HashMap::new()),
+                files: Mutex::new(HashMap::new()),
+                shared_arrays: Mutex::new(HashMap::new()),
+                exports: Mutex::new(Vec::new()),
+                script_options: Mutex::new(None),
+                aborted: AtomicBool::new(false),
+                discard_bodies: AtomicBool::new(false),
+                max_redirects: AtomicU32::new(10),
+                abort_reason: Mutex::new(None),
+            }),
+        }))
+    }
+
+    /// The script's `export const options`, as JSON (`{}` when it has none); known after one VU's init.
+    pub fn script_options(&self) -> String {
+        lock(&self.shared.script_options)
+            .clone()
+            .unwrap_or_else(|| "{}".into())
+    }
+
+    /// Sets the consolidated options that `exec.test.options` shows.
+    pub fn set_options_json(&self, json: String) {
+        *lock(&self.shared.options_json) = json;
+    }
+
+    /// True when the main module exports a function of this name.
+    pub fn has_export(&self, name: &str) -> bool {
+        self.shared.has_export(name)
+    }
+
+    /// The reason given to `exec.test.abort()`, once a VU called it.
+    pub fn abort_reason(&self) -> Option<String> {
+        if self.shared.aborted.load(Ordering::SeqCst) {
+            Some(lock(&self.shared.abort_reason).clone().unwrap_or_default())
+        } else {
+            None
+        }
+    }
+
+    /// The main script's path.
+    pub fn main_path(&self) -> &str {
+        &self.shared.main
+    }
+}

@@ -1,0 +1,273 @@
+//! The body of a VU's coroutine: create the QuickJS runtime with the intrinsics k6 scripts need,
+//! evaluate the main module (the init context), then run calls until told to shut down.
+
+use crate::host::{Host, Phase, ScriptError};
+use crate::loader::{BytecodeLoader, ModuleResolver};
+use crate::program::Program;
+use crate::vu::{Call, CallOutcome, Resume, Suspend, VuYielder};
+use rquickjs::context::intrinsic;
+use rquickjs::{
+    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
+    Runtime, Value,
+};
+use std::rc::Rc;
+
+/// What k6 scripts use; leaving out WeakRef, Performance and the rest keeps a VU small.
+type Intrinsics = (
+    intrinsic::Date,
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+    intrinsic::BigInt,
+);
+
+/// Runs on the VU's coroutine stack for the VU's whole life.
+pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_limit: usize) {
+    host.attach(y);
+    let (rt, ctx) = match new_runtime(program, &host, stack_limit) {
+        Ok(v) => v,
+        Err(e) => {
+            host.suspend(Suspend::Ready(Err(e)));
+            return;
+        }
+    };
+    let init = ctx.with(|ctx| -> Result<Persistent<Object<'static>>, ScriptError> {
+        crate::modules::install(&ctx, &host).catch(&ctx).map_err(|e| caught(&ctx, e))?;
+        let ns = load_main(&ctx, &program.shared.main)?;
+        record_exports(&ctx, &host, &ns)?;
+        Ok(Persistent::save(&ctx, ns))
+    });
+    let ns = match init {
+        Ok(ns) => ns,
+        Err(e) => {
+            host.suspend(Suspend::Ready(Err(e)));
+            return;
+        }
+    };
+    host.phase.set(Phase::Run);
+    let mut setup_data: Option<(Rc<str>, Persistent<Value<'static>>)> = None;
+    let mut next = host.suspend(Suspend::Ready(Ok(())));
+    loop {
+        let outcome = match next {
+            Resume::Call(call) => ctx.with(|ctx| {
+                let ns = ns.clone().restore(&ctx).expect("namespace of this runtime");
+                run_call(&ctx, &host, &ns, call, &mut setup_data)
+            }),
+            Resume::Shutdown => break,
+            Resume::Cancel | Resume::Io(_) => CallOutcome::Cancelled,
+        };
+        next = host.suspend(Suspend::Finished(outcome));
+    }
+    drop(setup_data);
+    drop(ns);
+    drop(ctx);
+    drop(rt);
+}
+
+fn new_runtime(
+    program: &Program,
+    host: &Host,
+    stack_limit: usize,
+) -> Result<(Runtime, Context), ScriptError> {
+    let err = |e: rquickjs::Error| ScriptError::plain(format!("cannot create a JS runtime: {e}"));
+    let rt = Runtime::new().map_err(err)?;
+    rt.set_max_stack_size(stack_limit);
+    let cancel = host.cancel_flag();
+    rt.set_interrupt_handler(Some(Box::new(move || cancel.get())));
+    rt.set_loader(ModuleResolver, BytecodeLoader(program.shared.clone()));
+    let ctx = Context::custom::<Intrinsics>(&rt).map_err(err)?;
+    Ok((rt, ctx))
+}
+
+/// Loads and evaluates the main module, returning its namespace.
+fn load_main<'js>(ctx: &Ctx<'js>, main: &str) -> Result<Object<'js>, ScriptError> {
+    let promise = Module::import(ctx, main)
+        .catch(ctx)
+        .map_err(|e| caught(ctx, e))?;
+    let ns: Object = settle(ctx, promise)?;
+    Ok(ns)
+}
+
+/// Runs queued jobs until `promise` settles, returning its value or its rejection as an error.
+fn settle<'js, T: rquickjs::FromJs<'js>>(
+    ctx: &Ctx<'js>,
+    promise: Promise<'js>,
+) -> Result<T, ScriptError> {
+    loop {
+        match promise.state() {
+            rquickjs::promise::PromiseState::Pending => {
+                if !ctx.execute_pending_job() {
+                    return Err(ScriptError::plain(
+                        "a promise never settled (nothing left to run)".into(),
+                    ));
+                }
+            }
+            _ => {
+                return promise
+                    .result::<T>()
+                    .expect("settled promise has a result")
+                    .catch(ctx)
+                    .map_err(|e| caught(ctx, e))
+            }
+        }
+    }
+}
+
+fn record_exports<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    ns: &Object<'js>,
+) -> Result<(), ScriptError> {
+    let shared = &host.shared;
+    let mut names = Vec::new();
+    for key in ns.keys::<String>() {
+        let key = key.catch(ctx).map_err(|e| caught(ctx, e))?;
+        let v: Value = ns.get(&key).catch(ctx).map_err(|e| caught(ctx, e))?;
+        if v.is_function() {
+            names.push(key.clone());
+        }
+        if key == "options" {
+            let mut opts = shared
+                .script_options
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if opts.is_none() {
+                let json = ctx
+                    .json_stringify(v)
+                    .catch(ctx)
+                    .map_err(|e| caught(ctx, e))?
+                    .map(|s| s.to_string())
+                    .transpose()
+                    .catch(ctx)
+                    .map_err(|e| caught(ctx, e))?
+                    .unwrap_or_else(|| "{}".into());
+                *opts = Some(json);
+            }
+        }
+    }
+    *shared.exports.lock().unwrap_or_else(|e| e.into_inner()) = names;
+    Ok(())
+}
+
+fn run_call<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    ns: &Object<'js>,
+    call: Call,
+    setup_data: &mut Option<(Rc<str>, Persistent<Value<'static>>)>,
+) -> CallOutcome {
+    let result = match call {
+        Call::Iteration { exec, data } => {
+            let arg = match data_value(ctx, data, setup_data) {
+                Ok(v) => v,
+                Err(e) => return CallOutcome::Exception(e),
+            };
+            invoke(ctx, host, ns, &exec, arg, false)
+        }
+        Call::Setup => invoke(ctx, host, ns, "setup", Value::new_undefined(ctx.clone()), true),
+        Call::Teardown(data) => {
+            let arg = match data_value(ctx, data, setup_data) {
+                Ok(v) => v,
+                Err(e) => return CallOutcome::Exception(e),
+            };
+            invoke(ctx, host, ns, "teardown", arg, false)
+        }
+        Call::HandleSummary(json) => match ctx.json_parse(json).catch(ctx) {
+            Ok(v) => invoke(ctx, host, ns, "handleSummary", v, true),
+            Err(e) => Err(caught(ctx, e)),
+        },
+    };
+    host.group.borrow_mut().clear();
+    host.tags_changed();
+    match result {
+        Ok(v) => CallOutcome::Done(v),
+        Err(_) if host.cancelled() => CallOutcome::Cancelled,
+        Err(e) => CallOutcome::Exception(e),
+    }
+}
+
+/// Setup data for this call, parsed once per VU (k6 gives each VU its own copy).
+fn data_value<'js>(
+    ctx: &Ctx<'js>,
+    data: Option<Rc<str>>,
+    cache: &mut Option<(Rc<str>, Persistent<Value<'static>>)>,
+) -> Result<Value<'js>, ScriptError> {
+    let Some(data) = data else {
+        return Ok(Value::new_undefined(ctx.clone()));
+    };
+    if let Some((k, v)) = cache.as_ref() {
+        if Rc::ptr_eq(k, &data) {
+            return Ok(v.clone().restore(ctx).expect("value of this runtime"));
+        }
+    }
+    let v = ctx
+        .json_parse(data.as_bytes())
+        .catch(ctx)
+        .map_err(|e| caught(ctx, e))?;
+    *cache = Some((data, Persistent::save(ctx, v.clone())));
+    Ok(v)
+}
+
+/// Calls an exported function; `want_result` returns its (awaited) result as JSON.
+fn invoke<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    ns: &Object<'js>,
+    name: &str,
+    arg: Value<'js>,
+    want_result: bool,
+) -> Result<Option<String>, ScriptError> {
+    let f: Option<Function> = ns.get(name).catch(ctx).map_err(|e| caught(ctx, e))?;
+    let Some(f) = f else {
+        return Err(ScriptError::plain(format!(
+            "the script exports no function '{name}'"
+        )));
+    };
+    let ret: Value = f.call((arg,)).catch(ctx).map_err(|e| caught(ctx, e))?;
+    let ret = match ret.as_promise() {
+        Some(p) => settle(ctx, p.clone())?,
+        None => ret,
+    };
+    crate::modules::timers::run_pending(ctx, host)?;
+    if !want_result || ret.is_undefined() {
+        return Ok(None);
+    }
+    let json = ctx
+        .json_stringify(ret)
+        .catch(ctx)
+        .map_err(|e| caught(ctx, e))?;
+    Ok(json.and_then(|s| s.to_string().ok()))
+}
+
+/// Turns a caught JavaScript error into a [`ScriptError`] with message and stack.
+pub(crate) fn caught<'js>(ctx: &Ctx<'js>, e: CaughtError<'js>) -> ScriptError {
+    match e {
+        CaughtError::Exception(ex) => {
+            let name: Option<String> = ex.as_object().get("name").ok();
+            let msg = ex.message().unwrap_or_default();
+            let message = match name {
+                Some(n) if !n.is_empty() => format!("{n}: {msg}"),
+                _ => msg,
+            };
+            ScriptError {
+                message,
+                stack: ex.stack().unwrap_or_default(),
+            }
+        }
+        CaughtError::Value(v) => {
+            let text = ctx
+                .json_stringify(v.clone())
+                .ok()
+                .flatten()
+                .and_then(|s| s.to_string().ok())
+                .unwrap_or_else(|| format!("{v:?}"));
+            ScriptError::plain(text)
+        }
+        CaughtError::Error(e) => ScriptError::plain(e.to_string()),
+    }
+}

@@ -1,0 +1,213 @@
+//! A VU's JavaScript: one QuickJS runtime that lives on the VU's own coroutine stack.
+//!
+//! k6 scripts are synchronous (`http.get` returns a response), so a native call that needs I/O
+//! suspends the coroutine with an [`IoRequest`]; the async driver ([`JsVu::call`]) performs it on the
+//! worker's tokio runtime and resumes the coroutine with the [`IoReply`]. The runtime is created,
+//! used and dropped on the coroutine stack, so QuickJS's stack-limit check stays valid, and one
+//! runtime never interleaves two VUs.
+//!
+//! Cancellation never unwinds through QuickJS's C frames (that would be undefined behaviour): a
+//! cancelled call is resumed with [`Resume::Cancel`], the interrupt handler makes QuickJS throw an
+//! uncatchable error, and the JavaScript stack unwinds the ordinary way.
+
+use crate::host::{Host, ScriptError};
+use crate::program::Program;
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Coroutine stack per VU. Pages are only committed when touched, so RSS grows with actual depth.
+const STACK_SIZE: usize = 1024 * 1024;
+/// QuickJS's own limit, below the coroutine stack so QuickJS reports overflow before the guard page.
+const JS_STACK_LIMIT: usize = 768 * 1024;
+
+/// What a VU is asked to run.
+pub(crate) enum Call {
+    /// One iteration of the scenario's exec function, with the setup data as JSON.
+    Iteration {
+        exec: String,
+        data: Option<Rc<str>>,
+    },
+    /// `setup()`; its result comes back as JSON.
+    Setup,
+    /// `teardown(data)`.
+    Teardown(Option<Rc<str>>),
+    /// `handleSummary(data)`; its returned map comes back as JSON.
+    HandleSummary(String),
+}
+
+/// How a call ended.
+#[derive(Debug)]
+pub(crate) enum CallOutcome {
+    /// Finished; the JSON of what it returned when the call returns data (setup, handleSummary).
+    Done(Option<String>),
+    /// An uncaught exception.
+    Exception(ScriptError),
+    /// Stopped by cancellation (graceful stop ran out, or the VU was dropped).
+    Cancelled,
+}
+
+/// I/O a native function waits for.
+pub(crate) enum IoRequest {
+    Sleep(Duration),
+    Http(Vec<crate::modules::http::PendingRequest>),
+}
+
+/// The result of an [`IoRequest`].
+pub(crate) enum IoReply {
+    Slept,
+    Http(Vec<crate::modules::http::Completed>),
+}
+
+/// Performs a VU's I/O on the worker's async runtime.
+pub(crate) trait Io {
+    fn perform<'a>(&'a mut self, req: IoRequest) -> Pin<Box<dyn Future<Output = IoReply> + 'a>>;
+}
+
+pub(crate) enum Resume {
+    Call(Call),
+    Io(IoReply),
+    Cancel,
+    Shutdown,
+}
+
+pub(crate) enum Suspend {
+    /// The init context finished (or threw).
+    Ready(Result<(), ScriptError>),
+    Io(IoRequest),
+    Finished(CallOutcome),
+}
+
+pub(crate) type VuYielder = Yielder<Resume, Suspend>;
+
+/// A VU's script runtime and the driver that performs its I/O.
+pub(crate) struct JsVu<I: Io> {
+    co: Option<Coroutine<Resume, Suspend, (), DefaultStack>>,
+    io: I,
+    cancel: Rc<Cell<bool>>,
+    /// A call was started and its future dropped before it finished.
+    in_call: bool,
+}
+
+impl<I: Io> JsVu<I> {
+    /// Creates the runtime and runs the init context (module top level) on the VU's own stack.
+    pub(crate) fn new(program: Arc<Program>, host: Rc<Host>, io: I) -> Result<Self, ScriptError> {
+        let cancel = host.cancel_flag();
+        let stack = DefaultStack::new(STACK_SIZE)
+            .map_err(|e| ScriptError::plain(format!("cannot allocate a VU stack: {e}")))?;
+        let mut co = Coroutine::with_stack(stack, move |y: &VuYielder, _first: Resume| {
+            crate::runtime::run_vu(&program, host, y, JS_STACK_LIMIT);
+        });
+        let ready = match co.resume(Resume::Shutdown) {
+            CoroutineResult::Yield(Suspend::Ready(r)) => r,
+            CoroutineResult::Yield(_) => Err(ScriptError::plain(
+                "init context performed I/O, which k6 does not allow".to_string(),
+            )),
+            CoroutineResult::Return(()) => Err(ScriptError::plain(
+                "the VU runtime ended during init".to_string(),
+            )),
+        };
+        let mut vu = JsVu {
+            co: Some(co),
+            io,
+            cancel,
+            in_call: false,
+        };
+        match ready {
+            Ok(()) => Ok(vu),
+            Err(e) => {
+                vu.shutdown();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `call` to completion, performing its I/O as it asks. Dropping the future mid-call is
+    /// safe: the next call (or dropping the VU) cancels the unfinished one first.
+    pub(crate) async fn call(&mut self, call: Call) -> CallOutcome {
+        self.finish_cancelled();
+        let Some(co) = self.co.as_mut() else {
+            return CallOutcome::Cancelled;
+        };
+        self.in_call = true;
+        let mut input = Resume::Call(call);
+        loop {
+            match co.resume(input) {
+                CoroutineResult::Yield(Suspend::Io(req)) => {
+                    input = Resume::Io(self.io.perform(req).await);
+                }
+                CoroutineResult::Yield(Suspend::Finished(outcome)) => {
+                    self.in_call = false;
+                    return outcome;
+                }
+                CoroutineResult::Yield(Suspend::Ready(_)) | CoroutineResult::Return(()) => {
+                    self.in_call = false;
+                    self.co = None;
+                    return CallOutcome::Cancelled;
+                }
+            }
+        }
+    }
+
+    /// The I/O driver (its HTTP client holds the VU's connections).
+    pub(crate) fn io_mut(&mut self) -> &mut I {
+        &mut self.io
+    }
+
+    /// Ends a call whose future was dropped: JavaScript unwinds through an uncatchable interrupt.
+    fn finish_cancelled(&mut self) {
+        if !self.in_call {
+            return;
+        }
+        self.cancel.set(true);
+        if let Some(co) = self.co.as_mut() {
+            // Each resume answers one pending native call with an error; a script that catches
+            // errors in a loop is stopped by the interrupt handler, so this ends quickly.
+            for _ in 0..100_000 {
+                match co.resume(Resume::Cancel) {
+                    CoroutineResult::Yield(Suspend::Finished(_)) => break,
+                    CoroutineResult::Yield(_) => continue,
+                    CoroutineResult::Return(()) => {
+                        self.co = None;
+                        break;
+                    }
+                }
+            }
+        }
+        self.in_call = false;
+        self.cancel.set(false);
+    }
+
+    /// Lets the coroutine return normally, so QuickJS is torn down on its own stack.
+    fn shutdown(&mut self) {
+        self.finish_cancelled();
+        let Some(mut co) = self.co.take() else {
+            return;
+        };
+        if !co.started() || co.done() {
+            return;
+        }
+        self.cancel.set(true);
+        for _ in 0..100_000 {
+            if co.done() {
+                return;
+            }
+            if let CoroutineResult::Return(()) = co.resume(Resume::Shutdown) {
+                return;
+            }
+        }
+        // Never force-unwind through C frames: leaking one stuck VU is the safe failure.
+        std::mem::forget(co);
+    }
+}
+
+impl<I: Io> Drop for JsVu<I> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
