@@ -1,1 +1,38 @@
-//! End-of-test summary and k6 output formats.
+//! End-of-test summary and k6's output formats: the text summary, `--summary-export`, the
+//! handleSummary `data` object, and the per-sample `--out json=` / `--out csv=` writers.
+//!
+//! A run ends with [`Summary::new`] over its final snapshot; per-sample outputs are opened from
+//! `--out` values with [`OutSpec`] and fed [`RawSample`](brunt_metrics::RawSample) batches.
+
+mod csv;
+mod export;
+mod go_format;
+mod groups;
+mod humanize;
+mod json_lines;
+mod sink;
+mod summary;
+mod text;
+
+pub use export::summary_export;
+pub use groups::{Check, Group};
+pub use sink::{OutKind, OutSpec, SampleSink};
+pub use summary::{RunFacts, Summary, SummaryOptions, DEFAULT_TREND_STATS};
+pub use text::{text_summary, TextOptions};
+
+/// A bad output option, or an output that cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("unknown output '{kind}'; known outputs: {known}")]
+    UnknownOutput { kind: String, known: &'static str },
+    #[error("cannot write output '{path}': {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid summary trend stat '{0}': use avg, min, med, max, count or p(N) with N from 0 to 100")]
+    TrendStat(String),
+    #[error("invalid summary time unit '{0}': use s, ms or us")]
+    TimeUnit(String),
+}

@@ -1,0 +1,136 @@
+//! Per-sample outputs (`--out json=FILE`, `--out csv=FILE`): the [`SampleSink`] trait the
+//! collector thread feeds once a second, and the parser of `--out` values.
+
+use crate::csv::CsvSink;
+use crate::json_lines::JsonLinesSink;
+use crate::OutputError;
+use brunt_metrics::{MetricId, RawSample, Registry, Thresholds};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Buffer size of output files: large enough that a second's samples cost few system calls.
+const BUFFER: usize = 256 * 1024;
+
+/// A per-sample output. Called on the collector thread, never by workers; writes are buffered.
+pub trait SampleSink: Send {
+    /// Writes a batch of samples.
+    fn write(&mut self, samples: &[RawSample], registry: &Registry) -> io::Result<()>;
+    /// Flushes everything written; call once at the end of the run.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// The per-sample output kinds brunt knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    Json,
+    Csv,
+}
+
+const KNOWN: &str = "json, csv";
+
+/// One parsed `--out` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutSpec {
+    pub kind: OutKind,
+    /// `None` writes to standard output (`json`, `json=` or `json=-`, as k6).
+    pub path: Option<PathBuf>,
+}
+
+impl FromStr for OutSpec {
+    type Err = OutputError;
+
+    /// `KIND` or `KIND=FILE`.
+    fn from_str(s: &str) -> Result<Self, OutputError> {
+        let (kind, path) = s.split_once('=').unwrap_or((s, ""));
+        let kind = match kind {
+            "json" => OutKind::Json,
+            "csv" => OutKind::Csv,
+            _ => {
+                return Err(OutputError::UnknownOutput {
+                    kind: kind.to_string(),
+                    known: KNOWN,
+                })
+            }
+        };
+        let path = match path {
+            "" | "-" => None,
+            p => Some(PathBuf::from(p)),
+        };
+        Ok(OutSpec { kind, path })
+    }
+}
+
+impl OutSpec {
+    /// Creates the file (or takes stdout) and returns the sink. `thresholds` are listed in the
+    /// JSON output's metric lines, as k6 does.
+    pub fn open(&self, thresholds: &Thresholds) -> Result<Box<dyn SampleSink>, OutputError> {
+        let out: Box<dyn Write + Send> = match &self.path {
+            None => Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
+            Some(p) => {
+                let f = File::create(p).map_err(|source| OutputError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                Box::new(BufWriter::with_capacity(BUFFER, f))
+            }
+        };
+        Ok(match self.kind {
+            OutKind::Json => Box::new(JsonLinesSink::new(out, thresholds)),
+            OutKind::Csv => Box::new(CsvSink::new(out).map_err(|source| OutputError::Io {
+                path: self.describe(),
+                source,
+            })?),
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "stdout".to_string(), |p| p.display().to_string())
+    }
+}
+
+/// Metric names by id, looked up in the registry once per metric rather than per sample.
+#[derive(Default)]
+pub(crate) struct NameCache(Vec<Option<String>>);
+
+impl NameCache {
+    /// The name, and whether this is the first time the metric is seen.
+    pub(crate) fn get(&mut self, id: MetricId, registry: &Registry) -> (&str, bool) {
+        let i = id.0 as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, None);
+        }
+        let first = self.0[i].is_none();
+        let name = self.0[i].get_or_insert_with(|| registry.def(id).name);
+        (name, first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_values_parse_and_unknown_kinds_list_the_known_ones() {
+        let s: OutSpec = "json=results.json".parse().unwrap();
+        assert_eq!(s.kind, OutKind::Json);
+        assert_eq!(s.path, Some(PathBuf::from("results.json")));
+        assert_eq!("csv=-".parse::<OutSpec>().unwrap().path, None);
+        assert_eq!("csv".parse::<OutSpec>().unwrap().kind, OutKind::Csv);
+        let e = "influxdb=http://x"
+            .parse::<OutSpec>()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "unknown output 'influxdb'; known outputs: json, csv");
+    }
+
+    #[test]
+    fn an_unwritable_file_names_its_path() {
+        let s: OutSpec = "json=/nonexistent-dir/x.json".parse().unwrap();
+        let e = s.open(&Thresholds::default()).err().unwrap().to_string();
+        assert!(e.contains("/nonexistent-dir/x.json"), "{e}");
+    }
+}

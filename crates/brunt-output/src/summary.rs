@@ -1,0 +1,253 @@
+//! The end-of-test summary data: every metric's values, threshold verdicts and the checks tree,
+//! in the shape of k6's `handleSummary(data)`; the text summary and `--summary-export` are derived
+//! from it, as k6 derives them.
+
+use crate::groups::Group;
+use crate::{export, text, OutputError};
+use brunt_metrics::{
+    builtin, parse_percentile, Agg, MetricId, MetricSelector, MetricType, Registry, Snapshot,
+    ThresholdResult, Thresholds,
+};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// brunt's default `--summary-trend-stats`: k6's plus p(99).
+pub const DEFAULT_TREND_STATS: &[&str] = &["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
+
+/// The sub-metric k6 always tracks (with the `expected_response` tag on), shown when it has samples.
+const EXPECTED_RESPONSE: &str = "http_req_duration{expected_response:true}";
+
+/// Facts about the run that the summary reports besides its metrics.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub elapsed: Duration,
+    pub vus_min: u64,
+    pub vus_max: u64,
+    /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub scenarios: Vec<String>,
+    /// Why the load generator was the bottleneck, when it was; printed as a warning.
+    pub saturation: Option<String>,
+    /// What `setup()` returned, exported as k6's `setup_data`.
+    pub setup_data: Option<Value>,
+    pub is_stdout_tty: bool,
+    pub is_stderr_tty: bool,
+}
+
+/// How the summary is computed and printed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryOptions {
+    /// Trend columns: `avg`, `min`, `med`, `max`, `count`, `p(N)`.
+    pub trend_stats: Vec<String>,
+    /// `s`, `ms` or `us` to fix the unit of time values; empty for k6's adaptive units.
+    pub time_unit: String,
+    /// ANSI colours in the text summary.
+    pub colors: bool,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            trend_stats: DEFAULT_TREND_STATS.iter().map(|s| s.to_string()).collect(),
+            time_unit: String::new(),
+            colors: false,
+        }
+    }
+}
+
+impl SummaryOptions {
+    /// Parses `--summary-trend-stats` (comma-separated), validating each stat as k6 does.
+    pub fn parse_trend_stats(list: &str) -> Result<Vec<String>, OutputError> {
+        list.split(',')
+            .map(str::trim)
+            .map(|s| match s {
+                "avg" | "min" | "med" | "max" | "count" => Ok(s.to_string()),
+                _ if parse_percentile(s).is_some() => Ok(s.to_string()),
+                _ => Err(OutputError::TrendStat(s.to_string())),
+            })
+            .collect()
+    }
+
+    /// Validates `--summary-time-unit`.
+    pub fn parse_time_unit(unit: &str) -> Result<String, OutputError> {
+        match unit {
+            "" | "s" | "ms" | "us" => Ok(unit.to_string()),
+            _ => Err(OutputError::TimeUnit(unit.to_string())),
+        }
+    }
+}
+
+/// The end-of-test summary of a run.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    data: Value,
+    results: Vec<ThresholdResult>,
+    facts: RunFacts,
+    options: SummaryOptions,
+}
+
+impl Summary {
+    /// Builds the summary from the run's final aggregates. `thresholds` are evaluated here (k6's
+    /// final evaluation); pass an empty set for `--no-thresholds`.
+    pub fn new(
+        snapshot: &Snapshot,
+        registry: &Registry,
+        thresholds: &Thresholds,
+        facts: RunFacts,
+        options: SummaryOptions,
+    ) -> Summary {
+        let results = thresholds.evaluate(snapshot, facts.elapsed);
+        let secs = facts.elapsed.as_secs_f64();
+        let entry = |name: &str, id: MetricId, agg: Option<Agg>| {
+            let def = registry.def(id);
+            let agg = agg.unwrap_or_else(|| Agg::new(def.metric_type));
+            let mut m = json!({
+                "type": def.metric_type.as_str(),
+                "contains": def.value_type.as_str(),
+                "values": values(&agg, secs, &options.trend_stats),
+            });
+            let verdicts: Map<String, Value> = results
+                .iter()
+                .filter(|r| r.metric_name == name)
+                .map(|r| (r.source.clone(), json!({ "ok": r.ok })))
+                .collect();
+            if !verdicts.is_empty() {
+                m["thresholds"] = Value::Object(verdicts);
+            }
+            (name.to_string(), m)
+        };
+        let mut metrics = Map::new();
+        let mut add = |name: &str, id: MetricId, agg: Option<Agg>| {
+            let (k, v) = entry(name, id, agg);
+            metrics.insert(k, v);
+        };
+        for id in snapshot.metric_ids() {
+            add(&registry.def(id).name, id, snapshot.metric(id));
+        }
+        let expected = expected_response();
+        if let Some(agg) = expected
+            .tags
+            .as_ref()
+            .and_then(|t| snapshot.submetric(builtin::HTTP_REQ_DURATION, t))
+        {
+            add(&expected.name, builtin::HTTP_REQ_DURATION, Some(agg));
+        }
+        for m in thresholds.metrics() {
+            let agg = match &m.selector.tags {
+                None => snapshot.metric(m.metric),
+                Some(t) => snapshot.submetric(m.metric, t),
+            };
+            add(&m.selector.name, m.metric, agg);
+            // k6 shows the parent of a sub-metric with thresholds too.
+            if m.selector.tags.is_some() && snapshot.metric(m.metric).is_none() {
+                add(&m.selector.metric, m.metric, None);
+            }
+        }
+        let data = json!({
+            "root_group": Group::from_snapshot(snapshot).to_data(),
+            "options": {
+                "summaryTrendStats": options.trend_stats,
+                "summaryTimeUnit": options.time_unit,
+                "noColor": !options.colors,
+            },
+            "state": {
+                "isStdOutTTY": facts.is_stdout_tty,
+                "isStdErrTTY": facts.is_stderr_tty,
+                "testRunDurationMs": number(secs * 1000.0),
+            },
+            "metrics": metrics,
+        });
+        let mut summary = Summary {
+            data,
+            results,
+            facts,
+            options,
+        };
+        if let Some(setup) = &summary.facts.setup_data {
+            summary.data["setup_data"] = setup.clone();
+        }
+        summary
+    }
+
+    /// k6's `handleSummary(data)` argument.
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// Every threshold's final verdict.
+    pub fn threshold_results(&self) -> &[ThresholdResult] {
+        &self.results
+    }
+
+    /// True when a threshold failed: the run exits with 99, as k6.
+    pub fn thresholds_failed(&self) -> bool {
+        self.results.iter().any(|r| !r.ok)
+    }
+
+    /// What k6 prints to stdout at the end of a run (without `handleSummary`), followed by brunt's
+    /// run facts and generator warning.
+    pub fn text(&self) -> String {
+        let opts = text::TextOptions {
+            indent: " ".into(),
+            enable_colors: self.options.colors,
+        };
+        let mut out = format!("\n{}\n", text::text_summary(&self.data, &opts));
+        out.push_str(&text::run_facts(&self.facts, &opts));
+        out.push('\n');
+        out
+    }
+
+    /// The `--summary-export` file's content, in k6's format.
+    pub fn export_json(&self) -> String {
+        export::to_string(&export::summary_export(&self.data))
+    }
+}
+
+/// A metric's summary values, by k6's names for its type.
+fn values(agg: &Agg, secs: f64, trend_stats: &[String]) -> Value {
+    let stat = |name: &str| agg.stat(name, secs).unwrap_or(0.0);
+    let names: Vec<&str> = match agg.metric_type() {
+        MetricType::Counter => vec!["count", "rate"],
+        MetricType::Gauge => vec!["value", "min", "max"],
+        MetricType::Rate => vec!["rate", "passes", "fails"],
+        MetricType::Trend => trend_stats.iter().map(String::as_str).collect(),
+    };
+    Value::Object(
+        names
+            .into_iter()
+            .map(|n| (n.to_string(), number(stat(n))))
+            .collect(),
+    )
+}
+
+/// k6's default sub-metric of `http_req_duration`, which it tracks in every run.
+pub(crate) fn expected_response() -> MetricSelector {
+    MetricSelector::parse(EXPECTED_RESPONSE).expect("a constant, valid selector")
+}
+
+/// A JSON number as Go's encoder writes it: whole values without a fraction.
+pub(crate) fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trend_stats_are_validated_like_k6() {
+        assert_eq!(
+            SummaryOptions::parse_trend_stats("avg, p(99.9),count").unwrap(),
+            ["avg", "p(99.9)", "count"]
+        );
+        for bad in ["mean", "p(101)", "p95", ""] {
+            let e = SummaryOptions::parse_trend_stats(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("'{bad}'")), "{e}");
+        }
+        assert!(SummaryOptions::parse_time_unit("us").is_ok());
+        assert!(SummaryOptions::parse_time_unit("m").is_err());
+    }
+}
