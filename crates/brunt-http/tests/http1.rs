@@ -1,0 +1,214 @@
+//! The client over HTTP/1.1 against loopback servers: keep-alive, timings, bodies, errors.
+
+mod support;
+
+use brunt_http::{Client, ClientConfig, ErrorCode, HttpVersion, Proto, Request};
+use http::Method;
+use std::time::Duration;
+
+fn client() -> Client {
+    Client::new(ClientConfig::default()).unwrap()
+}
+
+fn get(url: &str) -> Request {
+    Request::new(Method::GET, url).unwrap()
+}
+
+#[tokio::test]
+async fn status_body_and_timings_that_sum_to_duration() {
+    let addr = support::serve().await;
+    let c = client();
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "hello");
+    assert_eq!(r.proto, Proto::Http11);
+    assert!(r.error.is_none() && r.error_code.is_none());
+    assert_eq!(r.remote, Some(addr));
+    let t = r.timings;
+    assert!((t.sending + t.waiting + t.receiving - t.duration).abs() < 1e-9);
+    assert!(t.connecting > 0.0, "a new connection was opened: {t:?}");
+    assert!(t.blocked >= t.connecting);
+    assert!(r.bytes_sent > 30 && r.bytes_received > 40, "{r:?}");
+
+    let r = c.send(&get(&format!("http://{addr}/status/404"))).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.error_code, ErrorCode(1404));
+    assert!(r.error.is_none());
+}
+
+#[tokio::test]
+async fn keep_alive_reuses_the_connection() {
+    let addr = support::serve().await;
+    let c = client();
+    let req = get(&format!("http://{addr}/"));
+    let first = c.send(&req).await;
+    assert!(first.timings.connecting > 0.0);
+    for _ in 0..3 {
+        let again = c.send(&req).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.timings.connecting, 0.0);
+        assert_eq!(again.timings.tls_handshaking, 0.0);
+    }
+}
+
+#[tokio::test]
+async fn no_reuse_opens_a_connection_per_request() {
+    let addr = support::serve().await;
+    let c = Client::new(ClientConfig {
+        reuse_connections: false,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let req = get(&format!("http://{addr}/"));
+    for _ in 0..2 {
+        assert!(c.send(&req).await.timings.connecting > 0.0);
+    }
+}
+
+#[tokio::test]
+async fn bodies_are_sent_and_large_bodies_read_or_discarded() {
+    let addr = support::serve().await;
+    let c = client();
+    let mut post = Request::new(Method::POST, &format!("http://{addr}/echo")).unwrap();
+    post.set_body("ping pong");
+    let r = c.send(&post).await;
+    assert_eq!(r.body, "ping pong");
+
+    let mut big = get(&format!("http://{addr}/big"));
+    assert_eq!(c.send(&big).await.body.len(), 100_000);
+    big.discard_body = true;
+    let r = c.send(&big).await;
+    assert!(r.body.is_empty());
+    assert!(r.bytes_received >= 100_000, "bytes still counted");
+}
+
+#[tokio::test]
+async fn server_closing_the_connection_is_survived() {
+    let addr = support::serve().await;
+    let c = client();
+    // Connection: close from the server, then a fresh connection for the next request.
+    let r = c.send(&get(&format!("http://{addr}/close"))).await;
+    assert_eq!(r.status, 200);
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!(r.status, 200);
+    assert!(r.timings.connecting > 0.0);
+
+    // A server that closes kept-alive connections after one response.
+    let addr = support::serve_one_per_connection().await;
+    let req = get(&format!("http://{addr}/"));
+    for _ in 0..5 {
+        let r = c.send(&req).await;
+        assert_eq!((r.status, r.error.as_deref()), (200, None));
+        assert_eq!(r.body, "ok");
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_is_1212() {
+    let addr = support::closed_port().await;
+    let r = client().send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!(r.status, 0);
+    assert_eq!(r.error_code, ErrorCode::DIAL_REFUSED);
+    assert_eq!(r.error.as_deref(), Some("dial: connection refused"));
+    assert_eq!(r.proto, Proto::None);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_with_1050() {
+    let addr = support::serve_silent().await;
+    let mut req = get(&format!("http://{addr}/"));
+    req.timeout = Some(Duration::from_millis(200));
+    let r = client().send(&req).await;
+    assert_eq!(r.status, 0);
+    assert_eq!(r.error_code, ErrorCode::REQUEST_TIMEOUT);
+    assert_eq!(r.error.as_deref(), Some("request timeout"));
+    // The request was written; waiting runs until the timeout, as in k6.
+    assert!(r.timings.waiting > 0.0, "{:?}", r.timings);
+}
+
+#[tokio::test]
+async fn a_connect_that_hangs_times_out_with_1211() {
+    let (addr, _listener, fillers) = support::unaccepting().await;
+    if fillers.len() == 4 {
+        eprintln!("the kernel kept accepting: a hanging connect cannot be provoked here");
+        return;
+    }
+    let c = Client::new(ClientConfig {
+        timeout: Duration::from_millis(300),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!(r.status, 0);
+    assert_eq!(r.error_code, ErrorCode::DIAL_TIMEOUT);
+    assert_eq!(r.error.as_deref(), Some("dial: i/o timeout"));
+}
+
+#[tokio::test]
+async fn unknown_hosts_and_bad_urls_get_k6_codes() {
+    let r = client().send(&get("http://no-such-host.invalid/")).await;
+    assert_eq!(r.status, 0);
+    assert!(matches!(r.error_code.0, 1100 | 1101), "{r:?}");
+    assert_eq!(
+        Request::new(Method::GET, "http://").unwrap_err().code,
+        ErrorCode::INVALID_URL
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_followed_with_a_callback_per_hop() {
+    let addr = support::serve().await;
+    let c = client();
+    let mut hops = Vec::new();
+    let r = c
+        .send_with(&get(&format!("http://{addr}/redirect/3")), |hop, _next| {
+            hops.push((hop.status, hop.url.to_string()))
+        })
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "done");
+    assert_eq!(&*r.url, format!("http://{addr}/redirect/0"));
+    assert_eq!(hops.len(), 3);
+    assert_eq!(hops[0], (302, format!("http://{addr}/redirect/3")));
+
+    // Past the limit the redirect itself comes back, as in k6.
+    let mut req = get(&format!("http://{addr}/redirect/5"));
+    req.max_redirects = Some(2);
+    let r = c.send(&req).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(&*r.url, format!("http://{addr}/redirect/3"));
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge() {
+    let addr = support::serve().await;
+    let c = Client::new(ClientConfig {
+        http_version: HttpVersion::Http2,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let req = get(&format!("http://{addr}/"));
+    let first = c.send(&req).await;
+    assert_eq!(
+        (first.status, first.proto),
+        (200, Proto::Http2),
+        "{first:?}"
+    );
+    assert_eq!(first.body, "hello");
+    assert!(first.timings.connecting > 0.0);
+    let second = c.send(&req).await;
+    assert_eq!(second.proto, Proto::Http2);
+    assert_eq!(second.timings.connecting, 0.0, "one connection per host");
+    let mut post = Request::new(Method::POST, &format!("http://{addr}/echo")).unwrap();
+    post.set_body("over h2");
+    assert_eq!(c.send(&post).await.body, "over h2");
+}
+
+#[tokio::test]
+async fn concurrent_sends_share_one_client() {
+    let addr = support::serve().await;
+    let c = client();
+    let req = get(&format!("http://{addr}/"));
+    let (a, b, d) = tokio::join!(c.send(&req), c.send(&req), c.send(&req));
+    assert!([a, b, d].iter().all(|r| r.status == 200));
+}

@@ -1,0 +1,121 @@
+//! Samples recorded from real responses: k6's metrics and tags.
+
+mod support;
+
+use brunt_http::{Client, ClientConfig, ExpectedStatuses, Recorder, Request};
+use brunt_metrics::{builtin, Aggregator, MetricId, Registry, SeriesMap, TagSet};
+use http::Method;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn series_tags(series: &SeriesMap, metric: MetricId) -> Vec<TagSet> {
+    series
+        .keys()
+        .filter(|(m, _)| *m == metric)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+fn stat(series: &SeriesMap, metric: MetricId, name: &str) -> f64 {
+    series
+        .iter()
+        .filter(|((m, _), _)| *m == metric)
+        .map(|(_, a)| a.stat(name, 1.0).unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_response_feeds_every_http_metric_with_k6_tags() {
+    let addr = support::serve().await;
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+    let mut rec = Recorder::new();
+    let base = TagSet::new([("scenario", "default")]);
+    let url = format!("http://{addr}/");
+    let req = Request::new(Method::GET, &url).unwrap();
+    for _ in 0..3 {
+        let resp = client.send(&req).await;
+        rec.record(
+            &mut agg,
+            &resp,
+            &base,
+            Some(&ExpectedStatuses::default()),
+            None,
+        );
+    }
+    let s = agg.take().series;
+    let tags = series_tags(&s, builtin::HTTP_REQS);
+    assert_eq!(tags.len(), 1, "one series for a repeated request");
+    let t = &tags[0];
+    for (k, v) in [
+        ("scenario", "default"),
+        ("method", "GET"),
+        ("status", "200"),
+        ("proto", "HTTP/1.1"),
+        ("expected_response", "true"),
+        ("url", url.as_str()),
+        ("name", url.as_str()),
+    ] {
+        assert_eq!(t.get(k), Some(v), "tag {k} in {t:?}");
+    }
+    assert_eq!(t.get("error_code"), None);
+    assert_eq!(stat(&s, builtin::HTTP_REQS, "count"), 3.0);
+    for m in [
+        builtin::HTTP_REQ_DURATION,
+        builtin::HTTP_REQ_BLOCKED,
+        builtin::HTTP_REQ_CONNECTING,
+        builtin::HTTP_REQ_TLS_HANDSHAKING,
+        builtin::HTTP_REQ_SENDING,
+        builtin::HTTP_REQ_WAITING,
+        builtin::HTTP_REQ_RECEIVING,
+    ] {
+        assert_eq!(stat(&s, m, "count"), 3.0, "{m:?}");
+    }
+    assert_eq!(stat(&s, builtin::HTTP_REQ_FAILED, "rate"), 0.0);
+    assert!(series_tags(&s, builtin::HTTP_REQ_SCHEDULED_DURATION).is_empty());
+    // Data counters carry the caller's tags only, as k6's per-iteration data samples do.
+    assert_eq!(series_tags(&s, builtin::DATA_SENT), vec![base.clone()]);
+    assert!(stat(&s, builtin::DATA_RECEIVED, "count") > 100.0);
+}
+
+#[tokio::test]
+async fn failures_names_and_scheduled_lag() {
+    let refused = support::closed_port().await;
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+    let mut rec = Recorder::new();
+    let base = TagSet::new([("scenario", "s"), ("name", "login")]);
+    let req = Request::new(Method::POST, &format!("http://{refused}/x")).unwrap();
+    let resp = client.send(&req).await;
+    let lag = Duration::from_millis(250);
+    rec.record(
+        &mut agg,
+        &resp,
+        &base,
+        Some(&ExpectedStatuses::default()),
+        Some(lag),
+    );
+    let s = agg.take().series;
+    let t = &series_tags(&s, builtin::HTTP_REQS)[0];
+    assert_eq!(t.get("status"), Some("0"));
+    assert_eq!(t.get("error_code"), Some("1212"));
+    assert_eq!(t.get("error"), Some("dial: connection refused"));
+    assert_eq!(t.get("expected_response"), Some("false"));
+    assert_eq!(t.get("proto"), None);
+    // A name set by the script is the url tag too.
+    assert_eq!(
+        (t.get("name"), t.get("url")),
+        (Some("login"), Some("login"))
+    );
+    assert_eq!(stat(&s, builtin::HTTP_REQ_FAILED, "rate"), 1.0);
+    assert!(stat(&s, builtin::HTTP_REQ_SCHEDULED_DURATION, "min") >= 250.0);
+
+    // Without a response callback k6 emits no http_req_failed and no expected_response tag.
+    rec.record(&mut agg, &resp, &base, None, None);
+    let s = agg.take().series;
+    assert!(series_tags(&s, builtin::HTTP_REQ_FAILED).is_empty());
+    assert_eq!(
+        series_tags(&s, builtin::HTTP_REQS)[0].get("expected_response"),
+        None
+    );
+}

@@ -1,0 +1,167 @@
+//! Loopback servers for the client tests: a hyper server (HTTP/1.1 and h2c, optionally TLS with a
+//! self-signed certificate) with a few routes, and raw TCP servers for misbehaviour.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Routes: `/` says hello; `/status/N`; `/redirect/N` redirects N times then says done;
+/// `/echo` returns the request body; `/close` answers with `Connection: close`; `/slow` answers
+/// after 5 s; `/big` returns 100 000 bytes.
+async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
+    if let Some(code) = path.strip_prefix("/status/") {
+        *resp.status_mut() = code.parse().unwrap_or(hyper::StatusCode::BAD_REQUEST);
+    } else if let Some(n) = path.strip_prefix("/redirect/") {
+        let n: u32 = n.parse().unwrap_or(0);
+        if n == 0 {
+            *resp.body_mut() = Full::new(Bytes::from_static(b"done"));
+        } else {
+            *resp.status_mut() = hyper::StatusCode::FOUND;
+            resp.headers_mut()
+                .insert("location", format!("/redirect/{}", n - 1).parse().unwrap());
+        }
+    } else if path == "/echo" {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        *resp.body_mut() = Full::new(body.unwrap_or_default());
+    } else if path == "/close" {
+        resp.headers_mut()
+            .insert("connection", "close".parse().unwrap());
+    } else if path == "/slow" {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    } else if path == "/big" {
+        *resp.body_mut() = Full::new(Bytes::from(vec![b'x'; 100_000]));
+    }
+    Ok(resp)
+}
+
+/// Starts the hyper server (HTTP/1.1 and prior-knowledge HTTP/2) on a loopback port.
+pub async fn serve() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), hyper::service::service_fn(route))
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Starts the same routes over TLS with a fresh self-signed certificate for `localhost`,
+/// offering h2 and http/1.1 by ALPN.
+pub async fn serve_tls() -> SocketAddr {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), hyper::service::service_fn(route))
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A server that answers each connection's first request with a keep-alive response, then
+/// closes the connection anyway.
+pub async fn serve_one_per_connection() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A server that accepts connections and never answers.
+pub async fn serve_silent() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    addr
+}
+
+/// A loopback port that nothing listens on.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A listener that never accepts, its queue filled, so that a new connect hangs (Linux drops
+/// the SYN of a connection whose accept queue is full). Keep the returned values alive.
+pub async fn unaccepting() -> (SocketAddr, TcpListener, Vec<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(1).unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    (addr, listener, fillers)
+}
