@@ -10,12 +10,15 @@ mod go_format;
 mod groups;
 mod humanize;
 mod json_lines;
+mod progress;
+mod report;
 mod sink;
 mod summary;
 mod text;
 
 pub use export::summary_export;
 pub use groups::{Check, Group};
+pub use report::{exit_code, stop_on_signals, Finished, ReportConfig, Reporter};
 pub use sink::{OutKind, OutSpec, SampleSink};
 pub use summary::{RunFacts, Summary, SummaryOptions, DEFAULT_TREND_STATS};
 pub use text::{text_summary, TextOptions};

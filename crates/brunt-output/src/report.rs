@@ -1,0 +1,300 @@
+//! The reporting side of a run, shared by `brunt quick` and `brunt run`: while the engine runs it
+//! streams samples to `--out` sinks, redraws the progress line and checks `abortOnFail`
+//! thresholds; at the end it builds the summary, writes `--summary-export`, and decides the exit
+//! code with k6's numbers.
+
+use crate::progress::ProgressLine;
+use crate::{OutSpec, OutputError, RunFacts, SampleSink, Summary, SummaryOptions};
+use brunt_engine::{Control, Observer, RunControl, RunEnd, RunOutcome, Tick};
+use brunt_metrics::{builtin, Agg, Registry, Thresholds};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// k6's exit codes, where brunt's runs end the same way.
+pub mod exit_code {
+    pub const OK: i32 = 0;
+    pub const THRESHOLDS_FAILED: i32 = 99;
+    pub const INVALID_CONFIG: i32 = 104;
+    /// Interrupted from outside (Ctrl-C, SIGTERM).
+    pub const EXTERNAL_ABORT: i32 = 105;
+    pub const SCRIPT_EXCEPTION: i32 = 107;
+    /// `test.abort()` from a script.
+    pub const SCRIPT_ABORTED: i32 = 108;
+}
+
+/// What the user asked to see and keep.
+pub struct ReportConfig {
+    pub thresholds: Thresholds,
+    /// `--out` values.
+    pub outs: Vec<OutSpec>,
+    pub summary_export: Option<PathBuf>,
+    pub summary: SummaryOptions,
+    /// `-q`: no progress line.
+    pub quiet: bool,
+    /// How long the run may last (the progress bar's full width).
+    pub planned: Duration,
+    /// One line per scenario for the summary.
+    pub scenarios: Vec<String>,
+}
+
+/// State shared between the engine's observer (collector thread) and the end of the run.
+struct Live {
+    registry: Arc<Registry>,
+    thresholds: Arc<Thresholds>,
+    sinks: Vec<(String, Box<dyn SampleSink>)>,
+    sink_errors: Vec<String>,
+    progress: Option<ProgressLine>,
+}
+
+pub struct Reporter {
+    live: Arc<Mutex<Live>>,
+    thresholds: Arc<Thresholds>,
+    summary_export: Option<PathBuf>,
+    summary: SummaryOptions,
+    scenarios: Vec<String>,
+}
+
+/// A finished run's summary and exit code.
+pub struct Finished {
+    pub summary: Summary,
+    pub exit_code: i32,
+    /// Problems met while writing outputs; the run itself went on.
+    pub output_errors: Vec<String>,
+}
+
+impl Reporter {
+    /// Opens every output before the run starts, so a bad path fails early.
+    pub fn new(cfg: ReportConfig, registry: Arc<Registry>) -> Result<Reporter, OutputError> {
+        let mut sinks = Vec::new();
+        for spec in &cfg.outs {
+            sinks.push((describe(spec), spec.open(&cfg.thresholds)?));
+        }
+        let thresholds = Arc::new(cfg.thresholds);
+        let progress = if cfg.quiet {
+            None
+        } else {
+            ProgressLine::new(cfg.planned)
+        };
+        Ok(Reporter {
+            live: Arc::new(Mutex::new(Live {
+                registry,
+                thresholds: thresholds.clone(),
+                sinks,
+                sink_errors: Vec::new(),
+                progress,
+            })),
+            thresholds,
+            summary_export: cfg.summary_export,
+            summary: cfg.summary,
+            scenarios: cfg.scenarios,
+        })
+    }
+
+    /// True when some output wants every sample (the engine must keep them).
+    pub fn wants_raw_samples(&self) -> bool {
+        !lock(&self.live).sinks.is_empty()
+    }
+
+    /// The engine's once-a-second observer.
+    pub fn observer(&self) -> Observer {
+        let live = self.live.clone();
+        Box::new(move |tick: &mut Tick| lock(&live).on_tick(tick))
+    }
+
+    /// Builds the summary and writes `--summary-export`. The caller prints the summary (or hands
+    /// its data to `handleSummary`).
+    pub fn finish(self, outcome: &RunOutcome, setup_data: Option<serde_json::Value>) -> Finished {
+        let mut guard = lock(&self.live);
+        let live = &mut *guard;
+        if let Some(p) = live.progress.take() {
+            p.finish();
+        }
+        for (name, sink) in &mut live.sinks {
+            if let Err(e) = sink.finish() {
+                live.sink_errors.push(format!("output {name}: {e}"));
+            }
+        }
+        let (vus_min, vus_max) = vus_range(&outcome.snapshot);
+        let facts = RunFacts {
+            elapsed: outcome.elapsed,
+            vus_min,
+            vus_max,
+            scenarios: self.scenarios.clone(),
+            saturation: saturation_note(outcome),
+            setup_data,
+            is_stdout_tty: std::io::stdout().is_terminal(),
+            is_stderr_tty: std::io::stderr().is_terminal(),
+        };
+        let summary = Summary::new(
+            &outcome.snapshot,
+            &live.registry,
+            &self.thresholds,
+            facts,
+            self.summary.clone(),
+        );
+        let mut output_errors = std::mem::take(&mut live.sink_errors);
+        if let Some(path) = &self.summary_export {
+            if let Err(e) = std::fs::write(path, summary.export_json()) {
+                output_errors.push(format!("--summary-export {}: {e}", path.display()));
+            }
+        }
+        let exit_code = exit_code_for(&outcome.end, summary.thresholds_failed());
+        Finished {
+            summary,
+            exit_code,
+            output_errors,
+        }
+    }
+}
+
+impl Live {
+    fn on_tick(&mut self, tick: &mut Tick) -> Control {
+        if let Some(p) = &self.progress {
+            p.update(tick);
+        }
+        let raw = std::mem::take(&mut tick.interval.raw);
+        if !raw.is_empty() {
+            let registry = &self.registry;
+            let errors = &mut self.sink_errors;
+            // A sink that fails is dropped with its error reported; the run goes on.
+            self.sinks
+                .retain_mut(|(name, sink)| match sink.write(&raw, registry) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        errors.push(format!("output {name} stopped: {e}"));
+                        false
+                    }
+                });
+        }
+        if tick.is_final {
+            return Control::Continue;
+        }
+        match self.thresholds.abort_reason(&tick.total, tick.elapsed) {
+            Some(reason) => Control::Abort(reason),
+            None => Control::Continue,
+        }
+    }
+}
+
+impl Finished {
+    /// Prints the summary to stdout and any output problems to stderr.
+    pub fn print(&self) {
+        print!("{}", self.summary.text());
+        for e in &self.output_errors {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+/// k6's verdict: an abort by threshold or a failed threshold is 99, `test.abort()` 108, an
+/// interruption 105 (unless a threshold failed, which CI cares about more).
+fn exit_code_for(end: &RunEnd, thresholds_failed: bool) -> i32 {
+    match end {
+        RunEnd::Aborted(_) => exit_code::THRESHOLDS_FAILED,
+        _ if thresholds_failed => exit_code::THRESHOLDS_FAILED,
+        RunEnd::TestAborted(_) => exit_code::SCRIPT_ABORTED,
+        RunEnd::Interrupted => exit_code::EXTERNAL_ABORT,
+        RunEnd::Completed => exit_code::OK,
+    }
+}
+
+fn vus_range(snapshot: &brunt_metrics::Snapshot) -> (u64, u64) {
+    let max = match snapshot.metric(builtin::VUS_MAX) {
+        Some(Agg::Gauge { max, .. }) if max.is_finite() => max as u64,
+        _ => 0,
+    };
+    match snapshot.metric(builtin::VUS) {
+        Some(Agg::Gauge { min, .. }) if min.is_finite() => (min as u64, max),
+        _ => (0, max),
+    }
+}
+
+fn saturation_note(outcome: &RunOutcome) -> Option<String> {
+    let s = &outcome.saturation;
+    s.is_saturated().then(|| {
+        format!(
+            "the load generator was saturated: its event loop lagged up to {:.0} ms (over {} ms in {} second(s)); latencies include generator delay and the achieved rate may be below what the target can take",
+            s.max_event_loop_lag.as_secs_f64() * 1000.0,
+            brunt_engine::Saturation::LAG_LIMIT.as_millis(),
+            s.lagging_seconds
+        )
+    })
+}
+
+/// `json=out.json`, as the user wrote it, for messages.
+fn describe(spec: &OutSpec) -> String {
+    let kind = match spec.kind {
+        crate::OutKind::Json => "json",
+        crate::OutKind::Csv => "csv",
+    };
+    match &spec.path {
+        Some(p) => format!("{kind}={}", p.display()),
+        None => kind.to_string(),
+    }
+}
+
+/// Turns the first Ctrl-C or SIGTERM into a graceful stop (the run still writes its summary and
+/// outputs, as k6 does); a second one exits at once with k6's code for an external abort.
+pub fn stop_on_signals(control: RunControl) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            for n in 0.. {
+                if !wait_for_signal().await {
+                    return;
+                }
+                if n > 0 {
+                    eprintln!("\nstopping now");
+                    std::process::exit(exit_code::EXTERNAL_ABORT);
+                }
+                eprintln!("\nstopping: finishing iterations and writing the summary (press Ctrl-C again to quit at once)");
+                control.stop();
+            }
+        });
+    });
+}
+
+/// Waits for Ctrl-C or SIGTERM; false when signals cannot be watched.
+async fn wait_for_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return false;
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            r = term.recv() => r.is_some(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
+    live.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_k6() {
+        assert_eq!(exit_code_for(&RunEnd::Completed, false), 0);
+        assert_eq!(exit_code_for(&RunEnd::Completed, true), 99);
+        assert_eq!(exit_code_for(&RunEnd::Aborted("p95".into()), true), 99);
+        assert_eq!(exit_code_for(&RunEnd::Interrupted, false), 105);
+        assert_eq!(exit_code_for(&RunEnd::Interrupted, true), 99);
+        assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), false), 108);
+    }
+}
