@@ -1,0 +1,358 @@
+//! One direction of a proxied connection: reads from the source, runs each
+//! chunk through the active toxics' stages, and writes pieces to the
+//! destination when their time has come.
+//!
+//! With no active toxic a chunk is written straight back out from the read
+//! buffer, so an idle proxy costs one read and one write per chunk.
+//!
+//! Live changes: when the proxy's toxics change, stages of toxics that remain
+//! keep their per-connection state, new ones start, removed ones get a last
+//! word (a removed `timeout` closes). The pieces of the chunk in flight are
+//! released at once, as Toxiproxy flushes an interrupted stage; chunks read but
+//! not yet planned go through the new chain with their original read time.
+//! Nothing read is dropped or reordered by a change.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rand::rngs::SmallRng;
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{Chain, ToxicEntry};
+use crate::proxy::ProxyCtx;
+use crate::seed::rng_for;
+use crate::toxics::{Action, Body, Direction, Piece, Scope, Stage, StageCx};
+
+/// Bytes asked of the kernel per read.
+const READ_SIZE: usize = 32 * 1024;
+/// Read-ahead held while toxics delay delivery; reading pauses beyond it.
+const INBOX_LIMIT: usize = 1024 * 1024;
+/// No http_reset armed.
+const NOT_ARMED: u64 = u64::MAX;
+
+/// State shared by the two directions of one connection.
+pub(crate) struct Conn {
+    /// Cancelled to end the connection (proxy disabled, toxic closed it).
+    pub token: CancellationToken,
+    /// When set before `token` is cancelled, the connection ends with RST.
+    reset: AtomicBool,
+    /// Response bytes still allowed before an armed `http_reset` fires.
+    reset_after: AtomicU64,
+    /// Sequence number of the connection on its proxy, for seeding.
+    pub seq: u64,
+}
+
+impl Conn {
+    pub fn new(token: CancellationToken, seq: u64) -> Self {
+        Self {
+            token,
+            reset: AtomicBool::new(false),
+            reset_after: AtomicU64::new(NOT_ARMED),
+            seq,
+        }
+    }
+
+    fn close(&self, reset: bool) {
+        if reset {
+            self.reset.store(true, Ordering::SeqCst);
+        }
+        self.token.cancel();
+    }
+}
+
+/// A toxic's stage on this connection.
+struct Entry {
+    uid: u64,
+    rev: u64,
+    toxicity: f32,
+    /// Result of the toxicity roll for this connection.
+    active: bool,
+    rng: SmallRng,
+    stage: Box<dyn Stage>,
+}
+
+/// Why a link stopped pumping.
+enum Stop {
+    /// Source closed and the close was passed on.
+    Finished,
+    /// The connection was ended (by a toxic, an error or the proxy).
+    Ended,
+}
+
+pub(crate) struct Link {
+    pub dir: Direction,
+    pub src: OwnedReadHalf,
+    pub dst: OwnedWriteHalf,
+    pub conn: Arc<Conn>,
+    pub ctx: Arc<ProxyCtx>,
+    pub chain: watch::Receiver<Chain>,
+    /// Client-to-server link: where `http_status` answers go.
+    pub respond: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Server-to-client link: answers to write to the client.
+    pub answers: Option<mpsc::UnboundedReceiver<Bytes>>,
+}
+
+impl Link {
+    /// Pumps until the source closes or the connection ends.
+    pub async fn run(mut self) {
+        self.pump().await;
+        if self.conn.reset.load(Ordering::SeqCst) {
+            // RST instead of FIN: zero linger, and no shutdown on drop.
+            let _ = self.src.as_ref().set_zero_linger();
+            let _ = self.dst.as_ref().set_zero_linger();
+            self.dst.forget();
+        }
+    }
+
+    async fn pump(&mut self) -> Stop {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut pending: VecDeque<Piece> = VecDeque::new();
+        let chain = self.chain.borrow_and_update().clone();
+        self.sync(&mut entries, &chain, Instant::now(), &mut pending);
+        let mut passthrough = entries.iter().all(|e| !e.active);
+        let mut inbox: VecDeque<Piece> = VecDeque::new();
+        let mut inbox_bytes = 0usize;
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut read_done = false;
+        loop {
+            if self.chain.has_changed().unwrap_or(false) {
+                let chain = self.chain.borrow_and_update().clone();
+                let now = Instant::now();
+                for p in pending.iter_mut() {
+                    p.at = p.at.min(now);
+                }
+                self.sync(&mut entries, &chain, now, &mut pending);
+                passthrough = entries.iter().all(|e| !e.active);
+            }
+            let now = Instant::now();
+            fire_deadlines(&mut entries, now, &mut pending);
+            while pending.is_empty() {
+                let Some(piece) = inbox.pop_front() else {
+                    break;
+                };
+                if let Body::Data(d) = &piece.body {
+                    inbox_bytes -= d.len();
+                }
+                run_through(&mut entries, 0, piece, &mut pending);
+            }
+            while pending.front().is_some_and(|p| p.at <= now) {
+                let piece = pending.pop_front().expect("front checked");
+                if let Some(stop) = self.deliver(piece).await {
+                    return stop;
+                }
+            }
+            let wake = pending
+                .front()
+                .map(|p| p.at)
+                .into_iter()
+                .chain(
+                    entries
+                        .iter()
+                        .filter(|e| e.active)
+                        .filter_map(|e| e.stage.deadline()),
+                )
+                .min();
+            let can_read = !read_done && inbox_bytes < INBOX_LIMIT;
+            tokio::select! {
+                biased;
+                _ = self.conn.token.cancelled() => return Stop::Ended,
+                changed = self.chain.changed() => {
+                    if changed.is_err() {
+                        return Stop::Ended;
+                    }
+                }
+                Some(answer) = next_answer(&mut self.answers) => {
+                    if self.write(&answer).await.is_err() {
+                        return Stop::Ended;
+                    }
+                }
+                _ = sleep_until(wake) => {}
+                read = self.src.read_buf(&mut buf), if can_read => {
+                    let now = Instant::now();
+                    match read {
+                        Ok(0) | Err(_) => {
+                            read_done = true;
+                            inbox.push_back(Piece { at: now, body: Body::Eof });
+                        }
+                        Ok(n) => {
+                            self.ctx.counters.received(self.dir, n);
+                            if passthrough && inbox.is_empty() && pending.is_empty() {
+                                let result = self.write_data(&buf).await;
+                                buf.clear();
+                                if let Err(stop) = result {
+                                    return stop;
+                                }
+                            } else {
+                                inbox.push_back(Piece::data(now, buf.split().freeze()));
+                                inbox_bytes += n;
+                                buf.reserve(READ_SIZE);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Aligns the connection's stages with the proxy's current toxics.
+    fn sync(
+        &self,
+        entries: &mut Vec<Entry>,
+        chain: &[Arc<ToxicEntry>],
+        now: Instant,
+        out: &mut VecDeque<Piece>,
+    ) {
+        let mut old = std::mem::take(entries);
+        for t in chain.iter().filter(|t| t.acts_on(self.dir)) {
+            if let Some(i) = old.iter().position(|e| e.uid == t.uid) {
+                let mut e = old.remove(i);
+                if e.rev != t.rev {
+                    e.stage.update(&t.toxic.kind, now);
+                    if e.toxicity != t.toxic.toxicity {
+                        e.toxicity = t.toxic.toxicity;
+                        e.active = roll(t, &mut e.rng);
+                    }
+                    e.rev = t.rev;
+                }
+                entries.push(e);
+            } else {
+                let mut rng = rng_for(self.ctx.seed, &self.ctx.name, self.conn.seq, &t.toxic.name);
+                let active = roll(t, &mut rng);
+                entries.push(Entry {
+                    uid: t.uid,
+                    rev: t.rev,
+                    toxicity: t.toxic.toxicity,
+                    active,
+                    rng,
+                    stage: t.toxic.kind.stage(now),
+                });
+            }
+        }
+        for mut e in old.into_iter().filter(|e| e.active) {
+            let mut last = Vec::new();
+            e.stage.on_remove(now, &mut last);
+            out.extend(last);
+        }
+    }
+
+    /// Carries out one piece; `Some` when the link must stop.
+    async fn deliver(&mut self, piece: Piece) -> Option<Stop> {
+        match piece.body {
+            Body::Data(data) => self.write_data(&data).await.err(),
+            Body::Eof => {
+                let _ = self.dst.shutdown().await;
+                Some(Stop::Finished)
+            }
+            Body::Act(Action::Close) => {
+                self.conn.close(false);
+                Some(Stop::Ended)
+            }
+            Body::Act(Action::Reset) => {
+                self.conn.close(true);
+                Some(Stop::Ended)
+            }
+            Body::Act(Action::Respond(answer)) => {
+                if let Some(tx) = &self.respond {
+                    let _ = tx.send(answer);
+                }
+                None
+            }
+            Body::Act(Action::ArmReset(after)) => {
+                self.conn.reset_after.store(after, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    /// Writes proxied data, honouring an armed `http_reset` on the way to the client.
+    async fn write_data(&mut self, data: &[u8]) -> Result<(), Stop> {
+        let allowed = self.conn.reset_after.load(Ordering::SeqCst);
+        if allowed != NOT_ARMED && self.dir == Direction::Downstream {
+            if (data.len() as u64) <= allowed {
+                self.conn
+                    .reset_after
+                    .store(allowed - data.len() as u64, Ordering::SeqCst);
+            } else {
+                let _ = self.write(&data[..allowed as usize]).await;
+                self.conn.close(true);
+                return Err(Stop::Ended);
+            }
+        }
+        self.write(data).await.map_err(|_| Stop::Ended)
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), ()> {
+        let written = tokio::select! {
+            r = self.dst.write_all(data) => r.is_ok(),
+            _ = self.conn.token.cancelled() => false,
+        };
+        if written {
+            self.ctx.counters.sent(self.dir, data.len());
+            Ok(())
+        } else {
+            self.conn.close(false);
+            Err(())
+        }
+    }
+}
+
+/// Rolls toxicity for a connection; request-scoped toxics roll per request instead.
+fn roll(t: &ToxicEntry, rng: &mut SmallRng) -> bool {
+    match t.toxic.kind.scope() {
+        Scope::Requests => true,
+        _ => rng.random::<f32>() < t.toxic.toxicity,
+    }
+}
+
+/// Passes a piece through the active stages from index `from` on.
+fn run_through(entries: &mut [Entry], from: usize, piece: Piece, out: &mut VecDeque<Piece>) {
+    let mut current = vec![piece];
+    for e in entries[from..].iter_mut().filter(|e| e.active) {
+        let mut next = Vec::with_capacity(current.len());
+        let mut cx = StageCx {
+            rng: &mut e.rng,
+            toxicity: e.toxicity,
+        };
+        for p in current.drain(..) {
+            e.stage.push(p, &mut cx, &mut next);
+        }
+        current = next;
+    }
+    out.extend(current);
+}
+
+/// Lets stages whose deadline has passed act, feeding what they emit onward.
+fn fire_deadlines(entries: &mut [Entry], now: Instant, out: &mut VecDeque<Piece>) {
+    for i in 0..entries.len() {
+        let e = &mut entries[i];
+        if !e.active || e.stage.deadline().is_none_or(|d| d > now) {
+            continue;
+        }
+        let mut emitted = Vec::new();
+        e.stage.on_deadline(now, &mut emitted);
+        for p in emitted {
+            run_through(entries, i + 1, p, out);
+        }
+    }
+}
+
+async fn next_answer(answers: &mut Option<mpsc::UnboundedReceiver<Bytes>>) -> Option<Bytes> {
+    match answers {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
