@@ -26,7 +26,9 @@ const BACKLOG: u32 = 4096;
 /// knowledge) on `listener` until `shutdown` completes; then stops accepting,
 /// gives requests in flight up to 5 s to finish, and returns.
 ///
-/// Each call has its own state: a stall or an order on one server is not seen by another.
+/// Each call has its own state: a stall or an order on one server is not seen
+/// by another. Fails only if the listener itself becomes unusable; a failed
+/// connection never stops the server.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     serve_draining(listener, shutdown, DRAIN).await
 }
@@ -47,16 +49,20 @@ async fn serve_draining(
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
-            Err(e) if is_per_connection(&e) => continue,
-            Err(e) if is_resource_shortage(&e) => {
-                // Out of file descriptors or memory: wait for connections to close.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(e) if listener_is_broken(&e) => return Err(e),
+            Err(e) => {
+                // A client gave up while queued, or the process is out of
+                // descriptors or memory: pause so the failure cannot spin,
+                // and serve the connections that remain.
+                if !is_per_connection(&e) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 continue;
             }
-            Err(e) => return Err(e),
         };
-        // Small responses must leave at once, not wait for Nagle's timer.
-        stream.set_nodelay(true)?;
+        // Small responses must leave at once, not wait for Nagle's timer. A
+        // peer that already reset makes this fail; its connection ends on its own.
+        let _ = stream.set_nodelay(true);
         let state = state.clone();
         let service = service_fn(move |req| routes::handle(req, state.clone(), peer));
         let connection = builder
@@ -83,12 +89,19 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
-fn is_resource_shortage(e: &io::Error) -> bool {
-    const EMFILE: i32 = 24;
-    const ENFILE: i32 = 23;
-    const ENOBUFS: i32 = 105;
-    const ENOMEM: i32 = 12;
-    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+/// Errors after which accepting can never succeed again.
+fn listener_is_broken(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == io::ErrorKind::InvalidInput
+    }
 }
 
 /// Binds `addr` with a deep accept queue; the error names the address.
