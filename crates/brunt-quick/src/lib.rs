@@ -1,1 +1,93 @@
-//! Scriptless flat-rate attack: one request per iteration.
+//! `brunt quick URL`: a flat-rate attack without a script. Each iteration sends one prebuilt
+//! request; closed-model runs (`--vus`, `--duration`/`--iterations`) loop VUs as wrk does, open-model
+//! runs (`--rate`) start requests on schedule whatever the server does, as vegeta and wrk2 do, and
+//! report latency from each request's intended start (`http_req_scheduled_duration`).
+
+mod args;
+mod vu;
+
+pub use args::QuickArgs;
+
+use anyhow::{Context, Result};
+use brunt_engine::{Plan, RunOptions};
+use brunt_metrics::{Registry, Thresholds};
+use brunt_output::{stop_on_signals, ReportConfig, Reporter, SummaryOptions};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the reachability check before the attack waits for a connection.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
+/// threshold failed, 105 when interrupted).
+pub fn run(args: QuickArgs) -> Result<i32> {
+    let registry = Arc::new(Registry::new());
+    let request = args.request()?;
+    preflight(&request)?;
+    let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
+    let mut thresholds = Thresholds::default();
+    for t in &args.thresholds {
+        thresholds
+            .add_cli(t, &registry)
+            .with_context(|| format!("--threshold '{t}'"))?;
+    }
+    let summary = SummaryOptions {
+        trend_stats: match &args.summary_trend_stats {
+            Some(list) => SummaryOptions::parse_trend_stats(list)?,
+            None => SummaryOptions::default().trend_stats,
+        },
+        colors: !args.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ..SummaryOptions::default()
+    };
+    let reporter = Reporter::new(
+        ReportConfig {
+            thresholds,
+            outs: args.outs.clone(),
+            summary_export: args.summary_export.clone(),
+            summary,
+            quiet: args.quiet,
+            planned: plan.max_duration(),
+            scenarios: plan
+                .scenarios()
+                .iter()
+                .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
+                .collect(),
+        },
+        registry.clone(),
+    )?;
+    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
+    let opts = RunOptions {
+        keep_raw: reporter.wants_raw_samples(),
+        observer: Some(reporter.observer()),
+        ..RunOptions::default()
+    };
+    stop_on_signals(opts.control.clone());
+    let outcome = brunt_engine::run(&plan, factory, registry, opts)?;
+    let finished = reporter.finish(&outcome, None);
+    finished.print();
+    Ok(finished.exit_code)
+}
+
+/// Fails fast, with the reason, when the target cannot be reached at all: an attack on a host that
+/// refuses every connection would only measure errors.
+fn preflight(request: &brunt_http::Request) -> Result<()> {
+    let url = request.url();
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve host '{host}' of {url}"))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, PREFLIGHT_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => anyhow::bail!("cannot reach {host}:{port} ({url}): {e}"),
+        None => anyhow::bail!("host '{host}' of {url} resolves to no address"),
+    }
+}

@@ -1,1 +1,73 @@
-fn main() {}
+//! The `brunt` command: parses flags and hands each subcommand to the crate that does the work.
+
+mod demo;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// brunt: load tests in k6's JavaScript, flat-rate attacks, and a Toxiproxy-compatible fault proxy,
+/// in one binary.
+#[derive(Parser)]
+#[command(name = "brunt", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Attack one URL without a script (closed model with --vus, open model with --rate)
+    Quick(brunt_quick::QuickArgs),
+    /// Start the built-in httpbin-like test target
+    Target(brunt_target::cli::TargetArgs),
+    /// Start a built-in target on a free loopback port, attack it briefly and print the summary
+    Demo,
+    /// Start the Toxiproxy-compatible fault proxy and its REST API
+    Proxy(brunt_chaos::cli::ProxyArgs),
+    /// Drive a running fault proxy (like toxiproxy-cli)
+    Chaos(brunt_chaos::cli::ChaosArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    raise_open_file_limit();
+    let result = match cli.command {
+        Command::Quick(args) => brunt_quick::run(args),
+        Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
+        Command::Demo => demo::run(),
+        Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),
+        Command::Chaos(args) => block_on(brunt_chaos::cli::run_chaos(args)).map(|()| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs an async subcommand on a multi-threaded runtime.
+fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+/// A load generator holds one socket per VU: lift the soft limit on open files to the hard one,
+/// so thousands of VUs do not fail with "too many open files".
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

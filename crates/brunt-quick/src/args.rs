@@ -1,0 +1,202 @@
+//! `brunt quick` flags, and how they become a request, a client and k6 options.
+
+use anyhow::{anyhow, bail, Context, Result};
+use brunt_engine::{parse_duration, ExecutionSegment, Options, ScenarioOptions};
+use brunt_http::{ClientConfig, HttpVersion, Request};
+use brunt_output::OutSpec;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Attack one URL without a script: closed model (`--vus` connections looping, like wrk) or
+/// open model (`--rate` requests per second on schedule, like vegeta and wrk2).
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:
+  brunt quick http://127.0.0.1:8080/ --vus 50 --duration 10s
+  brunt quick http://127.0.0.1:8080/api/orders -X POST -H 'Content-Type: application/json' --body @order.json
+  brunt quick http://127.0.0.1:8080/ --rate 2000 --duration 30s --threshold 'http_req_scheduled_duration: p(95)<50'")]
+pub struct QuickArgs {
+    /// The URL to attack, e.g. http://127.0.0.1:8080/json
+    pub url: String,
+
+    /// HTTP method, e.g. -X POST
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub method: String,
+
+    /// A request header, repeatable: -H 'Authorization: Bearer abc' -H 'Accept: application/json'
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// Request body: a string, or @FILE to read it from a file, e.g. --body @order.json
+    #[arg(long)]
+    pub body: Option<String>,
+
+    /// Concurrent virtual users, each with its own connection (open model: VUs allocated up front)
+    #[arg(short = 'u', long, default_value_t = 50)]
+    pub vus: u64,
+
+    /// How long to attack, in k6's duration format: 10s, 1m30s, 500ms
+    #[arg(short = 'd', long)]
+    pub duration: Option<String>,
+
+    /// Send exactly N requests in total (shared by the VUs) instead of running for a duration
+    #[arg(short = 'i', long, conflicts_with = "rate")]
+    pub iterations: Option<u64>,
+
+    /// Open model: start this many requests per second on schedule, whatever the server does;
+    /// latency is also measured from each request's intended start (http_req_scheduled_duration)
+    #[arg(short = 'r', long)]
+    pub rate: Option<u64>,
+
+    /// Open model: most requests in flight; when all are busy, iterations are dropped and counted
+    /// in dropped_iterations
+    #[arg(long, default_value_t = 10_000, requires = "rate")]
+    pub max_vus: u64,
+
+    /// Per-request timeout, e.g. 5s (k6's default: 60s)
+    #[arg(long, default_value = "60s")]
+    pub timeout: String,
+
+    /// Speak HTTP/2 (prior knowledge on http://, ALPN on https://)
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Accept any TLS certificate (self-signed test servers)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// A pass/fail criterion in k6's grammar, repeatable: --threshold 'http_req_duration: p(95)<500'
+    /// (exit code 99 when one fails)
+    #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
+    pub thresholds: Vec<String>,
+
+    /// Write k6's end-of-test summary export (JSON) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+
+    /// Stream every sample: json=FILE or csv=FILE (k6's formats), repeatable
+    #[arg(short = 'o', long = "out", value_name = "KIND=FILE")]
+    pub outs: Vec<OutSpec>,
+
+    /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max
+    #[arg(long, value_name = "STATS")]
+    pub summary_trend_stats: Option<String>,
+
+    /// This instance's share of a distributed run, e.g. 1/4:2/4 (k6's execution segments)
+    #[arg(long, value_name = "FROM:TO", value_parser = parse_segment)]
+    pub execution_segment: Option<ExecutionSegment>,
+
+    /// No progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// No colours in the summary
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Default attack length when neither --duration nor --iterations is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+impl QuickArgs {
+    /// The request every iteration sends.
+    pub(crate) fn request(&self) -> Result<Request> {
+        let method = http::Method::from_bytes(self.method.as_bytes())
+            .map_err(|_| anyhow!("--method: '{}' is not an HTTP method", self.method))?;
+        let mut req = Request::new(method, &self.url)
+            .map_err(|e| anyhow!("URL '{}': {}", self.url, e.message))?;
+        for h in &self.headers {
+            let (name, value) = h
+                .split_once(':')
+                .ok_or_else(|| anyhow!("--header '{h}': expected 'NAME: VALUE'"))?;
+            req.set_header(name.trim(), value.trim())
+                .map_err(|e| anyhow!("--header '{h}': {}", e.message))?;
+        }
+        if let Some(body) = &self.body {
+            let bytes = match body.strip_prefix('@') {
+                Some(path) => std::fs::read(path)
+                    .with_context(|| format!("--body @{path}: cannot read the file"))?,
+                None => body.clone().into_bytes(),
+            };
+            req.set_body(bytes);
+        }
+        // The attack never reads bodies: drop them as they arrive, still counting their bytes.
+        req.discard_body = true;
+        Ok(req)
+    }
+
+    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+        Ok(ClientConfig {
+            timeout: duration_flag("--timeout", &self.timeout)?,
+            insecure_skip_verify: self.insecure,
+            http_version: if self.http2 {
+                HttpVersion::Http2
+            } else {
+                HttpVersion::Auto
+            },
+            ..ClientConfig::default()
+        })
+    }
+
+    /// The k6 options the flags stand for: one scenario named `default`, as k6 names the
+    /// scenario of its shortcuts.
+    pub(crate) fn options(&self) -> Result<Options> {
+        if self.vus == 0 {
+            bail!("--vus: must be at least 1");
+        }
+        let duration = self
+            .duration
+            .as_deref()
+            .map(|d| duration_flag("--duration", d))
+            .transpose()?;
+        let vus = Some(self.vus as i64);
+        let scenario = match (self.rate, self.iterations) {
+            (Some(rate), _) => {
+                if rate == 0 {
+                    bail!("--rate: must be at least 1 request per second");
+                }
+                ScenarioOptions {
+                    executor: Some("constant-arrival-rate".into()),
+                    rate: Some(rate as i64),
+                    time_unit: Some(Duration::from_secs(1)),
+                    duration: Some(duration.unwrap_or(DEFAULT_DURATION)),
+                    pre_allocated_vus: Some(self.vus.min(self.max_vus) as i64),
+                    max_vus: Some(self.max_vus as i64),
+                    ..ScenarioOptions::default()
+                }
+            }
+            (None, Some(iterations)) => {
+                if iterations == 0 {
+                    bail!("--iterations: must be at least 1");
+                }
+                ScenarioOptions {
+                    executor: Some("shared-iterations".into()),
+                    vus: Some(self.vus.min(iterations) as i64),
+                    iterations: Some(iterations as i64),
+                    max_duration: duration,
+                    ..ScenarioOptions::default()
+                }
+            }
+            (None, None) => ScenarioOptions {
+                executor: Some("constant-vus".into()),
+                vus,
+                duration: Some(duration.unwrap_or(DEFAULT_DURATION)),
+                ..ScenarioOptions::default()
+            },
+        };
+        Ok(Options {
+            scenarios: Some(BTreeMap::from([("default".to_string(), scenario)])),
+            execution_segment: self.execution_segment.clone(),
+            ..Options::default()
+        })
+    }
+}
+
+fn parse_segment(s: &str) -> Result<ExecutionSegment, String> {
+    ExecutionSegment::parse(s).map_err(|e| e.to_string())
+}
+
+fn duration_flag(flag: &str, value: &str) -> Result<Duration> {
+    parse_duration(value).map_err(|e| anyhow!("{flag} '{value}': {e}"))
+}
