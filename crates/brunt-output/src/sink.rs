@@ -5,6 +5,7 @@ use crate::csv::CsvSink;
 use crate::json_lines::JsonLinesSink;
 use crate::OutputError;
 use brunt_metrics::{MetricId, RawSample, Registry, Thresholds};
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -79,16 +80,24 @@ impl OutSpec {
         Ok(match self.kind {
             OutKind::Json => Box::new(JsonLinesSink::new(out, thresholds)),
             OutKind::Csv => Box::new(CsvSink::new(out).map_err(|source| OutputError::Io {
-                path: self.describe(),
+                path: self.to_string(),
                 source,
             })?),
         })
     }
+}
 
-    fn describe(&self) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| "stdout".to_string(), |p| p.display().to_string())
+/// As the user writes it: `json=out.json`, or `json` for standard output.
+impl fmt::Display for OutSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            OutKind::Json => "json",
+            OutKind::Csv => "csv",
+        })?;
+        match &self.path {
+            Some(p) => write!(f, "={}", p.display()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -120,6 +129,8 @@ mod tests {
         assert_eq!(s.path, Some(PathBuf::from("results.json")));
         assert_eq!("csv=-".parse::<OutSpec>().unwrap().path, None);
         assert_eq!("csv".parse::<OutSpec>().unwrap().kind, OutKind::Csv);
+        assert_eq!(s.to_string(), "json=results.json");
+        assert_eq!("csv=-".parse::<OutSpec>().unwrap().to_string(), "csv");
         let e = "influxdb=http://x"
             .parse::<OutSpec>()
             .unwrap_err()

@@ -25,7 +25,8 @@ pub struct RunFacts {
     pub vus_max: u64,
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
     pub scenarios: Vec<String>,
-    /// Why the load generator was the bottleneck, when it was; printed as a warning.
+    /// A sentence saying that, and why, the load generator was the bottleneck; printed as a
+    /// warning after the metrics.
     pub saturation: Option<String>,
     /// What `setup()` returned, exported as k6's `setup_data`.
     pub setup_data: Option<Value>,

@@ -312,14 +312,9 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions) -> String {
     for sc in &facts.scenarios {
         s.push_str(&format!("{indent}  * {sc}\n"));
     }
-    if let Some(why) = &facts.saturation {
+    if let Some(note) = &facts.saturation {
         s.push('\n');
-        s.push_str(&p.paint(
-            &format!(
-                "{indent}WARNING: the load generator was saturated ({why}); these numbers measure brunt's limits as much as the target's."
-            ),
-            &[RED],
-        ));
+        s.push_str(&p.paint(&format!("{indent}WARNING: {note}"), &[RED]));
         s.push('\n');
     }
     s

@@ -175,7 +175,7 @@ fn trend_stats_choose_the_columns_and_colours_are_opt_in() {
 fn saturation_is_warned() {
     let (reg, snap) = run();
     let f = RunFacts {
-        saturation: Some("CPU at 100%".into()),
+        saturation: Some("the load generator was saturated: CPU at 100%".into()),
         ..facts()
     };
     let s = Summary::new(
@@ -187,7 +187,7 @@ fn saturation_is_warned() {
     );
     assert!(s
         .text()
-        .contains("WARNING: the load generator was saturated (CPU at 100%)"));
+        .contains("WARNING: the load generator was saturated: CPU at 100%"));
 }
 
 #[test]
