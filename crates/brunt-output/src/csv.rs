@@ -3,7 +3,7 @@
 //! metadata) to `metadata`. Timestamps are Unix seconds and values have six decimals, as k6's
 //! defaults; fields are quoted by Go's `encoding/csv` rules.
 
-use crate::sink::{NameCache, SampleSink};
+use crate::sink::{NameCache, SampleSink, Target};
 use brunt_metrics::{RawSample, Registry};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -31,14 +31,14 @@ const TAG_COLUMNS: [&str; 14] = [
 const METADATA: [&str; 2] = ["iter", "vu"];
 
 pub(crate) struct CsvSink {
-    out: Box<dyn Write + Send>,
+    out: Target,
     names: NameCache,
     row: String,
 }
 
 impl CsvSink {
     /// Writes the header line.
-    pub(crate) fn new(mut out: Box<dyn Write + Send>) -> io::Result<Self> {
+    pub(crate) fn new(mut out: Target) -> io::Result<Self> {
         let mut header = vec!["metric_name", "timestamp", "metric_value"];
         header.extend(TAG_COLUMNS);
         header.extend(["extra_tags", "metadata"]);
@@ -107,6 +107,6 @@ impl SampleSink for CsvSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.out.finish()
     }
 }

@@ -3,7 +3,7 @@
 //! sample is a `{"metric":...,"type":"Point","data":{"time","value","tags"}}` line.
 
 use crate::go_format::{self, TimeFormatter};
-use crate::sink::{NameCache, SampleSink};
+use crate::sink::{NameCache, SampleSink, Target};
 use crate::summary::expected_response;
 use brunt_metrics::{MetricSelector, RawSample, Registry, Threshold, Thresholds};
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 pub(crate) struct JsonLinesSink {
-    out: Box<dyn Write + Send>,
+    out: Target,
     names: NameCache,
     /// Per metric name: its `thresholds` and `submetrics` JSON, as k6 lists them.
     described: HashMap<String, (String, String)>,
@@ -20,7 +20,7 @@ pub(crate) struct JsonLinesSink {
 }
 
 impl JsonLinesSink {
-    pub(crate) fn new(out: Box<dyn Write + Send>, thresholds: &Thresholds) -> Self {
+    pub(crate) fn new(out: Target, thresholds: &Thresholds) -> Self {
         let mut thresholds_of: HashMap<String, Vec<Value>> = HashMap::new();
         let mut subs_of: HashMap<String, Vec<Value>> = HashMap::new();
         let mut add_sub = |sel: &MetricSelector| {
@@ -127,6 +127,6 @@ impl SampleSink for JsonLinesSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.out.finish()
     }
 }

@@ -5,6 +5,8 @@ use crate::csv::CsvSink;
 use crate::json_lines::JsonLinesSink;
 use crate::OutputError;
 use brunt_metrics::{MetricId, RawSample, Registry, Thresholds};
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -67,14 +69,19 @@ impl OutSpec {
     /// Creates the file (or takes stdout) and returns the sink. `thresholds` are listed in the
     /// JSON output's metric lines, as k6 does.
     pub fn open(&self, thresholds: &Thresholds) -> Result<Box<dyn SampleSink>, OutputError> {
-        let out: Box<dyn Write + Send> = match &self.path {
-            None => Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
+        let out = match &self.path {
+            None => Target::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
             Some(p) => {
                 let f = File::create(p).map_err(|source| OutputError::Io {
                     path: p.display().to_string(),
                     source,
                 })?;
-                Box::new(BufWriter::with_capacity(BUFFER, f))
+                let f = BufWriter::with_capacity(BUFFER, f);
+                if p.extension().is_some_and(|e| e == "gz") {
+                    Target::Gzip(GzEncoder::new(f, Compression::default()))
+                } else {
+                    Target::File(f)
+                }
             }
         };
         Ok(match self.kind {
@@ -97,6 +104,54 @@ impl fmt::Display for OutSpec {
         match &self.path {
             Some(p) => write!(f, "={}", p.display()),
             None => Ok(()),
+        }
+    }
+}
+
+/// Where a sink writes: a buffered file, a gzip-compressed one (a name ending in `.gz`, as k6),
+/// or standard output.
+pub(crate) enum Target {
+    File(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+    Stdout(BufWriter<io::Stdout>),
+}
+
+impl Target {
+    /// Flushes everything, ending the gzip stream.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(w) => w.flush(),
+            Target::Gzip(w) => {
+                w.try_finish()?;
+                w.get_mut().flush()
+            }
+            Target::Stdout(w) => w.flush(),
+        }
+    }
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File(w) => w.write(buf),
+            Target::Gzip(w) => w.write(buf),
+            Target::Stdout(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Target::File(w) => w.write_all(buf),
+            Target::Gzip(w) => w.write_all(buf),
+            Target::Stdout(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(w) => w.flush(),
+            Target::Gzip(w) => w.flush(),
+            Target::Stdout(w) => w.flush(),
         }
     }
 }

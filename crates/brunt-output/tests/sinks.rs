@@ -137,3 +137,22 @@ fn csv_has_k6_columns() {
     );
     assert_eq!(lines.len(), 4);
 }
+
+#[test]
+fn gz_names_are_gzip_compressed() {
+    use std::io::Read;
+    let reg = Registry::new();
+    let path = temp("out.csv.gz");
+    let spec: OutSpec = format!("csv={}", path.display()).parse().unwrap();
+    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    sink.write(&samples(), &reg).unwrap();
+    sink.finish().unwrap();
+    let raw = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.starts_with("metric_name,timestamp,"), "{text}");
+    assert_eq!(text.lines().count(), 4);
+}
