@@ -121,8 +121,9 @@ impl Link {
         let mut inbox_bytes = 0usize;
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         let mut read_done = false;
+        let mut chain_changed = false;
         loop {
-            if self.chain.has_changed().unwrap_or(false) {
+            if std::mem::take(&mut chain_changed) || self.chain.has_changed().unwrap_or(false) {
                 let chain = self.chain.borrow_and_update().clone();
                 let now = Instant::now();
                 for p in pending.iter_mut() {
@@ -131,21 +132,27 @@ impl Link {
                 self.sync(&mut entries, &chain, now, &mut pending);
                 passthrough = entries.iter().all(|e| !e.active);
             }
-            let now = Instant::now();
-            fire_deadlines(&mut entries, now, &mut pending);
-            while pending.is_empty() {
-                let Some(piece) = inbox.pop_front() else {
-                    break;
-                };
-                if let Body::Data(d) = &piece.body {
-                    inbox_bytes -= d.len();
+            fire_deadlines(&mut entries, Instant::now(), &mut pending);
+            // Plan chunks and write what is due until something has to wait.
+            loop {
+                while pending.is_empty() {
+                    let Some(piece) = inbox.pop_front() else {
+                        break;
+                    };
+                    if let Body::Data(d) = &piece.body {
+                        inbox_bytes -= d.len();
+                    }
+                    run_through(&mut entries, 0, piece, &mut pending);
                 }
-                run_through(&mut entries, 0, piece, &mut pending);
-            }
-            while pending.front().is_some_and(|p| p.at <= now) {
-                let piece = pending.pop_front().expect("front checked");
-                if let Some(stop) = self.deliver(piece).await {
-                    return stop;
+                let now = Instant::now();
+                while pending.front().is_some_and(|p| p.at <= now) {
+                    let piece = pending.pop_front().expect("front checked");
+                    if let Some(stop) = self.deliver(piece).await {
+                        return stop;
+                    }
+                }
+                if !pending.is_empty() || inbox.is_empty() {
+                    break;
                 }
             }
             let wake = pending
@@ -167,6 +174,7 @@ impl Link {
                     if changed.is_err() {
                         return Stop::Ended;
                     }
+                    chain_changed = true;
                 }
                 Some(answer) = next_answer(&mut self.answers) => {
                     if self.write(&answer).await.is_err() {
