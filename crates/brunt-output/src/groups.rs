@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 /// k6's separator of group names in a path.
 const SEPARATOR: &str = "::";
 
-/// A group (k6's `root_group` and below); children in name order.
+/// A group (k6's `root_group` and below); children in the script's order where known, else by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub name: String,
@@ -48,8 +48,9 @@ impl Group {
         }
     }
 
-    /// The tree of the run's groups and checks.
-    pub fn from_snapshot(snapshot: &Snapshot) -> Group {
+    /// The tree of the run's groups and checks. `order` lists group and check paths in the
+    /// order the script first ran them (k6 shows them so); the rest follow by name.
+    pub fn from_snapshot(snapshot: &Snapshot, order: &[String]) -> Group {
         let mut root = Group::new("", String::new());
         for ((metric, tags), agg) in &snapshot.series {
             let path = tags.get("group").unwrap_or("");
@@ -77,7 +78,7 @@ impl Group {
             check.passes += passes;
             check.fails += total - passes;
         }
-        root.sort();
+        root.sort(order);
         root
     }
 
@@ -98,10 +99,13 @@ impl Group {
         g
     }
 
-    fn sort(&mut self) {
-        self.checks.sort_by(|a, b| a.name.cmp(&b.name));
-        self.groups.sort_by(|a, b| a.name.cmp(&b.name));
-        self.groups.iter_mut().for_each(Group::sort);
+    fn sort(&mut self, order: &[String]) {
+        let rank = |path: &str| order.iter().position(|p| p == path).unwrap_or(usize::MAX);
+        self.checks
+            .sort_by(|a, b| (rank(&a.path), &a.name).cmp(&(rank(&b.path), &b.name)));
+        self.groups
+            .sort_by(|a, b| (rank(&a.path), &a.name).cmp(&(rank(&b.path), &b.name)));
+        self.groups.iter_mut().for_each(|g| g.sort(order));
     }
 
     /// k6's handleSummary shape: `groups` and `checks` as arrays.
@@ -172,7 +176,7 @@ mod tests {
         );
         let mut s = Snapshot::default();
         s.merge_series(&a.take().series);
-        let root = Group::from_snapshot(&s);
+        let root = Group::from_snapshot(&s, &[]);
         assert_eq!(root.id, "d41d8cd98f00b204e9800998ecf8427e"); // md5("")
         assert_eq!(root.checks.len(), 1);
         let c = &root.checks[0];
@@ -190,5 +194,20 @@ mod tests {
             1
         );
         assert_eq!(root.to_data()["checks"][0]["fails"], 2);
+    }
+
+    #[test]
+    fn the_scripts_order_comes_first() {
+        let reg = Arc::new(Registry::new());
+        let mut a = Aggregator::new(reg, false);
+        for name in ["a", "b", "c"] {
+            a.add(builtin::CHECKS, &TagSet::new([("check", name)]), 1.0);
+        }
+        let mut s = Snapshot::default();
+        s.merge_series(&a.take().series);
+        let order = ["::c".to_string(), "::a".to_string()];
+        let root = Group::from_snapshot(&s, &order);
+        let names: Vec<&str> = root.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["c", "a", "b"]);
     }
 }

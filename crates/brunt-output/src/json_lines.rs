@@ -29,7 +29,6 @@ impl JsonLinesSink {
                 subs.push(submetric_json(sel));
             }
         };
-        add_sub(&expected_response());
         for m in thresholds.metrics() {
             if m.selector.tags.is_some() {
                 add_sub(&m.selector);
@@ -40,6 +39,8 @@ impl JsonLinesSink {
                     .extend(m.thresholds.iter().map(threshold_json));
             }
         }
+        // k6 adds its default sub-metric after those of thresholds.
+        add_sub(&expected_response());
         let mut described = HashMap::new();
         for name in thresholds_of.keys().chain(subs_of.keys()) {
             let t = thresholds_of.get(name).cloned().unwrap_or_default();

@@ -124,6 +124,7 @@ impl Reporter {
             scenarios: self.scenarios.clone(),
             saturation: saturation_note(outcome),
             setup_data,
+            definition_order: Vec::new(),
             is_stdout_tty: std::io::stdout().is_terminal(),
             is_stderr_tty: std::io::stderr().is_terminal(),
         };

@@ -28,6 +28,9 @@ pub struct RunFacts {
     /// A sentence saying that, and why, the load generator was the bottleneck; printed as a
     /// warning after the metrics.
     pub saturation: Option<String>,
+    /// Group and check paths (`::group::check`) in the order the script first ran them; the
+    /// summary lists groups and checks in this order, as k6 does (others follow by name).
+    pub definition_order: Vec<String>,
     /// What `setup()` returned, exported as k6's `setup_data`.
     pub setup_data: Option<Value>,
     pub is_stdout_tty: bool,
@@ -144,7 +147,7 @@ impl Summary {
             }
         }
         let data = json!({
-            "root_group": Group::from_snapshot(snapshot).to_data(),
+            "root_group": Group::from_snapshot(snapshot, &facts.definition_order).to_data(),
             "options": {
                 "summaryTrendStats": options.trend_stats,
                 "summaryTimeUnit": options.time_unit,
