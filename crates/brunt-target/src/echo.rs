@@ -1,7 +1,7 @@
 //! The httpbin-style echo documents: what the target saw of a request, as JSON,
 //! in httpbin's shapes so that scripts written against httpbin read them unchanged.
 
-use http::header::{CONTENT_TYPE, COOKIE, HOST};
+use http::header::{CONTENT_TYPE, COOKIE, HOST, USER_AGENT};
 use http::HeaderMap;
 use serde_json::{Map, Value};
 use url::form_urlencoded;
@@ -44,6 +44,32 @@ pub(crate) fn get(req: &Received) -> Value {
     })
 }
 
+/// `/gzip` and `/deflate`: who asked, and `flag` (`gzipped`, `deflated`) set.
+pub(crate) fn compressed(req: &Received, flag: &str) -> Value {
+    let mut doc = serde_json::json!({
+        "headers": header_map(&req.parts.headers),
+        "method": req.parts.method.as_str(),
+        "origin": req.peer.ip().to_string(),
+    });
+    doc[flag] = true.into();
+    doc
+}
+
+/// `/ip`.
+pub(crate) fn ip(req: &Received) -> Value {
+    serde_json::json!({ "origin": req.peer.ip().to_string() })
+}
+
+/// `/user-agent`.
+pub(crate) fn user_agent(req: &Received) -> Value {
+    let agent = req
+        .parts
+        .headers
+        .get(USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    serde_json::json!({ "user-agent": agent })
+}
+
 /// `/headers`.
 pub(crate) fn headers(req: &Received) -> Value {
     serde_json::json!({ "headers": header_map(&req.parts.headers) })
@@ -67,7 +93,7 @@ pub(crate) fn cookies(req: &Received) -> Value {
 
 /// Query or form pairs as httpbin shows them: a string per name, or a list
 /// of strings when the name repeats.
-fn multi_map<'a>(
+pub(crate) fn multi_map<'a>(
     pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
 ) -> Map<String, Value> {
     let mut map = Map::new();

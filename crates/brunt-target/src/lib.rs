@@ -14,7 +14,11 @@
 //! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
 //! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `form`, `json`) |
 //! | `/get`, `/post`, `/put`, `/patch`, `/delete` | the echo, for that method only (httpbin's shapes) |
-//! | `/headers`, `/cookies` | the request's headers, cookies |
+//! | `/headers`, `/cookies`, `/ip`, `/user-agent` | the request's headers, cookies, address, User-Agent |
+//! | `/response-headers?k=v` | answers with header `k: v` (repeatable) |
+//! | `/gzip`, `/deflate` | a JSON echo compressed with that Content-Encoding |
+//! | `/basic-auth/{user}/{passwd}` | 200 with those Basic credentials, else 401 and a challenge |
+//! | `/bearer` | 200 with an `Authorization: Bearer` token, else 401 |
 //! | `/cookies/set?k=v`, `/cookies/delete?k` | sets or expires cookies, then redirects to `/cookies` |
 //! | `/redirect/{n}` | `n` redirects ending at `/get` |
 //! | `/redirect-to?url=U&status_code=C` | one redirect to `U` (302 by default) |
@@ -25,6 +29,7 @@
 //!
 //! Anything else is 404. Request bodies over 10 MiB get 413.
 
+mod auth;
 pub mod cli;
 mod echo;
 mod orders;

@@ -2,9 +2,12 @@
 //! static so that answering costs no allocation beyond hyper's own.
 
 use std::fmt::Display;
+use std::io::Write;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
+use flate2::write::{GzEncoder, ZlibEncoder};
+use flate2::Compression;
+use http::header::{HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
@@ -31,9 +34,44 @@ pub(crate) fn with_body(
 
 /// A JSON document, newline-terminated so that it reads well in a terminal.
 pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    with_body(status, JSON, json_bytes(value))
+}
+
+fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     let mut body = serde_json::to_vec_pretty(value).expect("a JSON value always serializes");
     body.push(b'\n');
-    with_body(status, JSON, body)
+    body
+}
+
+/// The HTTP content codings `/gzip` and `/deflate` answer in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Coding {
+    Gzip,
+    /// HTTP's "deflate" is the zlib format (RFC 9110), not raw deflate.
+    Deflate,
+}
+
+/// A JSON document compressed with `coding`, labelled with Content-Encoding.
+pub(crate) fn compressed_json(value: &serde_json::Value, coding: Coding) -> Reply {
+    let plain = json_bytes(value);
+    let (body, name) = match coding {
+        Coding::Gzip => {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(&plain).and_then(|()| encoder.finish())
+        }
+        .map(|body| (body, "gzip")),
+        Coding::Deflate => {
+            let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(&plain).and_then(|()| encoder.finish())
+        }
+        .map(|body| (body, "deflate")),
+    }
+    .expect("compressing into memory cannot fail");
+    let mut reply = with_body(StatusCode::OK, JSON, body);
+    reply
+        .headers_mut()
+        .insert(CONTENT_ENCODING, HeaderValue::from_static(name));
+    reply
 }
 
 /// A response without a body.

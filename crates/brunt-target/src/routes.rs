@@ -15,9 +15,10 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 use url::form_urlencoded;
 
+use crate::auth;
 use crate::echo;
 use crate::orders::{Orders, ORDERS_KEPT};
-use crate::response::{self, Reply, BINARY, JSON, TEXT};
+use crate::response::{self, Coding, Reply, BINARY, JSON, TEXT};
 use crate::stall::Stall;
 
 /// Longest `/delay/{ms}` and `/stall?ms=` accepted: a minute.
@@ -99,6 +100,14 @@ async fn route(req: &Received, state: &State) -> Reply {
         "/patch" => only(req, &Method::PATCH, "PATCH", echo::anything),
         "/delete" => only(req, &Method::DELETE, "DELETE", echo::anything),
         "/headers" => response::json(StatusCode::OK, &echo::headers(req)),
+        "/ip" => response::json(StatusCode::OK, &echo::ip(req)),
+        "/user-agent" => response::json(StatusCode::OK, &echo::user_agent(req)),
+        "/response-headers" => response_headers(req),
+        "/gzip" => response::compressed_json(&echo::compressed(req, "gzipped"), Coding::Gzip),
+        "/deflate" => {
+            response::compressed_json(&echo::compressed(req, "deflated"), Coding::Deflate)
+        }
+        "/bearer" => auth::bearer(req),
         "/cookies" => response::json(StatusCode::OK, &echo::cookies(req)),
         "/cookies/set" => set_cookies(req, false),
         "/cookies/delete" => set_cookies(req, true),
@@ -119,6 +128,12 @@ async fn route(req: &Received, state: &State) -> Reply {
 async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Reply {
     if path.starts_with("/anything/") {
         return response::json(StatusCode::OK, &echo::anything(req));
+    }
+    if let Some(credentials) = path.strip_prefix("/basic-auth/") {
+        return match credentials.split_once('/') {
+            Some((user, password)) if !password.contains('/') => auth::basic(req, user, password),
+            _ => not_found(path),
+        };
     }
     let Some((prefix, arg)) = path.rsplit_once('/') else {
         return not_found(path);
@@ -308,6 +323,34 @@ fn set_cookies(req: &Received, delete: bool) -> Reply {
                 )
             }
         };
+    }
+    reply
+}
+
+/// `/response-headers?k=v`: answers with each pair as a response header, and
+/// the pairs as JSON.
+fn response_headers(req: &Received) -> Reply {
+    let mut reply = response::json(StatusCode::OK, &echo::multi_map(query_pairs(req)).into());
+    let mut overridden = Vec::new();
+    for (name, value) in query_pairs(req) {
+        let header = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        );
+        let (Ok(name), Ok(value)) = header else {
+            return response::error(
+                StatusCode::BAD_REQUEST,
+                format!("/response-headers: {name:?}: {value:?} is not a valid header"),
+            );
+        };
+        // The first value of a name replaces the target's own (Content-Type
+        // can be overridden); later ones add to it.
+        if overridden.contains(&name) {
+            reply.headers_mut().append(name, value);
+        } else {
+            reply.headers_mut().insert(name.clone(), value);
+            overridden.push(name);
+        }
     }
     reply
 }

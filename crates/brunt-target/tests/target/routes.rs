@@ -369,3 +369,107 @@ async fn http2_cleartext_is_served_on_the_same_port() {
         format!("http://{}/anything?x=1", target.local_addr())
     );
 }
+
+#[tokio::test]
+async fn basic_auth_accepts_only_the_credentials_in_the_path() {
+    let target = target();
+    let addr = target.local_addr();
+    // "ann:s3cret" in base64.
+    let right = [("authorization", "Basic YW5uOnMzY3JldA==")];
+    let ok = call(addr, Method::GET, "/basic-auth/ann/s3cret", &right, "").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json(), json!({"authenticated": true, "user": "ann"}));
+
+    let wrong = call(addr, Method::GET, "/basic-auth/ann/other", &right, "").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.header("www-authenticate").starts_with("Basic realm="));
+    assert_eq!(
+        get(addr, "/basic-auth/ann/s3cret").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(addr, "/basic-auth/ann").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bearer_echoes_the_token_or_challenges() {
+    let target = target();
+    let addr = target.local_addr();
+    let with_token = [("authorization", "Bearer brunt-test-token")];
+    let ok = call(addr, Method::GET, "/bearer", &with_token, "").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json()["token"], "brunt-test-token");
+    let missing = get(addr, "/bearer").await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.header("www-authenticate"), "Bearer");
+}
+
+#[tokio::test]
+async fn response_headers_are_set_from_the_query() {
+    let target = target();
+    let addr = target.local_addr();
+    let answer = get(
+        addr,
+        "/response-headers?X-Tag=a&X-Tag=b&Content-Type=text/csv",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let tags: Vec<_> = answer.headers.get_all("x-tag").iter().collect();
+    assert_eq!(tags, ["a", "b"]);
+    assert_eq!(answer.header("content-type"), "text/csv");
+    assert_eq!(answer.json()["X-Tag"], json!(["a", "b"]));
+    assert_eq!(
+        get(addr, "/response-headers?bad%20name=1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn gzip_and_deflate_answer_compressed_json() {
+    use std::io::Read;
+    let target = target();
+    let addr = target.local_addr();
+
+    let gzipped = get(addr, "/gzip").await;
+    assert_eq!(gzipped.header("content-encoding"), "gzip");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&gzipped.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&plain).unwrap()["gzipped"],
+        true
+    );
+
+    let deflated = get(addr, "/deflate").await;
+    assert_eq!(deflated.header("content-encoding"), "deflate");
+    let mut plain = String::new();
+    flate2::read::ZlibDecoder::new(&deflated.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&plain).unwrap()["deflated"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn ip_and_user_agent_describe_the_client() {
+    let target = target();
+    let addr = target.local_addr();
+    assert_eq!(
+        get(addr, "/ip").await.json(),
+        json!({"origin": "127.0.0.1"})
+    );
+    let agent = call(
+        addr,
+        Method::GET,
+        "/user-agent",
+        &[("user-agent", "brunt/0.1")],
+        "",
+    )
+    .await;
+    assert_eq!(agent.json(), json!({"user-agent": "brunt/0.1"}));
+}
