@@ -1,13 +1,375 @@
-//! Placeholder until the runner lands (next commit).
-use crate::{Plan, RunError, RunOptions, RunOutcome, VuFactory};
-use brunt_metrics::Registry;
-use std::sync::Arc;
+//! The collector: runs on the thread that called [`run`](crate::run), starts the workers, walks
+//! them through init, setup, the scenarios and teardown, merges their once-a-second reports into
+//! the run's totals, emits `vus`/`vus_max`, and calls the observer.
+
+use crate::plan::Executor;
+use crate::plan::Plan;
+use crate::run::{
+    Control, Progress, RunEnd, RunError, RunOptions, RunOutcome, Saturation, ScenarioProgress, Tick,
+};
+use crate::vu::{VuError, VuFactory};
+use crate::worker::{worker_thread, Command, Msg, Report, ScenarioCounters, Shared};
+use brunt_metrics::{builtin, Aggregator, Interval, Registry, Snapshot, TagSet};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc as tmpsc;
+
+const TICK: Duration = Duration::from_secs(1);
+/// Workers report on each whole second of the test; the collector ticks a little later so that
+/// a tick sees the reports of that second.
+const TICK_DELAY: Duration = Duration::from_millis(20);
+
+/// What the collector knows, merged from the workers' reports.
+struct State {
+    total: Snapshot,
+    pending: Snapshot,
+    pending_raw: Vec<brunt_metrics::RawSample>,
+    latest: Vec<Option<Report>>,
+    /// VUs each worker initialised before the start, until its first report.
+    initialized_at_start: Vec<u64>,
+    peak_active: Vec<u64>,
+    saturation: Saturation,
+    gauges: Aggregator,
+    run_tags: TagSet,
+    emitted_vus: bool,
+}
+
+impl State {
+    fn absorb(&mut self, mut r: Report) {
+        self.total.merge_series(&r.interval.series);
+        self.pending.merge_series(&r.interval.series);
+        self.pending_raw.append(&mut r.interval.raw);
+        r.interval = Interval::default();
+        if r.max_lag > self.saturation.max_event_loop_lag {
+            self.saturation.max_event_loop_lag = r.max_lag;
+        }
+        if r.max_lag > Saturation::LAG_LIMIT {
+            self.saturation.lagging_seconds += 1;
+        }
+        self.peak_active[r.worker] = self.peak_active[r.worker].max(r.peak_active_vus);
+        let w = r.worker;
+        self.latest[w] = Some(r);
+    }
+
+    fn sum(&self, f: impl Fn(&Report) -> u64) -> u64 {
+        self.latest.iter().flatten().map(f).sum()
+    }
+
+    /// k6's `vus` and `vus_max` samples, tagged with the run's tags.
+    fn initialized(&self) -> u64 {
+        self.latest
+            .iter()
+            .zip(&self.initialized_at_start)
+            .map(|(r, base)| r.as_ref().map_or(*base, |r| r.initialized_vus))
+            .sum()
+    }
+
+    fn emit_vus(&mut self, active: u64) {
+        let initialized = self.initialized();
+        self.gauges.add(builtin::VUS, &self.run_tags, active as f64);
+        self.gauges
+            .add(builtin::VUS_MAX, &self.run_tags, initialized as f64);
+        let mut i = self.gauges.take();
+        self.total.merge_series(&i.series);
+        self.pending.merge_series(&i.series);
+        self.pending_raw.append(&mut i.raw);
+        self.emitted_vus = true;
+    }
+
+    fn counters(&self, scenario: usize) -> ScenarioCounters {
+        let mut c = ScenarioCounters {
+            done: true,
+            ..Default::default()
+        };
+        for r in self.latest.iter().flatten() {
+            let s = r.scenarios[scenario];
+            c.iterations += s.iterations;
+            c.dropped += s.dropped;
+            c.active += s.active;
+            c.done &= s.done;
+        }
+        c.done &= self.latest.iter().all(Option::is_some);
+        c
+    }
+
+    fn progress(&self, plan: &Plan, elapsed: Duration) -> Progress {
+        let tuple = plan.tuple();
+        let scenarios: Vec<ScenarioProgress> = plan
+            .scenarios()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let c = self.counters(i);
+                let by_time = || {
+                    let run = elapsed.saturating_sub(s.start_time).as_secs_f64();
+                    let d = s.regular_duration().as_secs_f64();
+                    if d > 0.0 {
+                        run / d
+                    } else {
+                        1.0
+                    }
+                };
+                let fraction = match &s.executor {
+                    Executor::SharedIterations {
+                        vus, iterations, ..
+                    } => {
+                        let total = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
+                        ratio(c.iterations + c.dropped, total)
+                    }
+                    Executor::PerVuIterations {
+                        vus, iterations, ..
+                    } => ratio(c.iterations + c.dropped, tuple.scale(*vus) * iterations),
+                    _ => by_time(),
+                };
+                ScenarioProgress {
+                    name: s.name.clone(),
+                    description: s.description(tuple),
+                    fraction: if c.done {
+                        1.0
+                    } else {
+                        fraction.clamp(0.0, 1.0)
+                    },
+                    iterations: c.iterations,
+                    dropped_iterations: c.dropped,
+                    active_vus: c.active,
+                    done: c.done,
+                }
+            })
+            .collect();
+        Progress {
+            active_vus: self.sum(|r| r.active_vus),
+            initialized_vus: self.initialized(),
+            max_vus: plan.max_vus(),
+            iterations: scenarios.iter().map(|s| s.iterations).sum(),
+            scenarios,
+        }
+    }
+
+    fn tick(&mut self, plan: &Plan, elapsed: Duration, is_final: bool) -> Tick {
+        Tick {
+            elapsed,
+            interval: Interval {
+                series: std::mem::take(&mut self.pending.series),
+                raw: std::mem::take(&mut self.pending_raw),
+            },
+            total: self.total.clone(),
+            progress: self.progress(plan, elapsed),
+            is_final,
+        }
+    }
+}
+
+fn ratio(done: u64, total: u64) -> f64 {
+    if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    }
+}
+
+/// The workers' threads and command channels.
+struct Workers {
+    commands: Vec<tmpsc::UnboundedSender<Command>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn send(&self, w: usize, c: Command) {
+        let _ = self.commands[w].send(c);
+    }
+
+    fn broadcast(&self, c: impl Fn() -> Command) {
+        for tx in &self.commands {
+            let _ = tx.send(c());
+        }
+    }
+
+    fn join(self) {
+        drop(self.commands);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
 
 pub(crate) fn run<F: VuFactory>(
-    _plan: &Plan,
-    _factory: Arc<F>,
-    _registry: Arc<Registry>,
-    _opts: RunOptions,
+    plan: &Plan,
+    factory: Arc<F>,
+    registry: Arc<Registry>,
+    mut opts: RunOptions,
 ) -> Result<RunOutcome, RunError> {
-    Err(RunError::Worker("the runner is not implemented yet".into()))
+    let workers = if opts.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.workers
+    };
+    let control = opts.control.clone();
+    let shared = Arc::new(Shared::new(
+        plan.clone(),
+        control.clone(),
+        workers,
+        opts.keep_raw,
+        registry.clone(),
+        opts.setup || opts.teardown,
+    ));
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut pool = Workers {
+        commands: Vec::new(),
+        threads: Vec::new(),
+    };
+    for index in 0..workers {
+        let (ctx, crx) = tmpsc::unbounded_channel();
+        let (shared, factory, out) = (shared.clone(), factory.clone(), tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("brunt-worker-{index}"))
+            .spawn(move || worker_thread(index, shared, factory, crx, out));
+        match spawned {
+            Ok(t) => {
+                pool.commands.push(ctx);
+                pool.threads.push(t);
+            }
+            Err(e) => {
+                pool.broadcast(|| Command::Exit);
+                pool.join();
+                return Err(RunError::Worker(e.to_string()));
+            }
+        }
+    }
+    drop(tx);
+
+    let run_tags = TagSet::new(plan.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut state = State {
+        total: Snapshot::default(),
+        pending: Snapshot::default(),
+        pending_raw: Vec::new(),
+        latest: (0..workers).map(|_| None).collect(),
+        initialized_at_start: vec![0; workers],
+        peak_active: vec![0; workers],
+        saturation: Saturation::default(),
+        gauges: Aggregator::new(registry, opts.keep_raw),
+        run_tags,
+        emitted_vus: false,
+    };
+
+    // Every worker initialises its VUs; the first error fails the run.
+    let mut init_error: Option<VuError> = None;
+    let mut ready = 0;
+    while ready < workers {
+        match rx.recv() {
+            Ok(Msg::Ready(worker, r)) => {
+                ready += 1;
+                match r {
+                    Ok(n) => state.initialized_at_start[worker] = n,
+                    Err(e) => {
+                        init_error.get_or_insert(e);
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                init_error.get_or_insert(VuError("a worker thread ended unexpectedly".into()));
+            }
+        }
+    }
+    if let Some(e) = init_error {
+        pool.broadcast(|| Command::Exit);
+        pool.join();
+        return Err(RunError::VuInit(e));
+    }
+
+    if opts.setup {
+        pool.send(0, Command::Setup);
+        let res = wait_for(&rx, &mut state, |m| match m {
+            Msg::SetupDone(r) => Some(r),
+            _ => None,
+        });
+        if let Err(e) = res.unwrap_or_else(|| Err(VuError("worker 0 ended during setup()".into())))
+        {
+            pool.broadcast(|| Command::Exit);
+            pool.join();
+            return Err(RunError::Setup(e));
+        }
+    }
+
+    let test_start = Instant::now();
+    pool.broadcast(|| Command::Start(test_start));
+    let mut next_tick = test_start + TICK + TICK_DELAY;
+    let mut done_workers = 0;
+    while done_workers < workers {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Report(r)) => state.absorb(r),
+            Ok(Msg::ScenariosDone) => done_workers += 1,
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                next_tick += TICK;
+                let active = state.sum(|r| r.active_vus);
+                state.emit_vus(active);
+                let mut tick = state.tick(plan, next_tick - TICK - TICK_DELAY - test_start, false);
+                if let Some(obs) = &mut opts.observer {
+                    if let Control::Abort(reason) = obs(&mut tick) {
+                        control.end(RunEnd::Aborted(reason));
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let elapsed = test_start.elapsed();
+    if !state.emitted_vus {
+        // A run shorter than a second: report the VUs it had at its peak.
+        let peak = state.peak_active.iter().sum();
+        state.emit_vus(peak);
+    }
+
+    let mut teardown_error = None;
+    if opts.teardown {
+        pool.send(0, Command::Teardown);
+        teardown_error = wait_for(&rx, &mut state, |m| match m {
+            Msg::TeardownDone(e) => Some(e),
+            _ => None,
+        })
+        .unwrap_or_else(|| Some(VuError("worker 0 ended during teardown()".into())));
+    }
+
+    pool.broadcast(|| Command::Exit);
+    // Each worker sends a last report before its thread ends; the channel closes after that.
+    for msg in rx.iter() {
+        if let Msg::Report(r) = msg {
+            state.absorb(r);
+        }
+    }
+    pool.join();
+
+    let mut last = state.tick(plan, elapsed, true);
+    if let Some(obs) = &mut opts.observer {
+        if let Control::Abort(reason) = obs(&mut last) {
+            control.end(RunEnd::Aborted(reason));
+        }
+    }
+    Ok(RunOutcome {
+        snapshot: state.total,
+        elapsed,
+        end: control.reason().unwrap_or(RunEnd::Completed),
+        saturation: state.saturation,
+        teardown_error,
+    })
+}
+
+/// Waits for the message `pick` selects, absorbing reports meanwhile; None if workers are gone.
+fn wait_for<T>(
+    rx: &mpsc::Receiver<Msg>,
+    state: &mut State,
+    pick: impl Fn(Msg) -> Option<T>,
+) -> Option<T> {
+    loop {
+        match rx.recv().ok()? {
+            Msg::Report(r) => state.absorb(r),
+            other => {
+                if let Some(t) = pick(other) {
+                    return Some(t);
+                }
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //!   a single-threaded event loop, and reports metrics once a second to an observer.
 //! - [`segment`] partitions the work between instances (`--execution-segment`).
 
+pub mod arrival;
 mod collector;
 pub mod duration;
 mod options;

@@ -278,7 +278,7 @@ impl Striping {
             })
             .collect();
         // Biggest segments first, ties in sequence order (a stable sort, as in k6).
-        order.sort_by(|a, b| b.0.cmp(&a.0));
+        order.sort_by_key(|&(norm, _)| std::cmp::Reverse(norm));
         let mut offsets: Vec<Vec<i64>> = vec![Vec::new(); segments.len()];
         let mut prev = vec![0i64; segments.len()];
         let mut chosen = vec![0i64; segments.len()];
@@ -438,7 +438,7 @@ pub struct SegmentedIndex {
 
 impl SegmentedIndex {
     /// Moves to the next value this segment owns; returns `(scaled, unscaled)`.
-    pub fn next(&mut self) -> (i64, i64) {
+    pub fn advance(&mut self) -> (i64, i64) {
         if self.scaled == 0 {
             self.unscaled += self.start + 1;
         } else {
@@ -449,7 +449,7 @@ impl SegmentedIndex {
     }
 
     /// Moves back one value; calling it at 0 is a caller bug.
-    pub fn prev(&mut self) -> (i64, i64) {
+    pub fn retreat(&mut self) -> (i64, i64) {
         if self.scaled == 1 {
             self.unscaled -= self.start + 1;
         } else {
@@ -556,9 +556,9 @@ mod tests {
         let mut ia = a.index();
         let mut ib = b.index();
         let mut ic = c.index();
-        let ua: Vec<i64> = (0..4).map(|_| ia.next().1).collect();
-        let ub: Vec<i64> = (0..3).map(|_| ib.next().1).collect();
-        let uc: Vec<i64> = (0..3).map(|_| ic.next().1).collect();
+        let ua: Vec<i64> = (0..4).map(|_| ia.advance().1).collect();
+        let ub: Vec<i64> = (0..3).map(|_| ib.advance().1).collect();
+        let uc: Vec<i64> = (0..3).map(|_| ic.advance().1).collect();
         assert_eq!(ua, [1, 3, 5, 7]);
         assert_eq!(ub, [2, 6, 10]);
         assert_eq!(uc, [4, 8, 12]);
@@ -603,7 +603,7 @@ mod tests {
             for t in &tuples {
                 let mut idx = t.index();
                 loop {
-                    let (_, u) = idx.next();
+                    let (_, u) = idx.advance();
                     if u as usize > seen.len() {
                         break;
                     }
@@ -631,18 +631,18 @@ mod tests {
     }
 
     #[test]
-    fn go_to_and_prev_agree_with_next() {
+    fn go_to_and_retreat_agree_with_advance() {
         let t = tuple("1/3:2/3", "0,1/3,2/3,1");
         let mut walk = t.index();
         let mut pairs = Vec::new();
         for _ in 0..10 {
-            pairs.push(walk.next());
+            pairs.push(walk.advance());
         }
         for (s, u) in &pairs {
             let mut j = t.index();
             assert_eq!(j.go_to(*u), (*s, *u));
         }
         let mut back = walk.clone();
-        assert_eq!(back.prev(), pairs[8]);
+        assert_eq!(back.retreat(), pairs[8]);
     }
 }

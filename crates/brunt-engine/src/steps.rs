@@ -72,12 +72,12 @@ pub fn ramping_vus_raw_steps(
         if unscaled > end {
             while unscaled > end {
                 add(&mut steps, at(end - unscaled + 1), scaled - 1);
-                (scaled, unscaled) = index.prev();
+                (scaled, unscaled) = index.retreat();
             }
         } else {
             while unscaled <= end {
                 add(&mut steps, at(end - unscaled), scaled);
-                (scaled, unscaled) = index.next();
+                (scaled, unscaled) = index.advance();
             }
         }
         from = end;

@@ -1,1 +1,1094 @@
-//! Worker threads (next commit).
+//! Worker threads: each owns a single-threaded tokio runtime with a `LocalSet`, its VUs (which
+//! need not be `Send`) and its own metrics aggregator. Every worker walks the whole plan and runs
+//! its share of each scenario: closed-model VU handles `k` with `k % workers == index`, and every
+//! `n`-th scheduled arrival-rate iteration. Workers share nothing on the hot path but a few
+//! atomics (shared-iteration and iteration counters); they report to the collector once a second.
+
+use crate::arrival::{constant_arrival_times, ramping_arrival_times};
+use crate::plan::{Executor, Plan, Scenario};
+use crate::run::{RunControl, RunEnd};
+use crate::segment::SegmentedIndex;
+use crate::steps::{max_planned, merge_requirements, ramping_vus_raw_steps, Step};
+use crate::vu::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
+use brunt_metrics::{builtin, Aggregator, Interval, Registry, TagSet};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc as tmpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+/// An iteration that never suspends would starve the worker; yield after this many in a row.
+const SYNC_ITERATIONS_BEFORE_YIELD: u32 = 32;
+/// Period of the event-loop lag probe.
+const LAG_PROBE: Duration = Duration::from_millis(10);
+
+/// What the collector tells a worker.
+pub(crate) enum Command {
+    /// Worker 0 only: run `setup()` on the hook VU.
+    Setup,
+    /// Start the scenarios; the instant is the test start.
+    Start(Instant),
+    /// Worker 0 only: run `teardown()` on the hook VU.
+    Teardown,
+    /// Send a last report and end the thread.
+    Exit,
+}
+
+/// What a worker tells the collector.
+pub(crate) enum Msg {
+    /// The VUs initialised, or why one could not be.
+    Ready(usize, Result<u64, VuError>),
+    SetupDone(Result<(), VuError>),
+    Report(Report),
+    ScenariosDone,
+    TeardownDone(Option<VuError>),
+}
+
+/// A worker's metrics and counters since its last report; counters are cumulative.
+pub(crate) struct Report {
+    pub worker: usize,
+    pub interval: Interval,
+    pub active_vus: u64,
+    /// The most VUs active at once since the last report.
+    pub peak_active_vus: u64,
+    pub initialized_vus: u64,
+    pub scenarios: Vec<ScenarioCounters>,
+    pub max_lag: Duration,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ScenarioCounters {
+    pub iterations: u64,
+    pub dropped: u64,
+    pub active: u64,
+    pub done: bool,
+}
+
+/// State shared by all workers of a run.
+pub(crate) struct Shared {
+    pub plan: Plan,
+    pub control: RunControl,
+    pub workers: usize,
+    pub keep_raw: bool,
+    pub registry: Arc<Registry>,
+    /// Create the dedicated VU for setup/teardown on worker 0.
+    pub hook_vu: bool,
+    scenarios: Vec<ScenarioShared>,
+    /// Hands out `(idInInstance, idInTest)` pairs.
+    ids: Mutex<SegmentedIndex>,
+}
+
+struct ScenarioShared {
+    /// Closed-model iteration numbers; for shared-iterations also the attempts.
+    next_iteration: AtomicU64,
+    /// Arrival-rate VUs that may still be created beyond the pre-allocated ones.
+    unplanned_left: AtomicU64,
+    /// Workers done with this scenario (the last one reports shared-iterations' leftovers).
+    finished: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new(
+        plan: Plan,
+        control: RunControl,
+        workers: usize,
+        keep_raw: bool,
+        registry: Arc<Registry>,
+        hook_vu: bool,
+    ) -> Shared {
+        let tuple = plan.tuple().clone();
+        let scenarios = plan
+            .scenarios()
+            .iter()
+            .map(|s| ScenarioShared {
+                next_iteration: AtomicU64::new(0),
+                unplanned_left: AtomicU64::new(match &s.executor {
+                    Executor::ConstantArrivalRate {
+                        pre_allocated_vus,
+                        max_vus,
+                        ..
+                    }
+                    | Executor::RampingArrivalRate {
+                        pre_allocated_vus,
+                        max_vus,
+                        ..
+                    } => tuple.scale(*max_vus) - tuple.scale(*pre_allocated_vus),
+                    _ => 0,
+                }),
+                finished: AtomicUsize::new(0),
+            })
+            .collect();
+        Shared {
+            ids: Mutex::new(tuple.index()),
+            plan,
+            control,
+            workers,
+            keep_raw,
+            registry,
+            hook_vu,
+            scenarios,
+        }
+    }
+
+    fn next_ids(&self) -> (u64, u64) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let (local, global) = ids.advance();
+        (local as u64, global as u64)
+    }
+}
+
+/// Count of `k` in `0..n` with `k % workers == index`.
+fn share(n: u64, workers: usize, index: usize) -> u64 {
+    if index >= workers {
+        return 0;
+    }
+    let w = workers as u64;
+    n / w + u64::from((index as u64) < n % w)
+}
+
+/// Workers an arrival-rate scenario runs on: no more than it has pre-allocated VUs, so that a
+/// small pool is not split into useless slivers.
+fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
+    workers.min(pre_allocated.max(1) as usize)
+}
+
+/// A VU with the engine's bookkeeping.
+struct VuBox<V> {
+    vu: V,
+    /// `__ITER`.
+    iterations: u64,
+    /// Per scenario: this VU's iterations in it.
+    per_scenario: Vec<u64>,
+}
+
+/// The engine's side of a running VU task: how the scenario steers it.
+#[derive(Default)]
+struct Slot {
+    /// Keep looping / accept new iterations.
+    active: Cell<bool>,
+    /// Interrupt the running iteration now.
+    hard: Cell<bool>,
+    /// The task has not ended.
+    alive: Cell<bool>,
+    /// An arrival-rate VU waiting for work.
+    waiting: Cell<bool>,
+    job: Cell<Option<Job>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// One scheduled arrival-rate iteration.
+#[derive(Clone, Copy)]
+struct Job {
+    intended: Instant,
+    iteration: u64,
+}
+
+impl Slot {
+    fn new() -> Rc<Slot> {
+        let s = Slot::default();
+        s.active.set(true);
+        s.alive.set(true);
+        Rc::new(s)
+    }
+
+    fn register(&self, cx: &Context<'_>) {
+        let mut w = self.waker.borrow_mut();
+        if !w.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+            *w = Some(cx.waker().clone());
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// No new iterations; a running one may finish.
+    fn graceful_stop(&self) {
+        self.active.set(false);
+        if self.waiting.get() {
+            self.wake();
+        }
+    }
+
+    /// Interrupt the running iteration (its future is dropped).
+    fn hard_stop(&self) {
+        self.active.set(false);
+        self.hard.set(true);
+        self.wake();
+    }
+}
+
+/// An iteration future that a hard stop can drop: resolves to None when interrupted.
+struct Guarded<'a, F: ?Sized> {
+    fut: Pin<&'a mut F>,
+    slot: &'a Slot,
+    suspended: bool,
+}
+
+impl<F: Future + ?Sized> Future for Guarded<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.slot.hard.get() {
+            return Poll::Ready(None);
+        }
+        match self.fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending => {
+                self.suspended = true;
+                self.slot.register(cx);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Waits for an arrival-rate job; None when the VU should end.
+struct NextJob<'a>(&'a Slot);
+
+impl Future for NextJob<'_> {
+    type Output = Option<Job>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.0;
+        if let Some(job) = slot.job.take() {
+            slot.waiting.set(false);
+            return Poll::Ready(Some(job));
+        }
+        if !slot.active.get() || slot.hard.get() {
+            slot.waiting.set(false);
+            return Poll::Ready(None);
+        }
+        slot.waiting.set(true);
+        slot.register(cx);
+        Poll::Pending
+    }
+}
+
+/// A scenario as one worker runs it.
+struct LocalScenario {
+    info: Arc<ScenarioInfo>,
+    /// The scenario's tags plus `group: ""`, as k6 tags iteration samples.
+    iteration_tags: TagSet,
+    counters: Cell<ScenarioCounters>,
+}
+
+impl LocalScenario {
+    fn update(&self, f: impl FnOnce(&mut ScenarioCounters)) {
+        let mut c = self.counters.get();
+        f(&mut c);
+        self.counters.set(c);
+    }
+}
+
+/// What closed-model VUs do each loop.
+#[derive(Clone, Copy)]
+enum Loop {
+    /// Take iterations from the scenario's shared counter up to this total.
+    Shared(u64),
+    /// This many iterations per VU.
+    PerVu(u64),
+    /// Until stopped.
+    Forever,
+}
+
+/// One worker's state, shared by its tasks.
+struct Worker<F: VuFactory> {
+    index: usize,
+    shared: Arc<Shared>,
+    factory: Arc<F>,
+    metrics: Rc<RefCell<Aggregator>>,
+    pool: RefCell<Vec<VuBox<F::Vu>>>,
+    initialized: Cell<u64>,
+    active: Cell<u64>,
+    peak_active: Cell<u64>,
+    max_lag: Cell<Duration>,
+    scenarios: Vec<LocalScenario>,
+    stop: watch::Sender<bool>,
+    test_start: Cell<Instant>,
+}
+
+/// Runs a worker on the current thread until it is told to exit.
+pub(crate) fn worker_thread<F: VuFactory>(
+    index: usize,
+    shared: Arc<Shared>,
+    factory: Arc<F>,
+    commands: tmpsc::UnboundedReceiver<Command>,
+    out: mpsc::Sender<Msg>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = out.send(Msg::Ready(
+                index,
+                Err(VuError(format!(
+                    "could not start the worker's runtime: {e}"
+                ))),
+            ));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, worker_main(index, shared, factory, commands, out));
+}
+
+async fn worker_main<F: VuFactory>(
+    index: usize,
+    shared: Arc<Shared>,
+    factory: Arc<F>,
+    mut commands: tmpsc::UnboundedReceiver<Command>,
+    out: mpsc::Sender<Msg>,
+) {
+    let metrics = Rc::new(RefCell::new(Aggregator::new(
+        shared.registry.clone(),
+        shared.keep_raw,
+    )));
+    let run_tags = shared.plan.tags().clone();
+    let scenarios = shared
+        .plan
+        .scenarios()
+        .iter()
+        .map(|s| local_scenario(s, &shared, &run_tags))
+        .collect();
+    let (stop, _) = watch::channel(false);
+    let w = Rc::new(Worker {
+        index,
+        shared: shared.clone(),
+        factory,
+        metrics,
+        pool: RefCell::new(Vec::new()),
+        initialized: Cell::new(0),
+        active: Cell::new(0),
+        peak_active: Cell::new(0),
+        max_lag: Cell::new(Duration::ZERO),
+        scenarios,
+        stop,
+        test_start: Cell::new(Instant::now()),
+    });
+
+    // Initialise this worker's share of the planned VUs before the test starts, as k6 does.
+    let mut hook_vu = None;
+    let ready = (|| {
+        for _ in 0..w.planned_vus() {
+            let vu = w.create_vu()?;
+            w.pool.borrow_mut().push(vu);
+        }
+        if index == 0 && shared.hook_vu {
+            hook_vu = Some(w.factory.create(VuInit {
+                id_in_instance: 0,
+                id_in_test: 0,
+                worker: 0,
+                metrics: w.metrics.clone(),
+            })?);
+        }
+        Ok(w.initialized.get())
+    })();
+    let failed = ready.is_err();
+    let _ = out.send(Msg::Ready(index, ready));
+    if failed {
+        return;
+    }
+
+    let mut background = JoinSet::new();
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Command::Setup => {
+                let res = match &mut hook_vu {
+                    Some(vu) => {
+                        let timeout = shared.plan.setup_timeout();
+                        match tokio::time::timeout(timeout, vu.setup()).await {
+                            Ok(r) => r,
+                            Err(_) => Err(VuError(format!(
+                                "setup() did not finish within setupTimeout ({})",
+                                crate::duration::format_duration(timeout)
+                            ))),
+                        }
+                    }
+                    None => Ok(()),
+                };
+                let _ = out.send(Msg::SetupDone(res));
+            }
+            Command::Start(test_start) => {
+                w.test_start.set(test_start);
+                background.spawn_local(w.clone().report_loop(out.clone()));
+                background.spawn_local(w.clone().lag_probe());
+                background.spawn_local(w.clone().watch_stop());
+                let mut scenarios = JoinSet::new();
+                for i in 0..w.scenarios.len() {
+                    scenarios.spawn_local(w.clone().run_scenario(i));
+                }
+                while scenarios.join_next().await.is_some() {}
+                let _ = out.send(Msg::ScenariosDone);
+            }
+            Command::Teardown => {
+                let err = match &mut hook_vu {
+                    Some(vu) => {
+                        let timeout = shared.plan.teardown_timeout();
+                        match tokio::time::timeout(timeout, vu.teardown()).await {
+                            Ok(r) => r.err(),
+                            Err(_) => Some(VuError(format!(
+                                "teardown() did not finish within teardownTimeout ({})",
+                                crate::duration::format_duration(timeout)
+                            ))),
+                        }
+                    }
+                    None => None,
+                };
+                let _ = out.send(Msg::TeardownDone(err));
+            }
+            Command::Exit => break,
+        }
+    }
+    background.abort_all();
+    let _ = out.send(Msg::Report(w.report()));
+}
+
+fn local_scenario(
+    s: &Scenario,
+    shared: &Shared,
+    run_tags: &std::collections::BTreeMap<String, String>,
+) -> LocalScenario {
+    let tuple = shared.plan.tuple();
+    let iteration_index = match &s.executor {
+        Executor::SharedIterations { vus, .. } => tuple.for_value(*vus),
+        Executor::ConstantArrivalRate { max_vus, .. }
+        | Executor::RampingArrivalRate { max_vus, .. } => tuple.for_value(*max_vus),
+        _ => None,
+    }
+    .unwrap_or_else(|| tuple.clone())
+    .index();
+    // Each worker builds its own tag sets so their reference counts are not shared between
+    // threads on the hot path.
+    let tags = TagSet::new(
+        run_tags
+            .iter()
+            .chain(s.tags.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("scenario", s.name.as_str())]),
+    );
+    let iteration_tags = tags.with([("group", "")]);
+    LocalScenario {
+        info: Arc::new(ScenarioInfo {
+            name: s.name.clone(),
+            executor: s.executor.name(),
+            exec: s.exec().to_string(),
+            env: s.env.clone(),
+            tags,
+            iteration_index,
+        }),
+        iteration_tags,
+        counters: Cell::new(ScenarioCounters::default()),
+    }
+}
+
+impl<F: VuFactory> Worker<F> {
+    fn spec(&self, si: usize) -> &Scenario {
+        &self.shared.plan.scenarios()[si]
+    }
+
+    /// This worker's share of the VUs planned at any one time (k6 initialises those up front).
+    fn planned_vus(&self) -> u64 {
+        let tuple = self.shared.plan.tuple();
+        let workers = self.shared.workers;
+        let per: Vec<(Duration, Vec<Step>)> = self
+            .shared
+            .plan
+            .scenarios()
+            .iter()
+            .map(|s| {
+                let steps = s
+                    .requirements(tuple)
+                    .into_iter()
+                    .map(|st| {
+                        let planned = if s.executor.is_arrival_rate() {
+                            share(st.planned, arrival_workers(st.planned, workers), self.index)
+                        } else {
+                            share(st.planned, workers, self.index)
+                        };
+                        Step::new(st.offset, planned)
+                    })
+                    .collect();
+                (s.start_time, steps)
+            })
+            .collect();
+        max_planned(&merge_requirements(&per))
+    }
+
+    fn create_vu(&self) -> Result<VuBox<F::Vu>, VuError> {
+        let (id_in_instance, id_in_test) = self.shared.next_ids();
+        let vu = self.factory.create(VuInit {
+            id_in_instance,
+            id_in_test,
+            worker: self.index,
+            metrics: self.metrics.clone(),
+        })?;
+        self.initialized.set(self.initialized.get() + 1);
+        Ok(VuBox {
+            vu,
+            iterations: 0,
+            per_scenario: vec![0; self.scenarios.len()],
+        })
+    }
+
+    /// An idle VU, or a new one; a VU that cannot be created ends the run.
+    fn take_vu(&self) -> Option<VuBox<F::Vu>> {
+        if let Some(vu) = self.pool.borrow_mut().pop() {
+            return Some(vu);
+        }
+        match self.create_vu() {
+            Ok(vu) => Some(vu),
+            Err(e) => {
+                self.shared
+                    .control
+                    .end(RunEnd::TestAborted(format!("could not initialise VU: {e}")));
+                None
+            }
+        }
+    }
+
+    fn set_active(&self, delta: i64) {
+        let a = self.active.get().saturating_add_signed(delta);
+        self.active.set(a);
+        if a > self.peak_active.get() {
+            self.peak_active.set(a);
+        }
+    }
+
+    fn report(&self) -> Report {
+        let peak = self.peak_active.replace(self.active.get());
+        Report {
+            worker: self.index,
+            interval: self.metrics.borrow_mut().take(),
+            active_vus: self.active.get(),
+            peak_active_vus: peak,
+            initialized_vus: self.initialized.get(),
+            scenarios: self.scenarios.iter().map(|s| s.counters.get()).collect(),
+            max_lag: self.max_lag.replace(Duration::ZERO),
+        }
+    }
+
+    async fn report_loop(self: Rc<Self>, out: mpsc::Sender<Msg>) {
+        let start = self.test_start.get() + Duration::from_secs(1);
+        let mut every = tokio::time::interval_at(start.into(), Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if out.send(Msg::Report(self.report())).is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn lag_probe(self: Rc<Self>) {
+        loop {
+            let before = Instant::now();
+            tokio::time::sleep(LAG_PROBE).await;
+            let lag = before.elapsed().saturating_sub(LAG_PROBE);
+            if lag > self.max_lag.get() {
+                self.max_lag.set(lag);
+            }
+        }
+    }
+
+    /// Turns the run's cross-thread stop into this worker's local stop signal.
+    async fn watch_stop(self: Rc<Self>) {
+        let mut rx = self.shared.control.subscribe();
+        let _ = rx.recv().await;
+        self.stop.send_replace(true);
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps until `at`; false if the run was stopped first.
+    async fn sleep_until(&self, at: Instant) -> bool {
+        if self.stopped() {
+            return false;
+        }
+        if Instant::now() >= at {
+            return true;
+        }
+        let mut rx = self.stop.subscribe();
+        tokio::select! {
+            _ = sleep_until(at.into()) => !self.stopped(),
+            _ = rx.wait_for(|s| *s) => false,
+        }
+    }
+
+    /// Waits for every task of `set` to end, or until `deadline`, or until the run is stopped.
+    async fn drain_until(&self, set: &mut JoinSet<()>, deadline: Instant) {
+        let mut rx = self.stop.subscribe();
+        tokio::select! {
+            _ = async { while set.join_next().await.is_some() {} } => {}
+            _ = sleep_until(deadline.into()) => {}
+            _ = rx.wait_for(|s| *s) => {}
+        }
+    }
+
+    async fn run_scenario(self: Rc<Self>, si: usize) {
+        let spec = self.spec(si).clone();
+        let start = self.test_start.get() + spec.start_time;
+        if self.sleep_until(start).await {
+            if spec.executor.is_arrival_rate() {
+                self.clone().run_arrival(si, start).await;
+            } else {
+                self.clone().run_closed(si, start).await;
+            }
+        }
+        self.scenarios[si].update(|c| c.done = true);
+    }
+
+    /// shared-iterations, per-vu-iterations, constant-vus and ramping-vus.
+    async fn run_closed(self: Rc<Self>, si: usize, start: Instant) {
+        let spec = self.spec(si).clone();
+        let tuple = self.shared.plan.tuple().clone();
+        let regular_end = start + spec.regular_duration();
+        let hard_end = start + spec.max_duration();
+        let mut tasks = JoinSet::new();
+        let mut handles: Vec<Option<Rc<Slot>>> = Vec::new();
+        match &spec.executor {
+            Executor::RampingVus {
+                start_vus, stages, ..
+            } => {
+                let raw = ramping_vus_raw_steps(*start_vus, stages, &tuple, true);
+                let graceful = spec.requirements(&tuple);
+                let (mut i, mut j) = (0, 0);
+                let (mut cur_raw, mut cur_graceful) = (0u64, 0u64);
+                // k6's iterateSteps: raw steps start and gracefully stop VUs, the graceful
+                // steps (gracefulRampDown reservations) hard-stop them.
+                let hard_stop_above = |n: u64, cur: &mut u64, handles: &[Option<Rc<Slot>>]| {
+                    while n < *cur {
+                        *cur -= 1;
+                        if let Some(Some(s)) = handles.get(*cur as usize) {
+                            s.hard_stop();
+                        }
+                    }
+                    *cur = n;
+                };
+                while i < raw.len() {
+                    let take_graceful = j < graceful.len() && graceful[j].offset < raw[i].offset;
+                    let step = if take_graceful { graceful[j] } else { raw[i] };
+                    if !self.sleep_until(start + step.offset).await {
+                        break;
+                    }
+                    if take_graceful {
+                        hard_stop_above(step.planned, &mut cur_graceful, &handles);
+                        j += 1;
+                    } else {
+                        while cur_raw < step.planned {
+                            self.start_handle(
+                                si,
+                                start,
+                                cur_raw as usize,
+                                Loop::Forever,
+                                &mut handles,
+                                &mut tasks,
+                            );
+                            cur_raw += 1;
+                        }
+                        while step.planned < cur_raw {
+                            cur_raw -= 1;
+                            if let Some(Some(s)) = handles.get(cur_raw as usize) {
+                                s.graceful_stop();
+                            }
+                        }
+                        i += 1;
+                    }
+                }
+                // After the stages, the remaining reservations end once the VUs have finished.
+                for step in &graceful[j..] {
+                    self.drain_until(&mut tasks, start + step.offset).await;
+                    if tasks.is_empty() || self.stopped() {
+                        break;
+                    }
+                    hard_stop_above(step.planned, &mut cur_graceful, &handles);
+                }
+            }
+            other => {
+                let (vus, mode) = match other {
+                    Executor::SharedIterations {
+                        vus, iterations, ..
+                    } => {
+                        let total = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
+                        (tuple.scale(*vus), Loop::Shared(total))
+                    }
+                    Executor::PerVuIterations {
+                        vus, iterations, ..
+                    } => (tuple.scale(*vus), Loop::PerVu(*iterations)),
+                    Executor::ConstantVus { vus, .. } => (tuple.scale(*vus), Loop::Forever),
+                    _ => unreachable!("arrival-rate executors run in run_arrival"),
+                };
+                for k in 0..vus as usize {
+                    self.start_handle(si, start, k, mode, &mut handles, &mut tasks);
+                }
+                self.drain_until(&mut tasks, regular_end).await;
+                for s in handles.iter().flatten() {
+                    s.graceful_stop();
+                }
+                self.drain_until(&mut tasks, hard_end).await;
+            }
+        }
+        for s in handles.iter().flatten() {
+            s.hard_stop();
+        }
+        while tasks.join_next().await.is_some() {}
+        self.finish_shared_iterations(si, &spec);
+    }
+
+    /// Starts closed-model VU handle `k` if it is this worker's; a handle gracefully stopping
+    /// but still in its last iteration just goes on looping (k6's vuHandle).
+    fn start_handle(
+        self: &Rc<Self>,
+        si: usize,
+        start: Instant,
+        k: usize,
+        mode: Loop,
+        handles: &mut Vec<Option<Rc<Slot>>>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        if k % self.shared.workers != self.index {
+            return;
+        }
+        if handles.len() <= k {
+            handles.resize(k + 1, None);
+        }
+        if let Some(slot) = &handles[k] {
+            if slot.alive.get() && !slot.hard.get() {
+                slot.active.set(true);
+                return;
+            }
+        }
+        let Some(vu) = self.take_vu() else { return };
+        let slot = Slot::new();
+        handles[k] = Some(slot.clone());
+        tasks.spawn_local(self.clone().closed_vu(si, start, slot, vu, mode));
+    }
+
+    /// shared-iterations: the last worker to finish counts the iterations nobody started.
+    fn finish_shared_iterations(&self, si: usize, spec: &Scenario) {
+        let Executor::SharedIterations {
+            vus, iterations, ..
+        } = &spec.executor
+        else {
+            return;
+        };
+        let sh = &self.shared.scenarios[si];
+        let finished = sh.finished.fetch_add(1, Ordering::AcqRel) + 1;
+        if finished != self.shared.workers || self.shared.control.is_stopped() {
+            return;
+        }
+        let total = self
+            .shared
+            .plan
+            .tuple()
+            .for_value(*vus)
+            .map_or(0, |t| t.scale(*iterations));
+        let attempted = sh.next_iteration.load(Ordering::Acquire).min(total);
+        if attempted < total {
+            self.drop_iterations(si, total - attempted);
+        }
+    }
+
+    fn drop_iterations(&self, si: usize, n: u64) {
+        let sc = &self.scenarios[si];
+        self.metrics
+            .borrow_mut()
+            .add(builtin::DROPPED_ITERATIONS, &sc.info.tags, n as f64);
+        sc.update(|c| c.dropped += n);
+    }
+
+    fn iteration_ctx(&self, si: usize, start: Instant) -> IterationCtx {
+        IterationCtx {
+            scenario: self.scenarios[si].info.clone(),
+            test_start: self.test_start.get(),
+            scenario_start: start,
+            iteration_in_scenario: 0,
+            vu_iteration: 0,
+            vu_iteration_in_scenario: 0,
+            scheduled_lag: None,
+        }
+    }
+
+    /// Runs one iteration with its bookkeeping; false when the VU must stop (interrupted or
+    /// test aborted). `suspended` tells whether the iteration ever yielded to the event loop.
+    async fn iterate(
+        &self,
+        si: usize,
+        slot: &Slot,
+        vb: &mut VuBox<F::Vu>,
+        ctx: &mut IterationCtx,
+        suspended: &mut bool,
+    ) -> bool {
+        ctx.vu_iteration = vb.iterations;
+        ctx.vu_iteration_in_scenario = vb.per_scenario[si];
+        let began = Instant::now();
+        // The iteration future lives in this block only, so it is gone before the bookkeeping.
+        let (outcome, was_suspended) = {
+            let mut guarded = Guarded {
+                fut: pin!(vb.vu.iteration(ctx)),
+                slot,
+                suspended: false,
+            };
+            let outcome = (&mut guarded).await;
+            (outcome, guarded.suspended)
+        };
+        *suspended = was_suspended;
+        vb.iterations += 1;
+        vb.per_scenario[si] += 1;
+        match outcome {
+            None => false,
+            Some(IterationOutcome::AbortTest(reason)) => {
+                self.shared.control.end(RunEnd::TestAborted(reason));
+                false
+            }
+            Some(IterationOutcome::Completed | IterationOutcome::Failed) => {
+                let sc = &self.scenarios[si];
+                let ms = began.elapsed().as_secs_f64() * 1000.0;
+                {
+                    let mut m = self.metrics.borrow_mut();
+                    m.add(builtin::ITERATIONS, &sc.iteration_tags, 1.0);
+                    m.add(builtin::ITERATION_DURATION, &sc.iteration_tags, ms);
+                }
+                sc.update(|c| c.iterations += 1);
+                true
+            }
+        }
+    }
+
+    async fn closed_vu(
+        self: Rc<Self>,
+        si: usize,
+        start: Instant,
+        slot: Rc<Slot>,
+        mut vb: VuBox<F::Vu>,
+        mode: Loop,
+    ) {
+        self.set_active(1);
+        self.scenarios[si].update(|c| c.active += 1);
+        let counter = &self.shared.scenarios[si].next_iteration;
+        let mut ctx = self.iteration_ctx(si, start);
+        let mut done = 0u64;
+        let mut sync_streak = 0u32;
+        loop {
+            if !slot.active.get() || matches!(mode, Loop::PerVu(n) if done >= n) {
+                break;
+            }
+            let number = counter.fetch_add(1, Ordering::AcqRel);
+            if matches!(mode, Loop::Shared(total) if number >= total) {
+                break;
+            }
+            ctx.iteration_in_scenario = number;
+            let mut suspended = false;
+            let go_on = self
+                .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
+                .await;
+            done += 1;
+            if !go_on {
+                break;
+            }
+            sync_streak = if suspended { 0 } else { sync_streak + 1 };
+            if sync_streak >= SYNC_ITERATIONS_BEFORE_YIELD {
+                sync_streak = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+        // k6: a per-vu-iterations VU stopped by the end of its duration drops what it had left
+        // (the interrupted iteration is neither counted nor dropped); an interrupted run drops
+        // nothing.
+        if let Loop::PerVu(n) = mode {
+            if done < n && !self.shared.control.is_stopped() {
+                self.drop_iterations(si, n - done);
+            }
+        }
+        slot.alive.set(false);
+        self.set_active(-1);
+        self.scenarios[si].update(|c| c.active -= 1);
+        self.pool.borrow_mut().push(vb);
+    }
+
+    /// constant-arrival-rate and ramping-arrival-rate.
+    async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
+        let spec = self.spec(si).clone();
+        let tuple = self.shared.plan.tuple().clone();
+        let (pre_allocated, max_vus) = match &spec.executor {
+            Executor::ConstantArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            }
+            | Executor::RampingArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            } => (*pre_allocated_vus, *max_vus),
+            _ => unreachable!("closed-model executors run in run_closed"),
+        };
+        let pre = tuple.scale(pre_allocated);
+        let workers = arrival_workers(pre, self.shared.workers);
+        let Some(recut) = tuple.for_value(max_vus) else {
+            return;
+        };
+        if self.index >= workers || tuple.scale(max_vus) == 0 {
+            return;
+        }
+        let times: Box<dyn Iterator<Item = Duration>> = match &spec.executor {
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                duration,
+                ..
+            } => Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut)),
+            Executor::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+                ..
+            } => Box::new(ramping_arrival_times(
+                *start_rate,
+                *time_unit,
+                stages,
+                &recut,
+            )),
+            _ => unreachable!("checked above"),
+        };
+        let idle: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
+        let all: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = JoinSet::new();
+        for _ in 0..share(pre, workers, self.index) {
+            let Some(vu) = self.take_vu() else { break };
+            self.spawn_arrival_vu(si, start, vu, &idle, &all, &mut tasks);
+        }
+        let creating = Rc::new(Cell::new(false));
+        let unplanned = &self.shared.scenarios[si].unplanned_left;
+        for (j, offset) in times.enumerate() {
+            if j % workers != self.index {
+                continue;
+            }
+            let due = start + offset;
+            if !self.sleep_until(due).await {
+                break;
+            }
+            let free = idle.borrow_mut().pop();
+            match free {
+                Some(slot) => {
+                    slot.job.set(Some(Job {
+                        intended: due,
+                        iteration: j as u64,
+                    }));
+                    slot.wake();
+                }
+                None => {
+                    self.drop_iterations(si, 1);
+                    // Like k6: start initialising one more VU in the background if allowed.
+                    if !creating.get()
+                        && unplanned
+                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                            .is_ok()
+                    {
+                        creating.set(true);
+                        let (w, idle, all, creating) =
+                            (self.clone(), idle.clone(), all.clone(), creating.clone());
+                        tasks.spawn_local(async move {
+                            tokio::task::yield_now().await;
+                            if let Some(vu) = w.take_vu() {
+                                let mut inner = JoinSet::new();
+                                w.spawn_arrival_vu(si, start, vu, &idle, &all, &mut inner);
+                                creating.set(false);
+                                while inner.join_next().await.is_some() {}
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        self.sleep_until(start + spec.regular_duration()).await;
+        for s in all.borrow().iter() {
+            s.graceful_stop();
+        }
+        self.drain_until(&mut tasks, start + spec.max_duration())
+            .await;
+        for s in all.borrow().iter() {
+            s.hard_stop();
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    fn spawn_arrival_vu(
+        self: &Rc<Self>,
+        si: usize,
+        start: Instant,
+        vu: VuBox<F::Vu>,
+        idle: &Rc<RefCell<Vec<Rc<Slot>>>>,
+        all: &Rc<RefCell<Vec<Rc<Slot>>>>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        let slot = Slot::new();
+        all.borrow_mut().push(slot.clone());
+        // Free from now on: a job given before the task first runs waits in the slot.
+        idle.borrow_mut().push(slot.clone());
+        tasks.spawn_local(self.clone().arrival_vu(si, start, slot, vu, idle.clone()));
+    }
+
+    async fn arrival_vu(
+        self: Rc<Self>,
+        si: usize,
+        start: Instant,
+        slot: Rc<Slot>,
+        mut vb: VuBox<F::Vu>,
+        idle: Rc<RefCell<Vec<Rc<Slot>>>>,
+    ) {
+        let mut ctx = self.iteration_ctx(si, start);
+        while let Some(job) = NextJob(&slot).await {
+            self.set_active(1);
+            self.scenarios[si].update(|c| c.active += 1);
+            ctx.iteration_in_scenario = job.iteration;
+            ctx.scheduled_lag = Some(Instant::now().saturating_duration_since(job.intended));
+            let mut suspended = false;
+            let go_on = self
+                .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
+                .await;
+            self.set_active(-1);
+            self.scenarios[si].update(|c| c.active -= 1);
+            if !go_on {
+                break;
+            }
+            idle.borrow_mut().push(slot.clone());
+            if !suspended {
+                // Let the dispatcher and other VUs run between back-to-back iterations.
+                tokio::task::yield_now().await;
+            }
+        }
+        slot.alive.set(false);
+        self.pool.borrow_mut().push(vb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_split_vus_across_workers() {
+        for n in 0..50u64 {
+            for workers in 1..6 {
+                let sum: u64 = (0..workers).map(|w| share(n, workers, w)).sum();
+                assert_eq!(sum, n);
+            }
+        }
+        assert_eq!(arrival_workers(1, 8), 1);
+        assert_eq!(arrival_workers(0, 8), 1);
+        assert_eq!(arrival_workers(100, 8), 8);
+    }
+}

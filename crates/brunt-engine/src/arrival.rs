@@ -1,0 +1,192 @@
+//! Arrival-rate schedules: when each iteration of an open-model scenario should start, computed
+//! exactly as k6 does (constant-arrival-rate's ticker, ramping-arrival-rate's `cal`), for this
+//! instance's striped share of the iterations. Pure iterators, unit-tested without running.
+
+use crate::segment::ExecutionTuple;
+use crate::steps::StageSpec;
+use std::time::Duration;
+
+/// k6's ticker period for `rate` per `time_unit`: `time_unit / rate`, truncated to nanoseconds.
+pub fn ticker_period(rate: u64, time_unit: Duration) -> Duration {
+    Duration::from_nanos((time_unit.as_nanos() as f64 / rate as f64) as u64)
+}
+
+/// Offsets from the scenario start of this instance's constant-arrival-rate iterations: global
+/// iteration `g` starts at `g * period`; this segment owns the striped `g`s of `tuple` (which k6
+/// re-cuts by `maxVUs`). Ends before `duration`.
+pub fn constant_arrival_times(
+    rate: u64,
+    time_unit: Duration,
+    duration: Duration,
+    tuple: &ExecutionTuple,
+) -> impl Iterator<Item = Duration> {
+    let period = ticker_period(rate, time_unit).as_nanos() as u64;
+    let (start, offsets, _) = tuple.striped_offsets();
+    let offsets = offsets.to_vec();
+    let mut g = start as u64;
+    let mut li = 0usize;
+    std::iter::from_fn(move || {
+        let at = Duration::from_nanos(period.checked_mul(g)?);
+        if at >= duration {
+            return None;
+        }
+        g += offsets[li % offsets.len()] as u64;
+        li += 1;
+        Some(at)
+    })
+}
+
+/// Offsets of this instance's ramping-arrival-rate iterations (k6's `cal`): the rate moves
+/// linearly within each stage, and global iteration `i` (1-based) starts when the area under the
+/// rate curve reaches `i`. Ends before the stages' total duration.
+pub fn ramping_arrival_times(
+    start_rate: u64,
+    time_unit: Duration,
+    stages: &[StageSpec],
+    tuple: &ExecutionTuple,
+) -> impl Iterator<Item = Duration> {
+    let (start, offsets, _) = tuple.striped_offsets();
+    let offsets = offsets.to_vec();
+    let unit = time_unit.as_nanos() as f64;
+    let stages = stages.to_vec();
+    let total: Duration = stages.iter().map(|s| s.duration).sum();
+    let mut li = 0usize;
+    let mut i = (start + 1) as f64;
+    let mut stage_idx = 0usize;
+    let mut stage_start = Duration::ZERO;
+    let mut done_so_far = 0.0f64;
+    let mut end_count = 0.0f64;
+    let mut from = start_rate as f64 / unit;
+    let mut stage_open = false;
+    std::iter::from_fn(move || loop {
+        let stage = stages.get(stage_idx)?;
+        let to = stage.target as f64 / unit;
+        let dur = stage.duration.as_nanos() as f64;
+        if !stage_open {
+            end_count += if from != to {
+                dur * ((to - from) / 2.0 + from)
+            } else {
+                dur * to
+            };
+            stage_open = true;
+        }
+        if i <= end_count {
+            let x = if from != to {
+                let root = dur * (from * from * dur + 2.0 * (i - done_so_far) * (to - from));
+                (from * dur - if root > 0.0 { root.sqrt() } else { 0.0 }) / (from - to)
+            } else {
+                (i - done_so_far) / to
+            };
+            i += offsets[li % offsets.len()] as f64;
+            li += 1;
+            let at = stage_start.checked_add(Duration::from_nanos(x as u64))?;
+            if at >= total {
+                return None;
+            }
+            return Some(at);
+        }
+        done_so_far = end_count;
+        from = to;
+        stage_start += stage.duration;
+        stage_idx += 1;
+        stage_open = false;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::SegmentSequence;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn stage(d_ms: u64, t: u64) -> StageSpec {
+        StageSpec {
+            duration: ms(d_ms),
+            target: t,
+        }
+    }
+
+    #[test]
+    fn constant_rate_starts_on_the_ticker() {
+        let full = ExecutionTuple::full();
+        let times: Vec<_> = constant_arrival_times(1000, ms(1000), ms(2000), &full).collect();
+        assert_eq!(times.len(), 2000);
+        assert_eq!(times[0], Duration::ZERO);
+        assert_eq!(times[1], ms(1));
+        assert_eq!(times[1999], ms(1999));
+        // 3 per 2s: k6 truncates the period to whole nanoseconds.
+        let times: Vec<_> = constant_arrival_times(3, ms(2000), ms(4000), &full).collect();
+        assert_eq!(times.len(), 6);
+        assert_eq!(times[1], Duration::from_nanos(666_666_666));
+    }
+
+    #[test]
+    fn constant_rate_segments_cover_the_schedule_once() {
+        let seq = SegmentSequence::parse("0,1/4,1/2,1").unwrap();
+        let full: Vec<_> =
+            constant_arrival_times(50, ms(1000), ms(3000), &ExecutionTuple::full()).collect();
+        let mut parts: Vec<Duration> = seq
+            .0
+            .iter()
+            .flat_map(|s| {
+                let t = ExecutionTuple::new(Some(*s), Some(&seq))
+                    .unwrap()
+                    .for_value(8)
+                    .unwrap();
+                constant_arrival_times(50, ms(1000), ms(3000), &t).collect::<Vec<_>>()
+            })
+            .collect();
+        parts.sort();
+        assert_eq!(parts, full);
+    }
+
+    #[test]
+    fn ramping_rate_follows_the_area_under_the_curve() {
+        let full = ExecutionTuple::full();
+        // Constant 2/s for 5s: events at 0.5s, 1s, ... (the area reaches 1 at 0.5s).
+        let t: Vec<_> = ramping_arrival_times(2, ms(1000), &[stage(5000, 2)], &full).collect();
+        assert_eq!(t.len(), 9, "the 10th would start exactly at the end");
+        assert_eq!(t[0], ms(500));
+        assert_eq!(t[8], ms(4500));
+        // Ramp 0 -> 10/s over 10s: 50 iterations; the n-th at sqrt(2n) seconds.
+        let t: Vec<_> = ramping_arrival_times(0, ms(1000), &[stage(10_000, 10)], &full).collect();
+        assert_eq!(t.len(), 49);
+        for (n, at) in t.iter().enumerate() {
+            let want = (2.0 * (n as f64 + 1.0)).sqrt();
+            assert!(
+                (at.as_secs_f64() - want).abs() < 1e-6,
+                "{n}: {at:?} vs {want}"
+            );
+        }
+        // Two stages: 10/s for 1s then ramp down to 0 over 2s: 10 + 10 iterations.
+        let t: Vec<_> =
+            ramping_arrival_times(10, ms(1000), &[stage(1000, 10), stage(2000, 0)], &full)
+                .collect();
+        assert_eq!(t.len(), 19);
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn ramping_rate_segments_cover_the_schedule_once() {
+        let seq = SegmentSequence::parse("0,1/3,2/3,1").unwrap();
+        let stages = [stage(2000, 30), stage(2000, 5)];
+        let full: Vec<_> =
+            ramping_arrival_times(0, ms(1000), &stages, &ExecutionTuple::full()).collect();
+        let mut parts: Vec<Duration> = seq
+            .0
+            .iter()
+            .flat_map(|s| {
+                let t = ExecutionTuple::new(Some(*s), Some(&seq))
+                    .unwrap()
+                    .for_value(6)
+                    .unwrap();
+                ramping_arrival_times(0, ms(1000), &stages, &t).collect::<Vec<_>>()
+            })
+            .collect();
+        parts.sort();
+        assert_eq!(parts, full);
+    }
+}

@@ -1,0 +1,521 @@
+//! End-to-end runs of the engine with a fake VU that sleeps instead of sending requests.
+
+use brunt_engine::{
+    run, Control, IterationCtx, IterationOutcome, Options, Plan, RunControl, RunEnd, RunError,
+    RunOptions, RunOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
+};
+use brunt_metrics::{builtin, MetricType, Registry, TagSet, ValueType};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the fake VUs saw, shared with the test.
+#[derive(Default)]
+struct Seen {
+    created: AtomicU64,
+    setups: AtomicU64,
+    teardowns: AtomicU64,
+    iterations: AtomicU64,
+    max_lag_ms: AtomicU64,
+    scenarios: Mutex<BTreeSet<String>>,
+    execs: Mutex<BTreeSet<String>>,
+    env: Mutex<BTreeSet<String>>,
+    ids: Mutex<Vec<u64>>,
+}
+
+#[derive(Clone, Copy, Default)]
+enum Behaviour {
+    #[default]
+    Sleep,
+    /// Blocks the worker thread for 300 ms on the 10th iteration (a stalled event loop).
+    StallOnce,
+    /// `test.abort()` on the 5th iteration.
+    AbortAt5,
+    /// Every iteration fails (throws), which k6 still counts.
+    Fail,
+}
+
+struct Factory {
+    delay: Duration,
+    behaviour: Behaviour,
+    seen: Arc<Seen>,
+    fail_init: bool,
+}
+
+struct FakeVu {
+    delay: Duration,
+    behaviour: Behaviour,
+    seen: Arc<Seen>,
+    metrics: WorkerMetrics,
+    custom: brunt_metrics::MetricId,
+}
+
+impl VuFactory for Factory {
+    type Vu = FakeVu;
+    fn create(&self, init: VuInit) -> Result<FakeVu, VuError> {
+        if self.fail_init && init.id_in_instance > 1 {
+            return Err(VuError(
+                "ReferenceError: x is not defined at init (script.js:3:5)".into(),
+            ));
+        }
+        self.seen.created.fetch_add(1, Ordering::Relaxed);
+        self.seen.ids.lock().unwrap().push(init.id_in_instance);
+        let custom = init
+            .metrics
+            .borrow()
+            .registry()
+            .register("hooks", MetricType::Counter, ValueType::Default)
+            .unwrap();
+        Ok(FakeVu {
+            delay: self.delay,
+            behaviour: self.behaviour,
+            seen: self.seen.clone(),
+            metrics: init.metrics,
+            custom,
+        })
+    }
+}
+
+impl Vu for FakeVu {
+    async fn iteration(&mut self, ctx: &IterationCtx) -> IterationOutcome {
+        let n = self.seen.iterations.fetch_add(1, Ordering::Relaxed);
+        self.seen
+            .scenarios
+            .lock()
+            .unwrap()
+            .insert(ctx.scenario.name.clone());
+        self.seen
+            .execs
+            .lock()
+            .unwrap()
+            .insert(ctx.scenario.exec.clone());
+        for (k, v) in &ctx.scenario.env {
+            self.seen.env.lock().unwrap().insert(format!("{k}={v}"));
+        }
+        if let Some(lag) = ctx.scheduled_lag {
+            self.seen
+                .max_lag_ms
+                .fetch_max(lag.as_millis() as u64, Ordering::Relaxed);
+        }
+        match self.behaviour {
+            Behaviour::StallOnce if n == 10 => std::thread::sleep(Duration::from_millis(300)),
+            Behaviour::AbortAt5 if n == 5 => return IterationOutcome::AbortTest("enough".into()),
+            _ => {}
+        }
+        tokio::time::sleep(self.delay).await;
+        match self.behaviour {
+            Behaviour::Fail => IterationOutcome::Failed,
+            _ => IterationOutcome::Completed,
+        }
+    }
+
+    async fn setup(&mut self) -> Result<(), VuError> {
+        self.seen.setups.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .borrow_mut()
+            .add(self.custom, &TagSet::empty(), 1.0);
+        Ok(())
+    }
+
+    async fn teardown(&mut self) -> Result<(), VuError> {
+        self.seen.teardowns.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .borrow_mut()
+            .add(self.custom, &TagSet::empty(), 1.0);
+        Ok(())
+    }
+}
+
+fn factory(delay_ms: u64, behaviour: Behaviour) -> (Arc<Factory>, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let f = Arc::new(Factory {
+        delay: Duration::from_millis(delay_ms),
+        behaviour,
+        seen: seen.clone(),
+        fail_init: false,
+    });
+    (f, seen)
+}
+
+fn plan(json: &str) -> Plan {
+    Plan::from_options(&Options::from_json(json).unwrap()).unwrap()
+}
+
+fn go(json: &str, f: Arc<Factory>, workers: usize) -> RunOutcome {
+    let opts = RunOptions {
+        workers,
+        ..RunOptions::default()
+    };
+    run(&plan(json), f, Arc::new(Registry::new()), opts).unwrap()
+}
+
+fn count(o: &RunOutcome, metric: brunt_metrics::MetricId) -> f64 {
+    o.snapshot
+        .metric(metric)
+        .and_then(|a| a.stat("count", 1.0))
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn shared_iterations_run_exactly_the_total() {
+    let (f, seen) = factory(2, Behaviour::Sleep);
+    let o = go(r#"{"vus": 4, "iterations": 50}"#, f, 2);
+    assert_eq!(o.end, RunEnd::Completed);
+    assert_eq!(count(&o, builtin::ITERATIONS), 50.0);
+    assert_eq!(seen.iterations.load(Ordering::Relaxed), 50);
+    assert_eq!(count(&o, builtin::DROPPED_ITERATIONS), 0.0);
+    let durations = o.snapshot.metric(builtin::ITERATION_DURATION).unwrap();
+    assert!(durations.stat("min", 1.0).unwrap() >= 2.0);
+    // Iterations carry the scenario tag.
+    let tagged = o
+        .snapshot
+        .submetric(builtin::ITERATIONS, &TagSet::new([("scenario", "default")]))
+        .unwrap();
+    assert_eq!(tagged.stat("count", 1.0), Some(50.0));
+}
+
+#[test]
+fn per_vu_iterations_and_failed_iterations_count() {
+    let (f, seen) = factory(1, Behaviour::Fail);
+    let o = go(
+        r#"{"scenarios": {"p": {"executor": "per-vu-iterations", "vus": 3, "iterations": 4}}}"#,
+        f,
+        2,
+    );
+    assert_eq!(count(&o, builtin::ITERATIONS), 12.0);
+    assert_eq!(
+        seen.created.load(Ordering::Relaxed),
+        4,
+        "3 VUs + the setup VU"
+    );
+    let mut ids = seen.ids.lock().unwrap().clone();
+    ids.sort();
+    assert_eq!(ids, [0, 1, 2, 3]);
+    assert_eq!(seen.setups.load(Ordering::Relaxed), 1);
+    assert_eq!(seen.teardowns.load(Ordering::Relaxed), 1);
+    let hooks = o.snapshot.metric(
+        Registry::new()
+            .register("hooks", MetricType::Counter, ValueType::Default)
+            .unwrap(),
+    );
+    assert_eq!(
+        hooks.and_then(|a| a.stat("count", 1.0)),
+        Some(2.0),
+        "setup and teardown samples count"
+    );
+}
+
+#[test]
+fn constant_vus_loop_for_the_duration() {
+    let (f, _) = factory(100, Behaviour::Sleep);
+    let started = Instant::now();
+    let o = go(r#"{"vus": 2, "duration": "1s"}"#, f, 2);
+    let took = started.elapsed();
+    let n = count(&o, builtin::ITERATIONS);
+    assert!((16.0..=22.0).contains(&n), "{n} iterations");
+    assert!(took < Duration::from_millis(1800), "{took:?}");
+    let vus_max = o.snapshot.metric(builtin::VUS_MAX).unwrap();
+    assert_eq!(vus_max.stat("value", 1.0), Some(2.0));
+}
+
+#[test]
+fn ramping_vus_follow_the_stages() {
+    let (f, _) = factory(50, Behaviour::Sleep);
+    let o = go(
+        r#"{"stages": [{"duration": "1s", "target": 4}, {"duration": "1s", "target": 4}, {"duration": "500ms", "target": 0}]}"#,
+        f,
+        2,
+    );
+    assert_eq!(o.end, RunEnd::Completed);
+    let vus = o.snapshot.metric(builtin::VUS).unwrap();
+    assert_eq!(vus.stat("max", 1.0), Some(4.0));
+    // About 0+1+2+3 VU-seconds in the ramp, 4 in the plateau, ~1 in the ramp-down: ~10 s of
+    // 50 ms iterations.
+    let n = count(&o, builtin::ITERATIONS);
+    assert!((120.0..=230.0).contains(&n), "{n} iterations");
+}
+
+#[test]
+fn constant_arrival_rate_keeps_the_schedule() {
+    let (f, _) = factory(1, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"open": {"executor": "constant-arrival-rate", "rate": 1000, "timeUnit": "1s", "duration": "2s", "preAllocatedVUs": 50}}}"#,
+        f,
+        2,
+    );
+    let n = count(&o, builtin::ITERATIONS);
+    assert!((1980.0..=2000.0).contains(&n), "{n} iterations");
+    assert_eq!(count(&o, builtin::DROPPED_ITERATIONS), 0.0);
+    assert!(o.elapsed < Duration::from_millis(2600), "{:?}", o.elapsed);
+}
+
+#[test]
+fn arrival_rate_drops_iterations_when_no_vu_is_free() {
+    let (f, _) = factory(50, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"open": {"executor": "constant-arrival-rate", "rate": 100, "duration": "1s", "preAllocatedVUs": 1, "maxVUs": 2}}}"#,
+        f,
+        2,
+    );
+    let done = count(&o, builtin::ITERATIONS);
+    let dropped = count(&o, builtin::DROPPED_ITERATIONS);
+    assert_eq!(done + dropped, 100.0, "{done} done, {dropped} dropped");
+    assert!(
+        (25.0..=45.0).contains(&done),
+        "{done} done with 2 VUs at 50 ms"
+    );
+    let tagged = o
+        .snapshot
+        .submetric(
+            builtin::DROPPED_ITERATIONS,
+            &TagSet::new([("scenario", "open")]),
+        )
+        .unwrap();
+    assert_eq!(tagged.stat("count", 1.0), Some(dropped));
+    assert_eq!(
+        o.snapshot
+            .metric(builtin::VUS_MAX)
+            .unwrap()
+            .stat("value", 1.0),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn ramping_arrival_rate_runs_the_area_under_the_curve() {
+    let (f, _) = factory(1, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"r": {"executor": "ramping-arrival-rate", "startRate": 0, "stages": [{"duration": "1s", "target": 200}, {"duration": "500ms", "target": 200}], "preAllocatedVUs": 10}}}"#,
+        f,
+        1,
+    );
+    // 100 in the ramp + 100 on the plateau, the one exactly at the end excluded.
+    assert_eq!(count(&o, builtin::ITERATIONS), 199.0);
+}
+
+#[test]
+fn graceful_stop_cancels_iterations_that_run_too_long() {
+    let (f, _) = factory(3000, Behaviour::Sleep);
+    let started = Instant::now();
+    let o = go(
+        r#"{"scenarios": {"c": {"executor": "constant-vus", "vus": 2, "duration": "1s", "gracefulStop": "500ms"}}}"#,
+        f,
+        1,
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        count(&o, builtin::ITERATIONS),
+        0.0,
+        "interrupted iterations are not counted"
+    );
+    assert_eq!(o.end, RunEnd::Completed);
+
+    let (f, _) = factory(1300, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"c": {"executor": "constant-vus", "vus": 2, "duration": "1s", "gracefulStop": "2s"}}}"#,
+        f,
+        1,
+    );
+    assert_eq!(
+        count(&o, builtin::ITERATIONS),
+        2.0,
+        "finished within gracefulStop"
+    );
+}
+
+#[test]
+fn per_vu_iterations_past_max_duration_are_dropped() {
+    let (f, _) = factory(400, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"p": {"executor": "per-vu-iterations", "vus": 1, "iterations": 10, "maxDuration": "1s", "gracefulStop": "0s"}}}"#,
+        f,
+        1,
+    );
+    let done = count(&o, builtin::ITERATIONS);
+    let dropped = count(&o, builtin::DROPPED_ITERATIONS);
+    assert_eq!(done, 2.0);
+    assert_eq!(
+        dropped, 7.0,
+        "the interrupted third is neither counted nor dropped"
+    );
+}
+
+#[test]
+fn run_control_stop_interrupts_and_still_tears_down() {
+    let (f, seen) = factory(20, Behaviour::Sleep);
+    let control = RunControl::new();
+    let stopper = control.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        stopper.stop();
+    });
+    let opts = RunOptions {
+        workers: 2,
+        control,
+        ..RunOptions::default()
+    };
+    let started = Instant::now();
+    let o = run(
+        &plan(r#"{"vus": 4, "duration": "30s"}"#),
+        f,
+        Arc::new(Registry::new()),
+        opts,
+    )
+    .unwrap();
+    t.join().unwrap();
+    assert_eq!(o.end, RunEnd::Interrupted);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(count(&o, builtin::ITERATIONS) > 10.0);
+    assert_eq!(seen.teardowns.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn observer_sees_ticks_and_can_abort() {
+    let (f, _) = factory(10, Behaviour::Sleep);
+    let ticks = Arc::new(Mutex::new(Vec::new()));
+    let seen_ticks = ticks.clone();
+    let opts = RunOptions {
+        workers: 2,
+        observer: Some(Box::new(move |t| {
+            seen_ticks.lock().unwrap().push((
+                t.elapsed,
+                t.is_final,
+                t.progress.iterations,
+                t.progress.scenarios[0].description.clone(),
+            ));
+            if t.elapsed >= Duration::from_millis(1900) && !t.is_final {
+                Control::Abort("http_req_duration p(95)<1 crossed".into())
+            } else {
+                Control::Continue
+            }
+        })),
+        ..RunOptions::default()
+    };
+    let o = run(
+        &plan(r#"{"vus": 2, "duration": "20s"}"#),
+        f,
+        Arc::new(Registry::new()),
+        opts,
+    )
+    .unwrap();
+    assert_eq!(
+        o.end,
+        RunEnd::Aborted("http_req_duration p(95)<1 crossed".into())
+    );
+    let ticks = ticks.lock().unwrap();
+    assert!(ticks.len() >= 3, "{} ticks", ticks.len());
+    assert!(ticks.last().unwrap().1, "a final tick comes last");
+    assert!(ticks[0].2 > 0);
+    assert_eq!(ticks[0].3, "2 looping VUs for 20s (gracefulStop: 30s)");
+    assert!(o.elapsed < Duration::from_secs(4));
+}
+
+#[test]
+fn test_abort_ends_the_run() {
+    let (f, _) = factory(5, Behaviour::AbortAt5);
+    let o = go(r#"{"vus": 1, "duration": "10s"}"#, f, 1);
+    assert_eq!(o.end, RunEnd::TestAborted("enough".into()));
+    assert_eq!(count(&o, builtin::ITERATIONS), 5.0);
+}
+
+#[test]
+fn scheduled_lag_grows_when_the_worker_stalls() {
+    let (f, seen) = factory(1, Behaviour::StallOnce);
+    let o = go(
+        r#"{"scenarios": {"open": {"executor": "constant-arrival-rate", "rate": 100, "duration": "1s", "preAllocatedVUs": 20}}}"#,
+        f,
+        1,
+    );
+    let lag = seen.max_lag_ms.load(Ordering::Relaxed);
+    assert!(lag >= 200, "max scheduled lag {lag} ms");
+    assert!(o.saturation.is_saturated());
+    assert!(o.saturation.max_event_loop_lag >= Duration::from_millis(200));
+}
+
+#[test]
+fn scenarios_run_in_parallel_with_their_exec_env_and_start_time() {
+    let (f, seen) = factory(10, Behaviour::Sleep);
+    let started = Instant::now();
+    let o = go(
+        r#"{"tags": {"run": "x"}, "scenarios": {
+            "a": {"executor": "shared-iterations", "vus": 2, "iterations": 10, "exec": "login", "env": {"MODE": "a"}},
+            "b": {"executor": "per-vu-iterations", "vus": 1, "iterations": 3, "startTime": "500ms", "tags": {"team": "b"}}
+        }}"#,
+        f,
+        2,
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(count(&o, builtin::ITERATIONS), 13.0);
+    assert_eq!(
+        *seen.scenarios.lock().unwrap(),
+        BTreeSet::from(["a".to_string(), "b".to_string()])
+    );
+    assert_eq!(
+        *seen.execs.lock().unwrap(),
+        BTreeSet::from(["login".to_string(), "default".to_string()])
+    );
+    assert_eq!(
+        *seen.env.lock().unwrap(),
+        BTreeSet::from(["MODE=a".to_string()])
+    );
+    let b = o
+        .snapshot
+        .submetric(
+            builtin::ITERATIONS,
+            &TagSet::new([("scenario", "b"), ("team", "b"), ("run", "x")]),
+        )
+        .unwrap();
+    assert_eq!(b.stat("count", 1.0), Some(3.0));
+}
+
+#[test]
+fn vu_init_errors_fail_the_run() {
+    let seen = Arc::new(Seen::default());
+    let f = Arc::new(Factory {
+        delay: Duration::from_millis(1),
+        behaviour: Behaviour::Sleep,
+        seen,
+        fail_init: true,
+    });
+    let err = run(
+        &plan(r#"{"vus": 3, "iterations": 3}"#),
+        f,
+        Arc::new(Registry::new()),
+        RunOptions {
+            workers: 2,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, RunError::VuInit(_)));
+    assert!(err.to_string().contains("script.js:3:5"), "{err}");
+}
+
+#[test]
+fn segmented_instances_together_do_the_work_of_one() {
+    let mut total = 0.0;
+    for seg in ["0:1/3", "1/3:2/3", "2/3:1"] {
+        let (f, _) = factory(1, Behaviour::Sleep);
+        let o = go(
+            &format!(
+                r#"{{"executionSegment": "{seg}", "executionSegmentSequence": "0,1/3,2/3,1", "scenarios": {{
+                    "s": {{"executor": "shared-iterations", "vus": 5, "iterations": 29}},
+                    "r": {{"executor": "constant-arrival-rate", "rate": 50, "duration": "1s", "preAllocatedVUs": 5}}
+                }}}}"#
+            ),
+            f,
+            1,
+        );
+        total += count(&o, builtin::ITERATIONS);
+    }
+    assert_eq!(total, 29.0 + 50.0);
+}
