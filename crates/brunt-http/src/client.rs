@@ -1,8 +1,9 @@
 //! The per-VU client: its own connections, requests exchanged on them, redirects followed.
 
 use crate::config::ClientConfig;
-use crate::connect::{connect, Io};
+use crate::connect::connect;
 use crate::error::{ErrorCode, RequestError};
+use crate::h1::{Exchanged, H1Conn};
 use crate::metered::IoStats;
 use crate::request::{Origin, Request};
 use crate::response::{Proto, Response, Stamps, Timings};
@@ -11,24 +12,21 @@ use http::header::{HeaderValue, HOST, LOCATION, USER_AGENT};
 use http::{HeaderMap, Method, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::Instant;
 
 type Body = Full<Bytes>;
-type H1Driver = http1::Connection<TokioIo<Io>, Body>;
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
 /// keep-alive connections (reopened when the server closes them) and one multiplexed HTTP/2
 /// connection per host. Use it on one thread; it is not `Sync`. The runtime needs its timer
-/// enabled. HTTP/1.1 connections are driven inside the request's own task (no task per
-/// connection); HTTP/2 connections run as a spawned task.
+/// enabled. HTTP/1.1 is spoken inside the request's own task (no task per connection);
+/// HTTP/2 connections (hyper's) run as a spawned task.
 pub struct Client {
     config: ClientConfig,
     user_agent: HeaderValue,
@@ -37,7 +35,7 @@ pub struct Client {
 
 struct PoolEntry {
     origin: Arc<Origin>,
-    idle: Vec<H1Conn>,
+    idle: Vec<H1>,
     h2: Option<H2Conn>,
 }
 
@@ -49,11 +47,8 @@ struct ConnInfo {
     tls_version: Option<&'static str>,
 }
 
-struct H1Conn {
-    sender: http1::SendRequest<Body>,
-    driver: Pin<Box<H1Driver>>,
-    /// The driver future has finished: the connection is closed.
-    closed: bool,
+struct H1 {
+    conn: H1Conn,
     info: ConnInfo,
 }
 
@@ -64,16 +59,8 @@ struct H2Conn {
 }
 
 enum Conn {
-    H1(H1Conn),
+    H1(H1),
     H2(H2Conn),
-}
-
-/// A successful exchange, before it becomes a [`Response`].
-struct Exchanged {
-    status: u16,
-    version: Version,
-    headers: HeaderMap,
-    body: Bytes,
 }
 
 impl Client {
@@ -221,7 +208,7 @@ impl Client {
                 Conn::H1(mut h1) => {
                     *info = Some((h1.info.clone(), false));
                     h1.info.stats.begin();
-                    let out = self.exchange_h1(&mut h1, req).await;
+                    let out = h1.conn.exchange(req, &self.user_agent).await;
                     let retry = reused
                         && out.is_err()
                         && h1.info.stats.first_read_at().is_none()
@@ -230,34 +217,13 @@ impl Client {
                         reused = false;
                         continue;
                     }
-                    if out.is_ok() && !h1.closed && !h1.sender.is_closed() {
+                    if out.is_ok() && h1.conn.reusable() {
                         self.checkin_h1(&req.origin, h1);
                     }
                     return out;
                 }
             }
         }
-    }
-
-    async fn exchange_h1(&self, c: &mut H1Conn, req: &Request) -> Result<Exchanged, RequestError> {
-        let H1Conn {
-            sender,
-            driver,
-            closed,
-            ..
-        } = c;
-        let ready = drive(driver, closed, poll_fn(|cx| sender.poll_ready(cx))).await;
-        ready.map_err(|e| RequestError::hyper(&e, false))?;
-        let sent = drive(driver, closed, sender.send_request(self.build(req, false))).await;
-        let resp = sent.map_err(|e| RequestError::hyper(&e, true))?;
-        let (parts, mut body) = resp.into_parts();
-        let body = drive(driver, closed, read_body(&mut body, req.discard_body)).await;
-        Ok(Exchanged {
-            status: parts.status.as_u16(),
-            version: parts.version,
-            headers: parts.headers,
-            body: body.map_err(|e| RequestError::hyper(&e, true))?,
-        })
     }
 
     async fn exchange_h2(
@@ -270,7 +236,7 @@ impl Client {
         let ready = poll_fn(|cx| sender.poll_ready(cx)).await;
         ready.map_err(|e| RequestError::hyper(&e, false))?;
         let resp = sender
-            .send_request(self.build(req, true))
+            .send_request(self.build_h2(req))
             .await
             .map_err(|e| RequestError::hyper(&e, true))?;
         stamps.first_byte = Some(Instant::now());
@@ -284,32 +250,23 @@ impl Client {
         })
     }
 
-    /// The hyper request: the prepared target and headers, plus `Host` (HTTP/1.1) and
-    /// `User-Agent` when the request has none.
-    fn build(&self, req: &Request, h2: bool) -> http::Request<Body> {
-        let mut headers = HeaderMap::with_capacity(req.headers().len() + 2);
+    /// The hyper request for HTTP/2: absolute target, the request's headers (less `Host`,
+    /// which `:authority` replaces) and `User-Agent` when the request has none.
+    fn build_h2(&self, req: &Request) -> http::Request<Body> {
+        let mut headers = HeaderMap::with_capacity(req.headers().len() + 1);
         for (k, v) in req.headers() {
-            headers.append(k, v.clone());
-        }
-        if h2 {
-            headers.remove(HOST);
-        } else if !headers.contains_key(HOST) {
-            headers.insert(HOST, req.host_header.clone());
+            if k != HOST {
+                headers.append(k, v.clone());
+            }
         }
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
         let mut r = http::Request::new(Full::new(req.body().clone()));
         *r.method_mut() = req.method().clone();
-        *r.uri_mut() = if h2 {
-            req.full_uri.clone()
-        } else {
-            req.path_uri.clone()
-        };
+        *r.uri_mut() = req.full_uri.clone();
         *r.headers_mut() = headers;
-        if h2 {
-            *r.version_mut() = Version::HTTP_2;
-        }
+        *r.version_mut() = Version::HTTP_2;
         r
     }
 
@@ -321,23 +278,16 @@ impl Client {
             remote: c.remote,
             tls_version: c.tls_version,
         };
-        let io = TokioIo::new(c.io);
         if c.h2 {
             let (sender, driver) = http2::Builder::new(TokioExecutor::new())
-                .handshake(io)
+                .handshake(TokioIo::new(c.io))
                 .await
                 .map_err(|e| RequestError::hyper(&e, false))?;
             tokio::spawn(driver);
             Ok(Conn::H2(H2Conn { sender, info }))
         } else {
-            let (sender, driver) = http1::Builder::new()
-                .handshake(io)
-                .await
-                .map_err(|e| RequestError::hyper(&e, false))?;
-            Ok(Conn::H1(H1Conn {
-                sender,
-                driver: Box::pin(driver),
-                closed: false,
+            Ok(Conn::H1(H1 {
+                conn: H1Conn::new(c.io),
                 info,
             }))
         }
@@ -356,7 +306,7 @@ impl Client {
             entry.h2 = None;
         }
         while let Some(mut c) = entry.idle.pop() {
-            if c.still_open() {
+            if c.conn.still_open() {
                 return Some(Conn::H1(c));
             }
         }
@@ -385,7 +335,7 @@ impl Client {
         }
     }
 
-    fn checkin_h1(&self, origin: &Arc<Origin>, c: H1Conn) {
+    fn checkin_h1(&self, origin: &Arc<Origin>, c: H1) {
         let max = self.config.max_idle_per_host;
         self.entry(origin, |e| {
             if e.idle.len() < max {
@@ -401,33 +351,6 @@ impl Client {
             }
         });
     }
-}
-
-impl H1Conn {
-    /// Lets the connection notice a close by the server while it sat idle.
-    fn still_open(&mut self) -> bool {
-        if !self.closed {
-            let mut cx = Context::from_waker(Waker::noop());
-            if self.driver.as_mut().poll(&mut cx).is_ready() {
-                self.closed = true;
-            }
-        }
-        !self.closed && !self.sender.is_closed()
-    }
-}
-
-/// Polls `fut` while also driving the HTTP/1.1 connection in the same task, so that a request
-/// costs no wake-ups across tasks.
-async fn drive<F: Future>(driver: &mut Pin<Box<H1Driver>>, closed: &mut bool, fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    poll_fn(|cx: &mut Context<'_>| {
-        // The driver's own result needs no handling: its errors reach the request's future.
-        if !*closed && driver.as_mut().poll(cx).is_ready() {
-            *closed = true;
-        }
-        fut.as_mut().poll(cx)
-    })
-    .await
 }
 
 /// Reads a body to its end; with `discard` the data is dropped (bytes are counted on the wire).

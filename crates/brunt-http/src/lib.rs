@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod connect;
 mod error;
+mod h1;
 mod metered;
 mod record;
 mod request;

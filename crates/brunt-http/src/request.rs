@@ -1,11 +1,14 @@
 //! A request, parsed and prepared once so that sending it again costs no parsing.
 
 use crate::error::{ErrorCode, RequestError};
-use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST,
+    TRANSFER_ENCODING, USER_AGENT,
+};
 use http::{HeaderMap, Method, Uri};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use url::{Position, Url};
 
@@ -44,7 +47,12 @@ pub struct Request {
     pub max_redirects: Option<u32>,
     /// Drop the body as it arrives, still counting its bytes (k6's `responseType: "none"`).
     pub discard_body: bool,
+    /// The HTTP/1.1 bytes on the wire, serialized on first send with the user agent it used.
+    wire: OnceLock<(HeaderValue, Bytes)>,
 }
+
+/// Bodies up to this size are sent in the same write as the head.
+const INLINE_BODY: usize = 64 * 1024;
 
 impl Request {
     /// A request without headers or body. Fails with k6's code 1020 on a URL that does not parse,
@@ -115,6 +123,7 @@ impl Request {
             timeout: None,
             max_redirects: None,
             discard_body: false,
+            wire: OnceLock::new(),
             url,
         })
     }
@@ -138,6 +147,7 @@ impl Request {
 
     /// Headers to send; `Host` and `User-Agent` are added when absent.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.wire = OnceLock::new();
         &mut self.headers
     }
 
@@ -155,7 +165,7 @@ impl Request {
                 format!("invalid value for header \"{name}\""),
             )
         })?;
-        self.headers.insert(n, v);
+        self.headers_mut().insert(n, v);
         Ok(())
     }
 
@@ -164,7 +174,64 @@ impl Request {
     }
 
     pub fn set_body(&mut self, body: impl Into<Bytes>) {
+        self.wire = OnceLock::new();
         self.body = body.into();
+    }
+
+    /// The request as HTTP/1.1 bytes, and whether they include the body (small bodies ride
+    /// in the same write). Serialized once and reused while the user agent stays the same.
+    pub(crate) fn h1_wire(&self, user_agent: &HeaderValue) -> (Bytes, bool) {
+        let included = self.body.len() <= INLINE_BODY;
+        let (ua, wire) = self
+            .wire
+            .get_or_init(|| (user_agent.clone(), self.serialize_h1(user_agent, included)));
+        if ua == user_agent {
+            (wire.clone(), included)
+        } else {
+            (self.serialize_h1(user_agent, included), included)
+        }
+    }
+
+    /// Lower-case header names, as hyper and HTTP/2 send them; `Content-Length` for any body,
+    /// and for an empty POST, PUT or PATCH as Go sends it.
+    fn serialize_h1(&self, user_agent: &HeaderValue, with_body: bool) -> Bytes {
+        let mut b = BytesMut::with_capacity(256 + if with_body { self.body.len() } else { 0 });
+        b.put_slice(self.method.as_str().as_bytes());
+        b.put_u8(b' ');
+        b.put_slice(
+            self.path_uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .as_bytes(),
+        );
+        b.put_slice(b" HTTP/1.1\r\n");
+        let mut line = |name: &[u8], value: &[u8]| {
+            b.put_slice(name);
+            b.put_slice(b": ");
+            b.put_slice(value);
+            b.put_slice(b"\r\n");
+        };
+        if !self.headers.contains_key(HOST) {
+            line(b"host", self.host_header.as_bytes());
+        }
+        if !self.headers.contains_key(USER_AGENT) {
+            line(b"user-agent", user_agent.as_bytes());
+        }
+        for (k, v) in &self.headers {
+            line(k.as_str().as_bytes(), v.as_bytes());
+        }
+        let framed = self.headers.contains_key(CONTENT_LENGTH)
+            || self.headers.contains_key(TRANSFER_ENCODING);
+        let wants_length = !self.body.is_empty()
+            || matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if wants_length && !framed {
+            line(b"content-length", self.body.len().to_string().as_bytes());
+        }
+        b.put_slice(b"\r\n");
+        if with_body {
+            b.put_slice(&self.body);
+        }
+        b.freeze()
     }
 
     /// The request for the next hop of a redirect, as Go's client (and so k6) builds it: 301, 302
@@ -186,7 +253,7 @@ impl Request {
         let tag: Arc<str> = next.as_str().into();
         let mut req = Self::from_url(method, next, tag)?;
         req.headers = self.headers.clone();
-        req.headers.remove(http::header::HOST);
+        req.headers.remove(HOST);
         if keep_body {
             req.body = self.body.clone();
         } else {
@@ -250,5 +317,28 @@ mod tests {
         assert_eq!(r.body(), "data");
         assert!(r.headers().get(AUTHORIZATION).is_none());
         assert!(post.set_header("bad name", "v").is_err());
+    }
+
+    #[test]
+    fn http1_bytes_are_serialized_once_and_refreshed_on_change() {
+        let ua = HeaderValue::from_static("brunt/test");
+        let mut r = Request::new(Method::POST, "http://h:81/p?q").unwrap();
+        r.set_body("abc");
+        let (wire, inline) = r.h1_wire(&ua);
+        assert!(inline);
+        assert_eq!(
+            &wire[..],
+            b"POST /p?q HTTP/1.1\r\nhost: h:81\r\nuser-agent: brunt/test\r\ncontent-length: 3\r\n\r\nabc"
+        );
+        assert_eq!(r.h1_wire(&ua).0.as_ptr(), wire.as_ptr(), "cached");
+        r.set_header("User-Agent", "mine").unwrap();
+        let (wire, _) = r.h1_wire(&ua);
+        assert!(wire.windows(16).any(|w| w == b"user-agent: mine"));
+        let get = Request::new(Method::GET, "http://h/").unwrap();
+        assert!(!get
+            .h1_wire(&ua)
+            .0
+            .windows(14)
+            .any(|w| w == b"content-length"));
     }
 }

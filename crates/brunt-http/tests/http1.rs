@@ -94,13 +94,68 @@ async fn server_closing_the_connection_is_survived() {
     assert!(r.timings.connecting > 0.0);
 
     // A server that closes kept-alive connections after one response.
-    let addr = support::serve_one_per_connection().await;
+    let addr = support::serve_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true).await;
     let req = get(&format!("http://{addr}/"));
     for _ in 0..5 {
         let r = c.send(&req).await;
         assert_eq!((r.status, r.error.as_deref()), (200, None));
         assert_eq!(r.body, "ok");
     }
+}
+
+#[tokio::test]
+async fn chunked_interim_and_close_delimited_bodies() {
+    let c = client();
+    let chunked = support::serve_raw(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n",
+        false,
+    )
+    .await;
+    let req = get(&format!("http://{chunked}/"));
+    for i in 0..2 {
+        let r = c.send(&req).await;
+        assert_eq!(
+            (r.status, &r.body[..]),
+            (200, &b"hello, world"[..]),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.timings.connecting == 0.0,
+            i == 1,
+            "kept alive after a chunked body"
+        );
+    }
+
+    let http10 = support::serve_raw(b"HTTP/1.0 200 OK\r\n\r\nuntil close", true).await;
+    let req = get(&format!("http://{http10}/"));
+    for _ in 0..2 {
+        let r = c.send(&req).await;
+        assert_eq!((r.status, r.proto), (200, Proto::Http10));
+        assert_eq!(r.body, "until close");
+        assert!(
+            r.timings.connecting > 0.0,
+            "a close-delimited body ends the connection"
+        );
+    }
+
+    let garbage = support::serve_raw(b"SMTP ready\r\n\r\n", false).await;
+    let r = c.send(&get(&format!("http://{garbage}/"))).await;
+    assert_eq!((r.status, r.error_code), (0, ErrorCode::GENERIC));
+    assert!(r.error.unwrap().starts_with("malformed HTTP response"));
+}
+
+#[tokio::test]
+async fn head_responses_have_no_body() {
+    let addr = support::serve().await;
+    let c = client();
+    let head = Request::new(Method::HEAD, &format!("http://{addr}/big")).unwrap();
+    let r = c.send(&head).await;
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(r.headers.get("content-length").unwrap(), "100000");
+    // The connection is still in step for the next request.
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!((r.status, r.timings.connecting), (200, 0.0));
 }
 
 #[tokio::test]

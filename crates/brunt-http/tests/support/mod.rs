@@ -102,9 +102,9 @@ pub async fn serve_tls() -> SocketAddr {
     addr
 }
 
-/// A server that answers each connection's first request with a keep-alive response, then
-/// closes the connection anyway.
-pub async fn serve_one_per_connection() -> SocketAddr {
+/// A server that answers every request with the same raw bytes, and closes each connection
+/// after its first answer when `close_after_one` (whatever the bytes say about keep-alive).
+pub async fn serve_raw(reply: &'static [u8], close_after_one: bool) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -115,15 +115,18 @@ pub async fn serve_one_per_connection() -> SocketAddr {
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if tcp.write_all(reply).await.is_err() || close_after_one {
+                            return;
+                        }
+                    }
                     match tcp.read(&mut chunk).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let _ = tcp
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
             });
         }
     });

@@ -1,0 +1,381 @@
+//! HTTP/1.1 exchanges on a connection of our own: the request goes out as bytes serialized once
+//! per [`Request`], the response head is parsed by `httparse` straight from the read buffer, and
+//! header values and small bodies are slices of that buffer, not copies. This is the hot path of
+//! `brunt quick`; hyper's connection (channels, a task hand-off per request) cost a third of
+//! wrk's throughput here, see docs/benchmarks.md.
+
+use crate::connect::Io;
+use crate::error::{ErrorCode, RequestError};
+use crate::request::Request;
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Version};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Waker};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+
+/// Most response headers parsed; more is an error, as in hyper (which allows 100).
+const MAX_HEADERS: usize = 100;
+/// Largest response head accepted.
+const MAX_HEAD: usize = 1 << 20;
+/// Read granularity.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A response read off the connection.
+pub(crate) struct Exchanged {
+    pub status: u16,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub(crate) struct H1Conn {
+    io: Io,
+    buf: BytesMut,
+    /// False once the connection cannot carry another request (closed, `Connection: close`,
+    /// body delimited by the close, or in an unknown state after an error).
+    reusable: bool,
+}
+
+/// How the response body is delimited (RFC 9112, section 6.3).
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+impl H1Conn {
+    pub fn new(io: Io) -> Self {
+        H1Conn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            reusable: true,
+        }
+    }
+
+    pub fn reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// Notices, without waiting, a close by the server while the connection sat idle.
+    pub fn still_open(&mut self) -> bool {
+        if !self.reusable {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+        let mut rb = ReadBuf::uninit(&mut probe);
+        // Pending is the healthy answer; EOF, an error or unasked-for bytes all end the connection.
+        if Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut rb)
+            .is_ready()
+        {
+            self.reusable = false;
+        }
+        self.reusable
+    }
+
+    /// Writes the request and reads the whole response.
+    pub async fn exchange(
+        &mut self,
+        req: &Request,
+        user_agent: &HeaderValue,
+    ) -> Result<Exchanged, RequestError> {
+        // Until the response is complete, an interrupted exchange leaves the connection unusable.
+        self.reusable = false;
+        let (wire, body_included) = req.h1_wire(user_agent);
+        self.write(&wire).await?;
+        if !body_included {
+            self.write(req.body()).await?;
+        }
+        self.io
+            .flush()
+            .await
+            .map_err(|e| RequestError::io(&e, "write"))?;
+        let head_only = req.method() == Method::HEAD;
+        loop {
+            let (status, version, headers, framing, keep_alive) = self.read_head(head_only).await?;
+            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            if (100..200).contains(&status) && status != 101 {
+                continue;
+            }
+            let body = match framing {
+                Framing::None => Bytes::new(),
+                Framing::Length(n) => self.read_exact(n, req.discard_body).await?,
+                Framing::Chunked => self.read_chunked(req.discard_body).await?,
+                Framing::UntilClose => self.read_to_close(req.discard_body).await?,
+            };
+            self.reusable = keep_alive
+                && status != 101
+                && !matches!(framing, Framing::UntilClose)
+                && self.buf.is_empty();
+            return Ok(Exchanged {
+                status,
+                version,
+                headers,
+                body,
+            });
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), RequestError> {
+        self.io
+            .write_all(bytes)
+            .await
+            .map_err(|e| RequestError::io(&e, "write"))
+    }
+
+    /// Reads more bytes into the buffer; `Ok(false)` at end of stream.
+    async fn fill(&mut self) -> Result<bool, RequestError> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        match self.io.read_buf(&mut self.buf).await {
+            Ok(n) => Ok(n > 0),
+            Err(e) => Err(RequestError::io(&e, "read")),
+        }
+    }
+
+    async fn fill_or_eof(&mut self) -> Result<(), RequestError> {
+        if self.fill().await? {
+            Ok(())
+        } else {
+            Err(RequestError::new(ErrorCode::GENERIC, "unexpected EOF"))
+        }
+    }
+
+    async fn read_head(
+        &mut self,
+        head_only: bool,
+    ) -> Result<(u16, Version, HeaderMap, Framing, bool), RequestError> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(parsed) = parse_head(&mut self.buf, head_only)? {
+                    return Ok(parsed);
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(RequestError::new(
+                        ErrorCode::GENERIC,
+                        "server response headers exceeded 1 MiB",
+                    ));
+                }
+            }
+            let was_empty = self.buf.is_empty();
+            if !self.fill().await? {
+                // A close before any byte is what Go reports as plain EOF (and retries).
+                let msg = if was_empty { "EOF" } else { "unexpected EOF" };
+                return Err(RequestError::new(ErrorCode::GENERIC, msg));
+            }
+        }
+    }
+
+    /// Takes `n` body bytes from the buffer and the connection.
+    async fn read_exact(&mut self, n: usize, discard: bool) -> Result<Bytes, RequestError> {
+        if discard {
+            let mut left = n;
+            loop {
+                let take = left.min(self.buf.len());
+                self.buf.advance(take);
+                left -= take;
+                if left == 0 {
+                    return Ok(Bytes::new());
+                }
+                self.fill_or_eof().await?;
+            }
+        }
+        if self.buf.len() < n {
+            self.buf.reserve(n - self.buf.len());
+        }
+        while self.buf.len() < n {
+            self.fill_or_eof().await?;
+        }
+        Ok(self.buf.split_to(n).freeze())
+    }
+
+    async fn read_chunked(&mut self, discard: bool) -> Result<Bytes, RequestError> {
+        let mut out = BytesMut::new();
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.buf.advance(used);
+                        break usize::try_from(size).map_err(|_| malformed("chunk too large"))?;
+                    }
+                    Ok(httparse::Status::Partial) => self.fill_or_eof().await?,
+                    Err(_) => return Err(malformed("invalid chunk size")),
+                }
+            };
+            if size == 0 {
+                self.skip_trailers().await?;
+                return Ok(out.freeze());
+            }
+            let data = self.read_exact(size, discard).await?;
+            if !discard {
+                out.extend_from_slice(&data);
+            }
+            while self.buf.len() < 2 {
+                self.fill_or_eof().await?;
+            }
+            if &self.buf[..2] != b"\r\n" {
+                return Err(malformed("missing CRLF after chunk"));
+            }
+            self.buf.advance(2);
+        }
+    }
+
+    /// Skips the trailer section after the last chunk, up to its empty line.
+    async fn skip_trailers(&mut self) -> Result<(), RequestError> {
+        loop {
+            match self.buf.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.buf.advance(2);
+                    return Ok(());
+                }
+                Some(i) => self.buf.advance(i + 2),
+                None => self.fill_or_eof().await?,
+            }
+        }
+    }
+
+    async fn read_to_close(&mut self, discard: bool) -> Result<Bytes, RequestError> {
+        loop {
+            if discard {
+                self.buf.clear();
+            }
+            if !self.fill().await? {
+                return Ok(self.buf.split().freeze());
+            }
+        }
+    }
+}
+
+fn malformed(what: &str) -> RequestError {
+    RequestError::new(
+        ErrorCode::GENERIC,
+        format!("malformed HTTP response: {what}"),
+    )
+}
+
+/// Parses a complete response head off the front of `buf`, or returns None if more is needed.
+/// Returns status, version, headers (slices of the buffer), body framing and keep-alive.
+#[allow(clippy::type_complexity)]
+fn parse_head(
+    buf: &mut BytesMut,
+    head_only: bool,
+) -> Result<Option<(u16, Version, HeaderMap, Framing, bool)>, RequestError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
+    let len = match parsed {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(malformed(&e.to_string())),
+    };
+    let status = resp.code.unwrap_or(0);
+    let http11 = resp.version == Some(1);
+    let base = buf.as_ptr() as usize;
+    // Offsets of each name and value, so that the values can become slices of the frozen head.
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let count = resp.headers.len();
+    for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
+        let n = h.name.as_ptr() as usize - base;
+        let v = h.value.as_ptr() as usize - base;
+        *span = (n, n + h.name.len(), v, v + h.value.len());
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut keep_alive = http11;
+    for &(n0, n1, v0, v1) in &spans[..count] {
+        let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
+            .map_err(|_| malformed("header value"))?;
+        if name == http::header::CONTENT_LENGTH {
+            let n = std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| malformed("invalid Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(malformed("conflicting Content-Length"));
+            }
+            length = Some(n);
+        } else if name == http::header::TRANSFER_ENCODING {
+            chunked = value
+                .as_bytes()
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name == http::header::CONNECTION {
+            for token in value.as_bytes().split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+        headers.append(name, value);
+    }
+    let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    let version = if http11 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    Ok(Some((status, version, headers, framing, keep_alive)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> (u16, Version, HeaderMap, Framing, bool, BytesMut) {
+        let mut buf = BytesMut::from(raw);
+        let (s, v, h, f, k) = parse_head(&mut buf, false).unwrap().unwrap();
+        (s, v, h, f, k, buf)
+    }
+
+    #[test]
+    fn heads_are_parsed_and_bodies_framed_as_rfc_9112_says() {
+        let (s, v, h, f, k, rest) =
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello");
+        assert_eq!((s, v, k), (200, Version::HTTP_11, true));
+        assert!(matches!(f, Framing::Length(5)));
+        assert_eq!(h.get("x-a").unwrap(), "b");
+        assert_eq!(&rest[..], b"hello");
+
+        let (_, _, _, f, k, _) = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
+        );
+        assert!(matches!(f, Framing::Chunked));
+        assert!(!k);
+        let (_, v, _, f, k, _) = parse(b"HTTP/1.0 200 OK\r\n\r\n");
+        assert_eq!(v, Version::HTTP_10);
+        assert!(matches!(f, Framing::UntilClose));
+        assert!(!k);
+        let (_, _, _, f, _, _) = parse(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n");
+        assert!(matches!(f, Framing::None));
+
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-"[..]);
+        assert!(parse_head(&mut partial, false).unwrap().is_none());
+        let mut bad = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"[..]);
+        assert!(parse_head(&mut bad, false).is_err());
+        let mut conflict = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+        );
+        assert!(parse_head(&mut conflict, false).is_err());
+    }
+}
