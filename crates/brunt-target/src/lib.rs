@@ -23,7 +23,7 @@
 //! | `/redirect/{n}` | `n` redirects ending at `/get` |
 //! | `/redirect-to?url=U&status_code=C` | one redirect to `U` (302 by default) |
 //! | `/auth/token` | GET or POST: a JSON bearer token |
-//! | `POST /api/orders` | stores the JSON body, 201 with `{"id":"ord-N",...}`; the last 100000 are kept |
+//! | `POST /api/orders` | stores the JSON body, 201 with `{"id":"ord-N",...}`; the last 100000 (at most 64 MiB) are kept |
 //! | `GET /api/orders/{id}` | a stored order, 404 if unknown |
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
 //!

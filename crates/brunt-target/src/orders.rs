@@ -8,12 +8,17 @@ use bytes::Bytes;
 
 /// How many of the most recent orders are kept; older ones answer 404.
 pub(crate) const ORDERS_KEPT: usize = 100_000;
+/// How many bytes of orders are kept at most, whatever their count: bodies
+/// may be large, and the target must stay small beside the system under test.
+pub(crate) const ORDER_BYTES_KEPT: usize = 64 * 1024 * 1024;
 
-/// Orders numbered 1, 2, 3, ...; only the last `capacity` are kept.
+/// Orders numbered 1, 2, 3, ...; only the most recent are kept, up to a
+/// count and a total size (the newest is always kept).
 #[derive(Debug)]
 pub(crate) struct Orders {
     inner: Mutex<Window>,
-    capacity: usize,
+    max_count: usize,
+    max_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -22,16 +27,20 @@ struct Window {
     first: u64,
     /// Serialized order documents, ready to send.
     docs: VecDeque<Bytes>,
+    /// Total length of `docs`.
+    bytes: usize,
 }
 
 impl Orders {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(max_count: usize, max_bytes: usize) -> Self {
         Orders {
             inner: Mutex::new(Window {
                 first: 1,
                 docs: VecDeque::new(),
+                bytes: 0,
             }),
-            capacity,
+            max_count,
+            max_bytes,
         }
     }
 
@@ -41,10 +50,15 @@ impl Orders {
         let mut window = self.lock();
         let id = window.first + window.docs.len() as u64;
         let doc = render(id);
+        window.bytes += doc.len();
         window.docs.push_back(doc.clone());
-        if window.docs.len() > self.capacity {
-            window.docs.pop_front();
-            window.first += 1;
+        while window.docs.len() > 1
+            && (window.docs.len() > self.max_count || window.bytes > self.max_bytes)
+        {
+            if let Some(evicted) = window.docs.pop_front() {
+                window.bytes -= evicted.len();
+                window.first += 1;
+            }
         }
         doc
     }
@@ -75,7 +89,7 @@ mod tests {
 
     #[test]
     fn stores_and_finds_orders_by_number() {
-        let orders = Orders::new(10);
+        let orders = Orders::new(10, 1000);
         assert_eq!(orders.insert(doc), "1");
         assert_eq!(orders.insert(doc), "2");
         assert_eq!(orders.get(1).as_deref(), Some(&b"1"[..]));
@@ -86,12 +100,26 @@ mod tests {
 
     #[test]
     fn keeps_only_the_most_recent_orders() {
-        let orders = Orders::new(3);
+        let orders = Orders::new(3, 1000);
         for _ in 0..5 {
             orders.insert(doc);
         }
         assert_eq!(orders.get(2), None);
         assert_eq!(orders.get(3).as_deref(), Some(&b"3"[..]));
         assert_eq!(orders.get(5).as_deref(), Some(&b"5"[..]));
+    }
+
+    #[test]
+    fn large_orders_evict_older_ones_to_stay_within_the_byte_budget() {
+        let orders = Orders::new(100, 10);
+        let big = |_| Bytes::from(vec![b'x'; 6]);
+        orders.insert(big);
+        orders.insert(big);
+        assert_eq!(orders.get(1), None);
+        assert!(orders.get(2).is_some());
+        // An order larger than the whole budget is still kept until the next.
+        orders.insert(|_| Bytes::from(vec![b'y'; 50]));
+        assert_eq!(orders.get(2), None);
+        assert!(orders.get(3).is_some());
     }
 }

@@ -17,7 +17,7 @@ use url::form_urlencoded;
 
 use crate::auth;
 use crate::echo;
-use crate::orders::{Orders, ORDERS_KEPT};
+use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, JSON, TEXT};
 use crate::stall::Stall;
 
@@ -45,7 +45,7 @@ impl State {
     pub(crate) fn new() -> Self {
         State {
             stall: Stall::new(),
-            orders: Orders::new(ORDERS_KEPT),
+            orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
         }
     }
 }
