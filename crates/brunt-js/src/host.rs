@@ -60,10 +60,11 @@ pub(crate) struct IterState {
     pub iter_in_instance: u64,
     /// `__ITER`: this VU's iteration count within the scenario.
     pub iter: u64,
-    /// Tags of the scenario (scenario name plus its `tags` option and run-wide `--tag`s).
-    pub tags: BTreeMap<String, String>,
-    /// Environment of the scenario (global env plus its `env` option).
-    pub env: Option<Arc<BTreeMap<String, String>>>,
+    /// Tags of the scenario (run tags, the scenario's `tags` and `scenario: <name>`); None in
+    /// setup and teardown, whose samples carry the run tags only.
+    pub tags: Option<TagSet>,
+    /// Open-model executors: how late this iteration started against its schedule.
+    pub scheduled_lag: Option<std::time::Duration>,
 }
 
 /// Everything a VU's native functions share.
@@ -80,6 +81,10 @@ pub(crate) struct Host {
     pub vu_tags: RefCell<BTreeMap<String, String>>,
     /// The tag set every sample of the current iteration starts from, rebuilt when tags change.
     base_tags: RefCell<Option<TagSet>>,
+    /// Group and check paths this VU has already reported to [`Shared::define`].
+    defined: RefCell<std::collections::HashSet<String>>,
+    /// Turns responses into k6's http samples, caching their tag sets.
+    pub recorder: RefCell<brunt_http::Recorder>,
     /// Pending `setTimeout`/`setInterval` callbacks.
     pub timers: RefCell<crate::modules::timers::Timers>,
     cancel: Rc<Cell<bool>>,
@@ -106,6 +111,8 @@ impl Host {
             group: RefCell::new(String::new()),
             vu_tags: RefCell::new(BTreeMap::new()),
             base_tags: RefCell::new(None),
+            defined: RefCell::default(),
+            recorder: RefCell::default(),
             timers: RefCell::default(),
             cancel: Rc::new(Cell::new(false)),
             yielder: Cell::new(std::ptr::null()),
@@ -156,20 +163,23 @@ impl Host {
         if let Some(t) = &*self.base_tags.borrow() {
             return t.clone();
         }
-        let iter = self.iter.borrow();
-        let mut pairs: BTreeMap<String, String> = self.shared.run_tags.clone();
-        pairs.extend(iter.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-        pairs.extend(
-            self.vu_tags
-                .borrow()
+        let scenario = match &self.iter.borrow().tags {
+            Some(t) => t.clone(),
+            None => self
+                .shared
+                .run_tags
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        };
+        let group = self.group.borrow();
+        let vu_tags = self.vu_tags.borrow();
+        let t = scenario.with(
+            vu_tags
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain([("group", group.as_str())]),
         );
-        if !iter.scenario.is_empty() {
-            pairs.insert("scenario".into(), iter.scenario.clone());
-        }
-        pairs.insert("group".into(), self.group.borrow().clone());
-        let t = TagSet::new(pairs);
         *self.base_tags.borrow_mut() = Some(t.clone());
         t
     }
@@ -177,6 +187,15 @@ impl Host {
     /// Forgets the cached base tags after the group, VU tags or scenario changed.
     pub(crate) fn tags_changed(&self) {
         *self.base_tags.borrow_mut() = None;
+    }
+
+    /// Records a group or check path for the summary's order (once per VU and path).
+    pub(crate) fn define(&self, path: String) {
+        if self.defined.borrow().contains(&path) {
+            return;
+        }
+        self.shared.define(&path);
+        self.defined.borrow_mut().insert(path);
     }
 
     /// Adds one sample with the base tags plus `extra`.

@@ -1,12 +1,21 @@
 //! brunt's k6 JavaScript runtime: a QuickJS runtime per VU on its own coroutine stack, k6's module
 //! surface, script loading, and the `brunt run` / `brunt inspect` commands.
+//!
+//! - [`Program`] is a script prepared for a run; [`initialize`] runs its init context once,
+//!   compiling every module to bytecode and reading its `options` export.
+//! - [`JsVuFactory`] gives the engine VUs that run the script.
 
+mod factory;
 mod host;
+mod io;
 mod loader;
 mod modules;
 mod program;
+mod run;
 mod runtime;
 mod vu;
 
+pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use program::{Program, ProgramConfig};
+pub use run::{exit, inspect, run, InspectArgs, RunArgs};

@@ -2,10 +2,10 @@
 //! VUs of a run share read-only (files from `open()`, SharedArray data, custom metrics).
 
 use crate::host::ScriptError;
-use brunt_metrics::Registry;
+use brunt_metrics::{Registry, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A SharedArray's elements, each kept once as JSON text and parsed when a VU reads it.
@@ -20,8 +20,10 @@ pub(crate) struct Shared {
     pub main: String,
     /// `__ENV`: `-e` values, plus the system environment with `--include-system-env-vars`.
     pub env: BTreeMap<String, String>,
-    /// `--tag` values and the options' `tags`, on every sample.
-    pub run_tags: BTreeMap<String, String>,
+    /// `--tag` values and the options' `tags`: the tags of setup's and teardown's samples.
+    pub run_tags: Mutex<TagSet>,
+    /// `--http-debug`: 0 off, 1 headers, 2 with bodies.
+    pub http_debug: AtomicU8,
     /// The consolidated options as JSON, for `exec.test.options`.
     pub options_json: Mutex<String>,
     /// Print `console.*` output (off with `-q`... k6 keeps it; kept for `--quiet` handling by callers).
@@ -29,6 +31,8 @@ pub(crate) struct Shared {
     bytecode: Mutex<HashMap<String, Arc<[u8]>>>,
     files: Mutex<HashMap<PathBuf, Arc<[u8]>>>,
     shared_arrays: Mutex<HashMap<String, Arc<SharedArrayData>>>,
+    /// Group and check paths in the order the script first ran them (the summary's order).
+    definitions: Mutex<Vec<String>>,
     /// What the main module exports that is a function (`default`, `setup`, named exec functions...).
     pub exports: Mutex<Vec<String>>,
     /// The `options` export as JSON, from the first VU's init.
@@ -89,6 +93,14 @@ impl Shared {
         self.aborted.store(true, Ordering::SeqCst);
     }
 
+    /// Notes a group or check path the first time any VU runs it.
+    pub(crate) fn define(&self, path: &str) {
+        let mut d = lock(&self.definitions);
+        if !d.iter().any(|p| p == path) {
+            d.push(path.to_string());
+        }
+    }
+
     pub(crate) fn has_export(&self, name: &str) -> bool {
         lock(&self.exports).iter().any(|e| e == name)
     }
@@ -97,7 +109,6 @@ impl Shared {
 /// What [`Program::new`] needs besides the script.
 pub struct ProgramConfig {
     pub env: BTreeMap<String, String>,
-    pub run_tags: BTreeMap<String, String>,
     pub console: bool,
 }
 
@@ -128,13 +139,15 @@ impl Program {
                 registry,
                 main: abs.to_string_lossy().into_owned(),
                 env: cfg.env,
-                run_tags: cfg.run_tags,
+                run_tags: Mutex::new(TagSet::empty()),
+                http_debug: AtomicU8::new(0),
                 options_json: Mutex::new("{}".into()),
                 console_enabled: cfg.console,
                 bytecode: Mutex::new(HashMap::new()),
                 files: Mutex::new(HashMap::new()),
                 shared_arrays: Mutex::new(HashMap::new()),
                 exports: Mutex::new(Vec::new()),
+                definitions: Mutex::new(Vec::new()),
                 script_options: Mutex::new(None),
                 aborted: AtomicBool::new(false),
                 discard_bodies: AtomicBool::new(false),
@@ -168,6 +181,16 @@ impl Program {
         } else {
             None
         }
+    }
+
+    /// Tags on every sample of the run (the plan's), for setup and teardown too.
+    pub fn set_run_tags(&self, tags: &BTreeMap<String, String>) {
+        *lock(&self.shared.run_tags) = TagSet::new(tags.iter());
+    }
+
+    /// Group and check paths in the order the script first ran them.
+    pub fn definition_order(&self) -> Vec<String> {
+        lock(&self.shared.definitions).clone()
     }
 
     /// The main script's path.

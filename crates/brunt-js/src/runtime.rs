@@ -11,6 +11,7 @@ use rquickjs::{
     Runtime, Value,
 };
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// What k6 scripts use; leaving out WeakRef, Performance and the rest keeps a VU small.
 type Intrinsics = (
@@ -50,7 +51,7 @@ pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_lim
         }
     };
     host.phase.set(Phase::Run);
-    let mut setup_data: Option<(Rc<str>, Persistent<Value<'static>>)> = None;
+    let mut setup_data: Option<(Arc<str>, Persistent<Value<'static>>)> = None;
     let mut next = host.suspend(Suspend::Ready(Ok(())));
     loop {
         let outcome = match next {
@@ -63,6 +64,7 @@ pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_lim
         };
         next = host.suspend(Suspend::Finished(outcome));
     }
+    host.timers.borrow_mut().clear();
     drop(setup_data);
     drop(ns);
     drop(ctx);
@@ -159,18 +161,31 @@ fn run_call<'js>(
     host: &Host,
     ns: &Object<'js>,
     call: Call,
-    setup_data: &mut Option<(Rc<str>, Persistent<Value<'static>>)>,
+    setup_data: &mut Option<(Arc<str>, Persistent<Value<'static>>)>,
 ) -> CallOutcome {
     let result = match call {
-        Call::Iteration { exec, data } => {
-            let arg = match data_value(ctx, data, setup_data) {
+        Call::Iteration {
+            exec,
+            data,
+            env,
+            iter,
+        } => {
+            let arg = match prepare_iteration(ctx, env, iter)
+                .and_then(|()| data_value(ctx, data, setup_data))
+            {
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
             };
             invoke(ctx, host, ns, &exec, arg, false)
         }
-        Call::Setup => invoke(ctx, host, ns, "setup", Value::new_undefined(ctx.clone()), true),
+        Call::Setup => {
+            *host.group.borrow_mut() = "::setup".into();
+            host.tags_changed();
+            invoke(ctx, host, ns, "setup", Value::new_undefined(ctx.clone()), true)
+        }
         Call::Teardown(data) => {
+            *host.group.borrow_mut() = "::teardown".into();
+            host.tags_changed();
             let arg = match data_value(ctx, data, setup_data) {
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
@@ -184,6 +199,7 @@ fn run_call<'js>(
     };
     host.group.borrow_mut().clear();
     host.tags_changed();
+    host.timers.borrow_mut().clear();
     match result {
         Ok(v) => CallOutcome::Done(v),
         Err(_) if host.cancelled() => CallOutcome::Cancelled,
@@ -191,17 +207,37 @@ fn run_call<'js>(
     }
 }
 
+/// Sets `__ITER` and, when the VU enters a scenario with its own `env`, those `__ENV` keys.
+fn prepare_iteration(
+    ctx: &Ctx<'_>,
+    env: Option<Vec<(String, String)>>,
+    iter: u64,
+) -> Result<(), ScriptError> {
+    let r = (|| -> rquickjs::Result<()> {
+        let globals = ctx.globals();
+        globals.set("__ITER", iter)?;
+        if let Some(env) = env {
+            let obj: Object = globals.get("__ENV")?;
+            for (k, v) in env {
+                obj.set(k, v)?;
+            }
+        }
+        Ok(())
+    })();
+    r.catch(ctx).map_err(|e| caught(ctx, e))
+}
+
 /// Setup data for this call, parsed once per VU (k6 gives each VU its own copy).
 fn data_value<'js>(
     ctx: &Ctx<'js>,
-    data: Option<Rc<str>>,
-    cache: &mut Option<(Rc<str>, Persistent<Value<'static>>)>,
+    data: Option<Arc<str>>,
+    cache: &mut Option<(Arc<str>, Persistent<Value<'static>>)>,
 ) -> Result<Value<'js>, ScriptError> {
     let Some(data) = data else {
         return Ok(Value::new_undefined(ctx.clone()));
     };
     if let Some((k, v)) = cache.as_ref() {
-        if Rc::ptr_eq(k, &data) {
+        if Arc::ptr_eq(k, &data) {
             return Ok(v.clone().restore(ctx).expect("value of this runtime"));
         }
     }

@@ -31,12 +31,16 @@ pub(crate) enum Call {
     /// One iteration of the scenario's exec function, with the setup data as JSON.
     Iteration {
         exec: String,
-        data: Option<Rc<str>>,
+        data: Option<Arc<str>>,
+        /// The scenario's `env`, given when the VU starts a new scenario (layered over `__ENV`).
+        env: Option<Vec<(String, String)>>,
+        /// `__ITER`.
+        iter: u64,
     },
     /// `setup()`; its result comes back as JSON.
     Setup,
     /// `teardown(data)`.
-    Teardown(Option<Rc<str>>),
+    Teardown(Option<Arc<str>>),
     /// `handleSummary(data)`; its returned map comes back as JSON.
     HandleSummary(String),
 }
@@ -152,11 +156,6 @@ impl<I: Io> JsVu<I> {
                 }
             }
         }
-    }
-
-    /// The I/O driver (its HTTP client holds the VU's connections).
-    pub(crate) fn io_mut(&mut self) -> &mut I {
-        &mut self.io
     }
 
     /// Ends a call whose future was dropped: JavaScript unwinds through an uncatchable interrupt.

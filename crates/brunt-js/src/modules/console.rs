@@ -43,6 +43,11 @@ fn show<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> String {
         .unwrap_or_default()
 }
 
+/// Whole seconds since the process started, for log lines.
+pub(crate) fn seconds() -> u64 {
+    started().elapsed().as_secs()
+}
+
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     started();
     let console = Object::new(ctx.clone())?;
@@ -63,7 +68,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
                     return Ok(());
                 }
                 let msg: Vec<String> = args.0.into_iter().map(|v| show(&ctx, v)).collect();
-                let secs = started().elapsed().as_secs();
+                let secs = seconds();
                 let _ = writeln!(
                     std::io::stderr(),
                     "{level}[{secs:04}] {:<45} source=console",

@@ -64,23 +64,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "hash",
-        |ctx: Ctx<'js>, alg: String, data: Value<'js>, enc: Opt<String>| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>, alg: String, data: Value<'js>, enc: Opt<Option<String>>| -> Result<Value<'js>> {
             let bytes = bytes_of(&ctx, &data)?;
             let d = digest(&alg, &bytes)
                 .ok_or_else(|| throw(&ctx, &format!("unknown hash algorithm '{alg}'")))?;
-            encode(&ctx, d, enc.0.as_deref())
+            encode(&ctx, d, enc.0.flatten().as_deref())
         },
     )?;
     def(
         ctx,
         native,
         "hmac",
-        |ctx: Ctx<'js>, alg: String, key: Value<'js>, data: Value<'js>, enc: Opt<String>| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>, alg: String, key: Value<'js>, data: Value<'js>, enc: Opt<Option<String>>| -> Result<Value<'js>> {
             let key = bytes_of(&ctx, &key)?;
             let data = bytes_of(&ctx, &data)?;
             let d = hmac(&alg, &key, &data)
                 .ok_or_else(|| throw(&ctx, &format!("unknown HMAC algorithm '{alg}'")))?;
-            encode(&ctx, d, enc.0.as_deref())
+            encode(&ctx, d, enc.0.flatten().as_deref())
         },
     )?;
     def(ctx, native, "randomBytes", |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {

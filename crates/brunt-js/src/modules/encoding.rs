@@ -22,8 +22,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "b64encode",
-        |ctx: Ctx<'js>, input: Value<'js>, enc: Opt<String>| -> Result<String> {
-            let e = engine(enc.0.as_deref())
+        |ctx: Ctx<'js>, input: Value<'js>, enc: Opt<Option<String>>| -> Result<String> {
+            let e = engine(enc.0.flatten().as_deref())
                 .ok_or_else(|| throw(&ctx, "unknown base64 encoding; use std, rawstd, url or rawurl"))?;
             Ok(e.encode(bytes_of(&ctx, &input)?))
         },
@@ -32,13 +32,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "b64decode",
-        |ctx: Ctx<'js>, input: String, enc: Opt<String>, format: Opt<String>| -> Result<Value<'js>> {
-            let e = engine(enc.0.as_deref())
+        |ctx: Ctx<'js>, input: String, enc: Opt<Option<String>>, format: Opt<Option<String>>| -> Result<Value<'js>> {
+            let e = engine(enc.0.flatten().as_deref())
                 .ok_or_else(|| throw(&ctx, "unknown base64 encoding; use std, rawstd, url or rawurl"))?;
             let bytes = e
                 .decode(input.trim_end_matches(['\n', '\r']))
                 .map_err(|err| throw(&ctx, &format!("invalid base64 input: {err}")))?;
-            if format.0.as_deref() == Some("s") {
+            if format.0.flatten().as_deref() == Some("s") {
                 let s = String::from_utf8_lossy(&bytes).into_owned();
                 return rquickjs::String::from_str(ctx, &s).map(|s| s.into_value());
             }

@@ -62,8 +62,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "abort",
-        move |ctx: Ctx<'js>, reason: rquickjs::function::Opt<String>| -> Result<()> {
-            let reason = reason.0.unwrap_or_else(|| "test aborted".into());
+        move |ctx: Ctx<'js>, reason: rquickjs::function::Opt<Option<String>>| -> Result<()> {
+            let reason = reason.0.flatten().unwrap_or_else(|| "test aborted".into());
             h.shared.abort(reason.clone());
             Err(throw(&ctx, &format!("test aborted: {reason}")))
         },

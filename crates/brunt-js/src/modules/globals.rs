@@ -29,7 +29,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
         ctx,
         globals,
         "open",
-        move |ctx: Ctx<'js>, path: String, mode: Opt<String>| -> Result<Value<'js>> {
+        move |ctx: Ctx<'js>, path: String, mode: Opt<Option<String>>| -> Result<Value<'js>> {
             if h.phase.get() != Phase::Init {
                 return Err(throw(
                     &ctx,
@@ -43,7 +43,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
                     &format!("open('{path}'): cannot read '{}': {e}", resolved.display()),
                 )
             })?;
-            if mode.0.as_deref() == Some("b") {
+            if mode.0.flatten().as_deref() == Some("b") {
                 return array_buffer(&ctx, data.to_vec());
             }
             let s = String::from_utf8_lossy(&data);
@@ -66,9 +66,4 @@ fn resolve_open(ctx: &Ctx<'_>, host: &Host, path: &str) -> std::path::PathBuf {
     let base = caller.unwrap_or_else(|| host.shared.main.clone());
     let dir = Path::new(&base).parent().unwrap_or(Path::new("."));
     crate::loader::normalize(&dir.join(p))
-}
-
-/// Sets `__ITER` before an iteration.
-pub(crate) fn set_iter(ctx: &Ctx<'_>, iter: u64) -> Result<()> {
-    ctx.globals().set("__ITER", iter)
 }

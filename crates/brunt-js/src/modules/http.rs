@@ -7,8 +7,7 @@ use super::{array_buffer, bytes_of, cancelled, def, tag_pairs, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
-use brunt_http::{Request, Response};
-use brunt_metrics::builtin;
+use brunt_http::{ExpectedStatuses, Request, Response};
 use rquickjs::function::Opt;
 use rquickjs::{Array, Ctx, Object, Result, Value};
 use std::cell::RefCell;
@@ -33,8 +32,8 @@ struct Prepared {
     req: Request,
     tags: Vec<(String, String)>,
     body_type: BodyType,
-    /// Status ranges counted as expected; None when the response callback is null.
-    expected: Option<Vec<(u16, u16)>>,
+    /// Statuses counted as expected; None when the response callback is null.
+    expected: Option<ExpectedStatuses>,
     jar: usize,
     cookies: Vec<(String, String, bool)>,
     redirects_left: u32,
@@ -107,16 +106,16 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
     req.discard_body = body_type == BodyType::None;
     let expected_v: Value = d.get("expected")?;
     let expected = if expected_v.is_undefined() {
-        Some(vec![(200, 399)])
+        Some(ExpectedStatuses::default())
     } else if let Some(arr) = expected_v.as_array() {
         let mut r = Vec::new();
         for pair in arr.iter::<Vec<u16>>() {
             let pair = pair?;
             if pair.len() == 2 {
-                r.push((pair[0], pair[1]));
+                r.push(pair[0]..=pair[1]);
             }
         }
-        Some(r)
+        Some(ExpectedStatuses::new(r))
     } else {
         None
     };
@@ -162,48 +161,45 @@ fn with_cookies(p: &Prepared, jars: &Jars) -> Request {
     req
 }
 
-/// Emits k6's per-request samples.
-fn record(host: &Host, p: &Prepared, sent: &Request, resp: &Response) {
-    let mut extra: Vec<(String, String)> = Vec::with_capacity(p.tags.len() + 8);
-    extra.push(("method".into(), sent.method().as_str().into()));
-    extra.push(("url".into(), sent.url_tag().to_string()));
-    extra.push(("status".into(), resp.status.to_string()));
-    extra.push(("proto".into(), resp.proto.as_str().into()));
-    if !resp.error_code.is_none() {
-        extra.push(("error_code".into(), resp.error_code.0.to_string()));
-    }
-    if let Some(v) = resp.tls_version {
-        extra.push(("tls_version".into(), v.into()));
-    }
-    let failed = p.expected.as_ref().map(|ranges| {
-        !ranges
-            .iter()
-            .any(|(lo, hi)| (*lo..=*hi).contains(&resp.status))
-    });
-    if let Some(f) = failed {
-        extra.push(("expected_response".into(), (!f).to_string()));
-    }
-    extra.extend(p.tags.iter().cloned());
-    if !p.tags.iter().any(|(k, _)| k == "name") {
-        extra.push(("name".into(), sent.url_tag().to_string()));
-    }
-    let tags = host.base_tags().with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let t = &resp.timings;
-    let mut m = host.metrics.borrow_mut();
-    m.add(builtin::HTTP_REQS, &tags, 1.0);
-    m.add(builtin::HTTP_REQ_DURATION, &tags, t.duration);
-    m.add(builtin::HTTP_REQ_BLOCKED, &tags, t.blocked);
-    m.add(builtin::HTTP_REQ_CONNECTING, &tags, t.connecting);
-    m.add(builtin::HTTP_REQ_TLS_HANDSHAKING, &tags, t.tls_handshaking);
-    m.add(builtin::HTTP_REQ_SENDING, &tags, t.sending);
-    m.add(builtin::HTTP_REQ_WAITING, &tags, t.waiting);
-    m.add(builtin::HTTP_REQ_RECEIVING, &tags, t.receiving);
-    if let Some(f) = failed {
-        m.add(builtin::HTTP_REQ_FAILED, &tags, if f { 1.0 } else { 0.0 });
-    }
+/// Emits k6's per-request samples (one per redirect hop) through brunt-http's recorder.
+fn record(host: &Host, p: &Prepared, resp: &Response) {
     let base = host.base_tags();
-    m.add(builtin::DATA_SENT, &base, resp.bytes_sent as f64);
-    m.add(builtin::DATA_RECEIVED, &base, resp.bytes_received as f64);
+    let tags = if p.tags.is_empty() {
+        base
+    } else {
+        base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    };
+    let lag = host.iter.borrow().scheduled_lag;
+    host.recorder.borrow_mut().record(
+        &mut host.metrics.borrow_mut(),
+        resp,
+        &tags,
+        p.expected.as_ref(),
+        lag,
+    );
+}
+
+/// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
+fn debug_log(host: &Host, req: &Request, resp: &Response) {
+    let level = host.shared.http_debug.load(Ordering::Relaxed);
+    if level == 0 {
+        return;
+    }
+    let mut out = format!("Request:\n{} {} HTTP/1.1\n", req.method(), req.url());
+    for (k, v) in req.headers() {
+        out.push_str(&format!("{}: {}\n", canonical_header(k.as_str()), v.to_str().unwrap_or("")));
+    }
+    if level > 1 && !req.body().is_empty() {
+        out.push_str(&format!("\n{}\n", String::from_utf8_lossy(req.body())));
+    }
+    out.push_str(&format!("\nResponse:\n{} {}\n", resp.proto.as_str(), resp.status));
+    for (k, v) in &resp.headers {
+        out.push_str(&format!("{}: {}\n", canonical_header(k.as_str()), v.to_str().unwrap_or("")));
+    }
+    if level > 1 && !resp.body.is_empty() {
+        out.push_str(&format!("\n{}\n", String::from_utf8_lossy(&resp.body)));
+    }
+    eprintln!("{out}");
 }
 
 /// Sends every prepared request (all first hops in one wait, as `http.batch` does), following
@@ -230,7 +226,8 @@ fn execute(
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(sent).zip(replies) {
-            record(host, &items[i], &req, &resp);
+            record(host, &items[i], &resp);
+            debug_log(host, &req, &resp);
             if let Some(jar) = jars.borrow_mut().get_mut(items[i].jar) {
                 for v in resp.headers.get_all(http::header::SET_COOKIE) {
                     if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
@@ -494,10 +491,10 @@ fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Resul
         ctx,
         native,
         "jarSet",
-        move |ctx: Ctx<'js>, id: usize, u: String, name: String, value: String, opts: Opt<Object<'js>>| -> Result<()> {
+        move |ctx: Ctx<'js>, id: usize, u: String, name: String, value: String, opts: Opt<Option<Object<'js>>>| -> Result<()> {
             let url = parse_url(&ctx, &u)?;
             let mut header = format!("{name}={value}");
-            if let Some(o) = opts.0 {
+            if let Some(o) = opts.0.flatten() {
                 for (k, v) in tag_pairs(Some(o))? {
                     match k.as_str() {
                         "domain" | "path" | "expires" => header.push_str(&format!("; {k}={v}")),

@@ -26,8 +26,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "check",
-        move |name: String, ok: bool, tags: Opt<Object<'js>>| -> Result<()> {
-            let mut extra = tag_pairs(tags.0)?;
+        move |name: String, ok: bool, tags: Opt<Option<Object<'js>>>| -> Result<()> {
+            h.define(format!("{}::{name}", h.group.borrow()));
+            let mut extra = tag_pairs(tags.0.flatten())?;
             extra.push(("check".into(), name));
             h.emit(builtin::CHECKS, if ok { 1.0 } else { 0.0 }, &extra);
             Ok(())
@@ -47,6 +48,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             }
             let prev = h.group.borrow().clone();
             let path = format!("{prev}::{name}");
+            h.define(path.clone());
             s.borrow_mut().push((prev, Instant::now()));
             *h.group.borrow_mut() = path;
             h.tags_changed();

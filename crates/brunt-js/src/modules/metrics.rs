@@ -43,7 +43,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "metricAdd",
-        move |ctx: Ctx<'js>, id: u32, value: Value<'js>, tags: Opt<Object<'js>>| -> Result<()> {
+        move |ctx: Ctx<'js>, id: u32, value: Value<'js>, tags: Opt<Option<Object<'js>>>| -> Result<()> {
             if h.phase.get() == Phase::Init {
                 return Err(throw(
                     &ctx,
@@ -66,7 +66,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             if v.is_nan() {
                 return Err(throw(&ctx, "a metric value must not be NaN"));
             }
-            h.emit(MetricId(id), v, &tag_pairs(tags.0)?);
+            h.emit(MetricId(id), v, &tag_pairs(tags.0.flatten())?);
             Ok(())
         },
     )?;

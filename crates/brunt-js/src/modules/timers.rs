@@ -62,15 +62,15 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
             ctx,
             globals,
             name,
-            move |ctx: Ctx<'js>, f: Function<'js>, ms: Opt<f64>, args: Rest<Value<'js>>| -> u32 {
-                add(&ctx, &h, f, ms.0, args.0, repeat)
+            move |ctx: Ctx<'js>, f: Function<'js>, ms: Opt<Option<f64>>, args: Rest<Value<'js>>| -> u32 {
+                add(&ctx, &h, f, ms.0.flatten(), args.0, repeat)
             },
         )?;
     }
     for name in ["clearTimeout", "clearInterval"] {
         let h = host.clone();
-        def(ctx, globals, name, move |id: Opt<u32>| {
-            if let Some(id) = id.0 {
+        def(ctx, globals, name, move |id: Opt<Option<u32>>| {
+            if let Some(id) = id.0.flatten() {
                 h.timers.borrow_mut().pending.retain(|t| t.id != id);
             }
         })?;

@@ -1,0 +1,212 @@
+//! The engine's view of a script: a [`VuFactory`] whose VUs run the script's exec functions,
+//! `setup()` and `teardown()`, with setup's data shared (as JSON) by every VU of the run.
+
+use crate::host::{Host, ScriptError};
+use crate::io::HttpIo;
+use crate::program::Program;
+use crate::vu::{Call, CallOutcome, JsVu};
+use brunt_engine::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
+use brunt_http::{Client, ClientConfig};
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Creates script VUs for the engine.
+pub struct JsVuFactory {
+    program: Arc<Program>,
+    http: ClientConfig,
+    setup_data: Arc<Mutex<Option<Arc<str>>>>,
+}
+
+impl JsVuFactory {
+    pub fn new(program: Arc<Program>, http: ClientConfig) -> Self {
+        JsVuFactory {
+            program,
+            http,
+            setup_data: Arc::default(),
+        }
+    }
+
+    /// What `setup()` returned, as JSON (None when it returned nothing or did not run).
+    pub fn setup_data(&self) -> Option<Arc<str>> {
+        self.setup_data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// One VU of a script run.
+pub struct ScriptVu {
+    js: JsVu<HttpIo>,
+    host: Rc<Host>,
+    program: Arc<Program>,
+    setup_data: Arc<Mutex<Option<Arc<str>>>>,
+    /// The scenario of the previous iteration, to apply a new scenario's env once.
+    scenario: Option<Arc<ScenarioInfo>>,
+}
+
+impl VuFactory for JsVuFactory {
+    type Vu = ScriptVu;
+
+    fn create(&self, init: VuInit) -> Result<ScriptVu, VuError> {
+        let host = Rc::new(Host::new(
+            self.program.shared.clone(),
+            init.metrics,
+            init.id_in_test,
+            init.id_in_instance,
+        ));
+        let client = Client::new(self.http.clone()).map_err(|e| VuError(e.message))?;
+        let js = JsVu::new(self.program.clone(), host.clone(), HttpIo::new(client))
+            .map_err(|e| VuError(e.to_string()))?;
+        Ok(ScriptVu {
+            js,
+            host,
+            program: self.program.clone(),
+            setup_data: self.setup_data.clone(),
+            scenario: None,
+        })
+    }
+}
+
+/// Prints an iteration's uncaught exception as k6 does (with its stack), on stderr.
+pub(crate) fn log_exception(e: &ScriptError) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "ERRO[{:04}] {}  source=stacktrace",
+        crate::modules::console::seconds(),
+        e
+    );
+}
+
+impl ScriptVu {
+    fn data(&self) -> Option<Arc<str>> {
+        self.setup_data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Vu for ScriptVu {
+    async fn iteration(&mut self, ctx: &IterationCtx) -> IterationOutcome {
+        let new_scenario = !self
+            .scenario
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &ctx.scenario));
+        let env = if new_scenario {
+            self.scenario = Some(ctx.scenario.clone());
+            self.host.tags_changed();
+            Some(
+                ctx.scenario
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        {
+            let mut it = self.host.iter.borrow_mut();
+            if new_scenario {
+                it.scenario = ctx.scenario.name.clone();
+                it.executor = ctx.scenario.executor.to_string();
+                it.tags = Some(ctx.scenario.tags.clone());
+                let since = ctx.scenario_start.elapsed();
+                it.scenario_start = SystemTime::now().checked_sub(since);
+            }
+            it.iter = ctx.vu_iteration;
+            it.iter_in_scenario = ctx.vu_iteration_in_scenario;
+            it.iter_in_instance = ctx.iteration_in_scenario;
+            it.iter_in_test = ctx.iteration_in_test();
+            it.scheduled_lag = ctx.scheduled_lag;
+        }
+        let call = Call::Iteration {
+            exec: ctx.scenario.exec.clone(),
+            data: self.data(),
+            env,
+            iter: ctx.vu_iteration,
+        };
+        let outcome = self.js.call(call).await;
+        if let Some(reason) = self.program.abort_reason() {
+            return IterationOutcome::AbortTest(reason);
+        }
+        match outcome {
+            CallOutcome::Done(_) | CallOutcome::Cancelled => IterationOutcome::Completed,
+            CallOutcome::Exception(e) => {
+                log_exception(&e);
+                IterationOutcome::Failed
+            }
+        }
+    }
+
+    async fn setup(&mut self) -> Result<(), VuError> {
+        if !self.program.has_export("setup") {
+            return Ok(());
+        }
+        match self.js.call(Call::Setup).await {
+            CallOutcome::Done(json) => {
+                *self.setup_data.lock().unwrap_or_else(|e| e.into_inner()) =
+                    json.map(|j| Arc::from(j.as_str()));
+                Ok(())
+            }
+            CallOutcome::Exception(e) => Err(VuError(e.to_string())),
+            CallOutcome::Cancelled => Err(VuError("setup() was interrupted".into())),
+        }
+    }
+
+    async fn teardown(&mut self) -> Result<(), VuError> {
+        if !self.program.has_export("teardown") {
+            return Ok(());
+        }
+        match self.js.call(Call::Teardown(self.data())).await {
+            CallOutcome::Done(_) => Ok(()),
+            CallOutcome::Exception(e) => Err(VuError(e.to_string())),
+            CallOutcome::Cancelled => Err(VuError("teardown() was interrupted".into())),
+        }
+    }
+}
+
+/// Runs `handleSummary(data)` on a fresh VU of its own; returns the JSON of the map it returned.
+pub(crate) fn handle_summary(
+    program: &Arc<Program>,
+    metrics: brunt_engine::WorkerMetrics,
+    data_json: String,
+    http: ClientConfig,
+) -> Result<Option<String>, ScriptError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ScriptError::plain(format!("cannot start a runtime: {e}")))?;
+    let host = Rc::new(Host::new(program.shared.clone(), metrics, 0, 0));
+    let client = Client::new(http).map_err(|e| ScriptError::plain(e.message))?;
+    let mut js = JsVu::new(program.clone(), host, HttpIo::new(client))?;
+    let out = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            js.call(Call::HandleSummary(data_json)),
+        )
+        .await
+    });
+    match out {
+        Ok(CallOutcome::Done(json)) => Ok(json),
+        Ok(CallOutcome::Exception(e)) => Err(e),
+        Ok(CallOutcome::Cancelled) | Err(_) => Err(ScriptError::plain(
+            "handleSummary() did not finish".into(),
+        )),
+    }
+}
+
+/// Runs the init context once (k6 does the same to read `options`): compiles every module to
+/// bytecode for the VUs that follow and records the script's exports and `options`.
+pub fn initialize(program: &Arc<Program>) -> Result<(), ScriptError> {
+    let metrics = Rc::new(std::cell::RefCell::new(brunt_metrics::Aggregator::new(
+        program.shared.registry.clone(),
+        false,
+    )));
+    let host = Rc::new(Host::new(program.shared.clone(), metrics, 0, 0));
+    let client = Client::new(ClientConfig::default()).map_err(|e| ScriptError::plain(e.message))?;
+    JsVu::new(program.clone(), host, HttpIo::new(client)).map(drop)
+}

@@ -1,0 +1,648 @@
+//! `brunt run` and `brunt inspect`: k6's flags and option precedence (CLI flags > `K6_*` /
+//! `BRUNT_*` environment > the script's `options` > defaults), the run through the engine,
+//! thresholds, outputs, `handleSummary`, and k6's exit codes.
+
+use crate::factory::{handle_summary, initialize, JsVuFactory};
+use crate::program::{Program, ProgramConfig};
+use anyhow::{anyhow, Context as _};
+use brunt_engine::{
+    parse_duration, Control, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
+};
+use brunt_http::ClientConfig;
+use brunt_metrics::{Registry, Thresholds};
+use brunt_output::{OutSpec, RunFacts, SampleSink, Summary, SummaryOptions};
+use clap::Args;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// k6's exit codes that `brunt run` uses.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const THRESHOLDS_FAILED: i32 = 99;
+    pub const SETUP_TIMEOUT: i32 = 100;
+    pub const INVALID_CONFIG: i32 = 104;
+    pub const EXTERNAL_ABORT: i32 = 105;
+    pub const SCRIPT_EXCEPTION: i32 = 107;
+    pub const SCRIPT_ABORTED: i32 = 108;
+}
+
+/// `brunt run`: k6's `run` flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// The k6 script (an ES module), e.g. `script.js`.
+    pub script: PathBuf,
+    /// Number of VUs to run concurrently, e.g. `--vus 10`.
+    #[arg(short = 'u', long)]
+    pub vus: Option<i64>,
+    /// How long the test runs, e.g. `--duration 30s` or `1m30s`.
+    #[arg(short = 'd', long)]
+    pub duration: Option<String>,
+    /// Total iterations shared by the VUs, e.g. `--iterations 100`.
+    #[arg(short = 'i', long)]
+    pub iterations: Option<i64>,
+    /// A ramping stage `DURATION:TARGET`, repeatable, e.g. `--stage 30s:10 --stage 1m:0`.
+    #[arg(short = 's', long = "stage", value_name = "DURATION:TARGET")]
+    pub stages: Vec<String>,
+    /// An environment variable for `__ENV`, repeatable, e.g. `-e BASE_URL=http://127.0.0.1:8080`.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Pass the system environment to `__ENV` too.
+    #[arg(long)]
+    pub include_system_env_vars: bool,
+    /// Write the end-of-test summary in k6's export format, e.g. `--summary-export out.json`.
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// A per-sample output, repeatable: `json=FILE` or `csv=FILE`.
+    #[arg(short = 'o', long = "out", value_name = "KIND=FILE")]
+    pub out: Vec<String>,
+    /// A tag on every sample, repeatable, e.g. `--tag env=staging`.
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    pub tags: Vec<String>,
+    /// A threshold, repeatable, e.g. `--threshold 'http_req_duration: p(95)<500'`.
+    #[arg(long = "threshold", value_name = "METRIC: EXPR")]
+    pub thresholds: Vec<String>,
+    /// Do not evaluate thresholds.
+    #[arg(long)]
+    pub no_thresholds: bool,
+    /// Trend statistics in the summary, e.g. `avg,p(95),p(99.9)`.
+    #[arg(long, value_name = "STATS")]
+    pub summary_trend_stats: Option<String>,
+    /// Fixed time unit in the summary: `s`, `ms` or `us`.
+    #[arg(long, value_name = "UNIT")]
+    pub summary_time_unit: Option<String>,
+    /// Do not print the end-of-test summary.
+    #[arg(long)]
+    pub no_summary: bool,
+    /// Hide the progress output and `console` messages.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// No colours in the output.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Log every request and response (`--http-debug` for headers, `--http-debug=full` with bodies).
+    #[arg(long, num_args = 0..=1, default_missing_value = "headers", value_name = "full")]
+    pub http_debug: Option<String>,
+    /// Do not run `setup()`.
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Do not run `teardown()`.
+    #[arg(long)]
+    pub no_teardown: bool,
+    /// Keep the process alive after the test until Ctrl-C.
+    #[arg(short = 'l', long)]
+    pub linger: bool,
+    /// This instance's share of the test, e.g. `--execution-segment 1/4:2/4`.
+    #[arg(long, value_name = "FROM:TO")]
+    pub execution_segment: Option<String>,
+    /// All instances' segments, e.g. `0,1/4,1/2,3/4,1`.
+    #[arg(long, value_name = "SEQUENCE")]
+    pub execution_segment_sequence: Option<String>,
+    /// Read no response bodies unless a request sets `responseType`.
+    #[arg(long)]
+    pub discard_response_bodies: bool,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// The `User-Agent` of requests that set none.
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+    /// Redirects followed per request (k6's default 10).
+    #[arg(long, value_name = "N")]
+    pub max_redirects: Option<u32>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// `brunt inspect`: prints the options a run of the script would use.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InspectArgs {
+    /// The k6 script.
+    pub script: PathBuf,
+    /// An environment variable for `__ENV`, repeatable.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Pass the system environment to `__ENV` too.
+    #[arg(long)]
+    pub include_system_env_vars: bool,
+    /// Print the VUs and the maximum duration the test needs as well.
+    #[arg(long)]
+    pub execution_requirements: bool,
+}
+
+/// A `K6_NAME` setting, or its `BRUNT_NAME` alias (which wins when both are set).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(format!("BRUNT_{name}"))
+        .or_else(|_| std::env::var(format!("K6_{name}")))
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+fn env_flag(name: &str) -> bool {
+    env_var(name).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "True"))
+}
+
+fn key_values(list: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    list.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| anyhow!("invalid {what} '{kv}': use NAME=VALUE"))
+        })
+        .collect()
+}
+
+fn build_env(
+    env: &[String],
+    include_system: bool,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if include_system {
+        out.extend(std::env::vars());
+    }
+    out.extend(key_values(env, "--env")?);
+    Ok(out)
+}
+
+fn parse_stages(list: &[String], what: &str) -> anyhow::Result<Vec<Stage>> {
+    list.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| {
+            let (d, t) = s
+                .split_once(':')
+                .ok_or_else(|| anyhow!("invalid {what} '{s}': use DURATION:TARGET, e.g. 30s:10"))?;
+            let duration = parse_duration(d).map_err(|e| anyhow!("invalid {what} '{s}': {e}"))?;
+            let target: i64 = t
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("invalid {what} '{s}': the target must be a whole number"))?;
+            Ok(Stage {
+                duration: Some(duration),
+                target: Some(target),
+            })
+        })
+        .collect()
+}
+
+/// The options one layer (CLI flags, or the environment) sets, as k6 options JSON.
+#[derive(Default)]
+struct Layer {
+    engine: Options,
+    /// Non-engine options this layer sets (thresholds, summaryTrendStats, ...).
+    extra: Map<String, Value>,
+}
+
+fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
+    let mut l = Layer::default();
+    l.engine.vus = a.vus;
+    l.engine.iterations = a.iterations;
+    if let Some(d) = &a.duration {
+        l.engine.duration = Some(parse_duration(d).map_err(|e| anyhow!("--duration: {e}"))?);
+    }
+    if !a.stages.is_empty() {
+        l.engine.stages = Some(parse_stages(&a.stages, "--stage")?);
+    }
+    if !a.tags.is_empty() {
+        l.engine.tags = Some(key_values(&a.tags, "--tag")?);
+    }
+    if let Some(s) = &a.execution_segment {
+        l.extra.insert("executionSegment".into(), Value::from(s.clone()));
+    }
+    if let Some(s) = &a.execution_segment_sequence {
+        l.extra.insert("executionSegmentSequence".into(), Value::from(s.clone()));
+    }
+    if let Some(s) = &a.summary_trend_stats {
+        l.extra.insert("summaryTrendStats".into(), Value::from(SummaryOptions::parse_trend_stats(s)?));
+    }
+    if let Some(s) = &a.summary_time_unit {
+        l.extra.insert("summaryTimeUnit".into(), Value::from(SummaryOptions::parse_time_unit(s)?));
+    }
+    if a.discard_response_bodies {
+        l.extra.insert("discardResponseBodies".into(), Value::Bool(true));
+    }
+    if a.insecure_skip_tls_verify {
+        l.extra.insert("insecureSkipTLSVerify".into(), Value::Bool(true));
+    }
+    if let Some(ua) = &a.user_agent {
+        l.extra.insert("userAgent".into(), Value::from(ua.clone()));
+    }
+    if let Some(n) = a.max_redirects {
+        l.extra.insert("maxRedirects".into(), Value::from(n));
+    }
+    Ok(l)
+}
+
+fn env_layer() -> anyhow::Result<Layer> {
+    let mut l = Layer::default();
+    let int = |name: &str| -> anyhow::Result<Option<i64>> {
+        env_var(name)
+            .map(|v| v.parse().map_err(|_| anyhow!("K6_{name}: '{v}' is not a whole number")))
+            .transpose()
+    };
+    l.engine.vus = int("VUS")?;
+    l.engine.iterations = int("ITERATIONS")?;
+    if let Some(d) = env_var("DURATION") {
+        l.engine.duration = Some(parse_duration(&d).map_err(|e| anyhow!("K6_DURATION: {e}"))?);
+    }
+    if let Some(s) = env_var("STAGES") {
+        l.engine.stages = Some(parse_stages(&[s], "K6_STAGES")?);
+    }
+    for (name, key) in [
+        ("EXECUTION_SEGMENT", "executionSegment"),
+        ("EXECUTION_SEGMENT_SEQUENCE", "executionSegmentSequence"),
+        ("USER_AGENT", "userAgent"),
+    ] {
+        if let Some(v) = env_var(name) {
+            l.extra.insert(key.into(), Value::from(v));
+        }
+    }
+    if let Some(s) = env_var("SUMMARY_TREND_STATS") {
+        l.extra.insert("summaryTrendStats".into(), Value::from(SummaryOptions::parse_trend_stats(&s)?));
+    }
+    if let Some(s) = env_var("SUMMARY_TIME_UNIT") {
+        l.extra.insert("summaryTimeUnit".into(), Value::from(SummaryOptions::parse_time_unit(&s)?));
+    }
+    for (name, key) in [
+        ("DISCARD_RESPONSE_BODIES", "discardResponseBodies"),
+        ("INSECURE_SKIP_TLS_VERIFY", "insecureSkipTLSVerify"),
+    ] {
+        if env_flag(name) {
+            l.extra.insert(key.into(), Value::Bool(true));
+        }
+    }
+    if let Some(n) = int("MAX_REDIRECTS")? {
+        l.extra.insert("maxRedirects".into(), Value::from(n));
+    }
+    Ok(l)
+}
+
+/// The consolidated options: the script's JSON with the env and CLI layers over it.
+struct Consolidated {
+    engine: Options,
+    json: Map<String, Value>,
+}
+
+fn consolidate(script_json: &str, env: Layer, cli: Layer) -> anyhow::Result<Consolidated> {
+    let script: Value = serde_json::from_str(script_json).context("the script's options")?;
+    let mut json = match script {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut script_engine_json = json.clone();
+    // Segments are validated by the engine's options type; layer them in before parsing.
+    for layer in [&env, &cli] {
+        for k in ["executionSegment", "executionSegmentSequence"] {
+            if let Some(v) = layer.extra.get(k) {
+                script_engine_json.insert(k.into(), v.clone());
+            }
+        }
+    }
+    let script_engine = Options::from_json(&Value::Object(script_engine_json).to_string())
+        .map_err(|e| anyhow!("invalid option {e}"))?;
+    let engine = script_engine.apply(env.engine).apply(cli.engine);
+    for layer in [env.extra, cli.extra] {
+        json.extend(layer);
+    }
+    if let Value::Object(eng) = serde_json::to_value(&engine)? {
+        for k in ["duration", "iterations", "stages", "scenarios"] {
+            json.remove(k);
+        }
+        json.extend(eng);
+    }
+    Ok(Consolidated { engine, json })
+}
+
+/// Loads the script and runs its init context once, reading its options.
+fn load(
+    script: &Path,
+    env: BTreeMap<String, String>,
+    console: bool,
+) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
+    let registry = Arc::new(Registry::new());
+    let program = Program::new(
+        script,
+        registry.clone(),
+        ProgramConfig { env, console },
+    )?;
+    initialize(&program)?;
+    Ok((program, registry))
+}
+
+/// An error in the script (init, setup): k6's exit 107 with the message and stack.
+fn script_error(e: impl std::fmt::Display) -> i32 {
+    let _ = writeln!(std::io::stderr(), "ERRO[{:04}] {e}", crate::modules::console::seconds());
+    exit::SCRIPT_EXCEPTION
+}
+
+fn config_error(e: impl std::fmt::Display) -> i32 {
+    let _ = writeln!(std::io::stderr(), "ERRO[{:04}] {e}", crate::modules::console::seconds());
+    exit::INVALID_CONFIG
+}
+
+/// `brunt inspect`: prints the consolidated options as JSON.
+pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
+    let env = build_env(&args.env, args.include_system_env_vars)?;
+    let (program, _) = match load(&args.script, env, true) {
+        Ok(v) => v,
+        Err(e) => return Ok(script_error(e)),
+    };
+    let c = match consolidate(&program.script_options(), env_layer()?, Layer::default()) {
+        Ok(c) => c,
+        Err(e) => return Ok(config_error(e)),
+    };
+    let mut out = Value::Object(c.json);
+    if args.execution_requirements {
+        let plan = match Plan::from_options(&c.engine) {
+            Ok(p) => p,
+            Err(e) => return Ok(config_error(e)),
+        };
+        out = serde_json::json!({
+            "options": out,
+            "maxVUs": plan.max_vus(),
+            "totalDuration": brunt_engine::format_duration(plan.max_duration()),
+        });
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(exit::OK)
+}
+
+/// HTTP client settings from the consolidated options.
+fn http_config(json: &Map<String, Value>) -> ClientConfig {
+    let mut c = ClientConfig::default();
+    if let Some(ua) = json.get("userAgent").and_then(Value::as_str) {
+        c.user_agent = ua.to_string();
+    }
+    if let Some(true) = json.get("insecureSkipTLSVerify").and_then(Value::as_bool) {
+        c.insecure_skip_verify = true;
+    }
+    if let Some(true) = json.get("noConnectionReuse").and_then(Value::as_bool) {
+        c.reuse_connections = false;
+    }
+    if let Some(n) = json.get("batchPerHost").and_then(Value::as_u64) {
+        c.max_idle_per_host = n as usize;
+    }
+    c
+}
+
+/// Stops the run on Ctrl-C or SIGTERM.
+fn watch_signals(control: RunControl) {
+    let spawned = std::thread::Builder::new()
+        .name("brunt-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    let Ok(mut term) = signal(SignalKind::terminate()) else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+                control.stop();
+            });
+        });
+    drop(spawned);
+}
+
+/// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key.
+fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
+    let Value::Object(m) = map else {
+        return Err(anyhow!("handleSummary() must return an object mapping outputs to content"));
+    };
+    for (k, v) in m {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match k.as_str() {
+            "stdout" => print!("{text}"),
+            "stderr" => eprint!("{text}"),
+            path => std::fs::write(path, text)
+                .with_context(|| format!("handleSummary(): cannot write '{path}'"))?,
+        }
+    }
+    Ok(())
+}
+
+/// `brunt run`: runs the script and returns k6's exit code.
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let env = build_env(&args.env, args.include_system_env_vars || env_flag("INCLUDE_SYSTEM_ENV_VARS"))?;
+    let cli = cli_layer(&args)?;
+    let (program, registry) = match load(&args.script, env, !args.quiet) {
+        Ok(v) => v,
+        Err(e) => return Ok(script_error(e)),
+    };
+    let c = match consolidate(&program.script_options(), env_layer()?, cli) {
+        Ok(c) => c,
+        Err(e) => return Ok(config_error(e)),
+    };
+    let plan = match Plan::from_options(&c.engine) {
+        Ok(p) => p,
+        Err(e) => return Ok(config_error(e)),
+    };
+    let no_thresholds = args.no_thresholds || env_flag("NO_THRESHOLDS");
+    let mut thresholds = Thresholds::default();
+    if !no_thresholds {
+        let r = (|| {
+            if let Some(t) = c.json.get("thresholds") {
+                thresholds.add_options(t, &registry)?;
+            }
+            for t in &args.thresholds {
+                thresholds.add_cli(t, &registry)?;
+            }
+            Ok::<_, brunt_metrics::ThresholdError>(())
+        })();
+        if let Err(e) = r {
+            return Ok(config_error(e));
+        }
+    }
+    let shared = &program.shared;
+    if c.json.get("discardResponseBodies").and_then(Value::as_bool) == Some(true) {
+        shared.discard_bodies.store(true, Ordering::Relaxed);
+    }
+    if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
+        shared.max_redirects.store(n as u32, Ordering::Relaxed);
+    }
+    let http_debug = args.http_debug.clone().or_else(|| env_var("HTTP_DEBUG"));
+    shared.http_debug.store(
+        match http_debug.as_deref() {
+            None => 0,
+            Some("full") => 2,
+            Some(_) => 1,
+        },
+        Ordering::Relaxed,
+    );
+    program.set_options_json(Value::Object(c.json.clone()).to_string());
+    program.set_run_tags(plan.tags());
+
+    let mut trend_stats = SummaryOptions::default().trend_stats;
+    if let Some(Value::Array(a)) = c.json.get("summaryTrendStats") {
+        trend_stats = a.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+    }
+    let time_unit = c
+        .json
+        .get("summaryTimeUnit")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+
+    let mut sinks: Vec<Box<dyn SampleSink>> = Vec::new();
+    let outs: Vec<String> = if args.out.is_empty() {
+        env_var("OUT").map(|o| vec![o]).unwrap_or_default()
+    } else {
+        args.out.clone()
+    };
+    for o in &outs {
+        let spec: OutSpec = match o.parse() {
+            Ok(s) => s,
+            Err(e) => return Ok(config_error(e)),
+        };
+        match spec.open(&thresholds) {
+            Ok(s) => sinks.push(s),
+            Err(e) => return Ok(config_error(e)),
+        }
+    }
+    let sink_error: Arc<Mutex<Option<String>>> = Arc::default();
+
+    let control = RunControl::new();
+    watch_signals(control.clone());
+    let observer_thresholds = thresholds.clone();
+    let observer_registry = registry.clone();
+    let observer_sink_error = sink_error.clone();
+    let observer: brunt_engine::Observer = Box::new(move |tick| {
+        let raw = std::mem::take(&mut tick.interval.raw);
+        for s in sinks.iter_mut() {
+            let r = s.write(&raw, &observer_registry);
+            let r = if tick.is_final { r.and_then(|()| s.finish()) } else { r };
+            if let Err(e) = r {
+                *observer_sink_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(e.to_string());
+            }
+        }
+        match observer_thresholds.abort_reason(&tick.total, tick.elapsed) {
+            Some(reason) if !tick.is_final => Control::Abort(reason),
+            _ => Control::Continue,
+        }
+    });
+    let factory = Arc::new(JsVuFactory::new(program.clone(), http_config(&c.json)));
+    let opts = RunOptions {
+        workers: args.workers.unwrap_or(0),
+        keep_raw: !outs.is_empty(),
+        control,
+        observer: Some(observer),
+        setup: !(args.no_setup || env_flag("NO_SETUP")),
+        teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
+    };
+    let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
+        Ok(o) => o,
+        Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
+        Err(e @ RunError::SetupTimeout(_)) => {
+            let _ = writeln!(std::io::stderr(), "ERRO {e}");
+            return Ok(exit::SETUP_TIMEOUT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(e) = &outcome.teardown_error {
+        crate::factory::log_exception(&crate::ScriptError::plain(format!("teardown() failed: {e}")));
+    }
+    if let Some(e) = sink_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let _ = writeln!(std::io::stderr(), "ERRO output: {e}");
+    }
+
+    let vus = outcome.snapshot.metric(brunt_metrics::builtin::VUS);
+    let facts = RunFacts {
+        elapsed: outcome.elapsed,
+        vus_min: vus.as_ref().and_then(|a| a.stat("min", 1.0)).unwrap_or(0.0) as u64,
+        vus_max: vus.as_ref().and_then(|a| a.stat("max", 1.0)).unwrap_or(0.0) as u64,
+        scenarios: plan
+            .scenarios()
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
+            .collect(),
+        saturation: outcome.saturation.is_saturated().then(|| {
+            format!(
+                "the load generator was saturated for {}s (event loop lag up to {:?}); results may understate the system's capacity",
+                outcome.saturation.lagging_seconds, outcome.saturation.max_event_loop_lag
+            )
+        }),
+        definition_order: program.definition_order(),
+        setup_data: factory
+            .setup_data()
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        is_stdout_tty: std::io::stdout().is_terminal(),
+        is_stderr_tty: std::io::stderr().is_terminal(),
+    };
+    let summary = Summary::new(
+        &outcome.snapshot,
+        &registry,
+        &thresholds,
+        facts,
+        SummaryOptions {
+            trend_stats,
+            time_unit,
+            colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
+        },
+    );
+    if let Some(path) = args.summary_export.clone().or_else(|| env_var("SUMMARY_EXPORT").map(PathBuf::from)) {
+        std::fs::write(&path, summary.export_json())
+            .with_context(|| format!("--summary-export: cannot write '{}'", path.display()))?;
+    }
+    let mut summary_exit = None;
+    if program.has_export("handleSummary") {
+        let metrics = std::rc::Rc::new(std::cell::RefCell::new(brunt_metrics::Aggregator::new(
+            registry.clone(),
+            false,
+        )));
+        match handle_summary(&program, metrics, summary.data().to_string(), http_config(&c.json)) {
+            Ok(Some(json)) => {
+                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                write_handle_summary(&v)?;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                summary_exit = Some(script_error(format!("handleSummary() failed: {e}")));
+                if !args.no_summary {
+                    print!("{}", summary.text());
+                }
+            }
+        }
+    } else if !args.no_summary && !env_flag("NO_SUMMARY") {
+        print!("{}", summary.text());
+    }
+    let _ = std::io::stdout().flush();
+
+    if args.linger {
+        let _ = writeln!(std::io::stderr(), "Linger set; waiting for Ctrl+C...");
+        let lingering = RunControl::new();
+        watch_signals(lingering.clone());
+        while !lingering.is_stopped() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    let code = match &outcome.end {
+        RunEnd::TestAborted(_) => exit::SCRIPT_ABORTED,
+        _ if summary.thresholds_failed() => exit::THRESHOLDS_FAILED,
+        RunEnd::Aborted(_) => exit::THRESHOLDS_FAILED,
+        RunEnd::Interrupted => exit::EXTERNAL_ABORT,
+        RunEnd::Completed => summary_exit.unwrap_or(exit::OK),
+    };
+    Ok(code)
+}

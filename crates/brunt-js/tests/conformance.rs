@@ -1,0 +1,190 @@
+//! The conformance corpus (tests/scripts/*.js) run through `brunt_js::run` against the built-in
+//! target on loopback; each test checks the exit code and the `--summary-export` file.
+
+use brunt_js::{exit, run, RunArgs};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn target() -> &'static str {
+    static T: OnceLock<(brunt_target::Target, String)> = OnceLock::new();
+    &T.get_or_init(|| {
+        let t = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).expect("target starts");
+        let url = format!("http://{}", t.local_addr());
+        (t, url)
+    })
+    .1
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name)
+}
+
+/// Runs a corpus script; returns the exit code and the summary export.
+fn run_script(name: &str, extra: impl FnOnce(&mut RunArgs)) -> (i32, Value) {
+    let export = std::env::temp_dir().join(format!(
+        "brunt-js-{}-{}.json",
+        name.trim_end_matches(".js"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&export);
+    let mut args = RunArgs {
+        script: script(name),
+        env: vec![format!("BASE_URL={}", target())],
+        summary_export: Some(export.clone()),
+        quiet: true,
+        no_summary: true,
+        workers: Some(1),
+        ..Default::default()
+    };
+    extra(&mut args);
+    let code = run(args).expect("run completes");
+    let v = std::fs::read_to_string(&export)
+        .map(|s| serde_json::from_str(&s).expect("summary export is JSON"))
+        .unwrap_or(Value::Null);
+    let _ = std::fs::remove_file(&export);
+    (code, v)
+}
+
+fn metric<'a>(export: &'a Value, name: &str) -> &'a Value {
+    &export["metrics"][name]
+}
+
+fn thresholds_all_ok(export: &Value) -> bool {
+    export["metrics"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|m| m["thresholds"].as_object())
+        .flat_map(|t| t.values())
+        .all(|v| v == false)
+}
+
+#[test]
+fn checks_are_counted_per_check_and_in_the_checks_rate() {
+    let (code, ex) = run_script("checks.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 10);
+    assert_eq!(metric(&ex, "checks")["fails"], 10);
+    assert_eq!(metric(&ex, "iterations")["count"], 10);
+    assert_eq!(metric(&ex, "http_reqs")["count"], 10);
+    let checks = ex["root_group"]["checks"].as_object().unwrap();
+    assert_eq!(checks["status is 200"]["passes"], 10);
+    assert_eq!(checks["body is empty"]["fails"], 10);
+}
+
+#[test]
+fn groups_nest_with_paths_and_tag_their_samples() {
+    let (code, ex) = run_script("groups.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    let outer = &ex["root_group"]["groups"]["outer"];
+    assert_eq!(outer["path"], "::outer");
+    let inner = &outer["groups"]["inner"];
+    assert_eq!(inner["path"], "::outer::inner");
+    assert_eq!(inner["checks"]["one is one"]["passes"], 3);
+    assert!(metric(&ex, "group_duration").is_object());
+    assert!(thresholds_all_ok(&ex), "{ex}");
+}
+
+#[test]
+fn submetric_thresholds_select_by_tags() {
+    let (code, ex) = run_script("submetric_thresholds.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert!(thresholds_all_ok(&ex), "{ex}");
+    assert_eq!(metric(&ex, "http_reqs")["count"], 12);
+}
+
+#[test]
+fn a_failed_threshold_exits_99_and_still_exports() {
+    let (code, ex) = run_script("thresholds_fail.js", |_| {});
+    assert_eq!(code, exit::THRESHOLDS_FAILED);
+    assert_eq!(metric(&ex, "http_req_duration")["thresholds"]["max<0"], true);
+}
+
+#[test]
+fn cli_thresholds_and_no_thresholds() {
+    let (code, _) = run_script("checks.js", |a| {
+        a.thresholds = vec!["http_reqs: count>100".into()]
+    });
+    assert_eq!(code, exit::THRESHOLDS_FAILED);
+    let (code, _) = run_script("thresholds_fail.js", |a| a.no_thresholds = true);
+    assert_eq!(code, exit::OK);
+}
+
+#[test]
+fn setup_data_reaches_iterations_and_teardown_as_copies() {
+    let (code, ex) = run_script("setup_teardown.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "setup_data_seen")["count"], 5);
+    // setup's POST and teardown's GET are requests of the run too.
+    assert_eq!(metric(&ex, "http_reqs")["count"], 2);
+    assert_eq!(
+        ex["root_group"]["groups"]["teardown"]["checks"]["order exists"]["passes"],
+        1
+    );
+}
+
+#[test]
+fn shared_array_reads_one_copy_from_open() {
+    let (code, ex) = run_script("shared_array.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0);
+    assert_eq!(metric(&ex, "checks")["passes"], 30);
+}
+
+#[test]
+fn arrival_rate_that_cannot_keep_up_drops_iterations() {
+    let (code, ex) = run_script("arrival_rate.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert!(metric(&ex, "dropped_iterations")["count"].as_f64().unwrap() > 0.0);
+    let done = metric(&ex, "iterations")["count"].as_f64().unwrap();
+    assert!((5.0..=12.0).contains(&done), "{done}");
+}
+
+#[test]
+fn iteration_exceptions_are_counted_and_the_run_goes_on() {
+    let (code, ex) = run_script("exception.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "after_throw")["count"], 2);
+    assert_eq!(metric(&ex, "iterations")["count"], 4);
+}
+
+#[test]
+fn init_exceptions_and_remote_imports_exit_107() {
+    let (code, _) = run_script("init_exception.js", |_| {});
+    assert_eq!(code, exit::SCRIPT_EXCEPTION);
+    let (code, _) = run_script("remote_import.js", |_| {});
+    assert_eq!(code, exit::SCRIPT_EXCEPTION);
+}
+
+#[test]
+fn jslib_k6_utils_is_built_in() {
+    let (code, ex) = run_script("jslib.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0);
+}
+
+#[test]
+fn module_surface_behaves_as_k6() {
+    let (code, ex) = run_script("modules.js", |_| {});
+    let failed: Vec<String> = ex["root_group"]["checks"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, c)| c["fails"] != 0)
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(failed.is_empty(), "failed checks: {failed:?}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn test_abort_exits_108() {
+    let (code, ex) = run_script("abort.js", |_| {});
+    assert_eq!(code, exit::SCRIPT_ABORTED);
+    assert!(metric(&ex, "iterations")["count"].as_f64().unwrap() <= 3.0);
+}
