@@ -3,24 +3,18 @@
 use crate::config::ClientConfig;
 use crate::connect::connect;
 use crate::error::{ErrorCode, RequestError};
-use crate::h1::{Exchanged, H1Conn};
+use crate::h1::H1Conn;
+use crate::h2::H2Conn;
 use crate::metered::IoStats;
 use crate::request::{Origin, Request};
-use crate::response::{Proto, Response, Stamps, Timings};
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderValue, HOST, LOCATION, USER_AGENT};
+use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
+use bytes::Bytes;
+use http::header::{HeaderValue, LOCATION};
 use http::{HeaderMap, Method, Version};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::client::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::cell::RefCell;
-use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-
-type Body = Full<Bytes>;
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
 /// keep-alive connections (reopened when the server closes them) and one multiplexed HTTP/2
@@ -36,7 +30,7 @@ pub struct Client {
 struct PoolEntry {
     origin: Arc<Origin>,
     idle: Vec<H1>,
-    h2: Option<H2Conn>,
+    h2: Option<H2>,
 }
 
 /// What a request learns about the connection it used.
@@ -53,14 +47,14 @@ struct H1 {
 }
 
 #[derive(Clone)]
-struct H2Conn {
-    sender: http2::SendRequest<Body>,
+struct H2 {
+    conn: H2Conn,
     info: ConnInfo,
 }
 
 enum Conn {
     H1(H1),
-    H2(H2Conn),
+    H2(H2),
 }
 
 impl Client {
@@ -178,9 +172,8 @@ impl Client {
         }
     }
 
-    /// Gets a connection and exchanges the request on it; a reused HTTP/1.1 connection that the
-    /// server closed before answering is replaced once, as Go's client does for idempotent
-    /// requests.
+    /// Gets a connection and exchanges the request on it; a reused connection that the server
+    /// closed before answering is replaced once, as Go's client does for idempotent requests.
     async fn exchange(
         &self,
         req: &Request,
@@ -199,7 +192,18 @@ impl Client {
                 Conn::H2(h2) => {
                     *info = Some((h2.info.clone(), true));
                     h2.info.stats.begin();
-                    let out = self.exchange_h2(&h2, req, stamps).await;
+                    let out = h2
+                        .conn
+                        .exchange(req, &self.user_agent, &mut stamps.first_byte)
+                        .await;
+                    if reused
+                        && out.is_err()
+                        && stamps.first_byte.is_none()
+                        && is_idempotent(req.method())
+                    {
+                        reused = false;
+                        continue;
+                    }
                     if out.is_ok() {
                         self.checkin_h2(&req.origin, h2);
                     }
@@ -226,50 +230,6 @@ impl Client {
         }
     }
 
-    async fn exchange_h2(
-        &self,
-        c: &H2Conn,
-        req: &Request,
-        stamps: &mut Stamps,
-    ) -> Result<Exchanged, RequestError> {
-        let mut sender = c.sender.clone();
-        let ready = poll_fn(|cx| sender.poll_ready(cx)).await;
-        ready.map_err(|e| RequestError::hyper(&e, false))?;
-        let resp = sender
-            .send_request(self.build_h2(req))
-            .await
-            .map_err(|e| RequestError::hyper(&e, true))?;
-        stamps.first_byte = Some(Instant::now());
-        let (parts, mut body) = resp.into_parts();
-        let body = read_body(&mut body, req.discard_body).await;
-        Ok(Exchanged {
-            status: parts.status.as_u16(),
-            version: parts.version,
-            headers: parts.headers,
-            body: body.map_err(|e| RequestError::hyper(&e, true))?,
-        })
-    }
-
-    /// The hyper request for HTTP/2: absolute target, the request's headers (less `Host`,
-    /// which `:authority` replaces) and `User-Agent` when the request has none.
-    fn build_h2(&self, req: &Request) -> http::Request<Body> {
-        let mut headers = HeaderMap::with_capacity(req.headers().len() + 1);
-        for (k, v) in req.headers() {
-            if k != HOST {
-                headers.append(k, v.clone());
-            }
-        }
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, self.user_agent.clone());
-        }
-        let mut r = http::Request::new(Full::new(req.body().clone()));
-        *r.method_mut() = req.method().clone();
-        *r.uri_mut() = req.full_uri.clone();
-        *r.headers_mut() = headers;
-        *r.version_mut() = Version::HTTP_2;
-        r
-    }
-
     /// Opens a new connection and starts HTTP on it.
     async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
         let c = connect(origin, &self.config, stamps).await?;
@@ -279,12 +239,10 @@ impl Client {
             tls_version: c.tls_version,
         };
         if c.h2 {
-            let (sender, driver) = http2::Builder::new(TokioExecutor::new())
-                .handshake(TokioIo::new(c.io))
-                .await
-                .map_err(|e| RequestError::hyper(&e, false))?;
-            tokio::spawn(driver);
-            Ok(Conn::H2(H2Conn { sender, info }))
+            Ok(Conn::H2(H2 {
+                conn: H2Conn::handshake(c.io).await?,
+                info,
+            }))
         } else {
             Ok(Conn::H1(H1 {
                 conn: H1Conn::new(c.io),
@@ -300,7 +258,7 @@ impl Client {
             .iter_mut()
             .find(|e| Arc::ptr_eq(&e.origin, origin) || *e.origin == **origin)?;
         if let Some(h2) = &entry.h2 {
-            if !h2.sender.is_closed() {
+            if !h2.conn.is_closed() {
                 return Some(Conn::H2(h2.clone()));
             }
             entry.h2 = None;
@@ -344,41 +302,10 @@ impl Client {
         });
     }
 
-    fn checkin_h2(&self, origin: &Arc<Origin>, c: H2Conn) {
-        self.entry(origin, |e| {
-            if e.h2.is_none() {
-                e.h2 = Some(c);
-            }
-        });
+    /// The connection last used is the one kept: a dead one it replaced goes.
+    fn checkin_h2(&self, origin: &Arc<Origin>, c: H2) {
+        self.entry(origin, |e| e.h2 = Some(c));
     }
-}
-
-/// Reads a body to its end; with `discard` the data is dropped (bytes are counted on the wire).
-async fn read_body(body: &mut Incoming, discard: bool) -> Result<Bytes, hyper::Error> {
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        if discard {
-            continue;
-        }
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(data),
-            (Some(f), None) => {
-                let mut buf = BytesMut::with_capacity(f.len() + data.len());
-                buf.extend_from_slice(f);
-                buf.extend_from_slice(&data);
-                rest = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
-        }
-    }
-    Ok(match rest {
-        Some(buf) => buf.freeze(),
-        None => first.unwrap_or_default(),
-    })
 }
 
 fn is_idempotent(m: &Method) -> bool {

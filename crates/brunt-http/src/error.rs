@@ -256,6 +256,16 @@ mod tests {
     }
 
     #[test]
+    fn http2_errors_get_k6_16xx_codes() {
+        let e = RequestError::h2(&h2::Error::from(h2::Reason::PROTOCOL_ERROR), "read");
+        assert_eq!(e.code.0, 1652);
+        assert_eq!(
+            e.message,
+            "http2: connection error with http2 ErrCode PROTOCOL_ERROR"
+        );
+    }
+
+    #[test]
     fn h2_code_names_follow_the_rfc() {
         assert_eq!(h2_code_name(1), "PROTOCOL_ERROR");
         assert_eq!(h2_code_name(0xd), "HTTP_1_1_REQUIRED");

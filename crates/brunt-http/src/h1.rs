@@ -7,6 +7,7 @@
 use crate::connect::Io;
 use crate::error::{ErrorCode, RequestError};
 use crate::request::Request;
+use crate::response::Exchanged;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
@@ -21,14 +22,6 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEAD: usize = 1 << 20;
 /// Read granularity.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// A response read off the connection.
-pub(crate) struct Exchanged {
-    pub status: u16,
-    pub version: Version,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
 
 pub(crate) struct H1Conn {
     io: Io,

@@ -11,6 +11,7 @@ mod config;
 mod connect;
 mod error;
 mod h1;
+mod h2;
 mod metered;
 mod record;
 mod request;

@@ -73,7 +73,11 @@ impl Request {
         } else {
             trimmed.to_string()
         };
-        Self::from_url(method, parsed, tag.into())
+        let mut req = Self::from_url(method, parsed, tag.into())?;
+        if let Some(auth) = basic_auth(&req.url) {
+            req.headers.insert(AUTHORIZATION, auth);
+        }
+        Ok(req)
     }
 
     fn from_url(method: Method, url: Url, url_tag: Arc<str>) -> Result<Self, RequestError> {
@@ -271,6 +275,23 @@ impl Request {
     }
 }
 
+/// `Basic` credentials from a URL's user info, percent-decoded.
+fn basic_auth(url: &Url) -> Option<HeaderValue> {
+    use base64::Engine;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let mut creds = decode(url.username());
+    creds.push(b':');
+    creds.extend(decode(url.password().unwrap_or("")));
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(creds)
+    );
+    HeaderValue::from_str(&value).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +319,7 @@ mod tests {
         assert_eq!(r.full_uri, "https://[::1]/x");
         let r = Request::new(Method::GET, "http://u:secret@h/").unwrap();
         assert_eq!(&**r.url_tag(), "http://u:****@h/");
+        assert_eq!(r.headers()[AUTHORIZATION], "Basic dTpzZWNyZXQ=");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::error::ErrorCode;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Version};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +70,14 @@ pub struct Response {
     pub tls_version: Option<&'static str>,
     /// Wall time from the start of the send to the end of the body, every phase included.
     pub elapsed: Duration,
+}
+
+/// A response as read off a connection, before it becomes a [`Response`].
+pub(crate) struct Exchanged {
+    pub status: u16,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 /// When each phase of one request began and ended; k6's tracer arithmetic turns them into
