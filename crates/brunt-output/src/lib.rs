@@ -1,5 +1,6 @@
 //! End-of-test summary and k6's output formats: the text summary, `--summary-export`, the
-//! handleSummary `data` object, and the per-sample `--out json=` / `--out csv=` writers.
+//! handleSummary `data` object, the per-sample `--out json=` / `--out csv=` writers, brunt's
+//! results file (`--out results=`), and the remote `prometheus-rw` and `influxdb` outputs.
 //!
 //! A run ends with [`Summary::new`] over its final snapshot; per-sample outputs are opened from
 //! `--out` values with [`OutSpec`] and fed [`RawSample`](brunt_metrics::RawSample) batches.
@@ -11,21 +12,29 @@ mod groups;
 mod humanize;
 mod json_lines;
 mod progress;
+mod remote;
 mod report;
+mod results;
 mod sink;
 mod summary;
 mod text;
 
 pub use export::summary_export;
 pub use groups::{Check, Group};
-pub use report::{exit_code, stop_on_signals, Finished, ReportConfig, Reporter};
-pub use sink::{OutKind, OutSpec, SampleSink};
+pub use remote::RemoteSpec;
+pub use report::{exit_code, saturation_note, stop_on_signals, Finished, ReportConfig, Reporter};
+pub use results::{
+    Results, ResultsEnd, ResultsError, ResultsInterval, Verdict, RESULTS_FORMAT, RESULTS_VERSION,
+};
+pub use sink::{IntervalView, OutKind, OutSpec, SampleSink};
 pub use summary::{RunFacts, Summary, SummaryOptions, DEFAULT_TREND_STATS};
 pub use text::{text_summary, TextOptions};
 
 /// A bad output option, or an output that cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    #[error("--out {out}: {reason}")]
+    BadOut { out: String, reason: String },
     #[error("unknown output '{kind}'; known outputs: {known}")]
     UnknownOutput { kind: String, known: &'static str },
     #[error("cannot write output '{path}': {source}")]

@@ -4,13 +4,13 @@
 //! code with k6's numbers.
 
 use crate::progress::ProgressLine;
-use crate::{OutSpec, OutputError, RunFacts, SampleSink, Summary, SummaryOptions};
+use crate::{IntervalView, OutSpec, OutputError, RunFacts, SampleSink, Summary, SummaryOptions};
 use brunt_engine::{Control, Observer, RunControl, RunEnd, RunOutcome, Tick};
 use brunt_metrics::{builtin, Agg, Registry, Thresholds};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// k6's exit codes, where brunt's runs end the same way.
 pub mod exit_code {
@@ -69,7 +69,7 @@ impl Reporter {
     pub fn new(cfg: ReportConfig, registry: Arc<Registry>) -> Result<Reporter, OutputError> {
         let mut sinks = Vec::new();
         for spec in &cfg.outs {
-            sinks.push((describe(spec), spec.open(&cfg.thresholds)?));
+            sinks.push((spec.to_string(), spec.open(&cfg.thresholds)?));
         }
         let thresholds = Arc::new(cfg.thresholds);
         let progress = if cfg.quiet {
@@ -94,7 +94,13 @@ impl Reporter {
 
     /// True when some output wants every sample (the engine must keep them).
     pub fn wants_raw_samples(&self) -> bool {
-        !lock(&self.live).sinks.is_empty()
+        lock(&self.live).sinks.iter().any(|(_, s)| s.wants_raw())
+    }
+
+    /// Adds an output that is not an `--out` value (the live dashboard); `name` is used in
+    /// messages. Call before [`observer`](Self::observer)'s first tick.
+    pub fn add_output(&self, name: &str, sink: Box<dyn SampleSink>) {
+        lock(&self.live).sinks.push((name.to_string(), sink));
     }
 
     /// The engine's once-a-second observer.
@@ -115,6 +121,7 @@ impl Reporter {
             if let Err(e) = sink.finish() {
                 live.sink_errors.push(format!("output {name}: {e}"));
             }
+            live.sink_errors.extend(sink.notes());
         }
         let (vus_min, vus_max) = vus_range(&outcome.snapshot);
         let facts = RunFacts {
@@ -156,19 +163,30 @@ impl Live {
             p.update(tick);
         }
         let raw = std::mem::take(&mut tick.interval.raw);
-        if !raw.is_empty() {
-            let registry = &self.registry;
-            let errors = &mut self.sink_errors;
-            // A sink that fails is dropped with its error reported; the run goes on.
-            self.sinks
-                .retain_mut(|(name, sink)| match sink.write(&raw, registry) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        errors.push(format!("output {name} stopped: {e}"));
-                        false
-                    }
-                });
-        }
+        let view = IntervalView {
+            elapsed: tick.elapsed,
+            time: SystemTime::now(),
+            series: &tick.interval.series,
+            total: &tick.total,
+            registry: &self.registry,
+            is_final: tick.is_final,
+        };
+        let errors = &mut self.sink_errors;
+        // A sink that fails is dropped with its error reported; the run goes on.
+        self.sinks.retain_mut(|(name, sink)| {
+            let written = if raw.is_empty() {
+                Ok(())
+            } else {
+                sink.write(&raw, view.registry)
+            };
+            match written.and_then(|()| sink.interval(&view)) {
+                Ok(()) => true,
+                Err(e) => {
+                    errors.push(format!("output {name} stopped: {e}"));
+                    false
+                }
+            }
+        });
         if tick.is_final {
             return Control::Continue;
         }
@@ -212,7 +230,8 @@ fn vus_range(snapshot: &brunt_metrics::Snapshot) -> (u64, u64) {
     }
 }
 
-fn saturation_note(outcome: &RunOutcome) -> Option<String> {
+/// A sentence saying that, and why, the load generator was the bottleneck of this run.
+pub fn saturation_note(outcome: &RunOutcome) -> Option<String> {
     let s = &outcome.saturation;
     s.is_saturated().then(|| {
         format!(
@@ -222,18 +241,6 @@ fn saturation_note(outcome: &RunOutcome) -> Option<String> {
             s.lagging_seconds
         )
     })
-}
-
-/// `json=out.json`, as the user wrote it, for messages.
-fn describe(spec: &OutSpec) -> String {
-    let kind = match spec.kind {
-        crate::OutKind::Json => "json",
-        crate::OutKind::Csv => "csv",
-    };
-    match &spec.path {
-        Some(p) => format!("{kind}={}", p.display()),
-        None => kind.to_string(),
-    }
 }
 
 /// Turns the first Ctrl-C or SIGTERM into a graceful stop (the run still writes its summary and

@@ -1,10 +1,13 @@
-//! Per-sample outputs (`--out json=FILE`, `--out csv=FILE`): the [`SampleSink`] trait the
-//! collector thread feeds once a second, and the parser of `--out` values.
+//! Outputs (`--out json=FILE`, `csv=FILE`, `results=FILE`, `prometheus-rw=URL`,
+//! `influxdb=URL`): the [`SampleSink`] trait the collector thread feeds once a second, and the
+//! parser of `--out` values.
 
 use crate::csv::CsvSink;
 use crate::json_lines::JsonLinesSink;
+use crate::remote::{self, RemoteSpec};
+use crate::results::ResultsSink;
 use crate::OutputError;
-use brunt_metrics::{MetricId, RawSample, Registry, Thresholds};
+use brunt_metrics::{MetricId, RawSample, Registry, SeriesMap, Snapshot, Thresholds};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::fmt;
@@ -12,44 +15,100 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::{Duration, SystemTime};
 
 /// Buffer size of output files: large enough that a second's samples cost few system calls.
 const BUFFER: usize = 256 * 1024;
 
-/// A per-sample output. Called on the collector thread, never by workers; writes are buffered.
+/// An output. Called on the collector thread, never by workers; writes are buffered.
+///
+/// Per-sample outputs (json, csv) implement `write`; outputs of per-second aggregates (results
+/// file, remote backends, the dashboard) say so with `wants_raw` and implement `interval`, so
+/// that the engine need not keep every sample for them.
 pub trait SampleSink: Send {
     /// Writes a batch of samples.
     fn write(&mut self, samples: &[RawSample], registry: &Registry) -> io::Result<()>;
     /// Flushes everything written; call once at the end of the run.
     fn finish(&mut self) -> io::Result<()>;
+    /// Whether this output needs every raw sample.
+    fn wants_raw(&self) -> bool {
+        true
+    }
+    /// One second's aggregates, about once a second and once more at the end.
+    fn interval(&mut self, _view: &IntervalView<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    /// What the user should hear at the end, e.g. samples a down backend never got.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
-/// The per-sample output kinds brunt knows.
+/// One tick of the run as outputs of aggregates see it.
+pub struct IntervalView<'a> {
+    /// Since the test started.
+    pub elapsed: Duration,
+    /// Wall-clock time of the tick.
+    pub time: SystemTime,
+    /// What happened since the previous tick, per (metric, tag set).
+    pub series: &'a SeriesMap,
+    /// Everything so far.
+    pub total: &'a Snapshot,
+    pub registry: &'a Registry,
+    /// The last tick, after the run ended.
+    pub is_final: bool,
+}
+
+/// The output kinds brunt knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutKind {
     Json,
     Csv,
+    /// brunt's JSON results file of per-second aggregates (docs/results-format.md).
+    Results,
+    /// Prometheus remote write.
+    PrometheusRw,
+    /// InfluxDB v1 line protocol.
+    InfluxDb,
 }
 
-const KNOWN: &str = "json, csv";
+impl OutKind {
+    /// The name used in `--out`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutKind::Json => "json",
+            OutKind::Csv => "csv",
+            OutKind::Results => "results",
+            OutKind::PrometheusRw => "prometheus-rw",
+            OutKind::InfluxDb => "influxdb",
+        }
+    }
+}
+
+const KNOWN: &str = "json, csv, results, prometheus-rw, influxdb";
 
 /// One parsed `--out` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutSpec {
     pub kind: OutKind,
-    /// `None` writes to standard output (`json`, `json=` or `json=-`, as k6).
+    /// File outputs: `None` writes to standard output (`json`, `json=` or `json=-`, as k6).
     pub path: Option<PathBuf>,
+    /// Remote outputs: where and how to send.
+    pub remote: Option<RemoteSpec>,
 }
 
 impl FromStr for OutSpec {
     type Err = OutputError;
 
-    /// `KIND` or `KIND=FILE`.
+    /// `KIND`, `KIND=FILE`, or `KIND=URL[,OPTION=VALUE...]` for remote outputs.
     fn from_str(s: &str) -> Result<Self, OutputError> {
-        let (kind, path) = s.split_once('=').unwrap_or((s, ""));
+        let (kind, value) = s.split_once('=').unwrap_or((s, ""));
         let kind = match kind {
             "json" => OutKind::Json,
             "csv" => OutKind::Csv,
+            "results" => OutKind::Results,
+            "prometheus-rw" => OutKind::PrometheusRw,
+            "influxdb" => OutKind::InfluxDb,
             _ => {
                 return Err(OutputError::UnknownOutput {
                     kind: kind.to_string(),
@@ -57,11 +116,29 @@ impl FromStr for OutSpec {
                 })
             }
         };
-        let path = match path {
+        if matches!(kind, OutKind::PrometheusRw | OutKind::InfluxDb) {
+            let remote = RemoteSpec::parse(kind, value)?;
+            return Ok(OutSpec {
+                kind,
+                path: None,
+                remote: Some(remote),
+            });
+        }
+        let path = match value {
+            "" | "-" if kind == OutKind::Results => {
+                return Err(OutputError::BadOut {
+                    out: s.to_string(),
+                    reason: "give a file: results=FILE".into(),
+                })
+            }
             "" | "-" => None,
             p => Some(PathBuf::from(p)),
         };
-        Ok(OutSpec { kind, path })
+        Ok(OutSpec {
+            kind,
+            path,
+            remote: None,
+        })
     }
 }
 
@@ -69,6 +146,9 @@ impl OutSpec {
     /// Creates the file (or takes stdout) and returns the sink. `thresholds` are listed in the
     /// JSON output's metric lines, as k6 does.
     pub fn open(&self, thresholds: &Thresholds) -> Result<Box<dyn SampleSink>, OutputError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote::open(remote, self.to_string()));
+        }
         let out = match &self.path {
             None => Target::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
             Some(p) => {
@@ -90,6 +170,21 @@ impl OutSpec {
                 path: self.to_string(),
                 source,
             })?),
+            OutKind::Results => {
+                Box::new(ResultsSink::new(out, thresholds.clone()).map_err(|source| {
+                    OutputError::Io {
+                        path: self.to_string(),
+                        source,
+                    }
+                })?)
+            }
+            // Built by hand without its URL (parsing always sets one).
+            OutKind::PrometheusRw | OutKind::InfluxDb => {
+                return Err(OutputError::BadOut {
+                    out: self.to_string(),
+                    reason: "no URL given".into(),
+                })
+            }
         })
     }
 }
@@ -97,10 +192,10 @@ impl OutSpec {
 /// As the user writes it: `json=out.json`, or `json` for standard output.
 impl fmt::Display for OutSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.kind {
-            OutKind::Json => "json",
-            OutKind::Csv => "csv",
-        })?;
+        f.write_str(self.kind.name())?;
+        if let Some(r) = &self.remote {
+            return write!(f, "={}", r.url);
+        }
         match &self.path {
             Some(p) => write!(f, "={}", p.display()),
             None => Ok(()),
@@ -186,11 +281,14 @@ mod tests {
         assert_eq!("csv".parse::<OutSpec>().unwrap().kind, OutKind::Csv);
         assert_eq!(s.to_string(), "json=results.json");
         assert_eq!("csv=-".parse::<OutSpec>().unwrap().to_string(), "csv");
-        let e = "influxdb=http://x"
+        let e = "influx=http://x"
             .parse::<OutSpec>()
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "unknown output 'influxdb'; known outputs: json, csv");
+        assert_eq!(
+            e,
+            "unknown output 'influx'; known outputs: json, csv, results, prometheus-rw, influxdb"
+        );
     }
 
     #[test]

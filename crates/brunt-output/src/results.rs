@@ -1,0 +1,442 @@
+//! brunt's results file (`--out results=FILE`): the run's per-second aggregates, one JSON object
+//! per line, with trend histograms kept losslessly (HDR V2, deflated, base64) so that `brunt
+//! report` and `brunt compare` can recompute and merge percentiles later. The format is
+//! documented in docs/results-format.md; [`Results::read`] reads it back.
+
+use crate::sink::{IntervalView, SampleSink, Target};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use brunt_metrics::{
+    Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, Thresholds, TrendAgg,
+    ValueType,
+};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The `format` field of the header line.
+pub const RESULTS_FORMAT: &str = "brunt-results";
+/// The version this build writes and reads.
+pub const RESULTS_VERSION: u64 = 1;
+
+/// A results file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("cannot read results file '{path}': {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("'{path}' is not a brunt results file (its first line is not a brunt-results header)")]
+    NotResults { path: String },
+    #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}")]
+    Version { path: String, found: u64 },
+    #[error("results file '{path}' is corrupt at line {line}: {reason}")]
+    Corrupt {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// One threshold's verdict at the end of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The metric or sub-metric, as k6 names it (`http_req_duration{status:200}`).
+    pub metric: String,
+    /// The expression as written, e.g. `p(95)<500`.
+    pub source: String,
+    pub ok: bool,
+}
+
+/// One second of a run read back.
+#[derive(Debug, Clone)]
+pub struct ResultsInterval {
+    /// Since the test started.
+    pub elapsed: Duration,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub series: SeriesMap,
+}
+
+/// A results file read back.
+#[derive(Debug)]
+pub struct Results {
+    /// When the run started, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// The metrics the file names (built-ins first, custom ones as met).
+    pub registry: Registry,
+    pub intervals: Vec<ResultsInterval>,
+    /// The run's length and threshold verdicts; `None` when the run did not end cleanly.
+    pub end: Option<ResultsEnd>,
+}
+
+/// The last line of a complete results file.
+#[derive(Debug, Clone)]
+pub struct ResultsEnd {
+    pub elapsed: Duration,
+    pub thresholds: Vec<Verdict>,
+}
+
+impl Results {
+    /// Reads a results file, with errors that name the file and the line.
+    pub fn read(path: &Path) -> Result<Results, ResultsError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Results::parse(&text, &name)
+    }
+
+    /// Parses the text of a results file; `name` is used in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Results, ResultsError> {
+        let corrupt = |line: usize, reason: String| ResultsError::Corrupt {
+            path: name.to_string(),
+            line,
+            reason,
+        };
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let header: Value = lines
+            .next()
+            .and_then(|(_, l)| serde_json::from_str(l).ok())
+            .filter(|h: &Value| h["type"] == "header" && h["format"] == RESULTS_FORMAT)
+            .ok_or_else(|| ResultsError::NotResults {
+                path: name.to_string(),
+            })?;
+        let version = header["version"].as_u64().unwrap_or(0);
+        if version != RESULTS_VERSION {
+            return Err(ResultsError::Version {
+                path: name.to_string(),
+                found: version,
+            });
+        }
+        let mut results = Results {
+            started_ms: header["started"].as_u64().unwrap_or(0),
+            registry: Registry::new(),
+            intervals: Vec::new(),
+            end: None,
+        };
+        for (i, line) in lines {
+            let n = i + 1;
+            let record: Record =
+                serde_json::from_str(line).map_err(|e| corrupt(n, e.to_string()))?;
+            if results.end.is_some() {
+                return Err(corrupt(n, "a line follows the end record".into()));
+            }
+            match record {
+                Record::Interval {
+                    elapsed,
+                    time,
+                    series,
+                } => {
+                    let mut map = SeriesMap::new();
+                    for s in series {
+                        let (key, agg) = s.decode(&results.registry).map_err(|r| corrupt(n, r))?;
+                        match map.get_mut(&key) {
+                            Some(a) => a.merge(&agg),
+                            None => {
+                                map.insert(key, agg);
+                            }
+                        }
+                    }
+                    results.intervals.push(ResultsInterval {
+                        elapsed: secs(elapsed).map_err(|r| corrupt(n, r))?,
+                        time_ms: time,
+                        series: map,
+                    });
+                }
+                Record::End {
+                    elapsed,
+                    thresholds,
+                } => {
+                    results.end = Some(ResultsEnd {
+                        elapsed: secs(elapsed).map_err(|r| corrupt(n, r))?,
+                        thresholds,
+                    })
+                }
+                Record::Header { .. } => return Err(corrupt(n, "a second header".into())),
+            }
+        }
+        Ok(results)
+    }
+
+    /// Every interval merged: the run's totals, with exact percentiles.
+    pub fn totals(&self) -> Snapshot {
+        let mut total = Snapshot::default();
+        for i in &self.intervals {
+            total.merge_series(&i.series);
+        }
+        total
+    }
+
+    /// The run's length: from the end record, else the last interval.
+    pub fn elapsed(&self) -> Duration {
+        match &self.end {
+            Some(e) => e.elapsed,
+            None => self.intervals.last().map(|i| i.elapsed).unwrap_or_default(),
+        }
+    }
+}
+
+fn secs(v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v).map_err(|e| format!("bad elapsed time {v}: {e}"))
+}
+
+/// One line of the file.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Record {
+    Header {
+        format: String,
+        version: u64,
+        brunt: String,
+        started: u64,
+    },
+    Interval {
+        elapsed: f64,
+        time: u64,
+        series: Vec<SeriesRecord>,
+    },
+    End {
+        elapsed: f64,
+        thresholds: Vec<Verdict>,
+    },
+}
+
+/// One (metric, tag set) aggregate of one second. Fields by type: counter `sum`; gauge `value`,
+/// `min`, `max`; rate `passes`, `total`; trend `count`, `sum`, `min`, `max`, `hist`.
+#[derive(Serialize, Deserialize)]
+struct SeriesRecord {
+    metric: String,
+    #[serde(rename = "type")]
+    metric_type: String,
+    contains: String,
+    tags: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sum: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<f64>,
+    /// HDR histogram, V2 deflate serialization, base64; values in thousandths of the unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hist: Option<String>,
+}
+
+impl SeriesRecord {
+    fn encode(
+        name: String,
+        def_type: MetricType,
+        contains: ValueType,
+        tags: &TagSet,
+        agg: &Agg,
+    ) -> io::Result<Self> {
+        let mut r = SeriesRecord {
+            metric: name,
+            metric_type: def_type.as_str().to_string(),
+            contains: contains.as_str().to_string(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value: None,
+            passes: None,
+            total: None,
+            count: None,
+            sum: None,
+            min: None,
+            max: None,
+            hist: None,
+        };
+        match agg {
+            Agg::Counter { sum } => r.sum = Some(*sum),
+            Agg::Gauge { value, min, max } => {
+                r.value = Some(*value);
+                r.min = Some(*min).filter(|v| v.is_finite());
+                r.max = Some(*max).filter(|v| v.is_finite());
+            }
+            Agg::Rate { passes, total } => {
+                r.passes = Some(*passes);
+                r.total = Some(*total);
+            }
+            Agg::Trend(t) => {
+                r.count = Some(t.count);
+                r.sum = Some(t.sum);
+                r.min = Some(t.min).filter(|v| v.is_finite());
+                r.max = Some(t.max).filter(|v| v.is_finite());
+                let mut bytes = Vec::new();
+                V2DeflateSerializer::new()
+                    .serialize(&t.hist, &mut bytes)
+                    .map_err(|e| io::Error::other(format!("histogram: {e:?}")))?;
+                r.hist = Some(BASE64.encode(bytes));
+            }
+        }
+        Ok(r)
+    }
+
+    fn decode(
+        self,
+        registry: &Registry,
+    ) -> Result<((brunt_metrics::MetricId, TagSet), Agg), String> {
+        let metric_type = match self.metric_type.as_str() {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "rate" => MetricType::Rate,
+            "trend" => MetricType::Trend,
+            t => return Err(format!("metric '{}' has unknown type '{t}'", self.metric)),
+        };
+        let value_type = match self.contains.as_str() {
+            "time" => ValueType::Time,
+            "data" => ValueType::Data,
+            _ => ValueType::Default,
+        };
+        let id = registry
+            .register(&self.metric, metric_type, value_type)
+            .map_err(|e| e.to_string())?;
+        let missing =
+            |field: &str| format!("{} {} has no '{field}'", self.metric_type, self.metric);
+        let agg = match metric_type {
+            MetricType::Counter => Agg::Counter {
+                sum: self.sum.ok_or_else(|| missing("sum"))?,
+            },
+            MetricType::Gauge => Agg::Gauge {
+                value: self.value.ok_or_else(|| missing("value"))?,
+                min: self.min.unwrap_or(f64::INFINITY),
+                max: self.max.unwrap_or(f64::NEG_INFINITY),
+            },
+            MetricType::Rate => Agg::Rate {
+                passes: self.passes.ok_or_else(|| missing("passes"))?,
+                total: self.total.ok_or_else(|| missing("total"))?,
+            },
+            MetricType::Trend => {
+                let b64 = self.hist.as_deref().ok_or_else(|| missing("hist"))?;
+                let bytes = BASE64
+                    .decode(b64)
+                    .map_err(|e| format!("histogram of {}: {e}", self.metric))?;
+                let hist = Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .map_err(|e| format!("histogram of {}: {e:?}", self.metric))?;
+                Agg::Trend(Box::new(TrendAgg {
+                    count: self.count.ok_or_else(|| missing("count"))?,
+                    sum: self.sum.ok_or_else(|| missing("sum"))?,
+                    min: self.min.unwrap_or(f64::INFINITY),
+                    max: self.max.unwrap_or(f64::NEG_INFINITY),
+                    hist,
+                }))
+            }
+        };
+        Ok(((id, TagSet::new(self.tags)), agg))
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes the results file as the run goes: a header at once, a line each second (flushed, so a
+/// killed run leaves a readable file), the verdicts at the end.
+pub(crate) struct ResultsSink {
+    out: Target,
+    thresholds: Thresholds,
+    end: Option<Record>,
+}
+
+impl ResultsSink {
+    pub(crate) fn new(mut out: Target, thresholds: Thresholds) -> io::Result<Self> {
+        let header = Record::Header {
+            format: RESULTS_FORMAT.into(),
+            version: RESULTS_VERSION,
+            brunt: env!("CARGO_PKG_VERSION").into(),
+            started: unix_ms(SystemTime::now()),
+        };
+        write_line(&mut out, &header)?;
+        Ok(ResultsSink {
+            out,
+            thresholds,
+            end: None,
+        })
+    }
+}
+
+fn write_line(out: &mut Target, record: &Record) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+impl SampleSink for ResultsSink {
+    fn write(&mut self, _: &[RawSample], _: &Registry) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn wants_raw(&self) -> bool {
+        false
+    }
+
+    fn interval(&mut self, view: &IntervalView<'_>) -> io::Result<()> {
+        let mut series = Vec::with_capacity(view.series.len());
+        for ((id, tags), agg) in view.series {
+            let def = view.registry.def(*id);
+            series.push(SeriesRecord::encode(
+                def.name,
+                def.metric_type,
+                def.value_type,
+                tags,
+                agg,
+            )?);
+        }
+        // A stable order makes files diffable.
+        series.sort_by(|a, b| (&a.metric, &a.tags).cmp(&(&b.metric, &b.tags)));
+        if !series.is_empty() {
+            let line = Record::Interval {
+                elapsed: view.elapsed.as_secs_f64(),
+                time: unix_ms(view.time),
+                series,
+            };
+            write_line(&mut self.out, &line)?;
+        }
+        if view.is_final {
+            let thresholds = self
+                .thresholds
+                .evaluate(view.total, view.elapsed)
+                .into_iter()
+                .map(|r| Verdict {
+                    metric: r.metric_name,
+                    source: r.source,
+                    ok: r.ok,
+                })
+                .collect();
+            self.end = Some(Record::End {
+                elapsed: view.elapsed.as_secs_f64(),
+                thresholds,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(end) = self.end.take() {
+            write_line(&mut self.out, &end)?;
+        }
+        self.out.finish()
+    }
+}
