@@ -404,6 +404,114 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn commands_drive_a_live_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = crate::start(listener, ServerOptions::default())
+            .await
+            .unwrap();
+        let client = Client::new(&server.api_addr().to_string()).unwrap();
+        let run = |args: &[&str]| {
+            let mut argv = vec!["brunt"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).unwrap().chaos.command
+        };
+        assert_eq!(
+            execute(&client, run(&["list"])).await.unwrap(),
+            "no proxies\n"
+        );
+        let out = execute(
+            &client,
+            run(&[
+                "create",
+                "db",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                "127.0.0.1:5432",
+            ]),
+        )
+        .await
+        .unwrap();
+        assert!(
+            out.starts_with("Created new proxy db listening on 127.0.0.1:"),
+            "{out}"
+        );
+        let out = execute(
+            &client,
+            run(&[
+                "toxic",
+                "add",
+                "db",
+                "-t",
+                "latency",
+                "-a",
+                "latency=500",
+                "--upstream",
+            ]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out,
+            "Added upstream latency toxic 'latency_upstream' on proxy 'db'\n"
+        );
+        let out = execute(
+            &client,
+            run(&[
+                "toxic",
+                "update",
+                "db",
+                "-n",
+                "latency_upstream",
+                "-a",
+                "jitter=9",
+            ]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, "Updated toxic 'latency_upstream' on proxy 'db'\n");
+        let out = execute(&client, run(&["inspect", "db"])).await.unwrap();
+        assert!(
+            out.contains("latency_upstream\ttype=latency\tstream=upstream\ttoxicity=1.00"),
+            "{out}"
+        );
+        assert!(
+            out.contains("jitter=9") && out.contains("latency=500"),
+            "{out}"
+        );
+        assert!(execute(&client, run(&["list"]))
+            .await
+            .unwrap()
+            .contains("db "));
+        assert_eq!(
+            execute(&client, run(&["toggle", "db"])).await.unwrap(),
+            "Proxy db is now disabled\n"
+        );
+        assert_eq!(
+            execute(&client, run(&["toggle", "db"])).await.unwrap(),
+            "Proxy db is now enabled\n"
+        );
+        let err = execute(&client, run(&["toxic", "add", "db", "-t", "bogus"]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid toxic type (HTTP 400)");
+        execute(
+            &client,
+            run(&["toxic", "remove", "db", "-n", "latency_upstream"]),
+        )
+        .await
+        .unwrap();
+        execute(&client, run(&["reset"])).await.unwrap();
+        assert_eq!(
+            execute(&client, run(&["delete", "db"])).await.unwrap(),
+            "Deleted proxy db\n"
+        );
+        let err = execute(&client, run(&["delete", "db"])).await.unwrap_err();
+        assert_eq!(err.to_string(), "proxy not found (HTTP 404)");
+        server.shutdown().await;
+    }
+
     #[test]
     fn bad_attr_and_toxicity_name_the_flag() {
         let e = parse_attrs(&["latency".into()]).unwrap_err().to_string();

@@ -13,6 +13,8 @@
 //! Nothing read is dropped or reordered by a change.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,8 +24,9 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::model::{Chain, ToxicEntry};
 use crate::proxy::ProxyCtx;
@@ -87,19 +90,62 @@ enum Stop {
 }
 
 pub(crate) struct Link {
-    pub dir: Direction,
-    pub src: OwnedReadHalf,
-    pub dst: OwnedWriteHalf,
-    pub conn: Arc<Conn>,
-    pub ctx: Arc<ProxyCtx>,
-    pub chain: watch::Receiver<Chain>,
+    dir: Direction,
+    src: OwnedReadHalf,
+    dst: OwnedWriteHalf,
+    conn: Arc<Conn>,
+    ctx: Arc<ProxyCtx>,
+    chain: watch::Receiver<Chain>,
+    /// Registered once, so waiting on it costs nothing per chunk.
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Client-to-server link: where `http_status` answers go.
-    pub respond: Option<mpsc::UnboundedSender<Bytes>>,
+    respond: Option<mpsc::UnboundedSender<Bytes>>,
     /// Server-to-client link: answers to write to the client.
-    pub answers: Option<mpsc::UnboundedReceiver<Bytes>>,
+    answers: Option<mpsc::UnboundedReceiver<Bytes>>,
+}
+
+/// Resolves when the proxy's toxics change, handing back the receiver to wait again.
+type ChainChange = Pin<Box<dyn Future<Output = Option<watch::Receiver<Chain>>> + Send>>;
+
+fn next_change(mut rx: watch::Receiver<Chain>) -> ChainChange {
+    Box::pin(async move { rx.changed().await.ok().map(|()| rx) })
+}
+
+/// The two directions of a connection.
+pub(crate) struct Halves {
+    pub client: TcpStream,
+    pub upstream: TcpStream,
 }
 
 impl Link {
+    /// Builds the client-to-server and server-to-client links of a connection.
+    pub fn pair(
+        halves: Halves,
+        conn: Arc<Conn>,
+        ctx: &Arc<ProxyCtx>,
+        chain: &watch::Receiver<Chain>,
+    ) -> (Self, Self) {
+        let (client_read, client_write) = halves.client.into_split();
+        let (upstream_read, upstream_write) = halves.upstream.into_split();
+        let (respond, answers) = mpsc::unbounded_channel();
+        let link = |dir, src, dst| Link {
+            dir,
+            src,
+            dst,
+            conn: conn.clone(),
+            ctx: ctx.clone(),
+            chain: chain.clone(),
+            cancelled: Box::pin(conn.token.clone().cancelled_owned()),
+            respond: None,
+            answers: None,
+        };
+        let mut up = link(Direction::Upstream, client_read, upstream_write);
+        up.respond = Some(respond);
+        let mut down = link(Direction::Downstream, upstream_read, client_write);
+        down.answers = Some(answers);
+        (up, down)
+    }
+
     /// Pumps until the source closes or the connection ends.
     pub async fn run(mut self) {
         self.pump().await;
@@ -115,6 +161,7 @@ impl Link {
         let mut entries: Vec<Entry> = Vec::new();
         let mut pending: VecDeque<Piece> = VecDeque::new();
         let chain = self.chain.borrow_and_update().clone();
+        let mut changes = next_change(self.chain.clone());
         self.sync(&mut entries, &chain, Instant::now(), &mut pending);
         let mut passthrough = entries.iter().all(|e| !e.active);
         let mut inbox: VecDeque<Piece> = VecDeque::new();
@@ -123,7 +170,7 @@ impl Link {
         let mut read_done = false;
         let mut chain_changed = false;
         loop {
-            if std::mem::take(&mut chain_changed) || self.chain.has_changed().unwrap_or(false) {
+            if std::mem::take(&mut chain_changed) {
                 let chain = self.chain.borrow_and_update().clone();
                 let now = Instant::now();
                 for p in pending.iter_mut() {
@@ -169,13 +216,14 @@ impl Link {
             let can_read = !read_done && inbox_bytes < INBOX_LIMIT;
             tokio::select! {
                 biased;
-                _ = self.conn.token.cancelled() => return Stop::Ended,
-                changed = self.chain.changed() => {
-                    if changed.is_err() {
-                        return Stop::Ended;
+                _ = &mut self.cancelled => return Stop::Ended,
+                changed = &mut changes => match changed {
+                    Some(rx) => {
+                        changes = next_change(rx);
+                        chain_changed = true;
                     }
-                    chain_changed = true;
-                }
+                    None => return Stop::Ended,
+                },
                 Some(answer) = next_answer(&mut self.answers) => {
                     if self.write(&answer).await.is_err() {
                         return Stop::Ended;
@@ -299,7 +347,7 @@ impl Link {
     async fn write(&mut self, data: &[u8]) -> Result<(), ()> {
         let written = tokio::select! {
             r = self.dst.write_all(data) => r.is_ok(),
-            _ = self.conn.token.cancelled() => false,
+            _ = &mut self.cancelled => false,
         };
         if written {
             self.ctx.counters.sent(self.dir, data.len());

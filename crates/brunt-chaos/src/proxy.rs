@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
-use crate::link::{Conn, Link};
+use crate::link::{Conn, Halves, Link};
 use crate::metrics::ProxyCounters;
 use crate::model::{Chain, ProxyView, ToxicEntry};
 use crate::seed::rng_for;
@@ -219,31 +219,12 @@ async fn serve(client: TcpStream, ctx: Arc<ProxyCtx>, token: CancellationToken) 
     };
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    let (client_read, client_write) = client.into_split();
-    let (upstream_read, upstream_write) = upstream.into_split();
     let conn = Arc::new(Conn::new(token, seq));
-    let (respond, answers) = mpsc::unbounded_channel();
-    let up = Link {
-        dir: Direction::Upstream,
-        src: client_read,
-        dst: upstream_write,
-        conn: conn.clone(),
-        ctx: ctx.clone(),
-        chain: ctx.chain.clone(),
-        respond: Some(respond),
-        answers: None,
-    };
-    let down = Link {
-        dir: Direction::Downstream,
-        src: upstream_read,
-        dst: client_write,
-        conn,
-        ctx: ctx.clone(),
-        chain: ctx.chain.clone(),
-        respond: None,
-        answers: Some(answers),
-    };
-    tokio::join!(up.run(), down.run());
+    let halves = Halves { client, upstream };
+    let (up, down) = Link::pair(halves, conn, &ctx, &ctx.chain);
+    // Separate tasks: a wake-up in one direction does not poll the other.
+    tokio::spawn(down.run());
+    up.run().await;
 }
 
 /// Total delay of the `slow_connect` toxics this connection rolled.

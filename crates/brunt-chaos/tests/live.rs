@@ -1,0 +1,232 @@
+//! Changes on live connections: toxics added, updated and removed mid-stream,
+//! proxies taken down and brought back.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use brunt_chaos::client::{ProxyChanges, ToxicChanges};
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+const MS: Duration = Duration::from_millis(1);
+
+#[tokio::test]
+async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
+    let (server, client) = start_api(3).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    let s = TcpStream::connect(listen).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let data = pattern(2 << 20);
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        for chunk in sent.chunks(8 * 1024) {
+            w.write_all(chunk).await.unwrap();
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        w
+    });
+    let changer = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            for round in 0..4 {
+                toxic(
+                    &client,
+                    "p",
+                    "latency",
+                    "upstream",
+                    1.0,
+                    json!({"latency": 20, "jitter": 10}),
+                )
+                .await;
+                toxic(
+                    &client,
+                    "p",
+                    "bandwidth",
+                    "downstream",
+                    1.0,
+                    json!({"rate": 4000}),
+                )
+                .await;
+                toxic(
+                    &client,
+                    "p",
+                    "slicer",
+                    "downstream",
+                    1.0,
+                    json!({"average_size": 512, "size_variation": 100}),
+                )
+                .await;
+                tokio::time::sleep(40 * MS).await;
+                let changes = ToxicChanges {
+                    toxicity: None,
+                    attributes: json!({"latency": 5 + round}),
+                };
+                client
+                    .update_toxic("p", "latency_upstream", &changes)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(40 * MS).await;
+                client.remove_toxic("p", "latency_upstream").await.unwrap();
+                client.remove_toxic("p", "slicer_downstream").await.unwrap();
+                tokio::time::sleep(20 * MS).await;
+                client
+                    .remove_toxic("p", "bandwidth_downstream")
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut back = vec![0u8; data.len()];
+    timeout(LIMIT, r.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    changer.await.unwrap();
+    drop(writer.await.unwrap());
+    assert!(
+        back == data,
+        "every byte back, in order, across toxic changes"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn removing_latency_releases_held_data_at_once() {
+    let (server, client) = start_api(1).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    toxic(
+        &client,
+        "p",
+        "latency",
+        "upstream",
+        1.0,
+        json!({"latency": 3000}),
+    )
+    .await;
+    let mut s = TcpStream::connect(listen).await.unwrap();
+    let start = Instant::now();
+    s.write_all(b"held").await.unwrap();
+    tokio::time::sleep(100 * MS).await;
+    client.remove_toxic("p", "latency_upstream").await.unwrap();
+    let mut back = [0u8; 4];
+    timeout(LIMIT, s.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&back, b"held");
+    assert!(
+        start.elapsed() < 2000 * MS,
+        "released after {:?}",
+        start.elapsed()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_toxic_added_to_a_live_connection_applies_to_later_data() {
+    let (server, client) = start_api(1).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    let mut s = TcpStream::connect(listen).await.unwrap();
+    assert!(round_trip(&mut s, b"before").await < 100 * MS);
+    toxic(
+        &client,
+        "p",
+        "latency",
+        "downstream",
+        1.0,
+        json!({"latency": 200}),
+    )
+    .await;
+    assert!(round_trip(&mut s, b"after").await >= 200 * MS);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn disabling_cuts_connections_and_refuses_new_ones_until_enabled() {
+    let (server, client) = start_api(1).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    let mut live = TcpStream::connect(listen).await.unwrap();
+    round_trip(&mut live, b"x").await;
+
+    let off = ProxyChanges {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    client.update_proxy("p", &off).await.unwrap();
+    let mut buf = [0u8; 4];
+    let n = timeout(LIMIT, live.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "live connection is closed");
+    assert!(
+        TcpStream::connect(listen).await.is_err(),
+        "new connections refused"
+    );
+
+    let on = ProxyChanges {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    client.update_proxy("p", &on).await.unwrap();
+    let mut again = TcpStream::connect(listen).await.unwrap();
+    round_trip(&mut again, b"back").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_a_proxy_cuts_its_connections() {
+    let (server, client) = start_api(1).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    let mut live = TcpStream::connect(listen).await.unwrap();
+    round_trip(&mut live, b"x").await;
+    client.delete_proxy("p").await.unwrap();
+    let mut buf = [0u8; 4];
+    let n = timeout(LIMIT, live.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn changing_the_upstream_moves_new_connections() {
+    let (server, client) = start_api(1).await;
+    let listen = proxy(&client, "p", echo_server().await).await;
+    let other = source_server(5).await;
+    let change = ProxyChanges {
+        upstream: Some(other.to_string()),
+        ..Default::default()
+    };
+    let p = client.update_proxy("p", &change).await.unwrap();
+    assert_eq!(p.upstream, other.to_string());
+    assert_eq!(p.listen, listen.to_string());
+    let mut s = TcpStream::connect(listen).await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, s.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, pattern(5));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unreachable_upstream_closes_the_client() {
+    let (server, client) = start_api(1).await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let listen = proxy(&client, "p", dead).await;
+    let mut s = TcpStream::connect(listen).await.unwrap();
+    let mut buf = [0u8; 4];
+    let n = timeout(LIMIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0);
+    server.shutdown().await;
+}
