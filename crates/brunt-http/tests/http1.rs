@@ -73,6 +73,11 @@ async fn bodies_are_sent_and_large_bodies_read_or_discarded() {
     post.set_body("ping pong");
     let r = c.send(&post).await;
     assert_eq!(r.body, "ping pong");
+    // A body too large to ride with the head goes in its own write.
+    post.set_body(vec![b'y'; 200_000]);
+    let r = c.send(&post).await;
+    assert_eq!((r.status, r.body.len()), (200, 200_000));
+    assert!(r.bytes_sent > 200_000);
 
     let mut big = get(&format!("http://{addr}/big"));
     assert_eq!(c.send(&big).await.body.len(), 100_000);
@@ -179,6 +184,18 @@ async fn a_silent_server_times_out_with_1050() {
     assert_eq!(r.error.as_deref(), Some("request timeout"));
     // The request was written; waiting runs until the timeout, as in k6.
     assert!(r.timings.waiting > 0.0, "{:?}", r.timings);
+}
+
+#[tokio::test]
+async fn a_slow_response_times_out_and_the_next_request_reconnects() {
+    let addr = support::serve().await;
+    let c = client();
+    let mut slow = get(&format!("http://{addr}/slow"));
+    slow.timeout = Some(Duration::from_millis(150));
+    let r = c.send(&slow).await;
+    assert_eq!(r.error_code, ErrorCode::REQUEST_TIMEOUT);
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]
