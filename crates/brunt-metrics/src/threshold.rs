@@ -188,8 +188,8 @@ pub struct MetricThresholds {
     pub thresholds: Vec<Threshold>,
 }
 
-/// A threshold that cannot be used, found before the run starts. k6 exits with
-/// [`Thresholds::INVALID_CONFIG_EXIT_CODE`] for every one of these.
+/// A threshold that cannot be used, found before the run starts. k6 exits with 104 (its
+/// "invalid config") for every one of these.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ThresholdError {
     #[error("invalid threshold '{expr}' on metric '{key}': {reason}")]
@@ -234,11 +234,10 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// k6's exit code for an invalid threshold (its "invalid config").
-    pub const INVALID_CONFIG_EXIT_CODE: i32 = 104;
-
     /// Parses the value of the `thresholds` option: an object whose keys are metric keys and whose
     /// values are arrays of expressions, each a string or `{threshold, abortOnFail, delayAbortEval}`.
+    /// Call it once the script's init code has registered its custom metrics, as k6 validates
+    /// thresholds against the registry then.
     pub fn from_options(
         options: &Value,
         registry: &Registry,
