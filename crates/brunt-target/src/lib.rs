@@ -10,6 +10,7 @@
 //! | `/` | `hello world` text |
 //! | `/json` | a small JSON document |
 //! | `/status/{code}` | that status (200-599), empty body; 429 adds `Retry-After: 1` |
+//! | `/status/{c1},{c2}`, `/status/{c1}:{w1},{c2}:{w2}` | one of the codes, by weight (default 1 each) |
 //! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |
 //! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
 //! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `form`, `json`) |
@@ -37,5 +38,6 @@ mod response;
 mod routes;
 mod server;
 mod stall;
+mod status;
 
 pub use server::{serve, spawn, Target};

@@ -20,6 +20,7 @@ use crate::echo;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, JSON, TEXT};
 use crate::stall::Stall;
+use crate::status;
 
 /// Longest `/delay/{ms}` and `/stall?ms=` accepted: a minute.
 const MAX_WAIT_MS: u64 = 60_000;
@@ -124,7 +125,7 @@ async fn route(req: &Received, state: &State) -> Reply {
     }
 }
 
-/// Routes whose last path segment is an argument.
+/// Routes that take arguments in the path.
 async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Reply {
     if path.starts_with("/anything/") {
         return response::json(StatusCode::OK, &echo::anything(req));
@@ -139,7 +140,7 @@ async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Repl
         return not_found(path);
     };
     let outcome = match prefix {
-        "/status" => parse(arg, "/status/{code}", "an HTTP status code").and_then(status),
+        "/status" => status(arg),
         "/delay" => parse(arg, "/delay/{ms}", "a whole number of milliseconds").and_then(delay),
         "/bytes" => parse(arg, "/bytes/{n}", "a whole number of bytes").and_then(bytes),
         "/redirect" => {
@@ -201,20 +202,8 @@ fn only(
     }
 }
 
-fn status(code: u16) -> Result<Pending, String> {
-    if (100..200).contains(&code) {
-        return Err(format!(
-            "/status/{code}: 1xx codes are interim responses and cannot end an exchange; use 200-599"
-        ));
-    }
-    let status = match StatusCode::from_u16(code) {
-        Ok(status) if code < 600 => status,
-        _ => {
-            return Err(format!(
-                "/status/{code}: not a status code between 100 and 599"
-            ))
-        }
-    };
+fn status(arg: &str) -> Result<Pending, String> {
+    let status = status::pick(arg)?;
     let mut reply = response::empty(status);
     if status == StatusCode::TOO_MANY_REQUESTS {
         reply

@@ -32,6 +32,8 @@ async fn status_answers_the_code_asked_for() {
         let answer = call(addr, Method::POST, &format!("/status/{code}"), &[], "x").await;
         assert_eq!(answer.status.as_u16(), code);
     }
+    let weighted = get(addr, "/status/500:1,200:0").await;
+    assert_eq!(weighted.status, StatusCode::INTERNAL_SERVER_ERROR);
     let limited = get(addr, "/status/429").await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.header("retry-after"), "1");
