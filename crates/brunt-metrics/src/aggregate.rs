@@ -165,12 +165,10 @@ impl Agg {
                     min: omin,
                     max: omax,
                 },
-            ) => {
-                if omin.is_finite() {
-                    *value = *ov;
-                    *min = min.min(*omin);
-                    *max = max.max(*omax);
-                }
+            ) if omin.is_finite() => {
+                *value = *ov;
+                *min = min.min(*omin);
+                *max = max.max(*omax);
             }
             (
                 Agg::Rate { passes, total },
@@ -183,7 +181,8 @@ impl Agg {
                 *total += ot;
             }
             (Agg::Trend(t), Agg::Trend(o)) => t.merge(o),
-            // Types are fixed per metric id by the registry, so mixed merges cannot happen.
+            // An empty gauge changes nothing; types are fixed per metric id by the registry, so
+            // mixed merges cannot happen.
             _ => {}
         }
     }
