@@ -210,6 +210,11 @@ impl Target {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// The URL of `path` (which starts with `/`) on this target, e.g. `http://127.0.0.1:41234/json`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
 }
 
 impl Drop for Target {
