@@ -12,7 +12,10 @@ async fn spawn_picks_a_free_port_and_drop_stops_the_server() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = target.local_addr();
     assert_ne!(addr.port(), 0);
-    assert_eq!(target.url("/json"), format!("http://127.0.0.1:{}/json", addr.port()));
+    assert_eq!(
+        target.url("/json"),
+        format!("http://127.0.0.1:{}/json", addr.port())
+    );
     assert_eq!(get(addr, "/").await.status, StatusCode::OK);
     drop(target);
     let refused = tokio::net::TcpStream::connect(addr).await;
