@@ -8,7 +8,7 @@ use std::process::ExitCode;
 /// brunt: load tests in k6's JavaScript, flat-rate attacks, and a Toxiproxy-compatible fault proxy,
 /// in one binary.
 #[derive(Parser)]
-#[command(name = "brunt", version, about, long_about = None, propagate_version = true)]
+#[command(name = "brunt", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +16,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a k6 script (k6's flags, summary, outputs and exit codes)
+    Run(brunt_js::RunArgs),
+    /// Print a script's resolved options
+    Inspect(brunt_js::InspectArgs),
     /// Attack one URL without a script (closed model with --vus, open model with --rate)
     Quick(brunt_quick::QuickArgs),
     /// Start the built-in httpbin-like test target
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     raise_open_file_limit();
     let result = match cli.command {
+        Command::Run(args) => brunt_js::run(args),
+        Command::Inspect(args) => brunt_js::inspect(args),
         Command::Quick(args) => brunt_quick::run(args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
