@@ -164,6 +164,19 @@ async fn head_responses_have_no_body() {
 }
 
 #[tokio::test]
+async fn ipv6_loopback_urls_connect() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let r = client().send(&get(&format!("http://[::1]:{port}/"))).await;
+    // Nothing listens any more: the dial itself must reach ::1 and be refused.
+    assert_eq!(r.error_code, ErrorCode::DIAL_REFUSED, "{r:?}");
+}
+
+#[tokio::test]
 async fn connection_refused_is_1212() {
     let addr = support::closed_port().await;
     let r = client().send(&get(&format!("http://{addr}/"))).await;
