@@ -43,6 +43,7 @@ impl State {
         if r.max_lag > self.saturation.max_event_loop_lag {
             self.saturation.max_event_loop_lag = r.max_lag;
         }
+        self.saturation.observed_seconds += 1;
         if r.max_lag > Saturation::LAG_LIMIT {
             self.saturation.lagging_seconds += 1;
         }
@@ -256,6 +257,10 @@ pub(crate) fn run<F: VuFactory>(
     let mut ready = 0;
     while ready < workers {
         match rx.recv() {
+            Ok(Msg::Crashed(w, m)) => {
+                ready += 1;
+                init_error.get_or_insert(VuError(format!("worker {w} panicked: {m}")));
+            }
             Ok(Msg::Ready(worker, r)) => {
                 ready += 1;
                 match r {
@@ -283,8 +288,7 @@ pub(crate) fn run<F: VuFactory>(
             Msg::SetupDone(r) => Some(r),
             _ => None,
         });
-        if let Err(e) = res.unwrap_or_else(|| Err(VuError("worker 0 ended during setup()".into())))
-        {
+        if let Err(e) = res.unwrap_or_else(|why| Err(VuError(format!("during setup(): {why}")))) {
             pool.broadcast(|| Command::Exit);
             pool.join();
             return Err(RunError::Setup(e));
@@ -294,12 +298,16 @@ pub(crate) fn run<F: VuFactory>(
     let test_start = Instant::now();
     pool.broadcast(|| Command::Start(test_start));
     let mut next_tick = test_start + TICK + TICK_DELAY;
-    let mut done_workers = 0;
-    while done_workers < workers {
+    let mut done = vec![false; workers];
+    while !done.iter().all(|d| *d) {
         let wait = next_tick.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(Msg::Report(r)) => state.absorb(r),
-            Ok(Msg::ScenariosDone) => done_workers += 1,
+            Ok(Msg::ScenariosDone(w)) => done[w] = true,
+            Ok(Msg::Crashed(w, m)) => {
+                done[w] = true;
+                control.end(RunEnd::Crashed(format!("worker {w} panicked: {m}")));
+            }
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 next_tick += TICK;
@@ -329,7 +337,7 @@ pub(crate) fn run<F: VuFactory>(
             Msg::TeardownDone(e) => Some(e),
             _ => None,
         })
-        .unwrap_or_else(|| Some(VuError("worker 0 ended during teardown()".into())));
+        .unwrap_or_else(|why| Some(VuError(format!("during teardown(): {why}"))));
     }
 
     pool.broadcast(|| Command::Exit);
@@ -356,18 +364,23 @@ pub(crate) fn run<F: VuFactory>(
     })
 }
 
-/// Waits for the message `pick` selects, absorbing reports meanwhile; None if workers are gone.
+/// Waits for the message `pick` selects, absorbing reports meanwhile; an
+/// error says why it cannot come.
 fn wait_for<T>(
     rx: &mpsc::Receiver<Msg>,
     state: &mut State,
     pick: impl Fn(Msg) -> Option<T>,
-) -> Option<T> {
+) -> Result<T, String> {
     loop {
-        match rx.recv().ok()? {
+        match rx
+            .recv()
+            .map_err(|_| "the worker threads ended".to_string())?
+        {
             Msg::Report(r) => state.absorb(r),
+            Msg::Crashed(w, m) => return Err(format!("worker {w} panicked: {m}")),
             other => {
                 if let Some(t) = pick(other) {
-                    return Some(t);
+                    return Ok(t);
                 }
             }
         }

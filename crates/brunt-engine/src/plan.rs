@@ -122,6 +122,7 @@ pub struct Plan {
     tags: BTreeMap<String, String>,
     setup_timeout: Duration,
     teardown_timeout: Duration,
+    warnings: Vec<String>,
 }
 
 /// Builds error paths: for shortcut-derived scenarios they name the shortcut the user wrote.
@@ -153,7 +154,9 @@ impl Plan {
     /// everything, reporting every problem at once.
     pub fn from_options(options: &Options) -> Result<Plan, PlanError> {
         let mut errors = Vec::new();
-        let (configs, shortcut) = derive_scenarios(options).map_err(|e| PlanError(vec![e]))?;
+        let mut warnings = Vec::new();
+        let (configs, shortcut) =
+            derive_scenarios(options, &mut warnings).map_err(|e| PlanError(vec![e]))?;
         let mut scenarios = Vec::new();
         for (name, cfg) in &configs {
             let mut ctx = Ctx {
@@ -195,7 +198,36 @@ impl Plan {
             tags: options.tags.clone().unwrap_or_default(),
             setup_timeout: options.setup_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
             teardown_timeout: options.teardown_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+            warnings,
         })
+    }
+
+    /// What k6 would warn about while deriving the scenarios (e.g. `vus` overriding them).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// k6's check that every scenario's `exec` names an exported function; the script runtime
+    /// calls it once it knows the exports.
+    pub fn check_exec(&self, is_exported: impl Fn(&str) -> bool) -> Result<(), PlanError> {
+        let errors: Vec<String> = self
+            .scenarios
+            .iter()
+            .filter(|s| !is_exported(s.exec()))
+            .map(|s| {
+                let key = if s.exec_option.is_some() { ".exec" } else { "" };
+                format!(
+                    "scenarios.{}{key}: function '{}' not found in exports",
+                    s.name,
+                    s.exec()
+                )
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanError(errors))
+        }
     }
 
     /// Scenarios in k6's order (start time, then name).
@@ -454,7 +486,10 @@ fn vus_range(pre: u64, max: u64) -> String {
 }
 
 /// k6's `DeriveScenariosFromShortcuts`; the flag says the scenarios came from shortcuts.
-fn derive_scenarios(o: &Options) -> Result<(BTreeMap<String, ScenarioOptions>, bool), String> {
+fn derive_scenarios(
+    o: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<(BTreeMap<String, ScenarioOptions>, bool), String> {
     let stages_set = o.stages.as_ref().is_some_and(|s| !s.is_empty());
     let conflict = |a: &str, b: &str| {
         format!("{a}: using `{a}` and `{b}` options simultaneously is not allowed")
@@ -521,6 +556,9 @@ fn derive_scenarios(o: &Options) -> Result<(BTreeMap<String, ScenarioOptions>, b
     }
     if let Some(vus) = o.vus {
         // k6: `vus` alone overrides any scenarios and runs one shared iteration per VU.
+        if o.scenarios.is_some() {
+            warnings.push(format!("`vus={vus}` overrides scenarios configuration"));
+        }
         return Ok(one(ScenarioOptions {
             executor: Some("shared-iterations".into()),
             vus: Some(vus),
@@ -528,13 +566,24 @@ fn derive_scenarios(o: &Options) -> Result<(BTreeMap<String, ScenarioOptions>, b
             ..Default::default()
         }));
     }
-    match &o.scenarios {
-        Some(s) if !s.is_empty() => Ok((s.clone(), false)),
-        _ => Ok(one(ScenarioOptions {
-            executor: Some("per-vu-iterations".into()),
-            ..Default::default()
-        })),
+    if let Some(s) = o.scenarios.as_ref().filter(|s| !s.is_empty()) {
+        return Ok((s.clone(), false));
     }
+    let fallback = "running the script with 1 iteration in 1 VU";
+    if o.stages.is_some() {
+        warnings.push(format!(
+            "`stages` was explicitly set to an empty value, {fallback}"
+        ));
+    }
+    if o.scenarios.is_some() {
+        warnings.push(format!(
+            "`scenarios` was explicitly set to an empty value, {fallback}"
+        ));
+    }
+    Ok(one(ScenarioOptions {
+        executor: Some("per-vu-iterations".into()),
+        ..Default::default()
+    }))
 }
 
 /// Keys each executor accepts besides the common ones.
@@ -925,6 +974,29 @@ mod tests {
                 iterations: 3,
                 max_duration: DEFAULT_MAX_DURATION
             }
+        );
+    }
+
+    #[test]
+    fn k6_warnings_and_exec_check() {
+        let p = plan(
+            r#"{"vus": 3, "scenarios": {"x": {"executor": "constant-vus", "duration": "5s"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.warnings(), ["`vus=3` overrides scenarios configuration"]);
+        let p = plan(r#"{"stages": []}"#).unwrap();
+        assert!(p.warnings()[0].starts_with("`stages` was explicitly set to an empty value"));
+        let p = plan(
+            r#"{"scenarios": {"a": {"executor": "per-vu-iterations", "exec": "login"},
+                              "b": {"executor": "per-vu-iterations"}}}"#,
+        )
+        .unwrap();
+        assert!(p.warnings().is_empty());
+        assert!(p.check_exec(|f| f == "login" || f == "default").is_ok());
+        let e = p.check_exec(|f| f == "default").unwrap_err();
+        assert_eq!(
+            e.0,
+            ["scenarios.a.exec: function 'login' not found in exports"]
         );
     }
 

@@ -166,8 +166,11 @@ pub enum RunEnd {
     Interrupted,
     /// The observer returned [`Control::Abort`] (thresholds).
     Aborted(String),
-    /// A VU returned [`IterationOutcome::AbortTest`](crate::IterationOutcome::AbortTest).
+    /// A VU returned [`IterationOutcome::AbortTest`](crate::IterationOutcome::AbortTest), or a
+    /// VU could not be initialised during the run.
     TestAborted(String),
+    /// A worker thread panicked (a bug); the metrics are partial.
+    Crashed(String),
 }
 
 /// Signs that the load generator itself was the bottleneck.
@@ -175,16 +178,19 @@ pub enum RunEnd {
 pub struct Saturation {
     /// The worst delay seen by a worker's 10 ms ticker (event-loop lag).
     pub max_event_loop_lag: Duration,
-    /// Seconds in which some worker's event loop lagged more than [`Saturation::LAG_LIMIT`].
+    /// Worker-seconds in which the event loop lagged more than [`Saturation::LAG_LIMIT`].
     pub lagging_seconds: u64,
+    /// Worker-seconds observed.
+    pub observed_seconds: u64,
 }
 
 impl Saturation {
     pub const LAG_LIMIT: Duration = Duration::from_millis(10);
 
-    /// Worth a warning in the summary.
+    /// Worth a warning in the summary: the event loops lagged in at least a tenth of the
+    /// observed seconds, so a lone hiccup does not count.
     pub fn is_saturated(&self) -> bool {
-        self.lagging_seconds > 0
+        self.lagging_seconds > 0 && self.lagging_seconds * 10 >= self.observed_seconds
     }
 }
 
@@ -208,9 +214,7 @@ pub enum RunError {
     VuInit(VuError),
     #[error("setup() failed: {0}")]
     Setup(VuError),
-    #[error("setup() did not finish within setupTimeout ({0:?})")]
-    SetupTimeout(Duration),
-    #[error("could not start worker thread: {0}")]
+    #[error("worker thread failed: {0}")]
     Worker(String),
 }
 

@@ -46,7 +46,9 @@ pub(crate) enum Msg {
     Ready(usize, Result<u64, VuError>),
     SetupDone(Result<(), VuError>),
     Report(Report),
-    ScenariosDone,
+    ScenariosDone(usize),
+    /// The worker thread panicked (a bug in a VU or the engine), with the panic message.
+    Crashed(usize, String),
     TeardownDone(Option<VuError>),
 }
 
@@ -141,6 +143,42 @@ impl Shared {
         let (local, global) = ids.advance();
         (local as u64, global as u64)
     }
+}
+
+/// Runs `setup()` or `teardown()` within its timeout (k6's setupTimeout / teardownTimeout).
+async fn hook(
+    name: &str,
+    timeout: Duration,
+    fut: impl Future<Output = Result<(), VuError>>,
+) -> Result<(), VuError> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(VuError(format!(
+                "{name}() did not finish within {name}Timeout ({})",
+                crate::duration::format_duration(timeout)
+            )))
+        })
+}
+
+/// Waits for every task of `set`; a task that panicked (a bug in a VU or here) ends the run.
+async fn join_all(control: &RunControl, set: &mut JoinSet<()>) {
+    while let Some(res) = set.join_next().await {
+        if let Err(e) = res {
+            if e.is_panic() {
+                let msg = panic_message(e.into_panic().as_ref());
+                control.end(RunEnd::Crashed(format!("a VU task panicked: {msg}")));
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 /// Count of `k` in `0..n` with `k % workers == index`.
@@ -340,7 +378,13 @@ pub(crate) fn worker_thread<F: VuFactory>(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, worker_main(index, shared, factory, commands, out));
+    let crash_out = out.clone();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        local.block_on(&rt, worker_main(index, shared, factory, commands, out))
+    }));
+    if let Err(panic) = ran {
+        let _ = crash_out.send(Msg::Crashed(index, panic_message(panic.as_ref())));
+    }
 }
 
 async fn worker_main<F: VuFactory>(
@@ -405,16 +449,7 @@ async fn worker_main<F: VuFactory>(
         match cmd {
             Command::Setup => {
                 let res = match &mut hook_vu {
-                    Some(vu) => {
-                        let timeout = shared.plan.setup_timeout();
-                        match tokio::time::timeout(timeout, vu.setup()).await {
-                            Ok(r) => r,
-                            Err(_) => Err(VuError(format!(
-                                "setup() did not finish within setupTimeout ({})",
-                                crate::duration::format_duration(timeout)
-                            ))),
-                        }
-                    }
+                    Some(vu) => hook("setup", shared.plan.setup_timeout(), vu.setup()).await,
                     None => Ok(()),
                 };
                 let _ = out.send(Msg::SetupDone(res));
@@ -428,24 +463,17 @@ async fn worker_main<F: VuFactory>(
                 for i in 0..w.scenarios.len() {
                     scenarios.spawn_local(w.clone().run_scenario(i));
                 }
-                while scenarios.join_next().await.is_some() {}
-                let _ = out.send(Msg::ScenariosDone);
+                join_all(&shared.control, &mut scenarios).await;
+                let _ = out.send(Msg::ScenariosDone(index));
             }
             Command::Teardown => {
-                let err = match &mut hook_vu {
+                let res = match &mut hook_vu {
                     Some(vu) => {
-                        let timeout = shared.plan.teardown_timeout();
-                        match tokio::time::timeout(timeout, vu.teardown()).await {
-                            Ok(r) => r.err(),
-                            Err(_) => Some(VuError(format!(
-                                "teardown() did not finish within teardownTimeout ({})",
-                                crate::duration::format_duration(timeout)
-                            ))),
-                        }
+                        hook("teardown", shared.plan.teardown_timeout(), vu.teardown()).await
                     }
-                    None => None,
+                    None => Ok(()),
                 };
-                let _ = out.send(Msg::TeardownDone(err));
+                let _ = out.send(Msg::TeardownDone(res.err()));
             }
             Command::Exit => break,
         }
@@ -631,7 +659,7 @@ impl<F: VuFactory> Worker<F> {
     async fn drain_until(&self, set: &mut JoinSet<()>, deadline: Instant) {
         let mut rx = self.stop.subscribe();
         tokio::select! {
-            _ = async { while set.join_next().await.is_some() {} } => {}
+            _ = join_all(&self.shared.control, set) => {}
             _ = sleep_until(deadline.into()) => {}
             _ = rx.wait_for(|s| *s) => {}
         }
@@ -743,7 +771,7 @@ impl<F: VuFactory> Worker<F> {
         for s in handles.iter().flatten() {
             s.hard_stop();
         }
-        while tasks.join_next().await.is_some() {}
+        join_all(&self.shared.control, &mut tasks).await;
         self.finish_shared_iterations(si, &spec);
     }
 
@@ -980,7 +1008,13 @@ impl<F: VuFactory> Worker<F> {
             if !self.sleep_until(due).await {
                 break;
             }
-            let free = idle.borrow_mut().pop();
+            let mut free = idle.borrow_mut().pop();
+            if free.is_none() {
+                // VUs that finished meanwhile may not have run yet on this thread: let them
+                // (other threads would have, in k6), then decide whether to drop.
+                tokio::task::yield_now().await;
+                free = idle.borrow_mut().pop();
+            }
             match free {
                 Some(slot) => {
                     slot.job.set(Some(Job {
@@ -1006,7 +1040,7 @@ impl<F: VuFactory> Worker<F> {
                                 let mut inner = JoinSet::new();
                                 w.spawn_arrival_vu(si, start, vu, &idle, &all, &mut inner);
                                 creating.set(false);
-                                while inner.join_next().await.is_some() {}
+                                join_all(&w.shared.control, &mut inner).await;
                             }
                         });
                     }
@@ -1022,7 +1056,7 @@ impl<F: VuFactory> Worker<F> {
         for s in all.borrow().iter() {
             s.hard_stop();
         }
-        while tasks.join_next().await.is_some() {}
+        join_all(&self.shared.control, &mut tasks).await;
     }
 
     fn spawn_arrival_vu(

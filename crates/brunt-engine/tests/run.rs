@@ -34,6 +34,10 @@ enum Behaviour {
     AbortAt5,
     /// Every iteration fails (throws), which k6 still counts.
     Fail,
+    /// A bug: panics on the 3rd iteration.
+    PanicAt3,
+    /// `setup()` throws.
+    FailSetup,
 }
 
 struct Factory {
@@ -101,6 +105,7 @@ impl Vu for FakeVu {
         match self.behaviour {
             Behaviour::StallOnce if n == 10 => std::thread::sleep(Duration::from_millis(300)),
             Behaviour::AbortAt5 if n == 5 => return IterationOutcome::AbortTest("enough".into()),
+            Behaviour::PanicAt3 if n == 3 => panic!("VU bug"),
             _ => {}
         }
         tokio::time::sleep(self.delay).await;
@@ -112,6 +117,9 @@ impl Vu for FakeVu {
 
     async fn setup(&mut self) -> Result<(), VuError> {
         self.seen.setups.fetch_add(1, Ordering::Relaxed);
+        if let Behaviour::FailSetup = self.behaviour {
+            return Err(VuError("Error: no token at setup (script.js:9:11)".into()));
+        }
         self.metrics
             .borrow_mut()
             .add(self.custom, &TagSet::empty(), 1.0);
@@ -518,4 +526,30 @@ fn segmented_instances_together_do_the_work_of_one() {
         total += count(&o, builtin::ITERATIONS);
     }
     assert_eq!(total, 29.0 + 50.0);
+}
+
+#[test]
+fn a_panicking_vu_ends_the_run_as_crashed() {
+    let (f, _) = factory(1, Behaviour::PanicAt3);
+    let o = go(r#"{"vus": 2, "duration": "10s"}"#, f, 2);
+    match o.end {
+        RunEnd::Crashed(m) => assert!(m.contains("VU bug"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(o.elapsed < Duration::from_secs(3));
+}
+
+#[test]
+fn a_failing_setup_fails_the_run_before_the_scenarios() {
+    let (f, seen) = factory(1, Behaviour::FailSetup);
+    let err = run(
+        &plan(r#"{"vus": 2, "iterations": 10}"#),
+        f,
+        Arc::new(Registry::new()),
+        RunOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RunError::Setup(_)));
+    assert!(err.to_string().contains("script.js:9:11"), "{err}");
+    assert_eq!(seen.iterations.load(Ordering::Relaxed), 0);
 }
