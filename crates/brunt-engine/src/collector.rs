@@ -2,7 +2,6 @@
 //! them through init, setup, the scenarios and teardown, merges their once-a-second reports into
 //! the run's totals, emits `vus`/`vus_max`, and calls the observer.
 
-use crate::plan::Executor;
 use crate::plan::Plan;
 use crate::run::{
     Control, Progress, RunEnd, RunError, RunOptions, RunOutcome, Saturation, ScenarioProgress, Tick,
@@ -101,26 +100,12 @@ impl State {
             .enumerate()
             .map(|(i, s)| {
                 let c = self.counters(i);
-                let by_time = || {
-                    let run = elapsed.saturating_sub(s.start_time).as_secs_f64();
-                    let d = s.regular_duration().as_secs_f64();
-                    if d > 0.0 {
-                        run / d
-                    } else {
-                        1.0
+                let fraction = match s.total_iterations(tuple) {
+                    Some(total) => ratio(c.iterations + c.dropped, total),
+                    None => {
+                        let run = elapsed.saturating_sub(s.start_time).as_secs_f64();
+                        ratio_f(run, s.regular_duration().as_secs_f64())
                     }
-                };
-                let fraction = match &s.executor {
-                    Executor::SharedIterations {
-                        vus, iterations, ..
-                    } => {
-                        let total = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
-                        ratio(c.iterations + c.dropped, total)
-                    }
-                    Executor::PerVuIterations {
-                        vus, iterations, ..
-                    } => ratio(c.iterations + c.dropped, tuple.scale(*vus) * iterations),
-                    _ => by_time(),
                 };
                 ScenarioProgress {
                     name: s.name.clone(),
@@ -146,25 +131,30 @@ impl State {
         }
     }
 
-    fn tick(&mut self, plan: &Plan, elapsed: Duration, is_final: bool) -> Tick {
+    fn tick(&mut self, plan: &Plan, elapsed: Duration, is_final: bool) -> Tick<'_> {
+        let progress = self.progress(plan, elapsed);
         Tick {
             elapsed,
             interval: Interval {
                 series: std::mem::take(&mut self.pending.series),
                 raw: std::mem::take(&mut self.pending_raw),
             },
-            total: self.total.clone(),
-            progress: self.progress(plan, elapsed),
+            total: &self.total,
+            progress,
             is_final,
         }
     }
 }
 
 fn ratio(done: u64, total: u64) -> f64 {
-    if total == 0 {
-        1.0
+    ratio_f(done as f64, total as f64)
+}
+
+fn ratio_f(done: f64, total: f64) -> f64 {
+    if total > 0.0 {
+        done / total
     } else {
-        done as f64 / total as f64
+        1.0
     }
 }
 

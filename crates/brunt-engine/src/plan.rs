@@ -358,6 +358,19 @@ impl Scenario {
         }
     }
 
+    /// The iterations an iteration-based executor runs on this instance (None for the others).
+    pub fn total_iterations(&self, tuple: &ExecutionTuple) -> Option<u64> {
+        match &self.executor {
+            Executor::SharedIterations {
+                vus, iterations, ..
+            } => Some(tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations))),
+            Executor::PerVuIterations {
+                vus, iterations, ..
+            } => Some(tuple.scale(*vus) * iterations),
+            _ => None,
+        }
+    }
+
     /// The most VUs this scenario can use at once on this instance.
     pub fn max_vus(&self, tuple: &ExecutionTuple) -> u64 {
         max_possible(&self.requirements(tuple))

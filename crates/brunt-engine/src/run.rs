@@ -88,7 +88,7 @@ pub enum Control {
 }
 
 /// Called on the collector thread about once a second, and once more at the very end.
-pub type Observer = Box<dyn FnMut(&mut Tick) -> Control + Send>;
+pub type Observer = Box<dyn FnMut(&mut Tick<'_>) -> Control + Send>;
 
 /// How to run.
 pub struct RunOptions {
@@ -117,13 +117,13 @@ impl Default for RunOptions {
 }
 
 /// One observation of a running test.
-pub struct Tick {
+pub struct Tick<'a> {
     /// Since the test started (after setup).
     pub elapsed: Duration,
     /// What the workers reported since the last tick (take `raw` to stream it out).
     pub interval: Interval,
     /// Everything so far, including `vus` and `vus_max`.
-    pub total: Snapshot,
+    pub total: &'a Snapshot,
     pub progress: Progress,
     /// True for the last call, after the run has ended.
     pub is_final: bool,

@@ -84,6 +84,16 @@ pub struct ScenarioInfo {
     pub tags: TagSet,
     /// Maps this instance's iteration numbers to the whole test's (execution segments).
     pub(crate) iteration_index: SegmentedIndex,
+    pub(crate) progress_basis: ProgressBasis,
+}
+
+/// What a scenario's progress is measured against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ProgressBasis {
+    /// Elapsed share of this regular duration.
+    Time(Duration),
+    /// Share of this many iterations (on this instance).
+    Iterations(u64),
 }
 
 /// Everything an iteration needs to know about where it runs. One per VU activation; the
@@ -108,6 +118,18 @@ pub struct IterationCtx {
 }
 
 impl IterationCtx {
+    /// k6's `scenario.progress`, 0..=1: the elapsed share of a duration-based scenario, or the
+    /// share of an iteration-based one's iterations started before this one.
+    pub fn scenario_progress(&self) -> f64 {
+        let p = match self.scenario.progress_basis {
+            ProgressBasis::Time(d) if d.is_zero() => 1.0,
+            ProgressBasis::Time(d) => self.scenario_start.elapsed().as_secs_f64() / d.as_secs_f64(),
+            ProgressBasis::Iterations(0) => 1.0,
+            ProgressBasis::Iterations(n) => self.iteration_in_scenario as f64 / n as f64,
+        };
+        p.clamp(0.0, 1.0)
+    }
+
     /// k6's `scenario.iterationInTest`: this iteration's number in the whole (segmented) test.
     pub fn iteration_in_test(&self) -> u64 {
         let n = self.iteration_in_scenario as i64 + 1;

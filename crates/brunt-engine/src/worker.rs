@@ -9,7 +9,9 @@ use crate::plan::{Executor, Plan, Scenario};
 use crate::run::{RunControl, RunEnd};
 use crate::segment::SegmentedIndex;
 use crate::steps::{max_planned, merge_requirements, ramping_vus_raw_steps, Step};
-use crate::vu::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
+use crate::vu::{
+    IterationCtx, IterationOutcome, ProgressBasis, ScenarioInfo, Vu, VuError, VuFactory, VuInit,
+};
 use brunt_metrics::{builtin, Aggregator, Interval, Registry, TagSet};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -506,6 +508,10 @@ fn local_scenario(
             .chain([("scenario", s.name.as_str())]),
     );
     let iteration_tags = tags.with([("group", "")]);
+    let progress_basis = match s.total_iterations(tuple) {
+        Some(n) => ProgressBasis::Iterations(n),
+        None => ProgressBasis::Time(s.regular_duration()),
+    };
     LocalScenario {
         info: Arc::new(ScenarioInfo {
             name: s.name.clone(),
@@ -514,6 +520,7 @@ fn local_scenario(
             env: s.env.clone(),
             tags,
             iteration_index,
+            progress_basis,
         }),
         iteration_tags,
         counters: Cell::new(ScenarioCounters::default()),

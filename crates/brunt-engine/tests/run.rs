@@ -553,3 +553,51 @@ fn a_failing_setup_fails_the_run_before_the_scenarios() {
     assert!(err.to_string().contains("script.js:9:11"), "{err}");
     assert_eq!(seen.iterations.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn graceful_ramp_down_interrupts_ramped_down_vus_after_its_timeout() {
+    let (f, _) = factory(700, Behaviour::Sleep);
+    let started = Instant::now();
+    // Two VUs for 1s, then straight to 0: their second iterations (0.7s..1.4s) are still
+    // running at 1s, and gracefulRampDown (200ms) ends before they finish.
+    let o = go(
+        r#"{"scenarios": {"r": {"executor": "ramping-vus", "startVUs": 2, "gracefulRampDown": "200ms", "gracefulStop": "5s",
+            "stages": [{"duration": "1s", "target": 2}, {"duration": "0s", "target": 0}]}}}"#,
+        f,
+        2,
+    );
+    assert_eq!(count(&o, builtin::ITERATIONS), 2.0);
+    assert!(
+        started.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn progress_reaches_one_for_finished_scenarios() {
+    let (f, _) = factory(5, Behaviour::Sleep);
+    let last = Arc::new(Mutex::new(None));
+    let keep = last.clone();
+    let opts = RunOptions {
+        workers: 1,
+        observer: Some(Box::new(move |t| {
+            *keep.lock().unwrap() = Some(t.progress.clone());
+            Control::Continue
+        })),
+        ..RunOptions::default()
+    };
+    run(
+        &plan(r#"{"vus": 2, "iterations": 20}"#),
+        f,
+        Arc::new(Registry::new()),
+        opts,
+    )
+    .unwrap();
+    let p = last.lock().unwrap().clone().unwrap();
+    assert_eq!(p.iterations, 20);
+    assert_eq!(p.scenarios[0].fraction, 1.0);
+    assert!(p.scenarios[0].done);
+    assert_eq!(p.max_vus, 2);
+    assert_eq!(p.initialized_vus, 2);
+}
