@@ -60,3 +60,22 @@ async fn serve_runs_on_the_callers_runtime_until_shutdown() {
     server.await.unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[test]
+fn drop_closes_connections_a_client_keeps_open() {
+    use std::io::{Read, Write};
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut held = std::net::TcpStream::connect(target.local_addr()).unwrap();
+    held.write_all(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 17];
+    held.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK\r\n");
+    drop(target);
+    held.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // The rest of the response, then end of stream: the server side is gone.
+    held.read_to_end(&mut rest).unwrap();
+    assert!(rest.ends_with(b"hello world\n"));
+}
