@@ -20,8 +20,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 const MAX_HEADERS: usize = 100;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 1 << 20;
-/// Read granularity.
-const READ_CHUNK: usize = 16 * 1024;
+/// Reads start at this size and grow with the data buffered, up to `MAX_READ`; buffers are
+/// small because a test may hold thousands of idle connections.
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 64 * 1024;
 
 pub(crate) struct H1Conn {
     io: Io,
@@ -43,7 +45,7 @@ impl H1Conn {
     pub fn new(io: Io) -> Self {
         H1Conn {
             io,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             reusable: true,
         }
     }
@@ -104,6 +106,10 @@ impl H1Conn {
                 && status != 101
                 && !matches!(framing, Framing::UntilClose)
                 && self.buf.is_empty();
+            if self.buf.capacity() > MAX_READ {
+                // A large response grew the buffer: an idle connection need not keep it.
+                self.buf = BytesMut::new();
+            }
             return Ok(Exchanged {
                 status,
                 version,
@@ -122,8 +128,8 @@ impl H1Conn {
 
     /// Reads more bytes into the buffer; `Ok(false)` at end of stream.
     async fn fill(&mut self) -> Result<bool, RequestError> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
+        if self.buf.capacity() - self.buf.len() < MIN_READ / 2 {
+            self.buf.reserve(self.buf.len().clamp(MIN_READ, MAX_READ));
         }
         match self.io.read_buf(&mut self.buf).await {
             Ok(n) => Ok(n > 0),
