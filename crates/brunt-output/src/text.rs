@@ -110,7 +110,7 @@ fn display_name(name: &str) -> (&'static str, String) {
 }
 
 /// k6 sorts with `localeCompare`: a collation where `_` sorts before digits and letters, and
-/// letter case matters only to break ties.
+/// letter case only breaks ties, lower case first.
 fn collate(a: &str, b: &str) -> Ordering {
     let key = |s: &str| -> Vec<u32> {
         s.chars()
@@ -122,7 +122,11 @@ fn collate(a: &str, b: &str) -> Ordering {
             })
             .collect()
     };
-    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+    let case = |s: &str| -> Vec<bool> { s.chars().map(char::is_uppercase).collect() };
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| case(a).cmp(&case(b)))
+        .then_with(|| a.cmp(b))
 }
 
 /// Parent metrics in name order, each followed by its sub-metrics.
@@ -318,4 +322,39 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_sort_like_locale_compare() {
+        let mut names = vec![
+            "vus_max",
+            "http_reqs",
+            "Abc",
+            "http_req_duration{status:200}",
+            "abc",
+            "vus",
+            "a1",
+            "http_req_duration",
+            "a_",
+        ];
+        names.sort_by(|a, b| metric_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "a_",
+                "a1",
+                "abc",
+                "Abc",
+                "http_req_duration",
+                "http_req_duration{status:200}",
+                "http_reqs",
+                "vus",
+                "vus_max"
+            ]
+        );
+    }
 }
