@@ -38,6 +38,9 @@ pub struct Options {
     /// Tags added to every sample of the run (k6's `tags` option and `--tag`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// k6's `minIterationDuration`: a VU whose iteration was shorter sleeps for the rest.
+    #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    pub min_iteration_duration: Option<Duration>,
     /// How long `setup()` may run (k6 default 60s).
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
     pub setup_timeout: Option<Duration>,
@@ -141,6 +144,9 @@ impl Options {
                 .execution_segment_sequence
                 .or(self.execution_segment_sequence),
             tags: higher.tags.or(self.tags),
+            min_iteration_duration: higher
+                .min_iteration_duration
+                .or(self.min_iteration_duration),
             setup_timeout: higher.setup_timeout.or(self.setup_timeout),
             teardown_timeout: higher.teardown_timeout.or(self.teardown_timeout),
         }

@@ -122,6 +122,7 @@ pub struct Plan {
     tags: BTreeMap<String, String>,
     setup_timeout: Duration,
     teardown_timeout: Duration,
+    min_iteration_duration: Duration,
     warnings: Vec<String>,
 }
 
@@ -198,6 +199,7 @@ impl Plan {
             tags: options.tags.clone().unwrap_or_default(),
             setup_timeout: options.setup_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
             teardown_timeout: options.teardown_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+            min_iteration_duration: options.min_iteration_duration.unwrap_or_default(),
             warnings,
         })
     }
@@ -251,6 +253,11 @@ impl Plan {
 
     pub fn teardown_timeout(&self) -> Duration {
         self.teardown_timeout
+    }
+
+    /// k6's `minIterationDuration` (zero when unset).
+    pub fn min_iteration_duration(&self) -> Duration {
+        self.min_iteration_duration
     }
 
     /// The VUs needed over time by the whole test on this instance.

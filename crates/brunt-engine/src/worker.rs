@@ -897,7 +897,20 @@ impl<F: VuFactory> Worker<F> {
                     m.add(builtin::ITERATION_DURATION, &sc.iteration_tags, ms);
                 }
                 sc.update(|c| c.iterations += 1);
-                true
+                // k6's minIterationDuration: pad after the metrics, interruptible.
+                let rest = self
+                    .shared
+                    .plan
+                    .min_iteration_duration()
+                    .saturating_sub(began.elapsed());
+                rest.is_zero()
+                    || Guarded {
+                        fut: pin!(tokio::time::sleep(rest)),
+                        slot,
+                        suspended: false,
+                    }
+                    .await
+                    .is_some()
             }
         }
     }

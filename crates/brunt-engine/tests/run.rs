@@ -601,3 +601,23 @@ fn progress_reaches_one_for_finished_scenarios() {
     assert_eq!(p.max_vus, 2);
     assert_eq!(p.initialized_vus, 2);
 }
+
+#[test]
+fn min_iteration_duration_pads_short_iterations() {
+    let (f, _) = factory(1, Behaviour::Sleep);
+    let o = go(
+        r#"{"vus": 1, "duration": "1s", "minIterationDuration": "200ms"}"#,
+        f,
+        1,
+    );
+    let n = count(&o, builtin::ITERATIONS);
+    assert!((4.0..=6.0).contains(&n), "{n} iterations");
+    // The padding is not part of iteration_duration, as in k6.
+    let max = o
+        .snapshot
+        .metric(builtin::ITERATION_DURATION)
+        .unwrap()
+        .stat("max", 1.0)
+        .unwrap();
+    assert!(max < 100.0, "{max} ms");
+}
