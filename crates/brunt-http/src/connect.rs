@@ -12,11 +12,14 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+
+/// k6's dialer gives up on a TCP connect after 30 s, whatever the request's timeout.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A plain or TLS stream. TLS bytes are counted under the encryption (wire bytes, as k6 counts).
 pub(crate) enum Transport {
@@ -56,19 +59,21 @@ pub(crate) async fn connect(
     let mut first_err = None;
     let mut tcp = None;
     for addr in &addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
+        match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
                 tcp = Some((s, *addr));
                 break;
             }
-            Err(e) => {
-                first_err.get_or_insert(e);
+            Ok(Err(e)) => {
+                first_err.get_or_insert(RequestError::dial(&e));
+            }
+            Err(_) => {
+                first_err.get_or_insert(RequestError::timeout(true));
             }
         }
     }
     let Some((tcp, remote)) = tcp else {
-        let err = first_err.unwrap_or_else(|| io::Error::other("no address to connect to"));
-        return Err(RequestError::dial(&err));
+        return Err(first_err.unwrap_or_else(RequestError::no_such_host));
     };
     let connected = Instant::now();
     stamps.connect = Some((connect_start, connected));
