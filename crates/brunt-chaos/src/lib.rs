@@ -2,7 +2,7 @@
 //!
 //! [`start`] serves the Toxiproxy 2.x REST API on a listener; proxies created
 //! through it forward TCP connections to their upstream through a chain of
-//! toxics per direction (see [`toxics`] for the types and their attributes).
+//! toxics per direction ([`TOXIC_TYPES`] lists them; docs/chaos.md describes them).
 //! [`client::Client`] speaks the same API over HTTP, for `brunt chaos` and the
 //! scripting module; [`cli`] holds the `brunt proxy` and `brunt chaos` commands.
 
@@ -26,10 +26,11 @@ mod metrics;
 mod model;
 mod proxy;
 mod seed;
-pub mod toxics;
+mod toxics;
 
 pub use config::ConfigError;
 pub use error::ApiError;
+pub use toxics::{Direction, TOXIC_TYPES};
 
 /// Reported by `GET /version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

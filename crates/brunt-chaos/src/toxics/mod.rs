@@ -221,15 +221,6 @@ pub(crate) enum KindError {
     Attributes(String),
 }
 
-impl std::fmt::Display for KindError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::UnknownType => f.write_str("invalid toxic type"),
-            Self::Attributes(msg) => f.write_str(msg),
-        }
-    }
-}
-
 macro_rules! toxic_kinds {
     ($($variant:ident => $module:ident :: $ty:ident),* $(,)?) => {
         /// A toxic's type together with its attributes.
