@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The worker's aggregator, shared by all VUs of that worker (single-threaded, so no lock).
+/// Borrow it only to add samples, never across an `.await`: the worker drains it every second.
 pub type WorkerMetrics = Rc<RefCell<Aggregator>>;
 
 /// A VU could not be created or a hook failed; the message is shown to the user as is.

@@ -898,11 +898,12 @@ impl<F: VuFactory> Worker<F> {
                 }
                 sc.update(|c| c.iterations += 1);
                 // k6's minIterationDuration: pad after the metrics, interruptible.
-                let rest = self
-                    .shared
-                    .plan
-                    .min_iteration_duration()
-                    .saturating_sub(began.elapsed());
+                let min = self.shared.plan.min_iteration_duration();
+                let rest = if min.is_zero() {
+                    Duration::ZERO
+                } else {
+                    min.saturating_sub(began.elapsed())
+                };
                 rest.is_zero()
                     || Guarded {
                         fut: pin!(tokio::time::sleep(rest)),
@@ -933,7 +934,7 @@ impl<F: VuFactory> Worker<F> {
             if !slot.active.get() || matches!(mode, Loop::PerVu(n) if done >= n) {
                 break;
             }
-            let number = counter.fetch_add(1, Ordering::AcqRel);
+            let number = counter.fetch_add(1, Ordering::Relaxed);
             if matches!(mode, Loop::Shared(total) if number >= total) {
                 break;
             }
