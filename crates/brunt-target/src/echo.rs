@@ -1,6 +1,9 @@
 //! The httpbin-style echo documents: what the target saw of a request, as JSON,
 //! in httpbin's shapes so that scripts written against httpbin read them unchanged.
 
+use std::convert::Infallible;
+
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, COOKIE, HOST, USER_AGENT};
 use http::HeaderMap;
 use serde_json::{Map, Value};
@@ -8,29 +11,60 @@ use url::form_urlencoded;
 
 use crate::routes::Received;
 
-/// Everything: `/anything`, `/post`, `/put`, `/patch`, `/delete`.
-pub(crate) fn anything(req: &Received) -> Value {
-    let is_form = req
+/// Everything: `/anything`, `/post`, `/put`, `/patch`, `/delete`. A form body
+/// (urlencoded or multipart) shows in `form` and `files` instead of `data`;
+/// a multipart body that does not parse is the error.
+pub(crate) async fn anything(req: &Received) -> Result<Value, String> {
+    let content_type = req
         .parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let (data, form) = if is_form {
-        (String::new(), multi_map(form_urlencoded::parse(&req.body)))
+        .unwrap_or("");
+    let (data, form, files) = if content_type.starts_with("application/x-www-form-urlencoded") {
+        let form = multi_map(form_urlencoded::parse(&req.body));
+        (String::new(), form, Map::new())
+    } else if let Ok(boundary) = multer::parse_boundary(content_type) {
+        let (form, files) = multipart(req.body.clone(), boundary)
+            .await
+            .map_err(|e| format!("{}: multipart body: {e}", req.parts.uri.path()))?;
+        (String::new(), form, files)
     } else {
-        (String::from_utf8_lossy(&req.body).into_owned(), Map::new())
+        let data = String::from_utf8_lossy(&req.body).into_owned();
+        (data, Map::new(), Map::new())
     };
     let json = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let mut doc = get(req);
     let fields = doc.as_object_mut().expect("get() builds an object");
     fields.insert("data".into(), data.into());
-    fields.insert("files".into(), Map::new().into());
+    fields.insert("files".into(), files.into());
     fields.insert("form".into(), form.into());
     fields.insert("json".into(), json);
     fields.insert("method".into(), req.parts.method.as_str().into());
     fields.insert("path".into(), req.parts.uri.path().into());
-    doc
+    Ok(doc)
+}
+
+/// The fields and the files (parts with a file name) of a multipart/form-data
+/// body, each by name with its content as text.
+async fn multipart(
+    body: Bytes,
+    boundary: String,
+) -> Result<(Map<String, Value>, Map<String, Value>), multer::Error> {
+    let body = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
+    let mut parts = multer::Multipart::new(body, boundary);
+    let (mut fields, mut files) = (Vec::new(), Vec::new());
+    while let Some(part) = parts.next_field().await? {
+        let name = part.name().unwrap_or_default().to_owned();
+        let is_file = part.file_name().is_some();
+        let content = String::from_utf8_lossy(&part.bytes().await?).into_owned();
+        if is_file {
+            files.push((name, content));
+        } else {
+            fields.push((name, content));
+        }
+    }
+    Ok((multi_map(fields), multi_map(files)))
 }
 
 /// The request line and headers, as httpbin's `/get` shows them.
@@ -93,15 +127,17 @@ pub(crate) fn cookies(req: &Received) -> Value {
 
 /// Query or form pairs as httpbin shows them: a string per name, or a list
 /// of strings when the name repeats.
-pub(crate) fn multi_map<'a>(
-    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
-) -> Map<String, Value> {
+pub(crate) fn multi_map<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Map<String, Value>
+where
+    K: AsRef<str> + Into<String>,
+    V: Into<String>,
+{
     let mut map = Map::new();
     for (name, value) in pairs {
-        let value = Value::from(value.into_owned());
+        let value = Value::String(value.into());
         match map.get_mut(name.as_ref()) {
             None => {
-                map.insert(name.into_owned(), value);
+                map.insert(name.into(), value);
             }
             Some(Value::Array(values)) => values.push(value),
             Some(first) => *first = Value::Array(vec![first.take(), value]),

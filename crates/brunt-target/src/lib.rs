@@ -13,7 +13,7 @@
 //! | `/status/{c1},{c2}`, `/status/{c1}:{w1},{c2}:{w2}` | one of the codes, by weight (default 1 each) |
 //! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |
 //! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
-//! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `form`, `json`) |
+//! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `json`; urlencoded and multipart forms in `form` and `files`) |
 //! | `/get`, `/post`, `/put`, `/patch`, `/delete` | the echo, for that method only (httpbin's shapes) |
 //! | `/headers`, `/cookies`, `/ip`, `/user-agent` | the request's headers, cookies, address, User-Agent |
 //! | `/response-headers?k=v` | answers with header `k: v` (repeatable) |

@@ -94,12 +94,15 @@ async fn route(req: &Received, state: &State) -> Reply {
     match path {
         "/" => response::with_body(StatusCode::OK, TEXT, HELLO),
         "/json" => response::with_body(StatusCode::OK, JSON, SMALL_JSON),
-        "/anything" => response::json(StatusCode::OK, &echo::anything(req)),
-        "/get" => only(req, &Method::GET, "GET, HEAD", echo::get),
-        "/post" => only(req, &Method::POST, "POST", echo::anything),
-        "/put" => only(req, &Method::PUT, "PUT", echo::anything),
-        "/patch" => only(req, &Method::PATCH, "PATCH", echo::anything),
-        "/delete" => only(req, &Method::DELETE, "DELETE", echo::anything),
+        "/anything" => echo_anything(req).await,
+        "/get" => match req.parts.method {
+            Method::GET | Method::HEAD => response::json(StatusCode::OK, &echo::get(req)),
+            _ => response::method_not_allowed("GET, HEAD"),
+        },
+        "/post" => echo_for(req, Method::POST, "POST").await,
+        "/put" => echo_for(req, Method::PUT, "PUT").await,
+        "/patch" => echo_for(req, Method::PATCH, "PATCH").await,
+        "/delete" => echo_for(req, Method::DELETE, "DELETE").await,
         "/headers" => response::json(StatusCode::OK, &echo::headers(req)),
         "/ip" => response::json(StatusCode::OK, &echo::ip(req)),
         "/user-agent" => response::json(StatusCode::OK, &echo::user_agent(req)),
@@ -128,7 +131,7 @@ async fn route(req: &Received, state: &State) -> Reply {
 /// Routes that take arguments in the path.
 async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Reply {
     if path.starts_with("/anything/") {
-        return response::json(StatusCode::OK, &echo::anything(req));
+        return echo_anything(req).await;
     }
     if let Some(credentials) = path.strip_prefix("/basic-auth/") {
         return match credentials.split_once('/') {
@@ -187,16 +190,17 @@ fn not_found(path: &str) -> Reply {
     response::error(StatusCode::NOT_FOUND, format!("no route for {path}"))
 }
 
-/// Runs `echo` for `method` (and HEAD where GET is allowed), or answers 405.
-fn only(
-    req: &Received,
-    method: &Method,
-    allow: &'static str,
-    echo: fn(&Received) -> serde_json::Value,
-) -> Reply {
-    let head_for_get = method == Method::GET && req.parts.method == Method::HEAD;
-    if req.parts.method == method || head_for_get {
-        response::json(StatusCode::OK, &echo(req))
+async fn echo_anything(req: &Received) -> Reply {
+    match echo::anything(req).await {
+        Ok(doc) => response::json(StatusCode::OK, &doc),
+        Err(bad_body) => response::error(StatusCode::BAD_REQUEST, bad_body),
+    }
+}
+
+/// httpbin's `/post`, `/put`, ...: the echo, for one method only.
+async fn echo_for(req: &Received, method: Method, allow: &'static str) -> Reply {
+    if req.parts.method == method {
+        echo_anything(req).await
     } else {
         response::method_not_allowed(allow)
     }

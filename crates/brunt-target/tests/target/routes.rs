@@ -475,3 +475,33 @@ async fn ip_and_user_agent_describe_the_client() {
     .await;
     assert_eq!(agent.json(), json!({"user-agent": "brunt/0.1"}));
 }
+
+#[tokio::test]
+async fn multipart_forms_echo_fields_and_files() {
+    let target = target();
+    let addr = target.local_addr();
+    let content_type = [("content-type", "multipart/form-data; boundary=XyZ")];
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.txt\"\r\n\
+                Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n";
+    let answer = call(addr, Method::POST, "/post", &content_type, body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let echo = answer.json();
+    assert_eq!(echo["form"], json!({"note": "hello"}));
+    assert_eq!(echo["files"], json!({"upload": "file body"}));
+    assert_eq!(echo["data"], "");
+
+    let broken = call(
+        addr,
+        Method::POST,
+        "/anything",
+        &content_type,
+        "no parts here",
+    )
+    .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert!(broken.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("multipart"));
+}
