@@ -5,17 +5,20 @@
 //! A run ends with [`Summary::new`] over its final snapshot; per-sample outputs are opened from
 //! `--out` values with [`OutSpec`] and fed [`RawSample`](brunt_metrics::RawSample) batches.
 
+pub mod compare;
 mod csv;
 mod export;
 mod go_format;
 mod groups;
 mod humanize;
 mod json_lines;
+mod junit;
 mod progress;
 mod remote;
 mod report;
 mod results;
 mod sink;
+mod tag_cache;
 mod summary;
 mod text;
 

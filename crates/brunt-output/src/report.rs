@@ -22,6 +22,8 @@ pub mod exit_code {
     pub const SCRIPT_EXCEPTION: i32 = 107;
     /// `test.abort()` from a script.
     pub const SCRIPT_ABORTED: i32 = 108;
+    /// The engine itself failed (a worker crashed).
+    pub const GENERIC_ENGINE: i32 = 103;
 }
 
 /// What the user asked to see and keep.
@@ -167,7 +169,7 @@ impl Live {
             elapsed: tick.elapsed,
             time: SystemTime::now(),
             series: &tick.interval.series,
-            total: &tick.total,
+            total: tick.total,
             registry: &self.registry,
             is_final: tick.is_final,
         };
@@ -190,7 +192,7 @@ impl Live {
         if tick.is_final {
             return Control::Continue;
         }
-        match self.thresholds.abort_reason(&tick.total, tick.elapsed) {
+        match self.thresholds.abort_reason(tick.total, tick.elapsed) {
             Some(reason) => Control::Abort(reason),
             None => Control::Continue,
         }
@@ -215,6 +217,7 @@ fn exit_code_for(end: &RunEnd, thresholds_failed: bool) -> i32 {
         _ if thresholds_failed => exit_code::THRESHOLDS_FAILED,
         RunEnd::TestAborted(_) => exit_code::SCRIPT_ABORTED,
         RunEnd::Interrupted => exit_code::EXTERNAL_ABORT,
+        RunEnd::Crashed(_) => exit_code::GENERIC_ENGINE,
         RunEnd::Completed => exit_code::OK,
     }
 }

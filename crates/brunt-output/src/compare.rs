@@ -1,0 +1,394 @@
+//! `brunt compare BASELINE NEW`: two runs side by side (brunt results files or k6 summary
+//! exports), with deltas per metric and per endpoint (`name` tag), and regression gates such as
+//! `--max-regression 'http_req_duration p(95)=10%'` that a CI job enforces.
+
+use crate::junit;
+use crate::results::{Results, Verdict};
+use anyhow::{anyhow, Context, Result};
+use brunt_metrics::{builtin, Agg, MetricType, Snapshot, TagSet};
+use clap::Args;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The exit code when a gate is exceeded: the one k6 uses for failed thresholds, which CI
+/// already treats as "performance budget broken".
+pub const GATE_FAILED: i32 = 99;
+
+/// Statistics shown per metric type, in k6's names.
+const TREND_SHOWN: &[&str] = &["avg", "med", "p(95)", "p(99)", "max"];
+const COUNTER_SHOWN: &[&str] = &["count", "rate"];
+const RATE_SHOWN: &[&str] = &["rate"];
+
+/// Compare two runs and enforce regression gates
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:
+  brunt compare baseline.json new.json
+  brunt compare baseline.json new.json --max-regression 'http_req_duration p(95)=10%' \\
+      --max-regression 'http_req_failed rate=0.01' --junit perf.xml
+Each file is a results file (--out results=FILE) or a k6/brunt summary export (--summary-export).
+A gate is 'METRIC STAT=LIMIT': LIMIT with % is relative to the baseline, without it an absolute
+change in the metric's unit (ms for times). Throughput (http_reqs, iterations, data_*, checks)
+regresses when it falls, everything else when it rises. Exit code 99 when a gate is exceeded.")]
+pub struct CompareArgs {
+    /// The last good run
+    pub baseline: PathBuf,
+
+    /// The run to judge
+    pub new: PathBuf,
+
+    /// A gate, repeatable: 'http_req_duration p(95)=10%' or 'http_req_duration{name:login} avg=20'
+    #[arg(long = "max-regression", value_name = "'METRIC STAT=LIMIT'")]
+    pub gates: Vec<String>,
+
+    /// Write thresholds and gates as JUnit XML test cases to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// One run's numbers: metric key (with `{tag:value}` for sub-metrics) to statistic to value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStats {
+    pub metrics: BTreeMap<String, BTreeMap<String, f64>>,
+    pub thresholds: Vec<Verdict>,
+}
+
+/// A regression gate: `METRIC STAT=LIMIT`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub metric: String,
+    pub stat: String,
+    pub limit: f64,
+    /// `true` for `10%`, `false` for an absolute change.
+    pub relative: bool,
+    pub source: String,
+}
+
+/// One gate's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateResult {
+    pub gate: Gate,
+    pub ok: bool,
+    /// What was measured, for people.
+    pub detail: String,
+}
+
+impl Gate {
+    pub fn parse(s: &str) -> Result<Gate> {
+        let usage = || {
+            anyhow!("--max-regression '{s}': expected 'METRIC STAT=LIMIT', e.g. 'http_req_duration p(95)=10%'")
+        };
+        let (left, limit) = s.rsplit_once('=').ok_or_else(usage)?;
+        let (metric, stat) = left
+            .trim()
+            .rsplit_once(char::is_whitespace)
+            .ok_or_else(usage)?;
+        let limit = limit.trim();
+        let (number, relative) = match limit.strip_suffix('%') {
+            Some(n) => (n, true),
+            None => (limit, false),
+        };
+        let limit: f64 = number
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                anyhow!("--max-regression '{s}': limit '{limit}' is not a number such as 10% or 5")
+            })?;
+        Ok(Gate {
+            metric: metric.trim().to_string(),
+            stat: stat.trim().to_string(),
+            limit,
+            relative,
+            source: s.to_string(),
+        })
+    }
+
+    /// Whether a larger value is better (throughput, check pass rates).
+    fn higher_is_better(&self) -> bool {
+        let base = self.metric.split('{').next().unwrap_or("");
+        matches!(
+            base,
+            "http_reqs" | "iterations" | "data_sent" | "data_received" | "checks"
+        )
+    }
+
+    pub fn check(&self, baseline: &RunStats, new: &RunStats) -> GateResult {
+        let get = |r: &RunStats| {
+            r.metrics
+                .get(&self.metric)
+                .and_then(|m| m.get(&self.stat))
+                .copied()
+        };
+        let (b, n) = match (get(baseline), get(new)) {
+            (Some(b), Some(n)) => (b, n),
+            (b, _) => {
+                let which = if b.is_none() { "baseline" } else { "new run" };
+                return GateResult {
+                    gate: self.clone(),
+                    ok: false,
+                    detail: format!("{} {} is not in the {which}", self.metric, self.stat),
+                };
+            }
+        };
+        let worse_by = if self.higher_is_better() {
+            b - n
+        } else {
+            n - b
+        };
+        let (exceeded, measured) = if self.relative {
+            let pct = if b == 0.0 {
+                if worse_by > 0.0 {
+                    f64::INFINITY
+                } else {
+                    0.0
+                }
+            } else {
+                worse_by / b.abs() * 100.0
+            };
+            (pct > self.limit, format!("{:+.2}% worse", pct))
+        } else {
+            (worse_by > self.limit, format!("{worse_by:+.4} worse"))
+        };
+        GateResult {
+            gate: self.clone(),
+            ok: !exceeded,
+            detail: format!(
+                "{} {}: {} -> {} ({measured}, limit {}{})",
+                self.metric,
+                self.stat,
+                fmt_num(b),
+                fmt_num(n),
+                self.limit,
+                if self.relative { "%" } else { "" }
+            ),
+        }
+    }
+}
+
+impl RunStats {
+    /// Reads a results file or a summary export (k6's `--summary-export`, or handleSummary data).
+    pub fn read(path: &Path) -> Result<RunStats> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read '{}'", path.display()))?;
+        let first = text.lines().next().unwrap_or("");
+        if first.contains("\"brunt-results\"") {
+            let results = Results::parse(&text, &path.display().to_string())?;
+            return Ok(RunStats::from_results(&results));
+        }
+        let json: Value = serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "'{}' is neither a brunt results file nor a summary export: {e}",
+                path.display()
+            )
+        })?;
+        RunStats::from_summary(&json)
+            .with_context(|| format!("'{}' is not a summary export", path.display()))
+    }
+
+    /// Totals of a results file, with per-`name` sub-metrics for the HTTP metrics.
+    pub fn from_results(results: &Results) -> RunStats {
+        let totals = results.totals();
+        let secs = results.elapsed().as_secs_f64();
+        let mut metrics = BTreeMap::new();
+        for id in totals.metric_ids() {
+            let def = results.registry.def(id);
+            if let Some(agg) = totals.metric(id) {
+                metrics.insert(def.name.clone(), stats(&agg, secs));
+            }
+        }
+        for (name, id) in [
+            ("http_reqs", builtin::HTTP_REQS),
+            ("http_req_duration", builtin::HTTP_REQ_DURATION),
+            ("http_req_failed", builtin::HTTP_REQ_FAILED),
+        ] {
+            for endpoint in names(&totals) {
+                let sel = TagSet::new([("name", endpoint.as_str())]);
+                if let Some(agg) = totals.submetric(id, &sel) {
+                    metrics.insert(format!("{name}{{name:{endpoint}}}"), stats(&agg, secs));
+                }
+            }
+        }
+        RunStats {
+            metrics,
+            thresholds: results
+                .end
+                .as_ref()
+                .map(|e| e.thresholds.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// k6's summary export (`{"metrics": {name: {stat: value, "thresholds": {expr: failed}}}}`)
+    /// or handleSummary data (`{"metrics": {name: {"values": {..}, "thresholds": {expr: {"ok": ..}}}}}`).
+    pub fn from_summary(json: &Value) -> Result<RunStats> {
+        let metrics = json["metrics"]
+            .as_object()
+            .ok_or_else(|| anyhow!("it has no \"metrics\" object"))?;
+        let mut out = RunStats::default();
+        for (name, m) in metrics {
+            let values = m.get("values").unwrap_or(m);
+            let mut s: BTreeMap<String, f64> = values
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+                .collect();
+            // The export names a Rate's ratio `value`; handleSummary data names it `rate`.
+            if s.contains_key("passes") && s.contains_key("fails") {
+                if let Some(v) = s.remove("value") {
+                    s.insert("rate".into(), v);
+                }
+            }
+            for (expr, verdict) in m["thresholds"].as_object().into_iter().flatten() {
+                let ok = match verdict {
+                    Value::Bool(failed) => !failed,
+                    v => v["ok"].as_bool().unwrap_or(false),
+                };
+                out.thresholds.push(Verdict {
+                    metric: name.clone(),
+                    source: expr.clone(),
+                    ok,
+                });
+            }
+            out.metrics.insert(name.clone(), s);
+        }
+        Ok(out)
+    }
+}
+
+/// The `name` tags of the run's requests.
+fn names(totals: &Snapshot) -> Vec<String> {
+    let mut v: Vec<String> = totals
+        .series
+        .keys()
+        .filter(|(id, _)| *id == builtin::HTTP_REQS)
+        .filter_map(|(_, t)| t.get("name").map(str::to_string))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn stats(agg: &Agg, secs: f64) -> BTreeMap<String, f64> {
+    let names: &[&str] = match agg.metric_type() {
+        MetricType::Counter => &["count", "rate"],
+        MetricType::Gauge => &["value", "min", "max"],
+        MetricType::Rate => &["rate", "passes", "fails"],
+        MetricType::Trend => &["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+    };
+    names
+        .iter()
+        .filter_map(|n| agg.stat(n, secs).map(|v| (n.to_string(), v)))
+        .collect()
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The side-by-side table: overall metrics first, then per-endpoint sub-metrics.
+pub fn table(baseline: &RunStats, new: &RunStats) -> String {
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    let mut keys: Vec<&String> = baseline
+        .metrics
+        .keys()
+        .filter(|k| new.metrics.contains_key(*k))
+        .collect();
+    // Whole metrics first, then sub-metrics (endpoints).
+    keys.sort_by_key(|k| (k.contains('{'), k.to_string()));
+    for key in keys {
+        let (b, n) = (&baseline.metrics[key], &new.metrics[key]);
+        let shown: &[&str] = if b.contains_key("p(95)") {
+            TREND_SHOWN
+        } else if b.contains_key("passes") {
+            RATE_SHOWN
+        } else if b.contains_key("count") {
+            COUNTER_SHOWN
+        } else {
+            continue;
+        };
+        for stat in shown {
+            let (Some(bv), Some(nv)) = (b.get(*stat), n.get(*stat)) else {
+                continue;
+            };
+            let delta = if *bv == 0.0 {
+                if *nv == 0.0 {
+                    "0%".to_string()
+                } else {
+                    "new".to_string()
+                }
+            } else {
+                format!("{:+.1}%", (nv - bv) / bv.abs() * 100.0)
+            };
+            rows.push([
+                key.clone(),
+                stat.to_string(),
+                fmt_num(*bv),
+                fmt_num(*nv),
+                delta,
+            ]);
+        }
+    }
+    let header = ["metric", "stat", "baseline", "new", "delta"].map(String::from);
+    let mut widths = [0usize; 5];
+    for r in std::iter::once(&header).chain(&rows) {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
+        );
+    }
+    out
+}
+
+/// Runs `brunt compare`: prints the table and the gates, writes `--junit`, returns the exit code
+/// (0, or [`GATE_FAILED`]).
+pub fn compare(args: CompareArgs) -> Result<i32> {
+    let gates: Vec<Gate> = args
+        .gates
+        .iter()
+        .map(|g| Gate::parse(g))
+        .collect::<Result<_>>()?;
+    let baseline = RunStats::read(&args.baseline)?;
+    let new = RunStats::read(&args.new)?;
+    print!("{}", table(&baseline, &new));
+    let results: Vec<GateResult> = gates.iter().map(|g| g.check(&baseline, &new)).collect();
+    if !results.is_empty() {
+        println!();
+    }
+    for r in &results {
+        println!("{} {}", if r.ok { "✓" } else { "✗" }, r.detail);
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit::render(&new.thresholds, &results))
+            .with_context(|| format!("--junit {}: cannot write the file", path.display()))?;
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        eprintln!("{failed} performance gate(s) exceeded");
+        return Ok(GATE_FAILED);
+    }
+    Ok(0)
+}

@@ -1,0 +1,238 @@
+// brunt's dashboard and report page. With window.BRUNT_DATA set (the HTML report) it renders that
+// once; without it (the live dashboard) it follows the run over server-sent events from /events.
+(function () {
+  "use strict";
+  var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+  // Breakdown charts show at most this many groups (the busiest).
+  var MAX_GROUPS = 8;
+  var data = window.BRUNT_DATA;
+  var charts = {};
+
+  window.addEventListener("error", function (e) {
+    document.body.setAttribute("data-error", String(e.message));
+  });
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function num(v, digits) {
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    var d = digits === undefined ? 2 : digits;
+    return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en") : v.toFixed(d).replace(/\.?0+$/, "");
+  }
+
+  function ms(v) { return v === null || v === undefined ? "–" : num(v, 2) + " ms"; }
+
+  function table(id, head, rows) {
+    var t = $(id);
+    t.textContent = "";
+    var tr = el("tr");
+    head.forEach(function (h) { tr.appendChild(el("th", h)); });
+    t.appendChild(tr);
+    if (rows.length === 0) {
+      var empty = el("tr");
+      var td = el("td", "none", "muted");
+      td.colSpan = head.length;
+      empty.appendChild(td);
+      t.appendChild(empty);
+    }
+    rows.forEach(function (r) {
+      var row = el("tr");
+      r.forEach(function (c, i) {
+        var cell = typeof c === "object" && c !== null ? c : el("td", c, i === 0 ? "name" : "");
+        row.appendChild(cell);
+      });
+      t.appendChild(row);
+    });
+  }
+
+  function verdictCell(ok) { return el("td", ok ? "✓ pass" : "✗ fail", ok ? "ok" : "bad"); }
+
+  // Groups (name tags or scenarios) seen in the run, busiest first.
+  function groups(key) {
+    var totals = {};
+    data.points.forEach(function (p) {
+      Object.keys(p[key]).forEach(function (g) { totals[g] = (totals[g] || 0) + p[key][g].rps; });
+    });
+    return Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a]; }).slice(0, MAX_GROUPS);
+  }
+
+  function chartSpecs() {
+    var specs = [
+      { id: "rps", title: "Requests per second", series: [["req/s", function (p) { return p.rps; }]] },
+      { id: "latency", title: "Latency (http_req_duration, ms)", series: [
+        ["p50", function (p) { return p.p50; }],
+        ["p95", function (p) { return p.p95; }],
+        ["p99", function (p) { return p.p99; }]] },
+      { id: "errors", title: "Error rate (http_req_failed, %)", series: [["errors %", function (p) { return p.err * 100; }]] },
+      { id: "vus", title: "Virtual users", series: [["VUs", function (p) { return p.vus; }], ["iterations/s", function (p) { return p.iters; }]] }
+    ];
+    var names = groups("by_name");
+    if (names.length > 1) {
+      specs.push({ id: "name-rps", title: "Requests per second by name", series: names.map(function (n) {
+        return [n, function (p) { return p.by_name[n] ? p.by_name[n].rps : null; }];
+      }) });
+      specs.push({ id: "name-p95", title: "p95 latency by name (ms)", series: names.map(function (n) {
+        return [n, function (p) { return p.by_name[n] ? p.by_name[n].p95 : null; }];
+      }) });
+    }
+    var scenarios = groups("by_scenario");
+    if (scenarios.length > 1) {
+      specs.push({ id: "scenario-rps", title: "Requests per second by scenario", series: scenarios.map(function (n) {
+        return [n, function (p) { return p.by_scenario[n] ? p.by_scenario[n].rps : null; }];
+      }) });
+    }
+    return specs;
+  }
+
+  function columns(spec) {
+    var cols = [data.points.map(function (p) { return p.t; })];
+    spec.series.forEach(function (s) { cols.push(data.points.map(s[1])); });
+    return cols;
+  }
+
+  function renderCharts() {
+    var box = $("charts");
+    var specs = chartSpecs();
+    specs.forEach(function (spec) {
+      var key = spec.series.map(function (s) { return s[0]; }).join("\u0000");
+      var c = charts[spec.id];
+      if (c && c.key === key) {
+        c.plot.setData(columns(spec));
+        return;
+      }
+      if (c) { c.plot.destroy(); c.node.remove(); }
+      var node = el("div", null, "chart");
+      node.appendChild(el("h3", spec.title));
+      box.appendChild(node);
+      var opts = {
+        width: Math.max(300, node.clientWidth - 16),
+        height: 220,
+        scales: { x: { time: false } },
+        axes: [{ label: "seconds" }, {}],
+        series: [{ label: "t" }].concat(spec.series.map(function (s, i) {
+          return { label: s[0], stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false };
+        }))
+      };
+      charts[spec.id] = { key: key, node: node, plot: new uPlot(opts, columns(spec), node) };
+    });
+    document.body.setAttribute("data-charts", String(Object.keys(charts).length));
+  }
+
+  function renderCards() {
+    var box = $("cards");
+    box.textContent = "";
+    var pts = data.points;
+    var last = pts.length ? pts[pts.length - 1] : null;
+    var reqs = 0;
+    pts.forEach(function (p, i) { reqs += p.rps * (p.t - (i ? pts[i - 1].t : 0)); });
+    var cards = [
+      ["elapsed", last ? num(last.t, 0) + " s" : "–"],
+      ["requests", num(reqs, 0)],
+      ["req/s now", last ? num(last.rps, 1) : "–"],
+      ["errors now", last ? num(last.err * 100, 2) + " %" : "–"],
+      ["p95 now", last ? ms(last.p95) : "–"],
+      ["VUs", last ? num(last.vus, 0) : "–"]
+    ];
+    cards.forEach(function (c) {
+      var d = el("div", null, "card");
+      d.appendChild(el("div", c[1], "v"));
+      d.appendChild(el("div", c[0], "k"));
+      box.appendChild(d);
+    });
+  }
+
+  function renderHistogram(buckets) {
+    var canvas = $("histogram");
+    var w = canvas.clientWidth || 800, h = 220;
+    canvas.width = w;
+    canvas.height = h;
+    var ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, w, h);
+    if (!buckets.length) return;
+    var max = Math.max.apply(null, buckets.map(function (b) { return b[1]; })) || 1;
+    var bw = (w - 20) / buckets.length;
+    ctx.font = "11px sans-serif";
+    ctx.textAlign = "center";
+    buckets.forEach(function (b, i) {
+      var bh = (h - 40) * b[1] / max;
+      ctx.fillStyle = COLORS[0];
+      ctx.fillRect(10 + i * bw + 1, h - 24 - bh, Math.max(1, bw - 2), bh);
+      ctx.fillStyle = "#616e7c";
+      if (buckets.length < 24 || i % 2 === 0) ctx.fillText("≤" + num(b[0], 1), 10 + i * bw + bw / 2, h - 8);
+    });
+  }
+
+  function renderFinal() {
+    var s = data.summary;
+    $("final").hidden = !s;
+    $("saturation").hidden = !(s && s.saturation);
+    if (s && s.saturation) $("saturation").textContent = "⚠ " + s.saturation;
+    $("notes").hidden = !(s && s.notes.length);
+    if (s && s.notes.length) $("notes").textContent = s.notes.join(" · ");
+    if (!s) return;
+    renderHistogram(s.histogram);
+    table("endpoints", ["name", "method", "requests", "failed", "avg", "p50", "p95", "p99", "max"], s.endpoints.map(function (e) {
+      return [e.name || "(no name)", e.method, num(e.reqs, 0), num(e.failed, 0), ms(e.avg), ms(e.p50), ms(e.p95), ms(e.p99), ms(e.max)];
+    }));
+    table("statuses", ["status", "requests"], s.statuses.map(function (c) { return [c.value, num(c.count, 0)]; }));
+    table("error-codes", ["error_code", "requests"], s.error_codes.map(function (c) { return [c.value, num(c.count, 0)]; }));
+    table("checks", ["group", "check", "passes", "fails"], s.checks.map(function (c) {
+      return [c.group || "(root)", c.name, num(c.passes, 0), el("td", num(c.fails, 0), c.fails ? "bad" : "ok")];
+    }));
+    table("metrics", ["metric", "type", "values"], s.metrics.map(function (m) {
+      return [m.name, m.type, el("td", m.stats.map(function (kv) { return kv[0] + "=" + num(kv[1], 3); }).join("  "), "name")];
+    }));
+  }
+
+  function renderAll() {
+    $("title").textContent = data.title || "brunt";
+    document.title = (data.title || "brunt") + " · brunt";
+    var ul = $("scenarios");
+    ul.textContent = "";
+    data.scenarios.forEach(function (s) { ul.appendChild(el("li", s)); });
+    table("thresholds", ["metric", "threshold", "verdict"], data.thresholds.map(function (t) {
+      return [t.metric, t.source, verdictCell(t.ok)];
+    }));
+    renderCards();
+    renderCharts();
+    renderFinal();
+    var failed = data.thresholds.some(function (t) { return !t.ok; });
+    var status = $("status");
+    if (data.summary) {
+      status.textContent = failed ? "finished · thresholds failed" : "finished";
+      status.className = "status " + (failed ? "failed" : "finished");
+    } else {
+      status.textContent = "running";
+      status.className = "status running";
+    }
+    document.body.setAttribute("data-points", String(data.points.length));
+  }
+
+  if (data) {
+    renderAll();
+    return;
+  }
+  var events = new EventSource("events");
+  events.addEventListener("state", function (e) {
+    data = JSON.parse(e.data);
+    renderAll();
+    if (data.summary) events.close();
+  });
+  events.addEventListener("point", function (e) {
+    if (!data) return;
+    var m = JSON.parse(e.data);
+    data.points.push(m.point);
+    data.thresholds = m.thresholds;
+    renderAll();
+  });
+  events.onerror = function () {
+    if (!data || !data.summary) $("status").textContent = "disconnected";
+  };
+})();

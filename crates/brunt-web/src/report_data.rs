@@ -1,0 +1,357 @@
+//! What the dashboard and the HTML report show, as one JSON-serialisable value: a point per second
+//! (requests/s, error rate, VUs, latency percentiles, per-`name` and per-scenario breakdowns),
+//! threshold verdicts, and at the end the run's tables (metrics, endpoints, errors, checks,
+//! latency histogram). It is built the same way live from the run's ticks and later from a
+//! results file, so both pages agree.
+
+use brunt_metrics::{builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, TrendAgg};
+use brunt_output::{Results, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Trend statistics in the metrics table, in k6's names.
+const TREND_STATS: &[&str] = &["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
+
+/// Everything the page renders.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportData {
+    /// What was tested, e.g. `brunt quick http://127.0.0.1:8080/`.
+    pub title: String,
+    /// Test start, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// One line per scenario, e.g. `default: 50 looping VUs for 10s`.
+    pub scenarios: Vec<String>,
+    pub points: Vec<Point>,
+    /// Current verdicts (live), final ones at the end.
+    pub thresholds: Vec<Verdict>,
+    /// Present once the run has ended.
+    pub summary: Option<FinalSummary>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Point {
+    /// Seconds since the start.
+    pub t: f64,
+    /// Requests completed per second.
+    pub rps: f64,
+    /// Failed requests over all requests (`http_req_failed`), 0 to 1.
+    pub err: f64,
+    pub vus: f64,
+    /// Iterations completed per second.
+    pub iters: f64,
+    /// `http_req_duration` percentiles in milliseconds; `None` in a second without requests.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    /// By the `name` tag (k6's URL grouping) and by scenario.
+    pub by_name: BTreeMap<String, Breakdown>,
+    pub by_scenario: BTreeMap<String, Breakdown>,
+}
+
+/// One group's share of a second.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Breakdown {
+    pub rps: f64,
+    pub err: f64,
+    pub p95: Option<f64>,
+}
+
+/// The run's tables, from its totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FinalSummary {
+    pub elapsed: f64,
+    pub metrics: Vec<MetricRow>,
+    pub endpoints: Vec<Endpoint>,
+    /// Requests by `status`, then by `error_code` where one was set.
+    pub statuses: Vec<Count>,
+    pub error_codes: Vec<Count>,
+    pub checks: Vec<CheckRow>,
+    /// `http_req_duration` histogram: bucket upper bounds in ms and counts.
+    pub histogram: Vec<(f64, u64)>,
+    /// Set when the load generator was the bottleneck.
+    pub saturation: Option<String>,
+    /// Output problems, e.g. samples a down backend never got.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricRow {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub metric_type: &'static str,
+    /// Statistic name and value, in k6's names and units (ms for time).
+    pub stats: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub method: String,
+    pub reqs: f64,
+    pub failed: f64,
+    pub avg: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    pub value: String,
+    pub count: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    pub group: String,
+    pub name: String,
+    pub passes: u64,
+    pub fails: u64,
+}
+
+impl ReportData {
+    /// Adds one second (what happened since the previous tick) and returns its point.
+    pub fn push_interval(&mut self, elapsed: Duration, series: &SeriesMap) -> Point {
+        let secs = match self.points.last() {
+            Some(p) => (elapsed.as_secs_f64() - p.t).max(1e-3),
+            None => elapsed.as_secs_f64().max(1e-3),
+        };
+        let mut point = Point {
+            t: elapsed.as_secs_f64(),
+            vus: self.points.last().map_or(0.0, |p| p.vus),
+            ..Point::default()
+        };
+        let mut all = Group::default();
+        let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
+        let mut by_scenario: BTreeMap<String, Group> = BTreeMap::new();
+        for ((id, tags), agg) in series {
+            match *id {
+                builtin::VUS => {
+                    if let Some(v) = agg.stat("value", 1.0) {
+                        point.vus = v;
+                    }
+                }
+                builtin::ITERATIONS => point.iters += agg.stat("count", 1.0).unwrap_or(0.0) / secs,
+                builtin::HTTP_REQS | builtin::HTTP_REQ_FAILED | builtin::HTTP_REQ_DURATION => {
+                    all.add(*id, agg);
+                    if let Some(n) = tags.get("name") {
+                        by_name.entry(n.to_string()).or_default().add(*id, agg);
+                    }
+                    if let Some(s) = tags.get("scenario") {
+                        by_scenario.entry(s.to_string()).or_default().add(*id, agg);
+                    }
+                }
+                _ => {}
+            }
+        }
+        point.rps = all.reqs / secs;
+        point.err = all.err();
+        if let Some(t) = &all.duration {
+            point.p50 = Some(t.percentile(50.0));
+            point.p95 = Some(t.percentile(95.0));
+            point.p99 = Some(t.percentile(99.0));
+        }
+        point.by_name = by_name
+            .into_iter()
+            .map(|(k, g)| (k, g.breakdown(secs)))
+            .collect();
+        point.by_scenario = by_scenario
+            .into_iter()
+            .map(|(k, g)| (k, g.breakdown(secs)))
+            .collect();
+        self.points.push(point.clone());
+        point
+    }
+
+    /// Fills in the end-of-run tables from the run's totals.
+    pub fn finish(&mut self, totals: &Snapshot, registry: &Registry, elapsed: Duration) {
+        self.summary = Some(FinalSummary::new(totals, registry, elapsed));
+    }
+
+    /// The page for a run saved with `--out results=FILE`.
+    pub fn from_results(results: &Results, title: String) -> ReportData {
+        let mut data = ReportData {
+            title,
+            started_ms: results.started_ms,
+            ..ReportData::default()
+        };
+        for i in &results.intervals {
+            data.push_interval(i.elapsed, &i.series);
+        }
+        data.finish(&results.totals(), &results.registry, results.elapsed());
+        if let Some(end) = &results.end {
+            data.thresholds = end.thresholds.clone();
+        }
+        data
+    }
+}
+
+/// Requests, failures and durations of one group in one second.
+#[derive(Default)]
+struct Group {
+    reqs: f64,
+    failed: u64,
+    total: u64,
+    duration: Option<TrendAgg>,
+}
+
+impl Group {
+    fn add(&mut self, id: MetricId, agg: &Agg) {
+        match (id, agg) {
+            (builtin::HTTP_REQS, Agg::Counter { sum }) => self.reqs += sum,
+            (builtin::HTTP_REQ_FAILED, Agg::Rate { passes, total }) => {
+                self.failed += passes;
+                self.total += total;
+            }
+            (builtin::HTTP_REQ_DURATION, Agg::Trend(t)) => match &mut self.duration {
+                Some(d) => d.merge(t),
+                None => self.duration = Some((**t).clone()),
+            },
+            _ => {}
+        }
+    }
+
+    fn err(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.failed as f64 / self.total as f64
+        }
+    }
+
+    fn breakdown(&self, secs: f64) -> Breakdown {
+        Breakdown {
+            rps: self.reqs / secs,
+            err: self.err(),
+            p95: self.duration.as_ref().map(|t| t.percentile(95.0)),
+        }
+    }
+}
+
+impl FinalSummary {
+    fn new(totals: &Snapshot, registry: &Registry, elapsed: Duration) -> FinalSummary {
+        let secs = elapsed.as_secs_f64();
+        let mut metrics = Vec::new();
+        for id in totals.metric_ids() {
+            let (Some(agg), def) = (totals.metric(id), registry.def(id)) else {
+                continue;
+            };
+            let names: &[&str] = match def.metric_type {
+                MetricType::Counter => &["count", "rate"],
+                MetricType::Gauge => &["value", "min", "max"],
+                MetricType::Rate => &["rate", "passes", "fails"],
+                MetricType::Trend => TREND_STATS,
+            };
+            metrics.push(MetricRow {
+                name: def.name,
+                metric_type: def.metric_type.as_str(),
+                stats: names
+                    .iter()
+                    .filter_map(|n| agg.stat(n, secs).map(|v| (n.to_string(), v)))
+                    .collect(),
+            });
+        }
+        let mut endpoints: BTreeMap<(String, String), Group> = BTreeMap::new();
+        let mut statuses: BTreeMap<String, f64> = BTreeMap::new();
+        let mut error_codes: BTreeMap<String, f64> = BTreeMap::new();
+        let mut checks: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for ((id, tags), agg) in &totals.series {
+            match *id {
+                builtin::HTTP_REQS | builtin::HTTP_REQ_FAILED | builtin::HTTP_REQ_DURATION => {
+                    let key = (
+                        tags.get("name").unwrap_or("").to_string(),
+                        tags.get("method").unwrap_or("").to_string(),
+                    );
+                    endpoints.entry(key).or_default().add(*id, agg);
+                    if let (builtin::HTTP_REQS, Agg::Counter { sum }) = (*id, agg) {
+                        let status = tags.get("status").unwrap_or("0").to_string();
+                        *statuses.entry(status).or_default() += sum;
+                        if let Some(code) = tags.get("error_code").filter(|c| !c.is_empty()) {
+                            *error_codes.entry(code.to_string()).or_default() += sum;
+                        }
+                    }
+                }
+                builtin::CHECKS => {
+                    if let Agg::Rate { passes, total } = agg {
+                        let key = (
+                            tags.get("group").unwrap_or("").to_string(),
+                            tags.get("check").unwrap_or("").to_string(),
+                        );
+                        let e = checks.entry(key).or_default();
+                        e.0 += passes;
+                        e.1 += total - passes;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let histogram = totals
+            .metric(builtin::HTTP_REQ_DURATION)
+            .and_then(|a| match a {
+                Agg::Trend(t) => Some(histogram(&t)),
+                _ => None,
+            })
+            .unwrap_or_default();
+        FinalSummary {
+            elapsed: secs,
+            metrics,
+            endpoints: endpoints
+                .into_iter()
+                .map(|((name, method), g)| {
+                    let t = g.duration.unwrap_or_default();
+                    Endpoint {
+                        name,
+                        method,
+                        reqs: g.reqs,
+                        failed: g.failed as f64,
+                        avg: t.avg(),
+                        p50: t.percentile(50.0),
+                        p95: t.percentile(95.0),
+                        p99: t.percentile(99.0),
+                        max: t.max_or_zero(),
+                    }
+                })
+                .collect(),
+            statuses: counts(statuses),
+            error_codes: counts(error_codes),
+            checks: checks
+                .into_iter()
+                .map(|((group, name), (passes, fails))| CheckRow {
+                    group,
+                    name,
+                    passes,
+                    fails,
+                })
+                .collect(),
+            histogram,
+            saturation: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn counts(m: BTreeMap<String, f64>) -> Vec<Count> {
+    m.into_iter()
+        .map(|(value, count)| Count { value, count })
+        .collect()
+}
+
+/// Log-2 buckets from 0.1 ms up to the largest value, as (upper bound in ms, count).
+fn histogram(t: &TrendAgg) -> Vec<(f64, u64)> {
+    if t.count == 0 {
+        return Vec::new();
+    }
+    // Values are recorded in microseconds.
+    t.hist
+        .iter_log(100, 2.0)
+        .map(|v| {
+            (
+                v.value_iterated_to() as f64 / 1000.0,
+                v.count_since_last_iteration(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! `--dashboard`, `--report` and `--linger` on `quick` and `run`: the flags, and the web session a
+//! run feeds through the reporter.
+
+use crate::dashboard::{self, Shared, Update};
+use crate::{page, ReportData};
+use anyhow::{Context, Result};
+use brunt_engine::RunOutcome;
+use brunt_metrics::{RawSample, Registry, Thresholds};
+use brunt_output::{saturation_note, Finished, IntervalView, SampleSink, Verdict};
+use clap::Args;
+use serde_json::json;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The dashboard's default port (k6's web dashboard uses the same).
+pub const DEFAULT_PORT: u16 = 5665;
+
+/// Seeing a run: a live dashboard while it runs, an HTML report when it ends.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WebArgs {
+    /// Serve a live dashboard on 127.0.0.1 while the test runs (its URL is printed at start)
+    #[arg(long)]
+    pub dashboard: bool,
+
+    /// Port of the dashboard, e.g. --dashboard-port 8088 (0 picks a free one)
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, requires = "dashboard")]
+    pub dashboard_port: u16,
+
+    /// Keep the dashboard up after the run until Ctrl-C
+    #[arg(long, requires = "dashboard")]
+    pub linger: bool,
+
+    /// Write a self-contained HTML report (charts, thresholds, tables) to FILE at the end,
+    /// e.g. --report report.html
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// What the page says about the run before it starts.
+pub struct RunInfo {
+    /// e.g. `brunt quick http://127.0.0.1:8080/`
+    pub title: String,
+    /// One line per scenario.
+    pub scenarios: Vec<String>,
+    /// Evaluated each second for the dashboard's threshold table.
+    pub thresholds: Thresholds,
+}
+
+/// A run's dashboard and report.
+pub struct WebSession {
+    args: WebArgs,
+    shared: Arc<Shared>,
+    thresholds: Thresholds,
+    url: Option<String>,
+}
+
+impl WebSession {
+    /// Starts the dashboard (when asked for) and prints its URL; `None` when neither
+    /// `--dashboard` nor `--report` was given.
+    pub fn start(args: &WebArgs, info: RunInfo) -> Result<Option<WebSession>> {
+        if !args.dashboard && args.report.is_none() {
+            return Ok(None);
+        }
+        let started_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let shared = Shared::new(ReportData {
+            title: info.title,
+            started_ms,
+            scenarios: info.scenarios,
+            ..ReportData::default()
+        });
+        let url = if args.dashboard {
+            let addr =
+                dashboard::serve(args.dashboard_port, shared.clone()).with_context(|| {
+                    format!(
+                        "--dashboard-port {}: cannot listen on 127.0.0.1:{}",
+                        args.dashboard_port, args.dashboard_port
+                    )
+                })?;
+            let url = format!("http://{addr}/");
+            eprintln!("dashboard: {url}");
+            Some(url)
+        } else {
+            None
+        };
+        Ok(Some(WebSession {
+            args: args.clone(),
+            shared,
+            thresholds: info.thresholds,
+            url,
+        }))
+    }
+
+    /// The dashboard's address, when it is served.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The output to add to the run's reporter (`Reporter::add_output`).
+    pub fn output(&self) -> Box<dyn SampleSink> {
+        Box::new(WebSink {
+            shared: self.shared.clone(),
+            thresholds: self.thresholds.clone(),
+        })
+    }
+
+    /// After the summary: final verdicts and notes on the page, `--report` written, and with
+    /// `--linger` the dashboard kept up until Ctrl-C.
+    pub fn finish(self, outcome: &RunOutcome, finished: &Finished) -> Result<()> {
+        {
+            let mut data = self.shared.lock();
+            data.thresholds = verdicts(finished.summary.threshold_results().iter().cloned());
+            let summary = data.summary.get_or_insert_with(Default::default);
+            summary.saturation = saturation_note(outcome);
+            summary.notes = finished.output_errors.clone();
+        }
+        self.shared.publish(Update::Final);
+        if let Some(path) = &self.args.report {
+            let html = page::render(Some(&self.shared.lock()));
+            std::fs::write(path, html)
+                .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+            eprintln!("report: {}", path.display());
+        }
+        if let (true, Some(url)) = (self.args.linger, &self.url) {
+            eprintln!("dashboard: still serving {url}; press Ctrl-C to exit");
+            wait_for_ctrl_c();
+        }
+        Ok(())
+    }
+}
+
+fn wait_for_ctrl_c() {
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        let _ = rt.block_on(tokio::signal::ctrl_c());
+    }
+}
+
+fn verdicts(results: impl Iterator<Item = brunt_metrics::ThresholdResult>) -> Vec<Verdict> {
+    results
+        .map(|r| Verdict {
+            metric: r.metric_name,
+            source: r.source,
+            ok: r.ok,
+        })
+        .collect()
+}
+
+/// Feeds the page a point per tick; the run's end fills in its tables.
+struct WebSink {
+    shared: Arc<Shared>,
+    thresholds: Thresholds,
+}
+
+impl SampleSink for WebSink {
+    fn write(&mut self, _: &[RawSample], _: &Registry) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn wants_raw(&self) -> bool {
+        false
+    }
+
+    fn interval(&mut self, view: &IntervalView<'_>) -> io::Result<()> {
+        let thresholds = verdicts(
+            self.thresholds
+                .evaluate(view.total, view.elapsed)
+                .into_iter(),
+        );
+        let update = {
+            let mut data = self.shared.lock();
+            let point = data.push_interval(view.elapsed, view.series);
+            let update = json!({ "point": point, "thresholds": thresholds }).to_string();
+            data.thresholds = thresholds;
+            if view.is_final {
+                data.finish(view.total, view.registry, view.elapsed);
+            }
+            update
+        };
+        self.shared.publish(Update::Point(update));
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
