@@ -25,6 +25,8 @@ impl ErrorCode {
     pub const DIAL_UNKNOWN_ERRNO: Self = Self(1213);
     pub const TCP_RESET_BY_PEER: Self = Self(1220);
     pub const TLS: Self = Self(1300);
+    /// Not a TLS record where one was expected (e.g. plain HTTP on an HTTPS port).
+    pub const TLS_HEADER: Self = Self(1301);
     pub const X509_UNKNOWN_AUTHORITY: Self = Self(1310);
     pub const X509_HOSTNAME: Self = Self(1311);
     /// Base of the HTTP/2 GOAWAY codes: 1611 + the HTTP/2 error code, 1610 when unknown.
@@ -128,6 +130,9 @@ impl RequestError {
                 ErrorCode::X509_HOSTNAME,
                 "x509: certificate doesn't match hostname",
             ),
+            Some(e @ TlsError::InvalidMessage(_)) => {
+                Self::new(ErrorCode::TLS_HEADER, format!("tls: {e}"))
+            }
             Some(e) => Self::new(ErrorCode::TLS, format!("tls: {e}")),
             None => Self::io(err, "read"),
         }

@@ -54,3 +54,12 @@ async fn an_untrusted_certificate_is_1310() {
     assert_eq!(r.error_code, ErrorCode::X509_UNKNOWN_AUTHORITY, "{r:?}");
     assert_eq!(r.error.as_deref(), Some("x509: unknown authority"));
 }
+
+#[tokio::test]
+async fn plain_http_on_an_https_url_is_a_tls_error() {
+    let addr = support::serve().await;
+    let req = Request::new(Method::GET, &format!("https://127.0.0.1:{}/", addr.port())).unwrap();
+    let r = client(HttpVersion::Auto, true).send(&req).await;
+    assert_eq!(r.status, 0);
+    assert_eq!(r.error_code, ErrorCode::TLS_HEADER, "{r:?}");
+}
