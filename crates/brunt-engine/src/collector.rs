@@ -4,7 +4,8 @@
 
 use crate::plan::Plan;
 use crate::run::{
-    Control, Progress, RunEnd, RunError, RunOptions, RunOutcome, Saturation, ScenarioProgress, Tick,
+    Control, HookFailure, Progress, RunEnd, RunError, RunOptions, RunOutcome, Saturation,
+    ScenarioProgress, Tick,
 };
 use crate::vu::{VuError, VuFactory};
 use crate::worker::{worker_thread, Command, Msg, Report, ScenarioCounters, Shared};
@@ -278,10 +279,18 @@ pub(crate) fn run<F: VuFactory>(
             Msg::SetupDone(r) => Some(r),
             _ => None,
         });
-        if let Err(e) = res.unwrap_or_else(|why| Err(VuError(format!("during setup(): {why}")))) {
+        let res = res.unwrap_or_else(|why| {
+            Err(HookFailure::Failed(VuError(format!(
+                "during setup(): {why}"
+            ))))
+        });
+        if let Err(failure) = res {
             pool.broadcast(|| Command::Exit);
             pool.join();
-            return Err(RunError::Setup(e));
+            return Err(match failure {
+                HookFailure::Failed(e) => RunError::Setup(e),
+                HookFailure::TimedOut(d) => RunError::SetupTimeout(d),
+            });
         }
     }
 
@@ -327,7 +336,11 @@ pub(crate) fn run<F: VuFactory>(
             Msg::TeardownDone(e) => Some(e),
             _ => None,
         })
-        .unwrap_or_else(|why| Some(VuError(format!("during teardown(): {why}"))));
+        .unwrap_or_else(|why| {
+            Some(HookFailure::Failed(VuError(format!(
+                "during teardown(): {why}"
+            ))))
+        });
     }
 
     pool.broadcast(|| Command::Exit);

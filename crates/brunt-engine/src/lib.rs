@@ -36,8 +36,8 @@ pub use duration::{format_duration, parse_duration, DurationError};
 pub use options::{Options, OptionsError, ScenarioOptions, Stage};
 pub use plan::{Executor, Plan, PlanError, Scenario, DEFAULT_EXEC, DEFAULT_SCENARIO};
 pub use run::{
-    run, Control, Observer, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome,
-    Saturation, ScenarioProgress, Tick,
+    run, Control, HookFailure, Observer, Progress, RunControl, RunEnd, RunError, RunOptions,
+    RunOutcome, Saturation, ScenarioProgress, Tick,
 };
 pub use segment::{ExecutionSegment, ExecutionTuple, SegmentSequence};
 pub use vu::{

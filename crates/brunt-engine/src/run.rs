@@ -203,8 +203,18 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     pub end: RunEnd,
     pub saturation: Saturation,
-    /// `teardown()` failed.
-    pub teardown_error: Option<VuError>,
+    /// `teardown()` failed or timed out (k6 exits 101 for a timeout).
+    pub teardown_error: Option<HookFailure>,
+}
+
+/// How a `setup()` or `teardown()` hook went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookFailure {
+    #[error("{0}")]
+    Failed(VuError),
+    /// It ran past `setupTimeout` / `teardownTimeout`.
+    #[error("timed out after {}", crate::duration::format_duration(*.0))]
+    TimedOut(Duration),
 }
 
 /// Why a run could not happen.
@@ -214,6 +224,9 @@ pub enum RunError {
     VuInit(VuError),
     #[error("setup() failed: {0}")]
     Setup(VuError),
+    /// `setup()` ran past `setupTimeout` (k6 exits 100).
+    #[error("setup() timed out after {}", crate::duration::format_duration(*.0))]
+    SetupTimeout(Duration),
     #[error("worker thread failed: {0}")]
     Worker(String),
 }

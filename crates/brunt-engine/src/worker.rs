@@ -6,7 +6,7 @@
 
 use crate::arrival::{constant_arrival_times, ramping_arrival_times};
 use crate::plan::{Executor, Plan, Scenario};
-use crate::run::{RunControl, RunEnd};
+use crate::run::{HookFailure, RunControl, RunEnd};
 use crate::segment::SegmentedIndex;
 use crate::steps::{max_planned, merge_requirements, ramping_vus_raw_steps, Step};
 use crate::vu::{
@@ -46,12 +46,12 @@ pub(crate) enum Command {
 pub(crate) enum Msg {
     /// The VUs initialised, or why one could not be.
     Ready(usize, Result<u64, VuError>),
-    SetupDone(Result<(), VuError>),
+    SetupDone(Result<(), HookFailure>),
     Report(Report),
     ScenariosDone(usize),
     /// The worker thread panicked (a bug in a VU or the engine), with the panic message.
     Crashed(usize, String),
-    TeardownDone(Option<VuError>),
+    TeardownDone(Option<HookFailure>),
 }
 
 /// A worker's metrics and counters since its last report; counters are cumulative.
@@ -149,18 +149,13 @@ impl Shared {
 
 /// Runs `setup()` or `teardown()` within its timeout (k6's setupTimeout / teardownTimeout).
 async fn hook(
-    name: &str,
     timeout: Duration,
     fut: impl Future<Output = Result<(), VuError>>,
-) -> Result<(), VuError> {
-    tokio::time::timeout(timeout, fut)
-        .await
-        .unwrap_or_else(|_| {
-            Err(VuError(format!(
-                "{name}() did not finish within {name}Timeout ({})",
-                crate::duration::format_duration(timeout)
-            )))
-        })
+) -> Result<(), HookFailure> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.map_err(HookFailure::Failed),
+        Err(_) => Err(HookFailure::TimedOut(timeout)),
+    }
 }
 
 /// Waits for every task of `set`; a task that panicked (a bug in a VU or here) ends the run.
@@ -451,7 +446,7 @@ async fn worker_main<F: VuFactory>(
         match cmd {
             Command::Setup => {
                 let res = match &mut hook_vu {
-                    Some(vu) => hook("setup", shared.plan.setup_timeout(), vu.setup()).await,
+                    Some(vu) => hook(shared.plan.setup_timeout(), vu.setup()).await,
                     None => Ok(()),
                 };
                 let _ = out.send(Msg::SetupDone(res));
@@ -470,9 +465,7 @@ async fn worker_main<F: VuFactory>(
             }
             Command::Teardown => {
                 let res = match &mut hook_vu {
-                    Some(vu) => {
-                        hook("teardown", shared.plan.teardown_timeout(), vu.teardown()).await
-                    }
+                    Some(vu) => hook(shared.plan.teardown_timeout(), vu.teardown()).await,
                     None => Ok(()),
                 };
                 let _ = out.send(Msg::TeardownDone(res.err()));

@@ -1,8 +1,8 @@
 //! End-to-end runs of the engine with a fake VU that sleeps instead of sending requests.
 
 use brunt_engine::{
-    run, Control, IterationCtx, IterationOutcome, Options, Plan, RunControl, RunEnd, RunError,
-    RunOptions, RunOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
+    run, Control, HookFailure, IterationCtx, IterationOutcome, Options, Plan, RunControl, RunEnd,
+    RunError, RunOptions, RunOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
 };
 use brunt_metrics::{builtin, MetricType, Registry, TagSet, ValueType};
 use std::collections::BTreeSet;
@@ -38,6 +38,8 @@ enum Behaviour {
     PanicAt3,
     /// `setup()` throws.
     FailSetup,
+    /// `setup()` and `teardown()` take a second.
+    SlowHooks,
 }
 
 struct Factory {
@@ -117,8 +119,12 @@ impl Vu for FakeVu {
 
     async fn setup(&mut self) -> Result<(), VuError> {
         self.seen.setups.fetch_add(1, Ordering::Relaxed);
-        if let Behaviour::FailSetup = self.behaviour {
-            return Err(VuError("Error: no token at setup (script.js:9:11)".into()));
+        match self.behaviour {
+            Behaviour::FailSetup => {
+                return Err(VuError("Error: no token at setup (script.js:9:11)".into()))
+            }
+            Behaviour::SlowHooks => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => {}
         }
         self.metrics
             .borrow_mut()
@@ -128,6 +134,9 @@ impl Vu for FakeVu {
 
     async fn teardown(&mut self) -> Result<(), VuError> {
         self.seen.teardowns.fetch_add(1, Ordering::Relaxed);
+        if let Behaviour::SlowHooks = self.behaviour {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         self.metrics
             .borrow_mut()
             .add(self.custom, &TagSet::empty(), 1.0);
@@ -620,4 +629,35 @@ fn min_iteration_duration_pads_short_iterations() {
         .stat("max", 1.0)
         .unwrap();
     assert!(max < 100.0, "{max} ms");
+}
+
+#[test]
+fn hooks_that_run_too_long_time_out() {
+    let (f, _) = factory(1, Behaviour::SlowHooks);
+    let err = run(
+        &plan(r#"{"vus": 1, "iterations": 1, "setupTimeout": "200ms"}"#),
+        f,
+        Arc::new(Registry::new()),
+        RunOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RunError::SetupTimeout(d) if d == Duration::from_millis(200)));
+    assert_eq!(err.to_string(), "setup() timed out after 200ms");
+
+    let (f, _) = factory(1, Behaviour::SlowHooks);
+    let o = run(
+        &plan(r#"{"vus": 1, "iterations": 1, "teardownTimeout": "300ms"}"#),
+        f,
+        Arc::new(Registry::new()),
+        RunOptions {
+            setup: false,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        o.teardown_error,
+        Some(HookFailure::TimedOut(Duration::from_millis(300)))
+    );
+    assert_eq!(count(&o, builtin::ITERATIONS), 1.0);
 }
