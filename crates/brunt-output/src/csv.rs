@@ -4,7 +4,8 @@
 //! defaults; fields are quoted by Go's `encoding/csv` rules.
 
 use crate::sink::{NameCache, SampleSink, Target};
-use brunt_metrics::{RawSample, Registry};
+use crate::tag_cache::TagCache;
+use brunt_metrics::{RawSample, Registry, TagSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::UNIX_EPOCH;
@@ -30,10 +31,14 @@ const TAG_COLUMNS: [&str; 14] = [
 /// Tags k6 keeps as sample metadata rather than indexed tags.
 const METADATA: [&str; 2] = ["iter", "vu"];
 
+/// Rows are gathered into one buffer and handed to the writer in chunks of about this size.
+const FLUSH_AT: usize = 64 * 1024;
+
 pub(crate) struct CsvSink {
     out: Target,
     names: NameCache,
-    row: String,
+    tags: TagCache,
+    rows: String,
 }
 
 impl CsvSink {
@@ -46,7 +51,8 @@ impl CsvSink {
         Ok(CsvSink {
             out,
             names: NameCache::default(),
-            row: String::with_capacity(256),
+            tags: TagCache::default(),
+            rows: String::with_capacity(FLUSH_AT + 4096),
         })
     }
 }
@@ -77,33 +83,42 @@ fn joined<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     s
 }
 
+/// The end of a row for a tag set: its tag columns, `extra_tags` and `metadata`.
+fn tag_columns(tags: &TagSet) -> String {
+    let mut row = String::new();
+    for col in TAG_COLUMNS {
+        row.push(',');
+        push_field(&mut row, tags.get(col).unwrap_or(""));
+    }
+    let extra = joined(
+        tags.iter()
+            .filter(|(k, _)| !TAG_COLUMNS.contains(k) && !METADATA.contains(k)),
+    );
+    let metadata = joined(tags.iter().filter(|(k, _)| METADATA.contains(k)));
+    row.push(',');
+    push_field(&mut row, &extra);
+    row.push(',');
+    push_field(&mut row, &metadata);
+    row.push('\n');
+    row
+}
+
 impl SampleSink for CsvSink {
     fn write(&mut self, samples: &[RawSample], registry: &Registry) -> io::Result<()> {
+        self.rows.clear();
         for s in samples {
-            let row = &mut self.row;
-            row.clear();
-            let (name, _) = self.names.get(s.metric, registry);
-            push_field(row, name);
+            let rows = &mut self.rows;
+            let name = self.names.get(s.metric, registry);
+            push_field(rows, name);
             let secs = s.time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let _ = write!(row, ",{secs},{:.6}", s.value);
-            for col in TAG_COLUMNS {
-                row.push(',');
-                push_field(row, s.tags.get(col).unwrap_or(""));
+            let _ = write!(rows, ",{secs},{:.6}", s.value);
+            rows.push_str(self.tags.get(&s.tags, tag_columns));
+            if rows.len() >= FLUSH_AT {
+                self.out.write_all(rows.as_bytes())?;
+                rows.clear();
             }
-            let extra = joined(
-                s.tags
-                    .iter()
-                    .filter(|(k, _)| !TAG_COLUMNS.contains(k) && !METADATA.contains(k)),
-            );
-            let metadata = joined(s.tags.iter().filter(|(k, _)| METADATA.contains(k)));
-            row.push(',');
-            push_field(row, &extra);
-            row.push(',');
-            push_field(row, &metadata);
-            row.push('\n');
-            self.out.write_all(row.as_bytes())?;
         }
-        Ok(())
+        self.out.write_all(self.rows.as_bytes())
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -5,15 +5,17 @@ use chrono::{DateTime, FixedOffset, Local, Offset, Utc};
 use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A float as Go's `encoding/json` writes it: shortest form, whole numbers without a fraction,
-/// exponent form outside 1e-6..1e21 (`1e-07`, `1e+21`).
-pub fn json_float(v: f64) -> String {
+/// Appends a float as Go's `encoding/json` writes it: shortest form, whole numbers without a
+/// fraction, exponent form outside 1e-6..1e21 (`1e-07`, `1e+21`).
+pub fn write_json_float(out: &mut String, v: f64) {
     if !v.is_finite() {
-        return "null".into(); // Go refuses these; null keeps the line valid JSON.
+        out.push_str("null"); // Go refuses these; null keeps the line valid JSON.
+        return;
     }
     let a = v.abs();
     if a == 0.0 || (1e-6..1e21).contains(&a) {
-        return format!("{v}");
+        let _ = write!(out, "{v}");
+        return;
     }
     let s = format!("{v:e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
@@ -21,7 +23,7 @@ pub fn json_float(v: f64) -> String {
         Some(d) => ('-', d),
         None => ('+', exp),
     };
-    format!("{mantissa}e{sign}{digits:0>2}")
+    let _ = write!(out, "{mantissa}e{sign}{digits:0>2}");
 }
 
 /// Go's `time.Duration.String()`: `10s`, `1m30s`, `1h0m0s`, `1.5s`, `250ms`.
@@ -115,8 +117,10 @@ impl TimeFormatter {
         };
         out.push_str(prefix);
         if nanos != 0 {
-            let f = format!("{nanos:09}");
-            let _ = write!(out, ".{}", f.trim_end_matches('0'));
+            let _ = write!(out, ".{nanos:09}");
+            while out.ends_with('0') {
+                out.pop();
+            }
         }
         out.push_str(&self.zone);
     }
@@ -128,12 +132,17 @@ mod tests {
 
     #[test]
     fn floats_like_go_json() {
-        assert_eq!(json_float(1.0), "1");
-        assert_eq!(json_float(0.0), "0");
-        assert_eq!(json_float(12.345), "12.345");
-        assert_eq!(json_float(1e-7), "1e-07");
-        assert_eq!(json_float(1e21), "1e+21");
-        assert_eq!(json_float(f64::NAN), "null");
+        let f = |v: f64| {
+            let mut s = String::new();
+            write_json_float(&mut s, v);
+            s
+        };
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(12.345), "12.345");
+        assert_eq!(f(1e-7), "1e-07");
+        assert_eq!(f(1e21), "1e+21");
+        assert_eq!(f(f64::NAN), "null");
     }
 
     #[test]

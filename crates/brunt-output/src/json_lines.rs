@@ -3,16 +3,22 @@
 //! sample is a `{"metric":...,"type":"Point","data":{"time","value","tags"}}` line.
 
 use crate::go_format::{self, TimeFormatter};
-use crate::sink::{NameCache, SampleSink, Target};
+use crate::sink::{SampleSink, Target};
 use crate::summary::expected_response;
-use brunt_metrics::{MetricSelector, RawSample, Registry, Threshold, Thresholds};
+use crate::tag_cache::TagCache;
+use brunt_metrics::{MetricId, MetricSelector, RawSample, Registry, TagSet, Threshold, Thresholds};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+/// Lines are gathered into one buffer and handed to the writer in chunks of about this size.
+const FLUSH_AT: usize = 64 * 1024;
+
 pub(crate) struct JsonLinesSink {
     out: Target,
-    names: NameCache,
+    /// Per metric id, once seen: the start of its Point lines.
+    points: Vec<Option<String>>,
+    tags: TagCache,
     /// Per metric name: its `thresholds` and `submetrics` JSON, as k6 lists them.
     described: HashMap<String, (String, String)>,
     time: TimeFormatter,
@@ -49,10 +55,11 @@ impl JsonLinesSink {
         }
         JsonLinesSink {
             out,
-            names: NameCache::default(),
+            points: Vec::new(),
+            tags: TagCache::default(),
             described,
             time: TimeFormatter::default(),
-            line: String::with_capacity(512),
+            line: String::with_capacity(FLUSH_AT + 4096),
         }
     }
 }
@@ -84,47 +91,73 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
 }
 
+/// The JSON `tags` object of a tag set.
+fn tags_json(tags: &TagSet) -> String {
+    let mut s = String::from("{");
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_json_str(&mut s, k);
+        s.push(':');
+        push_json_str(&mut s, v);
+    }
+    s.push('}');
+    s
+}
+
+impl JsonLinesSink {
+    /// The first time metric `id` is seen: writes its Metric line and keeps the start of its
+    /// Point lines in `points`.
+    fn see_metric(&mut self, id: MetricId, registry: &Registry) {
+        let i = id.0 as usize;
+        if self.points.len() <= i {
+            self.points.resize(i + 1, None);
+        }
+        if self.points[i].is_none() {
+            let def = registry.def(id);
+            let (thresholds, subs) = self
+                .described
+                .get(&def.name)
+                .map_or(("[]", "null"), |(t, s)| (t.as_str(), s.as_str()));
+            let mut name = String::new();
+            push_json_str(&mut name, &def.name);
+            self.line.push_str(&format!(
+                r#"{{"type":"Metric","data":{{"name":{name},"type":"{}","contains":"{}","thresholds":{thresholds},"submetrics":{subs}}},"metric":{name}}}"#,
+                def.metric_type.as_str(),
+                def.value_type.as_str(),
+            ));
+            self.line.push('\n');
+            self.points[i] = Some(format!(
+                r#"{{"metric":{name},"type":"Point","data":{{"time":""#
+            ));
+        }
+    }
+}
+
 impl SampleSink for JsonLinesSink {
     fn write(&mut self, samples: &[RawSample], registry: &Registry) -> io::Result<()> {
+        self.line.clear();
         for s in samples {
+            self.see_metric(s.metric, registry);
             let line = &mut self.line;
-            line.clear();
-            let (name, first) = self.names.get(s.metric, registry);
-            if first {
-                let def = registry.def(s.metric);
-                let (thresholds, subs) = self
-                    .described
-                    .get(name)
-                    .map_or(("[]", "null"), |(t, s)| (t.as_str(), s.as_str()));
-                line.push_str(r#"{"type":"Metric","data":{"name":"#);
-                push_json_str(line, name);
-                line.push_str(&format!(
-                    r#","type":"{}","contains":"{}","thresholds":{thresholds},"submetrics":{subs}}},"metric":"#,
-                    def.metric_type.as_str(),
-                    def.value_type.as_str(),
-                ));
-                push_json_str(line, name);
-                line.push_str("}\n");
-            }
-            line.push_str(r#"{"metric":"#);
-            push_json_str(line, name);
-            line.push_str(r#","type":"Point","data":{"time":""#);
+            line.push_str(
+                self.points[s.metric.0 as usize]
+                    .as_deref()
+                    .unwrap_or_default(),
+            );
             self.time.write(s.time, line);
             line.push_str(r#"","value":"#);
-            line.push_str(&go_format::json_float(s.value));
-            line.push_str(r#","tags":{"#);
-            for (i, (k, v)) in s.tags.iter().enumerate() {
-                if i > 0 {
-                    line.push(',');
-                }
-                push_json_str(line, k);
-                line.push(':');
-                push_json_str(line, v);
+            go_format::write_json_float(line, s.value);
+            line.push_str(r#","tags":"#);
+            line.push_str(self.tags.get(&s.tags, tags_json));
+            line.push_str("}}\n");
+            if line.len() >= FLUSH_AT {
+                self.out.write_all(line.as_bytes())?;
+                line.clear();
             }
-            line.push_str("}}}\n");
-            self.out.write_all(line.as_bytes())?;
         }
-        Ok(())
+        self.out.write_all(self.line.as_bytes())
     }
 
     fn finish(&mut self) -> io::Result<()> {

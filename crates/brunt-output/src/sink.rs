@@ -256,15 +256,12 @@ impl Write for Target {
 pub(crate) struct NameCache(Vec<Option<String>>);
 
 impl NameCache {
-    /// The name, and whether this is the first time the metric is seen.
-    pub(crate) fn get(&mut self, id: MetricId, registry: &Registry) -> (&str, bool) {
+    pub(crate) fn get(&mut self, id: MetricId, registry: &Registry) -> &str {
         let i = id.0 as usize;
         if self.0.len() <= i {
             self.0.resize(i + 1, None);
         }
-        let first = self.0[i].is_none();
-        let name = self.0[i].get_or_insert_with(|| registry.def(id).name);
-        (name, first)
+        self.0[i].get_or_insert_with(|| registry.def(id).name)
     }
 }
 
