@@ -16,14 +16,18 @@ use std::time::{Duration, SystemTime};
 pub struct JsVuFactory {
     program: Arc<Program>,
     http: ClientConfig,
+    /// `setupTimeout` and `teardownTimeout`.
+    timeouts: [Duration; 2],
     setup_data: Arc<Mutex<Option<Arc<str>>>>,
 }
 
 impl JsVuFactory {
-    pub fn new(program: Arc<Program>, http: ClientConfig) -> Self {
+    /// `timeouts` are k6's `setupTimeout` and `teardownTimeout`.
+    pub fn new(program: Arc<Program>, http: ClientConfig, timeouts: [Duration; 2]) -> Self {
         JsVuFactory {
             program,
             http,
+            timeouts,
             setup_data: Arc::default(),
         }
     }
@@ -37,12 +41,16 @@ impl JsVuFactory {
     }
 }
 
+/// How a setup error caused by `setupTimeout` starts (k6 exits 100 for it).
+pub(crate) const TIMED_OUT: &str = "setup() timed out";
+
 /// One VU of a script run.
 pub struct ScriptVu {
     js: JsVu<HttpIo>,
     host: Rc<Host>,
     program: Arc<Program>,
     setup_data: Arc<Mutex<Option<Arc<str>>>>,
+    timeouts: [Duration; 2],
     /// The scenario of the previous iteration, to apply a new scenario's env once.
     scenario: Option<Arc<ScenarioInfo>>,
 }
@@ -65,6 +73,7 @@ impl VuFactory for JsVuFactory {
             host,
             program: self.program.clone(),
             setup_data: self.setup_data.clone(),
+            timeouts: self.timeouts,
             scenario: None,
         })
     }
@@ -146,7 +155,14 @@ impl Vu for ScriptVu {
         if !self.program.has_export("setup") {
             return Ok(());
         }
-        match self.js.call(Call::Setup).await {
+        let limit = self.timeouts[0];
+        let Ok(outcome) = tokio::time::timeout(limit, self.js.call(Call::Setup)).await else {
+            return Err(VuError(format!(
+                "{TIMED_OUT} after {}",
+                brunt_engine::format_duration(limit)
+            )));
+        };
+        match outcome {
             CallOutcome::Done(json) => {
                 *self.setup_data.lock().unwrap_or_else(|e| e.into_inner()) =
                     json.map(|j| Arc::from(j.as_str()));
@@ -161,7 +177,15 @@ impl Vu for ScriptVu {
         if !self.program.has_export("teardown") {
             return Ok(());
         }
-        match self.js.call(Call::Teardown(self.data())).await {
+        let limit = self.timeouts[1];
+        let call = self.js.call(Call::Teardown(self.data()));
+        let Ok(outcome) = tokio::time::timeout(limit, call).await else {
+            return Err(VuError(format!(
+                "teardown() timed out after {}",
+                brunt_engine::format_duration(limit)
+            )));
+        };
+        match outcome {
             CallOutcome::Done(_) => Ok(()),
             CallOutcome::Exception(e) => Err(VuError(e.to_string())),
             CallOutcome::Cancelled => Err(VuError("teardown() was interrupted".into())),
@@ -193,9 +217,9 @@ pub(crate) fn handle_summary(
     match out {
         Ok(CallOutcome::Done(json)) => Ok(json),
         Ok(CallOutcome::Exception(e)) => Err(e),
-        Ok(CallOutcome::Cancelled) | Err(_) => Err(ScriptError::plain(
-            "handleSummary() did not finish".into(),
-        )),
+        Ok(CallOutcome::Cancelled) | Err(_) => {
+            Err(ScriptError::plain("handleSummary() did not finish".into()))
+        }
     }
 }
 

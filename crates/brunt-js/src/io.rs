@@ -25,13 +25,16 @@ impl Io for HttpIo {
                     tokio::time::sleep(d).await;
                     IoReply::Slept
                 }
-                IoRequest::Http(reqs) if reqs.len() == 1 => {
-                    IoReply::Http(vec![self.client.send(&reqs[0]).await])
+                IoRequest::Http(mut reqs) if reqs.len() == 1 => {
+                    let req = reqs.pop().expect("one request");
+                    let resp = self.client.send(&req).await;
+                    IoReply::Http(vec![(req, resp)])
                 }
                 IoRequest::Http(reqs) => {
                     let client = &self.client;
                     let sends = reqs.iter().map(|r| Box::pin(client.send(r)) as Pin<Box<_>>);
-                    IoReply::Http(JoinAll::new(sends.collect()).await)
+                    let resps = JoinAll::new(sends.collect()).await;
+                    IoReply::Http(reqs.into_iter().zip(resps).collect())
                 }
             }
         })
@@ -68,7 +71,12 @@ impl Future for JoinAll<'_> {
             }
         }
         if this.pending.iter().all(Option::is_none) {
-            Poll::Ready(this.done.iter_mut().map(|r| r.take().expect("finished")).collect())
+            Poll::Ready(
+                this.done
+                    .iter_mut()
+                    .map(|r| r.take().expect("finished"))
+                    .collect(),
+            )
         } else {
             Poll::Pending
         }

@@ -23,9 +23,7 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// jslib.k6.io libraries by name (any version), as built-in equivalents.
-const JSLIB: &[(&str, &str)] = &[
-    ("k6-utils", include_str!("js/jslib/k6-utils.js")),
-];
+const JSLIB: &[(&str, &str)] = &[("k6-utils", include_str!("js/jslib/k6-utils.js"))];
 
 const JSLIB_PREFIX: &str = "jslib:";
 
@@ -43,11 +41,7 @@ fn resolve_remote(url: &str) -> std::result::Result<String, String> {
     Err(format!(
         "cannot import '{url}': remote imports need network access, and brunt only ships built-in \
          copies of jslib.k6.io's {}; download the module and import it by a relative path instead",
-        JSLIB
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", ")
+        JSLIB.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     ))
 }
 

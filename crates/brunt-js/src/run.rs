@@ -25,6 +25,7 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const THRESHOLDS_FAILED: i32 = 99;
     pub const SETUP_TIMEOUT: i32 = 100;
+    pub const GENERIC_ENGINE: i32 = 103;
     pub const INVALID_CONFIG: i32 = 104;
     pub const EXTERNAL_ABORT: i32 = 105;
     pub const SCRIPT_EXCEPTION: i32 = 107;
@@ -158,10 +159,7 @@ fn key_values(list: &[String], what: &str) -> anyhow::Result<BTreeMap<String, St
         .collect()
 }
 
-fn build_env(
-    env: &[String],
-    include_system: bool,
-) -> anyhow::Result<BTreeMap<String, String>> {
+fn build_env(env: &[String], include_system: bool) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if include_system {
         out.extend(std::env::vars());
@@ -212,22 +210,32 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
         l.engine.tags = Some(key_values(&a.tags, "--tag")?);
     }
     if let Some(s) = &a.execution_segment {
-        l.extra.insert("executionSegment".into(), Value::from(s.clone()));
+        l.extra
+            .insert("executionSegment".into(), Value::from(s.clone()));
     }
     if let Some(s) = &a.execution_segment_sequence {
-        l.extra.insert("executionSegmentSequence".into(), Value::from(s.clone()));
+        l.extra
+            .insert("executionSegmentSequence".into(), Value::from(s.clone()));
     }
     if let Some(s) = &a.summary_trend_stats {
-        l.extra.insert("summaryTrendStats".into(), Value::from(SummaryOptions::parse_trend_stats(s)?));
+        l.extra.insert(
+            "summaryTrendStats".into(),
+            Value::from(SummaryOptions::parse_trend_stats(s)?),
+        );
     }
     if let Some(s) = &a.summary_time_unit {
-        l.extra.insert("summaryTimeUnit".into(), Value::from(SummaryOptions::parse_time_unit(s)?));
+        l.extra.insert(
+            "summaryTimeUnit".into(),
+            Value::from(SummaryOptions::parse_time_unit(s)?),
+        );
     }
     if a.discard_response_bodies {
-        l.extra.insert("discardResponseBodies".into(), Value::Bool(true));
+        l.extra
+            .insert("discardResponseBodies".into(), Value::Bool(true));
     }
     if a.insecure_skip_tls_verify {
-        l.extra.insert("insecureSkipTLSVerify".into(), Value::Bool(true));
+        l.extra
+            .insert("insecureSkipTLSVerify".into(), Value::Bool(true));
     }
     if let Some(ua) = &a.user_agent {
         l.extra.insert("userAgent".into(), Value::from(ua.clone()));
@@ -242,7 +250,10 @@ fn env_layer() -> anyhow::Result<Layer> {
     let mut l = Layer::default();
     let int = |name: &str| -> anyhow::Result<Option<i64>> {
         env_var(name)
-            .map(|v| v.parse().map_err(|_| anyhow!("K6_{name}: '{v}' is not a whole number")))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| anyhow!("K6_{name}: '{v}' is not a whole number"))
+            })
             .transpose()
     };
     l.engine.vus = int("VUS")?;
@@ -263,10 +274,16 @@ fn env_layer() -> anyhow::Result<Layer> {
         }
     }
     if let Some(s) = env_var("SUMMARY_TREND_STATS") {
-        l.extra.insert("summaryTrendStats".into(), Value::from(SummaryOptions::parse_trend_stats(&s)?));
+        l.extra.insert(
+            "summaryTrendStats".into(),
+            Value::from(SummaryOptions::parse_trend_stats(&s)?),
+        );
     }
     if let Some(s) = env_var("SUMMARY_TIME_UNIT") {
-        l.extra.insert("summaryTimeUnit".into(), Value::from(SummaryOptions::parse_time_unit(&s)?));
+        l.extra.insert(
+            "summaryTimeUnit".into(),
+            Value::from(SummaryOptions::parse_time_unit(&s)?),
+        );
     }
     for (name, key) in [
         ("DISCARD_RESPONSE_BODIES", "discardResponseBodies"),
@@ -325,23 +342,27 @@ fn load(
     console: bool,
 ) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
     let registry = Arc::new(Registry::new());
-    let program = Program::new(
-        script,
-        registry.clone(),
-        ProgramConfig { env, console },
-    )?;
+    let program = Program::new(script, registry.clone(), ProgramConfig { env, console })?;
     initialize(&program)?;
     Ok((program, registry))
 }
 
 /// An error in the script (init, setup): k6's exit 107 with the message and stack.
 fn script_error(e: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(std::io::stderr(), "ERRO[{:04}] {e}", crate::modules::console::seconds());
+    let _ = writeln!(
+        std::io::stderr(),
+        "ERRO[{:04}] {e}",
+        crate::modules::console::seconds()
+    );
     exit::SCRIPT_EXCEPTION
 }
 
 fn config_error(e: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(std::io::stderr(), "ERRO[{:04}] {e}", crate::modules::console::seconds());
+    let _ = writeln!(
+        std::io::stderr(),
+        "ERRO[{:04}] {e}",
+        crate::modules::console::seconds()
+    );
     exit::INVALID_CONFIG
 }
 
@@ -424,7 +445,9 @@ fn watch_signals(control: RunControl) {
 /// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key.
 fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
     let Value::Object(m) = map else {
-        return Err(anyhow!("handleSummary() must return an object mapping outputs to content"));
+        return Err(anyhow!(
+            "handleSummary() must return an object mapping outputs to content"
+        ));
     };
     for (k, v) in m {
         let text = match v {
@@ -443,7 +466,10 @@ fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
 
 /// `brunt run`: runs the script and returns k6's exit code.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let env = build_env(&args.env, args.include_system_env_vars || env_flag("INCLUDE_SYSTEM_ENV_VARS"))?;
+    let env = build_env(
+        &args.env,
+        args.include_system_env_vars || env_flag("INCLUDE_SYSTEM_ENV_VARS"),
+    )?;
     let cli = cli_layer(&args)?;
     let (program, registry) = match load(&args.script, env, !args.quiet) {
         Ok(v) => v,
@@ -494,7 +520,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     let mut trend_stats = SummaryOptions::default().trend_stats;
     if let Some(Value::Array(a)) = c.json.get("summaryTrendStats") {
-        trend_stats = a.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+        trend_stats = a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
     }
     let time_unit = c
         .json
@@ -530,18 +559,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         let raw = std::mem::take(&mut tick.interval.raw);
         for s in sinks.iter_mut() {
             let r = s.write(&raw, &observer_registry);
-            let r = if tick.is_final { r.and_then(|()| s.finish()) } else { r };
+            let r = if tick.is_final {
+                r.and_then(|()| s.finish())
+            } else {
+                r
+            };
             if let Err(e) = r {
-                *observer_sink_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(e.to_string());
+                *observer_sink_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
             }
         }
-        match observer_thresholds.abort_reason(&tick.total, tick.elapsed) {
+        match observer_thresholds.abort_reason(tick.total, tick.elapsed) {
             Some(reason) if !tick.is_final => Control::Abort(reason),
             _ => Control::Continue,
         }
     });
-    let factory = Arc::new(JsVuFactory::new(program.clone(), http_config(&c.json)));
+    let factory = Arc::new(JsVuFactory::new(
+        program.clone(),
+        http_config(&c.json),
+        [plan.setup_timeout(), plan.teardown_timeout()],
+    ));
     let opts = RunOptions {
         workers: args.workers.unwrap_or(0),
         keep_raw: !outs.is_empty(),
@@ -550,17 +588,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         setup: !(args.no_setup || env_flag("NO_SETUP")),
         teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
     };
+    let mut summary_exit = None;
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
-        Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
-        Err(e @ RunError::SetupTimeout(_)) => {
+        Err(RunError::Setup(e)) if e.0.starts_with(crate::factory::TIMED_OUT) => {
             let _ = writeln!(std::io::stderr(), "ERRO {e}");
             return Ok(exit::SETUP_TIMEOUT);
         }
+        Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
         Err(e) => return Err(e.into()),
     };
     if let Some(e) = &outcome.teardown_error {
-        crate::factory::log_exception(&crate::ScriptError::plain(format!("teardown() failed: {e}")));
+        crate::factory::log_exception(&crate::ScriptError::plain(format!(
+            "teardown() failed: {e}"
+        )));
     }
     if let Some(e) = sink_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
         let _ = writeln!(std::io::stderr(), "ERRO output: {e}");
@@ -600,17 +641,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
         },
     );
-    if let Some(path) = args.summary_export.clone().or_else(|| env_var("SUMMARY_EXPORT").map(PathBuf::from)) {
+    if let Some(path) = args
+        .summary_export
+        .clone()
+        .or_else(|| env_var("SUMMARY_EXPORT").map(PathBuf::from))
+    {
         std::fs::write(&path, summary.export_json())
             .with_context(|| format!("--summary-export: cannot write '{}'", path.display()))?;
     }
-    let mut summary_exit = None;
     if program.has_export("handleSummary") {
         let metrics = std::rc::Rc::new(std::cell::RefCell::new(brunt_metrics::Aggregator::new(
             registry.clone(),
             false,
         )));
-        match handle_summary(&program, metrics, summary.data().to_string(), http_config(&c.json)) {
+        match handle_summary(
+            &program,
+            metrics,
+            summary.data().to_string(),
+            http_config(&c.json),
+        ) {
             Ok(Some(json)) => {
                 let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
                 write_handle_summary(&v)?;
@@ -642,6 +691,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         _ if summary.thresholds_failed() => exit::THRESHOLDS_FAILED,
         RunEnd::Aborted(_) => exit::THRESHOLDS_FAILED,
         RunEnd::Interrupted => exit::EXTERNAL_ABORT,
+        RunEnd::Crashed(e) => {
+            let _ = writeln!(std::io::stderr(), "ERRO the run crashed: {e}");
+            exit::GENERIC_ENGINE
+        }
         RunEnd::Completed => summary_exit.unwrap_or(exit::OK),
     };
     Ok(code)

@@ -38,7 +38,9 @@ pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_lim
         }
     };
     let init = ctx.with(|ctx| -> Result<Persistent<Object<'static>>, ScriptError> {
-        crate::modules::install(&ctx, &host).catch(&ctx).map_err(|e| caught(&ctx, e))?;
+        crate::modules::install(&ctx, &host)
+            .catch(&ctx)
+            .map_err(|e| caught(&ctx, e))?;
         let ns = load_main(&ctx, &program.shared.main)?;
         record_exports(&ctx, &host, &ns)?;
         Ok(Persistent::save(&ctx, ns))
@@ -120,11 +122,7 @@ fn settle<'js, T: rquickjs::FromJs<'js>>(
     }
 }
 
-fn record_exports<'js>(
-    ctx: &Ctx<'js>,
-    host: &Host,
-    ns: &Object<'js>,
-) -> Result<(), ScriptError> {
+fn record_exports<'js>(ctx: &Ctx<'js>, host: &Host, ns: &Object<'js>) -> Result<(), ScriptError> {
     let shared = &host.shared;
     let mut names = Vec::new();
     for key in ns.keys::<String>() {
@@ -181,7 +179,14 @@ fn run_call<'js>(
         Call::Setup => {
             *host.group.borrow_mut() = "::setup".into();
             host.tags_changed();
-            invoke(ctx, host, ns, "setup", Value::new_undefined(ctx.clone()), true)
+            invoke(
+                ctx,
+                host,
+                ns,
+                "setup",
+                Value::new_undefined(ctx.clone()),
+                true,
+            )
         }
         Call::Teardown(data) => {
             *host.group.borrow_mut() = "::teardown".into();

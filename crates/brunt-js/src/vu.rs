@@ -65,7 +65,13 @@ pub(crate) enum IoRequest {
 /// The result of an [`IoRequest`].
 pub(crate) enum IoReply {
     Slept,
-    Http(Vec<crate::modules::http::Completed>),
+    /// Each request with its response, in the order asked.
+    Http(
+        Vec<(
+            crate::modules::http::PendingRequest,
+            crate::modules::http::Completed,
+        )>,
+    ),
 }
 
 /// Performs a VU's I/O on the worker's async runtime.

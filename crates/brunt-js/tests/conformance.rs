@@ -100,7 +100,10 @@ fn submetric_thresholds_select_by_tags() {
 fn a_failed_threshold_exits_99_and_still_exports() {
     let (code, ex) = run_script("thresholds_fail.js", |_| {});
     assert_eq!(code, exit::THRESHOLDS_FAILED);
-    assert_eq!(metric(&ex, "http_req_duration")["thresholds"]["max<0"], true);
+    assert_eq!(
+        metric(&ex, "http_req_duration")["thresholds"]["max<0"],
+        true
+    );
 }
 
 #[test]

@@ -131,7 +131,9 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
     if days < 0 {
         return Some(SystemTime::UNIX_EPOCH);
     }
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(days as u64 * 86400 + h * 3600 + m * 60 + sec))
+    Some(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(days as u64 * 86400 + h * 3600 + m * 60 + sec),
+    )
 }
 
 impl Jar {
@@ -158,7 +160,7 @@ impl Jar {
                     && c.expires.is_none_or(|t| t > now)
             })
             .collect();
-        v.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        v.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
         v
     }
 

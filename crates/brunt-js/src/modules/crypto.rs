@@ -22,7 +22,8 @@ fn digest(alg: &str, data: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn hmac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut m =
+        <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()
 }
@@ -64,7 +65,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "hash",
-        |ctx: Ctx<'js>, alg: String, data: Value<'js>, enc: Opt<Option<String>>| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>,
+         alg: String,
+         data: Value<'js>,
+         enc: Opt<Option<String>>|
+         -> Result<Value<'js>> {
             let bytes = bytes_of(&ctx, &data)?;
             let d = digest(&alg, &bytes)
                 .ok_or_else(|| throw(&ctx, &format!("unknown hash algorithm '{alg}'")))?;
@@ -75,7 +80,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "hmac",
-        |ctx: Ctx<'js>, alg: String, key: Value<'js>, data: Value<'js>, enc: Opt<Option<String>>| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>,
+         alg: String,
+         key: Value<'js>,
+         data: Value<'js>,
+         enc: Opt<Option<String>>|
+         -> Result<Value<'js>> {
             let key = bytes_of(&ctx, &key)?;
             let data = bytes_of(&ctx, &data)?;
             let d = hmac(&alg, &key, &data)
@@ -83,11 +93,16 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
             encode(&ctx, d, enc.0.flatten().as_deref())
         },
     )?;
-    def(ctx, native, "randomBytes", |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {
-        let mut buf = vec![0u8; n];
-        rand::rng().fill_bytes(&mut buf);
-        array_buffer(&ctx, buf)
-    })?;
+    def(
+        ctx,
+        native,
+        "randomBytes",
+        |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {
+            let mut buf = vec![0u8; n];
+            rand::rng().fill_bytes(&mut buf);
+            array_buffer(&ctx, buf)
+        },
+    )?;
     Ok(())
 }
 
@@ -98,13 +113,21 @@ mod tests {
     #[test]
     fn digests_match_known_vectors() {
         let hex = |b: Vec<u8>| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        assert_eq!(hex(digest("md5", b"abc").unwrap()), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex(digest("md5", b"abc").unwrap()),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
         assert_eq!(
             hex(digest("sha256", b"abc").unwrap()),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hex(hmac("sha256", b"key", b"The quick brown fox jumps over the lazy dog").unwrap()),
+            hex(hmac(
+                "sha256",
+                b"key",
+                b"The quick brown fox jumps over the lazy dog"
+            )
+            .unwrap()),
             "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
         );
         assert!(digest("nope", b"").is_none());

@@ -23,8 +23,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         native,
         "b64encode",
         |ctx: Ctx<'js>, input: Value<'js>, enc: Opt<Option<String>>| -> Result<String> {
-            let e = engine(enc.0.flatten().as_deref())
-                .ok_or_else(|| throw(&ctx, "unknown base64 encoding; use std, rawstd, url or rawurl"))?;
+            let e = engine(enc.0.flatten().as_deref()).ok_or_else(|| {
+                throw(
+                    &ctx,
+                    "unknown base64 encoding; use std, rawstd, url or rawurl",
+                )
+            })?;
             Ok(e.encode(bytes_of(&ctx, &input)?))
         },
     )?;
@@ -32,9 +36,17 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "b64decode",
-        |ctx: Ctx<'js>, input: String, enc: Opt<Option<String>>, format: Opt<Option<String>>| -> Result<Value<'js>> {
-            let e = engine(enc.0.flatten().as_deref())
-                .ok_or_else(|| throw(&ctx, "unknown base64 encoding; use std, rawstd, url or rawurl"))?;
+        |ctx: Ctx<'js>,
+         input: String,
+         enc: Opt<Option<String>>,
+         format: Opt<Option<String>>|
+         -> Result<Value<'js>> {
+            let e = engine(enc.0.flatten().as_deref()).ok_or_else(|| {
+                throw(
+                    &ctx,
+                    "unknown base64 encoding; use std, rawstd, url or rawurl",
+                )
+            })?;
             let bytes = e
                 .decode(input.trim_end_matches(['\n', '\r']))
                 .map_err(|err| throw(&ctx, &format!("invalid base64 input: {err}")))?;

@@ -8,49 +8,59 @@ use std::time::UNIX_EPOCH;
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
-    def(ctx, native, "execInfo", move |ctx: Ctx<'js>| -> Result<Object<'js>> {
-        let it = h.iter.borrow();
-        let o = Object::new(ctx.clone())?;
-        o.set("vuIdInTest", h.vu_id)?;
-        o.set("vuIdInInstance", h.vu_id_in_instance)?;
-        o.set("iterationInInstance", it.iter_in_instance)?;
-        o.set("iterationInScenario", it.iter_in_scenario)?;
-        o.set("iterationInTest", it.iter_in_test)?;
-        o.set("iter", it.iter)?;
-        o.set("scenario", it.scenario.as_str())?;
-        o.set("executor", it.executor.as_str())?;
-        let start = it
-            .scenario_start
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as f64)
-            .unwrap_or(0.0);
-        o.set("startTime", start)?;
-        o.set("progress", it.progress)?;
-        let tags = Object::new(ctx.clone())?;
-        for (k, v) in h.base_tags().iter() {
-            tags.set(k, v)?;
-        }
-        o.set("tags", tags)?;
-        Ok(o)
-    })?;
+    def(
+        ctx,
+        native,
+        "execInfo",
+        move |ctx: Ctx<'js>| -> Result<Object<'js>> {
+            let it = h.iter.borrow();
+            let o = Object::new(ctx.clone())?;
+            o.set("vuIdInTest", h.vu_id)?;
+            o.set("vuIdInInstance", h.vu_id_in_instance)?;
+            o.set("iterationInInstance", it.iter_in_instance)?;
+            o.set("iterationInScenario", it.iter_in_scenario)?;
+            o.set("iterationInTest", it.iter_in_test)?;
+            o.set("iter", it.iter)?;
+            o.set("scenario", it.scenario.as_str())?;
+            o.set("executor", it.executor.as_str())?;
+            let start = it
+                .scenario_start
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as f64)
+                .unwrap_or(0.0);
+            o.set("startTime", start)?;
+            o.set("progress", it.progress)?;
+            let tags = Object::new(ctx.clone())?;
+            for (k, v) in h.base_tags().iter() {
+                tags.set(k, v)?;
+            }
+            o.set("tags", tags)?;
+            Ok(o)
+        },
+    )?;
     let h = host.clone();
-    def(ctx, native, "vuTagSet", move |k: String, v: Value<'js>| -> Result<()> {
-        let text = if let Some(s) = v.as_string() {
-            s.to_string()?
-        } else if let Some(n) = v.as_number() {
-            super::globals::number_to_string(n)
-        } else if let Some(b) = v.as_bool() {
-            b.to_string()
-        } else {
-            return Err(Exception::throw_type(
-                v.ctx(),
-                "a VU tag value must be a string, number or boolean",
-            ));
-        };
-        h.vu_tags.borrow_mut().insert(k, text);
-        h.tags_changed();
-        Ok(())
-    })?;
+    def(
+        ctx,
+        native,
+        "vuTagSet",
+        move |k: String, v: Value<'js>| -> Result<()> {
+            let text = if let Some(s) = v.as_string() {
+                s.to_string()?
+            } else if let Some(n) = v.as_number() {
+                super::globals::number_to_string(n)
+            } else if let Some(b) = v.as_bool() {
+                b.to_string()
+            } else {
+                return Err(Exception::throw_type(
+                    v.ctx(),
+                    "a VU tag value must be a string, number or boolean",
+                ));
+            };
+            h.vu_tags.borrow_mut().insert(k, text);
+            h.tags_changed();
+            Ok(())
+        },
+    )?;
     let h = host.clone();
     def(ctx, native, "vuTagDelete", move |k: String| -> Result<()> {
         h.vu_tags.borrow_mut().remove(&k);
@@ -69,14 +79,19 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         },
     )?;
     let h = host.clone();
-    def(ctx, native, "testOptions", move |ctx: Ctx<'js>| -> Result<Value<'js>> {
-        let json = h
-            .shared
-            .options_json
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        ctx.json_parse(json)
-    })?;
+    def(
+        ctx,
+        native,
+        "testOptions",
+        move |ctx: Ctx<'js>| -> Result<Value<'js>> {
+            let json = h
+                .shared
+                .options_json
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            ctx.json_parse(json)
+        },
+    )?;
     Ok(())
 }

@@ -29,7 +29,8 @@ enum BodyType {
 
 /// A request as the script described it, plus what k6 does around it.
 struct Prepared {
-    req: Request,
+    /// The next request to send (taken while it is in flight).
+    req: Option<Request>,
     tags: Vec<(String, String)>,
     body_type: BodyType,
     /// Statuses counted as expected; None when the response callback is null.
@@ -46,7 +47,11 @@ fn canonical_header(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
         upper = c == '-';
     }
     out
@@ -68,7 +73,8 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
         match auth.as_deref() {
             None | Some("basic") => {
                 let pass = req.url().password().unwrap_or("");
-                let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                let creds =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
                 req.set_header("Authorization", &format!("Basic {creds}"))
                     .map_err(|e| throw(ctx, &e.message))?;
             }
@@ -129,7 +135,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
     }
     let tobj: Option<Object> = d.get("tags")?;
     Ok(Prepared {
-        req,
+        req: Some(req),
         tags: tag_pairs(tobj)?,
         body_type,
         expected,
@@ -140,13 +146,16 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
 }
 
 /// The request to send now, with the jar's and the script's cookies.
-fn with_cookies(p: &Prepared, jars: &Jars) -> Request {
-    let mut req = p.req.clone();
+fn with_cookies(mut req: Request, p: &Prepared, jars: &Jars) -> Request {
     let jars = jars.borrow();
     let mut pairs: Vec<(String, String)> = Vec::new();
     if let Some(jar) = jars.get(p.jar) {
         for c in jar.matching(req.url()) {
-            if !p.cookies.iter().any(|(n, _, replace)| *replace && *n == c.name) {
+            if !p
+                .cookies
+                .iter()
+                .any(|(n, _, replace)| *replace && *n == c.name)
+            {
                 pairs.push((c.name.clone(), c.value.clone()));
             }
         }
@@ -187,14 +196,26 @@ fn debug_log(host: &Host, req: &Request, resp: &Response) {
     }
     let mut out = format!("Request:\n{} {} HTTP/1.1\n", req.method(), req.url());
     for (k, v) in req.headers() {
-        out.push_str(&format!("{}: {}\n", canonical_header(k.as_str()), v.to_str().unwrap_or("")));
+        out.push_str(&format!(
+            "{}: {}\n",
+            canonical_header(k.as_str()),
+            v.to_str().unwrap_or("")
+        ));
     }
     if level > 1 && !req.body().is_empty() {
         out.push_str(&format!("\n{}\n", String::from_utf8_lossy(req.body())));
     }
-    out.push_str(&format!("\nResponse:\n{} {}\n", resp.proto.as_str(), resp.status));
+    out.push_str(&format!(
+        "\nResponse:\n{} {}\n",
+        resp.proto.as_str(),
+        resp.status
+    ));
     for (k, v) in &resp.headers {
-        out.push_str(&format!("{}: {}\n", canonical_header(k.as_str()), v.to_str().unwrap_or("")));
+        out.push_str(&format!(
+            "{}: {}\n",
+            canonical_header(k.as_str()),
+            v.to_str().unwrap_or("")
+        ));
     }
     if level > 1 && !resp.body.is_empty() {
         out.push_str(&format!("\n{}\n", String::from_utf8_lossy(&resp.body)));
@@ -219,13 +240,19 @@ fn execute(
     let mut done: Vec<Option<(Request, Response)>> = items.iter().map(|_| None).collect();
     let mut active: Vec<usize> = (0..items.len()).collect();
     while !active.is_empty() {
-        let sent: Vec<Request> = active.iter().map(|&i| with_cookies(&items[i], jars)).collect();
-        let replies = match host.wait(IoRequest::Http(sent.clone())) {
+        let sent: Vec<Request> = active
+            .iter()
+            .map(|&i| {
+                let req = items[i].req.take().expect("a request to send");
+                with_cookies(req, &items[i], jars)
+            })
+            .collect();
+        let replies = match host.wait(IoRequest::Http(sent)) {
             Ok(IoReply::Http(r)) => r,
             Ok(IoReply::Slept) | Err(_) => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
-        for ((&i, req), resp) in active.iter().zip(sent).zip(replies) {
+        for (&i, (req, resp)) in active.iter().zip(replies) {
             record(host, &items[i], &resp);
             debug_log(host, &req, &resp);
             if let Some(jar) = jars.borrow_mut().get_mut(items[i].jar) {
@@ -243,7 +270,7 @@ fn execute(
             match location {
                 Some(loc) if redirect && items[i].redirects_left > 0 => {
                     if let Some(n) = follow(&req, resp.status, loc) {
-                        items[i].req = n;
+                        items[i].req = Some(n);
                         items[i].redirects_left -= 1;
                         next.push(i);
                         continue;
@@ -277,8 +304,8 @@ fn follow(prev: &Request, status: u16, location: &str) -> Option<Request> {
     let mut next = Request::new(method, url.as_str()).ok()?;
     let same_host = url.host_str() == prev.url().host_str();
     for (k, v) in prev.headers() {
-        let drop_body_header = !keep
-            && (k == http::header::CONTENT_TYPE || k == http::header::CONTENT_LENGTH);
+        let drop_body_header =
+            !keep && (k == http::header::CONTENT_TYPE || k == http::header::CONTENT_LENGTH);
         let drop_secret = !same_host && (k == http::header::AUTHORIZATION);
         if k == http::header::COOKIE || k == http::header::HOST || drop_body_header || drop_secret {
             continue;
@@ -394,27 +421,42 @@ fn response_object<'js>(
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let jars: Jars = Rc::new(RefCell::new(vec![Jar::default()]));
     let (h, j) = (host.clone(), jars.clone());
-    def(ctx, native, "request", move |ctx: Ctx<'js>, d: Object<'js>| -> Result<Object<'js>> {
-        let p = prepare(&ctx, &h, d)?;
-        let mut out = execute(&ctx, &h, &j, vec![p])?;
-        let (p, req, resp) = out.pop().expect("one request, one response");
-        response_object(&ctx, &p, &req, resp)
-    })?;
+    def(
+        ctx,
+        native,
+        "request",
+        move |ctx: Ctx<'js>, d: Object<'js>| -> Result<Object<'js>> {
+            let p = prepare(&ctx, &h, d)?;
+            let mut out = execute(&ctx, &h, &j, vec![p])?;
+            let (p, req, resp) = out.pop().expect("one request, one response");
+            response_object(&ctx, &p, &req, resp)
+        },
+    )?;
     let (h, j) = (host.clone(), jars.clone());
-    def(ctx, native, "batch", move |ctx: Ctx<'js>, list: Vec<Object<'js>>| -> Result<Array<'js>> {
-        let items = list
-            .into_iter()
-            .map(|d| prepare(&ctx, &h, d))
-            .collect::<Result<Vec<_>>>()?;
-        let arr = Array::new(ctx.clone())?;
-        for (i, (p, req, resp)) in execute(&ctx, &h, &j, items)?.into_iter().enumerate() {
-            arr.set(i, response_object(&ctx, &p, &req, resp)?)?;
-        }
-        Ok(arr)
-    })?;
-    def(ctx, native, "utf8", |ctx: Ctx<'js>, v: Value<'js>| -> Result<String> {
-        Ok(String::from_utf8_lossy(&bytes_of(&ctx, &v)?).into_owned())
-    })?;
+    def(
+        ctx,
+        native,
+        "batch",
+        move |ctx: Ctx<'js>, list: Vec<Object<'js>>| -> Result<Array<'js>> {
+            let items = list
+                .into_iter()
+                .map(|d| prepare(&ctx, &h, d))
+                .collect::<Result<Vec<_>>>()?;
+            let arr = Array::new(ctx.clone())?;
+            for (i, (p, req, resp)) in execute(&ctx, &h, &j, items)?.into_iter().enumerate() {
+                arr.set(i, response_object(&ctx, &p, &req, resp)?)?;
+            }
+            Ok(arr)
+        },
+    )?;
+    def(
+        ctx,
+        native,
+        "utf8",
+        |ctx: Ctx<'js>, v: Value<'js>| -> Result<String> {
+            Ok(String::from_utf8_lossy(&bytes_of(&ctx, &v)?).into_owned())
+        },
+    )?;
     def(ctx, native, "multipartBoundary", || -> String {
         format!("------brunt{:016x}", rand::random::<u64>())
     })?;
@@ -425,8 +467,16 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         |ctx: Ctx<'js>, boundary: String, parts: Vec<Vec<Value<'js>>>| -> Result<Value<'js>> {
             let mut body = Vec::new();
             for part in parts {
-                let name: String = part.first().map(|v| v.get()).transpose()?.unwrap_or_default();
-                let data = part.get(1).map(|v| bytes_of(&ctx, v)).transpose()?.unwrap_or_default();
+                let name: String = part
+                    .first()
+                    .map(|v| v.get())
+                    .transpose()?
+                    .unwrap_or_default();
+                let data = part
+                    .get(1)
+                    .map(|v| bytes_of(&ctx, v))
+                    .transpose()?
+                    .unwrap_or_default();
                 body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
                 if part.len() >= 4 {
                     let filename: String = part[2].get()?;
@@ -439,7 +489,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                     );
                 } else {
                     body.extend_from_slice(
-                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                            .as_bytes(),
                     );
                 }
                 body.extend_from_slice(&data);
@@ -473,13 +524,14 @@ fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Resul
             let out = Object::new(ctx.clone())?;
             if let Some(jar) = j.borrow().get(id) {
                 for c in jar.matching(&url) {
-                    let list: Vec<String> = match out.get::<_, Option<Vec<String>>>(c.name.as_str())? {
-                        Some(mut l) => {
-                            l.push(c.value.clone());
-                            l
-                        }
-                        None => vec![c.value.clone()],
-                    };
+                    let list: Vec<String> =
+                        match out.get::<_, Option<Vec<String>>>(c.name.as_str())? {
+                            Some(mut l) => {
+                                l.push(c.value.clone());
+                                l
+                            }
+                            None => vec![c.value.clone()],
+                        };
                     out.set(c.name.as_str(), list)?;
                 }
             }
@@ -491,7 +543,13 @@ fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Resul
         ctx,
         native,
         "jarSet",
-        move |ctx: Ctx<'js>, id: usize, u: String, name: String, value: String, opts: Opt<Option<Object<'js>>>| -> Result<()> {
+        move |ctx: Ctx<'js>,
+              id: usize,
+              u: String,
+              name: String,
+              value: String,
+              opts: Opt<Option<Object<'js>>>|
+              -> Result<()> {
             let url = parse_url(&ctx, &u)?;
             let mut header = format!("{name}={value}");
             if let Some(o) = opts.0.flatten() {
@@ -514,13 +572,18 @@ fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Resul
         },
     )?;
     let j = jars.clone();
-    def(ctx, native, "jarClear", move |ctx: Ctx<'js>, id: usize, u: String| -> Result<()> {
-        let url = parse_url(&ctx, &u)?;
-        if let Some(jar) = j.borrow_mut().get_mut(id) {
-            jar.clear_for(&url);
-        }
-        Ok(())
-    })?;
+    def(
+        ctx,
+        native,
+        "jarClear",
+        move |ctx: Ctx<'js>, id: usize, u: String| -> Result<()> {
+            let url = parse_url(&ctx, &u)?;
+            if let Some(jar) = j.borrow_mut().get_mut(id) {
+                jar.clear_for(&url);
+            }
+            Ok(())
+        },
+    )?;
     let j = jars.clone();
     def(
         ctx,

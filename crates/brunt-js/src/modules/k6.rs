@@ -12,14 +12,19 @@ use std::time::{Duration, Instant};
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
-    def(ctx, native, "sleep", move |ctx: Ctx<'js>, secs: f64| -> Result<()> {
-        if !secs.is_finite() || secs <= 0.0 {
-            return Ok(());
-        }
-        h.wait(IoRequest::Sleep(Duration::from_secs_f64(secs)))
-            .map(|_| ())
-            .map_err(|_| cancelled(&ctx))
-    })?;
+    def(
+        ctx,
+        native,
+        "sleep",
+        move |ctx: Ctx<'js>, secs: f64| -> Result<()> {
+            if !secs.is_finite() || secs <= 0.0 {
+                return Ok(());
+            }
+            h.wait(IoRequest::Sleep(Duration::from_secs_f64(secs)))
+                .map(|_| ())
+                .map_err(|_| cancelled(&ctx))
+        },
+    )?;
 
     let h = host.clone();
     def(
@@ -66,11 +71,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             return Ok(());
         };
         if !h.cancelled() {
-            h.emit(
-                group_duration,
-                start.elapsed().as_secs_f64() * 1000.0,
-                &[],
-            );
+            h.emit(group_duration, start.elapsed().as_secs_f64() * 1000.0, &[]);
         }
         *h.group.borrow_mut() = prev;
         h.tags_changed();

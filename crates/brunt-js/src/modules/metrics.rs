@@ -43,7 +43,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "metricAdd",
-        move |ctx: Ctx<'js>, id: u32, value: Value<'js>, tags: Opt<Option<Object<'js>>>| -> Result<()> {
+        move |ctx: Ctx<'js>,
+              id: u32,
+              value: Value<'js>,
+              tags: Opt<Option<Object<'js>>>|
+              -> Result<()> {
             if h.phase.get() == Phase::Init {
                 return Err(throw(
                     &ctx,

@@ -62,9 +62,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
             ctx,
             globals,
             name,
-            move |ctx: Ctx<'js>, f: Function<'js>, ms: Opt<Option<f64>>, args: Rest<Value<'js>>| -> u32 {
-                add(&ctx, &h, f, ms.0.flatten(), args.0, repeat)
-            },
+            move |ctx: Ctx<'js>,
+                  f: Function<'js>,
+                  ms: Opt<Option<f64>>,
+                  args: Rest<Value<'js>>|
+                  -> u32 { add(&ctx, &h, f, ms.0.flatten(), args.0, repeat) },
         )?;
     }
     for name in ["clearTimeout", "clearInterval"] {
@@ -79,7 +81,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
 }
 
 /// Runs promise jobs and due timers until none is left.
-pub(crate) fn run_pending(ctx: &Ctx<'_>, host: &Host) -> std::result::Result<(), crate::host::ScriptError> {
+pub(crate) fn run_pending(
+    ctx: &Ctx<'_>,
+    host: &Host,
+) -> std::result::Result<(), crate::host::ScriptError> {
     loop {
         while ctx.execute_pending_job() {}
         let next = {

