@@ -19,6 +19,8 @@ const DEFAULT_TIME_UNIT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
 const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 const MIN_DURATION: Duration = Duration::from_secs(1);
+/// Longer than any test should run; keeps all schedule arithmetic far from overflow.
+const MAX_TEST_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// k6's sanity limit on ramping-vus targets.
 const MAX_CONCURRENT_VUS: i64 = 100_000_000;
 /// The scenario name k6 gives to shortcut options.
@@ -310,6 +312,14 @@ impl Scenario {
         }
     }
 
+    /// The duration of executors that have no stages (zero for the ramping ones).
+    fn regular_duration_if_flat(&self) -> Duration {
+        match &self.executor {
+            Executor::RampingVus { .. } | Executor::RampingArrivalRate { .. } => Duration::ZERO,
+            _ => self.regular_duration(),
+        }
+    }
+
     /// The longest this scenario can run: its regular duration plus its graceful stop.
     pub fn max_duration(&self) -> Duration {
         self.regular_duration() + self.graceful_stop
@@ -373,7 +383,7 @@ impl Scenario {
             } => Some(tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations))),
             Executor::PerVuIterations {
                 vus, iterations, ..
-            } => Some(tuple.scale(*vus) * iterations),
+            } => Some(tuple.scale(*vus).saturating_mul(*iterations)),
             _ => None,
         }
     }
@@ -805,7 +815,7 @@ fn build_scenario(name: &str, c: &ScenarioOptions, ctx: &mut Ctx<'_>) -> Option<
     if ctx.errors.len() > before {
         return None;
     }
-    Some(Scenario {
+    let scenario = Scenario {
         name: name.to_string(),
         executor,
         start_time: c.start_time.unwrap_or_default(),
@@ -813,7 +823,38 @@ fn build_scenario(name: &str, c: &ScenarioOptions, ctx: &mut Ctx<'_>) -> Option<
         exec_option: c.exec.clone(),
         env: c.env.clone().unwrap_or_default(),
         tags: c.tags.clone().unwrap_or_default(),
-    })
+    };
+    // Absurd values must be errors here, not overflows or endless schedules later.
+    let stages_total = match &scenario.executor {
+        Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => stages
+            .iter()
+            .try_fold(Duration::ZERO, |acc, s| acc.checked_add(s.duration)),
+        _ => Some(Duration::ZERO),
+    };
+    let end = stages_total
+        .and_then(|d| d.checked_add(scenario.start_time))
+        .and_then(|d| d.checked_add(scenario.graceful_stop))
+        .and_then(|d| d.checked_add(scenario.regular_duration_if_flat()));
+    if end.is_none_or(|d| d > MAX_TEST_DURATION) {
+        ctx.err(
+            "",
+            "startTime, durations and gracefulStop add up to more than 100 years",
+        );
+        return None;
+    }
+    if let Executor::ConstantArrivalRate {
+        rate, time_unit, ..
+    } = &scenario.executor
+    {
+        if time_unit.as_nanos() < u128::from(*rate) {
+            ctx.err(
+                "rate",
+                "more than one iteration per nanosecond is not possible",
+            );
+            return None;
+        }
+    }
+    Some(scenario)
 }
 
 fn check_min_duration(ctx: &mut Ctx<'_>, key: &str, d: Duration) {
@@ -1105,6 +1146,19 @@ mod tests {
         let e = plan(r#"{"executionSegment": "1/2:1", "executionSegmentSequence": "0,1/3,1"}"#)
             .unwrap_err();
         assert!(e.0[0].starts_with("executionSegmentSequence:"), "{e}");
+    }
+
+    #[test]
+    fn absurd_values_are_errors_not_overflows() {
+        let e = plan(r#"{"scenarios": {"x": {"executor": "ramping-vus", "stages": [{"duration": "100000d", "target": 1}, {"duration": "100000d", "target": 1}]}}}"#)
+            .unwrap_err();
+        assert!(
+            e.0[0].starts_with("scenarios.x: startTime, durations"),
+            "{e}"
+        );
+        let e = plan(r#"{"scenarios": {"x": {"executor": "constant-arrival-rate", "rate": 2000000000, "duration": "1s", "preAllocatedVUs": 1}}}"#)
+            .unwrap_err();
+        assert!(e.0[0].starts_with("scenarios.x.rate:"), "{e}");
     }
 
     #[test]
