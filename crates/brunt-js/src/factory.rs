@@ -7,6 +7,7 @@ use crate::program::Program;
 use crate::vu::{Call, CallOutcome, JsVu};
 use brunt_engine::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
 use brunt_http::{Client, ClientConfig};
+use brunt_metrics::builtin;
 use std::io::Write;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -139,6 +140,10 @@ impl Vu for ScriptVu {
             iter: ctx.vu_iteration,
         };
         let outcome = self.js.call(call).await;
+        // k6 reports the iteration's network bytes when it ends, so these metrics exist even
+        // for iterations without requests (the bytes themselves come with each response).
+        self.host.emit(builtin::DATA_SENT, 0.0, &[]);
+        self.host.emit(builtin::DATA_RECEIVED, 0.0, &[]);
         if let Some(reason) = self.program.abort_reason() {
             return IterationOutcome::AbortTest(reason);
         }

@@ -19,7 +19,6 @@ class Hasher {
   }
   update(data) {
     this.parts.push(typeof data === 'string' ? data : new Uint8Array(data));
-    return this;
   }
   digest(outputEncoding) {
     let data;

@@ -9,7 +9,14 @@ export function check(value, checks, tags) {
   let all = true;
   for (const name of Object.keys(checks || {})) {
     const c = checks[name];
-    const ok = !!(typeof c === 'function' ? c(value) : c);
+    let ok;
+    try {
+      ok = !!(typeof c === 'function' ? c(value) : c);
+    } catch (e) {
+      // As k6: a check whose function throws counts as failed, then the error goes on.
+      n.check(name, false, tags);
+      throw e;
+    }
     n.check(name, ok, tags);
     if (!ok) all = false;
   }

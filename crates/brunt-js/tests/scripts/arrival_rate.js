@@ -13,7 +13,7 @@ export const options = {
       gracefulStop: '1s',
     },
   },
-  thresholds: { dropped_iterations: ['count>0'], http_req_scheduled_duration: ['max>0'] },
+  thresholds: { dropped_iterations: ['count>0'] },
 };
 
 export default function () {
