@@ -375,6 +375,91 @@ impl Scenario {
         }
     }
 
+    /// The scenario as k6 options with the defaults filled in (for `brunt inspect`); `exec`
+    /// stays unset unless it was set.
+    pub fn to_options(&self) -> ScenarioOptions {
+        let i = |v: u64| Some(v as i64);
+        let stages = |st: &[StageSpec]| {
+            Some(
+                st.iter()
+                    .map(|s| Stage {
+                        duration: Some(s.duration),
+                        target: i(s.target),
+                    })
+                    .collect(),
+            )
+        };
+        let base = ScenarioOptions {
+            executor: Some(self.executor.name().to_string()),
+            start_time: Some(self.start_time),
+            graceful_stop: Some(self.graceful_stop),
+            exec: self.exec_option.clone(),
+            env: Some(self.env.clone()),
+            tags: Some(self.tags.clone()),
+            ..ScenarioOptions::default()
+        };
+        match &self.executor {
+            Executor::SharedIterations {
+                vus,
+                iterations,
+                max_duration,
+            }
+            | Executor::PerVuIterations {
+                vus,
+                iterations,
+                max_duration,
+            } => ScenarioOptions {
+                vus: i(*vus),
+                iterations: i(*iterations),
+                max_duration: Some(*max_duration),
+                ..base
+            },
+            Executor::ConstantVus { vus, duration } => ScenarioOptions {
+                vus: i(*vus),
+                duration: Some(*duration),
+                ..base
+            },
+            Executor::RampingVus {
+                start_vus,
+                stages: st,
+                graceful_ramp_down,
+            } => ScenarioOptions {
+                start_vus: i(*start_vus),
+                stages: stages(st),
+                graceful_ramp_down: Some(*graceful_ramp_down),
+                ..base
+            },
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                duration,
+                pre_allocated_vus,
+                max_vus,
+            } => ScenarioOptions {
+                rate: i(*rate),
+                time_unit: Some(*time_unit),
+                duration: Some(*duration),
+                pre_allocated_vus: i(*pre_allocated_vus),
+                max_vus: i(*max_vus),
+                ..base
+            },
+            Executor::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages: st,
+                pre_allocated_vus,
+                max_vus,
+            } => ScenarioOptions {
+                start_rate: i(*start_rate),
+                time_unit: Some(*time_unit),
+                stages: stages(st),
+                pre_allocated_vus: i(*pre_allocated_vus),
+                max_vus: i(*max_vus),
+                ..base
+            },
+        }
+    }
+
     /// The iterations an iteration-based executor runs on this instance (None for the others).
     pub fn total_iterations(&self, tuple: &ExecutionTuple) -> Option<u64> {
         match &self.executor {
@@ -1146,6 +1231,23 @@ mod tests {
         let e = plan(r#"{"executionSegment": "1/2:1", "executionSegmentSequence": "0,1/3,1"}"#)
             .unwrap_err();
         assert!(e.0[0].starts_with("executionSegmentSequence:"), "{e}");
+    }
+
+    #[test]
+    fn resolved_scenarios_round_trip_through_options() {
+        let p = plan(r#"{"stages": [{"duration": "10s", "target": 5}]}"#).unwrap();
+        let s = &p.scenarios()[0];
+        let o = s.to_options();
+        assert_eq!(o.graceful_ramp_down, Some(Duration::from_secs(30)));
+        assert_eq!(o.start_vus, Some(1));
+        let mut scenarios = BTreeMap::new();
+        scenarios.insert(s.name.clone(), o);
+        let again = Plan::from_options(&Options {
+            scenarios: Some(scenarios),
+            ..Options::default()
+        })
+        .unwrap();
+        assert_eq!(again.scenarios()[0], *s);
     }
 
     #[test]
