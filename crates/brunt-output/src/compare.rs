@@ -47,6 +47,12 @@ pub struct CompareArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// "12.50% worse" or "3.00% better".
+fn change(worse_by: f64, unit: &str) -> String {
+    let word = if worse_by > 0.0 { "worse" } else { "better" };
+    format!("{:.2}{unit} {word}", worse_by.abs())
+}
+
 /// One run's numbers: metric key (with `{tag:value}` for sub-metrics) to statistic to value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunStats {
@@ -148,9 +154,9 @@ impl Gate {
             } else {
                 worse_by / b.abs() * 100.0
             };
-            (pct > self.limit, format!("{:+.2}% worse", pct))
+            (pct > self.limit, change(pct, "%"))
         } else {
-            (worse_by > self.limit, format!("{worse_by:+.4} worse"))
+            (worse_by > self.limit, change(worse_by, ""))
         };
         GateResult {
             gate: self.clone(),
@@ -318,12 +324,12 @@ pub fn table(baseline: &RunStats, new: &RunStats) -> String {
             let (Some(bv), Some(nv)) = (b.get(*stat), n.get(*stat)) else {
                 continue;
             };
+            // Phases that never happened (TLS on plain HTTP) only add noise.
+            if *bv == 0.0 && *nv == 0.0 {
+                continue;
+            }
             let delta = if *bv == 0.0 {
-                if *nv == 0.0 {
-                    "0%".to_string()
-                } else {
-                    "new".to_string()
-                }
+                "new".to_string()
             } else {
                 format!("{:+.1}%", (nv - bv) / bv.abs() * 100.0)
             };
@@ -391,4 +397,85 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         return Ok(GATE_FAILED);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(p95: f64, rate: f64) -> RunStats {
+        RunStats::from_summary(&json!({"metrics": {
+            "http_req_duration": {"avg": 1.0, "p(95)": p95, "thresholds": {"p(95)<100": p95 >= 100.0}},
+            "http_reqs": {"count": 100.0, "rate": rate},
+            "http_req_failed": {"passes": 0, "fails": 100, "value": 0.0},
+        }}))
+        .unwrap()
+    }
+
+    #[test]
+    fn gates_parse_with_sub_metrics_and_reject_bad_limits() {
+        let g = Gate::parse("http_req_duration{name:GET /a b} p(95)=10%").unwrap();
+        assert_eq!(g.metric, "http_req_duration{name:GET /a b}");
+        assert_eq!(
+            (g.stat.as_str(), g.limit, g.relative),
+            ("p(95)", 10.0, true)
+        );
+        let g = Gate::parse("http_req_failed rate=0.01").unwrap();
+        assert!(!g.relative);
+        for bad in [
+            "http_req_duration=10%",
+            "http_req_duration p(95)",
+            "x avg=ten%",
+        ] {
+            let e = Gate::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn latency_regresses_up_and_throughput_down() {
+        let base = run(10.0, 1000.0);
+        let p95 = Gate::parse("http_req_duration p(95)=10%").unwrap();
+        assert!(p95.check(&base, &run(10.9, 1000.0)).ok);
+        let r = p95.check(&base, &run(11.5, 1000.0));
+        assert!(!r.ok);
+        assert!(r.detail.contains("15.00% worse"), "{}", r.detail);
+        let rps = Gate::parse("http_reqs rate=5%").unwrap();
+        assert!(rps.check(&base, &run(10.0, 2000.0)).ok, "faster is fine");
+        assert!(!rps.check(&base, &run(10.0, 900.0)).ok);
+        let missing = Gate::parse("checks rate=1%").unwrap().check(&base, &base);
+        assert!(!missing.ok && missing.detail.contains("not in the baseline"));
+    }
+
+    #[test]
+    fn summary_exports_give_rates_and_threshold_verdicts() {
+        let r = run(150.0, 10.0);
+        assert_eq!(r.metrics["http_req_failed"]["rate"], 0.0);
+        assert_eq!(r.thresholds.len(), 1);
+        assert!(
+            !r.thresholds[0].ok,
+            "k6 exports true for a failed threshold"
+        );
+        let table = table(&run(10.0, 10.0), &r);
+        assert!(table.contains("http_req_duration  p(95)"), "{table}");
+        assert!(table.contains("+1400.0%"), "{table}");
+    }
+
+    #[test]
+    fn junit_lists_thresholds_and_gates_with_failures() {
+        let base = run(10.0, 1000.0);
+        let new = run(150.0, 1000.0);
+        let gate = Gate::parse("http_req_duration p(95)=10%").unwrap();
+        let xml = junit::render(&new.thresholds, &[gate.check(&base, &new)]);
+        assert!(
+            xml.contains("<testsuites name=\"brunt\" tests=\"2\" failures=\"2\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"http_req_duration: p(95)&lt;100\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<failure").count(), 2);
+    }
 }

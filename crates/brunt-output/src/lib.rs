@@ -18,8 +18,8 @@ mod remote;
 mod report;
 mod results;
 mod sink;
-mod tag_cache;
 mod summary;
+mod tag_cache;
 mod text;
 
 pub use export::summary_export;

@@ -330,9 +330,11 @@ impl SeriesRecord {
                 let bytes = BASE64
                     .decode(b64)
                     .map_err(|e| format!("histogram of {}: {e}", self.metric))?;
-                let hist = Deserializer::new()
+                let mut hist: hdrhistogram::Histogram<u64> = Deserializer::new()
                     .deserialize(&mut bytes.as_slice())
                     .map_err(|e| format!("histogram of {}: {e:?}", self.metric))?;
+                // As the run's own histograms: merging a later, wider second must not fail.
+                hist.auto(true);
                 Agg::Trend(Box::new(TrendAgg {
                     count: self.count.ok_or_else(|| missing("count"))?,
                     sum: self.sum.ok_or_else(|| missing("sum"))?,

@@ -75,8 +75,10 @@ pub struct QuickArgs {
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
 
-    /// Stream every sample: json=FILE or csv=FILE (k6's formats), repeatable
-    #[arg(short = 'o', long = "out", value_name = "KIND=FILE")]
+    /// An output, repeatable: json=FILE or csv=FILE (every sample, k6's formats), results=FILE
+    /// (per-second aggregates for `brunt report` and `brunt compare`),
+    /// prometheus-rw=URL[,label.NAME=VALUE][,flush=5s], influxdb=http://HOST:8086/DB
+    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET")]
     pub outs: Vec<OutSpec>,
 
     /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max
@@ -94,6 +96,9 @@ pub struct QuickArgs {
     /// No colours in the summary
     #[arg(long)]
     pub no_color: bool,
+
+    #[command(flatten)]
+    pub web: brunt_web::WebArgs,
 }
 
 /// Default attack length when neither --duration nor --iterations is given.

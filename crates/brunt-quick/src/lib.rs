@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use brunt_engine::{Plan, RunOptions};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{stop_on_signals, ReportConfig, Reporter, SummaryOptions};
+use brunt_web::{RunInfo, WebSession};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,19 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         colors: !args.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ..SummaryOptions::default()
     };
+    let scenarios: Vec<String> = plan
+        .scenarios()
+        .iter()
+        .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
+        .collect();
+    let web = WebSession::start(
+        &args.web,
+        RunInfo {
+            title: format!("brunt quick {} {}", args.method, args.url),
+            scenarios: scenarios.clone(),
+            thresholds: thresholds.clone(),
+        },
+    )?;
     let reporter = Reporter::new(
         ReportConfig {
             thresholds,
@@ -48,14 +62,13 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             summary,
             quiet: args.quiet,
             planned: plan.max_duration(),
-            scenarios: plan
-                .scenarios()
-                .iter()
-                .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
-                .collect(),
+            scenarios,
         },
         registry.clone(),
     )?;
+    if let Some(web) = &web {
+        reporter.add_output("dashboard", web.output());
+    }
     let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
     let opts = RunOptions {
         keep_raw: reporter.wants_raw_samples(),
@@ -66,6 +79,9 @@ pub fn run(args: QuickArgs) -> Result<i32> {
     let outcome = brunt_engine::run(&plan, factory, registry, opts)?;
     let finished = reporter.finish(&outcome, None);
     finished.print();
+    if let Some(web) = web {
+        web.finish(&outcome, &finished)?;
+    }
     Ok(finished.exit_code)
 }
 

@@ -71,7 +71,7 @@
         ["p95", function (p) { return p.p95; }],
         ["p99", function (p) { return p.p99; }]] },
       { id: "errors", title: "Error rate (http_req_failed, %)", series: [["errors %", function (p) { return p.err * 100; }]] },
-      { id: "vus", title: "Virtual users", series: [["VUs", function (p) { return p.vus; }], ["iterations/s", function (p) { return p.iters; }]] }
+      { id: "vus", title: "Virtual users", series: [["VUs", function (p) { return p.vus; }]] }
     ];
     var names = groups("by_name");
     if (names.length > 1) {
@@ -97,6 +97,13 @@
     return cols;
   }
 
+  // Two charts a row on wide screens, one on narrow ones (the CSS grid agrees).
+  function chartWidth() {
+    var w = $("charts").clientWidth || 900;
+    var cols = window.innerWidth > 980 ? 2 : 1;
+    return Math.max(280, Math.floor((w - 12 * (cols - 1)) / cols) - 18);
+  }
+
   function renderCharts() {
     var box = $("charts");
     var specs = chartSpecs();
@@ -112,10 +119,10 @@
       node.appendChild(el("h3", spec.title));
       box.appendChild(node);
       var opts = {
-        width: Math.max(300, node.clientWidth - 16),
+        width: chartWidth(),
         height: 220,
         scales: { x: { time: false } },
-        axes: [{ label: "seconds" }, {}],
+        axes: [{ label: "seconds" }, { size: 70 }],
         series: [{ label: "t" }].concat(spec.series.map(function (s, i) {
           return { label: s[0], stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false };
         }))
@@ -214,6 +221,11 @@
     }
     document.body.setAttribute("data-points", String(data.points.length));
   }
+
+  window.addEventListener("resize", function () {
+    Object.keys(charts).forEach(function (id) { charts[id].plot.setSize({ width: chartWidth(), height: 220 }); });
+    if (data && data.summary) renderHistogram(data.summary.histogram);
+  });
 
   if (data) {
     renderAll();

@@ -30,6 +30,10 @@ enum Command {
     Proxy(brunt_chaos::cli::ProxyArgs),
     /// Drive a running fault proxy (like toxiproxy-cli)
     Chaos(brunt_chaos::cli::ChaosArgs),
+    /// Build the HTML report from a results file (--out results=FILE)
+    Report(brunt_web::ReportArgs),
+    /// Compare two runs side by side and enforce regression gates (exit 99 when one is exceeded)
+    Compare(brunt_output::compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),
         Command::Chaos(args) => block_on(brunt_chaos::cli::run_chaos(args)).map(|()| 0),
+        Command::Report(args) => brunt_web::report(args),
+        Command::Compare(args) => brunt_output::compare::compare(args),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -1,0 +1,169 @@
+//! The results file: written as a run goes, read back losslessly, and refused with a clear error
+//! when it is of another version, corrupt, or not a results file.
+
+use brunt_metrics::{builtin, Aggregator, Registry, Snapshot, TagSet, Thresholds};
+use brunt_output::{IntervalView, OutSpec, Results, ResultsError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+fn temp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(name).tempdir().unwrap()
+}
+
+#[test]
+fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
+    let dir = temp("results");
+    let path = dir.path().join("results.json");
+    let spec: OutSpec = format!("results={}", path.display()).parse().unwrap();
+    let registry = Arc::new(Registry::new());
+    let mut thresholds = Thresholds::default();
+    thresholds
+        .add_cli("http_req_duration: p(95)<200", &registry)
+        .unwrap();
+    let mut sink = spec.open(&thresholds).unwrap();
+    assert!(
+        !sink.wants_raw(),
+        "aggregates only: the engine keeps no raw samples for it"
+    );
+    let a = TagSet::new([("name", "a"), ("status", "200")]);
+    let b = TagSet::new([("name", "b"), ("status", "500")]);
+    let mut total = Snapshot::default();
+    for second in 1..=3u32 {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for i in 0..100 {
+            let tags = if i % 10 == 0 { &b } else { &a };
+            agg.add(builtin::HTTP_REQS, tags, 1.0);
+            agg.add(builtin::HTTP_REQ_DURATION, tags, f64::from(i * second));
+            agg.add(
+                builtin::HTTP_REQ_FAILED,
+                tags,
+                f64::from(u8::from(tags == &b)),
+            );
+        }
+        agg.add(builtin::VUS, &TagSet::empty(), 7.0);
+        let series = agg.take().series;
+        total.merge_series(&series);
+        let view = IntervalView {
+            elapsed: Duration::from_secs(u64::from(second)),
+            time: SystemTime::now(),
+            series: &series,
+            total: &total,
+            registry: &registry,
+            is_final: second == 3,
+        };
+        sink.interval(&view).unwrap();
+    }
+    sink.finish().unwrap();
+
+    let back = Results::read(&path).unwrap();
+    assert_eq!(back.intervals.len(), 3);
+    assert_eq!(back.elapsed(), Duration::from_secs(3));
+    let totals = back.totals();
+    for stat in ["count", "avg", "min", "max", "p(95)", "p(99)", "med"] {
+        let want = total
+            .metric(builtin::HTTP_REQ_DURATION)
+            .unwrap()
+            .stat(stat, 3.0);
+        let got = totals
+            .metric(builtin::HTTP_REQ_DURATION)
+            .unwrap()
+            .stat(stat, 3.0);
+        assert_eq!(got, want, "{stat} survives the file exactly");
+    }
+    let failed = totals
+        .submetric(builtin::HTTP_REQ_FAILED, &TagSet::new([("name", "b")]))
+        .unwrap();
+    assert_eq!(
+        failed.stat("rate", 3.0),
+        Some(1.0),
+        "per-name breakdowns are kept"
+    );
+    assert_eq!(
+        totals
+            .metric(builtin::HTTP_REQS)
+            .unwrap()
+            .stat("count", 3.0),
+        Some(300.0)
+    );
+    let end = back.end.unwrap();
+    assert_eq!(end.thresholds.len(), 1);
+    assert!(!end.thresholds[0].ok, "p(95) of 0..297 ms is over 200");
+}
+
+#[test]
+fn other_versions_corrupt_files_and_other_json_are_refused_by_name() {
+    let dir = temp("bad-results");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let header = |v: u32| {
+        format!(
+            r#"{{"type":"header","format":"brunt-results","version":{v},"brunt":"9","started":0}}"#
+        )
+    };
+    let v2 = write("v2.json", &header(2));
+    let e = Results::read(&v2).unwrap_err();
+    assert!(matches!(e, ResultsError::Version { found: 2, .. }), "{e}");
+    assert!(e.to_string().contains("v2.json") && e.to_string().contains("version 1"));
+
+    let corrupt = write(
+        "corrupt.json",
+        &format!("{}\n{{\"type\":\"interval\",", header(1)),
+    );
+    let e = Results::read(&corrupt).unwrap_err().to_string();
+    assert!(e.contains("corrupt.json") && e.contains("line 2"), "{e}");
+
+    let bad_hist = write(
+        "hist.json",
+        &format!(
+            "{}\n{}",
+            header(1),
+            r#"{"type":"interval","elapsed":1.0,"time":0,"series":[{"metric":"http_req_duration","type":"trend","contains":"time","tags":{},"count":1,"sum":1,"hist":"AAAA"}]}"#
+        ),
+    );
+    let e = Results::read(&bad_hist).unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("histogram"), "{e}");
+
+    let other = write("summary.json", r#"{"metrics":{}}"#);
+    let e = Results::read(&other).unwrap_err().to_string();
+    assert!(e.contains("is not a brunt results file"), "{e}");
+
+    let e = Results::read(&dir.path().join("missing.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.json"), "{e}");
+}
+
+#[test]
+fn results_needs_a_file_and_remote_outputs_check_their_options() {
+    let e = "results".parse::<OutSpec>().unwrap_err().to_string();
+    assert!(e.contains("results=FILE"), "{e}");
+    for (out, says) in [
+        ("prometheus-rw=not a url", "is not a URL"),
+        ("prometheus-rw=ftp://x/", "http:// or https://"),
+        ("influxdb=http://localhost:8086", "database"),
+        (
+            "influxdb=http://localhost:8086/k6,flush=soon",
+            "flush 'soon'",
+        ),
+        (
+            "prometheus-rw=http://h/api/v1/write,label.9x=y",
+            "label name '9x'",
+        ),
+        (
+            "prometheus-rw=http://h/api/v1/write,colour=red",
+            "unknown option 'colour'",
+        ),
+    ] {
+        let e = out.parse::<OutSpec>().unwrap_err().to_string();
+        assert!(e.contains(says) && e.starts_with("--out "), "{out}: {e}");
+    }
+    let ok: OutSpec = "prometheus-rw=http://h:9090/api/v1/write,label.env=ci,flush=5s"
+        .parse()
+        .unwrap();
+    let remote = ok.remote.unwrap();
+    assert_eq!(remote.labels, vec![("env".to_string(), "ci".to_string())]);
+    assert_eq!(remote.flush, Duration::from_secs(5));
+}
