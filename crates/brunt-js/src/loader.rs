@@ -23,7 +23,10 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// jslib.k6.io libraries by name (any version), as built-in equivalents.
-const JSLIB: &[(&str, &str)] = &[("k6-utils", include_str!("js/jslib/k6-utils.js"))];
+const JSLIB: &[(&str, &str)] = &[
+    ("k6-utils", include_str!("js/jslib/k6-utils.js")),
+    ("k6-summary", include_str!("js/jslib/k6-summary.js")),
+];
 
 const JSLIB_PREFIX: &str = "jslib:";
 

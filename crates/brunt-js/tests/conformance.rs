@@ -191,3 +191,40 @@ fn test_abort_exits_108() {
     assert_eq!(code, exit::SCRIPT_ABORTED);
     assert!(metric(&ex, "iterations")["count"].as_f64().unwrap() <= 3.0);
 }
+
+#[test]
+fn handle_summary_gets_k6_data_and_writes_its_outputs() {
+    let out = std::env::temp_dir().join(format!("brunt-js-hs-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let path = out.display().to_string();
+    let (code, _) = run_script("handle_summary.js", |a| {
+        a.env.push(format!("SUMMARY_JSON={path}"))
+    });
+    assert_eq!(code, exit::OK);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(v["reqs"], 2);
+    assert_eq!(v["passes"], 2);
+    assert_eq!(v["threshold_ok"], true);
+    assert_eq!(v["text"], true);
+    assert_eq!(v["junit"], true);
+}
+
+#[test]
+fn cli_flags_override_script_options() {
+    // checks.js asks for 10 iterations; the CLI's 3 win (k6's precedence).
+    let (code, ex) = run_script("checks.js", |a| {
+        a.iterations = Some(3);
+        a.no_thresholds = true;
+    });
+    assert_eq!(code, exit::OK);
+    assert_eq!(metric(&ex, "iterations")["count"], 3);
+}
+
+#[test]
+fn iterations_cut_by_graceful_stop_leave_the_vu_usable() {
+    // Each iteration sleeps past the end of the run; the engine drops it mid-sleep.
+    let (code, ex) = run_script("graceful_stop.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "http_reqs")["count"], 2);
+}

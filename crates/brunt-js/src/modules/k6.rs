@@ -26,6 +26,20 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         },
     )?;
 
+    def(
+        ctx,
+        native,
+        "textSummary",
+        |ctx: Ctx<'js>, data: String, indent: String, colors: bool| -> Result<String> {
+            let data: serde_json::Value = serde_json::from_str(&data)
+                .map_err(|e| throw(&ctx, &format!("textSummary: bad data: {e}")))?;
+            let opts = brunt_output::TextOptions {
+                indent,
+                enable_colors: colors,
+            };
+            Ok(brunt_output::text_summary(&data, &opts))
+        },
+    )?;
     let h = host.clone();
     def(
         ctx,
