@@ -1,25 +1,30 @@
 //! Worker threads: each owns a single-threaded tokio runtime with a `LocalSet`, its VUs (which
 //! need not be `Send`) and its own metrics aggregator. Every worker walks the whole plan and runs
-//! its share of each scenario: closed-model VU handles `k` with `k % workers == index`, and every
-//! `n`-th scheduled arrival-rate iteration. Workers share nothing on the hot path but a few
-//! atomics (shared-iteration and iteration counters); they report to the collector once a second.
+//! its share of each scenario (see `closed_model` and `open_model`). Workers share nothing on
+//! the hot path but a few atomics (shared-iteration and iteration counters); they report to the
+//! collector once a second. This file holds the thread, its messages, VU creation and the
+//! per-iteration bookkeeping common to all executors.
 
-use crate::arrival::{constant_arrival_times, ramping_arrival_times};
+mod closed_model;
+mod open_model;
+mod slot;
+
 use crate::plan::{Executor, Plan, Scenario};
 use crate::run::{HookFailure, RunControl, RunEnd};
 use crate::segment::SegmentedIndex;
-use crate::steps::{max_planned, merge_requirements, ramping_vus_raw_steps, Step};
+use crate::steps::{max_planned, merge_requirements, Step};
 use crate::vu::{
     IterationCtx, IterationOutcome, ProgressBasis, ScenarioInfo, Vu, VuError, VuFactory, VuInit,
 };
 use brunt_metrics::{builtin, Aggregator, Interval, Registry, TagSet};
+use open_model::arrival_workers;
+use slot::{Guarded, Slot};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc as tmpsc, watch};
 use tokio::task::JoinSet;
@@ -187,12 +192,6 @@ fn share(n: u64, workers: usize, index: usize) -> u64 {
     n / w + u64::from((index as u64) < n % w)
 }
 
-/// Workers an arrival-rate scenario runs on: no more than it has pre-allocated VUs, so that a
-/// small pool is not split into useless slivers.
-fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
-    workers.min(pre_allocated.max(1) as usize)
-}
-
 /// A VU with the engine's bookkeeping.
 struct VuBox<V> {
     vu: V,
@@ -200,112 +199,6 @@ struct VuBox<V> {
     iterations: u64,
     /// Per scenario: this VU's iterations in it.
     per_scenario: Vec<u64>,
-}
-
-/// The engine's side of a running VU task: how the scenario steers it.
-#[derive(Default)]
-struct Slot {
-    /// Keep looping / accept new iterations.
-    active: Cell<bool>,
-    /// Interrupt the running iteration now.
-    hard: Cell<bool>,
-    /// The task has not ended.
-    alive: Cell<bool>,
-    /// An arrival-rate VU waiting for work.
-    waiting: Cell<bool>,
-    job: Cell<Option<Job>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-/// One scheduled arrival-rate iteration.
-#[derive(Clone, Copy)]
-struct Job {
-    intended: Instant,
-    iteration: u64,
-}
-
-impl Slot {
-    fn new() -> Rc<Slot> {
-        let s = Slot::default();
-        s.active.set(true);
-        s.alive.set(true);
-        Rc::new(s)
-    }
-
-    fn register(&self, cx: &Context<'_>) {
-        let mut w = self.waker.borrow_mut();
-        if !w.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
-            *w = Some(cx.waker().clone());
-        }
-    }
-
-    fn wake(&self) {
-        if let Some(w) = self.waker.borrow_mut().take() {
-            w.wake();
-        }
-    }
-
-    /// No new iterations; a running one may finish.
-    fn graceful_stop(&self) {
-        self.active.set(false);
-        if self.waiting.get() {
-            self.wake();
-        }
-    }
-
-    /// Interrupt the running iteration (its future is dropped).
-    fn hard_stop(&self) {
-        self.active.set(false);
-        self.hard.set(true);
-        self.wake();
-    }
-}
-
-/// An iteration future that a hard stop can drop: resolves to None when interrupted.
-struct Guarded<'a, F: ?Sized> {
-    fut: Pin<&'a mut F>,
-    slot: &'a Slot,
-    suspended: bool,
-}
-
-impl<F: Future + ?Sized> Future for Guarded<'_, F> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.slot.hard.get() {
-            return Poll::Ready(None);
-        }
-        match self.fut.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending => {
-                self.suspended = true;
-                self.slot.register(cx);
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// Waits for an arrival-rate job; None when the VU should end.
-struct NextJob<'a>(&'a Slot);
-
-impl Future for NextJob<'_> {
-    type Output = Option<Job>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let slot = self.0;
-        if let Some(job) = slot.job.take() {
-            slot.waiting.set(false);
-            return Poll::Ready(Some(job));
-        }
-        if !slot.active.get() || slot.hard.get() {
-            slot.waiting.set(false);
-            return Poll::Ready(None);
-        }
-        slot.waiting.set(true);
-        slot.register(cx);
-        Poll::Pending
-    }
 }
 
 /// A scenario as one worker runs it.
@@ -322,17 +215,6 @@ impl LocalScenario {
         f(&mut c);
         self.counters.set(c);
     }
-}
-
-/// What closed-model VUs do each loop.
-#[derive(Clone, Copy)]
-enum Loop {
-    /// Take iterations from the scenario's shared counter up to this total.
-    Shared(u64),
-    /// This many iterations per VU.
-    PerVu(u64),
-    /// Until stopped.
-    Forever,
 }
 
 /// One worker's state, shared by its tasks.
@@ -678,157 +560,6 @@ impl<F: VuFactory> Worker<F> {
         self.scenarios[si].update(|c| c.done = true);
     }
 
-    /// shared-iterations, per-vu-iterations, constant-vus and ramping-vus.
-    async fn run_closed(self: Rc<Self>, si: usize, start: Instant) {
-        let spec = self.spec(si).clone();
-        let tuple = self.shared.plan.tuple().clone();
-        let regular_end = start + spec.regular_duration();
-        let hard_end = start + spec.max_duration();
-        let mut tasks = JoinSet::new();
-        let mut handles: Vec<Option<Rc<Slot>>> = Vec::new();
-        match &spec.executor {
-            Executor::RampingVus {
-                start_vus, stages, ..
-            } => {
-                let raw = ramping_vus_raw_steps(*start_vus, stages, &tuple, true);
-                let graceful = spec.requirements(&tuple);
-                let (mut i, mut j) = (0, 0);
-                let (mut cur_raw, mut cur_graceful) = (0u64, 0u64);
-                // k6's iterateSteps: raw steps start and gracefully stop VUs, the graceful
-                // steps (gracefulRampDown reservations) hard-stop them.
-                let hard_stop_above = |n: u64, cur: &mut u64, handles: &[Option<Rc<Slot>>]| {
-                    while n < *cur {
-                        *cur -= 1;
-                        if let Some(Some(s)) = handles.get(*cur as usize) {
-                            s.hard_stop();
-                        }
-                    }
-                    *cur = n;
-                };
-                while i < raw.len() {
-                    let take_graceful = j < graceful.len() && graceful[j].offset < raw[i].offset;
-                    let step = if take_graceful { graceful[j] } else { raw[i] };
-                    if !self.sleep_until(start + step.offset).await {
-                        break;
-                    }
-                    if take_graceful {
-                        hard_stop_above(step.planned, &mut cur_graceful, &handles);
-                        j += 1;
-                    } else {
-                        while cur_raw < step.planned {
-                            self.start_handle(
-                                si,
-                                start,
-                                cur_raw as usize,
-                                Loop::Forever,
-                                &mut handles,
-                                &mut tasks,
-                            );
-                            cur_raw += 1;
-                        }
-                        while step.planned < cur_raw {
-                            cur_raw -= 1;
-                            if let Some(Some(s)) = handles.get(cur_raw as usize) {
-                                s.graceful_stop();
-                            }
-                        }
-                        i += 1;
-                    }
-                }
-                // After the stages, the remaining reservations end once the VUs have finished.
-                for step in &graceful[j..] {
-                    self.drain_until(&mut tasks, start + step.offset).await;
-                    if tasks.is_empty() || self.stopped() {
-                        break;
-                    }
-                    hard_stop_above(step.planned, &mut cur_graceful, &handles);
-                }
-            }
-            other => {
-                let (vus, mode) = match other {
-                    Executor::SharedIterations {
-                        vus, iterations, ..
-                    } => {
-                        let total = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
-                        (tuple.scale(*vus), Loop::Shared(total))
-                    }
-                    Executor::PerVuIterations {
-                        vus, iterations, ..
-                    } => (tuple.scale(*vus), Loop::PerVu(*iterations)),
-                    Executor::ConstantVus { vus, .. } => (tuple.scale(*vus), Loop::Forever),
-                    _ => unreachable!("arrival-rate executors run in run_arrival"),
-                };
-                for k in 0..vus as usize {
-                    self.start_handle(si, start, k, mode, &mut handles, &mut tasks);
-                }
-                self.drain_until(&mut tasks, regular_end).await;
-                for s in handles.iter().flatten() {
-                    s.graceful_stop();
-                }
-                self.drain_until(&mut tasks, hard_end).await;
-            }
-        }
-        for s in handles.iter().flatten() {
-            s.hard_stop();
-        }
-        join_all(&self.shared.control, &mut tasks).await;
-        self.finish_shared_iterations(si, &spec);
-    }
-
-    /// Starts closed-model VU handle `k` if it is this worker's; a handle gracefully stopping
-    /// but still in its last iteration just goes on looping (k6's vuHandle).
-    fn start_handle(
-        self: &Rc<Self>,
-        si: usize,
-        start: Instant,
-        k: usize,
-        mode: Loop,
-        handles: &mut Vec<Option<Rc<Slot>>>,
-        tasks: &mut JoinSet<()>,
-    ) {
-        if k % self.shared.workers != self.index {
-            return;
-        }
-        if handles.len() <= k {
-            handles.resize(k + 1, None);
-        }
-        if let Some(slot) = &handles[k] {
-            if slot.alive.get() && !slot.hard.get() {
-                slot.active.set(true);
-                return;
-            }
-        }
-        let Some(vu) = self.take_vu() else { return };
-        let slot = Slot::new();
-        handles[k] = Some(slot.clone());
-        tasks.spawn_local(self.clone().closed_vu(si, start, slot, vu, mode));
-    }
-
-    /// shared-iterations: the last worker to finish counts the iterations nobody started.
-    fn finish_shared_iterations(&self, si: usize, spec: &Scenario) {
-        let Executor::SharedIterations {
-            vus, iterations, ..
-        } = &spec.executor
-        else {
-            return;
-        };
-        let sh = &self.shared.scenarios[si];
-        let finished = sh.finished.fetch_add(1, Ordering::AcqRel) + 1;
-        if finished != self.shared.workers || self.shared.control.is_stopped() {
-            return;
-        }
-        let total = self
-            .shared
-            .plan
-            .tuple()
-            .for_value(*vus)
-            .map_or(0, |t| t.scale(*iterations));
-        let attempted = sh.next_iteration.load(Ordering::Acquire).min(total);
-        if attempted < total {
-            self.drop_iterations(si, total - attempted);
-        }
-    }
-
     fn drop_iterations(&self, si: usize, n: u64) {
         let sc = &self.scenarios[si];
         self.metrics
@@ -908,219 +639,6 @@ impl<F: VuFactory> Worker<F> {
             }
         }
     }
-
-    async fn closed_vu(
-        self: Rc<Self>,
-        si: usize,
-        start: Instant,
-        slot: Rc<Slot>,
-        mut vb: VuBox<F::Vu>,
-        mode: Loop,
-    ) {
-        self.set_active(1);
-        self.scenarios[si].update(|c| c.active += 1);
-        let counter = &self.shared.scenarios[si].next_iteration;
-        let mut ctx = self.iteration_ctx(si, start);
-        let mut done = 0u64;
-        let mut sync_streak = 0u32;
-        loop {
-            if !slot.active.get() || matches!(mode, Loop::PerVu(n) if done >= n) {
-                break;
-            }
-            let number = counter.fetch_add(1, Ordering::Relaxed);
-            if matches!(mode, Loop::Shared(total) if number >= total) {
-                break;
-            }
-            ctx.iteration_in_scenario = number;
-            let mut suspended = false;
-            let go_on = self
-                .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
-                .await;
-            done += 1;
-            if !go_on {
-                break;
-            }
-            sync_streak = if suspended { 0 } else { sync_streak + 1 };
-            if sync_streak >= SYNC_ITERATIONS_BEFORE_YIELD {
-                sync_streak = 0;
-                tokio::task::yield_now().await;
-            }
-        }
-        // k6: a per-vu-iterations VU stopped by the end of its duration drops what it had left
-        // (the interrupted iteration is neither counted nor dropped); an interrupted run drops
-        // nothing.
-        if let Loop::PerVu(n) = mode {
-            if done < n && !self.shared.control.is_stopped() {
-                self.drop_iterations(si, n - done);
-            }
-        }
-        slot.alive.set(false);
-        self.set_active(-1);
-        self.scenarios[si].update(|c| c.active -= 1);
-        self.pool.borrow_mut().push(vb);
-    }
-
-    /// constant-arrival-rate and ramping-arrival-rate.
-    async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
-        let spec = self.spec(si).clone();
-        let tuple = self.shared.plan.tuple().clone();
-        let (pre_allocated, max_vus) = match &spec.executor {
-            Executor::ConstantArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            }
-            | Executor::RampingArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            } => (*pre_allocated_vus, *max_vus),
-            _ => unreachable!("closed-model executors run in run_closed"),
-        };
-        let pre = tuple.scale(pre_allocated);
-        let workers = arrival_workers(pre, self.shared.workers);
-        let Some(recut) = tuple.for_value(max_vus) else {
-            return;
-        };
-        if self.index >= workers || tuple.scale(max_vus) == 0 {
-            return;
-        }
-        let times: Box<dyn Iterator<Item = Duration>> = match &spec.executor {
-            Executor::ConstantArrivalRate {
-                rate,
-                time_unit,
-                duration,
-                ..
-            } => Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut)),
-            Executor::RampingArrivalRate {
-                start_rate,
-                time_unit,
-                stages,
-                ..
-            } => Box::new(ramping_arrival_times(
-                *start_rate,
-                *time_unit,
-                stages,
-                &recut,
-            )),
-            _ => unreachable!("checked above"),
-        };
-        let idle: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
-        let all: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
-        let mut tasks = JoinSet::new();
-        for _ in 0..share(pre, workers, self.index) {
-            let Some(vu) = self.take_vu() else { break };
-            self.spawn_arrival_vu(si, start, vu, &idle, &all, &mut tasks);
-        }
-        let creating = Rc::new(Cell::new(false));
-        let unplanned = &self.shared.scenarios[si].unplanned_left;
-        for (j, offset) in times.enumerate() {
-            if j % workers != self.index {
-                continue;
-            }
-            let due = start + offset;
-            if !self.sleep_until(due).await {
-                break;
-            }
-            let mut free = idle.borrow_mut().pop();
-            if free.is_none() {
-                // VUs that finished meanwhile may not have run yet on this thread: let them
-                // (other threads would have, in k6), then decide whether to drop.
-                tokio::task::yield_now().await;
-                free = idle.borrow_mut().pop();
-            }
-            match free {
-                Some(slot) => {
-                    slot.job.set(Some(Job {
-                        intended: due,
-                        iteration: j as u64,
-                    }));
-                    slot.wake();
-                }
-                None => {
-                    self.drop_iterations(si, 1);
-                    // Like k6: start initialising one more VU in the background if allowed.
-                    if !creating.get()
-                        && unplanned
-                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                            .is_ok()
-                    {
-                        creating.set(true);
-                        let (w, idle, all, creating) =
-                            (self.clone(), idle.clone(), all.clone(), creating.clone());
-                        tasks.spawn_local(async move {
-                            tokio::task::yield_now().await;
-                            if let Some(vu) = w.take_vu() {
-                                let mut inner = JoinSet::new();
-                                w.spawn_arrival_vu(si, start, vu, &idle, &all, &mut inner);
-                                creating.set(false);
-                                join_all(&w.shared.control, &mut inner).await;
-                            }
-                        });
-                    }
-                }
-            }
-        }
-        self.sleep_until(start + spec.regular_duration()).await;
-        for s in all.borrow().iter() {
-            s.graceful_stop();
-        }
-        self.drain_until(&mut tasks, start + spec.max_duration())
-            .await;
-        for s in all.borrow().iter() {
-            s.hard_stop();
-        }
-        join_all(&self.shared.control, &mut tasks).await;
-    }
-
-    fn spawn_arrival_vu(
-        self: &Rc<Self>,
-        si: usize,
-        start: Instant,
-        vu: VuBox<F::Vu>,
-        idle: &Rc<RefCell<Vec<Rc<Slot>>>>,
-        all: &Rc<RefCell<Vec<Rc<Slot>>>>,
-        tasks: &mut JoinSet<()>,
-    ) {
-        let slot = Slot::new();
-        all.borrow_mut().push(slot.clone());
-        // Free from now on: a job given before the task first runs waits in the slot.
-        idle.borrow_mut().push(slot.clone());
-        tasks.spawn_local(self.clone().arrival_vu(si, start, slot, vu, idle.clone()));
-    }
-
-    async fn arrival_vu(
-        self: Rc<Self>,
-        si: usize,
-        start: Instant,
-        slot: Rc<Slot>,
-        mut vb: VuBox<F::Vu>,
-        idle: Rc<RefCell<Vec<Rc<Slot>>>>,
-    ) {
-        let mut ctx = self.iteration_ctx(si, start);
-        while let Some(job) = NextJob(&slot).await {
-            self.set_active(1);
-            self.scenarios[si].update(|c| c.active += 1);
-            ctx.iteration_in_scenario = job.iteration;
-            ctx.scheduled_lag = Some(Instant::now().saturating_duration_since(job.intended));
-            let mut suspended = false;
-            let go_on = self
-                .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
-                .await;
-            self.set_active(-1);
-            self.scenarios[si].update(|c| c.active -= 1);
-            if !go_on {
-                break;
-            }
-            idle.borrow_mut().push(slot.clone());
-            if !suspended {
-                // Let the dispatcher and other VUs run between back-to-back iterations.
-                tokio::task::yield_now().await;
-            }
-        }
-        slot.alive.set(false);
-        self.pool.borrow_mut().push(vb);
-    }
 }
 
 #[cfg(test)]
@@ -1135,8 +653,5 @@ mod tests {
                 assert_eq!(sum, n);
             }
         }
-        assert_eq!(arrival_workers(1, 8), 1);
-        assert_eq!(arrival_workers(0, 8), 1);
-        assert_eq!(arrival_workers(100, 8), 8);
     }
 }

@@ -1,0 +1,197 @@
+//! Open-model executors on one worker: constant-arrival-rate and ramping-arrival-rate. The
+//! worker dispatches every `n`-th scheduled iteration to a free VU of its own, stamped with the
+//! intended start; with no VU free the iteration is dropped and, within `maxVUs`, one more VU
+//! is initialised, as in k6.
+
+use super::slot::{Job, NextJob, Slot};
+use super::{join_all, share, VuBox, Worker};
+use crate::arrival::{constant_arrival_times, ramping_arrival_times};
+use crate::plan::Executor;
+use crate::vu::VuFactory;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Workers an arrival-rate scenario runs on: no more than it has pre-allocated VUs, so that a
+/// small pool is not split into useless slivers.
+pub(super) fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
+    workers.min(pre_allocated.max(1) as usize)
+}
+
+impl<F: VuFactory> Worker<F> {
+    /// constant-arrival-rate and ramping-arrival-rate.
+    pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
+        let spec = self.spec(si).clone();
+        let tuple = self.shared.plan.tuple().clone();
+        let (pre_allocated, max_vus) = match &spec.executor {
+            Executor::ConstantArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            }
+            | Executor::RampingArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            } => (*pre_allocated_vus, *max_vus),
+            _ => unreachable!("closed-model executors run in run_closed"),
+        };
+        let pre = tuple.scale(pre_allocated);
+        let workers = arrival_workers(pre, self.shared.workers);
+        let Some(recut) = tuple.for_value(max_vus) else {
+            return;
+        };
+        if self.index >= workers || tuple.scale(max_vus) == 0 {
+            return;
+        }
+        let times: Box<dyn Iterator<Item = Duration>> = match &spec.executor {
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                duration,
+                ..
+            } => Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut)),
+            Executor::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+                ..
+            } => Box::new(ramping_arrival_times(
+                *start_rate,
+                *time_unit,
+                stages,
+                &recut,
+            )),
+            _ => unreachable!("checked above"),
+        };
+        let idle: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
+        let all: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = JoinSet::new();
+        for _ in 0..share(pre, workers, self.index) {
+            let Some(vu) = self.take_vu() else { break };
+            self.spawn_arrival_vu(si, start, vu, &idle, &all, &mut tasks);
+        }
+        let creating = Rc::new(Cell::new(false));
+        let unplanned = &self.shared.scenarios[si].unplanned_left;
+        for (j, offset) in times.enumerate() {
+            if j % workers != self.index {
+                continue;
+            }
+            let due = start + offset;
+            if !self.sleep_until(due).await {
+                break;
+            }
+            let mut free = idle.borrow_mut().pop();
+            if free.is_none() {
+                // VUs that finished meanwhile may not have run yet on this thread: let them
+                // (other threads would have, in k6), then decide whether to drop.
+                tokio::task::yield_now().await;
+                free = idle.borrow_mut().pop();
+            }
+            match free {
+                Some(slot) => {
+                    slot.job.set(Some(Job {
+                        intended: due,
+                        iteration: j as u64,
+                    }));
+                    slot.wake();
+                }
+                None => {
+                    self.drop_iterations(si, 1);
+                    // Like k6: start initialising one more VU in the background if allowed.
+                    if !creating.get()
+                        && unplanned
+                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                            .is_ok()
+                    {
+                        creating.set(true);
+                        let (w, idle, all, creating) =
+                            (self.clone(), idle.clone(), all.clone(), creating.clone());
+                        tasks.spawn_local(async move {
+                            tokio::task::yield_now().await;
+                            if let Some(vu) = w.take_vu() {
+                                let mut inner = JoinSet::new();
+                                w.spawn_arrival_vu(si, start, vu, &idle, &all, &mut inner);
+                                creating.set(false);
+                                join_all(&w.shared.control, &mut inner).await;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        self.sleep_until(start + spec.regular_duration()).await;
+        for s in all.borrow().iter() {
+            s.graceful_stop();
+        }
+        self.drain_until(&mut tasks, start + spec.max_duration())
+            .await;
+        for s in all.borrow().iter() {
+            s.hard_stop();
+        }
+        join_all(&self.shared.control, &mut tasks).await;
+    }
+
+    fn spawn_arrival_vu(
+        self: &Rc<Self>,
+        si: usize,
+        start: Instant,
+        vu: VuBox<F::Vu>,
+        idle: &Rc<RefCell<Vec<Rc<Slot>>>>,
+        all: &Rc<RefCell<Vec<Rc<Slot>>>>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        let slot = Slot::new();
+        all.borrow_mut().push(slot.clone());
+        // Free from now on: a job given before the task first runs waits in the slot.
+        idle.borrow_mut().push(slot.clone());
+        tasks.spawn_local(self.clone().arrival_vu(si, start, slot, vu, idle.clone()));
+    }
+
+    async fn arrival_vu(
+        self: Rc<Self>,
+        si: usize,
+        start: Instant,
+        slot: Rc<Slot>,
+        mut vb: VuBox<F::Vu>,
+        idle: Rc<RefCell<Vec<Rc<Slot>>>>,
+    ) {
+        let mut ctx = self.iteration_ctx(si, start);
+        while let Some(job) = NextJob(&slot).await {
+            self.set_active(1);
+            self.scenarios[si].update(|c| c.active += 1);
+            ctx.iteration_in_scenario = job.iteration;
+            ctx.scheduled_lag = Some(Instant::now().saturating_duration_since(job.intended));
+            let mut suspended = false;
+            let go_on = self
+                .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
+                .await;
+            self.set_active(-1);
+            self.scenarios[si].update(|c| c.active -= 1);
+            if !go_on {
+                break;
+            }
+            idle.borrow_mut().push(slot.clone());
+            if !suspended {
+                // Let the dispatcher and other VUs run between back-to-back iterations.
+                tokio::task::yield_now().await;
+            }
+        }
+        slot.alive.set(false);
+        self.pool.borrow_mut().push(vb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_pools_are_not_split_across_workers() {
+        assert_eq!(arrival_workers(1, 8), 1);
+        assert_eq!(arrival_workers(0, 8), 1);
+        assert_eq!(arrival_workers(100, 8), 8);
+    }
+}
