@@ -256,6 +256,17 @@ async fn redirects_are_followed_with_a_callback_per_hop() {
     assert_eq!(hops.len(), 3);
     assert_eq!(hops[0], (302, format!("http://{addr}/redirect/3")));
 
+    // The next hop's request can be changed, e.g. with cookies the redirect set.
+    let mut to_cookie = get(&format!("http://{addr}/redirect/1"));
+    to_cookie.max_redirects = Some(1);
+    let r = c
+        .send_with(&to_cookie, |_, next| {
+            *next = Request::new(Method::GET, &format!("http://{addr}/cookie")).unwrap();
+            next.set_header("Cookie", "session=abc").unwrap();
+        })
+        .await;
+    assert_eq!(r.body, "session=abc");
+
     // Past the limit the redirect itself comes back, as in k6.
     let mut req = get(&format!("http://{addr}/redirect/5"));
     req.max_redirects = Some(2);

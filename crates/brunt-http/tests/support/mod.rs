@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Routes: `/` says hello; `/status/N`; `/redirect/N` redirects N times then says done;
-/// `/echo` returns the request body; `/close` answers with `Connection: close`; `/slow` answers
+/// `/echo` returns the request body; `/cookie` returns the request's Cookie header; `/close` answers with `Connection: close`; `/slow` answers
 /// after 5 s; `/big` returns 100 000 bytes.
 async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
@@ -33,6 +33,9 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
             resp.headers_mut()
                 .insert("location", format!("/redirect/{}", n - 1).parse().unwrap());
         }
+    } else if path == "/cookie" {
+        let cookie = req.headers().get("cookie").map(|v| v.as_bytes().to_vec());
+        *resp.body_mut() = Full::new(Bytes::from(cookie.unwrap_or_default()));
     } else if path == "/echo" {
         let body = req.into_body().collect().await.map(|b| b.to_bytes());
         *resp.body_mut() = Full::new(body.unwrap_or_default());
