@@ -101,7 +101,8 @@ impl Summary {
     ) -> Summary {
         let results = thresholds.evaluate(snapshot, facts.elapsed);
         let secs = facts.elapsed.as_secs_f64();
-        let entry = |name: &str, id: MetricId, agg: Option<Agg>| {
+        let mut metrics = Map::new();
+        let mut add = |name: &str, id: MetricId, agg: Option<Agg>| {
             let def = registry.def(id);
             let agg = agg.unwrap_or_else(|| Agg::new(def.metric_type));
             let mut m = json!({
@@ -117,12 +118,7 @@ impl Summary {
             if !verdicts.is_empty() {
                 m["thresholds"] = Value::Object(verdicts);
             }
-            (name.to_string(), m)
-        };
-        let mut metrics = Map::new();
-        let mut add = |name: &str, id: MetricId, agg: Option<Agg>| {
-            let (k, v) = entry(name, id, agg);
-            metrics.insert(k, v);
+            metrics.insert(name.to_string(), m);
         };
         for id in snapshot.metric_ids() {
             add(&registry.def(id).name, id, snapshot.metric(id));
