@@ -216,3 +216,112 @@ impl<I: Io> Drop for JsVu<I> {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::ProgramConfig;
+    use brunt_metrics::{Aggregator, Registry};
+    use std::cell::RefCell;
+
+    /// Sleeps for real; no HTTP.
+    struct SleepIo;
+
+    impl Io for SleepIo {
+        fn perform<'a>(
+            &'a mut self,
+            req: IoRequest,
+        ) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
+            Box::pin(async move {
+                match req {
+                    IoRequest::Sleep(d) => tokio::time::sleep(d).await,
+                    IoRequest::Http(_) => unreachable!("no HTTP in this test"),
+                }
+                IoReply::Slept
+            })
+        }
+    }
+
+    /// Creates a VU for `source` (written to a temporary file) and removes the file.
+    fn try_vu(source: &str) -> Result<JsVu<SleepIo>, ScriptError> {
+        let path = std::env::temp_dir().join(format!(
+            "brunt-js-vu-{}-{:x}.js",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::write(&path, source).unwrap();
+        let registry = Arc::new(Registry::new());
+        let config = ProgramConfig {
+            env: Default::default(),
+            console: false,
+        };
+        let program = Program::new(&path, registry.clone(), config).unwrap();
+        let metrics = Rc::new(RefCell::new(Aggregator::new(registry, false)));
+        let host = Rc::new(Host::new(program.shared.clone(), metrics, 1, 1));
+        let vu = JsVu::new(program, host, SleepIo);
+        let _ = std::fs::remove_file(&path);
+        vu
+    }
+
+    fn vu(source: &str) -> JsVu<SleepIo> {
+        try_vu(source).unwrap()
+    }
+
+    fn iteration(iter: u64) -> Call {
+        Call::Iteration {
+            exec: "default".into(),
+            data: None,
+            env: None,
+            iter,
+        }
+    }
+
+    #[test]
+    fn a_dropped_call_is_cancelled_even_if_the_script_catches_and_the_vu_goes_on() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut vu = vu(r#"
+            import { sleep } from 'k6';
+            export default function () {
+              if (__ITER === 0) {
+                for (;;) { try { sleep(60); } catch (e) { /* swallow, as careless scripts do */ } }
+              }
+              return 'second';
+            }
+        "#);
+        rt.block_on(async {
+            let first =
+                tokio::time::timeout(Duration::from_millis(50), vu.call(iteration(0))).await;
+            assert!(first.is_err(), "the first call sleeps until dropped");
+            let second = vu.call(iteration(1)).await;
+            assert!(matches!(second, CallOutcome::Done(None)), "{second:?}");
+        });
+        drop(vu);
+    }
+
+    #[test]
+    fn exceptions_carry_file_line_and_column() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut vu = vu("function inner() { throw new TypeError('bad'); }\nexport default function () {\n  inner();\n}\n");
+        let out = rt.block_on(vu.call(iteration(0)));
+        let CallOutcome::Exception(e) = out else {
+            panic!("expected an exception, got {out:?}");
+        };
+        assert_eq!(e.message, "TypeError: bad");
+        assert!(e.stack.contains(".js:1:"), "{}", e.stack);
+        assert!(e.stack.contains(".js:3:3"), "{}", e.stack);
+    }
+
+    #[test]
+    fn init_errors_name_the_problem() {
+        let err = try_vu("import x from './does-not-exist.js';\nexport default function () {}\n")
+            .err()
+            .expect("init fails");
+        assert!(err.to_string().contains("does-not-exist.js"), "{err}");
+    }
+}
