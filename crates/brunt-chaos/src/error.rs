@@ -60,6 +60,12 @@ impl ApiError {
     /// Toxiproxy answers listen failures (address in use, bad address) with 500
     /// and Go's error text.
     pub(crate) fn listen(addr: &str, err: &std::io::Error) -> Self {
+        if !addr.contains(':') {
+            return Self::new(
+                format!("listen tcp: address {addr}: missing port in address"),
+                500,
+            );
+        }
         let reason = match err.kind() {
             std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
             std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),

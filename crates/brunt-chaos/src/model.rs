@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 
 use crate::toxics::{Direction, Scope, ToxicKind};
 
@@ -59,7 +58,7 @@ impl Serialize for GoFloat {
 
 #[derive(Serialize)]
 pub(crate) struct ToxicView<'a> {
-    pub attributes: Value,
+    pub attributes: &'a ToxicKind,
     pub name: &'a str,
     #[serde(rename = "type")]
     pub kind: &'a str,
@@ -70,7 +69,7 @@ pub(crate) struct ToxicView<'a> {
 impl Toxic {
     pub fn view(&self) -> ToxicView<'_> {
         ToxicView {
-            attributes: self.kind.attributes(),
+            attributes: &self.kind,
             name: &self.name,
             kind: self.kind.type_name(),
             stream: &self.stream,

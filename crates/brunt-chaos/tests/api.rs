@@ -64,6 +64,17 @@ async fn proxy_lifecycle_and_errors() {
     // Field order as Toxiproxy writes it.
     let (_, _, raw) = api(addr, "GET", "/proxies/redis", "").await;
     assert!(raw.starts_with("{\"name\":\"redis\",\"listen\":"), "{raw}");
+    let (_, _, err) = api(
+        addr,
+        "POST",
+        "/proxies",
+        r#"{"name": "np", "listen": "nonsense", "upstream": "x:1"}"#,
+    )
+    .await;
+    assert_eq!(
+        json(&err)["error"],
+        "listen tcp: address nonsense: missing port in address"
+    );
 
     // Errors: exact messages, status in body, plain-text content type like Go's http.Error.
     let (status, head, err) = api(addr, "POST", "/proxies", &body).await;

@@ -239,6 +239,15 @@ macro_rules! toxic_kinds {
             }
         })*
 
+        /// Serializes as the `attributes` object, fields in declaration order as Go writes them.
+        impl Serialize for ToxicKind {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Self::$variant(a) => a.serialize(s),)*
+                }
+            }
+        }
+
         /// Every toxic type name this proxy knows.
         pub const TOXIC_TYPES: &[&str] = &[$(<$module::$ty as Behaviour>::NAME),*];
 
