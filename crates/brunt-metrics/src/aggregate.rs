@@ -76,7 +76,10 @@ impl TrendAgg {
         if self.count == 0 {
             return 0.0;
         }
-        let v = self.hist.value_at_quantile((p / 100.0).clamp(0.0, 1.0)) as f64 / TREND_SCALE;
+        // The bucket's lowest value: exact for values recorded at whole microseconds, where the
+        // highest equivalent would print 20 ms as 20.01 ms.
+        let at = self.hist.value_at_quantile((p / 100.0).clamp(0.0, 1.0));
+        let v = self.hist.lowest_equivalent(at) as f64 / TREND_SCALE;
         v.clamp(self.min, self.max)
     }
 
