@@ -2,6 +2,7 @@
 
 use crate::config::ClientConfig;
 use crate::connect::connect;
+use crate::dns::Resolver;
 use crate::error::{ErrorCode, RequestError};
 use crate::h1::H1Conn;
 use crate::h2::H2Conn;
@@ -24,6 +25,7 @@ use std::time::Instant;
 pub struct Client {
     config: ClientConfig,
     user_agent: HeaderValue,
+    resolver: Resolver,
     pool: RefCell<Vec<PoolEntry>>,
 }
 
@@ -69,6 +71,7 @@ impl Client {
         Ok(Client {
             config,
             user_agent,
+            resolver: Resolver::default(),
             pool: RefCell::new(Vec::new()),
         })
     }
@@ -232,7 +235,7 @@ impl Client {
 
     /// Opens a new connection and starts HTTP on it.
     async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
-        let c = connect(origin, &self.config, stamps).await?;
+        let c = connect(origin, &self.config, &self.resolver, stamps).await?;
         let info = ConnInfo {
             stats: c.stats,
             remote: c.remote,

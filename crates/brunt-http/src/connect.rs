@@ -1,6 +1,7 @@
 //! Opening a connection: name lookup, TCP connect (with `TCP_NODELAY`), TLS, each phase stamped.
 
 use crate::config::{ClientConfig, HttpVersion};
+use crate::dns::Resolver;
 use crate::error::RequestError;
 use crate::metered::{IoStats, Metered};
 use crate::request::{Host, Origin};
@@ -8,7 +9,7 @@ use crate::response::Stamps;
 use crate::tls;
 use rustls::pki_types::ServerName;
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -43,25 +44,21 @@ pub(crate) struct Connected {
 pub(crate) async fn connect(
     origin: &Origin,
     config: &ClientConfig,
+    resolver: &Resolver,
     stamps: &mut Stamps,
 ) -> Result<Connected, RequestError> {
-    let addrs: Vec<SocketAddr> = match &origin.host {
-        Host::Ip(ip) => vec![SocketAddr::new(*ip, origin.port)],
-        Host::Domain(name) => match tokio::net::lookup_host((&**name, origin.port)).await {
-            Ok(it) => it.collect(),
-            Err(e) => return Err(RequestError::dns(name, &e)),
-        },
+    let ips: Arc<[IpAddr]> = match &origin.host {
+        Host::Ip(ip) => Arc::new([*ip]),
+        Host::Domain(name) => resolver.resolve(name).await?,
     };
-    if addrs.is_empty() {
-        return Err(RequestError::no_such_host());
-    }
     let connect_start = Instant::now();
     let mut first_err = None;
     let mut tcp = None;
-    for addr in &addrs {
+    for ip in ips.iter() {
+        let addr = SocketAddr::new(*ip, origin.port);
         match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
-                tcp = Some((s, *addr));
+                tcp = Some((s, addr));
                 break;
             }
             Ok(Err(e)) => {

@@ -9,6 +9,7 @@
 mod client;
 mod config;
 mod connect;
+mod dns;
 mod error;
 mod h1;
 mod h2;
