@@ -463,11 +463,9 @@ impl Scenario {
         let d = format_duration;
         match &self.executor {
             Executor::SharedIterations {
-                vus,
-                iterations,
-                max_duration,
+                vus, max_duration, ..
             } => {
-                let iters = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
+                let iters = self.total_iterations(tuple).unwrap_or(0);
                 format!(
                     "{iters} iterations shared among {} VUs{}",
                     tuple.scale(*vus),

@@ -32,7 +32,8 @@ impl<F: VuFactory> Worker<F> {
         let hard_end = start + spec.max_duration();
         let mut tasks = JoinSet::new();
         let mut handles: Vec<Option<Rc<Slot>>> = Vec::new();
-        match &spec.executor {
+        // The executors with a fixed number of VUs, and what their VUs loop for.
+        let fixed = match &spec.executor {
             Executor::RampingVus {
                 start_vus, stages, ..
             } => {
@@ -89,30 +90,27 @@ impl<F: VuFactory> Worker<F> {
                     }
                     hard_stop_above(step.planned, &mut cur_graceful, &handles);
                 }
+                None
             }
-            other => {
-                let (vus, mode) = match other {
-                    Executor::SharedIterations {
-                        vus, iterations, ..
-                    } => {
-                        let total = tuple.for_value(*vus).map_or(0, |t| t.scale(*iterations));
-                        (tuple.scale(*vus), Loop::Shared(total))
-                    }
-                    Executor::PerVuIterations {
-                        vus, iterations, ..
-                    } => (tuple.scale(*vus), Loop::PerVu(*iterations)),
-                    Executor::ConstantVus { vus, .. } => (tuple.scale(*vus), Loop::Forever),
-                    _ => unreachable!("arrival-rate executors run in run_arrival"),
-                };
-                for k in 0..vus as usize {
-                    self.start_handle(si, start, k, mode, &mut handles, &mut tasks);
-                }
-                self.drain_until(&mut tasks, regular_end).await;
-                for s in handles.iter().flatten() {
-                    s.graceful_stop();
-                }
-                self.drain_until(&mut tasks, hard_end).await;
+            Executor::SharedIterations { vus, .. } => {
+                let total = spec.total_iterations(&tuple).unwrap_or(0);
+                Some((tuple.scale(*vus), Loop::Shared(total)))
             }
+            Executor::PerVuIterations {
+                vus, iterations, ..
+            } => Some((tuple.scale(*vus), Loop::PerVu(*iterations))),
+            Executor::ConstantVus { vus, .. } => Some((tuple.scale(*vus), Loop::Forever)),
+            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } => None,
+        };
+        if let Some((vus, mode)) = fixed {
+            for k in 0..vus as usize {
+                self.start_handle(si, start, k, mode, &mut handles, &mut tasks);
+            }
+            self.drain_until(&mut tasks, regular_end).await;
+            for s in handles.iter().flatten() {
+                s.graceful_stop();
+            }
+            self.drain_until(&mut tasks, hard_end).await;
         }
         for s in handles.iter().flatten() {
             s.hard_stop();
@@ -152,10 +150,7 @@ impl<F: VuFactory> Worker<F> {
 
     /// shared-iterations: the last worker to finish counts the iterations nobody started.
     fn finish_shared_iterations(&self, si: usize, spec: &Scenario) {
-        let Executor::SharedIterations {
-            vus, iterations, ..
-        } = &spec.executor
-        else {
+        let Executor::SharedIterations { .. } = &spec.executor else {
             return;
         };
         let sh = &self.shared.scenarios[si];
@@ -163,12 +158,7 @@ impl<F: VuFactory> Worker<F> {
         if finished != self.shared.workers || self.shared.control.is_stopped() {
             return;
         }
-        let total = self
-            .shared
-            .plan
-            .tuple()
-            .for_value(*vus)
-            .map_or(0, |t| t.scale(*iterations));
+        let total = spec.total_iterations(self.shared.plan.tuple()).unwrap_or(0);
         let attempted = sh.next_iteration.load(Ordering::Acquire).min(total);
         if attempted < total {
             self.drop_iterations(si, total - attempted);

@@ -7,6 +7,7 @@ use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
 use crate::arrival::{constant_arrival_times, ramping_arrival_times};
 use crate::plan::Executor;
+use crate::segment::ExecutionTuple;
 use crate::vu::VuFactory;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,52 +21,52 @@ pub(super) fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
     workers.min(pre_allocated.max(1) as usize)
 }
 
+/// An arrival-rate scenario's pre-allocated VUs on this instance and the offsets of this
+/// instance's iterations (striped by k6's tuple re-cut by `maxVUs`); None for other executors
+/// or when this instance has no VUs for it.
+fn arrival_schedule(
+    executor: &Executor,
+    tuple: &ExecutionTuple,
+) -> Option<(u64, Box<dyn Iterator<Item = Duration>>)> {
+    let (pre, max, times): (u64, u64, Box<dyn Iterator<Item = Duration>>) = match executor {
+        Executor::ConstantArrivalRate {
+            rate,
+            time_unit,
+            duration,
+            pre_allocated_vus,
+            max_vus,
+        } => {
+            let recut = tuple.for_value(*max_vus)?;
+            let times = constant_arrival_times(*rate, *time_unit, *duration, &recut);
+            (*pre_allocated_vus, *max_vus, Box::new(times))
+        }
+        Executor::RampingArrivalRate {
+            start_rate,
+            time_unit,
+            stages,
+            pre_allocated_vus,
+            max_vus,
+        } => {
+            let recut = tuple.for_value(*max_vus)?;
+            let times = ramping_arrival_times(*start_rate, *time_unit, stages, &recut);
+            (*pre_allocated_vus, *max_vus, Box::new(times))
+        }
+        _ => return None,
+    };
+    (tuple.scale(max) > 0).then(|| (tuple.scale(pre), times))
+}
+
 impl<F: VuFactory> Worker<F> {
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
         let spec = self.spec(si).clone();
-        let tuple = self.shared.plan.tuple().clone();
-        let (pre_allocated, max_vus) = match &spec.executor {
-            Executor::ConstantArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            }
-            | Executor::RampingArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            } => (*pre_allocated_vus, *max_vus),
-            _ => unreachable!("closed-model executors run in run_closed"),
-        };
-        let pre = tuple.scale(pre_allocated);
-        let workers = arrival_workers(pre, self.shared.workers);
-        let Some(recut) = tuple.for_value(max_vus) else {
+        let Some((pre, times)) = arrival_schedule(&spec.executor, self.shared.plan.tuple()) else {
             return;
         };
-        if self.index >= workers || tuple.scale(max_vus) == 0 {
+        let workers = arrival_workers(pre, self.shared.workers);
+        if self.index >= workers {
             return;
         }
-        let times: Box<dyn Iterator<Item = Duration>> = match &spec.executor {
-            Executor::ConstantArrivalRate {
-                rate,
-                time_unit,
-                duration,
-                ..
-            } => Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut)),
-            Executor::RampingArrivalRate {
-                start_rate,
-                time_unit,
-                stages,
-                ..
-            } => Box::new(ramping_arrival_times(
-                *start_rate,
-                *time_unit,
-                stages,
-                &recut,
-            )),
-            _ => unreachable!("checked above"),
-        };
         let idle: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
         let all: Rc<RefCell<Vec<Rc<Slot>>>> = Rc::new(RefCell::new(Vec::new()));
         let mut tasks = JoinSet::new();
