@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 const TTL: Duration = Duration::from_secs(5 * 60);
 
+/// When an answer was received, and its addresses.
+type Answer = (Instant, Arc<[IpAddr]>);
+
 #[derive(Default)]
 pub(crate) struct Resolver {
-    cache: RefCell<HashMap<Box<str>, (Instant, Arc<[IpAddr]>)>>,
+    cache: RefCell<HashMap<Box<str>, Answer>>,
 }
 
 impl Resolver {
