@@ -187,10 +187,16 @@ pub struct Saturation {
 impl Saturation {
     pub const LAG_LIMIT: Duration = Duration::from_millis(10);
 
+    /// A single lag this long is worth a warning by itself.
+    pub const SEVERE_LAG: Duration = Duration::from_millis(100);
+
     /// Worth a warning in the summary: the event loops lagged in at least a tenth of the
-    /// observed seconds, so a lone hiccup does not count.
+    /// observed seconds, and either more than once or severely, so a lone short hiccup (start-up,
+    /// a page fault) does not count.
     pub fn is_saturated(&self) -> bool {
-        self.lagging_seconds > 0 && self.lagging_seconds * 10 >= self.observed_seconds
+        self.lagging_seconds > 0
+            && self.lagging_seconds * 10 >= self.observed_seconds
+            && (self.lagging_seconds >= 2 || self.max_event_loop_lag >= Self::SEVERE_LAG)
     }
 }
 
@@ -240,4 +246,23 @@ pub fn run<F: VuFactory>(
     opts: RunOptions,
 ) -> Result<RunOutcome, RunError> {
     crate::collector::run(plan, factory, registry, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saturation_ignores_a_lone_short_hiccup() {
+        let s = |lagging, observed, max_ms| Saturation {
+            max_event_loop_lag: Duration::from_millis(max_ms),
+            lagging_seconds: lagging,
+            observed_seconds: observed,
+        };
+        assert!(!s(0, 10, 5).is_saturated());
+        assert!(!s(1, 6, 14).is_saturated(), "one short hiccup");
+        assert!(s(1, 6, 300).is_saturated(), "one severe stall");
+        assert!(s(3, 20, 15).is_saturated());
+        assert!(!s(2, 100, 15).is_saturated(), "rare lags in a long run");
+    }
 }
