@@ -301,6 +301,23 @@ async fn http2_prior_knowledge() {
 }
 
 #[tokio::test]
+async fn http2_stream_resets_get_k6_16xx_codes() {
+    let c = Client::new(ClientConfig {
+        http_version: HttpVersion::Http2,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let reset = support::serve_h2_refusing(h2::Reason::REFUSED_STREAM).await;
+    let r = c.send(&get(&format!("http://{reset}/"))).await;
+    assert_eq!(r.status, 0);
+    assert_eq!(r.error_code, ErrorCode(1638), "{r:?}");
+    assert_eq!(
+        r.error.as_deref(),
+        Some("http2: stream error with http2 ErrCode REFUSED_STREAM")
+    );
+}
+
+#[tokio::test]
 async fn concurrent_sends_share_one_client() {
     let addr = support::serve().await;
     let c = client();

@@ -171,3 +171,25 @@ pub async fn unaccepting() -> (SocketAddr, TcpListener, Vec<TcpStream>) {
     }
     (addr, listener, fillers)
 }
+
+/// An HTTP/2 (prior knowledge) server that answers every request with a stream reset.
+pub async fn serve_h2_refusing(reset: h2::Reason) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                    return;
+                };
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    respond.send_reset(reset);
+                }
+            });
+        }
+    });
+    addr
+}
