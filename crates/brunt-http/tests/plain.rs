@@ -1,4 +1,5 @@
-//! The client over HTTP/1.1 against loopback servers: keep-alive, timings, bodies, errors.
+//! The client over plain TCP (HTTP/1.1 and prior-knowledge HTTP/2) against loopback servers:
+//! keep-alive, timings, bodies, redirects, errors.
 
 mod support;
 
