@@ -60,17 +60,17 @@ fn main() {
     rt.block_on(local);
     let elapsed = started.elapsed().as_secs_f64();
     let series = agg.borrow_mut().take().series;
-    let count = |status: &str| -> f64 {
+    let count = |status: &str| -> u64 {
         series
             .iter()
             .filter(|((m, t), _)| *m == builtin::HTTP_REQS && t.get("status") == Some(status))
-            .map(|(_, a)| a.stat("count", 1.0).unwrap_or(0.0))
+            .map(|(_, a)| a.stat("count", 1.0).unwrap_or(0.0) as u64)
             .sum()
     };
     let (ok, failed) = (count("200"), count("0"));
     println!(
         "{:.0} req/s ({} ok, {} failed in {:.2}s)",
-        (ok + failed) / elapsed,
+        (ok + failed) as f64 / elapsed,
         ok,
         failed,
         elapsed
