@@ -105,13 +105,37 @@ function hasHeader(headers, lower) {
   return Object.keys(headers).some((k) => k.toLowerCase() === lower);
 }
 
+function flat(obj) {
+  if (!obj) return null;
+  const keys = Object.keys(obj);
+  if (keys.length === 0) return null;
+  const out = [];
+  for (const k of keys) out.push(k, String(obj[k]));
+  return out;
+}
+
+// A request as the native side reads it: positional, so no property lookups by name.
+// [method, url, headers, body, tags, timeout, redirects, responseType, expected, jar, cookies, auth]
+// (headers and tags are flat [k, v, ...] arrays, cookies [name, value, replace, ...], or null).
 function describe(method, target, body, params) {
-  params = params || {};
   let u = target;
   let name;
   if (target instanceof URLTemplate) { u = target.url; name = target.name; }
+  if (params === undefined || params === null) {
+    let b = body;
+    let headers = null;
+    if (body !== undefined && body !== null && typeof body !== 'string') {
+      const h = {};
+      b = prepareBody(body, h);
+      headers = flat(h);
+    }
+    const tags = name === undefined ? null : ['name', name];
+    return [String(method).toUpperCase(), String(u), headers, b, tags, undefined, undefined, undefined,
+      defaultCallback === DEFAULT ? undefined : defaultCallback === null ? null : defaultCallback.ranges, 0, null, undefined];
+  }
   const headers = {};
   for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k]);
+  const prepared = prepareBody(body, headers);
   const tags = {};
   for (const k of Object.keys(params.tags || {})) tags[k] = String(params.tags[k]);
   if (name !== undefined && tags.name === undefined) tags.name = name;
@@ -119,25 +143,19 @@ function describe(method, target, body, params) {
   if (cb !== null && cb !== DEFAULT && !(cb instanceof ExpectedStatuses)) {
     throw new TypeError('responseCallback must be http.expectedStatuses(...) or null');
   }
-  const cookies = {};
+  let cookies = null;
   for (const k of Object.keys(params.cookies || {})) {
     const c = params.cookies[k];
-    cookies[k] = c !== null && typeof c === 'object' ? [String(c.value), !!c.replace] : [String(c), false];
+    cookies = cookies || [];
+    if (c !== null && typeof c === 'object') cookies.push(k, String(c.value), !!c.replace);
+    else cookies.push(k, String(c), false);
   }
-  return {
-    method: String(method).toUpperCase(),
-    url: String(u),
-    headers,
-    body: prepareBody(body, headers),
-    tags,
-    timeout: parseDuration(params.timeout, 'timeout'),
-    redirects: params.redirects,
-    responseType: params.responseType,
-    expected: cb === DEFAULT ? undefined : cb === null ? null : cb.ranges,
-    jar: params.jar ? params.jar._id : 0,
-    cookies,
-    auth: params.auth,
-  };
+  return [
+    String(method).toUpperCase(), String(u), flat(headers), prepared, flat(tags),
+    parseDuration(params.timeout, 'timeout'), params.redirects, params.responseType,
+    cb === DEFAULT ? undefined : cb === null ? null : cb.ranges,
+    params.jar ? params.jar._id : 0, cookies, params.auth,
+  ];
 }
 
 // gjson-style selector: `a.b`, `items.0.id`, `items.#` (length).
@@ -151,8 +169,52 @@ function select(value, selector) {
   return v;
 }
 
+function headerObject(list) {
+  const o = {};
+  for (let i = 0; i < list.length; i += 2) o[list[i]] = list[i + 1];
+  return o;
+}
+
+// The native answer is positional:
+// [status, status_text, url, proto, error, error_code, remote_ip, remote_port, tls_version,
+//  headers (flat), cookies ([name, value, domain, path, http_only, secure, ...] or null),
+//  timings [blocked, connecting, tls_handshaking, sending, waiting, receiving, duration],
+//  body, request [method, url, headers (flat), body]]
 export class Response {
-  constructor(raw) { Object.assign(this, raw); }
+  constructor(a) {
+    this.status = a[0];
+    this.status_text = a[1];
+    this.url = a[2];
+    this.proto = a[3];
+    this.error = a[4];
+    this.error_code = a[5];
+    this.remote_ip = a[6];
+    this.remote_port = a[7];
+    this.tls_version = a[8];
+    this.headers = headerObject(a[9]);
+    const cookies = {};
+    const c = a[10];
+    if (c) {
+      for (let i = 0; i < c.length; i += 6) {
+        (cookies[c[i]] = cookies[c[i]] || []).push({
+          name: c[i], value: c[i + 1], domain: c[i + 2], path: c[i + 3], http_only: c[i + 4], secure: c[i + 5],
+        });
+      }
+    }
+    this.cookies = cookies;
+    const t = a[11];
+    this.timings = {
+      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
+    };
+    this.body = a[12];
+    Object.defineProperty(this, '_rq', { value: a[13], enumerable: false });
+  }
+  get request() {
+    const r = this._rq;
+    const headers = {};
+    for (let i = 0; i < r[2].length; i += 2) (headers[r[2][i]] = headers[r[2][i]] || []).push(r[2][i + 1]);
+    return { method: r[0], url: r[1], headers, body: r[3], cookies: {} };
+  }
   json(selector) {
     if (this.body === null || this.body === undefined) throw new Error('the response has no body');
     const text = typeof this.body === 'string' ? this.body : n.utf8(this.body);

@@ -57,17 +57,27 @@ fn canonical_header(name: &str) -> String {
     out
 }
 
-fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared> {
-    let method: String = d.get("method")?;
-    let url: String = d.get("url")?;
+/// `[k, v, k, v, ...]` from the JS layer (or null) as pairs.
+fn pairs(v: Option<Vec<String>>) -> Vec<(String, String)> {
+    let mut it = v.unwrap_or_default().into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+/// Reads the positional description `js/http.js` builds (see `describe` there).
+fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> {
+    let method: String = d.get(0)?;
+    let url: String = d.get(1)?;
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| throw(ctx, &format!("invalid HTTP method '{method}'")))?;
     let mut req = Request::new(method, &url).map_err(|e| throw(ctx, &e.message))?;
-    let headers: Option<Object> = d.get("headers")?;
-    for (k, v) in tag_pairs(headers)? {
+    for (k, v) in pairs(d.get(2)?) {
         req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
     }
-    let auth: Option<String> = d.get("auth")?;
+    let auth: Option<String> = d.get(11)?;
     let user = req.url().username().to_string();
     if !user.is_empty() || req.url().password().is_some() {
         match auth.as_deref() {
@@ -86,17 +96,17 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
             }
         }
     }
-    let body: Value = d.get("body")?;
+    let body: Value = d.get(3)?;
     if !body.is_null() && !body.is_undefined() {
         req.set_body(bytes_of(ctx, &body)?);
     }
-    let timeout: Option<f64> = d.get("timeout")?;
+    let timeout: Option<f64> = d.get(5)?;
     if let Some(ms) = timeout.filter(|m| m.is_finite() && *m >= 0.0) {
         req.timeout = Some(Duration::from_secs_f64(ms / 1000.0));
     }
     req.max_redirects = Some(0);
-    let redirects: Option<u32> = d.get("redirects")?;
-    let body_type = match d.get::<_, Option<String>>("responseType")?.as_deref() {
+    let redirects: Option<u32> = d.get(6)?;
+    let body_type = match d.get::<Option<String>>(7)?.as_deref() {
         Some("binary") => BodyType::Binary,
         Some("none") => BodyType::None,
         Some("text") => BodyType::Text,
@@ -110,7 +120,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
         }
     };
     req.discard_body = body_type == BodyType::None;
-    let expected_v: Value = d.get("expected")?;
+    let expected_v: Value = d.get(8)?;
     let expected = if expected_v.is_undefined() {
         Some(ExpectedStatuses::default())
     } else if let Some(arr) = expected_v.as_array() {
@@ -126,20 +136,19 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Object<'js>) -> Result<Prepared>
         None
     };
     let mut cookies = Vec::new();
-    let cobj: Option<Object> = d.get("cookies")?;
-    if let Some(cobj) = cobj {
-        for kv in cobj.props::<String, Array>() {
-            let (k, pair) = kv?;
-            cookies.push((k, pair.get(0)?, pair.get(1)?));
+    if let Some(list) = d.get::<Option<Array>>(10)? {
+        let mut i = 0;
+        while i + 3 <= list.len() {
+            cookies.push((list.get(i)?, list.get(i + 1)?, list.get(i + 2)?));
+            i += 3;
         }
     }
-    let tobj: Option<Object> = d.get("tags")?;
     Ok(Prepared {
         req: Some(req),
-        tags: tag_pairs(tobj)?,
+        tags: pairs(d.get(4)?),
         body_type,
         expected,
-        jar: d.get("jar")?,
+        jar: d.get::<Option<usize>>(9)?.unwrap_or(0),
         cookies,
         redirects_left: redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed)),
     })
@@ -321,33 +330,32 @@ fn follow(prev: &Request, status: u16, location: &str) -> Option<Request> {
     Some(next)
 }
 
-fn response_object<'js>(
+/// The positional answer `js/http.js` turns into a Response (see `Response` there).
+fn response_array<'js>(
     ctx: &Ctx<'js>,
     p: &Prepared,
     req: &Request,
     resp: Response,
-) -> Result<Object<'js>> {
-    let o = Object::new(ctx.clone())?;
-    o.set("status", resp.status)?;
-    o.set(
-        "status_text",
-        http::StatusCode::from_u16(resp.status)
-            .ok()
-            .map(|s| format!("{} {}", resp.status, s.canonical_reason().unwrap_or("")))
-            .unwrap_or_default(),
+) -> Result<Array<'js>> {
+    let a = Array::new(ctx.clone())?;
+    a.set(0, resp.status)?;
+    let reason = http::StatusCode::from_u16(resp.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    a.set(1, format!("{} {reason}", resp.status))?;
+    a.set(2, req.url().as_str())?;
+    a.set(3, resp.proto.as_str())?;
+    a.set(4, resp.error.as_deref().unwrap_or(""))?;
+    a.set(5, resp.error_code.0)?;
+    a.set(
+        6,
+        resp.remote.map(|r| r.ip().to_string()).unwrap_or_default(),
     )?;
-    o.set("url", req.url().as_str())?;
-    o.set("proto", resp.proto.as_str())?;
-    o.set("error", resp.error.clone().unwrap_or_default())?;
-    o.set("error_code", resp.error_code.0)?;
-    o.set(
-        "remote_ip",
-        resp.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
-    )?;
-    o.set("remote_port", resp.remote.map(|a| a.port()).unwrap_or(0))?;
-    o.set("tls_version", resp.tls_version.unwrap_or(""))?;
-    let headers = Object::new(ctx.clone())?;
-    let cookies = Object::new(ctx.clone())?;
+    a.set(7, resp.remote.map(|r| r.port()).unwrap_or(0))?;
+    a.set(8, resp.tls_version.unwrap_or(""))?;
+    let headers = Array::new(ctx.clone())?;
+    let mut i = 0;
     for name in resp.headers.keys() {
         let values: Vec<&str> = resp
             .headers
@@ -355,56 +363,45 @@ fn response_object<'js>(
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        headers.set(canonical_header(name.as_str()), values.join(", "))?;
+        headers.set(i, canonical_header(name.as_str()))?;
+        headers.set(i + 1, values.join(", "))?;
+        i += 2;
     }
+    a.set(9, headers)?;
+    let mut cookies: Option<Array> = None;
     for v in resp.headers.get_all(http::header::SET_COOKIE) {
         if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
-            let list: Array = match cookies.get::<_, Option<Array>>(c.name.as_str())? {
-                Some(a) => a,
+            let list = match &cookies {
+                Some(l) => l.clone(),
                 None => {
-                    let a = Array::new(ctx.clone())?;
-                    cookies.set(c.name.as_str(), a.clone())?;
-                    a
+                    let l = Array::new(ctx.clone())?;
+                    cookies = Some(l.clone());
+                    l
                 }
             };
-            let co = Object::new(ctx.clone())?;
-            co.set("name", c.name.as_str())?;
-            co.set("value", c.value.as_str())?;
-            co.set("domain", c.domain.as_str())?;
-            co.set("path", c.path.as_str())?;
-            co.set("http_only", c.http_only)?;
-            co.set("secure", c.secure)?;
-            list.set(list.len(), co)?;
+            let n = list.len();
+            list.set(n, c.name.as_str())?;
+            list.set(n + 1, c.value.as_str())?;
+            list.set(n + 2, c.domain.as_str())?;
+            list.set(n + 3, c.path.as_str())?;
+            list.set(n + 4, c.http_only)?;
+            list.set(n + 5, c.secure)?;
         }
     }
-    o.set("headers", headers)?;
-    o.set("cookies", cookies)?;
+    a.set(10, cookies)?;
     let t = resp.timings;
-    let timings = Object::new(ctx.clone())?;
-    timings.set("blocked", t.blocked)?;
-    timings.set("connecting", t.connecting)?;
-    timings.set("tls_handshaking", t.tls_handshaking)?;
-    timings.set("sending", t.sending)?;
-    timings.set("waiting", t.waiting)?;
-    timings.set("receiving", t.receiving)?;
-    timings.set("duration", t.duration)?;
-    o.set("timings", timings)?;
-    let rq = Object::new(ctx.clone())?;
-    rq.set("method", req.method().as_str())?;
-    rq.set("url", req.url().as_str())?;
-    let rh = Object::new(ctx.clone())?;
-    for name in req.headers().keys() {
-        let values: Vec<&str> = req
-            .headers()
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        rh.set(canonical_header(name.as_str()), values)?;
-    }
-    rq.set("headers", rh)?;
-    rq.set("body", String::from_utf8_lossy(req.body()).into_owned())?;
-    o.set("request", rq)?;
+    a.set(
+        11,
+        vec![
+            t.blocked,
+            t.connecting,
+            t.tls_handshaking,
+            t.sending,
+            t.waiting,
+            t.receiving,
+            t.duration,
+        ],
+    )?;
     let body: Value = match p.body_type {
         BodyType::None => Value::new_null(ctx.clone()),
         _ if resp.status == 0 && resp.body.is_empty() => Value::new_null(ctx.clone()),
@@ -414,8 +411,21 @@ fn response_object<'js>(
                 .into_value()
         }
     };
-    o.set("body", body)?;
-    Ok(o)
+    a.set(12, body)?;
+    let rq = Array::new(ctx.clone())?;
+    rq.set(0, req.method().as_str())?;
+    rq.set(1, req.url().as_str())?;
+    let rh = Array::new(ctx.clone())?;
+    let mut i = 0;
+    for (k, v) in req.headers() {
+        rh.set(i, canonical_header(k.as_str()))?;
+        rh.set(i + 1, v.to_str().unwrap_or(""))?;
+        i += 2;
+    }
+    rq.set(2, rh)?;
+    rq.set(3, String::from_utf8_lossy(req.body()).into_owned())?;
+    a.set(13, rq)?;
+    Ok(a)
 }
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
@@ -425,11 +435,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "request",
-        move |ctx: Ctx<'js>, d: Object<'js>| -> Result<Object<'js>> {
+        move |ctx: Ctx<'js>, d: Array<'js>| -> Result<Array<'js>> {
             let p = prepare(&ctx, &h, d)?;
             let mut out = execute(&ctx, &h, &j, vec![p])?;
             let (p, req, resp) = out.pop().expect("one request, one response");
-            response_object(&ctx, &p, &req, resp)
+            response_array(&ctx, &p, &req, resp)
         },
     )?;
     let (h, j) = (host.clone(), jars.clone());
@@ -437,14 +447,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "batch",
-        move |ctx: Ctx<'js>, list: Vec<Object<'js>>| -> Result<Array<'js>> {
+        move |ctx: Ctx<'js>, list: Vec<Array<'js>>| -> Result<Array<'js>> {
             let items = list
                 .into_iter()
                 .map(|d| prepare(&ctx, &h, d))
                 .collect::<Result<Vec<_>>>()?;
             let arr = Array::new(ctx.clone())?;
             for (i, (p, req, resp)) in execute(&ctx, &h, &j, items)?.into_iter().enumerate() {
-                arr.set(i, response_object(&ctx, &p, &req, resp)?)?;
+                arr.set(i, response_array(&ctx, &p, &req, resp)?)?;
             }
             Ok(arr)
         },

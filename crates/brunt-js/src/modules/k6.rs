@@ -3,12 +3,16 @@
 use super::{cancelled, def, tag_pairs, throw};
 use crate::host::Host;
 use crate::vu::IoRequest;
-use brunt_metrics::{builtin, MetricType, ValueType};
+use brunt_metrics::{builtin, MetricType, TagSet, ValueType};
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, Object, Result};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// Tag sets of untagged checks kept per VU; past this many (generated check names) it starts over.
+const CHECK_TAG_CACHE: usize = 1024;
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
@@ -40,16 +44,39 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             Ok(brunt_output::text_summary(&data, &opts))
         },
     )?;
+    let check_tags: RefCell<HashMap<(TagSet, String), TagSet>> = RefCell::default();
     let h = host.clone();
     def(
         ctx,
         native,
         "check",
         move |name: String, ok: bool, tags: Opt<Option<Object<'js>>>| -> Result<()> {
-            h.define(format!("{}::{name}", h.group.borrow()));
-            let mut extra = tag_pairs(tags.0.flatten())?;
-            extra.push(("check".into(), name));
-            h.emit(builtin::CHECKS, if ok { 1.0 } else { 0.0 }, &extra);
+            let value = if ok { 1.0 } else { 0.0 };
+            let extra = tag_pairs(tags.0.flatten())?;
+            if !extra.is_empty() {
+                h.define(format!("{}::{name}", h.group.borrow()));
+                let mut extra = extra;
+                extra.push(("check".into(), name));
+                h.emit(builtin::CHECKS, value, &extra);
+                return Ok(());
+            }
+            // Checks without their own tags repeat every iteration: reuse their tag sets.
+            let key = (h.base_tags(), name);
+            let cached = check_tags.borrow().get(&key).cloned();
+            let set = match cached {
+                Some(set) => set,
+                None => {
+                    h.define(format!("{}::{}", h.group.borrow(), key.1));
+                    let set = key.0.with([("check", key.1.as_str())]);
+                    let mut cache = check_tags.borrow_mut();
+                    if cache.len() >= CHECK_TAG_CACHE {
+                        cache.clear();
+                    }
+                    cache.insert(key, set.clone());
+                    set
+                }
+            };
+            h.metrics.borrow_mut().add(builtin::CHECKS, &set, value);
             Ok(())
         },
     )?;
