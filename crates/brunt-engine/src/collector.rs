@@ -310,8 +310,13 @@ pub(crate) fn run<F: VuFactory>(
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 next_tick += TICK;
-                let active = state.sum(|r| r.active_vus);
-                state.emit_vus(active);
+                let mean: f64 = state
+                    .latest
+                    .iter()
+                    .flatten()
+                    .map(|r| r.mean_active_vus)
+                    .sum();
+                state.emit_vus(mean.round() as u64);
                 let mut tick = state.tick(plan, next_tick - TICK - TICK_DELAY - test_start, false);
                 if let Some(obs) = &mut opts.observer {
                     if let Control::Abort(reason) = obs(&mut tick) {

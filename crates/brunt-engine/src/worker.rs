@@ -64,6 +64,9 @@ pub(crate) struct Report {
     pub worker: usize,
     pub interval: Interval,
     pub active_vus: u64,
+    /// Active VUs averaged over the time since the last report (what `vus` samples show: an
+    /// instant aligned with the scheduler's ticks would miss short open-model iterations).
+    pub mean_active_vus: f64,
     /// The most VUs active at once since the last report.
     pub peak_active_vus: u64,
     pub initialized_vus: u64,
@@ -226,6 +229,10 @@ struct Worker<F: VuFactory> {
     pool: RefCell<Vec<VuBox<F::Vu>>>,
     initialized: Cell<u64>,
     active: Cell<u64>,
+    /// VU-seconds of activity since the last report, up to `active_changed`.
+    active_area: Cell<f64>,
+    active_changed: Cell<Instant>,
+    last_report: Cell<Instant>,
     peak_active: Cell<u64>,
     max_lag: Cell<Duration>,
     scenarios: Vec<LocalScenario>,
@@ -293,6 +300,9 @@ async fn worker_main<F: VuFactory>(
         pool: RefCell::new(Vec::new()),
         initialized: Cell::new(0),
         active: Cell::new(0),
+        active_area: Cell::new(0.0),
+        active_changed: Cell::new(Instant::now()),
+        last_report: Cell::new(Instant::now()),
         peak_active: Cell::new(0),
         max_lag: Cell::new(Duration::ZERO),
         scenarios,
@@ -335,6 +345,8 @@ async fn worker_main<F: VuFactory>(
             }
             Command::Start(test_start) => {
                 w.test_start.set(test_start);
+                w.active_changed.set(test_start);
+                w.last_report.set(test_start);
                 background.spawn_local(w.clone().report_loop(out.clone()));
                 background.spawn_local(w.clone().lag_probe());
                 background.spawn_local(w.clone().watch_stop());
@@ -467,7 +479,15 @@ impl<F: VuFactory> Worker<F> {
         }
     }
 
+    /// Adds the activity up to now to the running area.
+    fn account_active(&self, now: Instant) {
+        let since = now.saturating_duration_since(self.active_changed.replace(now));
+        self.active_area
+            .set(self.active_area.get() + self.active.get() as f64 * since.as_secs_f64());
+    }
+
     fn set_active(&self, delta: i64) {
+        self.account_active(Instant::now());
         let a = self.active.get().saturating_add_signed(delta);
         self.active.set(a);
         if a > self.peak_active.get() {
@@ -476,11 +496,21 @@ impl<F: VuFactory> Worker<F> {
     }
 
     fn report(&self) -> Report {
+        let now = Instant::now();
+        self.account_active(now);
+        let span = now.saturating_duration_since(self.last_report.replace(now));
+        let area = self.active_area.replace(0.0);
+        let mean_active_vus = if span.is_zero() {
+            self.active.get() as f64
+        } else {
+            area / span.as_secs_f64()
+        };
         let peak = self.peak_active.replace(self.active.get());
         Report {
             worker: self.index,
             interval: self.metrics.borrow_mut().take(),
             active_vus: self.active.get(),
+            mean_active_vus,
             peak_active_vus: peak,
             initialized_vus: self.initialized.get(),
             scenarios: self.scenarios.iter().map(|s| s.counters.get()).collect(),
