@@ -1,5 +1,5 @@
-// brunt's dashboard and report page. With window.BRUNT_DATA set (the HTML report) it renders that
-// once; without it (the live dashboard) it follows the run over server-sent events from /events.
+// brunt's dashboard and report page. It draws window.BRUNT_DATA at once; on the live dashboard
+// (window.BRUNT_LIVE) it then follows the run over server-sent events from /events.
 (function () {
   "use strict";
   var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
@@ -227,10 +227,8 @@
     if (data && data.summary) renderHistogram(data.summary.histogram);
   });
 
-  if (data) {
-    renderAll();
-    return;
-  }
+  renderAll();
+  if (!window.BRUNT_LIVE || data.summary) return;
   var events = new EventSource("events");
   events.addEventListener("state", function (e) {
     data = JSON.parse(e.data);
@@ -238,13 +236,12 @@
     if (data.summary) events.close();
   });
   events.addEventListener("point", function (e) {
-    if (!data) return;
     var m = JSON.parse(e.data);
     data.points.push(m.point);
     data.thresholds = m.thresholds;
     renderAll();
   });
   events.onerror = function () {
-    if (!data || !data.summary) $("status").textContent = "disconnected";
+    if (!data.summary) $("status").textContent = "disconnected";
   };
 })();

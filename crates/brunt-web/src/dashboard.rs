@@ -80,8 +80,9 @@ pub(crate) fn serve(port: u16, shared: Arc<Shared>) -> std::io::Result<SocketAdd
     Ok(addr)
 }
 
-async fn index() -> Html<String> {
-    Html(page::render(None))
+async fn index(State(shared): State<Arc<Shared>>) -> Html<String> {
+    let data = shared.lock().clone();
+    Html(page::render_live(&data))
 }
 
 async fn data(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -10,21 +10,29 @@ const APP_JS: &str = include_str!("../assets/app.js");
 const UPLOT_JS: &str = include_str!("../assets/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../assets/vendor/uPlot.min.css");
 
-/// The page; with `data` it is a self-contained report, without it the live dashboard, which
-/// follows `/events`.
-pub fn render(data: Option<&ReportData>) -> String {
-    let json = match data.map(serde_json::to_string) {
-        // `<` only occurs inside JSON strings, where `\u003c` means the same: no `</script>` can
-        // end the script early.
-        Some(Ok(j)) => j.replace('<', "\\u003c"),
-        _ => "null".to_string(),
-    };
+/// The self-contained HTML report.
+pub fn render(data: &ReportData) -> String {
+    page(data, false)
+}
+
+/// The dashboard: the state so far, drawn at once, then followed over `/events`.
+pub(crate) fn render_live(data: &ReportData) -> String {
+    page(data, true)
+}
+
+fn page(data: &ReportData, live: bool) -> String {
+    // `<` only occurs inside JSON strings, where `\u003c` means the same: no `</script>` can end
+    // the script early.
+    let json = serde_json::to_string(data)
+        .unwrap_or_else(|_| "null".into())
+        .replace('<', "\\u003c");
     // The data goes in last, so text in it is never taken for a placeholder.
     TEMPLATE
         .replace("{{UPLOT_CSS}}", UPLOT_CSS)
         .replace("{{STYLE}}", STYLE)
         .replace("{{UPLOT_JS}}", UPLOT_JS)
         .replace("{{APP_JS}}", APP_JS)
+        .replace("{{LIVE}}", if live { "true" } else { "false" })
         .replace("{{DATA}}", &json)
 }
 
@@ -34,7 +42,7 @@ mod tests {
 
     #[test]
     fn the_page_references_nothing_outside_itself() {
-        let page = render(Some(&ReportData::default()));
+        let page = render(&ReportData::default());
         for needle in [
             "src=\"http",
             "href=\"http",
@@ -54,7 +62,7 @@ mod tests {
             title: "</script><script>alert(1)</script>".into(),
             ..ReportData::default()
         };
-        let page = render(Some(&data));
+        let page = render(&data);
         assert_eq!(
             page.matches("</script>").count(),
             3,

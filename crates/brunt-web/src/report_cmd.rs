@@ -25,7 +25,7 @@ pub fn report(args: ReportArgs) -> Result<i32> {
     let results = Results::read(&args.results)?;
     let title = format!("brunt report {}", args.results.display());
     let data = ReportData::from_results(&results, title);
-    std::fs::write(&args.output, page::render(Some(&data)))
+    std::fs::write(&args.output, page::render(&data))
         .with_context(|| format!("-o {}: cannot write the report", args.output.display()))?;
     eprintln!("report: {}", args.output.display());
     Ok(0)

@@ -120,7 +120,7 @@ impl WebSession {
         }
         self.shared.publish(Update::Final);
         if let Some(path) = &self.args.report {
-            let html = page::render(Some(&self.shared.lock()));
+            let html = page::render(&self.shared.lock());
             std::fs::write(path, html)
                 .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
             eprintln!("report: {}", path.display());

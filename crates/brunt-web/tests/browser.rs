@@ -1,0 +1,279 @@
+//! The report and the live dashboard in headless Chromium (Debian's `chromium`): the page loads
+//! with every host name unresolvable (no network), its charts draw (the screenshot has the chart
+//! colours), and nothing reaches the console. Skipped, with a note, when Chromium is absent.
+
+use brunt_metrics::{builtin, Aggregator, Registry, SeriesMap, Snapshot, TagSet, Thresholds};
+use brunt_output::IntervalView;
+use brunt_web::{render, ReportData, RunInfo, WebArgs, WebSession};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Opens `/events` on the dashboard with a plain HTTP/1.1 request.
+fn sse(url: &str) -> TcpStream {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nAccept-Encoding: gzip, br\r\n\r\n").unwrap();
+    s
+}
+
+/// Reads the event stream until `done` says so (10 s at most per read).
+fn read_until(events: &mut TcpStream, mut stream: String, done: impl Fn(&str) -> bool) -> String {
+    while !done(&stream) {
+        let mut buf = [0u8; 65536];
+        let n = events
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("{e}; events so far: {stream}"));
+        assert!(n > 0, "the event stream ended: {stream}");
+        stream.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    stream
+}
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .flat_map(|d| ["chromium", "chromium-browser"].map(|b| d.join(b)))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!(
+            "note: chromium is not installed (Debian package `chromium`); skipping this test"
+        );
+    }
+    found
+}
+
+/// Runs headless Chromium on `url` with `extra` flags; returns its stderr. Every host but
+/// 127.0.0.1 resolves to nothing, so a page that needed the network would fail to draw.
+fn browse(chrome: &Path, profile: &Path, url: &str, extra: &[&str]) -> (String, String) {
+    let mut child = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--window-size=1280,1800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        // Files, not pipes: a page's DOM is larger than a pipe's buffer.
+        .stdout(std::fs::File::create(profile.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(profile.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("chromium did not finish within 90 s on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let read = |ext| {
+        String::from_utf8_lossy(&std::fs::read(profile.with_extension(ext)).unwrap()).into_owned()
+    };
+    (read("out"), read("err"))
+}
+
+/// The page's body tag after its script ran, and no console output.
+fn check_dom(dom: &str, stderr: &str) -> String {
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let body = dom
+        .split("<body")
+        .nth(1)
+        .and_then(|b| b.split('>').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!body.contains("data-error"), "script error: {body}");
+    body
+}
+
+/// Pixels near each of the chart colours (blue p50/req/s, red p95) in a screenshot.
+fn chart_pixels(png_path: &Path) -> (usize, usize, usize) {
+    let decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let near = |p: &[u8], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 40);
+    let (mut blue, mut red) = (0, 0);
+    let mut colours = std::collections::HashSet::new();
+    for p in buf[..info.buffer_size()].chunks(channels) {
+        colours.insert((p[0], p[1], p[2]));
+        blue += usize::from(near(p, [0x25, 0x63, 0xeb]));
+        red += usize::from(near(p, [0xdc, 0x26, 0x26]));
+    }
+    (blue, red, colours.len())
+}
+
+/// Ten seconds of two endpoints in two scenarios, latency climbing.
+fn feed(mut on_second: impl FnMut(Duration, &SeriesMap, &Snapshot, &Registry, bool)) {
+    let registry = Arc::new(Registry::new());
+    let mut total = Snapshot::default();
+    for s in 1..=10u32 {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for i in 0..200u32 {
+            let (name, scenario) = if i % 3 == 0 {
+                ("login", "auth")
+            } else {
+                ("orders", "shop")
+            };
+            let status = if i % 50 == 0 { "500" } else { "200" };
+            let tags = TagSet::new([
+                ("name", name),
+                ("scenario", scenario),
+                ("status", status),
+                ("method", "GET"),
+            ]);
+            agg.add(builtin::HTTP_REQS, &tags, 1.0);
+            agg.add(builtin::HTTP_REQ_DURATION, &tags, f64::from(s * 3 + i % 40));
+            agg.add(
+                builtin::HTTP_REQ_FAILED,
+                &tags,
+                f64::from(u8::from(status == "500")),
+            );
+            agg.add(builtin::ITERATIONS, &tags, 1.0);
+        }
+        agg.add(builtin::VUS, &TagSet::empty(), f64::from(s * 5));
+        let series = agg.take().series;
+        total.merge_series(&series);
+        on_second(
+            Duration::from_secs(u64::from(s)),
+            &series,
+            &total,
+            &registry,
+            s == 10,
+        );
+    }
+}
+
+#[test]
+fn the_report_renders_offline_with_charts_and_tables() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = ReportData {
+        title: "report test".into(),
+        scenarios: vec!["auth: 5 looping VUs for 10s".into()],
+        ..ReportData::default()
+    };
+    feed(|elapsed, series, total, registry, last| {
+        data.push_interval(elapsed, series);
+        if last {
+            data.finish(total, registry, elapsed);
+        }
+    });
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, render(&data)).unwrap();
+    let url = format!("file://{}", page.display());
+
+    let (dom, stderr) = browse(
+        &chrome,
+        &dir.path().join("p1"),
+        &url,
+        &["--dump-dom", "--virtual-time-budget=4000"],
+    );
+    let body = check_dom(&dom, &stderr);
+    // req/s, latency, errors, VUs, two per-name charts, one per-scenario chart.
+    assert!(body.contains("data-charts=\"7\""), "{body}");
+    assert!(body.contains("data-points=\"10\""), "{body}");
+    assert!(
+        dom.contains("login") && dom.contains("orders"),
+        "endpoint table"
+    );
+
+    let shot = dir.path().join("report.png");
+    let (_, stderr) = browse(
+        &chrome,
+        &dir.path().join("p2"),
+        &url,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--virtual-time-budget=4000",
+        ],
+    );
+    assert!(shot.is_file(), "no screenshot: {stderr}");
+    let (blue, red, colours) = chart_pixels(&shot);
+    assert!(colours > 50, "the page looks blank ({colours} colours)");
+    assert!(blue > 2000, "charts and histogram in blue: {blue} pixels");
+    assert!(red > 100, "the p95 line in red: {red} pixels");
+}
+
+#[test]
+fn the_dashboard_follows_the_run_over_server_sent_events() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let args = WebArgs {
+        dashboard: true,
+        dashboard_port: 0,
+        ..WebArgs::default()
+    };
+    let session = WebSession::start(
+        &args,
+        RunInfo {
+            title: "dashboard test".into(),
+            scenarios: vec![],
+            thresholds: Thresholds::default(),
+        },
+    )
+    .unwrap()
+    .unwrap();
+    let url = session.url().unwrap().to_string();
+    let mut events = sse(&url);
+    // The state comes first, once the page is subscribed to what follows.
+    let mut stream = read_until(&mut events, String::new(), |s| s.contains("event: state"));
+    let mut sink = session.output();
+    feed(|elapsed, series, total, registry, _| {
+        let view = IntervalView {
+            elapsed,
+            time: SystemTime::now(),
+            series,
+            total,
+            registry,
+            is_final: false,
+        };
+        sink.interval(&view).unwrap();
+    });
+
+    // Then a point per second.
+    stream = read_until(&mut events, stream, |s| {
+        s.matches("event: point").count() == 10
+    });
+    assert!(stream.contains("text/event-stream"), "{stream}");
+    assert!(
+        !stream.to_ascii_lowercase().contains("content-encoding"),
+        "SSE is never compressed"
+    );
+
+    // A page opened now draws the ten seconds so far at once.
+    let (dom, stderr) = browse(&chrome, &dir.path().join("p1"), &url, &["--dump-dom"]);
+    let body = check_dom(&dom, &stderr);
+    assert!(body.contains("data-points=\"10\""), "{body}");
+    assert!(body.contains("data-charts=\"7\""), "{body}");
+    assert!(dom.contains("running"), "status says the run goes on");
+
+    let shot = dir.path().join("dashboard.png");
+    browse(
+        &chrome,
+        &dir.path().join("p2"),
+        &url,
+        &[&format!("--screenshot={}", shot.display())],
+    );
+    let (blue, red, _) = chart_pixels(&shot);
+    assert!(
+        blue > 1000 && red > 100,
+        "charts drawn: blue {blue}, red {red}"
+    );
+}
