@@ -3,8 +3,9 @@
 
 use crate::registry::{MetricId, MetricType, Registry};
 use crate::tags::TagSet;
+use hashbrown::{Equivalent, HashMap};
 use hdrhistogram::Histogram;
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -257,8 +258,26 @@ pub struct RawSample {
     pub time: SystemTime,
 }
 
-/// Aggregates keyed by series.
+/// Aggregates keyed by series. hashbrown rather than std: its fast default hasher (the key is a
+/// u32 and a precomputed u64) and borrowed-key lookups keep `Aggregator::add` cheap.
 pub type SeriesMap = HashMap<(MetricId, TagSet), Agg>;
+
+/// A series key made of borrowed parts, so a lookup clones no `TagSet` (an atomic increment).
+struct SeriesRef<'a>(MetricId, &'a TagSet);
+
+impl Hash for SeriesRef<'_> {
+    /// Hashes exactly as the owned `(MetricId, TagSet)` tuple does.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+impl Equivalent<(MetricId, TagSet)> for SeriesRef<'_> {
+    fn equivalent(&self, key: &(MetricId, TagSet)) -> bool {
+        self.0 == key.0 && *self.1 == key.1
+    }
+}
 
 /// A worker's private aggregates: no lock and, once a series exists, no allocation on `add`.
 pub struct Aggregator {
@@ -279,7 +298,7 @@ impl Aggregator {
     pub fn new(registry: Arc<Registry>, keep_raw: bool) -> Self {
         Aggregator {
             registry,
-            series: HashMap::new(),
+            series: SeriesMap::new(),
             raw: keep_raw.then(Vec::new),
         }
     }
@@ -310,8 +329,7 @@ impl Aggregator {
                 time: time(),
             });
         }
-        // get_mut first: the common case clones no TagSet.
-        if let Some(a) = self.series.get_mut(&(metric, tags.clone())) {
+        if let Some(a) = self.series.get_mut(&SeriesRef(metric, tags)) {
             a.add(value);
             return;
         }
