@@ -23,6 +23,11 @@ pub struct VuError(pub String);
 /// Creates VUs. Shared by all workers; `create` runs on the worker thread that will own the VU.
 pub trait VuFactory: Send + Sync + 'static {
     type Vu: Vu;
+    /// True when `create` is cheap enough to call on the scheduling path (no script to
+    /// evaluate, as in `brunt quick`). Open-model executors then start an iteration that finds
+    /// no free VU on a new one, up to `maxVUs`, instead of dropping it and initialising a VU in
+    /// the background as k6 does for script VUs.
+    const CHEAP_INIT: bool = false;
     fn create(&self, init: VuInit) -> Result<Self::Vu, VuError>;
 }
 

@@ -664,3 +664,32 @@ fn hooks_that_run_too_long_time_out() {
     );
     assert_eq!(count(&o, builtin::ITERATIONS), 1.0);
 }
+
+/// The fake VU, declared cheap to create (as `brunt quick`'s VUs are).
+struct CheapFactory(Factory);
+
+impl VuFactory for CheapFactory {
+    type Vu = FakeVu;
+    const CHEAP_INIT: bool = true;
+    fn create(&self, init: VuInit) -> Result<FakeVu, VuError> {
+        self.0.create(init)
+    }
+}
+
+#[test]
+fn cheap_vus_take_iterations_instead_of_dropping_them_up_to_max_vus() {
+    let (f, seen) = factory(50, Behaviour::Sleep);
+    let f = Arc::new(CheapFactory(Arc::try_unwrap(f).ok().unwrap()));
+    let json = r#"{"scenarios": {"open": {"executor": "constant-arrival-rate", "rate": 100, "duration": "1s", "preAllocatedVUs": 1, "maxVUs": 20}}}"#;
+    let o = run(
+        &plan(json),
+        f,
+        Arc::new(Registry::new()),
+        RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(count(&o, builtin::ITERATIONS), 100.0);
+    assert_eq!(count(&o, builtin::DROPPED_ITERATIONS), 0.0);
+    let created = seen.created.load(Ordering::Relaxed);
+    assert!((2..=20).contains(&created), "{created} VUs for 5 in flight");
+}

@@ -30,6 +30,9 @@ pub(crate) struct QuickVu {
 
 impl VuFactory for QuickFactory {
     type Vu = QuickVu;
+    /// A client and a copy of a prebuilt request: a stalled server gets more requests in flight
+    /// (up to --max-vus) instead of dropped ones.
+    const CHEAP_INIT: bool = true;
 
     fn create(&self, init: VuInit) -> Result<QuickVu, VuError> {
         let client = Client::new(self.config.clone()).map_err(|e| VuError(e.to_string()))?;

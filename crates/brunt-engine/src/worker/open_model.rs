@@ -1,7 +1,8 @@
 //! Open-model executors on one worker: constant-arrival-rate and ramping-arrival-rate. The
 //! worker dispatches every `n`-th scheduled iteration to a free VU of its own, stamped with the
 //! intended start; with no VU free the iteration is dropped and, within `maxVUs`, one more VU
-//! is initialised, as in k6.
+//! is initialised, as in k6 — unless the factory's VUs are cheap to create
+//! ([`VuFactory::CHEAP_INIT`]), in which case a new VU takes the iteration at once.
 
 use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
@@ -11,7 +12,7 @@ use crate::segment::ExecutionTuple;
 use crate::vu::VuFactory;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -56,6 +57,13 @@ fn arrival_schedule(
     (tuple.scale(max) > 0).then(|| (tuple.scale(pre), times))
 }
 
+/// Claims one of the scenario's VUs beyond the pre-allocated ones, if any is left.
+fn take_unplanned(unplanned: &AtomicU64) -> bool {
+    unplanned
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}
+
 impl<F: VuFactory> Worker<F> {
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
@@ -91,6 +99,14 @@ impl<F: VuFactory> Worker<F> {
                 tokio::task::yield_now().await;
                 free = idle.borrow_mut().pop();
             }
+            if free.is_none() && F::CHEAP_INIT && take_unplanned(unplanned) {
+                // A VU that costs next to nothing to create starts this iteration now rather
+                // than dropping it: the open model then holds up to maxVUs requests in flight.
+                if let Some(vu) = self.take_vu() {
+                    self.spawn_arrival_vu(si, start, vu, &idle, &all, &mut tasks);
+                    free = idle.borrow_mut().pop();
+                }
+            }
             match free {
                 Some(slot) => {
                     slot.job.set(Some(Job {
@@ -102,11 +118,7 @@ impl<F: VuFactory> Worker<F> {
                 None => {
                     self.drop_iterations(si, 1);
                     // Like k6: start initialising one more VU in the background if allowed.
-                    if !creating.get()
-                        && unplanned
-                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                            .is_ok()
-                    {
+                    if !creating.get() && take_unplanned(unplanned) {
                         creating.set(true);
                         let (w, idle, all, creating) =
                             (self.clone(), idle.clone(), all.clone(), creating.clone());
