@@ -15,9 +15,10 @@ pub fn render(data: &ReportData) -> String {
     page(data, false)
 }
 
-/// The dashboard: the state so far, drawn at once, then followed over `/events`.
+/// The dashboard: the state so far, drawn at once, then followed over `/events` until the run
+/// has ended.
 pub(crate) fn render_live(data: &ReportData) -> String {
-    page(data, true)
+    page(data, data.summary.is_none())
 }
 
 fn page(data: &ReportData, live: bool) -> String {

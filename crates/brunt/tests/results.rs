@@ -1,0 +1,278 @@
+//! Keeping and judging results end to end: `--out results=`, `--report`, `brunt report`,
+//! `brunt compare` with gates and JUnit, the dashboard with `--linger`, and runs that go on while
+//! a remote backend is down.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn brunt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brunt"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = dir.path().join("fast.json");
+    let slow = dir.path().join("slow.json");
+    let report = dir.path().join("report.html");
+    let out = brunt(&[
+        "quick",
+        &format!("http://{}/json", target.local_addr()),
+        "--iterations",
+        "200",
+        "--vus",
+        "4",
+        "-q",
+        "--out",
+        &format!("results={}", s(&fast)),
+        "--report",
+        s(&report),
+        "--threshold",
+        "http_req_failed: rate<0.01",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&report).unwrap();
+    // `<` is escaped inside the page's script.
+    assert!(html.contains(r#""metric":"http_req_failed","source":"rate\u003c0.01","ok":true"#));
+    let out = brunt(&[
+        "quick",
+        &format!("http://{}/delay/20", target.local_addr()),
+        "--iterations",
+        "40",
+        "--vus",
+        "4",
+        "-q",
+        "--out",
+        &format!("results={}", s(&slow)),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let rebuilt = dir.path().join("rebuilt.html");
+    let out = brunt(&["report", s(&fast), "-o", s(&rebuilt)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&rebuilt).unwrap();
+    assert!(
+        html.contains("\"reqs\":200.0"),
+        "the endpoint table counts every request"
+    );
+
+    // Same run against itself: every gate holds.
+    let gate = "http_req_duration p(95)=10%";
+    let out = brunt(&["compare", s(&fast), s(&fast), "--max-regression", gate]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("http_reqs"), "{}", stdout(&out));
+
+    // 20 ms of delay blows a 10% p(95) budget; JUnit has the threshold and the gate.
+    let junit = dir.path().join("junit.xml");
+    let out = brunt(&[
+        "compare",
+        s(&fast),
+        s(&slow),
+        "--max-regression",
+        gate,
+        "--junit",
+        s(&junit),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("✗ http_req_duration p(95)"),
+        "{}",
+        stdout(&out)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+
+    // A bad gate, a file of another kind: clear errors naming them.
+    let out = brunt(&["compare", s(&fast), s(&slow), "--max-regression", "p95 10%"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--max-regression 'p95 10%'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = brunt(&["report", s(&report)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not a brunt results file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unknown_output_kind_is_refused_before_the_run() {
+    let out = brunt(&["quick", "http://127.0.0.1:9/", "--out", "graphite=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "unknown output 'graphite'; known outputs: json, csv, results, prometheus-rw, influxdb"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_run_goes_on_while_its_backends_are_down_and_says_what_was_lost() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    // A port nobody listens on.
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let start = Instant::now();
+    let out = brunt(&[
+        "quick",
+        &format!("http://{}/", target.local_addr()),
+        "--duration",
+        "2s",
+        "--vus",
+        "2",
+        "-q",
+        "--out",
+        &format!("prometheus-rw=http://{down}/api/v1/write"),
+        "--out",
+        &format!("influxdb=http://{down}/k6"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "the run was not held up"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "--out prometheus-rw=http://{down}/api/v1/write: cannot connect"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("samples were not delivered"), "{err}");
+    assert!(stdout(&out).contains("http_reqs"), "the summary is printed");
+}
+
+#[test]
+fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brunt"))
+        .args([
+            "quick",
+            &format!("http://{}/", target.local_addr()),
+            "--duration",
+            "2s",
+            "--vus",
+            "2",
+            "-q",
+            "--dashboard",
+            "--dashboard-port",
+            &port.to_string(),
+            "--linger",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // After the run (2 s) the final state is still served.
+    let start = Instant::now();
+    let data = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "dashboard never showed the end"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(body) = get(port, "/data") {
+            if body.contains("\"summary\":{") {
+                break body;
+            }
+        }
+    };
+    assert!(data.contains("\"endpoints\":[{"), "{data}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "--linger keeps brunt running"
+    );
+    let page = get(port, "/").unwrap();
+    assert!(
+        page.contains("window.BRUNT_LIVE = false"),
+        "a finished run is not followed"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait(&mut child, Duration::from_secs(10));
+    assert_eq!(
+        status,
+        Some(0),
+        "Ctrl-C ends the linger with the run's exit code"
+    );
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains(&format!("dashboard: http://127.0.0.1:{port}/")),
+        "{err}"
+    );
+}
+
+fn wait(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("brunt did not exit within {limit:?}");
+}
+
+/// A plain HTTP/1.0 GET on loopback; the body of a 200.
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.split(' ')
+        .nth(1)
+        .filter(|c| *c == "200")
+        .map(|_| body.to_string())
+}
