@@ -192,7 +192,7 @@ impl QuickArgs {
         };
         Ok(Options {
             scenarios: Some(BTreeMap::from([("default".to_string(), scenario)])),
-            execution_segment: self.execution_segment.clone(),
+            execution_segment: self.execution_segment,
             ..Options::default()
         })
     }
