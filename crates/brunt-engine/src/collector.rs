@@ -47,9 +47,13 @@ impl State {
         if r.max_lag > Saturation::LAG_LIMIT {
             self.saturation.lagging_seconds += 1;
         }
-        self.peak_active[r.worker] = self.peak_active[r.worker].max(r.peak_active_vus);
+        self.note_peak(r.worker, r.peak_active_vus);
         let w = r.worker;
         self.latest[w] = Some(r);
+    }
+
+    fn note_peak(&mut self, worker: usize, peak: u64) {
+        self.peak_active[worker] = self.peak_active[worker].max(peak);
     }
 
     fn sum(&self, f: impl Fn(&Report) -> u64) -> u64 {
@@ -302,7 +306,13 @@ pub(crate) fn run<F: VuFactory>(
         let wait = next_tick.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(Msg::Report(r)) => state.absorb(r),
-            Ok(Msg::ScenariosDone(w)) => done[w] = true,
+            Ok(Msg::ScenariosDone {
+                worker,
+                peak_active_vus,
+            }) => {
+                done[worker] = true;
+                state.note_peak(worker, peak_active_vus);
+            }
             Ok(Msg::Crashed(w, m)) => {
                 done[w] = true;
                 control.end(RunEnd::Crashed(format!("worker {w} panicked: {m}")));

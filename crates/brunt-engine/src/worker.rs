@@ -53,7 +53,12 @@ pub(crate) enum Msg {
     Ready(usize, Result<u64, VuError>),
     SetupDone(Result<(), HookFailure>),
     Report(Report),
-    ScenariosDone(usize),
+    /// The worker is done with its scenarios; with the most VUs it had active at once since its
+    /// last report, so that a run shorter than a report period still shows its VUs.
+    ScenariosDone {
+        worker: usize,
+        peak_active_vus: u64,
+    },
     /// The worker thread panicked (a bug in a VU or the engine), with the panic message.
     Crashed(usize, String),
     TeardownDone(Option<HookFailure>),
@@ -355,7 +360,10 @@ async fn worker_main<F: VuFactory>(
                     scenarios.spawn_local(w.clone().run_scenario(i));
                 }
                 join_all(&shared.control, &mut scenarios).await;
-                let _ = out.send(Msg::ScenariosDone(index));
+                let _ = out.send(Msg::ScenariosDone {
+                    worker: index,
+                    peak_active_vus: w.peak_active.get(),
+                });
             }
             Command::Teardown => {
                 let res = match &mut hook_vu {

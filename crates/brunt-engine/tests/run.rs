@@ -193,6 +193,22 @@ fn shared_iterations_run_exactly_the_total() {
 }
 
 #[test]
+fn a_run_of_a_few_milliseconds_reports_its_vus() {
+    // 50 iterations of 1 ms over 5 VUs end long before the first once-a-second report: the
+    // final partial interval must still show the VUs that ran (k6: vus max=5), not max=0.
+    let (f, _) = factory(1, Behaviour::Sleep);
+    let o = go(r#"{"vus": 5, "iterations": 50}"#, f, 2);
+    assert_eq!(o.end, RunEnd::Completed);
+    assert!(o.elapsed < Duration::from_millis(900), "{:?}", o.elapsed);
+    assert_eq!(count(&o, builtin::ITERATIONS), 50.0);
+    let vus = o.snapshot.metric(builtin::VUS).unwrap();
+    assert_eq!(vus.stat("max", 1.0), Some(5.0));
+    let vus_max = o.snapshot.metric(builtin::VUS_MAX).unwrap();
+    assert_eq!(vus_max.stat("value", 1.0), Some(5.0));
+    assert_eq!(vus_max.stat("max", 1.0), Some(5.0));
+}
+
+#[test]
 fn per_vu_iterations_and_failed_iterations_count() {
     let (f, seen) = factory(1, Behaviour::Fail);
     let o = go(
