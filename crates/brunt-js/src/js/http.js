@@ -169,6 +169,15 @@ function select(value, selector) {
   return v;
 }
 
+// The native answer behind a Response; a symbol key keeps it out of JSON.stringify and Object.keys.
+const RAW = Symbol('raw');
+
+// Replaces a lazy getter with an ordinary property holding its value.
+function own(obj, key, value) {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
+}
+
 function headerObject(list) {
   const o = {};
   for (let i = 0; i < list.length; i += 2) o[list[i]] = list[i + 1];
@@ -191,9 +200,24 @@ export class Response {
     this.remote_ip = a[6];
     this.remote_port = a[7];
     this.tls_version = a[8];
-    this.headers = headerObject(a[9]);
+    // Headers, cookies and the request are built when first read: most scripts only look at
+    // the status and body, and building them costs more than the request itself on loopback.
+    this[RAW] = a;
+    const t = a[11];
+    this.timings = {
+      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
+    };
+    this.body = a[12];
+  }
+  get headers() {
+    return own(this, 'headers', headerObject(this[RAW][9]));
+  }
+  set headers(v) {
+    own(this, 'headers', v);
+  }
+  get cookies() {
     const cookies = {};
-    const c = a[10];
+    const c = this[RAW][10];
     if (c) {
       for (let i = 0; i < c.length; i += 6) {
         (cookies[c[i]] = cookies[c[i]] || []).push({
@@ -201,19 +225,19 @@ export class Response {
         });
       }
     }
-    this.cookies = cookies;
-    const t = a[11];
-    this.timings = {
-      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
-    };
-    this.body = a[12];
-    Object.defineProperty(this, '_rq', { value: a[13], enumerable: false });
+    return own(this, 'cookies', cookies);
+  }
+  set cookies(v) {
+    own(this, 'cookies', v);
   }
   get request() {
-    const r = this._rq;
+    const r = this[RAW][13];
     const headers = {};
     for (let i = 0; i < r[2].length; i += 2) (headers[r[2][i]] = headers[r[2][i]] || []).push(r[2][i + 1]);
-    return { method: r[0], url: r[1], headers, body: r[3], cookies: {} };
+    return own(this, 'request', { method: r[0], url: r[1], headers, body: r[3], cookies: {} });
+  }
+  set request(v) {
+    own(this, 'request', v);
   }
   json(selector) {
     if (this.body === null || this.body === undefined) throw new Error('the response has no body');
