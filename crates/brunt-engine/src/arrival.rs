@@ -125,24 +125,35 @@ mod tests {
         assert_eq!(times[6], Duration::from_nanos(3_999_999_996));
     }
 
-    #[test]
-    fn constant_rate_segments_cover_the_schedule_once() {
-        let seq = SegmentSequence::parse("0,1/4,1/2,1").unwrap();
-        let full: Vec<_> =
-            constant_arrival_times(50, ms(1000), ms(3000), &ExecutionTuple::full()).collect();
+    /// The instances of `sequence`, each re-cut by `max_vus` as the executors do, start
+    /// exactly the iterations of the whole test between them.
+    fn assert_segments_cover_once(
+        sequence: &str,
+        max_vus: u64,
+        times: impl Fn(&ExecutionTuple) -> Vec<Duration>,
+    ) {
+        let seq = SegmentSequence::parse(sequence).unwrap();
+        let full = times(&ExecutionTuple::full());
         let mut parts: Vec<Duration> = seq
             .0
             .iter()
             .flat_map(|s| {
                 let t = ExecutionTuple::new(Some(*s), Some(&seq))
                     .unwrap()
-                    .for_value(8)
+                    .for_value(max_vus)
                     .unwrap();
-                constant_arrival_times(50, ms(1000), ms(3000), &t).collect::<Vec<_>>()
+                times(&t)
             })
             .collect();
         parts.sort();
         assert_eq!(parts, full);
+    }
+
+    #[test]
+    fn constant_rate_segments_cover_the_schedule_once() {
+        assert_segments_cover_once("0,1/4,1/2,1", 8, |t| {
+            constant_arrival_times(50, ms(1000), ms(3000), t).collect()
+        });
     }
 
     #[test]
@@ -177,22 +188,9 @@ mod tests {
 
     #[test]
     fn ramping_rate_segments_cover_the_schedule_once() {
-        let seq = SegmentSequence::parse("0,1/3,2/3,1").unwrap();
         let stages = [stage(2000, 30), stage(2000, 5)];
-        let full: Vec<_> =
-            ramping_arrival_times(0, ms(1000), &stages, &ExecutionTuple::full()).collect();
-        let mut parts: Vec<Duration> = seq
-            .0
-            .iter()
-            .flat_map(|s| {
-                let t = ExecutionTuple::new(Some(*s), Some(&seq))
-                    .unwrap()
-                    .for_value(6)
-                    .unwrap();
-                ramping_arrival_times(0, ms(1000), &stages, &t).collect::<Vec<_>>()
-            })
-            .collect();
-        parts.sort();
-        assert_eq!(parts, full);
+        assert_segments_cover_once("0,1/3,2/3,1", 6, |t| {
+            ramping_arrival_times(0, ms(1000), &stages, t).collect()
+        });
     }
 }

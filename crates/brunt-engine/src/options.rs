@@ -153,31 +153,25 @@ impl Options {
     }
 }
 
-impl Serialize for ExecutionSegment {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// Segments and sequences travel as k6 writes them, e.g. `"1/4:2/4"` and `"0,1/4,1/2,1"`.
+macro_rules! serde_as_string {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                <$t>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
 }
 
-impl<'de> Deserialize<'de> for ExecutionSegment {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ExecutionSegment::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for SegmentSequence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for SegmentSequence {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        SegmentSequence::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+serde_as_string!(ExecutionSegment, SegmentSequence);
 
 #[cfg(test)]
 mod tests {

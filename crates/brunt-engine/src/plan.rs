@@ -106,6 +106,24 @@ impl Executor {
             Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. }
         )
     }
+
+    /// An arrival-rate executor's VU pool on this instance: its pre-allocated VUs and its
+    /// `maxVUs`, each scaled by the tuple (None for the closed-model executors).
+    pub fn arrival_pool(&self, tuple: &ExecutionTuple) -> Option<(u64, u64)> {
+        match self {
+            Executor::ConstantArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            }
+            | Executor::RampingArrivalRate {
+                pre_allocated_vus,
+                max_vus,
+                ..
+            } => Some((tuple.scale(*pre_allocated_vus), tuple.scale(*max_vus))),
+            _ => None,
+        }
+    }
 }
 
 /// One scenario of the plan.
@@ -335,21 +353,12 @@ impl Scenario {
                 }
                 steps
             }
-            Executor::ConstantArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            }
-            | Executor::RampingArrivalRate {
-                pre_allocated_vus,
-                max_vus,
-                ..
-            } => {
-                let pre = tuple.scale(*pre_allocated_vus);
+            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } => {
+                let (pre, max) = self.executor.arrival_pool(tuple).unwrap_or_default();
                 with_end(Step {
                     offset: Duration::ZERO,
                     planned: pre,
-                    unplanned: tuple.scale(*max_vus) - pre,
+                    unplanned: max - pre,
                 })
             }
         }

@@ -125,19 +125,11 @@ impl Shared {
             .iter()
             .map(|s| ScenarioShared {
                 next_iteration: AtomicU64::new(0),
-                unplanned_left: AtomicU64::new(match &s.executor {
-                    Executor::ConstantArrivalRate {
-                        pre_allocated_vus,
-                        max_vus,
-                        ..
-                    }
-                    | Executor::RampingArrivalRate {
-                        pre_allocated_vus,
-                        max_vus,
-                        ..
-                    } => tuple.scale(*max_vus) - tuple.scale(*pre_allocated_vus),
-                    _ => 0,
-                }),
+                unplanned_left: AtomicU64::new(
+                    s.executor
+                        .arrival_pool(&tuple)
+                        .map_or(0, |(pre, max)| max - pre),
+                ),
                 finished: AtomicUsize::new(0),
             })
             .collect();
@@ -494,13 +486,16 @@ impl<F: VuFactory> Worker<F> {
             .set(self.active_area.get() + self.active.get() as f64 * since.as_secs_f64());
     }
 
-    fn set_active(&self, delta: i64) {
+    /// Counts a VU of scenario `si` into (`1`) or out of (`-1`) the active ones, for the worker
+    /// and for the scenario.
+    fn set_active(&self, si: usize, delta: i64) {
         self.account_active(Instant::now());
         let a = self.active.get().saturating_add_signed(delta);
         self.active.set(a);
         if a > self.peak_active.get() {
             self.peak_active.set(a);
         }
+        self.scenarios[si].update(|c| c.active = c.active.saturating_add_signed(delta));
     }
 
     fn report(&self) -> Report {

@@ -11,21 +11,24 @@ pub(super) fn derive_scenarios(
     warnings: &mut Vec<String>,
 ) -> Result<(BTreeMap<String, ScenarioOptions>, bool), String> {
     let stages_set = o.stages.as_ref().is_some_and(|s| !s.is_empty());
-    let conflict = |a: &str, b: &str| {
-        format!("{a}: using `{a}` and `{b}` options simultaneously is not allowed")
+    // k6 names the first conflicting option, stages before scenarios.
+    let exclusive = |a: &str, others: &[(&str, bool)]| match others.iter().find(|(_, set)| *set) {
+        Some((b, _)) => Err(format!(
+            "{a}: using `{a}` and `{b}` options simultaneously is not allowed"
+        )),
+        None => Ok(()),
     };
+    let scenarios_set = o.scenarios.is_some();
     let one = |cfg: ScenarioOptions| {
         let mut m = BTreeMap::new();
         m.insert(DEFAULT_SCENARIO.to_string(), cfg);
         (m, true)
     };
     if let Some(iterations) = o.iterations {
-        if stages_set {
-            return Err(conflict("iterations", "stages"));
-        }
-        if o.scenarios.is_some() {
-            return Err(conflict("iterations", "scenarios"));
-        }
+        exclusive(
+            "iterations",
+            &[("stages", stages_set), ("scenarios", scenarios_set)],
+        )?;
         return Ok(one(ScenarioOptions {
             executor: Some("shared-iterations".into()),
             vus: o.vus,
@@ -35,12 +38,10 @@ pub(super) fn derive_scenarios(
         }));
     }
     if let Some(duration) = o.duration {
-        if stages_set {
-            return Err(conflict("duration", "stages"));
-        }
-        if o.scenarios.is_some() {
-            return Err(conflict("duration", "scenarios"));
-        }
+        exclusive(
+            "duration",
+            &[("stages", stages_set), ("scenarios", scenarios_set)],
+        )?;
         if duration.is_zero() {
             return Err(
                 "duration: `duration` option should be more than 0, for infinite \
@@ -56,9 +57,7 @@ pub(super) fn derive_scenarios(
         }));
     }
     if stages_set {
-        if o.scenarios.is_some() {
-            return Err(conflict("stages", "scenarios"));
-        }
+        exclusive("stages", &[("scenarios", scenarios_set)])?;
         // k6 keeps only the stages that have a duration.
         let stages: Vec<Stage> = o
             .stages

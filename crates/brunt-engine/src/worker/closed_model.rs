@@ -173,8 +173,7 @@ impl<F: VuFactory> Worker<F> {
         mut vb: VuBox<F::Vu>,
         mode: Loop,
     ) {
-        self.set_active(1);
-        self.scenarios[si].update(|c| c.active += 1);
+        self.set_active(si, 1);
         let counter = &self.shared.scenarios[si].next_iteration;
         let mut ctx = self.iteration_ctx(si, start);
         let mut done = 0u64;
@@ -211,8 +210,7 @@ impl<F: VuFactory> Worker<F> {
             }
         }
         slot.alive.set(false);
-        self.set_active(-1);
-        self.scenarios[si].update(|c| c.active -= 1);
+        self.set_active(si, -1);
         self.pool.borrow_mut().push(vb);
     }
 }

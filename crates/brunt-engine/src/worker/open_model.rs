@@ -29,32 +29,36 @@ fn arrival_schedule(
     executor: &Executor,
     tuple: &ExecutionTuple,
 ) -> Option<(u64, Box<dyn Iterator<Item = Duration>>)> {
-    let (pre, max, times): (u64, u64, Box<dyn Iterator<Item = Duration>>) = match executor {
+    let times: Box<dyn Iterator<Item = Duration>> = match executor {
         Executor::ConstantArrivalRate {
             rate,
             time_unit,
             duration,
-            pre_allocated_vus,
             max_vus,
+            ..
         } => {
             let recut = tuple.for_value(*max_vus)?;
-            let times = constant_arrival_times(*rate, *time_unit, *duration, &recut);
-            (*pre_allocated_vus, *max_vus, Box::new(times))
+            Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut))
         }
         Executor::RampingArrivalRate {
             start_rate,
             time_unit,
             stages,
-            pre_allocated_vus,
             max_vus,
+            ..
         } => {
             let recut = tuple.for_value(*max_vus)?;
-            let times = ramping_arrival_times(*start_rate, *time_unit, stages, &recut);
-            (*pre_allocated_vus, *max_vus, Box::new(times))
+            Box::new(ramping_arrival_times(
+                *start_rate,
+                *time_unit,
+                stages,
+                &recut,
+            ))
         }
         _ => return None,
     };
-    (tuple.scale(max) > 0).then(|| (tuple.scale(pre), times))
+    let (pre, max) = executor.arrival_pool(tuple)?;
+    (max > 0).then_some((pre, times))
 }
 
 /// Claims one of the scenario's VUs beyond the pre-allocated ones, if any is left.
@@ -173,16 +177,14 @@ impl<F: VuFactory> Worker<F> {
     ) {
         let mut ctx = self.iteration_ctx(si, start);
         while let Some(job) = NextJob(&slot).await {
-            self.set_active(1);
-            self.scenarios[si].update(|c| c.active += 1);
+            self.set_active(si, 1);
             ctx.iteration_in_scenario = job.iteration;
             ctx.scheduled_lag = Some(Instant::now().saturating_duration_since(job.intended));
             let mut suspended = false;
             let go_on = self
                 .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)
                 .await;
-            self.set_active(-1);
-            self.scenarios[si].update(|c| c.active -= 1);
+            self.set_active(si, -1);
             if !go_on {
                 break;
             }
