@@ -10,10 +10,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Routes: `/` says hello; `/status/N`; `/redirect/N` redirects N times then says done;
@@ -50,23 +51,42 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
     Ok(resp)
 }
 
-/// Starts the hyper server (HTTP/1.1 and prior-knowledge HTTP/2) on a loopback port.
-pub async fn serve() -> SocketAddr {
+/// A listener on a fresh loopback port, and its address.
+async fn loopback() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Starts a server on a loopback port that runs `handle` on a task of its own for every
+/// connection it accepts.
+async fn serve_each<F, Fut>(handle: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (listener, addr) = loopback().await;
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), hyper::service::service_fn(route))
-                    .await;
-            });
+            tokio::spawn(handle(tcp));
         }
     });
     addr
+}
+
+/// Serves the routes on one connection, HTTP/1.1 or prior-knowledge HTTP/2.
+async fn serve_routes(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), hyper::service::service_fn(route))
+        .await;
+}
+
+/// Starts the hyper server (HTTP/1.1 and prior-knowledge HTTP/2) on a loopback port.
+pub async fn serve() -> SocketAddr {
+    serve_each(serve_routes).await
 }
 
 /// Starts the same routes over TLS with a fresh self-signed certificate for `localhost`,
@@ -84,62 +104,42 @@ pub async fn serve_tls() -> SocketAddr {
     .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), hyper::service::service_fn(route))
-                    .await;
-            });
+    serve_each(move |tcp| {
+        let accept = acceptor.accept(tcp);
+        async move {
+            if let Ok(tls) = accept.await {
+                serve_routes(tls).await;
+            }
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// A server that answers every request with the same raw bytes, and closes each connection
 /// after its first answer when `close_after_one` (whatever the bytes say about keep-alive).
 pub async fn serve_raw(reply: &'static [u8], close_after_one: bool) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
+    serve_each(move |mut tcp| async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
         loop {
-            let Ok((mut tcp, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if tcp.write_all(reply).await.is_err() || close_after_one {
-                            return;
-                        }
-                    }
-                    match tcp.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.drain(..end + 4);
+                if tcp.write_all(reply).await.is_err() || close_after_one {
+                    return;
                 }
-            });
+            }
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// A server that accepts connections and never answers.
 pub async fn serve_silent() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = loopback().await;
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((tcp, _)) = listener.accept().await {
@@ -151,8 +151,7 @@ pub async fn serve_silent() -> SocketAddr {
 
 /// A loopback port that nothing listens on.
 pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+    loopback().await.1
 }
 
 /// A listener that never accepts, its queue filled, so that a new connect hangs (Linux drops
@@ -174,22 +173,13 @@ pub async fn unaccepting() -> (SocketAddr, TcpListener, Vec<TcpStream>) {
 
 /// An HTTP/2 (prior knowledge) server that answers every request with a stream reset.
 pub async fn serve_h2_refusing(reset: h2::Reason) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let Ok(mut conn) = h2::server::handshake(tcp).await else {
-                    return;
-                };
-                while let Some(Ok((_req, mut respond))) = conn.accept().await {
-                    respond.send_reset(reset);
-                }
-            });
+    serve_each(move |tcp| async move {
+        let Ok(mut conn) = h2::server::handshake(tcp).await else {
+            return;
+        };
+        while let Some(Ok((_req, mut respond))) = conn.accept().await {
+            respond.send_reset(reset);
         }
-    });
-    addr
+    })
+    .await
 }
