@@ -8,7 +8,7 @@ use crate::duration::format_duration;
 use crate::options::{Options, ScenarioOptions, Stage};
 use crate::segment::{ExecutionTuple, SegmentError};
 use crate::steps::{
-    max_planned, max_possible, merge_requirements, ramping_vus_raw_steps,
+    max_planned, max_possible, max_target, merge_requirements, ramping_vus_raw_steps,
     reserve_graceful_ramp_downs, StageSpec, Step,
 };
 use shortcuts::derive_scenarios;
@@ -299,22 +299,22 @@ impl Scenario {
 
     /// The executor's own end (stages, duration or maxDuration), before the graceful stop.
     pub fn regular_duration(&self) -> Duration {
-        match &self.executor {
-            Executor::SharedIterations { max_duration, .. }
-            | Executor::PerVuIterations { max_duration, .. } => *max_duration,
-            Executor::ConstantVus { duration, .. }
-            | Executor::ConstantArrivalRate { duration, .. } => *duration,
-            Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => {
-                stages.iter().map(|s| s.duration).sum()
-            }
-        }
+        self.checked_regular_duration()
+            .expect("the stages' durations overflow (validation rejects that)")
     }
 
-    /// The duration of executors that have no stages (zero for the ramping ones).
-    fn regular_duration_if_flat(&self) -> Duration {
+    /// [`Scenario::regular_duration`], or None when the stages' durations overflow.
+    fn checked_regular_duration(&self) -> Option<Duration> {
         match &self.executor {
-            Executor::RampingVus { .. } | Executor::RampingArrivalRate { .. } => Duration::ZERO,
-            _ => self.regular_duration(),
+            Executor::SharedIterations { max_duration, .. }
+            | Executor::PerVuIterations { max_duration, .. } => Some(*max_duration),
+            Executor::ConstantVus { duration, .. }
+            | Executor::ConstantArrivalRate { duration, .. } => Some(*duration),
+            Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => {
+                stages
+                    .iter()
+                    .try_fold(Duration::ZERO, |acc, s| acc.checked_add(s.duration))
+            }
         }
     }
 
@@ -501,7 +501,7 @@ impl Scenario {
                 stages,
                 graceful_ramp_down,
             } => {
-                let max = stages.iter().map(|s| s.target).fold(*start_vus, u64::max);
+                let max = max_target(*start_vus, stages);
                 format!(
                     "Up to {} looping VUs for {} over {} stages{}",
                     tuple.scale(max),
@@ -539,7 +539,7 @@ impl Scenario {
                 pre_allocated_vus,
                 max_vus,
             } => {
-                let max_rate = stages.iter().map(|s| s.target).fold(*start_rate, u64::max);
+                let max_rate = max_target(*start_rate, stages);
                 let per_sec =
                     max_rate as f64 / time_unit.as_secs_f64() * tuple.segment().length().to_f64();
                 let range = if max_vus > pre_allocated_vus {

@@ -31,6 +31,11 @@ pub struct StageSpec {
     pub target: u64,
 }
 
+/// The highest of a ramp's start value and its stages' targets (VUs or iterations per unit).
+pub(crate) fn max_target(start: u64, stages: &[StageSpec]) -> u64 {
+    stages.iter().map(|s| s.target).fold(start, u64::max)
+}
+
 /// k6's `getRawExecutionSteps`: the VUs a ramping-vus scenario should have running, ignoring
 /// graceful ramp-down. Within a linear ramp, the n-th VU starts (or stops) at the moment the
 /// line crosses n; segments take their striped share of the VUs. With `zero_end` a final step

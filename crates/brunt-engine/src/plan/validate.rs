@@ -120,12 +120,9 @@ pub(super) fn build_scenario(
     }
     let executor = match kind {
         "shared-iterations" | "per-vu-iterations" => {
-            let vus = c.vus.unwrap_or(1);
+            let vus = check_vus(ctx, c.vus);
             let iterations = c.iterations.unwrap_or(1);
             let max_duration = c.max_duration.unwrap_or(DEFAULT_MAX_DURATION);
-            if vus <= 0 {
-                ctx.err("vus", "the number of VUs must be more than 0");
-            }
             if kind == "shared-iterations" {
                 if iterations < vus {
                     ctx.err(
@@ -155,10 +152,7 @@ pub(super) fn build_scenario(
             }
         }
         "constant-vus" => {
-            let vus = c.vus.unwrap_or(1);
-            if vus <= 0 {
-                ctx.err("vus", "the number of VUs must be more than 0");
-            }
+            let vus = check_vus(ctx, c.vus);
             let duration = required_duration(ctx, "duration", c.duration);
             Executor::ConstantVus {
                 vus: vus.max(0) as u64,
@@ -248,16 +242,10 @@ pub(super) fn build_scenario(
         tags: c.tags.clone().unwrap_or_default(),
     };
     // Absurd values must be errors here, not overflows or endless schedules later.
-    let stages_total = match &scenario.executor {
-        Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => stages
-            .iter()
-            .try_fold(Duration::ZERO, |acc, s| acc.checked_add(s.duration)),
-        _ => Some(Duration::ZERO),
-    };
-    let end = stages_total
+    let end = scenario
+        .checked_regular_duration()
         .and_then(|d| d.checked_add(scenario.start_time))
-        .and_then(|d| d.checked_add(scenario.graceful_stop))
-        .and_then(|d| d.checked_add(scenario.regular_duration_if_flat()));
+        .and_then(|d| d.checked_add(scenario.graceful_stop));
     if end.is_none_or(|d| d > MAX_TEST_DURATION) {
         ctx.err(
             "",
@@ -278,6 +266,15 @@ pub(super) fn build_scenario(
         }
     }
     Some(scenario)
+}
+
+/// `vus`, 1 unless set, which must be more than 0.
+fn check_vus(ctx: &mut Ctx<'_>, vus: Option<i64>) -> i64 {
+    let vus = vus.unwrap_or(1);
+    if vus <= 0 {
+        ctx.err("vus", "the number of VUs must be more than 0");
+    }
+    vus
 }
 
 fn check_min_duration(ctx: &mut Ctx<'_>, key: &str, d: Duration) {
