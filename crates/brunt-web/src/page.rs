@@ -59,10 +59,7 @@ mod tests {
 
     #[test]
     fn data_cannot_close_the_script_element() {
-        let data = ReportData {
-            title: "</script><script>alert(1)</script>".into(),
-            ..ReportData::default()
-        };
+        let data = ReportData::new("</script><script>alert(1)</script>".into(), Vec::new());
         let page = render(&data);
         assert_eq!(
             page.matches("</script>").count(),

@@ -27,7 +27,14 @@ pub struct ReportData {
     pub thresholds: Vec<Verdict>,
     /// Present once the run has ended.
     pub summary: Option<FinalSummary>,
+    /// The last point's start and aggregates, kept to fold a short last tick into it.
+    #[serde(skip)]
+    last: Option<(f64, Snapshot)>,
 }
+
+/// A tick closer than this to the previous point is folded into it (the end of a run rarely
+/// falls on a whole second), so a sliver of a second never shows as a spike or a dip.
+const MIN_POINT_SECS: f64 = 0.5;
 
 /// One second of the run.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -113,14 +120,46 @@ pub struct CheckRow {
 }
 
 impl ReportData {
+    /// An empty page for a run starting now.
+    pub fn new(title: String, scenarios: Vec<String>) -> ReportData {
+        ReportData {
+            title,
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            scenarios,
+            ..ReportData::default()
+        }
+    }
+
     /// Adds one second (what happened since the previous tick) and returns its point.
     pub fn push_interval(&mut self, elapsed: Duration, series: &SeriesMap) -> Point {
-        let secs = match self.points.last() {
-            Some(p) => (elapsed.as_secs_f64() - p.t).max(1e-3),
-            None => elapsed.as_secs_f64().max(1e-3),
+        let t = elapsed.as_secs_f64();
+        let previous_t = self.points.last().map_or(0.0, |p| p.t);
+        let (start, series) = match self.last.take() {
+            Some((start, mut merged)) if t - previous_t < MIN_POINT_SECS => {
+                self.points.pop();
+                merged.merge_series(series);
+                (start, merged)
+            }
+            _ => (
+                previous_t,
+                Snapshot {
+                    series: series.clone(),
+                },
+            ),
         };
+        let point = self.point(t, t - start, &series.series);
+        self.last = Some((start, series));
+        self.points.push(point.clone());
+        point
+    }
+
+    fn point(&self, t: f64, secs: f64, series: &SeriesMap) -> Point {
+        let secs = secs.max(1e-3);
         let mut point = Point {
-            t: elapsed.as_secs_f64(),
+            t,
             vus: self.points.last().map_or(0.0, |p| p.vus),
             ..Point::default()
         };
@@ -162,7 +201,6 @@ impl ReportData {
             .into_iter()
             .map(|(k, g)| (k, g.breakdown(secs)))
             .collect();
-        self.points.push(point.clone());
         point
     }
 
@@ -173,11 +211,8 @@ impl ReportData {
 
     /// The page for a run saved with `--out results=FILE`.
     pub fn from_results(results: &Results, title: String) -> ReportData {
-        let mut data = ReportData {
-            title,
-            started_ms: results.started_ms,
-            ..ReportData::default()
-        };
+        let mut data = ReportData::new(title, Vec::new());
+        data.started_ms = results.started_ms;
         for i in &results.intervals {
             data.push_interval(i.elapsed, &i.series);
         }
@@ -354,4 +389,97 @@ fn histogram(t: &TrendAgg) -> Vec<(f64, u64)> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brunt_metrics::{Aggregator, TagSet};
+    use std::sync::Arc;
+
+    /// One interval: `n` requests to `name` taking `ms` each, every tenth one failed.
+    fn second(registry: &Arc<Registry>, parts: &[(&str, u32, f64)]) -> SeriesMap {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for (name, n, ms) in parts {
+            for i in 0..*n {
+                let tags = TagSet::new([("name", *name), ("method", "GET"), ("scenario", "s1")]);
+                let tags = tags.with([("status", if i % 10 == 0 { "500" } else { "200" })]);
+                agg.add(builtin::HTTP_REQS, &tags, 1.0);
+                agg.add(builtin::HTTP_REQ_DURATION, &tags, *ms);
+                agg.add(
+                    builtin::HTTP_REQ_FAILED,
+                    &tags,
+                    f64::from(u8::from(i % 10 == 0)),
+                );
+            }
+        }
+        agg.add(builtin::VUS, &TagSet::empty(), 4.0);
+        agg.take().series
+    }
+
+    #[test]
+    fn points_give_rates_errors_percentiles_and_breakdowns_per_second() {
+        let registry = Arc::new(Registry::new());
+        let mut data = ReportData::default();
+        let p = data.push_interval(
+            Duration::from_secs(1),
+            &second(&registry, &[("a", 100, 10.0), ("b", 50, 40.0)]),
+        );
+        assert_eq!(p.rps, 150.0);
+        assert!((p.err - 0.1).abs() < 0.01, "{}", p.err);
+        assert_eq!(p.vus, 4.0);
+        assert!((p.p95.unwrap() - 40.0).abs() < 0.1);
+        assert_eq!(p.by_name["a"].rps, 100.0);
+        assert!((p.by_name["b"].p95.unwrap() - 40.0).abs() < 0.1);
+        assert_eq!(p.by_scenario["s1"].rps, 150.0);
+        let p = data.push_interval(Duration::from_secs(2), &SeriesMap::new());
+        assert_eq!(
+            (p.rps, p.p95, p.vus),
+            (0.0, None, 4.0),
+            "a quiet second keeps the VUs"
+        );
+    }
+
+    #[test]
+    fn a_sliver_of_a_second_at_the_end_is_folded_into_the_last_point() {
+        let registry = Arc::new(Registry::new());
+        let mut data = ReportData::default();
+        data.push_interval(
+            Duration::from_secs(1),
+            &second(&registry, &[("a", 100, 1.0)]),
+        );
+        data.push_interval(
+            Duration::from_secs(2),
+            &second(&registry, &[("a", 90, 1.0)]),
+        );
+        let last = data.push_interval(
+            Duration::from_millis(2100),
+            &second(&registry, &[("a", 20, 1.0)]),
+        );
+        assert_eq!(data.points.len(), 2);
+        assert_eq!(last.t, 2.1);
+        assert!((last.rps - 110.0 / 1.1).abs() < 1e-6, "{}", last.rps);
+    }
+
+    #[test]
+    fn the_summary_tables_count_every_request() {
+        let registry = Arc::new(Registry::new());
+        let mut total = Snapshot::default();
+        total.merge_series(&second(&registry, &[("a", 100, 10.0), ("b", 50, 40.0)]));
+        let mut data = ReportData::default();
+        data.finish(&total, &registry, Duration::from_secs(1));
+        let s = data.summary.unwrap();
+        let reqs: f64 = s.endpoints.iter().map(|e| e.reqs).sum();
+        assert_eq!(reqs, 150.0);
+        let b = s.endpoints.iter().find(|e| e.name == "b").unwrap();
+        assert_eq!((b.method.as_str(), b.failed), ("GET", 5.0));
+        let statuses: Vec<(&str, f64)> = s
+            .statuses
+            .iter()
+            .map(|c| (c.value.as_str(), c.count))
+            .collect();
+        assert_eq!(statuses, vec![("200", 135.0), ("500", 15.0)]);
+        assert_eq!(s.histogram.iter().map(|b| b.1).sum::<u64>(), 150);
+        assert!(s.metrics.iter().any(|m| m.name == "http_req_duration"));
+    }
 }

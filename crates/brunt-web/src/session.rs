@@ -12,7 +12,6 @@ use serde_json::json;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The dashboard's default port (k6's web dashboard uses the same).
 pub const DEFAULT_PORT: u16 = 5665;
@@ -63,16 +62,7 @@ impl WebSession {
         if !args.dashboard && args.report.is_none() {
             return Ok(None);
         }
-        let started_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let shared = Shared::new(ReportData {
-            title: info.title,
-            started_ms,
-            scenarios: info.scenarios,
-            ..ReportData::default()
-        });
+        let shared = Shared::new(ReportData::new(info.title, info.scenarios));
         let url = if args.dashboard {
             let addr =
                 dashboard::serve(args.dashboard_port, shared.clone()).with_context(|| {

@@ -164,11 +164,10 @@ fn feed(mut on_second: impl FnMut(Duration, &SeriesMap, &Snapshot, &Registry, bo
 fn the_report_renders_offline_with_charts_and_tables() {
     let Some(chrome) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut data = ReportData {
-        title: "report test".into(),
-        scenarios: vec!["auth: 5 looping VUs for 10s".into()],
-        ..ReportData::default()
-    };
+    let mut data = ReportData::new(
+        "report test".into(),
+        vec!["auth: 5 looping VUs for 10s".into()],
+    );
     feed(|elapsed, series, total, registry, last| {
         data.push_interval(elapsed, series);
         if last {
