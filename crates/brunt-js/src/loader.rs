@@ -6,7 +6,8 @@
 use crate::program::Shared;
 use rquickjs::loader::{Loader, Resolver};
 use rquickjs::module::Declared;
-use rquickjs::{Ctx, Error, Module, Result};
+use rquickjs::{Context, Ctx, Error, Module, Result, Runtime};
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -128,17 +129,70 @@ pub(crate) struct BytecodeLoader(pub Arc<Shared>);
 
 impl Loader for BytecodeLoader {
     fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
-        let cached = self.0.bytecode(name);
-        if let Some(bytes) = cached {
-            // SAFETY: these bytes were written by `Module::write` of the same QuickJS build.
-            return unsafe { Module::load(ctx.clone(), &bytes) };
-        }
-        let src = source(name).map_err(|msg| throw(ctx, &msg))?;
-        let module = Module::declare(ctx.clone(), name, src)?;
-        let bytes = module.write_le()?;
-        self.0.store_bytecode(name, bytes);
-        Ok(module)
+        let bytes = match self.0.bytecode(name) {
+            Some(b) => b,
+            None => {
+                let src = source(name).map_err(|msg| throw(ctx, &msg))?;
+                let builtin = !Path::new(name).is_absolute();
+                let bytes =
+                    compile(&self.0, name, &src, builtin).map_err(|msg| throw(ctx, &msg))?;
+                self.0.store_bytecode(name, bytes);
+                self.0.bytecode(name).expect("just stored")
+            }
+        };
+        // SAFETY: `compile` wrote these bytes with this QuickJS build.
+        unsafe { Module::load(ctx.clone(), &bytes) }
     }
+}
+
+/// Compiles a module to bytecode in a throwaway runtime (so the VU's context never holds a
+/// second, unevaluated copy of the module). Function sources are left out (each VU would keep its
+/// own copy); the line tables that stack traces need are kept for the script's own files.
+fn compile(
+    shared: &Arc<Shared>,
+    name: &str,
+    src: &str,
+    strip_debug: bool,
+) -> std::result::Result<Vec<u8>, String> {
+    use rquickjs::qjs;
+    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    // QuickJS resolves a module's imports when compiling it; they come from the same cache.
+    rt.set_loader(ModuleResolver, BytecodeLoader(shared.clone()));
+    let ctx = Context::custom::<crate::runtime::Intrinsics>(&rt).map_err(|e| e.to_string())?;
+    ctx.with(|ctx| {
+        let cname = CString::new(name).map_err(|e| e.to_string())?;
+        let csrc = CString::new(src).map_err(|_| format!("'{name}' contains a NUL byte"))?;
+        let raw = ctx.as_raw().as_ptr();
+        let eval_flags =
+            qjs::JS_EVAL_TYPE_MODULE | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+        // SAFETY: plain QuickJS calls on this context; every value made here is freed here.
+        unsafe {
+            let module = qjs::JS_Eval(
+                raw,
+                csrc.as_ptr(),
+                src.len() as _,
+                cname.as_ptr(),
+                eval_flags as i32,
+            );
+            if qjs::JS_IsException(module) {
+                let e = rquickjs::CaughtError::from_error(&ctx, Error::Exception);
+                return Err(crate::runtime::caught(&ctx, e).to_string());
+            }
+            let mut flags = qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE;
+            if strip_debug {
+                flags |= qjs::JS_WRITE_OBJ_STRIP_DEBUG;
+            }
+            let mut len = 0;
+            let buf = qjs::JS_WriteObject(raw, &mut len, module, flags as i32);
+            qjs::JS_FreeValue(raw, module);
+            if buf.is_null() {
+                return Err(format!("cannot compile '{name}'"));
+            }
+            let bytes = std::slice::from_raw_parts(buf, len as usize).to_vec();
+            qjs::js_free(raw, buf as _);
+            Ok(bytes)
+        }
+    })
 }
 
 fn throw(ctx: &Ctx<'_>, msg: &str) -> Error {

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 /// What k6 scripts use; leaving out WeakRef, Performance and the rest keeps a VU small.
-type Intrinsics = (
+pub(crate) type Intrinsics = (
     intrinsic::Date,
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
@@ -52,6 +52,8 @@ pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_lim
             return;
         }
     };
+    // Init leaves garbage (module records, temporaries); a VU lives long, so free it now.
+    rt.run_gc();
     host.phase.set(Phase::Run);
     let mut setup_data: Option<(Arc<str>, Persistent<Value<'static>>)> = None;
     let mut next = host.suspend(Suspend::Ready(Ok(())));

@@ -1,5 +1,6 @@
 // k6/crypto: digests, HMACs and random bytes.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('crypto');
+const enc = globalThis.__brunt_native('encoding');
 
 
 
@@ -25,7 +26,7 @@ class Hasher {
     if (this.parts.every((p) => typeof p === 'string')) {
       data = this.parts.join('');
     } else {
-      const chunks = this.parts.map((p) => (typeof p === 'string' ? new Uint8Array(n.b64decode(n.b64encode(p))) : p));
+      const chunks = this.parts.map((p) => (typeof p === 'string' ? new Uint8Array(enc.b64decode(enc.b64encode(p))) : p));
       const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
       let o = 0;
       for (const c of chunks) { out.set(c, o); o += c.length; }

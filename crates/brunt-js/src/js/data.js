@@ -1,5 +1,5 @@
 // k6/data: SharedArray, an array-like view of data kept once for the whole run.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('data');
 
 export class SharedArray {
   constructor(name, build) {

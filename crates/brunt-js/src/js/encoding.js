@@ -1,5 +1,5 @@
 // k6/encoding: base64.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('encoding');
 
 export function b64encode(input, encoding) {
   return n.b64encode(input, encoding);

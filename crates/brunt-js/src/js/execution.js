@@ -1,5 +1,5 @@
 // k6/execution: information about the running VU, scenario, instance and test.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('execution');
 
 const tagsProxy = () =>
   new Proxy({}, {

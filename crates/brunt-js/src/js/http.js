@@ -1,5 +1,5 @@
 // k6/http: requests, responses, batch, cookie jars, files, url templates, expected statuses.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('http');
 
 const DEFAULT = Symbol('default');
 

@@ -1,5 +1,5 @@
 // k6: checks, groups, sleep, fail, randomSeed.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('k6');
 
 export function sleep(seconds) {
   n.sleep(Number(seconds));

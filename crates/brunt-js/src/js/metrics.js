@@ -1,5 +1,5 @@
 // k6/metrics: Counter, Gauge, Rate and Trend.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('metrics');
 
 class Metric {
   constructor(name, isTime, type) {

@@ -18,25 +18,37 @@ use rquickjs::function::IntoJsFunc;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
 use std::rc::Rc;
 
-/// Name of the global object that holds the native functions the JS layers call.
-pub(crate) const NATIVE: &str = "__brunt";
+/// Name of the global function that gives a JS layer its module's native functions.
+const NATIVE: &str = "__brunt_native";
 
-/// Installs the globals (`__ENV`, `__VU`, `open`, `console`, timers) and the native functions.
-pub(crate) fn install(ctx: &Ctx<'_>, host: &Rc<Host>) -> Result<()> {
-    let native = Object::new(ctx.clone())?;
-    k6::install(ctx, &native, host)?;
-    http::install(ctx, &native, host)?;
-    metrics::install(ctx, &native, host)?;
-    data::install(ctx, &native, host)?;
-    execution::install(ctx, &native, host)?;
-    encoding::install(ctx, &native)?;
-    crypto::install(ctx, &native)?;
+/// Installs the globals (`__ENV`, `__VU`, `open`, `console`, timers) and `__brunt_native(name)`,
+/// which builds a module's native functions when the module is first imported: a VU pays only
+/// for the modules its script uses.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     let globals = ctx.globals();
     timers::install(ctx, &globals, host)?;
     console::install(ctx, &globals, host)?;
     globals::install(ctx, &globals, host)?;
-    globals.set(NATIVE, native)?;
-    Ok(())
+    let h = host.clone();
+    def(
+        ctx,
+        &globals,
+        NATIVE,
+        move |ctx: Ctx<'js>, name: String| -> Result<Object<'js>> {
+            let native = Object::new(ctx.clone())?;
+            match name.as_str() {
+                "k6" => k6::install(&ctx, &native, &h)?,
+                "http" => http::install(&ctx, &native, &h)?,
+                "metrics" => metrics::install(&ctx, &native, &h)?,
+                "data" => data::install(&ctx, &native, &h)?,
+                "execution" => execution::install(&ctx, &native, &h)?,
+                "encoding" => encoding::install(&ctx, &native)?,
+                "crypto" => crypto::install(&ctx, &native)?,
+                other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
+            }
+            Ok(native)
+        },
+    )
 }
 
 /// Adds a native function named `name` to `obj`.

@@ -1,5 +1,5 @@
 // Built-in equivalent of jslib.k6.io/k6-summary (any version): textSummary and jUnit.
-const n = globalThis.__brunt;
+const n = globalThis.__brunt_native('k6');
 
 export function textSummary(data, options) {
   const o = options || {};

@@ -24,7 +24,7 @@ function hex(n, width) {
 
 // A version-4 UUID from Math.random (jslib's uuidv4 does the same unless `secure` is asked).
 export function uuidv4(secure) {
-  const b = secure ? new Uint8Array(globalThis.__brunt.randomBytes(16)) : Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
+  const b = secure ? new Uint8Array(globalThis.__brunt_native('crypto').randomBytes(16)) : Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = Array.from(b, (x) => hex(x, 2)).join('');
