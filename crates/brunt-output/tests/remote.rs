@@ -120,7 +120,7 @@ fn prometheus_receives_series_with_brunt_names_and_labels() {
     wait_until("prometheus to be ready", || {
         get(port, "/-/ready").is_some_and(|(s, _)| s == 200)
     });
-    let spec: OutSpec = format!("prometheus-rw=http://127.0.0.1:{port}/api/v1/write,label.env=ci")
+    let spec: OutSpec = format!("prometheus-rw=http://127.0.0.1:{port}/api/v1/write,label.env=ci,header.X-Scope-OrgID=brunt")
         .parse()
         .unwrap();
     let mut sink = spec.open(&Thresholds::default()).unwrap();

@@ -156,14 +156,23 @@ fn results_needs_a_file_and_remote_outputs_check_their_options() {
             "prometheus-rw=http://h/api/v1/write,colour=red",
             "unknown option 'colour'",
         ),
+        (
+            "prometheus-rw=http://h/api/v1/write,header.X Y=1",
+            "not a valid HTTP header",
+        ),
     ] {
         let e = out.parse::<OutSpec>().unwrap_err().to_string();
         assert!(e.contains(says) && e.starts_with("--out "), "{out}: {e}");
     }
-    let ok: OutSpec = "prometheus-rw=http://h:9090/api/v1/write,label.env=ci,flush=5s"
-        .parse()
-        .unwrap();
+    let ok: OutSpec =
+        "prometheus-rw=http://h:9090/api/v1/write,label.env=ci,header.X-Scope-OrgID=t1,flush=5s"
+            .parse()
+            .unwrap();
     let remote = ok.remote.unwrap();
     assert_eq!(remote.labels, vec![("env".to_string(), "ci".to_string())]);
+    assert_eq!(
+        remote.headers,
+        vec![("X-Scope-OrgID".to_string(), "t1".to_string())]
+    );
     assert_eq!(remote.flush, Duration::from_secs(5));
 }

@@ -55,7 +55,7 @@ impl InfluxSink {
         // k6 creates the database too; an existing one is no error in InfluxDB 1.x.
         let prelude = endpoint("/query", &[("q", &create)])
             .and_then(|u| Request::new(http::Method::POST, &u).ok());
-        let sender = Sender::spawn(name, prelude, move |body| {
+        let sender = Sender::spawn(name, spec.headers.clone(), prelude, move |body| {
             let url = write_url.as_deref().ok_or("bad URL")?;
             let mut req = Request::new(http::Method::POST, url).map_err(|e| e.message)?;
             req.set_header("Content-Type", "text/plain; charset=utf-8")

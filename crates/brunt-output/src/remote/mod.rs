@@ -26,12 +26,15 @@ const CONNECT_CHECK: Duration = Duration::from_secs(1);
 /// Default time between two sends.
 const DEFAULT_FLUSH: Duration = Duration::from_secs(1);
 
-/// Where and how a remote output sends: `KIND=URL[,label.NAME=VALUE...][,flush=DURATION]`.
+/// Where and how a remote output sends:
+/// `KIND=URL[,label.NAME=VALUE...][,header.NAME=VALUE...][,flush=DURATION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteSpec {
     pub url: String,
     /// Extra labels (Prometheus) or tags (InfluxDB) on every series.
     pub labels: Vec<(String, String)>,
+    /// Extra HTTP headers on every request (authorization, tenant ids).
+    pub headers: Vec<(String, String)>,
     /// Time between two sends (each send carries every second since the last).
     pub flush: Duration,
     kind: OutKind,
@@ -67,6 +70,7 @@ impl RemoteSpec {
         let mut spec = RemoteSpec {
             url,
             labels: Vec::new(),
+            headers: Vec::new(),
             flush: DEFAULT_FLUSH,
             kind,
         };
@@ -81,6 +85,15 @@ impl RemoteSpec {
                     )));
                 }
                 spec.labels.push((label.to_string(), v.to_string()));
+            } else if let Some(header) = k.strip_prefix("header.") {
+                let valid = http::HeaderName::from_bytes(header.as_bytes()).is_ok()
+                    && http::HeaderValue::from_str(v).is_ok();
+                if !valid {
+                    return Err(bad(format!(
+                        "header '{header}: {v}' is not a valid HTTP header"
+                    )));
+                }
+                spec.headers.push((header.to_string(), v.to_string()));
             } else if k == "flush" {
                 spec.flush = brunt_engine::parse_duration(v)
                     .ok()
@@ -90,7 +103,7 @@ impl RemoteSpec {
                     })?;
             } else {
                 return Err(bad(format!(
-                    "unknown option '{k}'; options: label.NAME=VALUE, flush=DURATION"
+                    "unknown option '{k}'; options: label.NAME=VALUE, header.NAME=VALUE, flush=DURATION"
                 )));
             }
         }
@@ -169,9 +182,10 @@ pub(crate) struct Sender {
 
 impl Sender {
     /// Starts the thread. `prelude` is sent once first (InfluxDB's CREATE DATABASE); `build`
-    /// turns a body into the request to send.
+    /// turns a body into the request to send; `headers` go on every request.
     fn spawn(
         name: String,
+        headers: Vec<(String, String)>,
         prelude: Option<Request>,
         build: impl Fn(Vec<u8>) -> Result<Request, String> + Send + 'static,
     ) -> Sender {
@@ -183,7 +197,14 @@ impl Sender {
         let spawned = std::thread::Builder::new()
             .name(format!("out-{name}"))
             .spawn(move || {
-                send_loop(rx, prelude, build, &s, &q);
+                let build_with_headers = |body| {
+                    let mut req = build(body)?;
+                    with_headers(&mut req, &headers)?;
+                    Ok(req)
+                };
+                let prelude =
+                    prelude.and_then(|mut r| with_headers(&mut r, &headers).ok().map(|()| r));
+                send_loop(rx, prelude, build_with_headers, &s, &q);
                 let _ = done_tx.send(());
             });
         if let Err(e) = spawned {
@@ -285,6 +306,13 @@ fn send_loop(
             }
         }
     });
+}
+
+fn with_headers(req: &mut Request, headers: &[(String, String)]) -> Result<(), String> {
+    for (k, v) in headers {
+        req.set_header(k, v).map_err(|e| e.message)?;
+    }
+    Ok(())
 }
 
 async fn deliver(client: &Client, req: &Request) -> Result<(), String> {

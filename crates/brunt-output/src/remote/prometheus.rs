@@ -70,7 +70,7 @@ pub(super) struct PromSink {
 impl PromSink {
     pub(super) fn new(spec: &RemoteSpec, name: String) -> PromSink {
         let url = spec.url.clone();
-        let sender = Sender::spawn(name, None, move |body| {
+        let sender = Sender::spawn(name, spec.headers.clone(), None, move |body| {
             let mut req = Request::new(http::Method::POST, &url).map_err(|e| e.message)?;
             for (k, v) in [
                 ("Content-Type", "application/x-protobuf"),
