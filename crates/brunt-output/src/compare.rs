@@ -177,14 +177,14 @@ impl Gate {
 impl RunStats {
     /// Reads a results file or a summary export (k6's `--summary-export`, or handleSummary data).
     pub fn read(path: &Path) -> Result<RunStats> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read '{}'", path.display()))?;
-        let first = text.lines().next().unwrap_or("");
-        if first.contains("\"brunt-results\"") {
-            let results = Results::parse(&text, &path.display().to_string())?;
-            return Ok(RunStats::from_results(&results));
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read '{}'", path.display()))?;
+        let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+        let gzip = bytes.starts_with(&[0x1f, 0x8b]);
+        if gzip || String::from_utf8_lossy(first_line).contains("\"brunt-results\"") {
+            return Ok(RunStats::from_results(&Results::read(path)?));
         }
-        let json: Value = serde_json::from_str(&text).map_err(|e| {
+        let json: Value = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow!(
                 "'{}' is neither a brunt results file nor a summary export: {e}",
                 path.display()

@@ -14,7 +14,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,13 +84,25 @@ pub struct ResultsEnd {
 }
 
 impl Results {
-    /// Reads a results file, with errors that name the file and the line.
+    /// Reads a results file (gzip-compressed when written as `results=FILE.gz`), with errors
+    /// that name the file and the line.
     pub fn read(path: &Path) -> Result<Results, ResultsError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+        let io = |source| ResultsError::Io {
             path: name.clone(),
             source,
-        })?;
+        };
+        let bytes = std::fs::read(path).map_err(io)?;
+        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_string(&mut text)
+                .map_err(io)?;
+            text
+        } else {
+            String::from_utf8(bytes)
+                .map_err(|e| io(io::Error::new(io::ErrorKind::InvalidData, e)))?
+        };
         Results::parse(&text, &name)
     }
 

@@ -13,7 +13,8 @@ fn temp(name: &str) -> tempfile::TempDir {
 #[test]
 fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
     let dir = temp("results");
-    let path = dir.path().join("results.json");
+    // Compressed like every file output named *.gz, and read back the same.
+    let path = dir.path().join("results.json.gz");
     let spec: OutSpec = format!("results={}", path.display()).parse().unwrap();
     let registry = Arc::new(Registry::new());
     let mut thresholds = Thresholds::default();
