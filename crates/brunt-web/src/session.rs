@@ -62,6 +62,11 @@ impl WebSession {
         if !args.dashboard && args.report.is_none() {
             return Ok(None);
         }
+        if let Some(path) = &args.report {
+            // Fail before the run, not after it, when the report cannot be written.
+            std::fs::File::create(path)
+                .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+        }
         let shared = Shared::new(ReportData::new(info.title, info.scenarios));
         let url = if args.dashboard {
             let addr =

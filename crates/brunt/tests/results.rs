@@ -131,6 +131,30 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
 }
 
 #[test]
+fn an_unwritable_report_is_refused_before_the_run() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let start = Instant::now();
+    let out = brunt(&[
+        "quick",
+        &format!("http://{}/", target.local_addr()),
+        "--duration",
+        "30s",
+        "--report",
+        "/nonexistent-dir/report.html",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "no 30 s run first"
+    );
+    assert!(
+        stderr(&out).contains("--report /nonexistent-dir/report.html: cannot write"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn an_unknown_output_kind_is_refused_before_the_run() {
     let out = brunt(&["quick", "http://127.0.0.1:9/", "--out", "graphite=x"]);
     assert_eq!(out.status.code(), Some(2));
