@@ -80,7 +80,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
     let finished = reporter.finish(&outcome, None);
     finished.print();
     if let Some(web) = web {
-        web.finish(&outcome, &finished)?;
+        web.finish(&outcome, &finished.summary, &finished.output_errors)?;
     }
     Ok(finished.exit_code)
 }

@@ -3,8 +3,9 @@
 //! page, built into the binary with its chart library, fed by [`ReportData`].
 //!
 //! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags, starts a [`WebSession`]
-//! before the run, adds [`WebSession::output`] to its reporter, and calls
-//! [`WebSession::finish`] after printing the summary.
+//! before the run, adds [`WebSession::output`] to its outputs (`Reporter::add_output`, or any
+//! observer that calls `SampleSink::interval` each tick), and calls [`WebSession::finish`] after
+//! printing the summary.
 
 mod dashboard;
 mod page;

@@ -6,7 +6,7 @@ use crate::{page, ReportData};
 use anyhow::{Context, Result};
 use brunt_engine::RunOutcome;
 use brunt_metrics::{RawSample, Registry, Thresholds};
-use brunt_output::{saturation_note, Finished, IntervalView, SampleSink, Verdict};
+use brunt_output::{saturation_note, IntervalView, SampleSink, Summary, Verdict};
 use clap::Args;
 use serde_json::json;
 use std::io;
@@ -103,15 +103,15 @@ impl WebSession {
         })
     }
 
-    /// After the summary: final verdicts and notes on the page, `--report` written, and with
-    /// `--linger` the dashboard kept up until Ctrl-C.
-    pub fn finish(self, outcome: &RunOutcome, finished: &Finished) -> Result<()> {
+    /// After the summary: final verdicts and `notes` (output problems) on the page, `--report`
+    /// written, and with `--linger` the dashboard kept up until Ctrl-C.
+    pub fn finish(self, outcome: &RunOutcome, summary: &Summary, notes: &[String]) -> Result<()> {
         {
             let mut data = self.shared.lock();
-            data.thresholds = verdicts(finished.summary.threshold_results().iter().cloned());
-            let summary = data.summary.get_or_insert_with(Default::default);
-            summary.saturation = saturation_note(outcome);
-            summary.notes = finished.output_errors.clone();
+            data.thresholds = verdicts(summary.threshold_results().iter().cloned());
+            let tables = data.summary.get_or_insert_with(Default::default);
+            tables.saturation = saturation_note(outcome);
+            tables.notes = notes.to_vec();
         }
         self.shared.publish(Update::Final);
         if let Some(path) = &self.args.report {
