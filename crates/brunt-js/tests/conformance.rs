@@ -228,3 +228,28 @@ fn iterations_cut_by_graceful_stop_leave_the_vu_usable() {
     assert_eq!(code, exit::OK, "{ex}");
     assert_eq!(metric(&ex, "http_reqs")["count"], 2);
 }
+
+#[test]
+fn inspect_reads_the_options_and_reports_bad_ones() {
+    let ok = brunt_js::inspect(brunt_js::InspectArgs {
+        script: script("arrival_rate.js"),
+        execution_requirements: true,
+        ..Default::default()
+    })
+    .expect("inspect completes");
+    assert_eq!(ok, exit::OK);
+    let bad = std::env::temp_dir().join(format!("brunt-js-bad-options-{}.js", std::process::id()));
+    std::fs::write(
+        &bad,
+        "export const options = { scenarios: { s: { executor: 'nope' } } };\nexport default function () {}\n",
+    )
+    .unwrap();
+    let code = brunt_js::inspect(brunt_js::InspectArgs {
+        script: bad.clone(),
+        execution_requirements: true,
+        ..Default::default()
+    })
+    .expect("inspect completes");
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(code, exit::INVALID_CONFIG);
+}
