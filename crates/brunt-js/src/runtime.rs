@@ -204,8 +204,12 @@ fn run_call<'js>(
             Err(e) => Err(caught(ctx, e)),
         },
     };
-    host.group.borrow_mut().clear();
-    host.tags_changed();
+    // Keep the cached tag set when the call left the group as it found it (the common case):
+    // samples then reuse one tag set, which the aggregators compare by pointer.
+    if !host.group.borrow().is_empty() {
+        host.group.borrow_mut().clear();
+        host.tags_changed();
+    }
     host.timers.borrow_mut().clear();
     match result {
         Ok(v) => CallOutcome::Done(v),

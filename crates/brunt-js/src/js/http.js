@@ -178,39 +178,56 @@ function own(obj, key, value) {
   return value;
 }
 
-function headerObject(list) {
+// `Name: value` lines to an object; repeated names are joined with ', ' as Go's http does, or
+// collected in arrays for the request (k6's `res.request.headers`).
+function parseHeaders(text, asArrays) {
   const o = {};
-  for (let i = 0; i < list.length; i += 2) o[list[i]] = list[i + 1];
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(': ');
+    if (i <= 0) continue;
+    const k = line.slice(0, i);
+    const v = line.slice(i + 2);
+    if (asArrays) (o[k] = o[k] || []).push(v);
+    else o[k] = k in o ? `${o[k]}, ${v}` : v;
+  }
   return o;
 }
 
 // The native answer is positional:
 // [status, status_text, url, proto, error, error_code, remote_ip, remote_port, tls_version,
-//  headers (flat), cookies ([name, value, domain, path, http_only, secure, ...] or null),
-//  timings [blocked, connecting, tls_handshaking, sending, waiting, receiving, duration],
-//  body, request [method, url, headers (flat), body]]
+//  headers ('Name: value' lines), cookies ([name, value, domain, path, http_only, secure, ...] or
+//  null), timings [blocked, connecting, tls_handshaking, sending, waiting, receiving, duration],
+//  body, request [method, url, headers ('Name: value' lines), body]].
+// Only the fields scripts read on nearly every response are set here; the rest are built on first
+// read (building them all costs more than the request itself on loopback).
 export class Response {
   constructor(a) {
     this.status = a[0];
-    this.status_text = a[1];
     this.url = a[2];
-    this.proto = a[3];
     this.error = a[4];
     this.error_code = a[5];
-    this.remote_ip = a[6];
-    this.remote_port = a[7];
-    this.tls_version = a[8];
-    // Headers, cookies and the request are built when first read: most scripts only look at
-    // the status and body, and building them costs more than the request itself on loopback.
-    this[RAW] = a;
-    const t = a[11];
-    this.timings = {
-      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
-    };
     this.body = a[12];
+    this[RAW] = a;
   }
+  get status_text() { return own(this, 'status_text', this[RAW][1]); }
+  set status_text(v) { own(this, 'status_text', v); }
+  get proto() { return own(this, 'proto', this[RAW][3]); }
+  set proto(v) { own(this, 'proto', v); }
+  get remote_ip() { return own(this, 'remote_ip', this[RAW][6]); }
+  set remote_ip(v) { own(this, 'remote_ip', v); }
+  get remote_port() { return own(this, 'remote_port', this[RAW][7]); }
+  set remote_port(v) { own(this, 'remote_port', v); }
+  get tls_version() { return own(this, 'tls_version', this[RAW][8]); }
+  set tls_version(v) { own(this, 'tls_version', v); }
+  get timings() {
+    const t = this[RAW][11];
+    return own(this, 'timings', {
+      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
+    });
+  }
+  set timings(v) { own(this, 'timings', v); }
   get headers() {
-    return own(this, 'headers', headerObject(this[RAW][9]));
+    return own(this, 'headers', parseHeaders(this[RAW][9], false));
   }
   set headers(v) {
     own(this, 'headers', v);
@@ -232,9 +249,7 @@ export class Response {
   }
   get request() {
     const r = this[RAW][13];
-    const headers = {};
-    for (let i = 0; i < r[2].length; i += 2) (headers[r[2][i]] = headers[r[2][i]] || []).push(r[2][i + 1]);
-    return own(this, 'request', { method: r[0], url: r[1], headers, body: r[3], cookies: {} });
+    return own(this, 'request', { method: r[0], url: r[1], headers: parseHeaders(r[2], true), body: r[3], cookies: {} });
   }
   set request(v) {
     own(this, 'request', v);

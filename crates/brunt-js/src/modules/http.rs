@@ -330,6 +330,19 @@ fn follow(prev: &Request, status: u16, location: &str) -> Option<Request> {
     Some(next)
 }
 
+/// Headers as one `Name: value\n` text: one string for JavaScript to split when a script reads
+/// them, instead of two per header on every response.
+fn header_lines(headers: &http::HeaderMap) -> String {
+    let mut out = String::with_capacity(headers.len() * 32);
+    for (k, v) in headers {
+        out.push_str(&canonical_header(k.as_str()));
+        out.push_str(": ");
+        out.push_str(v.to_str().unwrap_or(""));
+        out.push('\n');
+    }
+    out
+}
+
 /// The positional answer `js/http.js` turns into a Response (see `Response` there).
 fn response_array<'js>(
     ctx: &Ctx<'js>,
@@ -354,20 +367,7 @@ fn response_array<'js>(
     )?;
     a.set(7, resp.remote.map(|r| r.port()).unwrap_or(0))?;
     a.set(8, resp.tls_version.unwrap_or(""))?;
-    let headers = Array::new(ctx.clone())?;
-    let mut i = 0;
-    for name in resp.headers.keys() {
-        let values: Vec<&str> = resp
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        headers.set(i, canonical_header(name.as_str()))?;
-        headers.set(i + 1, values.join(", "))?;
-        i += 2;
-    }
-    a.set(9, headers)?;
+    a.set(9, header_lines(&resp.headers))?;
     let mut cookies: Option<Array> = None;
     for v in resp.headers.get_all(http::header::SET_COOKIE) {
         if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
@@ -415,14 +415,7 @@ fn response_array<'js>(
     let rq = Array::new(ctx.clone())?;
     rq.set(0, req.method().as_str())?;
     rq.set(1, req.url().as_str())?;
-    let rh = Array::new(ctx.clone())?;
-    let mut i = 0;
-    for (k, v) in req.headers() {
-        rh.set(i, canonical_header(k.as_str()))?;
-        rh.set(i + 1, v.to_str().unwrap_or(""))?;
-        i += 2;
-    }
-    rq.set(2, rh)?;
+    rq.set(2, header_lines(req.headers()))?;
     rq.set(3, String::from_utf8_lossy(req.body()).into_owned())?;
     a.set(13, rq)?;
     Ok(a)
