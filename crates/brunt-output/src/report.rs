@@ -48,6 +48,7 @@ struct Live {
     sinks: Vec<(String, Box<dyn SampleSink>)>,
     sink_errors: Vec<String>,
     progress: Option<ProgressLine>,
+    scenarios: Vec<String>,
 }
 
 pub struct Reporter {
@@ -55,7 +56,6 @@ pub struct Reporter {
     thresholds: Arc<Thresholds>,
     summary_export: Option<PathBuf>,
     summary: SummaryOptions,
-    scenarios: Vec<String>,
 }
 
 /// A finished run's summary and exit code.
@@ -86,11 +86,11 @@ impl Reporter {
                 sinks,
                 sink_errors: Vec::new(),
                 progress,
+                scenarios: cfg.scenarios,
             })),
             thresholds,
             summary_export: cfg.summary_export,
             summary: cfg.summary,
-            scenarios: cfg.scenarios,
         })
     }
 
@@ -130,7 +130,7 @@ impl Reporter {
             elapsed: outcome.elapsed,
             vus_min,
             vus_max,
-            scenarios: self.scenarios.clone(),
+            scenarios: live.scenarios.clone(),
             saturation: saturation_note(outcome),
             setup_data,
             definition_order: Vec::new(),
@@ -171,6 +171,7 @@ impl Live {
             series: &tick.interval.series,
             total: tick.total,
             registry: &self.registry,
+            scenarios: &self.scenarios,
             is_final: tick.is_final,
         };
         let errors = &mut self.sink_errors;

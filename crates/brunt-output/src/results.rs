@@ -81,6 +81,8 @@ pub struct Results {
 pub struct ResultsEnd {
     pub elapsed: Duration,
     pub thresholds: Vec<Verdict>,
+    /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub scenarios: Vec<String>,
 }
 
 impl Results {
@@ -169,10 +171,12 @@ impl Results {
                 Record::End {
                     elapsed,
                     thresholds,
+                    scenarios,
                 } => {
                     results.end = Some(ResultsEnd {
                         elapsed: secs(elapsed).map_err(|r| corrupt(n, r))?,
                         thresholds,
+                        scenarios,
                     })
                 }
                 Record::Header { .. } => return Err(corrupt(n, "a second header".into())),
@@ -221,6 +225,9 @@ enum Record {
     End {
         elapsed: f64,
         thresholds: Vec<Verdict>,
+        /// One line per scenario (added within version 1; absent in older files).
+        #[serde(default)]
+        scenarios: Vec<String>,
     },
 }
 
@@ -442,6 +449,7 @@ impl SampleSink for ResultsSink {
             self.end = Some(Record::End {
                 elapsed: view.elapsed.as_secs_f64(),
                 thresholds,
+                scenarios: view.scenarios.to_vec(),
             });
         }
         Ok(())

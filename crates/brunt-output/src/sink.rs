@@ -55,6 +55,8 @@ pub struct IntervalView<'a> {
     /// Everything so far.
     pub total: &'a Snapshot,
     pub registry: &'a Registry,
+    /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub scenarios: &'a [String],
     /// The last tick, after the run ended.
     pub is_final: bool,
 }

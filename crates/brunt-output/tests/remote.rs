@@ -86,6 +86,7 @@ fn feed(sink: &mut dyn SampleSink) {
             series: &series,
             total: &total,
             registry: &registry,
+            scenarios: &[],
             is_final,
         };
         sink.interval(&view).unwrap();
@@ -235,6 +236,7 @@ fn a_down_backend_costs_samples_not_the_run() {
             series: &series,
             total: &total,
             registry: &registry,
+            scenarios: &[],
             is_final: false,
         };
         sink.interval(&view).unwrap();

@@ -50,6 +50,7 @@ fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
             series: &series,
             total: &total,
             registry: &registry,
+            scenarios: &["default: 100 iterations shared among 4 VUs".to_string()],
             is_final: second == 3,
         };
         sink.interval(&view).unwrap();
@@ -87,6 +88,10 @@ fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
         Some(300.0)
     );
     let end = back.end.unwrap();
+    assert_eq!(
+        end.scenarios,
+        vec!["default: 100 iterations shared among 4 VUs"]
+    );
     assert_eq!(end.thresholds.len(), 1);
     assert!(!end.thresholds[0].ok, "p(95) of 0..297 ms is over 200");
 }

@@ -219,6 +219,7 @@ impl ReportData {
         data.finish(&results.totals(), &results.registry, results.elapsed());
         if let Some(end) = &results.end {
             data.thresholds = end.thresholds.clone();
+            data.scenarios = end.scenarios.clone();
         }
         data
     }

@@ -241,6 +241,7 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
             series,
             total,
             registry,
+            scenarios: &[],
             is_final: false,
         };
         sink.interval(&view).unwrap();

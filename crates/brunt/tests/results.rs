@@ -74,6 +74,10 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         html.contains("\"reqs\":200.0"),
         "the endpoint table counts every request"
     );
+    assert!(
+        html.contains("\"scenarios\":[\"default: "),
+        "the test options are kept"
+    );
 
     // Same run against itself: every gate holds.
     let gate = "http_req_duration p(95)=10%";
