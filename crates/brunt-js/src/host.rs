@@ -67,6 +67,38 @@ pub(crate) struct IterState {
     pub scheduled_lag: Option<std::time::Duration>,
 }
 
+/// Past this many distinct tag sets on one worker (scripts with generated tag values), the
+/// interner starts over.
+const INTERNED_LIMIT: usize = 4096;
+
+thread_local! {
+    /// Tag sets shared by the VUs of this worker thread: equal sets are one allocation, which
+    /// the worker's aggregator and the recorder's cache then compare by pointer.
+    static INTERNED: RefCell<std::collections::HashSet<TagSet>> = RefCell::default();
+    /// One recorder per worker thread, so its cached per-response tag sets are shared too.
+    static RECORDER: RefCell<brunt_http::Recorder> = RefCell::default();
+}
+
+/// The worker's shared copy of `t`.
+pub(crate) fn intern(t: TagSet) -> TagSet {
+    INTERNED.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(existing) = set.get(&t) {
+            return existing.clone();
+        }
+        if set.len() >= INTERNED_LIMIT {
+            set.clear();
+        }
+        set.insert(t.clone());
+        t
+    })
+}
+
+/// Records one response's k6 samples with this worker's recorder.
+pub(crate) fn with_recorder<R>(f: impl FnOnce(&mut brunt_http::Recorder) -> R) -> R {
+    RECORDER.with(|r| f(&mut r.borrow_mut()))
+}
+
 /// Everything a VU's native functions share.
 pub(crate) struct Host {
     pub shared: Arc<Shared>,
@@ -83,8 +115,6 @@ pub(crate) struct Host {
     base_tags: RefCell<Option<TagSet>>,
     /// Group and check paths this VU has already reported to [`Shared::define`].
     defined: RefCell<std::collections::HashSet<String>>,
-    /// Turns responses into k6's http samples, caching their tag sets.
-    pub recorder: RefCell<brunt_http::Recorder>,
     /// Pending `setTimeout`/`setInterval` callbacks.
     pub timers: RefCell<crate::modules::timers::Timers>,
     cancel: Rc<Cell<bool>>,
@@ -112,7 +142,6 @@ impl Host {
             vu_tags: RefCell::new(BTreeMap::new()),
             base_tags: RefCell::new(None),
             defined: RefCell::default(),
-            recorder: RefCell::default(),
             timers: RefCell::default(),
             cancel: Rc::new(Cell::new(false)),
             yielder: Cell::new(std::ptr::null()),
@@ -180,6 +209,7 @@ impl Host {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .chain([("group", group.as_str())]),
         );
+        let t = intern(t);
         *self.base_tags.borrow_mut() = Some(t.clone());
         t
     }

@@ -185,16 +185,18 @@ fn record(host: &Host, p: &Prepared, resp: &Response) {
     let tags = if p.tags.is_empty() {
         base
     } else {
-        base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        crate::host::intern(base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     };
     let lag = host.iter.borrow().scheduled_lag;
-    host.recorder.borrow_mut().record(
-        &mut host.metrics.borrow_mut(),
-        resp,
-        &tags,
-        p.expected.as_ref(),
-        lag,
-    );
+    crate::host::with_recorder(|r| {
+        r.record(
+            &mut host.metrics.borrow_mut(),
+            resp,
+            &tags,
+            p.expected.as_ref(),
+            lag,
+        )
+    });
 }
 
 /// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.

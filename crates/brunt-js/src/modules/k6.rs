@@ -67,7 +67,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 Some(set) => set,
                 None => {
                     h.define(format!("{}::{}", h.group.borrow(), key.1));
-                    let set = key.0.with([("check", key.1.as_str())]);
+                    let set = crate::host::intern(key.0.with([("check", key.1.as_str())]));
                     let mut cache = check_tags.borrow_mut();
                     if cache.len() >= CHECK_TAG_CACHE {
                         cache.clear();
