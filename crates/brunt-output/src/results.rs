@@ -42,6 +42,8 @@ pub enum ResultsError {
         line: usize,
         reason: String,
     },
+    #[error("cannot merge results file '{path}': {reason}")]
+    Merge { path: String, reason: String },
 }
 
 /// One threshold's verdict at the end of the run.
@@ -183,6 +185,91 @@ impl Results {
             }
         }
         Ok(results)
+    }
+
+    /// Adds the run of another instance of a distributed run (`--execution-segment`): seconds
+    /// are matched by their rounded elapsed time and their histograms added, so percentiles of
+    /// the whole are exact. Thresholds are re-evaluated on the merged totals. `path` names
+    /// `other` in errors.
+    pub fn merge(&mut self, other: &Results, path: &str) -> Result<(), ResultsError> {
+        let merge_err = |reason: String| ResultsError::Merge {
+            path: path.to_string(),
+            reason,
+        };
+        let mut by_second: BTreeMap<u64, ResultsInterval> = BTreeMap::new();
+        for i in self.intervals.drain(..) {
+            by_second.insert(i.elapsed.as_secs_f64().round() as u64, i);
+        }
+        for i in &other.intervals {
+            let slot = by_second
+                .entry(i.elapsed.as_secs_f64().round() as u64)
+                .or_insert_with(|| ResultsInterval {
+                    elapsed: i.elapsed,
+                    time_ms: i.time_ms,
+                    series: SeriesMap::new(),
+                });
+            slot.elapsed = slot.elapsed.max(i.elapsed);
+            for ((id, tags), agg) in &i.series {
+                let def = other.registry.def(*id);
+                let mine = self
+                    .registry
+                    .register(&def.name, def.metric_type, def.value_type)
+                    .map_err(|e| merge_err(e.to_string()))?;
+                match slot.series.get_mut(&(mine, tags.clone())) {
+                    Some(a) => a.merge(agg),
+                    None => {
+                        slot.series.insert((mine, tags.clone()), agg.clone());
+                    }
+                }
+            }
+        }
+        self.intervals = by_second.into_values().collect();
+        self.started_ms = self.started_ms.min(other.started_ms);
+        let end = match (self.end.take(), &other.end) {
+            (Some(mut a), Some(b)) => {
+                a.elapsed = a.elapsed.max(b.elapsed);
+                for s in &b.scenarios {
+                    if !a.scenarios.contains(s) {
+                        a.scenarios.push(s.clone());
+                    }
+                }
+                for t in &b.thresholds {
+                    if !a
+                        .thresholds
+                        .iter()
+                        .any(|x| x.metric == t.metric && x.source == t.source)
+                    {
+                        a.thresholds.push(t.clone());
+                    }
+                }
+                Some(a)
+            }
+            (a, b) => a.or_else(|| b.clone()),
+        };
+        self.end = end.map(|mut e| {
+            e.thresholds = self.reevaluate(&e.thresholds, e.elapsed);
+            e
+        });
+        Ok(())
+    }
+
+    /// The verdicts of `thresholds` on these totals; one that cannot be parsed again keeps its
+    /// verdict.
+    fn reevaluate(&self, thresholds: &[Verdict], elapsed: Duration) -> Vec<Verdict> {
+        let totals = self.totals();
+        thresholds
+            .iter()
+            .map(|v| {
+                let mut t = Thresholds::default();
+                match t.add_cli(&format!("{}: {}", v.metric, v.source), &self.registry) {
+                    Ok(()) => Verdict {
+                        ok: t.evaluate(&totals, elapsed).iter().all(|r| r.ok),
+                        ..v.clone()
+                    },
+                    Err(_) => v.clone(),
+                }
+            })
+            .collect()
     }
 
     /// Every interval merged: the run's totals, with exact percentiles.

@@ -182,3 +182,90 @@ fn results_needs_a_file_and_remote_outputs_check_their_options() {
     );
     assert_eq!(remote.flush, Duration::from_secs(5));
 }
+
+/// Writes a results file of `seconds` seconds of `reqs` requests taking `ms` each, with a
+/// custom counter registered after `extra_metrics` others (so ids differ between files).
+fn instance(path: &std::path::Path, seconds: u32, ms: f64, extra_metrics: &[&str]) {
+    let registry = Arc::new(Registry::new());
+    for m in extra_metrics {
+        registry
+            .register(
+                m,
+                brunt_metrics::MetricType::Counter,
+                brunt_metrics::ValueType::Default,
+            )
+            .unwrap();
+    }
+    let orders = registry
+        .register(
+            "orders",
+            brunt_metrics::MetricType::Counter,
+            brunt_metrics::ValueType::Default,
+        )
+        .unwrap();
+    let mut thresholds = Thresholds::default();
+    thresholds
+        .add_cli("http_req_duration: p(95)<100", &registry)
+        .unwrap();
+    let spec: OutSpec = format!("results={}", path.display()).parse().unwrap();
+    let mut sink = spec.open(&thresholds).unwrap();
+    let mut total = Snapshot::default();
+    let tags = TagSet::new([("name", "a")]);
+    for s in 1..=seconds {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for _ in 0..100 {
+            agg.add(builtin::HTTP_REQS, &tags, 1.0);
+            agg.add(builtin::HTTP_REQ_DURATION, &tags, ms);
+            agg.add(orders, &tags, 2.0);
+        }
+        let series = agg.take().series;
+        total.merge_series(&series);
+        let view = IntervalView {
+            elapsed: Duration::from_millis(u64::from(s) * 1000 + 3),
+            time: SystemTime::now(),
+            series: &series,
+            total: &total,
+            registry: &registry,
+            scenarios: &["default: 10 looping VUs".to_string()],
+            is_final: s == seconds,
+        };
+        sink.interval(&view).unwrap();
+    }
+    sink.finish().unwrap();
+}
+
+#[test]
+fn instances_of_a_distributed_run_merge_exactly() {
+    let dir = temp("merge");
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    // Instance a is fast, b is slow and ran a second longer: 95% of the whole is not under 100.
+    instance(&a, 3, 10.0, &[]);
+    instance(&b, 4, 300.0, &["other_metric"]);
+    let mut merged = Results::read(&a).unwrap();
+    assert!(
+        merged.end.as_ref().unwrap().thresholds[0].ok,
+        "a alone passes"
+    );
+    merged.merge(&Results::read(&b).unwrap(), "b.json").unwrap();
+    assert_eq!(
+        merged.intervals.len(),
+        4,
+        "seconds are matched, not appended"
+    );
+    let totals = merged.totals();
+    let reqs = totals.metric(builtin::HTTP_REQS).unwrap();
+    assert_eq!(reqs.stat("count", 1.0), Some(700.0));
+    let orders = merged.registry.get("orders").unwrap();
+    assert_eq!(
+        totals.metric(orders).unwrap().stat("count", 1.0),
+        Some(1400.0)
+    );
+    let d = totals.metric(builtin::HTTP_REQ_DURATION).unwrap();
+    assert!(
+        (d.stat("med", 1.0).unwrap() - 300.0).abs() < 0.5,
+        "4 of 7 seconds were slow"
+    );
+    let end = merged.end.unwrap();
+    assert!(!end.thresholds[0].ok, "re-evaluated on the merged totals");
+    assert_eq!(end.scenarios.len(), 1);
+}

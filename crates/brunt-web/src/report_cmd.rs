@@ -1,4 +1,5 @@
-//! `brunt report results.json -o report.html`: the HTML report rebuilt from a results file.
+//! `brunt report results.json -o report.html`: the HTML report rebuilt from a results file, or
+//! from the files of every instance of a distributed run, merged.
 
 use crate::{page, ReportData};
 use anyhow::{Context, Result};
@@ -8,12 +9,15 @@ use std::path::PathBuf;
 
 /// Build the self-contained HTML report from a results file (written with --out results=FILE)
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:
+#[command(after_help = "Examples:
   brunt quick http://127.0.0.1:8080/ --out results=results.json
-  brunt report results.json -o report.html")]
+  brunt report results.json -o report.html
+  brunt report part1.json part2.json -o report.html   (instances of one run, merged exactly)")]
 pub struct ReportArgs {
-    /// The results file, e.g. results.json
-    pub results: PathBuf,
+    /// The results file, e.g. results.json; several are merged (one per instance of a
+    /// distributed run)
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
 
     /// Where to write the report
     #[arg(short = 'o', long, value_name = "FILE", default_value = "report.html")]
@@ -22,8 +26,20 @@ pub struct ReportArgs {
 
 /// Writes the report; returns the exit code (0).
 pub fn report(args: ReportArgs) -> Result<i32> {
-    let results = Results::read(&args.results)?;
-    let title = format!("brunt report {}", args.results.display());
+    let mut files = args.results.iter();
+    let mut results = match files.next() {
+        Some(first) => Results::read(first)?,
+        None => anyhow::bail!("give a results file"),
+    };
+    for path in files {
+        results.merge(&Results::read(path)?, &path.display().to_string())?;
+    }
+    let names: Vec<String> = args
+        .results
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let title = format!("brunt report {}", names.join(" + "));
     let data = ReportData::from_results(&results, title);
     std::fs::write(&args.output, page::render(&data))
         .with_context(|| format!("-o {}: cannot write the report", args.output.display()))?;
