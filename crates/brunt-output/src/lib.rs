@@ -13,6 +13,7 @@ mod groups;
 mod humanize;
 mod json_lines;
 mod junit;
+mod outputs;
 mod progress;
 mod remote;
 mod report;
@@ -24,6 +25,7 @@ mod text;
 
 pub use export::summary_export;
 pub use groups::{Check, Group};
+pub use outputs::Outputs;
 pub use remote::RemoteSpec;
 pub use report::{exit_code, saturation_note, stop_on_signals, Finished, ReportConfig, Reporter};
 pub use results::{

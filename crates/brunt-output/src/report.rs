@@ -4,13 +4,13 @@
 //! code with k6's numbers.
 
 use crate::progress::ProgressLine;
-use crate::{IntervalView, OutSpec, OutputError, RunFacts, SampleSink, Summary, SummaryOptions};
+use crate::{OutSpec, OutputError, Outputs, RunFacts, SampleSink, Summary, SummaryOptions};
 use brunt_engine::{Control, Observer, RunControl, RunEnd, RunOutcome, Tick};
 use brunt_metrics::{builtin, Agg, Registry, Thresholds};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// k6's exit codes, where brunt's runs end the same way.
 pub mod exit_code {
@@ -45,8 +45,7 @@ pub struct ReportConfig {
 struct Live {
     registry: Arc<Registry>,
     thresholds: Arc<Thresholds>,
-    sinks: Vec<(String, Box<dyn SampleSink>)>,
-    sink_errors: Vec<String>,
+    outputs: Outputs,
     progress: Option<ProgressLine>,
     scenarios: Vec<String>,
 }
@@ -69,10 +68,7 @@ pub struct Finished {
 impl Reporter {
     /// Opens every output before the run starts, so a bad path fails early.
     pub fn new(cfg: ReportConfig, registry: Arc<Registry>) -> Result<Reporter, OutputError> {
-        let mut sinks = Vec::new();
-        for spec in &cfg.outs {
-            sinks.push((spec.to_string(), spec.open(&cfg.thresholds)?));
-        }
+        let outputs = Outputs::open(&cfg.outs, &cfg.thresholds)?;
         let thresholds = Arc::new(cfg.thresholds);
         let progress = if cfg.quiet {
             None
@@ -83,8 +79,7 @@ impl Reporter {
             live: Arc::new(Mutex::new(Live {
                 registry,
                 thresholds: thresholds.clone(),
-                sinks,
-                sink_errors: Vec::new(),
+                outputs,
                 progress,
                 scenarios: cfg.scenarios,
             })),
@@ -96,13 +91,13 @@ impl Reporter {
 
     /// True when some output wants every sample (the engine must keep them).
     pub fn wants_raw_samples(&self) -> bool {
-        lock(&self.live).sinks.iter().any(|(_, s)| s.wants_raw())
+        lock(&self.live).outputs.wants_raw()
     }
 
     /// Adds an output that is not an `--out` value (the live dashboard); `name` is used in
     /// messages. Call before [`observer`](Self::observer)'s first tick.
     pub fn add_output(&self, name: &str, sink: Box<dyn SampleSink>) {
-        lock(&self.live).sinks.push((name.to_string(), sink));
+        lock(&self.live).outputs.add(name, sink);
     }
 
     /// The engine's once-a-second observer.
@@ -119,12 +114,7 @@ impl Reporter {
         if let Some(p) = live.progress.take() {
             p.finish();
         }
-        for (name, sink) in &mut live.sinks {
-            if let Err(e) = sink.finish() {
-                live.sink_errors.push(format!("output {name}: {e}"));
-            }
-            live.sink_errors.extend(sink.notes());
-        }
+        let mut output_errors = live.outputs.finish();
         let (vus_min, vus_max) = vus_range(&outcome.snapshot);
         let facts = RunFacts {
             elapsed: outcome.elapsed,
@@ -144,7 +134,6 @@ impl Reporter {
             facts,
             self.summary.clone(),
         );
-        let mut output_errors = std::mem::take(&mut live.sink_errors);
         if let Some(path) = &self.summary_export {
             if let Err(e) = std::fs::write(path, summary.export_json()) {
                 output_errors.push(format!("--summary-export {}: {e}", path.display()));
@@ -164,32 +153,7 @@ impl Live {
         if let Some(p) = &self.progress {
             p.update(tick);
         }
-        let raw = std::mem::take(&mut tick.interval.raw);
-        let view = IntervalView {
-            elapsed: tick.elapsed,
-            time: SystemTime::now(),
-            series: &tick.interval.series,
-            total: tick.total,
-            registry: &self.registry,
-            scenarios: &self.scenarios,
-            is_final: tick.is_final,
-        };
-        let errors = &mut self.sink_errors;
-        // A sink that fails is dropped with its error reported; the run goes on.
-        self.sinks.retain_mut(|(name, sink)| {
-            let written = if raw.is_empty() {
-                Ok(())
-            } else {
-                sink.write(&raw, view.registry)
-            };
-            match written.and_then(|()| sink.interval(&view)) {
-                Ok(()) => true,
-                Err(e) => {
-                    errors.push(format!("output {name} stopped: {e}"));
-                    false
-                }
-            }
-        });
+        self.outputs.tick(tick, &self.registry, &self.scenarios);
         if tick.is_final {
             return Control::Continue;
         }
