@@ -7,8 +7,8 @@ use crate::sink::{IntervalView, SampleSink, Target};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use brunt_metrics::{
-    Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, Thresholds, TrendAgg,
-    ValueType,
+    builtin, Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, Thresholds,
+    TrendAgg, ValueType,
 };
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
@@ -216,6 +216,21 @@ impl Results {
                     .register(&def.name, def.metric_type, def.value_type)
                     .map_err(|e| merge_err(e.to_string()))?;
                 match slot.series.get_mut(&(mine, tags.clone())) {
+                    // Each instance ran its own VUs: the run had them all.
+                    Some(Agg::Gauge { value, min, max })
+                        if matches!(mine, builtin::VUS | builtin::VUS_MAX) =>
+                    {
+                        if let Agg::Gauge {
+                            value: v,
+                            min: lo,
+                            max: hi,
+                        } = agg
+                        {
+                            *value += v;
+                            *min += lo;
+                            *max += hi;
+                        }
+                    }
                     Some(a) => a.merge(agg),
                     None => {
                         slot.series.insert((mine, tags.clone()), agg.clone());

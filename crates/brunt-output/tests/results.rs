@@ -213,6 +213,7 @@ fn instance(path: &std::path::Path, seconds: u32, ms: f64, extra_metrics: &[&str
     let tags = TagSet::new([("name", "a")]);
     for s in 1..=seconds {
         let mut agg = Aggregator::new(registry.clone(), false);
+        agg.add(builtin::VUS, &TagSet::empty(), 10.0);
         for _ in 0..100 {
             agg.add(builtin::HTTP_REQS, &tags, 1.0);
             agg.add(builtin::HTTP_REQ_DURATION, &tags, ms);
@@ -265,6 +266,15 @@ fn instances_of_a_distributed_run_merge_exactly() {
         (d.stat("med", 1.0).unwrap() - 300.0).abs() < 0.5,
         "4 of 7 seconds were slow"
     );
+    let vus = |i: usize| {
+        merged.intervals[i]
+            .series
+            .iter()
+            .find(|((id, _), _)| *id == builtin::VUS)
+            .map(|(_, a)| a.stat("value", 1.0))
+    };
+    assert_eq!(vus(0), Some(Some(20.0)), "both instances' VUs");
+    assert_eq!(vus(3), Some(Some(10.0)), "only b ran the last second");
     let end = merged.end.unwrap();
     assert!(!end.thresholds[0].ok, "re-evaluated on the merged totals");
     assert_eq!(end.scenarios.len(), 1);
