@@ -226,6 +226,11 @@ pub fn stop_on_signals(control: RunControl) {
                 if !wait_for_signal().await {
                     return;
                 }
+                if n == 0 && control.is_stopped() {
+                    // The front end stopped the control after the run: the signal belongs to
+                    // what follows it (a lingering dashboard).
+                    return;
+                }
                 if n > 0 {
                     eprintln!("\nstopping now");
                     std::process::exit(exit_code::EXTERNAL_ABORT);

@@ -75,8 +75,11 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         observer: Some(reporter.observer()),
         ..RunOptions::default()
     };
-    stop_on_signals(opts.control.clone());
+    let control = opts.control.clone();
+    stop_on_signals(control.clone());
     let outcome = brunt_engine::run(&plan, factory, registry, opts)?;
+    // The run is over: from now on Ctrl-C ends a lingering dashboard, it stops no run.
+    control.stop();
     let finished = reporter.finish(&outcome, None);
     finished.print();
     if let Some(web) = web {

@@ -277,6 +277,10 @@ fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
         err.contains(&format!("dashboard: http://127.0.0.1:{port}/")),
         "{err}"
     );
+    assert!(
+        !err.contains("stopping"),
+        "Ctrl-C after the run stops no run: {err}"
+    );
 }
 
 fn wait(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
