@@ -24,7 +24,7 @@ BRUNT_ONLY = {"http_req_scheduled_duration"}
 # Sampled once a second by both tools: a run shorter than that may have none in k6.
 TIME_SAMPLED = {"vus", "vus_max"}
 # k6 fetches jslib.k6.io over the network; offline it cannot run these (brunt ships them built in).
-K6_NEEDS_NETWORK = {"jslib.js"}
+K6_NEEDS_NETWORK = {"jslib.js", "handle_summary.js"}
 
 
 def free_port():
