@@ -230,6 +230,10 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
     .unwrap()
     .unwrap();
     let url = session.url().unwrap().to_string();
+    // Before the first second: an empty page, without errors.
+    let (dom, stderr) = browse(&chrome, &dir.path().join("p0"), &url, &["--dump-dom"]);
+    let body = check_dom(&dom, &stderr);
+    assert!(body.contains("data-points=\"0\""), "{body}");
     let mut events = sse(&url);
     // The state comes first, once the page is subscribed to what follows.
     let mut stream = read_until(&mut events, String::new(), |s| s.contains("event: state"));
