@@ -327,7 +327,7 @@ enum Record {
     End {
         elapsed: f64,
         thresholds: Vec<Verdict>,
-        /// One line per scenario (added within version 1; absent in older files).
+        /// One line per scenario; optional for files other tools write.
         #[serde(default)]
         scenarios: Vec<String>,
     },
