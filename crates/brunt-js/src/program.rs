@@ -26,7 +26,7 @@ pub(crate) struct Shared {
     pub http_debug: AtomicU8,
     /// The consolidated options as JSON, for `exec.test.options`.
     pub options_json: Mutex<String>,
-    /// Print `console.*` output (off with `-q`... k6 keeps it; kept for `--quiet` handling by callers).
+    /// Print `console.*` output (embedders and tests may silence it).
     pub console_enabled: bool,
     bytecode: Mutex<HashMap<String, Arc<[u8]>>>,
     files: Mutex<HashMap<PathBuf, Arc<[u8]>>>,

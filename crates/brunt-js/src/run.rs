@@ -52,9 +52,16 @@ pub struct RunArgs {
     /// An environment variable for `__ENV`, repeatable, e.g. `-e BASE_URL=http://127.0.0.1:8080`.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// Pass the system environment to `__ENV` too.
-    #[arg(long)]
-    pub include_system_env_vars: bool,
+    /// Pass the system environment to `__ENV` too (on by default, as in k6;
+    /// `--include-system-env-vars=false` turns it off).
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub include_system_env_vars: Option<bool>,
     /// Write the end-of-test summary in k6's export format, e.g. `--summary-export out.json`.
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
@@ -79,7 +86,7 @@ pub struct RunArgs {
     /// Do not print the end-of-test summary.
     #[arg(long)]
     pub no_summary: bool,
-    /// Hide the progress output and `console` messages.
+    /// Hide the progress output (`console` messages still print, as in k6).
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// No colours in the output.
@@ -339,10 +346,11 @@ fn consolidate(script_json: &str, env: Layer, cli: Layer) -> anyhow::Result<Cons
 fn load(
     script: &Path,
     env: BTreeMap<String, String>,
-    console: bool,
 ) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
     let registry = Arc::new(Registry::new());
-    let program = Program::new(script, registry.clone(), ProgramConfig { env, console })?;
+    // `console` output always prints, as in k6 (`-q` only hides progress).
+    let config = ProgramConfig { env, console: true };
+    let program = Program::new(script, registry.clone(), config)?;
     initialize(&program)?;
     Ok((program, registry))
 }
@@ -369,7 +377,7 @@ fn config_error(e: impl std::fmt::Display) -> i32 {
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let env = build_env(&args.env, args.include_system_env_vars)?;
-    let (program, _) = match load(&args.script, env, true) {
+    let (program, _) = match load(&args.script, env) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
@@ -466,12 +474,13 @@ fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
 
 /// `brunt run`: runs the script and returns k6's exit code.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let env = build_env(
-        &args.env,
-        args.include_system_env_vars || env_flag("INCLUDE_SYSTEM_ENV_VARS"),
-    )?;
+    let include_system = args
+        .include_system_env_vars
+        .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
+        .unwrap_or(true);
+    let env = build_env(&args.env, include_system)?;
     let cli = cli_layer(&args)?;
-    let (program, registry) = match load(&args.script, env, !args.quiet) {
+    let (program, registry) = match load(&args.script, env) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
