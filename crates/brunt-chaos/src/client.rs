@@ -2,6 +2,7 @@
 //! itself), used by `brunt chaos` and by scripts.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -139,10 +140,14 @@ pub enum ClientError {
     InvalidHost(String),
 }
 
+/// How long a request may take by default before it fails.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A client for one API server.
 #[derive(Clone, Debug)]
 pub struct Client {
     authority: String,
+    timeout: Duration,
 }
 
 impl Client {
@@ -164,7 +169,17 @@ impl Client {
         } else {
             format!("{rest}:{DEFAULT_PORT}")
         };
-        Ok(Self { authority })
+        Ok(Self {
+            authority,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Limits how long each request may take (default [`DEFAULT_TIMEOUT`]), so a
+    /// script never hangs on an unresponsive server.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The `host:port` this client talks to.
@@ -320,6 +335,21 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        match tokio::time::timeout(self.timeout, self.exchange(method, path, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Transport {
+                host: self.authority.clone(),
+                detail: format!("no answer within {:?}", self.timeout),
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let transport = |detail: String| ClientError::Transport {
             host: self.authority.clone(),
             detail,
@@ -396,6 +426,34 @@ mod tests {
         assert_eq!(Client::new("[::1]:8474").unwrap().authority(), "[::1]:8474");
         assert!(Client::new("https://x").is_err());
         assert!(Client::new("http://x/y").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unresponsive_server_times_out() {
+        // Accepts but never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move { listener.accept().await });
+        let client = Client::new(&addr.to_string())
+            .unwrap()
+            .with_timeout(Duration::from_millis(200));
+        let err = client.version().await.unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err}");
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_transport_error_naming_the_host() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = Client::new(&addr.to_string())
+            .unwrap()
+            .proxies()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
     }
 
     #[test]
