@@ -217,24 +217,27 @@ fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_brunt"))
-        .args([
-            "quick",
-            &format!("http://{}/", target.local_addr()),
-            "--duration",
-            "2s",
-            "--vus",
-            "2",
-            "-q",
-            "--dashboard",
-            "--dashboard-port",
-            &port.to_string(),
-            "--linger",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Lingering(
+        Command::new(env!("CARGO_BIN_EXE_brunt"))
+            .args([
+                "quick",
+                &format!("http://{}/", target.local_addr()),
+                "--duration",
+                "2s",
+                "--vus",
+                "2",
+                "-q",
+                "--dashboard",
+                "--dashboard-port",
+                &port.to_string(),
+                "--linger",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
     // After the run (2 s) the final state is still served.
     let start = Instant::now();
     let data = loop {
@@ -260,7 +263,7 @@ fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
         "a finished run is not followed"
     );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = wait(&mut child, Duration::from_secs(10));
+    let status = wait(child, Duration::from_secs(10));
     assert_eq!(
         status,
         Some(0),
@@ -281,6 +284,16 @@ fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
         !err.contains("stopping"),
         "Ctrl-C after the run stops no run: {err}"
     );
+}
+
+/// A lingering brunt, killed if the test fails before it ends.
+struct Lingering(std::process::Child);
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn wait(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
