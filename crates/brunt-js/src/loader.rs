@@ -134,8 +134,13 @@ impl Loader for BytecodeLoader {
             None => {
                 let src = source(name).map_err(|msg| throw(ctx, &msg))?;
                 let builtin = !Path::new(name).is_absolute();
-                let bytes =
-                    compile(&self.0, name, &src, builtin).map_err(|msg| throw(ctx, &msg))?;
+                let bytes = compile(&self.0, name, &src, builtin).map_err(|msg| {
+                    // Keep a syntax error a SyntaxError, with QuickJS's location in its message.
+                    match msg.strip_prefix("SyntaxError: ") {
+                        Some(m) => rquickjs::Exception::throw_syntax(ctx, m),
+                        None => throw(ctx, &msg),
+                    }
+                })?;
                 self.0.store_bytecode(name, bytes);
                 self.0.bytecode(name).expect("just stored")
             }
