@@ -253,3 +253,19 @@ fn inspect_reads_the_options_and_reports_bad_ones() {
     let _ = std::fs::remove_file(&bad);
     assert_eq!(code, exit::INVALID_CONFIG);
 }
+
+#[test]
+fn out_json_writes_k6_sample_lines() {
+    let out = std::env::temp_dir().join(format!("brunt-js-out-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let spec = format!("json={}", out.display());
+    let (code, _) = run_script("checks.js", |a| a.out = vec![spec]);
+    assert_eq!(code, exit::OK);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let points = text
+        .lines()
+        .filter(|l| l.contains("\"type\":\"Point\"") && l.contains("\"metric\":\"http_reqs\""))
+        .count();
+    assert_eq!(points, 10, "{text}");
+}
