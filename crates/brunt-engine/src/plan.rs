@@ -279,6 +279,15 @@ impl Plan {
             .unwrap_or_default()
     }
 
+    /// One line per scenario as k6's summary shows them, e.g.
+    /// `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
+    pub fn scenario_lines(&self) -> Vec<String> {
+        self.scenarios()
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.description(self.tuple())))
+            .collect()
+    }
+
     /// The most VUs that can exist at once on this instance, on-demand ones included (k6's
     /// "max VUs").
     pub fn max_vus(&self) -> u64 {

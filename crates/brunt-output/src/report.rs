@@ -108,7 +108,15 @@ impl Reporter {
 
     /// Builds the summary and writes `--summary-export`. The caller prints the summary (or hands
     /// its data to `handleSummary`).
-    pub fn finish(self, outcome: &RunOutcome, setup_data: Option<serde_json::Value>) -> Finished {
+    ///
+    /// `definition_order` lists group and check paths in the order the script first ran them
+    /// (empty without a script).
+    pub fn finish(
+        self,
+        outcome: &RunOutcome,
+        setup_data: Option<serde_json::Value>,
+        definition_order: Vec<String>,
+    ) -> Finished {
         let mut guard = lock(&self.live);
         let live = &mut *guard;
         if let Some(p) = live.progress.take() {
@@ -123,7 +131,7 @@ impl Reporter {
             scenarios: live.scenarios.clone(),
             saturation: saturation_note(outcome),
             setup_data,
-            definition_order: Vec::new(),
+            definition_order,
             is_stdout_tty: std::io::stdout().is_terminal(),
             is_stderr_tty: std::io::stderr().is_terminal(),
         };
@@ -164,23 +172,14 @@ impl Live {
     }
 }
 
-impl Finished {
-    /// Prints the summary to stdout and any output problems to stderr.
-    pub fn print(&self) {
-        print!("{}", self.summary.text());
-        for e in &self.output_errors {
-            eprintln!("warning: {e}");
-        }
-    }
-}
-
-/// k6's verdict: an abort by threshold or a failed threshold is 99, `test.abort()` 108, an
-/// interruption 105 (unless a threshold failed, which CI cares about more).
+/// k6's verdict: `test.abort()` 108 (the script's own verdict comes first, as in k6), an abort
+/// by threshold or a failed threshold 99, an interruption 105 (unless a threshold failed, which CI
+/// cares about more).
 fn exit_code_for(end: &RunEnd, thresholds_failed: bool) -> i32 {
     match end {
+        RunEnd::TestAborted(_) => exit_code::SCRIPT_ABORTED,
         RunEnd::Aborted(_) => exit_code::THRESHOLDS_FAILED,
         _ if thresholds_failed => exit_code::THRESHOLDS_FAILED,
-        RunEnd::TestAborted(_) => exit_code::SCRIPT_ABORTED,
         RunEnd::Interrupted => exit_code::EXTERNAL_ABORT,
         RunEnd::Crashed(_) => exit_code::GENERIC_ENGINE,
         RunEnd::Completed => exit_code::OK,
@@ -277,5 +276,6 @@ mod tests {
         assert_eq!(exit_code_for(&RunEnd::Interrupted, false), 105);
         assert_eq!(exit_code_for(&RunEnd::Interrupted, true), 99);
         assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), false), 108);
+        assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), true), 108);
     }
 }

@@ -9,10 +9,10 @@ mod vu;
 pub use args::QuickArgs;
 
 use anyhow::{Context, Result};
-use brunt_engine::{Plan, RunOptions};
+use brunt_engine::Plan;
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{stop_on_signals, ReportConfig, Reporter, SummaryOptions};
-use brunt_web::{RunInfo, WebSession};
+use brunt_output::{ReportConfig, SummaryOptions};
+use brunt_web::RunReport;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,20 +41,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         colors: !args.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ..SummaryOptions::default()
     };
-    let scenarios: Vec<String> = plan
-        .scenarios()
-        .iter()
-        .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
-        .collect();
-    let web = WebSession::start(
-        &args.web,
-        RunInfo {
-            title: format!("brunt quick {} {}", args.method, args.url),
-            scenarios: scenarios.clone(),
-            thresholds: thresholds.clone(),
-        },
-    )?;
-    let reporter = Reporter::new(
+    let report = RunReport::start(
         ReportConfig {
             thresholds,
             outs: args.outs.clone(),
@@ -62,29 +49,18 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             summary,
             quiet: args.quiet,
             planned: plan.max_duration(),
-            scenarios,
+            scenarios: plan.scenario_lines(),
         },
+        &args.web,
+        format!("brunt quick {} {}", args.method, args.url),
         registry.clone(),
     )?;
-    if let Some(web) = &web {
-        reporter.add_output("dashboard", web.output());
-    }
     let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
-    let opts = RunOptions {
-        keep_raw: reporter.wants_raw_samples(),
-        observer: Some(reporter.observer()),
-        ..RunOptions::default()
-    };
-    let control = opts.control.clone();
-    stop_on_signals(control.clone());
-    let outcome = brunt_engine::run(&plan, factory, registry, opts)?;
-    // The run is over: from now on Ctrl-C ends a lingering dashboard, it stops no run.
-    control.stop();
-    let finished = reporter.finish(&outcome, None);
-    finished.print();
-    if let Some(web) = web {
-        web.finish(&outcome, &finished.summary, &finished.output_errors)?;
-    }
+    let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
+    let finished = report.finish(&outcome, None, Vec::new(), |f| {
+        print!("{}", f.summary.text());
+        Ok(())
+    })?;
     Ok(finished.exit_code)
 }
 

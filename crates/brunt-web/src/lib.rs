@@ -2,15 +2,14 @@
 //! self-contained HTML report (`--report FILE`, or `brunt report results.json`). Both are one
 //! page, built into the binary with its chart library, fed by [`ReportData`].
 //!
-//! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags, starts a [`WebSession`]
-//! before the run, adds [`WebSession::output`] to its outputs (`Reporter::add_output`, or any
-//! observer that calls `SampleSink::interval` each tick), and calls [`WebSession::finish`] after
-//! printing the summary.
+//! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags and drives its run through a
+//! [`RunReport`], which feeds the reporter's outputs and the [`WebSession`] and finishes both.
 
 mod dashboard;
 mod page;
 mod report_cmd;
 mod report_data;
+mod run_report;
 mod session;
 
 pub use page::render;
@@ -18,4 +17,5 @@ pub use report_cmd::{report, ReportArgs};
 pub use report_data::{
     Breakdown, CheckRow, Count, Endpoint, FinalSummary, MetricRow, Point, ReportData,
 };
+pub use run_report::RunReport;
 pub use session::{RunInfo, WebArgs, WebSession, DEFAULT_PORT};

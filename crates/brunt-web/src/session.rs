@@ -27,8 +27,8 @@ pub struct WebArgs {
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, requires = "dashboard")]
     pub dashboard_port: u16,
 
-    /// Keep the dashboard up after the run until Ctrl-C
-    #[arg(long, requires = "dashboard")]
+    /// Keep the process (and the dashboard) up after the run until Ctrl-C, as k6's --linger
+    #[arg(short = 'l', long)]
     pub linger: bool,
 
     /// Write a self-contained HTML report (charts, thresholds, tables) to FILE at the end,
@@ -56,10 +56,10 @@ pub struct WebSession {
 }
 
 impl WebSession {
-    /// Starts the dashboard (when asked for) and prints its URL; `None` when neither
-    /// `--dashboard` nor `--report` was given.
+    /// Starts the dashboard (when asked for) and prints its URL; `None` when none of
+    /// `--dashboard`, `--report` and `--linger` was given.
     pub fn start(args: &WebArgs, info: RunInfo) -> Result<Option<WebSession>> {
-        if !args.dashboard && args.report.is_none() {
+        if !args.dashboard && args.report.is_none() && !args.linger {
             return Ok(None);
         }
         if let Some(path) = &args.report {
@@ -120,8 +120,11 @@ impl WebSession {
                 .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
             eprintln!("report: {}", path.display());
         }
-        if let (true, Some(url)) = (self.args.linger, &self.url) {
-            eprintln!("dashboard: still serving {url}; press Ctrl-C to exit");
+        if self.args.linger {
+            match &self.url {
+                Some(url) => eprintln!("dashboard: still serving {url}; press Ctrl-C to exit"),
+                None => eprintln!("linger: waiting for Ctrl-C"),
+            }
             wait_for_ctrl_c();
         }
         Ok(())

@@ -1,0 +1,81 @@
+//! One driver for everything a run shows and keeps, shared by `brunt quick` and `brunt run`: the
+//! reporter (progress line, `--out` outputs, `abortOnFail`, summary, `--summary-export`, exit
+//! code), the dashboard and `--report`, and the Ctrl-C/SIGTERM handling that still writes them.
+
+use crate::{RunInfo, WebArgs, WebSession};
+use anyhow::Result;
+use brunt_engine::{RunControl, RunOptions, RunOutcome};
+use brunt_metrics::Registry;
+use brunt_output::{stop_on_signals, Finished, ReportConfig, Reporter};
+use std::sync::Arc;
+
+pub struct RunReport {
+    reporter: Reporter,
+    web: Option<WebSession>,
+    control: RunControl,
+}
+
+impl RunReport {
+    /// Opens the outputs and starts the dashboard (so bad paths and ports fail before the run),
+    /// and turns the first Ctrl-C or SIGTERM into a graceful stop. `title` heads the page.
+    pub fn start(
+        cfg: ReportConfig,
+        web: &WebArgs,
+        title: String,
+        registry: Arc<Registry>,
+    ) -> Result<RunReport> {
+        let web = WebSession::start(
+            web,
+            RunInfo {
+                title,
+                scenarios: cfg.scenarios.clone(),
+                thresholds: cfg.thresholds.clone(),
+            },
+        )?;
+        let reporter = Reporter::new(cfg, registry)?;
+        if let Some(web) = &web {
+            reporter.add_output("dashboard", web.output());
+        }
+        let control = RunControl::new();
+        stop_on_signals(control.clone());
+        Ok(RunReport {
+            reporter,
+            web,
+            control,
+        })
+    }
+
+    /// Engine options that feed this report: its observer, whether samples must be kept, and
+    /// the stop control the signals drive. Set the rest with struct update syntax.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            keep_raw: self.reporter.wants_raw_samples(),
+            observer: Some(self.reporter.observer()),
+            control: self.control.clone(),
+            ..RunOptions::default()
+        }
+    }
+
+    /// After the run: builds the summary and writes `--summary-export`, lets `present` show it
+    /// (print it, or hand it to `handleSummary`), then finishes the page (`--report`, final
+    /// verdicts, `--linger`).
+    pub fn finish(
+        self,
+        outcome: &RunOutcome,
+        setup_data: Option<serde_json::Value>,
+        definition_order: Vec<String>,
+        present: impl FnOnce(&Finished) -> Result<()>,
+    ) -> Result<Finished> {
+        let finished = self.reporter.finish(outcome, setup_data, definition_order);
+        present(&finished)?;
+        for e in &finished.output_errors {
+            eprintln!("warning: {e}");
+        }
+        if let Some(web) = self.web {
+            // The run is over: a signal from now on ends --linger, not the run.
+            self.control.stop();
+            web.finish(outcome, &finished.summary, &finished.output_errors)?;
+        }
+        Ok(finished)
+    }
+}
