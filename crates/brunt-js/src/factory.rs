@@ -140,6 +140,14 @@ impl Vu for ScriptVu {
             iter: ctx.vu_iteration,
         };
         let outcome = self.js.call(call).await;
+        if self
+            .program
+            .shared
+            .no_vu_connection_reuse
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.js.io().close_connections();
+        }
         // k6 reports the iteration's network bytes when it ends, so these metrics exist even
         // for iterations without requests (the bytes themselves come with each response).
         self.host.emit(builtin::DATA_SENT, 0.0, &[]);

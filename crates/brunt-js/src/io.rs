@@ -17,6 +17,13 @@ impl HttpIo {
     }
 }
 
+impl HttpIo {
+    /// Closes the VU's connections (k6's `noVUConnectionReuse`, between iterations).
+    pub(crate) fn close_connections(&self) {
+        self.client.close_idle();
+    }
+}
+
 impl Io for HttpIo {
     fn perform<'a>(&'a mut self, req: IoRequest) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
         Box::pin(async move {

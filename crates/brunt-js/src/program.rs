@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub aborted: AtomicBool,
     /// `discardResponseBodies`: requests without a `responseType` read no body.
     pub discard_bodies: AtomicBool,
+    /// `noVUConnectionReuse`: each iteration opens new connections.
+    pub no_vu_connection_reuse: AtomicBool,
     /// `maxRedirects` (k6's default 10), unless a request sets `redirects`.
     pub max_redirects: AtomicU32,
     pub abort_reason: Mutex<Option<String>>,
@@ -151,6 +153,7 @@ impl Program {
                 script_options: Mutex::new(None),
                 aborted: AtomicBool::new(false),
                 discard_bodies: AtomicBool::new(false),
+                no_vu_connection_reuse: AtomicBool::new(false),
                 max_redirects: AtomicU32::new(10),
                 abort_reason: Mutex::new(None),
             }),

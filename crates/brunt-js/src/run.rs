@@ -116,6 +116,12 @@ pub struct RunArgs {
     /// Accept any TLS certificate.
     #[arg(long)]
     pub insecure_skip_tls_verify: bool,
+    /// Open a new connection for every request.
+    #[arg(long)]
+    pub no_connection_reuse: bool,
+    /// Open new connections for every iteration.
+    #[arg(long)]
+    pub no_vu_connection_reuse: bool,
     /// The `User-Agent` of requests that set none.
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
@@ -244,6 +250,14 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
         l.extra
             .insert("insecureSkipTLSVerify".into(), Value::Bool(true));
     }
+    if a.no_connection_reuse {
+        l.extra
+            .insert("noConnectionReuse".into(), Value::Bool(true));
+    }
+    if a.no_vu_connection_reuse {
+        l.extra
+            .insert("noVUConnectionReuse".into(), Value::Bool(true));
+    }
     if let Some(ua) = &a.user_agent {
         l.extra.insert("userAgent".into(), Value::from(ua.clone()));
     }
@@ -295,6 +309,8 @@ fn env_layer() -> anyhow::Result<Layer> {
     for (name, key) in [
         ("DISCARD_RESPONSE_BODIES", "discardResponseBodies"),
         ("INSECURE_SKIP_TLS_VERIFY", "insecureSkipTLSVerify"),
+        ("NO_CONNECTION_REUSE", "noConnectionReuse"),
+        ("NO_VU_CONNECTION_REUSE", "noVUConnectionReuse"),
     ] {
         if env_flag(name) {
             l.extra.insert(key.into(), Value::Bool(true));
@@ -511,6 +527,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let shared = &program.shared;
     if c.json.get("discardResponseBodies").and_then(Value::as_bool) == Some(true) {
         shared.discard_bodies.store(true, Ordering::Relaxed);
+    }
+    if c.json.get("noVUConnectionReuse").and_then(Value::as_bool) == Some(true) {
+        shared.no_vu_connection_reuse.store(true, Ordering::Relaxed);
     }
     if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
         shared.max_redirects.store(n as u32, Ordering::Relaxed);

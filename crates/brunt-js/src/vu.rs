@@ -164,6 +164,11 @@ impl<I: Io> JsVu<I> {
         }
     }
 
+    /// The I/O driver (it owns the VU's HTTP connections).
+    pub(crate) fn io(&self) -> &I {
+        &self.io
+    }
+
     /// Ends a call whose future was dropped: JavaScript unwinds through an uncatchable interrupt.
     fn finish_cancelled(&mut self) {
         if !self.in_call {

@@ -4,6 +4,7 @@
 use brunt_js::{exit, run, RunArgs};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 fn target() -> &'static str {
@@ -24,10 +25,13 @@ fn script(name: &str) -> PathBuf {
 
 /// Runs a corpus script; returns the exit code and the summary export.
 fn run_script(name: &str, extra: impl FnOnce(&mut RunArgs)) -> (i32, Value) {
+    // Several tests run the same script at once: each run gets its own file.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
     let export = std::env::temp_dir().join(format!(
-        "brunt-js-{}-{}.json",
+        "brunt-js-{}-{}-{}.json",
         name.trim_end_matches(".js"),
-        std::process::id()
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_file(&export);
     let mut args = RunArgs {
@@ -268,4 +272,22 @@ fn out_json_writes_k6_sample_lines() {
         .filter(|l| l.contains("\"type\":\"Point\"") && l.contains("\"metric\":\"http_reqs\""))
         .count();
     assert_eq!(points, 10, "{text}");
+}
+
+#[test]
+fn no_vu_connection_reuse_connects_every_iteration() {
+    let connects_always = |a: &mut RunArgs| {
+        a.thresholds = vec!["http_req_connecting: min>0".into()];
+    };
+    let (code, _) = run_script("checks.js", connects_always);
+    assert_eq!(
+        code,
+        exit::THRESHOLDS_FAILED,
+        "connections are reused by default"
+    );
+    let (code, ex) = run_script("checks.js", |a| {
+        connects_always(a);
+        a.no_vu_connection_reuse = true;
+    });
+    assert_eq!(code, exit::OK, "{ex}");
 }
