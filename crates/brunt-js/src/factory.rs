@@ -126,6 +126,7 @@ impl Vu for ScriptVu {
                 it.tags = Some(ctx.scenario.tags.clone());
                 let since = ctx.scenario_start.elapsed();
                 it.scenario_start = SystemTime::now().checked_sub(since);
+                it.test_start = SystemTime::now().checked_sub(ctx.test_start.elapsed());
             }
             it.iter = ctx.vu_iteration;
             it.iter_in_scenario = ctx.vu_iteration_in_scenario;

@@ -54,7 +54,8 @@ pub(crate) struct IterState {
     pub scenario: String,
     pub executor: String,
     pub scenario_start: Option<SystemTime>,
-    pub progress: f64,
+    /// When the test started (after setup).
+    pub test_start: Option<SystemTime>,
     pub iter_in_scenario: u64,
     pub iter_in_test: u64,
     pub iter_in_instance: u64,

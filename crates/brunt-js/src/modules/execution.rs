@@ -29,7 +29,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 .map(|d| d.as_millis() as f64)
                 .unwrap_or(0.0);
             o.set("startTime", start)?;
-            o.set("progress", it.progress)?;
+            let test_start = it
+                .test_start
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as f64)
+                .unwrap_or(0.0);
+            o.set("testStartTime", test_start)?;
             let tags = Object::new(ctx.clone())?;
             for (k, v) in h.base_tags().iter() {
                 tags.set(k, v)?;
