@@ -11,7 +11,8 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// k6's built-in modules, implemented as small JavaScript layers over the VU's native functions.
+/// k6's built-in modules, implemented as small JavaScript layers over the VU's native functions,
+/// and brunt's own.
 const BUILTIN: &[(&str, &str)] = &[
     ("k6", include_str!("js/k6.js")),
     ("k6/http", include_str!("js/http.js")),
@@ -21,6 +22,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/encoding", include_str!("js/encoding.js")),
     ("k6/crypto", include_str!("js/crypto.js")),
     ("k6/timers", include_str!("js/timers.js")),
+    // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
+    ("brunt/chaos", include_str!("js/brunt/chaos.js")),
 ];
 
 /// jslib.k6.io libraries by name (any version), as built-in equivalents.

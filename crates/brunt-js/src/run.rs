@@ -5,32 +5,21 @@
 use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
 use anyhow::{anyhow, Context as _};
-use brunt_engine::{
-    parse_duration, Control, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
-};
+use brunt_engine::{parse_duration, Options, Plan, RunEnd, RunError, RunOptions, Stage};
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{OutSpec, RunFacts, SampleSink, Summary, SummaryOptions};
+use brunt_output::{OutSpec, ReportConfig, SummaryOptions};
+use brunt_web::RunReport;
 use clap::Args;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-/// k6's exit codes that `brunt run` uses.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const THRESHOLDS_FAILED: i32 = 99;
-    pub const SETUP_TIMEOUT: i32 = 100;
-    pub const GENERIC_ENGINE: i32 = 103;
-    pub const INVALID_CONFIG: i32 = 104;
-    pub const EXTERNAL_ABORT: i32 = 105;
-    pub const SCRIPT_EXCEPTION: i32 = 107;
-    pub const SCRIPT_ABORTED: i32 = 108;
-}
+/// k6's exit codes (shared with `brunt quick`).
+pub use brunt_output::exit_code as exit;
 
 /// `brunt run`: k6's `run` flags.
 #[derive(Args, Debug, Clone, Default)]
@@ -101,9 +90,9 @@ pub struct RunArgs {
     /// Do not run `teardown()`.
     #[arg(long)]
     pub no_teardown: bool,
-    /// Keep the process alive after the test until Ctrl-C.
-    #[arg(short = 'l', long)]
-    pub linger: bool,
+    /// `--dashboard`, `--report` and `--linger`.
+    #[command(flatten)]
+    pub web: brunt_web::WebArgs,
     /// This instance's share of the test, e.g. `--execution-segment 1/4:2/4`.
     #[arg(long, value_name = "FROM:TO")]
     pub execution_segment: Option<String>,
@@ -435,37 +424,6 @@ fn http_config(json: &Map<String, Value>) -> ClientConfig {
     c
 }
 
-/// Stops the run on Ctrl-C or SIGTERM.
-fn watch_signals(control: RunControl) {
-    let spawned = std::thread::Builder::new()
-        .name("brunt-signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{signal, SignalKind};
-                    let Ok(mut term) = signal(SignalKind::terminate()) else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                #[cfg(not(unix))]
-                let _ = tokio::signal::ctrl_c().await;
-                control.stop();
-            });
-        });
-    drop(spawned);
-}
-
 /// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key.
 fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
     let Value::Object(m) = map else {
@@ -560,49 +518,43 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .unwrap_or("")
         .to_string();
 
-    let mut sinks: Vec<Box<dyn SampleSink>> = Vec::new();
     let outs: Vec<String> = if args.out.is_empty() {
         env_var("OUT").map(|o| vec![o]).unwrap_or_default()
     } else {
         args.out.clone()
     };
+    let mut specs = Vec::new();
     for o in &outs {
-        let spec: OutSpec = match o.parse() {
-            Ok(s) => s,
-            Err(e) => return Ok(config_error(e)),
-        };
-        match spec.open(&thresholds) {
-            Ok(s) => sinks.push(s),
+        match o.parse::<OutSpec>() {
+            Ok(s) => specs.push(s),
             Err(e) => return Ok(config_error(e)),
         }
     }
-    let sink_error: Arc<Mutex<Option<String>>> = Arc::default();
-
-    let control = RunControl::new();
-    watch_signals(control.clone());
-    let observer_thresholds = thresholds.clone();
-    let observer_registry = registry.clone();
-    let observer_sink_error = sink_error.clone();
-    let observer: brunt_engine::Observer = Box::new(move |tick| {
-        let raw = std::mem::take(&mut tick.interval.raw);
-        for s in sinks.iter_mut() {
-            let r = s.write(&raw, &observer_registry);
-            let r = if tick.is_final {
-                r.and_then(|()| s.finish())
-            } else {
-                r
-            };
-            if let Err(e) = r {
-                *observer_sink_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-            }
-        }
-        match observer_thresholds.abort_reason(tick.total, tick.elapsed) {
-            Some(reason) if !tick.is_final => Control::Abort(reason),
-            _ => Control::Continue,
-        }
-    });
+    let report = RunReport::start(
+        ReportConfig {
+            thresholds,
+            outs: specs,
+            summary_export: args
+                .summary_export
+                .clone()
+                .or_else(|| env_var("SUMMARY_EXPORT").map(PathBuf::from)),
+            summary: SummaryOptions {
+                trend_stats,
+                time_unit,
+                colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
+            },
+            quiet: args.quiet,
+            planned: plan.max_duration(),
+            scenarios: plan.scenario_lines(),
+        },
+        &args.web,
+        format!("brunt run {}", args.script.display()),
+        registry.clone(),
+    );
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return Ok(config_error(format!("{e:#}"))),
+    };
     let factory = Arc::new(JsVuFactory::new(
         program.clone(),
         http_config(&c.json),
@@ -610,15 +562,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     ));
     let opts = RunOptions {
         workers: args.workers.unwrap_or(0),
-        keep_raw: !outs.is_empty(),
-        control,
-        observer: Some(observer),
         setup: !(args.no_setup || env_flag("NO_SETUP")),
         teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
+        ..report.run_options()
     };
-    let mut summary_exit = None;
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
+        Err(e @ RunError::SetupTimeout(_)) => {
+            let _ = writeln!(std::io::stderr(), "ERRO {e}");
+            return Ok(exit::SETUP_TIMEOUT);
+        }
         Err(RunError::Setup(e)) if e.0.starts_with(crate::factory::TIMED_OUT) => {
             let _ = writeln!(std::io::stderr(), "ERRO {e}");
             return Ok(exit::SETUP_TIMEOUT);
@@ -631,99 +584,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             "teardown() failed: {e}"
         )));
     }
-    if let Some(e) = sink_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        let _ = writeln!(std::io::stderr(), "ERRO output: {e}");
+    if let RunEnd::Crashed(e) = &outcome.end {
+        let _ = writeln!(std::io::stderr(), "ERRO the run crashed: {e}");
     }
-
-    let vus = outcome.snapshot.metric(brunt_metrics::builtin::VUS);
-    let facts = RunFacts {
-        elapsed: outcome.elapsed,
-        vus_min: vus.as_ref().and_then(|a| a.stat("min", 1.0)).unwrap_or(0.0) as u64,
-        vus_max: vus.as_ref().and_then(|a| a.stat("max", 1.0)).unwrap_or(0.0) as u64,
-        scenarios: plan
-            .scenarios()
-            .iter()
-            .map(|s| format!("{}: {}", s.name, s.description(plan.tuple())))
-            .collect(),
-        saturation: outcome.saturation.is_saturated().then(|| {
-            format!(
-                "the load generator was saturated for {}s (event loop lag up to {:?}); results may understate the system's capacity",
-                outcome.saturation.lagging_seconds, outcome.saturation.max_event_loop_lag
-            )
-        }),
-        definition_order: program.definition_order(),
-        setup_data: factory
-            .setup_data()
-            .and_then(|j| serde_json::from_str(&j).ok()),
-        is_stdout_tty: std::io::stdout().is_terminal(),
-        is_stderr_tty: std::io::stderr().is_terminal(),
-    };
-    let summary = Summary::new(
-        &outcome.snapshot,
-        &registry,
-        &thresholds,
-        facts,
-        SummaryOptions {
-            trend_stats,
-            time_unit,
-            colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
-        },
-    );
-    if let Some(path) = args
-        .summary_export
-        .clone()
-        .or_else(|| env_var("SUMMARY_EXPORT").map(PathBuf::from))
-    {
-        std::fs::write(&path, summary.export_json())
-            .with_context(|| format!("--summary-export: cannot write '{}'", path.display()))?;
-    }
-    if program.has_export("handleSummary") {
-        let metrics = std::rc::Rc::new(std::cell::RefCell::new(brunt_metrics::Aggregator::new(
-            registry.clone(),
-            false,
-        )));
-        match handle_summary(
-            &program,
-            metrics,
-            summary.data().to_string(),
-            http_config(&c.json),
-        ) {
-            Ok(Some(json)) => {
-                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-                write_handle_summary(&v)?;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                summary_exit = Some(script_error(format!("handleSummary() failed: {e}")));
-                if !args.no_summary {
-                    print!("{}", summary.text());
+    let setup_data = factory
+        .setup_data()
+        .and_then(|j| serde_json::from_str(&j).ok());
+    let no_summary = args.no_summary || env_flag("NO_SUMMARY");
+    let mut summary_exit = None;
+    let finished = report.finish(&outcome, setup_data, program.definition_order(), |f| {
+        let summary = &f.summary;
+        if program.has_export("handleSummary") {
+            let metrics = std::rc::Rc::new(std::cell::RefCell::new(
+                brunt_metrics::Aggregator::new(registry.clone(), false),
+            ));
+            match handle_summary(
+                &program,
+                metrics,
+                summary.data().to_string(),
+                http_config(&c.json),
+            ) {
+                Ok(Some(json)) => {
+                    let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                    write_handle_summary(&v)?;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    summary_exit = Some(script_error(format!("handleSummary() failed: {e}")));
+                    if !no_summary {
+                        print!("{}", summary.text());
+                    }
                 }
             }
+        } else if !no_summary {
+            print!("{}", summary.text());
         }
-    } else if !args.no_summary && !env_flag("NO_SUMMARY") {
-        print!("{}", summary.text());
-    }
-    let _ = std::io::stdout().flush();
-
-    if args.linger {
-        let _ = writeln!(std::io::stderr(), "Linger set; waiting for Ctrl+C...");
-        let lingering = RunControl::new();
-        watch_signals(lingering.clone());
-        while !lingering.is_stopped() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    let code = match &outcome.end {
-        RunEnd::TestAborted(_) => exit::SCRIPT_ABORTED,
-        _ if summary.thresholds_failed() => exit::THRESHOLDS_FAILED,
-        RunEnd::Aborted(_) => exit::THRESHOLDS_FAILED,
-        RunEnd::Interrupted => exit::EXTERNAL_ABORT,
-        RunEnd::Crashed(e) => {
-            let _ = writeln!(std::io::stderr(), "ERRO the run crashed: {e}");
-            exit::GENERIC_ENGINE
-        }
-        RunEnd::Completed => summary_exit.unwrap_or(exit::OK),
+        let _ = std::io::stdout().flush();
+        Ok(())
+    })?;
+    let code = match (&outcome.end, summary_exit) {
+        (RunEnd::Completed, Some(code)) if finished.exit_code == exit::OK => code,
+        _ => finished.exit_code,
     };
     Ok(code)
 }

@@ -291,3 +291,36 @@ fn no_vu_connection_reuse_connects_every_iteration() {
     });
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+/// A fault proxy API on loopback, running for the rest of the test process.
+fn chaos_api() -> &'static str {
+    static API: OnceLock<String> = OnceLock::new();
+    API.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let server = brunt_chaos::start(listener, Default::default())
+                    .await
+                    .unwrap();
+                tx.send(format!("http://{}", server.api_addr())).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().unwrap()
+    })
+}
+
+#[test]
+fn brunt_chaos_module_adds_and_removes_toxics_from_a_script() {
+    let upstream = target().trim_start_matches("http://").to_string();
+    let (code, ex) = run_script("chaos.js", |a| {
+        a.env.push(format!("CHAOS_URL={}", chaos_api()));
+        a.env.push(format!("UPSTREAM={upstream}"));
+    });
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 6, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert!(thresholds_all_ok(&ex), "200 ms of latency shows: {ex}");
+}

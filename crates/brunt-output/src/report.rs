@@ -16,6 +16,8 @@ use std::time::Duration;
 pub mod exit_code {
     pub const OK: i32 = 0;
     pub const THRESHOLDS_FAILED: i32 = 99;
+    /// `setup()` ran past `setupTimeout`.
+    pub const SETUP_TIMEOUT: i32 = 100;
     pub const INVALID_CONFIG: i32 = 104;
     /// Interrupted from outside (Ctrl-C, SIGTERM).
     pub const EXTERNAL_ABORT: i32 = 105;

@@ -37,6 +37,7 @@ function call(host, method, path, body) {
   return res.body ? JSON.parse(res.body) : null;
 }
 
+// A proxy as the API last described it (name, listen, upstream, enabled, toxics), with methods.
 export class Proxy {
   constructor(client, data) {
     this.client = client;
@@ -61,7 +62,8 @@ export class Proxy {
     call(this.client.host, 'DELETE', `${this.path}/toxics/${encodeURIComponent(name)}`);
   }
 
-  toxics() {
+  // The proxy's toxics now (the `toxics` field holds them as of the last call).
+  listToxics() {
     return call(this.client.host, 'GET', `${this.path}/toxics`);
   }
 
