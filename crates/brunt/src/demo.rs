@@ -1,31 +1,26 @@
 //! `brunt demo`: a real job with nothing to set up. Starts the built-in target on a free loopback
-//! port, attacks it for a few seconds with thresholds, and prints the summary.
+//! port and runs a bundled k6 script against it (two scenarios, groups, checks, thresholds), then
+//! prints the summary.
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
-/// The demo's attack, parsed from the same flags a user would type.
-#[derive(Parser)]
-struct DemoQuick {
-    #[command(flatten)]
-    quick: brunt_quick::QuickArgs,
-}
+/// The bundled script, written to a temporary file for the run.
+const SCRIPT: &str = include_str!("demo.js");
 
 pub fn run() -> Result<i32> {
     let target = brunt_target::spawn("127.0.0.1:0".parse()?).context("starting the demo target")?;
-    let url = format!("http://{}/json", target.local_addr());
-    println!("brunt demo: attacking the built-in target at {url} for 5s with 20 VUs\n");
-    let args = DemoQuick::try_parse_from([
-        "quick",
-        &url,
-        "--vus",
-        "20",
-        "--duration",
-        "5s",
-        "--threshold",
-        "http_req_duration: p(95)<200",
-        "--threshold",
-        "http_req_failed: rate<0.01",
-    ])?;
-    brunt_quick::run(args.quick)
+    let base = format!("http://{}", target.local_addr());
+    let dir = std::env::temp_dir().join(format!("brunt-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let script = dir.join("demo.js");
+    std::fs::write(&script, SCRIPT).with_context(|| format!("writing {}", script.display()))?;
+    println!("brunt demo: running a k6 script against the built-in target at {base} for 5s\n");
+    let code = brunt_js::run(brunt_js::RunArgs {
+        script: script.clone(),
+        env: vec![format!("BASE_URL={base}")],
+        include_system_env_vars: Some(false),
+        ..Default::default()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    code
 }
