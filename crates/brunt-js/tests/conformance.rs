@@ -324,3 +324,26 @@ fn brunt_chaos_module_adds_and_removes_toxics_from_a_script() {
     assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
     assert!(thresholds_all_ok(&ex), "200 ms of latency shows: {ex}");
 }
+
+#[test]
+fn a_script_run_writes_the_html_report_and_the_results_file() {
+    let dir = std::env::temp_dir().join(format!("brunt-js-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, results) = (dir.join("report.html"), dir.join("results.json"));
+    let (code, ex) = run_script("checks.js", |a| {
+        a.web.report = Some(report.clone());
+        a.out = vec![format!("results={}", results.display())];
+    });
+    assert_eq!(code, exit::OK, "{ex}");
+    let html = std::fs::read_to_string(&report).expect("--report writes the page");
+    assert!(
+        html.contains("<html") && html.contains("http_reqs"),
+        "a report page with the run's metrics"
+    );
+    let results = std::fs::read_to_string(&results).expect("--out results= writes the file");
+    assert!(
+        results.lines().count() > 1,
+        "the results file has data beyond its header"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
