@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{not_before, Behaviour, Body, Piece, StageCx};
+use super::{not_before, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -30,8 +30,8 @@ impl Behaviour for Bandwidth {
         out: &mut Vec<Piece>,
     ) {
         let Body::Data(mut data) = piece.body else {
-            let at = not_before(piece.at, clock);
-            out.push(Piece { at, ..piece });
+            let due = piece.at;
+            push_not_before(piece, due, clock, out);
             return;
         };
         if self.rate <= 0 {

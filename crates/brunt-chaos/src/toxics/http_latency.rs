@@ -5,10 +5,9 @@
 
 use std::time::Instant;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{millis, not_before, roll_request, Behaviour, Body, Piece, Scope, StageCx};
+use super::{frame_requests, jittered, not_before, roll_request, Behaviour, Piece, Scope, StageCx};
 use crate::http_frame::{RequestFramer, Segment};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -39,27 +38,13 @@ impl Behaviour for HttpLatency {
 
     fn push(&self, state: &mut State, piece: Piece, cx: &mut StageCx<'_>, out: &mut Vec<Piece>) {
         let at = piece.at;
-        let mut segments = Vec::new();
-        let other = match piece.body {
-            Body::Data(data) => {
-                state.framer.feed(data, &mut segments);
-                None
-            }
-            other => {
-                state.framer.flush(&mut segments);
-                Some(other)
-            }
-        };
+        let (segments, other) = frame_requests(&mut state.framer, piece.body);
         for segment in segments {
             match segment {
                 Segment::Head { bytes, path } => {
                     let mut due = at;
                     if roll_request(&self.path, &path, cx) {
-                        let mut ms = self.latency;
-                        if self.jitter > 0 {
-                            ms += cx.rng.random_range(-self.jitter..self.jitter);
-                        }
-                        due += millis(ms);
+                        due += jittered(self.latency, self.jitter, cx);
                     }
                     out.push(Piece::data(not_before(due, &mut state.last), bytes));
                 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{roll_request, Action, Behaviour, Body, Piece, Scope, StageCx};
+use super::{frame_requests, roll_request, Action, Behaviour, Piece, Scope, StageCx};
 use crate::http_frame::{RequestFramer, Segment};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -36,17 +36,7 @@ impl Behaviour for HttpReset {
         out: &mut Vec<Piece>,
     ) {
         let at = piece.at;
-        let mut segments = Vec::new();
-        let other = match piece.body {
-            Body::Data(data) => {
-                framer.feed(data, &mut segments);
-                None
-            }
-            other => {
-                framer.flush(&mut segments);
-                Some(other)
-            }
-        };
+        let (segments, other) = frame_requests(framer, piece.body);
         for segment in segments {
             match segment {
                 Segment::Head { bytes, path } => {

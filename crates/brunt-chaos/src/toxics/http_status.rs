@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{roll_request, Action, Behaviour, Body, Piece, Scope, StageCx};
+use super::{frame_requests, roll_request, Action, Behaviour, Piece, Scope, StageCx};
 use crate::http_frame::{RequestFramer, Segment};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -83,17 +83,7 @@ impl Behaviour for HttpStatus {
 
     fn push(&self, state: &mut State, piece: Piece, cx: &mut StageCx<'_>, out: &mut Vec<Piece>) {
         let at = piece.at;
-        let mut segments = Vec::new();
-        let other = match piece.body {
-            Body::Data(data) => {
-                state.framer.feed(data, &mut segments);
-                None
-            }
-            other => {
-                state.framer.flush(&mut segments);
-                Some(other)
-            }
-        };
+        let (segments, other) = frame_requests(&mut state.framer, piece.body);
         for segment in segments {
             match segment {
                 Segment::Head { bytes, path } => {

@@ -2,10 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{millis, not_before, Behaviour, Body, Piece, StageCx};
+use super::{jittered, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -18,11 +17,7 @@ pub struct Latency {
 
 impl Latency {
     fn delay(&self, cx: &mut StageCx<'_>) -> Duration {
-        let mut ms = self.latency;
-        if self.jitter > 0 {
-            ms += cx.rng.random_range(-self.jitter..self.jitter);
-        }
-        millis(ms)
+        jittered(self.latency, self.jitter, cx)
     }
 }
 
@@ -38,7 +33,7 @@ impl Behaviour for Latency {
     fn push(
         &self,
         last: &mut Self::State,
-        mut piece: Piece,
+        piece: Piece,
         cx: &mut StageCx<'_>,
         out: &mut Vec<Piece>,
     ) {
@@ -46,7 +41,6 @@ impl Behaviour for Latency {
             Body::Data(_) => piece.at + self.delay(cx),
             _ => piece.at,
         };
-        piece.at = not_before(due, last);
-        out.push(piece);
+        push_not_before(piece, due, last, out);
     }
 }

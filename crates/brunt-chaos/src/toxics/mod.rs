@@ -356,6 +356,48 @@ pub(crate) fn not_before(at: Instant, last: &mut Option<Instant>) -> Instant {
     at
 }
 
+/// Stamps `piece` with `due`, or later if that would overtake what the stage
+/// emitted before, and emits it.
+pub(crate) fn push_not_before(
+    mut piece: Piece,
+    due: Instant,
+    last: &mut Option<Instant>,
+    out: &mut Vec<Piece>,
+) {
+    piece.at = not_before(due, last);
+    out.push(piece);
+}
+
+/// `latency` ms plus a random variation in `[-jitter, jitter)` when `jitter` is positive.
+pub(crate) fn jittered(latency: i64, jitter: i64, cx: &mut StageCx<'_>) -> Duration {
+    use rand::Rng;
+    let mut ms = latency;
+    if jitter > 0 {
+        ms += cx.rng.random_range(-jitter..jitter);
+    }
+    millis(ms)
+}
+
+/// Feeds a piece's body to an HTTP request framer: data comes back as segments;
+/// anything else flushes a partly buffered head and comes back as itself.
+pub(crate) fn frame_requests(
+    framer: &mut crate::http_frame::RequestFramer,
+    body: Body,
+) -> (Vec<crate::http_frame::Segment>, Option<Body>) {
+    let mut segments = Vec::new();
+    let other = match body {
+        Body::Data(data) => {
+            framer.feed(data, &mut segments);
+            None
+        }
+        other => {
+            framer.flush(&mut segments);
+            Some(other)
+        }
+    };
+    (segments, other)
+}
+
 /// Decides whether an HTTP-aware toxic acts on a request.
 pub(crate) fn roll_request(pattern: &str, path: &str, cx: &mut StageCx<'_>) -> bool {
     use rand::Rng;

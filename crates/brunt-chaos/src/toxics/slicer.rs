@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{not_before, Behaviour, Body, Piece, StageCx};
+use super::{not_before, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -55,8 +55,8 @@ impl Behaviour for Slicer {
         out: &mut Vec<Piece>,
     ) {
         let Body::Data(mut data) = piece.body else {
-            let at = not_before(piece.at, clock);
-            out.push(Piece { at, ..piece });
+            let due = piece.at;
+            push_not_before(piece, due, clock, out);
             return;
         };
         let mut cuts = Vec::new();

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{millis, not_before, Behaviour, Body, Piece, StageCx};
+use super::{millis, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -24,7 +24,7 @@ impl Behaviour for SlowClose {
     fn push(
         &self,
         last: &mut Self::State,
-        mut piece: Piece,
+        piece: Piece,
         _cx: &mut StageCx<'_>,
         out: &mut Vec<Piece>,
     ) {
@@ -32,7 +32,6 @@ impl Behaviour for SlowClose {
             Body::Eof => piece.at + millis(self.delay),
             _ => piece.at,
         };
-        piece.at = not_before(due, last);
-        out.push(piece);
+        push_not_before(piece, due, last, out);
     }
 }
