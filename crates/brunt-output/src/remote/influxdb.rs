@@ -11,7 +11,7 @@ use brunt_http::Request;
 use brunt_metrics::{Agg, RawSample, Registry};
 use std::fmt::Write as _;
 use std::io;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// Trend fields besides `value` (the mean) and `count`.
 const TREND_FIELDS: &[(&str, &str)] = &[
@@ -33,8 +33,6 @@ pub(super) fn database(url: &url::Url) -> Option<String> {
 pub(super) struct InfluxSink {
     sender: Sender,
     extra: Vec<(String, String)>,
-    flush: Duration,
-    last_flush: Duration,
     lines: String,
     points: u64,
 }
@@ -55,7 +53,7 @@ impl InfluxSink {
         // k6 creates the database too; an existing one is no error in InfluxDB 1.x.
         let prelude = endpoint("/query", &[("q", &create)])
             .and_then(|u| Request::new(http::Method::POST, &u).ok());
-        let sender = Sender::spawn(name, spec.headers.clone(), prelude, move |body| {
+        let sender = Sender::spawn(name, spec, prelude, move |body| {
             let url = write_url.as_deref().ok_or("bad URL")?;
             let mut req = Request::new(http::Method::POST, url).map_err(|e| e.message)?;
             req.set_header("Content-Type", "text/plain; charset=utf-8")
@@ -66,8 +64,6 @@ impl InfluxSink {
         InfluxSink {
             sender,
             extra: spec.labels.clone(),
-            flush: spec.flush,
-            last_flush: Duration::ZERO,
             lines: String::new(),
             points: 0,
         }
@@ -158,8 +154,7 @@ impl SampleSink for InfluxSink {
             let _ = writeln!(line, " {ts}");
             self.points += 1;
         }
-        if view.is_final || view.elapsed.saturating_sub(self.last_flush) >= self.flush {
-            self.last_flush = view.elapsed;
+        if self.sender.flush_due(view) {
             self.send_pending();
         }
         Ok(())

@@ -6,7 +6,7 @@
 mod influxdb;
 mod prometheus;
 
-use crate::sink::{OutKind, SampleSink};
+use crate::sink::{IntervalView, OutKind, SampleSink};
 use crate::OutputError;
 use brunt_http::{Client, ClientConfig, Request};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -178,17 +178,21 @@ pub(crate) struct Sender {
     done: Receiver<()>,
     stats: Arc<Stats>,
     queued: Arc<AtomicU64>,
+    /// Test time between two sends, and when the last one was.
+    flush: Duration,
+    last_flush: Duration,
 }
 
 impl Sender {
     /// Starts the thread. `prelude` is sent once first (InfluxDB's CREATE DATABASE); `build`
-    /// turns a body into the request to send; `headers` go on every request.
+    /// turns a body into the request to send; the spec's headers go on every request.
     fn spawn(
         name: String,
-        headers: Vec<(String, String)>,
+        spec: &RemoteSpec,
         prelude: Option<Request>,
         build: impl Fn(Vec<u8>) -> Result<Request, String> + Send + 'static,
     ) -> Sender {
+        let headers = spec.headers.clone();
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE);
         let (done_tx, done) = mpsc::channel();
         let stats = Arc::new(Stats::default());
@@ -216,6 +220,19 @@ impl Sender {
             done,
             stats,
             queued,
+            flush: spec.flush,
+            last_flush: Duration::ZERO,
+        }
+    }
+
+    /// Whether the sink should send what it has batched after this interval: at the end of
+    /// the run, and once the flush time has passed since the last send.
+    fn flush_due(&mut self, view: &IntervalView<'_>) -> bool {
+        if view.is_final || view.elapsed.saturating_sub(self.last_flush) >= self.flush {
+            self.last_flush = view.elapsed;
+            true
+        } else {
+            false
         }
     }
 

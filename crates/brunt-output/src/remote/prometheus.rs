@@ -11,7 +11,7 @@ use brunt_metrics::{Agg, MetricId, RawSample, Registry, TagSet, ValueType};
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// The statistics sent per trend, with their name suffixes.
 const TREND_STATS: &[(&str, &str)] = &[
@@ -57,8 +57,6 @@ struct Sample {
 pub(super) struct PromSink {
     sender: Sender,
     extra: Vec<(String, String)>,
-    flush: Duration,
-    last_flush: Duration,
     /// Cumulative counters and rates, as Prometheus expects them.
     counters: HashMap<(MetricId, TagSet), f64>,
     rates: HashMap<(MetricId, TagSet), (u64, u64)>,
@@ -70,7 +68,7 @@ pub(super) struct PromSink {
 impl PromSink {
     pub(super) fn new(spec: &RemoteSpec, name: String) -> PromSink {
         let url = spec.url.clone();
-        let sender = Sender::spawn(name, spec.headers.clone(), None, move |body| {
+        let sender = Sender::spawn(name, spec, None, move |body| {
             let mut req = Request::new(http::Method::POST, &url).map_err(|e| e.message)?;
             for (k, v) in [
                 ("Content-Type", "application/x-protobuf"),
@@ -85,8 +83,6 @@ impl PromSink {
         PromSink {
             sender,
             extra: spec.labels.clone(),
-            flush: spec.flush,
-            last_flush: Duration::ZERO,
             counters: HashMap::new(),
             rates: HashMap::new(),
             pending: BTreeMap::new(),
@@ -198,8 +194,7 @@ impl SampleSink for PromSink {
                 }
             }
         }
-        if view.is_final || view.elapsed.saturating_sub(self.last_flush) >= self.flush {
-            self.last_flush = view.elapsed;
+        if self.sender.flush_due(view) {
             self.send_pending();
         }
         Ok(())
