@@ -24,15 +24,13 @@ async fn p50_round_trip(listen: std::net::SocketAddr, n: usize) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow precision measurement"]
 async fn latency_100ms_adds_100ms_at_p50() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     let base = p50_round_trip(listen, 100).await;
     toxic(
         &client,
         "p",
         "latency",
         "downstream",
-        1.0,
         json!({"latency": 100}),
     )
     .await;
@@ -49,14 +47,12 @@ async fn latency_100ms_adds_100ms_at_p50() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow precision measurement"]
 async fn bandwidth_100kbs_moves_1mb_in_10s() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(1_000_000).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(1_000_000).await).await;
     toxic(
         &client,
         "p",
         "bandwidth",
         "downstream",
-        1.0,
         json!({"rate": 100}),
     )
     .await;

@@ -303,7 +303,6 @@ async fn populate_creates_keeps_and_replaces() {
         "one",
         "latency",
         "downstream",
-        1.0,
         json!({"latency": 1}),
     )
     .await;
@@ -347,15 +346,7 @@ async fn populate_creates_keeps_and_replaces() {
 async fn reset_enables_all_and_removes_toxics() {
     let (server, client) = start_api(1).await;
     proxy(&client, "p", echo_server().await).await;
-    toxic(
-        &client,
-        "p",
-        "latency",
-        "upstream",
-        1.0,
-        json!({"latency": 10}),
-    )
-    .await;
+    toxic(&client, "p", "latency", "upstream", json!({"latency": 10})).await;
     client
         .update_proxy(
             "p",
@@ -376,8 +367,7 @@ async fn reset_enables_all_and_removes_toxics() {
 
 #[tokio::test]
 async fn metrics_count_bytes_per_direction() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "m", echo_server().await).await;
+    let (server, _client, listen) = start_proxy(1, "m", echo_server().await).await;
     let mut s = tokio::net::TcpStream::connect(listen).await.unwrap();
     round_trip(&mut s, &[7u8; 1000]).await;
     drop(s);

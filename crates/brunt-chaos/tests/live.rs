@@ -16,8 +16,7 @@ const MS: Duration = Duration::from_millis(1);
 
 #[tokio::test]
 async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
-    let (server, client) = start_api(3).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(3, "p", echo_server().await).await;
     let s = TcpStream::connect(listen).await.unwrap();
     let (mut r, mut w) = s.into_split();
     let data = pattern(2 << 20);
@@ -38,7 +37,6 @@ async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
                     "p",
                     "latency",
                     "upstream",
-                    1.0,
                     json!({"latency": 20, "jitter": 10}),
                 )
                 .await;
@@ -47,7 +45,6 @@ async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
                     "p",
                     "bandwidth",
                     "downstream",
-                    1.0,
                     json!({"rate": 4000}),
                 )
                 .await;
@@ -56,7 +53,6 @@ async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
                     "p",
                     "slicer",
                     "downstream",
-                    1.0,
                     json!({"average_size": 512, "size_variation": 100}),
                 )
                 .await;
@@ -80,11 +76,7 @@ async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
             }
         })
     };
-    let mut back = vec![0u8; data.len()];
-    timeout(LIMIT, r.read_exact(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
+    let back = read_n(&mut r, data.len()).await;
     changer.await.unwrap();
     drop(writer.await.unwrap());
     assert!(
@@ -96,14 +88,12 @@ async fn toxic_changes_mid_stream_lose_and_reorder_nothing() {
 
 #[tokio::test]
 async fn removing_latency_releases_held_data_at_once() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     toxic(
         &client,
         "p",
         "latency",
         "upstream",
-        1.0,
         json!({"latency": 3000}),
     )
     .await;
@@ -112,12 +102,8 @@ async fn removing_latency_releases_held_data_at_once() {
     s.write_all(b"held").await.unwrap();
     tokio::time::sleep(100 * MS).await;
     client.remove_toxic("p", "latency_upstream").await.unwrap();
-    let mut back = [0u8; 4];
-    timeout(LIMIT, s.read_exact(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&back, b"held");
+    let back = read_n(&mut s, 4).await;
+    assert_eq!(back, b"held");
     assert!(
         start.elapsed() < 2000 * MS,
         "released after {:?}",
@@ -128,8 +114,7 @@ async fn removing_latency_releases_held_data_at_once() {
 
 #[tokio::test]
 async fn a_toxic_added_to_a_live_connection_applies_to_later_data() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     assert!(round_trip(&mut s, b"before").await < 100 * MS);
     toxic(
@@ -137,7 +122,6 @@ async fn a_toxic_added_to_a_live_connection_applies_to_later_data() {
         "p",
         "latency",
         "downstream",
-        1.0,
         json!({"latency": 200}),
     )
     .await;
@@ -147,8 +131,7 @@ async fn a_toxic_added_to_a_live_connection_applies_to_later_data() {
 
 #[tokio::test]
 async fn disabling_cuts_connections_and_refuses_new_ones_until_enabled() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     let mut live = TcpStream::connect(listen).await.unwrap();
     round_trip(&mut live, b"x").await;
 
@@ -157,12 +140,7 @@ async fn disabling_cuts_connections_and_refuses_new_ones_until_enabled() {
         ..Default::default()
     };
     client.update_proxy("p", &off).await.unwrap();
-    let mut buf = [0u8; 4];
-    let n = timeout(LIMIT, live.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    assert_eq!(n, 0, "live connection is closed");
+    assert_eq!(read_once(&mut live).await, 0, "live connection is closed");
     assert!(
         TcpStream::connect(listen).await.is_err(),
         "new connections refused"
@@ -180,24 +158,17 @@ async fn disabling_cuts_connections_and_refuses_new_ones_until_enabled() {
 
 #[tokio::test]
 async fn deleting_a_proxy_cuts_its_connections() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     let mut live = TcpStream::connect(listen).await.unwrap();
     round_trip(&mut live, b"x").await;
     client.delete_proxy("p").await.unwrap();
-    let mut buf = [0u8; 4];
-    let n = timeout(LIMIT, live.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    assert_eq!(n, 0);
+    assert_eq!(read_once(&mut live).await, 0);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn changing_the_upstream_moves_new_connections() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     let other = source_server(5).await;
     let change = ProxyChanges {
         upstream: Some(other.to_string()),
@@ -225,8 +196,6 @@ async fn unreachable_upstream_closes_the_client() {
     };
     let listen = proxy(&client, "p", dead).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
-    let mut buf = [0u8; 4];
-    let n = timeout(LIMIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
-    assert_eq!(n, 0);
+    assert_eq!(read_once(&mut s).await, 0);
     server.shutdown().await;
 }

@@ -33,8 +33,7 @@ async fn read_all(s: &mut TcpStream) -> (Vec<u8>, bool) {
 
 #[tokio::test]
 async fn no_toxics_pass_bytes_unchanged_both_ways() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, _client, listen) = start_proxy(1, "p", echo_server().await).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     let data = pattern(1 << 20);
     let (mut r, mut w) = s.split();
@@ -42,14 +41,7 @@ async fn no_toxics_pass_bytes_unchanged_both_ways() {
         async {
             w.write_all(&data).await.unwrap();
         },
-        async {
-            let mut back = vec![0u8; data.len()];
-            timeout(LIMIT, r.read_exact(&mut back))
-                .await
-                .unwrap()
-                .unwrap();
-            back
-        }
+        read_n(&mut r, data.len())
     );
     assert!(back == data, "echo through the proxy must be byte-exact");
     server.shutdown().await;
@@ -57,14 +49,12 @@ async fn no_toxics_pass_bytes_unchanged_both_ways() {
 
 #[tokio::test]
 async fn latency_adds_per_direction_and_toxicity_zero_does_nothing() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     toxic(
         &client,
         "p",
         "latency",
         "downstream",
-        1.0,
         json!({"latency": 100}),
     )
     .await;
@@ -76,21 +66,12 @@ async fn latency_adds_per_direction_and_toxicity_zero_does_nothing() {
     );
 
     client.reset().await.unwrap();
-    toxic(
-        &client,
-        "p",
-        "latency",
-        "upstream",
-        1.0,
-        json!({"latency": 100}),
-    )
-    .await;
+    toxic(&client, "p", "latency", "upstream", json!({"latency": 100})).await;
     toxic(
         &client,
         "p",
         "latency",
         "downstream",
-        1.0,
         json!({"latency": 100}),
     )
     .await;
@@ -102,7 +83,7 @@ async fn latency_adds_per_direction_and_toxicity_zero_does_nothing() {
     );
 
     client.reset().await.unwrap();
-    toxic(
+    toxic_at(
         &client,
         "p",
         "latency",
@@ -120,28 +101,15 @@ async fn latency_adds_per_direction_and_toxicity_zero_does_nothing() {
 #[tokio::test]
 async fn latency_keeps_throughput_of_a_stream() {
     // Chunks read 10 ms apart each leave 100 ms later: the delay is not cumulative.
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
-    toxic(
-        &client,
-        "p",
-        "latency",
-        "upstream",
-        1.0,
-        json!({"latency": 100}),
-    )
-    .await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
+    toxic(&client, "p", "latency", "upstream", json!({"latency": 100})).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     let start = Instant::now();
     for _ in 0..20 {
         s.write_all(b"x").await.unwrap();
         tokio::time::sleep(10 * MS).await;
     }
-    let mut back = [0u8; 20];
-    timeout(LIMIT, s.read_exact(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
+    read_n(&mut s, 20).await;
     let took = start.elapsed();
     assert!(
         took < 1000 * MS,
@@ -152,14 +120,12 @@ async fn latency_keeps_throughput_of_a_stream() {
 
 #[tokio::test]
 async fn bandwidth_limits_rate() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(200_000).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(200_000).await).await;
     toxic(
         &client,
         "p",
         "bandwidth",
         "downstream",
-        1.0,
         json!({"rate": 100}),
     )
     .await;
@@ -177,14 +143,12 @@ async fn bandwidth_limits_rate() {
 
 #[tokio::test]
 async fn slow_close_delays_the_close() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(10).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(10).await).await;
     toxic(
         &client,
         "p",
         "slow_close",
         "downstream",
-        1.0,
         json!({"delay": 300}),
     )
     .await;
@@ -205,17 +169,8 @@ async fn slow_close_delays_the_close() {
 
 #[tokio::test]
 async fn timeout_swallows_data_then_closes() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
-    toxic(
-        &client,
-        "p",
-        "timeout",
-        "upstream",
-        1.0,
-        json!({"timeout": 200}),
-    )
-    .await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
+    toxic(&client, "p", "timeout", "upstream", json!({"timeout": 200})).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     let start = Instant::now();
     s.write_all(b"hello").await.unwrap();
@@ -229,15 +184,7 @@ async fn timeout_swallows_data_then_closes() {
 
     // timeout 0 holds the connection open; removing the toxic closes it.
     client.reset().await.unwrap();
-    toxic(
-        &client,
-        "p",
-        "timeout",
-        "upstream",
-        1.0,
-        json!({"timeout": 0}),
-    )
-    .await;
+    toxic(&client, "p", "timeout", "upstream", json!({"timeout": 0})).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     s.write_all(b"hello").await.unwrap();
     let mut buf = [0u8; 8];
@@ -253,14 +200,12 @@ async fn timeout_swallows_data_then_closes() {
 
 #[tokio::test]
 async fn reset_peer_resets() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     toxic(
         &client,
         "p",
         "reset_peer",
         "upstream",
-        1.0,
         json!({"timeout": 100}),
     )
     .await;
@@ -276,14 +221,12 @@ async fn reset_peer_resets() {
 
 #[tokio::test]
 async fn slicer_splits_into_small_writes_without_changing_bytes() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(2000).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(2000).await).await;
     toxic(
         &client,
         "p",
         "slicer",
         "downstream",
-        1.0,
         json!({"average_size": 100, "size_variation": 50, "delay": 5000}),
     )
     .await;
@@ -310,14 +253,12 @@ async fn slicer_splits_into_small_writes_without_changing_bytes() {
 
 #[tokio::test]
 async fn limit_data_closes_after_the_limit() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(1000).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(1000).await).await;
     toxic(
         &client,
         "p",
         "limit_data",
         "downstream",
-        1.0,
         json!({"bytes": 100}),
     )
     .await;
@@ -329,14 +270,12 @@ async fn limit_data_closes_after_the_limit() {
 
 #[tokio::test]
 async fn loss_rate_drops_chunks() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", source_server(1000).await).await;
+    let (server, client, listen) = start_proxy(1, "p", source_server(1000).await).await;
     toxic(
         &client,
         "p",
         "loss_rate",
         "downstream",
-        1.0,
         json!({"rate": 1.0}),
     )
     .await;
@@ -362,14 +301,12 @@ async fn loss_rate_drops_chunks() {
 
 #[tokio::test]
 async fn slow_connect_delays_the_upstream_dial() {
-    let (server, client) = start_api(1).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
+    let (server, client, listen) = start_proxy(1, "p", echo_server().await).await;
     toxic(
         &client,
         "p",
         "slow_connect",
         "upstream",
-        1.0,
         json!({"delay": 300}),
     )
     .await;
@@ -383,9 +320,8 @@ async fn slow_connect_delays_the_upstream_dial() {
 
 /// Which of `n` connections a 50% latency toxic hit.
 async fn delayed_pattern(seed: u64, n: usize) -> Vec<bool> {
-    let (server, client) = start_api(seed).await;
-    let listen = proxy(&client, "p", echo_server().await).await;
-    toxic(
+    let (server, client, listen) = start_proxy(seed, "p", echo_server().await).await;
+    toxic_at(
         &client,
         "p",
         "latency",
@@ -416,15 +352,13 @@ async fn seed_makes_toxicity_reproducible() {
 
 #[tokio::test]
 async fn http_status_answers_matching_requests_without_upstream() {
-    let (server, client) = start_api(1).await;
     let (upstream, seen) = http_server().await;
-    let listen = proxy(&client, "web", upstream).await;
+    let (server, client, listen) = start_proxy(1, "web", upstream).await;
     toxic(
         &client,
         "web",
         "http_status",
         "downstream",
-        1.0,
         json!({"status": 429, "retry_after": 7, "path": "/limited*"}),
     )
     .await;
@@ -446,9 +380,8 @@ async fn http_status_answers_matching_requests_without_upstream() {
 
 #[tokio::test]
 async fn http_status_added_to_a_live_keep_alive_connection() {
-    let (server, client) = start_api(1).await;
     let (upstream, _) = http_server().await;
-    let listen = proxy(&client, "web", upstream).await;
+    let (server, client, listen) = start_proxy(1, "web", upstream).await;
     let mut s = TcpStream::connect(listen).await.unwrap();
     assert_eq!(http_get(&mut s, "/a").await.unwrap().0, 200);
     toxic(
@@ -456,7 +389,6 @@ async fn http_status_added_to_a_live_keep_alive_connection() {
         "web",
         "http_status",
         "upstream",
-        1.0,
         json!({"status": 503}),
     )
     .await;
@@ -471,15 +403,13 @@ async fn http_status_added_to_a_live_keep_alive_connection() {
 
 #[tokio::test]
 async fn http_latency_delays_matching_paths_only() {
-    let (server, client) = start_api(1).await;
     let (upstream, _) = http_server().await;
-    let listen = proxy(&client, "web", upstream).await;
+    let (server, client, listen) = start_proxy(1, "web", upstream).await;
     toxic(
         &client,
         "web",
         "http_latency",
         "upstream",
-        1.0,
         json!({"latency": 300, "path": "/slow"}),
     )
     .await;
@@ -503,15 +433,13 @@ async fn http_latency_delays_matching_paths_only() {
 
 #[tokio::test]
 async fn http_reset_cuts_the_response() {
-    let (server, client) = start_api(1).await;
     let (upstream, _) = http_server().await;
-    let listen = proxy(&client, "web", upstream).await;
+    let (server, client, listen) = start_proxy(1, "web", upstream).await;
     toxic(
         &client,
         "web",
         "http_reset",
         "upstream",
-        1.0,
         json!({"after_bytes": 10, "path": "/boom"}),
     )
     .await;

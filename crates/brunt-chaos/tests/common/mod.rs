@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use brunt_chaos::client::{Client, NewProxy, NewToxic};
 use brunt_chaos::{Server, ServerOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Upper bound for any single wait in a test.
@@ -22,6 +22,18 @@ pub async fn start_api(seed: u64) -> (Server, Client) {
         .unwrap();
     let client = Client::new(&server.api_addr().to_string()).unwrap();
     (server, client)
+}
+
+/// An API server with one enabled proxy `name` in front of `upstream`; returns
+/// the server, a client for it and the proxy's listen address.
+pub async fn start_proxy(
+    seed: u64,
+    name: &str,
+    upstream: SocketAddr,
+) -> (Server, Client, SocketAddr) {
+    let (server, client) = start_api(seed).await;
+    let listen = proxy(&client, name, upstream).await;
+    (server, client, listen)
 }
 
 /// Creates an enabled proxy on a free loopback port; returns its address.
@@ -38,7 +50,19 @@ pub async fn proxy(client: &Client, name: &str, upstream: SocketAddr) -> SocketA
     p.listen.parse().unwrap()
 }
 
+/// Adds a toxic that acts on every connection (toxicity 1).
 pub async fn toxic(
+    client: &Client,
+    proxy: &str,
+    kind: &str,
+    stream: &str,
+    attributes: serde_json::Value,
+) {
+    toxic_at(client, proxy, kind, stream, 1.0, attributes).await;
+}
+
+/// Adds a toxic that acts on a `toxicity` share of connections.
+pub async fn toxic_at(
     client: &Client,
     proxy: &str,
     kind: &str,
@@ -208,15 +232,30 @@ pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
 }
 
+/// Reads exactly `n` bytes, failing the test past [`LIMIT`] or on an error.
+pub async fn read_n(r: &mut (impl AsyncRead + Unpin), n: usize) -> Vec<u8> {
+    let mut back = vec![0u8; n];
+    tokio::time::timeout(LIMIT, r.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    back
+}
+
+/// One read of up to 4 bytes within [`LIMIT`]; an error counts as 0 (closed).
+pub async fn read_once(s: &mut TcpStream) -> usize {
+    let mut buf = [0u8; 4];
+    tokio::time::timeout(LIMIT, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
 /// Writes `msg` and reads the same number of bytes back; returns the time taken.
 pub async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> Duration {
     let start = std::time::Instant::now();
     s.write_all(msg).await.unwrap();
-    let mut back = vec![0u8; msg.len()];
-    tokio::time::timeout(LIMIT, s.read_exact(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
+    let back = read_n(s, msg.len()).await;
     assert_eq!(back, msg);
     start.elapsed()
 }
