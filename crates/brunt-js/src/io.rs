@@ -26,18 +26,25 @@ impl HttpIo {
 
 impl Io for HttpIo {
     fn perform<'a>(&'a mut self, req: IoRequest) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
-        Box::pin(async move {
-            match req {
-                IoRequest::Sleep(d) => {
+        // A sleeping VU holds its future for the whole sleep: box a sleep on its own, not in a
+        // future sized for an HTTP exchange (several KB per VU in a test of thousands).
+        let req = match req {
+            IoRequest::Sleep(d) => {
+                return Box::pin(async move {
                     tokio::time::sleep(d).await;
                     IoReply::Slept
-                }
-                IoRequest::Http(mut reqs) if reqs.len() == 1 => {
+                })
+            }
+            IoRequest::Http(reqs) => reqs,
+        };
+        Box::pin(async move {
+            match req {
+                mut reqs if reqs.len() == 1 => {
                     let req = reqs.pop().expect("one request");
                     let resp = self.client.send(&req).await;
                     IoReply::Http(vec![(req, resp)])
                 }
-                IoRequest::Http(reqs) => {
+                reqs => {
                     let client = &self.client;
                     let sends = reqs.iter().map(|r| Box::pin(client.send(r)) as Pin<Box<_>>);
                     let resps = JoinAll::new(sends.collect()).await;

@@ -28,7 +28,13 @@ pub(crate) type Intrinsics = (
 );
 
 /// Runs on the VU's coroutine stack for the VU's whole life.
-pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_limit: usize) {
+pub(crate) fn run_vu(
+    program: &Program,
+    host: Rc<Host>,
+    y: &VuYielder,
+    stack_limit: usize,
+    stack_bottom: usize,
+) {
     host.attach(y);
     let (rt, ctx) = match new_runtime(program, &host, stack_limit) {
         Ok(v) => v,
@@ -54,6 +60,7 @@ pub(crate) fn run_vu(program: &Program, host: Rc<Host>, y: &VuYielder, stack_lim
     };
     // Init leaves garbage (module records, temporaries); a VU lives long, so free it now.
     rt.run_gc();
+    crate::vu::release_unused_stack(stack_bottom);
     host.phase.set(Phase::Run);
     let mut setup_data: Option<(Arc<str>, Persistent<Value<'static>>)> = None;
     let mut next = host.suspend(Suspend::Ready(Ok(())));

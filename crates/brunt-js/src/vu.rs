@@ -26,6 +26,42 @@ const STACK_SIZE: usize = 1024 * 1024;
 /// QuickJS's own limit, below the coroutine stack so QuickJS reports overflow before the guard page.
 const JS_STACK_LIMIT: usize = 768 * 1024;
 
+/// Stack kept below the caller's frame by [`release_unused_stack`] for the calls that follow it.
+const STACK_MARGIN: usize = 8 * 1024;
+
+/// Gives the pages of the coroutine stack below the current frame (less a margin) back to the
+/// kernel. Compiling and evaluating the modules at init goes deeper than many iterations do;
+/// without this, every VU keeps those pages for its whole life. `bottom` is the stack's lowest
+/// usable address; the pages read as zeros when touched again.
+#[inline(never)]
+pub(crate) fn release_unused_stack(bottom: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(
+                addr: *mut std::ffi::c_void,
+                len: usize,
+                advice: std::ffi::c_int,
+            ) -> std::ffi::c_int;
+        }
+        const MADV_DONTNEED: std::ffi::c_int = 4;
+        const PAGE: usize = 4096;
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        let top = here.saturating_sub(STACK_MARGIN) & !(PAGE - 1);
+        if bottom != 0 && top > bottom && bottom.is_multiple_of(PAGE) {
+            // SAFETY: [bottom, top) is this coroutine's own stack, below the live frames (the
+            // stack grows down), so nothing there is in use; MADV_DONTNEED on private anonymous
+            // memory only makes it read as zeros again.
+            unsafe {
+                madvise(bottom as *mut std::ffi::c_void, top - bottom, MADV_DONTNEED);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bottom;
+}
+
 /// What a VU is asked to run.
 pub(crate) enum Call {
     /// One iteration of the scenario's exec function, with the setup data as JSON.
@@ -110,8 +146,9 @@ impl<I: Io> JsVu<I> {
         let cancel = host.cancel_flag();
         let stack = DefaultStack::new(STACK_SIZE)
             .map_err(|e| ScriptError::plain(format!("cannot allocate a VU stack: {e}")))?;
+        let bottom = corosensei::stack::Stack::limit(&stack).get();
         let mut co = Coroutine::with_stack(stack, move |y: &VuYielder, _first: Resume| {
-            crate::runtime::run_vu(&program, host, y, JS_STACK_LIMIT);
+            crate::runtime::run_vu(&program, host, y, JS_STACK_LIMIT, bottom);
         });
         let ready = match co.resume(Resume::Shutdown) {
             CoroutineResult::Yield(Suspend::Ready(r)) => r,
