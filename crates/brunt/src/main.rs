@@ -83,3 +83,14 @@ fn raise_open_file_limit() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Flags flattened from several crates (web, outputs, k6's run flags) must not clash.
+    #[test]
+    fn every_subcommand_defines_its_flags_without_conflicts() {
+        super::Cli::command().debug_assert();
+    }
+}
