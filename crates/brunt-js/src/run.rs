@@ -362,21 +362,22 @@ fn load(
 
 /// An error in the script (init, setup): k6's exit 107 with the message and stack.
 fn script_error(e: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ERRO[{:04}] {e}",
-        crate::modules::console::seconds()
-    );
+    log_error(e);
     exit::SCRIPT_EXCEPTION
 }
 
 fn config_error(e: impl std::fmt::Display) -> i32 {
+    log_error(e);
+    exit::INVALID_CONFIG
+}
+
+/// An error line as k6 logs it, with the seconds since start.
+fn log_error(e: impl std::fmt::Display) {
     let _ = writeln!(
         std::io::stderr(),
         "ERRO[{:04}] {e}",
         crate::modules::console::seconds()
     );
-    exit::INVALID_CONFIG
 }
 
 /// `brunt inspect`: prints the consolidated options as JSON.
@@ -569,11 +570,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
         Err(e @ RunError::SetupTimeout(_)) => {
-            let _ = writeln!(std::io::stderr(), "ERRO {e}");
+            log_error(&e);
             return Ok(exit::SETUP_TIMEOUT);
         }
         Err(RunError::Setup(e)) if e.0.starts_with(crate::factory::TIMED_OUT) => {
-            let _ = writeln!(std::io::stderr(), "ERRO {e}");
+            log_error(&e);
             return Ok(exit::SETUP_TIMEOUT);
         }
         Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
@@ -585,7 +586,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         )));
     }
     if let RunEnd::Crashed(e) = &outcome.end {
-        let _ = writeln!(std::io::stderr(), "ERRO the run crashed: {e}");
+        log_error(format!("the run crashed: {e}"));
     }
     let setup_data = factory
         .setup_data()
