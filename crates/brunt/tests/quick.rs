@@ -1,16 +1,15 @@
 //! `brunt quick` end to end against the built-in target on loopback: counts, tags, thresholds and
 //! their exit code, interruption, and bad input.
 
+mod common;
+
+use common::{brunt_cmd, fails_with};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn brunt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brunt"))
-}
 
 struct Run {
     out: Output,
@@ -26,7 +25,7 @@ fn tmp(name: &str) -> PathBuf {
 /// Runs `brunt quick` with `args`, exporting the summary, and parses the export.
 fn quick(name: &str, args: &[&str]) -> Run {
     let export = tmp(&format!("{name}.json"));
-    let out = brunt()
+    let out = brunt_cmd()
         .arg("quick")
         .args(args)
         .args(["-q", "--summary-export", export.to_str().unwrap()])
@@ -149,7 +148,7 @@ fn sigterm_stops_the_run_and_still_writes_the_summary() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}/", target.local_addr());
     let export = tmp("sigterm.json");
-    let child = brunt()
+    let child = brunt_cmd()
         .args(["quick", &url, "--vus", "2", "--duration", "60s", "-q"])
         .args(["--summary-export", export.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -171,16 +170,6 @@ fn sigterm_stops_the_run_and_still_writes_the_summary() {
     let export: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     assert!(export["metrics"]["http_reqs"]["count"].as_f64().unwrap() > 0.0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("http_reqs"));
-}
-
-fn fails_with(args: &[&str], code: i32, needle: &str) {
-    let out = brunt().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: stderr lacks '{needle}':\n{stderr}"
-    );
 }
 
 #[test]

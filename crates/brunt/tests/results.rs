@@ -2,29 +2,21 @@
 //! `brunt compare` with gates and JUnit, the dashboard with `--linger`, and runs that go on while
 //! a remote backend is down.
 
+mod common;
+
+use common::{brunt, brunt_cmd, fails_with, stderr};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn brunt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brunt"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -118,56 +110,42 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
     assert!(xml.contains("failures=\"1\""), "{xml}");
 
     // A bad gate, a file of another kind: clear errors naming them.
-    let out = brunt(&["compare", s(&fast), s(&slow), "--max-regression", "p95 10%"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("--max-regression 'p95 10%'"),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &["compare", s(&fast), s(&slow), "--max-regression", "p95 10%"],
+        1,
+        "--max-regression 'p95 10%'",
     );
-    let out = brunt(&["report", s(&report)]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("is not a brunt results file"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&["report", s(&report)], 1, "is not a brunt results file");
 }
 
 #[test]
 fn an_unwritable_report_is_refused_before_the_run() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let start = Instant::now();
-    let out = brunt(&[
-        "quick",
-        &format!("http://{}/", target.local_addr()),
-        "--duration",
-        "30s",
-        "--report",
-        "/nonexistent-dir/report.html",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    fails_with(
+        &[
+            "quick",
+            &format!("http://{}/", target.local_addr()),
+            "--duration",
+            "30s",
+            "--report",
+            "/nonexistent-dir/report.html",
+        ],
+        1,
+        "--report /nonexistent-dir/report.html: cannot write",
+    );
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "no 30 s run first"
-    );
-    assert!(
-        stderr(&out).contains("--report /nonexistent-dir/report.html: cannot write"),
-        "{}",
-        stderr(&out)
     );
 }
 
 #[test]
 fn an_unknown_output_kind_is_refused_before_the_run() {
-    let out = brunt(&["quick", "http://127.0.0.1:9/", "--out", "graphite=x"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(
-            "unknown output 'graphite'; known outputs: json, csv, results, prometheus-rw, influxdb"
-        ),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &["quick", "http://127.0.0.1:9/", "--out", "graphite=x"],
+        2,
+        "unknown output 'graphite'; known outputs: json, csv, results, prometheus-rw, influxdb",
     );
 }
 
@@ -218,7 +196,7 @@ fn the_dashboard_serves_during_the_run_and_lingers_until_ctrl_c() {
         .unwrap()
         .port();
     let mut child = Lingering(
-        Command::new(env!("CARGO_BIN_EXE_brunt"))
+        brunt_cmd()
             .args([
                 "quick",
                 &format!("http://{}/", target.local_addr()),
