@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `/` | `hello world` text |
 //! | `/json` | a small JSON document |
+//! | `/html` | a small HTML page (headings, a list, links, a form, a table) for `k6/html` scripts |
 //! | `/status/{code}` | that status (200-599), empty body; 429 adds `Retry-After: 1` |
 //! | `/status/{c1},{c2}`, `/status/{c1}:{w1},{c2}:{w2}` | one of the codes, by weight (default 1 each) |
 //! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |

@@ -16,6 +16,7 @@ pub(crate) type Reply = Response<Full<Bytes>>;
 
 pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 pub(crate) const JSON: &str = "application/json";
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
 pub(crate) const BINARY: &str = "application/octet-stream";
 
 /// A response with `body` of type `content_type`.

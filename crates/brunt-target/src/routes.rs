@@ -18,7 +18,7 @@ use url::form_urlencoded;
 use crate::auth;
 use crate::echo;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
-use crate::response::{self, Coding, Reply, BINARY, JSON, TEXT};
+use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
 use crate::stall::Stall;
 use crate::status;
 
@@ -31,6 +31,9 @@ const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
 
 const HELLO: &str = "hello world\n";
 const SMALL_JSON: &str = r#"{"id":"abc","status":"ok","items":[1,2,3]}"#;
+/// A page with the shapes `k6/html` scripts select on: title, meta, headings, a list with data
+/// attributes, links, a form with each kind of field, and a table.
+const PAGE: &str = include_str!("page.html");
 const TOKEN: &str =
     r#"{"access_token":"brunt-test-token","token_type":"Bearer","expires_in":3600}"#;
 const ORDER_ID_PREFIX: &str = "ord-";
@@ -94,6 +97,7 @@ async fn route(req: &Received, state: &State) -> Reply {
     match path {
         "/" => response::with_body(StatusCode::OK, TEXT, HELLO),
         "/json" => response::with_body(StatusCode::OK, JSON, SMALL_JSON),
+        "/html" => response::with_body(StatusCode::OK, HTML, PAGE),
         "/anything" => echo_anything(req).await,
         "/get" => match req.parts.method {
             Method::GET | Method::HEAD => response::json(StatusCode::OK, &echo::get(req)),

@@ -25,6 +25,17 @@ async fn root_and_json_are_small_static_answers() {
 }
 
 #[tokio::test]
+async fn html_is_a_page_for_html_scripts() {
+    let target = target();
+    let page = get(target.local_addr(), "/html").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header("content-type").starts_with("text/html"));
+    let body = std::str::from_utf8(&page.body).expect("UTF-8 page");
+    assert!(body.contains("<title>brunt target</title>"));
+    assert!(body.contains("<form id=\"login\""));
+}
+
+#[tokio::test]
 async fn status_answers_the_code_asked_for() {
     let target = target();
     let addr = target.local_addr();
