@@ -43,3 +43,4 @@ pub use segment::{ExecutionSegment, ExecutionTuple, SegmentSequence};
 pub use vu::{
     IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
 };
+pub use worker::{instance_counts, InstanceCounts};

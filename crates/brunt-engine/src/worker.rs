@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc as tmpsc, watch};
@@ -99,6 +99,60 @@ pub(crate) struct Shared {
     scenarios: Vec<ScenarioShared>,
     /// Hands out `(idInInstance, idInTest)` pairs.
     ids: Mutex<SegmentedIndex>,
+    /// One per worker: what [`instance_counts`] adds up.
+    live: Box<[LiveCounts]>,
+}
+
+/// One worker's live counts for k6/execution's `exec.instance`. Only that worker writes them,
+/// each on its own cache line, so the hot path stays free of contended atomics.
+#[derive(Default)]
+#[repr(align(64))]
+struct LiveCounts {
+    active: AtomicU64,
+    initialized: AtomicU64,
+    completed: AtomicU64,
+    interrupted: AtomicU64,
+}
+
+/// Adds one to a counter that only the calling worker writes.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// What this instance has done so far, as k6/execution's `exec.instance` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceCounts {
+    /// VUs running an iteration or looping (what the `vus` metric samples).
+    pub vus_active: u64,
+    /// VUs initialised so far (`vus_max`), the setup/teardown VU left out.
+    pub vus_initialized: u64,
+    /// Iterations that ran to their end, those that threw included (k6's full iterations).
+    pub iterations_completed: u64,
+    /// Iterations cut short: gracefulStop/gracefulRampDown ran out, the run was stopped, or
+    /// the script called `test.abort()`.
+    pub iterations_interrupted: u64,
+}
+
+thread_local! {
+    /// The run this worker thread belongs to.
+    static INSTANCE: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+}
+
+/// The live counts of the run whose worker thread calls this (a VU reading them during an
+/// iteration); None on any other thread.
+pub fn instance_counts() -> Option<InstanceCounts> {
+    INSTANCE.with(|s| {
+        let s = s.borrow();
+        let shared = s.as_ref()?;
+        let mut t = InstanceCounts::default();
+        for c in shared.live.iter() {
+            t.vus_active += c.active.load(Ordering::Relaxed);
+            t.vus_initialized += c.initialized.load(Ordering::Relaxed);
+            t.iterations_completed += c.completed.load(Ordering::Relaxed);
+            t.iterations_interrupted += c.interrupted.load(Ordering::Relaxed);
+        }
+        Some(t)
+    })
 }
 
 struct ScenarioShared {
@@ -142,7 +196,12 @@ impl Shared {
             registry,
             hook_vu,
             scenarios,
+            live: (0..workers).map(|_| LiveCounts::default()).collect(),
         }
+    }
+
+    fn live(&self, worker: usize) -> &LiveCounts {
+        &self.live[worker]
     }
 
     fn next_ids(&self) -> (u64, u64) {
@@ -277,6 +336,7 @@ async fn worker_main<F: VuFactory>(
     mut commands: tmpsc::UnboundedReceiver<Command>,
     out: mpsc::Sender<Msg>,
 ) {
+    INSTANCE.with(|s| *s.borrow_mut() = Some(shared.clone()));
     let metrics = Rc::new(RefCell::new(Aggregator::new(
         shared.registry.clone(),
         shared.keep_raw,
@@ -369,6 +429,7 @@ async fn worker_main<F: VuFactory>(
     }
     background.abort_all();
     let _ = out.send(Msg::Report(w.report()));
+    INSTANCE.with(|s| s.borrow_mut().take());
 }
 
 fn local_scenario(
@@ -456,6 +517,7 @@ impl<F: VuFactory> Worker<F> {
             metrics: self.metrics.clone(),
         })?;
         self.initialized.set(self.initialized.get() + 1);
+        bump(&self.shared.live(self.index).initialized);
         Ok(VuBox {
             vu,
             iterations: 0,
@@ -492,6 +554,10 @@ impl<F: VuFactory> Worker<F> {
         self.account_active(Instant::now());
         let a = self.active.get().saturating_add_signed(delta);
         self.active.set(a);
+        self.shared
+            .live(self.index)
+            .active
+            .store(a, Ordering::Relaxed);
         if a > self.peak_active.get() {
             self.peak_active.set(a);
         }
@@ -640,12 +706,17 @@ impl<F: VuFactory> Worker<F> {
         vb.iterations += 1;
         vb.per_scenario[si] += 1;
         match outcome {
-            None => false,
+            None => {
+                bump(&self.shared.live(self.index).interrupted);
+                false
+            }
             Some(IterationOutcome::AbortTest(reason)) => {
+                bump(&self.shared.live(self.index).interrupted);
                 self.shared.control.end(RunEnd::TestAborted(reason));
                 false
             }
             Some(IterationOutcome::Completed | IterationOutcome::Failed) => {
+                bump(&self.shared.live(self.index).completed);
                 let sc = &self.scenarios[si];
                 let ms = began.elapsed().as_secs_f64() * 1000.0;
                 {
