@@ -8,6 +8,7 @@ pub(crate) mod data;
 pub(crate) mod encoding;
 pub(crate) mod execution;
 pub(crate) mod globals;
+pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
 pub(crate) mod metrics;
@@ -44,6 +45,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "execution" => execution::install(&ctx, &native, &h)?,
                 "encoding" => encoding::install(&ctx, &native)?,
                 "crypto" => crypto::install(&ctx, &native)?,
+                "html" => html::install(&ctx, &native)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
