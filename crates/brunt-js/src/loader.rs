@@ -21,6 +21,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/execution", include_str!("js/execution.js")),
     ("k6/encoding", include_str!("js/encoding.js")),
     ("k6/crypto", include_str!("js/crypto.js")),
+    ("k6/html", include_str!("js/html.js")),
     ("k6/timers", include_str!("js/timers.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),

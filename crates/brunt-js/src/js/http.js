@@ -265,8 +265,14 @@ export class Response {
     }
     return selector === undefined ? parsed : select(parsed, selector);
   }
-  html() {
-    throw new Error('Response.html() is not supported by brunt yet');
+  html(...selector) {
+    if (this.body === null || this.body === undefined) {
+      throw new Error("the body is null so we can't transform it to HTML - this likely was because of a request error getting the response");
+    }
+    // k6/html is evaluated on first use only; it leaves its parser in a hidden global.
+    if (!globalThis.__brunt_html) globalThis.__brunt_native('html').load();
+    const doc = globalThis.__brunt_html(typeof this.body === 'string' ? this.body : n.utf8(this.body), this.url);
+    return selector.length > 0 ? doc.find(String(selector[0])) : doc;
   }
 }
 

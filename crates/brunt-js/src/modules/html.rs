@@ -773,6 +773,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
             Ok(r.map_or(-1, |r| i64::from(d.num(r))))
         },
     )?;
+    // load(): evaluates k6/html (once per VU), for k6/http's Response.html() in a script that
+    // does not import it; the module leaves its parser in a hidden global.
+    def(ctx, native, "load", |ctx: Ctx<'js>| -> Result<()> {
+        rquickjs::Module::import(&ctx, "k6/html")?.finish::<Value>()?;
+        Ok(())
+    })?;
     def(
         ctx,
         native,
