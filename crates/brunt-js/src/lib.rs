@@ -13,6 +13,7 @@ mod modules;
 mod program;
 mod run;
 mod runtime;
+mod shared_rt;
 mod vu;
 
 pub use factory::{initialize, JsVuFactory, ScriptVu};

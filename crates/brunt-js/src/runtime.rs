@@ -2,13 +2,12 @@
 //! evaluate the main module (the init context), then run calls until told to shut down.
 
 use crate::host::{Host, Phase, ScriptError};
-use crate::loader::{BytecodeLoader, ModuleResolver};
 use crate::program::Program;
+use crate::shared_rt::WorkerRuntime;
 use crate::vu::{Call, CallOutcome, Resume, Suspend, VuYielder};
 use rquickjs::context::intrinsic;
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
-    Runtime, Value,
+    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise, Value,
 };
 use std::rc::Rc;
 use std::sync::Arc;
@@ -27,46 +26,76 @@ pub(crate) type Intrinsics = (
     intrinsic::BigInt,
 );
 
+/// Runs `f` with the context's `Ctx`, as rquickjs's `Context::with` does, but without holding the
+/// runtime's lock: VUs of one thread share a runtime, and a VU keeps its `Ctx` while suspended
+/// inside a native call, when another VU of the thread runs. Exclusive use of the runtime is
+/// kept by the VU driver instead (one VU entered at a time, see `shared_rt`). The higher-ranked
+/// closure keeps values of the context from escaping, as with `with`.
+pub(crate) fn with_ctx<R>(ctx: &Context, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R {
+    // SAFETY: the context is alive (borrowed) and belongs to this thread's runtime; `from_raw`
+    // takes its own reference, released when the `Ctx` drops.
+    let c = unsafe { Ctx::from_raw(ctx.as_raw()) };
+    f(c)
+}
+
 /// Runs on the VU's coroutine stack for the VU's whole life.
 pub(crate) fn run_vu(
     program: &Program,
     host: Rc<Host>,
+    worker: Rc<WorkerRuntime>,
     y: &VuYielder,
     stack_limit: usize,
     stack_bottom: usize,
 ) {
     host.attach(y);
-    let (rt, ctx) = match new_runtime(program, &host, stack_limit) {
-        Ok(v) => v,
+    if !worker.shared() {
+        // A runtime of its own: its stack limit is taken here, on the VU's stack.
+        // SAFETY: the runtime is alive and used by this VU only.
+        unsafe {
+            rquickjs::qjs::JS_UpdateStackTop(worker.raw());
+            rquickjs::qjs::JS_SetMaxStackSize(worker.raw(), stack_limit as _);
+        }
+    }
+    let ctx = match Context::custom::<Intrinsics>(worker.runtime()) {
+        Ok(ctx) => ctx,
         Err(e) => {
+            let e = ScriptError::plain(format!("cannot create a JS context: {e}"));
             host.suspend(Suspend::Ready(Err(e)));
             return;
         }
     };
-    let init = ctx.with(|ctx| -> Result<Persistent<Object<'static>>, ScriptError> {
-        crate::modules::install(&ctx, &host)
-            .catch(&ctx)
-            .map_err(|e| caught(&ctx, e))?;
-        let ns = load_main(&ctx, &program.shared.main)?;
-        record_exports(&ctx, &host, &ns)?;
-        Ok(Persistent::save(&ctx, ns))
-    });
+    let init = with_ctx(
+        &ctx,
+        |ctx| -> Result<Persistent<Object<'static>>, ScriptError> {
+            crate::modules::install(&ctx, &host)
+                .catch(&ctx)
+                .map_err(|e| caught(&ctx, e))?;
+            let ns = load_main(&ctx, &program.shared.main)?;
+            record_exports(&ctx, &host, &ns)?;
+            Ok(Persistent::save(&ctx, ns))
+        },
+    );
     let ns = match init {
         Ok(ns) => ns,
         Err(e) => {
+            drain_jobs(&ctx);
             host.suspend(Suspend::Ready(Err(e)));
             return;
         }
     };
-    // Init leaves garbage (module records, temporaries); a VU lives long, so free it now.
-    rt.run_gc();
+    if !worker.shared() {
+        // Init leaves garbage (module records, temporaries); a VU lives long, so free it now.
+        // (A shared runtime is collected as a whole when it grows: a full collection per VU
+        // would cost time quadratic in the number of VUs.)
+        worker.runtime().run_gc();
+    }
     crate::vu::release_unused_stack(stack_bottom);
     host.phase.set(Phase::Run);
     let mut setup_data: Option<(Arc<str>, Persistent<Value<'static>>)> = None;
     let mut next = host.suspend(Suspend::Ready(Ok(())));
     loop {
         let outcome = match next {
-            Resume::Call(call) => ctx.with(|ctx| {
+            Resume::Call(call) => with_ctx(&ctx, |ctx| {
                 let ns = ns.clone().restore(&ctx).expect("namespace of this runtime");
                 run_call(&ctx, &host, &ns, call, &mut setup_data)
             }),
@@ -78,23 +107,20 @@ pub(crate) fn run_vu(
     host.timers.borrow_mut().clear();
     drop(setup_data);
     drop(ns);
+    drain_jobs(&ctx);
     drop(ctx);
-    drop(rt);
 }
 
-fn new_runtime(
-    program: &Program,
-    host: &Host,
-    stack_limit: usize,
-) -> Result<(Runtime, Context), ScriptError> {
-    let err = |e: rquickjs::Error| ScriptError::plain(format!("cannot create a JS runtime: {e}"));
-    let rt = Runtime::new().map_err(err)?;
-    rt.set_max_stack_size(stack_limit);
-    let cancel = host.cancel_flag();
-    rt.set_interrupt_handler(Some(Box::new(move || cancel.get())));
-    rt.set_loader(ModuleResolver, BytecodeLoader(program.shared.clone()));
-    let ctx = Context::custom::<Intrinsics>(&rt).map_err(err)?;
-    Ok((rt, ctx))
+/// Runs the jobs a cancelled call left queued (the VU is cancelled, so they end at once): a
+/// queued job holds its context, which must be freed with the VU.
+fn drain_jobs(ctx: &Context) {
+    with_ctx(ctx, |ctx| {
+        for _ in 0..100_000 {
+            if !ctx.execute_pending_job() {
+                break;
+            }
+        }
+    });
 }
 
 /// Loads and evaluates the main module, returning its namespace.

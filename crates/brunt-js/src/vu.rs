@@ -12,6 +12,7 @@
 
 use crate::host::{Host, ScriptError};
 use crate::program::Program;
+use crate::shared_rt::{VuState, WorkerRuntime};
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::cell::Cell;
@@ -138,19 +139,48 @@ pub(crate) struct JsVu<I: Io> {
     cancel: Rc<Cell<bool>>,
     /// A call was started and its future dropped before it finished.
     in_call: bool,
+    /// The VU's QuickJS interpreter state while its coroutine is suspended.
+    state: VuState,
+    /// The runtime the VU's context lives in (shared with the thread's other VUs). Declared after
+    /// `co`: the coroutine, which frees the context, must be gone before the runtime can be.
+    worker: Rc<WorkerRuntime>,
+}
+
+/// Resumes `co` with `worker` holding `state` as its interpreter state for the time it runs.
+fn resume(
+    co: &mut Coroutine<Resume, Suspend, (), DefaultStack>,
+    worker: &WorkerRuntime,
+    state: &mut VuState,
+    cancel: &Rc<Cell<bool>>,
+    input: Resume,
+) -> CoroutineResult<Suspend, ()> {
+    /// Takes the state back out even when the coroutine panics.
+    struct Leave<'a>(&'a WorkerRuntime, &'a mut VuState);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            self.0.leave(self.1);
+        }
+    }
+    worker.enter(state, cancel);
+    let _leave = Leave(worker, state);
+    co.resume(input)
 }
 
 impl<I: Io> JsVu<I> {
     /// Creates the runtime and runs the init context (module top level) on the VU's own stack.
     pub(crate) fn new(program: Arc<Program>, host: Rc<Host>, io: I) -> Result<Self, ScriptError> {
         let cancel = host.cancel_flag();
+        let worker = WorkerRuntime::for_program(&program.shared)
+            .map_err(|e| ScriptError::plain(format!("cannot create a JS runtime: {e}")))?;
         let stack = DefaultStack::new(STACK_SIZE)
             .map_err(|e| ScriptError::plain(format!("cannot allocate a VU stack: {e}")))?;
         let bottom = corosensei::stack::Stack::limit(&stack).get();
+        let mut state = VuState::new(bottom + (STACK_SIZE - JS_STACK_LIMIT));
+        let w = worker.clone();
         let mut co = Coroutine::with_stack(stack, move |y: &VuYielder, _first: Resume| {
-            crate::runtime::run_vu(&program, host, y, JS_STACK_LIMIT, bottom);
+            crate::runtime::run_vu(&program, host, w, y, JS_STACK_LIMIT, bottom);
         });
-        let ready = match co.resume(Resume::Shutdown) {
+        let ready = match resume(&mut co, &worker, &mut state, &cancel, Resume::Shutdown) {
             CoroutineResult::Yield(Suspend::Ready(r)) => r,
             CoroutineResult::Yield(_) => Err(ScriptError::plain(
                 "init context performed I/O, which k6 does not allow".to_string(),
@@ -164,6 +194,8 @@ impl<I: Io> JsVu<I> {
             io,
             cancel,
             in_call: false,
+            state,
+            worker,
         };
         match ready {
             Ok(()) => Ok(vu),
@@ -184,7 +216,7 @@ impl<I: Io> JsVu<I> {
         self.in_call = true;
         let mut input = Resume::Call(call);
         loop {
-            match co.resume(input) {
+            match resume(co, &self.worker, &mut self.state, &self.cancel, input) {
                 CoroutineResult::Yield(Suspend::Io(req)) => {
                     input = Resume::Io(self.io.perform(req).await);
                 }
@@ -216,7 +248,13 @@ impl<I: Io> JsVu<I> {
             // Each resume answers one pending native call with an error; a script that catches
             // errors in a loop is stopped by the interrupt handler, so this ends quickly.
             for _ in 0..100_000 {
-                match co.resume(Resume::Cancel) {
+                match resume(
+                    co,
+                    &self.worker,
+                    &mut self.state,
+                    &self.cancel,
+                    Resume::Cancel,
+                ) {
                     CoroutineResult::Yield(Suspend::Finished(_)) => break,
                     CoroutineResult::Yield(_) => continue,
                     CoroutineResult::Return(()) => {
@@ -244,7 +282,14 @@ impl<I: Io> JsVu<I> {
             if co.done() {
                 return;
             }
-            if let CoroutineResult::Return(()) = co.resume(Resume::Shutdown) {
+            let r = resume(
+                &mut co,
+                &self.worker,
+                &mut self.state,
+                &self.cancel,
+                Resume::Shutdown,
+            );
+            if let CoroutineResult::Return(()) = r {
                 return;
             }
         }
@@ -307,6 +352,112 @@ mod tests {
 
     fn vu(source: &str) -> JsVu<SleepIo> {
         try_vu(source).unwrap()
+    }
+
+    /// `n` VUs (ids 1..=n) of one program, on this thread.
+    fn vus(source: &str, n: u64) -> Vec<JsVu<SleepIo>> {
+        let path = std::env::temp_dir().join(format!(
+            "brunt-js-vus-{}-{:x}.js",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::write(&path, source).unwrap();
+        let registry = Arc::new(Registry::new());
+        let config = ProgramConfig {
+            env: Default::default(),
+            console: false,
+        };
+        let program = Program::new(&path, registry.clone(), config).unwrap();
+        let out = (1..=n)
+            .map(|id| {
+                let metrics = Rc::new(RefCell::new(Aggregator::new(registry.clone(), false)));
+                let host = Rc::new(Host::new(program.shared.clone(), metrics, id, id));
+                JsVu::new(program.clone(), host, SleepIo).unwrap()
+            })
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        out
+    }
+
+    #[test]
+    fn vus_of_a_thread_share_one_runtime_and_interleave_without_mixing_state() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Each VU suspends deep in its own frames with a promise job queued; the others run,
+        // throw, overflow their stack and drain their own jobs meanwhile.
+        let mut v = vus(
+            r#"
+            import { sleep } from 'k6';
+            let count = 0;
+            let sleeping = false;
+            let jobSawSleeping = false;
+            globalThis.mine = __VU;
+            function deep(n) {
+              if (n === 0) {
+                sleeping = true;
+                sleep(0.005 * (4 - __VU));
+                sleeping = false;
+                return new Error('here').stack;
+              }
+              return deep(n - 1);
+            }
+            function overflow() { return overflow() + 1; }
+            export default function () {
+              count += 1;
+              if (count !== __ITER + 1) throw new Error(`module state mixed: ${count} at ${__ITER}`);
+              if (jobSawSleeping) throw new Error('a job ran while its VU was suspended');
+              Promise.resolve().then(() => { jobSawSleeping = sleeping; });
+              const stack = deep(__VU);
+              const frames = stack.split('\n').filter((l) => l.includes('at deep')).length;
+              if (frames !== __VU + 1) throw new Error(`frames mixed: ${frames}\n${stack}`);
+              if (globalThis.mine !== __VU) throw new Error('globals mixed');
+              let overflowed = false;
+              try { overflow(); } catch (e) { overflowed = e instanceof RangeError; }
+              if (!overflowed) throw new Error('no stack overflow error');
+              if (__VU === 2 && __ITER === 1) throw new TypeError('expected');
+            }
+            "#,
+            3,
+        );
+        assert!(
+            v[0].worker.shared(),
+            "the runtime offsets were not verified"
+        );
+        assert!(Rc::ptr_eq(&v[0].worker, &v[1].worker));
+        assert!(Rc::ptr_eq(&v[0].worker, &v[2].worker));
+        let [a, b, c] = &mut v[..] else {
+            unreachable!()
+        };
+        rt.block_on(async {
+            for i in 0..3 {
+                let (x, y, z) = tokio::join!(
+                    a.call(iteration(i)),
+                    b.call(iteration(i)),
+                    c.call(iteration(i))
+                );
+                assert!(matches!(x, CallOutcome::Done(None)), "{x:?}");
+                assert!(matches!(z, CallOutcome::Done(None)), "{z:?}");
+                if i == 1 {
+                    let CallOutcome::Exception(e) = y else {
+                        panic!("expected an exception, got {y:?}")
+                    };
+                    assert_eq!(e.message, "TypeError: expected");
+                    assert!(e.stack.contains(".js:"), "{}", e.stack);
+                } else {
+                    assert!(matches!(y, CallOutcome::Done(None)), "{y:?}");
+                }
+            }
+        });
+        // A call dropped while suspended leaves the runtime to the others.
+        rt.block_on(async {
+            let first = tokio::time::timeout(Duration::from_millis(1), a.call(iteration(3))).await;
+            assert!(first.is_err());
+            let y = b.call(iteration(3)).await;
+            assert!(matches!(y, CallOutcome::Done(None)), "{y:?}");
+        });
+        drop(v);
     }
 
     fn iteration(iter: u64) -> Call {

@@ -1,0 +1,388 @@
+//! One QuickJS runtime per worker thread, shared by that thread's VUs, each with its own context.
+//!
+//! A runtime holds the atoms, shapes' hash, classes and the allocator state; sharing it saves each
+//! VU the runtime itself and a copy of every atom its intrinsics and modules use (about 60 KB per
+//! VU measured). Each VU still has its own context, so its globals, intrinsics and module records
+//! are its own, as k6 wants.
+//!
+//! QuickJS keeps a little *interpreter* state in the runtime rather than in the context: the
+//! chain of live JavaScript frames (`current_stack_frame`), the pending exception, the queue of
+//! promise jobs and the lower stack limit. A VU suspended inside a native call (`http.get`,
+//! `sleep`) has live frames on its own coroutine stack; if another VU of the thread then ran in
+//! the same runtime, it would link its frames to the suspended VU's, run that VU's promise jobs on
+//! its own stack, and check overflow against the wrong stack. So the VU driver swaps that state at
+//! every coroutine switch ([`WorkerRuntime::enter`] before a resume, [`WorkerRuntime::leave`] after
+//! it): while a VU runs, the runtime holds exactly that VU's frames, exception, jobs and stack
+//! limit; while none runs, the runtime holds none. Only one VU of a thread runs at a time (VUs are
+//! `!Send` and resumed one after the other by the worker's event loop), and `enter` asserts it.
+//!
+//! The fields are not in QuickJS's public API. Their offsets are found and checked on each new
+//! runtime against values set through the public API (stack size, interrupt handler, a thrown
+//! value, the empty job list's self-links); if any check fails, VUs fall back to a runtime each,
+//! which needs no swapping.
+//!
+//! The garbage collector may run while other VUs are suspended: QuickJS's collector only frees
+//! cycles of objects that nothing outside the heap refers to, and values on a suspended VU's
+//! stack frames hold references (as any caller's frames do while a native function runs), so a
+//! suspended VU's objects are kept. Nothing in a runtime refers to a VU's frames except
+//! `current_stack_frame`, which is swapped.
+
+use crate::program::Shared;
+use rquickjs::{qjs, Runtime};
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+/// QuickJS's `struct list_head` (`prev` first).
+#[repr(C)]
+struct ListHead {
+    prev: *mut ListHead,
+    next: *mut ListHead,
+}
+
+/// Byte offsets, in `JSRuntime`, of the fields a switch swaps.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    stack_limit: usize,
+    exception: usize,
+    in_prepare_stack_trace: usize,
+    frame: usize,
+    job_list: usize,
+}
+
+/// The interpreter state of one VU while it is not running.
+pub(crate) struct VuState {
+    frame: *mut c_void,
+    exception: qjs::JSValue,
+    in_prepare_stack_trace: bool,
+    jobs: Box<ListHead>,
+    stack_limit: usize,
+}
+
+impl VuState {
+    /// A VU that has not run yet; `stack_limit` is the lowest address its JavaScript may use.
+    pub(crate) fn new(stack_limit: usize) -> Self {
+        let mut jobs = Box::new(ListHead {
+            prev: std::ptr::null_mut(),
+            next: std::ptr::null_mut(),
+        });
+        let p: *mut ListHead = &mut *jobs;
+        jobs.prev = p;
+        jobs.next = p;
+        VuState {
+            frame: std::ptr::null_mut(),
+            exception: uninitialized(),
+            in_prepare_stack_trace: false,
+            jobs,
+            stack_limit,
+        }
+    }
+
+    fn jobs_empty(&self) -> bool {
+        std::ptr::eq(self.jobs.next, &*self.jobs)
+    }
+}
+
+fn uninitialized() -> qjs::JSValue {
+    qjs::JSValue {
+        u: qjs::JSValueUnion { int32: 0 },
+        tag: qjs::JS_TAG_UNINITIALIZED as i64,
+    }
+}
+
+/// A runtime used by the VUs of one thread (shared when [`WorkerRuntime::shared`] is true).
+pub(crate) struct WorkerRuntime {
+    rt: Runtime,
+    raw: *mut qjs::JSRuntime,
+    /// None: the offsets could not be verified, so this runtime serves one VU only.
+    fields: Option<Fields>,
+    /// The cancel flag of the VU that runs now, read by the interrupt handler.
+    current_cancel: Rc<RefCell<Option<Rc<Cell<bool>>>>>,
+    entered: Cell<bool>,
+}
+
+thread_local! {
+    /// This thread's shared runtime for each program that has live VUs here.
+    static RUNTIMES: RefCell<Vec<(std::sync::Weak<Shared>, Weak<WorkerRuntime>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stack size written before the probe; a value no real stack size has.
+const PROBE_STACK_SIZE: usize = 0x5A5A_5000;
+
+impl WorkerRuntime {
+    /// The runtime this thread's VUs of `shared`'s program use, created on first use.
+    pub(crate) fn for_program(shared: &Arc<Shared>) -> rquickjs::Result<Rc<WorkerRuntime>> {
+        let found = RUNTIMES.with(|r| {
+            let mut r = r.borrow_mut();
+            r.retain(|(s, w)| s.strong_count() > 0 && w.strong_count() > 0);
+            r.iter()
+                .find(|(s, _)| std::ptr::eq(s.as_ptr(), Arc::as_ptr(shared)))
+                .and_then(|(_, w)| w.upgrade())
+        });
+        if let Some(rt) = found {
+            if rt.fields.is_some() {
+                return Ok(rt);
+            }
+        }
+        let rt = Rc::new(WorkerRuntime::new(shared)?);
+        if rt.fields.is_some() {
+            RUNTIMES.with(|r| {
+                r.borrow_mut()
+                    .push((Arc::downgrade(shared), Rc::downgrade(&rt)))
+            });
+        }
+        Ok(rt)
+    }
+
+    fn new(shared: &Arc<Shared>) -> rquickjs::Result<WorkerRuntime> {
+        let rt = Runtime::new()?;
+        // SAFETY: the runtime is alive and no other code uses it yet.
+        let raw = unsafe { rquickjs_raw(&rt) };
+        // SAFETY: as above; `locate` only reads within the runtime struct and restores what it sets.
+        let fields = unsafe { locate(raw) };
+        let current_cancel: Rc<RefCell<Option<Rc<Cell<bool>>>>> = Rc::default();
+        let c = current_cancel.clone();
+        rt.set_interrupt_handler(Some(Box::new(move || {
+            c.borrow().as_ref().is_some_and(|f| f.get())
+        })));
+        rt.set_loader(
+            crate::loader::ModuleResolver,
+            crate::loader::BytecodeLoader(shared.clone()),
+        );
+        Ok(WorkerRuntime {
+            rt,
+            raw,
+            fields,
+            current_cancel,
+            entered: Cell::new(false),
+        })
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    pub(crate) fn raw(&self) -> *mut qjs::JSRuntime {
+        self.raw
+    }
+
+    /// True when this runtime's VUs share it (the offsets were verified).
+    pub(crate) fn shared(&self) -> bool {
+        self.fields.is_some()
+    }
+
+    /// Makes `st` the runtime's interpreter state; call before resuming the VU's coroutine.
+    pub(crate) fn enter(&self, st: &mut VuState, cancel: &Rc<Cell<bool>>) {
+        assert!(!self.entered.get(), "two VUs entered one QuickJS runtime");
+        self.entered.set(true);
+        *self.current_cancel.borrow_mut() = Some(cancel.clone());
+        let Some(f) = self.fields else {
+            return;
+        };
+        // SAFETY: the offsets were verified for this runtime; only this thread touches it, and
+        // while no VU is entered the runtime holds no frames, exception or jobs (checked below).
+        unsafe {
+            let base = self.raw as *mut u8;
+            let frame = base.add(f.frame) as *mut *mut c_void;
+            let exc = base.add(f.exception) as *mut qjs::JSValue;
+            let jobs = base.add(f.job_list) as *mut ListHead;
+            assert!(
+                (*frame).is_null() && (*exc).tag == qjs::JS_TAG_UNINITIALIZED as i64,
+                "a QuickJS runtime was left holding a VU's frames"
+            );
+            assert!(
+                std::ptr::eq((*jobs).next, jobs),
+                "jobs left in a shared runtime"
+            );
+            *frame = st.frame;
+            *exc = std::mem::replace(&mut st.exception, uninitialized());
+            *(base.add(f.in_prepare_stack_trace) as *mut bool) = st.in_prepare_stack_trace;
+            *(base.add(f.stack_limit) as *mut usize) = st.stack_limit;
+            move_list(&mut *st.jobs, jobs);
+        }
+    }
+
+    /// Takes the VU's interpreter state back out of the runtime; call after its coroutine
+    /// suspended or returned.
+    pub(crate) fn leave(&self, st: &mut VuState) {
+        debug_assert!(self.entered.get());
+        self.entered.set(false);
+        *self.current_cancel.borrow_mut() = None;
+        let Some(f) = self.fields else {
+            return;
+        };
+        // SAFETY: as in `enter`.
+        unsafe {
+            let base = self.raw as *mut u8;
+            let frame = base.add(f.frame) as *mut *mut c_void;
+            st.frame = std::mem::replace(&mut *frame, std::ptr::null_mut());
+            let exc = base.add(f.exception) as *mut qjs::JSValue;
+            st.exception = std::mem::replace(&mut *exc, uninitialized());
+            let prep = base.add(f.in_prepare_stack_trace) as *mut bool;
+            st.in_prepare_stack_trace = std::mem::replace(&mut *prep, false);
+            // No VU runs: no stack to check against (QuickJS treats 0 as no limit).
+            *(base.add(f.stack_limit) as *mut usize) = 0;
+            debug_assert!(st.jobs_empty());
+            move_list(base.add(f.job_list) as *mut ListHead, &mut *st.jobs);
+        }
+    }
+}
+
+impl Drop for WorkerRuntime {
+    fn drop(&mut self) {
+        // Freeing runs finalizers but no JavaScript; no VU stack is current any more.
+        if let Some(f) = self.fields {
+            // SAFETY: verified offset; the runtime is still alive here.
+            unsafe { *((self.raw as *mut u8).add(f.stack_limit) as *mut usize) = 0 };
+        }
+    }
+}
+
+/// Moves every entry of the list at `from` to the empty list at `to`, leaving `from` empty.
+///
+/// # Safety
+/// Both are valid list heads; `to` is empty.
+unsafe fn move_list(from: *mut ListHead, to: *mut ListHead) {
+    if std::ptr::eq((*from).next, from) {
+        (*to).next = to;
+        (*to).prev = to;
+        return;
+    }
+    (*to).next = (*from).next;
+    (*to).prev = (*from).prev;
+    (*(*to).next).prev = to;
+    (*(*to).prev).next = to;
+    (*from).next = from;
+    (*from).prev = from;
+}
+
+/// The `JSRuntime` behind an rquickjs runtime.
+///
+/// # Safety
+/// `rt` is alive.
+unsafe fn rquickjs_raw(rt: &Runtime) -> *mut qjs::JSRuntime {
+    // A throwaway context is the public way to reach the raw runtime pointer.
+    let ctx = rquickjs::Context::base(rt).expect("a context");
+    let raw = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+    drop(ctx);
+    raw
+}
+
+unsafe extern "C" fn probe_handler(_rt: *mut qjs::JSRuntime, _opaque: *mut c_void) -> i32 {
+    0
+}
+
+/// Finds the offsets of the swapped fields and checks them; None when any check fails.
+///
+/// In quickjs-ng 0.8 (`struct JSRuntime` in quickjs.c) these fields follow one another:
+/// `stack_size, stack_top, stack_limit` (three words), `current_exception` (a JSValue),
+/// `in_out_of_memory, in_prepare_stack_trace, in_free` (bools), `current_stack_frame`,
+/// `interrupt_handler, interrupt_opaque`, `host_promise_rejection_tracker` and its opaque, then
+/// `job_list`. Fields before them depend on build options, so the group is found by a value set
+/// through the public API, then every member is checked against a value it must hold.
+///
+/// # Safety
+/// `raw` is a live runtime with no context running code.
+unsafe fn locate(raw: *mut qjs::JSRuntime) -> Option<Fields> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    // `sizeof(JSRuntime)` is over 500 bytes in every build; the group sits well inside that.
+    const SEARCH: usize = 400;
+    if WORD != 8 || std::mem::size_of::<qjs::JSValue>() != 16 {
+        return None;
+    }
+    let base = raw as *mut u8;
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    qjs::JS_SetMaxStackSize(raw, PROBE_STACK_SIZE as _);
+    let probe_opaque = 0x5A5A_5A5Ausize as *mut c_void;
+    qjs::JS_SetInterruptHandler(raw, Some(probe_handler), probe_opaque);
+    let word = |off: usize| std::ptr::read_unaligned(base.add(off) as *const usize);
+    let mut found = None;
+    let mut off = 0;
+    while off + 12 * WORD <= SEARCH {
+        if word(off) == PROBE_STACK_SIZE {
+            let top = word(off + WORD);
+            let limit = word(off + 2 * WORD);
+            // stack_top was taken on this thread's stack by JS_NewRuntime, near this frame.
+            if limit == top.wrapping_sub(PROBE_STACK_SIZE) && top.abs_diff(here) < (1 << 20) {
+                found = Some(off);
+                break;
+            }
+        }
+        off += WORD;
+    }
+    let result = found.and_then(|s| {
+        let f = Fields {
+            stack_limit: s + 2 * WORD,
+            exception: s + 3 * WORD,
+            in_prepare_stack_trace: s + 5 * WORD + 1,
+            frame: s + 6 * WORD,
+            job_list: s + 11 * WORD,
+        };
+        let exc = &*(base.add(f.exception) as *const qjs::JSValue);
+        let bools = std::slice::from_raw_parts(base.add(s + 5 * WORD), 3);
+        let frame = word(f.frame);
+        let handler = word(s + 7 * WORD);
+        let opaque = word(s + 8 * WORD);
+        let jobs = base.add(f.job_list) as usize;
+        let ok = exc.tag == qjs::JS_TAG_UNINITIALIZED as i64
+            && bools == [0, 0, 0]
+            && frame == 0
+            && handler == probe_handler as *const () as usize
+            && opaque == probe_opaque as usize
+            && word(f.job_list) == jobs
+            && word(f.job_list + WORD) == jobs;
+        ok.then_some(f)
+    });
+    qjs::JS_SetInterruptHandler(raw, None, std::ptr::null_mut());
+    qjs::JS_SetMaxStackSize(raw, 0);
+    let f = result?;
+    // A thrown value must land in `current_exception`, and a queued job in `job_list`.
+    let ctx = qjs::JS_NewContextRaw(raw);
+    if ctx.is_null() {
+        return None;
+    }
+    let exc = base.add(f.exception) as *const qjs::JSValue;
+    qjs::JS_Throw(
+        ctx,
+        qjs::JSValue {
+            u: qjs::JSValueUnion { int32: 0x5A5A },
+            tag: qjs::JS_TAG_INT as i64,
+        },
+    );
+    let thrown = (*exc).tag == qjs::JS_TAG_INT as i64 && (*exc).u.int32 == 0x5A5A;
+    let got = qjs::JS_GetException(ctx);
+    qjs::JS_FreeValue(ctx, got);
+    let cleared = (*exc).tag == qjs::JS_TAG_UNINITIALIZED as i64;
+    qjs::JS_EnqueueJob(ctx, Some(probe_job), 0, std::ptr::null_mut());
+    let jobs = base.add(f.job_list) as *mut ListHead;
+    let queued = !std::ptr::eq((*jobs).next, jobs) && qjs::JS_IsJobPending(raw);
+    let mut stash = ListHead {
+        prev: std::ptr::null_mut(),
+        next: std::ptr::null_mut(),
+    };
+    let stash_p: *mut ListHead = &mut stash;
+    if queued {
+        move_list(jobs, stash_p);
+    }
+    let moved = queued && !qjs::JS_IsJobPending(raw);
+    if queued {
+        move_list(stash_p, jobs);
+    }
+    let mut pctx = std::ptr::null_mut();
+    while qjs::JS_ExecutePendingJob(raw, &mut pctx) > 0 {}
+    qjs::JS_FreeContext(ctx);
+    (thrown && cleared && moved).then_some(f)
+}
+
+unsafe extern "C" fn probe_job(
+    _ctx: *mut qjs::JSContext,
+    _argc: i32,
+    _argv: *mut qjs::JSValue,
+) -> qjs::JSValue {
+    qjs::JSValue {
+        u: qjs::JSValueUnion { int32: 0 },
+        tag: qjs::JS_TAG_UNDEFINED as i64,
+    }
+}
