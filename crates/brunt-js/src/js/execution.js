@@ -34,11 +34,17 @@ export const scenario = {
   get iterationInTest() { return n.execInfo().iterationInTest; },
 };
 
-// What a VU can know about its instance; k6's vusActive and vusInitialized need the engine's
-// live counts, which VUs do not see, so they are left out rather than reported wrong.
+// The engine's live counts for this instance (k6 refuses them in the init context):
+// vusActive is what the `vus` metric samples, iterationsCompleted counts iterations that ran to
+// their end (those that threw included), iterationsInterrupted those cut short (gracefulStop,
+// Ctrl-C, test.abort()). currentTestRunDuration counts from the end of setup().
 export const instance = {
-  get iterationsCompleted() { return n.execInfo().iterationInInstance; },
+  get vusActive() { return n.instanceInfo()[0]; },
+  get vusInitialized() { return n.instanceInfo()[1]; },
+  get iterationsCompleted() { return n.instanceInfo()[2]; },
+  get iterationsInterrupted() { return n.instanceInfo()[3]; },
   get currentTestRunDuration() {
+    n.instanceInfo();
     const s = n.execInfo().testStartTime;
     return s ? Date.now() - s : 0;
   },

@@ -1,7 +1,7 @@
 //! Native side of `k6/execution`: what the VU knows about itself, its scenario and the test.
 
 use super::{def, throw};
-use crate::host::Host;
+use crate::host::{Host, Phase};
 use rquickjs::{Ctx, Exception, Object, Result, Value};
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
@@ -41,6 +41,29 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             }
             o.set("tags", tags)?;
             Ok(o)
+        },
+    )?;
+    // instanceInfo(): [vusActive, vusInitialized, iterationsCompleted, iterationsInterrupted],
+    // the engine's live counts for this instance; k6 refuses them in the init context.
+    let h = host.clone();
+    def(
+        ctx,
+        native,
+        "instanceInfo",
+        move |ctx: Ctx<'js>| -> Result<Vec<f64>> {
+            if h.phase.get() == Phase::Init {
+                return Err(throw(
+                    &ctx,
+                    "getting instance information in the init context is not supported",
+                ));
+            }
+            let c = brunt_engine::instance_counts().unwrap_or_default();
+            Ok(vec![
+                c.vus_active as f64,
+                c.vus_initialized as f64,
+                c.iterations_completed as f64,
+                c.iterations_interrupted as f64,
+            ])
         },
     )?;
     let h = host.clone();
