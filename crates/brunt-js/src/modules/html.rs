@@ -12,8 +12,8 @@
 
 use super::def;
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
-use rquickjs::function::Opt;
 use rquickjs::function::Constructor;
+use rquickjs::function::Opt;
 use rquickjs::{Class, Ctx, JsLifetime, Object, Result, Value};
 use scraper::node::Node;
 use scraper::{ElementRef, Html, Selector};
@@ -202,7 +202,13 @@ fn siblings_of<'a>(
     until: &Option<Matcher>,
     out: &mut Out<'_>,
 ) {
-    let step = |c: NodeRef<'a>| if kind < 0 { c.prev_sibling() } else { c.next_sibling() };
+    let step = |c: NodeRef<'a>| {
+        if kind < 0 {
+            c.prev_sibling()
+        } else {
+            c.next_sibling()
+        }
+    };
     if kind == 0 {
         let Some(parent) = n.parent() else { return };
         for c in parent.children() {
@@ -270,9 +276,7 @@ fn escape_comment(s: &str, out: &mut String) {
     for ch in s.chars() {
         match ch {
             '&' => out.push_str("&amp;"),
-            '>' if prev.is_none() || prev == Some('!') || prev == Some('-') => {
-                out.push_str("&gt;")
-            }
+            '>' if prev.is_none() || prev == Some('!') || prev == Some('-') => out.push_str("&gt;"),
             c => out.push(c),
         }
         prev = Some(ch);
@@ -536,7 +540,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "children",
-        |doc: DocArg<'js>, nums: Vec<u32>, all: bool, filter: Opt<Value<'js>>| -> Result<Vec<u32>> {
+        |doc: DocArg<'js>,
+         nums: Vec<u32>,
+         all: bool,
+         filter: Opt<Value<'js>>|
+         -> Result<Vec<u32>> {
             let d = doc.borrow();
             let mut out = Out::new(&d);
             for n in d.nodes(&nums) {
@@ -798,7 +806,8 @@ mod tests {
 
     #[test]
     fn renders_as_go_html_render() {
-        let d = doc("<!DOCTYPE html><p class=\"a\" id='x'>it's \"q\" &amp; <b>b</b><br><!-- c --></p>");
+        let d =
+            doc("<!DOCTYPE html><p class=\"a\" id='x'>it's \"q\" &amp; <b>b</b><br><!-- c --></p>");
         let p = d
             .html
             .select(&Selector::parse("p").unwrap())
@@ -811,7 +820,10 @@ mod tests {
             "<p class=\"a\" id=\"x\">it&#39;s &#34;q&#34; &amp; <b>b</b><br/><!-- c --></p>"
         );
         let all = inner_html(d.html.tree.root());
-        assert!(all.starts_with("<!DOCTYPE html><html><head></head><body>"), "{all}");
+        assert!(
+            all.starts_with("<!DOCTYPE html><html><head></head><body>"),
+            "{all}"
+        );
     }
 
     #[test]
