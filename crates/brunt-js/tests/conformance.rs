@@ -347,3 +347,48 @@ fn a_script_run_writes_the_html_report_and_the_results_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Names of the checks that failed at least once.
+fn failed_checks(export: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(g: &Value, out: &mut Vec<String>) {
+        if let Some(checks) = g["checks"].as_object() {
+            for (name, c) in checks {
+                if c["fails"] != 0 {
+                    out.push(name.clone());
+                }
+            }
+        }
+        if let Some(groups) = g["groups"].as_object() {
+            for sub in groups.values() {
+                walk(sub, out);
+            }
+        }
+    }
+    walk(&export["root_group"], &mut out);
+    out
+}
+
+#[test]
+fn k6_html_queries_and_serialises_as_k6() {
+    let (code, ex) = run_script("html.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "checks")["passes"], 60, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn exec_instance_reports_live_vu_and_iteration_counts() {
+    let (code, ex) = run_script("exec_instance.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "checks")["passes"], 36, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
