@@ -392,3 +392,15 @@ fn exec_instance_reports_live_vu_and_iteration_counts() {
     assert_eq!(metric(&ex, "checks")["passes"], 36, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+#[test]
+fn response_html_loads_k6_html_on_first_use() {
+    let (code, ex) = run_script("html_response.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "checks")["passes"], 8, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
