@@ -87,10 +87,78 @@ fn selector(text: &str) -> Option<Rc<Selector>> {
         if c.len() >= SELECTOR_CACHE {
             c.clear();
         }
-        let s = Selector::parse(text).ok().map(Rc::new);
+        let s = Selector::parse(&with_form_pseudo_classes(text))
+            .ok()
+            .map(Rc::new);
         c.insert(text.to_string(), s.clone());
         s
     })
+}
+
+/// cascadia's (goquery's) pseudo-classes for form fields, which scraper's selectors do not
+/// know, written as the selectors that match the same elements.
+const FORM_PSEUDO_CLASSES: &[(&str, &str)] = &[
+    (
+        "checked",
+        ":is(input:is([type=checkbox i],[type=radio i])[checked],option[selected])",
+    ),
+    (
+        "disabled",
+        ":is(:is(optgroup,fieldset)[disabled],:is(button,input,select,textarea,option):is([disabled],fieldset[disabled] *))",
+    ),
+    (
+        "enabled",
+        ":is(:is(a,area,link)[href],:is(optgroup,fieldset):not([disabled]),:is(button,input,select,textarea,option):not([disabled]):not(fieldset[disabled] *))",
+    ),
+    ("input", ":is(input,select,textarea,button)"),
+];
+
+/// Replaces `:checked`, `:disabled`, `:enabled` and `:input` outside quotes and attribute
+/// brackets.
+fn with_form_pseudo_classes(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(':') {
+        return text.into();
+    }
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    let mut brackets = 0usize;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), '\\') => {
+                out.push(c);
+                if let Some(next) = rest.chars().next() {
+                    out.push(next);
+                    rest = &rest[next.len_utf8()..];
+                }
+                continue;
+            }
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[') => brackets += 1,
+            (None, ']') => brackets = brackets.saturating_sub(1),
+            (None, ':') if brackets == 0 && !out.ends_with(':') && !rest.starts_with(':') => {
+                let len = rest.find(|ch: char| !ident(ch)).unwrap_or(rest.len());
+                let (name, after) = rest.split_at(len);
+                if !after.starts_with('(') {
+                    if let Some((_, with)) = FORM_PSEUDO_CLASSES
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    {
+                        out.push_str(with);
+                        rest = after;
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out.into()
 }
 
 /// What a selector argument can be: a CSS selector, or nodes (of a Selection or an Element).
@@ -861,6 +929,30 @@ mod tests {
         assert!(selector("li[").is_none());
         assert!(selector("").is_none());
         assert!(selector("ul > li.x, p").is_some());
+    }
+
+    #[test]
+    fn form_pseudo_classes_match_as_in_cascadia() {
+        let d = doc(concat!(
+            "<form><input type=checkbox name=a checked><input type=CHECKBOX name=b>",
+            "<input name=c checked><select><option selected>x</option></select>",
+            "<fieldset disabled><input name=d></fieldset><input name=e disabled>",
+            "<input name='f:checked'></form>"
+        ));
+        let names = |sel: &str| -> Vec<String> {
+            let s = selector(sel).expect(sel);
+            d.html
+                .select(&s)
+                .map(|e| e.attr("name").unwrap_or(e.value().name()).to_string())
+                .collect()
+        };
+        assert_eq!(names("input:checked"), ["a"]);
+        assert_eq!(names(":checked"), ["a", "option"]);
+        assert_eq!(names("input:disabled"), ["d", "e"]);
+        assert_eq!(names("input:enabled").len(), 4);
+        assert_eq!(names("form :input").len(), 7);
+        assert_eq!(names("input[name='f:checked']"), ["f:checked"]);
+        assert_eq!(names("input:not(:checked)[type=checkbox i]"), ["b"]);
     }
 
     #[test]
