@@ -25,6 +25,8 @@ export default function () {
     'attr': (d) => d.find('meta[name=description]').attr('content') === 'brunt target test page',
     'attr missing': (d) => d.find('h1').attr('nope') === undefined && d.find('h1').attr('nope', 'x') === 'x',
     'invalid selector matches nothing': (d) => d.find('li[').size() === 0,
+    'form pseudo-classes': (d) => d.find('input:checked').attr('name') === 'remember' && d.find('form :input').size() === 7 &&
+      d.find('option:checked').text() === 'Pro' && d.find('input:enabled').size() === 4 && d.find(':disabled').size() === 0,
     'no match': (d) => d.find('article').size() === 0 && d.find('article').text() === '' && d.find('article').html() === '',
   });
 
