@@ -503,82 +503,85 @@ export class Element {
 // k6's generated attribute accessors (js/modules/k6/html/gen): [method, attribute, kind, arg].
 // Kinds: s string, b present, i integer (arg: default), e enum (arg: options, first the
 // default), n enum or undefined, c constant, u URL resolved against the page (arg: default).
-const REFERRER = ['', 'no-referrer', 'no-referrer-when-downgrade', 'origin', 'origin-when-cross-origin', 'unsafe-url'];
-const AUTOCOMPLETE = ['on', 'off'];
-const ENCTYPE = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
-const CROSSORIGIN = ['anonymous', 'use-credentials'];
-const INPUT_TYPES = ['text', 'button', 'checkbox', 'color', 'date', 'datetime-local', 'email', 'file', 'hidden', 'image',
-  'month', 'number', 'password', 'radio', 'range', 'reset', 'search', 'submit', 'tel', 'time', 'url', 'week'];
-const ACCESSORS = {
-  Href: [['download', 'download', 's'], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER], ['rel', 'rel', 's'],
-    ['href', 'href', 'u', ''], ['target', 'target', 's'], ['type', 'type', 's'], ['accessKey', 'accesskey', 's'],
-    ['hrefLang', 'hreflang', 's'], ['toString', 'href', 'u', '']],
-  Media: [['autoplay', 'autoplay', 'b'], ['controls', 'controls', 'b'], ['loop', 'loop', 'b'], ['muted', 'muted', 'b'],
-    ['preload', 'preload', 'e', ['auto', 'metadata', 'none']], ['src', 'src', 'u', ''], ['crossOrigin', 'crossorigin', 'n', CROSSORIGIN],
-    ['currentSrc', 'src', 's'], ['defaultMuted', 'muted', 'b'], ['mediaGroup', 'mediagroup', 's']],
-  Base: [['href', 'href', 'u', null], ['target', 'target', 's']],
-  Button: [['accessKey', 'accesskey', 's'], ['autofocus', 'autofocus', 'b'], ['disabled', 'disabled', 'b'],
-    ['tabIndex', 'tabindex', 'i', 0], ['type', 'type', 'e', ['submit', 'button', 'menu', 'reset']]],
-  Data: [['value', 'value', 's']],
-  Embed: [['height', 'height', 's'], ['width', 'width', 's'], ['src', 'src', 's'], ['type', 'type', 's']],
-  FieldSet: [['disabled', 'disabled', 'b'], ['name', 'name', 's']],
-  Form: [['action', 'action', 'u', ''], ['name', 'name', 's'], ['target', 'target', 's'], ['enctype', 'enctype', 'e', ENCTYPE],
-    ['encoding', 'enctype', 'e', ENCTYPE], ['acceptCharset', 'accept-charset', 's'], ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE],
-    ['noValidate', 'novalidate', 'b']],
-  IFrame: [['allowfullscreen', 'allowfullscreen', 'b'], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER],
-    ['height', 'height', 's'], ['width', 'width', 's'], ['name', 'name', 's'], ['src', 'src', 'u', '']],
-  Image: [['currentSrc', 'src', 'u', ''], ['sizes', 'sizes', 's'], ['srcset', 'srcset', 's'], ['alt', 'alt', 's'],
-    ['crossOrigin', 'crossorigin', 'n', CROSSORIGIN], ['height', 'height', 'i', 0], ['width', 'width', 'i', 0],
-    ['isMap', 'ismap', 'b'], ['name', 'name', 's'], ['src', 'src', 'u', ''], ['useMap', 'usemap', 's'],
-    ['referrerPolicy', 'referrerpolicy', 'e', REFERRER]],
-  Input: [['name', 'name', 's'], ['tabIndex', 'tabindex', 'i', 0], ['type', 'type', 'e', INPUT_TYPES], ['disabled', 'disabled', 'b'],
-    ['autofocus', 'autofocus', 'b'], ['required', 'required', 'b'], ['value', 'value', 's'], ['checked', 'checked', 'b'],
-    ['defaultChecked', 'checked', 'b'], ['alt', 'alt', 's'], ['src', 'src', 'u', ''], ['height', 'height', 's'],
-    ['width', 'width', 's'], ['accept', 'accept', 's'], ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE],
-    ['maxLength', 'maxlength', 'i', -1], ['size', 'size', 'i', 0], ['pattern', 'pattern', 's'], ['placeholder', 'placeholder', 's'],
-    ['readonly', 'readonly', 'b'], ['min', 'min', 's'], ['max', 'max', 's'], ['defaultValue', 'value', 's'],
-    ['dirName', 'dirname', 's'], ['accessKey', 'accesskey', 's'], ['multiple', 'multiple', 'b'], ['step', 'step', 's']],
-  Keygen: [['autofocus', 'autofocus', 'b'], ['challenge', 'challenge', 's'], ['disabled', 'disabled', 'b'],
-    ['keytype', 'keytype', 'e', ['RSA', 'DSA', 'EC']], ['name', 'name', 's'], ['type', 'type', 'c', 'keygen']],
-  Label: [['htmlFor', 'for', 's']],
-  Legend: [['accessKey', 'accesskey', 's']],
-  Li: [['value', 'value', 'i', 0], ['type', 'type', 'e', ['', '1', 'a', 'A', 'i', 'I', 'disc', 'square', 'circle']]],
-  Link: [['crossOrigin', 'crossorigin', 'n', CROSSORIGIN], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER],
-    ['href', 'href', 'u', ''], ['hreflang', 'hreflang', 's'], ['media', 'media', 's'], ['rel', 'rel', 's'],
-    ['target', 'target', 's'], ['type', 'type', 's']],
-  Map: [['name', 'name', 's']],
-  Meta: [['content', 'content', 's'], ['name', 'name', 's'], ['httpEquiv', 'http-equiv', 'e', ['content-type', 'default-style', 'refresh']]],
-  Meter: [['min', 'min', 'i', 0], ['max', 'max', 'i', 0], ['high', 'high', 'i', 0], ['low', 'low', 'i', 0], ['optimum', 'optimum', 'i', 0]],
-  Mod: [['cite', 'cite', 's'], ['datetime', 'datetime', 's']],
-  Object: [['data', 'data', 'u', ''], ['height', 'height', 's'], ['name', 'name', 's'], ['type', 'type', 's'],
-    ['tabIndex', 'tabindex', 'i', 0], ['typeMustMatch', 'typemustmatch', 'b'], ['useMap', 'usemap', 's'], ['width', 'width', 's']],
-  OList: [['reversed', 'reversed', 'b'], ['start', 'start', 'i', 0], ['type', 'type', 'e', ['1', 'a', 'A', 'i', 'I']]],
-  OptGroup: [['disabled', 'disabled', 'b'], ['label', 'label', 's']],
-  Option: [['defaultSelected', 'selected', 'b'], ['selected', 'selected', 'b']],
-  Output: [['htmlFor', 'for', 's'], ['name', 'name', 's'], ['type', 'type', 'c', 'output']],
-  Param: [['name', 'name', 's'], ['value', 'value', 's']],
-  Pre: [['name', 'name', 's'], ['value', 'value', 's']],
-  Quote: [['cite', 'cite', 's']],
-  Script: [['crossOrigin', 'crossorigin', 's'], ['type', 'type', 's'], ['src', 'src', 'u', ''], ['charset', 'charset', 's'],
-    ['async', 'async', 'b'], ['defer', 'defer', 'b'], ['noModule', 'nomodule', 'b']],
-  Select: [['autofocus', 'autofocus', 'b'], ['disabled', 'disabled', 'b'], ['multiple', 'multiple', 'b'], ['name', 'name', 's'],
-    ['required', 'required', 'b'], ['tabIndex', 'tabindex', 'i', 0]],
-  Source: [['keySystem', 'keysystem', 's'], ['media', 'media', 's'], ['sizes', 'sizes', 's'], ['src', 'src', 'u', ''],
-    ['srcset', 'srcset', 's'], ['type', 'type', 's']],
-  Style: [['media', 'media', 's']],
-  Table: [['sortable', 'sortable', 'b']],
-  TableCell: [['colSpan', 'colspan', 'i', 1], ['rowSpan', 'rowspan', 'i', 1], ['headers', 'headers', 's']],
-  TableHeaderCell: [['abbr', 'abbr', 's'], ['scope', 'scope', 'e', ['', 'row', 'col', 'colgroup', 'rowgroup']], ['sorted', 'sorted', 'b']],
-  TextArea: [['type', 'type', 'c', 'textarea'], ['value', 'value', 's'], ['defaultValue', 'value', 's'], ['placeholder', 'placeholder', 's'],
-    ['rows', 'rows', 'i', 0], ['cols', 'cols', 'i', 0], ['maxLength', 'maxlength', 'i', 0], ['tabIndex', 'tabindex', 'i', 0],
-    ['accessKey', 'accesskey', 's'], ['readOnly', 'readonly', 'b'], ['required', 'required', 'b'],
-    ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE], ['autocapitalize', 'autocapitalize', 'e', ['sentences', 'none', 'off', 'characters', 'words']],
-    ['wrap', 'wrap', 'e', ['soft', 'hard', 'off']]],
-  Time: [['datetime', 'datetime', 's']],
-  Track: [['kind', 'kind', 'e', ['subtitle', 'captions', 'descriptions', 'chapters', 'metadata']], ['src', 'src', 'u', ''],
-    ['srclang', 'srclang', 's'], ['label', 'label', 's'], ['default', 'default', 'b']],
-  UList: [['type', 'type', 's']],
-};
+// Built on first use: a VU that never makes an element of these tags does not hold them.
+function accessorTable() {
+  const REFERRER = ['', 'no-referrer', 'no-referrer-when-downgrade', 'origin', 'origin-when-cross-origin', 'unsafe-url'];
+  const AUTOCOMPLETE = ['on', 'off'];
+  const ENCTYPE = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+  const CROSSORIGIN = ['anonymous', 'use-credentials'];
+  const INPUT_TYPES = ['text', 'button', 'checkbox', 'color', 'date', 'datetime-local', 'email', 'file', 'hidden', 'image',
+    'month', 'number', 'password', 'radio', 'range', 'reset', 'search', 'submit', 'tel', 'time', 'url', 'week'];
+  return {
+    Href: [['download', 'download', 's'], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER], ['rel', 'rel', 's'],
+      ['href', 'href', 'u', ''], ['target', 'target', 's'], ['type', 'type', 's'], ['accessKey', 'accesskey', 's'],
+      ['hrefLang', 'hreflang', 's'], ['toString', 'href', 'u', '']],
+    Media: [['autoplay', 'autoplay', 'b'], ['controls', 'controls', 'b'], ['loop', 'loop', 'b'], ['muted', 'muted', 'b'],
+      ['preload', 'preload', 'e', ['auto', 'metadata', 'none']], ['src', 'src', 'u', ''], ['crossOrigin', 'crossorigin', 'n', CROSSORIGIN],
+      ['currentSrc', 'src', 's'], ['defaultMuted', 'muted', 'b'], ['mediaGroup', 'mediagroup', 's']],
+    Base: [['href', 'href', 'u', null], ['target', 'target', 's']],
+    Button: [['accessKey', 'accesskey', 's'], ['autofocus', 'autofocus', 'b'], ['disabled', 'disabled', 'b'],
+      ['tabIndex', 'tabindex', 'i', 0], ['type', 'type', 'e', ['submit', 'button', 'menu', 'reset']]],
+    Data: [['value', 'value', 's']],
+    Embed: [['height', 'height', 's'], ['width', 'width', 's'], ['src', 'src', 's'], ['type', 'type', 's']],
+    FieldSet: [['disabled', 'disabled', 'b'], ['name', 'name', 's']],
+    Form: [['action', 'action', 'u', ''], ['name', 'name', 's'], ['target', 'target', 's'], ['enctype', 'enctype', 'e', ENCTYPE],
+      ['encoding', 'enctype', 'e', ENCTYPE], ['acceptCharset', 'accept-charset', 's'], ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE],
+      ['noValidate', 'novalidate', 'b']],
+    IFrame: [['allowfullscreen', 'allowfullscreen', 'b'], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER],
+      ['height', 'height', 's'], ['width', 'width', 's'], ['name', 'name', 's'], ['src', 'src', 'u', '']],
+    Image: [['currentSrc', 'src', 'u', ''], ['sizes', 'sizes', 's'], ['srcset', 'srcset', 's'], ['alt', 'alt', 's'],
+      ['crossOrigin', 'crossorigin', 'n', CROSSORIGIN], ['height', 'height', 'i', 0], ['width', 'width', 'i', 0],
+      ['isMap', 'ismap', 'b'], ['name', 'name', 's'], ['src', 'src', 'u', ''], ['useMap', 'usemap', 's'],
+      ['referrerPolicy', 'referrerpolicy', 'e', REFERRER]],
+    Input: [['name', 'name', 's'], ['tabIndex', 'tabindex', 'i', 0], ['type', 'type', 'e', INPUT_TYPES], ['disabled', 'disabled', 'b'],
+      ['autofocus', 'autofocus', 'b'], ['required', 'required', 'b'], ['value', 'value', 's'], ['checked', 'checked', 'b'],
+      ['defaultChecked', 'checked', 'b'], ['alt', 'alt', 's'], ['src', 'src', 'u', ''], ['height', 'height', 's'],
+      ['width', 'width', 's'], ['accept', 'accept', 's'], ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE],
+      ['maxLength', 'maxlength', 'i', -1], ['size', 'size', 'i', 0], ['pattern', 'pattern', 's'], ['placeholder', 'placeholder', 's'],
+      ['readonly', 'readonly', 'b'], ['min', 'min', 's'], ['max', 'max', 's'], ['defaultValue', 'value', 's'],
+      ['dirName', 'dirname', 's'], ['accessKey', 'accesskey', 's'], ['multiple', 'multiple', 'b'], ['step', 'step', 's']],
+    Keygen: [['autofocus', 'autofocus', 'b'], ['challenge', 'challenge', 's'], ['disabled', 'disabled', 'b'],
+      ['keytype', 'keytype', 'e', ['RSA', 'DSA', 'EC']], ['name', 'name', 's'], ['type', 'type', 'c', 'keygen']],
+    Label: [['htmlFor', 'for', 's']],
+    Legend: [['accessKey', 'accesskey', 's']],
+    Li: [['value', 'value', 'i', 0], ['type', 'type', 'e', ['', '1', 'a', 'A', 'i', 'I', 'disc', 'square', 'circle']]],
+    Link: [['crossOrigin', 'crossorigin', 'n', CROSSORIGIN], ['referrerPolicy', 'referrerpolicy', 'e', REFERRER],
+      ['href', 'href', 'u', ''], ['hreflang', 'hreflang', 's'], ['media', 'media', 's'], ['rel', 'rel', 's'],
+      ['target', 'target', 's'], ['type', 'type', 's']],
+    Map: [['name', 'name', 's']],
+    Meta: [['content', 'content', 's'], ['name', 'name', 's'], ['httpEquiv', 'http-equiv', 'e', ['content-type', 'default-style', 'refresh']]],
+    Meter: [['min', 'min', 'i', 0], ['max', 'max', 'i', 0], ['high', 'high', 'i', 0], ['low', 'low', 'i', 0], ['optimum', 'optimum', 'i', 0]],
+    Mod: [['cite', 'cite', 's'], ['datetime', 'datetime', 's']],
+    Object: [['data', 'data', 'u', ''], ['height', 'height', 's'], ['name', 'name', 's'], ['type', 'type', 's'],
+      ['tabIndex', 'tabindex', 'i', 0], ['typeMustMatch', 'typemustmatch', 'b'], ['useMap', 'usemap', 's'], ['width', 'width', 's']],
+    OList: [['reversed', 'reversed', 'b'], ['start', 'start', 'i', 0], ['type', 'type', 'e', ['1', 'a', 'A', 'i', 'I']]],
+    OptGroup: [['disabled', 'disabled', 'b'], ['label', 'label', 's']],
+    Option: [['defaultSelected', 'selected', 'b'], ['selected', 'selected', 'b']],
+    Output: [['htmlFor', 'for', 's'], ['name', 'name', 's'], ['type', 'type', 'c', 'output']],
+    Param: [['name', 'name', 's'], ['value', 'value', 's']],
+    Pre: [['name', 'name', 's'], ['value', 'value', 's']],
+    Quote: [['cite', 'cite', 's']],
+    Script: [['crossOrigin', 'crossorigin', 's'], ['type', 'type', 's'], ['src', 'src', 'u', ''], ['charset', 'charset', 's'],
+      ['async', 'async', 'b'], ['defer', 'defer', 'b'], ['noModule', 'nomodule', 'b']],
+    Select: [['autofocus', 'autofocus', 'b'], ['disabled', 'disabled', 'b'], ['multiple', 'multiple', 'b'], ['name', 'name', 's'],
+      ['required', 'required', 'b'], ['tabIndex', 'tabindex', 'i', 0]],
+    Source: [['keySystem', 'keysystem', 's'], ['media', 'media', 's'], ['sizes', 'sizes', 's'], ['src', 'src', 'u', ''],
+      ['srcset', 'srcset', 's'], ['type', 'type', 's']],
+    Style: [['media', 'media', 's']],
+    Table: [['sortable', 'sortable', 'b']],
+    TableCell: [['colSpan', 'colspan', 'i', 1], ['rowSpan', 'rowspan', 'i', 1], ['headers', 'headers', 's']],
+    TableHeaderCell: [['abbr', 'abbr', 's'], ['scope', 'scope', 'e', ['', 'row', 'col', 'colgroup', 'rowgroup']], ['sorted', 'sorted', 'b']],
+    TextArea: [['type', 'type', 'c', 'textarea'], ['value', 'value', 's'], ['defaultValue', 'value', 's'], ['placeholder', 'placeholder', 's'],
+      ['rows', 'rows', 'i', 0], ['cols', 'cols', 'i', 0], ['maxLength', 'maxlength', 'i', 0], ['tabIndex', 'tabindex', 'i', 0],
+      ['accessKey', 'accesskey', 's'], ['readOnly', 'readonly', 'b'], ['required', 'required', 'b'],
+      ['autocomplete', 'autocomplete', 'e', AUTOCOMPLETE], ['autocapitalize', 'autocapitalize', 'e', ['sentences', 'none', 'off', 'characters', 'words']],
+      ['wrap', 'wrap', 'e', ['soft', 'hard', 'off']]],
+    Time: [['datetime', 'datetime', 's']],
+    Track: [['kind', 'kind', 'e', ['subtitle', 'captions', 'descriptions', 'chapters', 'metadata']], ['src', 'src', 'u', ''],
+      ['srclang', 'srclang', 's'], ['label', 'label', 's'], ['default', 'default', 'b']],
+    UList: [['type', 'type', 's']],
+  };
+}
 
 function accessor(attr, kind, arg) {
   switch (kind) {
@@ -598,185 +601,187 @@ function hrefParts(el) {
 }
 
 // k6's hand-written methods (js/modules/k6/html/elements.go).
-const METHODS = {
-  Href: {
-    hash() { const f = hrefParts(this)[9]; return f === '' ? '' : `#${f}`; },
-    host() { return hrefParts(this)[2]; },
-    hostname() { return hrefParts(this)[3]; },
-    port() { return hrefParts(this)[4]; },
-    username() { return hrefParts(this)[5]; },
-    password() { return hrefParts(this)[6]; },
-    origin() {
-      const p = hrefParts(this);
-      if (p[1] === '') return '';
-      if (p[1] === 'file') return this.href();
-      return `${p[1]}://${p[2]}`;
+function methodTable() {
+  return {
+    Href: {
+      hash() { const f = hrefParts(this)[9]; return f === '' ? '' : `#${f}`; },
+      host() { return hrefParts(this)[2]; },
+      hostname() { return hrefParts(this)[3]; },
+      port() { return hrefParts(this)[4]; },
+      username() { return hrefParts(this)[5]; },
+      password() { return hrefParts(this)[6]; },
+      origin() {
+        const p = hrefParts(this);
+        if (p[1] === '') return '';
+        if (p[1] === 'file') return this.href();
+        return `${p[1]}://${p[2]}`;
+      },
+      pathname() { return hrefParts(this)[7]; },
+      protocol() { const s = hrefParts(this)[1]; return s === '' ? ':' : s; },
+      relList() { const r = this._str('rel'); return r === '' ? [] : r.split(' '); },
+      search() { const q = hrefParts(this)[8]; return q === '' ? '' : `?${q}`; },
+      text() { return this.textContent(); },
     },
-    pathname() { return hrefParts(this)[7]; },
-    protocol() { const s = hrefParts(this)[1]; return s === '' ? ':' : s; },
-    relList() { const r = this._str('rel'); return r === '' ? [] : r.split(' '); },
-    search() { const q = hrefParts(this)[8]; return q === '' ? '' : `?${q}`; },
-    text() { return this.textContent(); },
-  },
-  Media: { textTracks() { return this._list(this._sel().find('track')); } },
-  FormField: {
-    form() { return this._form(); },
-    _formOrElemAttr(name) {
-      const own = this._attr(`form${name}`);
-      if (own !== undefined) return own;
-      const f = this._ownerForm();
-      return f ? f.attr(name) : undefined;
+    Media: { textTracks() { return this._list(this._sel().find('track')); } },
+    FormField: {
+      form() { return this._form(); },
+      _formOrElemAttr(name) {
+        const own = this._attr(`form${name}`);
+        if (own !== undefined) return own;
+        const f = this._ownerForm();
+        return f ? f.attr(name) : undefined;
+      },
+      formAction() {
+        const action = this._formOrElemAttr('action');
+        if (!this[URL]) return action === undefined ? '' : action;
+        if (action === undefined || action === '') return this[URL];
+        return n.urlParts(this[URL], action)[0];
+      },
+      formEnctype() {
+        const e = this._formOrElemAttr('enctype');
+        return e === 'multipart/form-data' || e === 'text/plain' ? e : 'application/x-www-form-urlencoded';
+      },
+      formMethod() { const m = this._formOrElemAttr('method'); return m !== undefined && m.toLowerCase() === 'post' ? 'post' : 'get'; },
+      formNoValidate() { return this._formOrElemAttr('novalidate') !== undefined; },
+      formTarget() { const t = this._formOrElemAttr('target'); return t === undefined ? '' : t; },
+      labels() { return this._labels(); },
+      name() { return this._str('name'); },
     },
-    formAction() {
-      const action = this._formOrElemAttr('action');
-      if (!this[URL]) return action === undefined ? '' : action;
-      if (action === undefined || action === '') return this[URL];
-      return n.urlParts(this[URL], action)[0];
+    Button: { value() { return this._sel()._valueOrHTML(); } },
+    Canvas: { width() { return this._int('width', 150); }, height() { return this._int('height', 150); } },
+    DataList: { options() { return this._list(this._sel().find('option')); } },
+    FieldSet: {
+      form() { return this._form(); },
+      type() { return 'fieldset'; },
+      elements() { return this._list(this._sel().find('input,select,button,textarea')); },
+      validity() { return undefined; },
     },
-    formEnctype() {
-      const e = this._formOrElemAttr('enctype');
-      return e === 'multipart/form-data' || e === 'text/plain' ? e : 'application/x-www-form-urlencoded';
+    Form: {
+      elements() { return this._list(this._sel().find('input,select,button,textarea,fieldset')); },
+      length() { return this._sel().find('input,select,button,textarea,fieldset').size(); },
+      method() { return this._str('method') === 'post' ? 'post' : 'get'; },
     },
-    formMethod() { const m = this._formOrElemAttr('method'); return m !== undefined && m.toLowerCase() === 'post' ? 'post' : 'get'; },
-    formNoValidate() { return this._formOrElemAttr('novalidate') !== undefined; },
-    formTarget() { const t = this._formOrElemAttr('target'); return t === undefined ? '' : t; },
-    labels() { return this._labels(); },
-    name() { return this._str('name'); },
-  },
-  Button: { value() { return this._sel()._valueOrHTML(); } },
-  Canvas: { width() { return this._int('width', 150); }, height() { return this._int('height', 150); } },
-  DataList: { options() { return this._list(this._sel().find('option')); } },
-  FieldSet: {
-    form() { return this._form(); },
-    type() { return 'fieldset'; },
-    elements() { return this._list(this._sel().find('input,select,button,textarea')); },
-    validity() { return undefined; },
-  },
-  Form: {
-    elements() { return this._list(this._sel().find('input,select,button,textarea,fieldset')); },
-    length() { return this._sel().find('input,select,button,textarea,fieldset').size(); },
-    method() { return this._str('method') === 'post' ? 'post' : 'get'; },
-  },
-  Input: {
-    list() {
-      const id = this._str('list');
-      if (id === '' || ['hidden', 'checkbox', 'radio', 'file', 'button'].includes(this._str('type'))) return undefined;
-      const d = this._root().find(`datalist[id="${id}"]`);
-      return d.size() > 0 ? this._el(d[NODES][0]) : undefined;
+    Input: {
+      list() {
+        const id = this._str('list');
+        if (id === '' || ['hidden', 'checkbox', 'radio', 'file', 'button'].includes(this._str('type'))) return undefined;
+        const d = this._root().find(`datalist[id="${id}"]`);
+        return d.size() > 0 ? this._el(d[NODES][0]) : undefined;
+      },
     },
-  },
-  Keygen: { form() { return this._form(); }, labels() { return this._labels(); } },
-  Label: {
-    control() {
-      const f = this._attr('for');
-      if (f === undefined) return undefined;
-      const c = this._root().find(`#${f}`);
-      return c.size() > 0 ? this._el(c[NODES][0]) : undefined;
+    Keygen: { form() { return this._form(); }, labels() { return this._labels(); } },
+    Label: {
+      control() {
+        const f = this._attr('for');
+        if (f === undefined) return undefined;
+        const c = this._root().find(`#${f}`);
+        return c.size() > 0 ? this._el(c[NODES][0]) : undefined;
+      },
+      form() { return this._form(); },
     },
-    form() { return this._form(); },
-  },
-  Legend: { form() { return this._form(); } },
-  Link: { relList() { const r = this._str('rel'); return r === '' ? [] : r.split(' '); } },
-  Map: {
-    areas() { return this._list(this._sel().find('area')); },
-    images() {
-      const name = this._attr('id');
-      if (name === undefined) return [];
-      return this._list(this._root().find(`img[usemap="#${name}"],object[usemap="#${name}"]`));
+    Legend: { form() { return this._form(); } },
+    Link: { relList() { const r = this._str('rel'); return r === '' ? [] : r.split(' '); } },
+    Map: {
+      areas() { return this._list(this._sel().find('area')); },
+      images() {
+        const name = this._attr('id');
+        if (name === undefined) return [];
+        return this._list(this._root().find(`img[usemap="#${name}"],object[usemap="#${name}"]`));
+      },
     },
-  },
-  Meter: { labels() { return this._labels(); } },
-  Object: { form() { return this._form(); } },
-  Option: {
-    disabled() {
-      if (this._has('disabled')) return true;
-      const g = this._sel().parents('optgroup');
-      return g.size() > 0 && g.attr('disabled') !== undefined;
+    Meter: { labels() { return this._labels(); } },
+    Object: { form() { return this._form(); } },
+    Option: {
+      disabled() {
+        if (this._has('disabled')) return true;
+        const g = this._sel().parents('optgroup');
+        return g.size() > 0 && g.attr('disabled') !== undefined;
+      },
+      form() {
+        const f = this._sel().parents('form');
+        if (f.size() > 0) return this._el(f[NODES][0]);
+        const id = this._sel().parents('select').attr('form');
+        if (id === undefined) return undefined;
+        const byId = this._root().find(`form#${id}`);
+        return byId.size() > 0 ? this._el(byId[NODES][0]) : undefined;
+      },
+      index() {
+        const holder = this._sel().parents('select,datalist');
+        if (holder.size() === 0) return 0;
+        return holder.find('option')[NODES].indexOf(this[NODE]);
+      },
+      label() { const l = this._attr('label'); return l === undefined ? this.textContent() : l; },
+      text() { return this.textContent(); },
+      value() { return this._sel()._valueOrHTML(); },
     },
-    form() {
-      const f = this._sel().parents('form');
-      if (f.size() > 0) return this._el(f[NODES][0]);
-      const id = this._sel().parents('select').attr('form');
-      if (id === undefined) return undefined;
-      const byId = this._root().find(`form#${id}`);
-      return byId.size() > 0 ? this._el(byId[NODES][0]) : undefined;
+    Output: {
+      form() { return this._form(); },
+      labels() { return this._labels(); },
+      value() { return this.textContent(); },
+      defaultValue() { return this.textContent(); },
     },
-    index() {
-      const holder = this._sel().parents('select,datalist');
-      if (holder.size() === 0) return 0;
-      return holder.find('option')[NODES].indexOf(this[NODE]);
+    Progress: {
+      max() { const v = parseFloat(this._str('max')); return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(this._str('max')) && v >= 0 ? v : 1; },
+      _progress(def) {
+        const s = this._str('value');
+        const v = parseFloat(s);
+        return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && v >= 0 ? v / this.max() : def;
+      },
+      value() { return this._progress(0); },
+      position() { return this._progress(-1); },
+      labels() { return this._labels(); },
     },
-    label() { const l = this._attr('label'); return l === undefined ? this.textContent() : l; },
-    text() { return this.textContent(); },
-    value() { return this._sel()._valueOrHTML(); },
-  },
-  Output: {
-    form() { return this._form(); },
-    labels() { return this._labels(); },
-    value() { return this.textContent(); },
-    defaultValue() { return this.textContent(); },
-  },
-  Progress: {
-    max() { const v = parseFloat(this._str('max')); return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(this._str('max')) && v >= 0 ? v : 1; },
-    _progress(def) {
-      const s = this._str('value');
-      const v = parseFloat(s);
-      return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && v >= 0 ? v / this.max() : def;
+    Script: { text() { return this.textContent(); } },
+    Select: {
+      form() { return this._form(); },
+      labels() { return this._labels(); },
+      length() { return this._sel().find('option').size(); },
+      options() { return this._list(this._sel().find('option')); },
+      selectedIndex() {
+        const o = this._sel().find('option[selected]');
+        return o.size() === 0 ? -1 : this._sel().find('option')[NODES].indexOf(o[NODES][0]);
+      },
+      selectedOptions() { return this._list(this._sel().find('option[selected]')); },
+      size() { return this._has('multiple') ? 4 : 1; },
+      type() { return this._has('multiple') ? 'select-multiple' : 'select'; },
+      value() { const o = this._sel().find('option[selected]'); return o.size() === 0 ? '' : o.first()._valueOrHTML(); },
     },
-    value() { return this._progress(0); },
-    position() { return this._progress(-1); },
-    labels() { return this._labels(); },
-  },
-  Script: { text() { return this.textContent(); } },
-  Select: {
-    form() { return this._form(); },
-    labels() { return this._labels(); },
-    length() { return this._sel().find('option').size(); },
-    options() { return this._list(this._sel().find('option')); },
-    selectedIndex() {
-      const o = this._sel().find('option[selected]');
-      return o.size() === 0 ? -1 : this._sel().find('option')[NODES].indexOf(o[NODES][0]);
+    Style: { type() { const t = this._str('type'); return t === '' ? 'text/css' : t; } },
+    Table: {
+      _child(name) { const c = this._sel().children(name); return c.size() === 0 ? undefined : this._el(c[NODES][0]); },
+      caption() { return this._child('caption'); },
+      tHead() { return this._child('thead'); },
+      tFoot() { return this._child('tfoot'); },
+      rows() { return this._list(this._sel().find('tr')); },
+      tBodies() { return this._list(this._sel().find('tbody')); },
     },
-    selectedOptions() { return this._list(this._sel().find('option[selected]')); },
-    size() { return this._has('multiple') ? 4 : 1; },
-    type() { return this._has('multiple') ? 'select-multiple' : 'select'; },
-    value() { const o = this._sel().find('option[selected]'); return o.size() === 0 ? '' : o.first()._valueOrHTML(); },
-  },
-  Style: { type() { const t = this._str('type'); return t === '' ? 'text/css' : t; } },
-  Table: {
-    _child(name) { const c = this._sel().children(name); return c.size() === 0 ? undefined : this._el(c[NODES][0]); },
-    caption() { return this._child('caption'); },
-    tHead() { return this._child('thead'); },
-    tFoot() { return this._child('tfoot'); },
-    rows() { return this._list(this._sel().find('tr')); },
-    tBodies() { return this._list(this._sel().find('tbody')); },
-  },
-  TableSection: { rows() { return this._list(this._sel().find('tr')); } },
-  TableCell: {
-    cellIndex() {
-      const row = this._sel().parents('tr');
-      return row.size() === 0 ? -1 : row.find('th,td')[NODES].indexOf(this[NODE]);
+    TableSection: { rows() { return this._list(this._sel().find('tr')); } },
+    TableCell: {
+      cellIndex() {
+        const row = this._sel().parents('tr');
+        return row.size() === 0 ? -1 : row.find('th,td')[NODES].indexOf(this[NODE]);
+      },
     },
-  },
-  TableRow: {
-    cells() { return this._list(this._sel().find('th,td')); },
-    rowIndex() {
-      const t = this._sel().parents('table');
-      return t.size() === 0 ? -1 : t.find('tr')[NODES].indexOf(this[NODE]);
+    TableRow: {
+      cells() { return this._list(this._sel().find('th,td')); },
+      rowIndex() {
+        const t = this._sel().parents('table');
+        return t.size() === 0 ? -1 : t.find('tr')[NODES].indexOf(this[NODE]);
+      },
+      sectionRowIndex() {
+        const s = this._sel().parents('thead,tbody,tfoot');
+        return s.size() === 0 ? -1 : s.find('tr')[NODES].indexOf(this[NODE]);
+      },
     },
-    sectionRowIndex() {
-      const s = this._sel().parents('thead,tbody,tfoot');
-      return s.size() === 0 ? -1 : s.find('tr')[NODES].indexOf(this[NODE]);
+    TextArea: {
+      form() { return this._form(); },
+      length() { return this._str('value').length; },
+      labels() { return this._labels(); },
     },
-  },
-  TextArea: {
-    form() { return this._form(); },
-    length() { return this._str('value').length; },
-    labels() { return this._labels(); },
-  },
-  TableCol: { span() { const s = this._int('span', 1); return s < 1 ? 1 : s; } },
-  Title: { text() { return this.textContent(); } },
-};
+    TableCol: { span() { const s = this._int('span', 1); return s < 1 ? 1 : s; } },
+    Title: { text() { return this.textContent(); } },
+  };
+}
 
 // Tag -> k6's element type and the types it embeds, outermost last.
 const TAGS = {
@@ -793,16 +798,18 @@ const TAGS = {
 };
 
 const protos = new Map();
+let tables;
 
 function protoFor(tag) {
   const types = TAGS[tag];
   if (!types) return Element.prototype;
   let p = protos.get(tag);
   if (p) return p;
+  if (!tables) tables = [accessorTable(), methodTable()];
   p = Object.create(Element.prototype);
   for (const t of types) {
-    for (const [method, attr, kind, arg] of ACCESSORS[t] || []) p[method] = accessor(attr, kind, arg);
-    Object.assign(p, METHODS[t] || {});
+    for (const [method, attr, kind, arg] of tables[0][t] || []) p[method] = accessor(attr, kind, arg);
+    Object.assign(p, tables[1][t] || {});
   }
   protos.set(tag, p);
   return p;
