@@ -2,8 +2,13 @@
 //! chunk through the active toxics' stages, and writes pieces to the
 //! destination when their time has come.
 //!
-//! With no active toxic a chunk is written straight back out from the read
-//! buffer, so an idle proxy costs one read and one write per chunk.
+//! With no active toxic and nothing queued the link takes a fast path
+//! ([`Link::relay`]): each chunk is written straight back out from the read
+//! buffer, so an idle proxy costs one read and one write per chunk, and the
+//! connection's controls (cancellation, toxic changes, `http_status` answers)
+//! are only looked at when the source has nothing more to read. A toxic
+//! change hands the link back to the pipeline between two chunks: what was
+//! already written stays written, later chunks go through the new chain.
 //!
 //! Live changes: when the proxy's toxics change, stages of toxics that remain
 //! keep their per-connection state, new ones start, removed ones get a last
@@ -13,16 +18,18 @@
 //! Nothing read is dropped or reordered by a change.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::Rng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -39,6 +46,9 @@ const READ_SIZE: usize = 32 * 1024;
 const INBOX_LIMIT: usize = 1024 * 1024;
 /// No http_reset armed.
 const NOT_ARMED: u64 = u64::MAX;
+/// Chunks the fast path may relay back to back before it looks at the
+/// connection's controls even though the source still has data.
+const CONTROL_EVERY: u32 = 16;
 
 /// State shared by the two directions of one connection.
 pub(crate) struct Conn {
@@ -104,6 +114,23 @@ pub(crate) struct Link {
     answers: Option<mpsc::UnboundedReceiver<Bytes>>,
 }
 
+/// Why [`Link::relay`] handed the link back to the pipeline.
+enum Relayed {
+    /// The proxy's toxics changed; `None` when the proxy is gone.
+    Changed(Option<watch::Receiver<Chain>>),
+    /// The source closed or failed.
+    Eof,
+    Stop(Stop),
+}
+
+/// What woke the fast path.
+enum Event {
+    Read(io::Result<usize>),
+    Cancelled,
+    Changed(Option<watch::Receiver<Chain>>),
+    Answer(Bytes),
+}
+
 /// Resolves when the proxy's toxics change, handing back the receiver to wait again.
 type ChainChange = Pin<Box<dyn Future<Output = Option<watch::Receiver<Chain>>> + Send>>;
 
@@ -166,7 +193,7 @@ impl Link {
         let mut passthrough = entries.iter().all(|e| !e.active);
         let mut inbox: VecDeque<Piece> = VecDeque::new();
         let mut inbox_bytes = 0usize;
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut buf = vec![0u8; READ_SIZE];
         let mut read_done = false;
         let mut chain_changed = false;
         loop {
@@ -202,6 +229,24 @@ impl Link {
                     break;
                 }
             }
+            if passthrough && inbox.is_empty() && pending.is_empty() && !read_done {
+                match self.relay(&mut buf, &mut changes).await {
+                    Relayed::Changed(Some(rx)) => {
+                        changes = next_change(rx);
+                        chain_changed = true;
+                    }
+                    Relayed::Changed(None) => return Stop::Ended,
+                    Relayed::Eof => {
+                        read_done = true;
+                        inbox.push_back(Piece {
+                            at: Instant::now(),
+                            body: Body::Eof,
+                        });
+                    }
+                    Relayed::Stop(stop) => return stop,
+                }
+                continue;
+            }
             let wake = pending
                 .front()
                 .map(|p| p.at)
@@ -230,7 +275,7 @@ impl Link {
                     }
                 }
                 _ = sleep_until(wake) => {}
-                read = self.src.read_buf(&mut buf), if can_read => {
+                read = self.src.read(&mut buf), if can_read => {
                     let now = Instant::now();
                     match read {
                         Ok(0) | Err(_) => {
@@ -239,18 +284,70 @@ impl Link {
                         }
                         Ok(n) => {
                             self.ctx.counters.received(self.dir, n);
-                            if passthrough && inbox.is_empty() && pending.is_empty() {
-                                let result = self.write_data(&buf).await;
-                                buf.clear();
-                                if let Err(stop) = result {
-                                    return stop;
-                                }
-                            } else {
-                                inbox.push_back(Piece::data(now, buf.split().freeze()));
-                                inbox_bytes += n;
-                                buf.reserve(READ_SIZE);
-                            }
+                            inbox.push_back(Piece::data(now, Bytes::copy_from_slice(&buf[..n])));
+                            inbox_bytes += n;
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fast path, while no toxic acts on this link and nothing is queued:
+    /// copies chunk by chunk from the source to the destination until the
+    /// toxics change, the source closes or the connection ends.
+    ///
+    /// The controls are polled (and their wake-ups registered) when the source
+    /// has nothing to read, and at least every [`CONTROL_EVERY`] chunks.
+    async fn relay(&mut self, buf: &mut [u8], changes: &mut ChainChange) -> Relayed {
+        let mut streak = 0u32;
+        loop {
+            let event = poll_fn(|cx| {
+                let controls_first = streak >= CONTROL_EVERY;
+                if !controls_first {
+                    let mut rb = ReadBuf::new(buf);
+                    if let Poll::Ready(read) = Pin::new(&mut self.src).poll_read(cx, &mut rb) {
+                        return Poll::Ready(Event::Read(read.map(|()| rb.filled().len())));
+                    }
+                }
+                streak = 0;
+                if self.cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Cancelled);
+                }
+                if let Poll::Ready(changed) = changes.as_mut().poll(cx) {
+                    return Poll::Ready(Event::Changed(changed));
+                }
+                if let Some(rx) = &mut self.answers {
+                    match rx.poll_recv(cx) {
+                        Poll::Ready(Some(answer)) => return Poll::Ready(Event::Answer(answer)),
+                        // The client-to-server link is gone: no answers any more.
+                        Poll::Ready(None) => self.answers = None,
+                        Poll::Pending => {}
+                    }
+                }
+                if controls_first {
+                    let mut rb = ReadBuf::new(buf);
+                    if let Poll::Ready(read) = Pin::new(&mut self.src).poll_read(cx, &mut rb) {
+                        return Poll::Ready(Event::Read(read.map(|()| rb.filled().len())));
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            match event {
+                Event::Read(Ok(0) | Err(_)) => return Relayed::Eof,
+                Event::Read(Ok(n)) => {
+                    streak += 1;
+                    self.ctx.counters.received(self.dir, n);
+                    if let Err(stop) = self.write_data(&buf[..n]).await {
+                        return Relayed::Stop(stop);
+                    }
+                }
+                Event::Cancelled => return Relayed::Stop(Stop::Ended),
+                Event::Changed(changed) => return Relayed::Changed(changed),
+                Event::Answer(answer) => {
+                    if self.write(&answer).await.is_err() {
+                        return Relayed::Stop(Stop::Ended);
                     }
                 }
             }
@@ -345,10 +442,20 @@ impl Link {
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), ()> {
-        let written = tokio::select! {
-            r = self.dst.write_all(data) => r.is_ok(),
-            _ = &mut self.cancelled => false,
+        // A chunk nearly always fits the socket's send buffer: one call, nothing to wait on.
+        let done = match self.dst.try_write(data) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(_) => {
+                self.conn.close(false);
+                return Err(());
+            }
         };
+        let written = done == data.len()
+            || tokio::select! {
+                r = self.dst.write_all(&data[done..]) => r.is_ok(),
+                _ = &mut self.cancelled => false,
+            };
         if written {
             self.ctx.counters.sent(self.dir, data.len());
             Ok(())

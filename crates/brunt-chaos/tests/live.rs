@@ -199,3 +199,50 @@ async fn unreachable_upstream_closes_the_client() {
     assert_eq!(read_once(&mut s).await, 0);
     server.shutdown().await;
 }
+
+/// An upstream that streams the repeating pattern without pause until the client goes away.
+async fn endless_source() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // 251 * 256 bytes: every chunk starts the pattern over.
+                let chunk = pattern(251 * 256);
+                while s.write_all(&chunk).await.is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_toxic_added_while_data_keeps_flowing_takes_over_mid_stream() {
+    // With no toxics the link is on its fast path, relaying chunk after chunk;
+    // the source never pauses, so the new toxic has to take over between two
+    // chunks of a busy stream.
+    let (server, client, listen) = start_proxy(1, "p", endless_source().await).await;
+    let mut s = TcpStream::connect(listen).await.unwrap();
+    let first = read_n(&mut s, 4 << 20).await;
+    let reader = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        let read = timeout(LIMIT, s.read_to_end(&mut rest)).await;
+        (read.is_ok(), rest)
+    });
+    toxic(
+        &client,
+        "p",
+        "limit_data",
+        "downstream",
+        json!({"bytes": 100_000}),
+    )
+    .await;
+    let (closed, rest) = reader.await.unwrap();
+    assert!(closed, "limit_data closed the streaming connection");
+    let got = [first, rest].concat();
+    assert!(
+        got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8),
+        "what arrived is the stream's prefix: nothing lost or reordered at the switch"
+    );
+    server.shutdown().await;
+}
