@@ -44,6 +44,12 @@ impl<'js> JsClass<'js> for Doc {
     const NAME: &'static str = "HtmlDocument";
     type Mutable = Readable;
 
+    /// None: documents are opaque, and QuickJS keeps one prototype per runtime, which the VUs
+    /// of a worker share.
+    fn prototype(_: &Ctx<'js>) -> Result<Option<Object<'js>>> {
+        Ok(None)
+    }
+
     fn constructor(_: &Ctx<'js>) -> Result<Option<Constructor<'js>>> {
         Ok(None)
     }
