@@ -401,6 +401,6 @@ fn response_html_loads_k6_html_on_first_use() {
         "failed checks: {:?}",
         failed_checks(&ex)
     );
-    assert_eq!(metric(&ex, "checks")["passes"], 8, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 16, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
