@@ -12,16 +12,14 @@ use rquickjs::{
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// What k6 scripts use; leaving out WeakRef, Performance and the rest keeps a VU small.
+/// What k6 scripts use; leaving out WeakRef, Performance and the rest keeps a VU small. Typed
+/// arrays, Map/Set and Date are added when a script first names them (`modules::globals`).
 pub(crate) type Intrinsics = (
-    intrinsic::Date,
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
     intrinsic::RegExp,
     intrinsic::Json,
     intrinsic::Proxy,
-    intrinsic::MapSet,
-    intrinsic::TypedArrays,
     intrinsic::Promise,
     intrinsic::BigInt,
 );
@@ -260,7 +258,7 @@ fn prepare_iteration(
     let r = (|| -> rquickjs::Result<()> {
         let globals = ctx.globals();
         globals.set("__ITER", iter)?;
-        if let Some(env) = env {
+        if let Some(env) = env.filter(|e| !e.is_empty()) {
             let obj: Object = globals.get("__ENV")?;
             for (k, v) in env {
                 obj.set(k, v)?;

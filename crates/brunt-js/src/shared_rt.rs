@@ -103,6 +103,9 @@ pub(crate) struct WorkerRuntime {
 }
 
 thread_local! {
+    /// The class of the lazy globals object (`modules::globals`) in each live runtime of this
+    /// thread; class ids are per runtime.
+    static LAZY_CLASS: RefCell<Vec<(usize, qjs::JSClassID)>> = const { RefCell::new(Vec::new()) };
     /// This thread's shared runtime for each program that has live VUs here.
     static RUNTIMES: RefCell<Vec<(std::sync::Weak<Shared>, Weak<WorkerRuntime>)>> = const { RefCell::new(Vec::new()) };
 }
@@ -150,6 +153,10 @@ impl WorkerRuntime {
             crate::loader::ModuleResolver,
             crate::loader::BytecodeLoader(shared.clone()),
         );
+        // SAFETY: the runtime is alive; the class definition is static.
+        if let Some(id) = unsafe { crate::modules::globals::register_lazy_class(raw) } {
+            LAZY_CLASS.with(|c| c.borrow_mut().push((raw as usize, id)));
+        }
         Ok(WorkerRuntime {
             rt,
             raw,
@@ -229,8 +236,20 @@ impl WorkerRuntime {
     }
 }
 
+/// The lazy globals class of the runtime `rt` (one of this thread's), if it has one.
+pub(crate) fn lazy_class(rt: *mut qjs::JSRuntime) -> Option<qjs::JSClassID> {
+    LAZY_CLASS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(r, _)| *r == rt as usize)
+            .map(|(_, id)| *id)
+    })
+}
+
 impl Drop for WorkerRuntime {
     fn drop(&mut self) {
+        let raw = self.raw as usize;
+        let _ = LAZY_CLASS.try_with(|c| c.borrow_mut().retain(|(r, _)| *r != raw));
         // Freeing runs finalizers but no JavaScript; no VU stack is current any more.
         if let Some(f) = self.fields {
             // SAFETY: verified offset; the runtime is still alive here.

@@ -356,6 +356,14 @@ mod tests {
 
     /// `n` VUs (ids 1..=n) of one program, on this thread.
     fn vus(source: &str, n: u64) -> Vec<JsVu<SleepIo>> {
+        vus_env(source, n, Default::default())
+    }
+
+    fn vus_env(
+        source: &str,
+        n: u64,
+        env: std::collections::BTreeMap<String, String>,
+    ) -> Vec<JsVu<SleepIo>> {
         let path = std::env::temp_dir().join(format!(
             "brunt-js-vus-{}-{:x}.js",
             std::process::id(),
@@ -364,7 +372,7 @@ mod tests {
         std::fs::write(&path, source).unwrap();
         let registry = Arc::new(Registry::new());
         let config = ProgramConfig {
-            env: Default::default(),
+            env,
             console: false,
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
@@ -377,6 +385,54 @@ mod tests {
             .collect();
         let _ = std::fs::remove_file(&path);
         out
+    }
+
+    #[test]
+    fn lazy_intrinsics_and_env_behave_as_plain_globals() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let env = [("A".to_string(), "1".to_string())].into_iter().collect();
+        let mut v = vus_env(
+            r#"
+            function ok(c, what) { if (!c) throw new Error(what); }
+            export default function () {
+              ok(Object.getOwnPropertyNames(globalThis).indexOf('Uint8Array') < 0 || __ITER > 0, 'eager');
+              ok('Map' in globalThis, 'in');
+              ok(typeof Date === 'function' && new Date(0).toISOString() === '1970-01-01T00:00:00.000Z', 'date');
+              const m = new Map([[1, 2]]);
+              ok(m.get(1) === 2 && new Set([1, 1]).size === 1 && new WeakMap() instanceof WeakMap, 'map');
+              const a = new Uint8Array([1, 2, 3]);
+              ok(a.buffer instanceof ArrayBuffer && a.byteLength === 3 && new DataView(a.buffer).getUint8(1) === 2, 'typed');
+              ok(Object.groupBy([1, 2, 3], (x) => (x % 2 ? 'odd' : 'even')).odd.length === 2, 'groupBy');
+              ok(typeof NoSuchGlobal === 'undefined', 'typeof');
+              let threw = false;
+              try { NoSuchGlobal; } catch (e) { threw = e instanceof ReferenceError; }
+              ok(threw, 'reference error');
+              if (__ITER === 0) {
+                ok(__ENV.A === '1', 'env');
+                __ENV.B = 'x';
+              } else {
+                ok(__ENV.B === 'x', 'env keeps writes');
+                __ENV = { C: 1 };
+                ok(__ENV.C === 1, 'env assignable');
+                delete globalThis.Float64Array;
+                ok(typeof Float64Array === 'undefined', 'deleted stays deleted');
+              }
+            }
+            "#,
+            2,
+            env,
+        );
+        rt.block_on(async {
+            for vu in v.iter_mut() {
+                for i in 0..2 {
+                    let out = vu.call(iteration(i)).await;
+                    assert!(matches!(out, CallOutcome::Done(None)), "{out:?}");
+                }
+            }
+        });
     }
 
     #[test]

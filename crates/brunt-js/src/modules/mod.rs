@@ -89,6 +89,7 @@ pub(crate) fn bytes_of<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> Result<Vec<u8>> {
 
 /// An ArrayBuffer holding `bytes`.
 pub(crate) fn array_buffer<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>) -> Result<Value<'js>> {
+    globals::ensure_typed_arrays(ctx);
     Ok(ArrayBuffer::new(ctx.clone(), bytes)?.into_value())
 }
 
