@@ -1,6 +1,7 @@
 //! The per-VU state that native functions reach: the coroutine's yielder (to wait for I/O), the
 //! worker's metrics, and what k6 exposes about the current VU, iteration and group.
 
+use crate::modules::http::PendingRequest;
 use crate::program::Shared;
 use crate::vu::{IoReply, IoRequest, Resume, Suspend, VuYielder};
 use brunt_metrics::{Aggregator, MetricId, TagSet};
@@ -120,6 +121,10 @@ pub(crate) struct Host {
     pub timers: RefCell<crate::modules::timers::Timers>,
     cancel: Rc<Cell<bool>>,
     yielder: Cell<*const VuYielder>,
+    /// `http.asyncRequest` hops to start, handed to the driver with the VU's next wait.
+    pub async_start: RefCell<Vec<(u64, Rc<brunt_http::Request>)>>,
+    /// Counts cancelled waits: async requests of an interrupted call belong to an older epoch.
+    pub async_epoch: Cell<u64>,
 }
 
 /// The native call was cancelled while it waited.
@@ -146,6 +151,8 @@ impl Host {
             timers: RefCell::default(),
             cancel: Rc::new(Cell::new(false)),
             yielder: Cell::new(std::ptr::null()),
+            async_start: RefCell::default(),
+            async_epoch: Cell::new(0),
         }
     }
 
@@ -163,11 +170,31 @@ impl Host {
         self.yielder.set(y as *const VuYielder);
     }
 
-    /// Suspends the VU until the driver has performed `req`.
+    /// Suspends the VU until the driver has performed `req`. Async requests queued since the
+    /// last wait are started first (in the same switch when `req` is HTTP).
     pub(crate) fn wait(&self, req: IoRequest) -> Result<IoReply, Cancelled> {
         if self.cancel.get() {
             return Err(Cancelled);
         }
+        let req = if self.async_start.borrow().is_empty() {
+            req
+        } else {
+            let start = PendingRequest::Start(std::mem::take(&mut *self.async_start.borrow_mut()));
+            match req {
+                IoRequest::Http(mut ops) => {
+                    ops.insert(0, start);
+                    IoRequest::Http(ops)
+                }
+                other => {
+                    self.suspend_io(IoRequest::Http(vec![start]))?;
+                    other
+                }
+            }
+        };
+        self.suspend_io(req)
+    }
+
+    fn suspend_io(&self, req: IoRequest) -> Result<IoReply, Cancelled> {
         let y = self.yielder.get();
         assert!(!y.is_null(), "native I/O outside a VU coroutine");
         // SAFETY: `attach` stored the yielder of the coroutine body we are running inside; it stays
@@ -176,6 +203,8 @@ impl Host {
             Resume::Io(reply) => Ok(reply),
             Resume::Cancel | Resume::Shutdown | Resume::Call(_) => {
                 self.cancel.set(true);
+                self.async_epoch.set(self.async_epoch.get() + 1);
+                self.async_start.borrow_mut().clear();
                 Err(Cancelled)
             }
         }

@@ -1,98 +1,209 @@
 //! The VU's I/O on the worker's event loop: HTTP through the VU's own brunt-http client
 //! (connections per VU, as in k6), sleeps on tokio's timer.
+//!
+//! Requests started by `http.asyncRequest` live here between waits: every wait of the VU (a
+//! sleep, a request, a batch) also polls them, so several of them, and the VU's other I/O,
+//! progress at once, as in k6's event loop.
 
+use crate::modules::http::{Completed, PendingRequest};
 use crate::vu::{Io, IoReply, IoRequest};
-use brunt_http::{Client, Response};
-use std::future::Future;
+use brunt_http::{Client, Request, Response};
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
+type ResponseFuture = Pin<Box<dyn Future<Output = Response>>>;
+
+/// A request in flight, owning what it needs.
+fn sending(client: &Rc<Client>, req: &Rc<Request>) -> ResponseFuture {
+    let (client, req) = (client.clone(), req.clone());
+    Box::pin(async move { client.send(&req).await })
+}
+
+/// `http.asyncRequest` hops in flight, and those finished but not collected yet.
+#[derive(Default)]
+struct Started {
+    running: Vec<(u64, Rc<Request>, ResponseFuture)>,
+    finished: Vec<(u64, Rc<Request>, Response)>,
+}
+
+impl Started {
+    /// Polls every running request; moves the finished ones to `finished`.
+    fn poll(&mut self, cx: &mut Context<'_>) {
+        let mut i = 0;
+        while i < self.running.len() {
+            if let Poll::Ready(resp) = self.running[i].2.as_mut().poll(cx) {
+                let (id, req, _) = self.running.swap_remove(i);
+                self.finished.push((id, req, resp));
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
 pub(crate) struct HttpIo {
-    client: Client,
+    client: Rc<Client>,
+    started: Started,
 }
 
 impl HttpIo {
     pub(crate) fn new(client: Client) -> Self {
-        HttpIo { client }
+        HttpIo {
+            client: Rc::new(client),
+            started: Started::default(),
+        }
     }
-}
 
-impl HttpIo {
     /// Closes the VU's connections (k6's `noVUConnectionReuse`, between iterations).
     pub(crate) fn close_connections(&self) {
         self.client.close_idle();
     }
 }
 
+/// Runs `main` to its end while also driving the started async requests.
+async fn alongside<T>(started: &mut Started, main: impl Future<Output = T>) -> T {
+    let mut main = std::pin::pin!(main);
+    poll_fn(|cx| {
+        started.poll(cx);
+        main.as_mut().poll(cx)
+    })
+    .await
+}
+
 impl Io for HttpIo {
     fn perform<'a>(&'a mut self, req: IoRequest) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
-        // A sleeping VU holds its future for the whole sleep: box a sleep on its own, not in a
-        // future sized for an HTTP exchange (several KB per VU in a test of thousands).
-        let req = match req {
-            IoRequest::Sleep(d) => {
+        let ops = match req {
+            // A sleeping VU holds its future for the whole sleep: box a sleep on its own, not in
+            // a future sized for an HTTP exchange (several KB per VU in a test of thousands).
+            IoRequest::Sleep(d) if self.started.running.is_empty() => {
                 return Box::pin(async move {
                     tokio::time::sleep(d).await;
                     IoReply::Slept
                 })
             }
-            IoRequest::Http(reqs) => reqs,
+            IoRequest::Sleep(d) => {
+                return Box::pin(async move {
+                    alongside(&mut self.started, tokio::time::sleep(d)).await;
+                    IoReply::Slept
+                })
+            }
+            IoRequest::Http(ops) => ops,
         };
         Box::pin(async move {
-            match req {
-                mut reqs if reqs.len() == 1 => {
-                    let req = reqs.pop().expect("one request");
-                    let resp = self.client.send(&req).await;
-                    IoReply::Http(vec![(req, resp)])
-                }
-                reqs => {
-                    let client = &self.client;
-                    let sends = reqs.iter().map(|r| Box::pin(client.send(r)) as Pin<Box<_>>);
-                    let resps = JoinAll::new(sends.collect()).await;
-                    IoReply::Http(reqs.into_iter().zip(resps).collect())
-                }
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                let done = match &op {
+                    PendingRequest::One(req) if self.started.running.is_empty() => {
+                        Completed::One(self.client.send(req).await)
+                    }
+                    PendingRequest::One(req) => {
+                        let f = self.client.send(req);
+                        Completed::One(alongside(&mut self.started, f).await)
+                    }
+                    PendingRequest::Batch {
+                        reqs,
+                        limit,
+                        per_host,
+                    } => {
+                        let f = batch(&self.client, reqs, *limit, *per_host);
+                        Completed::Batch(alongside(&mut self.started, f).await)
+                    }
+                    PendingRequest::Start(list) => {
+                        for (id, req) in list {
+                            let f = sending(&self.client, req);
+                            self.started.running.push((*id, req.clone(), f));
+                        }
+                        Completed::Started
+                    }
+                    PendingRequest::Collect => {
+                        let started = &mut self.started;
+                        poll_fn(|cx| {
+                            started.poll(cx);
+                            if started.finished.is_empty() && !started.running.is_empty() {
+                                Poll::Pending
+                            } else {
+                                Poll::Ready(())
+                            }
+                        })
+                        .await;
+                        Completed::Collected(std::mem::take(&mut self.started.finished))
+                    }
+                };
+                out.push((op, done));
             }
+            IoReply::Http(out)
         })
     }
 }
 
-/// Runs `http.batch`'s requests concurrently on the VU's client and keeps their order.
-struct JoinAll<'a> {
-    pending: Vec<Option<Pin<Box<dyn Future<Output = Response> + 'a>>>>,
-    done: Vec<Option<Response>>,
+/// The key k6 limits `batchPerHost` by: the URL's host and explicit port.
+fn host_key(req: &Request) -> &str {
+    let u = req.url();
+    &u[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
-impl<'a> JoinAll<'a> {
-    fn new(futs: Vec<Pin<Box<dyn Future<Output = Response> + 'a>>>) -> Self {
-        let done = futs.iter().map(|_| None).collect();
-        JoinAll {
-            pending: futs.into_iter().map(Some).collect(),
-            done,
+/// Runs `http.batch`'s requests concurrently and keeps their order. As k6 does, at most `limit`
+/// requests are taken at once (in order) and at most `per_host` of them run against one host;
+/// a taken request waits for its host's slot. 0 is no limit.
+async fn batch(
+    client: &Rc<Client>,
+    reqs: &[Rc<Request>],
+    limit: usize,
+    per_host: usize,
+) -> Vec<Response> {
+    let n = reqs.len();
+    let limit = if limit == 0 { n } else { limit.min(n) };
+    let per_host = if per_host == 0 { n } else { per_host };
+    let mut next = 0;
+    // Taken, waiting for a slot of their host, in order.
+    let mut waiting: Vec<usize> = Vec::new();
+    let mut running: Vec<(usize, ResponseFuture)> = Vec::new();
+    let mut per: HashMap<&str, usize> = HashMap::new();
+    let mut done: Vec<Option<Response>> = (0..n).map(|_| None).collect();
+    let mut left = n;
+    poll_fn(|cx| loop {
+        while next < n && running.len() + waiting.len() < limit {
+            waiting.push(next);
+            next += 1;
         }
-    }
-}
-
-impl Future for JoinAll<'_> {
-    type Output = Vec<Response>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<Response>> {
-        let this = &mut *self;
-        for (slot, out) in this.pending.iter_mut().zip(this.done.iter_mut()) {
-            if let Some(f) = slot {
-                if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                    *out = Some(r);
-                    *slot = None;
+        waiting.retain(|&i| {
+            let slots = per.entry(host_key(&reqs[i])).or_default();
+            if *slots < per_host {
+                *slots += 1;
+                running.push((i, sending(client, &reqs[i])));
+                false
+            } else {
+                true
+            }
+        });
+        let mut progress = false;
+        let mut k = 0;
+        while k < running.len() {
+            if let Poll::Ready(resp) = running[k].1.as_mut().poll(cx) {
+                let (i, _) = running.swap_remove(k);
+                if let Some(slots) = per.get_mut(host_key(&reqs[i])) {
+                    *slots -= 1;
                 }
+                done[i] = Some(resp);
+                left -= 1;
+                progress = true;
+            } else {
+                k += 1;
             }
         }
-        if this.pending.iter().all(Option::is_none) {
-            Poll::Ready(
-                this.done
-                    .iter_mut()
+        if left == 0 {
+            return Poll::Ready(
+                done.iter_mut()
                     .map(|r| r.take().expect("finished"))
                     .collect(),
-            )
-        } else {
-            Poll::Pending
+            );
         }
-    }
+        if !progress {
+            return Poll::Pending;
+        }
+    })
+    .await
 }

@@ -404,3 +404,49 @@ fn response_html_loads_k6_html_on_first_use() {
     assert_eq!(metric(&ex, "checks")["passes"], 16, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+#[test]
+fn response_fields_match_k6_on_every_request_path() {
+    let (code, ex) = run_script("http_response.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn batch_per_host_limits_a_batch_to_two_connections() {
+    let (code, ex) = run_script("batch_per_host.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "http_reqs")["count"], 8, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn batch_limits_a_batch_to_three_at_once() {
+    let (code, ex) = run_script("batch_limit.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn async_requests_of_one_vu_run_concurrently() {
+    let (code, ex) = run_script("async_request.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "http_reqs")["count"], 9, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}

@@ -169,9 +169,6 @@ function select(value, selector) {
   return v;
 }
 
-// The native answer behind a Response; a symbol key keeps it out of JSON.stringify and Object.keys.
-const RAW = Symbol('raw');
-
 // Replaces a lazy getter with an ordinary property holding its value.
 function own(obj, key, value) {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
@@ -193,67 +190,20 @@ function parseHeaders(text, asArrays) {
   return o;
 }
 
-// The native answer is positional:
-// [status, status_text, url, proto, error, error_code, remote_ip, remote_port, tls_version,
-//  headers ('Name: value' lines), cookies ([name, value, domain, path, http_only, secure, ...] or
-//  null), timings [blocked, connecting, tls_handshaking, sending, waiting, receiving, duration],
-//  body, request [method, url, headers ('Name: value' lines), body]].
-// Only the fields scripts read on nearly every response are set here; the rest are built on first
-// read (building them all costs more than the request itself on loopback).
+// Responses are made natively (instances of this class holding the request and response in
+// native data), with `status` set. Every other field is built the first time it is read, then
+// kept as an ordinary property: building them all costs more than the request itself on
+// loopback. `n.field(res, i)` gives field i (see `field` in modules/http.rs).
+function lazy(key, build) {
+  return {
+    get() { return own(this, key, build(this)); },
+    set(v) { own(this, key, v); },
+    enumerable: false,
+    configurable: true,
+  };
+}
+
 export class Response {
-  constructor(a) {
-    this.status = a[0];
-    this.url = a[2];
-    this.error = a[4];
-    this.error_code = a[5];
-    this.body = a[12];
-    this[RAW] = a;
-  }
-  get status_text() { return own(this, 'status_text', this[RAW][1]); }
-  set status_text(v) { own(this, 'status_text', v); }
-  get proto() { return own(this, 'proto', this[RAW][3]); }
-  set proto(v) { own(this, 'proto', v); }
-  get remote_ip() { return own(this, 'remote_ip', this[RAW][6]); }
-  set remote_ip(v) { own(this, 'remote_ip', v); }
-  get remote_port() { return own(this, 'remote_port', this[RAW][7]); }
-  set remote_port(v) { own(this, 'remote_port', v); }
-  get tls_version() { return own(this, 'tls_version', this[RAW][8]); }
-  set tls_version(v) { own(this, 'tls_version', v); }
-  get timings() {
-    const t = this[RAW][11];
-    return own(this, 'timings', {
-      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
-    });
-  }
-  set timings(v) { own(this, 'timings', v); }
-  get headers() {
-    return own(this, 'headers', parseHeaders(this[RAW][9], false));
-  }
-  set headers(v) {
-    own(this, 'headers', v);
-  }
-  get cookies() {
-    const cookies = {};
-    const c = this[RAW][10];
-    if (c) {
-      for (let i = 0; i < c.length; i += 6) {
-        (cookies[c[i]] = cookies[c[i]] || []).push({
-          name: c[i], value: c[i + 1], domain: c[i + 2], path: c[i + 3], http_only: c[i + 4], secure: c[i + 5],
-        });
-      }
-    }
-    return own(this, 'cookies', cookies);
-  }
-  set cookies(v) {
-    own(this, 'cookies', v);
-  }
-  get request() {
-    const r = this[RAW][13];
-    return own(this, 'request', { method: r[0], url: r[1], headers: parseHeaders(r[2], true), body: r[3], cookies: {} });
-  }
-  set request(v) {
-    own(this, 'request', v);
-  }
   json(selector) {
     if (this.body === null || this.body === undefined) throw new Error('the response has no body');
     const text = typeof this.body === 'string' ? this.body : n.utf8(this.body);
@@ -276,8 +226,49 @@ export class Response {
   }
 }
 
+const field = (i) => (r) => n.field(r, i);
+Object.defineProperties(Response.prototype, {
+  body: lazy('body', field(12)),
+  url: lazy('url', field(2)),
+  error: lazy('error', field(4)),
+  error_code: lazy('error_code', field(5)),
+  status_text: lazy('status_text', field(1)),
+  proto: lazy('proto', field(3)),
+  remote_ip: lazy('remote_ip', field(6)),
+  remote_port: lazy('remote_port', field(7)),
+  tls_version: lazy('tls_version', field(8)),
+  timings: lazy('timings', (r) => {
+    const t = n.field(r, 11);
+    return {
+      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
+    };
+  }),
+  headers: lazy('headers', (r) => parseHeaders(n.field(r, 9), false)),
+  cookies: lazy('cookies', (r) => {
+    const cookies = {};
+    const c = n.field(r, 10);
+    if (c) {
+      for (let i = 0; i < c.length; i += 6) {
+        (cookies[c[i]] = cookies[c[i]] || []).push({
+          name: c[i], value: c[i + 1], domain: c[i + 2], path: c[i + 3], http_only: c[i + 4], secure: c[i + 5],
+        });
+      }
+    }
+    return cookies;
+  }),
+  request: lazy('request', (r) => {
+    const q = n.field(r, 13);
+    return { method: q[0], url: q[1], headers: parseHeaders(q[2], true), body: q[3], cookies: {} };
+  }),
+});
+const PROTO = Response.prototype;
+
 export function request(method, target, body, params) {
-  return new Response(n.request(describe(method, target, body, params)));
+  if ((params === undefined || params === null) && (body === undefined || body === null)
+    && typeof target === 'string' && typeof method === 'string' && defaultCallback === DEFAULT) {
+    return n.simple(method.toUpperCase(), target, PROTO);
+  }
+  return n.request(describe(method, target, body, params), PROTO);
 }
 
 export const get = (u, params) => request('GET', u, null, params);
@@ -288,12 +279,47 @@ export const patch = (u, body, params) => request('PATCH', u, body, params);
 export const del = (u, body, params) => request('DELETE', u, body, params);
 export const options = (u, body, params) => request('OPTIONS', u, body, params);
 
+// asyncRequest: the native side starts the request with the VU's next wait; `pump` is a
+// promise job kept queued while requests are outstanding. When it is the only job left it
+// waits for some of them to finish and resolves their promises; otherwise it queues itself
+// again behind the other jobs.
+const outstanding = new Map();
+let pumping = false;
+
+function pump() {
+  let done;
+  try {
+    done = n.pump(PROTO);
+  } catch (e) {
+    outstanding.clear();
+    pumping = false;
+    throw e;
+  }
+  if (done === false) {
+    outstanding.clear();
+  } else if (done !== null) {
+    for (let i = 0; i < done.length; i += 2) {
+      const resolve = outstanding.get(done[i]);
+      outstanding.delete(done[i]);
+      if (resolve) resolve(done[i + 1]);
+    }
+  }
+  if (outstanding.size > 0) Promise.resolve().then(pump);
+  else pumping = false;
+}
+
 export function asyncRequest(method, target, body, params) {
-  return new Promise((resolve, reject) => {
-    try {
-      resolve(request(method, target, body, params));
-    } catch (e) {
-      reject(e);
+  return new Promise((resolve) => {
+    let id = n.start(describe(method, target, body, params));
+    if (id < 0) {
+      // The native side dropped what an interrupted call left behind.
+      outstanding.clear();
+      id = -id;
+    }
+    outstanding.set(id, resolve);
+    if (!pumping) {
+      pumping = true;
+      Promise.resolve().then(pump);
     }
   });
 }
@@ -307,12 +333,12 @@ function batchItem(item) {
 
 export function batch(requests) {
   if (Array.isArray(requests)) {
-    return n.batch(requests.map(batchItem)).map((r) => new Response(r));
+    return n.batch(requests.map(batchItem), PROTO);
   }
   const keys = Object.keys(requests || {});
-  const out = n.batch(keys.map((k) => batchItem(requests[k])));
+  const out = n.batch(keys.map((k) => batchItem(requests[k])), PROTO);
   const result = {};
-  keys.forEach((k, i) => { result[k] = new Response(out[i]); });
+  keys.forEach((k, i) => { result[k] = out[i]; });
   return result;
 }
 

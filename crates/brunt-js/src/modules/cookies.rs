@@ -137,6 +137,11 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
 }
 
 impl Jar {
+    /// No cookie stored: a request needs no `Cookie` header from this jar.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.cookies.is_empty()
+    }
+
     /// Stores (or, when expired, removes) a cookie.
     pub(crate) fn store(&mut self, c: Cookie) {
         self.cookies

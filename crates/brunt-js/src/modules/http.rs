@@ -1,6 +1,11 @@
 //! Native side of `k6/http`: turns a request description from `js/http.js` into a brunt-http
 //! [`Request`], waits for it on the VU's coroutine, follows redirects (each hop is a sample, as in
 //! k6), keeps the VU's cookies, records k6's `http_*` metrics and builds the Response object.
+//!
+//! A Response is an instance of the native class [`Raw`] with `http.Response.prototype` as its
+//! prototype: only `status` is set when it is made; every other field is turned into a JavaScript
+//! value the first time the script reads it (the getters in `js/http.js`), because building them
+//! all costs more than the request itself on loopback.
 
 use super::cookies::{parse_set_cookie, Jar};
 use super::{array_buffer, bytes_of, cancelled, def, tag_pairs, throw};
@@ -8,17 +13,41 @@ use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
 use brunt_http::{ExpectedStatuses, Request, Response};
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::Opt;
-use rquickjs::{Array, Ctx, Object, Result, Value};
-use std::cell::RefCell;
+use rquickjs::{qjs, Array, Class, Ctx, JsLifetime, Object, Result, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// What a native call waits for: one request of a (possibly redirected) exchange.
-pub(crate) type PendingRequest = Request;
+/// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
+pub(crate) enum PendingRequest {
+    /// Send one request (one hop) and wait for its response.
+    One(Rc<Request>),
+    /// `http.batch`: send these (one hop each) with at most `limit` in flight, and at most
+    /// `per_host` to one host (k6's `batch` and `batchPerHost`; 0 is no limit).
+    Batch {
+        reqs: Vec<Rc<Request>>,
+        limit: usize,
+        per_host: usize,
+    },
+    /// `http.asyncRequest`: start these hops and return at once; they progress while the VU
+    /// waits for anything, and finish into the driver's completed list.
+    Start(Vec<(u64, Rc<Request>)>),
+    /// Wait until at least one started request has finished; take every finished one.
+    Collect,
+}
+
 /// The answer to a [`PendingRequest`].
-pub(crate) type Completed = Response;
+pub(crate) enum Completed {
+    One(Response),
+    Batch(Vec<Response>),
+    Started,
+    /// Finished async hops: (id, the request sent, its response).
+    Collected(Vec<(u64, Rc<Request>, Response)>),
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum BodyType {
@@ -30,7 +59,8 @@ enum BodyType {
 /// A request as the script described it, plus what k6 does around it.
 struct Prepared {
     /// The next request to send (taken while it is in flight).
-    req: Option<Request>,
+    req: Option<Rc<Request>>,
+    /// The script's tags (none: the base tags alone).
     tags: Vec<(String, String)>,
     body_type: BodyType,
     /// Statuses counted as expected; None when the response callback is null.
@@ -42,6 +72,86 @@ struct Prepared {
 
 /// The VU's cookie jars: index 0 is the VU's own.
 type Jars = Rc<RefCell<Vec<Jar>>>;
+
+/// The native data behind a Response object: the last request sent and its response.
+pub(crate) struct Raw {
+    req: Rc<Request>,
+    resp: Response,
+    body_type: BodyType,
+}
+
+// SAFETY: Raw holds no JavaScript values, so it is the same type for every lifetime.
+unsafe impl<'js> JsLifetime<'js> for Raw {
+    type Changed<'to> = Raw;
+}
+
+impl<'js> Trace<'js> for Raw {
+    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
+}
+
+impl<'js> JsClass<'js> for Raw {
+    const NAME: &'static str = "Response";
+    type Mutable = Readable;
+
+    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
+        Ok(None)
+    }
+
+    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
+        Ok(None)
+    }
+}
+
+/// Requests without headers, body or params that the VU sent before, by method and URL: sending
+/// the same URL again costs no parsing and no serializing.
+#[derive(Default)]
+struct SimpleCache {
+    entries: Vec<(http::Method, Box<[u8]>, bool, Rc<Request>)>,
+    next: usize,
+}
+
+/// Distinct simple requests kept per VU.
+const SIMPLE_CACHE: usize = 16;
+
+impl SimpleCache {
+    fn get(&self, method: &http::Method, url: &[u8], discard: bool) -> Option<Rc<Request>> {
+        self.entries
+            .iter()
+            .find(|(m, u, d, _)| **u == *url && m == method && *d == discard)
+            .map(|e| e.3.clone())
+    }
+
+    fn put(&mut self, method: http::Method, url: &[u8], discard: bool, req: Rc<Request>) {
+        let e = (method, url.into(), discard, req);
+        if self.entries.len() < SIMPLE_CACHE {
+            self.entries.push(e);
+        } else {
+            self.entries[self.next] = e;
+            self.next = (self.next + 1) % SIMPLE_CACHE;
+        }
+    }
+}
+
+/// Calls `f` with the UTF-8 bytes of a JavaScript string; ASCII strings are not copied.
+fn with_str<R>(ctx: &Ctx<'_>, s: &rquickjs::String<'_>, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    let raw = ctx.as_raw().as_ptr();
+    let mut len: qjs::size_t = 0;
+    // SAFETY: `s` is a live string of this context; the returned bytes stay valid until freed
+    // below, and `f` cannot keep them.
+    let p = unsafe { qjs::JS_ToCStringLen2(raw, &mut len, s.as_raw(), false) };
+    if p.is_null() {
+        return Err(rquickjs::Error::Exception);
+    }
+    let out = f(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) });
+    unsafe { qjs::JS_FreeCString(raw, p) };
+    Ok(out)
+}
+
+/// Whether the runtime has promise jobs queued (other than the one running).
+fn jobs_pending(ctx: &Ctx<'_>) -> bool {
+    // SAFETY: the context is live; JS_IsJobPending only reads the runtime's job list.
+    unsafe { qjs::JS_IsJobPending(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) }
+}
 
 fn canonical_header(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -67,12 +177,42 @@ fn pairs(v: Option<Vec<String>>) -> Vec<(String, String)> {
     out
 }
 
+fn parse_method(ctx: &Ctx<'_>, method: &[u8]) -> Result<http::Method> {
+    http::Method::from_bytes(method).map_err(|_| {
+        throw(
+            ctx,
+            &format!("invalid HTTP method '{}'", String::from_utf8_lossy(method)),
+        )
+    })
+}
+
+/// The body type a request without `responseType` gets.
+fn default_body_type(host: &Host) -> BodyType {
+    if host.shared.discard_bodies.load(Ordering::Relaxed) {
+        BodyType::None
+    } else {
+        BodyType::Text
+    }
+}
+
+/// A request with only a method and a URL, as [`prepare`] builds it.
+fn simple_request(
+    ctx: &Ctx<'_>,
+    method: http::Method,
+    url: &str,
+    discard: bool,
+) -> Result<Request> {
+    let mut req = Request::new(method, url).map_err(|e| throw(ctx, &e.message))?;
+    req.max_redirects = Some(0);
+    req.discard_body = discard;
+    Ok(req)
+}
+
 /// Reads the positional description `js/http.js` builds (see `describe` there).
 fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> {
     let method: String = d.get(0)?;
     let url: String = d.get(1)?;
-    let method = http::Method::from_bytes(method.as_bytes())
-        .map_err(|_| throw(ctx, &format!("invalid HTTP method '{method}'")))?;
+    let method = parse_method(ctx, method.as_bytes())?;
     let mut req = Request::new(method, &url).map_err(|e| throw(ctx, &e.message))?;
     for (k, v) in pairs(d.get(2)?) {
         req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
@@ -110,8 +250,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> 
         Some("binary") => BodyType::Binary,
         Some("none") => BodyType::None,
         Some("text") => BodyType::Text,
-        None if host.shared.discard_bodies.load(Ordering::Relaxed) => BodyType::None,
-        None => BodyType::Text,
+        None => default_body_type(host),
         Some(other) => {
             return Err(throw(
                 ctx,
@@ -144,7 +283,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> 
         }
     }
     Ok(Prepared {
-        req: Some(req),
+        req: Some(Rc::new(req)),
         tags: pairs(d.get(4)?),
         body_type,
         expected,
@@ -155,10 +294,14 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> 
 }
 
 /// The request to send now, with the jar's and the script's cookies.
-fn with_cookies(mut req: Request, p: &Prepared, jars: &Jars) -> Request {
+fn with_cookies(req: Rc<Request>, p: &Prepared, jars: &Jars) -> Rc<Request> {
     let jars = jars.borrow();
+    let jar = jars.get(p.jar).filter(|j| !j.is_empty());
+    if jar.is_none() && p.cookies.is_empty() {
+        return req;
+    }
     let mut pairs: Vec<(String, String)> = Vec::new();
-    if let Some(jar) = jars.get(p.jar) {
+    if let Some(jar) = jar {
         for c in jar.matching(req.url()) {
             if !p
                 .cookies
@@ -172,11 +315,13 @@ fn with_cookies(mut req: Request, p: &Prepared, jars: &Jars) -> Request {
     for (n, v, _) in &p.cookies {
         pairs.push((n.clone(), v.clone()));
     }
-    if !pairs.is_empty() {
-        let header: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        let _ = req.set_header("Cookie", &header.join("; "));
+    if pairs.is_empty() {
+        return req;
     }
-    req
+    let header: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let mut req = Rc::unwrap_or_clone(req);
+    let _ = req.set_header("Cookie", &header.join("; "));
+    Rc::new(req)
 }
 
 /// Emits k6's per-request samples (one per redirect hop) through brunt-http's recorder.
@@ -200,11 +345,7 @@ fn record(host: &Host, p: &Prepared, resp: &Response) {
 }
 
 /// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
-fn debug_log(host: &Host, req: &Request, resp: &Response) {
-    let level = host.shared.http_debug.load(Ordering::Relaxed);
-    if level == 0 {
-        return;
-    }
+fn debug_log(level: u8, req: &Request, resp: &Response) {
     let mut out = format!("Request:\n{} {} HTTP/1.1\n", req.method(), req.url());
     for (k, v) in req.headers() {
         out.push_str(&format!(
@@ -234,72 +375,142 @@ fn debug_log(host: &Host, req: &Request, resp: &Response) {
     eprintln!("{out}");
 }
 
-/// Sends every prepared request (all first hops in one wait, as `http.batch` does), following
-/// redirects; returns the last sent request and final response of each.
-fn execute(
-    ctx: &Ctx<'_>,
+/// What k6 does with one hop's response: its samples, the debug log, the cookies it sets.
+/// Returns the next hop when the response redirects and the request may follow it.
+fn after_hop(
     host: &Host,
     jars: &Jars,
-    mut items: Vec<Prepared>,
-) -> Result<Vec<(Prepared, Request, Response)>> {
+    p: &mut Prepared,
+    req: &Request,
+    resp: &Response,
+) -> Option<Request> {
+    record(host, p, resp);
+    let level = host.shared.http_debug.load(Ordering::Relaxed);
+    if level > 0 {
+        debug_log(level, req, resp);
+    }
+    if resp.headers.contains_key(http::header::SET_COOKIE) {
+        if let Some(jar) = jars.borrow_mut().get_mut(p.jar) {
+            for v in resp.headers.get_all(http::header::SET_COOKIE) {
+                if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
+                    jar.store(c);
+                }
+            }
+        }
+    }
+    if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) || p.redirects_left == 0 {
+        return None;
+    }
+    let loc = resp
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())?;
+    let next = follow(req, resp.status, loc)?;
+    p.redirects_left -= 1;
+    Some(next)
+}
+
+fn check_phase(ctx: &Ctx<'_>, host: &Host) -> Result<()> {
     if host.phase.get() == Phase::Init {
         return Err(throw(
             ctx,
             "making HTTP requests in the init context is not supported (move it into default() or setup())",
         ));
     }
-    let mut done: Vec<Option<(Request, Response)>> = items.iter().map(|_| None).collect();
+    Ok(())
+}
+
+/// Sends one prepared request, following redirects; returns the last request and its response.
+fn execute_one(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    jars: &Jars,
+    p: &mut Prepared,
+) -> Result<(Rc<Request>, Response)> {
+    check_phase(ctx, host)?;
+    loop {
+        let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
+        let (req, resp) = match host.wait(IoRequest::Http(vec![PendingRequest::One(req)])) {
+            Ok(IoReply::Http(mut r)) => match r.pop() {
+                Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
+                _ => return Err(cancelled(ctx)),
+            },
+            Ok(IoReply::Slept) | Err(_) => return Err(cancelled(ctx)),
+        };
+        match after_hop(host, jars, p, &req, &resp) {
+            Some(next) => p.req = Some(Rc::new(next)),
+            None => return Ok((req, resp)),
+        }
+    }
+}
+
+/// `http.batch`'s `batch` and `batchPerHost` options (k6's defaults 20 and 6), read once per VU.
+fn batch_limits(host: &Host, cache: &Cell<Option<(usize, usize)>>) -> (usize, usize) {
+    if let Some(l) = cache.get() {
+        return l;
+    }
+    let json = host
+        .shared
+        .options_json
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let get = |k: &str, d: usize| v.get(k).and_then(|n| n.as_u64()).map_or(d, |n| n as usize);
+    let l = (get("batch", 20), get("batchPerHost", 6));
+    cache.set(Some(l));
+    l
+}
+
+/// Sends every prepared request as `http.batch` does (first hops together, within the limits),
+/// following redirects; returns the last sent request and final response of each.
+fn execute_batch(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    jars: &Jars,
+    items: &mut [Prepared],
+    (limit, per_host): (usize, usize),
+) -> Result<Vec<(Rc<Request>, Response)>> {
+    check_phase(ctx, host)?;
+    let mut done: Vec<Option<(Rc<Request>, Response)>> = items.iter().map(|_| None).collect();
     let mut active: Vec<usize> = (0..items.len()).collect();
     while !active.is_empty() {
-        let sent: Vec<Request> = active
+        let reqs: Vec<Rc<Request>> = active
             .iter()
             .map(|&i| {
                 let req = items[i].req.take().expect("a request to send");
                 with_cookies(req, &items[i], jars)
             })
             .collect();
-        let replies = match host.wait(IoRequest::Http(sent)) {
-            Ok(IoReply::Http(r)) => r,
+        let op = PendingRequest::Batch {
+            reqs,
+            limit,
+            per_host,
+        };
+        let (reqs, resps) = match host.wait(IoRequest::Http(vec![op])) {
+            Ok(IoReply::Http(mut r)) => match r.pop() {
+                Some((PendingRequest::Batch { reqs, .. }, Completed::Batch(resps))) => {
+                    (reqs, resps)
+                }
+                _ => return Err(cancelled(ctx)),
+            },
             Ok(IoReply::Slept) | Err(_) => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
-        for (&i, (req, resp)) in active.iter().zip(replies) {
-            record(host, &items[i], &resp);
-            debug_log(host, &req, &resp);
-            if let Some(jar) = jars.borrow_mut().get_mut(items[i].jar) {
-                for v in resp.headers.get_all(http::header::SET_COOKIE) {
-                    if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
-                        jar.store(c);
-                    }
+        for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
+            match after_hop(host, jars, &mut items[i], &req, &resp) {
+                Some(n) => {
+                    items[i].req = Some(Rc::new(n));
+                    next.push(i);
                 }
-            }
-            let location = resp
-                .headers
-                .get(http::header::LOCATION)
-                .and_then(|l| l.to_str().ok());
-            let redirect = matches!(resp.status, 301 | 302 | 303 | 307 | 308);
-            match location {
-                Some(loc) if redirect && items[i].redirects_left > 0 => {
-                    if let Some(n) = follow(&req, resp.status, loc) {
-                        items[i].req = Some(n);
-                        items[i].redirects_left -= 1;
-                        next.push(i);
-                        continue;
-                    }
-                    done[i] = Some((req, resp));
-                }
-                _ => done[i] = Some((req, resp)),
+                None => done[i] = Some((req, resp)),
             }
         }
         active = next;
     }
-    Ok(items
+    Ok(done
         .into_iter()
-        .zip(done)
-        .map(|(p, d)| {
-            let (req, resp) = d.expect("every request finished");
-            (p, req, resp)
-        })
+        .map(|d| d.expect("every request finished"))
         .collect())
 }
 
@@ -345,115 +556,204 @@ fn header_lines(headers: &http::HeaderMap) -> String {
     out
 }
 
-/// The positional answer `js/http.js` turns into a Response (see `Response` there).
-fn response_array<'js>(
-    ctx: &Ctx<'js>,
-    p: &Prepared,
-    req: &Request,
+/// A Response object: an instance of [`Raw`] with the script's `Response.prototype`, and
+/// `status` set (scripts read it on nearly every response).
+fn response_object<'js>(
+    proto: &Object<'js>,
+    body_type: BodyType,
+    req: Rc<Request>,
     resp: Response,
-) -> Result<Array<'js>> {
-    let a = Array::new(ctx.clone())?;
-    a.set(0, resp.status)?;
-    let reason = http::StatusCode::from_u16(resp.status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    a.set(1, format!("{} {reason}", resp.status))?;
-    a.set(2, req.url().as_str())?;
-    a.set(3, resp.proto.as_str())?;
-    a.set(4, resp.error.as_deref().unwrap_or(""))?;
-    a.set(5, resp.error_code.0)?;
-    a.set(
-        6,
-        resp.remote.map(|r| r.ip().to_string()).unwrap_or_default(),
+) -> Result<Value<'js>> {
+    let status = resp.status;
+    let obj = Class::instance_proto(
+        Raw {
+            req,
+            resp,
+            body_type,
+        },
+        proto.clone(),
     )?;
-    a.set(7, resp.remote.map(|r| r.port()).unwrap_or(0))?;
-    a.set(8, resp.tls_version.unwrap_or(""))?;
-    a.set(9, header_lines(&resp.headers))?;
-    let mut cookies: Option<Array> = None;
-    for v in resp.headers.get_all(http::header::SET_COOKIE) {
-        if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
-            let list = match &cookies {
-                Some(l) => l.clone(),
-                None => {
-                    let l = Array::new(ctx.clone())?;
-                    cookies = Some(l.clone());
-                    l
+    obj.set("status", status)?;
+    Ok(obj.into_value())
+}
+
+/// One field of a Response, by its index in `js/http.js`'s getters:
+/// 1 status_text, 2 url, 3 proto, 4 error, 5 error_code, 6 remote_ip, 7 remote_port,
+/// 8 tls_version, 9 headers ('Name: value' lines), 10 cookies ([name, value, domain, path,
+/// http_only, secure, ...] or null), 11 timings [blocked, connecting, tls_handshaking, sending,
+/// waiting, receiving, duration], 12 body, 13 request [method, url, headers ('Name: value'
+/// lines), body].
+fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, i: u32) -> Result<Value<'js>> {
+    use rquickjs::IntoJs;
+    let (req, resp) = (&raw.req, &raw.resp);
+    let c = ctx.clone();
+    match i {
+        1 => {
+            let reason = http::StatusCode::from_u16(resp.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            format!("{} {reason}", resp.status).into_js(ctx)
+        }
+        2 => req.url().as_str().into_js(ctx),
+        3 => resp.proto.as_str().into_js(ctx),
+        4 => resp.error.as_deref().unwrap_or("").into_js(ctx),
+        5 => resp.error_code.0.into_js(ctx),
+        6 => resp
+            .remote
+            .map(|r| r.ip().to_string())
+            .unwrap_or_default()
+            .into_js(ctx),
+        7 => resp.remote.map(|r| r.port()).unwrap_or(0).into_js(ctx),
+        8 => resp.tls_version.unwrap_or("").into_js(ctx),
+        9 => header_lines(&resp.headers).into_js(ctx),
+        10 => {
+            let list = Array::new(c.clone())?;
+            for v in resp.headers.get_all(http::header::SET_COOKIE) {
+                if let Some(ck) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
+                    let n = list.len();
+                    list.set(n, ck.name.as_str())?;
+                    list.set(n + 1, ck.value.as_str())?;
+                    list.set(n + 2, ck.domain.as_str())?;
+                    list.set(n + 3, ck.path.as_str())?;
+                    list.set(n + 4, ck.http_only)?;
+                    list.set(n + 5, ck.secure)?;
                 }
-            };
-            let n = list.len();
-            list.set(n, c.name.as_str())?;
-            list.set(n + 1, c.value.as_str())?;
-            list.set(n + 2, c.domain.as_str())?;
-            list.set(n + 3, c.path.as_str())?;
-            list.set(n + 4, c.http_only)?;
-            list.set(n + 5, c.secure)?;
+            }
+            if list.is_empty() {
+                Ok(Value::new_null(c))
+            } else {
+                Ok(list.into_value())
+            }
         }
+        11 => {
+            let t = resp.timings;
+            vec![
+                t.blocked,
+                t.connecting,
+                t.tls_handshaking,
+                t.sending,
+                t.waiting,
+                t.receiving,
+                t.duration,
+            ]
+            .into_js(ctx)
+        }
+        12 => match raw.body_type {
+            BodyType::None => Ok(Value::new_null(c)),
+            _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
+            BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
+            BodyType::Text => Ok(rquickjs::String::from_str(
+                c,
+                &String::from_utf8_lossy(&resp.body),
+            )?
+            .into_value()),
+        },
+        13 => {
+            let rq = Array::new(c)?;
+            rq.set(0, req.method().as_str())?;
+            rq.set(1, req.url().as_str())?;
+            rq.set(2, header_lines(req.headers()))?;
+            rq.set(3, String::from_utf8_lossy(req.body()).into_owned())?;
+            Ok(rq.into_value())
+        }
+        _ => Ok(Value::new_undefined(c)),
     }
-    a.set(10, cookies)?;
-    let t = resp.timings;
-    a.set(
-        11,
-        vec![
-            t.blocked,
-            t.connecting,
-            t.tls_handshaking,
-            t.sending,
-            t.waiting,
-            t.receiving,
-            t.duration,
-        ],
-    )?;
-    let body: Value = match p.body_type {
-        BodyType::None => Value::new_null(ctx.clone()),
-        _ if resp.status == 0 && resp.body.is_empty() => Value::new_null(ctx.clone()),
-        BodyType::Binary => array_buffer(ctx, resp.body.to_vec())?,
-        BodyType::Text => {
-            rquickjs::String::from_str(ctx.clone(), &String::from_utf8_lossy(&resp.body))?
-                .into_value()
-        }
-    };
-    a.set(12, body)?;
-    let rq = Array::new(ctx.clone())?;
-    rq.set(0, req.method().as_str())?;
-    rq.set(1, req.url().as_str())?;
-    rq.set(2, header_lines(req.headers()))?;
-    rq.set(3, String::from_utf8_lossy(req.body()).into_owned())?;
-    a.set(13, rq)?;
-    Ok(a)
+}
+
+/// The VU's `http.asyncRequest`s that have not finished: their prepared state by id.
+#[derive(Default)]
+struct AsyncState {
+    next_id: u64,
+    /// [`Host::async_epoch`] when they were started: an interrupted call leaves its requests
+    /// behind, and a later call drops them.
+    epoch: u64,
+    pending: HashMap<u64, Prepared>,
 }
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let jars: Jars = Rc::new(RefCell::new(vec![Jar::default()]));
+    let cache: Rc<RefCell<SimpleCache>> = Rc::default();
+    let (h, j) = (host.clone(), jars.clone());
+    def(
+        ctx,
+        native,
+        "simple",
+        move |ctx: Ctx<'js>,
+              method: rquickjs::String<'js>,
+              url: rquickjs::String<'js>,
+              proto: Object<'js>|
+              -> Result<Value<'js>> {
+            let body_type = default_body_type(&h);
+            let discard = body_type == BodyType::None;
+            let method = with_str(&ctx, &method, |m| parse_method(&ctx, m))??;
+            let req = with_str(&ctx, &url, |u| -> Result<Rc<Request>> {
+                let hit = cache.borrow().get(&method, u, discard);
+                match hit {
+                    Some(r) => Ok(r),
+                    None => {
+                        let s = std::str::from_utf8(u).unwrap_or_default();
+                        let r = Rc::new(simple_request(&ctx, method.clone(), s, discard)?);
+                        cache
+                            .borrow_mut()
+                            .put(method.clone(), u, discard, r.clone());
+                        Ok(r)
+                    }
+                }
+            })??;
+            let mut p = Prepared {
+                req: Some(req),
+                tags: Vec::new(),
+                body_type,
+                expected: Some(ExpectedStatuses::default()),
+                jar: 0,
+                cookies: Vec::new(),
+                redirects_left: h.shared.max_redirects.load(Ordering::Relaxed),
+            };
+            let (req, resp) = execute_one(&ctx, &h, &j, &mut p)?;
+            response_object(&proto, p.body_type, req, resp)
+        },
+    )?;
     let (h, j) = (host.clone(), jars.clone());
     def(
         ctx,
         native,
         "request",
-        move |ctx: Ctx<'js>, d: Array<'js>| -> Result<Array<'js>> {
-            let p = prepare(&ctx, &h, d)?;
-            let mut out = execute(&ctx, &h, &j, vec![p])?;
-            let (p, req, resp) = out.pop().expect("one request, one response");
-            response_array(&ctx, &p, &req, resp)
+        move |ctx: Ctx<'js>, d: Array<'js>, proto: Object<'js>| -> Result<Value<'js>> {
+            let mut p = prepare(&ctx, &h, d)?;
+            let (req, resp) = execute_one(&ctx, &h, &j, &mut p)?;
+            response_object(&proto, p.body_type, req, resp)
         },
     )?;
     let (h, j) = (host.clone(), jars.clone());
+    let limits = Cell::new(None);
     def(
         ctx,
         native,
         "batch",
-        move |ctx: Ctx<'js>, list: Vec<Array<'js>>| -> Result<Array<'js>> {
-            let items = list
+        move |ctx: Ctx<'js>, list: Vec<Array<'js>>, proto: Object<'js>| -> Result<Array<'js>> {
+            let mut items = list
                 .into_iter()
                 .map(|d| prepare(&ctx, &h, d))
                 .collect::<Result<Vec<_>>>()?;
+            let l = batch_limits(&h, &limits);
+            let out = execute_batch(&ctx, &h, &j, &mut items, l)?;
             let arr = Array::new(ctx.clone())?;
-            for (i, (p, req, resp)) in execute(&ctx, &h, &j, items)?.into_iter().enumerate() {
-                arr.set(i, response_array(&ctx, &p, &req, resp)?)?;
+            for (i, (p, (req, resp))) in items.iter().zip(out).enumerate() {
+                arr.set(i, response_object(&proto, p.body_type, req, resp)?)?;
             }
             Ok(arr)
         },
     )?;
+    def(
+        ctx,
+        native,
+        "field",
+        move |ctx: Ctx<'js>, this: Class<'js, Raw>, i: u32| -> Result<Value<'js>> {
+            field(&ctx, &this.borrow(), i)
+        },
+    )?;
+    install_async(ctx, native, host, &jars)?;
     def(
         ctx,
         native,
@@ -506,6 +806,102 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         },
     )?;
     install_jars(ctx, native, &jars)
+}
+
+/// Queues the next hop of async request `id` for the driver to start at the VU's next wait.
+fn start_hop(host: &Host, jars: &Jars, p: &mut Prepared, id: u64) {
+    let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
+    host.async_start.borrow_mut().push((id, req));
+}
+
+/// `http.asyncRequest`: `start` prepares a request and queues it for the driver, which starts it
+/// at the VU's next wait; it then progresses while the VU waits for anything (a sleep, another
+/// request). `pump`, a promise job that `js/http.js` keeps queued while requests are
+/// outstanding, waits for some to finish once nothing else is left to run, and hands back their
+/// Response objects.
+fn install_async<'js>(
+    ctx: &Ctx<'js>,
+    native: &Object<'js>,
+    host: &Rc<Host>,
+    jars: &Jars,
+) -> Result<()> {
+    let state: Rc<RefCell<AsyncState>> = Rc::default();
+    let (h, s, j) = (host.clone(), state.clone(), jars.clone());
+    def(
+        ctx,
+        native,
+        "start",
+        move |ctx: Ctx<'js>, d: Array<'js>| -> Result<f64> {
+            check_phase(&ctx, &h)?;
+            let mut p = prepare(&ctx, &h, d)?;
+            let mut st = s.borrow_mut();
+            // What an interrupted iteration left is dropped: its promises went with it.
+            let reset = st.epoch != h.async_epoch.get();
+            if reset {
+                st.pending.clear();
+                st.epoch = h.async_epoch.get();
+            }
+            st.next_id += 1;
+            let id = st.next_id;
+            start_hop(&h, &j, &mut p, id);
+            st.pending.insert(id, p);
+            // A negative id tells the JS layer to forget the promises of an interrupted call.
+            Ok(if reset { -(id as f64) } else { id as f64 })
+        },
+    )?;
+    let (h, s, j) = (host.clone(), state, jars.clone());
+    def(
+        ctx,
+        native,
+        "pump",
+        move |ctx: Ctx<'js>, proto: Object<'js>| -> Result<Value<'js>> {
+            if jobs_pending(&ctx) {
+                // Other jobs first: the pump runs again after them.
+                return Ok(Value::new_null(ctx));
+            }
+            {
+                let mut st = s.borrow_mut();
+                if st.epoch != h.async_epoch.get() || st.pending.is_empty() {
+                    st.pending.clear();
+                    st.epoch = h.async_epoch.get();
+                    return Ok(Value::new_bool(ctx, false));
+                }
+            }
+            let finished = match h.wait(IoRequest::Http(vec![PendingRequest::Collect])) {
+                Ok(IoReply::Http(mut r)) => match r.pop() {
+                    Some((_, Completed::Collected(list))) => list,
+                    _ => return Err(cancelled(&ctx)),
+                },
+                Ok(IoReply::Slept) | Err(_) => {
+                    s.borrow_mut().pending.clear();
+                    return Err(cancelled(&ctx));
+                }
+            };
+            let out = Array::new(ctx.clone())?;
+            for (id, req, resp) in finished {
+                let mut st = s.borrow_mut();
+                // Unknown ids were started by an interrupted call.
+                let Some(p) = st.pending.get_mut(&id) else {
+                    continue;
+                };
+                match after_hop(&h, &j, p, &req, &resp) {
+                    Some(next) => {
+                        p.req = Some(Rc::new(next));
+                        start_hop(&h, &j, p, id);
+                    }
+                    None => {
+                        let p = st.pending.remove(&id).expect("pending request");
+                        drop(st);
+                        let n = out.len();
+                        out.set(n, id as f64)?;
+                        out.set(n + 1, response_object(&proto, p.body_type, req, resp)?)?;
+                    }
+                }
+            }
+            Ok(out.into_value())
+        },
+    )?;
+    Ok(())
 }
 
 fn parse_url(ctx: &Ctx<'_>, u: &str) -> Result<url::Url> {
