@@ -22,8 +22,8 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::Poll;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -112,6 +112,33 @@ pub(crate) struct Link {
     respond: Option<mpsc::UnboundedSender<Bytes>>,
     /// Server-to-client link: answers to write to the client.
     answers: Option<mpsc::UnboundedReceiver<Bytes>>,
+    /// The waker the fast path registers the controls with.
+    control: Arc<ControlWake>,
+    /// Set when the controls were last polled with another waker than `control`'s.
+    controls_stale: bool,
+}
+
+/// Wakes the link's task and notes that a control (cancellation, toxic change,
+/// answer) may be ready, so the fast path polls the controls only when one of
+/// them actually woke it, not once per chunk.
+#[derive(Default)]
+struct ControlWake {
+    fired: AtomicBool,
+    /// The link's task, set the first time the fast path runs.
+    task: OnceLock<Waker>,
+}
+
+impl Wake for ControlWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::SeqCst);
+        if let Some(task) = self.task.get() {
+            task.wake_by_ref();
+        }
+    }
 }
 
 /// Why [`Link::relay`] handed the link back to the pipeline.
@@ -165,6 +192,8 @@ impl Link {
             cancelled: Box::pin(conn.token.clone().cancelled_owned()),
             respond: None,
             answers: None,
+            control: Arc::default(),
+            controls_stale: true,
         };
         let mut up = link(Direction::Upstream, client_read, upstream_write);
         up.respond = Some(respond);
@@ -300,9 +329,18 @@ impl Link {
     /// The controls are polled (and their wake-ups registered) when the source
     /// has nothing to read, and at least every [`CONTROL_EVERY`] chunks.
     async fn relay(&mut self, buf: &mut [u8], changes: &mut ChainChange) -> Relayed {
+        let control = Waker::from(self.control.clone());
+        // The pipeline polled the controls with the task's own waker.
+        self.controls_stale = true;
         let mut streak = 0u32;
         loop {
             let event = poll_fn(|cx| {
+                // Always true with `run`, which keeps the link on one task.
+                let own_task = self
+                    .control
+                    .task
+                    .get_or_init(|| cx.waker().clone())
+                    .will_wake(cx.waker());
                 let controls_first = streak >= CONTROL_EVERY;
                 if !controls_first {
                     let mut rb = ReadBuf::new(buf);
@@ -311,18 +349,17 @@ impl Link {
                     }
                 }
                 streak = 0;
-                if self.cancelled.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Cancelled);
-                }
-                if let Poll::Ready(changed) = changes.as_mut().poll(cx) {
-                    return Poll::Ready(Event::Changed(changed));
-                }
-                if let Some(rx) = &mut self.answers {
-                    match rx.poll_recv(cx) {
-                        Poll::Ready(Some(answer)) => return Poll::Ready(Event::Answer(answer)),
-                        // The client-to-server link is gone: no answers any more.
-                        Poll::Ready(None) => self.answers = None,
-                        Poll::Pending => {}
+                let fired = self.control.fired.swap(false, Ordering::SeqCst);
+                let stale = std::mem::replace(&mut self.controls_stale, !own_task);
+                if fired || stale || controls_first || !own_task {
+                    let polled = if own_task {
+                        let mut own = Context::from_waker(&control);
+                        poll_controls(&mut self.cancelled, changes, &mut self.answers, &mut own)
+                    } else {
+                        poll_controls(&mut self.cancelled, changes, &mut self.answers, cx)
+                    };
+                    if let Some(event) = polled {
+                        return Poll::Ready(event);
                     }
                 }
                 if controls_first {
@@ -346,6 +383,8 @@ impl Link {
                 Event::Cancelled => return Relayed::Stop(Stop::Ended),
                 Event::Changed(changed) => return Relayed::Changed(changed),
                 Event::Answer(answer) => {
+                    // More answers may be queued behind this one.
+                    self.controls_stale = true;
                     if self.write(&answer).await.is_err() {
                         return Relayed::Stop(Stop::Ended);
                     }
@@ -451,6 +490,10 @@ impl Link {
                 return Err(());
             }
         };
+        if done < data.len() {
+            // Waiting registers `cancelled` with the task's own waker.
+            self.controls_stale = true;
+        }
         let written = done == data.len()
             || tokio::select! {
                 r = self.dst.write_all(&data[done..]) => r.is_ok(),
@@ -504,6 +547,30 @@ fn fire_deadlines(entries: &mut [Entry], now: Instant, out: &mut VecDeque<Piece>
             run_through(entries, i + 1, p, out);
         }
     }
+}
+
+/// Polls a link's controls: cancellation first, then toxic changes, then answers.
+fn poll_controls(
+    cancelled: &mut Pin<Box<WaitForCancellationFutureOwned>>,
+    changes: &mut ChainChange,
+    answers: &mut Option<mpsc::UnboundedReceiver<Bytes>>,
+    cx: &mut Context<'_>,
+) -> Option<Event> {
+    if cancelled.as_mut().poll(cx).is_ready() {
+        return Some(Event::Cancelled);
+    }
+    if let Poll::Ready(changed) = changes.as_mut().poll(cx) {
+        return Some(Event::Changed(changed));
+    }
+    if let Some(rx) = answers {
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(answer)) => return Some(Event::Answer(answer)),
+            // The client-to-server link is gone: no answers any more.
+            Poll::Ready(None) => *answers = None,
+            Poll::Pending => {}
+        }
+    }
+    None
 }
 
 async fn next_answer(answers: &mut Option<mpsc::UnboundedReceiver<Bytes>>) -> Option<Bytes> {
