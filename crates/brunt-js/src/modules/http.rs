@@ -40,7 +40,9 @@ pub(crate) enum PendingRequest {
     Collect,
 }
 
-/// The answer to a [`PendingRequest`].
+/// The answer to a [`PendingRequest`]. Moved once per request: boxing the large variant would
+/// cost an allocation per request instead.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Completed {
     One(Response),
     Batch(Vec<Response>),
@@ -102,11 +104,19 @@ impl<'js> JsClass<'js> for Raw {
     }
 }
 
+/// A request without headers, body or params, by what it was built from.
+struct SimpleEntry {
+    method: http::Method,
+    url: Box<[u8]>,
+    discard: bool,
+    req: Rc<Request>,
+}
+
 /// Requests without headers, body or params that the VU sent before, by method and URL: sending
 /// the same URL again costs no parsing and no serializing.
 #[derive(Default)]
 struct SimpleCache {
-    entries: Vec<(http::Method, Box<[u8]>, bool, Rc<Request>)>,
+    entries: Vec<SimpleEntry>,
     next: usize,
 }
 
@@ -117,12 +127,17 @@ impl SimpleCache {
     fn get(&self, method: &http::Method, url: &[u8], discard: bool) -> Option<Rc<Request>> {
         self.entries
             .iter()
-            .find(|(m, u, d, _)| **u == *url && m == method && *d == discard)
-            .map(|e| e.3.clone())
+            .find(|e| *e.url == *url && e.method == method && e.discard == discard)
+            .map(|e| e.req.clone())
     }
 
     fn put(&mut self, method: http::Method, url: &[u8], discard: bool, req: Rc<Request>) {
-        let e = (method, url.into(), discard, req);
+        let e = SimpleEntry {
+            method,
+            url: url.into(),
+            discard,
+            req,
+        };
         if self.entries.len() < SIMPLE_CACHE {
             self.entries.push(e);
         } else {
