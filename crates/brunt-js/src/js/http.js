@@ -215,6 +215,13 @@ export class Response {
     }
     return selector === undefined ? parsed : select(parsed, selector);
   }
+  // JSON.stringify(res) gives every field, in k6's order, as it does in k6.
+  toJSON() {
+    const o = {};
+    for (const k of ['remote_ip', 'remote_port', 'url', 'status', 'status_text', 'proto', 'headers', 'cookies', 'body',
+      'timings', 'tls_version', 'error', 'error_code', 'request']) o[k] = this[k];
+    return o;
+  }
   html(...selector) {
     if (this.body === null || this.body === undefined) {
       throw new Error("the body is null so we can't transform it to HTML - this likely was because of a request error getting the response");
@@ -239,8 +246,9 @@ Object.defineProperties(Response.prototype, {
   tls_version: lazy('tls_version', field(8)),
   timings: lazy('timings', (r) => {
     const t = n.field(r, 11);
+    // k6's order, with its deprecated `looking_up` (always 0).
     return {
-      blocked: t[0], connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5], duration: t[6],
+      duration: t[6], blocked: t[0], looking_up: 0, connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5],
     };
   }),
   headers: lazy('headers', (r) => parseHeaders(n.field(r, 9), false)),

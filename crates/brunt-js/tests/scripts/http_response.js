@@ -91,6 +91,13 @@ export default function () {
   check(assigned, {
     'fields are writable': (r) => r.status_text === 'mine' && r.body === 'replaced',
   });
+  const parsed = JSON.parse(JSON.stringify(http.get(`${base}/get`)));
+  check(parsed, {
+    'JSON.stringify has every field': (p) => p.status === 200 && p.url === `${base}/get` && p.status_text === '200 OK'
+      && p.proto === 'HTTP/1.1' && typeof p.timings.duration === 'number' && p.timings.looking_up === 0
+      && p.request.method === 'GET' && typeof p.headers['Content-Type'] === 'string' && p.body.length > 0
+      && p.error === '' && p.error_code === 0 && typeof p.cookies === 'object' && p.remote_ip === '127.0.0.1',
+  });
   const same = [http.get(`${base}/get`), http.get(`${base}/get`)];
   check(same, { 'repeated url': (s) => s[0].status === 200 && s[1].status === 200 && s[0] !== s[1] });
 }
