@@ -57,7 +57,23 @@ impl<'js> JsClass<'js> for Doc {
 
 impl Doc {
     fn parse(src: &str) -> Doc {
-        let html = Html::parse_document(src);
+        let mut html = Html::parse_document(src);
+        // html5ever keeps a <template>'s contents in a fragment below it; Go's parser, and so
+        // k6, makes them the template's children.
+        let fragments: Vec<(NodeId, NodeId)> = html
+            .tree
+            .nodes()
+            .filter(|n| n.value().is_fragment())
+            .filter_map(|n| n.parent().filter(is_element).map(|p| (p.id(), n.id())))
+            .collect();
+        for (template, fragment) in fragments {
+            if let Some(mut t) = html.tree.get_mut(template) {
+                t.reparent_from_id_append(fragment);
+            }
+            if let Some(mut f) = html.tree.get_mut(fragment) {
+                f.detach();
+            }
+        }
         let ids = html.tree.nodes().map(|n| n.id()).collect();
         Doc { html, ids }
     }
@@ -919,6 +935,22 @@ mod tests {
         let mut out = String::new();
         render(*a, &mut out);
         assert_eq!(out, "<a z=\"1\" a=\"2\" m=\"3\"></a>");
+    }
+
+    #[test]
+    fn template_contents_are_the_templates_children() {
+        let d = doc("<template><b>t</b>u</template>");
+        let t = d
+            .html
+            .select(&Selector::parse("template > b").unwrap())
+            .count();
+        assert_eq!(t, 1);
+        let tpl = d
+            .html
+            .select(&Selector::parse("template").unwrap())
+            .next()
+            .unwrap();
+        assert_eq!(inner_html(*tpl), "<b>t</b>u");
     }
 
     #[test]
