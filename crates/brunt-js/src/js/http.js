@@ -274,7 +274,7 @@ const PROTO = Response.prototype;
 export function request(method, target, body, params) {
   if ((params === undefined || params === null) && (body === undefined || body === null)
     && typeof target === 'string' && typeof method === 'string' && defaultCallback === DEFAULT) {
-    return n.simple(method.toUpperCase(), target, PROTO);
+    return n.simple(method, target, PROTO);
   }
   return n.request(describe(method, target, body, params), PROTO);
 }

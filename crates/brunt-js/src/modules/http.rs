@@ -701,7 +701,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
               -> Result<Value<'js>> {
             let body_type = default_body_type(&h);
             let discard = body_type == BodyType::None;
-            let method = with_str(&ctx, &method, |m| parse_method(&ctx, m))??;
+            // As `String(method).toUpperCase()` in `describe`, without a new string per call.
+            let method = with_str(&ctx, &method, |m| {
+                if m.iter().any(u8::is_ascii_lowercase) {
+                    parse_method(&ctx, &m.to_ascii_uppercase())
+                } else {
+                    parse_method(&ctx, m)
+                }
+            })??;
             let req = with_str(&ctx, &url, |u| -> Result<Rc<Request>> {
                 let hit = cache.borrow().get(&method, u, discard);
                 match hit {
