@@ -377,7 +377,7 @@ fn k6_html_queries_and_serialises_as_k6() {
         "failed checks: {:?}",
         failed_checks(&ex)
     );
-    assert_eq!(metric(&ex, "checks")["passes"], 61, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 62, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
 

@@ -97,10 +97,10 @@ const SELECTOR_CACHE: usize = 256;
 
 thread_local! {
     /// Parsed selectors by text (scripts use a handful, each many times); None for invalid ones.
-    static SELECTORS: RefCell<HashMap<String, Option<Rc<Selector>>>> = RefCell::default();
+    static SELECTORS: RefCell<HashMap<String, Option<Rc<Css>>>> = RefCell::default();
 }
 
-fn selector(text: &str) -> Option<Rc<Selector>> {
+fn selector(text: &str) -> Option<Rc<Css>> {
     SELECTORS.with(|c| {
         let mut c = c.borrow_mut();
         if let Some(s) = c.get(text) {
@@ -109,9 +109,7 @@ fn selector(text: &str) -> Option<Rc<Selector>> {
         if c.len() >= SELECTOR_CACHE {
             c.clear();
         }
-        let s = Selector::parse(&with_form_pseudo_classes(text))
-            .ok()
-            .map(Rc::new);
+        let s = Css::parse(text).map(Rc::new);
         c.insert(text.to_string(), s.clone());
         s
     })
@@ -183,10 +181,152 @@ fn with_form_pseudo_classes(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A selector as goquery's cascadia reads it: a CSS selector list whose selectors may end in
+/// cascadia's `:contains(text)` or `:containsOwn(text)` (case-insensitive, on the text below the
+/// element or its own text nodes), which scraper's selectors do not know; each is matched as the
+/// selector without them, then tested on the element's text. (`:contains` before the last
+/// compound selector is not supported: the selector then matches nothing.)
+pub(crate) struct Css {
+    alternatives: Vec<(Selector, Vec<(String, bool)>)>,
+}
+
+impl Css {
+    fn parse(text: &str) -> Option<Css> {
+        let text = with_form_pseudo_classes(text);
+        if !text.to_ascii_lowercase().contains(":contains") {
+            let s = Selector::parse(&text).ok()?;
+            return Some(Css {
+                alternatives: vec![(s, Vec::new())],
+            });
+        }
+        let mut alternatives = Vec::new();
+        for part in split_top_level(&text) {
+            let (base, texts) = take_contains(part.trim())?;
+            alternatives.push((Selector::parse(&base).ok()?, texts));
+        }
+        Some(Css { alternatives })
+    }
+
+    fn matches(&self, e: ElementRef<'_>) -> bool {
+        self.alternatives.iter().any(|(s, texts)| {
+            s.matches(&e)
+                && texts.iter().all(|(t, own)| {
+                    let mut buf = String::new();
+                    if *own {
+                        for c in e.children() {
+                            if let Node::Text(x) = c.value() {
+                                buf.push_str(x);
+                            }
+                        }
+                    } else {
+                        text_of(*e, &mut buf);
+                    }
+                    buf.to_lowercase().contains(t.as_str())
+                })
+        })
+    }
+}
+
+/// Walks a selector, telling for each character whether it stands outside quotes, brackets and
+/// parentheses.
+fn top_level(text: &str) -> Vec<(usize, char, bool)> {
+    let mut out = Vec::with_capacity(text.len());
+    let (mut quote, mut depth, mut escaped) = (None::<char>, 0usize, false);
+    for (i, c) in text.char_indices() {
+        let top = quote.is_none() && depth == 0 && !escaped;
+        out.push((i, c, top && !matches!(c, '"' | '\'' | '(' | '[')));
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') => escaped = true,
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The selectors of a list (split at top-level commas).
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c, top) in top_level(text) {
+        if top && c == ',' {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// Removes the top-level `:contains(...)` and `:containsOwn(...)` of one selector, which must
+/// be in its last compound selector; returns the rest and the (lowercased) texts with their
+/// own-text flags.
+fn take_contains(sel: &str) -> Option<(String, Vec<(String, bool)>)> {
+    let chars = top_level(sel);
+    let lower = sel.to_ascii_lowercase();
+    let mut base = String::with_capacity(sel.len());
+    let mut texts = Vec::new();
+    let mut last = None;
+    let mut k = 0;
+    while k < chars.len() {
+        let (i, c, top) = chars[k];
+        let own = lower[i..].starts_with(":containsown(");
+        if top && c == ':' && (own || lower[i..].starts_with(":contains(")) {
+            let mut rest = sel[i..].split_once('(')?.1.trim_start();
+            let value = match rest.chars().next()? {
+                q @ ('"' | '\'') => {
+                    let end = rest[1..].find(q)? + 1;
+                    let v = rest[1..end].to_string();
+                    rest = &rest[end + 1..];
+                    v
+                }
+                _ => {
+                    let end = rest.find(|ch: char| ch == ')' || ch.is_whitespace())?;
+                    if end == 0 {
+                        return None;
+                    }
+                    let v = rest[..end].to_string();
+                    rest = &rest[end..];
+                    v
+                }
+            };
+            rest = rest.trim_start().strip_prefix(')')?;
+            texts.push((value.to_lowercase(), own));
+            base.push_str(":is(*)");
+            last = Some(base.len());
+            let consumed = sel.len() - rest.len();
+            while k < chars.len() && chars[k].0 < consumed {
+                k += 1;
+            }
+            continue;
+        }
+        base.push(c);
+        k += 1;
+    }
+    if let Some(pos) = last {
+        let tail = &base[pos..];
+        if top_level(tail)
+            .iter()
+            .any(|(_, c, top)| *top && (c.is_whitespace() || matches!(c, '>' | '+' | '~')))
+        {
+            return None;
+        }
+    }
+    Some((base, texts))
+}
+
 /// What a selector argument can be: a CSS selector, or nodes (of a Selection or an Element).
 enum Matcher {
     Nothing,
-    Css(Rc<Selector>),
+    Css(Rc<Css>),
     Nodes(HashSet<u32>),
 }
 
@@ -220,7 +360,7 @@ impl Matcher {
     fn matches(&self, doc: &Doc, n: NodeRef<'_>) -> bool {
         match self {
             Matcher::Nothing => false,
-            Matcher::Css(s) => ElementRef::wrap(n).is_some_and(|e| s.matches(&e)),
+            Matcher::Css(s) => ElementRef::wrap(n).is_some_and(|e| s.matches(e)),
             Matcher::Nodes(set) => set.contains(&doc.num(n)),
         }
     }
@@ -980,7 +1120,10 @@ mod tests {
         let names = |sel: &str| -> Vec<String> {
             let s = selector(sel).expect(sel);
             d.html
-                .select(&s)
+                .tree
+                .nodes()
+                .filter_map(ElementRef::wrap)
+                .filter(|e| s.matches(*e))
                 .map(|e| e.attr("name").unwrap_or(e.value().name()).to_string())
                 .collect()
         };
@@ -991,6 +1134,33 @@ mod tests {
         assert_eq!(names("form :input").len(), 7);
         assert_eq!(names("input[name='f:checked']"), ["f:checked"]);
         assert_eq!(names("input:not(:checked)[type=checkbox i]"), ["b"]);
+    }
+
+    #[test]
+    fn contains_matches_text_case_insensitively_in_the_last_compound() {
+        let d = doc("<ul><li>First <b>One</b></li><li class=x>Second</li><li>third, (x)</li></ul>");
+        let count = |sel: &str| -> usize {
+            match selector(sel) {
+                None => usize::MAX,
+                Some(s) => d
+                    .html
+                    .tree
+                    .nodes()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|e| s.matches(*e))
+                    .count(),
+            }
+        };
+        assert_eq!(count("li:contains('one')"), 1);
+        assert_eq!(count("li:containsOwn('one')"), 0);
+        assert_eq!(count("li:containsOwn(first)"), 1);
+        assert_eq!(count("ul > :contains(\"SECOND\").x"), 1);
+        assert_eq!(count(":contains(\"third, (x)\")"), 4);
+        assert_eq!(count("li:contains(second), b:contains(one)"), 2);
+        assert_eq!(count("li:contains(o) b"), usize::MAX);
+        assert_eq!(count("li:contains(o"), usize::MAX);
+        assert_eq!(count("li:contains()"), usize::MAX);
+        assert_eq!(count("li:contains('')"), 3);
     }
 
     #[test]

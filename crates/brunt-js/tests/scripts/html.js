@@ -27,6 +27,9 @@ export default function () {
     'invalid selector matches nothing': (d) => d.find('li[').size() === 0,
     'form pseudo-classes': (d) => d.find('input:checked').attr('name') === 'remember' && d.find('form :input').size() === 7 &&
       d.find('option:checked').text() === 'Pro' && d.find('input:enabled').size() === 4 && d.find(':disabled').size() === 0,
+    // cascadia's :contains (case-insensitive), here in the last compound selector.
+    'contains': (d) => d.find('nav a:contains("next page")').attr('rel') === 'next' && d.find('li:containsOwn(order)').size() === 3 &&
+      d.find('li:contains(third), h1:contains(ORDERS)').size() === 2 && d.find('p:contains(open)').size() === 1,
     'no match': (d) => d.find('article').size() === 0 && d.find('article').text() === '' && d.find('article').html() === '',
   });
 
