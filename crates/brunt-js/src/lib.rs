@@ -14,6 +14,8 @@ mod program;
 mod run;
 mod runtime;
 mod shared_rt;
+#[cfg(target_os = "linux")]
+mod slab;
 mod vu;
 
 pub use factory::{initialize, JsVuFactory, ScriptVu};

@@ -139,6 +139,9 @@ impl WorkerRuntime {
     }
 
     fn new(shared: &Arc<Shared>) -> rquickjs::Result<WorkerRuntime> {
+        #[cfg(target_os = "linux")]
+        let rt = Runtime::new_with_alloc(crate::slab::Slabs::new())?;
+        #[cfg(not(target_os = "linux"))]
         let rt = Runtime::new()?;
         // SAFETY: the runtime is alive and no other code uses it yet.
         let raw = unsafe { rquickjs_raw(&rt) };

@@ -387,6 +387,44 @@ mod tests {
         out
     }
 
+    /// Heap per VU (glibc's count of bytes in use, so allocator overhead excluded), for
+    /// measuring: `cargo test -p brunt-js --release --lib heap_per_vu -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn heap_per_vu() {
+        #[repr(C)]
+        struct MallInfo2 {
+            arena: usize,
+            ordblks: usize,
+            smblks: usize,
+            hblks: usize,
+            hblkhd: usize,
+            usmblks: usize,
+            fsmblks: usize,
+            uordblks: usize,
+            fordblks: usize,
+            keepcost: usize,
+        }
+        extern "C" {
+            fn mallinfo2() -> MallInfo2;
+        }
+        let used = || unsafe { mallinfo2() }.uordblks;
+        let n = 500;
+        for (what, src) in [
+            ("empty script", "export default function () {}\n"),
+            ("k6 only", "import { sleep } from 'k6';\nexport default function () { sleep(1); }\n"),
+            ("k6 + k6/http", "import http from 'k6/http';\nimport { sleep } from 'k6';\nexport default function () { http.get('http://127.0.0.1:1/'); sleep(1); }\n"),
+        ] {
+            let warm = vus(src, 1);
+            let before = used();
+            let v = vus(src, n);
+            let after = used();
+            println!("{what}: {} bytes per VU", (after - before) / n as usize);
+            drop(v);
+            drop(warm);
+        }
+    }
+
     #[test]
     fn lazy_intrinsics_and_env_behave_as_plain_globals() {
         let rt = tokio::runtime::Builder::new_current_thread()
