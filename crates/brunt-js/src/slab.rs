@@ -7,11 +7,14 @@
 //!
 //! Slabs are carved from one region of address space reserved (not committed) at first use, so
 //! that `usable_size` knows a slab block from a libc block by its address alone, and a block's
-//! size class is found in a table indexed by its slab. Each runtime has its own [`Slabs`] (a
-//! runtime is used by one thread); a runtime's slabs go back to a shared pool when it is freed.
+//! size class is found in a table indexed by its slab. The runtimes of a thread share that
+//! thread's slabs (a runtime is used by one thread only); they go back to a process-wide pool
+//! when the thread and its last runtime are gone.
 
 use rquickjs::allocator::Allocator;
+use std::cell::RefCell;
 use std::ffi::c_void;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -85,19 +88,38 @@ fn size_of_class(c: usize) -> usize {
     c * STEP
 }
 
-/// One runtime's slabs: a free list and a partly carved slab per size class.
-pub(crate) struct Slabs {
+/// The slabs of one thread: a free list and a partly carved slab per size class. The runtimes of
+/// a thread share them, so a runtime costs no partly used slab of its own.
+struct State {
     free: [*mut u8; CLASSES],
     cur: [*mut u8; CLASSES],
     end: [*mut u8; CLASSES],
-    /// Every slab this allocator took, given back when it drops.
+    /// Every slab this thread took, given back when the last runtime and the thread are gone.
     owned: Vec<usize>,
 }
 
+thread_local! {
+    static THREAD: Rc<RefCell<State>> = Rc::new(RefCell::new(State::new()));
+}
+
+/// The allocator of one runtime: a handle on its thread's slabs. A runtime is used, and so
+/// allocates and frees, on the thread that created it only.
+pub(crate) struct Slabs(Rc<RefCell<State>>);
+
 impl Slabs {
     pub(crate) fn new() -> Slabs {
+        Slabs(THREAD.with(|t| t.clone()))
+    }
+
+    fn alloc_small(&mut self, size: usize) -> *mut u8 {
+        self.0.borrow_mut().alloc_small(size)
+    }
+}
+
+impl State {
+    fn new() -> State {
         let _ = base();
-        Slabs {
+        State {
             free: [std::ptr::null_mut(); CLASSES],
             cur: [std::ptr::null_mut(); CLASSES],
             end: [std::ptr::null_mut(); CLASSES],
@@ -156,7 +178,7 @@ impl Slabs {
     }
 }
 
-impl Drop for Slabs {
+impl Drop for State {
     fn drop(&mut self) {
         let base = base();
         for &i in &self.owned {
@@ -203,8 +225,9 @@ unsafe impl Allocator for Slabs {
         match slab_of(ptr) {
             Some(i) => {
                 let c = CLASS[i].load(Ordering::Acquire) as usize;
-                *(ptr as *mut *mut u8) = self.free[c];
-                self.free[c] = ptr;
+                let mut st = self.0.borrow_mut();
+                *(ptr as *mut *mut u8) = st.free[c];
+                st.free[c] = ptr;
             }
             None => free(ptr as *mut c_void),
         }

@@ -12,7 +12,7 @@
 
 use crate::host::{Host, ScriptError};
 use crate::program::Program;
-use crate::shared_rt::{VuState, WorkerRuntime};
+use crate::shared_rt::{Lease, VuState, WorkerRuntime};
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::cell::Cell;
@@ -143,7 +143,7 @@ pub(crate) struct JsVu<I: Io> {
     state: VuState,
     /// The runtime the VU's context lives in (shared with the thread's other VUs). Declared after
     /// `co`: the coroutine, which frees the context, must be gone before the runtime can be.
-    worker: Rc<WorkerRuntime>,
+    worker: Lease,
 }
 
 /// Resumes `co` with `worker` holding `state` as its interpreter state for the time it runs.
@@ -176,7 +176,7 @@ impl<I: Io> JsVu<I> {
             .map_err(|e| ScriptError::plain(format!("cannot allocate a VU stack: {e}")))?;
         let bottom = corosensei::stack::Stack::limit(&stack).get();
         let mut state = VuState::new(bottom + (STACK_SIZE - JS_STACK_LIMIT));
-        let w = worker.clone();
+        let w = worker.rc();
         let mut co = Coroutine::with_stack(stack, move |y: &VuYielder, _first: Resume| {
             crate::runtime::run_vu(&program, host, w, y, JS_STACK_LIMIT, bottom);
         });
@@ -426,6 +426,53 @@ mod tests {
     }
 
     #[test]
+    fn a_runtime_takes_a_bounded_number_of_vus_and_runtimes_interleave() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let n = crate::shared_rt::VUS_PER_RUNTIME as u64 + 3;
+        let mut v = vus(
+            "import { sleep } from 'k6';\nlet c = 0;\nexport default function () { c++; sleep(0.001); if (c !== __ITER + 1) throw new Error('mixed'); }\n",
+            n,
+        );
+        assert!(std::ptr::eq(&*v[0].worker, &*v[1].worker));
+        assert!(!std::ptr::eq(&*v[0].worker, &*v[n as usize - 1].worker));
+        rt.block_on(async {
+            for i in 0..2 {
+                let outs = futures_join_all(v.iter_mut().map(|vu| vu.call(iteration(i)))).await;
+                for o in outs {
+                    assert!(matches!(o, CallOutcome::Done(None)), "{o:?}");
+                }
+            }
+        });
+    }
+
+    /// Polls every future until all are done (no extra crate for it).
+    async fn futures_join_all<F: Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+        let mut futs: Vec<Pin<Box<F>>> = futs.map(Box::pin).collect();
+        let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+                if o.is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => *o = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        out.into_iter().map(|o| o.expect("ready")).collect()
+    }
+
+    #[test]
     fn lazy_intrinsics_and_env_behave_as_plain_globals() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -519,8 +566,8 @@ mod tests {
             v[0].worker.shared(),
             "the runtime offsets were not verified"
         );
-        assert!(Rc::ptr_eq(&v[0].worker, &v[1].worker));
-        assert!(Rc::ptr_eq(&v[0].worker, &v[2].worker));
+        assert!(std::ptr::eq(&*v[0].worker, &*v[1].worker));
+        assert!(std::ptr::eq(&*v[0].worker, &*v[2].worker));
         let [a, b, c] = &mut v[..] else {
             unreachable!()
         };
