@@ -6,7 +6,8 @@
 //! ([`Link::relay`]): each chunk is written straight back out from the read
 //! buffer, so an idle proxy costs one read and one write per chunk, and the
 //! connection's controls (cancellation, toxic changes, `http_status` answers)
-//! are only looked at when the source has nothing more to read. A toxic
+//! are polled only when one of them woke the link (or every
+//! [`CONTROL_EVERY`] chunks of a busy stream), not once per chunk. A toxic
 //! change hands the link back to the pipeline between two chunks: what was
 //! already written stays written, later chunks go through the new chain.
 //!
