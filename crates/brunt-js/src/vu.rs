@@ -492,6 +492,11 @@ mod tests {
               ok(a.buffer instanceof ArrayBuffer && a.byteLength === 3 && new DataView(a.buffer).getUint8(1) === 2, 'typed');
               ok(Object.groupBy([1, 2, 3], (x) => (x % 2 ? 'odd' : 'even')).odd.length === 2, 'groupBy');
               ok(typeof NoSuchGlobal === 'undefined', 'typeof');
+              ok(typeof console.log === 'function' && typeof open === 'function', 'console, open');
+              let fired = 0;
+              const t = setTimeout(() => { fired++; }, 0);
+              clearTimeout(t);
+              ok(typeof setInterval === 'function' && typeof clearInterval === 'function', 'timers');
               let threw = false;
               try { NoSuchGlobal; } catch (e) { threw = e instanceof ReferenceError; }
               ok(threw, 'reference error');

@@ -1,4 +1,5 @@
-//! Globals of k6's JavaScript: `__ENV`, `__VU`, `__ITER` and `open()`.
+//! Globals of k6's JavaScript: `__ENV`, `__VU`, `__ITER` and `open()`, and the lazy globals
+//! object that adds intrinsics and native globals on first use.
 
 use super::{array_buffer, def, throw};
 use crate::host::{Host, Phase};
@@ -7,7 +8,7 @@ use rquickjs::object::Accessor;
 use rquickjs::{qjs, Ctx, Object, Result, Value};
 use std::ffi::{c_int, CStr};
 use std::path::Path;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// A number as JavaScript's `String(n)` writes it, for the common cases (integers, decimals).
 pub(crate) fn number_to_string(n: f64) -> String {
@@ -19,10 +20,15 @@ pub(crate) fn number_to_string(n: f64) -> String {
 }
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
-    install_lazy(ctx, globals)?;
+    install_lazy(ctx, globals, host)?;
     install_env(ctx, globals, host)?;
     globals.set("__VU", host.vu_id)?;
     globals.set("__ITER", 0)?;
+    Ok(())
+}
+
+/// `open(path, mode)`.
+fn install_open<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
     def(
         ctx,
@@ -94,9 +100,18 @@ fn define_env<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> Result<()> {
     globals.set("__ENV", v)
 }
 
-/// Intrinsics added to a VU's context only when a script first names one of their globals: they
-/// cost a VU 18 KB together and most scripts use none of them.
-const LAZY: &[(&[&str], unsafe extern "C" fn(*mut qjs::JSContext))] = &[
+/// How a group of lazy globals is added.
+enum Add {
+    /// A QuickJS intrinsic.
+    Intrinsic(unsafe extern "C" fn(*mut qjs::JSContext)),
+    /// brunt's native globals.
+    Native(for<'js> fn(&Ctx<'js>, &Object<'js>, &Rc<Host>) -> Result<()>),
+}
+
+/// Globals added to a VU's context only when a script first names one of them: the typed-array,
+/// Map/Set and Date intrinsics cost a VU 18 KB together, `console`, the timers and `open` 2.5 KB,
+/// and most scripts use few of them.
+const LAZY: &[(&[&str], Add)] = &[
     (
         &[
             "ArrayBuffer",
@@ -115,14 +130,33 @@ const LAZY: &[(&[&str], unsafe extern "C" fn(*mut qjs::JSContext))] = &[
             "Float32Array",
             "Float64Array",
         ],
-        qjs::JS_AddIntrinsicTypedArrays,
+        Add::Intrinsic(qjs::JS_AddIntrinsicTypedArrays),
     ),
     (
         &["Map", "Set", "WeakMap", "WeakSet"],
-        qjs::JS_AddIntrinsicMapSet,
+        Add::Intrinsic(qjs::JS_AddIntrinsicMapSet),
     ),
-    (&["Date"], qjs::JS_AddIntrinsicDate),
+    (&["Date"], Add::Intrinsic(qjs::JS_AddIntrinsicDate)),
+    (&["console"], Add::Native(super::console::install)),
+    (
+        &["setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+        Add::Native(super::timers::install),
+    ),
+    (&["open"], Add::Native(install_open)),
 ];
+
+/// What the lazy globals object of a VU knows: the groups added so far, and the VU.
+struct LazyState {
+    added: u32,
+    host: Weak<Host>,
+}
+
+unsafe extern "C" fn lazy_finalizer(_rt: *mut qjs::JSRuntime, val: qjs::JSValue) {
+    let p = qjs::JS_GetOpaque(val, qjs::JS_GetClassID(val)) as *mut LazyState;
+    if !p.is_null() {
+        drop(Box::from_raw(p));
+    }
+}
 
 /// The typed-array group, which native code that creates ArrayBuffers adds first.
 const TYPED_ARRAYS: usize = 0;
@@ -146,7 +180,7 @@ pub(crate) unsafe fn register_lazy_class(rt: *mut qjs::JSRuntime) -> Option<qjs:
     qjs::JS_NewClassID(rt, &mut id);
     let def = qjs::JSClassDef {
         class_name: c"LazyGlobals".as_ptr(),
-        finalizer: None,
+        finalizer: Some(lazy_finalizer),
         gc_mark: None,
         call: None,
         exotic: &LAZY_EXOTIC as *const _ as *mut _,
@@ -159,13 +193,16 @@ pub(crate) unsafe fn register_lazy_class(rt: *mut qjs::JSRuntime) -> Option<qjs:
 /// that intrinsic to the context (which defines its globals on the global object itself, so
 /// later lookups never come here) and answers with the new global. Without the class (never in
 /// practice), the intrinsics are added at once.
-fn install_lazy<'js>(ctx: &Ctx<'js>, globals: &Object<'js>) -> Result<()> {
+fn install_lazy<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: plain QuickJS calls on this live context; every reference taken is released.
     unsafe {
         let Some(id) = crate::shared_rt::lazy_class(qjs::JS_GetRuntime(raw)) else {
             for (_, add) in LAZY {
-                add(raw);
+                match add {
+                    Add::Intrinsic(f) => f(raw),
+                    Add::Native(f) => f(ctx, globals, host)?,
+                }
             }
             return Ok(());
         };
@@ -176,6 +213,11 @@ fn install_lazy<'js>(ctx: &Ctx<'js>, globals: &Object<'js>) -> Result<()> {
         if qjs::JS_IsException(lazy) {
             return Err(rquickjs::Error::Exception);
         }
+        let state = Box::new(LazyState {
+            added: 0,
+            host: Rc::downgrade(host),
+        });
+        qjs::JS_SetOpaque(lazy, Box::into_raw(state) as *mut std::ffi::c_void);
         let r = qjs::JS_SetPrototype(raw, g, lazy);
         qjs::JS_FreeValue(raw, lazy);
         if r < 0 {
@@ -212,15 +254,37 @@ unsafe extern "C" fn lazy_get_own_property(
     let Some(group) = group else {
         return 0;
     };
-    // Which groups were added to this context: bits kept in the object's opaque pointer.
-    let id = qjs::JS_GetClassID(obj);
-    let added = qjs::JS_GetOpaque(obj, id) as usize;
-    if added & (1 << group) != 0 {
+    let state = qjs::JS_GetOpaque(obj, qjs::JS_GetClassID(obj)) as *mut LazyState;
+    if state.is_null() {
+        return 0;
+    }
+    let state = &mut *state;
+    if state.added & (1 << group) != 0 {
         // Added already, and the script deleted that global since: it is gone, as in any engine.
         return 0;
     }
-    qjs::JS_SetOpaque(obj, (added | (1 << group)) as *mut std::ffi::c_void);
-    (LAZY[group].1)(ctx);
+    state.added |= 1 << group;
+    match &LAZY[group].1 {
+        Add::Intrinsic(f) => f(ctx),
+        Add::Native(f) => {
+            let Some(host) = state.host.upgrade() else {
+                return 0;
+            };
+            let Some(raw) = std::ptr::NonNull::new(ctx) else {
+                return -1;
+            };
+            // SAFETY: called by QuickJS on this live context, within the VU's turn.
+            let c = rquickjs::Ctx::from_raw(raw);
+            match f(&c, &c.globals(), &host) {
+                Ok(()) => {}
+                Err(rquickjs::Error::Exception) => return -1,
+                Err(e) => {
+                    let _ = rquickjs::Exception::throw_message(&c, &e.to_string());
+                    return -1;
+                }
+            }
+        }
+    }
     let global = qjs::JS_GetGlobalObject(ctx);
     let value = qjs::JS_GetProperty(ctx, global, prop);
     qjs::JS_FreeValue(ctx, global);

@@ -27,8 +27,7 @@ const NATIVE: &str = "__brunt_native";
 /// for the modules its script uses.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     let globals = ctx.globals();
-    timers::install(ctx, &globals, host)?;
-    console::install(ctx, &globals, host)?;
+    // `console`, the timers and `open` are added on first use (see `globals`).
     globals::install(ctx, &globals, host)?;
     let h = host.clone();
     def(
