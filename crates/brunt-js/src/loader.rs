@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// k6's built-in modules, implemented as small JavaScript layers over the VU's native functions,
 /// and brunt's own.
 const BUILTIN: &[(&str, &str)] = &[
-    ("k6", include_str!("js/k6.js")),
+    // Native: `modules::k6::K6Module`.
+    ("k6", ""),
     ("k6/http", include_str!("js/http.js")),
     ("k6/metrics", include_str!("js/metrics.js")),
     ("k6/data", include_str!("js/data.js")),
@@ -133,6 +134,9 @@ pub(crate) struct BytecodeLoader(pub Arc<Shared>);
 
 impl Loader for BytecodeLoader {
     fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
+        if name == "k6" {
+            return Module::declare_def::<crate::modules::k6::K6Module, _>(ctx.clone(), name);
+        }
         let bytes = match self.0.bytecode(name) {
             Some(b) => b,
             None => {

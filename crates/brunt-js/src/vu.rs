@@ -473,6 +473,58 @@ mod tests {
     }
 
     #[test]
+    fn the_native_k6_module_keeps_k6s_semantics() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut v = vus(
+            r#"
+            import k6, { check, group, fail, randomSeed, sleep } from 'k6';
+            function ok(c, what) { if (!c) throw new Error(what); }
+            // The generator brunt's JavaScript layer had.
+            function reference(seed) {
+              let s = Number(seed) >>> 0;
+              return function () {
+                s = (s + 0x6d2b79f5) >>> 0;
+                let t = Math.imul(s ^ (s >>> 15), s | 1);
+                t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+                return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+              };
+            }
+            export default function () {
+              ok(k6.check === check && k6.group === group && typeof k6.sleep === 'function', 'default export');
+              for (const seed of [0, 1, 42, -7, 2 ** 40 + 3, 'x', 1.9]) {
+                randomSeed(seed);
+                const r = reference(seed);
+                for (let i = 0; i < 5; i++) ok(Math.random() === r(), `randomSeed(${seed})`);
+              }
+              ok(check(1, { a: (x) => x === 1, b: true }) === true, 'check passes');
+              ok(check(1, { a: (x) => x === 2, b: 1 }) === false, 'check fails');
+              ok(check(1, null) === true && check(1) === true, 'no checks');
+              let threw = null;
+              try { check(1, { bad: () => { throw new TypeError('inner'); } }); } catch (e) { threw = e; }
+              ok(threw instanceof TypeError && threw.message === 'inner', 'check rethrows');
+              ok(group('g', () => 5) === 5, 'group returns');
+              let gt = null;
+              try { group('g'); } catch (e) { gt = e; }
+              ok(gt instanceof TypeError, 'group needs a function');
+              let fe = null;
+              try { fail('boom'); } catch (e) { fe = e; }
+              ok(fe instanceof Error && fe.message === 'boom', 'fail');
+              try { fail(); } catch (e) { fe = e; }
+              ok(fe.message === '', 'fail without a message');
+              sleep('0.001');
+              sleep();
+            }
+            "#,
+            1,
+        );
+        let out = rt.block_on(v[0].call(iteration(0)));
+        assert!(matches!(out, CallOutcome::Done(None)), "{out:?}");
+    }
+
+    #[test]
     fn lazy_intrinsics_and_env_behave_as_plain_globals() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

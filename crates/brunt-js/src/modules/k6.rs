@@ -1,12 +1,14 @@
-//! Native side of the `k6` module: sleep, checks and groups.
+//! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
+//! jslib summary layer.
 
 use super::{cancelled, def, tag_pairs, throw};
 use crate::host::Host;
 use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, TagSet, ValueType};
 use rquickjs::function::Opt;
-use rquickjs::{Ctx, Object, Result};
-use std::cell::RefCell;
+use rquickjs::module::{Declarations, Exports, ModuleDef};
+use rquickjs::{Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -44,79 +46,222 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             Ok(brunt_output::text_summary(&data, &opts))
         },
     )?;
-    let check_tags: RefCell<HashMap<(TagSet, String), TagSet>> = RefCell::default();
+    Ok(())
+}
+
+/// Records check results for one VU.
+struct Checks {
+    host: Rc<Host>,
+    /// Tag sets of checks without their own tags, which repeat every iteration.
+    cache: RefCell<HashMap<(TagSet, String), TagSet>>,
+}
+
+impl Checks {
+    fn record(&self, name: String, ok: bool, extra: &[(String, String)]) {
+        let h = &self.host;
+        let value = if ok { 1.0 } else { 0.0 };
+        if !extra.is_empty() {
+            h.define(format!("{}::{name}", h.group.borrow()));
+            let mut extra = extra.to_vec();
+            extra.push(("check".into(), name));
+            h.emit(builtin::CHECKS, value, &extra);
+            return;
+        }
+        let key = (h.base_tags(), name);
+        let cached = self.cache.borrow().get(&key).cloned();
+        let set = match cached {
+            Some(set) => set,
+            None => {
+                h.define(format!("{}::{}", h.group.borrow(), key.1));
+                let set = crate::host::intern(key.0.with([("check", key.1.as_str())]));
+                let mut cache = self.cache.borrow_mut();
+                if cache.len() >= CHECK_TAG_CACHE {
+                    cache.clear();
+                }
+                cache.insert(key, set.clone());
+                set
+            }
+        };
+        h.metrics.borrow_mut().add(builtin::CHECKS, &set, value);
+    }
+}
+
+/// The `k6` module, native: a VU holds its five functions and a default object, not a compiled
+/// JavaScript layer (about 3 KB less per VU).
+pub(crate) struct K6Module;
+
+const EXPORTS: [&str; 5] = ["sleep", "check", "group", "fail", "randomSeed"];
+
+impl ModuleDef for K6Module {
+    fn declare(decl: &Declarations) -> Result<()> {
+        for name in EXPORTS {
+            decl.declare(name)?;
+        }
+        decl.declare("default")?;
+        Ok(())
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> Result<()> {
+        // The VU's functions come from its `__brunt_native`, which holds the VU.
+        let native: Function = ctx.globals().get(super::NATIVE)?;
+        let fns: Object = native.call(("k6:module",))?;
+        let default = Object::new(ctx.clone())?;
+        for name in EXPORTS {
+            let f: Value = fns.get(name)?;
+            default.set(name, f.clone())?;
+            exports.export(name, f)?;
+        }
+        exports.export("default", default)?;
+        Ok(())
+    }
+}
+
+/// The functions the `k6` module exports, with k6's semantics.
+pub(crate) fn module_functions<'js>(
+    ctx: &Ctx<'js>,
+    out: &Object<'js>,
+    host: &Rc<Host>,
+) -> Result<()> {
     let h = host.clone();
     def(
         ctx,
-        native,
-        "check",
-        move |name: String, ok: bool, tags: Opt<Option<Object<'js>>>| -> Result<()> {
-            let value = if ok { 1.0 } else { 0.0 };
-            let extra = tag_pairs(tags.0.flatten())?;
-            if !extra.is_empty() {
-                h.define(format!("{}::{name}", h.group.borrow()));
-                let mut extra = extra;
-                extra.push(("check".into(), name));
-                h.emit(builtin::CHECKS, value, &extra);
+        out,
+        "sleep",
+        move |ctx: Ctx<'js>, secs: Opt<Coerced<f64>>| -> Result<()> {
+            let secs = secs.0.map(|c| c.0).unwrap_or(f64::NAN);
+            if !secs.is_finite() || secs <= 0.0 {
                 return Ok(());
             }
-            // Checks without their own tags repeat every iteration: reuse their tag sets.
-            let key = (h.base_tags(), name);
-            let cached = check_tags.borrow().get(&key).cloned();
-            let set = match cached {
-                Some(set) => set,
-                None => {
-                    h.define(format!("{}::{}", h.group.borrow(), key.1));
-                    let set = crate::host::intern(key.0.with([("check", key.1.as_str())]));
-                    let mut cache = check_tags.borrow_mut();
-                    if cache.len() >= CHECK_TAG_CACHE {
-                        cache.clear();
-                    }
-                    cache.insert(key, set.clone());
-                    set
-                }
+            h.wait(IoRequest::Sleep(Duration::from_secs_f64(secs)))
+                .map(|_| ())
+                .map_err(|_| cancelled(&ctx))
+        },
+    )?;
+
+    let checks = Checks {
+        host: host.clone(),
+        cache: RefCell::default(),
+    };
+    def(
+        ctx,
+        out,
+        "check",
+        move |value: Opt<Value<'js>>,
+              list: Opt<Value<'js>>,
+              tags: Opt<Option<Object<'js>>>|
+              -> Result<bool> {
+            let Some(list) = list.0.and_then(|v| v.into_object()) else {
+                return Ok(true);
             };
-            h.metrics.borrow_mut().add(builtin::CHECKS, &set, value);
-            Ok(())
+            let value = value.0;
+            let extra = tag_pairs(tags.0.flatten())?;
+            let mut all = true;
+            let names: Vec<String> = list.keys::<String>().collect::<Result<_>>()?;
+            for name in names {
+                let c: Value = list.get(name.as_str())?;
+                let ok = match c.as_function() {
+                    Some(f) => match f.call::<_, Coerced<bool>>((value.clone(),)) {
+                        Ok(ok) => ok.0,
+                        Err(e) => {
+                            // As k6: a check whose function throws counts as failed, then the
+                            // error goes on.
+                            checks.record(name, false, &extra);
+                            return Err(e);
+                        }
+                    },
+                    None => Coerced::<bool>::from_js(list.ctx(), c)?.0,
+                };
+                checks.record(name, ok, &extra);
+                all &= ok;
+            }
+            Ok(all)
         },
     )?;
 
     // Groups nest: each entry is the path to restore and when the group started.
-    let stack: Rc<RefCell<Vec<(String, Instant)>>> = Rc::default();
-    let (h, s) = (host.clone(), stack.clone());
-    def(
-        ctx,
-        native,
-        "groupEnter",
-        move |ctx: Ctx<'js>, name: String| -> Result<()> {
-            if name.contains("::") {
-                return Err(throw(&ctx, "group and check names may not contain '::'"));
-            }
-            let prev = h.group.borrow().clone();
-            let path = format!("{prev}::{name}");
-            h.define(path.clone());
-            s.borrow_mut().push((prev, Instant::now()));
-            *h.group.borrow_mut() = path;
-            h.tags_changed();
-            Ok(())
-        },
-    )?;
+    let stack: RefCell<Vec<(String, Instant)>> = RefCell::default();
     let h = host.clone();
     let group_duration = host
         .shared
         .registry
         .register("group_duration", MetricType::Trend, ValueType::Time)
         .map_err(|e| throw(ctx, &e.to_string()))?;
-    def(ctx, native, "groupExit", move || -> Result<()> {
-        let Some((prev, start)) = stack.borrow_mut().pop() else {
-            return Ok(());
-        };
-        if !h.cancelled() {
-            h.emit(group_duration, start.elapsed().as_secs_f64() * 1000.0, &[]);
-        }
-        *h.group.borrow_mut() = prev;
-        h.tags_changed();
-        Ok(())
-    })?;
+    def(
+        ctx,
+        out,
+        "group",
+        move |ctx: Ctx<'js>,
+              name: Opt<Coerced<String>>,
+              f: Opt<Value<'js>>|
+              -> Result<Value<'js>> {
+            let Some(f) = f.0.and_then(|v| v.into_function()) else {
+                return Err(Exception::throw_type(&ctx, "group() needs a function"));
+            };
+            let name = name.0.map(|c| c.0).unwrap_or_else(|| "undefined".into());
+            if name.contains("::") {
+                return Err(throw(&ctx, "group and check names may not contain '::'"));
+            }
+            let prev = h.group.borrow().clone();
+            let path = format!("{prev}::{name}");
+            h.define(path.clone());
+            stack.borrow_mut().push((prev, Instant::now()));
+            *h.group.borrow_mut() = path;
+            h.tags_changed();
+            let result = f.call::<_, Value>(());
+            if let Some((prev, start)) = stack.borrow_mut().pop() {
+                if !h.cancelled() {
+                    h.emit(group_duration, start.elapsed().as_secs_f64() * 1000.0, &[]);
+                }
+                *h.group.borrow_mut() = prev;
+                h.tags_changed();
+            }
+            result
+        },
+    )?;
+
+    def(
+        ctx,
+        out,
+        "fail",
+        |ctx: Ctx<'js>, message: Opt<Value<'js>>| -> Result<()> {
+            let msg = match message.0 {
+                None => String::new(),
+                Some(v) if v.is_undefined() => String::new(),
+                Some(v) => Coerced::<String>::from_js(&ctx, v)?.0,
+            };
+            Err(throw(&ctx, &msg))
+        },
+    )?;
+
+    def(
+        ctx,
+        out,
+        "randomSeed",
+        |ctx: Ctx<'js>, seed: Opt<Coerced<f64>>| -> Result<()> {
+            let math: Object = ctx.globals().get("Math")?;
+            let state = Cell::new(to_uint32(seed.0.map(|c| c.0).unwrap_or(f64::NAN)));
+            let random = Function::new(ctx.clone(), move || -> f64 { mulberry32(&state) })?
+                .with_name("random")?;
+            math.set("random", random)
+        },
+    )?;
     Ok(())
+}
+
+/// JavaScript's ToUint32.
+fn to_uint32(n: f64) -> u32 {
+    if !n.is_finite() {
+        return 0;
+    }
+    n.trunc().rem_euclid(4294967296.0) as u32
+}
+
+/// The generator `randomSeed` installs (mulberry32, as brunt's JavaScript layer had it).
+fn mulberry32(state: &Cell<u32>) -> f64 {
+    let s = state.get().wrapping_add(0x6d2b_79f5);
+    state.set(s);
+    let imul = |a: u32, b: u32| (a as i32).wrapping_mul(b as i32);
+    let mut t = imul(s ^ (s >> 15), s | 1);
+    t ^= t.wrapping_add(imul((t as u32) ^ ((t as u32) >> 7), (t as u32) | 61));
+    ((t as u32) ^ ((t as u32) >> 14)) as f64 / 4294967296.0
 }

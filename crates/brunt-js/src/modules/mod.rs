@@ -20,7 +20,7 @@ use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
 use std::rc::Rc;
 
 /// Name of the global function that gives a JS layer its module's native functions.
-const NATIVE: &str = "__brunt_native";
+pub(crate) const NATIVE: &str = "__brunt_native";
 
 /// Installs the globals (`__ENV`, `__VU`, `open`, `console`, timers) and `__brunt_native(name)`,
 /// which builds a module's native functions when the module is first imported: a VU pays only
@@ -38,6 +38,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
             let native = Object::new(ctx.clone())?;
             match name.as_str() {
                 "k6" => k6::install(&ctx, &native, &h)?,
+                "k6:module" => k6::module_functions(&ctx, &native, &h)?,
                 "http" => http::install(&ctx, &native, &h)?,
                 "metrics" => metrics::install(&ctx, &native, &h)?,
                 "data" => data::install(&ctx, &native, &h)?,
