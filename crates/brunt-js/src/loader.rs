@@ -169,6 +169,9 @@ fn compile(
 ) -> std::result::Result<Vec<u8>, String> {
     use rquickjs::qjs;
     let rt = Runtime::new().map_err(|e| e.to_string())?;
+    // The parser recurses; its limit is measured from here, on the compiling VU's stack (1 MiB,
+    // little of it used at this point), so deeply nested source is a SyntaxError, not a crash.
+    rt.set_max_stack_size(256 * 1024);
     // QuickJS resolves a module's imports when compiling it; they come from the same cache.
     rt.set_loader(ModuleResolver, BytecodeLoader(shared.clone()));
     let ctx = Context::custom::<crate::runtime::Intrinsics>(&rt).map_err(|e| e.to_string())?;

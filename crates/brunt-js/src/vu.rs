@@ -473,6 +473,17 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_source_is_an_error_not_a_crash() {
+        let src = format!(
+            "export default function () {{ return {}{}; }}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let err = try_vu(&src).err().expect("compiling fails");
+        assert!(err.to_string().contains("stack"), "{err}");
+    }
+
+    #[test]
     fn the_native_k6_module_keeps_k6s_semantics() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
