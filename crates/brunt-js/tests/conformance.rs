@@ -450,3 +450,15 @@ fn async_requests_of_one_vu_run_concurrently() {
     assert_eq!(metric(&ex, "http_reqs")["count"], 9, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+#[test]
+fn submit_form_and_click_link_follow_the_page() {
+    let (code, ex) = run_script("html_form.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(metric(&ex, "checks")["passes"], 7, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}

@@ -74,10 +74,36 @@ export function url(strings, ...values) {
   return new URLTemplate(u, name);
 }
 
+// Go's url.QueryEscape: only letters, digits and -_.~ stay as they are; a space is '+'.
+function queryEscape(v) {
+  return encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+}
+
+// A form body or query as k6 encodes one (Go's url.Values.Encode): keys sorted, values escaped.
 function encodeForm(obj) {
-  return Object.keys(obj)
-    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(obj[k] === undefined ? '' : String(obj[k]))}`)
+  return Object.keys(obj).sort()
+    .map((k) => `${queryEscape(k)}=${queryEscape(obj[k] === undefined ? '' : String(obj[k]))}`)
     .join('&');
+}
+
+// k6/html's native functions, for resolving links and form actions against the page's URL.
+let htmlNative;
+function resolveUrl(base, ref) {
+  if (!htmlNative) htmlNative = globalThis.__brunt_native('html');
+  return htmlNative.urlParts(base, String(ref))[0];
+}
+
+// The named options of submitForm/clickLink, as k6 reads them (other keys are ignored).
+function readArgs(args, defaults) {
+  const out = { ...defaults };
+  if (args === undefined || args === null) return out;
+  for (const k of Object.keys(args)) {
+    if (!(k in defaults)) continue;
+    if (k === 'params') out.params = args.params;
+    else if (k === 'fields') out.fields = args.fields !== null && typeof args.fields === 'object' ? args.fields : undefined;
+    else out[k] = String(args[k]);
+  }
+  return out;
 }
 
 function prepareBody(body, headers) {
@@ -230,6 +256,43 @@ export class Response {
     if (!globalThis.__brunt_html) globalThis.__brunt_native('html').load();
     const doc = globalThis.__brunt_html(typeof this.body === 'string' ? this.body : n.utf8(this.body), this.url);
     return selector.length > 0 ? doc.find(String(selector[0])) : doc;
+  }
+  // Fills in the page's form as a browser would (its fields, the submit button's name and value,
+  // then `fields`) and sends it to the form's action with its method.
+  submitForm(args) {
+    const a = readArgs(args, { formSelector: 'form', submitSelector: '[type="submit"]', fields: undefined, params: null });
+    const form = this.html(a.formSelector);
+    if (form.size() === 0) throw new Error(`no form found for selector '${a.formSelector}' in response '${this.url}'`);
+    const m = form.attr('method');
+    const method = m === undefined ? 'GET' : String(m).toUpperCase();
+    const action = form.attr('action');
+    let target = action === undefined ? this.url : resolveUrl(this.url, action);
+    const values = form.serializeObject();
+    const submit = form.find(a.submitSelector);
+    const name = submit.attr('name');
+    const value = submit.val();
+    if (name !== undefined && value !== undefined) values[name] = value;
+    if (a.fields) for (const k of Object.keys(a.fields)) values[k] = a.fields[k];
+    if (method === 'GET') {
+      const hash = target.indexOf('#');
+      const fragment = hash < 0 ? '' : target.slice(hash);
+      const path = (hash < 0 ? target : target.slice(0, hash)).split('?')[0];
+      const query = encodeForm(values);
+      target = `${path}${query ? `?${query}` : ''}${fragment}`;
+      return request(method, target, null, a.params);
+    }
+    return request(method, target, values, a.params);
+  }
+  // Follows the page's first link matching `selector` (default `a[href]`) with a GET.
+  clickLink(args) {
+    const a = readArgs(args, { selector: 'a[href]', params: null });
+    const link = this.html(a.selector);
+    if (link.size() === 0) throw new Error(`no element found for selector '${a.selector}' in response '${this.url}'`);
+    const href = link.attr('href');
+    if (href === undefined) {
+      throw new Error(`no valid href attribute value found on element '${a.selector}' in response '${this.url}'`);
+    }
+    return request('GET', resolveUrl(this.url, href), undefined, a.params);
   }
 }
 
