@@ -41,6 +41,7 @@ pub use run::{
 };
 pub use segment::{ExecutionSegment, ExecutionTuple, SegmentSequence};
 pub use vu::{
-    IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
+    IterationCtx, IterationOutcome, IterationProgress, ScenarioInfo, Vu, VuError, VuFactory,
+    VuInit, WorkerMetrics,
 };
 pub use worker::{instance_counts, InstanceCounts};

@@ -123,17 +123,37 @@ pub struct IterationCtx {
     pub scheduled_lag: Option<Duration>,
 }
 
-impl IterationCtx {
-    /// k6's `scenario.progress`, 0..=1: the elapsed share of a duration-based scenario, or the
-    /// share of an iteration-based one's iterations started before this one.
-    pub fn scenario_progress(&self) -> f64 {
-        let p = match self.scenario.progress_basis {
+/// k6's `scenario.progress` as one iteration sees it: a duration-based scenario's progress moves
+/// with the clock while the iteration runs, an iteration-based one's is fixed when it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct IterationProgress {
+    basis: ProgressBasis,
+    scenario_start: Instant,
+    iteration_in_scenario: u64,
+}
+
+impl IterationProgress {
+    /// 0..=1: the elapsed share of a duration-based scenario, or the share of an iteration-based
+    /// one's iterations started before this one.
+    pub fn now(&self) -> f64 {
+        let p = match self.basis {
             ProgressBasis::Time(d) if d.is_zero() => 1.0,
             ProgressBasis::Time(d) => self.scenario_start.elapsed().as_secs_f64() / d.as_secs_f64(),
             ProgressBasis::Iterations(0) => 1.0,
             ProgressBasis::Iterations(n) => self.iteration_in_scenario as f64 / n as f64,
         };
         p.clamp(0.0, 1.0)
+    }
+}
+
+impl IterationCtx {
+    /// k6's `scenario.progress` for this iteration, to be read at any moment while it runs.
+    pub fn scenario_progress(&self) -> IterationProgress {
+        IterationProgress {
+            basis: self.scenario.progress_basis,
+            scenario_start: self.scenario_start,
+            iteration_in_scenario: self.iteration_in_scenario,
+        }
     }
 
     /// k6's `scenario.iterationInTest`: this iteration's number in the whole (segmented) test.

@@ -133,6 +133,7 @@ impl Vu for ScriptVu {
             it.iter_in_instance = ctx.iteration_in_scenario;
             it.iter_in_test = ctx.iteration_in_test();
             it.scheduled_lag = ctx.scheduled_lag;
+            it.progress = Some(ctx.scenario_progress());
         }
         let call = Call::Iteration {
             exec: ctx.scenario.exec.clone(),

@@ -67,6 +67,8 @@ pub(crate) struct IterState {
     pub tags: Option<TagSet>,
     /// Open-model executors: how late this iteration started against its schedule.
     pub scheduled_lag: Option<std::time::Duration>,
+    /// k6's `scenario.progress`; None outside iterations.
+    pub progress: Option<brunt_engine::IterationProgress>,
 }
 
 /// Past this many distinct tag sets on one worker (scripts with generated tag values), the

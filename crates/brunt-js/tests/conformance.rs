@@ -462,3 +462,14 @@ fn submit_form_and_click_link_follow_the_page() {
     assert_eq!(metric(&ex, "checks")["passes"], 7, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+#[test]
+fn scenario_progress_follows_iterations_and_time() {
+    let (code, ex) = run_script("scenario_progress.js", |_| {});
+    assert!(
+        failed_checks(&ex).is_empty(),
+        "failed checks: {:?}",
+        failed_checks(&ex)
+    );
+    assert_eq!(code, exit::OK, "{ex}");
+}

@@ -25,11 +25,11 @@ export const vu = {
   metrics: { get tags() { return vuTags; }, metadata: {} },
 };
 
-// k6's scenario.progress needs the executor's schedule, which VUs do not see; it is left out.
 export const scenario = {
   get name() { return n.execInfo().scenario; },
   get executor() { return n.execInfo().executor; },
   get startTime() { return n.execInfo().startTime; },
+  get progress() { return n.execInfo().progress; },
   get iterationInInstance() { return n.execInfo().iterationInInstance; },
   get iterationInTest() { return n.execInfo().iterationInTest; },
 };

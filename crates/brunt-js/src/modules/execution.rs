@@ -29,6 +29,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 .map(|d| d.as_millis() as f64)
                 .unwrap_or(0.0);
             o.set("startTime", start)?;
+            o.set("progress", it.progress.map_or(0.0, |p| p.now()))?;
             let test_start = it
                 .test_start
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
