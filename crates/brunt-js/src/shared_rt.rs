@@ -94,6 +94,9 @@ fn uninitialized() -> qjs::JSValue {
 
 /// A runtime used by the VUs of one thread (shared when [`WorkerRuntime::shared`] is true).
 pub(crate) struct WorkerRuntime {
+    /// A context that runs no script; see [`neutral_context`]. Freed before the runtime.
+    #[allow(dead_code)]
+    neutral: rquickjs::Context,
     rt: Runtime,
     raw: *mut qjs::JSRuntime,
     /// None: the offsets could not be verified, so this runtime serves one VU only.
@@ -191,11 +194,13 @@ impl WorkerRuntime {
             crate::loader::ModuleResolver,
             crate::loader::BytecodeLoader(shared.clone()),
         );
+        let neutral = neutral_context(&rt)?;
         // SAFETY: the runtime is alive; the class definition is static.
         if let Some(id) = unsafe { crate::modules::globals::register_lazy_class(raw) } {
             LAZY_CLASS.with(|c| c.borrow_mut().push((raw as usize, id)));
         }
         Ok(WorkerRuntime {
+            neutral,
             rt,
             raw,
             fields,
@@ -295,6 +300,28 @@ impl Drop for WorkerRuntime {
             unsafe { *((self.raw as *mut u8).add(f.stack_limit) as *mut usize) = 0 };
         }
     }
+}
+
+/// rquickjs caches the prototype of its Rust-function class per runtime, taken from the first
+/// context that makes a Rust function: without this, every VU's native functions made outside
+/// `modules::native_fn` would inherit another VU's `Function.prototype` (and run `call`/`bind`
+/// in that VU's realm). Making the first one here caches the `Function.prototype` of a context
+/// that runs no script, frozen with its `Object.prototype`, so nothing a VU does through it can
+/// reach another VU.
+fn neutral_context(rt: &Runtime) -> rquickjs::Result<rquickjs::Context> {
+    let ctx = rquickjs::Context::base(rt)?;
+    ctx.with(|ctx| -> rquickjs::Result<()> {
+        let f = rquickjs::Function::new(ctx.clone(), || ())?;
+        let object: rquickjs::Object = ctx.globals().get("Object")?;
+        let freeze: rquickjs::Function = object.get("freeze")?;
+        let fproto = rquickjs::Function::prototype(ctx.clone());
+        let oproto: rquickjs::Object = object.get("prototype")?;
+        freeze.call::<_, rquickjs::Value>((fproto,))?;
+        freeze.call::<_, rquickjs::Value>((oproto,))?;
+        drop(f);
+        Ok(())
+    })?;
+    Ok(ctx)
 }
 
 /// Moves every entry of the list at `from` to the empty list at `to`, leaving `from` empty.

@@ -622,6 +622,12 @@ mod tests {
               const frames = stack.split('\n').filter((l) => l.includes('at deep')).length;
               if (frames !== __VU + 1) throw new Error(`frames mixed: ${frames}\n${stack}`);
               if (globalThis.mine !== __VU) throw new Error('globals mixed');
+              for (const f of [sleep, console.log]) {
+                if (!(f instanceof Function) || Object.getPrototypeOf(f) !== Function.prototype) {
+                  throw new Error('a native function of another realm');
+                }
+              }
+              if (sleep.call(null, 0) !== undefined) throw new Error('call');
               let overflowed = false;
               try { overflow(); } catch (e) { overflowed = e instanceof RangeError; }
               if (!overflowed) throw new Error('no stack overflow error');

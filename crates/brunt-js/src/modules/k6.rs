@@ -240,8 +240,7 @@ pub(crate) fn module_functions<'js>(
         |ctx: Ctx<'js>, seed: Opt<Coerced<f64>>| -> Result<()> {
             let math: Object = ctx.globals().get("Math")?;
             let state = Cell::new(to_uint32(seed.0.map(|c| c.0).unwrap_or(f64::NAN)));
-            let random = Function::new(ctx.clone(), move || -> f64 { mulberry32(&state) })?
-                .with_name("random")?;
+            let random = super::native_fn(&ctx, "random", move || -> f64 { mulberry32(&state) })?;
             math.set("random", random)
         },
     )?;

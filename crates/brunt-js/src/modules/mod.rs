@@ -58,7 +58,20 @@ pub(crate) fn def<'js, P, F>(ctx: &Ctx<'js>, obj: &Object<'js>, name: &str, f: F
 where
     F: IntoJsFunc<'js, P> + 'js,
 {
-    obj.set(name, Function::new(ctx.clone(), f)?.with_name(name)?)
+    obj.set(name, native_fn(ctx, name, f)?)
+}
+
+/// A native function of this VU. rquickjs gives every Rust function the `Function.prototype` of
+/// the first context of the runtime that made one (it caches class prototypes per runtime), and
+/// the VUs of a worker share runtimes: each function gets its own context's instead, so that
+/// `f.call`, `f.bind` and `instanceof Function` work in the VU's own realm.
+pub(crate) fn native_fn<'js, P, F>(ctx: &Ctx<'js>, name: &str, f: F) -> Result<Function<'js>>
+where
+    F: IntoJsFunc<'js, P> + 'js,
+{
+    let func = Function::new(ctx.clone(), f)?.with_name(name)?;
+    func.set_prototype(Some(&Function::prototype(ctx.clone())))?;
+    Ok(func)
 }
 
 /// The bytes of a string (UTF-8), ArrayBuffer or typed array, as k6's binary-accepting functions take.
