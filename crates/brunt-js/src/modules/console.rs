@@ -1,6 +1,6 @@
 //! `console.log/info/debug/warn/error`, printed to stderr in k6's log style.
 
-use super::def;
+use super::def_public;
 use crate::host::Host;
 use rquickjs::function::Rest;
 use rquickjs::{Ctx, Object, Result, Value};
@@ -59,7 +59,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
         ("error", "ERRO"),
     ] {
         let h = host.clone();
-        def(
+        def_public(
             ctx,
             &console,
             name,

@@ -1,7 +1,7 @@
 //! Globals of k6's JavaScript: `__ENV`, `__VU`, `__ITER` and `open()`, and the lazy globals
 //! object that adds intrinsics and native globals on first use.
 
-use super::{array_buffer, def, throw};
+use super::{array_buffer, def_public, throw};
 use crate::host::{Host, Phase};
 use rquickjs::function::Opt;
 use rquickjs::object::Accessor;
@@ -30,7 +30,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
 /// `open(path, mode)`.
 fn install_open<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
-    def(
+    def_public(
         ctx,
         globals,
         "open",

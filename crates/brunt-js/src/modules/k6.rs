@@ -1,7 +1,7 @@
 //! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
 //! jslib summary layer.
 
-use super::{cancelled, def, tag_pairs, throw};
+use super::{cancelled, def, def_public, tag_pairs, throw};
 use crate::host::Host;
 use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, TagSet, ValueType};
@@ -123,7 +123,7 @@ pub(crate) fn module_functions<'js>(
     host: &Rc<Host>,
 ) -> Result<()> {
     let h = host.clone();
-    def(
+    def_public(
         ctx,
         out,
         "sleep",
@@ -142,7 +142,7 @@ pub(crate) fn module_functions<'js>(
         host: host.clone(),
         cache: RefCell::default(),
     };
-    def(
+    def_public(
         ctx,
         out,
         "check",
@@ -186,7 +186,7 @@ pub(crate) fn module_functions<'js>(
         .registry
         .register("group_duration", MetricType::Trend, ValueType::Time)
         .map_err(|e| throw(ctx, &e.to_string()))?;
-    def(
+    def_public(
         ctx,
         out,
         "group",
@@ -219,7 +219,7 @@ pub(crate) fn module_functions<'js>(
         },
     )?;
 
-    def(
+    def_public(
         ctx,
         out,
         "fail",
@@ -233,7 +233,7 @@ pub(crate) fn module_functions<'js>(
         },
     )?;
 
-    def(
+    def_public(
         ctx,
         out,
         "randomSeed",

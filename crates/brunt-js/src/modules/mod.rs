@@ -53,18 +53,34 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     )
 }
 
-/// Adds a native function named `name` to `obj`.
+/// Adds a native function named `name` to `obj`, for the JavaScript layers' own use (a module's
+/// native object): its prototype is the shared, frozen `Function.prototype` of a context that
+/// runs no script (see `shared_rt::neutral_context`).
 pub(crate) fn def<'js, P, F>(ctx: &Ctx<'js>, obj: &Object<'js>, name: &str, f: F) -> Result<()>
+where
+    F: IntoJsFunc<'js, P> + 'js,
+{
+    obj.set(name, Function::new(ctx.clone(), f)?.with_name(name)?)
+}
+
+/// Adds a native function that scripts see (`console.log`, `sleep`, ...) to `obj`.
+pub(crate) fn def_public<'js, P, F>(
+    ctx: &Ctx<'js>,
+    obj: &Object<'js>,
+    name: &str,
+    f: F,
+) -> Result<()>
 where
     F: IntoJsFunc<'js, P> + 'js,
 {
     obj.set(name, native_fn(ctx, name, f)?)
 }
 
-/// A native function of this VU. rquickjs gives every Rust function the `Function.prototype` of
-/// the first context of the runtime that made one (it caches class prototypes per runtime), and
-/// the VUs of a worker share runtimes: each function gets its own context's instead, so that
-/// `f.call`, `f.bind` and `instanceof Function` work in the VU's own realm.
+/// A native function that scripts see. rquickjs gives every Rust function the
+/// `Function.prototype` of the first context of the runtime that made one (it caches class
+/// prototypes per runtime), and the VUs of a worker share runtimes: this one gets its own
+/// context's, so that `f.call`, `f.bind` and `instanceof Function` work in the VU's realm. (It
+/// costs the function a shape of its own, about 100 bytes, so internal functions skip it.)
 pub(crate) fn native_fn<'js, P, F>(ctx: &Ctx<'js>, name: &str, f: F) -> Result<Function<'js>>
 where
     F: IntoJsFunc<'js, P> + 'js,

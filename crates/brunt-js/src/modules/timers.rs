@@ -2,7 +2,7 @@
 //! iteration's function returns and before the iteration ends, as in k6's event loop; the VU
 //! sleeps (suspends) until the next one is due.
 
-use super::def;
+use super::def_public;
 use crate::host::Host;
 use crate::runtime::caught;
 use crate::vu::IoRequest;
@@ -58,7 +58,7 @@ fn add<'js>(
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
     for (name, repeat) in [("setTimeout", false), ("setInterval", true)] {
         let h = host.clone();
-        def(
+        def_public(
             ctx,
             globals,
             name,
@@ -71,7 +71,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
     }
     for name in ["clearTimeout", "clearInterval"] {
         let h = host.clone();
-        def(ctx, globals, name, move |id: Opt<Option<u32>>| {
+        def_public(ctx, globals, name, move |id: Opt<Option<u32>>| {
             if let Some(id) = id.0.flatten() {
                 h.timers.borrow_mut().pending.retain(|t| t.id != id);
             }
