@@ -329,8 +329,13 @@ mod tests {
         }
     }
 
-    /// Creates a VU for `source` (written to a temporary file) and removes the file.
-    fn try_vu(source: &str) -> Result<JsVu<SleepIo>, ScriptError> {
+    /// Compiles `source` (written to a temporary file) and gives the program to `make`; the file
+    /// is removed once `make` has made its VUs.
+    fn with_program<T>(
+        source: &str,
+        env: std::collections::BTreeMap<String, String>,
+        make: impl FnOnce(Arc<Program>, Arc<Registry>) -> T,
+    ) -> T {
         let path = std::env::temp_dir().join(format!(
             "brunt-js-vu-{}-{:x}.js",
             std::process::id(),
@@ -339,15 +344,22 @@ mod tests {
         std::fs::write(&path, source).unwrap();
         let registry = Arc::new(Registry::new());
         let config = ProgramConfig {
-            env: Default::default(),
+            env,
             console: false,
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
-        let metrics = Rc::new(RefCell::new(Aggregator::new(registry, false)));
-        let host = Rc::new(Host::new(program.shared.clone(), metrics, 1, 1));
-        let vu = JsVu::new(program, host, SleepIo);
+        let out = make(program, registry);
         let _ = std::fs::remove_file(&path);
-        vu
+        out
+    }
+
+    /// A VU (id 1) for `source`.
+    fn try_vu(source: &str) -> Result<JsVu<SleepIo>, ScriptError> {
+        with_program(source, Default::default(), |program, registry| {
+            let metrics = Rc::new(RefCell::new(Aggregator::new(registry, false)));
+            let host = Rc::new(Host::new(program.shared.clone(), metrics, 1, 1));
+            JsVu::new(program, host, SleepIo)
+        })
     }
 
     fn vu(source: &str) -> JsVu<SleepIo> {
@@ -364,27 +376,15 @@ mod tests {
         n: u64,
         env: std::collections::BTreeMap<String, String>,
     ) -> Vec<JsVu<SleepIo>> {
-        let path = std::env::temp_dir().join(format!(
-            "brunt-js-vus-{}-{:x}.js",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::write(&path, source).unwrap();
-        let registry = Arc::new(Registry::new());
-        let config = ProgramConfig {
-            env,
-            console: false,
-        };
-        let program = Program::new(&path, registry.clone(), config).unwrap();
-        let out = (1..=n)
-            .map(|id| {
-                let metrics = Rc::new(RefCell::new(Aggregator::new(registry.clone(), false)));
-                let host = Rc::new(Host::new(program.shared.clone(), metrics, id, id));
-                JsVu::new(program.clone(), host, SleepIo).unwrap()
-            })
-            .collect();
-        let _ = std::fs::remove_file(&path);
-        out
+        with_program(source, env, |program, registry| {
+            (1..=n)
+                .map(|id| {
+                    let metrics = Rc::new(RefCell::new(Aggregator::new(registry.clone(), false)));
+                    let host = Rc::new(Host::new(program.shared.clone(), metrics, id, id));
+                    JsVu::new(program.clone(), host, SleepIo).unwrap()
+                })
+                .collect()
+        })
     }
 
     /// Heap per VU (glibc's count of bytes in use, so allocator overhead excluded), for

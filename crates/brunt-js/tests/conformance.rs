@@ -175,18 +175,7 @@ fn jslib_k6_utils_is_built_in() {
 
 #[test]
 fn module_surface_behaves_as_k6() {
-    let (code, ex) = run_script("modules.js", |_| {});
-    let failed: Vec<String> = ex["root_group"]["checks"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, c)| c["fails"] != 0)
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(failed.is_empty(), "failed checks: {failed:?}");
-    assert_eq!(code, exit::OK, "{ex}");
+    run_passing("modules.js");
 }
 
 #[test]
@@ -349,6 +338,16 @@ fn a_script_run_writes_the_html_report_and_the_results_file() {
 }
 
 /// Names of the checks that failed at least once.
+/// Runs `name` with no extra flags, asserts that every check passed and the run exited 0, and
+/// returns its summary export.
+fn run_passing(name: &str) -> Value {
+    let (code, ex) = run_script(name, |_| {});
+    let failed = failed_checks(&ex);
+    assert!(failed.is_empty(), "{name}: failed checks: {failed:?}");
+    assert_eq!(code, exit::OK, "{ex}");
+    ex
+}
+
 fn failed_checks(export: &Value) -> Vec<String> {
     let mut out = Vec::new();
     fn walk(g: &Value, out: &mut Vec<String>) {
@@ -371,105 +370,51 @@ fn failed_checks(export: &Value) -> Vec<String> {
 
 #[test]
 fn k6_html_queries_and_serialises_as_k6() {
-    let (code, ex) = run_script("html.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("html.js");
     assert_eq!(metric(&ex, "checks")["passes"], 62, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn exec_instance_reports_live_vu_and_iteration_counts() {
-    let (code, ex) = run_script("exec_instance.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("exec_instance.js");
     assert_eq!(metric(&ex, "checks")["passes"], 36, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn response_html_loads_k6_html_on_first_use() {
-    let (code, ex) = run_script("html_response.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("html_response.js");
     assert_eq!(metric(&ex, "checks")["passes"], 16, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn response_fields_match_k6_on_every_request_path() {
-    let (code, ex) = run_script("http_response.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
-    assert_eq!(code, exit::OK, "{ex}");
+    run_passing("http_response.js");
 }
 
 #[test]
 fn batch_per_host_limits_a_batch_to_two_connections() {
-    let (code, ex) = run_script("batch_per_host.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("batch_per_host.js");
     assert_eq!(metric(&ex, "http_reqs")["count"], 8, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn batch_limits_a_batch_to_three_at_once() {
-    let (code, ex) = run_script("batch_limit.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
-    assert_eq!(code, exit::OK, "{ex}");
+    run_passing("batch_limit.js");
 }
 
 #[test]
 fn async_requests_of_one_vu_run_concurrently() {
-    let (code, ex) = run_script("async_request.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("async_request.js");
     assert_eq!(metric(&ex, "http_reqs")["count"], 9, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn submit_form_and_click_link_follow_the_page() {
-    let (code, ex) = run_script("html_form.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
+    let ex = run_passing("html_form.js");
     assert_eq!(metric(&ex, "checks")["passes"], 7, "{ex}");
-    assert_eq!(code, exit::OK, "{ex}");
 }
 
 #[test]
 fn scenario_progress_follows_iterations_and_time() {
-    let (code, ex) = run_script("scenario_progress.js", |_| {});
-    assert!(
-        failed_checks(&ex).is_empty(),
-        "failed checks: {:?}",
-        failed_checks(&ex)
-    );
-    assert_eq!(code, exit::OK, "{ex}");
+    run_passing("scenario_progress.js");
 }
