@@ -16,7 +16,8 @@ use std::sync::Arc;
 const BUILTIN: &[(&str, &str)] = &[
     // Native: `modules::k6::K6Module`.
     ("k6", ""),
-    ("k6/http", include_str!("js/http.js")),
+    // Native: `modules::http::HttpModule`, with the layer below.
+    ("k6/http", ""),
     ("k6/metrics", include_str!("js/metrics.js")),
     ("k6/data", include_str!("js/data.js")),
     ("k6/execution", include_str!("js/execution.js")),
@@ -35,6 +36,9 @@ const JSLIB: &[(&str, &str)] = &[
 ];
 
 const JSLIB_PREFIX: &str = "jslib:";
+
+/// Modules that native modules evaluate on first use; scripts cannot import them.
+const INTERNAL: &[(&str, &str)] = &[(crate::modules::http::LAYER, include_str!("js/http.js"))];
 
 /// Maps a jslib.k6.io URL to the name of the built-in library, or explains why it cannot load.
 fn resolve_remote(url: &str) -> std::result::Result<String, String> {
@@ -109,7 +113,7 @@ pub(crate) fn normalize(p: &Path) -> PathBuf {
 
 /// The source of a module by canonical name.
 fn source(name: &str) -> std::result::Result<String, String> {
-    if let Some((_, src)) = BUILTIN.iter().find(|(n, _)| *n == name) {
+    if let Some((_, src)) = BUILTIN.iter().chain(INTERNAL).find(|(n, _)| *n == name) {
         return Ok((*src).to_string());
     }
     if let Some(lib) = name.strip_prefix(JSLIB_PREFIX) {
@@ -134,27 +138,53 @@ pub(crate) struct BytecodeLoader(pub Arc<Shared>);
 
 impl Loader for BytecodeLoader {
     fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
-        if name == "k6" {
-            return Module::declare_def::<crate::modules::k6::K6Module, _>(ctx.clone(), name);
-        }
-        let bytes = match self.0.bytecode(name) {
-            Some(b) => b,
-            None => {
-                let src = source(name).map_err(|msg| throw(ctx, &msg))?;
-                let builtin = !Path::new(name).is_absolute();
-                let bytes = compile(&self.0, name, &src, builtin).map_err(|msg| {
-                    // Keep a syntax error a SyntaxError, with QuickJS's location in its message.
-                    match msg.strip_prefix("SyntaxError: ") {
-                        Some(m) => rquickjs::Exception::throw_syntax(ctx, m),
-                        None => throw(ctx, &msg),
-                    }
-                })?;
-                self.0.store_bytecode(name, bytes);
-                self.0.bytecode(name).expect("just stored")
+        match name {
+            "k6" => Module::declare_def::<crate::modules::k6::K6Module, _>(ctx.clone(), name),
+            "k6/http" => {
+                Module::declare_def::<crate::modules::http::HttpModule, _>(ctx.clone(), name)
             }
-        };
-        // SAFETY: `compile` wrote these bytes with this QuickJS build.
-        unsafe { Module::load(ctx.clone(), &bytes) }
+            _ => load(ctx, &self.0, name),
+        }
+    }
+}
+
+/// A module from the program's bytecode cache, compiled on a miss.
+fn load<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, name: &str) -> Result<Module<'js, Declared>> {
+    let bytes = match shared.bytecode(name) {
+        Some(b) => b,
+        None => {
+            let src = source(name).map_err(|msg| throw(ctx, &msg))?;
+            let builtin = !Path::new(name).is_absolute();
+            let bytes = compile(shared, name, &src, builtin).map_err(|msg| {
+                // Keep a syntax error a SyntaxError, with QuickJS's location in its message.
+                match msg.strip_prefix("SyntaxError: ") {
+                    Some(m) => rquickjs::Exception::throw_syntax(ctx, m),
+                    None => throw(ctx, &msg),
+                }
+            })?;
+            shared.store_bytecode(name, bytes);
+            shared.bytecode(name).expect("just stored")
+        }
+    };
+    // SAFETY: `compile` wrote these bytes with this QuickJS build.
+    unsafe { Module::load(ctx.clone(), &bytes) }
+}
+
+/// Evaluates an internal module (one that imports nothing) at once and returns its namespace.
+/// Unlike a dynamic `import()`, this runs no queued promise jobs of the script's meanwhile.
+pub(crate) fn evaluate_internal<'js>(
+    ctx: &Ctx<'js>,
+    shared: &Arc<Shared>,
+    name: &str,
+) -> Result<rquickjs::Object<'js>> {
+    let (module, done) = load(ctx, shared, name)?.eval()?;
+    // A module without top-level await has finished evaluating when `eval` returns.
+    match done.state() {
+        rquickjs::promise::PromiseState::Rejected => {
+            done.result::<rquickjs::Value>().transpose()?;
+            Err(throw(ctx, &format!("'{name}' failed to evaluate")))
+        }
+        _ => module.namespace(),
     }
 }
 

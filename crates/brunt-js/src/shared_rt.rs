@@ -195,6 +195,7 @@ impl WorkerRuntime {
             crate::loader::BytecodeLoader(shared.clone()),
         );
         let neutral = neutral_context(&rt)?;
+        neutral.with(|ctx| crate::modules::http::install_shared(&ctx, shared))?;
         // SAFETY: the runtime is alive; the class definition is static.
         if let Some(id) = unsafe { crate::modules::globals::register_lazy_class(raw) } {
             LAZY_CLASS.with(|c| c.borrow_mut().push((raw as usize, id)));

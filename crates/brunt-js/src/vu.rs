@@ -675,6 +675,42 @@ mod tests {
         drop(v);
     }
 
+    #[test]
+    fn k6_http_prototypes_are_shared_frozen_and_jars_stay_per_vu() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut v = vus(
+            r#"
+            import http from 'k6/http';
+            const url = 'http://example.test/';
+            export default function () {
+              const jar = http.cookieJar();
+              const proto = Object.getPrototypeOf(jar);
+              if (!Object.isFrozen(proto)) throw new Error('the shared jar prototype is not frozen');
+              let threw = false;
+              try { proto.leak = __VU; } catch (e) { threw = e instanceof TypeError; }
+              if (!threw || proto.leak !== undefined) throw new Error('the shared prototype took a property');
+              const seen = Object.keys(jar.cookiesForURL(url));
+              if (seen.length !== __ITER) throw new Error(`jar mixed: ${seen}`);
+              jar.set(url, `vu${__VU}_${__ITER}`, 'x');
+              if (!(new http.CookieJar() instanceof http.CookieJar)) throw new Error('CookieJar');
+            }
+            "#,
+            2,
+        );
+        assert!(std::ptr::eq(&*v[0].worker, &*v[1].worker));
+        let [a, b] = &mut v[..] else { unreachable!() };
+        rt.block_on(async {
+            for i in 0..2 {
+                let (x, y) = tokio::join!(a.call(iteration(i)), b.call(iteration(i)));
+                assert!(matches!(x, CallOutcome::Done(None)), "{x:?}");
+                assert!(matches!(y, CallOutcome::Done(None)), "{y:?}");
+            }
+        });
+    }
+
     fn iteration(iter: u64) -> Call {
         Call::Iteration {
             exec: "default".into(),

@@ -392,6 +392,13 @@ fn response_fields_match_k6_on_every_request_path() {
 }
 
 #[test]
+fn http_module_exports_classes_jars_and_the_response_callback() {
+    let ex = run_passing("http_module.js");
+    assert_eq!(metric(&ex, "checks")["passes"], 14, "{ex}");
+    assert_eq!(metric(&ex, "http_req_failed")["value"], 0.0, "{ex}");
+}
+
+#[test]
 fn batch_per_host_limits_a_batch_to_two_connections() {
     let ex = run_passing("batch_per_host.js");
     assert_eq!(metric(&ex, "http_reqs")["count"], 8, "{ex}");

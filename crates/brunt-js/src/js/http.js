@@ -1,7 +1,8 @@
-// k6/http: requests, responses, batch, cookie jars, files, url templates, expected statuses.
+// k6/http's JavaScript layer: requests with params or a body, batch, asyncRequest, files, URL
+// templates, expected statuses and forms. The module scripts import is native
+// (modules/http/module.rs); it sends plain `http.get(url)` itself and calls this layer, which a VU
+// evaluates the first time it needs it, for everything else.
 const n = globalThis.__brunt_native('http');
-
-const DEFAULT = Symbol('default');
 
 function parseDuration(v, what) {
   if (v === undefined || v === null) return undefined;
@@ -49,13 +50,11 @@ export function expectedStatuses(...args) {
   return new ExpectedStatuses(ranges);
 }
 
-let defaultCallback = DEFAULT;
-
 export function setResponseCallback(cb) {
   if (cb !== null && !(cb instanceof ExpectedStatuses)) {
     throw new TypeError('setResponseCallback takes http.expectedStatuses(...) or null');
   }
-  defaultCallback = cb;
+  n.setResponseCallback(cb === null ? null : cb.ranges);
 }
 
 class URLTemplate {
@@ -142,7 +141,8 @@ function flat(obj) {
 
 // A request as the native side reads it: positional, so no property lookups by name.
 // [method, url, headers, body, tags, timeout, redirects, responseType, expected, jar, cookies, auth]
-// (headers and tags are flat [k, v, ...] arrays, cookies [name, value, replace, ...], or null).
+// (headers and tags are flat [k, v, ...] arrays, cookies [name, value, replace, ...], or null;
+// expected is undefined for the VU's default, null, or [[min, max], ...]).
 function describe(method, target, body, params) {
   let u = target;
   let name;
@@ -157,7 +157,7 @@ function describe(method, target, body, params) {
     }
     const tags = name === undefined ? null : ['name', name];
     return [String(method).toUpperCase(), String(u), headers, b, tags, undefined, undefined, undefined,
-      defaultCallback === DEFAULT ? undefined : defaultCallback === null ? null : defaultCallback.ranges, 0, null, undefined];
+      undefined, undefined, null, undefined];
   }
   const headers = {};
   for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k]);
@@ -165,8 +165,8 @@ function describe(method, target, body, params) {
   const tags = {};
   for (const k of Object.keys(params.tags || {})) tags[k] = String(params.tags[k]);
   if (name !== undefined && tags.name === undefined) tags.name = name;
-  const cb = 'responseCallback' in params ? params.responseCallback : defaultCallback;
-  if (cb !== null && cb !== DEFAULT && !(cb instanceof ExpectedStatuses)) {
+  const cb = 'responseCallback' in params ? params.responseCallback : undefined;
+  if (cb !== undefined && cb !== null && !(cb instanceof ExpectedStatuses)) {
     throw new TypeError('responseCallback must be http.expectedStatuses(...) or null');
   }
   let cookies = null;
@@ -179,178 +179,65 @@ function describe(method, target, body, params) {
   return [
     String(method).toUpperCase(), String(u), flat(headers), prepared, flat(tags),
     parseDuration(params.timeout, 'timeout'), params.redirects, params.responseType,
-    cb === DEFAULT ? undefined : cb === null ? null : cb.ranges,
-    params.jar ? params.jar._id : 0, cookies, params.auth,
+    cb === undefined || cb === null ? cb : cb.ranges,
+    params.jar, cookies, params.auth,
   ];
 }
 
-// gjson-style selector: `a.b`, `items.0.id`, `items.#` (length).
-function select(value, selector) {
-  let v = value;
-  for (const part of String(selector).split('.')) {
-    if (v === undefined || v === null) return undefined;
-    if (part === '#' && Array.isArray(v)) v = v.length;
-    else v = v[part];
+// Response.prototype's `html`, `submitForm` and `clickLink` (native, per runtime) call these.
+export function html(res, ...selector) {
+  if (res.body === null || res.body === undefined) {
+    throw new Error("the body is null so we can't transform it to HTML - this likely was because of a request error getting the response");
   }
-  return v;
+  // k6/html is evaluated on first use only; it leaves its parser in a hidden global.
+  if (!globalThis.__brunt_html) globalThis.__brunt_native('html').load();
+  const doc = globalThis.__brunt_html(typeof res.body === 'string' ? res.body : n.utf8(res.body), res.url);
+  return selector.length > 0 ? doc.find(String(selector[0])) : doc;
 }
 
-// Replaces a lazy getter with an ordinary property holding its value.
-function own(obj, key, value) {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  return value;
+// Fills in the page's form as a browser would (its fields, the submit button's name and value,
+// then `fields`) and sends it to the form's action with its method.
+export function submitForm(res, args) {
+  const a = readArgs(args, { formSelector: 'form', submitSelector: '[type="submit"]', fields: undefined, params: null });
+  const form = html(res, a.formSelector);
+  if (form.size() === 0) throw new Error(`no form found for selector '${a.formSelector}' in response '${res.url}'`);
+  const m = form.attr('method');
+  const method = m === undefined ? 'GET' : String(m).toUpperCase();
+  const action = form.attr('action');
+  let target = action === undefined ? res.url : resolveUrl(res.url, action);
+  const values = form.serializeObject();
+  const submit = form.find(a.submitSelector);
+  const name = submit.attr('name');
+  const value = submit.val();
+  if (name !== undefined && value !== undefined) values[name] = value;
+  if (a.fields) for (const k of Object.keys(a.fields)) values[k] = a.fields[k];
+  if (method === 'GET') {
+    const hash = target.indexOf('#');
+    const fragment = hash < 0 ? '' : target.slice(hash);
+    const path = (hash < 0 ? target : target.slice(0, hash)).split('?')[0];
+    const query = encodeForm(values);
+    target = `${path}${query ? `?${query}` : ''}${fragment}`;
+    return request(method, target, null, a.params);
+  }
+  return request(method, target, values, a.params);
 }
 
-// `Name: value` lines to an object; repeated names are joined with ', ' as Go's http does, or
-// collected in arrays for the request (k6's `res.request.headers`).
-function parseHeaders(text, asArrays) {
-  const o = {};
-  for (const line of text.split('\n')) {
-    const i = line.indexOf(': ');
-    if (i <= 0) continue;
-    const k = line.slice(0, i);
-    const v = line.slice(i + 2);
-    if (asArrays) (o[k] = o[k] || []).push(v);
-    else o[k] = k in o ? `${o[k]}, ${v}` : v;
+// Follows the page's first link matching `selector` (default `a[href]`) with a GET.
+export function clickLink(res, args) {
+  const a = readArgs(args, { selector: 'a[href]', params: null });
+  const link = html(res, a.selector);
+  if (link.size() === 0) throw new Error(`no element found for selector '${a.selector}' in response '${res.url}'`);
+  const href = link.attr('href');
+  if (href === undefined) {
+    throw new Error(`no valid href attribute value found on element '${a.selector}' in response '${res.url}'`);
   }
-  return o;
+  return request('GET', resolveUrl(res.url, href), undefined, a.params);
 }
 
-// Responses are made natively (instances of this class holding the request and response in
-// native data), with `status` set. Every other field is built the first time it is read, then
-// kept as an ordinary property: building them all costs more than the request itself on
-// loopback. `n.field(res, i)` gives field i (see `field` in modules/http.rs).
-function lazy(key, build) {
-  return {
-    get() { return own(this, key, build(this)); },
-    set(v) { own(this, key, v); },
-    enumerable: false,
-    configurable: true,
-  };
-}
-
-export class Response {
-  json(selector) {
-    if (this.body === null || this.body === undefined) throw new Error('the response has no body');
-    const text = typeof this.body === 'string' ? this.body : n.utf8(this.body);
-    let parsed;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new SyntaxError(`cannot parse the response body as JSON: ${e.message}`);
-    }
-    return selector === undefined ? parsed : select(parsed, selector);
-  }
-  // JSON.stringify(res) gives every field, in k6's order, as it does in k6.
-  toJSON() {
-    const o = {};
-    for (const k of ['remote_ip', 'remote_port', 'url', 'status', 'status_text', 'proto', 'headers', 'cookies', 'body',
-      'timings', 'tls_version', 'error', 'error_code', 'request']) o[k] = this[k];
-    return o;
-  }
-  html(...selector) {
-    if (this.body === null || this.body === undefined) {
-      throw new Error("the body is null so we can't transform it to HTML - this likely was because of a request error getting the response");
-    }
-    // k6/html is evaluated on first use only; it leaves its parser in a hidden global.
-    if (!globalThis.__brunt_html) globalThis.__brunt_native('html').load();
-    const doc = globalThis.__brunt_html(typeof this.body === 'string' ? this.body : n.utf8(this.body), this.url);
-    return selector.length > 0 ? doc.find(String(selector[0])) : doc;
-  }
-  // Fills in the page's form as a browser would (its fields, the submit button's name and value,
-  // then `fields`) and sends it to the form's action with its method.
-  submitForm(args) {
-    const a = readArgs(args, { formSelector: 'form', submitSelector: '[type="submit"]', fields: undefined, params: null });
-    const form = this.html(a.formSelector);
-    if (form.size() === 0) throw new Error(`no form found for selector '${a.formSelector}' in response '${this.url}'`);
-    const m = form.attr('method');
-    const method = m === undefined ? 'GET' : String(m).toUpperCase();
-    const action = form.attr('action');
-    let target = action === undefined ? this.url : resolveUrl(this.url, action);
-    const values = form.serializeObject();
-    const submit = form.find(a.submitSelector);
-    const name = submit.attr('name');
-    const value = submit.val();
-    if (name !== undefined && value !== undefined) values[name] = value;
-    if (a.fields) for (const k of Object.keys(a.fields)) values[k] = a.fields[k];
-    if (method === 'GET') {
-      const hash = target.indexOf('#');
-      const fragment = hash < 0 ? '' : target.slice(hash);
-      const path = (hash < 0 ? target : target.slice(0, hash)).split('?')[0];
-      const query = encodeForm(values);
-      target = `${path}${query ? `?${query}` : ''}${fragment}`;
-      return request(method, target, null, a.params);
-    }
-    return request(method, target, values, a.params);
-  }
-  // Follows the page's first link matching `selector` (default `a[href]`) with a GET.
-  clickLink(args) {
-    const a = readArgs(args, { selector: 'a[href]', params: null });
-    const link = this.html(a.selector);
-    if (link.size() === 0) throw new Error(`no element found for selector '${a.selector}' in response '${this.url}'`);
-    const href = link.attr('href');
-    if (href === undefined) {
-      throw new Error(`no valid href attribute value found on element '${a.selector}' in response '${this.url}'`);
-    }
-    return request('GET', resolveUrl(this.url, href), undefined, a.params);
-  }
-}
-
-const field = (i) => (r) => n.field(r, i);
-Object.defineProperties(Response.prototype, {
-  body: lazy('body', field(12)),
-  url: lazy('url', field(2)),
-  error: lazy('error', field(4)),
-  error_code: lazy('error_code', field(5)),
-  status_text: lazy('status_text', field(1)),
-  proto: lazy('proto', field(3)),
-  remote_ip: lazy('remote_ip', field(6)),
-  remote_port: lazy('remote_port', field(7)),
-  tls_version: lazy('tls_version', field(8)),
-  timings: lazy('timings', (r) => {
-    const t = n.field(r, 11);
-    // k6's order, with its deprecated `looking_up` (always 0).
-    return {
-      duration: t[6], blocked: t[0], looking_up: 0, connecting: t[1], tls_handshaking: t[2], sending: t[3], waiting: t[4], receiving: t[5],
-    };
-  }),
-  headers: lazy('headers', (r) => parseHeaders(n.field(r, 9), false)),
-  cookies: lazy('cookies', (r) => {
-    const cookies = {};
-    const c = n.field(r, 10);
-    if (c) {
-      for (let i = 0; i < c.length; i += 6) {
-        (cookies[c[i]] = cookies[c[i]] || []).push({
-          name: c[i], value: c[i + 1], domain: c[i + 2], path: c[i + 3], http_only: c[i + 4], secure: c[i + 5],
-        });
-      }
-    }
-    return cookies;
-  }),
-  request: lazy('request', (r) => {
-    const q = n.field(r, 13);
-    return { method: q[0], url: q[1], headers: parseHeaders(q[2], true), body: q[3], cookies: {} };
-  }),
-});
-const PROTO = Response.prototype;
 
 export function request(method, target, body, params) {
-  if ((params === undefined || params === null) && (body === undefined || body === null)
-    && typeof target === 'string' && typeof method === 'string' && defaultCallback === DEFAULT) {
-    return n.simple(method, target, PROTO);
-  }
-  return n.request(describe(method, target, body, params), PROTO);
+  return n.request(describe(method, target, body, params));
 }
-
-// The common `http.get(url)` goes straight to the native simple path (one JS call less).
-export const get = (u, params) => ((params === undefined || params === null) && typeof u === 'string'
-  && defaultCallback === DEFAULT ? n.simple('GET', u, PROTO) : request('GET', u, null, params));
-export const head = (u, params) => request('HEAD', u, null, params);
-export const post = (u, body, params) => request('POST', u, body, params);
-export const put = (u, body, params) => request('PUT', u, body, params);
-export const patch = (u, body, params) => request('PATCH', u, body, params);
-export const del = (u, body, params) => request('DELETE', u, body, params);
-export const options = (u, body, params) => request('OPTIONS', u, body, params);
 
 // asyncRequest: the native side starts the request with the VU's next wait; `pump` is a
 // promise job kept queued while requests are outstanding. When it is the only job left it
@@ -362,7 +249,7 @@ let pumping = false;
 function pump() {
   let done;
   try {
-    done = n.pump(PROTO);
+    done = n.pump();
   } catch (e) {
     outstanding.clear();
     pumping = false;
@@ -406,36 +293,11 @@ function batchItem(item) {
 
 export function batch(requests) {
   if (Array.isArray(requests)) {
-    return n.batch(requests.map(batchItem), PROTO);
+    return n.batch(requests.map(batchItem));
   }
   const keys = Object.keys(requests || {});
-  const out = n.batch(keys.map((k) => batchItem(requests[k])), PROTO);
+  const out = n.batch(keys.map((k) => batchItem(requests[k])));
   const result = {};
   keys.forEach((k, i) => { result[k] = out[i]; });
   return result;
 }
-
-export class CookieJar {
-  constructor(id) { this._id = id === undefined ? n.jarNew() : id; }
-  cookiesForURL(u) { return n.jarCookies(this._id, String(u)); }
-  set(u, name, value, opts) { n.jarSet(this._id, String(u), String(name), String(value), opts || {}); }
-  clear(u) { n.jarClear(this._id, String(u)); }
-  delete(u, name) { n.jarDelete(this._id, String(u), String(name)); }
-}
-
-const vuJar = new CookieJar(0);
-export function cookieJar() { return vuJar; }
-
-export const TLS_1_0 = 'tls1.0';
-export const TLS_1_1 = 'tls1.1';
-export const TLS_1_2 = 'tls1.2';
-export const TLS_1_3 = 'tls1.3';
-export const OCSP_STATUS_GOOD = 'good';
-export const OCSP_STATUS_REVOKED = 'revoked';
-export const OCSP_STATUS_UNKNOWN = 'unknown';
-
-export default {
-  get, head, post, put, patch, del, options, request, asyncRequest, batch, file, url,
-  expectedStatuses, setResponseCallback, cookieJar, CookieJar, Response,
-  TLS_1_0, TLS_1_1, TLS_1_2, TLS_1_3, OCSP_STATUS_GOOD, OCSP_STATUS_REVOKED, OCSP_STATUS_UNKNOWN,
-};

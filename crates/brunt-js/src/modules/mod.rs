@@ -2,7 +2,6 @@
 //! object; the JavaScript layers in `src/js/` (compiled once per run) give them k6's shapes.
 
 pub(crate) mod console;
-pub(crate) mod cookies;
 pub(crate) mod crypto;
 pub(crate) mod data;
 pub(crate) mod encoding;
@@ -17,6 +16,7 @@ pub(crate) mod timers;
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 /// Name of the global function that gives a JS layer its module's native functions.
@@ -30,16 +30,20 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     // `console`, the timers and `open` are added on first use (see `globals`).
     globals::install(ctx, &globals, host)?;
     let h = host.clone();
+    // k6/http's state, shared by the module and its JavaScript layer.
+    let http_state: OnceCell<Rc<http::State>> = OnceCell::new();
     def(
         ctx,
         &globals,
         NATIVE,
         move |ctx: Ctx<'js>, name: String| -> Result<Object<'js>> {
             let native = Object::new(ctx.clone())?;
+            let http = || http_state.get_or_init(|| Rc::new(http::State::new(h.clone())));
             match name.as_str() {
                 "k6" => k6::install(&ctx, &native, &h)?,
                 "k6:module" => k6::module_functions(&ctx, &native, &h)?,
-                "http" => http::install(&ctx, &native, &h)?,
+                "http" => http::install(&ctx, &native, http())?,
+                "http:module" => http::module_functions(&ctx, &native, http())?,
                 "metrics" => metrics::install(&ctx, &native, &h)?,
                 "data" => data::install(&ctx, &native, &h)?,
                 "execution" => execution::install(&ctx, &native, &h)?,

@@ -1,21 +1,31 @@
-//! Native side of `k6/http`: turns a request description from `js/http.js` into a brunt-http
-//! [`Request`], waits for it on the VU's coroutine, follows redirects (each hop is a sample, as in
-//! k6), keeps the VU's cookies, records k6's `http_*` metrics and builds the Response object.
+//! `k6/http`: sends requests on the VU's coroutine, follows redirects (each hop is a sample, as
+//! in k6), keeps the VU's cookies, records k6's `http_*` metrics and builds Response objects.
 //!
-//! A Response is an instance of the native class [`Raw`] with `http.Response.prototype` as its
-//! prototype: only `status` is set when it is made; every other field is turned into a JavaScript
-//! value the first time the script reads it (the getters in `js/http.js`), because building them
-//! all costs more than the request itself on loopback.
+//! - `module.rs`: the module scripts import, native; plain shorthands (`http.get(url)`) go
+//!   straight to [`State::simple`].
+//! - `js/http.js`: the JavaScript layer for everything with params or a body, loaded on first
+//!   use; it describes a request positionally for [`prepare`] (see `describe` there).
+//! - `response.rs`, `jar.rs`: Response and CookieJar objects, with per-runtime prototypes.
+//! - `cookies.rs`: cookie parsing and matching.
 
-use super::cookies::{parse_set_cookie, Jar};
-use super::{array_buffer, bytes_of, cancelled, def, tag_pairs, throw};
+mod cookies;
+mod jar;
+mod module;
+mod response;
+
+pub(crate) use module::{module_functions, HttpModule, LAYER};
+pub(crate) use response::install_shared;
+
+use self::module::layer;
+use super::{bytes_of, cancelled, def, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
 use brunt_http::{ExpectedStatuses, Request, Response};
-use rquickjs::class::{JsClass, Readable, Trace, Tracer};
-use rquickjs::function::Opt;
-use rquickjs::{qjs, Array, Class, Ctx, JsLifetime, Object, Result, Value};
+use cookies::{parse_set_cookie, Jar};
+use jar::Jars;
+use response::{response_object, BodyType};
+use rquickjs::{qjs, Array, Ctx, Object, Result, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -51,13 +61,6 @@ pub(crate) enum Completed {
     Collected(Vec<(u64, Rc<Request>, Response)>),
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum BodyType {
-    Text,
-    Binary,
-    None,
-}
-
 /// A request as the script described it, plus what k6 does around it.
 struct Prepared {
     /// The next request to send (taken while it is in flight).
@@ -66,42 +69,10 @@ struct Prepared {
     tags: Vec<(String, String)>,
     body_type: BodyType,
     /// Statuses counted as expected; None when the response callback is null.
-    expected: Option<ExpectedStatuses>,
+    expected: Option<Rc<ExpectedStatuses>>,
     jar: usize,
     cookies: Vec<(String, String, bool)>,
     redirects_left: u32,
-}
-
-/// The VU's cookie jars: index 0 is the VU's own.
-type Jars = Rc<RefCell<Vec<Jar>>>;
-
-/// The native data behind a Response object: the last request sent and its response.
-pub(crate) struct Raw {
-    req: Rc<Request>,
-    resp: Response,
-    body_type: BodyType,
-}
-
-// SAFETY: Raw holds no JavaScript values, so it is the same type for every lifetime.
-unsafe impl<'js> JsLifetime<'js> for Raw {
-    type Changed<'to> = Raw;
-}
-
-impl<'js> Trace<'js> for Raw {
-    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
-}
-
-impl<'js> JsClass<'js> for Raw {
-    const NAME: &'static str = "Response";
-    type Mutable = Readable;
-
-    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
-        Ok(None)
-    }
-
-    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
-        Ok(None)
-    }
 }
 
 /// A request without headers, body or params, by what it was built from.
@@ -168,20 +139,6 @@ fn jobs_pending(ctx: &Ctx<'_>) -> bool {
     unsafe { qjs::JS_IsJobPending(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) }
 }
 
-fn canonical_header(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
-}
-
 /// `[k, v, k, v, ...]` from the JS layer (or null) as pairs.
 fn pairs(v: Option<Vec<String>>) -> Vec<(String, String)> {
     let mut it = v.unwrap_or_default().into_iter();
@@ -224,7 +181,8 @@ fn simple_request(
 }
 
 /// Reads the positional description `js/http.js` builds (see `describe` there).
-fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> {
+fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared> {
+    let host = &state.host;
     let method: String = d.get(0)?;
     let url: String = d.get(1)?;
     let method = parse_method(ctx, method.as_bytes())?;
@@ -274,20 +232,20 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> 
         }
     };
     req.discard_body = body_type == BodyType::None;
+    // The params' responseCallback: undefined for the VU's default, null, or its ranges.
     let expected_v: Value = d.get(8)?;
     let expected = if expected_v.is_undefined() {
-        Some(ExpectedStatuses::default())
-    } else if let Some(arr) = expected_v.as_array() {
-        let mut r = Vec::new();
-        for pair in arr.iter::<Vec<u16>>() {
-            let pair = pair?;
-            if pair.len() == 2 {
-                r.push(pair[0]..=pair[1]);
-            }
-        }
-        Some(ExpectedStatuses::new(r))
-    } else {
+        state.expected.borrow().clone()
+    } else if expected_v.is_null() {
         None
+    } else {
+        Some(Rc::new(expected_statuses(expected_v.get()?)))
+    };
+    let jar_v: Value = d.get(9)?;
+    let jar = if jar_v.is_undefined() || jar_v.is_null() {
+        0
+    } else {
+        jar::jar_id(ctx, &state.jars, &jar_v)?
     };
     let mut cookies = Vec::new();
     if let Some(list) = d.get::<Option<Array>>(10)? {
@@ -302,7 +260,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, host: &Host, d: Array<'js>) -> Result<Prepared> 
         tags: pairs(d.get(4)?),
         body_type,
         expected,
-        jar: d.get::<Option<usize>>(9)?.unwrap_or(0),
+        jar,
         cookies,
         redirects_left: redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed)),
     })
@@ -353,7 +311,7 @@ fn record(host: &Host, p: &Prepared, resp: &Response) {
             &mut host.metrics.borrow_mut(),
             resp,
             &tags,
-            p.expected.as_ref(),
+            p.expected.as_deref(),
             lag,
         )
     });
@@ -365,7 +323,7 @@ fn debug_log(level: u8, req: &Request, resp: &Response) {
     for (k, v) in req.headers() {
         out.push_str(&format!(
             "{}: {}\n",
-            canonical_header(k.as_str()),
+            response::canonical_header(k.as_str()),
             v.to_str().unwrap_or("")
         ));
     }
@@ -380,7 +338,7 @@ fn debug_log(level: u8, req: &Request, resp: &Response) {
     for (k, v) in &resp.headers {
         out.push_str(&format!(
             "{}: {}\n",
-            canonical_header(k.as_str()),
+            response::canonical_header(k.as_str()),
             v.to_str().unwrap_or("")
         ));
     }
@@ -558,124 +516,6 @@ fn follow(prev: &Request, status: u16, location: &str) -> Option<Request> {
     Some(next)
 }
 
-/// Headers as one `Name: value\n` text: one string for JavaScript to split when a script reads
-/// them, instead of two per header on every response.
-fn header_lines(headers: &http::HeaderMap) -> String {
-    let mut out = String::with_capacity(headers.len() * 32);
-    for (k, v) in headers {
-        out.push_str(&canonical_header(k.as_str()));
-        out.push_str(": ");
-        out.push_str(v.to_str().unwrap_or(""));
-        out.push('\n');
-    }
-    out
-}
-
-/// A Response object: an instance of [`Raw`] with the script's `Response.prototype`, and
-/// `status` set (scripts read it on nearly every response).
-fn response_object<'js>(
-    proto: &Object<'js>,
-    body_type: BodyType,
-    req: Rc<Request>,
-    resp: Response,
-) -> Result<Value<'js>> {
-    let status = resp.status;
-    let obj = Class::instance_proto(
-        Raw {
-            req,
-            resp,
-            body_type,
-        },
-        proto.clone(),
-    )?;
-    obj.set("status", status)?;
-    Ok(obj.into_value())
-}
-
-/// One field of a Response, by its index in `js/http.js`'s getters:
-/// 1 status_text, 2 url, 3 proto, 4 error, 5 error_code, 6 remote_ip, 7 remote_port,
-/// 8 tls_version, 9 headers ('Name: value' lines), 10 cookies ([name, value, domain, path,
-/// http_only, secure, ...] or null), 11 timings [blocked, connecting, tls_handshaking, sending,
-/// waiting, receiving, duration], 12 body, 13 request [method, url, headers ('Name: value'
-/// lines), body].
-fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, i: u32) -> Result<Value<'js>> {
-    use rquickjs::IntoJs;
-    let (req, resp) = (&raw.req, &raw.resp);
-    let c = ctx.clone();
-    match i {
-        1 => {
-            let reason = http::StatusCode::from_u16(resp.status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("");
-            format!("{} {reason}", resp.status).into_js(ctx)
-        }
-        2 => req.url().as_str().into_js(ctx),
-        3 => resp.proto.as_str().into_js(ctx),
-        4 => resp.error.as_deref().unwrap_or("").into_js(ctx),
-        5 => resp.error_code.0.into_js(ctx),
-        6 => resp
-            .remote
-            .map(|r| r.ip().to_string())
-            .unwrap_or_default()
-            .into_js(ctx),
-        7 => resp.remote.map(|r| r.port()).unwrap_or(0).into_js(ctx),
-        8 => resp.tls_version.unwrap_or("").into_js(ctx),
-        9 => header_lines(&resp.headers).into_js(ctx),
-        10 => {
-            let list = Array::new(c.clone())?;
-            for v in resp.headers.get_all(http::header::SET_COOKIE) {
-                if let Some(ck) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
-                    let n = list.len();
-                    list.set(n, ck.name.as_str())?;
-                    list.set(n + 1, ck.value.as_str())?;
-                    list.set(n + 2, ck.domain.as_str())?;
-                    list.set(n + 3, ck.path.as_str())?;
-                    list.set(n + 4, ck.http_only)?;
-                    list.set(n + 5, ck.secure)?;
-                }
-            }
-            if list.is_empty() {
-                Ok(Value::new_null(c))
-            } else {
-                Ok(list.into_value())
-            }
-        }
-        11 => {
-            let t = resp.timings;
-            vec![
-                t.blocked,
-                t.connecting,
-                t.tls_handshaking,
-                t.sending,
-                t.waiting,
-                t.receiving,
-                t.duration,
-            ]
-            .into_js(ctx)
-        }
-        12 => match raw.body_type {
-            BodyType::None => Ok(Value::new_null(c)),
-            _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
-            BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
-            BodyType::Text => Ok(rquickjs::String::from_str(
-                c,
-                &String::from_utf8_lossy(&resp.body),
-            )?
-            .into_value()),
-        },
-        13 => {
-            let rq = Array::new(c)?;
-            rq.set(0, req.method().as_str())?;
-            rq.set(1, req.url().as_str())?;
-            rq.set(2, header_lines(req.headers()))?;
-            rq.set(3, String::from_utf8_lossy(req.body()).into_owned())?;
-            Ok(rq.into_value())
-        }
-        _ => Ok(Value::new_undefined(c)),
-    }
-}
-
 /// The VU's `http.asyncRequest`s that have not finished: their prepared state by id.
 #[derive(Default)]
 struct AsyncState {
@@ -686,96 +526,113 @@ struct AsyncState {
     pending: HashMap<u64, Prepared>,
 }
 
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
-    let jars: Jars = Rc::new(RefCell::new(vec![Jar::default()]));
-    let cache: Rc<RefCell<SimpleCache>> = Rc::default();
-    let (h, j) = (host.clone(), jars.clone());
-    def(
-        ctx,
-        native,
-        "simple",
-        move |ctx: Ctx<'js>,
-              method: rquickjs::String<'js>,
-              url: rquickjs::String<'js>,
-              proto: Object<'js>|
-              -> Result<Value<'js>> {
-            let body_type = default_body_type(&h);
-            let discard = body_type == BodyType::None;
-            // As `String(method).toUpperCase()` in `describe`, without a new string per call.
-            let method = with_str(&ctx, &method, |m| {
-                if m.iter().any(u8::is_ascii_lowercase) {
-                    parse_method(&ctx, &m.to_ascii_uppercase())
-                } else {
-                    parse_method(&ctx, m)
+/// A VU's `k6/http` state, shared by the module's functions and its JavaScript layer.
+pub(crate) struct State {
+    host: Rc<Host>,
+    jars: Jars,
+    cache: RefCell<SimpleCache>,
+    /// What `http.setResponseCallback` set: the statuses counted as expected, or None (null).
+    expected: RefCell<Option<Rc<ExpectedStatuses>>>,
+    /// `batch` and `batchPerHost`, read on first use.
+    limits: Cell<Option<(usize, usize)>>,
+    asynchronous: RefCell<AsyncState>,
+}
+
+impl State {
+    pub(crate) fn new(host: Rc<Host>) -> Self {
+        State {
+            host,
+            jars: Rc::new(RefCell::new(vec![Jar::default()])),
+            cache: RefCell::default(),
+            expected: RefCell::new(Some(Rc::default())),
+            limits: Cell::new(None),
+            asynchronous: RefCell::default(),
+        }
+    }
+
+    /// Sends a request with only a method and a URL (`http.get(url)`): the path that load tests
+    /// take most, so it reads the URL without a copy and reuses the request built for the same
+    /// URL before.
+    fn simple<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        method: &[u8],
+        url: &rquickjs::String<'js>,
+    ) -> Result<Value<'js>> {
+        let h = &self.host;
+        let body_type = default_body_type(h);
+        let discard = body_type == BodyType::None;
+        let method = parse_method(ctx, method)?;
+        let req = with_str(ctx, url, |u| -> Result<Rc<Request>> {
+            let hit = self.cache.borrow().get(&method, u, discard);
+            match hit {
+                Some(r) => Ok(r),
+                None => {
+                    let s = std::str::from_utf8(u).unwrap_or_default();
+                    let r = Rc::new(simple_request(ctx, method.clone(), s, discard)?);
+                    self.cache
+                        .borrow_mut()
+                        .put(method.clone(), u, discard, r.clone());
+                    Ok(r)
                 }
-            })??;
-            let req = with_str(&ctx, &url, |u| -> Result<Rc<Request>> {
-                let hit = cache.borrow().get(&method, u, discard);
-                match hit {
-                    Some(r) => Ok(r),
-                    None => {
-                        let s = std::str::from_utf8(u).unwrap_or_default();
-                        let r = Rc::new(simple_request(&ctx, method.clone(), s, discard)?);
-                        cache
-                            .borrow_mut()
-                            .put(method.clone(), u, discard, r.clone());
-                        Ok(r)
-                    }
-                }
-            })??;
-            let mut p = Prepared {
-                req: Some(req),
-                tags: Vec::new(),
-                body_type,
-                expected: Some(ExpectedStatuses::default()),
-                jar: 0,
-                cookies: Vec::new(),
-                redirects_left: h.shared.max_redirects.load(Ordering::Relaxed),
-            };
-            let (req, resp) = execute_one(&ctx, &h, &j, &mut p)?;
-            response_object(&proto, p.body_type, req, resp)
-        },
-    )?;
-    let (h, j) = (host.clone(), jars.clone());
+            }
+        })??;
+        let mut p = Prepared {
+            req: Some(req),
+            tags: Vec::new(),
+            body_type,
+            expected: self.expected.borrow().clone(),
+            jar: 0,
+            cookies: Vec::new(),
+            redirects_left: h.shared.max_redirects.load(Ordering::Relaxed),
+        };
+        let (req, resp) = execute_one(ctx, h, &self.jars, &mut p)?;
+        response_object(ctx, p.body_type, req, resp)
+    }
+}
+
+/// The native functions of the JavaScript layer (`js/http.js`).
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -> Result<()> {
+    let st = state.clone();
     def(
         ctx,
         native,
         "request",
-        move |ctx: Ctx<'js>, d: Array<'js>, proto: Object<'js>| -> Result<Value<'js>> {
-            let mut p = prepare(&ctx, &h, d)?;
-            let (req, resp) = execute_one(&ctx, &h, &j, &mut p)?;
-            response_object(&proto, p.body_type, req, resp)
+        move |ctx: Ctx<'js>, d: Array<'js>| -> Result<Value<'js>> {
+            let mut p = prepare(&ctx, &st, d)?;
+            let (req, resp) = execute_one(&ctx, &st.host, &st.jars, &mut p)?;
+            response_object(&ctx, p.body_type, req, resp)
         },
     )?;
-    let (h, j) = (host.clone(), jars.clone());
-    let limits = Cell::new(None);
+    let st = state.clone();
     def(
         ctx,
         native,
         "batch",
-        move |ctx: Ctx<'js>, list: Vec<Array<'js>>, proto: Object<'js>| -> Result<Array<'js>> {
+        move |ctx: Ctx<'js>, list: Vec<Array<'js>>| -> Result<Array<'js>> {
             let mut items = list
                 .into_iter()
-                .map(|d| prepare(&ctx, &h, d))
+                .map(|d| prepare(&ctx, &st, d))
                 .collect::<Result<Vec<_>>>()?;
-            let l = batch_limits(&h, &limits);
-            let out = execute_batch(&ctx, &h, &j, &mut items, l)?;
+            let l = batch_limits(&st.host, &st.limits);
+            let out = execute_batch(&ctx, &st.host, &st.jars, &mut items, l)?;
             let arr = Array::new(ctx.clone())?;
             for (i, (p, (req, resp))) in items.iter().zip(out).enumerate() {
-                arr.set(i, response_object(&proto, p.body_type, req, resp)?)?;
+                arr.set(i, response_object(&ctx, p.body_type, req, resp)?)?;
             }
             Ok(arr)
         },
     )?;
+    let st = state.clone();
     def(
         ctx,
         native,
-        "field",
-        move |ctx: Ctx<'js>, this: Class<'js, Raw>, i: u32| -> Result<Value<'js>> {
-            field(&ctx, &this.borrow(), i)
+        "setResponseCallback",
+        move |ranges: Option<Vec<Vec<u16>>>| {
+            *st.expected.borrow_mut() = ranges.map(|r| Rc::new(expected_statuses(r)));
         },
     )?;
-    install_async(ctx, native, host, &jars)?;
+    install_async(ctx, native, state)?;
     def(
         ctx,
         native,
@@ -824,10 +681,19 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 body.extend_from_slice(b"\r\n");
             }
             body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-            array_buffer(&ctx, body)
+            super::array_buffer(&ctx, body)
         },
-    )?;
-    install_jars(ctx, native, &jars)
+    )
+}
+
+/// `[[min, max], ...]` from `http.expectedStatuses(...)` (see `js/http.js`).
+fn expected_statuses(ranges: Vec<Vec<u16>>) -> ExpectedStatuses {
+    ExpectedStatuses::new(
+        ranges
+            .into_iter()
+            .filter(|r| r.len() == 2)
+            .map(|r| r[0]..=r[1]),
+    )
 }
 
 /// Queues the next hop of async request `id` for the driver to start at the VU's next wait.
@@ -841,51 +707,47 @@ fn start_hop(host: &Host, jars: &Jars, p: &mut Prepared, id: u64) {
 /// request). `pump`, a promise job that `js/http.js` keeps queued while requests are
 /// outstanding, waits for some to finish once nothing else is left to run, and hands back their
 /// Response objects.
-fn install_async<'js>(
-    ctx: &Ctx<'js>,
-    native: &Object<'js>,
-    host: &Rc<Host>,
-    jars: &Jars,
-) -> Result<()> {
-    let state: Rc<RefCell<AsyncState>> = Rc::default();
-    let (h, s, j) = (host.clone(), state.clone(), jars.clone());
+fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -> Result<()> {
+    let st = state.clone();
     def(
         ctx,
         native,
         "start",
         move |ctx: Ctx<'js>, d: Array<'js>| -> Result<f64> {
-            check_phase(&ctx, &h)?;
-            let mut p = prepare(&ctx, &h, d)?;
-            let mut st = s.borrow_mut();
+            let h = &st.host;
+            check_phase(&ctx, h)?;
+            let mut p = prepare(&ctx, &st, d)?;
+            let mut a = st.asynchronous.borrow_mut();
             // What an interrupted iteration left is dropped: its promises went with it.
-            let reset = st.epoch != h.async_epoch.get();
+            let reset = a.epoch != h.async_epoch.get();
             if reset {
-                st.pending.clear();
-                st.epoch = h.async_epoch.get();
+                a.pending.clear();
+                a.epoch = h.async_epoch.get();
             }
-            st.next_id += 1;
-            let id = st.next_id;
-            start_hop(&h, &j, &mut p, id);
-            st.pending.insert(id, p);
+            a.next_id += 1;
+            let id = a.next_id;
+            start_hop(h, &st.jars, &mut p, id);
+            a.pending.insert(id, p);
             // A negative id tells the JS layer to forget the promises of an interrupted call.
             Ok(if reset { -(id as f64) } else { id as f64 })
         },
     )?;
-    let (h, s, j) = (host.clone(), state, jars.clone());
+    let st = state.clone();
     def(
         ctx,
         native,
         "pump",
-        move |ctx: Ctx<'js>, proto: Object<'js>| -> Result<Value<'js>> {
+        move |ctx: Ctx<'js>| -> Result<Value<'js>> {
+            let h = &st.host;
             if jobs_pending(&ctx) {
                 // Other jobs first: the pump runs again after them.
                 return Ok(Value::new_null(ctx));
             }
             {
-                let mut st = s.borrow_mut();
-                if st.epoch != h.async_epoch.get() || st.pending.is_empty() {
-                    st.pending.clear();
-                    st.epoch = h.async_epoch.get();
+                let mut a = st.asynchronous.borrow_mut();
+                if a.epoch != h.async_epoch.get() || a.pending.is_empty() {
+                    a.pending.clear();
+                    a.epoch = h.async_epoch.get();
                     return Ok(Value::new_bool(ctx, false));
                 }
             }
@@ -895,129 +757,32 @@ fn install_async<'js>(
                     _ => return Err(cancelled(&ctx)),
                 },
                 Ok(IoReply::Slept) | Err(_) => {
-                    s.borrow_mut().pending.clear();
+                    st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }
             };
             let out = Array::new(ctx.clone())?;
             for (id, req, resp) in finished {
-                let mut st = s.borrow_mut();
+                let mut a = st.asynchronous.borrow_mut();
                 // Unknown ids were started by an interrupted call.
-                let Some(p) = st.pending.get_mut(&id) else {
+                let Some(p) = a.pending.get_mut(&id) else {
                     continue;
                 };
-                match after_hop(&h, &j, p, &req, &resp) {
+                match after_hop(h, &st.jars, p, &req, &resp) {
                     Some(next) => {
                         p.req = Some(Rc::new(next));
-                        start_hop(&h, &j, p, id);
+                        start_hop(h, &st.jars, p, id);
                     }
                     None => {
-                        let p = st.pending.remove(&id).expect("pending request");
-                        drop(st);
+                        let p = a.pending.remove(&id).expect("pending request");
+                        drop(a);
                         let n = out.len();
                         out.set(n, id as f64)?;
-                        out.set(n + 1, response_object(&proto, p.body_type, req, resp)?)?;
+                        out.set(n + 1, response_object(&ctx, p.body_type, req, resp)?)?;
                     }
                 }
             }
             Ok(out.into_value())
-        },
-    )?;
-    Ok(())
-}
-
-fn parse_url(ctx: &Ctx<'_>, u: &str) -> Result<url::Url> {
-    url::Url::parse(u).map_err(|e| throw(ctx, &format!("invalid URL '{u}': {e}")))
-}
-
-fn install_jars<'js>(ctx: &Ctx<'js>, native: &Object<'js>, jars: &Jars) -> Result<()> {
-    let j = jars.clone();
-    def(ctx, native, "jarNew", move || -> usize {
-        let mut j = j.borrow_mut();
-        j.push(Jar::default());
-        j.len() - 1
-    })?;
-    let j = jars.clone();
-    def(
-        ctx,
-        native,
-        "jarCookies",
-        move |ctx: Ctx<'js>, id: usize, u: String| -> Result<Object<'js>> {
-            let url = parse_url(&ctx, &u)?;
-            let out = Object::new(ctx.clone())?;
-            if let Some(jar) = j.borrow().get(id) {
-                for c in jar.matching(&url) {
-                    let list: Vec<String> =
-                        match out.get::<_, Option<Vec<String>>>(c.name.as_str())? {
-                            Some(mut l) => {
-                                l.push(c.value.clone());
-                                l
-                            }
-                            None => vec![c.value.clone()],
-                        };
-                    out.set(c.name.as_str(), list)?;
-                }
-            }
-            Ok(out)
-        },
-    )?;
-    let j = jars.clone();
-    def(
-        ctx,
-        native,
-        "jarSet",
-        move |ctx: Ctx<'js>,
-              id: usize,
-              u: String,
-              name: String,
-              value: String,
-              opts: Opt<Option<Object<'js>>>|
-              -> Result<()> {
-            let url = parse_url(&ctx, &u)?;
-            let mut header = format!("{name}={value}");
-            if let Some(o) = opts.0.flatten() {
-                for (k, v) in tag_pairs(Some(o))? {
-                    match k.as_str() {
-                        "domain" | "path" | "expires" => header.push_str(&format!("; {k}={v}")),
-                        "max_age" => header.push_str(&format!("; Max-Age={v}")),
-                        "secure" if v == "true" => header.push_str("; Secure"),
-                        "http_only" if v == "true" => header.push_str("; HttpOnly"),
-                        _ => {}
-                    }
-                }
-            }
-            let cookie = parse_set_cookie(&url, &header)
-                .ok_or_else(|| throw(&ctx, &format!("invalid cookie '{name}'")))?;
-            if let Some(jar) = j.borrow_mut().get_mut(id) {
-                jar.store(cookie);
-            }
-            Ok(())
-        },
-    )?;
-    let j = jars.clone();
-    def(
-        ctx,
-        native,
-        "jarClear",
-        move |ctx: Ctx<'js>, id: usize, u: String| -> Result<()> {
-            let url = parse_url(&ctx, &u)?;
-            if let Some(jar) = j.borrow_mut().get_mut(id) {
-                jar.clear_for(&url);
-            }
-            Ok(())
-        },
-    )?;
-    let j = jars.clone();
-    def(
-        ctx,
-        native,
-        "jarDelete",
-        move |ctx: Ctx<'js>, id: usize, u: String, name: String| -> Result<()> {
-            let url = parse_url(&ctx, &u)?;
-            if let Some(jar) = j.borrow_mut().get_mut(id) {
-                jar.delete(&url, &name);
-            }
-            Ok(())
         },
     )?;
     Ok(())

@@ -1,0 +1,475 @@
+//! `http.Response`. A Response is an instance of the native class [`Raw`], which holds the last
+//! request sent and its response. Only `status` is set when it is made. Every other field becomes
+//! a JavaScript value the first time the script reads it, and an ordinary property from then on:
+//! building them all costs more than the request itself on loopback.
+//!
+//! The prototype (the field getters, `json`, `toJSON`, `html`, `submitForm`, `clickLink`) is made
+//! once per runtime, in its neutral context, and frozen: a VU pays nothing for it, and nothing a
+//! VU does to it reaches another VU. Native functions run in
+//! their caller's realm, so what a getter builds belongs to the VU that reads it.
+
+use super::layer;
+use crate::modules::{array_buffer, bytes_of, throw};
+use crate::program::Shared;
+use brunt_http::{Request, Response};
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
+use rquickjs::function::{Opt, Rest, This};
+use rquickjs::object::Property;
+use rquickjs::{
+    qjs, Array, Class, Ctx, Exception, FromJs, Function, IntoJs, JsLifetime, Object, Persistent,
+    Result, Value,
+};
+use std::rc::Rc;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum BodyType {
+    Text,
+    Binary,
+    None,
+}
+
+/// The native data behind a Response object: the last request sent and its response.
+pub(crate) struct Raw {
+    req: Rc<Request>,
+    resp: Response,
+    body_type: BodyType,
+}
+
+// SAFETY: Raw holds no JavaScript values, so it is the same type for every lifetime.
+unsafe impl<'js> JsLifetime<'js> for Raw {
+    type Changed<'to> = Raw;
+}
+
+impl<'js> Trace<'js> for Raw {
+    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
+}
+
+impl<'js> JsClass<'js> for Raw {
+    const NAME: &'static str = "Response";
+    type Mutable = Readable;
+
+    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
+        Ok(None)
+    }
+
+    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
+        Ok(None)
+    }
+}
+
+/// The fields built on first read.
+const LAZY: [&str; 13] = [
+    "status_text",
+    "url",
+    "proto",
+    "error",
+    "error_code",
+    "remote_ip",
+    "remote_port",
+    "tls_version",
+    "headers",
+    "cookies",
+    "timings",
+    "body",
+    "request",
+];
+
+/// Every field, in the order k6's `JSON.stringify(res)` gives them.
+const JSON_ORDER: [&str; 14] = [
+    "remote_ip",
+    "remote_port",
+    "url",
+    "status",
+    "status_text",
+    "proto",
+    "headers",
+    "cookies",
+    "body",
+    "timings",
+    "tls_version",
+    "error",
+    "error_code",
+    "request",
+];
+
+/// The per-runtime classes of `k6/http`, made in the neutral context (see [`install_shared`]).
+pub(super) struct Classes {
+    pub response_proto: Persistent<Object<'static>>,
+    pub jar_proto: Persistent<Object<'static>>,
+}
+
+// SAFETY: Classes holds only persistent handles, which carry no lifetime.
+unsafe impl<'js> JsLifetime<'js> for Classes {
+    type Changed<'to> = Classes;
+}
+
+/// One of the runtime's classes, as a handle of the caller's context.
+fn restore<'js, T>(
+    ctx: &Ctx<'js>,
+    pick: impl FnOnce(&Classes) -> &Persistent<T>,
+) -> Result<T::Changed<'js>>
+where
+    T: JsLifetime<'static> + Clone,
+{
+    let p = {
+        let classes = ctx
+            .userdata::<Classes>()
+            .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))?;
+        pick(&classes).clone()
+    };
+    p.restore(ctx)
+}
+
+/// The prototype of the VU's cookie jars (see `jar.rs`).
+pub(super) fn jar_prototype<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    restore(ctx, |c| &c.jar_proto)
+}
+
+/// A Response object for the script, with `status` set (scripts read it on nearly every
+/// response).
+pub(super) fn response_object<'js>(
+    ctx: &Ctx<'js>,
+    body_type: BodyType,
+    req: Rc<Request>,
+    resp: Response,
+) -> Result<Value<'js>> {
+    let status = resp.status;
+    let proto = restore(ctx, |c| &c.response_proto)?;
+    let obj = Class::instance_proto(
+        Raw {
+            req,
+            resp,
+            body_type,
+        },
+        proto,
+    )?;
+    obj.set("status", status)?;
+    Ok(obj.into_value())
+}
+
+pub(super) fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
+}
+
+/// Headers as an object with Go's canonical names: repeated names are joined with `, ` (as
+/// Go's `Header.Get` reads them, and k6's `res.headers`), or kept as arrays (k6's
+/// `res.request.headers`).
+fn headers_object<'js>(
+    ctx: &Ctx<'js>,
+    headers: &http::HeaderMap,
+    as_arrays: bool,
+) -> Result<Object<'js>> {
+    let out = Object::new(ctx.clone())?;
+    for name in headers.keys() {
+        let values = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let key = canonical_header(name.as_str());
+        if as_arrays {
+            out.set(key, values.collect::<Vec<_>>())?;
+        } else {
+            out.set(key, values.collect::<Vec<_>>().join(", "))?;
+        }
+    }
+    Ok(out)
+}
+
+/// One field of a Response, by name.
+fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
+    let (req, resp) = (&raw.req, &raw.resp);
+    let c = ctx.clone();
+    match key {
+        "status_text" => {
+            let reason = http::StatusCode::from_u16(resp.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            format!("{} {reason}", resp.status).into_js(ctx)
+        }
+        "url" => req.url().as_str().into_js(ctx),
+        "proto" => resp.proto.as_str().into_js(ctx),
+        "error" => resp.error.as_deref().unwrap_or("").into_js(ctx),
+        "error_code" => resp.error_code.0.into_js(ctx),
+        "remote_ip" => resp
+            .remote
+            .map(|r| r.ip().to_string())
+            .unwrap_or_default()
+            .into_js(ctx),
+        "remote_port" => resp.remote.map(|r| r.port()).unwrap_or(0).into_js(ctx),
+        "tls_version" => resp.tls_version.unwrap_or("").into_js(ctx),
+        "headers" => Ok(headers_object(ctx, &resp.headers, false)?.into_value()),
+        "cookies" => {
+            let out = Object::new(c)?;
+            for v in resp.headers.get_all(http::header::SET_COOKIE) {
+                let Some(ck) = v
+                    .to_str()
+                    .ok()
+                    .and_then(|s| super::cookies::parse_set_cookie(req.url(), s))
+                else {
+                    continue;
+                };
+                let list = match out.get::<_, Option<Array>>(ck.name.as_str())? {
+                    Some(list) => list,
+                    None => {
+                        let list = Array::new(ctx.clone())?;
+                        out.set(ck.name.as_str(), list.clone())?;
+                        list
+                    }
+                };
+                let o = Object::new(ctx.clone())?;
+                o.set("name", ck.name.as_str())?;
+                o.set("value", ck.value.as_str())?;
+                o.set("domain", ck.domain.as_str())?;
+                o.set("path", ck.path.as_str())?;
+                o.set("http_only", ck.http_only)?;
+                o.set("secure", ck.secure)?;
+                list.set(list.len(), o)?;
+            }
+            Ok(out.into_value())
+        }
+        "timings" => {
+            let t = resp.timings;
+            let o = Object::new(c)?;
+            // k6's order, with its deprecated `looking_up` (always 0).
+            o.set("duration", t.duration)?;
+            o.set("blocked", t.blocked)?;
+            o.set("looking_up", 0)?;
+            o.set("connecting", t.connecting)?;
+            o.set("tls_handshaking", t.tls_handshaking)?;
+            o.set("sending", t.sending)?;
+            o.set("waiting", t.waiting)?;
+            o.set("receiving", t.receiving)?;
+            Ok(o.into_value())
+        }
+        "body" => match raw.body_type {
+            BodyType::None => Ok(Value::new_null(c)),
+            _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
+            BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
+            BodyType::Text => Ok(rquickjs::String::from_str(
+                c,
+                &String::from_utf8_lossy(&resp.body),
+            )?
+            .into_value()),
+        },
+        "request" => {
+            let o = Object::new(c)?;
+            o.set("method", req.method().as_str())?;
+            o.set("url", req.url().as_str())?;
+            o.set("headers", headers_object(ctx, req.headers(), true)?)?;
+            o.set("body", String::from_utf8_lossy(req.body()).into_owned())?;
+            o.set("cookies", Object::new(ctx.clone())?)?;
+            Ok(o.into_value())
+        }
+        _ => Ok(Value::new_undefined(c)),
+    }
+}
+
+/// Makes `key` an ordinary property of `obj` holding `value` (it was a getter on the prototype).
+fn own<'js>(obj: &Object<'js>, key: &'static str, value: Value<'js>) -> Result<()> {
+    obj.prop(
+        key,
+        Property::from(value).writable().enumerable().configurable(),
+    )
+}
+
+/// gjson-style selector for `res.json(selector)`: `a.b`, `items.0.id`, `items.#` (length).
+fn select<'js>(ctx: &Ctx<'js>, mut v: Value<'js>, selector: &str) -> Result<Value<'js>> {
+    for part in selector.split('.') {
+        if v.is_undefined() || v.is_null() {
+            return Ok(Value::new_undefined(ctx.clone()));
+        }
+        if part == "#" {
+            if let Some(a) = v.as_array() {
+                v = (a.len() as f64).into_js(ctx)?;
+                continue;
+            }
+        }
+        v = get_any(ctx, &v, part)?;
+    }
+    Ok(v)
+}
+
+/// `v[key]` for any value (a string's `length` or index included), as JavaScript reads it.
+fn get_any<'js>(ctx: &Ctx<'js>, v: &Value<'js>, key: &str) -> Result<Value<'js>> {
+    let Ok(key) = std::ffi::CString::new(key) else {
+        return Ok(Value::new_undefined(ctx.clone()));
+    };
+    // SAFETY: `v` is a live value of this context; the result is owned by the handle.
+    unsafe {
+        let raw = qjs::JS_GetPropertyStr(ctx.as_raw().as_ptr(), v.as_raw(), key.as_ptr());
+        if qjs::JS_IsException(raw) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), raw))
+    }
+}
+
+/// The Response object a method was called on.
+fn this_raw<'js>(this: &Value<'js>) -> Option<(Object<'js>, Class<'js, Raw>)> {
+    let obj = this.as_object()?.clone();
+    let raw = Class::<Raw>::from_object(&obj)?;
+    Some((obj, raw))
+}
+
+/// `res.json([selector])`.
+fn json<'js>(
+    ctx: &Ctx<'js>,
+    this: &Value<'js>,
+    selector: Option<Value<'js>>,
+) -> Result<Value<'js>> {
+    let body: Value = match this.as_object() {
+        Some(o) => o.get("body")?,
+        None => Value::new_undefined(ctx.clone()),
+    };
+    if body.is_null() || body.is_undefined() {
+        return Err(throw(ctx, "the response has no body"));
+    }
+    let text = match body.as_string() {
+        Some(s) => s.to_string()?,
+        None => String::from_utf8_lossy(&bytes_of(ctx, &body)?).into_owned(),
+    };
+    let parsed = match ctx.json_parse(text) {
+        Ok(v) => v,
+        Err(rquickjs::Error::Exception) => {
+            let e = ctx.catch();
+            let msg = e
+                .as_object()
+                .and_then(|o| o.get::<_, String>("message").ok())
+                .unwrap_or_default();
+            return Err(Exception::throw_syntax(
+                ctx,
+                &format!("cannot parse the response body as JSON: {msg}"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    match selector.filter(|s| !s.is_undefined()) {
+        None => Ok(parsed),
+        Some(s) => {
+            let s = rquickjs::Coerced::<String>::from_js(ctx, s)?.0;
+            select(ctx, parsed, &s)
+        }
+    }
+}
+
+/// `res.toJSON()`: every field, in k6's order, so `JSON.stringify(res)` gives what k6 gives.
+fn to_json<'js>(ctx: &Ctx<'js>, this: &Value<'js>) -> Result<Object<'js>> {
+    let out = Object::new(ctx.clone())?;
+    if let Some(o) = this.as_object() {
+        for k in JSON_ORDER {
+            out.set(k, o.get::<_, Value>(k)?)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Makes the runtime's Response prototype and the cookie jars' prototype in
+/// the neutral context `ctx`, freezes them, and keeps them for the VUs (see [`Classes`]).
+pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Result<()> {
+    let object: Object = ctx.globals().get("Object")?;
+    let define: Function = object.get("defineProperty")?;
+    let mut made: Vec<Value<'js>> = Vec::new();
+    let proto = Object::new(ctx.clone())?;
+    for key in LAZY {
+        let get = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, this: This<Value<'js>>| -> Result<Value<'js>> {
+                let Some((obj, raw)) = this_raw(&this.0) else {
+                    return Ok(Value::new_undefined(ctx));
+                };
+                let v = field(&ctx, &raw.borrow(), key)?;
+                own(&obj, key, v.clone())?;
+                Ok(v)
+            },
+        )?
+        .with_name(key)?;
+        let set = Function::new(
+            ctx.clone(),
+            move |this: This<Value<'js>>, v: Value<'js>| -> Result<()> {
+                match this.0.as_object() {
+                    Some(obj) => own(obj, key, v),
+                    None => Ok(()),
+                }
+            },
+        )?
+        .with_name(key)?;
+        let desc = Object::new(ctx.clone())?;
+        desc.set("get", get.clone())?;
+        desc.set("set", set.clone())?;
+        desc.set("configurable", true)?;
+        define.call::<_, Value>((proto.clone(), key, desc))?;
+        made.push(get.into_value());
+        made.push(set.into_value());
+    }
+    let methods: [(&str, Function<'js>); 5] = [
+        (
+            "json",
+            Function::new(
+                ctx.clone(),
+                |ctx: Ctx<'js>, this: This<Value<'js>>, sel: Opt<Value<'js>>| {
+                    json(&ctx, &this.0, sel.0)
+                },
+            )?,
+        ),
+        (
+            "toJSON",
+            Function::new(ctx.clone(), |ctx: Ctx<'js>, this: This<Value<'js>>| {
+                to_json(&ctx, &this.0)
+            })?,
+        ),
+        ("html", forward_method(ctx, shared, "html")?),
+        ("submitForm", forward_method(ctx, shared, "submitForm")?),
+        ("clickLink", forward_method(ctx, shared, "clickLink")?),
+    ];
+    for (name, f) in methods {
+        let f = f.with_name(name)?;
+        made.push(f.clone().into_value());
+        proto.prop(name, Property::from(f).writable().configurable())?;
+    }
+    made.push(proto.clone().into_value());
+    let jar_proto = super::jar::prototype(ctx, &mut made)?;
+    let freeze: Function = object.get("freeze")?;
+    for o in made {
+        freeze.call::<_, Value>((o,))?;
+    }
+    ctx.store_userdata(Classes {
+        response_proto: Persistent::save(ctx, proto),
+        jar_proto: Persistent::save(ctx, jar_proto),
+    })
+    .map_err(|_| throw(ctx, "k6/http's classes were made twice"))?;
+    Ok(())
+}
+
+/// A Response method done by the JavaScript layer: `res.html(sel)` calls the layer's
+/// `html(res, sel)`.
+fn forward_method<'js>(
+    ctx: &Ctx<'js>,
+    shared: &Arc<Shared>,
+    name: &'static str,
+) -> Result<Function<'js>> {
+    let shared = shared.clone();
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              this: This<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<Value<'js>> {
+            let f: Function = layer(&ctx, &shared)?.get(name)?;
+            let mut all = vec![this.0];
+            all.extend(args.0);
+            f.call((Rest(all),))
+        },
+    )
+}
