@@ -310,14 +310,14 @@ fn parse_head(
     };
     let status = resp.code.unwrap_or(0);
     let http11 = resp.version == Some(1);
-    let base = buf.as_ptr() as usize;
-    // Offsets of each name and value, so that the values can become slices of the frozen head.
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    // Offsets of each name and value, so that the values can become slices of the frozen head;
+    // `u32` (a head is at most a few MiB) halves the array zeroed for every response.
+    let offset = |p: *const u8| (p as usize - buf.as_ptr() as usize) as u32;
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let count = resp.headers.len();
     for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-        let n = h.name.as_ptr() as usize - base;
-        let v = h.value.as_ptr() as usize - base;
-        *span = (n, n + h.name.len(), v, v + h.value.len());
+        let (n, v) = (offset(h.name.as_ptr()), offset(h.value.as_ptr()));
+        *span = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
@@ -325,6 +325,7 @@ fn parse_head(
     let mut chunked = false;
     let mut keep_alive = http11;
     for &(n0, n1, v0, v1) in &spans[..count] {
+        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
         let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
             .map_err(|_| malformed("header value"))?;
