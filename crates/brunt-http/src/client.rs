@@ -112,8 +112,10 @@ impl Client {
             };
             on_redirect(&resp, &mut next);
             hops += 1;
-            resp = self.hop(&next, deadline).await;
-            owned = Some(next);
+            let next = owned.insert(next);
+            // Boxed, so that the future of every request in flight, redirected or not, is not
+            // sized for this await: a second hop beside a response and a request.
+            resp = Box::pin(self.hop(next, deadline)).await;
         }
     }
 
@@ -188,7 +190,9 @@ impl Client {
         loop {
             let c = match conn.take() {
                 Some(c) => c,
-                None => self.open(&req.origin, stamps).await?,
+                // Boxed: connecting (name lookup, TCP, TLS) is most of this future's size, and
+                // requests on kept-alive connections, the most, need none of it.
+                None => Box::pin(self.open(&req.origin, stamps)).await?,
             };
             stamps.got_conn = Some(Instant::now());
             match c {

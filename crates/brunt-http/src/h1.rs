@@ -1,7 +1,8 @@
 //! HTTP/1.1 exchanges on a connection of our own: the request goes out as bytes serialized once
-//! per [`Request`], the response head is parsed by `httparse` straight from the read buffer, and
-//! header values and small bodies are slices of that buffer, not copies. This is the hot path of
-//! `brunt quick`; hyper's connection (channels, a task hand-off per request) cost a third of
+//! per [`Request`], reads land in a per-thread scratch buffer from which only the response's
+//! bytes are copied to the connection, the response head is parsed by `httparse` straight from
+//! those, and header values and small bodies are slices of them, not copies. This is the hot path
+//! of `brunt quick`; hyper's connection (channels, a task hand-off per request) cost a third of
 //! wrk's throughput here, see docs/benchmarks.md.
 
 use crate::connect::Io;
@@ -11,22 +12,32 @@ use crate::response::Exchanged;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
+use std::cell::RefCell;
+use std::future::poll_fn;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 /// Most response headers parsed; more is an error, as in hyper (which allows 100).
 const MAX_HEADERS: usize = 100;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 1 << 20;
-/// Reads start at this size and grow with the data buffered, up to `MAX_READ`; buffers are
-/// small because a test may hold thousands of idle connections.
-const MIN_READ: usize = 4 * 1024;
-const MAX_READ: usize = 64 * 1024;
+/// Most bytes one read takes. Reads go to a buffer of this size per thread, not per connection,
+/// because a test may hold thousands of connections that all wait for their responses at once.
+const SCRATCH: usize = 64 * 1024;
+/// A connection's buffer with this much room reserved (for a large body) is read into directly,
+/// saving the copy from the scratch buffer.
+const DIRECT_READ: usize = 4 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
 
 pub(crate) struct H1Conn {
     io: Io,
+    /// Bytes read but not yet taken by the response: a partial head or body, or what follows it.
+    /// Empty and unallocated between exchanges.
     buf: BytesMut,
     /// False once the connection cannot carry another request (closed, `Connection: close`,
     /// body delimited by the close, or in an unknown state after an error).
@@ -106,10 +117,8 @@ impl H1Conn {
                 && status != 101
                 && !matches!(framing, Framing::UntilClose)
                 && self.buf.is_empty();
-            if self.buf.capacity() > MAX_READ {
-                // A large response grew the buffer: an idle connection need not keep it.
-                self.buf = BytesMut::new();
-            }
+            // The response's slices keep the bytes they need; an idle connection keeps none.
+            self.buf = BytesMut::new();
             return Ok(Exchanged {
                 status,
                 version,
@@ -128,20 +137,39 @@ impl H1Conn {
 
     /// Reads more bytes into the buffer; `Ok(false)` at end of stream.
     async fn fill(&mut self) -> Result<bool, RequestError> {
-        if self.buf.capacity() - self.buf.len() < MIN_READ / 2 {
-            self.buf.reserve(self.buf.len().clamp(MIN_READ, MAX_READ));
-        }
-        match self.io.read_buf(&mut self.buf).await {
-            Ok(n) => Ok(n > 0),
-            Err(e) => Err(RequestError::io(&e, "read")),
-        }
+        Ok(self.read_some(0).await? > 0)
+    }
+
+    /// Reads once, drops the first `skip` bytes read (a discarded body; the buffer must then be
+    /// empty) and appends the rest to the buffer. Returns the bytes read, 0 at end of stream.
+    async fn read_some(&mut self, skip: usize) -> Result<usize, RequestError> {
+        debug_assert!(skip == 0 || self.buf.is_empty());
+        let read = if self.buf.capacity() - self.buf.len() >= DIRECT_READ {
+            self.io.read_buf(&mut self.buf).await.inspect(|&n| {
+                self.buf.advance(n.min(skip));
+            })
+        } else {
+            let (io, buf) = (&mut self.io, &mut self.buf);
+            // The scratch buffer is borrowed only within one poll, never across a wait.
+            poll_fn(|cx| {
+                SCRATCH_BUF.with_borrow_mut(|scratch| {
+                    let mut rb = ReadBuf::new(&mut scratch[..]);
+                    ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
+                    let got = rb.filled();
+                    buf.extend_from_slice(&got[got.len().min(skip)..]);
+                    Poll::Ready(Ok(got.len()))
+                })
+            })
+            .await
+        };
+        read.map_err(|e| RequestError::io(&e, "read"))
     }
 
     async fn fill_or_eof(&mut self) -> Result<(), RequestError> {
         if self.fill().await? {
             Ok(())
         } else {
-            Err(RequestError::new(ErrorCode::GENERIC, "unexpected EOF"))
+            Err(unexpected_eof())
         }
     }
 
@@ -181,7 +209,10 @@ impl H1Conn {
                 if left == 0 {
                     return Ok(Bytes::new());
                 }
-                self.fill_or_eof().await?;
+                match self.read_some(left).await? {
+                    0 => return Err(unexpected_eof()),
+                    got => left -= got.min(left),
+                }
             }
         }
         if self.buf.len() < n {
@@ -239,15 +270,19 @@ impl H1Conn {
     }
 
     async fn read_to_close(&mut self, discard: bool) -> Result<Bytes, RequestError> {
-        loop {
-            if discard {
-                self.buf.clear();
-            }
-            if !self.fill().await? {
-                return Ok(self.buf.split().freeze());
-            }
-        }
+        let skip = if discard {
+            self.buf.clear();
+            usize::MAX
+        } else {
+            0
+        };
+        while self.read_some(skip).await? > 0 {}
+        Ok(self.buf.split().freeze())
     }
+}
+
+fn unexpected_eof() -> RequestError {
+    RequestError::new(ErrorCode::GENERIC, "unexpected EOF")
 }
 
 fn malformed(what: &str) -> RequestError {
@@ -275,14 +310,14 @@ fn parse_head(
     };
     let status = resp.code.unwrap_or(0);
     let http11 = resp.version == Some(1);
-    let base = buf.as_ptr() as usize;
-    // Offsets of each name and value, so that the values can become slices of the frozen head.
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    // Offsets of each name and value, so that the values can become slices of the frozen head;
+    // `u32` (a head is at most a few MiB) halves the array zeroed for every response.
+    let offset = |p: *const u8| (p as usize - buf.as_ptr() as usize) as u32;
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let count = resp.headers.len();
     for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-        let n = h.name.as_ptr() as usize - base;
-        let v = h.value.as_ptr() as usize - base;
-        *span = (n, n + h.name.len(), v, v + h.value.len());
+        let (n, v) = (offset(h.name.as_ptr()), offset(h.value.as_ptr()));
+        *span = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
@@ -290,6 +325,7 @@ fn parse_head(
     let mut chunked = false;
     let mut keep_alive = http11;
     for &(n0, n1, v0, v1) in &spans[..count] {
+        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
         let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
             .map_err(|_| malformed("header value"))?;

@@ -152,6 +152,55 @@ async fn chunked_interim_and_close_delimited_bodies() {
 }
 
 #[tokio::test]
+async fn responses_in_many_reads_are_whole_and_counted_exactly() {
+    let c = client();
+    const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nx-a: b\r\n\r\nhello, world";
+    let dribbled = support::serve_raw_in_pieces(REPLY, false, 5).await;
+    let mut req = get(&format!("http://{dribbled}/"));
+    for discard in [false, true] {
+        req.discard_body = discard;
+        let r = c.send(&req).await;
+        assert_eq!((r.status, r.error.as_deref()), (200, None));
+        assert_eq!(r.headers["x-a"], "b");
+        assert_eq!(r.body, if discard { "" } else { "hello, world" });
+        assert_eq!(r.bytes_received, REPLY.len() as u64, "data_received");
+        assert!(r.timings.receiving > 0.0, "{:?}", r.timings);
+        assert_eq!(r.timings.connecting == 0.0, discard, "kept alive");
+    }
+
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+        5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+    let chunked = support::serve_raw_in_pieces(CHUNKED, false, 3).await;
+    let r = c.send(&get(&format!("http://{chunked}/"))).await;
+    assert_eq!((r.status, &r.body[..]), (200, &b"hello, world"[..]));
+    assert_eq!(r.bytes_received, CHUNKED.len() as u64);
+
+    // A head larger than any one read.
+    let mut big = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 200_000));
+    big.extend_from_slice(b"\r\n\r\nok");
+    let big: &'static [u8] = big.leak();
+    let addr = support::serve_raw(big, false).await;
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    assert_eq!(r.headers["x-big"].len(), 200_000);
+    assert_eq!(r.bytes_received, big.len() as u64);
+}
+
+#[tokio::test]
+async fn bytes_after_the_body_end_the_connection() {
+    let c = client();
+    let addr =
+        support::serve_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokJUNK", false).await;
+    let req = get(&format!("http://{addr}/"));
+    for _ in 0..2 {
+        let r = c.send(&req).await;
+        assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+        assert!(r.timings.connecting > 0.0, "not reused: {:?}", r.timings);
+    }
+}
+
+#[tokio::test]
 async fn head_responses_have_no_body() {
     let addr = support::serve().await;
     let c = client();

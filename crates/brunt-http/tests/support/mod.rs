@@ -118,13 +118,32 @@ pub async fn serve_tls() -> SocketAddr {
 /// A server that answers every request with the same raw bytes, and closes each connection
 /// after its first answer when `close_after_one` (whatever the bytes say about keep-alive).
 pub async fn serve_raw(reply: &'static [u8], close_after_one: bool) -> SocketAddr {
+    serve_raw_in_pieces(reply, close_after_one, reply.len().max(1)).await
+}
+
+/// As [`serve_raw`], writing the reply `piece` bytes at a time a millisecond apart, so that the
+/// client reads it in many parts.
+pub async fn serve_raw_in_pieces(
+    reply: &'static [u8],
+    close_after_one: bool,
+    piece: usize,
+) -> SocketAddr {
     serve_each(move |mut tcp| async move {
+        let _ = tcp.set_nodelay(true);
         let mut buf = Vec::new();
         let mut chunk = [0u8; 1024];
         loop {
             while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 buf.drain(..end + 4);
-                if tcp.write_all(reply).await.is_err() || close_after_one {
+                for (i, part) in reply.chunks(piece).enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    if tcp.write_all(part).await.is_err() {
+                        return;
+                    }
+                }
+                if close_after_one {
                     return;
                 }
             }
