@@ -676,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn k6_http_prototypes_are_shared_frozen_and_jars_stay_per_vu() {
+    fn k6_http_functions_and_prototypes_are_shared_frozen_and_jars_stay_per_vu() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -696,6 +696,7 @@ mod tests {
               if (seen.length !== __ITER) throw new Error(`jar mixed: ${seen}`);
               jar.set(url, `vu${__VU}_${__ITER}`, 'x');
               if (!(new http.CookieJar() instanceof http.CookieJar)) throw new Error('CookieJar');
+              if (!Object.isFrozen(http.get) || !Object.isFrozen(http.CookieJar)) throw new Error('shared functions');
             }
             "#,
             2,

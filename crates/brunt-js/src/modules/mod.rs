@@ -43,7 +43,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "k6" => k6::install(&ctx, &native, &h)?,
                 "k6:module" => k6::module_functions(&ctx, &native, &h)?,
                 "http" => http::install(&ctx, &native, http())?,
-                "http:module" => http::module_functions(&ctx, &native, http())?,
+                "http:module" => http::install_state(&ctx, http())?,
                 "metrics" => metrics::install(&ctx, &native, &h)?,
                 "data" => data::install(&ctx, &native, &h)?,
                 "execution" => execution::install(&ctx, &native, &h)?,

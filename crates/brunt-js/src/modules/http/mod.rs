@@ -13,7 +13,7 @@ mod jar;
 mod module;
 mod response;
 
-pub(crate) use module::{module_functions, HttpModule, LAYER};
+pub(crate) use module::{install_state, HttpModule, LAYER};
 pub(crate) use response::install_shared;
 
 use self::module::layer;

@@ -1,17 +1,20 @@
-//! The `k6/http` module as scripts import it, native: a VU holds its exported functions and a
-//! default object, not a compiled JavaScript layer. `http.get(url)` and the other shorthands
-//! without a body or params, the common case of load tests, go straight to the native request
-//! path. Everything else (params, bodies, URL templates, batch, asyncRequest, files, expected
-//! statuses, forms) is done by the JavaScript layer `js/http.js`, which a VU evaluates the
-//! first time it needs it.
+//! The `k6/http` module as scripts import it, native. Its functions are made once per runtime,
+//! in the neutral context, and frozen (like the Response prototype); each finds its VU's
+//! [`State`] through a hidden global of the caller's context. A VU holds only its module record,
+//! the default object and that global: not a compiled JavaScript layer, not a function object per
+//! export. `http.get(url)` and the other shorthands without a body or params, the common case of
+//! load tests, go straight to the native request path. Everything else (params, bodies, URL
+//! templates, batch, asyncRequest, files, expected statuses, forms) is done by the JavaScript
+//! layer `js/http.js`, which a VU evaluates the first time it needs it.
 
 use super::{jar, response, State};
-use crate::modules::{def_public, NATIVE};
+use crate::modules::NATIVE;
 use crate::program::Shared;
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
-use rquickjs::{Ctx, Function, Object, Result, Value};
+use rquickjs::{Class, Ctx, Function, JsLifetime, Object, Result, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -20,6 +23,47 @@ pub(crate) const LAYER: &str = "brunt:http-layer";
 
 /// The hidden global that holds the VU's layer once evaluated.
 const LAYER_GLOBAL: &str = "__brunt_http_layer";
+
+/// The hidden global that holds the VU's [`State`] for the shared functions.
+const STATE_GLOBAL: &str = "__brunt_http_state";
+
+/// A VU's [`State`] as a JavaScript value.
+pub(crate) struct StateRef(Rc<State>);
+
+// SAFETY: StateRef holds no JavaScript values, so it is the same type for every lifetime.
+unsafe impl<'js> JsLifetime<'js> for StateRef {
+    type Changed<'to> = StateRef;
+}
+
+impl<'js> Trace<'js> for StateRef {
+    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
+}
+
+impl<'js> JsClass<'js> for StateRef {
+    const NAME: &'static str = "HttpState";
+    type Mutable = Readable;
+
+    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
+        Ok(None)
+    }
+
+    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
+        Ok(None)
+    }
+}
+
+/// Gives the VU's context its [`State`] (when it imports `k6/http`).
+pub(crate) fn install_state<'js>(ctx: &Ctx<'js>, state: &Rc<State>) -> Result<()> {
+    let holder = Class::instance(ctx.clone(), StateRef(state.clone()))?;
+    ctx.globals().prop(STATE_GLOBAL, Property::from(holder))
+}
+
+/// The [`State`] of the VU whose context calls.
+fn vu_state(ctx: &Ctx<'_>) -> Result<Rc<State>> {
+    let holder: Class<StateRef> = ctx.globals().get(STATE_GLOBAL)?;
+    let state = holder.borrow().0.clone();
+    Ok(state)
+}
 
 /// The shorthands: name, method, whether a body comes before the params.
 const SHORTHANDS: [(&str, &str, bool); 7] = [
@@ -87,9 +131,10 @@ impl ModuleDef for HttpModule {
     }
 
     fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> Result<()> {
-        // The VU's functions come from its `__brunt_native`, which holds the VU.
+        // The VU's `__brunt_native`, which holds the VU, installs its state.
         let native: Function = ctx.globals().get(NATIVE)?;
-        let fns: Object = native.call(("http:module",))?;
+        native.call::<_, Value>(("http:module",))?;
+        let fns = response::module_functions(ctx)?;
         let default = Object::new(ctx.clone())?;
         for name in function_names() {
             let f: Value = fns.get(name)?;
@@ -131,85 +176,93 @@ fn forward<'js>(
     f.call((Rest(args),))
 }
 
-/// The module's exports for one VU (see [`HttpModule`]).
-pub(crate) fn module_functions<'js>(
+/// The module's functions, made once per runtime in the neutral context `ctx` (see the module
+/// doc); adds what it makes to `made` (to be frozen).
+pub(super) fn shared_functions<'js>(
     ctx: &Ctx<'js>,
-    out: &Object<'js>,
-    state: &Rc<State>,
-) -> Result<()> {
+    jar_proto: &Object<'js>,
+    made: &mut Vec<Value<'js>>,
+) -> Result<Object<'js>> {
+    let out = Object::new(ctx.clone())?;
+    let mut add = |name: &str, f: Function<'js>| -> Result<()> {
+        let f = f.with_name(name)?;
+        made.push(f.clone().into_value());
+        out.set(name, f)
+    };
     for (name, method, has_body) in SHORTHANDS {
-        let st = state.clone();
-        def_public(
-            ctx,
-            out,
+        add(
             name,
-            move |ctx: Ctx<'js>,
-                  url: Opt<Value<'js>>,
-                  a: Opt<Value<'js>>,
-                  b: Opt<Value<'js>>|
-                  -> Result<Value<'js>> {
-                let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
-                if let Some(u) = url.0.as_ref().and_then(|u| u.as_string()) {
-                    if nullish(&body) && nullish(&params) {
-                        return st.simple(&ctx, method.as_bytes(), u);
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>,
+                      url: Opt<Value<'js>>,
+                      a: Opt<Value<'js>>,
+                      b: Opt<Value<'js>>|
+                      -> Result<Value<'js>> {
+                    let st = vu_state(&ctx)?;
+                    let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
+                    if let Some(u) = url.0.as_ref().and_then(|u| u.as_string()) {
+                        if nullish(&body) && nullish(&params) {
+                            return st.simple(&ctx, method.as_bytes(), u);
+                        }
+                    }
+                    let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
+                    let undefined = || Value::new_undefined(ctx.clone());
+                    let args = vec![
+                        m,
+                        url.0.unwrap_or_else(undefined),
+                        body.unwrap_or_else(|| Value::new_null(ctx.clone())),
+                        params.unwrap_or_else(undefined),
+                    ];
+                    forward(&ctx, &st.host.shared, "request", args)
+                },
+            )?,
+        )?;
+    }
+    add(
+        "request",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
+                let st = vu_state(&ctx)?;
+                let a = &args.0;
+                let arg = |i: usize| a.get(i).cloned();
+                if let (Some(m), Some(u)) = (
+                    a.first().and_then(|v| v.as_string()),
+                    a.get(1).and_then(|v| v.as_string()),
+                ) {
+                    if nullish(&arg(2)) && nullish(&arg(3)) {
+                        let m = m.to_string()?;
+                        return st.simple(&ctx, m.to_ascii_uppercase().as_bytes(), u);
                     }
                 }
-                let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
-                let undefined = || Value::new_undefined(ctx.clone());
-                let args = vec![
-                    m,
-                    url.0.unwrap_or_else(undefined),
-                    body.unwrap_or_else(|| Value::new_null(ctx.clone())),
-                    params.unwrap_or_else(undefined),
-                ];
-                forward(&ctx, &st.host.shared, "request", args)
+                forward(&ctx, &st.host.shared, "request", args.0)
             },
-        )?;
-    }
-    let st = state.clone();
-    def_public(
-        ctx,
-        out,
-        "request",
-        move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
-            let a = &args.0;
-            let arg = |i: usize| a.get(i).cloned();
-            if let (Some(m), Some(u)) = (
-                a.first().and_then(|v| v.as_string()),
-                a.get(1).and_then(|v| v.as_string()),
-            ) {
-                if nullish(&arg(2)) && nullish(&arg(3)) {
-                    let m = m.to_string()?;
-                    return st.simple(&ctx, m.to_ascii_uppercase().as_bytes(), u);
-                }
-            }
-            forward(&ctx, &st.host.shared, "request", args.0)
-        },
+        )?,
     )?;
     for name in FORWARDED {
-        let shared = state.host.shared.clone();
-        def_public(
-            ctx,
-            out,
+        add(
             name,
-            move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
-                forward(&ctx, &shared, name, args.0)
-            },
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
+                    let st = vu_state(&ctx)?;
+                    forward(&ctx, &st.host.shared, name, args.0)
+                },
+            )?,
         )?;
     }
-    let jars = state.jars.clone();
-    def_public(
-        ctx,
-        out,
+    add(
         "cookieJar",
-        move |ctx: Ctx<'js>| -> Result<Value<'js>> { jar::jar_object(&ctx, &jars, 0) },
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Value<'js>> {
+            jar::jar_object(&ctx, &vu_state(&ctx)?.jars, 0)
+        })?,
     )?;
-    let jars = state.jars.clone();
-    let ctor = crate::modules::native_fn(ctx, "CookieJar", move |ctx: Ctx<'js>| {
-        jar::new_jar(&ctx, &jars)
+    let ctor = Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Value<'js>> {
+        jar::new_jar(&ctx, &vu_state(&ctx)?.jars)
     })?;
     ctor.set_constructor(true);
-    ctor.prop("prototype", Property::from(response::jar_prototype(ctx)?))?;
-    out.set("CookieJar", ctor)?;
-    Ok(())
+    ctor.prop("prototype", Property::from(jar_proto.clone()))?;
+    add("CookieJar", ctor)?;
+    Ok(out)
 }

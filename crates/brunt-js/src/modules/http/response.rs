@@ -97,6 +97,8 @@ const JSON_ORDER: [&str; 14] = [
 pub(super) struct Classes {
     pub response_proto: Persistent<Object<'static>>,
     pub jar_proto: Persistent<Object<'static>>,
+    /// The module's functions (see `module.rs`).
+    pub functions: Persistent<Object<'static>>,
 }
 
 // SAFETY: Classes holds only persistent handles, which carry no lifetime.
@@ -124,6 +126,11 @@ where
 /// The prototype of the VU's cookie jars (see `jar.rs`).
 pub(super) fn jar_prototype<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     restore(ctx, |c| &c.jar_proto)
+}
+
+/// The module's functions, by export name (see `module.rs`).
+pub(super) fn module_functions<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    restore(ctx, |c| &c.functions)
 }
 
 /// A Response object for the script, with `status` set (scripts read it on nearly every
@@ -375,8 +382,8 @@ fn to_json<'js>(ctx: &Ctx<'js>, this: &Value<'js>) -> Result<Object<'js>> {
     Ok(out)
 }
 
-/// Makes the runtime's Response prototype and the cookie jars' prototype in
-/// the neutral context `ctx`, freezes them, and keeps them for the VUs (see [`Classes`]).
+/// Makes the runtime's Response prototype, the cookie jars' prototype and the module's functions
+/// in the neutral context `ctx`, freezes them, and keeps them for the VUs (see [`Classes`]).
 pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Result<()> {
     let object: Object = ctx.globals().get("Object")?;
     let define: Function = object.get("defineProperty")?;
@@ -440,6 +447,7 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     }
     made.push(proto.clone().into_value());
     let jar_proto = super::jar::prototype(ctx, &mut made)?;
+    let functions = super::module::shared_functions(ctx, &jar_proto, &mut made)?;
     let freeze: Function = object.get("freeze")?;
     for o in made {
         freeze.call::<_, Value>((o,))?;
@@ -447,6 +455,7 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     ctx.store_userdata(Classes {
         response_proto: Persistent::save(ctx, proto),
         jar_proto: Persistent::save(ctx, jar_proto),
+        functions: Persistent::save(ctx, functions),
     })
     .map_err(|_| throw(ctx, "k6/http's classes were made twice"))?;
     Ok(())
