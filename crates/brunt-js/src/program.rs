@@ -53,6 +53,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The run's consolidated options as JSON (`{}` until the run sets them).
+    pub(crate) fn options_json(&self) -> String {
+        lock(&self.options_json).clone()
+    }
+
     pub(crate) fn bytecode(&self, name: &str) -> Option<Arc<[u8]>> {
         lock(&self.bytecode).get(name).cloned()
     }

@@ -112,15 +112,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         ctx,
         native,
         "testOptions",
-        move |ctx: Ctx<'js>| -> Result<Value<'js>> {
-            let json = h
-                .shared
-                .options_json
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            ctx.json_parse(json)
-        },
+        move |ctx: Ctx<'js>| -> Result<Value<'js>> { ctx.json_parse(h.shared.options_json()) },
     )?;
     Ok(())
 }

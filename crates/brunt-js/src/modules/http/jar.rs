@@ -4,10 +4,9 @@
 
 use super::cookies::{parse_set_cookie, Jar};
 use crate::modules::{tag_pairs, throw};
-use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, This};
 use rquickjs::object::Property;
-use rquickjs::{Class, Coerced, Ctx, Function, JsLifetime, Object, Result, Value};
+use rquickjs::{Class, Coerced, Ctx, Function, Object, Result, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -20,27 +19,7 @@ pub(crate) struct JarRef {
     id: usize,
 }
 
-// SAFETY: JarRef holds no JavaScript values, so it is the same type for every lifetime.
-unsafe impl<'js> JsLifetime<'js> for JarRef {
-    type Changed<'to> = JarRef;
-}
-
-impl<'js> Trace<'js> for JarRef {
-    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
-}
-
-impl<'js> JsClass<'js> for JarRef {
-    const NAME: &'static str = "CookieJar";
-    type Mutable = Readable;
-
-    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
-        Ok(None)
-    }
-
-    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
-        Ok(None)
-    }
-}
+native_data_class!(JarRef, "CookieJar");
 
 /// A jar object for jar `id` of `jars`.
 pub(super) fn jar_object<'js>(ctx: &Ctx<'js>, jars: &Jars, id: usize) -> Result<Value<'js>> {

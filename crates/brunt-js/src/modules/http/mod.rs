@@ -8,6 +8,38 @@
 //! - `response.rs`, `jar.rs`: Response and CookieJar objects, with per-runtime prototypes.
 //! - `cookies.rs`: cookie parsing and matching.
 
+/// Makes `$ty`, a Rust type holding no JavaScript values, a QuickJS class named `$name`
+/// whose instances get their prototype when made (`Class::instance_proto`) or none.
+macro_rules! native_data_class {
+    ($ty:ty, $name:literal) => {
+        // SAFETY: the type holds no JavaScript values, so it is the same type for every lifetime.
+        unsafe impl<'js> rquickjs::JsLifetime<'js> for $ty {
+            type Changed<'to> = $ty;
+        }
+
+        impl<'js> rquickjs::class::Trace<'js> for $ty {
+            fn trace<'a>(&self, _: rquickjs::class::Tracer<'a, 'js>) {}
+        }
+
+        impl<'js> rquickjs::class::JsClass<'js> for $ty {
+            const NAME: &'static str = $name;
+            type Mutable = rquickjs::class::Readable;
+
+            fn prototype(
+                _ctx: &rquickjs::Ctx<'js>,
+            ) -> rquickjs::Result<Option<rquickjs::Object<'js>>> {
+                Ok(None)
+            }
+
+            fn constructor(
+                _ctx: &rquickjs::Ctx<'js>,
+            ) -> rquickjs::Result<Option<rquickjs::function::Constructor<'js>>> {
+                Ok(None)
+            }
+        }
+    };
+}
+
 mod cookies;
 mod jar;
 mod module;
@@ -422,13 +454,8 @@ fn batch_limits(host: &Host, cache: &Cell<Option<(usize, usize)>>) -> (usize, us
     if let Some(l) = cache.get() {
         return l;
     }
-    let json = host
-        .shared
-        .options_json
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(&host.shared.options_json()).unwrap_or_default();
     let get = |k: &str, d: usize| v.get(k).and_then(|n| n.as_u64()).map_or(d, |n| n as usize);
     let l = (get("batch", 20), get("batchPerHost", 6));
     cache.set(Some(l));

@@ -10,11 +10,10 @@
 use super::{jar, response, State};
 use crate::modules::NATIVE;
 use crate::program::Shared;
-use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
-use rquickjs::{Class, Ctx, Function, JsLifetime, Object, Result, Value};
+use rquickjs::{Class, Ctx, Function, Object, Result, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -30,27 +29,7 @@ const STATE_GLOBAL: &str = "__brunt_http_state";
 /// A VU's [`State`] as a JavaScript value.
 pub(crate) struct StateRef(Rc<State>);
 
-// SAFETY: StateRef holds no JavaScript values, so it is the same type for every lifetime.
-unsafe impl<'js> JsLifetime<'js> for StateRef {
-    type Changed<'to> = StateRef;
-}
-
-impl<'js> Trace<'js> for StateRef {
-    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
-}
-
-impl<'js> JsClass<'js> for StateRef {
-    const NAME: &'static str = "HttpState";
-    type Mutable = Readable;
-
-    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
-        Ok(None)
-    }
-
-    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
-        Ok(None)
-    }
-}
+native_data_class!(StateRef, "HttpState");
 
 /// Gives the VU's context its [`State`] (when it imports `k6/http`).
 pub(crate) fn install_state<'js>(ctx: &Ctx<'js>, state: &Rc<State>) -> Result<()> {

@@ -12,7 +12,6 @@ use super::layer;
 use crate::modules::{array_buffer, bytes_of, throw};
 use crate::program::Shared;
 use brunt_http::{Request, Response};
-use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest, This};
 use rquickjs::object::Property;
 use rquickjs::{
@@ -36,27 +35,7 @@ pub(crate) struct Raw {
     body_type: BodyType,
 }
 
-// SAFETY: Raw holds no JavaScript values, so it is the same type for every lifetime.
-unsafe impl<'js> JsLifetime<'js> for Raw {
-    type Changed<'to> = Raw;
-}
-
-impl<'js> Trace<'js> for Raw {
-    fn trace<'a>(&self, _: Tracer<'a, 'js>) {}
-}
-
-impl<'js> JsClass<'js> for Raw {
-    const NAME: &'static str = "Response";
-    type Mutable = Readable;
-
-    fn prototype(_ctx: &Ctx<'js>) -> Result<Option<Object<'js>>> {
-        Ok(None)
-    }
-
-    fn constructor(_ctx: &Ctx<'js>) -> Result<Option<rquickjs::function::Constructor<'js>>> {
-        Ok(None)
-    }
-}
+native_data_class!(Raw, "Response");
 
 /// The fields built on first read.
 const LAZY: [&str; 13] = [
