@@ -66,15 +66,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// The resolved form of a listen address, for deciding whether a proxy changed.
 async fn resolve(listen: &str) -> Result<String, ApiError> {
-    if listen.is_empty() {
-        return Ok("[::]:0".into());
-    }
-    match tokio::net::lookup_host(listen).await {
-        Ok(mut addrs) => addrs.next().map(|a| a.to_string()).ok_or_else(|| {
-            ApiError::new(format!("address {listen}: no suitable address found"), 500)
-        }),
-        Err(e) => Err(ApiError::new(format!("address {listen}: {e}"), 500)),
-    }
+    Ok(crate::listen::resolve(listen).await?.addr.to_string())
 }
 
 impl Collection {

@@ -57,15 +57,15 @@ impl ApiError {
         Self::new("toxic not found", 404)
     }
 
-    /// Toxiproxy answers listen failures (address in use, bad address) with 500
-    /// and Go's error text.
+    /// A listen address that cannot be read or resolved: 500 with Go's text, as
+    /// Toxiproxy answers it.
+    pub(crate) fn listen_address(detail: impl std::fmt::Display) -> Self {
+        Self::new(format!("listen tcp: {detail}"), 500)
+    }
+
+    /// Toxiproxy answers bind failures (address in use, not allowed) with 500 and
+    /// Go's error text, which names the resolved address.
     pub(crate) fn listen(addr: &str, err: &std::io::Error) -> Self {
-        if !addr.contains(':') {
-            return Self::new(
-                format!("listen tcp: address {addr}: missing port in address"),
-                500,
-            );
-        }
         let reason = match err.kind() {
             std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
             std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),

@@ -22,6 +22,7 @@ mod config;
 mod error;
 mod http_frame;
 mod link;
+mod listen;
 mod metrics;
 mod model;
 mod proxy;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::link::{Conn, Halves, Link};
+use crate::listen;
 use crate::metrics::ProxyCounters;
 use crate::model::{Chain, ProxyView, ToxicEntry};
 use crate::seed::rng_for;
@@ -74,14 +75,7 @@ impl Proxy {
         if self.enabled {
             return Ok(());
         }
-        let addr = if self.listen.is_empty() {
-            "[::]:0"
-        } else {
-            self.listen.as_str()
-        };
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| ApiError::listen(&self.listen, &e))?;
+        let listener = listen::resolve(&self.listen).await?.bind().await?;
         if let Ok(local) = listener.local_addr() {
             self.listen = local.to_string();
         }

@@ -432,3 +432,87 @@ async fn config_file_creates_proxies_with_toxics_and_bad_files_name_the_place() 
     std::fs::remove_dir_all(&dir).unwrap();
     server.shutdown().await;
 }
+
+/// Creates a proxy from a raw JSON body; returns the status and the parsed answer.
+async fn create_raw(
+    addr: std::net::SocketAddr,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (status, _, out) = api(addr, "POST", "/proxies", &body.to_string()).await;
+    (status, json(&out))
+}
+
+#[tokio::test]
+async fn listen_takes_go_host_port_forms_and_an_omitted_one_is_loopback() {
+    let (server, _) = start_api(1).await;
+    let addr = server.api_addr();
+    let up = echo_server().await.to_string();
+
+    // Go's forms: an empty host is every interface, a name resolves (IPv4 first).
+    let mut cases = vec![
+        ("any", Some(":0"), "[::]:"),
+        ("local", Some("localhost:0"), "127.0.0.1:"),
+        // Omitted: loopback on a free port, where Toxiproxy would open every interface.
+        ("omitted", None, "127.0.0.1:"),
+    ];
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        cases.push(("v6", Some("[::1]:0"), "[::1]:"));
+    }
+    for (name, listen, bound) in cases {
+        let mut body = json!({"name": name, "upstream": up});
+        if let Some(listen) = listen {
+            body["listen"] = json!(listen);
+        }
+        let (status, p) = create_raw(addr, body).await;
+        assert_eq!(status, 201, "{name}: {p}");
+        let reported = p["listen"].as_str().unwrap();
+        // A host without IPv6 binds an empty host on 0.0.0.0, as Go does.
+        let bound_ok =
+            reported.starts_with(bound) || (bound == "[::]:" && reported.starts_with("0.0.0.0:"));
+        assert!(bound_ok, "{name}: listen {reported}, want {bound}PORT");
+        let port: u16 = reported.rsplit(':').next().unwrap().parse().unwrap();
+        assert_ne!(port, 0, "{name}: the bound port is reported");
+        let target = match name {
+            "v6" => format!("[::1]:{port}"),
+            _ => format!("127.0.0.1:{port}"),
+        };
+        let mut s = tokio::net::TcpStream::connect(&target).await.unwrap();
+        round_trip(&mut s, b"ping").await;
+    }
+
+    // A bind error names the resolved address, as Go's does.
+    let (_, p) = create_raw(
+        addr,
+        json!({"name": "first", "listen": "localhost:0", "upstream": up}),
+    )
+    .await;
+    let port = p["listen"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, err) = create_raw(
+        addr,
+        json!({"name": "second", "listen": format!("localhost:{port}"), "upstream": up}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str().unwrap()),
+        (
+            500,
+            format!("listen tcp 127.0.0.1:{port}: bind: address already in use").as_str()
+        )
+    );
+    let (status, err) = create_raw(
+        addr,
+        json!({"name": "x", "listen": ":99999", "upstream": up}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str().unwrap()),
+        (500, "listen tcp: address 99999: invalid port")
+    );
+    server.shutdown().await;
+}
