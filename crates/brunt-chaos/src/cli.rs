@@ -276,7 +276,10 @@ async fn execute(client: &Client, command: ChaosCommand) -> anyhow::Result<Strin
                 toxicity: check_toxicity(toxicity)?,
                 attributes: parse_attrs(&attrs)?,
             };
-            let t = client.add_toxic(&proxy, &toxic).await?;
+            let t = client
+                .add_toxic(&proxy, &toxic)
+                .await
+                .with_context(|| format!("cannot add the {} toxic to proxy {proxy}", toxic.kind))?;
             let _ = writeln!(
                 out,
                 "Added {} {} toxic '{}' on proxy '{proxy}'",
@@ -293,7 +296,10 @@ async fn execute(client: &Client, command: ChaosCommand) -> anyhow::Result<Strin
                 toxicity: check_toxicity(toxicity)?,
                 attributes: parse_attrs(&attrs)?,
             };
-            let t = client.update_toxic(&proxy, &name, &changes).await?;
+            let t = client
+                .update_toxic(&proxy, &name, &changes)
+                .await
+                .with_context(|| format!("cannot update toxic {name} on proxy {proxy}"))?;
             let _ = writeln!(out, "Updated toxic '{}' on proxy '{proxy}'", t.name);
         }
         ChaosCommand::Toxic(ToxicCommand::Remove { proxy, name }) => {
@@ -495,7 +501,41 @@ mod tests {
         let err = execute(&client, run(&["toxic", "add", "db", "-t", "bogus"]))
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "invalid toxic type (HTTP 400)");
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot add the bogus toxic to proxy db: invalid toxic type (HTTP 400)"
+        );
+        // The server's reason, naming the attribute, as `brunt chaos` prints it.
+        let err = execute(
+            &client,
+            run(&["toxic", "add", "db", "-t", "latency", "-a", "latency=-5"]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot add the latency toxic to proxy db: bad request body: \
+             attributes.latency must not be negative, got -5 (HTTP 400)"
+        );
+        let err = execute(
+            &client,
+            run(&[
+                "toxic",
+                "update",
+                "db",
+                "-n",
+                "latency_upstream",
+                "-a",
+                "jitter=-1",
+            ]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot update toxic latency_upstream on proxy db: bad request body: \
+             attributes.jitter must not be negative, got -1 (HTTP 400)"
+        );
         execute(
             &client,
             run(&["toxic", "remove", "db", "-n", "latency_upstream"]),

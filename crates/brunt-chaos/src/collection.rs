@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::metrics::{self, ProxyLabels};
 use crate::model::{Toxic, ToxicEntry, ToxicView};
 use crate::proxy::Proxy;
-use crate::toxics::{Direction, KindError, ToxicKind};
+use crate::toxics::{probability, Direction, KindError, ToxicKind};
 
 /// A proxy as given to create, update or populate (and in a `--config` file).
 #[derive(Debug, Default, Deserialize)]
@@ -303,6 +303,7 @@ impl Collection {
             return Err(ApiError::toxic_exists());
         }
         let kind = ToxicKind::parse(&kind_name, input.attributes.as_ref()).map_err(kind_error)?;
+        let toxicity = checked_toxicity(input.toxicity.unwrap_or(1.0))?;
         Ok(ToxicEntry {
             uid: self.next_uid.fetch_add(1, Ordering::Relaxed),
             rev: 0,
@@ -310,7 +311,7 @@ impl Collection {
                 name,
                 stream,
                 direction,
-                toxicity: input.toxicity.unwrap_or(1.0),
+                toxicity,
                 kind,
             },
         })
@@ -344,11 +345,12 @@ impl Collection {
             .kind
             .merged(input.attributes.as_ref())
             .map_err(kind_error)?;
+        let toxicity = checked_toxicity(input.toxicity.unwrap_or(current.toxic.toxicity))?;
         let entry = ToxicEntry {
             uid: current.uid,
             rev: current.rev + 1,
             toxic: Toxic {
-                toxicity: input.toxicity.unwrap_or(current.toxic.toxicity),
+                toxicity,
                 kind,
                 ..current.toxic.clone()
             },
@@ -391,6 +393,12 @@ impl Collection {
             proxy.stop().await;
         }
     }
+}
+
+/// Toxiproxy takes any toxicity; 7 or -1 would silently mean "always" or "never".
+fn checked_toxicity(toxicity: f32) -> Result<f32, ApiError> {
+    probability("toxicity", toxicity).map_err(ApiError::bad_request_body)?;
+    Ok(toxicity)
 }
 
 fn kind_error(e: KindError) -> ApiError {

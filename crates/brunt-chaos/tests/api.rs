@@ -516,3 +516,95 @@ async fn listen_takes_go_host_port_forms_and_an_omitted_one_is_loopback() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn out_of_range_toxicity_and_negative_attributes_are_refused_naming_the_field() {
+    let (server, client) = start_api(1).await;
+    let addr = server.api_addr();
+    proxy(&client, "db", echo_server().await).await;
+
+    let refused = [
+        (
+            json!({"type": "latency", "toxicity": 7}),
+            "toxicity must be between 0 and 1, got 7",
+        ),
+        (
+            json!({"type": "latency", "toxicity": -1}),
+            "toxicity must be between 0 and 1, got -1",
+        ),
+        (
+            json!({"type": "latency", "attributes": {"latency": -5}}),
+            "attributes.latency must not be negative, got -5",
+        ),
+        (
+            json!({"type": "loss_rate", "attributes": {"rate": 1.5}}),
+            "attributes.rate must be between 0 and 1, got 1.5",
+        ),
+    ];
+    for (body, message) in refused {
+        let (status, _, err) = api(addr, "POST", "/proxies/db/toxics", &body.to_string()).await;
+        assert_eq!(
+            (status, json(&err)),
+            (
+                400,
+                json!({"error": format!("bad request body: {message}"), "status": 400})
+            ),
+            "{body}"
+        );
+    }
+    // Every attribute that counts time, bytes or a rate, in every toxic.
+    let attributes = [
+        ("latency", "jitter"),
+        ("bandwidth", "rate"),
+        ("slow_close", "delay"),
+        ("timeout", "timeout"),
+        ("reset_peer", "timeout"),
+        ("slicer", "average_size"),
+        ("slicer", "size_variation"),
+        ("slicer", "delay"),
+        ("limit_data", "bytes"),
+        ("loss_rate", "rate"),
+        ("slow_connect", "delay"),
+        ("slow_connect", "jitter"),
+        ("http_latency", "latency"),
+        ("http_latency", "jitter"),
+        ("http_reset", "after_bytes"),
+        ("http_status", "retry_after"),
+    ];
+    for (kind, attribute) in attributes {
+        let body = json!({"type": kind, "attributes": {attribute: -1}}).to_string();
+        let (status, _, err) = api(addr, "POST", "/proxies/db/toxics", &body).await;
+        let message = json(&err)["error"].as_str().unwrap().to_string();
+        assert_eq!(status, 400, "{body}: {message}");
+        assert!(
+            message.contains(&format!("attributes.{attribute}")),
+            "{body}: {message}"
+        );
+    }
+    let (_, _, list) = api(addr, "GET", "/proxies/db/toxics", "").await;
+    assert_eq!(json(&list), json!([]), "nothing refused was added");
+
+    // Updates are checked too, and a refused one changes nothing.
+    toxic(
+        &client,
+        "db",
+        "latency",
+        "downstream",
+        json!({"latency": 10}),
+    )
+    .await;
+    for body in [r#"{"toxicity": 1.5}"#, r#"{"attributes": {"latency": -1}}"#] {
+        let (status, _, _) =
+            api(addr, "PATCH", "/proxies/db/toxics/latency_downstream", body).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    let (_, _, t) = api(addr, "GET", "/proxies/db/toxics/latency_downstream", "").await;
+    assert_eq!(
+        (
+            json(&t)["toxicity"].clone(),
+            json(&t)["attributes"]["latency"].clone()
+        ),
+        (json!(1), json!(10))
+    );
+    server.shutdown().await;
+}

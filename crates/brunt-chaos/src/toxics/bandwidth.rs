@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{not_before, push_not_before, Behaviour, Body, Piece, StageCx};
+use super::{non_negative, not_before, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Bandwidth {
-    /// Kilobytes per second; 0 or less means unlimited.
+    /// Kilobytes per second; 0 means unlimited.
     pub rate: i64,
 }
 
@@ -17,6 +17,10 @@ impl Behaviour for Bandwidth {
     const NAME: &'static str = "bandwidth";
     /// Virtual clock: when the link finishes sending what it already let through.
     type State = Option<Instant>;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("rate", self.rate)])
+    }
 
     fn new_state(&self, _now: Instant) -> Self::State {
         None

@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{frame_requests, jittered, not_before, roll_request, Behaviour, Piece, Scope, StageCx};
+use super::{
+    frame_requests, jittered, non_negative, not_before, roll_request, Behaviour, Piece, Scope,
+    StageCx,
+};
 use crate::http_frame::{RequestFramer, Segment};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -31,6 +34,10 @@ impl Behaviour for HttpLatency {
     const NAME: &'static str = "http_latency";
     const SCOPE: Scope = Scope::Requests;
     type State = State;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("latency", self.latency), ("jitter", self.jitter)])
+    }
 
     fn new_state(&self, _now: Instant) -> State {
         State::default()

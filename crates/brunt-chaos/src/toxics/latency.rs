@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{jittered, push_not_before, Behaviour, Body, Piece, StageCx};
+use super::{jittered, non_negative, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -25,6 +25,10 @@ impl Behaviour for Latency {
     const NAME: &'static str = "latency";
     /// When the last piece left: later pieces never overtake it.
     type State = Option<Instant>;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("latency", self.latency), ("jitter", self.jitter)])
+    }
 
     fn new_state(&self, _now: Instant) -> Self::State {
         None

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Behaviour, Body, Piece, StageCx};
+use super::{non_negative, Action, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,6 +23,10 @@ pub struct State {
 impl Behaviour for LimitData {
     const NAME: &'static str = "limit_data";
     type State = State;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("bytes", self.bytes)])
+    }
 
     fn new_state(&self, _now: Instant) -> State {
         State::default()

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Behaviour, Body, Piece, StageCx};
+use super::{probability, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -19,6 +19,10 @@ pub struct LossRate {
 impl Behaviour for LossRate {
     const NAME: &'static str = "loss_rate";
     type State = ();
+
+    fn validate(&self) -> Result<(), String> {
+        probability("attributes.rate", self.rate)
+    }
 
     fn new_state(&self, _now: Instant) {}
 

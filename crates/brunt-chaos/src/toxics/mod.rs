@@ -280,8 +280,8 @@ macro_rules! toxic_kinds {
                 };
                 match type_name {
                     $(<$module::$ty as Behaviour>::NAME => {
-                        let attrs: $module::$ty = serde_json::from_value(attributes)
-                            .map_err(|e| KindError::Attributes(format!("attributes: {e}")))?;
+                        let attrs: $module::$ty = serde_path_to_error::deserialize(attributes)
+                            .map_err(|e| KindError::Attributes(format!("attributes.{}: {}", e.path(), e.inner())))?;
                         attrs.validate().map_err(KindError::Attributes)?;
                         Ok(Self::$variant(attrs))
                     })*
@@ -341,7 +341,29 @@ impl ToxicKind {
     }
 }
 
-/// Milliseconds from a Toxiproxy integer attribute; negative values count as zero.
+/// Refuses negative durations, sizes and rates, naming the first such attribute.
+/// Toxiproxy takes them silently (as no delay, or no limit), which hides a typo.
+pub(crate) fn non_negative(attributes: &[(&str, i64)]) -> Result<(), String> {
+    match attributes.iter().find(|(_, v)| *v < 0) {
+        Some((name, v)) => Err(format!("attributes.{name} must not be negative, got {v}")),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a probability outside `[0, 1]`, naming the field.
+pub(crate) fn probability<T>(field: &str, v: T) -> Result<(), String>
+where
+    T: PartialOrd + From<u8> + std::fmt::Display,
+{
+    if v >= T::from(0) && v <= T::from(1) {
+        Ok(())
+    } else {
+        Err(format!("{field} must be between 0 and 1, got {v}"))
+    }
+}
+
+/// Milliseconds from a Toxiproxy integer attribute; negative values (a jitter
+/// larger than the latency) count as zero.
 pub(crate) fn millis(ms: i64) -> Duration {
     Duration::from_millis(ms.max(0) as u64)
 }

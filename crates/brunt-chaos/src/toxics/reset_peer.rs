@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{millis, Action, Behaviour, Piece, StageCx};
+use super::{millis, non_negative, Action, Behaviour, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -18,6 +18,10 @@ impl Behaviour for ResetPeer {
     const NAME: &'static str = "reset_peer";
     /// Whether the reset is already scheduled.
     type State = bool;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("timeout", self.timeout)])
+    }
 
     fn new_state(&self, _now: Instant) -> bool {
         false

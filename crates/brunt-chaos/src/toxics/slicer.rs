@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{not_before, push_not_before, Behaviour, Body, Piece, StageCx};
+use super::{non_negative, not_before, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -42,6 +42,14 @@ impl Slicer {
 impl Behaviour for Slicer {
     const NAME: &'static str = "slicer";
     type State = Option<Instant>;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[
+            ("average_size", self.average_size),
+            ("size_variation", self.size_variation),
+            ("delay", self.delay),
+        ])
+    }
 
     fn new_state(&self, _now: Instant) -> Self::State {
         None

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{millis, push_not_before, Behaviour, Body, Piece, StageCx};
+use super::{millis, non_negative, push_not_before, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -16,6 +16,10 @@ pub struct SlowClose {
 impl Behaviour for SlowClose {
     const NAME: &'static str = "slow_close";
     type State = Option<Instant>;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("delay", self.delay)])
+    }
 
     fn new_state(&self, _now: Instant) -> Self::State {
         None

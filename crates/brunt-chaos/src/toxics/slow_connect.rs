@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{millis, Behaviour, Piece, Scope, StageCx};
+use super::{millis, non_negative, Behaviour, Piece, Scope, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,6 +23,10 @@ impl Behaviour for SlowConnect {
     const NAME: &'static str = "slow_connect";
     const SCOPE: Scope = Scope::Connect;
     type State = ();
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("delay", self.delay), ("jitter", self.jitter)])
+    }
 
     fn new_state(&self, _now: Instant) {}
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{millis, Action, Behaviour, Body, Piece, StageCx};
+use super::{millis, non_negative, Action, Behaviour, Body, Piece, StageCx};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -30,6 +30,10 @@ impl Timeout {
 impl Behaviour for Timeout {
     const NAME: &'static str = "timeout";
     type State = State;
+
+    fn validate(&self) -> Result<(), String> {
+        non_negative(&[("timeout", self.timeout)])
+    }
 
     fn new_state(&self, now: Instant) -> State {
         State {
