@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,9 @@ use crate::collection::Collection;
 use crate::error::ApiError;
 
 type Shared = State<Arc<Collection>>;
+
+/// Largest request body read (a `populate` of thousands of proxies fits).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 pub(crate) fn router(collection: Arc<Collection>) -> Router {
     Router::new()
@@ -35,6 +38,7 @@ pub(crate) fn router(collection: Arc<Collection>) -> Router {
         .route("/version", get(version))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(stop_browsers))
         .with_state(collection)
 }
@@ -77,6 +81,30 @@ fn no_content(result: Result<(), ApiError>) -> Response {
     }
 }
 
+/// A request body; one that cannot be read (too large, cut off) is refused in
+/// the API's JSON error shape rather than axum's plain text.
+struct Body(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    format!("request body is larger than {BODY_LIMIT} bytes"),
+                    413,
+                ),
+                status => ApiError::new(
+                    format!("bad request body: {}", e.body_text()),
+                    status.as_u16(),
+                ),
+            })
+    }
+}
+
 /// Toxiproxy refuses browsers so a web page cannot drive the API (CSRF).
 async fn stop_browsers(request: Request, next: Next) -> Response {
     let browser = request
@@ -107,14 +135,14 @@ async fn list(State(c): Shared) -> Response {
     json(StatusCode::OK, c.list().await)
 }
 
-async fn create(State(c): Shared, body: Bytes) -> Response {
+async fn create(State(c): Shared, Body(body): Body) -> Response {
     match c.create(&body).await {
         Ok(body) => json(StatusCode::CREATED, body),
         Err(e) => e.into_response(),
     }
 }
 
-async fn populate(State(c): Shared, body: Bytes) -> Response {
+async fn populate(State(c): Shared, Body(body): Body) -> Response {
     let (status, body) = c.populate(&body).await;
     json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -126,7 +154,7 @@ async fn show(State(c): Shared, Path(proxy): Path<String>) -> Response {
     ok(c.show(&proxy).await)
 }
 
-async fn update(State(c): Shared, Path(proxy): Path<String>, body: Bytes) -> Response {
+async fn update(State(c): Shared, Path(proxy): Path<String>, Body(body): Body) -> Response {
     ok(c.update(&proxy, &body).await)
 }
 
@@ -138,7 +166,7 @@ async fn toxics(State(c): Shared, Path(proxy): Path<String>) -> Response {
     ok(c.toxics(&proxy).await)
 }
 
-async fn add_toxic(State(c): Shared, Path(proxy): Path<String>, body: Bytes) -> Response {
+async fn add_toxic(State(c): Shared, Path(proxy): Path<String>, Body(body): Body) -> Response {
     ok(c.add_toxic(&proxy, &body).await)
 }
 
@@ -149,7 +177,7 @@ async fn show_toxic(State(c): Shared, Path((proxy, toxic)): Path<(String, String
 async fn update_toxic(
     State(c): Shared,
     Path((proxy, toxic)): Path<(String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     ok(c.update_toxic(&proxy, &toxic, &body).await)
 }

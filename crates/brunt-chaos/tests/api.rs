@@ -608,3 +608,37 @@ async fn out_of_range_toxicity_and_negative_attributes_are_refused_naming_the_fi
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_too_large_body_gets_the_json_error_shape() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _) = start_api(1).await;
+    let body = vec![b' '; 3 * 1024 * 1024];
+    let mut s = tokio::net::TcpStream::connect(server.api_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /populate HTTP/1.1\r\nhost: api\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (mut r, mut w) = s.split();
+    let send = async {
+        // The server may answer and close before reading it all.
+        let _ = w.write_all(head.as_bytes()).await;
+        let _ = w.write_all(&body).await;
+    };
+    let mut raw = Vec::new();
+    let read = r.read_to_end(&mut raw);
+    let (_, read) = tokio::time::timeout(LIMIT, async { tokio::join!(send, read) })
+        .await
+        .unwrap();
+    read.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, out) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(
+        json(out),
+        json!({"error": "request body is larger than 2097152 bytes", "status": 413})
+    );
+    server.shutdown().await;
+}
