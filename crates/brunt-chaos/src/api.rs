@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,6 +12,7 @@ use axum::Router;
 
 use crate::collection::Collection;
 use crate::error::ApiError;
+use crate::request_id;
 
 type Shared = State<Arc<Collection>>;
 
@@ -40,6 +41,7 @@ pub(crate) fn router(collection: Arc<Collection>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(stop_browsers))
+        .layer(middleware::from_fn(tag_request))
         .with_state(collection)
 }
 
@@ -103,6 +105,17 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 ),
             })
     }
+}
+
+/// Every response carries a fresh `X-Toxiproxy-Request-Id`, as Toxiproxy's do.
+async fn tag_request(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Ok(id) = HeaderValue::from_str(&request_id::next()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(request_id::HEADER), id);
+    }
+    response
 }
 
 /// Toxiproxy refuses browsers so a web page cannot drive the API (CSRF).

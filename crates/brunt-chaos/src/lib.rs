@@ -26,6 +26,7 @@ mod listen;
 mod metrics;
 mod model;
 mod proxy;
+mod request_id;
 mod seed;
 mod toxics;
 

@@ -642,3 +642,59 @@ async fn a_too_large_body_gets_the_json_error_shape() {
     );
     server.shutdown().await;
 }
+
+/// The `X-Toxiproxy-Request-Id` value of a response head.
+fn request_id(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-toxiproxy-request-id")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no X-Toxiproxy-Request-Id in {head}"))
+}
+
+#[tokio::test]
+async fn every_response_carries_a_fresh_request_id() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _) = start_api(1).await;
+    let addr = server.api_addr();
+    let mut heads = Vec::new();
+    for (method, path, want) in [
+        ("GET", "/version", 200),
+        ("GET", "/version", 200),
+        ("GET", "/proxies/none", 404),
+        ("GET", "/nope", 404),
+        ("PUT", "/proxies", 405),
+        ("POST", "/proxies", 400),
+    ] {
+        let (status, head, _) = api(addr, method, path, "").await;
+        assert_eq!(status, want, "{method} {path}");
+        heads.push(head);
+    }
+    // Refused browsers too.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"GET /proxies HTTP/1.1\r\nhost: x\r\nuser-agent: Mozilla/5.0\r\nconnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut raw = String::new();
+    tokio::time::timeout(LIMIT, s.read_to_string(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    heads.push(raw.split_once("\r\n\r\n").unwrap().0.to_string());
+
+    let ids: Vec<String> = heads.iter().map(|h| request_id(h)).collect();
+    for id in &ids {
+        // An xid: 20 characters of lower-case base32hex.
+        assert!(
+            id.len() == 20 && id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'v')),
+            "{id}"
+        );
+    }
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+    server.shutdown().await;
+}
