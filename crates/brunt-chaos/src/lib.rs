@@ -25,6 +25,7 @@ mod link;
 mod listen;
 mod metrics;
 mod model;
+mod process;
 mod proxy;
 mod request_id;
 mod seed;

@@ -1,5 +1,6 @@
 //! Byte counters per proxy and direction, served at `GET /metrics` in the
-//! Prometheus text format under Toxiproxy's metric names.
+//! Prometheus text format under Toxiproxy's metric names, followed by the
+//! process's own metrics.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +93,7 @@ pub(crate) fn render(proxies: &[ProxyLabels<'_>]) -> String {
             p.counters.connections.load(Ordering::Relaxed)
         );
     }
+    crate::process::render(&mut out);
     out
 }
 

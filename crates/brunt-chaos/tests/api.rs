@@ -698,3 +698,37 @@ async fn every_response_carries_a_fresh_request_id() {
     assert_eq!(distinct.len(), ids.len(), "{ids:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_include_the_standard_process_families() {
+    let (server, _) = start_api(1).await;
+    let (_, _, text) = api(server.api_addr(), "GET", "/metrics", "").await;
+    let value = |name: &str| -> f64 {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} in {text}"
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+    assert!(value("process_resident_memory_bytes") > 0.0);
+    assert!(value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes"));
+    let open = value("process_open_fds");
+    assert!(open > 0.0 && open <= value("process_max_fds"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value("process_start_time_seconds");
+    assert!(
+        started > 1.0e9 && started <= now + 1.0,
+        "{started} vs {now}"
+    );
+    // brunt is not a Go program: no Go runtime figures, real or made up.
+    assert!(!text.lines().any(|l| l.starts_with("go_")), "{text}");
+    server.shutdown().await;
+}
