@@ -29,6 +29,10 @@ struct State {
     initialized_at_start: Vec<u64>,
     peak_active: Vec<u64>,
     saturation: Saturation,
+    /// The worst lag the workers reported since the last tick, while the test runs; None when
+    /// no report came (or outside the test: setup and teardown measure nothing).
+    second_lag: Option<Duration>,
+    counting_lag: bool,
     gauges: Aggregator,
     run_tags: TagSet,
     emitted_vus: bool,
@@ -40,16 +44,19 @@ impl State {
         self.pending.merge_series(&r.interval.series);
         self.pending_raw.append(&mut r.interval.raw);
         r.interval = Interval::default();
-        if r.max_lag > self.saturation.max_event_loop_lag {
-            self.saturation.max_event_loop_lag = r.max_lag;
-        }
-        self.saturation.observed_seconds += 1;
-        if r.max_lag > Saturation::LAG_LIMIT {
-            self.saturation.lagging_seconds += 1;
+        if self.counting_lag {
+            self.second_lag = self.second_lag.max(Some(r.max_lag));
         }
         self.note_peak(r.worker, r.peak_active_vus);
         let w = r.worker;
         self.latest[w] = Some(r);
+    }
+
+    /// Ends a second of the test: its lag counts once, however many workers reported it.
+    fn close_second(&mut self) {
+        if let Some(lag) = self.second_lag.take() {
+            self.saturation.note_second(lag);
+        }
     }
 
     fn note_peak(&mut self, worker: usize, peak: u64) {
@@ -242,6 +249,8 @@ pub(crate) fn run<F: VuFactory>(
         initialized_at_start: vec![0; workers],
         peak_active: vec![0; workers],
         saturation: Saturation::default(),
+        second_lag: None,
+        counting_lag: false,
         gauges: Aggregator::new(registry, opts.keep_raw),
         run_tags,
         emitted_vus: false,
@@ -299,6 +308,7 @@ pub(crate) fn run<F: VuFactory>(
     }
 
     let test_start = Instant::now();
+    state.counting_lag = true;
     pool.broadcast(|| Command::Start(test_start));
     let mut next_tick = test_start + TICK + TICK_DELAY;
     let mut done = vec![false; workers];
@@ -320,6 +330,7 @@ pub(crate) fn run<F: VuFactory>(
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 next_tick += TICK;
+                state.close_second();
                 let mean: f64 = state
                     .latest
                     .iter()
@@ -338,6 +349,8 @@ pub(crate) fn run<F: VuFactory>(
         }
     }
     let elapsed = test_start.elapsed();
+    state.close_second();
+    state.counting_lag = false;
     if !state.emitted_vus {
         // A run shorter than a second: report the VUs it had at its peak.
         let peak = state.peak_active.iter().sum();

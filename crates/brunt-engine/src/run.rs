@@ -178,9 +178,10 @@ pub enum RunEnd {
 pub struct Saturation {
     /// The worst delay seen by a worker's 10 ms ticker (event-loop lag).
     pub max_event_loop_lag: Duration,
-    /// Worker-seconds in which the event loop lagged more than [`Saturation::LAG_LIMIT`].
+    /// Seconds of the test in which some worker's event loop lagged more than
+    /// [`Saturation::LAG_LIMIT`] (a second counts once, however many workers lagged in it).
     pub lagging_seconds: u64,
-    /// Worker-seconds observed.
+    /// Seconds of the test observed.
     pub observed_seconds: u64,
 }
 
@@ -189,6 +190,15 @@ impl Saturation {
 
     /// A single lag this long is worth a warning by itself.
     pub const SEVERE_LAG: Duration = Duration::from_millis(100);
+
+    /// Counts one second of the test whose worst lag, over every worker, was `lag`.
+    pub fn note_second(&mut self, lag: Duration) {
+        self.observed_seconds += 1;
+        if lag > Self::LAG_LIMIT {
+            self.lagging_seconds += 1;
+        }
+        self.max_event_loop_lag = self.max_event_loop_lag.max(lag);
+    }
 
     /// Worth a warning in the summary: the event loops lagged in at least a tenth of the
     /// observed seconds, and either more than once or severely, so a lone short hiccup (start-up,

@@ -30,6 +30,8 @@ enum Behaviour {
     Sleep,
     /// Blocks the worker thread for 300 ms on the 10th iteration (a stalled event loop).
     StallOnce,
+    /// Blocks the worker thread for 30 ms in every iteration (CPU-bound work).
+    Block,
     /// `test.abort()` on the 5th iteration.
     AbortAt5,
     /// Every iteration fails (throws), which k6 still counts.
@@ -106,6 +108,7 @@ impl Vu for FakeVu {
         }
         match self.behaviour {
             Behaviour::StallOnce if n == 10 => std::thread::sleep(Duration::from_millis(300)),
+            Behaviour::Block => std::thread::sleep(Duration::from_millis(30)),
             Behaviour::AbortAt5 if n == 5 => return IterationOutcome::AbortTest("enough".into()),
             Behaviour::PanicAt3 if n == 3 => panic!("VU bug"),
             _ => {}
@@ -475,6 +478,20 @@ fn scheduled_lag_grows_when_the_worker_stalls() {
     assert!(lag >= 200, "max scheduled lag {lag} ms");
     assert!(o.saturation.is_saturated());
     assert!(o.saturation.max_event_loop_lag >= Duration::from_millis(200));
+}
+
+#[test]
+fn lagging_seconds_count_each_second_once_whatever_the_workers() {
+    let (f, _) = factory(1, Behaviour::Block);
+    let o = go(r#"{"vus": 4, "duration": "2s"}"#, f, 4);
+    let s = &o.saturation;
+    let seconds = o.elapsed.as_secs_f64().ceil() as u64;
+    assert!(s.lagging_seconds >= 1, "{s:?}");
+    assert!(
+        s.lagging_seconds <= s.observed_seconds && s.observed_seconds <= seconds,
+        "{s:?} in a run of {:?}",
+        o.elapsed
+    );
 }
 
 #[test]

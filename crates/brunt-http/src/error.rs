@@ -117,25 +117,107 @@ impl RequestError {
         }
     }
 
-    /// A failed TLS handshake (tokio-rustls reports rustls errors inside an `io::Error`).
+    /// A failed TLS handshake (tokio-rustls reports rustls errors inside an `io::Error`), in
+    /// plain words: certificate problems as `x509: ...`, the rest as `tls: ...`.
     pub(crate) fn tls(err: &io::Error) -> Self {
-        use rustls::{CertificateError, Error as TlsError};
-        match err.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) {
-            Some(TlsError::InvalidCertificate(CertificateError::UnknownIssuer)) => {
-                Self::new(ErrorCode::X509_UNKNOWN_AUTHORITY, "x509: unknown authority")
-            }
-            Some(TlsError::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Self::new(
-                ErrorCode::X509_HOSTNAME,
-                "x509: certificate doesn't match hostname",
+        use rustls::{Error as TlsError, InvalidMessage};
+        let Some(e) = err.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) else {
+            return Self::io(err, "read");
+        };
+        let (code, what) = match e {
+            TlsError::InvalidCertificate(c) => return Self::certificate(c),
+            TlsError::InvalidMessage(
+                InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+            ) => (
+                ErrorCode::TLS_HEADER,
+                "first record does not look like a TLS handshake".to_string(),
             ),
-            Some(e @ TlsError::InvalidMessage(_)) => {
-                Self::new(ErrorCode::TLS_HEADER, format!("tls: {e}"))
+            TlsError::InvalidMessage(m) => (
+                ErrorCode::TLS,
+                format!("the server sent a malformed message ({})", words(m)),
+            ),
+            TlsError::AlertReceived(a) => (
+                ErrorCode::TLS,
+                format!("the server ended the handshake with alert \"{}\"", words(a)),
+            ),
+            TlsError::PeerIncompatible(why) => (
+                ErrorCode::TLS,
+                format!(
+                    "the server and brunt share no TLS version, cipher suite or key exchange ({})",
+                    words(why)
+                ),
+            ),
+            TlsError::PeerMisbehaved(why) => (
+                ErrorCode::TLS,
+                format!("the server broke the TLS protocol ({})", words(why)),
+            ),
+            TlsError::NoCertificatesPresented => (
+                ErrorCode::TLS,
+                "the server presented no certificate".to_string(),
+            ),
+            TlsError::InappropriateMessage { .. }
+            | TlsError::InappropriateHandshakeMessage { .. } => (
+                ErrorCode::TLS,
+                "the server sent a message out of order".to_string(),
+            ),
+            TlsError::DecryptError => (
+                ErrorCode::TLS,
+                "the server's messages could not be decrypted".to_string(),
+            ),
+            other => (ErrorCode::TLS, other.to_string()),
+        };
+        Self::new(code, format!("tls: {what}"))
+    }
+
+    /// A server certificate that failed verification. k6's messages where k6 has a code of its
+    /// own (1310, 1311); for the rest, what is wrong with the certificate.
+    fn certificate(err: &rustls::CertificateError) -> Self {
+        use rustls::CertificateError as C;
+        let what = match err {
+            C::UnknownIssuer => {
+                return Self::new(ErrorCode::X509_UNKNOWN_AUTHORITY, "x509: unknown authority")
             }
-            Some(e) => Self::new(ErrorCode::TLS, format!("tls: {e}")),
-            None => Self::io(err, "read"),
-        }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                return Self::new(
+                    ErrorCode::X509_HOSTNAME,
+                    "x509: certificate doesn't match hostname",
+                )
+            }
+            C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+                // A self-signed certificate made as a CA (openssl req -x509's default): Go, and so
+                // k6, reports it as signed by an unknown authority.
+                Some(webpki::Error::CaUsedAsEndEntity) => {
+                    return Self::new(
+                        ErrorCode::X509_UNKNOWN_AUTHORITY,
+                        "x509: certificate is a CA certificate, not a server certificate",
+                    )
+                }
+                Some(webpki::Error::UnknownIssuer) => return Self::certificate(&C::UnknownIssuer),
+                Some(webpki::Error::EndEntityUsedAsCa) => {
+                    "a server certificate was used as a CA to sign the chain".to_string()
+                }
+                Some(webpki::Error::MaximumPathDepthExceeded) => {
+                    "certificate chain is too long".to_string()
+                }
+                Some(webpki::Error::NameConstraintViolation) => {
+                    "certificate violates its CA's name constraints".to_string()
+                }
+                Some(e) => format!("certificate rejected ({})", words(e)),
+                None => format!("certificate rejected ({other})"),
+            },
+            C::BadEncoding => "certificate is malformed".to_string(),
+            C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "certificate is not valid yet".to_string()
+            }
+            C::Revoked => "certificate has been revoked".to_string(),
+            C::BadSignature => "certificate's signature is invalid".to_string(),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "certificate is not for server authentication".to_string()
+            }
+            other => format!("certificate rejected ({})", words(other)),
+        };
+        Self::new(ErrorCode::TLS, format!("x509: {what}"))
     }
 
     /// An I/O error on an established connection; `op` is "read" or "write", as Go names it.
@@ -208,6 +290,21 @@ impl RequestError {
     }
 }
 
+/// An error enum's variant name in lower-case words (`NoCipherSuitesInCommon` -> "no cipher
+/// suites in common"), for the rustls and webpki errors whose `Display` is their `Debug`.
+fn words(e: &impl fmt::Debug) -> String {
+    let name = format!("{e:?}");
+    let name = name.split(['(', ' ', '{']).next().unwrap_or_default();
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// HTTP/2 error code names as RFC 9113 (and Go) spell them.
 fn h2_code_name(code: u32) -> String {
     const NAMES: [&str; 14] = [
@@ -267,6 +364,18 @@ mod tests {
         assert_eq!(
             e.message,
             "http2: connection error with http2 ErrCode PROTOCOL_ERROR"
+        );
+    }
+
+    #[test]
+    fn rustls_variant_names_read_as_words() {
+        assert_eq!(
+            words(&rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            "no cipher suites in common"
+        );
+        assert_eq!(
+            words(&rustls::AlertDescription::HandshakeFailure),
+            "handshake failure"
         );
     }
 

@@ -569,6 +569,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
+        Err(RunError::Setup(_)) if program.abort_reason().is_some() => {
+            log_error(program.abort_reason().unwrap_or_default());
+            return Ok(exit::SCRIPT_ABORTED);
+        }
         Err(e @ RunError::SetupTimeout(_)) => {
             log_error(&e);
             return Ok(exit::SETUP_TIMEOUT);
@@ -585,8 +589,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             "teardown() failed: {e}"
         )));
     }
-    if let RunEnd::Crashed(e) = &outcome.end {
-        log_error(format!("the run crashed: {e}"));
+    match &outcome.end {
+        RunEnd::Crashed(e) => log_error(format!("the run crashed: {e}")),
+        // `test.abort()`'s message (with where it was called), as k6 logs it.
+        RunEnd::TestAborted(reason) => log_error(reason),
+        _ => {}
     }
     let setup_data = factory
         .setup_data()

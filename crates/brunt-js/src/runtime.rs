@@ -329,7 +329,10 @@ pub(crate) fn caught<'js>(ctx: &Ctx<'js>, e: CaughtError<'js>) -> ScriptError {
             let name: Option<String> = ex.as_object().get("name").ok();
             let msg = ex.message().unwrap_or_default();
             let message = match name {
-                Some(n) if !n.is_empty() => format!("{n}: {msg}"),
+                // QuickJS words a failed import's error as "Error: ..." already.
+                Some(n) if !n.is_empty() && !msg.starts_with(&format!("{n}: ")) => {
+                    format!("{n}: {msg}")
+                }
                 _ => msg,
             };
             ScriptError {

@@ -198,8 +198,9 @@ pub enum ThresholdError {
         expr: String,
         reason: ExprError,
     },
+    /// The selector's error is in the message, not `source()`, so that it is printed once.
     #[error("invalid threshold key: {0}")]
-    Selector(#[from] SelectorError),
+    Selector(SelectorError),
     #[error("invalid threshold '{expr}' on metric '{key}': {method} is not an aggregation method of {metric_type} metrics; use one of: {supported}")]
     Unsupported {
         key: String,
@@ -215,6 +216,12 @@ pub enum ThresholdError {
     },
     #[error("invalid --threshold '{arg}': write 'METRIC: EXPRESSION', e.g. 'http_req_duration: p(95)<500'")]
     Cli { arg: String },
+}
+
+impl From<SelectorError> for ThresholdError {
+    fn from(e: SelectorError) -> Self {
+        ThresholdError::Selector(e)
+    }
 }
 
 /// The verdict on one threshold.

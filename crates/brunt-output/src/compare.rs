@@ -20,6 +20,10 @@ pub const GATE_FAILED: i32 = 99;
 const TREND_SHOWN: &[&str] = &["avg", "med", "p(95)", "p(99)", "max"];
 const COUNTER_SHOWN: &[&str] = &["count", "rate"];
 const RATE_SHOWN: &[&str] = &["rate"];
+/// The stats a gate may name besides `p(N)`: k6's names for every metric type's values.
+const STATS: &[&str] = &[
+    "avg", "min", "med", "max", "count", "rate", "value", "passes", "fails",
+];
 
 /// Compare two runs and enforce regression gates
 #[derive(Debug, Clone, Args)]
@@ -103,9 +107,16 @@ impl Gate {
             .ok_or_else(|| {
                 anyhow!("--max-regression '{s}': limit '{limit}' is not a number such as 10% or 5")
             })?;
+        let stat = stat.trim();
+        if !STATS.contains(&stat) && brunt_metrics::parse_percentile(stat).is_none() {
+            return Err(anyhow!(
+                "--max-regression '{s}': unknown stat '{stat}'; use one of {} or p(N)",
+                STATS.join(", ")
+            ));
+        }
         Ok(Gate {
             metric: metric.trim().to_string(),
-            stat: stat.trim().to_string(),
+            stat: stat.to_string(),
             limit,
             relative,
             source: s.to_string(),
@@ -121,7 +132,23 @@ impl Gate {
         )
     }
 
-    pub fn check(&self, baseline: &RunStats, new: &RunStats) -> GateResult {
+    /// Judges `new` against `baseline`. A metric missing from a run fails the gate; a stat that
+    /// a metric present in a run does not have is an error in the gate, not a regression.
+    pub fn check(&self, baseline: &RunStats, new: &RunStats) -> Result<GateResult> {
+        for r in [baseline, new] {
+            if let Some(m) = r.metrics.get(&self.metric) {
+                if !m.contains_key(&self.stat) {
+                    let have: Vec<&str> = m.keys().map(String::as_str).collect();
+                    return Err(anyhow!(
+                        "--max-regression '{}': {} has no stat '{}'; its stats are {}",
+                        self.source,
+                        self.metric,
+                        self.stat,
+                        have.join(", ")
+                    ));
+                }
+            }
+        }
         let get = |r: &RunStats| {
             r.metrics
                 .get(&self.metric)
@@ -132,11 +159,11 @@ impl Gate {
             (Some(b), Some(n)) => (b, n),
             (b, _) => {
                 let which = if b.is_none() { "baseline" } else { "new run" };
-                return GateResult {
+                return Ok(GateResult {
                     gate: self.clone(),
                     ok: false,
                     detail: format!("{} {} is not in the {which}", self.metric, self.stat),
-                };
+                });
             }
         };
         let worse_by = if self.higher_is_better() {
@@ -158,7 +185,7 @@ impl Gate {
         } else {
             (worse_by > self.limit, change(worse_by, ""))
         };
-        GateResult {
+        Ok(GateResult {
             gate: self.clone(),
             ok: !exceeded,
             detail: format!(
@@ -170,7 +197,7 @@ impl Gate {
                 self.limit,
                 if self.relative { "%" } else { "" }
             ),
-        }
+        })
     }
 }
 
@@ -380,7 +407,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     let baseline = RunStats::read(&args.baseline)?;
     let new = RunStats::read(&args.new)?;
     print!("{}", table(&baseline, &new));
-    let results: Vec<GateResult> = gates.iter().map(|g| g.check(&baseline, &new)).collect();
+    let results: Vec<GateResult> = gates
+        .iter()
+        .map(|g| g.check(&baseline, &new))
+        .collect::<Result<_>>()?;
     if !results.is_empty() {
         println!();
     }
@@ -427,6 +457,7 @@ mod tests {
             "http_req_duration=10%",
             "http_req_duration p(95)",
             "x avg=ten%",
+            "http_req_duration p95=10%",
         ] {
             let e = Gate::parse(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
@@ -437,15 +468,42 @@ mod tests {
     fn latency_regresses_up_and_throughput_down() {
         let base = run(10.0, 1000.0);
         let p95 = Gate::parse("http_req_duration p(95)=10%").unwrap();
-        assert!(p95.check(&base, &run(10.9, 1000.0)).ok);
-        let r = p95.check(&base, &run(11.5, 1000.0));
+        assert!(p95.check(&base, &run(10.9, 1000.0)).unwrap().ok);
+        let r = p95.check(&base, &run(11.5, 1000.0)).unwrap();
         assert!(!r.ok);
         assert!(r.detail.contains("15.00% worse"), "{}", r.detail);
         let rps = Gate::parse("http_reqs rate=5%").unwrap();
-        assert!(rps.check(&base, &run(10.0, 2000.0)).ok, "faster is fine");
-        assert!(!rps.check(&base, &run(10.0, 900.0)).ok);
-        let missing = Gate::parse("checks rate=1%").unwrap().check(&base, &base);
+        assert!(
+            rps.check(&base, &run(10.0, 2000.0)).unwrap().ok,
+            "faster is fine"
+        );
+        assert!(!rps.check(&base, &run(10.0, 900.0)).unwrap().ok);
+        let missing = Gate::parse("checks rate=1%")
+            .unwrap()
+            .check(&base, &base)
+            .unwrap();
         assert!(!missing.ok && missing.detail.contains("not in the baseline"));
+    }
+
+    #[test]
+    fn a_stat_the_metric_lacks_is_an_error_not_a_regression() {
+        let e = Gate::parse("http_req_duration mean=10%")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown stat 'mean'") && e.contains("avg"),
+            "{e}"
+        );
+        let base = run(10.0, 1000.0);
+        let e = Gate::parse("http_req_duration p(99.9)=10%")
+            .unwrap()
+            .check(&base, &base)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("has no stat 'p(99.9)'") && e.contains("p(95)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -467,7 +525,7 @@ mod tests {
         let base = run(10.0, 1000.0);
         let new = run(150.0, 1000.0);
         let gate = Gate::parse("http_req_duration p(95)=10%").unwrap();
-        let xml = junit::render(&new.thresholds, &[gate.check(&base, &new)]);
+        let xml = junit::render(&new.thresholds, &[gate.check(&base, &new).unwrap()]);
         assert!(
             xml.contains("<testsuites name=\"brunt\" tests=\"2\" failures=\"2\">"),
             "{xml}"

@@ -7,6 +7,7 @@
 
 pub mod compare;
 mod csv;
+mod errors;
 mod export;
 mod go_format;
 mod groups;
@@ -23,6 +24,7 @@ mod summary;
 mod tag_cache;
 mod text;
 
+pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
 pub use groups::{Check, Group};
 pub use outputs::Outputs;
@@ -42,12 +44,9 @@ pub enum OutputError {
     BadOut { out: String, reason: String },
     #[error("unknown output '{kind}'; known outputs: {known}")]
     UnknownOutput { kind: String, known: &'static str },
-    #[error("cannot write output '{path}': {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is in the message, not `source()`, so that it is printed once.
+    #[error("cannot write output '{path}': {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("invalid summary trend stat '{0}': use avg, min, med, max, count or p(N) with N from 0 to 100")]
     TrendStat(String),
     #[error("invalid summary time unit '{0}': use s, ms or us")]

@@ -199,15 +199,34 @@ fn vus_range(snapshot: &brunt_metrics::Snapshot) -> (u64, u64) {
     }
 }
 
-/// A sentence saying that, and why, the load generator was the bottleneck of this run.
+/// A sentence saying that, and why, the load generator was the bottleneck of this run, and by
+/// how much its lag could have changed the measured figures. None when it did not lag often, or
+/// when its lag is small beside what the run measured: a tenth of the median request duration
+/// (or of the median iteration, without requests), so that a sleeping script or a slow target
+/// does not warn of delays that cannot matter.
 pub fn saturation_note(outcome: &RunOutcome) -> Option<String> {
     let s = &outcome.saturation;
-    s.is_saturated().then(|| {
+    if !s.is_saturated() {
+        return None;
+    }
+    let lag_ms = s.max_event_loop_lag.as_secs_f64() * 1000.0;
+    let (name, median) = [builtin::HTTP_REQ_DURATION, builtin::ITERATION_DURATION]
+        .into_iter()
+        .find_map(|id| {
+            let median = outcome.snapshot.metric(id)?.stat("med", 0.0)?;
+            let name = match id {
+                builtin::HTTP_REQ_DURATION => "request duration",
+                _ => "iteration duration",
+            };
+            Some((name, median))
+        })?;
+    (lag_ms >= median / 10.0).then(|| {
         format!(
-            "the load generator was saturated: its event loop lagged up to {:.0} ms (over {} ms in {} second(s)); latencies include generator delay and the achieved rate may be below what the target can take",
-            s.max_event_loop_lag.as_secs_f64() * 1000.0,
+            "the load generator was saturated: its event loop lagged over {} ms in {} of {} second(s), up to {lag_ms:.0} ms, beside a median {name} of {}; measured durations may include up to {lag_ms:.0} ms of generator delay and the achieved rate may be below what the target can take",
             brunt_engine::Saturation::LAG_LIMIT.as_millis(),
-            s.lagging_seconds
+            s.lagging_seconds,
+            s.observed_seconds,
+            crate::humanize::duration(median, None),
         )
     })
 }
@@ -269,6 +288,45 @@ fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An outcome whose generator lagged 30 ms in 5 of 10 seconds, with `metric` samples.
+    fn lagging_run(metric: brunt_metrics::MetricId, value_ms: f64) -> RunOutcome {
+        let registry = Arc::new(Registry::new());
+        let mut agg = brunt_metrics::Aggregator::new(registry, false);
+        for _ in 0..100 {
+            agg.add(metric, &brunt_metrics::TagSet::empty(), value_ms);
+        }
+        let mut snapshot = brunt_metrics::Snapshot::default();
+        snapshot.merge_series(&agg.take().series);
+        RunOutcome {
+            snapshot,
+            elapsed: Duration::from_secs(10),
+            end: RunEnd::Completed,
+            saturation: brunt_engine::Saturation {
+                max_event_loop_lag: Duration::from_millis(30),
+                lagging_seconds: 5,
+                observed_seconds: 10,
+            },
+            teardown_error: None,
+        }
+    }
+
+    #[test]
+    fn generator_lag_warns_only_when_it_could_change_the_figures() {
+        let fast = saturation_note(&lagging_run(builtin::HTTP_REQ_DURATION, 2.0)).unwrap();
+        assert!(fast.contains("in 5 of 10 second(s), up to 30 ms"), "{fast}");
+        assert!(fast.contains("median request duration of 2ms"), "{fast}");
+        assert_eq!(
+            saturation_note(&lagging_run(builtin::HTTP_REQ_DURATION, 800.0)),
+            None,
+            "30 ms beside 800 ms requests"
+        );
+        assert_eq!(
+            saturation_note(&lagging_run(builtin::ITERATION_DURATION, 1000.0)),
+            None,
+            "a sleeping script"
+        );
+    }
 
     #[test]
     fn exit_codes_follow_k6() {

@@ -26,12 +26,9 @@ pub const RESULTS_VERSION: u64 = 1;
 /// A results file that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("cannot read results file '{path}': {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The I/O error is in the message, not `source()`, so that it is printed once.
+    #[error("cannot read results file '{path}': {error}")]
+    Io { path: String, error: io::Error },
     #[error("'{path}' is not a brunt results file (its first line is not a brunt-results header)")]
     NotResults { path: String },
     #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}")]
@@ -92,9 +89,9 @@ impl Results {
     /// that name the file and the line.
     pub fn read(path: &Path) -> Result<Results, ResultsError> {
         let name = path.display().to_string();
-        let io = |source| ResultsError::Io {
+        let io = |error| ResultsError::Io {
             path: name.clone(),
-            source,
+            error,
         };
         let bytes = std::fs::read(path).map_err(io)?;
         let text = if bytes.starts_with(&[0x1f, 0x8b]) {

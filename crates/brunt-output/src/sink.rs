@@ -154,9 +154,9 @@ impl OutSpec {
         let out = match &self.path {
             None => Target::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
             Some(p) => {
-                let f = File::create(p).map_err(|source| OutputError::Io {
+                let f = File::create(p).map_err(|error| OutputError::Io {
                     path: p.display().to_string(),
-                    source,
+                    error,
                 })?;
                 let f = BufWriter::with_capacity(BUFFER, f);
                 if p.extension().is_some_and(|e| e == "gz") {
@@ -168,15 +168,15 @@ impl OutSpec {
         };
         Ok(match self.kind {
             OutKind::Json => Box::new(JsonLinesSink::new(out, thresholds)),
-            OutKind::Csv => Box::new(CsvSink::new(out).map_err(|source| OutputError::Io {
+            OutKind::Csv => Box::new(CsvSink::new(out).map_err(|error| OutputError::Io {
                 path: self.to_string(),
-                source,
+                error,
             })?),
             OutKind::Results => {
-                Box::new(ResultsSink::new(out, thresholds.clone()).map_err(|source| {
+                Box::new(ResultsSink::new(out, thresholds.clone()).map_err(|error| {
                     OutputError::Io {
                         path: self.to_string(),
-                        source,
+                        error,
                     }
                 })?)
             }

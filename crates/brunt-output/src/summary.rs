@@ -2,6 +2,7 @@
 //! in the shape of k6's `handleSummary(data)`; the text summary and `--summary-export` are derived
 //! from it, as k6 derives them.
 
+use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
 use crate::{export, text, OutputError};
 use brunt_metrics::{
@@ -87,6 +88,8 @@ pub struct Summary {
     results: Vec<ThresholdResult>,
     facts: RunFacts,
     options: SummaryOptions,
+    /// Not part of k6's summary data (its shape has no such field): the text summary only.
+    errors: ErrorBreakdown,
 }
 
 impl Summary {
@@ -161,6 +164,7 @@ impl Summary {
             results,
             facts,
             options,
+            errors: ErrorBreakdown::from_snapshot(snapshot),
         };
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
@@ -184,13 +188,19 @@ impl Summary {
     }
 
     /// What k6 prints to stdout at the end of a run (without `handleSummary`), followed by brunt's
-    /// run facts and generator warning.
+    /// error breakdown, run facts and generator warning.
     pub fn text(&self) -> String {
         let opts = text::TextOptions {
             indent: " ".into(),
             enable_colors: self.options.colors,
         };
         let mut out = format!("\n{}\n", text::text_summary(&self.data, &opts));
+        let errors = self.errors.lines(&format!("{}    ", opts.indent));
+        if !errors.is_empty() {
+            out.push('\n');
+            out.push_str(&errors.join("\n"));
+            out.push('\n');
+        }
         out.push_str(&text::run_facts(&self.facts, &opts));
         out.push('\n');
         out

@@ -92,15 +92,24 @@ pub async fn serve() -> SocketAddr {
 /// Starts the same routes over TLS with a fresh self-signed certificate for `localhost`,
 /// offering h2 and http/1.1 by ALPN.
 pub async fn serve_tls() -> SocketAddr {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    serve_tls_with(|_| {}).await
+}
+
+/// As [`serve_tls`], with a self-signed certificate for `localhost` that `edit` shapes (a CA
+/// certificate, an expired one).
+pub async fn serve_tls_with(edit: impl FnOnce(&mut rcgen::CertificateParams)) -> SocketAddr {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    edit(&mut params);
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key_pair).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .with_single_cert(vec![cert.der().clone()], key)
     .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));

@@ -102,9 +102,22 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         native,
         "abort",
         move |ctx: Ctx<'js>, reason: rquickjs::function::Opt<Option<String>>| -> Result<()> {
-            let reason = reason.0.flatten().unwrap_or_else(|| "test aborted".into());
-            h.shared.abort(reason.clone());
-            Err(throw(&ctx, &format!("test aborted: {reason}")))
+            let msg = match reason.0.flatten() {
+                Some(r) => format!("test aborted: {r}"),
+                None => "test aborted".to_string(),
+            };
+            // Thrown and caught to read where the script called abort(), which k6 logs with it.
+            let _ = throw(&ctx, &msg);
+            let error = ctx.catch();
+            let stack: String = error
+                .as_object()
+                .and_then(|o| o.get("stack").ok())
+                .unwrap_or_default();
+            h.shared.abort(match caller(&stack) {
+                Some(at) => format!("{msg} {at}"),
+                None => msg,
+            });
+            Err(ctx.throw(error))
         },
     )?;
     let h = host.clone();
@@ -115,4 +128,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         move |ctx: Ctx<'js>| -> Result<Value<'js>> { ctx.json_parse(h.shared.options_json()) },
     )?;
     Ok(())
+}
+
+/// The script's frame in a QuickJS stack (`at default (/path/script.js:3:45)`), skipping native
+/// functions' frames (`<null>`).
+fn caller(stack: &str) -> Option<&str> {
+    stack
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("at ") && !l.contains("(<null>") && !l.contains("(native)"))
 }

@@ -41,6 +41,7 @@ macro_rules! native_data_class {
 }
 
 mod cookies;
+mod failed;
 mod jar;
 mod module;
 mod response;
@@ -390,6 +391,7 @@ fn after_hop(
     resp: &Response,
 ) -> Option<Request> {
     record(host, p, resp);
+    failed::warn(resp);
     let level = host.shared.http_debug.load(Ordering::Relaxed);
     if level > 0 {
         debug_log(level, req, resp);
