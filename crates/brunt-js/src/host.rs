@@ -4,13 +4,14 @@
 use crate::modules::http::PendingRequest;
 use crate::program::Shared;
 use crate::vu::{IoReply, IoRequest, Resume, Suspend, VuYielder};
+use brunt_engine::RunControl;
 use brunt_metrics::{Aggregator, MetricId, TagSet};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// A JavaScript exception (or a setup failure), with its location and stack when JavaScript gave one.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +104,10 @@ pub(crate) fn with_recorder<R>(f: impl FnOnce(&mut brunt_http::Recorder) -> R) -
     RECORDER.with(|r| f(&mut r.borrow_mut()))
 }
 
+/// How long a VU's JavaScript may compute before it yields to the worker's event loop (Go's
+/// scheduler preempts a goroutine after the same 10 ms, so k6's VUs share a core alike).
+const TIME_SLICE: Duration = Duration::from_millis(10);
+
 /// Everything a VU's native functions share.
 pub(crate) struct Host {
     pub shared: Arc<Shared>,
@@ -121,7 +126,13 @@ pub(crate) struct Host {
     defined: RefCell<std::collections::HashSet<String>>,
     /// Pending `setTimeout`/`setInterval` callbacks.
     pub timers: RefCell<crate::modules::timers::Timers>,
-    cancel: Rc<Cell<bool>>,
+    /// The running call was cancelled: its JavaScript must stop (the interrupt handler throws).
+    cancel: Cell<bool>,
+    /// When the VU's JavaScript last started running without a wait; see [`Host::poll_interrupt`].
+    slice_start: Cell<Option<Instant>>,
+    /// The run's stop (Ctrl-C, SIGTERM), which interrupts an init context; None for a VU made
+    /// after the run was stopped (`handleSummary`'s), whose init must still run.
+    init_stop: Option<RunControl>,
     yielder: Cell<*const VuYielder>,
     /// `http.asyncRequest` hops to start, handed to the driver with the VU's next wait.
     pub async_start: RefCell<Vec<(u64, Rc<brunt_http::Request>)>>,
@@ -139,6 +150,7 @@ impl Host {
         vu_id: u64,
         vu_id_in_instance: u64,
     ) -> Self {
+        let init_stop = (!shared.interrupt.is_stopped()).then(|| shared.interrupt.clone());
         Host {
             shared,
             metrics,
@@ -151,15 +163,17 @@ impl Host {
             base_tags: RefCell::new(None),
             defined: RefCell::default(),
             timers: RefCell::default(),
-            cancel: Rc::new(Cell::new(false)),
+            cancel: Cell::new(false),
+            slice_start: Cell::new(None),
+            init_stop,
             yielder: Cell::new(std::ptr::null()),
             async_start: RefCell::default(),
             async_epoch: Cell::new(0),
         }
     }
 
-    pub(crate) fn cancel_flag(&self) -> Rc<Cell<bool>> {
-        self.cancel.clone()
+    pub(crate) fn set_cancelled(&self, cancelled: bool) {
+        self.cancel.set(cancelled);
     }
 
     pub(crate) fn cancelled(&self) -> bool {
@@ -209,6 +223,37 @@ impl Host {
                 self.async_start.borrow_mut().clear();
                 Err(Cancelled)
             }
+        }
+    }
+
+    /// A new time slice starts whenever the VU's coroutine is resumed.
+    pub(crate) fn start_time_slice(&self) {
+        self.slice_start.set(None);
+    }
+
+    /// Asked by QuickJS every few thousand operations while this VU's JavaScript runs; true stops
+    /// it with an uncatchable error. A call that has computed for [`TIME_SLICE`] without waiting
+    /// gives the worker's event loop a turn first, so that a CPU-bound script cannot hold off
+    /// the graceful-stop deadline, Ctrl-C, the once-a-second metrics or its thread's other VUs;
+    /// the engine may cancel the call meanwhile. The init context runs outside the event loop:
+    /// only the run's stop ends it.
+    pub(crate) fn poll_interrupt(&self) -> bool {
+        if self.cancel.get() {
+            return true;
+        }
+        if self.phase.get() == Phase::Init {
+            return self.init_stop.as_ref().is_some_and(RunControl::is_stopped);
+        }
+        let now = Instant::now();
+        match self.slice_start.get() {
+            None => {
+                self.slice_start.set(Some(now));
+                false
+            }
+            Some(start) if now.duration_since(start) >= TIME_SLICE => {
+                self.wait(IoRequest::Yield).is_err()
+            }
+            Some(_) => false,
         }
     }
 

@@ -90,6 +90,14 @@ impl Io for HttpIo {
                     IoReply::Slept
                 })
             }
+            // Async requests in flight keep being read while the VU's JavaScript is preempted, so
+            // their timings do not include the time it spent computing.
+            IoRequest::Yield => {
+                return Box::pin(async move {
+                    alongside(&mut self.started, tokio::task::yield_now()).await;
+                    IoReply::Slept
+                })
+            }
             IoRequest::Http(ops) => ops,
         };
         // One request and no async ones running, the common case: a future sized for that alone

@@ -2,6 +2,7 @@
 //! VUs of a run share read-only (files from `open()`, SharedArray data, custom metrics).
 
 use crate::host::ScriptError;
+use brunt_engine::RunControl;
 use brunt_metrics::{Registry, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     /// `maxRedirects` (k6's default 10), unless a request sets `redirects`.
     pub max_redirects: AtomicU32,
     pub abort_reason: Mutex<Option<String>>,
+    /// The run's stop (Ctrl-C, SIGTERM), which also interrupts init contexts that are running.
+    pub interrupt: RunControl,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +120,9 @@ impl Shared {
 pub struct ProgramConfig {
     pub env: BTreeMap<String, String>,
     pub console: bool,
+    /// Stopping it interrupts the script's init context wherever it runs (a loop in the init
+    /// code would otherwise hold off Ctrl-C); give the run's control.
+    pub interrupt: RunControl,
 }
 
 /// A script ready to be instantiated into VUs.
@@ -161,6 +167,7 @@ impl Program {
                 no_vu_connection_reuse: AtomicBool::new(false),
                 max_redirects: AtomicU32::new(10),
                 abort_reason: Mutex::new(None),
+                interrupt: cfg.interrupt,
             }),
         }))
     }

@@ -5,7 +5,9 @@
 use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
 use anyhow::{anyhow, Context as _};
-use brunt_engine::{parse_duration, Options, Plan, RunEnd, RunError, RunOptions, Stage};
+use brunt_engine::{
+    parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
+};
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{OutSpec, ReportConfig, SummaryOptions};
@@ -348,13 +350,19 @@ fn consolidate(script_json: &str, env: Layer, cli: Layer) -> anyhow::Result<Cons
 }
 
 /// Loads the script and runs its init context once, reading its options.
+/// `interrupt` stops the init context (and every later one of the run) wherever it runs.
 fn load(
     script: &Path,
     env: BTreeMap<String, String>,
+    interrupt: RunControl,
 ) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
     let registry = Arc::new(Registry::new());
     // `console` output always prints, as in k6 (`-q` only hides progress).
-    let config = ProgramConfig { env, console: true };
+    let config = ProgramConfig {
+        env,
+        console: true,
+        interrupt,
+    };
     let program = Program::new(script, registry.clone(), config)?;
     initialize(&program)?;
     Ok((program, registry))
@@ -383,7 +391,7 @@ fn log_error(e: impl std::fmt::Display) {
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let env = build_env(&args.env, args.include_system_env_vars)?;
-    let (program, _) = match load(&args.script, env) {
+    let (program, _) = match load(&args.script, env, brunt_output::stop_on_signals()) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
@@ -455,8 +463,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .unwrap_or(true);
     let env = build_env(&args.env, include_system)?;
     let cli = cli_layer(&args)?;
-    let (program, registry) = match load(&args.script, env) {
+    let control = brunt_output::stop_on_signals();
+    let (program, registry) = match load(&args.script, env, control.clone()) {
         Ok(v) => v,
+        Err(_) if control.is_stopped() => {
+            log_error("interrupted while the init context ran; the test did not start");
+            return Ok(exit::EXTERNAL_ABORT);
+        }
         Err(e) => return Ok(script_error(e)),
     };
     let c = match consolidate(&program.script_options(), env_layer()?, cli) {
@@ -551,6 +564,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         &args.web,
         format!("brunt run {}", args.script.display()),
         registry.clone(),
+        control,
     );
     let report = match report {
         Ok(r) => r,

@@ -28,6 +28,7 @@
 //! suspended VU's objects are kept. Nothing in a runtime refers to a VU's frames except
 //! `current_stack_frame`, which is swapped.
 
+use crate::host::Host;
 use crate::program::Shared;
 use rquickjs::{qjs, Runtime};
 use std::cell::{Cell, RefCell};
@@ -101,8 +102,9 @@ pub(crate) struct WorkerRuntime {
     raw: *mut qjs::JSRuntime,
     /// None: the offsets could not be verified, so this runtime serves one VU only.
     fields: Option<Fields>,
-    /// The cancel flag of the VU that runs now, read by the interrupt handler.
-    current_cancel: Rc<RefCell<Option<Rc<Cell<bool>>>>>,
+    /// The VU that runs now, asked by the interrupt handler whether to stop or yield. Boxed: its
+    /// address is the handler's opaque pointer, and it is dropped after the runtime.
+    current: Box<RefCell<Option<Rc<Host>>>>,
     entered: Cell<bool>,
     /// VUs holding a [`Lease`] on this runtime.
     vus: Cell<usize>,
@@ -185,11 +187,18 @@ impl WorkerRuntime {
         let raw = unsafe { rquickjs_raw(&rt) };
         // SAFETY: as above; `locate` only reads within the runtime struct and restores what it sets.
         let fields = unsafe { locate(raw) };
-        let current_cancel: Rc<RefCell<Option<Rc<Cell<bool>>>>> = Rc::default();
-        let c = current_cancel.clone();
-        rt.set_interrupt_handler(Some(Box::new(move || {
-            c.borrow().as_ref().is_some_and(|f| f.get())
-        })));
+        let current: Box<RefCell<Option<Rc<Host>>>> = Box::default();
+        // Set directly rather than through rquickjs, whose handler is an `FnMut` behind a shared
+        // pointer: a VU that yields inside the handler lets another VU of this runtime call it
+        // again, and two live `&mut` of one closure would be undefined behaviour.
+        // SAFETY: the runtime is alive; `current` outlives it (fields drop in order, `rt` first).
+        unsafe {
+            qjs::JS_SetInterruptHandler(
+                raw,
+                Some(poll_interrupt),
+                &*current as *const RefCell<Option<Rc<Host>>> as *mut c_void,
+            );
+        }
         rt.set_loader(
             crate::loader::ModuleResolver,
             crate::loader::BytecodeLoader(shared.clone()),
@@ -205,7 +214,7 @@ impl WorkerRuntime {
             rt,
             raw,
             fields,
-            current_cancel,
+            current,
             entered: Cell::new(false),
             vus: Cell::new(0),
         })
@@ -225,10 +234,11 @@ impl WorkerRuntime {
     }
 
     /// Makes `st` the runtime's interpreter state; call before resuming the VU's coroutine.
-    pub(crate) fn enter(&self, st: &mut VuState, cancel: &Rc<Cell<bool>>) {
+    pub(crate) fn enter(&self, st: &mut VuState, host: &Rc<Host>) {
         assert!(!self.entered.get(), "two VUs entered one QuickJS runtime");
         self.entered.set(true);
-        *self.current_cancel.borrow_mut() = Some(cancel.clone());
+        host.start_time_slice();
+        *self.current.borrow_mut() = Some(host.clone());
         let Some(f) = self.fields else {
             return;
         };
@@ -260,7 +270,7 @@ impl WorkerRuntime {
     pub(crate) fn leave(&self, st: &mut VuState) {
         debug_assert!(self.entered.get());
         self.entered.set(false);
-        *self.current_cancel.borrow_mut() = None;
+        *self.current.borrow_mut() = None;
         let Some(f) = self.fields else {
             return;
         };
@@ -353,6 +363,19 @@ unsafe fn rquickjs_raw(rt: &Runtime) -> *mut qjs::JSRuntime {
     let raw = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
     drop(ctx);
     raw
+}
+
+/// QuickJS's interrupt handler: called every few thousand operations of running JavaScript, it
+/// asks the VU that runs ([`Host::poll_interrupt`]) whether to stop it (non-zero: QuickJS throws an
+/// uncatchable error). The VU may yield to the worker's event loop inside the call.
+///
+/// # Safety
+/// `opaque` is the `current` cell of the runtime that calls it, alive as long as that runtime.
+unsafe extern "C" fn poll_interrupt(_rt: *mut qjs::JSRuntime, opaque: *mut c_void) -> i32 {
+    let current = &*(opaque as *const RefCell<Option<Rc<Host>>>);
+    // Cloned out so that no borrow is held while the VU yields and another one enters.
+    let host = current.try_borrow().ok().and_then(|c| c.clone());
+    host.is_some_and(|h| h.poll_interrupt()) as i32
 }
 
 unsafe extern "C" fn probe_handler(_rt: *mut qjs::JSRuntime, _opaque: *mut c_void) -> i32 {

@@ -15,7 +15,6 @@ use crate::program::Program;
 use crate::shared_rt::{Lease, VuState, WorkerRuntime};
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -96,6 +95,9 @@ pub(crate) enum CallOutcome {
 /// I/O a native function waits for.
 pub(crate) enum IoRequest {
     Sleep(Duration),
+    /// Let the worker's event loop run (timers, other VUs, the engine's stop) before going on:
+    /// the VU's JavaScript has run a whole time slice without waiting for anything.
+    Yield,
     Http(Vec<crate::modules::http::PendingRequest>),
 }
 
@@ -136,7 +138,8 @@ pub(crate) type VuYielder = Yielder<Resume, Suspend>;
 pub(crate) struct JsVu<I: Io> {
     co: Option<Coroutine<Resume, Suspend, (), DefaultStack>>,
     io: I,
-    cancel: Rc<Cell<bool>>,
+    /// The VU's natives' state; its cancel flag stops the VU's JavaScript.
+    host: Rc<Host>,
     /// A call was started and its future dropped before it finished.
     in_call: bool,
     /// The VU's QuickJS interpreter state while its coroutine is suspended.
@@ -151,7 +154,7 @@ fn resume(
     co: &mut Coroutine<Resume, Suspend, (), DefaultStack>,
     worker: &WorkerRuntime,
     state: &mut VuState,
-    cancel: &Rc<Cell<bool>>,
+    host: &Rc<Host>,
     input: Resume,
 ) -> CoroutineResult<Suspend, ()> {
     /// Takes the state back out even when the coroutine panics.
@@ -161,7 +164,7 @@ fn resume(
             self.0.leave(self.1);
         }
     }
-    worker.enter(state, cancel);
+    worker.enter(state, host);
     let _leave = Leave(worker, state);
     co.resume(input)
 }
@@ -169,7 +172,7 @@ fn resume(
 impl<I: Io> JsVu<I> {
     /// Creates the runtime and runs the init context (module top level) on the VU's own stack.
     pub(crate) fn new(program: Arc<Program>, host: Rc<Host>, io: I) -> Result<Self, ScriptError> {
-        let cancel = host.cancel_flag();
+        let vu_host = host.clone();
         let worker = WorkerRuntime::for_program(&program.shared)
             .map_err(|e| ScriptError::plain(format!("cannot create a JS runtime: {e}")))?;
         let stack = DefaultStack::new(STACK_SIZE)
@@ -180,7 +183,7 @@ impl<I: Io> JsVu<I> {
         let mut co = Coroutine::with_stack(stack, move |y: &VuYielder, _first: Resume| {
             crate::runtime::run_vu(&program, host, w, y, JS_STACK_LIMIT, bottom);
         });
-        let ready = match resume(&mut co, &worker, &mut state, &cancel, Resume::Shutdown) {
+        let ready = match resume(&mut co, &worker, &mut state, &vu_host, Resume::Shutdown) {
             CoroutineResult::Yield(Suspend::Ready(r)) => r,
             CoroutineResult::Yield(_) => Err(ScriptError::plain(
                 "init context performed I/O, which k6 does not allow".to_string(),
@@ -192,7 +195,7 @@ impl<I: Io> JsVu<I> {
         let mut vu = JsVu {
             co: Some(co),
             io,
-            cancel,
+            host: vu_host,
             in_call: false,
             state,
             worker,
@@ -216,7 +219,7 @@ impl<I: Io> JsVu<I> {
         self.in_call = true;
         let mut input = Resume::Call(call);
         loop {
-            match resume(co, &self.worker, &mut self.state, &self.cancel, input) {
+            match resume(co, &self.worker, &mut self.state, &self.host, input) {
                 CoroutineResult::Yield(Suspend::Io(req)) => {
                     input = Resume::Io(self.io.perform(req).await);
                 }
@@ -243,7 +246,7 @@ impl<I: Io> JsVu<I> {
         if !self.in_call {
             return;
         }
-        self.cancel.set(true);
+        self.host.set_cancelled(true);
         if let Some(co) = self.co.as_mut() {
             // Each resume answers one pending native call with an error; a script that catches
             // errors in a loop is stopped by the interrupt handler, so this ends quickly.
@@ -252,7 +255,7 @@ impl<I: Io> JsVu<I> {
                     co,
                     &self.worker,
                     &mut self.state,
-                    &self.cancel,
+                    &self.host,
                     Resume::Cancel,
                 ) {
                     CoroutineResult::Yield(Suspend::Finished(_)) => break,
@@ -265,7 +268,7 @@ impl<I: Io> JsVu<I> {
             }
         }
         self.in_call = false;
-        self.cancel.set(false);
+        self.host.set_cancelled(false);
     }
 
     /// Lets the coroutine return normally, so QuickJS is torn down on its own stack.
@@ -277,7 +280,7 @@ impl<I: Io> JsVu<I> {
         if !co.started() || co.done() {
             return;
         }
-        self.cancel.set(true);
+        self.host.set_cancelled(true);
         for _ in 0..100_000 {
             if co.done() {
                 return;
@@ -286,7 +289,7 @@ impl<I: Io> JsVu<I> {
                 &mut co,
                 &self.worker,
                 &mut self.state,
-                &self.cancel,
+                &self.host,
                 Resume::Shutdown,
             );
             if let CoroutineResult::Return(()) = r {
@@ -322,6 +325,7 @@ mod tests {
             Box::pin(async move {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
+                    IoRequest::Yield => tokio::task::yield_now().await,
                     IoRequest::Http(_) => unreachable!("no HTTP in this test"),
                 }
                 IoReply::Slept
@@ -346,6 +350,7 @@ mod tests {
         let config = ProgramConfig {
             env,
             console: false,
+            interrupt: Default::default(),
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
         let out = make(program, registry);
@@ -744,6 +749,43 @@ mod tests {
             assert!(matches!(second, CallOutcome::Done(None)), "{second:?}");
         });
         drop(vu);
+    }
+
+    #[test]
+    fn a_computing_vu_yields_so_it_can_be_stopped_and_the_vus_beside_it_run() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // VU 1 computes forever, catching what it can; VU 2 computes for several time slices.
+        // Both share one runtime, so each is preempted with its frames live while the other runs.
+        let mut vus = vus(
+            r#"
+            export default function () {
+              if (__VU === 1 && __ITER === 0) {
+                for (;;) { try { JSON.stringify({ a: [1, 2, 3] }); } catch (e) {} }
+              }
+              let s = 0;
+              for (let i = 0; i < 3e6; i++) { s += i % 7; }
+              if (s !== 8999994) throw new Error('wrong sum ' + s);
+            }
+        "#,
+            2,
+        );
+        let (a, b) = vus.split_at_mut(1);
+        rt.block_on(async {
+            let (endless, other) = tokio::join!(
+                tokio::time::timeout(Duration::from_millis(200), a[0].call(iteration(0))),
+                b[0].call(iteration(0)),
+            );
+            assert!(
+                endless.is_err(),
+                "the endless call is dropped at its deadline"
+            );
+            assert!(matches!(other, CallOutcome::Done(None)), "{other:?}");
+            let again = a[0].call(iteration(1)).await;
+            assert!(matches!(again, CallOutcome::Done(None)), "{again:?}");
+        });
     }
 
     #[test]

@@ -130,6 +130,8 @@ impl Reporter {
             elapsed: outcome.elapsed,
             vus_min,
             vus_max,
+            iterations_complete: outcome.counts.iterations_completed,
+            iterations_interrupted: outcome.counts.iterations_interrupted,
             scenarios: live.scenarios.clone(),
             saturation: saturation_note(outcome),
             setup_data,
@@ -231,22 +233,23 @@ pub fn saturation_note(outcome: &RunOutcome) -> Option<String> {
     })
 }
 
-/// Turns the first Ctrl-C or SIGTERM into a graceful stop (the run still writes its summary and
-/// outputs, as k6 does); a second one exits at once with k6's code for an external abort.
-pub fn stop_on_signals(control: RunControl) {
+/// A run control that the first Ctrl-C or SIGTERM stops (the run still writes its summary and
+/// outputs, as k6 does); a second one exits at once with k6's code for an external abort. Make it
+/// before the script's init context runs, so a signal interrupts that too. The signals are
+/// caught from the moment this returns.
+pub fn stop_on_signals() -> RunControl {
+    let control = RunControl::new();
+    let Some((rt, mut signals)) = Signals::watch() else {
+        return control;
+    };
+    let watched = control.clone();
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
         rt.block_on(async move {
             for n in 0.. {
-                if !wait_for_signal().await {
+                if !signals.next().await {
                     return;
                 }
-                if n == 0 && control.is_stopped() {
+                if n == 0 && watched.is_stopped() {
                     // The front end stopped the control after the run: the signal belongs to
                     // what follows it (a lingering dashboard).
                     return;
@@ -256,28 +259,55 @@ pub fn stop_on_signals(control: RunControl) {
                     std::process::exit(exit_code::EXTERNAL_ABORT);
                 }
                 eprintln!("\nstopping: finishing iterations and writing the summary (press Ctrl-C again to quit at once)");
-                control.stop();
+                watched.stop();
             }
         });
     });
+    control
 }
 
-/// Waits for Ctrl-C or SIGTERM; false when signals cannot be watched.
-async fn wait_for_signal() -> bool {
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment they are watched.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return false;
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Registers the handlers now, on a runtime of their own; None when signals cannot be watched.
+    fn watch() -> Option<(tokio::runtime::Runtime, Signals)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        #[cfg(unix)]
+        let signals = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _in_rt = rt.enter();
+            Signals {
+                int: signal(SignalKind::interrupt()).ok()?,
+                term: signal(SignalKind::terminate()).ok()?,
+            }
         };
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.is_ok(),
-            r = term.recv() => r.is_some(),
-        }
+        #[cfg(not(unix))]
+        let signals = Signals {};
+        Some((rt, signals))
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.is_ok()
+
+    /// The next signal; false when they can no longer be watched.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                r = self.int.recv() => r.is_some(),
+                r = self.term.recv() => r.is_some(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
     }
 }
 
@@ -308,6 +338,7 @@ mod tests {
                 observed_seconds: 10,
             },
             teardown_error: None,
+            counts: Default::default(),
         }
     }
 

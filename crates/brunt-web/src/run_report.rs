@@ -6,7 +6,7 @@ use crate::{RunInfo, WebArgs, WebSession};
 use anyhow::Result;
 use brunt_engine::{RunControl, RunOptions, RunOutcome};
 use brunt_metrics::Registry;
-use brunt_output::{stop_on_signals, Finished, ReportConfig, Reporter};
+use brunt_output::{Finished, ReportConfig, Reporter};
 use std::sync::Arc;
 
 pub struct RunReport {
@@ -16,13 +16,15 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Opens the outputs and starts the dashboard (so bad paths and ports fail before the run),
-    /// and turns the first Ctrl-C or SIGTERM into a graceful stop. `title` heads the page.
+    /// Opens the outputs and starts the dashboard (so bad paths and ports fail before the run).
+    /// `title` heads the page; `control` is the run's stop, made by [`brunt_output::stop_on_signals`] so that
+    /// the first Ctrl-C or SIGTERM stops the run gracefully.
     pub fn start(
         cfg: ReportConfig,
         web: &WebArgs,
         title: String,
         registry: Arc<Registry>,
+        control: RunControl,
     ) -> Result<RunReport> {
         let web = WebSession::start(
             web,
@@ -36,8 +38,6 @@ impl RunReport {
         if let Some(web) = &web {
             reporter.add_output("dashboard", web.output());
         }
-        let control = RunControl::new();
-        stop_on_signals(control.clone());
         Ok(RunReport {
             reporter,
             web,
