@@ -4,8 +4,8 @@
 
 use crate::plan::Plan;
 use crate::run::{
-    Control, HookFailure, Progress, RunEnd, RunError, RunOptions, RunOutcome, Saturation,
-    ScenarioProgress, Tick,
+    Control, HookFailure, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome,
+    Saturation, ScenarioProgress, Tick,
 };
 use crate::vu::{VuError, VuFactory};
 use crate::worker::{worker_thread, Command, Msg, Report, ScenarioCounters, Shared};
@@ -280,13 +280,16 @@ pub(crate) fn run<F: VuFactory>(
             }
         }
     }
-    if let Some(e) = init_error {
+    // Ctrl-C while the VUs initialise or setup() runs interrupts them and ends the run there, as
+    // in k6: no test and no teardown, but the summary and outputs of what ran.
+    let interrupted = |control: &RunControl| control.reason() == Some(RunEnd::Interrupted);
+    if let Some(e) = init_error.filter(|_| !interrupted(&control)) {
         pool.broadcast(|| Command::Exit);
         pool.join();
         return Err(RunError::VuInit(e));
     }
 
-    if opts.setup {
+    if opts.setup && !control.is_stopped() {
         pool.send(0, Command::Setup);
         let res = wait_for(&rx, &mut state, |m| match m {
             Msg::SetupDone(r) => Some(r),
@@ -297,21 +300,27 @@ pub(crate) fn run<F: VuFactory>(
                 "during setup(): {why}"
             ))))
         });
-        if let Err(failure) = res {
-            pool.broadcast(|| Command::Exit);
-            pool.join();
-            return Err(match failure {
-                HookFailure::Failed(e) => RunError::Setup(e),
-                HookFailure::TimedOut(d) => RunError::SetupTimeout(d),
-            });
+        match res {
+            Err(failure) if !interrupted(&control) => {
+                pool.broadcast(|| Command::Exit);
+                pool.join();
+                return Err(match failure {
+                    HookFailure::Failed(e) => RunError::Setup(e),
+                    HookFailure::TimedOut(d) => RunError::SetupTimeout(d),
+                });
+            }
+            _ => {}
         }
     }
 
     let test_start = Instant::now();
+    let started = !interrupted(&control);
     state.counting_lag = true;
-    pool.broadcast(|| Command::Start(test_start));
+    if started {
+        pool.broadcast(|| Command::Start(test_start));
+    }
     let mut next_tick = test_start + TICK + TICK_DELAY;
-    let mut done = vec![false; workers];
+    let mut done = vec![!started; workers];
     while !done.iter().all(|d| *d) {
         let wait = next_tick.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
@@ -358,7 +367,7 @@ pub(crate) fn run<F: VuFactory>(
     }
 
     let mut teardown_error = None;
-    if opts.teardown {
+    if opts.teardown && started {
         pool.send(0, Command::Teardown);
         teardown_error = wait_for(&rx, &mut state, |m| match m {
             Msg::TeardownDone(e) => Some(e),
@@ -392,6 +401,7 @@ pub(crate) fn run<F: VuFactory>(
         end: control.reason().unwrap_or(RunEnd::Completed),
         saturation: state.saturation,
         teardown_error,
+        counts: shared.counts(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use crate::plan::Plan;
 use crate::vu::{VuError, VuFactory};
+use crate::worker::InstanceCounts;
 use brunt_metrics::{Interval, Registry, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -221,6 +222,8 @@ pub struct RunOutcome {
     pub saturation: Saturation,
     /// `teardown()` failed or timed out (k6 exits 101 for a timeout).
     pub teardown_error: Option<HookFailure>,
+    /// Iterations completed and interrupted (k6's "0 complete and 1 interrupted iterations").
+    pub counts: InstanceCounts,
 }
 
 /// How a `setup()` or `teardown()` hook went wrong.

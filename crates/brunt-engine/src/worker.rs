@@ -141,18 +141,7 @@ thread_local! {
 /// The live counts of the run whose worker thread calls this (a VU reading them during an
 /// iteration); None on any other thread.
 pub fn instance_counts() -> Option<InstanceCounts> {
-    INSTANCE.with(|s| {
-        let s = s.borrow();
-        let shared = s.as_ref()?;
-        let mut t = InstanceCounts::default();
-        for c in shared.live.iter() {
-            t.vus_active += c.active.load(Ordering::Relaxed);
-            t.vus_initialized += c.initialized.load(Ordering::Relaxed);
-            t.iterations_completed += c.completed.load(Ordering::Relaxed);
-            t.iterations_interrupted += c.interrupted.load(Ordering::Relaxed);
-        }
-        Some(t)
-    })
+    INSTANCE.with(|s| s.borrow().as_ref().map(|shared| shared.counts()))
 }
 
 struct ScenarioShared {
@@ -198,6 +187,18 @@ impl Shared {
             scenarios,
             live: (0..workers).map(|_| LiveCounts::default()).collect(),
         }
+    }
+
+    /// The counts of every worker added up.
+    pub(crate) fn counts(&self) -> InstanceCounts {
+        let mut t = InstanceCounts::default();
+        for c in self.live.iter() {
+            t.vus_active += c.active.load(Ordering::Relaxed);
+            t.vus_initialized += c.initialized.load(Ordering::Relaxed);
+            t.iterations_completed += c.completed.load(Ordering::Relaxed);
+            t.iterations_interrupted += c.interrupted.load(Ordering::Relaxed);
+        }
+        t
     }
 
     fn live(&self, worker: usize) -> &LiveCounts {
@@ -395,7 +396,14 @@ async fn worker_main<F: VuFactory>(
         match cmd {
             Command::Setup => {
                 let res = match &mut hook_vu {
-                    Some(vu) => hook(shared.plan.setup_timeout(), vu.setup()).await,
+                    // Ctrl-C interrupts setup(), as in k6.
+                    Some(vu) => {
+                        let mut stop = shared.control.subscribe();
+                        tokio::select! {
+                            r = hook(shared.plan.setup_timeout(), vu.setup()) => r,
+                            _ = stop.recv() => Err(HookFailure::Failed(VuError("setup() was interrupted".into()))),
+                        }
+                    }
                     None => Ok(()),
                 };
                 let _ = out.send(Msg::SetupDone(res));

@@ -24,6 +24,9 @@ pub struct RunFacts {
     pub elapsed: Duration,
     pub vus_min: u64,
     pub vus_max: u64,
+    /// Iterations that ran to their end, and those cut short (gracefulStop, Ctrl-C, abort).
+    pub iterations_complete: u64,
+    pub iterations_interrupted: u64,
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
     pub scenarios: Vec<String>,
     /// A sentence saying that, and why, the load generator was the bottleneck; printed as a

@@ -308,10 +308,12 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions) -> String {
     let p = Painter(opts.enable_colors);
     let indent = format!("{}    ", opts.indent);
     let mut s = format!(
-        "\n{indent}running ({}), {} to {} VUs\n",
+        "\n{indent}running ({}), {} to {} VUs, {} complete and {} interrupted iterations\n",
         humanize::duration(facts.elapsed.as_secs_f64() * 1000.0, None),
         facts.vus_min,
-        facts.vus_max
+        facts.vus_max,
+        facts.iterations_complete,
+        facts.iterations_interrupted
     );
     for sc in &facts.scenarios {
         s.push_str(&format!("{indent}  * {sc}\n"));

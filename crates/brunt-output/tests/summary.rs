@@ -53,6 +53,8 @@ fn facts() -> RunFacts {
         elapsed: Duration::from_secs(10),
         vus_min: 1,
         vus_max: 5,
+        iterations_complete: 4,
+        iterations_interrupted: 1,
         scenarios: vec!["default: 5 looping VUs for 10s (gracefulStop: 30s)".into()],
         ..RunFacts::default()
     }
@@ -142,7 +144,10 @@ fn text_summary_has_k6_lines() {
         ]
     );
     // Run facts follow.
-    assert!(text.contains("running (10s), 1 to 5 VUs"), "{text}");
+    assert!(
+        text.contains("running (10s), 1 to 5 VUs, 4 complete and 1 interrupted iterations"),
+        "{text}"
+    );
     assert!(text.contains("* default: 5 looping VUs for 10s"), "{text}");
     assert!(!text.contains('\x1b'));
     assert!(s.thresholds_failed());
