@@ -9,9 +9,8 @@ use crate::h2::H2Conn;
 use crate::metered::IoStats;
 use crate::request::{Origin, Request};
 use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
-use bytes::Bytes;
 use http::header::{HeaderValue, LOCATION};
-use http::{HeaderMap, Method, Version};
+use http::{Method, Version};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -325,25 +324,16 @@ fn is_idempotent(m: &Method) -> bool {
 /// A failure as a response: status 0, k6's error, and the timings of the phases it reached.
 fn failed(req: &Request, e: RequestError, stamps: Stamps, conn: Option<ConnInfo>) -> Response {
     let end = Instant::now();
-    let (bytes_sent, bytes_received) = conn.as_ref().map_or((0, 0), |c| c.stats.take_bytes());
-    Response {
-        method: req.method().clone(),
-        url: req.url_tag().clone(),
-        status: 0,
-        proto: Proto::None,
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
-        timings: if stamps.got_conn.is_some() {
-            stamps.timings(end)
-        } else {
-            Timings::default()
-        },
-        error: Some(e.message),
-        error_code: e.code,
-        bytes_sent,
-        bytes_received,
-        remote: conn.as_ref().map(|c| c.remote),
-        tls_version: conn.and_then(|c| c.tls_version),
-        elapsed: end - stamps.start,
+    let timings = if stamps.got_conn.is_some() {
+        stamps.timings(end)
+    } else {
+        Timings::default()
+    };
+    let mut resp = Response::failure(req, e, timings, end - stamps.start);
+    if let Some(c) = conn {
+        (resp.bytes_sent, resp.bytes_received) = c.stats.take_bytes();
+        resp.remote = Some(c.remote);
+        resp.tls_version = c.tls_version;
     }
+    resp
 }

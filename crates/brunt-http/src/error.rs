@@ -80,6 +80,14 @@ impl RequestError {
         }
     }
 
+    /// The test ended (its graceful stop ran out) while the request waited for its response.
+    pub fn interrupted() -> Self {
+        Self::new(
+            ErrorCode::GENERIC,
+            "request interrupted: the test ended before the response came (gracefulStop ran out)",
+        )
+    }
+
     /// A name that resolves to no address.
     pub(crate) fn no_such_host() -> Self {
         Self::new(ErrorCode::DNS_NO_SUCH_HOST, "lookup: no such host")

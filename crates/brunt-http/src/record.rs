@@ -118,6 +118,24 @@ impl Recorder {
         agg.add(builtin::DATA_RECEIVED, tags, resp.bytes_received as f64);
     }
 
+    /// A request cut short by the end of the test (see [`crate::RequestError::interrupted`]): counted in
+    /// `http_reqs`, and as failed in `http_req_failed`, with its error so that the summary says
+    /// what happened; in no duration trend, since it never finished.
+    pub fn record_interrupted(
+        &mut self,
+        agg: &mut Aggregator,
+        resp: &Response,
+        tags: &TagSet,
+        expected: Option<&ExpectedStatuses>,
+    ) {
+        let expected = expected.map(|e| e.contains(resp.status));
+        let set = self.tags_for(resp, tags, expected);
+        agg.add(builtin::HTTP_REQS, &set, 1.0);
+        if expected.is_some() {
+            agg.add(builtin::HTTP_REQ_FAILED, &set, 1.0);
+        }
+    }
+
     fn tags_for(&mut self, resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
         if let Some((key, set)) = &self.last {
             if resp.error.is_none() && key.matches(resp, base, expected) {

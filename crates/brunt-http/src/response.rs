@@ -1,6 +1,7 @@
 //! A response, or a failure shaped like one, with k6's phase timings.
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, RequestError};
+use crate::request::Request;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Version};
 use std::net::SocketAddr;
@@ -70,6 +71,29 @@ pub struct Response {
     pub tls_version: Option<&'static str>,
     /// Wall time from the start of the send to the end of the body, every phase included.
     pub elapsed: Duration,
+}
+
+impl Response {
+    /// A request that got no response: status 0 with k6's error and code. Bytes, the remote
+    /// address and the TLS version are the caller's to add when a connection was made.
+    pub fn failure(req: &Request, e: RequestError, timings: Timings, elapsed: Duration) -> Self {
+        Response {
+            method: req.method().clone(),
+            url: req.url_tag().clone(),
+            status: 0,
+            proto: Proto::None,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            timings,
+            error: Some(e.message),
+            error_code: e.code,
+            bytes_sent: 0,
+            bytes_received: 0,
+            remote: None,
+            tls_version: None,
+            elapsed,
+        }
+    }
 }
 
 /// A response as read off a connection, before it becomes a [`Response`].

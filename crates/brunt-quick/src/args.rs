@@ -54,6 +54,11 @@ pub struct QuickArgs {
     #[arg(long, default_value_t = 10_000, requires = "rate")]
     pub max_vus: u64,
 
+    /// How long requests still in flight when the attack's time is up may take to finish before
+    /// they are cut and counted as interrupted (k6's gracefulStop), e.g. 0s or 5s
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub graceful_stop: String,
+
     /// Per-request timeout, e.g. 5s (k6's default: 60s)
     #[arg(long, default_value = "60s")]
     pub timeout: String,
@@ -156,6 +161,7 @@ impl QuickArgs {
             .map(|d| duration_flag("--duration", d))
             .transpose()?;
         let vus = Some(self.vus as i64);
+        let graceful_stop = Some(duration_flag("--graceful-stop", &self.graceful_stop)?);
         let scenario = match (self.rate, self.iterations) {
             (Some(rate), _) => {
                 if rate == 0 {
@@ -189,6 +195,10 @@ impl QuickArgs {
                 duration: Some(duration.unwrap_or(DEFAULT_DURATION)),
                 ..ScenarioOptions::default()
             },
+        };
+        let scenario = ScenarioOptions {
+            graceful_stop,
+            ..scenario
         };
         Ok(Options {
             scenarios: Some(BTreeMap::from([("default".to_string(), scenario)])),

@@ -54,6 +54,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         &args.web,
         format!("brunt quick {} {}", args.method, args.url),
         registry.clone(),
+        brunt_output::stop_on_signals(),
     )?;
     let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;

@@ -2,7 +2,11 @@
 //! prebuilt request once per iteration and recording k6's samples.
 
 use brunt_engine::{IterationCtx, IterationOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics};
-use brunt_http::{Client, ClientConfig, ExpectedStatuses, Recorder, Request};
+use brunt_http::{
+    Client, ClientConfig, ExpectedStatuses, Recorder, Request, RequestError, Response, Timings,
+};
+use brunt_metrics::TagSet;
+use std::time::Instant;
 
 pub(crate) struct QuickFactory {
     request: Request,
@@ -48,14 +52,53 @@ impl VuFactory for QuickFactory {
 
 impl Vu for QuickVu {
     async fn iteration(&mut self, ctx: &IterationCtx) -> IterationOutcome {
-        let resp = self.client.send(&self.request).await;
-        self.recorder.record(
-            &mut self.metrics.borrow_mut(),
+        let mut in_flight = InFlight {
+            vu: self,
+            tags: &ctx.scenario.tags,
+            started: Instant::now(),
+            done: false,
+        };
+        let resp = in_flight.vu.client.send(&in_flight.vu.request).await;
+        in_flight.done = true;
+        let vu = &mut *in_flight.vu;
+        vu.recorder.record(
+            &mut vu.metrics.borrow_mut(),
             &resp,
             &ctx.scenario.tags,
-            Some(&self.expected),
+            Some(&vu.expected),
             ctx.scheduled_lag,
         );
         IterationOutcome::Completed
+    }
+}
+
+/// An iteration's request until its response is recorded. Dropped before that, because the engine
+/// interrupted the iteration when the graceful stop ran out, it records the request as cut short,
+/// so that the summary counts it and says why.
+struct InFlight<'a> {
+    vu: &'a mut QuickVu,
+    tags: &'a TagSet,
+    started: Instant,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let vu = &mut *self.vu;
+        let resp = Response::failure(
+            &vu.request,
+            RequestError::interrupted(),
+            Timings::default(),
+            self.started.elapsed(),
+        );
+        vu.recorder.record_interrupted(
+            &mut vu.metrics.borrow_mut(),
+            &resp,
+            self.tags,
+            Some(&vu.expected),
+        );
     }
 }
