@@ -10,7 +10,9 @@ use brunt_engine::{
 };
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{OutSpec, ReportConfig, SummaryOptions};
+use brunt_output::{
+    write_file, write_stderr, write_stdout, OutSpec, OutputError, ReportConfig, SummaryOptions,
+};
 use brunt_web::RunReport;
 use clap::Args;
 use serde_json::{Map, Value};
@@ -433,26 +435,27 @@ fn http_config(json: &Map<String, Value>) -> ClientConfig {
     c
 }
 
-/// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key.
-fn write_handle_summary(map: &Value) -> anyhow::Result<()> {
+/// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key. Every key is
+/// written even when one fails, as k6 does; returns the writes that failed.
+fn write_handle_summary(map: &Value) -> anyhow::Result<Vec<OutputError>> {
     let Value::Object(m) = map else {
         return Err(anyhow!(
             "handleSummary() must return an object mapping outputs to content"
         ));
     };
-    for (k, v) in m {
+    let failed = m.iter().filter_map(|(k, v)| {
         let text = match v {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        match k.as_str() {
-            "stdout" => print!("{text}"),
-            "stderr" => eprint!("{text}"),
-            path => std::fs::write(path, text)
-                .with_context(|| format!("handleSummary(): cannot write '{path}'"))?,
-        }
-    }
-    Ok(())
+        let written = match k.as_str() {
+            "stdout" => write_stdout("handleSummary()'s output", &text),
+            "stderr" => write_stderr("handleSummary()'s output", &text),
+            path => write_file("handleSummary()'s file", Path::new(path), text),
+        };
+        written.err()
+    });
+    Ok(failed.collect())
 }
 
 /// `brunt run`: runs the script and returns k6's exit code.
@@ -620,33 +623,36 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             let metrics = std::rc::Rc::new(std::cell::RefCell::new(
                 brunt_metrics::Aggregator::new(registry.clone(), false),
             ));
-            match handle_summary(
+            let returned = handle_summary(
                 &program,
                 metrics,
                 summary.data().to_string(),
                 http_config(&c.json),
-            ) {
-                Ok(Some(json)) => {
-                    let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-                    write_handle_summary(&v)?;
+            )
+            .map_err(|e| anyhow!("handleSummary() failed: {e}"))
+            .and_then(|json| match json {
+                Some(json) => {
+                    write_handle_summary(&serde_json::from_str(&json).unwrap_or(Value::Null))
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    summary_exit = Some(script_error(format!("handleSummary() failed: {e}")));
-                    if !no_summary {
-                        print!("{}", summary.text());
-                    }
-                }
+                None => Ok(Vec::new()),
+            });
+            match returned {
+                Ok(failed) => return failed,
+                // The text summary stands in for a handleSummary() that failed.
+                Err(e) => summary_exit = Some(script_error(e)),
             }
-        } else if !no_summary {
-            print!("{}", summary.text());
         }
-        let _ = std::io::stdout().flush();
-        Ok(())
-    })?;
+        if no_summary {
+            return Vec::new();
+        }
+        write_stdout("the summary", &summary.text())
+            .err()
+            .into_iter()
+            .collect()
+    });
     let code = match (&outcome.end, summary_exit) {
-        (RunEnd::Completed, Some(code)) if finished.exit_code == exit::OK => code,
-        _ => finished.exit_code,
+        (RunEnd::Completed, Some(code)) if finished.verdict == exit::OK => code,
+        _ => finished.exit_code(),
     };
     Ok(code)
 }

@@ -9,6 +9,7 @@ pub mod compare;
 mod csv;
 mod errors;
 mod export;
+mod files;
 mod go_format;
 mod groups;
 mod humanize;
@@ -26,6 +27,7 @@ mod text;
 
 pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
+pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
 pub use outputs::Outputs;
 pub use remote::RemoteSpec;
@@ -44,11 +46,18 @@ pub enum OutputError {
     BadOut { out: String, reason: String },
     #[error("unknown output '{kind}'; known outputs: {known}")]
     UnknownOutput { kind: String, known: &'static str },
-    /// The I/O error is in the message, not `source()`, so that it is printed once.
-    #[error("cannot write output '{path}': {error}")]
-    Io { path: String, error: std::io::Error },
+    /// `what` names the flag and file (`--out csv=FILE`, `--report FILE`, ...). The I/O error is
+    /// in the message, not `source()`, so that it is printed once.
+    #[error("cannot write {what}: {error}")]
+    Io { what: String, error: std::io::Error },
     #[error("invalid summary trend stat '{0}': use avg, min, med, max, count or p(N) with N from 0 to 100")]
     TrendStat(String),
     #[error("invalid summary time unit '{0}': use s, ms or us")]
     TimeUnit(String),
+}
+
+impl OutputError {
+    pub(crate) fn io(what: String, error: std::io::Error) -> OutputError {
+        OutputError::Io { what, error }
+    }
 }

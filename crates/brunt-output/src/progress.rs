@@ -53,6 +53,11 @@ impl ProgressLine {
         ));
     }
 
+    /// Runs `f` (which prints to stderr) with the line cleared, then redraws it.
+    pub(crate) fn suspend(&self, f: impl FnOnce()) {
+        self.bar.suspend(f);
+    }
+
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }

@@ -1,10 +1,13 @@
 //! The reporting side of a run, shared by `brunt quick` and `brunt run`: while the engine runs it
 //! streams samples to `--out` sinks, redraws the progress line and checks `abortOnFail`
 //! thresholds; at the end it builds the summary, writes `--summary-export`, and decides the exit
-//! code with k6's numbers.
+//! code with k6's numbers (and brunt's own for outputs it could not write).
 
 use crate::progress::ProgressLine;
-use crate::{OutSpec, OutputError, Outputs, RunFacts, SampleSink, Summary, SummaryOptions};
+use crate::{
+    create_file, write_file, OutSpec, OutputError, Outputs, RunFacts, SampleSink, Summary,
+    SummaryOptions,
+};
 use brunt_engine::{Control, Observer, RunControl, RunEnd, RunOutcome, Tick};
 use brunt_metrics::{builtin, Agg, Registry, Thresholds};
 use std::io::IsTerminal;
@@ -26,6 +29,10 @@ pub mod exit_code {
     pub const SCRIPT_ABORTED: i32 = 108;
     /// The engine itself failed (a worker crashed).
     pub const GENERIC_ENGINE: i32 = 103;
+    /// brunt's own: the run passed but an output could not be written (a full disk, a closed
+    /// stdout). k6 logs such errors and exits 0, which loses results without failing CI. 74 is
+    /// sysexits.h's EX_IOERR, clear of k6's codes.
+    pub const OUTPUT_FAILED: i32 = 74;
 }
 
 /// What the user asked to see and keep.
@@ -59,17 +66,38 @@ pub struct Reporter {
     summary: SummaryOptions,
 }
 
-/// A finished run's summary and exit code.
+/// A finished run's summary and what decides its exit code.
 pub struct Finished {
     pub summary: Summary,
-    pub exit_code: i32,
-    /// Problems met while writing outputs; the run itself went on.
-    pub output_errors: Vec<String>,
+    /// The run's own verdict with k6's codes: thresholds, interruption, `test.abort()`.
+    pub verdict: i32,
+    /// Outputs that could not be written, each message naming its flag and file; the run
+    /// itself went on.
+    pub failed_writes: Vec<String>,
+    /// What the outputs want the user to hear that is not a failure (e.g. batches a remote
+    /// backend never got, which it counts and drops by design).
+    pub notes: Vec<String>,
+}
+
+impl Finished {
+    /// The process exit code: the verdict, or [`exit_code::OUTPUT_FAILED`] when the run passed
+    /// but some output was lost. A failed or interrupted run keeps its own code (already non-zero).
+    pub fn exit_code(&self) -> i32 {
+        if self.verdict == exit_code::OK && !self.failed_writes.is_empty() {
+            exit_code::OUTPUT_FAILED
+        } else {
+            self.verdict
+        }
+    }
 }
 
 impl Reporter {
-    /// Opens every output before the run starts, so a bad path fails early.
+    /// Opens every output and creates the `--summary-export` file before the run starts, so a
+    /// bad path fails before the first request rather than after the whole run.
     pub fn new(cfg: ReportConfig, registry: Arc<Registry>) -> Result<Reporter, OutputError> {
+        if let Some(path) = &cfg.summary_export {
+            create_file("--summary-export", path)?;
+        }
         let outputs = Outputs::open(&cfg.outs, &cfg.thresholds)?;
         let thresholds = Arc::new(cfg.thresholds);
         let progress = if cfg.quiet {
@@ -124,7 +152,7 @@ impl Reporter {
         if let Some(p) = live.progress.take() {
             p.finish();
         }
-        let mut output_errors = live.outputs.finish();
+        let (mut failed_writes, notes) = live.outputs.finish();
         let (vus_min, vus_max) = vus_range(&outcome.snapshot);
         let facts = RunFacts {
             elapsed: outcome.elapsed,
@@ -147,15 +175,16 @@ impl Reporter {
             self.summary.clone(),
         );
         if let Some(path) = &self.summary_export {
-            if let Err(e) = std::fs::write(path, summary.export_json()) {
-                output_errors.push(format!("--summary-export {}: {e}", path.display()));
+            if let Err(e) = write_file("--summary-export", path, summary.export_json()) {
+                failed_writes.push(e.to_string());
             }
         }
-        let exit_code = exit_code_for(&outcome.end, summary.thresholds_failed());
+        let verdict = exit_code_for(&outcome.end, summary.thresholds_failed());
         Finished {
             summary,
-            exit_code,
-            output_errors,
+            verdict,
+            failed_writes,
+            notes,
         }
     }
 }
@@ -165,7 +194,14 @@ impl Live {
         if let Some(p) = &self.progress {
             p.update(tick);
         }
-        self.outputs.tick(tick, &self.registry, &self.scenarios);
+        for e in self.outputs.tick(tick, &self.registry, &self.scenarios) {
+            // Said now, as k6 does, so that a long run's user need not wait for the end.
+            let say = || eprintln!("error: {e}; the run goes on without this output");
+            match &self.progress {
+                Some(p) => p.suspend(say),
+                None => say(),
+            }
+        }
         if tick.is_final {
             return Control::Continue;
         }
@@ -368,5 +404,25 @@ mod tests {
         assert_eq!(exit_code_for(&RunEnd::Interrupted, true), 99);
         assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), false), 108);
         assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), true), 108);
+    }
+
+    #[test]
+    fn a_lost_output_fails_a_run_that_passed_and_keeps_a_failed_runs_code() {
+        let finished = |verdict, failed: &[&str]| Finished {
+            summary: Summary::new(
+                &brunt_metrics::Snapshot::default(),
+                &Registry::new(),
+                &Thresholds::default(),
+                RunFacts::default(),
+                SummaryOptions::default(),
+            ),
+            verdict,
+            failed_writes: failed.iter().map(|s| s.to_string()).collect(),
+            notes: vec!["a note is not a failure".into()],
+        };
+        assert_eq!(finished(0, &[]).exit_code(), 0);
+        assert_eq!(finished(0, &["x"]).exit_code(), exit_code::OUTPUT_FAILED);
+        assert_eq!(finished(99, &["x"]).exit_code(), 99);
+        assert_eq!(finished(105, &["x"]).exit_code(), 105);
     }
 }

@@ -11,7 +11,7 @@ pub use args::QuickArgs;
 use anyhow::{Context, Result};
 use brunt_engine::Plan;
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{ReportConfig, SummaryOptions};
+use brunt_output::{write_stdout, ReportConfig, SummaryOptions};
 use brunt_web::RunReport;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use std::time::Duration;
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
-/// threshold failed, 105 when interrupted).
+/// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
     let registry = Arc::new(Registry::new());
     let request = args.request()?;
@@ -59,10 +59,12 @@ pub fn run(args: QuickArgs) -> Result<i32> {
     let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
-        print!("{}", f.summary.text());
-        Ok(())
-    })?;
-    Ok(finished.exit_code)
+        write_stdout("the summary", &f.summary.text())
+            .err()
+            .into_iter()
+            .collect()
+    });
+    Ok(finished.exit_code())
 }
 
 /// Fails fast, with the reason, when the target cannot be reached at all: an attack on a host that

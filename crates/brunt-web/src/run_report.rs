@@ -6,7 +6,7 @@ use crate::{RunInfo, WebArgs, WebSession};
 use anyhow::Result;
 use brunt_engine::{RunControl, RunOptions, RunOutcome};
 use brunt_metrics::Registry;
-use brunt_output::{Finished, ReportConfig, Reporter};
+use brunt_output::{Finished, OutputError, ReportConfig, Reporter};
 use std::sync::Arc;
 
 pub struct RunReport {
@@ -16,9 +16,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Opens the outputs and starts the dashboard (so bad paths and ports fail before the run).
-    /// `title` heads the page; `control` is the run's stop, made by [`brunt_output::stop_on_signals`] so that
-    /// the first Ctrl-C or SIGTERM stops the run gracefully.
+    /// Opens the outputs, creates the `--summary-export` and `--report` files and starts the
+    /// dashboard (so bad paths and ports fail before the first request). `title` heads the page;
+    /// `control` is the run's stop, made by [`brunt_output::stop_on_signals`] so that the first
+    /// Ctrl-C or SIGTERM stops the run gracefully.
     pub fn start(
         cfg: ReportConfig,
         web: &WebArgs,
@@ -57,25 +58,39 @@ impl RunReport {
     }
 
     /// After the run: builds the summary and writes `--summary-export`, lets `present` show it
-    /// (print it, or hand it to `handleSummary`), then finishes the page (`--report`, final
-    /// verdicts, `--linger`).
+    /// (print it, or hand it to `handleSummary`; it returns the writes that failed), and
+    /// finishes the page (`--report`, final verdicts). Every output is attempted even when one
+    /// fails; each failure is printed here, naming its file, and fails the exit code
+    /// ([`Finished::exit_code`]). Then `--linger` waits.
     pub fn finish(
         self,
         outcome: &RunOutcome,
         setup_data: Option<serde_json::Value>,
         definition_order: Vec<String>,
-        present: impl FnOnce(&Finished) -> Result<()>,
-    ) -> Result<Finished> {
-        let finished = self.reporter.finish(outcome, setup_data, definition_order);
-        present(&finished)?;
-        for e in &finished.output_errors {
-            eprintln!("warning: {e}");
-        }
-        if let Some(web) = self.web {
+        present: impl FnOnce(&Finished) -> Vec<OutputError>,
+    ) -> Finished {
+        let mut finished = self.reporter.finish(outcome, setup_data, definition_order);
+        let failed = present(&finished);
+        finished
+            .failed_writes
+            .extend(failed.iter().map(ToString::to_string));
+        if let Some(web) = &self.web {
             // The run is over: a signal from now on ends --linger, not the run.
             self.control.stop();
-            web.finish(outcome, &finished.summary, &finished.output_errors)?;
+            let page_notes = [&finished.failed_writes[..], &finished.notes[..]].concat();
+            if let Err(e) = web.finish(outcome, &finished.summary, &page_notes) {
+                finished.failed_writes.push(e.to_string());
+            }
         }
-        Ok(finished)
+        for note in &finished.notes {
+            eprintln!("warning: {note}");
+        }
+        for e in &finished.failed_writes {
+            eprintln!("error: {e}");
+        }
+        if let Some(web) = self.web {
+            web.linger();
+        }
+        finished
     }
 }

@@ -6,7 +6,9 @@ use crate::{page, ReportData};
 use anyhow::{Context, Result};
 use brunt_engine::RunOutcome;
 use brunt_metrics::{RawSample, Registry, Thresholds};
-use brunt_output::{saturation_note, IntervalView, SampleSink, Summary, Verdict};
+use brunt_output::{
+    saturation_note, write_file, IntervalView, OutputError, SampleSink, Summary, Verdict,
+};
 use clap::Args;
 use serde_json::json;
 use std::io;
@@ -64,8 +66,7 @@ impl WebSession {
         }
         if let Some(path) = &args.report {
             // Fail before the run, not after it, when the report cannot be written.
-            std::fs::File::create(path)
-                .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+            brunt_output::create_file("--report", path)?;
         }
         let shared = Shared::new(ReportData::new(info.title, info.scenarios));
         let url = if args.dashboard {
@@ -103,9 +104,14 @@ impl WebSession {
         })
     }
 
-    /// After the summary: final verdicts and `notes` (output problems) on the page, `--report`
-    /// written, and with `--linger` the dashboard kept up until Ctrl-C.
-    pub fn finish(self, outcome: &RunOutcome, summary: &Summary, notes: &[String]) -> Result<()> {
+    /// After the summary: final verdicts and `notes` (output problems) on the page, and
+    /// `--report` written.
+    pub fn finish(
+        &self,
+        outcome: &RunOutcome,
+        summary: &Summary,
+        notes: &[String],
+    ) -> Result<(), OutputError> {
         {
             let mut data = self.shared.lock();
             data.thresholds = verdicts(summary.threshold_results().iter().cloned());
@@ -116,10 +122,14 @@ impl WebSession {
         self.shared.publish(Update::Final);
         if let Some(path) = &self.args.report {
             let html = page::render(&self.shared.lock());
-            std::fs::write(path, html)
-                .with_context(|| format!("--report {}: cannot write the report", path.display()))?;
+            write_file("--report", path, html)?;
             eprintln!("report: {}", path.display());
         }
+        Ok(())
+    }
+
+    /// With `--linger`, keeps the process (and the dashboard) up until Ctrl-C.
+    pub fn linger(self) {
         if self.args.linger {
             match &self.url {
                 Some(url) => eprintln!("dashboard: still serving {url}; press Ctrl-C to exit"),
@@ -127,7 +137,6 @@ impl WebSession {
             }
             wait_for_ctrl_c();
         }
-        Ok(())
     }
 }
 

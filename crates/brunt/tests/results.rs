@@ -132,7 +132,7 @@ fn an_unwritable_report_is_refused_before_the_run() {
             "/nonexistent-dir/report.html",
         ],
         1,
-        "--report /nonexistent-dir/report.html: cannot write",
+        "cannot write --report /nonexistent-dir/report.html: No such file or directory",
     );
     assert!(
         start.elapsed() < Duration::from_secs(10),
