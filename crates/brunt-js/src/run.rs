@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context as _};
 use brunt_engine::{parse_duration, Options, Plan, RunEnd, RunError, RunOptions, Stage};
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{OutSpec, ReportConfig, SummaryOptions};
+use brunt_output::{OutKind, OutSpec, ReportConfig, SummaryOptions};
 use brunt_web::RunReport;
 use clap::Args;
 use serde_json::{Map, Value};
@@ -54,8 +54,7 @@ pub struct RunArgs {
     /// Write the end-of-test summary in k6's export format, e.g. `--summary-export out.json`.
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
-    /// A per-sample output, repeatable: `json=FILE` or `csv=FILE`.
-    #[arg(short = 'o', long = "out", value_name = "KIND=FILE")]
+    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
     pub out: Vec<String>,
     /// A tag on every sample, repeatable, e.g. `--tag env=staging`.
     #[arg(long = "tag", value_name = "NAME=VALUE")]

@@ -43,7 +43,7 @@ pub enum OutputError {
     #[error("--out {out}: {reason}")]
     BadOut { out: String, reason: String },
     #[error("unknown output '{kind}'; known outputs: {known}")]
-    UnknownOutput { kind: String, known: &'static str },
+    UnknownOutput { kind: String, known: String },
     /// The I/O error is in the message, not `source()`, so that it is printed once.
     #[error("cannot write output '{path}': {error}")]
     Io { path: String, error: std::io::Error },
