@@ -11,7 +11,8 @@ use brunt_engine::{
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{
-    write_file, write_stderr, write_stdout, OutSpec, OutputError, ReportConfig, SummaryOptions,
+    write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
+    SummaryOptions,
 };
 use brunt_web::RunReport;
 use clap::Args;
@@ -58,8 +59,7 @@ pub struct RunArgs {
     /// Write the end-of-test summary in k6's export format, e.g. `--summary-export out.json`.
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
-    /// A per-sample output, repeatable: `json=FILE` or `csv=FILE`.
-    #[arg(short = 'o', long = "out", value_name = "KIND=FILE")]
+    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
     pub out: Vec<String>,
     /// A tag on every sample, repeatable, e.g. `--tag env=staging`.
     #[arg(long = "tag", value_name = "NAME=VALUE")]

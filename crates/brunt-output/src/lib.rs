@@ -45,7 +45,7 @@ pub enum OutputError {
     #[error("--out {out}: {reason}")]
     BadOut { out: String, reason: String },
     #[error("unknown output '{kind}'; known outputs: {known}")]
-    UnknownOutput { kind: String, known: &'static str },
+    UnknownOutput { kind: String, known: String },
     /// `what` names the flag and file (`--out csv=FILE`, `--report FILE`, ...). The I/O error is
     /// in the message, not `source()`, so that it is printed once.
     #[error("cannot write {what}: {error}")]

@@ -75,6 +75,15 @@ pub enum OutKind {
 }
 
 impl OutKind {
+    /// Every kind `--out` accepts: parsing, its error and the flag's help all read this list.
+    pub const ALL: [OutKind; 5] = [
+        OutKind::Json,
+        OutKind::Csv,
+        OutKind::Results,
+        OutKind::PrometheusRw,
+        OutKind::InfluxDb,
+    ];
+
     /// The name used in `--out`.
     pub fn name(self) -> &'static str {
         match self {
@@ -85,15 +94,49 @@ impl OutKind {
             OutKind::InfluxDb => "influxdb",
         }
     }
+
+    /// How to write this kind in `--out`, and what it keeps.
+    fn usage(self) -> &'static str {
+        match self {
+            OutKind::Json => "json=FILE (every sample, k6's JSON lines; `json` alone: stdout)",
+            OutKind::Csv => {
+                "csv=FILE (every sample, k6's CSV; `csv` alone: file.csv, `csv=-`: stdout)"
+            }
+            OutKind::Results => {
+                "results=FILE (per-second aggregates for `brunt report` and `brunt compare`)"
+            }
+            OutKind::PrometheusRw => {
+                "prometheus-rw=URL[,label.NAME=VALUE][,header.NAME=VALUE][,flush=5s]"
+            }
+            OutKind::InfluxDb => {
+                "influxdb=http://HOST:8086/DB[,label.NAME=VALUE][,header.NAME=VALUE][,flush=5s]"
+            }
+        }
+    }
+
+    /// The `--out` flag's help, built from [`OutKind::ALL`] so that it cannot omit a kind.
+    pub fn help() -> String {
+        let kinds: Vec<_> = OutKind::ALL.iter().map(|k| k.usage()).collect();
+        format!(
+            "An output, repeatable: {}; a FILE ending in .gz is gzipped (docs/outputs.md)",
+            kinds.join(", ")
+        )
+    }
+
+    fn known() -> String {
+        let names: Vec<_> = OutKind::ALL.iter().map(|k| k.name()).collect();
+        names.join(", ")
+    }
 }
 
-const KNOWN: &str = "json, csv, results, prometheus-rw, influxdb";
+/// k6's file for `--out csv` without one.
+const DEFAULT_CSV: &str = "file.csv";
 
 /// One parsed `--out` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutSpec {
     pub kind: OutKind,
-    /// File outputs: `None` writes to standard output (`json`, `json=` or `json=-`, as k6).
+    /// File outputs: `None` writes to standard output (`json`, `json=`, `json=-`, `csv=-`, as k6).
     pub path: Option<PathBuf>,
     /// Remote outputs: where and how to send.
     pub remote: Option<RemoteSpec>,
@@ -105,19 +148,13 @@ impl FromStr for OutSpec {
     /// `KIND`, `KIND=FILE`, or `KIND=URL[,OPTION=VALUE...]` for remote outputs.
     fn from_str(s: &str) -> Result<Self, OutputError> {
         let (kind, value) = s.split_once('=').unwrap_or((s, ""));
-        let kind = match kind {
-            "json" => OutKind::Json,
-            "csv" => OutKind::Csv,
-            "results" => OutKind::Results,
-            "prometheus-rw" => OutKind::PrometheusRw,
-            "influxdb" => OutKind::InfluxDb,
-            _ => {
-                return Err(OutputError::UnknownOutput {
-                    kind: kind.to_string(),
-                    known: KNOWN,
-                })
-            }
-        };
+        let kind = OutKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or_else(|| OutputError::UnknownOutput {
+                kind: kind.to_string(),
+                known: OutKind::known(),
+            })?;
         if matches!(kind, OutKind::PrometheusRw | OutKind::InfluxDb) {
             let remote = RemoteSpec::parse(kind, value)?;
             return Ok(OutSpec {
@@ -133,6 +170,8 @@ impl FromStr for OutSpec {
                     reason: "give a file: results=FILE".into(),
                 })
             }
+            // As k6: `csv` with no file writes file.csv, `json` with none writes to stdout.
+            "" if kind == OutKind::Csv => Some(PathBuf::from(DEFAULT_CSV)),
             "" | "-" => None,
             p => Some(PathBuf::from(p)),
         };
@@ -153,7 +192,14 @@ impl OutSpec {
         }
         let io_error = |error| OutputError::io(self.flag(), error);
         let out = match &self.path {
-            None => Target::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
+            None => {
+                // Said once on stderr, as k6's banner does: stdout also carries the summary.
+                eprintln!(
+                    "output {self}: every sample goes to standard output ({}=FILE for a file)",
+                    self.kind.name()
+                );
+                Target::Stdout(BufWriter::with_capacity(BUFFER, io::stdout()))
+            }
             Some(p) => {
                 let f = BufWriter::with_capacity(BUFFER, File::create(p).map_err(io_error)?);
                 if p.extension().is_some_and(|e| e == "gz") {
@@ -197,6 +243,8 @@ impl fmt::Display for OutSpec {
         }
         match &self.path {
             Some(p) => write!(f, "={}", p.display()),
+            // `csv` alone names a file; stdout is `csv=-`.
+            None if self.kind == OutKind::Csv => f.write_str("=-"),
             None => Ok(()),
         }
     }
@@ -276,7 +324,7 @@ mod tests {
         assert_eq!("csv=-".parse::<OutSpec>().unwrap().path, None);
         assert_eq!("csv".parse::<OutSpec>().unwrap().kind, OutKind::Csv);
         assert_eq!(s.to_string(), "json=results.json");
-        assert_eq!("csv=-".parse::<OutSpec>().unwrap().to_string(), "csv");
+        assert_eq!("csv=-".parse::<OutSpec>().unwrap().to_string(), "csv=-");
         let e = "influx=http://x"
             .parse::<OutSpec>()
             .unwrap_err()
@@ -285,6 +333,20 @@ mod tests {
             e,
             "unknown output 'influx'; known outputs: json, csv, results, prometheus-rw, influxdb"
         );
+    }
+
+    /// k6 v1.1: `--out json` (or `json=`, `json=-`) writes to stdout, `--out csv` (or `csv=`)
+    /// to file.csv, `csv=-` to stdout.
+    #[test]
+    fn outs_without_a_file_go_where_k6_sends_them() {
+        for json in ["json", "json=", "json=-"] {
+            assert_eq!(json.parse::<OutSpec>().unwrap().path, None, "{json}");
+        }
+        for csv in ["csv", "csv="] {
+            let s = csv.parse::<OutSpec>().unwrap();
+            assert_eq!(s.path, Some(PathBuf::from("file.csv")), "{csv}");
+            assert_eq!(s.to_string(), "csv=file.csv");
+        }
     }
 
     #[test]

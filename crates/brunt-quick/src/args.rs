@@ -3,7 +3,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use brunt_engine::{parse_duration, ExecutionSegment, Options, ScenarioOptions};
 use brunt_http::{ClientConfig, HttpVersion, Request};
-use brunt_output::OutSpec;
+use brunt_output::{OutKind, OutSpec};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ pub struct QuickArgs {
     #[arg(short = 'u', long, default_value_t = 50)]
     pub vus: u64,
 
-    /// How long to attack, in k6's duration format: 10s, 1m30s, 500ms
+    /// How long to attack, in k6's duration format: 10s, 1m30s, 1500ms (at least 1s, as in k6)
     #[arg(short = 'd', long)]
     pub duration: Option<String>,
 
@@ -80,10 +80,7 @@ pub struct QuickArgs {
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
 
-    /// An output, repeatable: json=FILE or csv=FILE (every sample, k6's formats), results=FILE
-    /// (per-second aggregates for `brunt report` and `brunt compare`),
-    /// prometheus-rw=URL[,label.NAME=VALUE][,flush=5s], influxdb=http://HOST:8086/DB
-    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET")]
+    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
     pub outs: Vec<OutSpec>,
 
     /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max

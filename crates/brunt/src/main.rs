@@ -93,4 +93,22 @@ mod tests {
     fn every_subcommand_defines_its_flags_without_conflicts() {
         super::Cli::command().debug_assert();
     }
+
+    /// `--out` of `run` and `quick` lists every kind the parser accepts (it said only json and
+    /// csv for `run`).
+    #[test]
+    fn out_help_lists_every_output_kind() {
+        let mut cli = super::Cli::command();
+        for sub in ["run", "quick"] {
+            let help = cli
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for kind in brunt_output::OutKind::ALL {
+                let usage = format!("{}=", kind.name());
+                assert!(help.contains(&usage), "brunt {sub} --help lacks {usage}");
+            }
+        }
+    }
 }
