@@ -460,6 +460,7 @@ fn write_handle_summary(map: &Value) -> anyhow::Result<Vec<OutputError>> {
 
 /// `brunt run`: runs the script and returns k6's exit code.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    crate::modules::console::started();
     let include_system = args
         .include_system_env_vars
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))

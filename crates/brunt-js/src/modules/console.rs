@@ -9,8 +9,9 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Log lines show seconds since the process started, as k6's do.
-fn started() -> Instant {
+/// Log lines show seconds since the process started, as k6's do: the start is fixed by the first
+/// call, which `run` makes before anything else.
+pub(crate) fn started() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
     *START.get_or_init(Instant::now)
 }
