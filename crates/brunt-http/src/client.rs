@@ -14,7 +14,7 @@ use http::{Method, Version};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
 /// keep-alive connections (reopened when the server closes them) and one multiplexed HTTP/2
@@ -92,6 +92,9 @@ impl Client {
         req: &Request,
         mut on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
+        if let Some(e) = req.failure() {
+            return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
+        }
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
         let mut resp = self.hop(req, deadline).await;

@@ -49,6 +49,9 @@ pub struct Request {
     pub discard_body: bool,
     /// The HTTP/1.1 bytes on the wire, serialized on first send with the user agent it used.
     wire: OnceLock<(HeaderValue, Bytes)>,
+    /// Why sending fails at once, and the URL its response shows, for a request made by
+    /// [`Request::failing`].
+    failure: Option<Box<(RequestError, String)>>,
 }
 
 /// Bodies up to this size are sent in the same write as the head.
@@ -59,11 +62,17 @@ impl Request {
     /// and 1000 on a scheme other than http or https.
     pub fn new(method: Method, url: &str) -> Result<Self, RequestError> {
         let trimmed = url.trim();
-        let parsed = Url::parse(trimmed).map_err(|e| {
-            RequestError::new(
+        let parsed = Url::parse(trimmed).map_err(|e| match e {
+            // Go parses these as a relative reference, which its client then cannot send.
+            url::ParseError::RelativeUrlWithoutBase | url::ParseError::EmptyHost
+                if !trimmed.contains("://") =>
+            {
+                RequestError::new(ErrorCode::GENERIC, "unsupported protocol scheme \"\"")
+            }
+            e => RequestError::new(
                 ErrorCode::INVALID_URL,
-                format!("invalid URL \"{trimmed}\": {e}"),
-            )
+                format!("invalid URL: parse \"{trimmed}\": {e}"),
+            ),
         })?;
         // k6 tags the URL as written, with a password masked.
         let tag = if parsed.password().is_some() {
@@ -78,6 +87,38 @@ impl Request {
             req.headers.insert(AUTHORIZATION, auth);
         }
         Ok(req)
+    }
+
+    /// A request that `url` could not make, which fails at once with `error` when sent, without
+    /// touching the network: k6 gives a script a response with the error rather than an
+    /// exception. As in k6, when only the scheme was wrong its response shows `url` as written and
+    /// its samples are tagged with it as Go writes a relative reference (`not%20a%20url`); when the
+    /// URL did not parse, both are empty.
+    pub fn failing(method: Method, url: &str, error: RequestError) -> Self {
+        let (shown, tag) = if error.code == ErrorCode::INVALID_URL {
+            (String::new(), String::new())
+        } else {
+            (url.to_string(), url.trim().replace(' ', "%20"))
+        };
+        let placeholder = Url::parse("http://invalid.invalid/").expect("a valid URL");
+        let mut req = Self::from_url(method, placeholder, tag.into())
+            .expect("the placeholder URL makes a request");
+        req.failure = Some(Box::new((error, shown)));
+        req
+    }
+
+    /// Why sending this request fails at once, for one made by [`Request::failing`].
+    pub(crate) fn failure(&self) -> Option<&RequestError> {
+        self.failure.as_ref().map(|f| &f.0)
+    }
+
+    /// The URL a response to this request shows (k6's `res.url`): the parsed URL, or what
+    /// [`Request::failing`] keeps.
+    pub fn shown_url(&self) -> &str {
+        match &self.failure {
+            Some(f) => &f.1,
+            None => self.url.as_str(),
+        }
     }
 
     fn from_url(method: Method, url: Url, url_tag: Arc<str>) -> Result<Self, RequestError> {
@@ -128,6 +169,7 @@ impl Request {
             max_redirects: None,
             discard_body: false,
             wire: OnceLock::new(),
+            failure: None,
             url,
         })
     }
@@ -298,10 +340,14 @@ mod tests {
 
     #[test]
     fn bad_urls_get_k6_codes() {
-        assert_eq!(
-            Request::new(Method::GET, "not a url").unwrap_err().code,
-            ErrorCode::INVALID_URL
-        );
+        let relative = Request::new(Method::GET, "not a url").unwrap_err();
+        assert_eq!(relative.code, ErrorCode::GENERIC);
+        assert_eq!(relative.message, "unsupported protocol scheme \"\"");
+        let unparsable = Request::new(Method::GET, "http://[::1").unwrap_err();
+        assert_eq!(unparsable.code, ErrorCode::INVALID_URL);
+        assert!(unparsable
+            .message
+            .starts_with("invalid URL: parse \"http://[::1\": "));
         let ftp = Request::new(Method::GET, "ftp://x/").unwrap_err();
         assert_eq!(ftp.code, ErrorCode::GENERIC);
         assert!(ftp.message.contains("ftp"), "{}", ftp.message);

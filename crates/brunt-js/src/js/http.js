@@ -78,10 +78,33 @@ function queryEscape(v) {
   return encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
 }
 
-// A form body or query as k6 encodes one (Go's url.Values.Encode): keys sorted, values escaped.
+// A number as Go's fmt.Sprint prints what goja exported: an int64 when it is integral and fits
+// one, else a float64 in %v's shortest form (exponent when it is below -4 or from 6 up).
+function goNumber(x) {
+  if (Number.isInteger(x) && !Object.is(x, -0) && x >= -(2 ** 63) && x < 2 ** 63) return BigInt(x).toString();
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  const [mant, e] = x.toExponential().split('e');
+  const exp = Number(e);
+  if (exp >= -4 && exp < 6) return Object.is(x, -0) ? '-0' : String(x);
+  return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+}
+
+// Go's fmt.Sprint of a value goja exported from JavaScript: k6 turns form values into text so.
+function goSprint(v) {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'number') return goNumber(v);
+  if (Array.isArray(v)) return `[${v.map(goSprint).join(' ')}]`;
+  if (typeof v === 'object') return `map[${Object.keys(v).sort().map((k) => `${k}:${goSprint(v[k])}`).join(' ')}]`;
+  return String(v);
+}
+
+// A form body or query as k6 encodes one (Go's url.Values.Encode): keys sorted, values escaped,
+// an array's elements each a value of its key (none for an empty array).
 function encodeForm(obj) {
   return Object.keys(obj).sort()
-    .map((k) => `${queryEscape(k)}=${queryEscape(obj[k] === undefined ? '' : String(obj[k]))}`)
+    .flatMap((k) => (Array.isArray(obj[k]) ? obj[k] : [obj[k]])
+      .map((v) => `${queryEscape(k)}=${queryEscape(goSprint(v))}`))
     .join('&');
 }
 
@@ -114,7 +137,7 @@ function prepareBody(body, headers) {
     if (keys.some((k) => body[k] instanceof FileData)) {
       const parts = keys.map((k) => {
         const v = body[k];
-        return v instanceof FileData ? [k, v.data, v.filename || k, v.content_type] : [k, String(v)];
+        return v instanceof FileData ? [k, v.data, v.filename || k, v.content_type] : [k, goSprint(v)];
       });
       const boundary = n.multipartBoundary();
       if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = `multipart/form-data; boundary=${boundary}`;
@@ -156,7 +179,7 @@ function describe(method, target, body, params) {
       headers = flat(h);
     }
     const tags = name === undefined ? null : ['name', name];
-    return [String(method).toUpperCase(), String(u), headers, b, tags, undefined, undefined, undefined,
+    return [String(method), String(u), headers, b, tags, undefined, undefined, undefined,
       undefined, undefined, null, undefined];
   }
   const headers = {};
@@ -177,7 +200,7 @@ function describe(method, target, body, params) {
     else cookies.push(k, String(c), false);
   }
   return [
-    String(method).toUpperCase(), String(u), flat(headers), prepared, flat(tags),
+    String(method), String(u), flat(headers), prepared, flat(tags),
     parseDuration(params.timeout, 'timeout'), params.redirects, params.responseType,
     cb === undefined || cb === null ? cb : cb.ranges,
     params.jar, cookies, params.auth,

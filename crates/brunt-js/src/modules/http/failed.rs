@@ -32,11 +32,13 @@ pub(super) fn warn(resp: &Response) {
         // Go's `url.Error` text, which k6 logs: the method as Go spells it, the quoted URL.
         let method = resp.method.as_str();
         let method = format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
-        let mut line = format!(
-            "WARN[{secs:04}] {:<45} error={:?}",
-            "Request Failed",
+        // A URL that did not parse has none to show (k6 logs the parse error alone).
+        let error = if resp.error_code == brunt_http::ErrorCode::INVALID_URL {
+            error.clone()
+        } else {
             format!("{method} \"{}\": {error}", resp.url)
-        );
+        };
+        let mut line = format!("WARN[{secs:04}] {:<45} error={:?}", "Request Failed", error);
         if error.starts_with("x509:") {
             line.push_str(&format!(" hint={:?}", brunt_output::TLS_HINT));
         }

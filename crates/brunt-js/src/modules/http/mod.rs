@@ -200,17 +200,18 @@ fn default_body_type(host: &Host) -> BodyType {
     }
 }
 
+/// The request for `url`; one whose URL cannot be used fails when sent, so that the script gets a
+/// response with k6's error code (1000, 1020) instead of an exception, as in k6.
+fn request(method: http::Method, url: &str) -> Request {
+    Request::new(method.clone(), url).unwrap_or_else(|e| Request::failing(method, url, e))
+}
+
 /// A request with only a method and a URL, as [`prepare`] builds it.
-fn simple_request(
-    ctx: &Ctx<'_>,
-    method: http::Method,
-    url: &str,
-    discard: bool,
-) -> Result<Request> {
-    let mut req = Request::new(method, url).map_err(|e| throw(ctx, &e.message))?;
+fn simple_request(method: http::Method, url: &str, discard: bool) -> Request {
+    let mut req = request(method, url);
     req.max_redirects = Some(0);
     req.discard_body = discard;
-    Ok(req)
+    req
 }
 
 /// Reads the positional description `js/http.js` builds (see `describe` there).
@@ -219,7 +220,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
     let method: String = d.get(0)?;
     let url: String = d.get(1)?;
     let method = parse_method(ctx, method.as_bytes())?;
-    let mut req = Request::new(method, &url).map_err(|e| throw(ctx, &e.message))?;
+    let mut req = request(method, &url);
     for (k, v) in pairs(d.get(2)?) {
         req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
     }
@@ -332,6 +333,10 @@ fn with_cookies(req: Rc<Request>, p: &Prepared, jars: &Jars) -> Rc<Request> {
 
 /// Emits k6's per-request samples (one per redirect hop) through brunt-http's recorder.
 fn record(host: &Host, p: &Prepared, resp: &Response) {
+    if resp.error_code == brunt_http::ErrorCode::INVALID_URL {
+        // k6 records nothing for a URL it could not parse.
+        return;
+    }
     let base = host.base_tags();
     let tags = if p.tags.is_empty() {
         base
@@ -598,7 +603,7 @@ impl State {
                 Some(r) => Ok(r),
                 None => {
                     let s = std::str::from_utf8(u).unwrap_or_default();
-                    let r = Rc::new(simple_request(ctx, method.clone(), s, discard)?);
+                    let r = Rc::new(simple_request(method.clone(), s, discard));
                     self.cache
                         .borrow_mut()
                         .put(method.clone(), u, discard, r.clone());

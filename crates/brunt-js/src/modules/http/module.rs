@@ -211,8 +211,9 @@ pub(super) fn shared_functions<'js>(
                     a.get(1).and_then(|v| v.as_string()),
                 ) {
                     if nullish(&arg(2)) && nullish(&arg(3)) {
+                        // Sent as written, as k6 sends it (`get` stays lower-case).
                         let m = m.to_string()?;
-                        return st.simple(&ctx, m.to_ascii_uppercase().as_bytes(), u);
+                        return st.simple(&ctx, m.as_bytes(), u);
                     }
                 }
                 forward(&ctx, &st.host.shared, "request", args.0)

@@ -38,7 +38,7 @@ pub(crate) struct Raw {
 native_data_class!(Raw, "Response");
 
 /// The fields built on first read.
-const LAZY: [&str; 13] = [
+const LAZY: [&str; 14] = [
     "status_text",
     "url",
     "proto",
@@ -47,6 +47,7 @@ const LAZY: [&str; 13] = [
     "remote_ip",
     "remote_port",
     "tls_version",
+    "ocsp",
     "headers",
     "cookies",
     "timings",
@@ -55,7 +56,7 @@ const LAZY: [&str; 13] = [
 ];
 
 /// Every field, in the order k6's `JSON.stringify(res)` gives them.
-const JSON_ORDER: [&str; 14] = [
+const JSON_ORDER: [&str; 15] = [
     "remote_ip",
     "remote_port",
     "url",
@@ -67,6 +68,7 @@ const JSON_ORDER: [&str; 14] = [
     "body",
     "timings",
     "tls_version",
+    "ocsp",
     "error",
     "error_code",
     "request",
@@ -184,7 +186,7 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
                 .unwrap_or("");
             format!("{} {reason}", resp.status).into_js(ctx)
         }
-        "url" => req.url().as_str().into_js(ctx),
+        "url" => req.shown_url().into_js(ctx),
         "proto" => resp.proto.as_str().into_js(ctx),
         "error" => resp.error.as_deref().unwrap_or("").into_js(ctx),
         "error_code" => resp.error_code.0.into_js(ctx),
@@ -195,6 +197,16 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
             .into_js(ctx),
         "remote_port" => resp.remote.map(|r| r.port()).unwrap_or(0).into_js(ctx),
         "tls_version" => resp.tls_version.unwrap_or("").into_js(ctx),
+        // brunt asks for no stapled OCSP response, so it has k6's values for none.
+        "ocsp" => {
+            let o = Object::new(c)?;
+            for k in ["produced_at", "this_update", "next_update", "revoked_at"] {
+                o.set(k, 0)?;
+            }
+            o.set("revocation_reason", "")?;
+            o.set("status", "")?;
+            Ok(o.into_value())
+        }
         "headers" => Ok(headers_object(ctx, &resp.headers, false)?.into_value()),
         "cookies" => {
             let out = Object::new(c)?;
@@ -252,7 +264,7 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
         "request" => {
             let o = Object::new(c)?;
             o.set("method", req.method().as_str())?;
-            o.set("url", req.url().as_str())?;
+            o.set("url", req.shown_url())?;
             o.set("headers", headers_object(ctx, req.headers(), true)?)?;
             o.set("body", String::from_utf8_lossy(req.body()).into_owned())?;
             o.set("cookies", Object::new(ctx.clone())?)?;
