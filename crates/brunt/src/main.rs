@@ -32,6 +32,8 @@ enum Command {
     Chaos(brunt_chaos::cli::ChaosArgs),
     /// Build the HTML report from a results file (--out results=FILE)
     Report(brunt_web::ReportArgs),
+    /// Run or validate a Chaos Toolkit experiment (steady state, method, rollbacks, journal)
+    Experiment(brunt_experiment::ExperimentArgs),
     /// Compare two runs side by side and enforce regression gates (exit 99 when one is exceeded)
     Compare(brunt_output::compare::CompareArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Chaos(args) => block_on(brunt_chaos::cli::run_chaos(args)).map(|()| 0),
         Command::Report(args) => brunt_web::report(args),
         Command::Compare(args) => brunt_output::compare::compare(args),
+        Command::Experiment(args) => brunt_experiment::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -1,0 +1,198 @@
+//! `brunt experiment run|validate FILE`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::{RunStatus, Status};
+use crate::runner::{self, Context, Event, RollbackStrategy};
+
+/// Run or check a Chaos Toolkit experiment.
+#[derive(Args, Debug)]
+#[command(after_long_help = "Examples:\n  \
+brunt experiment validate experiment.json\n  \
+brunt experiment run experiment.yaml --journal-path journal.json\n  \
+brunt experiment run experiment.json --proxy embedded --rollback-strategy always")]
+pub struct ExperimentArgs {
+    #[command(subcommand)]
+    command: ExperimentCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExperimentCommand {
+    /// Run an experiment and write its journal (exit 0 when completed and not deviated, else 1)
+    Run(RunArgs),
+    /// Check an experiment without running anything
+    Validate {
+        /// The experiment file (JSON, or YAML for .yaml/.yml)
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The experiment file (JSON, or YAML for .yaml/.yml)
+    file: PathBuf,
+    /// Where to write the journal (Chaos Toolkit's format)
+    #[arg(long, default_value = "./journal.json")]
+    journal_path: PathBuf,
+    /// When to play the rollbacks [default: the experiment's runtime.rollbacks.strategy, else default]
+    #[arg(long, value_enum)]
+    rollback_strategy: Option<RollbackStrategy>,
+    /// Which fault proxy the toxiproxy activities drive: the one the configuration names
+    /// (toxiproxy_host/toxiproxy_port), or one brunt starts for this run on a free loopback port
+    #[arg(long, value_enum, default_value = "configured")]
+    proxy: ProxyMode,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProxyMode {
+    /// toxiproxy_url, or toxiproxy_host and toxiproxy_port (default 8474), from the configuration
+    Configured,
+    /// A brunt proxy started inside the experiment; the configuration's address is replaced
+    Embedded,
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn run(args: ExperimentArgs) -> anyhow::Result<i32> {
+    match args.command {
+        ExperimentCommand::Validate { file } => {
+            let experiment = crate::load(&file)?;
+            warn_ignored(&experiment.ignored);
+            eprintln!(
+                "{}: valid experiment {:?}",
+                file.display(),
+                experiment.title
+            );
+            Ok(0)
+        }
+        ExperimentCommand::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, run_experiment(args))
+        }
+    }
+}
+
+async fn run_experiment(args: RunArgs) -> anyhow::Result<i32> {
+    let mut experiment = crate::load(&args.file)?;
+    warn_ignored(&experiment.ignored);
+    let proxy = match args.proxy {
+        ProxyMode::Configured => None,
+        ProxyMode::Embedded => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("cannot start the embedded fault proxy")?;
+            let server =
+                brunt_chaos::start(listener, brunt_chaos::ServerOptions::default()).await?;
+            let addr = server.api_addr();
+            let conf = &mut experiment.vars.configuration;
+            conf.remove("toxiproxy_url");
+            conf.insert("toxiproxy_host".into(), Value::from(addr.ip().to_string()));
+            conf.insert("toxiproxy_port".into(), Value::from(addr.port()));
+            eprintln!("embedded fault proxy at {addr}");
+            Some(server)
+        }
+    };
+    let strategy = args
+        .rollback_strategy
+        .or(experiment.rollback_strategy)
+        .unwrap_or_default();
+
+    let stop = CancellationToken::new();
+    tokio::task::spawn_local(stop_on_signal(stop.clone()));
+    eprintln!("running experiment: {}", experiment.title);
+    let ctx = Arc::new(Context::new(experiment.vars.clone()));
+    let journal = runner::run(&experiment, &ctx, strategy, &stop, &progress).await;
+    if let Some(server) = proxy {
+        server.shutdown().await;
+    }
+
+    let text = serde_json::to_string_pretty(&journal)?;
+    std::fs::write(&args.journal_path, text + "\n").with_context(|| {
+        format!(
+            "cannot write the journal to {}",
+            args.journal_path.display()
+        )
+    })?;
+    let verdict = match (journal.status, journal.deviated) {
+        (_, true) => "deviated: the steady state was not met after the method",
+        (Status::Completed, false) => "completed",
+        (Status::Failed, false) => "failed: a steady-state probe could not run",
+        (Status::Aborted, false) => "aborted",
+        (Status::Interrupted, false) => "interrupted",
+    };
+    eprintln!(
+        "experiment ended with status: {verdict} (journal: {})",
+        args.journal_path.display()
+    );
+    Ok(
+        if journal.status == Status::Completed && !journal.deviated {
+            0
+        } else {
+            1
+        },
+    )
+}
+
+/// Prints each phase and activity as Chaos Toolkit's log does.
+fn progress(event: Event<'_>) {
+    match event {
+        Event::Phase(p) => eprintln!("-- {}", p.label()),
+        Event::Activity(_, run) => {
+            let name = run
+                .activity
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let kind = run
+                .activity
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("activity");
+            let outcome = match (run.status, run.tolerance_met) {
+                (RunStatus::Failed, _) => format!(
+                    "failed: {}",
+                    run.exception
+                        .as_ref()
+                        .and_then(|e| e.first())
+                        .map_or("", |s| s.trim_end())
+                ),
+                (RunStatus::Succeeded, Some(false)) => "out of tolerance".to_string(),
+                (RunStatus::Succeeded, _) => "succeeded".to_string(),
+            };
+            eprintln!("   {kind} {name}: {outcome} ({:.3}s)", run.duration);
+        }
+    }
+}
+
+fn warn_ignored(ignored: &[String]) {
+    for what in ignored {
+        eprintln!("warning: {what} is ignored (brunt does not run Chaos Toolkit controls)");
+    }
+}
+
+/// Ctrl-C or SIGTERM stops the hypothesis and the method; the rollbacks still run.
+async fn stop_on_signal(stop: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: cannot watch for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            stop.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping: the method is interrupted, rollbacks follow");
+    stop.cancel();
+}

@@ -1,0 +1,71 @@
+//! What an activity runs, one file per provider type: `http`, `process`, and the `python`
+//! modules of Chaos Toolkit's toxiproxy extension, executed natively.
+
+mod http;
+mod process;
+mod toxiproxy;
+
+use serde_json::Value;
+
+use crate::runner::Context;
+
+/// An activity failed to run (Chaos Toolkit's `ActivityFailed`): the run records it with its
+/// message as the exception.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ActivityFailed(pub String);
+
+/// A validated provider.
+#[derive(Clone, Debug)]
+pub enum Provider {
+    /// `{"type": "http", "url", ...}`.
+    Http(http::HttpProvider),
+    /// `{"type": "process", "path", ...}`.
+    Process(process::ProcessProvider),
+    /// `{"type": "python", "module": "chaostoxi....", "func", "arguments"}`.
+    Toxiproxy(toxiproxy::Call),
+}
+
+impl Provider {
+    /// Parses a provider; errors start with the field, under `provider.`.
+    pub fn parse(v: &Value) -> Result<Self, String> {
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or("provider.type: a provider must have a type (http, process or python)")?;
+        let fields = |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            if path == "." {
+                format!("provider: {}", e.inner())
+            } else {
+                format!("provider.{path}: {}", e.inner())
+            }
+        };
+        match kind {
+            "http" => Ok(Provider::Http(
+                serde_path_to_error::deserialize(v).map_err(fields)?,
+            )),
+            "process" => {
+                let p: process::ProcessProvider =
+                    serde_path_to_error::deserialize(v).map_err(fields)?;
+                p.validate().map_err(|e| format!("provider.{e}"))?;
+                Ok(Provider::Process(p))
+            }
+            "python" => Ok(Provider::Toxiproxy(
+                toxiproxy::Call::parse(v).map_err(|e| format!("provider.{e}"))?,
+            )),
+            other => Err(format!(
+                "provider.type: unknown provider type {other:?} (expected http, process or python)"
+            )),
+        }
+    }
+
+    /// Runs it; `value` is the output a probe tolerance passes as the `value` argument.
+    pub async fn run(&self, ctx: &Context, value: Option<Value>) -> Result<Value, ActivityFailed> {
+        match self {
+            Provider::Http(p) => p.run(ctx, value).await,
+            Provider::Process(p) => p.run(ctx, value).await,
+            Provider::Toxiproxy(c) => c.run(ctx, value).await,
+        }
+    }
+}
