@@ -10,6 +10,7 @@ mod host;
 mod io;
 mod loader;
 mod modules;
+mod new;
 mod program;
 mod run;
 mod runtime;
@@ -20,5 +21,6 @@ mod vu;
 
 pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
+pub use new::{new_script, NewArgs};
 pub use program::{Program, ProgramConfig};
 pub use run::{exit, inspect, run, InspectArgs, RunArgs};

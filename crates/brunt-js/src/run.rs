@@ -12,7 +12,7 @@ use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
-    SummaryOptions,
+    SummaryMode, SummaryOptions,
 };
 use brunt_web::RunReport;
 use clap::Args;
@@ -124,6 +124,99 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// k6's JSON config file, under the script's options, e.g. `--config k6.json`.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log the consolidated options before the run.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// The summary's layout: `compact` (k6's default), `full` (per group and scenario),
+    /// `legacy` (k6 v0.x's) or `disabled`.
+    #[arg(long, value_name = "MODE")]
+    pub summary_mode: Option<String>,
+    /// Requests a `http.batch()` call runs at once (k6's default 20).
+    #[arg(long, value_name = "N")]
+    pub batch: Option<u32>,
+    /// Requests a `http.batch()` call runs at once to one host (k6's default 6).
+    #[arg(long, value_name = "N")]
+    pub batch_per_host: Option<u32>,
+    /// Accepted for k6's scripts: brunt never reports usage.
+    #[arg(long)]
+    pub no_usage_report: bool,
+    /// The JavaScript dialect: `extended` (k6's default; brunt runs ES modules as written).
+    #[arg(long, value_name = "MODE")]
+    pub compatibility_mode: Option<String>,
+    /// Where logs go: `stderr` (the only one brunt has).
+    #[arg(long, value_name = "TARGET")]
+    pub log_output: Option<String>,
+    /// Log format: `text` (the only one brunt has).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// k6 flags brunt parses but cannot honour yet; each is refused with a message naming it.
+    #[command(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// `k6 run` flags that existing CI scripts pass and brunt does not implement yet. They are
+/// parsed (so the command line is understood) and refused by name, never silently ignored.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Unsupported {
+    /// Not supported yet: failed requests do not throw.
+    #[arg(short = 'w', long)]
+    pub throw: bool,
+    /// Not supported yet: samples carry brunt's fixed set of system tags.
+    #[arg(long, value_name = "TAGS")]
+    pub system_tags: Option<String>,
+    /// Not supported yet: DNS answers follow the system resolver.
+    #[arg(long, value_name = "ttl=..,select=..,policy=..")]
+    pub dns: Option<String>,
+    /// Not supported yet: no address range is blocked.
+    #[arg(long, value_name = "CIDRS")]
+    pub blacklist_ip: Option<String>,
+    /// Not supported yet: no host name is blocked.
+    #[arg(long, value_name = "PATTERNS")]
+    pub block_hostnames: Option<String>,
+    /// Not supported yet: connections use the system's source address.
+    #[arg(long, value_name = "IPS")]
+    pub local_ips: Option<String>,
+    /// Not supported yet: the request rate is not capped.
+    #[arg(long, value_name = "N")]
+    pub rps: Option<String>,
+    /// Not supported yet: iterations are not padded to a minimum length.
+    #[arg(long, value_name = "DURATION")]
+    pub min_iteration_duration: Option<String>,
+    /// Not supported: brunt has no REST API to control a run.
+    #[arg(short = 'a', long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// Not supported: brunt has no REST API to resume a paused run.
+    #[arg(short = 'p', long)]
+    pub paused: bool,
+    /// Not supported yet: console output goes to stderr with the logs.
+    #[arg(long, value_name = "FILE")]
+    pub console_output: Option<String>,
+}
+
+impl Unsupported {
+    /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
+    fn refusal(&self) -> Option<String> {
+        let given = |flag: bool, env: &str| flag || env_var(env).is_some();
+        let list: [(bool, &str, &str, &str); 11] = [
+            (self.throw, "THROW", "--throw", "failed requests do not throw in brunt yet"),
+            (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
+            (self.dns.is_some(), "DNS", "--dns", "brunt resolves with the system resolver; ttl, select and policy are not supported yet"),
+            (self.blacklist_ip.is_some(), "BLACKLIST_IPS", "--blacklist-ip", "blocking address ranges is not supported yet"),
+            (self.block_hostnames.is_some(), "BLOCK_HOSTNAMES", "--block-hostnames", "blocking host names is not supported yet"),
+            (self.local_ips.is_some(), "LOCAL_IPS", "--local-ips", "choosing source addresses is not supported yet"),
+            (self.rps.is_some(), "RPS", "--rps", "a run-wide request rate cap is not supported yet; use an arrival-rate executor or `brunt quick --rate`"),
+            (self.min_iteration_duration.is_some(), "MIN_ITERATION_DURATION", "--min-iteration-duration", "padding iterations to a minimum length is not supported yet; end the iteration with sleep()"),
+            (self.address.is_some(), "ADDRESS", "--address", "brunt has no REST API to control a running test"),
+            (self.paused, "PAUSED", "--paused", "brunt has no REST API to resume a paused test, so a run cannot start paused"),
+            (self.console_output.is_some(), "CONSOLE_OUTPUT", "--console-output", "console output cannot be sent to a file yet; it goes to stderr"),
+        ];
+        list.into_iter()
+            .find(|(flag, env, _, _)| given(*flag, env))
+            .map(|(_, env, flag, why)| format!("{flag} (K6_{env}) is not supported: {why}"))
+    }
 }
 
 /// `brunt inspect`: prints the options a run of the script would use.
@@ -140,6 +233,9 @@ pub struct InspectArgs {
     /// Print the VUs and the maximum duration the test needs as well.
     #[arg(long)]
     pub execution_requirements: bool,
+    /// k6's JSON config file, under the script's options.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// A `K6_NAME` setting, or its `BRUNT_NAME` alias (which wins when both are set).
@@ -257,6 +353,18 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     if let Some(n) = a.max_redirects {
         l.extra.insert("maxRedirects".into(), Value::from(n));
     }
+    for (flag, key, n) in [
+        ("--batch", "batch", a.batch),
+        ("--batch-per-host", "batchPerHost", a.batch_per_host),
+    ] {
+        match n {
+            Some(0) => return Err(anyhow!("{flag}: must be at least 1")),
+            Some(n) => {
+                l.extra.insert(key.into(), Value::from(n));
+            }
+            None => {}
+        }
+    }
     Ok(l)
 }
 
@@ -312,6 +420,15 @@ fn env_layer() -> anyhow::Result<Layer> {
     if let Some(n) = int("MAX_REDIRECTS")? {
         l.extra.insert("maxRedirects".into(), Value::from(n));
     }
+    for (name, key) in [("BATCH", "batch"), ("BATCH_PER_HOST", "batchPerHost")] {
+        match int(name)? {
+            Some(n) if n < 1 => return Err(anyhow!("K6_{name}: must be at least 1")),
+            Some(n) => {
+                l.extra.insert(key.into(), Value::from(n));
+            }
+            None => {}
+        }
+    }
     Ok(l)
 }
 
@@ -321,12 +438,18 @@ struct Consolidated {
     json: Map<String, Value>,
 }
 
-fn consolidate(script_json: &str, env: Layer, cli: Layer) -> anyhow::Result<Consolidated> {
+/// k6's order: defaults < config file < the script's options < environment < CLI flags.
+fn consolidate(
+    config: Map<String, Value>,
+    script_json: &str,
+    env: Layer,
+    cli: Layer,
+) -> anyhow::Result<Consolidated> {
     let script: Value = serde_json::from_str(script_json).context("the script's options")?;
-    let mut json = match script {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
+    let mut json = config;
+    if let Value::Object(m) = script {
+        json.extend(m);
+    }
     let mut script_engine_json = json.clone();
     // Segments are validated by the engine's options type; layer them in before parsing.
     for layer in [&env, &cli] {
@@ -349,6 +472,65 @@ fn consolidate(script_json: &str, env: Layer, cli: Layer) -> anyhow::Result<Cons
         json.extend(eng);
     }
     Ok(Consolidated { engine, json })
+}
+
+/// The config file (`--config`, `K6_CONFIG`): k6's JSON options, an object. Keys k6 keeps for
+/// its cloud and extensions (`collectors`, `ext`, `cloud`) are not options and are dropped.
+fn config_file(flag: Option<&Path>) -> anyhow::Result<Map<String, Value>> {
+    let Some(path) = flag
+        .map(Path::to_path_buf)
+        .or_else(|| env_var("CONFIG").map(PathBuf::from))
+    else {
+        return Ok(Map::new());
+    };
+    let what = format!("--config {}", path.display());
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{what}: cannot read it"))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{what}: invalid JSON: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err(anyhow!(
+            "{what}: the file must hold a JSON object of k6 options"
+        ));
+    };
+    for k in ["collectors", "ext", "cloud"] {
+        map.remove(k);
+    }
+    Ok(map)
+}
+
+/// Flags whose only value brunt supports is k6's default: accepted with it, refused otherwise.
+fn accepted_values(a: &RunArgs) -> Result<(), String> {
+    let checks = [
+        (
+            "--compatibility-mode",
+            "COMPATIBILITY_MODE",
+            &a.compatibility_mode,
+            "extended",
+            "brunt runs ES modules as written, k6's default",
+        ),
+        (
+            "--log-output",
+            "LOG_OUTPUT",
+            &a.log_output,
+            "stderr",
+            "logs go to stderr; stdout, none, file= and loki= are not supported yet",
+        ),
+        (
+            "--log-format",
+            "LOG_FORMAT",
+            &a.log_format,
+            "text",
+            "logs are text; json and raw are not supported yet",
+        ),
+    ];
+    for (flag, env, value, only, why) in checks {
+        if let Some(v) = value.clone().or_else(|| env_var(env)) {
+            if v != only {
+                return Err(format!("{flag} '{v}' is not supported: {why}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loads the script and runs its init context once, reading its options.
@@ -397,7 +579,16 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
-    let c = match consolidate(&program.script_options(), env_layer()?, Layer::default()) {
+    let config = match config_file(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Ok(config_error(format!("{e:#}"))),
+    };
+    let c = match consolidate(
+        config,
+        &program.script_options(),
+        env_layer()?,
+        Layer::default(),
+    ) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
@@ -466,7 +657,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
         .unwrap_or(true);
     let env = build_env(&args.env, include_system)?;
-    let cli = cli_layer(&args)?;
+    if let Some(why) = args
+        .unsupported
+        .refusal()
+        .or_else(|| accepted_values(&args).err())
+    {
+        return Ok(config_error(why));
+    }
+    let summary_mode = match args
+        .summary_mode
+        .clone()
+        .or_else(|| env_var("SUMMARY_MODE"))
+    {
+        Some(m) => match m.parse::<SummaryMode>() {
+            Ok(m) => m,
+            Err(e) => return Ok(config_error(e)),
+        },
+        None => SummaryMode::default(),
+    };
+    let config = match config_file(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Ok(config_error(format!("{e:#}"))),
+    };
+    let cli = match cli_layer(&args) {
+        Ok(l) => l,
+        Err(e) => return Ok(config_error(e)),
+    };
     let control = brunt_output::stop_on_signals();
     let (program, registry) = match load(&args.script, env, control.clone()) {
         Ok(v) => v,
@@ -476,10 +692,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
         Err(e) => return Ok(script_error(e)),
     };
-    let c = match consolidate(&program.script_options(), env_layer()?, cli) {
+    let c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
+    if args.verbose || env_flag("VERBOSE") {
+        let _ = writeln!(
+            std::io::stderr(),
+            "DEBU[{:04}] options: {}",
+            crate::modules::console::seconds(),
+            Value::Object(c.json.clone())
+        );
+    }
     let plan = match Plan::from_options(&c.engine) {
         Ok(p) => p,
         Err(e) => return Ok(config_error(e)),
@@ -560,6 +784,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                 trend_stats,
                 time_unit,
                 colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
+                mode: summary_mode,
+                quiet: args.quiet,
             },
             quiet: args.quiet,
             planned: plan.max_duration(),
@@ -616,7 +842,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let setup_data = factory
         .setup_data()
         .and_then(|j| serde_json::from_str(&j).ok());
-    let no_summary = args.no_summary || env_flag("NO_SUMMARY");
+    let no_summary =
+        args.no_summary || env_flag("NO_SUMMARY") || summary_mode == SummaryMode::Disabled;
     let mut summary_exit = None;
     let finished = report.finish(&outcome, setup_data, program.definition_order(), |f| {
         let summary = &f.summary;

@@ -24,6 +24,7 @@ mod sink;
 mod summary;
 mod tag_cache;
 mod text;
+mod text_report;
 
 pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
@@ -36,7 +37,7 @@ pub use results::{
     Results, ResultsEnd, ResultsError, ResultsInterval, Verdict, RESULTS_FORMAT, RESULTS_VERSION,
 };
 pub use sink::{IntervalView, OutKind, OutSpec, SampleSink};
-pub use summary::{RunFacts, Summary, SummaryOptions, DEFAULT_TREND_STATS};
+pub use summary::{RunFacts, Summary, SummaryMode, SummaryOptions, DEFAULT_TREND_STATS};
 pub use text::{text_summary, TextOptions};
 
 /// A bad output option, or an output that cannot be written.
@@ -54,6 +55,8 @@ pub enum OutputError {
     TrendStat(String),
     #[error("invalid summary time unit '{0}': use s, ms or us")]
     TimeUnit(String),
+    #[error("invalid --summary-mode '{0}': use compact, full, legacy or disabled")]
+    SummaryMode(String),
 }
 
 impl OutputError {

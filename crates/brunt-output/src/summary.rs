@@ -4,6 +4,7 @@
 
 use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
+use crate::text_report::{Report, ReportInput};
 use crate::{export, text, OutputError};
 use brunt_metrics::{
     builtin, parse_percentile, Agg, MetricId, MetricSelector, MetricType, Registry, Snapshot,
@@ -50,6 +51,38 @@ pub struct SummaryOptions {
     pub time_unit: String,
     /// ANSI colours in the text summary.
     pub colors: bool,
+    /// The text summary's layout (`--summary-mode`).
+    pub mode: SummaryMode,
+    /// `--quiet`: no final `running (...)` line and scenario lines, as k6 prints none.
+    pub quiet: bool,
+}
+
+/// The layout of the text summary (k6's `--summary-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SummaryMode {
+    /// k6 v1+'s default: thresholds, then the total results by category.
+    #[default]
+    Compact,
+    /// `compact` plus every metric, and a section per group and per scenario.
+    Full,
+    /// k6 v0.x's layout (checks tree, then every metric), for users who parse it.
+    Legacy,
+    /// No text summary (k6's `disabled`, as `--no-summary`).
+    Disabled,
+}
+
+impl std::str::FromStr for SummaryMode {
+    type Err = OutputError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "compact" => Ok(SummaryMode::Compact),
+            "full" => Ok(SummaryMode::Full),
+            "legacy" => Ok(SummaryMode::Legacy),
+            "disabled" => Ok(SummaryMode::Disabled),
+            _ => Err(OutputError::SummaryMode(s.to_string())),
+        }
+    }
 }
 
 impl Default for SummaryOptions {
@@ -58,6 +91,8 @@ impl Default for SummaryOptions {
             trend_stats: DEFAULT_TREND_STATS.iter().map(|s| s.to_string()).collect(),
             time_unit: String::new(),
             colors: false,
+            mode: SummaryMode::Compact,
+            quiet: false,
         }
     }
 }
@@ -93,6 +128,8 @@ pub struct Summary {
     options: SummaryOptions,
     /// Not part of k6's summary data (its shape has no such field): the text summary only.
     errors: ErrorBreakdown,
+    /// k6 v1+'s layout of the text summary; None in the legacy and disabled modes.
+    report: Option<Report>,
 }
 
 impl Summary {
@@ -162,12 +199,25 @@ impl Summary {
             },
             "metrics": metrics,
         });
+        let report = matches!(options.mode, SummaryMode::Compact | SummaryMode::Full).then(|| {
+            Report::build(&ReportInput {
+                snapshot,
+                registry,
+                thresholds,
+                results: &results,
+                data: &data,
+                facts: &facts,
+                options: &options,
+                full: options.mode == SummaryMode::Full,
+            })
+        });
         let mut summary = Summary {
             data,
             results,
             facts,
             options,
             errors: ErrorBreakdown::from_snapshot(snapshot),
+            report,
         };
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
@@ -197,14 +247,17 @@ impl Summary {
             indent: " ".into(),
             enable_colors: self.options.colors,
         };
-        let mut out = format!("\n{}\n", text::text_summary(&self.data, &opts));
+        let mut out = match &self.report {
+            Some(report) => report.render(self.options.colors),
+            None => format!("\n{}\n", text::text_summary(&self.data, &opts)),
+        };
         let errors = self.errors.lines(&format!("{}    ", opts.indent));
         if !errors.is_empty() {
             out.push('\n');
             out.push_str(&errors.join("\n"));
             out.push('\n');
         }
-        out.push_str(&text::run_facts(&self.facts, &opts));
+        out.push_str(&text::run_facts(&self.facts, &opts, self.options.quiet));
         out.push('\n');
         out
     }
@@ -216,7 +269,7 @@ impl Summary {
 }
 
 /// A metric's summary values, by k6's names for its type.
-fn values(agg: &Agg, secs: f64, trend_stats: &[String]) -> Value {
+pub(crate) fn values(agg: &Agg, secs: f64, trend_stats: &[String]) -> Value {
     let stat = |name: &str| agg.stat(name, secs).unwrap_or(0.0);
     let names: Vec<&str> = match agg.metric_type() {
         MetricType::Counter => vec!["count", "rate"],

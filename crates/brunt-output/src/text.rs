@@ -130,7 +130,7 @@ fn collate(a: &str, b: &str) -> Ordering {
 }
 
 /// Parent metrics in name order, each followed by its sub-metrics.
-fn metric_order(a: &str, b: &str) -> Ordering {
+pub(crate) fn metric_order(a: &str, b: &str) -> Ordering {
     let split = |s: &str| -> (String, String) {
         match s.find('{') {
             Some(i) => (s[..i].to_string(), s[i..].to_string()),
@@ -302,21 +302,25 @@ fn metric_lines(data: &Value, opts: &TextOptions, p: &Painter, out: &mut Vec<Str
     }
 }
 
-/// brunt's lines after the metrics: the run's length and VU range, its scenarios, and a warning
-/// when the load generator itself was saturated.
-pub fn run_facts(facts: &RunFacts, opts: &TextOptions) -> String {
+/// brunt's lines after the metrics: the run's length and VU range, its scenarios (not when
+/// `quiet`, as k6's `-q` prints no final progress), and a warning when the load generator itself
+/// was saturated.
+pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
     let p = Painter(opts.enable_colors);
     let indent = format!("{}    ", opts.indent);
-    let mut s = format!(
-        "\n{indent}running ({}), {} to {} VUs, {} complete and {} interrupted iterations\n",
-        humanize::duration(facts.elapsed.as_secs_f64() * 1000.0, None),
-        facts.vus_min,
-        facts.vus_max,
-        facts.iterations_complete,
-        facts.iterations_interrupted
-    );
-    for sc in &facts.scenarios {
-        s.push_str(&format!("{indent}  * {sc}\n"));
+    let mut s = String::new();
+    if !quiet {
+        s = format!(
+            "\n{indent}running ({}), {} to {} VUs, {} complete and {} interrupted iterations\n",
+            humanize::duration(facts.elapsed.as_secs_f64() * 1000.0, None),
+            facts.vus_min,
+            facts.vus_max,
+            facts.iterations_complete,
+            facts.iterations_interrupted
+        );
+        for sc in &facts.scenarios {
+            s.push_str(&format!("{indent}  * {sc}\n"));
+        }
     }
     if let Some(note) = &facts.saturation {
         s.push('\n');

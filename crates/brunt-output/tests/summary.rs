@@ -4,7 +4,9 @@
 use brunt_metrics::{
     builtin, Aggregator, MetricType, Registry, Snapshot, TagSet, Thresholds, ValueType,
 };
-use brunt_output::{summary_export, text_summary, RunFacts, Summary, SummaryOptions, TextOptions};
+use brunt_output::{
+    summary_export, text_summary, RunFacts, Summary, SummaryMode, SummaryOptions, TextOptions,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,10 +62,69 @@ fn facts() -> RunFacts {
     }
 }
 
-fn summary(thresholds: Value) -> Summary {
+fn summary_in(thresholds: Value, mode: SummaryMode) -> Summary {
     let (reg, snap) = run();
     let t = Thresholds::from_options(&thresholds, &reg).unwrap();
-    Summary::new(&snap, &reg, &t, facts(), SummaryOptions::default())
+    let opts = SummaryOptions {
+        mode,
+        ..SummaryOptions::default()
+    };
+    Summary::new(&snap, &reg, &t, facts(), opts)
+}
+
+/// The legacy layout, which most tests here read.
+fn summary(thresholds: Value) -> Summary {
+    summary_in(thresholds, SummaryMode::Legacy)
+}
+
+/// k6 v1's default layout, line for line (k6's summary.js): thresholds first with the tested
+/// value, the checks' totals and list, then the metrics by category with the leaders aligned.
+#[test]
+fn compact_summary_has_k6_v1_layout() {
+    let s = summary_in(
+        json!({"http_req_duration": ["p(99.9)<500"], "http_req_duration{status:200}": ["max<100"]}),
+        SummaryMode::Compact,
+    );
+    let text = s.text();
+    let expected = "
+  █ THRESHOLDS \n
+    http_req_duration
+    ✗ 'p(99.9)<500' p(99.9)=1.49s
+
+      {status:200}
+      ✓ 'max<100' max=30ms
+
+
+  █ TOTAL RESULTS \n
+    checks_total.......: 6      0.6/s
+    checks_succeeded...: 83.33% 5 out of 6
+    checks_failed......: 16.66% 1 out of 6
+
+    ✓ has body
+    ✗ status is 200
+      ↳  75% — ✓ 3 / ✗ 1
+    ✓ created
+
+    HTTP
+";
+    assert!(text.starts_with(expected), "{text}");
+    let dur = line(&text, "http_req_duration....");
+    assert!(
+        dur.starts_with("    http_req_duration..............: avg=390ms"),
+        "{dur}"
+    );
+    assert_eq!(
+        line(&text, "http_req_failed"),
+        "    http_req_failed................: 25.00% 1 out of 4"
+    );
+    assert!(line(&text, "vus").contains(": 3      min=1"), "{text}");
+    for gone in ["http_req_waiting", "checks.....", "█ orders"] {
+        assert!(!text.contains(gone), "{gone} in {text}");
+    }
+    let at = |s: &str| text.find(s).unwrap();
+    assert!(
+        at("    HTTP\n") < at("    EXECUTION\n") && at("    EXECUTION\n") < at("    NETWORK\n")
+    );
 }
 
 fn line<'a>(text: &'a str, start: &str) -> &'a str {
@@ -73,7 +134,7 @@ fn line<'a>(text: &'a str, start: &str) -> &'a str {
 }
 
 #[test]
-fn text_summary_has_k6_lines() {
+fn legacy_text_summary_has_k6_v0_lines() {
     let s = summary(json!({
         "http_req_duration": ["p(95)<500"],
         "http_req_duration{status:200}": ["max<100"],
@@ -269,7 +330,11 @@ fn handle_summary_data_has_k6_shape() {
         is_stdout_tty: true,
         ..facts()
     };
-    let s = Summary::new(&snap, &reg, &t, f, SummaryOptions::default());
+    let legacy = SummaryOptions {
+        mode: SummaryMode::Legacy,
+        ..SummaryOptions::default()
+    };
+    let s = Summary::new(&snap, &reg, &t, f, legacy);
     let d = s.data();
     let failed = &d["metrics"]["http_req_failed"];
     assert_eq!(failed["type"], "rate");
@@ -312,7 +377,11 @@ fn thresholds_without_samples_still_show_their_metrics() {
         &reg,
     )
     .unwrap();
-    let s = Summary::new(&snap, &reg, &t, facts(), SummaryOptions::default());
+    let legacy = SummaryOptions {
+        mode: SummaryMode::Legacy,
+        ..SummaryOptions::default()
+    };
+    let s = Summary::new(&snap, &reg, &t, facts(), legacy);
     let m = &s.data()["metrics"];
     assert_eq!(m["my_trend"]["values"]["avg"], 0);
     assert_eq!(m["my_trend"]["thresholds"]["avg<10"]["ok"], true);

@@ -17,11 +17,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a k6 script (k6's flags, summary, outputs and exit codes)
-    Run(brunt_js::RunArgs),
+    Run(Box<brunt_js::RunArgs>),
     /// Print a script's resolved options
     Inspect(brunt_js::InspectArgs),
+    /// Create a new k6 script from k6's minimal template (as `k6 new`)
+    New(brunt_js::NewArgs),
+    /// Print brunt's version, as `k6 version` prints k6's
+    Version,
     /// Attack one URL without a script (closed model with --vus, open model with --rate)
-    Quick(brunt_quick::QuickArgs),
+    Quick(Box<brunt_quick::QuickArgs>),
     /// Start the built-in httpbin-like test target
     Target(brunt_target::cli::TargetArgs),
     /// Start a built-in target on a free loopback port, attack it briefly and print the summary
@@ -42,9 +46,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     raise_open_file_limit();
     let result = match cli.command {
-        Command::Run(args) => brunt_js::run(args),
+        Command::Run(args) => brunt_js::run(*args),
         Command::Inspect(args) => brunt_js::inspect(args),
-        Command::Quick(args) => brunt_quick::run(args),
+        Command::New(args) => brunt_js::new_script(args),
+        Command::Version => {
+            println!("{}", version_line());
+            Ok(0)
+        }
+        Command::Quick(args) => brunt_quick::run(*args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
         Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),
@@ -60,6 +69,16 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `brunt v0.1.0 (linux/x86_64)`: k6's `k6 v1.1.0 (commit/..., go1.24.4, linux/amd64)` shape.
+fn version_line() -> String {
+    format!(
+        "brunt v{} ({}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// Runs an async subcommand on a multi-threaded runtime.
