@@ -16,6 +16,7 @@ mod humanize;
 mod json_lines;
 mod junit;
 mod outputs;
+mod paint;
 mod progress;
 mod remote;
 mod report;

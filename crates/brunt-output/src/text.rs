@@ -8,15 +8,9 @@ use crate::summary::{RunFacts, DEFAULT_TREND_STATS};
 use serde_json::Value;
 use std::cmp::Ordering;
 
-const PASS: &str = "✓";
-const FAIL: &str = "✗";
-const GROUP: &str = "█";
-const DETAILS: &str = "↳";
-
-const FAINT: u8 = 2;
-const RED: u8 = 31;
-const GREEN: u8 = 32;
-const CYAN: u8 = 36;
+use crate::paint::{
+    width, Painter, CYAN, FAIL, FAINT, GREEN, PASS, RED, SUBTITLE as DETAILS, TITLE as GROUP,
+};
 
 /// jslib `textSummary`'s options.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,22 +27,6 @@ impl Default for TextOptions {
             enable_colors: false,
         }
     }
-}
-
-struct Painter(bool);
-
-impl Painter {
-    fn paint(&self, text: &str, codes: &[u8]) -> String {
-        if !self.0 || codes.is_empty() {
-            return text.to_string();
-        }
-        let codes: Vec<String> = codes.iter().map(u8::to_string).collect();
-        format!("\x1b[{}m{text}\x1b[0m", codes.join(";"))
-    }
-}
-
-fn width(s: &str) -> usize {
-    s.chars().count()
 }
 
 /// Renders the text summary of `data` (k6's handleSummary shape).

@@ -12,17 +12,9 @@ use brunt_metrics::{Agg, Registry, Snapshot, ThresholdResult, Thresholds};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const PASS: &str = "✓";
-const FAIL: &str = "✗";
-const TITLE: &str = "█";
-const SUBTITLE: &str = "↳";
-
-const BOLD: u8 = 1;
-const FAINT: u8 = 2;
-const RED: u8 = 31;
-const GREEN: u8 = 32;
-const CYAN: u8 = 36;
-const WHITE: u8 = 37;
+use crate::paint::{
+    width, Painter, BOLD, CYAN, FAIL, FAINT, GREEN, PASS, RED, SUBTITLE, TITLE, WHITE,
+};
 
 /// Metrics k6 leaves out of every section (checks have their own lines), and those it leaves out
 /// of the compact mode. k6 matches these as name prefixes.
@@ -553,22 +545,6 @@ fn title_line(title: &str, prefix: &str, level: usize, p: &Painter) -> String {
         &format!("{prefix} {} \n", p.paint(title, &[BOLD])),
         level + 1,
     )
-}
-
-struct Painter(bool);
-
-impl Painter {
-    fn paint(&self, text: &str, codes: &[u8]) -> String {
-        if !self.0 {
-            return text.to_string();
-        }
-        let codes: Vec<String> = codes.iter().map(u8::to_string).collect();
-        format!("\x1b[{}m{text}\x1b[0m", codes.join(";"))
-    }
-}
-
-fn width(s: &str) -> usize {
-    s.chars().count()
 }
 
 /// The summary's display name: a sub-metric shows as `  { tags }` under its parent.
