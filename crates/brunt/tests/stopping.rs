@@ -8,7 +8,7 @@ mod common;
 use common::{brunt_cmd, output_within};
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
@@ -38,6 +38,19 @@ fn signalled(args: &[&str], signal: i32, after: Duration) -> Output {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, signal) };
     output_within(child, LIMIT)
+}
+
+/// `brunt run js --summary-export`, sent `signal` once it runs; its output and the export's path.
+fn run_signalled(dir: &tempfile::TempDir, js: &Path, signal: i32) -> (Output, PathBuf) {
+    let summary = dir.path().join("summary.json");
+    let args = [
+        "run",
+        js.to_str().unwrap(),
+        "--summary-export",
+        summary.to_str().unwrap(),
+    ];
+    let out = signalled(&args, signal, Duration::from_millis(1500));
+    (out, summary)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -76,17 +89,7 @@ fn ctrl_c_interrupts_an_endless_iteration_and_writes_the_summary() {
         "export const options = { vus: 2, duration: '1m' };
          export default function () { while (true) {} }",
     );
-    let summary = dir.path().join("summary.json");
-    let out = signalled(
-        &[
-            "run",
-            js.to_str().unwrap(),
-            "--summary-export",
-            summary.to_str().unwrap(),
-        ],
-        libc::SIGINT,
-        Duration::from_millis(1500),
-    );
+    let (out, summary) = run_signalled(&dir, &js, libc::SIGINT);
     assert_eq!(out.status.code(), Some(105), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -122,17 +125,7 @@ fn sigterm_interrupts_an_endless_setup_and_skips_the_test_and_teardown() {
          export default function () { console.log('ITERATION'); }
          export function teardown() { console.log('TEARDOWN'); }",
     );
-    let summary = dir.path().join("summary.json");
-    let out = signalled(
-        &[
-            "run",
-            js.to_str().unwrap(),
-            "--summary-export",
-            summary.to_str().unwrap(),
-        ],
-        libc::SIGTERM,
-        Duration::from_millis(1500),
-    );
+    let (out, summary) = run_signalled(&dir, &js, libc::SIGTERM);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(105), "{stderr}");
     assert!(
