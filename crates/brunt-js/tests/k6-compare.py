@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs each conformance script under k6 and under brunt and compares what users rely on:
 exit codes, check pass/fail counts, threshold verdicts and metric names (from --summary-export).
+A script whose samples are deterministic may also declare metrics whose every exported value must
+agree (within float rounding), with a comment line `// k6-compare: values name1,name2`.
 
 Skips (exit 0) when `k6` is not on PATH. Usage: k6-compare.py [--brunt PATH] [script.js ...]
 Environment: K6 (k6 binary), BRUNT (brunt binary, default target/debug/brunt).
@@ -52,6 +54,31 @@ def verdicts(export):
         for name, m in export.get("metrics", {}).items()
         for expr, failed in (m.get("thresholds") or {}).items()
     }
+
+
+def declared_values(path):
+    """The metrics a script's `// k6-compare: values a,b` line names."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("// k6-compare: values "):
+                return [m.strip() for m in line.split("values ", 1)[1].split(",") if m.strip()]
+    return []
+
+
+def value_problems(names, k6_export, brunt_export):
+    """Differences in the declared metrics' exported values (thresholds aside)."""
+    out = []
+    for name in names:
+        kv = {k: v for k, v in k6_export.get("metrics", {}).get(name, {}).items() if k != "thresholds"}
+        bv = {k: v for k, v in brunt_export.get("metrics", {}).get(name, {}).items() if k != "thresholds"}
+        if set(kv) != set(bv):
+            out.append(f"{name} stats: k6 {sorted(kv)}, brunt {sorted(bv)}")
+            continue
+        for stat, want in kv.items():
+            got = bv[stat]
+            if abs(got - want) > 1e-9 * max(1.0, abs(want)):
+                out.append(f"{name} {stat}: k6 {want}, brunt {got}")
+    return out
 
 
 def run(cmd, export, base_url):
@@ -112,6 +139,7 @@ def main():
                 bn = set(be.get("metrics", {})) - BRUNT_ONLY - TIME_SAMPLED
                 if kn != bn:
                     problems.append(f"metrics only in k6: {sorted(kn - bn)}, only in brunt: {sorted(bn - kn)}")
+                problems += value_problems(declared_values(path), ke, be)
                 for f in (os.path.join(tmp, "k6.json"), os.path.join(tmp, "brunt.json")):
                     if os.path.exists(f):
                         os.remove(f)

@@ -15,7 +15,13 @@ const TREND_SCALE: f64 = 1000.0;
 /// HDR precision: 3 significant digits (0.1% relative error).
 const SIG_FIGS: u8 = 3;
 
-/// A k6 Trend: exact count, sum, min and max, and an HDR histogram for percentiles.
+/// Samples a series keeps exactly, so that its percentiles are k6's to the last digit; past this
+/// count it answers from its histogram. Chosen by measurement (docs/benchmarks.md): 32 KiB a
+/// series, and small runs (CI smoke tests, where a few samples flip a verdict) stay exact.
+pub const EXACT_SAMPLES: usize = 4096;
+
+/// A k6 Trend: exact count, sum, min and max; every sample while there are at most
+/// [`EXACT_SAMPLES`], and an HDR histogram for the percentiles of larger series.
 #[derive(Clone, Debug)]
 pub struct TrendAgg {
     pub count: u64,
@@ -23,6 +29,8 @@ pub struct TrendAgg {
     pub min: f64,
     pub max: f64,
     pub hist: Histogram<u64>,
+    /// Every sample, in no order, while they number at most `EXACT_SAMPLES`; None past that.
+    exact: Option<Vec<f64>>,
 }
 
 impl Default for TrendAgg {
@@ -33,16 +41,37 @@ impl Default for TrendAgg {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             hist: Histogram::new(SIG_FIGS).expect("3 significant figures is a valid HDR precision"),
+            exact: Some(Vec::new()),
         }
     }
 }
 
 impl TrendAgg {
+    /// A trend known only by its histogram (read back from a results file): its percentiles are
+    /// the histogram's estimate.
+    pub fn from_histogram(count: u64, sum: f64, min: f64, max: f64, hist: Histogram<u64>) -> Self {
+        TrendAgg {
+            count,
+            sum,
+            min,
+            max,
+            hist,
+            exact: (count == 0).then(Vec::new),
+        }
+    }
+
     pub fn add(&mut self, v: f64) {
         self.count += 1;
         self.sum += v;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
+        if let Some(samples) = &mut self.exact {
+            if samples.len() < EXACT_SAMPLES {
+                samples.push(v);
+            } else {
+                self.exact = None;
+            }
+        }
         // Negative values cannot live in an HDR histogram; they count as 0 for percentiles while
         // min, max and avg stay exact.
         let scaled = (v.max(0.0) * TREND_SCALE).round() as u64;
@@ -60,6 +89,13 @@ impl TrendAgg {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
+        self.exact = match (self.exact.take(), &other.exact) {
+            (Some(mut mine), Some(theirs)) if mine.len() + theirs.len() <= EXACT_SAMPLES => {
+                mine.extend_from_slice(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
         // Both histograms auto-resize, so adding never fails on range.
         let _ = self.hist.add(&other.hist);
     }
@@ -72,16 +108,51 @@ impl TrendAgg {
         }
     }
 
-    /// Percentile `p` in 0..=100, clamped to the exact min and max.
+    /// Whether [`percentile`](Self::percentile) is exact (every sample is kept) rather than the
+    /// histogram's estimate.
+    pub fn is_exact(&self) -> bool {
+        self.exact.is_some()
+    }
+
+    /// Percentile `p` in 0..=100 as k6 computes it: the samples in order, linear interpolation
+    /// between the two closest ranks (rank `p/100 * (count-1)`). Exact while every sample is
+    /// kept; past that, the same interpolation between the histogram's values at those ranks,
+    /// within 0.1% of k6's answer (docs/k6-compatibility.md).
     pub fn percentile(&self, p: f64) -> f64 {
         if self.count == 0 {
             return 0.0;
         }
-        // The bucket's lowest value: exact for values recorded at whole microseconds, where the
-        // highest equivalent would print 20 ms as 20.01 ms.
-        let at = self.hist.value_at_quantile((p / 100.0).clamp(0.0, 1.0));
-        let v = self.hist.lowest_equivalent(at) as f64 / TREND_SCALE;
-        v.clamp(self.min, self.max)
+        let rank = (p / 100.0).clamp(0.0, 1.0) * (self.count - 1) as f64;
+        let (below, above) = (rank.floor(), rank.ceil());
+        let (j, k) = match &self.exact {
+            Some(samples) => order_stats(samples, below as usize, above as usize),
+            None => (
+                self.hist_at_rank(below as u64),
+                self.hist_at_rank(above as u64),
+            ),
+        };
+        j + (k - j) * (rank - below)
+    }
+
+    /// The histogram's value at 0-based `rank` in sorted order: the lowest value of its bucket
+    /// (exact for values recorded at whole thousandths, where the highest equivalent would print
+    /// 20 ms as 20.01 ms), clamped to the exact min and max, which are the first and last ranks.
+    fn hist_at_rank(&self, rank: u64) -> f64 {
+        if rank == 0 {
+            return self.min;
+        }
+        if rank + 1 >= self.count {
+            return self.max;
+        }
+        let mut seen = 0;
+        for bucket in self.hist.iter_recorded() {
+            seen += bucket.count_at_value();
+            if seen > rank {
+                let v = self.hist.lowest_equivalent(bucket.value_iterated_to()) as f64;
+                return (v / TREND_SCALE).clamp(self.min, self.max);
+            }
+        }
+        self.max
     }
 
     pub fn min_or_zero(&self) -> f64 {
@@ -99,6 +170,19 @@ impl TrendAgg {
             self.max
         }
     }
+}
+
+/// The `i`-th and `j`-th smallest samples (0-based, `i <= j <= i + 1`), in linear time.
+fn order_stats(samples: &[f64], i: usize, j: usize) -> (f64, f64) {
+    let mut v = samples.to_vec();
+    let (_, at_i, rest) = v.select_nth_unstable_by(i, f64::total_cmp);
+    let at_i = *at_i;
+    let at_j = if j == i {
+        at_i
+    } else {
+        rest.iter().copied().min_by(f64::total_cmp).unwrap_or(at_i)
+    };
+    (at_i, at_j)
 }
 
 /// One series' aggregate, by metric type.
@@ -413,9 +497,9 @@ mod tests {
         assert_eq!(t.stat("avg", 1.0), Some(50.5));
         assert_eq!(t.stat("min", 1.0), Some(1.0));
         assert_eq!(t.stat("max", 1.0), Some(100.0));
-        let p95 = t.stat("p(95)", 1.0).unwrap();
-        assert!((p95 - 95.0).abs() < 0.1, "{p95}");
-        assert!((t.stat("med", 1.0).unwrap() - 50.0).abs() < 0.1);
+        // k6's interpolation between the closest ranks: rank 0.95 * 99 = 94.05.
+        assert_eq!(t.stat("p(95)", 1.0), Some(95.05));
+        assert_eq!(t.stat("med", 1.0), Some(50.5));
         assert_eq!(t.stat("rate", 1.0), None);
     }
 

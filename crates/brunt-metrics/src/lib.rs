@@ -10,6 +10,7 @@ mod threshold;
 
 pub use aggregate::{
     parse_percentile, Agg, Aggregator, Interval, RawSample, SeriesMap, Snapshot, TrendAgg,
+    EXACT_SAMPLES,
 };
 pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
 pub use selector::{MetricSelector, SelectorError};

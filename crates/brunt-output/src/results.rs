@@ -453,13 +453,13 @@ impl SeriesRecord {
                     .map_err(|e| format!("histogram of {}: {e:?}", self.metric))?;
                 // As the run's own histograms: merging a later, wider second must not fail.
                 hist.auto(true);
-                Agg::Trend(Box::new(TrendAgg {
-                    count: self.count.ok_or_else(|| missing("count"))?,
-                    sum: self.sum.ok_or_else(|| missing("sum"))?,
-                    min: self.min.unwrap_or(f64::INFINITY),
-                    max: self.max.unwrap_or(f64::NEG_INFINITY),
+                Agg::Trend(Box::new(TrendAgg::from_histogram(
+                    self.count.ok_or_else(|| missing("count"))?,
+                    self.sum.ok_or_else(|| missing("sum"))?,
+                    self.min.unwrap_or(f64::INFINITY),
+                    self.max.unwrap_or(f64::NEG_INFINITY),
                     hist,
-                }))
+                )))
             }
         };
         Ok(((id, TagSet::new(self.tags)), agg))

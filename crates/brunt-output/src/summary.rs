@@ -13,8 +13,9 @@ use brunt_metrics::{
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
-/// brunt's default `--summary-trend-stats`: k6's plus p(99).
-pub const DEFAULT_TREND_STATS: &[&str] = &["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
+/// The default `--summary-trend-stats`, k6's: the text summary, `--summary-export` and
+/// handleSummary data carry these unless `summaryTrendStats` says otherwise.
+pub const DEFAULT_TREND_STATS: &[&str] = &["avg", "min", "med", "max", "p(90)", "p(95)"];
 
 /// The sub-metric k6 always tracks (with the `expected_response` tag on), shown when it has samples.
 const EXPECTED_RESPONSE: &str = "http_req_duration{expected_response:true}";

@@ -65,12 +65,23 @@ fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
         let want = total
             .metric(builtin::HTTP_REQ_DURATION)
             .unwrap()
-            .stat(stat, 3.0);
+            .stat(stat, 3.0)
+            .unwrap();
         let got = totals
             .metric(builtin::HTTP_REQ_DURATION)
             .unwrap()
-            .stat(stat, 3.0);
-        assert_eq!(got, want, "{stat} survives the file exactly");
+            .stat(stat, 3.0)
+            .unwrap();
+        if stat.starts_with('p') || stat == "med" {
+            // The run kept these few samples (k6's exact percentiles); the file keeps the
+            // histogram, whose interpolated estimate is within 0.1%.
+            assert!(
+                (got - want).abs() <= want / 1000.0,
+                "{stat}: {got} vs {want}"
+            );
+        } else {
+            assert_eq!(got, want, "{stat} survives the file exactly");
+        }
     }
     let failed = totals
         .submetric(builtin::HTTP_REQ_FAILED, &TagSet::new([("name", "b")]))

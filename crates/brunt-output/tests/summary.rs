@@ -156,7 +156,7 @@ fn legacy_text_summary_has_k6_v0_lines() {
     assert!(dur.starts_with("   ✗ http_req_duration...."), "{dur}");
     assert!(dur.contains(": avg=390ms"), "{dur}");
     assert!(
-        dur.contains("min=10ms") && dur.contains("max=1.5s") && dur.contains("p(99)="),
+        dur.contains("min=10ms") && dur.contains("max=1.5s") && dur.contains("p(95)="),
         "{dur}"
     );
     let sub = line(&text, "✓ { status:200 }");
@@ -345,8 +345,15 @@ fn handle_summary_data_has_k6_shape() {
     assert_eq!(d["metrics"]["data_received"]["contains"], "data");
     assert_eq!(
         d["options"]["summaryTrendStats"],
-        json!(["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"])
+        json!(["avg", "min", "med", "max", "p(90)", "p(95)"]),
+        "k6's default trend stats, p(99) only when asked for"
     );
+    let values = d["metrics"]["http_req_duration"]["values"]
+        .as_object()
+        .unwrap();
+    let mut stats: Vec<&str> = values.keys().map(String::as_str).collect();
+    stats.sort();
+    assert_eq!(stats, ["avg", "max", "med", "min", "p(90)", "p(95)"]);
     assert_eq!(d["options"]["summaryTimeUnit"], "");
     assert_eq!(d["options"]["noColor"], true);
     assert_eq!(d["state"]["isStdOutTTY"], true);

@@ -63,7 +63,7 @@ fn iterations_send_exactly_that_many_requests_and_print_a_summary() {
     for line in [
         "http_reqs",
         "http_req_duration",
-        "p(99)=",
+        "p(95)=",
         "http_req_failed",
         "vus",
     ] {
