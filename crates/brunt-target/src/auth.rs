@@ -1,5 +1,5 @@
 //! Authentication checks, so that scripts can exercise credentials the way
-//! they would against a real API: httpbin's `/basic-auth` and `/bearer`.
+//! they would against a real API: httpbin's `/basic-auth`, `/digest-auth` and `/bearer`.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -24,6 +24,43 @@ pub(crate) fn basic(req: &Received, user: &str, password: &str) -> Reply {
     } else {
         challenge(r#"Basic realm="brunt target""#)
     }
+}
+
+/// `/digest-auth/{qop}/{user}/{passwd}` (httpbin's): 200 when the request carries a Digest
+/// response (RFC 7616, MD5) that those credentials produce for its nonce, method and URI, else
+/// 401 with a fresh challenge. The nonce is not remembered: any nonce answered right passes.
+pub(crate) fn digest(req: &Received, qop: &str, user: &str, password: &str) -> Reply {
+    let given = credentials(req, "Digest ")
+        .and_then(|h| digest_auth::AuthorizationHeader::parse(h).ok())
+        .filter(|h| h.username == user);
+    if let Some(given) = given {
+        let method = req.parts.method.as_str();
+        let context = digest_auth::AuthContext::new_with_method(
+            user,
+            password,
+            &given.uri,
+            None::<&[u8]>,
+            digest_auth::HttpMethod::from(method),
+        );
+        let mut expected = given.clone();
+        expected.digest(&context);
+        if expected.response == given.response {
+            return response::json(
+                StatusCode::OK,
+                &json!({ "authenticated": true, "user": user }),
+            );
+        }
+    }
+    let nonce: u128 = rand::random();
+    let opaque: u64 = rand::random();
+    let challenge = format!(
+        r#"Digest realm="target@brunt", qop="{qop}", nonce="{nonce:032x}", opaque="{opaque:016x}", algorithm=MD5, stale=FALSE"#
+    );
+    let mut reply = response::error(StatusCode::UNAUTHORIZED, "missing or wrong credentials");
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        reply.headers_mut().insert(WWW_AUTHENTICATE, v);
+    }
+    reply
 }
 
 /// `/bearer`: 200 echoing the token of an `Authorization: Bearer` header, else 401.

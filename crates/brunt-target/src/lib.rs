@@ -20,6 +20,7 @@
 //! | `/response-headers?k=v` | answers with header `k: v` (repeatable) |
 //! | `/gzip`, `/deflate` | a JSON echo compressed with that Content-Encoding |
 //! | `/basic-auth/{user}/{passwd}` | 200 with those Basic credentials, else 401 and a challenge |
+//! | `/digest-auth/{qop}/{user}/{passwd}` | 200 with a matching Digest answer (MD5), else 401 with a challenge |
 //! | `/bearer` | 200 with an `Authorization: Bearer` token, else 401 |
 //! | `/cookies/set?k=v`, `/cookies/delete?k` | sets or expires cookies, then redirects to `/cookies` |
 //! | `/redirect/{n}` | `n` redirects ending at `/get` |

@@ -143,6 +143,12 @@ async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Repl
             _ => not_found(path),
         };
     }
+    if let Some(rest) = path.strip_prefix("/digest-auth/") {
+        return match rest.split('/').collect::<Vec<_>>()[..] {
+            [qop @ ("auth" | "auth-int"), user, password] => auth::digest(req, qop, user, password),
+            _ => not_found(path),
+        };
+    }
     let Some((prefix, arg)) = path.rsplit_once('/') else {
         return not_found(path);
     };

@@ -57,6 +57,7 @@ use base64::Engine;
 use brunt_http::{ExpectedStatuses, Request, Response};
 use cookies::{parse_set_cookie, Jar};
 use jar::Jars;
+use percent_encoding::percent_decode_str;
 use response::{response_object, BodyType};
 use rquickjs::{qjs, Array, Ctx, Object, Result, Value};
 use std::cell::{Cell, RefCell};
@@ -106,6 +107,9 @@ struct Prepared {
     jar: usize,
     cookies: Vec<(String, String, bool)>,
     redirects_left: u32,
+    /// `auth: 'digest'`: the URL's user and password, for answering the server's challenge
+    /// (taken by the first response).
+    digest: Option<(String, String)>,
 }
 
 /// A request without headers, body or params, by what it was built from.
@@ -220,28 +224,28 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
     let method: String = d.get(0)?;
     let url: String = d.get(1)?;
     let method = parse_method(ctx, method.as_bytes())?;
+    let auth: Option<String> = d.get(11)?;
+    let (url, digest) = match auth.as_deref() {
+        None | Some("basic") => (url, None),
+        // As k6: the credentials answer the server's challenge and leave the URL.
+        Some("digest") => without_credentials(&url),
+        Some(other) => {
+            return Err(throw(
+                ctx,
+                &format!("unsupported authentication method '{other}': use 'basic' or 'digest'"),
+            ))
+        }
+    };
     let mut req = request(method, &url);
     for (k, v) in pairs(d.get(2)?) {
         req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
     }
-    let auth: Option<String> = d.get(11)?;
     let user = req.url().username().to_string();
     if !user.is_empty() || req.url().password().is_some() {
-        match auth.as_deref() {
-            None | Some("basic") => {
-                let pass = req.url().password().unwrap_or("");
-                let creds =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-                req.set_header("Authorization", &format!("Basic {creds}"))
-                    .map_err(|e| throw(ctx, &e.message))?;
-            }
-            Some(other) => {
-                return Err(throw(
-                    ctx,
-                    &format!("auth '{other}' is not supported by brunt; use 'basic'"),
-                ))
-            }
-        }
+        let pass = req.url().password().unwrap_or("");
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        req.set_header("Authorization", &format!("Basic {creds}"))
+            .map_err(|e| throw(ctx, &e.message))?;
     }
     let body: Value = d.get(3)?;
     if !body.is_null() && !body.is_undefined() {
@@ -297,7 +301,54 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
         jar,
         cookies,
         redirects_left: redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed)),
+        digest,
     })
+}
+
+/// `url` without its user and password, and those (percent-decoded), when it has them.
+fn without_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return (url.to_string(), None);
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return (url.to_string(), None);
+    }
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let creds = (
+        decode(parsed.username()),
+        decode(parsed.password().unwrap_or("")),
+    );
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.into(), Some(creds))
+}
+
+/// The request again with the answer to the server's Digest challenge (RFC 7616), when `resp` is
+/// the first response to a request with `auth: 'digest'` and challenges it.
+fn digest_answer(p: &mut Prepared, req: &Request, resp: &Response) -> Option<Request> {
+    let (user, password) = p.digest.take()?;
+    if resp.status != 401 {
+        return None;
+    }
+    let challenge = resp
+        .headers
+        .get(http::header::WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?;
+    let mut prompt = digest_auth::parse(challenge).ok()?;
+    let uri = &req.url()[url::Position::BeforePath..url::Position::AfterQuery];
+    let context = digest_auth::AuthContext::new_with_method(
+        user,
+        password,
+        uri,
+        Some(req.body().as_ref()),
+        digest_auth::HttpMethod::from(req.method().as_str()),
+    );
+    let answer = prompt.respond(&context).ok()?;
+    let mut next = req.clone();
+    next.set_header("Authorization", &answer.to_header_string())
+        .ok()?;
+    Some(next)
 }
 
 /// The request to send now, with the jar's and the script's cookies.
@@ -333,6 +384,11 @@ fn with_cookies(req: Rc<Request>, p: &Prepared, jars: &Jars) -> Rc<Request> {
 
 /// Emits k6's per-request samples (one per redirect hop) through brunt-http's recorder.
 fn record(host: &Host, p: &Prepared, resp: &Response) {
+    record_as(host, p, resp, p.expected.as_deref());
+}
+
+/// [`record`] with `expected` statuses of its own.
+fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&ExpectedStatuses>) {
     if resp.error_code == brunt_http::ErrorCode::INVALID_URL {
         // k6 records nothing for a URL it could not parse.
         return;
@@ -345,13 +401,7 @@ fn record(host: &Host, p: &Prepared, resp: &Response) {
     };
     let lag = host.iter.borrow().scheduled_lag;
     crate::host::with_recorder(|r| {
-        r.record(
-            &mut host.metrics.borrow_mut(),
-            resp,
-            &tags,
-            p.expected.as_deref(),
-            lag,
-        )
+        r.record(&mut host.metrics.borrow_mut(), resp, &tags, expected, lag)
     });
 }
 
@@ -395,6 +445,12 @@ fn after_hop(
     req: &Request,
     resp: &Response,
 ) -> Option<Request> {
+    if let Some(next) = digest_answer(p, req, resp) {
+        // k6 counts the challenge as a request whose 401 was expected.
+        let challenged = ExpectedStatuses::new([401..=401]);
+        record_as(host, p, resp, p.expected.as_ref().map(|_| &challenged));
+        return Some(next);
+    }
     record(host, p, resp);
     failed::warn(resp);
     let level = host.shared.http_debug.load(Ordering::Relaxed);
@@ -619,6 +675,7 @@ impl State {
             jar: 0,
             cookies: Vec::new(),
             redirects_left: h.shared.max_redirects.load(Ordering::Relaxed),
+            digest: None,
         };
         let (req, resp) = execute_one(ctx, h, &self.jars, &mut p)?;
         response_object(ctx, p.body_type, req, resp)
