@@ -11,7 +11,9 @@ pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
 pub(crate) mod metrics;
+pub(crate) mod text_encoding;
 pub(crate) mod timers;
+pub(crate) mod webcrypto;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;
@@ -50,6 +52,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "encoding" => encoding::install(&ctx, &native)?,
                 "crypto" => crypto::install(&ctx, &native)?,
                 "html" => html::install(&ctx, &native)?,
+                "webcrypto" => webcrypto::install(&ctx, &native)?,
+                "text" => text_encoding::install(&ctx, &native)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
