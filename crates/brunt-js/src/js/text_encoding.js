@@ -37,14 +37,14 @@ export class TextDecoder {
     if (!(bytes instanceof ArrayBuffer) && !ArrayBuffer.isView(bytes)) {
       throw new TypeError('TextDecoder.decode: input must be an ArrayBuffer or an ArrayBufferView');
     }
-    if (this.#pending) {
-      const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes)
-        : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const joined = new Uint8Array(this.#pending.length + view.length);
-      joined.set(this.#pending);
-      joined.set(view, this.#pending.length);
-      bytes = joined;
-    }
+    // Natives get an ArrayBuffer of the bytes, after any held back by a streamed call.
+    const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes)
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const pending = this.#pending || new Uint8Array(0);
+    const joined = new Uint8Array(pending.length + view.length);
+    joined.set(pending);
+    joined.set(view, pending.length);
+    bytes = joined.buffer;
     let text;
     let rest;
     try {

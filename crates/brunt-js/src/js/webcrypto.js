@@ -90,12 +90,13 @@ function isBuffer(x) {
   return x instanceof ArrayBuffer || ArrayBuffer.isView(x);
 }
 
+// The bytes of a BufferSource as an ArrayBuffer of their own: a key does not change when the
+// script's array does, and natives get ArrayBuffers only.
 function buffer(x, what) {
   if (!isBuffer(x)) throw new TypeError(`${what} must be an ArrayBuffer, a TypedArray or a DataView`);
-  return x;
+  return copy(x);
 }
 
-// A copy of a BufferSource's bytes, so a key does not change when the script's array does.
 function copy(x) {
   const view = x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
   return view.slice().buffer;
@@ -188,7 +189,7 @@ function checkJwk(jwk, kty, extractable, usages) {
 function importSecret(format, data, alg, extractable, usages) {
   let bytes;
   if (format === 'raw') {
-    bytes = copy(buffer(data, 'keyData'));
+    bytes = buffer(data, 'keyData');
   } else if (format === 'jwk' && alg.name !== 'PBKDF2') {
     checkJwk(data, 'oct', extractable, usages);
     bytes = fromB64url(data.k, 'k');
@@ -214,16 +215,18 @@ function importSecret(format, data, alg, extractable, usages) {
   return makeKey('secret', extractable, algorithm, kept, { bytes });
 }
 
-function ecKey(alg, [priv, key, raw], extractable, usages) {
+// A key of `parts` from a native; `allowed` are the usages the caller may ask for (both halves'
+// for a generated pair, the key's own for an import).
+function ecKey(alg, [priv, key, raw], extractable, usages, allowed) {
   const type = priv ? 'private' : 'public';
-  const kept = usagesFor(alg.name, type, usages, USAGES[alg.name][priv ? 0 : 1]);
+  const kept = usagesFor(alg.name, type, usages, allowed || USAGES[alg.name][priv ? 0 : 1]);
   return makeKey(type, extractable, { name: alg.name, namedCurve: alg.namedCurve }, kept, { key, raw });
 }
 
-function rsaKey(alg, hash, [priv, key, spki, bits, e], extractable, usages) {
+function rsaKey(alg, hash, [priv, key, spki, bits, e], extractable, usages, allowed) {
   const type = priv ? 'private' : 'public';
   const algorithm = { name: alg.name, modulusLength: bits, publicExponent: new Uint8Array(e), hash: { name: hash } };
-  const kept = usagesFor(alg.name, type, usages, USAGES[alg.name][priv ? 0 : 1]);
+  const kept = usagesFor(alg.name, type, usages, allowed || USAGES[alg.name][priv ? 0 : 1]);
   return makeKey(type, extractable, algorithm, kept, { key, spki });
 }
 
@@ -278,22 +281,21 @@ function generateKey(algorithm, extractable, usages) {
     return makeKey('secret', extractable, { name: 'HMAC', hash: { name: hash }, length: bits }, kept, { bytes: n.randomBytes(Math.ceil(bits / 8)) });
   }
   const all = allUsages(alg.name);
-  if (Array.isArray(usages)) usages.forEach((u) => all.includes(u) || fail('SyntaxError', `invalid key usage "${u}" for ${alg.name}`));
   let priv;
   let pub;
   if (EC.includes(alg.name)) {
     if (typeof alg.namedCurve !== 'string') throw new TypeError(`${alg.name} needs a 'namedCurve' parameter`);
     const [, key, raw] = n.ecGenerate(alg.namedCurve);
-    priv = ecKey(alg, [true, key, raw], extractable, usages);
-    pub = ecKey(alg, [false, raw, raw], true, usages);
+    priv = ecKey(alg, [true, key, raw], extractable, usages, all);
+    pub = ecKey(alg, [false, raw, raw], true, usages, all);
   } else {
     const hash = hashOf(alg);
     if (!isBuffer(alg.publicExponent)) throw new TypeError(`${alg.name} needs a 'publicExponent' Uint8Array`);
     const bits = Number(alg.modulusLength);
     if (!(bits >= 256 && bits <= 16384 && bits % 8 === 0)) fail('OperationError', 'modulusLength must be a multiple of 8 from 256 to 16384');
-    const [, key, spki, len, e] = n.rsaGenerate(bits, alg.publicExponent);
-    priv = rsaKey(alg, hash, [true, key, spki, len, e], extractable, usages);
-    pub = rsaKey(alg, hash, [false, spki, spki, len, e], true, usages);
+    const [, key, spki, len, e] = n.rsaGenerate(bits, copy(alg.publicExponent));
+    priv = rsaKey(alg, hash, [true, key, spki, len, e], extractable, usages, all);
+    pub = rsaKey(alg, hash, [false, spki, spki, len, e], true, usages, all);
   }
   return { privateKey: priv, publicKey: pub };
 }
