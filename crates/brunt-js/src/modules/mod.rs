@@ -107,6 +107,10 @@ pub(crate) fn bytes_of<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> Result<Vec<u8>> {
         if let Some(ab) = obj.as_array_buffer() {
             return Ok(ab.as_bytes().unwrap_or_default().to_vec());
         }
+        // rquickjs's check asks QuickJS for the object's ArrayBuffer, which leaves a TypeError
+        // pending for any other object; left there, it is never freed (QuickJS aborts on the
+        // leak when the runtime is dropped).
+        let _ = ctx.catch();
         let buffer: Option<Object> = obj.get("buffer").ok();
         if let Some(ab) = buffer.as_ref().and_then(|b| b.as_array_buffer()) {
             let off: usize = obj.get("byteOffset").unwrap_or(0);
