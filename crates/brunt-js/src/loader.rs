@@ -40,7 +40,10 @@ const JSLIB_PREFIX: &str = "jslib:";
 /// Modules that native modules evaluate on first use; scripts cannot import them.
 const INTERNAL: &[(&str, &str)] = &[
     (crate::modules::http::LAYER, include_str!("js/http.js")),
-    (crate::modules::webcrypto::LAYER, include_str!("js/webcrypto.js")),
+    (
+        crate::modules::webcrypto::LAYER,
+        include_str!("js/webcrypto.js"),
+    ),
     (
         crate::modules::text_encoding::LAYER,
         include_str!("js/text_encoding.js"),

@@ -3,13 +3,13 @@
 
 use super::{ab, fail};
 use crate::modules::{bytes_of, def};
+use aes::cipher::{block_padding::Pkcs7, typenum::U16};
 use aes::cipher::{
     BlockCipher, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser, KeyInit, KeyIvInit,
     StreamCipher,
 };
-use aes::cipher::{block_padding::Pkcs7, typenum::U16};
-use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::AesGcm;
 use rquickjs::{Ctx, Object, Result, Value};
 
@@ -31,8 +31,13 @@ where
         Ok(enc.encrypt_padded_vec_mut::<Pkcs7>(data))
     } else {
         let dec = cbc::Decryptor::<C>::new_from_slices(key, op.iv).map_err(bad_iv)?;
-        dec.decrypt_padded_vec_mut::<Pkcs7>(data)
-            .map_err(|_| fail(ctx, "OperationError", "AES-CBC decryption failed: bad padding"))
+        dec.decrypt_padded_vec_mut::<Pkcs7>(data).map_err(|_| {
+            fail(
+                ctx,
+                "OperationError",
+                "AES-CBC decryption failed: bad padding",
+            )
+        })
     }
 }
 
@@ -137,7 +142,11 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
          aad: Value<'js>,
          data: Value<'js>|
          -> Result<Value<'js>> {
-            let (key, iv, aad) = (bytes_of(&ctx, &key)?, bytes_of(&ctx, &iv)?, bytes_of(&ctx, &aad)?);
+            let (key, iv, aad) = (
+                bytes_of(&ctx, &key)?,
+                bytes_of(&ctx, &iv)?,
+                bytes_of(&ctx, &aad)?,
+            );
             let op = Op {
                 mode: &mode,
                 encrypt,

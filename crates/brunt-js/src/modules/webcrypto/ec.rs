@@ -190,7 +190,10 @@ fn throw_on<T>(ctx: &Ctx<'_>, r: std::result::Result<T, Failure>) -> Result<T> {
 }
 
 /// `[isPrivate, keyBytes, publicPoint]`, as the layer keeps an imported key.
-fn imported<'js>(ctx: &Ctx<'js>, (private, key, public): (bool, Vec<u8>, Vec<u8>)) -> Result<Array<'js>> {
+fn imported<'js>(
+    ctx: &Ctx<'js>,
+    (private, key, public): (bool, Vec<u8>, Vec<u8>),
+) -> Result<Array<'js>> {
     let a = Array::new(ctx.clone())?;
     a.set(0, private)?;
     a.set(1, ab(ctx, key)?)?;
@@ -199,16 +202,25 @@ fn imported<'js>(ctx: &Ctx<'js>, (private, key, public): (bool, Vec<u8>, Vec<u8>
 }
 
 fn b64url(ctx: &Ctx<'_>, field: &str, s: &str) -> Result<Vec<u8>> {
-    B64URL
-        .decode(s)
-        .map_err(|e| fail(ctx, "DataError", &format!("JWK '{field}' is not base64url: {e}")))
+    B64URL.decode(s).map_err(|e| {
+        fail(
+            ctx,
+            "DataError",
+            &format!("JWK '{field}' is not base64url: {e}"),
+        )
+    })
 }
 
 pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
-    def(ctx, native, "ecGenerate", |ctx: Ctx<'js>, curve: String| -> Result<Array<'js>> {
-        let (sk, pk) = throw_on(&ctx, on_curve!(curve.as_str(), generate()))?;
-        imported(&ctx, (true, sk, pk))
-    })?;
+    def(
+        ctx,
+        native,
+        "ecGenerate",
+        |ctx: Ctx<'js>, curve: String| -> Result<Array<'js>> {
+            let (sk, pk) = throw_on(&ctx, on_curve!(curve.as_str(), generate()))?;
+            imported(&ctx, (true, sk, pk))
+        },
+    )?;
     def(
         ctx,
         native,
@@ -223,10 +235,18 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "ecImportJwk",
-        |ctx: Ctx<'js>, curve: String, x: String, y: String, d: Option<String>| -> Result<Array<'js>> {
+        |ctx: Ctx<'js>,
+         curve: String,
+         x: String,
+         y: String,
+         d: Option<String>|
+         -> Result<Array<'js>> {
             let (x, y) = (b64url(&ctx, "x", &x)?, b64url(&ctx, "y", &y)?);
             let d = d.map(|d| b64url(&ctx, "d", &d)).transpose()?;
-            let r = throw_on(&ctx, on_curve!(curve.as_str(), import_jwk(&x, &y, d.as_deref())))?;
+            let r = throw_on(
+                &ctx,
+                on_curve!(curve.as_str(), import_jwk(&x, &y, d.as_deref())),
+            )?;
             imported(&ctx, r)
         },
     )?;
@@ -234,9 +254,17 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "ecExport",
-        |ctx: Ctx<'js>, curve: String, format: String, key: Value<'js>, private: bool| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>,
+         curve: String,
+         format: String,
+         key: Value<'js>,
+         private: bool|
+         -> Result<Value<'js>> {
             let key = bytes_of(&ctx, &key)?;
-            let out = throw_on(&ctx, on_curve!(curve.as_str(), export(&format, &key, private)))?;
+            let out = throw_on(
+                &ctx,
+                on_curve!(curve.as_str(), export(&format, &key, private)),
+            )?;
             ab(&ctx, out)
         },
     )?;
@@ -253,7 +281,12 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         ctx,
         native,
         "ecdsaSign",
-        |ctx: Ctx<'js>, curve: String, hash: String, key: Value<'js>, data: Value<'js>| -> Result<Value<'js>> {
+        |ctx: Ctx<'js>,
+         curve: String,
+         hash: String,
+         key: Value<'js>,
+         data: Value<'js>|
+         -> Result<Value<'js>> {
             let key = bytes_of(&ctx, &key)?;
             let prehash = digest(&ctx, &hash, &bytes_of(&ctx, &data)?)?;
             let sig = throw_on(&ctx, on_curve!(curve.as_str(), sign(&key, &prehash)))?;
@@ -273,7 +306,10 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
          -> Result<bool> {
             let (key, sig) = (bytes_of(&ctx, &key)?, bytes_of(&ctx, &sig)?);
             let prehash = digest(&ctx, &hash, &bytes_of(&ctx, &data)?)?;
-            throw_on(&ctx, on_curve!(curve.as_str(), verify(&key, &sig, &prehash)))
+            throw_on(
+                &ctx,
+                on_curve!(curve.as_str(), verify(&key, &sig, &prehash)),
+            )
         },
     )?;
     def(

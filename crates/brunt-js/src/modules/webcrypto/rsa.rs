@@ -77,8 +77,10 @@ fn import_jwk<'js>(ctx: &Ctx<'js>, jwk: &Object<'js>) -> Result<Array<'js>> {
     let primes = vec![need("p")?, need("q")?];
     let mut key = RsaPrivateKey::from_components(n, e, d, primes)
         .map_err(|e| data_err(ctx, "invalid RSA JWK", e))?;
-    key.precompute().map_err(|e| data_err(ctx, "invalid RSA JWK", e))?;
-    key.validate().map_err(|e| data_err(ctx, "invalid RSA JWK", e))?;
+    key.precompute()
+        .map_err(|e| data_err(ctx, "invalid RSA JWK", e))?;
+    key.validate()
+        .map_err(|e| data_err(ctx, "invalid RSA JWK", e))?;
     described(ctx, Some(&key), &key.to_public_key())
 }
 
@@ -197,7 +199,9 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
                 other => Err(fail(
                     &ctx,
                     "NotSupportedError",
-                    &format!("format '{other}' is not supported for RSA keys; use spki, pkcs8 or jwk"),
+                    &format!(
+                        "format '{other}' is not supported for RSA keys; use spki, pkcs8 or jwk"
+                    ),
                 )),
             }
         },
