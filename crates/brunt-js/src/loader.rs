@@ -38,7 +38,17 @@ const JSLIB: &[(&str, &str)] = &[
 const JSLIB_PREFIX: &str = "jslib:";
 
 /// Modules that native modules evaluate on first use; scripts cannot import them.
-const INTERNAL: &[(&str, &str)] = &[(crate::modules::http::LAYER, include_str!("js/http.js"))];
+const INTERNAL: &[(&str, &str)] = &[
+    (crate::modules::http::LAYER, include_str!("js/http.js")),
+    (
+        crate::modules::webcrypto::LAYER,
+        include_str!("js/webcrypto.js"),
+    ),
+    (
+        crate::modules::text_encoding::LAYER,
+        include_str!("js/text_encoding.js"),
+    ),
+];
 
 /// Maps a jslib.k6.io URL to the name of the built-in library, or explains why it cannot load.
 fn resolve_remote(url: &str) -> std::result::Result<String, String> {

@@ -425,3 +425,9 @@ fn submit_form_and_click_link_follow_the_page() {
 fn scenario_progress_follows_iterations_and_time() {
     run_passing("scenario_progress.js");
 }
+
+#[test]
+fn webcrypto_global_matches_k6_examples_and_known_answers() {
+    let ex = run_passing("webcrypto.js");
+    assert_eq!(metric(&ex, "checks")["passes"], 40, "{ex}");
+}

@@ -41,6 +41,7 @@ class Hasher {
 export function createHash(algorithm) { return new Hasher(algorithm); }
 export function createHMAC(algorithm, secret) { return new Hasher(algorithm, secret); }
 
+export const md4 = (input, enc) => n.hash('md4', input, enc);
 export const md5 = (input, enc) => n.hash('md5', input, enc);
 export const sha1 = (input, enc) => n.hash('sha1', input, enc);
 export const sha256 = (input, enc) => n.hash('sha256', input, enc);
@@ -48,7 +49,13 @@ export const sha384 = (input, enc) => n.hash('sha384', input, enc);
 export const sha512 = (input, enc) => n.hash('sha512', input, enc);
 export const sha512_224 = (input, enc) => n.hash('sha512_224', input, enc);
 export const sha512_256 = (input, enc) => n.hash('sha512_256', input, enc);
+export const ripemd160 = (input, enc) => n.hash('ripemd160', input, enc);
+
+// Lower-case hex of a string's UTF-8 bytes or of an ArrayBuffer or typed array.
+export function hexEncode(data) {
+  return n.hexEncode(data);
+}
 
 export default {
-  hmac, randomBytes, createHash, createHMAC, md5, sha1, sha256, sha384, sha512, sha512_224, sha512_256,
+  hmac, randomBytes, createHash, createHMAC, hexEncode, md4, md5, ripemd160, sha1, sha256, sha384, sha512, sha512_224, sha512_256,
 };

@@ -10,7 +10,9 @@ use sha2::Digest;
 
 fn digest(alg: &str, data: &[u8]) -> Option<Vec<u8>> {
     Some(match alg {
+        "md4" => md4::Md4::digest(data).to_vec(),
         "md5" => md5::Md5::digest(data).to_vec(),
+        "ripemd160" => ripemd::Ripemd160::digest(data).to_vec(),
         "sha1" => sha1::Sha1::digest(data).to_vec(),
         "sha256" => sha2::Sha256::digest(data).to_vec(),
         "sha384" => sha2::Sha384::digest(data).to_vec(),
@@ -30,7 +32,9 @@ fn hmac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 fn hmac(alg: &str, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     Some(match alg {
+        "md4" => hmac_of::<Hmac<md4::Md4>>(key, data),
         "md5" => hmac_of::<Hmac<md5::Md5>>(key, data),
+        "ripemd160" => hmac_of::<Hmac<ripemd::Ripemd160>>(key, data),
         "sha1" => hmac_of::<Hmac<sha1::Sha1>>(key, data),
         "sha256" => hmac_of::<Hmac<sha2::Sha256>>(key, data),
         "sha384" => hmac_of::<Hmac<sha2::Sha384>>(key, data),
@@ -96,6 +100,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     def(
         ctx,
         native,
+        "hexEncode",
+        |ctx: Ctx<'js>, data: Value<'js>| -> Result<Value<'js>> {
+            encode(&ctx, bytes_of(&ctx, &data)?, Some("hex"))
+        },
+    )?;
+    def(
+        ctx,
+        native,
         "randomBytes",
         |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {
             let mut buf = vec![0u8; n];
@@ -129,6 +141,14 @@ mod tests {
             )
             .unwrap()),
             "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+        assert_eq!(
+            hex(digest("md4", b"abc").unwrap()),
+            "a448017aaf21d8525fc10ae87aa6729d"
+        );
+        assert_eq!(
+            hex(digest("ripemd160", b"abc").unwrap()),
+            "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"
         );
         assert!(digest("nope", b"").is_none());
     }

@@ -110,7 +110,8 @@ enum Add {
 
 /// Globals added to a VU's context only when a script first names one of them: the typed-array,
 /// Map/Set and Date intrinsics cost a VU 18 KB together, `console`, the timers and `open` 2.5 KB,
-/// and most scripts use few of them.
+/// WebCrypto's `crypto` and the text codecs a JavaScript layer each, and most scripts use few of
+/// them.
 const LAZY: &[(&[&str], Add)] = &[
     (
         &[
@@ -143,6 +144,11 @@ const LAZY: &[(&[&str], Add)] = &[
         Add::Native(super::timers::install),
     ),
     (&["open"], Add::Native(install_open)),
+    (&["crypto"], Add::Native(super::webcrypto::install_global)),
+    (
+        &["TextEncoder", "TextDecoder"],
+        Add::Native(super::text_encoding::install_global),
+    ),
 ];
 
 /// What the lazy globals object of a VU knows: the groups added so far, and the VU.

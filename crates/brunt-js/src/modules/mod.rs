@@ -11,7 +11,9 @@ pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
 pub(crate) mod metrics;
+pub(crate) mod text_encoding;
 pub(crate) mod timers;
+pub(crate) mod webcrypto;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;
@@ -50,6 +52,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "encoding" => encoding::install(&ctx, &native)?,
                 "crypto" => crypto::install(&ctx, &native)?,
                 "html" => html::install(&ctx, &native)?,
+                "webcrypto" => webcrypto::install(&ctx, &native)?,
+                "text" => text_encoding::install(&ctx, &native)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
@@ -103,6 +107,10 @@ pub(crate) fn bytes_of<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> Result<Vec<u8>> {
         if let Some(ab) = obj.as_array_buffer() {
             return Ok(ab.as_bytes().unwrap_or_default().to_vec());
         }
+        // rquickjs's check asks QuickJS for the object's ArrayBuffer, which leaves a TypeError
+        // pending for any other object; left there, it is never freed (QuickJS aborts on the
+        // leak when the runtime is dropped).
+        let _ = ctx.catch();
         let buffer: Option<Object> = obj.get("buffer").ok();
         if let Some(ab) = buffer.as_ref().and_then(|b| b.as_array_buffer()) {
             let off: usize = obj.get("byteOffset").unwrap_or(0);
