@@ -24,15 +24,15 @@ impl TargetMetrics {
                 .register(name, t, v)
                 .expect("monitor metric names are valid and brunt's own")
         };
-        use MetricType::{Counter, Gauge};
+        use MetricType::{Counter, Trend};
         use ValueType::{Data, Default};
         TargetMetrics {
-            cpu_percent: reg("target_cpu_percent", Gauge, Default),
-            cpu_machine_percent: reg("target_cpu_machine_percent", Gauge, Default),
-            memory_bytes: reg("target_memory_bytes", Gauge, Data),
-            memory_percent: reg("target_memory_percent", Gauge, Default),
-            fds: reg("target_fds", Gauge, Default),
-            threads: reg("target_threads", Gauge, Default),
+            cpu_percent: reg("target_cpu_percent", Trend, Default),
+            cpu_machine_percent: reg("target_cpu_machine_percent", Trend, Default),
+            memory_bytes: reg("target_memory_bytes", Trend, Data),
+            memory_percent: reg("target_memory_percent", Trend, Default),
+            fds: reg("target_fds", Trend, Default),
+            threads: reg("target_threads", Trend, Default),
             context_switches: reg("target_context_switches", Counter, Default),
             oom_kills: reg("target_oom_kills", Counter, Default),
             cpu_throttled_seconds: reg("target_cpu_throttled_seconds", Counter, Default),

@@ -107,7 +107,7 @@ impl Endpoint {
         }
         let r = self
             .registry
-            .register(name, MetricType::Gauge, ValueType::Default)
+            .register(name, MetricType::Trend, ValueType::Default)
             .map_err(|e| format!("{}: {e}; the metric is not kept", self.text));
         self.ids.insert(name.to_string(), r.as_ref().ok().copied());
         r
