@@ -143,25 +143,34 @@ impl Monitors {
         let mut probes = Vec::new();
         let mut limits = Vec::new();
         let mut warnings = Vec::new();
-        let metrics =
-            (!specs.is_empty()).then(|| Arc::new(metrics::TargetMetrics::register(registry)));
+        // Registered with the first process or cgroup monitor, so that a threshold on them
+        // without one fails as a threshold on an unknown metric does.
+        let mut target_metrics: Option<Arc<metrics::TargetMetrics>> = None;
         for spec in specs {
             let unavailable = |why: String| MonitorError::Unavailable {
                 spec: spec.text.clone(),
                 why,
             };
             let tags = TagSet::new([("monitor", spec.name.as_str())]);
-            let m = metrics.clone().expect("registered when there are specs");
+            let mut target = || {
+                target_metrics
+                    .get_or_insert_with(|| Arc::new(metrics::TargetMetrics::register(registry)))
+                    .clone()
+            };
             let opened = match &spec.source {
-                Source::Pid(_) | Source::PidFile(_) | Source::Cmd(_) => {
-                    procfs::open(spec, tags, m).map_err(unavailable)?
+                Source::Pid(p) => procfs::open(spec, procfs::Target::Pid(*p), tags, target()),
+                Source::PidFile(f) => {
+                    procfs::open(spec, procfs::Target::PidFile(f.clone()), tags, target())
                 }
-                Source::Cgroup(path) => cgroup::open(spec, path, tags, m).map_err(unavailable)?,
+                Source::Cmd(c) => {
+                    procfs::open(spec, procfs::Target::Cmd(c.clone()), tags, target())
+                }
+                Source::Cgroup(path) => cgroup::open(spec, path, tags, target()),
                 Source::Prometheus { url, metrics } => {
                     prometheus::open(spec, url, metrics, tags, registry.clone())
-                        .map_err(unavailable)?
                 }
-            };
+            }
+            .map_err(unavailable)?;
             probes.push((spec.name.clone(), opened.probe));
             limits.push(opened.limits);
             warnings.extend(

@@ -3,7 +3,7 @@
 //! that exits (or is replaced) is an event, with its exit status when /proc still shows it.
 
 use crate::metrics::{machine_cores, machine_memory, percent, TargetMetrics};
-use crate::{Batch, Limits, MonitorSpec, Opened, Probe, Source};
+use crate::{Batch, Limits, MonitorSpec, Opened, Probe};
 use ::procfs::process::{all_processes, Process, Stat};
 use brunt_metrics::TagSet;
 use std::collections::{HashMap, HashSet};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Which processes a monitor watches.
-enum Target {
+pub(crate) enum Target {
     Pid(i32),
     PidFile(PathBuf),
     Cmd(String),
@@ -47,15 +47,10 @@ struct Reading {
 
 pub(crate) fn open(
     spec: &MonitorSpec,
+    target: Target,
     tags: TagSet,
     m: Arc<TargetMetrics>,
 ) -> Result<Opened, String> {
-    let target = match &spec.source {
-        Source::Pid(p) => Target::Pid(*p),
-        Source::PidFile(p) => Target::PidFile(p.clone()),
-        Source::Cmd(c) => Target::Cmd(c.clone()),
-        _ => unreachable!("procfs::open is only called for process specs"),
-    };
     let mut probe = Processes {
         target,
         tags,
@@ -208,10 +203,19 @@ fn read(pid: i32) -> Option<Reading> {
     if stat.state == 'Z' || stat.state == 'X' {
         return None;
     }
+    // /proc/PID/status counts the main thread's switches only: sum every thread's.
     let switches = p
-        .status()
-        .ok()
-        .map(|s| s.voluntary_ctxt_switches.unwrap_or(0) + s.nonvoluntary_ctxt_switches.unwrap_or(0))
+        .tasks()
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|t| t.status().ok())
+                .map(|s| {
+                    s.voluntary_ctxt_switches.unwrap_or(0)
+                        + s.nonvoluntary_ctxt_switches.unwrap_or(0)
+                })
+                .sum()
+        })
         .unwrap_or(0);
     // Another user's process hides its fds: count none rather than fail the whole monitor.
     let fds = p.fd_count().unwrap_or(0) as u64;
