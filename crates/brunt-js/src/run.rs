@@ -71,7 +71,7 @@ pub struct RunArgs {
     /// Watch the target beside the load, repeatable: pid=PID, pidfile=PATH, cmd=NAME,
     /// cgroup=/sys/fs/cgroup/PATH or prometheus=URL[,METRIC...], named with NAME:KIND=VALUE, e.g.
     /// --monitor api:cmd=nginx; its signals are metrics (target_cpu_percent{monitor:api}, ...)
-    /// usable in thresholds (docs/monitors.md)
+    /// usable in thresholds (docs/monitors.md); replaces the script's options.monitors
     #[arg(long = "monitor", value_name = "[NAME:]KIND=VALUE")]
     pub monitors: Vec<String>,
     /// Do not evaluate thresholds.
