@@ -4,7 +4,7 @@
 
 use crate::plan::Plan;
 use crate::run::{
-    Control, HookFailure, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome,
+    Control, HookFailure, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome, Sampler,
     Saturation, ScenarioProgress, Tick,
 };
 use crate::vu::{VuError, VuFactory};
@@ -81,11 +81,23 @@ impl State {
         self.gauges.add(builtin::VUS, &self.run_tags, active as f64);
         self.gauges
             .add(builtin::VUS_MAX, &self.run_tags, initialized as f64);
+        self.flush_gauges();
+        self.emitted_vus = true;
+    }
+
+    /// Lets each sampler add what it measured since the last tick.
+    fn sample(&mut self, samplers: &mut [Sampler]) {
+        for s in samplers.iter_mut() {
+            s(&mut self.gauges);
+        }
+        self.flush_gauges();
+    }
+
+    fn flush_gauges(&mut self) {
         let mut i = self.gauges.take();
         self.total.merge_series(&i.series);
         self.pending.merge_series(&i.series);
         self.pending_raw.append(&mut i.raw);
-        self.emitted_vus = true;
     }
 
     fn counters(&self, scenario: usize) -> ScenarioCounters {
@@ -346,6 +358,7 @@ pub(crate) fn run<F: VuFactory>(
                     .flatten()
                     .map(|r| r.mean_active_vus)
                     .sum();
+                state.sample(&mut opts.samplers);
                 state.emit_vus(mean.round() as u64);
                 let mut tick = state.tick(plan, next_tick - TICK - TICK_DELAY - test_start, false);
                 if let Some(obs) = &mut opts.observer {
@@ -389,6 +402,7 @@ pub(crate) fn run<F: VuFactory>(
     }
     pool.join();
 
+    state.sample(&mut opts.samplers);
     let mut last = state.tick(plan, elapsed, true);
     if let Some(obs) = &mut opts.observer {
         if let Control::Abort(reason) = obs(&mut last) {

@@ -37,7 +37,7 @@ pub use options::{Options, OptionsError, ScenarioOptions, Stage};
 pub use plan::{Executor, Plan, PlanError, Scenario, DEFAULT_EXEC, DEFAULT_SCENARIO};
 pub use run::{
     run, Control, HookFailure, Observer, Progress, RunControl, RunEnd, RunError, RunOptions,
-    RunOutcome, Saturation, ScenarioProgress, Tick,
+    RunOutcome, Sampler, Saturation, ScenarioProgress, Tick,
 };
 pub use segment::{ExecutionSegment, ExecutionTuple, SegmentSequence};
 pub use vu::{

@@ -4,7 +4,7 @@
 use crate::plan::Plan;
 use crate::vu::{VuError, VuFactory};
 use crate::worker::InstanceCounts;
-use brunt_metrics::{Interval, Registry, Snapshot};
+use brunt_metrics::{Aggregator, Interval, Registry, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,6 +91,11 @@ pub enum Control {
 /// Called on the collector thread about once a second, and once more at the very end.
 pub type Observer = Box<dyn FnMut(&mut Tick<'_>) -> Control + Send>;
 
+/// Adds samples from outside the VUs (system monitors) to the run's metrics. Called on the
+/// collector thread before each tick's observer and before the last one, so what it adds reaches
+/// thresholds, outputs and the summary as the VUs' samples do.
+pub type Sampler = Box<dyn FnMut(&mut Aggregator) + Send>;
+
 /// How to run.
 pub struct RunOptions {
     /// Worker threads; 0 means one per available core.
@@ -102,6 +107,7 @@ pub struct RunOptions {
     /// Run the VUs' `setup()` / `teardown()` hooks (k6's `--no-setup` / `--no-teardown` clear them).
     pub setup: bool,
     pub teardown: bool,
+    pub samplers: Vec<Sampler>,
 }
 
 impl Default for RunOptions {
@@ -113,6 +119,7 @@ impl Default for RunOptions {
             observer: None,
             setup: true,
             teardown: true,
+            samplers: Vec::new(),
         }
     }
 }

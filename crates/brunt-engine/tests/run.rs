@@ -726,3 +726,27 @@ fn cheap_vus_take_iterations_instead_of_dropping_them_up_to_max_vus() {
     let created = seen.created.load(Ordering::Relaxed);
     assert!((2..=20).contains(&created), "{created} VUs for 5 in flight");
 }
+
+#[test]
+fn samplers_add_to_the_run_on_each_tick_and_at_the_end() {
+    let (f, _) = factory(10, Behaviour::Sleep);
+    let registry = Arc::new(Registry::new());
+    let outside = registry
+        .register("outside", MetricType::Counter, ValueType::Default)
+        .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = calls.clone();
+    let opts = RunOptions {
+        workers: 1,
+        samplers: vec![Box::new(move |agg| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            agg.add(outside, &TagSet::new([("monitor", "m")]), 1.0);
+        })],
+        ..RunOptions::default()
+    };
+    let o = run(&plan(r#"{"vus": 1, "duration": "1s"}"#), f, registry, opts).unwrap();
+    let calls = calls.load(Ordering::Relaxed) as f64;
+    assert!(calls >= 1.0, "called at least for the last tick");
+    // Every call's sample is in the totals, the last one's too.
+    assert_eq!(count(&o, outside), calls);
+}

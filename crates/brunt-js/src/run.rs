@@ -10,6 +10,7 @@ use brunt_engine::{
 };
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
+use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
     SummaryMode, SummaryOptions,
@@ -67,6 +68,12 @@ pub struct RunArgs {
     /// A threshold, repeatable, e.g. `--threshold 'http_req_duration: p(95)<500'`.
     #[arg(long = "threshold", value_name = "METRIC: EXPR")]
     pub thresholds: Vec<String>,
+    /// Watch the target beside the load, repeatable: pid=PID, pidfile=PATH, cmd=NAME,
+    /// cgroup=/sys/fs/cgroup/PATH or prometheus=URL[,METRIC...], named with NAME:KIND=VALUE, e.g.
+    /// --monitor api:cmd=nginx; its signals are metrics (target_cpu_percent{monitor:api}, ...)
+    /// usable in thresholds (docs/monitors.md); replaces the script's options.monitors
+    #[arg(long = "monitor", value_name = "[NAME:]KIND=VALUE")]
+    pub monitors: Vec<String>,
     /// Do not evaluate thresholds.
     #[arg(long)]
     pub no_thresholds: bool,
@@ -649,6 +656,44 @@ fn write_handle_summary(map: &Value) -> anyhow::Result<Vec<OutputError>> {
     Ok(failed.collect())
 }
 
+/// The monitors to run: `--monitor` flags, or else the script's `options.monitors`, brunt's
+/// extension (k6 ignores it): a list of specs, or an object from names to specs
+/// (`{ api: 'pid=1234' }` is `api:pid=1234`).
+fn monitor_specs(flags: &[String], option: Option<&Value>) -> Result<Vec<MonitorSpec>, String> {
+    let texts: Vec<String> = match option {
+        _ if !flags.is_empty() => flags.to_vec(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(format!(
+                    "options.monitors[{i}] must be a string such as 'pid=1234', not {other}"
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(Value::Object(named)) => named
+            .iter()
+            .map(|(name, v)| match v {
+                Value::String(s) => Ok(format!("{name}:{s}")),
+                other => Err(format!(
+                    "options.monitors.{name} must be a string such as 'pid=1234', not {other}"
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "options.monitors must be a list of specs or an object of named specs, not {other}"
+            ))
+        }
+    };
+    texts
+        .iter()
+        .map(|t| t.parse::<MonitorSpec>().map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// `brunt run`: runs the script and returns k6's exit code.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     crate::modules::console::started();
@@ -706,6 +751,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let plan = match Plan::from_options(&c.engine) {
         Ok(p) => p,
+        Err(e) => return Ok(config_error(e)),
+    };
+    // Before the thresholds, which may name the monitors' metrics.
+    let monitors = match monitor_specs(&args.monitors, c.json.get("monitors")) {
+        Ok(specs) => match Monitors::start(&specs, &registry) {
+            Ok(m) => m,
+            Err(e) => return Ok(config_error(e)),
+        },
         Err(e) => return Ok(config_error(e)),
     };
     let no_thresholds = args.no_thresholds || env_flag("NO_THRESHOLDS");
@@ -795,6 +848,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         format!("brunt run {}", args.script.display()),
         registry.clone(),
         control,
+        monitors,
     );
     let report = match report {
         Ok(r) => r,

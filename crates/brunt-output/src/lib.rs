@@ -33,7 +33,9 @@ pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
 pub use outputs::Outputs;
 pub use remote::RemoteSpec;
-pub use report::{exit_code, saturation_note, stop_on_signals, Finished, ReportConfig, Reporter};
+pub use report::{
+    exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,
+};
 pub use results::{
     Results, ResultsEnd, ResultsError, ResultsInterval, Verdict, RESULTS_FORMAT, RESULTS_VERSION,
 };

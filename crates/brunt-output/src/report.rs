@@ -66,6 +66,15 @@ pub struct Reporter {
     summary: SummaryOptions,
 }
 
+/// What was seen beside the metrics (from the monitors), for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Monitored targets' events, one sentence each.
+    pub events: Vec<String>,
+    /// Sentences saying the load generator was the limit.
+    pub generator: Vec<String>,
+}
+
 /// A finished run's summary and what decides its exit code.
 pub struct Finished {
     pub summary: Summary,
@@ -146,6 +155,7 @@ impl Reporter {
         outcome: &RunOutcome,
         setup_data: Option<serde_json::Value>,
         definition_order: Vec<String>,
+        observed: Observed,
     ) -> Finished {
         let mut guard = lock(&self.live);
         let live = &mut *guard;
@@ -162,6 +172,8 @@ impl Reporter {
             iterations_interrupted: outcome.counts.iterations_interrupted,
             scenarios: live.scenarios.clone(),
             saturation: saturation_note(outcome),
+            generator: observed.generator,
+            events: observed.events,
             setup_data,
             definition_order,
             is_stdout_tty: std::io::stdout().is_terminal(),

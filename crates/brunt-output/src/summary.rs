@@ -34,6 +34,12 @@ pub struct RunFacts {
     /// A sentence saying that, and why, the load generator was the bottleneck; printed as a
     /// warning after the metrics.
     pub saturation: Option<String>,
+    /// More sentences saying the load generator was the limit (its own CPU, dropped
+    /// iterations), from the monitors; printed as warnings after the metrics.
+    pub generator: Vec<String>,
+    /// What happened to monitored targets during the run (`at 3.0s, api: process 1234
+    /// exited ...`), listed after the metrics.
+    pub events: Vec<String>,
     /// Group and check paths (`::group::check`) in the order the script first ran them; the
     /// summary lists groups and checks in this order, as k6 does (others follow by name).
     pub definition_order: Vec<String>,

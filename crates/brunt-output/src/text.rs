@@ -281,8 +281,8 @@ fn metric_lines(data: &Value, opts: &TextOptions, p: &Painter, out: &mut Vec<Str
 }
 
 /// brunt's lines after the metrics: the run's length and VU range, its scenarios (not when
-/// `quiet`, as k6's `-q` prints no final progress), and a warning when the load generator itself
-/// was saturated.
+/// `quiet`, as k6's `-q` prints no final progress), the monitored targets' events, and a warning
+/// when the load generator itself was the limit.
 pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
     let p = Painter(opts.enable_colors);
     let indent = format!("{}    ", opts.indent);
@@ -300,7 +300,13 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
             s.push_str(&format!("{indent}  * {sc}\n"));
         }
     }
-    if let Some(note) = &facts.saturation {
+    if !facts.events.is_empty() {
+        s.push_str(&format!("\n{indent}monitor events:\n"));
+        for e in &facts.events {
+            s.push_str(&format!("{indent}  * {e}\n"));
+        }
+    }
+    for note in facts.saturation.iter().chain(&facts.generator) {
         s.push('\n');
         s.push_str(&p.paint(&format!("{indent}WARNING: {note}"), &[RED]));
         s.push('\n');

@@ -402,3 +402,25 @@ fn thresholds_without_samples_still_show_their_metrics() {
     let text = s.text();
     assert!(line(&text, "✓ my_trend").contains("avg=0s"), "{text}");
 }
+
+#[test]
+fn monitor_events_and_generator_limits_follow_the_metrics() {
+    let (reg, snap) = run();
+    let f = RunFacts {
+        events: vec!["at 2.0s, api: process 42 exited (killed by signal 9 (SIGKILL))".into()],
+        generator: vec!["3 iteration(s) were dropped".into()],
+        ..facts()
+    };
+    let text = Summary::new(
+        &snap,
+        &reg,
+        &Thresholds::default(),
+        f,
+        SummaryOptions::default(),
+    )
+    .text();
+    let events = text.find("monitor events:").expect("events listed");
+    assert!(events > text.find("iterations").unwrap());
+    assert!(text.contains("  * at 2.0s, api: process 42 exited (killed by signal 9 (SIGKILL))"));
+    assert!(text.contains("WARNING: 3 iteration(s) were dropped"));
+}

@@ -99,6 +99,13 @@ pub struct QuickArgs {
     #[arg(long)]
     pub no_color: bool,
 
+    /// Watch the target beside the load, repeatable: pid=PID, pidfile=PATH, cmd=NAME,
+    /// cgroup=/sys/fs/cgroup/PATH or prometheus=URL[,METRIC...], named with NAME:KIND=VALUE, e.g.
+    /// --monitor api:cmd=nginx; its signals are metrics (target_cpu_percent{monitor:api}, ...)
+    /// usable in thresholds (docs/monitors.md)
+    #[arg(long = "monitor", value_name = "[NAME:]KIND=VALUE")]
+    pub monitors: Vec<brunt_monitor::MonitorSpec>,
+
     #[command(flatten)]
     pub web: brunt_web::WebArgs,
 }

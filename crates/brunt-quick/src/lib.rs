@@ -27,6 +27,8 @@ pub fn run(args: QuickArgs) -> Result<i32> {
     let request = args.request()?;
     preflight(&request)?;
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
+    // Before the thresholds, which may name the monitors' metrics.
+    let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
     let mut thresholds = Thresholds::default();
     for t in &args.thresholds {
         thresholds
@@ -55,6 +57,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         format!("brunt quick {} {}", args.method, args.url),
         registry.clone(),
         brunt_output::stop_on_signals(),
+        monitors,
     )?;
     let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;

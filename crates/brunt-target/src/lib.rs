@@ -29,12 +29,14 @@
 //! | `POST /api/orders` | stores the JSON body, 201 with `{"id":"ord-N",...}`; the last 100000 (at most 64 MiB) are kept |
 //! | `GET /api/orders/{id}` | a stored order, 404 if unknown |
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
+//! | `/metrics` | the server's request counters in the Prometheus text format |
 //!
 //! Anything else is 404. Request bodies over 10 MiB get 413.
 
 mod auth;
 pub mod cli;
 mod echo;
+mod metrics;
 mod orders;
 mod response;
 mod routes;

@@ -17,6 +17,7 @@ use url::form_urlencoded;
 
 use crate::auth;
 use crate::echo;
+use crate::metrics::Counters;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
 use crate::stall::Stall;
@@ -43,6 +44,7 @@ const ORDER_ID_PREFIX: &str = "ord-";
 pub(crate) struct State {
     stall: Stall,
     orders: Orders,
+    counters: Counters,
 }
 
 impl State {
@@ -50,6 +52,7 @@ impl State {
         State {
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
+            counters: Counters::default(),
         }
     }
 }
@@ -67,6 +70,7 @@ pub(crate) async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
 ) -> Result<Reply, Infallible> {
+    let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
@@ -128,6 +132,11 @@ async fn route(req: &Received, state: &State) -> Reply {
         },
         "/api/orders" => create_order(req, state),
         "/stall" => stall(req, state).await,
+        "/metrics" => response::with_body(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.counters.render(),
+        ),
         _ => route_with_parameter(req, state, path).await,
     }
 }

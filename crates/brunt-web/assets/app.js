@@ -82,6 +82,17 @@
         return [n, function (p) { return p.by_name[n] ? p.by_name[n].p95 : null; }];
       }) });
     }
+    // Monitored targets (--monitor): their CPU and memory beside latency.
+    [["target_cpu", "Target CPU (% of one core)"], ["target_memory_mb", "Target memory (MB)"]].forEach(function (m) {
+      var names = {};
+      data.points.forEach(function (p) { Object.keys(p[m[0]] || {}).forEach(function (n) { names[n] = true; }); });
+      var list = Object.keys(names).sort().slice(0, MAX_GROUPS);
+      if (list.length) {
+        specs.push({ id: m[0], title: m[1], series: list.map(function (n) {
+          return [n, function (p) { var v = (p[m[0]] || {})[n]; return v === undefined ? null : v; }];
+        }) });
+      }
+    });
     var scenarios = groups("by_scenario");
     if (scenarios.length > 1) {
       specs.push({ id: "scenario-rps", title: "Requests per second by scenario", series: scenarios.map(function (n) {

@@ -55,6 +55,10 @@ pub struct Point {
     /// By the `name` tag (k6's URL grouping) and by scenario.
     pub by_name: BTreeMap<String, Breakdown>,
     pub by_scenario: BTreeMap<String, Breakdown>,
+    /// Monitored targets' CPU (percent of one core) and resident memory (MB), by monitor
+    /// (`--monitor`), drawn beside latency.
+    pub target_cpu: BTreeMap<String, f64>,
+    pub target_memory_mb: BTreeMap<String, f64>,
 }
 
 /// One group's share of a second.
@@ -134,7 +138,12 @@ impl ReportData {
     }
 
     /// Adds one second (what happened since the previous tick) and returns its point.
-    pub fn push_interval(&mut self, elapsed: Duration, series: &SeriesMap) -> Point {
+    pub fn push_interval(
+        &mut self,
+        elapsed: Duration,
+        series: &SeriesMap,
+        registry: &Registry,
+    ) -> Point {
         let t = elapsed.as_secs_f64();
         let previous_t = self.points.last().map_or(0.0, |p| p.t);
         let (start, series) = match self.last.take() {
@@ -150,13 +159,13 @@ impl ReportData {
                 },
             ),
         };
-        let point = self.point(t, t - start, &series.series);
+        let point = self.point(t, t - start, &series.series, registry);
         self.last = Some((start, series));
         self.points.push(point.clone());
         point
     }
 
-    fn point(&self, t: f64, secs: f64, series: &SeriesMap) -> Point {
+    fn point(&self, t: f64, secs: f64, series: &SeriesMap, registry: &Registry) -> Point {
         let secs = secs.max(1e-3);
         let mut point = Point {
             t,
@@ -183,7 +192,21 @@ impl ReportData {
                         by_scenario.entry(s.to_string()).or_default().add(*id, agg);
                     }
                 }
-                _ => {}
+                _ => {
+                    if let (Some(m), Agg::Trend(trend)) = (tags.get("monitor"), agg) {
+                        match registry.def(*id).name.as_str() {
+                            "target_cpu_percent" => {
+                                point.target_cpu.insert(m.to_string(), trend.avg());
+                            }
+                            "target_memory_bytes" => {
+                                point
+                                    .target_memory_mb
+                                    .insert(m.to_string(), trend.avg() / 1e6);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
             }
         }
         point.rps = all.reqs / secs;
@@ -214,7 +237,7 @@ impl ReportData {
         let mut data = ReportData::new(title, Vec::new());
         data.started_ms = results.started_ms;
         for i in &results.intervals {
-            data.push_interval(i.elapsed, &i.series);
+            data.push_interval(i.elapsed, &i.series, &results.registry);
         }
         data.finish(&results.totals(), &results.registry, results.elapsed());
         if let Some(end) = &results.end {
@@ -395,7 +418,7 @@ fn histogram(t: &TrendAgg) -> Vec<(f64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brunt_metrics::{Aggregator, TagSet};
+    use brunt_metrics::{Aggregator, TagSet, ValueType};
     use std::sync::Arc;
 
     /// One interval: `n` requests to `name` taking `ms` each, every tenth one failed.
@@ -425,6 +448,7 @@ mod tests {
         let p = data.push_interval(
             Duration::from_secs(1),
             &second(&registry, &[("a", 100, 10.0), ("b", 50, 40.0)]),
+            &registry,
         );
         assert_eq!(p.rps, 150.0);
         assert!((p.err - 0.1).abs() < 0.01, "{}", p.err);
@@ -433,7 +457,7 @@ mod tests {
         assert_eq!(p.by_name["a"].rps, 100.0);
         assert!((p.by_name["b"].p95.unwrap() - 40.0).abs() < 0.1);
         assert_eq!(p.by_scenario["s1"].rps, 150.0);
-        let p = data.push_interval(Duration::from_secs(2), &SeriesMap::new());
+        let p = data.push_interval(Duration::from_secs(2), &SeriesMap::new(), &registry);
         assert_eq!(
             (p.rps, p.p95, p.vus),
             (0.0, None, 4.0),
@@ -448,14 +472,17 @@ mod tests {
         data.push_interval(
             Duration::from_secs(1),
             &second(&registry, &[("a", 100, 1.0)]),
+            &registry,
         );
         data.push_interval(
             Duration::from_secs(2),
             &second(&registry, &[("a", 90, 1.0)]),
+            &registry,
         );
         let last = data.push_interval(
             Duration::from_millis(2100),
             &second(&registry, &[("a", 20, 1.0)]),
+            &registry,
         );
         assert_eq!(data.points.len(), 2);
         assert_eq!(last.t, 2.1);
@@ -482,5 +509,26 @@ mod tests {
         assert_eq!(statuses, vec![("200", 135.0), ("500", 15.0)]);
         assert_eq!(s.histogram.iter().map(|b| b.1).sum::<u64>(), 150);
         assert!(s.metrics.iter().any(|m| m.name == "http_req_duration"));
+    }
+
+    #[test]
+    fn points_carry_each_monitored_targets_cpu_and_memory() {
+        let registry = Arc::new(Registry::new());
+        let cpu = registry
+            .register("target_cpu_percent", MetricType::Trend, ValueType::Default)
+            .unwrap();
+        let mem = registry
+            .register("target_memory_bytes", MetricType::Trend, ValueType::Data)
+            .unwrap();
+        let mut agg = Aggregator::new(registry.clone(), false);
+        agg.add(cpu, &TagSet::new([("monitor", "api")]), 150.0);
+        agg.add(mem, &TagSet::new([("monitor", "api")]), 2.5e7);
+        agg.add(cpu, &TagSet::new([("monitor", "db")]), 20.0);
+        let mut data = ReportData::default();
+        let p = data.push_interval(Duration::from_secs(1), &agg.take().series, &registry);
+        assert!((p.target_cpu["api"] - 150.0).abs() < 0.5);
+        assert!((p.target_cpu["db"] - 20.0).abs() < 0.5);
+        assert!((p.target_memory_mb["api"] - 25.0).abs() < 0.1);
+        assert!(!p.target_memory_mb.contains_key("db"));
     }
 }

@@ -5,14 +5,16 @@
 use crate::{RunInfo, WebArgs, WebSession};
 use anyhow::Result;
 use brunt_engine::{RunControl, RunOptions, RunOutcome};
-use brunt_metrics::Registry;
-use brunt_output::{Finished, OutputError, ReportConfig, Reporter};
+use brunt_metrics::{builtin, Registry};
+use brunt_monitor::Monitors;
+use brunt_output::{Finished, Observed, OutputError, ReportConfig, Reporter};
 use std::sync::Arc;
 
 pub struct RunReport {
     reporter: Reporter,
     web: Option<WebSession>,
     control: RunControl,
+    monitors: Monitors,
 }
 
 impl RunReport {
@@ -26,6 +28,7 @@ impl RunReport {
         title: String,
         registry: Arc<Registry>,
         control: RunControl,
+        monitors: Monitors,
     ) -> Result<RunReport> {
         let web = WebSession::start(
             web,
@@ -39,20 +42,25 @@ impl RunReport {
         if let Some(web) = &web {
             reporter.add_output("dashboard", web.output());
         }
+        for w in monitors.warnings() {
+            eprintln!("warning: {w}; the run goes on without it");
+        }
         Ok(RunReport {
             reporter,
             web,
             control,
+            monitors,
         })
     }
 
-    /// Engine options that feed this report: its observer, whether samples must be kept, and
-    /// the stop control the signals drive. Set the rest with struct update syntax.
+    /// Engine options that feed this report: its observer, whether samples must be kept, the
+    /// monitors' samples, and the stop control the signals drive. Set the rest with struct update syntax.
     pub fn run_options(&self) -> RunOptions {
         RunOptions {
             keep_raw: self.reporter.wants_raw_samples(),
             observer: Some(self.reporter.observer()),
             control: self.control.clone(),
+            samplers: vec![self.monitors.sampler()],
             ..RunOptions::default()
         }
     }
@@ -69,7 +77,20 @@ impl RunReport {
         definition_order: Vec<String>,
         present: impl FnOnce(&Finished) -> Vec<OutputError>,
     ) -> Finished {
-        let mut finished = self.reporter.finish(outcome, setup_data, definition_order);
+        let dropped = outcome
+            .snapshot
+            .metric(builtin::DROPPED_ITERATIONS)
+            .and_then(|a| a.stat("count", 0.0))
+            .unwrap_or(0.0);
+        let seen = self.monitors.finish(dropped as u64);
+        let observed = Observed {
+            events: seen.events.iter().map(ToString::to_string).collect(),
+            generator: seen.generator,
+        };
+        let page_events = [&observed.events[..], &observed.generator[..]].concat();
+        let mut finished = self
+            .reporter
+            .finish(outcome, setup_data, definition_order, observed);
         let failed = present(&finished);
         finished
             .failed_writes
@@ -77,7 +98,12 @@ impl RunReport {
         if let Some(web) = &self.web {
             // The run is over: a signal from now on ends --linger, not the run.
             self.control.stop();
-            let page_notes = [&finished.failed_writes[..], &finished.notes[..]].concat();
+            let page_notes = [
+                &finished.failed_writes[..],
+                &finished.notes[..],
+                &page_events[..],
+            ]
+            .concat();
             if let Err(e) = web.finish(outcome, &finished.summary, &page_notes) {
                 finished.failed_writes.push(e.to_string());
             }

@@ -182,7 +182,7 @@ impl SampleSink for WebSink {
         );
         let update = {
             let mut data = self.shared.lock();
-            let point = data.push_interval(view.elapsed, view.series);
+            let point = data.push_interval(view.elapsed, view.series, view.registry);
             let update = json!({ "point": point, "thresholds": thresholds }).to_string();
             data.thresholds = thresholds;
             if view.is_final {

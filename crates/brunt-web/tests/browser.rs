@@ -169,7 +169,7 @@ fn the_report_renders_offline_with_charts_and_tables() {
         vec!["auth: 5 looping VUs for 10s".into()],
     );
     feed(|elapsed, series, total, registry, last| {
-        data.push_interval(elapsed, series);
+        data.push_interval(elapsed, series, registry);
         if last {
             data.finish(total, registry, elapsed);
         }
