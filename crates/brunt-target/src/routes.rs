@@ -17,6 +17,7 @@ use url::form_urlencoded;
 
 use crate::auth;
 use crate::echo;
+use crate::llm::{self, AnswerBody, MockLlm};
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
 use crate::stall::Stall;
@@ -43,13 +44,15 @@ const ORDER_ID_PREFIX: &str = "ord-";
 pub(crate) struct State {
     stall: Stall,
     orders: Orders,
+    llm: MockLlm,
 }
 
 impl State {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(llm: MockLlm) -> Self {
         State {
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
+            llm,
         }
     }
 }
@@ -66,7 +69,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
     peer: SocketAddr,
-) -> Result<Reply, Infallible> {
+) -> Result<http::Response<AnswerBody>, Infallible> {
     wait_out_stall(&state.stall).await;
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
@@ -78,18 +81,25 @@ pub(crate) async fn handle(
                 return Ok(response::error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("request body over {MAX_REQUEST_BODY} bytes"),
-                ))
+                )
+                .map(http_body_util::Either::Left))
             }
             Err(e) => {
                 return Ok(response::error(
                     StatusCode::BAD_REQUEST,
                     format!("reading the request body: {e}"),
-                ))
+                )
+                .map(http_body_util::Either::Left))
             }
         }
     };
     let req = Received { parts, body, peer };
-    Ok(route(&req, &state).await)
+    if req.parts.uri.path().starts_with("/v1/") {
+        if let Some(answer) = llm::handle(&req, &state.llm).await {
+            return Ok(answer);
+        }
+    }
+    Ok(route(&req, &state).await.map(http_body_util::Either::Left))
 }
 
 async fn route(req: &Received, state: &State) -> Reply {
