@@ -7,7 +7,8 @@
 //!
 //! Timing: the role chunk (no content) leaves at once; token `i` is due `ttft + i / rate` after
 //! the request was read (each gap, and the TTFT, moved by a uniform draw within ±jitter); a chunk
-//! of `k` tokens leaves when its first token is due, the next `k / rate` later. Output length is
+//! of `k` tokens leaves when its last token is due, as a server flushes what it has generated
+//! (so with `k > 1` the first content arrives `(k - 1) / rate` after the TTFT setting). Output length is
 //! `min(output tokens, max_tokens)`, or `max_tokens` with `ignore_eos`. A prompt's tokens are its
 //! whitespace-separated words.
 
@@ -29,6 +30,9 @@ use tokio::time::{Instant, Sleep};
 
 use crate::response;
 use crate::routes::Received;
+
+/// Half of the timer's resolution.
+const HALF_TICK: Duration = Duration::from_micros(500);
 
 /// The words the mock generates, one token each, in turn.
 const VOCABULARY: [&str; 10] = [
@@ -484,7 +488,7 @@ impl Answer {
         let malformed_at = chunks.len() / 2;
         let mut last = start;
         for (n, &(from, to)) in chunks.iter().enumerate() {
-            last = times[from as usize];
+            last = times[to as usize - 1];
             if plan.fault == Some(Fault::Cut) && n == cut_after {
                 return TokenStream::new(events, End::Cut);
             }
@@ -588,9 +592,12 @@ impl Body for TokenStream {
                 End::Never => Poll::Pending,
             };
         };
-        if due > Instant::now() {
-            if self.timer.deadline() != due {
-                self.timer.as_mut().reset(due);
+        // Timers fire on millisecond ticks, rounded up: arming half a tick early rounds to the
+        // nearest tick instead, so events leave on time on average rather than 0.5 ms late.
+        let armed = due - HALF_TICK;
+        if armed > Instant::now() {
+            if self.timer.deadline() != armed {
+                self.timer.as_mut().reset(armed);
             }
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
