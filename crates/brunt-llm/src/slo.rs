@@ -78,7 +78,7 @@ mod tests {
         let mut m = Measured {
             failure: None,
             ttft_ms: Some(400.0),
-            e2e_ms: 2400.0,
+            e2e_ms: 2000.0,
             itl_ms: vec![],
             output_tokens: 41,
             input_tokens: None,
