@@ -9,6 +9,7 @@ use crate::h2::H2Conn;
 use crate::metered::IoStats;
 use crate::request::{Origin, Request};
 use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
+use crate::stream::BodySink;
 use http::header::{HeaderValue, LOCATION};
 use http::{Method, Version};
 use std::cell::RefCell;
@@ -97,7 +98,7 @@ impl Client {
         }
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
-        let mut resp = self.hop(req, deadline).await;
+        let mut resp = self.hop(req, deadline, None).await;
         let mut hops = 0;
         let mut owned: Option<Request> = None;
         loop {
@@ -117,8 +118,21 @@ impl Client {
             let next = owned.insert(next);
             // Boxed, so that the future of every request in flight, redirected or not, is not
             // sized for this await: a second hop beside a response and a request.
-            resp = Box::pin(self.hop(next, deadline)).await;
+            resp = Box::pin(self.hop(next, deadline, None)).await;
         }
+    }
+
+    /// Sends a request and hands its response body to `sink` as it arrives, each piece stamped
+    /// with its arrival (token streams, server-sent events). Redirects are not followed: a 3xx is
+    /// the response. The request's timeout covers the whole body. The returned response has an
+    /// empty body and the same timings, errors and byte counts as [`send`](Self::send)'s; a body
+    /// cut short (the connection closed, the timeout) is a failure after `sink` saw its start.
+    pub async fn send_streaming(&self, req: &Request, sink: &mut dyn BodySink) -> Response {
+        if let Some(e) = req.failure() {
+            return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
+        }
+        let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
+        self.hop(req, deadline, Some(sink)).await
     }
 
     /// Closes every connection (k6's `noVUConnectionReuse` does this between iterations).
@@ -126,12 +140,18 @@ impl Client {
         self.pool.borrow_mut().clear();
     }
 
-    /// One request and response, without redirects.
-    async fn hop(&self, req: &Request, deadline: tokio::time::Instant) -> Response {
+    /// One request and response, without redirects; the body goes to `sink` when there is one.
+    async fn hop(
+        &self,
+        req: &Request,
+        deadline: tokio::time::Instant,
+        sink: Option<&mut dyn BodySink>,
+    ) -> Response {
         let mut stamps = Stamps::new(Instant::now());
         let mut info: Option<(ConnInfo, bool)> = None;
         let result =
-            tokio::time::timeout_at(deadline, self.exchange(req, &mut stamps, &mut info)).await;
+            tokio::time::timeout_at(deadline, self.exchange(req, &mut stamps, &mut info, sink))
+                .await;
         let result = result.unwrap_or_else(|_| {
             let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
             Err(RequestError::timeout(while_connecting))
@@ -186,6 +206,7 @@ impl Client {
         req: &Request,
         stamps: &mut Stamps,
         info: &mut Option<(ConnInfo, bool)>,
+        mut sink: Option<&mut dyn BodySink>,
     ) -> Result<Exchanged, RequestError> {
         let mut conn = self.checkout(&req.origin);
         let mut reused = conn.is_some();
@@ -201,10 +222,23 @@ impl Client {
                 Conn::H2(h2) => {
                     *info = Some((h2.info.clone(), true));
                     h2.info.stats.begin();
-                    let out = h2
-                        .conn
-                        .exchange(req, &self.user_agent, &mut stamps.first_byte)
-                        .await;
+                    let out = match sink.as_deref_mut() {
+                        None => {
+                            h2.conn
+                                .exchange(req, &self.user_agent, &mut stamps.first_byte)
+                                .await
+                        }
+                        Some(sink) => {
+                            let first_byte = &mut stamps.first_byte;
+                            Box::pin(h2.conn.exchange_streaming(
+                                req,
+                                &self.user_agent,
+                                first_byte,
+                                sink,
+                            ))
+                            .await
+                        }
+                    };
                     if reused
                         && out.is_err()
                         && stamps.first_byte.is_none()
@@ -221,7 +255,13 @@ impl Client {
                 Conn::H1(mut h1) => {
                     *info = Some((h1.info.clone(), false));
                     h1.info.stats.begin();
-                    let out = h1.conn.exchange(req, &self.user_agent).await;
+                    let out = match sink.as_deref_mut() {
+                        None => h1.conn.exchange(req, &self.user_agent).await,
+                        // Boxed, so that the plain exchange's future stays the size it was.
+                        Some(sink) => {
+                            Box::pin(h1.conn.exchange_streaming(req, &self.user_agent, sink)).await
+                        }
+                    };
                     let retry = reused
                         && out.is_err()
                         && h1.info.stats.first_read_at().is_none()

@@ -9,14 +9,17 @@ use crate::connect::Io;
 use crate::error::{ErrorCode, RequestError};
 use crate::request::Request;
 use crate::response::Exchanged;
+use crate::stream::BodySink;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 /// Most response headers parsed; more is an error, as in hyper (which allows 100).
@@ -89,17 +92,7 @@ impl H1Conn {
         req: &Request,
         user_agent: &HeaderValue,
     ) -> Result<Exchanged, RequestError> {
-        // Until the response is complete, an interrupted exchange leaves the connection unusable.
-        self.reusable = false;
-        let (wire, body_included) = req.h1_wire(user_agent);
-        self.write(&wire).await?;
-        if !body_included {
-            self.write(req.body()).await?;
-        }
-        self.io
-            .flush()
-            .await
-            .map_err(|e| RequestError::io(&e, "write"))?;
+        self.send(req, user_agent).await?;
         let head_only = req.method() == Method::HEAD;
         loop {
             let (status, version, headers, framing, keep_alive) = self.read_head(head_only).await?;
@@ -125,6 +118,145 @@ impl H1Conn {
                 headers,
                 body,
             });
+        }
+    }
+
+    /// Writes the request and hands its response to `sink` as the body arrives, without
+    /// buffering it: the returned body is empty. The connection is reused only when the body
+    /// was read to its end.
+    pub async fn exchange_streaming(
+        &mut self,
+        req: &Request,
+        user_agent: &HeaderValue,
+        sink: &mut dyn BodySink,
+    ) -> Result<Exchanged, RequestError> {
+        self.send(req, user_agent).await?;
+        let head_only = req.method() == Method::HEAD;
+        loop {
+            let (status, version, headers, framing, keep_alive) = self.read_head(head_only).await?;
+            if (100..200).contains(&status) && status != 101 {
+                continue;
+            }
+            sink.head(status, &headers);
+            let complete = match framing {
+                Framing::None => true,
+                Framing::Length(n) => self.stream_length(n, sink).await?,
+                Framing::Chunked => self.stream_chunked(sink).await?,
+                Framing::UntilClose => {
+                    self.stream_to_close(sink).await?;
+                    false
+                }
+            };
+            self.reusable = complete && keep_alive && status != 101 && self.buf.is_empty();
+            self.buf = BytesMut::new();
+            return Ok(Exchanged {
+                status,
+                version,
+                headers,
+                body: Bytes::new(),
+            });
+        }
+    }
+
+    /// Writes the request. Until its response is complete, an interrupted exchange leaves the
+    /// connection unusable.
+    async fn send(&mut self, req: &Request, user_agent: &HeaderValue) -> Result<(), RequestError> {
+        self.reusable = false;
+        let (wire, body_included) = req.h1_wire(user_agent);
+        self.write(&wire).await?;
+        if !body_included {
+            self.write(req.body()).await?;
+        }
+        self.io
+            .flush()
+            .await
+            .map_err(|e| RequestError::io(&e, "write"))
+    }
+
+    /// Reads more bytes into the buffer, failing at end of stream; returns when they arrived.
+    async fn fill_stamped(&mut self) -> Result<Instant, RequestError> {
+        self.fill_or_eof().await?;
+        Ok(Instant::now())
+    }
+
+    /// Streams a body of `n` bytes; `Ok(false)` when the sink stopped it early.
+    async fn stream_length(
+        &mut self,
+        n: usize,
+        sink: &mut dyn BodySink,
+    ) -> Result<bool, RequestError> {
+        let mut left = n;
+        let mut at = Instant::now();
+        loop {
+            let take = left.min(self.buf.len());
+            if take > 0 {
+                left -= take;
+                let piece = self.buf.split_to(take);
+                if sink.data(at, &piece).is_break() {
+                    return Ok(false);
+                }
+            }
+            if left == 0 {
+                return Ok(true);
+            }
+            at = self.fill_stamped().await?;
+        }
+    }
+
+    /// Streams a chunked body, handing over each chunk's data as it arrives (a chunk may come
+    /// in several pieces); `Ok(false)` when the sink stopped it early.
+    async fn stream_chunked(&mut self, sink: &mut dyn BodySink) -> Result<bool, RequestError> {
+        let mut at = Instant::now();
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.buf.advance(used);
+                        break usize::try_from(size).map_err(|_| malformed("chunk too large"))?;
+                    }
+                    Ok(httparse::Status::Partial) => at = self.fill_stamped().await?,
+                    Err(_) => return Err(malformed("invalid chunk size")),
+                }
+            };
+            if size == 0 {
+                self.skip_trailers().await?;
+                return Ok(true);
+            }
+            let mut left = size;
+            while left > 0 {
+                if self.buf.is_empty() {
+                    at = self.fill_stamped().await?;
+                }
+                let piece = self.buf.split_to(left.min(self.buf.len()));
+                left -= piece.len();
+                if sink.data(at, &piece).is_break() {
+                    return Ok(false);
+                }
+            }
+            while self.buf.len() < 2 {
+                at = self.fill_stamped().await?;
+            }
+            if &self.buf[..2] != b"\r\n" {
+                return Err(malformed("missing CRLF after chunk"));
+            }
+            self.buf.advance(2);
+        }
+    }
+
+    /// Streams a body delimited by the connection's close.
+    async fn stream_to_close(&mut self, sink: &mut dyn BodySink) -> Result<(), RequestError> {
+        let mut at = Instant::now();
+        loop {
+            if !self.buf.is_empty() {
+                let piece = self.buf.split();
+                if let ControlFlow::Break(()) = sink.data(at, &piece) {
+                    return Ok(());
+                }
+            }
+            if !self.fill().await? {
+                return Ok(());
+            }
+            at = Instant::now();
         }
     }
 

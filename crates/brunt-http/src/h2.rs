@@ -5,6 +5,7 @@ use crate::connect::Io;
 use crate::error::RequestError;
 use crate::request::Request;
 use crate::response::Exchanged;
+use crate::stream::BodySink;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, HOST, USER_AGENT};
 use http::{HeaderMap, Version};
@@ -62,6 +63,45 @@ impl H2Conn {
             version: parts.version,
             headers: parts.headers,
             body,
+        })
+    }
+}
+
+impl H2Conn {
+    /// As [`exchange`](Self::exchange), handing the body to `sink` frame by frame as it
+    /// arrives instead of buffering it; the returned body is empty. A sink that stops early
+    /// resets the stream.
+    pub async fn exchange_streaming(
+        &self,
+        req: &Request,
+        user_agent: &HeaderValue,
+        first_byte: &mut Option<Instant>,
+        sink: &mut dyn BodySink,
+    ) -> Result<Exchanged, RequestError> {
+        let mut sender = self.sender.clone();
+        poll_fn(|cx| sender.poll_ready(cx))
+            .await
+            .map_err(|e| RequestError::hyper(&e, false))?;
+        let resp = sender
+            .send_request(build(req, user_agent))
+            .await
+            .map_err(|e| RequestError::hyper(&e, true))?;
+        *first_byte = Some(Instant::now());
+        let (parts, mut body) = resp.into_parts();
+        sink.head(parts.status.as_u16(), &parts.headers);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| RequestError::hyper(&e, true))?;
+            if let Ok(data) = frame.into_data() {
+                if sink.data(Instant::now(), &data).is_break() {
+                    break;
+                }
+            }
+        }
+        Ok(Exchanged {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            body: Bytes::new(),
         })
     }
 }

@@ -5,6 +5,8 @@
 //! [`Request`] is built once and sent many times; [`Client::send`] never fails: a network error is
 //! a [`Response`] with status 0 and k6's `error`/`error_code`. [`Recorder`] turns responses into
 //! k6's `http_*` samples with k6's tags.
+//! [`Client::send_streaming`] hands a body to a [`BodySink`] as it arrives, each piece stamped,
+//! and [`SseParser`] splits such a body into server-sent events.
 
 mod client;
 mod config;
@@ -17,6 +19,8 @@ mod metered;
 mod record;
 mod request;
 mod response;
+mod sse;
+mod stream;
 mod tls;
 
 pub use client::Client;
@@ -25,3 +29,5 @@ pub use error::{ErrorCode, RequestError};
 pub use record::{ExpectedStatuses, Recorder};
 pub use request::Request;
 pub use response::{Proto, Response, Timings};
+pub use sse::{SseEvent, SseParser};
+pub use stream::BodySink;

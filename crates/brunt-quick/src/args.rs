@@ -156,8 +156,46 @@ impl QuickArgs {
     /// The k6 options the flags stand for: one scenario named `default`, as k6 names the
     /// scenario of its shortcuts.
     pub(crate) fn options(&self) -> Result<Options> {
+        Load {
+            vus: self.vus,
+            rate: self.rate.map(|r| (r, Duration::from_secs(1))),
+            max_vus: self.max_vus,
+            iterations: self.iterations,
+            duration: self.duration.clone(),
+            graceful_stop: self.graceful_stop.clone(),
+            execution_segment: self.execution_segment,
+        }
+        .options("--vus", "--rate", "--iterations")
+    }
+}
+
+/// A load shape without a script, as `quick` and `llm` take it from their flags: closed model
+/// (`vus` looping for a duration, or sharing `iterations`) or open model (`rate` starts per time
+/// unit, up to `max_vus` in flight).
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub vus: u64,
+    /// Starts per time unit, e.g. (1, 2s) for one start every two seconds.
+    pub rate: Option<(u64, Duration)>,
+    pub max_vus: u64,
+    pub iterations: Option<u64>,
+    /// k6's duration format; default 10s for duration-based runs.
+    pub duration: Option<String>,
+    pub graceful_stop: String,
+    pub execution_segment: Option<ExecutionSegment>,
+}
+
+impl Load {
+    /// The k6 options of one scenario named `default`; errors name the flags given (`vus`,
+    /// `rate`, `iterations` are the caller's names for those fields).
+    pub fn options(
+        &self,
+        vus_flag: &str,
+        rate_flag: &str,
+        iterations_flag: &str,
+    ) -> Result<Options> {
         if self.vus == 0 {
-            bail!("--vus: must be at least 1");
+            bail!("{vus_flag}: must be at least 1");
         }
         let duration = self
             .duration
@@ -167,14 +205,14 @@ impl QuickArgs {
         let vus = Some(self.vus as i64);
         let graceful_stop = Some(duration_flag("--graceful-stop", &self.graceful_stop)?);
         let scenario = match (self.rate, self.iterations) {
-            (Some(rate), _) => {
+            (Some((rate, time_unit)), _) => {
                 if rate == 0 {
-                    bail!("--rate: must be at least 1 request per second");
+                    bail!("{rate_flag}: must be more than 0 per second");
                 }
                 ScenarioOptions {
                     executor: Some("constant-arrival-rate".into()),
                     rate: Some(rate as i64),
-                    time_unit: Some(Duration::from_secs(1)),
+                    time_unit: Some(time_unit),
                     duration: Some(duration.unwrap_or(DEFAULT_DURATION)),
                     pre_allocated_vus: Some(self.vus.min(self.max_vus) as i64),
                     max_vus: Some(self.max_vus as i64),
@@ -183,7 +221,7 @@ impl QuickArgs {
             }
             (None, Some(iterations)) => {
                 if iterations == 0 {
-                    bail!("--iterations: must be at least 1");
+                    bail!("{iterations_flag}: must be at least 1");
                 }
                 ScenarioOptions {
                     executor: Some("shared-iterations".into()),
@@ -216,6 +254,7 @@ fn parse_segment(s: &str) -> Result<ExecutionSegment, String> {
     ExecutionSegment::parse(s).map_err(|e| e.to_string())
 }
 
-fn duration_flag(flag: &str, value: &str) -> Result<Duration> {
+/// A duration flag in k6's format; the error names the flag and value.
+pub fn duration_flag(flag: &str, value: &str) -> Result<Duration> {
     parse_duration(value).map_err(|e| anyhow!("{flag} '{value}': {e}"))
 }

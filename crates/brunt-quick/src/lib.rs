@@ -6,7 +6,7 @@
 mod args;
 mod vu;
 
-pub use args::QuickArgs;
+pub use args::{duration_flag, Load, QuickArgs};
 
 use anyhow::{Context, Result};
 use brunt_engine::Plan;
@@ -72,7 +72,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
 
 /// Fails fast, with the reason, when the target cannot be reached at all: an attack on a host that
 /// refuses every connection would only measure errors.
-fn preflight(request: &brunt_http::Request) -> Result<()> {
+pub fn preflight(request: &brunt_http::Request) -> Result<()> {
     let url = request.url();
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);

@@ -23,6 +23,9 @@ pub struct TargetArgs {
     /// Example: --threads 1 to leave other cores to the load generator.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+
+    #[command(flatten)]
+    pub llm: crate::MockLlm,
 }
 
 /// Starts the target, prints the URL it serves on, and serves until Ctrl-C
@@ -30,8 +33,8 @@ pub struct TargetArgs {
 pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     let threads = args.threads.map(usize::from);
     // The server runs on its own runtime, sized by --threads, whatever runtime calls this.
-    let target =
-        Target::start(args.listen, threads, DRAIN).context("cannot start the target (--listen)")?;
+    let target = Target::start(args.listen, threads, DRAIN, args.llm)
+        .context("cannot start the target (--listen)")?;
     println!("brunt target listening on http://{}", target.local_addr());
     shutdown_signal().await?;
     tokio::task::spawn_blocking(move || drop(target))

@@ -30,12 +30,14 @@
 //! | `GET /api/orders/{id}` | a stored order, 404 if unknown |
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
 //! | `/metrics` | the server's request counters in the Prometheus text format |
+//! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!
 //! Anything else is 404. Request bodies over 10 MiB get 413.
 
 mod auth;
 pub mod cli;
 mod echo;
+mod llm;
 mod metrics;
 mod orders;
 mod response;
@@ -44,4 +46,5 @@ mod server;
 mod stall;
 mod status;
 
-pub use server::{serve, spawn, Target};
+pub use llm::{MockLlm, UsagePlacement};
+pub use server::{serve, spawn, spawn_with, Target};

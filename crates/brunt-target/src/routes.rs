@@ -17,6 +17,7 @@ use url::form_urlencoded;
 
 use crate::auth;
 use crate::echo;
+use crate::llm::{self, AnswerBody, MockLlm};
 use crate::metrics::Counters;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
@@ -45,14 +46,16 @@ pub(crate) struct State {
     stall: Stall,
     orders: Orders,
     counters: Counters,
+    llm: MockLlm,
 }
 
 impl State {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(llm: MockLlm) -> Self {
         State {
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
+            llm,
         }
     }
 }
@@ -69,7 +72,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
     peer: SocketAddr,
-) -> Result<Reply, Infallible> {
+) -> Result<http::Response<AnswerBody>, Infallible> {
     let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
     let (parts, body) = req.into_parts();
@@ -82,18 +85,25 @@ pub(crate) async fn handle(
                 return Ok(response::error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("request body over {MAX_REQUEST_BODY} bytes"),
-                ))
+                )
+                .map(http_body_util::Either::Left))
             }
             Err(e) => {
                 return Ok(response::error(
                     StatusCode::BAD_REQUEST,
                     format!("reading the request body: {e}"),
-                ))
+                )
+                .map(http_body_util::Either::Left))
             }
         }
     };
     let req = Received { parts, body, peer };
-    Ok(route(&req, &state).await)
+    if req.parts.uri.path().starts_with("/v1/") {
+        if let Some(answer) = llm::handle(&req, &state.llm).await {
+            return Ok(answer);
+        }
+    }
+    Ok(route(&req, &state).await.map(http_body_util::Either::Left))
 }
 
 async fn route(req: &Received, state: &State) -> Reply {

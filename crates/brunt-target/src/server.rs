@@ -15,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 
+use crate::llm::MockLlm;
 use crate::routes::{self, State};
 
 /// How long [`serve`] lets requests in flight finish after shutdown.
@@ -30,15 +31,16 @@ const BACKLOG: u32 = 4096;
 /// by another. Fails only if the listener itself becomes unusable; a failed
 /// connection never stops the server.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    serve_draining(listener, shutdown, DRAIN).await
+    serve_draining(listener, shutdown, DRAIN, MockLlm::default()).await
 }
 
 async fn serve_draining(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
+    llm: MockLlm,
 ) -> io::Result<()> {
-    let state = Arc::new(State::new());
+    let state = Arc::new(State::new(llm));
     let builder = auto::Builder::new(TokioExecutor::new());
     let connections = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -144,7 +146,12 @@ fn open(
 /// runtime of its own, one worker per core, so tests and `brunt demo` can run
 /// it in-process. Dropping the returned handle stops it at once.
 pub fn spawn(addr: SocketAddr) -> io::Result<Target> {
-    Target::start(addr, None, Duration::ZERO)
+    spawn_with(addr, MockLlm::default())
+}
+
+/// As [`spawn`], with the mock LLM's defaults set (tests that need their own).
+pub fn spawn_with(addr: SocketAddr, llm: MockLlm) -> io::Result<Target> {
+    Target::start(addr, None, Duration::ZERO, llm)
 }
 
 /// A running target; dropping it stops the server and waits for its threads.
@@ -162,6 +169,7 @@ impl Target {
         addr: SocketAddr,
         threads: Option<usize>,
         drain: Duration,
+        llm: MockLlm,
     ) -> io::Result<Target> {
         // The runtime lives and dies on its own thread: it may not be built
         // or dropped from inside another runtime, such as an async test's.
@@ -185,6 +193,7 @@ impl Target {
                         let _ = stopped.await;
                     },
                     drain,
+                    llm,
                 );
                 // Run the accept loop on a worker, not on this thread, so that
                 // `threads` is the number of threads that do work.

@@ -26,6 +26,8 @@ enum Command {
     Version,
     /// Attack one URL without a script (closed model with --vus, open model with --rate)
     Quick(Box<brunt_quick::QuickArgs>),
+    /// Load-test an OpenAI-compatible LLM endpoint: streamed answers measured per token
+    Llm(Box<brunt_llm::LlmArgs>),
     /// Start the built-in httpbin-like test target
     Target(brunt_target::cli::TargetArgs),
     /// Start a built-in target on a free loopback port, attack it briefly and print the summary
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Quick(args) => brunt_quick::run(*args),
+        Command::Llm(args) => brunt_llm::run(*args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
         Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),

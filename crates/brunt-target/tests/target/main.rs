@@ -2,5 +2,6 @@
 //! client helpers are shared and linked once.
 
 mod client;
+mod llm;
 mod routes;
 mod server;

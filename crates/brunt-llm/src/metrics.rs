@@ -1,0 +1,78 @@
+//! The `llm_*` metrics, registered as brunt metrics so that the summary, outputs and thresholds
+//! treat them as any other, and what one request adds to them. Definitions: docs/llm.md.
+
+use crate::reader::Measured;
+use brunt_metrics::{Aggregator, MetricId, MetricType, Registry, TagSet, ValueType};
+
+/// The ids of the `llm_*` metrics in one run's registry.
+#[derive(Debug, Clone, Copy)]
+pub struct LlmMetrics {
+    ttft: MetricId,
+    tpot: MetricId,
+    itl: MetricId,
+    e2e: MetricId,
+    output_tokens: MetricId,
+    input_tokens: MetricId,
+    output_tokens_per_second: MetricId,
+    requests: MetricId,
+    goodput: MetricId,
+}
+
+impl LlmMetrics {
+    pub fn register(registry: &Registry) -> Self {
+        let reg = |name: &str, t: MetricType, v: ValueType| {
+            registry
+                .register(name, t, v)
+                .expect("the llm_* names are valid and not taken")
+        };
+        LlmMetrics {
+            ttft: reg("llm_ttft", MetricType::Trend, ValueType::Time),
+            tpot: reg("llm_tpot", MetricType::Trend, ValueType::Time),
+            itl: reg("llm_itl", MetricType::Trend, ValueType::Time),
+            e2e: reg("llm_e2e", MetricType::Trend, ValueType::Time),
+            output_tokens: reg("llm_output_tokens", MetricType::Counter, ValueType::Default),
+            input_tokens: reg("llm_input_tokens", MetricType::Counter, ValueType::Default),
+            output_tokens_per_second: reg(
+                "llm_output_tokens_per_second",
+                MetricType::Trend,
+                ValueType::Default,
+            ),
+            requests: reg("llm_requests", MetricType::Counter, ValueType::Default),
+            goodput: reg("llm_goodput", MetricType::Counter, ValueType::Default),
+        }
+    }
+
+    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), and for
+    /// a success its timings and tokens, and `llm_goodput` when it met every SLO.
+    pub fn record(&self, agg: &mut Aggregator, tags: &TagSet, m: &Measured, met_slo: bool) {
+        let outcome = m.failure.as_ref().map_or("ok", |f| f.cause());
+        agg.add(self.requests, &tags.with([("outcome", outcome)]), 1.0);
+        if m.failure.is_some() {
+            return;
+        }
+        agg.add(self.e2e, tags, m.e2e_ms);
+        agg.add(self.output_tokens, tags, m.output_tokens as f64);
+        if let Some(n) = m.input_tokens {
+            agg.add(self.input_tokens, tags, n as f64);
+        }
+        if m.e2e_ms > 0.0 {
+            agg.add(
+                self.output_tokens_per_second,
+                tags,
+                m.output_tokens as f64 / (m.e2e_ms / 1000.0),
+            );
+        }
+        if let Some(ttft) = m.ttft_ms {
+            agg.add(self.ttft, tags, ttft);
+        }
+        if let Some(tpot) = m.tpot_ms() {
+            agg.add(self.tpot, tags, tpot);
+        }
+        for &itl in &m.itl_ms {
+            agg.add(self.itl, tags, itl);
+        }
+        if met_slo {
+            agg.add(self.goodput, tags, 1.0);
+        }
+    }
+}

@@ -1,0 +1,609 @@
+//! The mock LLM server: OpenAI-compatible `/v1/chat/completions`, `/v1/completions` and
+//! `/v1/models`, streaming (server-sent events in OpenAI's chunk shapes, `[DONE]` last) and
+//! not, with a known time to first token, token rate, output length, jitter, chunking and usage
+//! placement, so that load tests can be checked against the truth they measure. Each setting
+//! has a `brunt target` flag (the server's default) and a request header that overrides it;
+//! `x-mock-fault` makes a request misbehave in one of the ways clients must survive.
+//!
+//! Timing: the role chunk (no content) leaves at once; token `i` is due `ttft + i / rate` after
+//! the request was read (each gap, and the TTFT, moved by a uniform draw within ±jitter); a chunk
+//! of `k` tokens leaves when its last token is due, as a server flushes what it has generated
+//! (so with `k > 1` the first content arrives `(k - 1) / rate` after the TTFT setting). Output length is
+//! `min(output tokens, max_tokens)`, or `max_tokens` with `ignore_eos`. A prompt's tokens are its
+//! whitespace-separated words.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, Method, Response, StatusCode};
+use hyper::body::{Body, Frame};
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::time::{Instant, Sleep};
+
+use crate::response;
+use crate::routes::Received;
+
+/// Half of the timer's resolution.
+const HALF_TICK: Duration = Duration::from_micros(500);
+
+/// The words the mock generates, one token each, in turn.
+const VOCABULARY: [&str; 10] = [
+    "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".",
+];
+
+/// Where usage goes in a stream that asked for it (`stream_options.include_usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsagePlacement {
+    /// As OpenAI: a last chunk with empty `choices` and the usage; `usage: null` before it.
+    Last,
+    /// As servers with continuous usage stats: the running usage in every chunk, and the last.
+    Every,
+}
+
+/// The mock's behaviour; [`MockLlm::default`] unless `brunt target`'s flags say otherwise.
+#[derive(Debug, Clone, Args)]
+pub struct MockLlm {
+    /// Mock LLM: time to first token in milliseconds (header x-mock-ttft-ms).
+    /// Example: --llm-ttft-ms 200
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub llm_ttft_ms: u64,
+
+    /// Mock LLM: output tokens per second after the first (header x-mock-tokens-per-second).
+    /// Example: --llm-tokens-per-second 40
+    #[arg(long, default_value_t = 100.0, value_name = "N", value_parser = positive_rate)]
+    pub llm_tokens_per_second: f64,
+
+    /// Mock LLM: output tokens per answer, capped by the request's max_tokens
+    /// (header x-mock-output-tokens). Example: --llm-output-tokens 256
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub llm_output_tokens: u32,
+
+    /// Mock LLM: each gap and the TTFT move by up to this many milliseconds either way
+    /// (header x-mock-jitter-ms). Example: --llm-jitter-ms 5
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub llm_jitter_ms: u64,
+
+    /// Mock LLM: tokens per streamed chunk (header x-mock-tokens-per-chunk). Example: 4
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub llm_tokens_per_chunk: u32,
+
+    /// Mock LLM: where usage goes in a stream that asks for it (header x-mock-usage)
+    #[arg(long, value_enum, default_value_t = UsagePlacement::Last, value_name = "WHERE")]
+    pub llm_usage: UsagePlacement,
+}
+
+impl Default for MockLlm {
+    fn default() -> Self {
+        MockLlm {
+            llm_ttft_ms: 50,
+            llm_tokens_per_second: 100.0,
+            llm_output_tokens: 32,
+            llm_jitter_ms: 0,
+            llm_tokens_per_chunk: 1,
+            llm_usage: UsagePlacement::Last,
+        }
+    }
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a positive number of tokens per second"
+        )),
+    }
+}
+
+/// A way for one request to misbehave (`x-mock-fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The connection is cut after half the content chunks, mid-body.
+    Cut,
+    /// The stream ends without `data: [DONE]`.
+    NoDone,
+    /// The middle content chunk is not JSON.
+    Malformed,
+    /// Status 200 with an OpenAI error object as the body (or the only event).
+    Error,
+    /// A whole JSON answer although the request asked for a stream.
+    NoStream,
+    /// The role chunk and the first token, then nothing: the stream never ends.
+    Hang,
+    /// No content at all: the role chunk, then `finish_reason`.
+    Empty,
+}
+
+impl Fault {
+    fn parse(s: &str) -> Option<Fault> {
+        Some(match s {
+            "cut" => Fault::Cut,
+            "no-done" => Fault::NoDone,
+            "malformed" => Fault::Malformed,
+            "error" => Fault::Error,
+            "no-stream" => Fault::NoStream,
+            "hang" => Fault::Hang,
+            "empty" => Fault::Empty,
+            _ => return None,
+        })
+    }
+}
+
+/// The body of an answer: held in memory, or a token stream on its schedule.
+pub(crate) type AnswerBody = http_body_util::Either<http_body_util::Full<Bytes>, TokenStream>;
+
+/// Which API a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Chat,
+    Completions,
+}
+
+/// One request's settings, the server's overridden by its headers.
+struct Plan {
+    ttft: Duration,
+    gap: Duration,
+    jitter: Duration,
+    per_chunk: u32,
+    usage: UsagePlacement,
+    output: u32,
+    fault: Option<Fault>,
+}
+
+/// Answers `/v1/...`; `None` for paths that are not the mock's.
+pub(crate) async fn handle(req: &Received, config: &MockLlm) -> Option<Response<AnswerBody>> {
+    let api = match req.parts.uri.path() {
+        "/v1/models" => return Some(full(models(req))),
+        "/v1/chat/completions" => Api::Chat,
+        "/v1/completions" => Api::Completions,
+        _ => return None,
+    };
+    if req.parts.method != Method::POST {
+        return Some(full(response::method_not_allowed("POST")));
+    }
+    let start = Instant::now();
+    Some(match answer(req, config, api, start).await {
+        Ok(reply) => reply,
+        Err(message) => full(openai_error(StatusCode::BAD_REQUEST, &message)),
+    })
+}
+
+fn full(reply: response::Reply) -> Response<AnswerBody> {
+    reply.map(http_body_util::Either::Left)
+}
+
+fn models(req: &Received) -> response::Reply {
+    if req.parts.method != Method::GET {
+        return response::method_not_allowed("GET");
+    }
+    response::json(
+        StatusCode::OK,
+        &json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "brunt"}]}),
+    )
+}
+
+/// OpenAI's error shape.
+fn openai_error(status: StatusCode, message: &str) -> response::Reply {
+    response::json(
+        status,
+        &json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}),
+    )
+}
+
+async fn answer(
+    req: &Received,
+    config: &MockLlm,
+    api: Api,
+    start: Instant,
+) -> Result<Response<AnswerBody>, String> {
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| format!("the request body is not JSON: {e}"))?;
+    let plan = plan(&req.parts.headers, config, &body)?;
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or("'model' is required")?
+        .to_string();
+    let prompt_tokens = match api {
+        Api::Chat => chat_prompt_words(&body)?,
+        Api::Completions => match body.get("prompt") {
+            Some(Value::String(p)) => words(p),
+            _ => return Err("'prompt' is required and must be a string".into()),
+        },
+    };
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let capped = plan.output < requested_output(config, &req.parts.headers, &body)?;
+    let answer = Answer {
+        api,
+        id: format!(
+            "{}-mock{}",
+            if api == Api::Chat { "chatcmpl" } else { "cmpl" },
+            start.elapsed().subsec_nanos()
+        ),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        model,
+        prompt_tokens,
+        finish: if capped { "length" } else { "stop" },
+    };
+    let schedule = token_times(&plan, start);
+    if plan.fault == Some(Fault::Error) {
+        let error = json!({"error": {"message": "the mock was told to fail (x-mock-fault: error)", "type": "server_error", "param": null, "code": "mock_error"}});
+        return Ok(if stream {
+            sse(TokenStream::new(
+                VecDeque::from([(start + plan.ttft, event(&error))]),
+                End::Finish,
+            ))
+        } else {
+            full(response::json(StatusCode::OK, &error))
+        });
+    }
+    if !stream || plan.fault == Some(Fault::NoStream) {
+        if let Some(last) = schedule.last() {
+            tokio::time::sleep_until(*last).await;
+        }
+        return Ok(full(response::json(
+            StatusCode::OK,
+            &answer.whole(plan.output),
+        )));
+    }
+    Ok(sse(answer.stream(&plan, &schedule, include_usage, start)))
+}
+
+/// The output length the request would get without the cap of `max_tokens`.
+fn requested_output(config: &MockLlm, headers: &HeaderMap, body: &Value) -> Result<u32, String> {
+    let output = header(headers, "x-mock-output-tokens")?.unwrap_or(config.llm_output_tokens);
+    Ok(if ignore_eos(body) {
+        max_tokens(body).unwrap_or(output)
+    } else {
+        output
+    })
+}
+
+fn ignore_eos(body: &Value) -> bool {
+    body.get("ignore_eos")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+fn max_tokens(body: &Value) -> Option<u32> {
+    body.get("max_completion_tokens")
+        .or_else(|| body.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .map(|n| n.min(u32::MAX as u64) as u32)
+}
+
+fn plan(headers: &HeaderMap, config: &MockLlm, body: &Value) -> Result<Plan, String> {
+    let ms = |name: &str, default: u64| -> Result<Duration, String> {
+        Ok(Duration::from_millis(
+            header(headers, name)?.unwrap_or(default),
+        ))
+    };
+    let rate: f64 =
+        header(headers, "x-mock-tokens-per-second")?.unwrap_or(config.llm_tokens_per_second);
+    if !(rate > 0.0 && rate.is_finite()) {
+        return Err("header x-mock-tokens-per-second: must be a positive number".into());
+    }
+    let per_chunk: u32 =
+        header(headers, "x-mock-tokens-per-chunk")?.unwrap_or(config.llm_tokens_per_chunk);
+    if per_chunk == 0 {
+        return Err("header x-mock-tokens-per-chunk: must be at least 1".into());
+    }
+    let usage = match headers
+        .get("x-mock-usage")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => config.llm_usage,
+        Some("last") => UsagePlacement::Last,
+        Some("every") => UsagePlacement::Every,
+        Some(other) => {
+            return Err(format!(
+                "header x-mock-usage: '{other}' is not last or every"
+            ))
+        }
+    };
+    let fault = match headers.get("x-mock-fault").map(|v| v.to_str().unwrap_or("")) {
+        None => None,
+        Some(name) => Some(Fault::parse(name).ok_or_else(|| {
+            format!("header x-mock-fault: '{name}' is not one of cut, no-done, malformed, error, no-stream, hang, empty")
+        })?),
+    };
+    let mut output = requested_output(config, headers, body)?;
+    if let Some(max) = max_tokens(body) {
+        output = output.min(max);
+    }
+    if fault == Some(Fault::Empty) {
+        output = 0;
+    }
+    Ok(Plan {
+        ttft: ms("x-mock-ttft-ms", config.llm_ttft_ms)?,
+        gap: Duration::from_secs_f64(1.0 / rate),
+        jitter: ms("x-mock-jitter-ms", config.llm_jitter_ms)?,
+        per_chunk,
+        usage,
+        output,
+        fault,
+    })
+}
+
+/// A header parsed as `T`, or an error naming it.
+fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Result<Option<T>, String> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| format!("header {name}: {:?} is not a valid number", v))
+        })
+        .transpose()
+}
+
+fn words(text: &str) -> u32 {
+    text.split_whitespace().count() as u32
+}
+
+/// Words of every message's text (a string, or an array of `{"type": "text", "text": ...}`).
+fn chat_prompt_words(body: &Value) -> Result<u32, String> {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("'messages' is required and must be an array")?;
+    let mut n = 0;
+    for m in messages {
+        match m.get("content") {
+            Some(Value::String(s)) => n += words(s),
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    n += p.get("text").and_then(Value::as_str).map_or(0, words);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+/// When each output token is due.
+fn token_times(plan: &Plan, start: Instant) -> Vec<Instant> {
+    let mut rng = rand::rng();
+    let mut jitter = |d: Duration| -> Duration {
+        if plan.jitter.is_zero() {
+            return d;
+        }
+        let j = plan.jitter.as_secs_f64();
+        Duration::from_secs_f64((d.as_secs_f64() + rng.random_range(-j..=j)).max(0.0))
+    };
+    let mut at = start + jitter(plan.ttft);
+    let mut times = Vec::with_capacity(plan.output as usize);
+    for i in 0..plan.output {
+        if i > 0 {
+            at += jitter(plan.gap);
+        }
+        times.push(at);
+    }
+    times
+}
+
+/// What every chunk of one answer shares.
+struct Answer {
+    api: Api,
+    id: String,
+    created: u64,
+    model: String,
+    prompt_tokens: u32,
+    finish: &'static str,
+}
+
+fn text(from: u32, to: u32) -> String {
+    (from..to)
+        .map(|i| VOCABULARY[i as usize % VOCABULARY.len()])
+        .collect()
+}
+
+impl Answer {
+    fn usage(&self, completion: u32) -> Value {
+        json!({"prompt_tokens": self.prompt_tokens, "completion_tokens": completion, "total_tokens": self.prompt_tokens + completion})
+    }
+
+    fn whole(&self, output: u32) -> Value {
+        let choice = match self.api {
+            Api::Chat => {
+                json!({"index": 0, "message": {"role": "assistant", "content": text(0, output)}, "logprobs": null, "finish_reason": self.finish})
+            }
+            Api::Completions => {
+                json!({"index": 0, "text": text(0, output), "logprobs": null, "finish_reason": self.finish})
+            }
+        };
+        json!({"id": self.id, "object": if self.api == Api::Chat { "chat.completion" } else { "text_completion" },
+            "created": self.created, "model": self.model, "choices": [choice], "usage": self.usage(output)})
+    }
+
+    /// One streamed chunk: `content` (none for the role chunk and the finish chunk).
+    fn chunk(
+        &self,
+        content: Option<&str>,
+        role: bool,
+        finish: Option<&str>,
+        usage: Option<Value>,
+    ) -> Value {
+        let choice = match self.api {
+            Api::Chat => {
+                let delta = match (role, content) {
+                    (true, _) => json!({"role": "assistant", "content": ""}),
+                    (false, Some(c)) => json!({"content": c}),
+                    (false, None) => json!({}),
+                };
+                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
+            }
+            Api::Completions => {
+                json!({"index": 0, "text": content.unwrap_or(""), "logprobs": null, "finish_reason": finish})
+            }
+        };
+        let object = if self.api == Api::Chat {
+            "chat.completion.chunk"
+        } else {
+            "text_completion"
+        };
+        let mut c = json!({"id": self.id, "object": object, "created": self.created, "model": self.model, "choices": [choice]});
+        if let Some(u) = usage {
+            c["usage"] = u;
+        }
+        c
+    }
+
+    fn stream(
+        &self,
+        plan: &Plan,
+        times: &[Instant],
+        include_usage: bool,
+        start: Instant,
+    ) -> TokenStream {
+        let usage_at = |done: u32| match (include_usage, plan.usage) {
+            (true, UsagePlacement::Every) => Some(self.usage(done)),
+            (true, UsagePlacement::Last) => Some(Value::Null),
+            (false, _) => None,
+        };
+        let mut events = VecDeque::new();
+        if self.api == Api::Chat {
+            events.push_back((start, event(&self.chunk(None, true, None, usage_at(0)))));
+        }
+        let chunks: Vec<(u32, u32)> = (0..plan.output)
+            .step_by(plan.per_chunk as usize)
+            .map(|from| (from, (from + plan.per_chunk).min(plan.output)))
+            .collect();
+        let cut_after = chunks.len() / 2;
+        let malformed_at = chunks.len() / 2;
+        let mut last = start;
+        for (n, &(from, to)) in chunks.iter().enumerate() {
+            last = times[to as usize - 1];
+            if plan.fault == Some(Fault::Cut) && n == cut_after {
+                return TokenStream::new(events, End::Cut);
+            }
+            if plan.fault == Some(Fault::Malformed) && n == malformed_at {
+                events.push_back((last, Bytes::from_static(b"data: {\"id\": broken\n\n")));
+                continue;
+            }
+            events.push_back((
+                last,
+                event(&self.chunk(Some(&text(from, to)), false, None, usage_at(to))),
+            ));
+            if plan.fault == Some(Fault::Hang) {
+                return TokenStream::new(events, End::Never);
+            }
+        }
+        let last = times.last().copied().unwrap_or(start + plan.ttft).max(last);
+        events.push_back((
+            last,
+            event(&self.chunk(None, false, Some(self.finish), usage_at(plan.output))),
+        ));
+        if include_usage {
+            let mut tail = self.chunk(None, false, None, Some(self.usage(plan.output)));
+            tail["choices"] = json!([]);
+            events.push_back((last, event(&tail)));
+        }
+        if plan.fault != Some(Fault::NoDone) {
+            events.push_back((last, Bytes::from_static(b"data: [DONE]\n\n")));
+        }
+        TokenStream::new(events, End::Finish)
+    }
+}
+
+/// A JSON value as one server-sent event.
+fn event(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+fn sse(stream: TokenStream) -> Response<AnswerBody> {
+    let mut reply = Response::new(http_body_util::Either::Right(stream));
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    reply
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
+    reply
+}
+
+/// How a token stream ends once its events are out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Finish,
+    /// The body fails, so the server aborts the connection mid-body.
+    Cut,
+    /// The body never ends.
+    Never,
+}
+
+/// A streamed answer: events due at set instants, each sent when due (no task per stream;
+/// one timer, re-armed for the next event).
+pub(crate) struct TokenStream {
+    events: VecDeque<(Instant, Bytes)>,
+    timer: Pin<Box<Sleep>>,
+    end: End,
+}
+
+impl TokenStream {
+    fn new(events: VecDeque<(Instant, Bytes)>, end: End) -> Self {
+        TokenStream {
+            events,
+            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+            end,
+        }
+    }
+}
+
+/// The error a cut stream ends with.
+#[derive(Debug)]
+pub(crate) struct StreamCut;
+
+impl fmt::Display for StreamCut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the mock cut the stream (x-mock-fault: cut)")
+    }
+}
+
+impl std::error::Error for StreamCut {}
+
+impl Body for TokenStream {
+    type Data = Bytes;
+    type Error = StreamCut;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamCut>>> {
+        let Some(&(due, _)) = self.events.front() else {
+            return match self.end {
+                End::Finish => Poll::Ready(None),
+                End::Cut => Poll::Ready(Some(Err(StreamCut))),
+                End::Never => Poll::Pending,
+            };
+        };
+        // Timers fire on millisecond ticks, rounded up: arming half a tick early rounds to the
+        // nearest tick instead, so events leave on time on average rather than 0.5 ms late.
+        let armed = due - HALF_TICK;
+        if armed > Instant::now() {
+            if self.timer.deadline() != armed {
+                self.timer.as_mut().reset(armed);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let (_, bytes) = self.events.pop_front().expect("an event is due");
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+}
