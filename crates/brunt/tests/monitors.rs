@@ -104,10 +104,10 @@ fn a_target_process_is_watched_by_pid_command_name_and_its_own_metrics() {
     let served = stat(&export, "brunt_target_requests_total", "max");
     assert!(served > 10.0, "{served}");
     assert!(
-        stdout.contains("✗ { monitor:api }"),
+        stdout.contains("target_memory_bytes{monitor:api}\n    ✗ 'max<1'"),
         "the failed threshold is marked:\n{stdout}"
     );
-    assert!(stdout.contains("✓ target_fds"), "{stdout}");
+    assert!(stdout.contains("target_fds\n    ✓ 'max<100000'"), "{stdout}");
 }
 
 #[test]
