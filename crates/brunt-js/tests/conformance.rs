@@ -425,3 +425,13 @@ fn submit_form_and_click_link_follow_the_page() {
 fn scenario_progress_follows_iterations_and_time() {
     run_passing("scenario_progress.js");
 }
+
+#[test]
+fn commonjs_modules_and_require_behave_as_k6() {
+    run_passing("commonjs.js");
+}
+
+#[test]
+fn typescript_scripts_and_imports_run() {
+    run_passing("typescript.ts");
+}

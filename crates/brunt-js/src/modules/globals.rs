@@ -143,6 +143,7 @@ const LAZY: &[(&[&str], Add)] = &[
         Add::Native(super::timers::install),
     ),
     (&["open"], Add::Native(install_open)),
+    (&["require"], Add::Native(crate::require::install)),
 ];
 
 /// What the lazy globals object of a VU knows: the groups added so far, and the VU.
