@@ -1,6 +1,6 @@
 // A TypeScript script (k6 v1.1+ strips the types of .ts files by default).
 import { check } from 'k6';
-import { sum, Pair } from './lib/types.ts';
+import { sum, type Pair } from './lib/types.ts';
 
 type Options = { iterations: number; thresholds: Record<string, string[]> };
 
