@@ -5,6 +5,7 @@
 //!   compiling every module to bytecode and reading its `options` export.
 //! - [`JsVuFactory`] gives the engine VUs that run the script.
 
+mod commonjs;
 mod factory;
 mod host;
 mod io;
@@ -12,11 +13,14 @@ mod loader;
 mod modules;
 mod new;
 mod program;
+mod remote;
+mod require;
 mod run;
 mod runtime;
 mod shared_rt;
 #[cfg(target_os = "linux")]
 mod slab;
+mod typescript;
 mod vu;
 
 pub use factory::{initialize, JsVuFactory, ScriptVu};

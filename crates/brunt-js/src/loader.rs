@@ -1,7 +1,8 @@
 //! Module resolution and loading: local files relative to the importing module, k6's built-in
-//! modules, and the popular jslib.k6.io URLs mapped to implementations shipped in this crate
-//! (test machines are often offline). Every module is compiled once to QuickJS bytecode, which
-//! later VUs load instead of parsing the source again.
+//! modules, remote URLs through the module cache (`remote.rs`), with built-in copies of popular
+//! jslib.k6.io libraries for offline first runs. TypeScript is stripped and CommonJS wrapped on
+//! the way in. Every module is compiled once to QuickJS bytecode, which later VUs load instead of
+//! parsing the source again.
 
 use crate::program::Shared;
 use rquickjs::loader::{Loader, Resolver};
@@ -50,31 +51,69 @@ const INTERNAL: &[(&str, &str)] = &[
     ),
 ];
 
-/// Maps a jslib.k6.io URL to the name of the built-in library, or explains why it cannot load.
-fn resolve_remote(url: &str) -> std::result::Result<String, String> {
+/// The built-in jslib.k6.io library that `url` names (any version), if brunt ships one.
+fn builtin_jslib(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://jslib.k6.io/")
-        .or_else(|| url.strip_prefix("http://jslib.k6.io/"));
-    if let Some(rest) = rest {
-        let lib = rest.split('/').next().unwrap_or("");
-        if JSLIB.iter().any(|(n, _)| *n == lib) {
-            return Ok(format!("{JSLIB_PREFIX}{lib}"));
-        }
-    }
-    Err(format!(
-        "cannot import '{url}': remote imports need network access, and brunt only ships built-in \
-         copies of jslib.k6.io's {}; download the module and import it by a relative path instead",
-        JSLIB.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-    ))
+        .or_else(|| url.strip_prefix("http://jslib.k6.io/"))?;
+    let lib = rest.split('/').next().unwrap_or("");
+    JSLIB
+        .iter()
+        .any(|(n, _)| *n == lib)
+        .then(|| format!("{JSLIB_PREFIX}{lib}"))
 }
 
-/// The canonical module name for `spec` imported from the module named `base`.
-pub(crate) fn resolve(base: &str, spec: &str) -> std::result::Result<String, String> {
-    if BUILTIN.iter().any(|(n, _)| *n == spec) {
-        return Ok(spec.to_string());
+/// What an import names: a module by its canonical name, or a remote URL still to be cached.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Named {
+    Module(String),
+    Remote(String),
+}
+
+/// The canonical module name for `spec` imported from `base`; remote modules are fetched into the
+/// program's module cache (once), or served by a built-in copy when that fails.
+pub(crate) fn resolve(
+    shared: &Shared,
+    base: &str,
+    spec: &str,
+) -> std::result::Result<String, String> {
+    match resolve_name(base, spec)? {
+        Named::Module(name) => Ok(name),
+        Named::Remote(url) => {
+            if let Some(name) = shared.remote(&url) {
+                return Ok(name);
+            }
+            let name = match crate::remote::ensure_cached(&shared.module_cache, &url) {
+                Ok(_) => url.clone(),
+                Err(e) => builtin_jslib(&url).ok_or(e)?,
+            };
+            shared.store_remote(&url, &name);
+            Ok(name)
+        }
+    }
+}
+
+/// What `spec` imported from the module named `base` names, without touching the network.
+pub(crate) fn resolve_name(base: &str, spec: &str) -> std::result::Result<Named, String> {
+    let known = |n: &str| {
+        BUILTIN.iter().any(|(b, _)| *b == n)
+            || n.strip_prefix(JSLIB_PREFIX)
+                .is_some_and(|l| JSLIB.iter().any(|(j, _)| *j == l))
+    };
+    if known(spec) {
+        return Ok(Named::Module(spec.to_string()));
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
-        return resolve_remote(spec);
+        return Ok(Named::Remote(spec.to_string()));
+    }
+    // A remote module's relative imports are URLs relative to its own.
+    if is_remote(base)
+        && (spec.starts_with("./") || spec.starts_with("../") || spec.starts_with('/'))
+    {
+        let url = url::Url::parse(base)
+            .and_then(|b| b.join(spec))
+            .map_err(|e| format!("cannot import '{spec}' from '{base}': {e}"))?;
+        return Ok(Named::Remote(url.into()));
     }
     let spec_path = spec.strip_prefix("file://").unwrap_or(spec);
     let path = if Path::new(spec_path).is_absolute() {
@@ -99,10 +138,16 @@ pub(crate) fn resolve(base: &str, spec: &str) -> std::result::Result<String, Str
     } else {
         return Err(format!(
             "cannot import '{spec}' from '{base}': only relative paths ('./', '../'), absolute paths, \
-             k6 modules and jslib.k6.io URLs can be imported"
+             k6 modules and http(s) URLs can be imported"
         ));
     };
-    Ok(normalize(&path).to_string_lossy().into_owned())
+    Ok(Named::Module(
+        normalize(&path).to_string_lossy().into_owned(),
+    ))
+}
+
+fn is_remote(name: &str) -> bool {
+    name.starts_with("https://") || name.starts_with("http://")
 }
 
 /// Removes `.` and `..` without touching the file system (the file may not exist yet: the loader
@@ -121,8 +166,8 @@ pub(crate) fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The source of a module by canonical name.
-fn source(name: &str) -> std::result::Result<String, String> {
+/// The source of a module by canonical name, its types stripped and CommonJS wrapped.
+fn source(shared: &Shared, name: &str) -> std::result::Result<String, String> {
     if let Some((_, src)) = BUILTIN.iter().chain(INTERNAL).find(|(n, _)| *n == name) {
         return Ok((*src).to_string());
     }
@@ -131,15 +176,30 @@ fn source(name: &str) -> std::result::Result<String, String> {
             return Ok((*src).to_string());
         }
     }
-    std::fs::read_to_string(name).map_err(|e| format!("cannot read module '{name}': {e}"))
+    let file = if is_remote(name) {
+        let url = url::Url::parse(name).map_err(|e| format!("cannot import '{name}': {e}"))?;
+        crate::remote::cache_path(&shared.module_cache, &url)
+    } else {
+        PathBuf::from(name)
+    };
+    let mut src = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read module '{name}' ({}): {e}", file.display()))?;
+    if crate::typescript::is_typescript(name) {
+        src = crate::typescript::strip(name, src)?;
+    }
+    if let Some(wrapped) = crate::commonjs::wrap(name, &src) {
+        shared.mark_commonjs(name);
+        src = wrapped;
+    }
+    Ok(src)
 }
 
 /// Resolves imports for one VU.
-pub(crate) struct ModuleResolver;
+pub(crate) struct ModuleResolver(pub Arc<Shared>);
 
 impl Resolver for ModuleResolver {
     fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str) -> Result<String> {
-        resolve(base, name).map_err(|msg| throw(ctx, &msg))
+        resolve(&self.0, base, name).map_err(|msg| throw(ctx, &msg))
     }
 }
 
@@ -163,8 +223,8 @@ fn load<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, name: &str) -> Result<Module<
     let bytes = match shared.bytecode(name) {
         Some(b) => b,
         None => {
-            let src = source(name).map_err(|msg| throw(ctx, &msg))?;
-            let builtin = !Path::new(name).is_absolute();
+            let src = source(shared, name).map_err(|msg| throw(ctx, &msg))?;
+            let builtin = !Path::new(name).is_absolute() && !is_remote(name);
             let bytes = compile(shared, name, &src, builtin).map_err(|msg| {
                 // Keep a syntax error a SyntaxError, with QuickJS's location in its message.
                 match msg.strip_prefix("SyntaxError: ") {
@@ -213,7 +273,10 @@ fn compile(
     // little of it used at this point), so deeply nested source is a SyntaxError, not a crash.
     rt.set_max_stack_size(256 * 1024);
     // QuickJS resolves a module's imports when compiling it; they come from the same cache.
-    rt.set_loader(ModuleResolver, BytecodeLoader(shared.clone()));
+    rt.set_loader(
+        ModuleResolver(shared.clone()),
+        BytecodeLoader(shared.clone()),
+    );
     let ctx = Context::custom::<crate::runtime::Intrinsics>(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         let cname = CString::new(name).map_err(|e| e.to_string())?;
@@ -259,30 +322,41 @@ fn throw(ctx: &Ctx<'_>, msg: &str) -> Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn relative_imports_resolve_against_the_importing_file() {
-        assert_eq!(
-            resolve("/a/b/script.js", "./lib/x.js").unwrap(),
-            "/a/b/lib/x.js"
-        );
-        assert_eq!(resolve("/a/b/script.js", "../x.js").unwrap(), "/a/x.js");
-        assert_eq!(resolve("/a/b/script.js", "k6/http").unwrap(), "k6/http");
+    fn module(base: &str, spec: &str) -> String {
+        match resolve_name(base, spec).unwrap() {
+            Named::Module(m) => m,
+            Named::Remote(u) => panic!("remote {u}"),
+        }
     }
 
     #[test]
-    fn jslib_urls_map_to_builtins_of_any_version_and_other_urls_explain() {
+    fn relative_imports_resolve_against_the_importing_file() {
+        assert_eq!(module("/a/b/script.js", "./lib/x.js"), "/a/b/lib/x.js");
+        assert_eq!(module("/a/b/script.js", "../x.js"), "/a/x.js");
+        assert_eq!(module("/a/b/script.js", "k6/http"), "k6/http");
+    }
+
+    #[test]
+    fn urls_are_remote_and_relative_to_a_remote_importer() {
+        let remote = |base: &str, spec: &str| resolve_name(base, spec).unwrap();
         assert_eq!(
-            resolve("/s.js", "https://jslib.k6.io/k6-utils/1.4.0/index.js").unwrap(),
-            "jslib:k6-utils"
+            remote("/s.js", "https://jslib.k6.io/k6-utils/1.4.0/index.js"),
+            Named::Remote("https://jslib.k6.io/k6-utils/1.4.0/index.js".into())
         );
         assert_eq!(
-            resolve("/s.js", "https://jslib.k6.io/k6-utils/1.1.0/index.js").unwrap(),
-            "jslib:k6-utils"
+            remote("https://h/lib/1.0/index.js", "./util.js"),
+            Named::Remote("https://h/lib/1.0/util.js".into())
         );
-        let err = resolve("/s.js", "https://example.com/lib.js").unwrap_err();
-        assert!(err.contains("https://example.com/lib.js"), "{err}");
-        assert!(err.contains("network access"), "{err}");
-        assert!(resolve("/s.js", "k6/nope").unwrap_err().contains("k6/nope"));
-        assert!(resolve("/s.js", "lodash").unwrap_err().contains("lodash"));
+        assert_eq!(
+            builtin_jslib("https://jslib.k6.io/k6-utils/1.1.0/index.js").as_deref(),
+            Some("jslib:k6-utils")
+        );
+        assert_eq!(builtin_jslib("https://example.com/k6-utils/index.js"), None);
+        assert!(resolve_name("/s.js", "k6/nope")
+            .unwrap_err()
+            .contains("k6/nope"));
+        assert!(resolve_name("/s.js", "lodash")
+            .unwrap_err()
+            .contains("lodash"));
     }
 }

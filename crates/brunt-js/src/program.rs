@@ -29,7 +29,13 @@ pub(crate) struct Shared {
     pub options_json: Mutex<String>,
     /// Print `console.*` output (embedders and tests may silence it).
     pub console_enabled: bool,
+    /// `--module-cache`: where remote modules are kept.
+    pub module_cache: PathBuf,
     bytecode: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// Remote URLs resolved so far, to their module names.
+    remote: Mutex<HashMap<String, String>>,
+    /// Modules compiled as CommonJS (their default export is `module.exports`).
+    commonjs: Mutex<Vec<String>>,
     files: Mutex<HashMap<PathBuf, Arc<[u8]>>>,
     shared_arrays: Mutex<HashMap<String, Arc<SharedArrayData>>>,
     /// Group and check paths in the order the script first ran them (the summary's order).
@@ -67,6 +73,25 @@ impl Shared {
 
     pub(crate) fn store_bytecode(&self, name: &str, bytes: Vec<u8>) {
         lock(&self.bytecode).insert(name.to_string(), bytes.into());
+    }
+
+    pub(crate) fn remote(&self, url: &str) -> Option<String> {
+        lock(&self.remote).get(url).cloned()
+    }
+
+    pub(crate) fn store_remote(&self, url: &str, name: &str) {
+        lock(&self.remote).insert(url.to_string(), name.to_string());
+    }
+
+    pub(crate) fn mark_commonjs(&self, name: &str) {
+        let mut c = lock(&self.commonjs);
+        if !c.iter().any(|n| n == name) {
+            c.push(name.to_string());
+        }
+    }
+
+    pub(crate) fn is_commonjs(&self, name: &str) -> bool {
+        lock(&self.commonjs).iter().any(|n| n == name)
     }
 
     /// Reads a file once per run, whatever the number of VUs that open it.
@@ -123,6 +148,8 @@ pub struct ProgramConfig {
     /// Stopping it interrupts the script's init context wherever it runs (a loop in the init
     /// code would otherwise hold off Ctrl-C); give the run's control.
     pub interrupt: RunControl,
+    /// Where remote modules are cached (`--module-cache`; `--module-cache`).
+    pub module_cache: PathBuf,
 }
 
 /// A script ready to be instantiated into VUs.
@@ -156,7 +183,10 @@ impl Program {
                 http_debug: AtomicU8::new(0),
                 options_json: Mutex::new("{}".into()),
                 console_enabled: cfg.console,
+                module_cache: cfg.module_cache,
                 bytecode: Mutex::new(HashMap::new()),
+                remote: Mutex::new(HashMap::new()),
+                commonjs: Mutex::new(Vec::new()),
                 files: Mutex::new(HashMap::new()),
                 shared_arrays: Mutex::new(HashMap::new()),
                 exports: Mutex::new(Vec::new()),

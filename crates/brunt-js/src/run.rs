@@ -30,8 +30,12 @@ pub use brunt_output::exit_code as exit;
 /// `brunt run`: k6's `run` flags.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// The k6 script (an ES module), e.g. `script.js`.
+    /// The k6 script (an ES module, CommonJS or TypeScript), e.g. `script.js` or `script.ts`.
     pub script: PathBuf,
+    /// Where `https://` imports are cached, fetched once and then read from there (offline runs
+    /// too); default `$XDG_CACHE_HOME/brunt/modules` or `~/.cache/brunt/modules`.
+    #[arg(long, value_name = "DIR")]
+    pub module_cache: Option<PathBuf>,
     /// Number of VUs to run concurrently, e.g. `--vus 10`.
     #[arg(short = 'u', long)]
     pub vus: Option<i64>,
@@ -546,6 +550,7 @@ fn load(
     script: &Path,
     env: BTreeMap<String, String>,
     interrupt: RunControl,
+    module_cache: Option<PathBuf>,
 ) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
     let registry = Arc::new(Registry::new());
     // `console` output always prints, as in k6 (`-q` only hides progress).
@@ -553,6 +558,7 @@ fn load(
         env,
         console: true,
         interrupt,
+        module_cache: module_cache.unwrap_or_else(crate::remote::default_cache_dir),
     };
     let program = Program::new(script, registry.clone(), config)?;
     initialize(&program)?;
@@ -582,7 +588,7 @@ fn log_error(e: impl std::fmt::Display) {
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let env = build_env(&args.env, args.include_system_env_vars)?;
-    let (program, _) = match load(&args.script, env, brunt_output::stop_on_signals()) {
+    let (program, _) = match load(&args.script, env, brunt_output::stop_on_signals(), None) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
@@ -729,7 +735,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(e) => return Ok(config_error(e)),
     };
     let control = brunt_output::stop_on_signals();
-    let (program, registry) = match load(&args.script, env, control.clone()) {
+    let (program, registry) = match load(
+        &args.script,
+        env,
+        control.clone(),
+        args.module_cache.clone(),
+    ) {
         Ok(v) => v,
         Err(_) if control.is_stopped() => {
             log_error("interrupted while the init context ran; the test did not start");

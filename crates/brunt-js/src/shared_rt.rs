@@ -200,7 +200,7 @@ impl WorkerRuntime {
             );
         }
         rt.set_loader(
-            crate::loader::ModuleResolver,
+            crate::loader::ModuleResolver(shared.clone()),
             crate::loader::BytecodeLoader(shared.clone()),
         );
         let neutral = neutral_context(&rt)?;

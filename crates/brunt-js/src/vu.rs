@@ -351,6 +351,7 @@ mod tests {
             env,
             console: false,
             interrupt: Default::default(),
+            module_cache: std::env::temp_dir().join("brunt-js-test-modules"),
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
         let out = make(program, registry);

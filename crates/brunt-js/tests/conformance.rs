@@ -431,3 +431,13 @@ fn webcrypto_global_matches_k6_examples_and_known_answers() {
     let ex = run_passing("webcrypto.js");
     assert_eq!(metric(&ex, "checks")["passes"], 40, "{ex}");
 }
+
+#[test]
+fn commonjs_modules_and_require_behave_as_k6() {
+    run_passing("commonjs.js");
+}
+
+#[test]
+fn typescript_scripts_and_imports_run() {
+    run_passing("typescript.ts");
+}

@@ -106,7 +106,7 @@ def main():
     if not os.path.exists(brunt):
         print(f"k6-compare: no brunt binary at {brunt} (cargo build -p brunt)", file=sys.stderr)
         return 2
-    scripts = args or sorted(f for f in os.listdir(SCRIPTS) if f.endswith(".js") and f not in SKIP)
+    scripts = args or sorted(f for f in os.listdir(SCRIPTS) if f.endswith((".js", ".ts")) and f not in SKIP)
     port = free_port()
     target = subprocess.Popen([brunt, "target", "--listen", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

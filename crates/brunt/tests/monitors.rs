@@ -107,7 +107,10 @@ fn a_target_process_is_watched_by_pid_command_name_and_its_own_metrics() {
         stdout.contains("target_memory_bytes{monitor:api}\n    ✗ 'max<1'"),
         "the failed threshold is marked:\n{stdout}"
     );
-    assert!(stdout.contains("target_fds\n    ✓ 'max<100000'"), "{stdout}");
+    assert!(
+        stdout.contains("target_fds\n    ✓ 'max<100000'"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -149,6 +149,7 @@ const LAZY: &[(&[&str], Add)] = &[
         &["TextEncoder", "TextDecoder"],
         Add::Native(super::text_encoding::install_global),
     ),
+    (&["require"], Add::Native(crate::require::install)),
 ];
 
 /// What the lazy globals object of a VU knows: the groups added so far, and the VU.

@@ -1,5 +1,6 @@
-// A remote import that brunt does not ship: a clear error naming the URL.
-import lib from 'https://example.com/lib/index.js';
+// A remote import that cannot be fetched and is not cached: a clear error naming the URL. The
+// address is a closed loopback port, so neither brunt nor k6 sends anything off the machine.
+import lib from 'https://127.0.0.1:1/lib/index.js';
 
 export default function () {
   lib();
