@@ -375,3 +375,312 @@ fn sigterm_during_the_method_still_runs_the_rollbacks_and_the_journal_says_inter
     );
     assert_undone(api);
 }
+
+/// A minimal experiment whose method is `method`.
+fn method_only(method: Value) -> Value {
+    json!({"title": "a fault", "description": "brunt's own activities", "method": method})
+}
+
+fn brunt_activity(name: &str, module: &str, func: &str, arguments: Value) -> Value {
+    json!({"type": "action", "name": name,
+           "provider": {"type": "brunt", "module": module, "func": func, "arguments": arguments}})
+}
+
+/// Runs an experiment file to the end; returns the output and the journal.
+fn run_experiment(dir: &Path, experiment: &Value) -> (std::process::Output, Value) {
+    let file = write(dir, "fault.json", experiment);
+    let journal_path = dir.join("fault-journal.json");
+    let child = brunt_cmd()
+        .args([
+            "experiment",
+            "run",
+            file.to_str().unwrap(),
+            "--journal-path",
+            journal_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, LIMIT);
+    (out, journal(&journal_path))
+}
+
+/// A `brunt target` child on a free port: (helper, port).
+fn target() -> (Helper, u16) {
+    let port = free_port();
+    let t = helper(&["target", "--listen", &format!("127.0.0.1:{port}")], port);
+    (t, port)
+}
+
+#[test]
+fn kill_signals_the_named_process_and_a_missing_or_forbidden_one_is_refused_at_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, _) = target();
+    let kill = brunt_activity(
+        "kill-orders",
+        "process",
+        "kill",
+        json!({"target": {"pid": t.0.id()}, "signal": "SIGKILL"}),
+    );
+    let (out, j) = run_experiment(dir.path(), &method_only(json!([kill])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(j["run"][0]["status"], "succeeded", "{j}");
+    let status = t.0.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+
+    for (target, needle) in [
+        (json!({"pid": 1}), "refusing to act on pid 1"),
+        (json!({"pid": t.0.id()}), "no process with pid"),
+        (
+            json!({"name": "no-such-command-here"}),
+            "no running process is named",
+        ),
+    ] {
+        let bad = method_only(json!([brunt_activity(
+            "kill-it",
+            "process",
+            "kill",
+            json!({"target": target})
+        )]));
+        let file = write(dir.path(), "bad.json", &bad);
+        fails_with(
+            &["experiment", "validate", file.to_str().unwrap()],
+            1,
+            &format!("method[0] \"kill-it\": provider.arguments.target: {needle}"),
+        );
+    }
+    let bad = method_only(json!([brunt_activity(
+        "kill-it",
+        "process",
+        "kill",
+        json!({"target": {"pid": std::process::id()}, "signal": "SIGNOPE"})
+    )]));
+    let file = write(dir.path(), "bad.json", &bad);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "provider.arguments.signal: unknown signal \"SIGNOPE\"",
+    );
+}
+
+#[test]
+fn pause_stalls_a_load_through_the_process_and_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, port) = target();
+    let export = dir.path().join("summary.json");
+    // An open-model load through the target for 3 s; the pause stops the target for 1 s of it.
+    let load = brunt_cmd()
+        .args([
+            "quick",
+            &format!("http://127.0.0.1:{port}/"),
+            "--rate",
+            "20",
+            "--duration",
+            "3s",
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let pause = brunt_activity(
+        "pause-orders",
+        "process",
+        "pause",
+        json!({"target": {"pid": t.0.id()}, "duration": 1}),
+    );
+    let (out, j) = run_experiment(dir.path(), &method_only(json!([pause])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(j["run"][0]["output"]["paused"], 1.0, "{j}");
+    let load = output_within(load, LIMIT);
+    assert_eq!(load.status.code(), Some(0), "{}", stderr(&load));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let stall = summary["metrics"]["http_req_scheduled_duration"]["max"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        stall >= 800.0,
+        "a request waited through the pause: max {stall} ms"
+    );
+    let failed = summary["metrics"]["http_req_failed"]["value"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(failed, 0.0, "the target answered again after SIGCONT");
+}
+
+#[test]
+fn restart_stops_the_process_starts_it_again_and_waits_until_it_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, port) = target();
+    let restart = brunt_activity(
+        "restart-orders",
+        "process",
+        "restart",
+        json!({"target": {"pid": t.0.id()},
+               "start": [env!("CARGO_BIN_EXE_brunt"), "target", "--listen", format!("127.0.0.1:{port}")],
+               "ready": format!("http://127.0.0.1:{port}/status/200"), "ready_timeout": 10}),
+    );
+    let (out, j) = run_experiment(dir.path(), &method_only(json!([restart])));
+    let new_pid = j["run"][0]["output"]["pid"].as_i64();
+    // The restarted target is no child of this test: stop it whatever happened.
+    let _stop_new = new_pid.map(|pid| StopPid(pid as i32));
+    assert_eq!(out.status.code(), Some(0), "{}\n{j}", stderr(&out));
+    assert_eq!(
+        t.0.try_wait().unwrap().map(|s| s.code()),
+        Some(Some(0)),
+        "SIGTERM ended the old target"
+    );
+    let new_pid = new_pid.unwrap() as u32;
+    assert_ne!(new_pid, t.0.id());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "the restarted target answers"
+    );
+}
+
+/// Sends SIGKILL to a process that is not this test's child when dropped.
+struct StopPid(i32);
+
+impl Drop for StopPid {
+    fn drop(&mut self) {
+        // SAFETY: a pid that brunt reported starting for this test.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
+/// The CPU seconds and resident kB of `pid` now (from /proc), if it still runs.
+fn usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?) / ticks;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches(" kB")
+        .parse()
+        .ok()?;
+    Some((cpu, rss))
+}
+
+/// Runs an experiment and samples the brunt process from /proc until it exits: (CPU seconds,
+/// peak resident MB).
+fn measured(dir: &Path, experiment: &Value) -> (f64, f64) {
+    let file = write(dir, "stress.json", experiment);
+    let journal_path = dir.join("stress-journal.json");
+    let mut child = brunt_cmd()
+        .args([
+            "experiment",
+            "run",
+            file.to_str().unwrap(),
+            "--journal-path",
+            journal_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut cpu, mut peak) = (0.0, 0);
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < LIMIT, "the stress did not end");
+        if let Some((c, rss)) = usage(child.id()) {
+            cpu = c;
+            peak = peak.max(rss);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(journal(&journal_path)["status"], "completed");
+    (cpu, peak as f64 / 1024.0)
+}
+
+#[test]
+fn cpu_stress_consumes_the_asked_core_for_its_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let stress = brunt_activity(
+        "burn",
+        "stress",
+        "cpu",
+        json!({"workers": 1, "duration": 2}),
+    );
+    let (cpu, _) = measured(dir.path(), &method_only(json!([stress])));
+    // One busy core for 2 s is 2 CPU seconds on an idle machine; an idle brunt uses a few
+    // hundredths. The lower bound leaves room for a CI machine whose cores other tests share.
+    assert!(
+        (0.5..2.6).contains(&cpu),
+        "1 worker for 2 s used {cpu:.2} CPU seconds"
+    );
+}
+
+#[test]
+fn memory_stress_holds_the_asked_megabytes_resident() {
+    let dir = tempfile::tempdir().unwrap();
+    let stress = brunt_activity(
+        "hog",
+        "stress",
+        "memory",
+        json!({"megabytes": 200, "duration": 1}),
+    );
+    let (_, peak) = measured(dir.path(), &method_only(json!([stress])));
+    assert!(peak >= 200.0, "peak RSS {peak:.0} MB while holding 200 MB");
+}
+
+#[test]
+fn network_faults_are_removed_after_their_duration_and_when_the_experiment_is_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, api, _helpers) = target_and_proxy(dir.path());
+    let conf = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
+    let mut timed = method_only(json!([brunt_activity(
+        "throttle-orders",
+        "network",
+        "toxic",
+        json!({"proxy": "orders", "type": "http_status",
+               "attributes": {"status": 503}, "duration": 0.3})
+    )]));
+    timed["configuration"] = conf.clone();
+    let (out, j) = run_experiment(dir.path(), &timed);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j}", stderr(&out));
+    assert_eq!(j["run"][0]["output"]["type"], "http_status", "{j}");
+    assert_undone(api);
+
+    let mut partition = method_only(json!([brunt_activity(
+        "cut-orders",
+        "network",
+        "partition",
+        json!({"proxy": "orders", "duration": 20})
+    )]));
+    partition["configuration"] = conf;
+    let file = write(dir.path(), "partition.json", &partition);
+    let journal_path = dir.path().join("partition-journal.json");
+    let child = brunt_cmd()
+        .args([
+            "experiment",
+            "run",
+            file.to_str().unwrap(),
+            "--journal-path",
+            journal_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while proxies(api)["orders"]["enabled"] != false {
+        assert!(start.elapsed() < LIMIT, "the partition never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = output_within(child, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(journal(&journal_path)["status"], "interrupted");
+    assert_undone(api);
+}
