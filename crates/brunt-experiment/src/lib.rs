@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod cli;
+pub mod fault_phase;
 pub mod format;
 pub mod journal;
 pub mod provider;

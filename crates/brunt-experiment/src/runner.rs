@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Activity, Pause};
+use crate::activity::{Activity, Kind, Pause};
+use crate::fault_phase::FaultClock;
 use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
 use crate::provider::ActivityFailed;
@@ -69,6 +70,8 @@ pub enum Event<'a> {
 /// State the activities share: the substitution values, which the toxiproxy extension extends.
 pub struct Context {
     vars: Mutex<Vars>,
+    /// The faults' phase, for loads' per-phase verdicts.
+    pub faults: Arc<FaultClock>,
 }
 
 impl Context {
@@ -76,6 +79,7 @@ impl Context {
     pub fn new(vars: Vars) -> Self {
         Context {
             vars: Mutex::new(vars),
+            faults: Arc::default(),
         }
     }
 
@@ -152,6 +156,10 @@ pub async fn run(
         let (runs, interrupted) =
             activities(&experiment.method, ctx, Phase::Method, stop, report).await;
         journal.run = runs;
+        if ctx.faults.has_load_failed() {
+            // A load's thresholds are the hypothesis during the fault.
+            journal.deviated = true;
+        }
         if interrupted {
             journal.status = Status::Interrupted;
             break 'experiment;
@@ -183,6 +191,7 @@ pub async fn run(
             activities(&experiment.rollbacks, ctx, Phase::Rollbacks, &never, report)
                 .await
                 .0;
+        ctx.faults.rolled_back();
     }
     journal.end = journal::now();
     journal.duration = started.elapsed().as_secs_f64();
@@ -222,7 +231,7 @@ async fn steady_state(
         probes: Vec::new(),
     };
     for probe in probes {
-        let mut run = execute(probe, ctx).await.1;
+        let mut run = execute(probe, ctx, false).await.1;
         let met = match (run.status, &probe.tolerance) {
             (RunStatus::Succeeded, Some(t)) => t.check(&run.output, ctx).await,
             (RunStatus::Succeeded, None) => true,
@@ -254,13 +263,14 @@ async fn activities(
     let mut background: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
     let all = async {
         for a in list {
+            let fault = phase == Phase::Method && a.kind == Kind::Action && !a.provider.is_load();
             if a.background {
                 let (a, ctx) = (a.clone(), ctx.clone());
-                background.push(tokio::task::spawn_local(
-                    async move { execute(&a, &ctx).await },
-                ));
+                background.push(tokio::task::spawn_local(async move {
+                    execute(&a, &ctx, fault).await
+                }));
             } else {
-                let run = execute(a, ctx).await;
+                let run = execute(a, ctx, fault).await;
                 report(Event::Activity(phase, &run.1));
                 done.push(run);
             }
@@ -283,12 +293,18 @@ async fn activities(
 }
 
 /// Runs one activity with its pauses; a provider's failure is a failed run, not an error.
-async fn execute(a: &Activity, ctx: &Context) -> (Instant, Run) {
+/// A `fault` (an action of the method) moves the fault clock while it runs.
+async fn execute(a: &Activity, ctx: &Context, fault: bool) -> (Instant, Run) {
     let paused = pause(a.pause_before.as_ref(), ctx).await;
     let started = Instant::now();
     let start = journal::now();
     let result = match paused {
-        Ok(()) => a.provider.run(ctx, None).await,
+        Ok(()) => {
+            let _active = fault
+                .then(|| ctx.faults.start(a.provider.is_timed_fault()))
+                .flatten();
+            a.provider.run(ctx, None).await
+        }
         Err(e) => Err(ActivityFailed(format!("pauses.before: {e}"))),
     };
     let end = journal::now();

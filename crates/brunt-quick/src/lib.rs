@@ -9,7 +9,7 @@ mod vu;
 pub use args::QuickArgs;
 
 use anyhow::{Context, Result};
-use brunt_engine::Plan;
+use brunt_engine::{Plan, RunOptions, RunOutcome};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{write_stdout, ReportConfig, SummaryOptions};
 use brunt_web::RunReport;
@@ -20,9 +20,19 @@ use std::time::Duration;
 /// How long the reachability check before the attack waits for a connection.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
-/// threshold failed, 105 when interrupted, 74 when an output could not be written).
-pub fn run(args: QuickArgs) -> Result<i32> {
+/// An attack checked and ready to run, without a reporter: `brunt quick` wraps it in its
+/// summary and outputs, `brunt experiment`'s load runs it in the background and judges its
+/// thresholds per phase of the experiment.
+pub struct Attack {
+    plan: Plan,
+    factory: Arc<vu::QuickFactory>,
+    registry: Arc<Registry>,
+    /// The `--threshold` flags, checked against the registry.
+    pub thresholds: Thresholds,
+}
+
+/// Checks the flags, resolves the target and fails fast when it cannot be reached.
+pub fn prepare(args: &QuickArgs) -> Result<Attack> {
     let registry = Arc::new(Registry::new());
     let request = args.request()?;
     preflight(&request)?;
@@ -33,6 +43,36 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             .add_cli(t, &registry)
             .with_context(|| format!("--threshold '{t}'"))?;
     }
+    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
+    Ok(Attack {
+        plan,
+        factory,
+        registry,
+        thresholds,
+    })
+}
+
+impl Attack {
+    /// The registry the attack's samples are recorded in.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Runs it on the engine to the end of its plan or until `options.control` stops it.
+    pub fn run(self, options: RunOptions) -> Result<RunOutcome> {
+        Ok(brunt_engine::run(
+            &self.plan,
+            self.factory,
+            self.registry,
+            options,
+        )?)
+    }
+}
+
+/// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
+/// threshold failed, 105 when interrupted, 74 when an output could not be written).
+pub fn run(args: QuickArgs) -> Result<i32> {
+    let attack = prepare(&args)?;
     let summary = SummaryOptions {
         trend_stats: match &args.summary_trend_stats {
             Some(list) => SummaryOptions::parse_trend_stats(list)?,
@@ -43,21 +83,20 @@ pub fn run(args: QuickArgs) -> Result<i32> {
     };
     let report = RunReport::start(
         ReportConfig {
-            thresholds,
+            thresholds: attack.thresholds.clone(),
             outs: args.outs.clone(),
             summary_export: args.summary_export.clone(),
             summary,
             quiet: args.quiet,
-            planned: plan.max_duration(),
-            scenarios: plan.scenario_lines(),
+            planned: attack.plan.max_duration(),
+            scenarios: attack.plan.scenario_lines(),
         },
         &args.web,
         format!("brunt quick {} {}", args.method, args.url),
-        registry.clone(),
+        attack.registry.clone(),
         brunt_output::stop_on_signals(),
     )?;
-    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
-    let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
+    let outcome = attack.run(report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
         write_stdout("the summary", &f.summary.text())
             .err()

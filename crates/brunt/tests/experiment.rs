@@ -684,3 +684,52 @@ fn network_faults_are_removed_after_their_duration_and_when_the_experiment_is_in
     assert_eq!(journal(&journal_path)["status"], "interrupted");
     assert_undone(api);
 }
+
+#[test]
+fn a_load_judges_its_thresholds_per_fault_phase_and_a_crossing_during_the_fault_deviates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, api, _helpers) = target_and_proxy(dir.path());
+    let mut e = method_only(json!([
+        {"type": "action", "name": "orders-load", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "quick", "arguments": {"quick": [
+             format!("http://127.0.0.1:{listen}/"), "--rate", "20", "--duration", "6s",
+             "--threshold", "http_req_duration: p(50)<150"]}}},
+        {"type": "action", "name": "slow-orders", "pauses": {"before": 1.5},
+         "provider": {"type": "brunt", "module": "network", "func": "toxic", "arguments": {
+             "proxy": "orders", "type": "latency", "attributes": {"latency": 300}, "duration": 2}}}
+    ]));
+    e["configuration"] = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    assert_eq!(j["deviated"], true, "{j}");
+    let load = &j["run"][0];
+    assert_eq!(load["activity"]["name"], "orders-load");
+    let phases = &load["output"]["phases"];
+    let verdict = |p: &str| phases[p]["thresholds"]["http_req_duration: p(50)<150"].clone();
+    assert_eq!(verdict("before"), true, "{phases}");
+    assert_eq!(verdict("during"), false, "{phases}");
+    assert_eq!(verdict("after"), true, "{phases}");
+    assert!(phases["during"]["http_req_duration_p95"].as_f64().unwrap() >= 300.0);
+    let requests: f64 = ["before", "during", "after"]
+        .iter()
+        .map(|p| phases[*p]["requests"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (100.0..=125.0).contains(&requests),
+        "{requests} of 120 requests"
+    );
+    assert_undone(api);
+
+    let bad = method_only(json!([brunt_activity(
+        "orders-load",
+        "load",
+        "quick",
+        json!({"quick": ["http://127.0.0.1:1/", "--rat", "20"]})
+    )]));
+    let file = write(dir.path(), "bad-load.json", &bad);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"orders-load\": provider.arguments.quick: unexpected argument '--rat'",
+    );
+}

@@ -67,6 +67,17 @@ impl Provider {
         }
     }
 
+    /// A background load (not a fault).
+    pub fn is_load(&self) -> bool {
+        matches!(self, Provider::Brunt(c) if c.is_load())
+    }
+
+    /// A fault undone when its own activity ends (brunt's timed faults), rather than by the
+    /// rollbacks.
+    pub fn is_timed_fault(&self) -> bool {
+        matches!(self, Provider::Brunt(c) if c.is_timed_fault())
+    }
+
     /// Runs it; `value` is the output a probe tolerance passes as the `value` argument.
     pub async fn run(&self, ctx: &Context, value: Option<Value>) -> Result<Value, ActivityFailed> {
         match self {

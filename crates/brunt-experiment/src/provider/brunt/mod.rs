@@ -1,8 +1,9 @@
 //! brunt's own activities, `{"type": "brunt", "module", "func", "arguments"}`: faults on local
 //! processes ([`process_fault`], [`stress`]) and timed faults through the fault proxy
-//! ([`network`]). Each timed fault holds a guard that undoes it when the activity ends, fails
+//! ([`network`]), and a background [`load`] judged per fault phase. Each timed fault holds a guard that undoes it when the activity ends, fails
 //! or is dropped because the experiment was interrupted, so no fault outlives the run.
 
+mod load;
 mod network;
 mod process_fault;
 mod processes;
@@ -43,6 +44,8 @@ enum Fault {
     Stress(stress::Stress),
     /// `network`: toxic, partition.
     Network(network::NetworkFault),
+    /// `load`: quick (boxed: its flags are large).
+    Load(Box<load::Load>),
 }
 
 /// The modules and their functions, for messages.
@@ -50,6 +53,7 @@ const FUNCS: &[(&str, &[&str])] = &[
     ("process", &["kill", "pause", "restart"]),
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
+    ("load", &["quick"]),
 ];
 
 impl Call {
@@ -91,10 +95,22 @@ impl Call {
         Ok(call)
     }
 
+    /// A background load rather than a fault.
+    pub(super) fn is_load(&self) -> bool {
+        self.module == "load"
+    }
+
+    /// Undone when the activity ends: every fault but `kill` (whose effect lasts).
+    pub(super) fn is_timed_fault(&self) -> bool {
+        let kill = self.module == "process" && self.func == "kill";
+        !(self.is_load() || kill)
+    }
+
     fn fault(&self, args: &Value) -> Result<Fault, String> {
         Ok(match self.module.as_str() {
             "process" => Fault::Process(process_fault::ProcessFault::parse(&self.func, args)?),
             "stress" => Fault::Stress(stress::Stress::parse(&self.func, args)?),
+            "load" => Fault::Load(Box::new(load::Load::parse(args)?)),
             _ => Fault::Network(network::NetworkFault::parse(&self.func, args)?),
         })
     }
@@ -114,6 +130,7 @@ impl Call {
             Fault::Process(f) => f.run(ctx).await,
             Fault::Stress(s) => s.run().await,
             Fault::Network(n) => n.run(ctx).await,
+            Fault::Load(l) => l.run(ctx).await,
         }
     }
 }
