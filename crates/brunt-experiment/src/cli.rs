@@ -14,6 +14,7 @@ use crate::runner::{self, Context, Event, RollbackStrategy};
 /// Run or check a Chaos Toolkit experiment.
 #[derive(Args, Debug)]
 #[command(after_long_help = "Examples:\n  \
+brunt experiment new experiment.yaml\n  \
 brunt experiment validate experiment.json\n  \
 brunt experiment run experiment.yaml --journal-path journal.json\n  \
 brunt experiment run experiment.json --proxy embedded --rollback-strategy always")]
@@ -31,7 +32,16 @@ enum ExperimentCommand {
         /// The experiment file (JSON, or YAML for .yaml/.yml)
         file: PathBuf,
     },
+    /// Write a commented starting experiment (a slow payment provider under load)
+    New {
+        /// Where to write it (an existing file is not overwritten)
+        #[arg(default_value = "experiment.yaml")]
+        file: PathBuf,
+    },
 }
+
+/// What `brunt experiment new` writes.
+const STARTER: &str = include_str!("starter.yaml");
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -67,6 +77,20 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<i32> {
                 "{}: valid experiment {:?}",
                 file.display(),
                 experiment.title
+            );
+            Ok(0)
+        }
+        ExperimentCommand::New { file } => {
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            std::io::Write::write_all(&mut out, STARTER.as_bytes())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "wrote {}: a starting experiment; its comments say how to run it",
+                file.display()
             );
             Ok(0)
         }

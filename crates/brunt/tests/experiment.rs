@@ -733,3 +733,18 @@ fn a_load_judges_its_thresholds_per_fault_phase_and_a_crossing_during_the_fault_
         "method[0] \"orders-load\": provider.arguments.quick: unexpected argument '--rat'",
     );
 }
+
+#[test]
+fn new_writes_a_starting_experiment_that_validates_and_never_overwrites_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("experiment.yaml");
+    let path = file.to_str().unwrap();
+    let out = brunt(&["experiment", "new", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# "), "commented");
+    let out = brunt(&["experiment", "validate", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fails_with(&["experiment", "new", path], 1, "cannot create");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
