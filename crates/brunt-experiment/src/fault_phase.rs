@@ -26,7 +26,7 @@ pub struct FaultClock {
     lasting: AtomicBool,
     timed: AtomicUsize,
     rolled_back: AtomicBool,
-    load_failed: AtomicBool,
+    hypothesis_failed: AtomicBool,
 }
 
 impl FaultClock {
@@ -60,14 +60,15 @@ impl FaultClock {
         self.rolled_back.store(true, Ordering::Release);
     }
 
-    /// A load's thresholds failed in some phase: the hypothesis under load did not hold.
-    pub fn load_failed(&self) {
-        self.load_failed.store(true, Ordering::Release);
+    /// A load's thresholds failed in some phase, or a probe with a mode had a sample out of
+    /// tolerance: the hypothesis during the fault did not hold.
+    pub fn hypothesis_failed(&self) {
+        self.hypothesis_failed.store(true, Ordering::Release);
     }
 
-    /// Whether a load's thresholds failed.
-    pub fn has_load_failed(&self) -> bool {
-        self.load_failed.load(Ordering::Acquire)
+    /// Whether the hypothesis during the fault failed.
+    pub fn has_hypothesis_failed(&self) -> bool {
+        self.hypothesis_failed.load(Ordering::Acquire)
     }
 }
 

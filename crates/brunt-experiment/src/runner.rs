@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Activity, Kind, Pause};
-use crate::fault_phase::FaultClock;
+use crate::activity::{Activity, Kind, Pause, ProbeMode};
+use crate::fault_phase::{FaultClock, FaultPhase};
 use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
 use crate::provider::ActivityFailed;
@@ -156,8 +156,8 @@ pub async fn run(
         let (runs, interrupted) =
             activities(&experiment.method, ctx, Phase::Method, stop, report).await;
         journal.run = runs;
-        if ctx.faults.has_load_failed() {
-            // A load's thresholds are the hypothesis during the fault.
+        if ctx.faults.has_hypothesis_failed() {
+            // A load's thresholds and probes with a mode are the hypothesis during the fault.
             journal.deviated = true;
         }
         if interrupted {
@@ -261,10 +261,18 @@ async fn activities(
 ) -> (Vec<Run>, bool) {
     let mut done: Vec<(Instant, Run)> = Vec::new();
     let mut background: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
+    // Probes with a mode sample until the other activities have ended.
+    let finished = CancellationToken::new();
+    let mut sampling: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
     let all = async {
         for a in list {
             let fault = phase == Phase::Method && a.kind == Kind::Action && !a.provider.is_load();
-            if a.background {
+            if let Some((mode, every)) = a.mode {
+                let (a, ctx, finished) = (a.clone(), ctx.clone(), finished.clone());
+                sampling.push(tokio::task::spawn_local(async move {
+                    sample(&a, &ctx, mode, every, &finished).await
+                }));
+            } else if a.background {
                 let (a, ctx) = (a.clone(), ctx.clone());
                 background.push(tokio::task::spawn_local(async move {
                     execute(&a, &ctx, fault).await
@@ -275,17 +283,20 @@ async fn activities(
                 done.push(run);
             }
         }
-        while let Some(handle) = background.first_mut() {
-            let joined = handle.await;
-            background.remove(0);
-            if let Ok(run) = joined {
-                report(Event::Activity(phase, &run.1));
-                done.push(run);
+        for list in [&mut background, &mut sampling] {
+            while let Some(handle) = list.first_mut() {
+                let joined = handle.await;
+                list.remove(0);
+                if let Ok(run) = joined {
+                    report(Event::Activity(phase, &run.1));
+                    done.push(run);
+                }
             }
+            finished.cancel();
         }
     };
     let interrupted = until_stopped(stop, all).await.is_none();
-    for handle in background {
+    for handle in background.into_iter().chain(sampling) {
         handle.abort();
     }
     done.sort_by_key(|(started, _)| *started);
@@ -329,6 +340,76 @@ async fn execute(a: &Activity, ctx: &Context, fault: bool) -> (Instant, Run) {
         exception,
         end,
         duration,
+        tolerance_met: None,
+    };
+    (started, run)
+}
+
+/// Samples a probe with a mode at its interval until `finished`: always (`continuous`) or
+/// while a fault is active (`on-fault`). Its run lists every sample; it fails, and the
+/// hypothesis during the fault with it, when a sample is out of tolerance or none was taken.
+async fn sample(
+    a: &Activity,
+    ctx: &Context,
+    mode: ProbeMode,
+    every: Duration,
+    finished: &CancellationToken,
+) -> (Instant, Run) {
+    let started = Instant::now();
+    let start = journal::now();
+    let mut samples = Vec::new();
+    let mut out_of_tolerance = 0;
+    while !finished.is_cancelled() {
+        let phase = ctx.faults.phase();
+        if mode == ProbeMode::Continuous || phase == FaultPhase::During {
+            let at = journal::now();
+            let result = a.provider.run(ctx, None).await;
+            let (output, met, exception) = match result {
+                Ok(output) => {
+                    let met = match &a.tolerance {
+                        Some(t) => t.check(&output, ctx).await,
+                        None => true,
+                    };
+                    (output, met, None)
+                }
+                Err(e) => (Value::Null, false, Some(e.0)),
+            };
+            out_of_tolerance += usize::from(!met);
+            samples.push(serde_json::json!({
+                "start": at, "phase": phase, "output": output, "tolerance_met": met,
+                "exception": exception,
+            }));
+        }
+        tokio::select! {
+            () = finished.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    let failure = if samples.is_empty() {
+        Some("no sample was taken: no fault was active while the method ran".to_string())
+    } else if out_of_tolerance > 0 {
+        Some(format!(
+            "{out_of_tolerance} of {} samples out of tolerance",
+            samples.len()
+        ))
+    } else {
+        None
+    };
+    if failure.is_some() {
+        ctx.faults.hypothesis_failed();
+    }
+    let run = Run {
+        activity: a.raw.clone(),
+        output: serde_json::json!({"mode": mode, "samples": samples}),
+        start,
+        status: if failure.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        },
+        exception: failure.map(|f| vec![format!("ActivityFailed: {f}\n")]),
+        end: journal::now(),
+        duration: started.elapsed().as_secs_f64(),
         tolerance_met: None,
     };
     (started, run)

@@ -748,3 +748,74 @@ fn new_writes_a_starting_experiment_that_validates_and_never_overwrites_a_file()
     fails_with(&["experiment", "new", path], 1, "cannot create");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }
+
+#[test]
+fn probes_with_a_mode_sample_through_the_method_or_only_during_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, api, _helpers) = target_and_proxy(dir.path());
+    let probe = |name: &str, mode: &str| {
+        json!({"type": "probe", "name": name, "mode": mode, "interval": 0.2, "tolerance": 200,
+               "provider": {"type": "http", "url": format!("http://127.0.0.1:{listen}/status/200"),
+                            "timeout": 1}})
+    };
+    let mut e = method_only(json!([
+        probe("health-always", "continuous"),
+        probe("health-on-fault", "on-fault"),
+        {"type": "action", "name": "cut-orders", "pauses": {"before": 0.5, "after": 0.5},
+         "provider": {"type": "brunt", "module": "network", "func": "partition",
+                      "arguments": {"proxy": "orders", "duration": 0.6}}}
+    ]));
+    e["configuration"] = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    assert_eq!(
+        j["deviated"], true,
+        "a sample failed during the partition: {j}"
+    );
+    let run = |name: &str| {
+        j["run"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["activity"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is in the journal: {j}"))
+            .clone()
+    };
+    let phases = |name: &str| -> Vec<(String, bool)> {
+        run(name)["output"]["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["phase"].as_str().unwrap().to_string(),
+                    s["tolerance_met"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let always = phases("health-always");
+    for p in ["before", "during", "after"] {
+        assert!(always.iter().any(|(s, _)| s == p), "{p}: {always:?}");
+    }
+    assert!(
+        always.iter().all(|(p, met)| *met == (p != "during")),
+        "{always:?}"
+    );
+    let on_fault = phases("health-on-fault");
+    assert!(!on_fault.is_empty() && on_fault.iter().all(|(p, met)| p == "during" && !met));
+    assert_eq!(run("health-on-fault")["status"], "failed");
+    assert_undone(api);
+
+    let mut bad = e.clone();
+    bad["method"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("tolerance");
+    let file = write(dir.path(), "bad-mode.json", &bad);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"health-always\": tolerance: a probe with a mode needs a tolerance",
+    );
+}

@@ -139,7 +139,7 @@ impl Load {
             );
         }
         if !crossed.is_empty() {
-            ctx.faults.load_failed();
+            ctx.faults.hypothesis_failed();
         }
         Ok(json!({"phases": out, "thresholds_ok": crossed.is_empty(), "crossed": crossed}))
     }
