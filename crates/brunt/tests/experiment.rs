@@ -388,6 +388,15 @@ fn brunt_activity(name: &str, module: &str, func: &str, arguments: Value) -> Val
 
 /// Runs an experiment file to the end; returns the output and the journal.
 fn run_experiment(dir: &Path, experiment: &Value) -> (std::process::Output, Value) {
+    run_experiment_with(dir, experiment, &[])
+}
+
+/// As [`run_experiment`], with more flags for `brunt experiment run`.
+fn run_experiment_with(
+    dir: &Path,
+    experiment: &Value,
+    flags: &[&str],
+) -> (std::process::Output, Value) {
     let file = write(dir, "fault.json", experiment);
     let journal_path = dir.join("fault-journal.json");
     let child = brunt_cmd()
@@ -398,6 +407,7 @@ fn run_experiment(dir: &Path, experiment: &Value) -> (std::process::Output, Valu
             "--journal-path",
             journal_path.to_str().unwrap(),
         ])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -699,7 +709,8 @@ fn a_load_judges_its_thresholds_per_fault_phase_and_a_crossing_during_the_fault_
              "proxy": "orders", "type": "latency", "attributes": {"latency": 300}, "duration": 2}}}
     ]));
     e["configuration"] = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
-    let (out, j) = run_experiment(dir.path(), &e);
+    let report = dir.path().join("game-day.html");
+    let (out, j) = run_experiment_with(dir.path(), &e, &["--report", report.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
     assert_eq!(j["deviated"], true, "{j}");
     let load = &j["run"][0];

@@ -1,7 +1,9 @@
 //! `load`: a `brunt quick` attack run in the background on the engine (its own threads),
 //! whose `--threshold`s are the hypothesis *during* the fault: they are judged separately on
 //! the samples of each fault phase (before, during, after), taken from the engine's
-//! once-a-second intervals, so a phase boundary falls on a whole second of the load.
+//! once-a-second intervals, so a phase boundary falls on a whole second of the load. Its
+//! output also holds those seconds as the report page's points (`timeline`), the data of the
+//! game-day report.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,6 +12,7 @@ use std::time::Duration;
 use brunt_engine::{Control, RunControl, RunOptions, Tick};
 use brunt_metrics::{Agg, Registry, Snapshot};
 use brunt_quick::QuickArgs;
+use brunt_web::ReportData;
 use clap::Parser;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -78,10 +81,17 @@ impl Load {
         let thresholds = attack.thresholds.clone();
         let registry = attack.registry().clone();
         let phases: Arc<Mutex<BTreeMap<FaultPhase, PhaseSamples>>> = Arc::default();
+        // Its seconds as the report page charts them, for the game-day report.
+        let timeline = Arc::new(Mutex::new(ReportData::default()));
         let observer = {
             let (phases, clock) = (phases.clone(), ctx.faults.clone());
+            let timeline = timeline.clone();
             let mut last = Duration::ZERO;
             Box::new(move |tick: &mut Tick<'_>| {
+                timeline
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_interval(tick.elapsed, &tick.interval.series);
                 let mut phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
                 let p = phases.entry(clock.phase()).or_default();
                 p.snapshot.merge_series(&tick.interval.series);
@@ -141,7 +151,16 @@ impl Load {
         if !crossed.is_empty() {
             ctx.faults.hypothesis_failed();
         }
-        Ok(json!({"phases": out, "thresholds_ok": crossed.is_empty(), "crossed": crossed}))
+        let timeline = std::mem::take(
+            &mut timeline
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .points,
+        );
+        Ok(
+            json!({"phases": out, "thresholds_ok": crossed.is_empty(), "crossed": crossed,
+                  "timeline": timeline}),
+        )
     }
 }
 
