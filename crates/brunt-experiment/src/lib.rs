@@ -10,6 +10,7 @@ pub mod cli;
 pub mod fault_phase;
 pub mod format;
 pub mod journal;
+pub mod live_load;
 pub mod provider;
 pub mod runner;
 pub mod substitute;

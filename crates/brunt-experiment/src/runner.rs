@@ -15,6 +15,7 @@ use crate::activity::{Activity, Kind, Pause, ProbeMode};
 use crate::fault_phase::{FaultClock, FaultPhase};
 use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
+use crate::live_load::LiveLoad;
 use crate::provider::ActivityFailed;
 use crate::substitute::Vars;
 
@@ -72,6 +73,8 @@ pub struct Context {
     vars: Mutex<Vars>,
     /// The faults' phase, for loads' per-phase verdicts.
     pub faults: Arc<FaultClock>,
+    /// The running load's last seconds, for metric probes.
+    pub live: Arc<LiveLoad>,
 }
 
 impl Context {
@@ -80,6 +83,7 @@ impl Context {
         Context {
             vars: Mutex::new(vars),
             faults: Arc::default(),
+            live: Arc::default(),
         }
     }
 

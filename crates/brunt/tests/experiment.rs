@@ -830,3 +830,73 @@ fn probes_with_a_mode_sample_through_the_method_or_only_during_the_fault() {
         "method[0] \"health-always\": tolerance: a probe with a mode needs a tolerance",
     );
 }
+
+#[test]
+fn brunt_probes_judge_status_latency_and_the_running_loads_last_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_t, port) = target();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = |name: &str, path: &str, max: f64| {
+        json!({"type": "probe", "name": name, "tolerance": true,
+               "provider": {"type": "brunt", "module": "probe", "func": "http",
+                            "arguments": {"url": format!("{base}{path}"), "status": [200],
+                                          "max_latency_ms": max}}})
+    };
+    let mut e = method_only(json!([
+        {"type": "action", "name": "load", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "quick",
+                      "arguments": {"quick": [format!("{base}/delay/20"), "--rate", "20", "--duration", "3s"]}}},
+        {"type": "probe", "name": "p95-fast", "mode": "continuous", "interval": 1, "tolerance": true,
+         "provider": {"type": "brunt", "module": "probe", "func": "metric",
+                      "arguments": {"threshold": "http_req_duration: p(95)<1000", "window": 2}}},
+        {"type": "probe", "name": "p95-under-5ms", "mode": "continuous", "interval": 1, "tolerance": true,
+         "provider": {"type": "brunt", "module": "probe", "func": "metric",
+                      "arguments": {"threshold": "http_req_duration: p(95)<5", "window": 2}}},
+        http("slow-answer", "/delay/100", 20.0)
+    ]));
+    e["steady-state-hypothesis"] = json!({"title": "answers fast",
+        "probes": [http("fast-answer", "/status/200", 2000.0)]});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    assert_eq!(
+        j["steady_states"]["before"]["probes"][0]["tolerance_met"], true,
+        "{j}"
+    );
+    let run = |name: &str| {
+        j["run"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["activity"]["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(run("slow-answer")["output"], false, "100 ms is over 20 ms");
+    // Samples after the load's first second judge its 20 ms answers.
+    let outputs = |name: &str| -> Vec<Value> {
+        run(name)["output"]["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|s| s["output"].clone())
+            .collect()
+    };
+    let fast = outputs("p95-fast");
+    assert!(
+        !fast.is_empty() && fast.iter().all(|o| o == true),
+        "{fast:?}"
+    );
+    let strict = outputs("p95-under-5ms");
+    assert!(strict.iter().any(|o| o == false), "{strict:?}");
+    assert_eq!(j["deviated"], true, "the strict probe failed");
+
+    let mut bad = e.clone();
+    bad["method"][1]["provider"]["arguments"]["threshold"] = json!("http_req_duration: p(95)<<5");
+    let file = write(dir.path(), "bad-metric.json", &bad);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[1] \"p95-fast\": provider.arguments.threshold",
+    );
+}

@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::arguments;
 use crate::fault_phase::FaultPhase;
+use crate::live_load::LiveLoad;
 use crate::provider::ActivityFailed;
 use crate::runner::Context;
 
@@ -83,15 +84,17 @@ impl Load {
         let phases: Arc<Mutex<BTreeMap<FaultPhase, PhaseSamples>>> = Arc::default();
         // Its seconds as the report page charts them, for the game-day report.
         let timeline = Arc::new(Mutex::new(ReportData::default()));
+        ctx.live.start(registry.clone());
         let observer = {
             let (phases, clock) = (phases.clone(), ctx.faults.clone());
-            let timeline = timeline.clone();
+            let (timeline, live) = (timeline.clone(), ctx.live.clone());
             let mut last = Duration::ZERO;
             Box::new(move |tick: &mut Tick<'_>| {
                 timeline
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push_interval(tick.elapsed, &tick.interval.series);
+                live.push(&tick.interval.series);
                 let mut phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
                 let p = phases.entry(clock.phase()).or_default();
                 p.snapshot.merge_series(&tick.interval.series);
@@ -114,7 +117,7 @@ impl Load {
             })
             .map_err(|e| ActivityFailed(format!("cannot start the load: {e}")))?;
         // An interrupted experiment drops this future: the load stops with it.
-        let _stop = StopOnDrop(control);
+        let _stop = StopOnDrop(control, ctx.live.clone());
         finished
             .await
             .map_err(|_| ActivityFailed("the load ended without a result".into()))?
@@ -194,11 +197,13 @@ fn figures(registry: &Registry, snapshot: &Snapshot, seconds: f64) -> Map<String
     out
 }
 
-/// Stops the load's run when dropped, however the activity ends.
-struct StopOnDrop(RunControl);
+/// Stops the load's run, and metric probes' view of it, when dropped, however the activity
+/// ends.
+struct StopOnDrop(RunControl, Arc<LiveLoad>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.stop();
+        self.1.stop();
     }
 }

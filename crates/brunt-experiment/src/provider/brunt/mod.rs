@@ -1,10 +1,11 @@
 //! brunt's own activities, `{"type": "brunt", "module", "func", "arguments"}`: faults on local
 //! processes ([`process_fault`], [`stress`]) and timed faults through the fault proxy
-//! ([`network`]), and a background [`load`] judged per fault phase. Each timed fault holds a guard that undoes it when the activity ends, fails
+//! ([`network`]), a background [`load`] judged per fault phase, and [`probe`]s. Each timed fault holds a guard that undoes it when the activity ends, fails
 //! or is dropped because the experiment was interrupted, so no fault outlives the run.
 
 mod load;
 mod network;
+mod probe;
 mod process_fault;
 mod processes;
 mod stress;
@@ -46,6 +47,8 @@ enum Fault {
     Network(network::NetworkFault),
     /// `load`: quick (boxed: its flags are large).
     Load(Box<load::Load>),
+    /// `probe`: http, metric.
+    Probe(probe::Probe),
 }
 
 /// The modules and their functions, for messages.
@@ -54,6 +57,7 @@ const FUNCS: &[(&str, &[&str])] = &[
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
     ("load", &["quick"]),
+    ("probe", &["http", "metric"]),
 ];
 
 impl Call {
@@ -103,7 +107,7 @@ impl Call {
     /// Undone when the activity ends: every fault but `kill` (whose effect lasts).
     pub(super) fn is_timed_fault(&self) -> bool {
         let kill = self.module == "process" && self.func == "kill";
-        !(self.is_load() || kill)
+        !(self.is_load() || kill || self.module == "probe")
     }
 
     fn fault(&self, args: &Value) -> Result<Fault, String> {
@@ -111,6 +115,7 @@ impl Call {
             "process" => Fault::Process(process_fault::ProcessFault::parse(&self.func, args)?),
             "stress" => Fault::Stress(stress::Stress::parse(&self.func, args)?),
             "load" => Fault::Load(Box::new(load::Load::parse(args)?)),
+            "probe" => Fault::Probe(probe::Probe::parse(&self.func, args)?),
             _ => Fault::Network(network::NetworkFault::parse(&self.func, args)?),
         })
     }
@@ -131,6 +136,7 @@ impl Call {
             Fault::Stress(s) => s.run().await,
             Fault::Network(n) => n.run(ctx).await,
             Fault::Load(l) => l.run(ctx).await,
+            Fault::Probe(p) => p.run(ctx).await,
         }
     }
 }
