@@ -440,6 +440,24 @@ fn kill_signals_the_named_process_and_a_missing_or_forbidden_one_is_refused_at_v
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL));
 
+    // By pidfile, with the default SIGTERM.
+    let (mut t2, _) = target();
+    let pidfile = dir.path().join("orders.pid");
+    std::fs::write(&pidfile, format!("{}\n", t2.0.id())).unwrap();
+    let kill = brunt_activity(
+        "stop-orders",
+        "process",
+        "kill",
+        json!({"target": {"pidfile": pidfile}}),
+    );
+    let (out, j) = run_experiment(dir.path(), &method_only(json!([kill])));
+    assert_eq!(out.status.code(), Some(0), "{}\n{j}", stderr(&out));
+    assert_eq!(j["run"][0]["output"]["signal"], libc::SIGTERM, "{j}");
+    assert!(
+        t2.0.wait().unwrap().code().is_some(),
+        "brunt target exits on SIGTERM"
+    );
+
     for (target, needle) in [
         (json!({"pid": 1}), "refusing to act on pid 1"),
         (json!({"pid": t.0.id()}), "no process with pid"),
