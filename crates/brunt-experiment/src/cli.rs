@@ -225,6 +225,7 @@ fn progress(event: Event<'_>) {
                 ),
                 (RunStatus::Succeeded, Some(false)) => "out of tolerance".to_string(),
                 (RunStatus::Succeeded, _) => "succeeded".to_string(),
+                (RunStatus::Interrupted, _) => "interrupted".to_string(),
             };
             eprintln!("   {kind} {name}: {outcome} ({:.3}s)", run.duration);
         }

@@ -239,7 +239,7 @@ async fn steady_state(
         let met = match (run.status, &probe.tolerance) {
             (RunStatus::Succeeded, Some(t)) => t.check(&run.output, ctx).await,
             (RunStatus::Succeeded, None) => true,
-            (RunStatus::Failed, _) => false,
+            _ => false,
         };
         run.tolerance_met = Some(met);
         report(Event::Activity(phase, &run));
@@ -264,6 +264,8 @@ async fn activities(
     report: &dyn Fn(Event<'_>),
 ) -> (Vec<Run>, bool) {
     let mut done: Vec<(Instant, Run)> = Vec::new();
+    // The activity in the foreground, recorded as cut short when `stop` fires during it.
+    let current: std::cell::RefCell<Option<(Instant, String, &Activity)>> = Default::default();
     let mut background: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
     // Probes with a mode sample until the other activities have ended.
     let finished = CancellationToken::new();
@@ -282,7 +284,9 @@ async fn activities(
                     execute(&a, &ctx, fault).await
                 }));
             } else {
+                current.replace(Some((Instant::now(), journal::now(), a)));
                 let run = execute(a, ctx, fault).await;
+                current.replace(None);
                 report(Event::Activity(phase, &run.1));
                 done.push(run);
             }
@@ -300,6 +304,20 @@ async fn activities(
         }
     };
     let interrupted = until_stopped(stop, all).await.is_none();
+    if let Some((started, start, a)) = current.take().filter(|_| interrupted) {
+        let run = Run {
+            activity: a.raw.clone(),
+            output: Value::Null,
+            start,
+            status: RunStatus::Interrupted,
+            exception: None,
+            end: journal::now(),
+            duration: started.elapsed().as_secs_f64(),
+            tolerance_met: None,
+        };
+        report(Event::Activity(phase, &run));
+        done.push((started, run));
+    }
     for handle in background.into_iter().chain(sampling) {
         handle.abort();
     }

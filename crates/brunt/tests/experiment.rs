@@ -366,6 +366,10 @@ fn sigterm_during_the_method_still_runs_the_rollbacks_and_the_journal_says_inter
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let j = journal(&journal_path);
     assert_eq!(j["status"], "interrupted");
+    // As Chaos Toolkit: the activity cut short is listed, without a status.
+    let cut = &j["run"][1];
+    assert_eq!(cut["activity"]["name"], "hold-the-fault", "{j}");
+    assert!(cut.get("status").is_none() && cut["output"].is_null(), "{cut}");
     assert_eq!(
         names(&j, "rollbacks"),
         [
