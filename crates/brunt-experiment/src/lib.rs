@@ -13,6 +13,7 @@ pub mod journal;
 pub mod live_load;
 pub mod provider;
 pub mod runner;
+pub mod started;
 pub mod substitute;
 pub mod tolerance;
 

@@ -17,6 +17,7 @@ use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
 use crate::live_load::LiveLoad;
 use crate::provider::ActivityFailed;
+use crate::started::StartedProcesses;
 use crate::substitute::Vars;
 
 /// When rollbacks are played (`--rollback-strategy`, or the experiment's
@@ -75,6 +76,8 @@ pub struct Context {
     pub faults: Arc<FaultClock>,
     /// The running load's last seconds, for metric probes.
     pub live: Arc<LiveLoad>,
+    /// The processes the experiment started, by name.
+    pub started: StartedProcesses,
 }
 
 impl Context {
@@ -84,6 +87,7 @@ impl Context {
             vars: Mutex::new(vars),
             faults: Arc::default(),
             live: Arc::default(),
+            started: StartedProcesses::default(),
         }
     }
 
@@ -272,7 +276,7 @@ async fn activities(
     let mut sampling: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
     let all = async {
         for a in list {
-            let fault = phase == Phase::Method && a.kind == Kind::Action && !a.provider.is_load();
+            let fault = phase == Phase::Method && a.kind == Kind::Action && a.provider.is_fault();
             if let Some((mode, every)) = a.mode {
                 let (a, ctx, finished) = (a.clone(), ctx.clone(), finished.clone());
                 sampling.push(tokio::task::spawn_local(async move {

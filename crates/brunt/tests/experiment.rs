@@ -369,7 +369,10 @@ fn sigterm_during_the_method_still_runs_the_rollbacks_and_the_journal_says_inter
     // As Chaos Toolkit: the activity cut short is listed, without a status.
     let cut = &j["run"][1];
     assert_eq!(cut["activity"]["name"], "hold-the-fault", "{j}");
-    assert!(cut.get("status").is_none() && cut["output"].is_null(), "{cut}");
+    assert!(
+        cut.get("status").is_none() && cut["output"].is_null(),
+        "{cut}"
+    );
     assert_eq!(
         names(&j, "rollbacks"),
         [
@@ -920,5 +923,75 @@ fn brunt_probes_judge_status_latency_and_the_running_loads_last_seconds() {
         &["experiment", "validate", file.to_str().unwrap()],
         1,
         "method[1] \"p95-fast\": provider.arguments.threshold",
+    );
+}
+
+#[test]
+fn a_process_the_experiment_starts_is_faulted_by_name_and_dies_with_the_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = json!([
+        env!("CARGO_BIN_EXE_brunt"),
+        "target",
+        "--listen",
+        format!("127.0.0.1:{port}")
+    ]);
+    let ready = format!("http://127.0.0.1:{port}/status/200");
+    let e = method_only(json!([
+        brunt_activity(
+            "start-orders",
+            "process",
+            "start",
+            json!({"name": "orders", "command": start, "ready": ready})
+        ),
+        brunt_activity(
+            "pause-orders",
+            "process",
+            "pause",
+            json!({"target": {"started": "orders"}, "duration": 0.2})
+        ),
+        brunt_activity(
+            "restart-orders",
+            "process",
+            "restart",
+            json!({"target": {"started": "orders"}, "start": start, "ready": ready})
+        )
+    ]));
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(0), "{}\n{j}", stderr(&out));
+    let first = j["run"][0]["output"]["pid"].as_i64().unwrap();
+    assert_eq!(j["run"][1]["output"]["pids"], json!([first]), "{j}");
+    assert_eq!(j["run"][2]["output"]["stopped"], json!([first]), "{j}");
+    let second = j["run"][2]["output"]["pid"].as_i64().unwrap();
+    assert_ne!(first, second);
+    // Neither outlives the experiment.
+    let start = Instant::now();
+    while [first, second]
+        .iter()
+        .any(|pid| Path::new(&format!("/proc/{pid}/cmdline")).exists())
+        || TcpStream::connect(("127.0.0.1", port)).is_ok()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a started process outlived the run"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let bad = method_only(json!([brunt_activity(
+        "pause-it",
+        "process",
+        "pause",
+        json!({"target": {"started": "nobody"}, "duration": 0.1})
+    )]));
+    let (out, j) = run_experiment(dir.path(), &bad);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(j["run"][0]["status"], "failed");
+    assert!(
+        j["run"][0]["exception"][0]
+            .as_str()
+            .unwrap()
+            .contains("this experiment started no process named \"nobody\""),
+        "{j}"
     );
 }

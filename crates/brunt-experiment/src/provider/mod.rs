@@ -67,9 +67,13 @@ impl Provider {
         }
     }
 
-    /// A background load (not a fault).
-    pub fn is_load(&self) -> bool {
-        matches!(self, Provider::Brunt(c) if c.is_load())
+    /// Whether running it as an action of the method injects a fault (everything but brunt's
+    /// loads, probes and process starts).
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Provider::Brunt(c) => c.is_fault(),
+            _ => true,
+        }
     }
 
     /// A fault undone when its own activity ends (brunt's timed faults), rather than by the

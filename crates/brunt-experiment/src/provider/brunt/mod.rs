@@ -39,7 +39,7 @@ pub struct Call {
 
 /// A call with its arguments parsed.
 enum Fault {
-    /// `process`: kill, pause, restart.
+    /// `process`: start, kill, pause, restart.
     Process(process_fault::ProcessFault),
     /// `stress`: cpu, memory.
     Stress(stress::Stress),
@@ -53,7 +53,7 @@ enum Fault {
 
 /// The modules and their functions, for messages.
 const FUNCS: &[(&str, &[&str])] = &[
-    ("process", &["kill", "pause", "restart"]),
+    ("process", &["start", "kill", "pause", "restart"]),
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
     ("load", &["quick"]),
@@ -99,15 +99,16 @@ impl Call {
         Ok(call)
     }
 
-    /// A background load rather than a fault.
-    pub(super) fn is_load(&self) -> bool {
-        self.module == "load"
+    /// Everything but loads, probes and process starts.
+    pub(super) fn is_fault(&self) -> bool {
+        let start = self.module == "process" && self.func == "start";
+        !(matches!(self.module.as_str(), "load" | "probe") || start)
     }
 
     /// Undone when the activity ends: every fault but `kill` (whose effect lasts).
     pub(super) fn is_timed_fault(&self) -> bool {
         let kill = self.module == "process" && self.func == "kill";
-        !(self.is_load() || kill || self.module == "probe")
+        self.is_fault() && !kill
     }
 
     fn fault(&self, args: &Value) -> Result<Fault, String> {

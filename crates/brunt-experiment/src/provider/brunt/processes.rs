@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// `{"pid": 1234}`, `{"pidfile": "/run/orders.pid"}` or `{"name": "orders"}` (the command name
+use crate::started::StartedProcesses;
+
+/// `{"pid": 1234}`, `{"pidfile": "/run/orders.pid"}`, `{"name": "orders"}` (the command name
 /// in `/proc/PID/comm`, or the file name of its first argument, as `pgrep -x` and `pkill -f`
-/// users expect).
+/// users expect), or `{"started": "orders"}` (a process this experiment started).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub enum Target {
@@ -17,13 +19,22 @@ pub enum Target {
     Pidfile(PathBuf),
     /// Every process with this command name.
     Name(String),
+    /// The process `process.start` started under this name.
+    Started(String),
 }
 
 impl Target {
     /// The processes it names now; an error when there are none, or when one of them is pid 1
-    /// or brunt itself.
-    pub fn resolve(&self) -> Result<Vec<i32>, String> {
+    /// or brunt itself. Without `started` (at validation, before the run starts anything), a
+    /// `started` target names none and is not an error.
+    pub fn resolve(&self, started: Option<&StartedProcesses>) -> Result<Vec<i32>, String> {
         let pids = match self {
+            Target::Started(name) => match started {
+                None => return Ok(Vec::new()),
+                Some(s) => vec![s.pid(name).ok_or_else(|| {
+                    format!("target.started: this experiment started no process named {name:?}")
+                })?],
+            },
             Target::Pid(pid) => vec![*pid],
             Target::Pidfile(path) => {
                 let text = std::fs::read_to_string(path)
@@ -68,6 +79,7 @@ impl std::fmt::Display for Target {
             Target::Pid(p) => write!(f, "pid {p}"),
             Target::Pidfile(p) => write!(f, "the pid in {}", p.display()),
             Target::Name(n) => write!(f, "{n:?}"),
+            Target::Started(n) => write!(f, "the started {n:?}"),
         }
     }
 }
