@@ -50,6 +50,21 @@ struct ActivityDoc {
     controls: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     timeout: Option<f64>,
+    #[serde(default)]
+    mode: Option<ProbeMode>,
+    #[serde(default)]
+    interval: Option<f64>,
+}
+
+/// When a probe of the method is sampled, as Litmus's probe modes (brunt's addition to Chaos
+/// Toolkit's format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeMode {
+    /// At every `interval` while the method runs.
+    Continuous,
+    /// At every `interval` while a fault is active.
+    OnFault,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +104,8 @@ pub struct Activity {
     pub background: bool,
     /// Declares controls, which brunt ignores.
     pub controls: bool,
+    /// A probe sampled at an interval through the method, and the interval.
+    pub mode: Option<(ProbeMode, std::time::Duration)>,
     /// Where it is in the file.
     pub location: Location,
     /// The activity as written, for the journal.
@@ -143,6 +160,33 @@ impl Activity {
                 )),
             }
         };
+        let mode = match (doc.mode, doc.interval) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(format!(
+                    "{label}: interval: only a probe with a mode has an interval"
+                ))
+            }
+            (Some(mode), interval) => {
+                if doc.kind != Kind::Probe || location.section != "method" {
+                    return Err(format!(
+                        "{label}: mode: only probes of the method can have a mode"
+                    ));
+                }
+                if tolerance.is_none() {
+                    return Err(format!(
+                        "{label}: tolerance: a probe with a mode needs a tolerance to judge each sample"
+                    ));
+                }
+                let every = interval.unwrap_or(1.0);
+                if !every.is_finite() || every <= 0.0 {
+                    return Err(format!(
+                        "{label}: interval: must be a positive number of seconds"
+                    ));
+                }
+                Some((mode, std::time::Duration::from_secs_f64(every)))
+            }
+        };
         let (pause_before, pause_after) = match doc.pauses {
             Some(p) => (pause(p.before, "before")?, pause(p.after, "after")?),
             None => (None, None),
@@ -156,6 +200,7 @@ impl Activity {
             pause_after,
             background: doc.background,
             controls: doc.controls.is_some(),
+            mode,
             location,
             raw,
         })

@@ -14,9 +14,11 @@ use crate::runner::{self, Context, Event, RollbackStrategy};
 /// Run or check a Chaos Toolkit experiment.
 #[derive(Args, Debug)]
 #[command(after_long_help = "Examples:\n  \
+brunt experiment new experiment.yaml\n  \
 brunt experiment validate experiment.json\n  \
 brunt experiment run experiment.yaml --journal-path journal.json\n  \
-brunt experiment run experiment.json --proxy embedded --rollback-strategy always")]
+brunt experiment run experiment.json --proxy embedded --rollback-strategy always\n  \
+brunt experiment run experiment.yaml --report game-day.html")]
 pub struct ExperimentArgs {
     #[command(subcommand)]
     command: ExperimentCommand,
@@ -31,7 +33,16 @@ enum ExperimentCommand {
         /// The experiment file (JSON, or YAML for .yaml/.yml)
         file: PathBuf,
     },
+    /// Write a commented starting experiment (a slow payment provider under load)
+    New {
+        /// Where to write it (an existing file is not overwritten)
+        #[arg(default_value = "experiment.yaml")]
+        file: PathBuf,
+    },
 }
+
+/// What `brunt experiment new` writes.
+const STARTER: &str = include_str!("starter.yaml");
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -43,6 +54,11 @@ struct RunArgs {
     /// When to play the rollbacks [default: the experiment's runtime.rollbacks.strategy, else default]
     #[arg(long, value_enum)]
     rollback_strategy: Option<RollbackStrategy>,
+    /// Also write the game-day report: one self-contained HTML page with the load's timeline,
+    /// a band per fault and rollback, the verdict per phase and every probe result (rebuild it
+    /// later with `brunt report journal.json`)
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Which fault proxy the toxiproxy activities drive: the one the configuration names
     /// (toxiproxy_host/toxiproxy_port), or one brunt starts for this run on a free loopback port
     #[arg(long, value_enum, default_value = "configured")]
@@ -67,6 +83,20 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<i32> {
                 "{}: valid experiment {:?}",
                 file.display(),
                 experiment.title
+            );
+            Ok(0)
+        }
+        ExperimentCommand::New { file } => {
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            std::io::Write::write_all(&mut out, STARTER.as_bytes())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "wrote {}: a starting experiment; its comments say how to run it",
+                file.display()
             );
             Ok(0)
         }
@@ -114,15 +144,37 @@ async fn run_experiment(args: RunArgs) -> anyhow::Result<i32> {
         server.shutdown().await;
     }
 
-    let text = serde_json::to_string_pretty(&journal)?;
+    let value = serde_json::to_value(&journal)?;
+    let text = serde_json::to_string_pretty(&value)?;
     std::fs::write(&args.journal_path, text + "\n").with_context(|| {
         format!(
             "cannot write the journal to {}",
             args.journal_path.display()
         )
     })?;
+    let report_failed = match &args.report {
+        Some(path) => match write_report(path, &value) {
+            Ok(()) => {
+                eprintln!("game-day report: {}", path.display());
+                false
+            }
+            Err(e) => {
+                eprintln!("error: --report {}: {e}", path.display());
+                true
+            }
+        },
+        None => false,
+    };
+    let after_met = journal
+        .steady_states
+        .after
+        .as_ref()
+        .is_none_or(|a| a.steady_state_met);
     let verdict = match (journal.status, journal.deviated) {
-        (_, true) => "deviated: the steady state was not met after the method",
+        (_, true) if !after_met => "deviated: the steady state was not met after the method",
+        (_, true) => {
+            "deviated: the hypothesis during the fault did not hold (a load threshold or a sampled probe)"
+        }
         (Status::Completed, false) => "completed",
         (Status::Failed, false) => "failed: a steady-state probe could not run",
         (Status::Aborted, false) => "aborted",
@@ -132,13 +184,20 @@ async fn run_experiment(args: RunArgs) -> anyhow::Result<i32> {
         "experiment ended with status: {verdict} (journal: {})",
         args.journal_path.display()
     );
-    Ok(
-        if journal.status == Status::Completed && !journal.deviated {
-            0
-        } else {
-            1
-        },
-    )
+    Ok(match (journal.status, journal.deviated) {
+        (Status::Completed, false) if report_failed => OUTPUT_FAILED,
+        (Status::Completed, false) => 0,
+        _ => 1,
+    })
+}
+
+/// The exit code of a run that held but whose report could not be written (as `brunt run`).
+const OUTPUT_FAILED: i32 = 74;
+
+fn write_report(path: &std::path::Path, journal: &Value) -> anyhow::Result<()> {
+    let data = brunt_web::game_day::from_journal(journal).map_err(anyhow::Error::msg)?;
+    std::fs::write(path, brunt_web::render(&data))?;
+    Ok(())
 }
 
 /// Prints each phase and activity as Chaos Toolkit's log does.
@@ -166,6 +225,7 @@ fn progress(event: Event<'_>) {
                 ),
                 (RunStatus::Succeeded, Some(false)) => "out of tolerance".to_string(),
                 (RunStatus::Succeeded, _) => "succeeded".to_string(),
+                (RunStatus::Interrupted, _) => "interrupted".to_string(),
             };
             eprintln!("   {kind} {name}: {outcome} ({:.3}s)", run.duration);
         }

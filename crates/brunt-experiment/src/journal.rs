@@ -79,7 +79,9 @@ pub struct Run {
     pub output: Value,
     /// ISO 8601 start time.
     pub start: String,
-    /// `succeeded` or `failed`.
+    /// `succeeded` or `failed`; absent for the activity an interruption cut short, as in
+    /// Chaos Toolkit's journal.
+    #[serde(skip_serializing_if = "RunStatus::is_interrupted")]
     pub status: RunStatus,
     /// Why it failed, as lines.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +103,14 @@ pub enum RunStatus {
     Succeeded,
     /// It could not run or its provider failed.
     Failed,
+    /// Ctrl-C or SIGTERM stopped it (not written to the journal).
+    Interrupted,
+}
+
+impl RunStatus {
+    fn is_interrupted(&self) -> bool {
+        *self == RunStatus::Interrupted
+    }
 }
 
 /// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it.

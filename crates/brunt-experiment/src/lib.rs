@@ -7,10 +7,13 @@
 
 pub mod activity;
 pub mod cli;
+pub mod fault_phase;
 pub mod format;
 pub mod journal;
+pub mod live_load;
 pub mod provider;
 pub mod runner;
+pub mod started;
 pub mod substitute;
 pub mod tolerance;
 

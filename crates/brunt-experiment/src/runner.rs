@@ -11,10 +11,13 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Activity, Pause};
+use crate::activity::{Activity, Kind, Pause, ProbeMode};
+use crate::fault_phase::{FaultClock, FaultPhase};
 use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
+use crate::live_load::LiveLoad;
 use crate::provider::ActivityFailed;
+use crate::started::StartedProcesses;
 use crate::substitute::Vars;
 
 /// When rollbacks are played (`--rollback-strategy`, or the experiment's
@@ -69,6 +72,12 @@ pub enum Event<'a> {
 /// State the activities share: the substitution values, which the toxiproxy extension extends.
 pub struct Context {
     vars: Mutex<Vars>,
+    /// The faults' phase, for loads' per-phase verdicts.
+    pub faults: Arc<FaultClock>,
+    /// The running load's last seconds, for metric probes.
+    pub live: Arc<LiveLoad>,
+    /// The processes the experiment started, by name.
+    pub started: StartedProcesses,
 }
 
 impl Context {
@@ -76,6 +85,9 @@ impl Context {
     pub fn new(vars: Vars) -> Self {
         Context {
             vars: Mutex::new(vars),
+            faults: Arc::default(),
+            live: Arc::default(),
+            started: StartedProcesses::default(),
         }
     }
 
@@ -152,6 +164,10 @@ pub async fn run(
         let (runs, interrupted) =
             activities(&experiment.method, ctx, Phase::Method, stop, report).await;
         journal.run = runs;
+        if ctx.faults.has_hypothesis_failed() {
+            // A load's thresholds and probes with a mode are the hypothesis during the fault.
+            journal.deviated = true;
+        }
         if interrupted {
             journal.status = Status::Interrupted;
             break 'experiment;
@@ -183,6 +199,7 @@ pub async fn run(
             activities(&experiment.rollbacks, ctx, Phase::Rollbacks, &never, report)
                 .await
                 .0;
+        ctx.faults.rolled_back();
     }
     journal.end = journal::now();
     journal.duration = started.elapsed().as_secs_f64();
@@ -222,11 +239,11 @@ async fn steady_state(
         probes: Vec::new(),
     };
     for probe in probes {
-        let mut run = execute(probe, ctx).await.1;
+        let mut run = execute(probe, ctx, false).await.1;
         let met = match (run.status, &probe.tolerance) {
             (RunStatus::Succeeded, Some(t)) => t.check(&run.output, ctx).await,
             (RunStatus::Succeeded, None) => true,
-            (RunStatus::Failed, _) => false,
+            _ => false,
         };
         run.tolerance_met = Some(met);
         report(Event::Activity(phase, &run));
@@ -251,31 +268,61 @@ async fn activities(
     report: &dyn Fn(Event<'_>),
 ) -> (Vec<Run>, bool) {
     let mut done: Vec<(Instant, Run)> = Vec::new();
+    // The activity in the foreground, recorded as cut short when `stop` fires during it.
+    let current: std::cell::RefCell<Option<(Instant, String, &Activity)>> = Default::default();
     let mut background: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
+    // Probes with a mode sample until the other activities have ended.
+    let finished = CancellationToken::new();
+    let mut sampling: Vec<JoinHandle<(Instant, Run)>> = Vec::new();
     let all = async {
         for a in list {
-            if a.background {
+            let fault = phase == Phase::Method && a.kind == Kind::Action && a.provider.is_fault();
+            if let Some((mode, every)) = a.mode {
+                let (a, ctx, finished) = (a.clone(), ctx.clone(), finished.clone());
+                sampling.push(tokio::task::spawn_local(async move {
+                    sample(&a, &ctx, mode, every, &finished).await
+                }));
+            } else if a.background {
                 let (a, ctx) = (a.clone(), ctx.clone());
-                background.push(tokio::task::spawn_local(
-                    async move { execute(&a, &ctx).await },
-                ));
+                background.push(tokio::task::spawn_local(async move {
+                    execute(&a, &ctx, fault).await
+                }));
             } else {
-                let run = execute(a, ctx).await;
+                current.replace(Some((Instant::now(), journal::now(), a)));
+                let run = execute(a, ctx, fault).await;
+                current.replace(None);
                 report(Event::Activity(phase, &run.1));
                 done.push(run);
             }
         }
-        while let Some(handle) = background.first_mut() {
-            let joined = handle.await;
-            background.remove(0);
-            if let Ok(run) = joined {
-                report(Event::Activity(phase, &run.1));
-                done.push(run);
+        for list in [&mut background, &mut sampling] {
+            while let Some(handle) = list.first_mut() {
+                let joined = handle.await;
+                list.remove(0);
+                if let Ok(run) = joined {
+                    report(Event::Activity(phase, &run.1));
+                    done.push(run);
+                }
             }
+            finished.cancel();
         }
     };
     let interrupted = until_stopped(stop, all).await.is_none();
-    for handle in background {
+    if let Some((started, start, a)) = current.take().filter(|_| interrupted) {
+        let run = Run {
+            activity: a.raw.clone(),
+            output: Value::Null,
+            start,
+            status: RunStatus::Interrupted,
+            exception: None,
+            end: journal::now(),
+            duration: started.elapsed().as_secs_f64(),
+            tolerance_met: None,
+        };
+        report(Event::Activity(phase, &run));
+        done.push((started, run));
+    }
+    for handle in background.into_iter().chain(sampling) {
         handle.abort();
     }
     done.sort_by_key(|(started, _)| *started);
@@ -283,12 +330,18 @@ async fn activities(
 }
 
 /// Runs one activity with its pauses; a provider's failure is a failed run, not an error.
-async fn execute(a: &Activity, ctx: &Context) -> (Instant, Run) {
+/// A `fault` (an action of the method) moves the fault clock while it runs.
+async fn execute(a: &Activity, ctx: &Context, fault: bool) -> (Instant, Run) {
     let paused = pause(a.pause_before.as_ref(), ctx).await;
     let started = Instant::now();
     let start = journal::now();
     let result = match paused {
-        Ok(()) => a.provider.run(ctx, None).await,
+        Ok(()) => {
+            let _active = fault
+                .then(|| ctx.faults.start(a.provider.is_timed_fault()))
+                .flatten();
+            a.provider.run(ctx, None).await
+        }
         Err(e) => Err(ActivityFailed(format!("pauses.before: {e}"))),
     };
     let end = journal::now();
@@ -313,6 +366,76 @@ async fn execute(a: &Activity, ctx: &Context) -> (Instant, Run) {
         exception,
         end,
         duration,
+        tolerance_met: None,
+    };
+    (started, run)
+}
+
+/// Samples a probe with a mode at its interval until `finished`: always (`continuous`) or
+/// while a fault is active (`on-fault`). Its run lists every sample; it fails, and the
+/// hypothesis during the fault with it, when a sample is out of tolerance or none was taken.
+async fn sample(
+    a: &Activity,
+    ctx: &Context,
+    mode: ProbeMode,
+    every: Duration,
+    finished: &CancellationToken,
+) -> (Instant, Run) {
+    let started = Instant::now();
+    let start = journal::now();
+    let mut samples = Vec::new();
+    let mut out_of_tolerance = 0;
+    while !finished.is_cancelled() {
+        let phase = ctx.faults.phase();
+        if mode == ProbeMode::Continuous || phase == FaultPhase::During {
+            let at = journal::now();
+            let result = a.provider.run(ctx, None).await;
+            let (output, met, exception) = match result {
+                Ok(output) => {
+                    let met = match &a.tolerance {
+                        Some(t) => t.check(&output, ctx).await,
+                        None => true,
+                    };
+                    (output, met, None)
+                }
+                Err(e) => (Value::Null, false, Some(e.0)),
+            };
+            out_of_tolerance += usize::from(!met);
+            samples.push(serde_json::json!({
+                "start": at, "phase": phase, "output": output, "tolerance_met": met,
+                "exception": exception,
+            }));
+        }
+        tokio::select! {
+            () = finished.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    let failure = if samples.is_empty() {
+        Some("no sample was taken: no fault was active while the method ran".to_string())
+    } else if out_of_tolerance > 0 {
+        Some(format!(
+            "{out_of_tolerance} of {} samples out of tolerance",
+            samples.len()
+        ))
+    } else {
+        None
+    };
+    if failure.is_some() {
+        ctx.faults.hypothesis_failed();
+    }
+    let run = Run {
+        activity: a.raw.clone(),
+        output: serde_json::json!({"mode": mode, "samples": samples}),
+        start,
+        status: if failure.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        },
+        exception: failure.map(|f| vec![format!("ActivityFailed: {f}\n")]),
+        end: journal::now(),
+        duration: started.elapsed().as_secs_f64(),
         tolerance_met: None,
     };
     (started, run)

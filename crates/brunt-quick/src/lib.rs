@@ -9,7 +9,7 @@ mod vu;
 pub use args::{duration_flag, Load, QuickArgs};
 
 use anyhow::{Context, Result};
-use brunt_engine::Plan;
+use brunt_engine::{Plan, RunOptions, RunOutcome};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{write_stdout, ReportConfig, SummaryOptions};
 use brunt_web::RunReport;
@@ -20,9 +20,21 @@ use std::time::Duration;
 /// How long the reachability check before the attack waits for a connection.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
-/// threshold failed, 105 when interrupted, 74 when an output could not be written).
-pub fn run(args: QuickArgs) -> Result<i32> {
+/// An attack checked and ready to run, without a reporter: `brunt quick` wraps it in its
+/// summary and outputs, `brunt experiment`'s load runs it in the background and judges its
+/// thresholds per phase of the experiment.
+pub struct Attack {
+    plan: Plan,
+    factory: Arc<vu::QuickFactory>,
+    registry: Arc<Registry>,
+    /// The `--threshold` flags, checked against the registry.
+    pub thresholds: Thresholds,
+    /// The `--monitor` flags, started (their metrics are in the registry).
+    pub monitors: brunt_monitor::Monitors,
+}
+
+/// Checks the flags, resolves the target and fails fast when it cannot be reached.
+pub fn prepare(args: &QuickArgs) -> Result<Attack> {
     let registry = Arc::new(Registry::new());
     let request = args.request()?;
     preflight(&request)?;
@@ -35,6 +47,43 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             .add_cli(t, &registry)
             .with_context(|| format!("--threshold '{t}'"))?;
     }
+    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
+    Ok(Attack {
+        plan,
+        factory,
+        registry,
+        thresholds,
+        monitors,
+    })
+}
+
+impl Attack {
+    /// The registry the attack's samples are recorded in.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Runs it on the engine to the end of its plan or until `options.control` stops it.
+    pub fn run(self, options: RunOptions) -> Result<RunOutcome> {
+        Ok(brunt_engine::run(
+            &self.plan,
+            self.factory,
+            self.registry,
+            options,
+        )?)
+    }
+}
+
+/// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
+/// threshold failed, 105 when interrupted, 74 when an output could not be written).
+pub fn run(args: QuickArgs) -> Result<i32> {
+    let Attack {
+        plan,
+        factory,
+        registry,
+        thresholds,
+        monitors,
+    } = prepare(&args)?;
     let summary = SummaryOptions {
         trend_stats: match &args.summary_trend_stats {
             Some(list) => SummaryOptions::parse_trend_stats(list)?,
@@ -59,7 +108,6 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
         write_stdout("the summary", &f.summary.text())

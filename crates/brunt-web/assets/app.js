@@ -24,7 +24,8 @@
   function num(v, digits) {
     if (v === null || v === undefined || !isFinite(v)) return "–";
     var d = digits === undefined ? 2 : digits;
-    return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en") : v.toFixed(d).replace(/\.?0+$/, "");
+    // Trailing zeros of the fraction only: 20 stays 20.
+    return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en") : v.toFixed(d).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
   }
 
   function ms(v) { return v === null || v === undefined ? "–" : num(v, 2) + " ms"; }
@@ -102,6 +103,62 @@
     return specs;
   }
 
+  var BAND_COLORS = { fault: "rgba(220, 38, 38, 0.14)", rollback: "rgba(22, 163, 74, 0.16)" };
+
+  // Game-day reports: a band for each fault and rollback behind every chart, and a tick per
+  // probe result (green met, red not) along its bottom edge.
+  function experimentPlugin() {
+    return { hooks: { drawClear: [function (u) {
+      var exp = data.experiment;
+      if (!exp) return;
+      var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
+      ctx.save();
+      exp.bands.forEach(function (b) {
+        var x0 = u.valToPos(b.from, "x", true), x1 = u.valToPos(b.to, "x", true);
+        ctx.fillStyle = BAND_COLORS[b.kind] || BAND_COLORS.fault;
+        ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
+      });
+      exp.probes.forEach(function (p) {
+        var x = u.valToPos(p.t, "x", true);
+        ctx.fillStyle = p.ok ? "#16a34a" : "#dc2626";
+        ctx.fillRect(x - 1, top + height - 8, 3, 8);
+      });
+      ctx.restore();
+    }] } };
+  }
+
+  // The x range covers the faults and probes as well as the load's seconds.
+  function xRange() {
+    var ts = data.points.map(function (p) { return p.t; });
+    if (data.experiment) {
+      data.experiment.bands.forEach(function (b) { ts.push(b.from, b.to); });
+      data.experiment.probes.forEach(function (p) { ts.push(p.t); });
+    }
+    if (!ts.length) return [0, 1];
+    return [Math.min(0, Math.min.apply(null, ts)), Math.max(1, Math.max.apply(null, ts))];
+  }
+
+  function renderExperiment() {
+    var exp = data.experiment;
+    $("experiment").hidden = !exp;
+    if (!exp) return;
+    var held = exp.status === "completed" && !exp.deviated;
+    var verdict = $("experiment-verdict");
+    verdict.textContent = exp.status + (exp.deviated ? " · deviated" : "") + (held ? " · hypothesis held" : " · hypothesis not held");
+    verdict.className = held ? "ok" : "bad";
+    table("phases", ["phase", "seconds", "requests", "req/s", "errors", "p95", "thresholds"], exp.phases.map(function (p) {
+      var ok = p.thresholds.every(function (t) { return t[1]; });
+      return [p.phase, num(p.seconds, 0), num(p.requests, 0), num(p.rps, 1), num(p.err * 100, 2) + " %", ms(p.p95),
+        el("td", p.thresholds.map(function (t) { return (t[1] ? "✓ " : "✗ ") + t[0]; }).join("  "), ok ? "ok" : "bad")];
+    }));
+    table("bands", ["activity", "kind", "from (s)", "to (s)", "status"], exp.bands.map(function (b) {
+      return [b.name, b.kind, num(b.from, 1), num(b.to, 1), verdictCell(b.ok)];
+    }));
+    table("probes", ["probe", "at (s)", "phase", "result"], exp.probes.map(function (p) {
+      return [p.name, num(p.t, 1), p.phase, verdictCell(p.ok)];
+    }));
+  }
+
   function columns(spec) {
     var cols = [data.points.map(function (p) { return p.t; })];
     spec.series.forEach(function (s) { cols.push(data.points.map(s[1])); });
@@ -132,7 +189,8 @@
       var opts = {
         width: chartWidth(),
         height: 220,
-        scales: { x: { time: false } },
+        scales: { x: { time: false, range: data.experiment ? function () { return xRange(); } : undefined } },
+        plugins: [experimentPlugin()],
         axes: [{ label: "seconds" }, { size: 70 }],
         series: [{ label: "t" }].concat(spec.series.map(function (s, i) {
           return { label: s[0], stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false };
@@ -218,12 +276,17 @@
     table("thresholds", ["metric", "threshold", "verdict"], data.thresholds.map(function (t) {
       return [t.metric, t.source, verdictCell(t.ok)];
     }));
+    renderExperiment();
     renderCards();
     renderCharts();
     renderFinal();
     var failed = data.thresholds.some(function (t) { return !t.ok; });
     var status = $("status");
-    if (data.summary) {
+    if (data.experiment) {
+      var held = data.experiment.status === "completed" && !data.experiment.deviated;
+      status.textContent = held ? "experiment · hypothesis held" : "experiment · hypothesis not held";
+      status.className = "status " + (held ? "finished" : "failed");
+    } else if (data.summary) {
       status.textContent = failed ? "finished · thresholds failed" : "finished";
       status.className = "status " + (failed ? "failed" : "finished");
     } else {
@@ -239,7 +302,7 @@
   });
 
   renderAll();
-  if (!window.BRUNT_LIVE || data.summary) return;
+  if (!window.BRUNT_LIVE || data.summary || data.experiment) return;
   var events = new EventSource("events");
   events.addEventListener("state", function (e) {
     data = JSON.parse(e.data);

@@ -4,8 +4,10 @@
 //!
 //! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags and drives its run through a
 //! [`RunReport`], which feeds the reporter's outputs and the [`WebSession`] and finishes both.
+//! [`game_day`] draws a chaos experiment's journal on the same page.
 
 mod dashboard;
+pub mod game_day;
 mod page;
 mod report_cmd;
 mod report_data;

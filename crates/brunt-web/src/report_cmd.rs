@@ -5,17 +5,18 @@ use crate::{page, ReportData};
 use anyhow::{Context, Result};
 use brunt_output::Results;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Build the self-contained HTML report from a results file (written with --out results=FILE)
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:
   brunt quick http://127.0.0.1:8080/ --out results=results.json
   brunt report results.json -o report.html
-  brunt report part1.json part2.json -o report.html   (instances of one run, merged exactly)")]
+  brunt report part1.json part2.json -o report.html   (instances of one run, merged exactly)
+  brunt report journal.json -o game-day.html   (a chaos experiment's game-day report)")]
 pub struct ReportArgs {
     /// The results file, e.g. results.json; several are merged (one per instance of a
-    /// distributed run)
+    /// distributed run); or the journal.json of `brunt experiment run`
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
 
@@ -26,6 +27,11 @@ pub struct ReportArgs {
 
 /// Writes the report; returns the exit code (0).
 pub fn report(args: ReportArgs) -> Result<i32> {
+    if let Some(journal) = journal(&args.results) {
+        let data = crate::game_day::from_journal(&journal)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.results[0].display()))?;
+        return write(&args.output, &data);
+    }
     let mut files = args.results.iter();
     let mut results = match files.next() {
         Some(first) => Results::read(first)?,
@@ -41,8 +47,24 @@ pub fn report(args: ReportArgs) -> Result<i32> {
         .collect();
     let title = format!("brunt report {}", names.join(" + "));
     let data = ReportData::from_results(&results, title);
-    std::fs::write(&args.output, page::render(&data))
-        .with_context(|| format!("-o {}: cannot write the report", args.output.display()))?;
-    eprintln!("report: {}", args.output.display());
+    write(&args.output, &data)
+}
+
+fn write(output: &Path, data: &ReportData) -> Result<i32> {
+    std::fs::write(output, page::render(data))
+        .with_context(|| format!("-o {}: cannot write the report", output.display()))?;
+    eprintln!("report: {}", output.display());
     Ok(0)
+}
+
+/// The journal of `brunt experiment run`, when the one file given is one (a game-day report).
+/// (Anything else is read as a results file, which names what is wrong with it.)
+fn journal(files: &[PathBuf]) -> Option<serde_json::Value> {
+    let [file] = files else {
+        return None;
+    };
+    let text = std::fs::read_to_string(file).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .filter(crate::game_day::is_journal)
 }

@@ -6,7 +6,7 @@
 
 use brunt_metrics::{builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, TrendAgg};
 use brunt_output::{Results, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -27,6 +27,9 @@ pub struct ReportData {
     pub thresholds: Vec<Verdict>,
     /// Present once the run has ended.
     pub summary: Option<FinalSummary>,
+    /// A chaos experiment's faults, phases and probes (the game-day report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<crate::game_day::GameDay>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
@@ -37,7 +40,7 @@ pub struct ReportData {
 const MIN_POINT_SECS: f64 = 0.5;
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Point {
     /// Seconds since the start.
     pub t: f64,
@@ -62,7 +65,7 @@ pub struct Point {
 }
 
 /// One group's share of a second.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Breakdown {
     pub rps: f64,
     pub err: f64,

@@ -281,3 +281,42 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
         "charts drawn: blue {blue}, red {red}"
     );
 }
+
+/// A journal of `brunt experiment run` with a load, a latency fault, its rollback and a
+/// continuous probe, drawn as the game-day report.
+#[test]
+fn the_game_day_report_draws_the_journal_offline() {
+    let journal: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/game-day-journal.json")).unwrap();
+    let data = brunt_web::game_day::from_journal(&journal).unwrap();
+    let game = data.experiment.as_ref().unwrap();
+    assert_eq!(game.phases.len(), 3, "before, during, after");
+    assert!(game
+        .bands
+        .iter()
+        .any(|b| b.kind == "fault" && b.name == "slow-orders"));
+    assert!(game.bands.iter().any(|b| b.kind == "rollback"));
+    assert!(game.probes.len() > 3, "steady-state probes and samples");
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("game-day.html");
+    std::fs::write(&page, render(&data)).unwrap();
+    let url = format!("file://{}", page.display());
+    let (dom, stderr) = browse(
+        &chrome,
+        &dir.path().join("p1"),
+        &url,
+        &["--dump-dom", "--virtual-time-budget=4000"],
+    );
+    let body = check_dom(&dom, &stderr);
+    assert!(body.contains("data-charts=\"4\""), "{body}");
+    assert!(
+        !dom.contains("<section id=\"experiment\" hidden"),
+        "the experiment section shows"
+    );
+    assert!(dom.contains("hypothesis not held"), "the verdict");
+    assert!(
+        dom.contains("slow-orders") && dom.contains("remove-latency"),
+        "faults and rollbacks"
+    );
+}

@@ -45,6 +45,11 @@ fn yes() -> bool {
 }
 
 impl HttpProvider {
+    /// The URL as written.
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
     pub(super) async fn run(
         &self,
         ctx: &Context,

@@ -1,6 +1,8 @@
-//! What an activity runs, one file per provider type: `http`, `process`, and the `python`
-//! modules of Chaos Toolkit's toxiproxy extension, executed natively.
+//! What an activity runs, one file per provider type: `http`, `process`, the `python`
+//! modules of Chaos Toolkit's toxiproxy extension, executed natively, and brunt's own
+//! activities (`brunt/`).
 
+mod brunt;
 mod http;
 mod process;
 mod toxiproxy;
@@ -24,6 +26,8 @@ pub enum Provider {
     Process(process::ProcessProvider),
     /// `{"type": "python", "module": "chaostoxi....", "func", "arguments"}`.
     Toxiproxy(toxiproxy::Call),
+    /// `{"type": "brunt", "module", "func", "arguments"}`: brunt's own activities.
+    Brunt(brunt::Call),
 }
 
 impl Provider {
@@ -32,7 +36,7 @@ impl Provider {
         let kind = v
             .get("type")
             .and_then(Value::as_str)
-            .ok_or("provider.type: a provider must have a type (http, process or python)")?;
+            .ok_or("provider.type: a provider must have a type (http, process, python or brunt)")?;
         let fields = |e: serde_path_to_error::Error<serde_json::Error>| {
             let path = e.path().to_string();
             if path == "." {
@@ -54,10 +58,28 @@ impl Provider {
             "python" => Ok(Provider::Toxiproxy(
                 toxiproxy::Call::parse(v).map_err(|e| format!("provider.{e}"))?,
             )),
+            "brunt" => Ok(Provider::Brunt(
+                brunt::Call::parse(v).map_err(|e| format!("provider.{e}"))?,
+            )),
             other => Err(format!(
-                "provider.type: unknown provider type {other:?} (expected http, process or python)"
+                "provider.type: unknown provider type {other:?} (expected http, process, python or brunt)"
             )),
         }
+    }
+
+    /// Whether running it as an action of the method injects a fault (everything but brunt's
+    /// loads, probes and process starts).
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Provider::Brunt(c) => c.is_fault(),
+            _ => true,
+        }
+    }
+
+    /// A fault undone when its own activity ends (brunt's timed faults), rather than by the
+    /// rollbacks.
+    pub fn is_timed_fault(&self) -> bool {
+        matches!(self, Provider::Brunt(c) if c.is_timed_fault())
     }
 
     /// Runs it; `value` is the output a probe tolerance passes as the `value` argument.
@@ -66,6 +88,7 @@ impl Provider {
             Provider::Http(p) => p.run(ctx, value).await,
             Provider::Process(p) => p.run(ctx, value).await,
             Provider::Toxiproxy(c) => c.run(ctx, value).await,
+            Provider::Brunt(c) => c.run(ctx, value).await,
         }
     }
 }

@@ -358,7 +358,7 @@ fn ok_or_false(r: Result<Value, ClientError>) -> Result<Value, ActivityFailed> {
 }
 
 /// The API address from the configuration, as the extension builds it.
-fn client(conf: &Map<String, Value>) -> Result<Client, ActivityFailed> {
+pub(super) fn client(conf: &Map<String, Value>) -> Result<Client, ActivityFailed> {
     let address = match conf.get("toxiproxy_url").filter(|v| !v.is_null()) {
         Some(url) => python_str(url),
         None => {

@@ -1,0 +1,210 @@
+//! `load`: a `brunt quick` attack run in the background on the engine (its own threads),
+//! whose `--threshold`s are the hypothesis *during* the fault: they are judged separately on
+//! the samples of each fault phase (before, during, after), taken from the engine's
+//! once-a-second intervals, so a phase boundary falls on a whole second of the load. Its
+//! output also holds those seconds as the report page's points (`timeline`), the data of the
+//! game-day report.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use brunt_engine::{Control, RunControl, RunOptions, Tick};
+use brunt_metrics::{Agg, Registry, Snapshot};
+use brunt_quick::QuickArgs;
+use brunt_web::ReportData;
+use clap::Parser;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::arguments;
+use crate::fault_phase::FaultPhase;
+use crate::live_load::LiveLoad;
+use crate::provider::ActivityFailed;
+use crate::runner::Context;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadArgs {
+    /// `brunt quick`'s arguments: the URL and its flags.
+    quick: Vec<String>,
+}
+
+/// `brunt quick`'s flags, parsed as the CLI parses them.
+#[derive(Parser)]
+#[command(name = "quick")]
+struct QuickCommand {
+    #[command(flatten)]
+    args: QuickArgs,
+}
+
+/// A parsed load.
+#[derive(Clone, Debug)]
+pub struct Load {
+    args: QuickArgs,
+}
+
+/// What a phase of the load saw.
+#[derive(Default)]
+struct PhaseSamples {
+    snapshot: Snapshot,
+    seconds: f64,
+}
+
+impl Load {
+    pub(super) fn parse(args: &Value) -> Result<Self, String> {
+        let a: LoadArgs = arguments(args)?;
+        let parsed =
+            QuickCommand::try_parse_from(std::iter::once("quick".to_string()).chain(a.quick))
+                .map_err(|e| {
+                    let text = e.render().to_string();
+                    format!(
+                        "arguments.quick: {}",
+                        text.lines()
+                            .next()
+                            .unwrap_or_default()
+                            .trim_start_matches("error: ")
+                    )
+                })?
+                .args;
+        if !parsed.outs.is_empty() || parsed.summary_export.is_some() {
+            return Err(
+                "arguments.quick: --out and --summary-export are not written for a load in an experiment; the journal holds its figures"
+                    .into(),
+            );
+        }
+        Ok(Load { args: parsed })
+    }
+
+    pub(super) async fn run(&self, ctx: &Context) -> Result<Value, ActivityFailed> {
+        let attack =
+            brunt_quick::prepare(&self.args).map_err(|e| ActivityFailed(format!("{e:#}")))?;
+        let thresholds = attack.thresholds.clone();
+        let registry = attack.registry().clone();
+        let phases: Arc<Mutex<BTreeMap<FaultPhase, PhaseSamples>>> = Arc::default();
+        // Its seconds as the report page charts them, for the game-day report.
+        let timeline = Arc::new(Mutex::new(ReportData::default()));
+        ctx.live.start(registry.clone());
+        let observer = {
+            let (phases, clock) = (phases.clone(), ctx.faults.clone());
+            let (timeline, live) = (timeline.clone(), ctx.live.clone());
+            let charted = registry.clone();
+            let mut last = Duration::ZERO;
+            Box::new(move |tick: &mut Tick<'_>| {
+                timeline
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_interval(tick.elapsed, &tick.interval.series, &charted);
+                live.push(&tick.interval.series);
+                let mut phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
+                let p = phases.entry(clock.phase()).or_default();
+                p.snapshot.merge_series(&tick.interval.series);
+                p.seconds += tick.elapsed.saturating_sub(last).as_secs_f64();
+                last = tick.elapsed;
+                Control::Continue
+            })
+        };
+        let control = RunControl::new();
+        let options = RunOptions {
+            control: control.clone(),
+            observer: Some(observer),
+            ..RunOptions::default()
+        };
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("brunt-experiment-load".into())
+            .spawn(move || {
+                let _ = done.send(attack.run(options));
+            })
+            .map_err(|e| ActivityFailed(format!("cannot start the load: {e}")))?;
+        // An interrupted experiment drops this future: the load stops with it.
+        let _stop = StopOnDrop(control, ctx.live.clone());
+        finished
+            .await
+            .map_err(|_| ActivityFailed("the load ended without a result".into()))?
+            .map_err(|e| ActivityFailed(format!("{e:#}")))?;
+
+        let phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Map::new();
+        let mut crossed = Vec::new();
+        for (phase, samples) in phases.iter() {
+            let elapsed = Duration::from_secs_f64(samples.seconds);
+            let verdicts: Map<String, Value> = thresholds
+                .evaluate(&samples.snapshot, elapsed)
+                .into_iter()
+                .map(|r| {
+                    if !r.ok {
+                        crossed.push(format!("{} {} ({phase:?})", r.metric_name, r.source));
+                    }
+                    (
+                        format!("{}: {}", r.metric_name, r.source),
+                        Value::Bool(r.ok),
+                    )
+                })
+                .collect();
+            let mut figures = figures(&registry, &samples.snapshot, samples.seconds);
+            figures.insert("thresholds".into(), Value::Object(verdicts));
+            out.insert(
+                serde_json::to_value(phase)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                Value::Object(figures),
+            );
+        }
+        if !crossed.is_empty() {
+            ctx.faults.hypothesis_failed();
+        }
+        let timeline = std::mem::take(
+            &mut timeline
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .points,
+        );
+        Ok(
+            json!({"phases": out, "thresholds_ok": crossed.is_empty(), "crossed": crossed,
+                  "timeline": timeline}),
+        )
+    }
+}
+
+/// A phase's figures: its seconds, requests, requests per second, failure rate and latency.
+fn figures(registry: &Registry, snapshot: &Snapshot, seconds: f64) -> Map<String, Value> {
+    let metric = |name: &str| registry.get(name).and_then(|id| snapshot.metric(id));
+    let requests = match metric("http_reqs") {
+        Some(Agg::Counter { sum }) => sum,
+        _ => 0.0,
+    };
+    let failed = match metric("http_req_failed") {
+        Some(Agg::Rate { passes, total }) if total > 0 => passes as f64 / total as f64,
+        _ => 0.0,
+    };
+    let mut out = Map::new();
+    out.insert("seconds".into(), json!(seconds));
+    out.insert("requests".into(), json!(requests));
+    out.insert(
+        "rps".into(),
+        json!(if seconds > 0.0 {
+            requests / seconds
+        } else {
+            0.0
+        }),
+    );
+    out.insert("http_req_failed".into(), json!(failed));
+    if let Some(Agg::Trend(t)) = metric("http_req_duration") {
+        out.insert("http_req_duration_p95".into(), json!(t.percentile(95.0)));
+        out.insert("http_req_duration_max".into(), json!(t.percentile(100.0)));
+    }
+    out
+}
+
+/// Stops the load's run, and metric probes' view of it, when dropped, however the activity
+/// ends.
+struct StopOnDrop(RunControl, Arc<LiveLoad>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+        self.1.stop();
+    }
+}
