@@ -4,7 +4,7 @@
 
 use crate::{RunInfo, WebArgs, WebSession};
 use anyhow::Result;
-use brunt_engine::{RunControl, RunOptions, RunOutcome};
+use brunt_engine::{RunControl, RunEnd, RunOptions, RunOutcome};
 use brunt_metrics::Registry;
 use brunt_output::{Finished, OutputError, ReportConfig, Reporter};
 use std::sync::Arc;
@@ -71,6 +71,12 @@ impl RunReport {
     ) -> Finished {
         let mut finished = self.reporter.finish(outcome, setup_data, definition_order);
         let failed = present(&finished);
+        // After the summary, as k6 logs it; an abortOnFail stop said its own line already.
+        if !matches!(outcome.end, RunEnd::Aborted(_)) {
+            if let Some(line) = finished.summary.crossed_line() {
+                brunt_engine::log::error(&line);
+            }
+        }
         finished
             .failed_writes
             .extend(failed.iter().map(ToString::to_string));
