@@ -95,6 +95,9 @@ impl Client {
         if let Some(e) = req.failure() {
             return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
         }
+        if let Some(limit) = &self.config.rps {
+            limit.wait().await;
+        }
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
         let mut resp = self.hop(req, deadline).await;

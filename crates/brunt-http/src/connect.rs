@@ -49,8 +49,14 @@ pub(crate) async fn connect(
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
-        Host::Domain(name) => resolver.resolve(name).await?,
+        Host::Domain(name) => {
+            config.blocked_hostnames.check(name)?;
+            resolver.resolve(name).await?
+        }
     };
+    for ip in ips.iter() {
+        config.blocked_ips.check(*ip)?;
+    }
     let connect_start = Instant::now();
     let mut first_err = None;
     let mut tcp = None;

@@ -6,6 +6,7 @@
 //! a [`Response`] with status 0 and k6's `error`/`error_code`. [`Recorder`] turns responses into
 //! k6's `http_*` samples with k6's tags.
 
+mod block;
 mod client;
 mod config;
 mod connect;
@@ -14,14 +15,17 @@ mod error;
 mod h1;
 mod h2;
 mod metered;
+mod rate;
 mod record;
 mod request;
 mod response;
 mod tls;
 
+pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
 pub use config::{ClientConfig, HttpVersion};
 pub use error::{ErrorCode, RequestError};
+pub use rate::RateLimiter;
 pub use record::{ExpectedStatuses, Recorder};
 pub use request::Request;
 pub use response::{Proto, Response, Timings};

@@ -8,7 +8,6 @@ use crate::vu::{Call, CallOutcome, JsVu};
 use brunt_engine::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
 use brunt_http::{Client, ClientConfig};
 use brunt_metrics::builtin;
-use std::io::Write;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -80,13 +79,12 @@ impl VuFactory for JsVuFactory {
     }
 }
 
-/// Prints an iteration's uncaught exception as k6 does (with its stack), on stderr.
+/// Logs an iteration's uncaught exception as k6 does (with its stack).
 pub(crate) fn log_exception(e: &ScriptError) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ERRO[{:04}] {}  source=stacktrace",
-        crate::modules::console::seconds(),
-        e
+    brunt_engine::log::log(
+        brunt_engine::log::Level::Error,
+        &e.to_string(),
+        &[("source", "stacktrace")],
     );
 }
 
