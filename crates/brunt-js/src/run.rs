@@ -389,9 +389,12 @@ fn comma_list(list: &str, what: &str, key: &str) -> anyhow::Result<Value> {
         .filter(|s| !s.is_empty())
         .map(Value::from)
         .collect();
-    let items = Value::Array(items);
-    blocked(&items, key).map_err(|e| anyhow!("{what}: {e}"))?;
-    Ok(items)
+    match key {
+        "blacklistIPs" => BlockedIps::parse(list).map(drop),
+        _ => BlockedHostnames::parse(list).map(drop),
+    }
+    .map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(Value::Array(items))
 }
 
 /// k6's `rps`: a whole number of requests a second, 0 for no limit.
