@@ -2,6 +2,7 @@
 
 use crate::block::{BlockedHostnames, BlockedIps};
 use crate::rate::RateLimiter;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub struct ClientConfig {
     pub blocked_ips: Arc<BlockedIps>,
     /// k6's `blockHostnames`.
     pub blocked_hostnames: Arc<BlockedHostnames>,
+    /// The source address of this client's connections (k6's `--local-ips`, one per VU).
+    pub local_ip: Option<IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -55,6 +58,7 @@ impl Default for ClientConfig {
             rps: None,
             blocked_ips: Arc::default(),
             blocked_hostnames: Arc::default(),
+            local_ip: None,
         }
     }
 }

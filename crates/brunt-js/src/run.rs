@@ -9,7 +9,7 @@ use brunt_engine::log;
 use brunt_engine::{
     parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
 };
-use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, RateLimiter};
+use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, LocalIps, RateLimiter};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
@@ -171,6 +171,10 @@ pub struct RunArgs {
     /// The shortest an iteration may be: shorter ones sleep for the rest, e.g. `1s`.
     #[arg(long, value_name = "DURATION")]
     pub min_iteration_duration: Option<String>,
+    /// Source addresses of the VUs' connections, round-robin by VU, e.g.
+    /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
+    #[arg(long, value_name = "IPS")]
+    pub local_ips: Option<String>,
     /// Accepted and ignored: brunt opens no REST API, so nothing listens on it.
     #[arg(short = 'a', long, value_name = "HOST:PORT")]
     pub address: Option<String>,
@@ -189,9 +193,6 @@ pub struct Unsupported {
     /// Not supported yet: DNS answers follow the system resolver.
     #[arg(long, value_name = "ttl=..,select=..,policy=..")]
     pub dns: Option<String>,
-    /// Not supported yet: connections use the system's source address.
-    #[arg(long, value_name = "IPS")]
-    pub local_ips: Option<String>,
     /// Not supported: brunt has no REST API to resume a paused run.
     #[arg(short = 'p', long)]
     pub paused: bool,
@@ -201,10 +202,9 @@ impl Unsupported {
     /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
     fn refusal(&self) -> Option<String> {
         let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 4] = [
+        let list: [(bool, &str, &str, &str); 3] = [
             (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
             (self.dns.is_some(), "DNS", "--dns", "brunt resolves with the system resolver; ttl, select and policy are not supported yet"),
-            (self.local_ips.is_some(), "LOCAL_IPS", "--local-ips", "choosing source addresses is not supported yet"),
             (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
         ];
         list.into_iter()
@@ -789,6 +789,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(l) => l,
         Err(e) => return Ok(config_error(e)),
     };
+    let local_ips = match args.local_ips.clone().or_else(|| env_var("LOCAL_IPS")) {
+        Some(list) => match LocalIps::parse(&list) {
+            Ok(p) => Some(p),
+            Err(e) => return Ok(config_error(format!("--local-ips: {e}"))),
+        },
+        None => None,
+    };
     let control = brunt_output::stop_on_signals();
     let (program, registry) = match load(&args.script, env, control.clone()) {
         Ok(v) => v,
@@ -917,11 +924,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(r) => r,
         Err(e) => return Ok(config_error(format!("{e:#}"))),
     };
-    let factory = Arc::new(JsVuFactory::new(
-        program.clone(),
-        http.clone(),
-        [plan.setup_timeout(), plan.teardown_timeout()],
-    ));
+    let factory = Arc::new(
+        JsVuFactory::new(
+            program.clone(),
+            http.clone(),
+            [plan.setup_timeout(), plan.teardown_timeout()],
+        )
+        .with_local_ips(local_ips),
+    );
     let opts = RunOptions {
         workers: args.workers.unwrap_or(0),
         setup: !(args.no_setup || env_flag("NO_SETUP")),

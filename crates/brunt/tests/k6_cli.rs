@@ -280,7 +280,6 @@ fn k6_flags_are_accepted_or_refused_by_name() {
     for (flag, value) in [
         ("--system-tags", Some("url")),
         ("--dns", Some("ttl=1m")),
-        ("--local-ips", Some("127.0.0.2")),
         ("--paused", None),
     ] {
         let mut args = vec!["run", flag];

@@ -1,6 +1,6 @@
 //! `k6 run` flags that change what a run does, each against a loopback server the test starts:
 //! `--throw`, `--blacklist-ip`, `--block-hostnames`, `--rps`, `--min-iteration-duration`,
-//! `--address`/`--paused`; logging (`--log-output`, `--log-format`, `--console-output`,
+//! `--local-ips`, `--address`/`--paused`; logging (`--log-output`, `--log-format`, `--console-output`,
 //! `--verbose`); k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
 
 mod common;
@@ -408,4 +408,56 @@ fn address_is_accepted_and_paused_is_refused_with_what_to_do() {
     let out = brunt(&["run", "-q", "--address", "localhost:6565", s]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     fails_with(&["run", "--paused", s], 104, "brunt has no REST API");
+}
+
+#[test]
+fn local_ips_give_each_vu_its_source_address_round_robin() {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("URL=http://{}/", l.local_addr().unwrap());
+    // Four VUs, one request each: the server answers and records who connected.
+    let server = std::thread::spawn(move || {
+        let mut peers = Vec::new();
+        for _ in 0..4 {
+            let (mut c, peer) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            peers.push(peer.ip().to_string());
+        }
+        peers.sort();
+        peers
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "s.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { a: { executor: 'per-vu-iterations', vus: 4, iterations: 1 } } };
+export default function () { http.get(__ENV.URL); }
+"#,
+    );
+    let s = s.to_str().unwrap();
+    let out = brunt(&[
+        "run",
+        "-q",
+        "--local-ips",
+        "127.0.0.2-127.0.0.3,127.0.0.9/32",
+        "-e",
+        &url,
+        s,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        server.join().unwrap(),
+        ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.9"],
+        "VU n takes the pool's address n-1, wrapping"
+    );
+    fails_with(
+        &["run", "--local-ips", "127.0.0.9-127.0.0.1", s],
+        104,
+        "--local-ips: '127.0.0.9-127.0.0.1'",
+    );
 }
