@@ -68,9 +68,9 @@ impl Client {
             )
         })?;
         Ok(Client {
+            resolver: Resolver::new(config.dns),
             config,
             user_agent,
-            resolver: Resolver::default(),
             pool: RefCell::new(Vec::new()),
         })
     }

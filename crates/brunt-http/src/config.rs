@@ -1,6 +1,7 @@
 //! Client settings, with k6's defaults.
 
 use crate::block::{BlockedHostnames, BlockedIps};
+use crate::dns::DnsConfig;
 use crate::rate::RateLimiter;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct ClientConfig {
     pub blocked_ips: Arc<BlockedIps>,
     /// k6's `blockHostnames`.
     pub blocked_hostnames: Arc<BlockedHostnames>,
+    /// k6's `dns`: the answers' lifetime, family policy and which address is used.
+    pub dns: DnsConfig,
     /// The source address of this client's connections (k6's `--local-ips`, one per VU).
     pub local_ip: Option<IpAddr>,
 }
@@ -59,6 +62,7 @@ impl Default for ClientConfig {
             blocked_ips: Arc::default(),
             blocked_hostnames: Arc::default(),
             local_ip: None,
+            dns: DnsConfig::default(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod tls;
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
 pub use config::{ClientConfig, HttpVersion};
+pub use dns::DnsConfig;
 pub use error::{ErrorCode, RequestError};
 pub use local_ips::LocalIps;
 pub use rate::RateLimiter;

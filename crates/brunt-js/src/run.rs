@@ -9,7 +9,7 @@ use brunt_engine::log;
 use brunt_engine::{
     parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
 };
-use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, LocalIps, RateLimiter};
+use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
@@ -171,6 +171,10 @@ pub struct RunArgs {
     /// The shortest an iteration may be: shorter ones sleep for the rest, e.g. `1s`.
     #[arg(long, value_name = "DURATION")]
     pub min_iteration_duration: Option<String>,
+    /// DNS answers' lifetime, family and choice, e.g. `--dns ttl=1m,select=roundRobin,policy=onlyIPv4`
+    /// (k6's default `ttl=5m,select=random,policy=preferIPv4`).
+    #[arg(long, value_name = "ttl=..,select=..,policy=..")]
+    pub dns: Option<String>,
     /// Source addresses of the VUs' connections, round-robin by VU, e.g.
     /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
     #[arg(long, value_name = "IPS")]
@@ -190,9 +194,6 @@ pub struct Unsupported {
     /// Not supported yet: samples carry brunt's fixed set of system tags.
     #[arg(long, value_name = "TAGS")]
     pub system_tags: Option<String>,
-    /// Not supported yet: DNS answers follow the system resolver.
-    #[arg(long, value_name = "ttl=..,select=..,policy=..")]
-    pub dns: Option<String>,
     /// Not supported: brunt has no REST API to resume a paused run.
     #[arg(short = 'p', long)]
     pub paused: bool,
@@ -202,9 +203,8 @@ impl Unsupported {
     /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
     fn refusal(&self) -> Option<String> {
         let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 3] = [
+        let list: [(bool, &str, &str, &str); 2] = [
             (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
-            (self.dns.is_some(), "DNS", "--dns", "brunt resolves with the system resolver; ttl, select and policy are not supported yet"),
             (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
         ];
         list.into_iter()
@@ -358,6 +358,10 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
             l.extra.insert(key.into(), comma_list(list, flag, key)?);
         }
     }
+    if let Some(d) = &a.dns {
+        DnsConfig::parse(d).map_err(|e| anyhow!("--dns: {e}"))?;
+        l.extra.insert("dns".into(), Value::from(d.clone()));
+    }
     if let Some(n) = &a.rps {
         l.extra
             .insert("rps".into(), Value::from(parse_rps(n, "--rps")?));
@@ -467,6 +471,10 @@ fn env_layer() -> anyhow::Result<Layer> {
             l.extra
                 .insert(key.into(), comma_list(&list, &format!("K6_{name}"), key)?);
         }
+    }
+    if let Some(d) = env_var("DNS") {
+        DnsConfig::parse(&d).map_err(|e| anyhow!("K6_DNS: {e}"))?;
+        l.extra.insert("dns".into(), Value::from(d));
     }
     if let Some(n) = env_var("RPS") {
         l.extra
@@ -698,6 +706,28 @@ fn blocked(v: &Value, key: &str) -> anyhow::Result<(BlockedIps, BlockedHostnames
     Ok(out)
 }
 
+/// k6's `dns` option: the flag's string, or the options' object
+/// (`{ttl: '1m', select: 'first', policy: 'any'}`).
+fn dns_option(v: &Value) -> Result<DnsConfig, String> {
+    match v {
+        Value::String(s) => DnsConfig::parse(s),
+        Value::Object(m) => {
+            let parts = m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok(format!("{k}={s}")),
+                    Value::Number(n) => Ok(format!("{k}={n}")),
+                    _ => Err(format!("{k}: must be a string")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            DnsConfig::parse(&parts.join(","))
+        }
+        _ => Err(
+            "must be an object such as {ttl: '5m', select: 'random', policy: 'preferIPv4'}".into(),
+        ),
+    }
+}
+
 /// HTTP client settings from the consolidated options; an error names the option.
 fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
     let mut c = ClientConfig::default();
@@ -718,6 +748,9 @@ fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
     }
     if let Some(v) = json.get("blockHostnames") {
         c.blocked_hostnames = Arc::new(blocked(v, "blockHostnames")?.1);
+    }
+    if let Some(v) = json.get("dns") {
+        c.dns = dns_option(v).map_err(|e| anyhow!("dns: {e}"))?;
     }
     if let Some(v) = json.get("rps") {
         let n = v

@@ -1,6 +1,6 @@
 //! `k6 run` flags that change what a run does, each against a loopback server the test starts:
 //! `--throw`, `--blacklist-ip`, `--block-hostnames`, `--rps`, `--min-iteration-duration`,
-//! `--local-ips`, `--address`/`--paused`; logging (`--log-output`, `--log-format`, `--console-output`,
+//! `--local-ips`, `--dns`, `--address`/`--paused`; logging (`--log-output`, `--log-format`, `--console-output`,
 //! `--verbose`); k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
 
 mod common;
@@ -459,5 +459,53 @@ export default function () { http.get(__ENV.URL); }
         &["run", "--local-ips", "127.0.0.9-127.0.0.1", s],
         104,
         "--local-ips: '127.0.0.9-127.0.0.1'",
+    );
+}
+
+#[test]
+fn dns_policy_decides_which_family_localhost_connects_over() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("URL=http://localhost:{}/get", target.local_addr().port());
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(dir.path(), "s.js", ONE_REQUEST);
+    let s = s.to_str().unwrap();
+    let out = brunt(&[
+        "run",
+        "-q",
+        "--dns",
+        "ttl=0,select=first,policy=onlyIPv4",
+        "-e",
+        &url,
+        s,
+    ]);
+    assert!(stderr(&out).contains("got 0 "), "{}", stderr(&out));
+    // The target listens on IPv4 only: without IPv4 answers localhost is unreachable.
+    let out = brunt_cmd()
+        .args(["run", "-q", "-e", &url, s])
+        .env("K6_DNS", "policy=onlyIPv6")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("got 0 "), "{err}");
+    assert!(err.contains("Request Failed"), "{err}");
+    let opts = write(
+        dir.path(),
+        "o.js",
+        "export const options = { dns: { select: 'sometimes' } };\nexport default function () {}\n",
+    );
+    fails_with(
+        &["run", opts.to_str().unwrap()],
+        104,
+        "dns: select 'sometimes'",
+    );
+    fails_with(
+        &["run", "--dns", "ttl=soon", s],
+        104,
+        "--dns: invalid DNS TTL 'soon'",
+    );
+    fails_with(
+        &["run", "--dns", "cache=1", s],
+        104,
+        "--dns: unknown DNS setting 'cache'",
     );
 }
