@@ -18,12 +18,14 @@
 //!   on worker 0, before and after the scenarios; their samples count in the run.
 //! - [`segment`] partitions VUs, iterations and arrival rates between instances
 //!   (`--execution-segment`) with k6's striping, so instances covering `0:1` do the work of one.
+//! - [`log`] is the run's logger (k6's formats and outputs), used by every part that logs.
 //! - [`steps`] and [`arrival`] hold the pure schedules (ramping-vus VU counts, arrival-rate
 //!   start times) that the workers follow.
 
 pub mod arrival;
 mod collector;
 pub mod duration;
+pub mod log;
 mod options;
 mod plan;
 mod run;

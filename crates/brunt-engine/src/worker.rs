@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc as tmpsc, watch};
@@ -149,6 +149,8 @@ struct ScenarioShared {
     next_iteration: AtomicU64,
     /// Arrival-rate VUs that may still be created beyond the pre-allocated ones.
     unplanned_left: AtomicU64,
+    /// k6's `Insufficient VUs` warning was logged (once per scenario).
+    warned_insufficient: AtomicBool,
     /// Workers done with this scenario (the last one reports shared-iterations' leftovers).
     finished: AtomicUsize,
 }
@@ -173,6 +175,7 @@ impl Shared {
                         .arrival_pool(&tuple)
                         .map_or(0, |(pre, max)| max - pre),
                 ),
+                warned_insufficient: AtomicBool::new(false),
                 finished: AtomicUsize::new(0),
             })
             .collect();

@@ -69,9 +69,9 @@ impl Client {
             )
         })?;
         Ok(Client {
+            resolver: Resolver::new(config.dns),
             config,
             user_agent,
-            resolver: Resolver::default(),
             pool: RefCell::new(Vec::new()),
         })
     }
@@ -95,6 +95,9 @@ impl Client {
     ) -> Response {
         if let Some(e) = req.failure() {
             return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
+        }
+        if let Some(limit) = &self.config.rps {
+            limit.wait().await;
         }
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);

@@ -1,5 +1,10 @@
 //! Client settings, with k6's defaults.
 
+use crate::block::{BlockedHostnames, BlockedIps};
+use crate::dns::DnsConfig;
+use crate::rate::RateLimiter;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which HTTP versions a client speaks.
@@ -31,6 +36,16 @@ pub struct ClientConfig {
     pub reuse_connections: bool,
     /// Idle HTTP/1.1 connections kept per host (k6's `batchPerHost`, 6).
     pub max_idle_per_host: usize,
+    /// k6's `rps`: one limit shared by every client of the run.
+    pub rps: Option<Arc<RateLimiter>>,
+    /// k6's `blacklistIPs`.
+    pub blocked_ips: Arc<BlockedIps>,
+    /// k6's `blockHostnames`.
+    pub blocked_hostnames: Arc<BlockedHostnames>,
+    /// k6's `dns`: the answers' lifetime, family policy and which address is used.
+    pub dns: DnsConfig,
+    /// The source address of this client's connections (k6's `--local-ips`, one per VU).
+    pub local_ip: Option<IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +58,11 @@ impl Default for ClientConfig {
             user_agent: concat!("brunt/", env!("CARGO_PKG_VERSION")).to_string(),
             reuse_connections: true,
             max_idle_per_host: 6,
+            rps: None,
+            blocked_ips: Arc::default(),
+            blocked_hostnames: Arc::default(),
+            local_ip: None,
+            dns: DnsConfig::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
@@ -40,6 +40,19 @@ pub(crate) struct Connected {
     pub h2: bool,
 }
 
+/// A TCP connection to `addr`, from `local` when the client has a source address.
+async fn dial(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match local {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
+}
+
 /// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`.
 pub(crate) async fn connect(
     origin: &Origin,
@@ -49,14 +62,20 @@ pub(crate) async fn connect(
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
-        Host::Domain(name) => resolver.resolve(name).await?,
+        Host::Domain(name) => {
+            config.blocked_hostnames.check(name)?;
+            resolver.resolve(name).await?
+        }
     };
+    for ip in ips.iter() {
+        config.blocked_ips.check(*ip)?;
+    }
     let connect_start = Instant::now();
     let mut first_err = None;
     let mut tcp = None;
     for ip in ips.iter() {
         let addr = SocketAddr::new(*ip, origin.port);
-        match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
+        match tokio::time::timeout(DIAL_TIMEOUT, dial(addr, config.local_ip)).await {
             Ok(Ok(s)) => {
                 tcp = Some((s, addr));
                 break;

@@ -16,6 +16,10 @@ impl ErrorCode {
     pub const REQUEST_TIMEOUT: Self = Self(1050);
     pub const DNS: Self = Self(1100);
     pub const DNS_NO_SUCH_HOST: Self = Self(1101);
+    /// The address is in a `blacklistIPs` range.
+    pub const BLACKLISTED_IP: Self = Self(1110);
+    /// The host name matches a `blockHostnames` pattern.
+    pub const BLOCKED_HOSTNAME: Self = Self(1111);
     pub const TCP: Self = Self(1200);
     pub const TCP_BROKEN_PIPE: Self = Self(1201);
     pub const TCP_UNKNOWN_ERRNO: Self = Self(1202);
@@ -42,6 +46,16 @@ impl ErrorCode {
             Self(1000 + u32::from(status))
         } else {
             Self::NONE
+        }
+    }
+
+    /// k6's fixed `error` text for codes whose response and tag do not carry the cause's
+    /// message (the cause is what k6 logs and throws).
+    pub fn fixed_message(self) -> Option<&'static str> {
+        match self {
+            Self::BLACKLISTED_IP => Some("ip is blacklisted"),
+            Self::BLOCKED_HOSTNAME => Some("hostname is blocked"),
+            _ => None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! [`Client::send_streaming`] hands a body to a [`BodySink`] as it arrives, each piece stamped,
 //! and [`SseParser`] splits such a body into server-sent events.
 
+mod block;
 mod client;
 mod config;
 mod connect;
@@ -15,7 +16,9 @@ mod dns;
 mod error;
 mod h1;
 mod h2;
+mod local_ips;
 mod metered;
+mod rate;
 mod record;
 mod request;
 mod response;
@@ -23,9 +26,13 @@ mod sse;
 mod stream;
 mod tls;
 
+pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
 pub use config::{ClientConfig, HttpVersion};
+pub use dns::DnsConfig;
 pub use error::{ErrorCode, RequestError};
+pub use local_ips::LocalIps;
+pub use rate::RateLimiter;
 pub use record::{ExpectedStatuses, Recorder};
 pub use request::Request;
 pub use response::{Proto, Response, Timings};

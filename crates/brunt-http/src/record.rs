@@ -186,8 +186,8 @@ fn build_tags(resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet 
     if resp.proto != Proto::None {
         pairs.push(("proto", resp.proto.as_str().to_string()));
     }
-    if let Some(e) = &resp.error {
-        pairs.push(("error", e.clone()));
+    if let Some(e) = resp.error_text() {
+        pairs.push(("error", e.to_string()));
     }
     if !resp.error_code.is_none() {
         pairs.push(("error_code", resp.error_code.to_string()));

@@ -74,6 +74,14 @@ pub struct Response {
 }
 
 impl Response {
+    /// k6's `error` of the response and its samples' `error` tag: the code's fixed text where
+    /// k6 has one, else the failure's message.
+    pub fn error_text(&self) -> Option<&str> {
+        self.error
+            .as_ref()
+            .map(|e| self.error_code.fixed_message().unwrap_or(e))
+    }
+
     /// A request that got no response: status 0 with k6's error and code. Bytes, the remote
     /// address and the TLS version are the caller's to add when a connection was made.
     pub fn failure(req: &Request, e: RequestError, timings: Timings, elapsed: Duration) -> Self {

@@ -6,9 +6,8 @@ use crate::io::HttpIo;
 use crate::program::Program;
 use crate::vu::{Call, CallOutcome, JsVu};
 use brunt_engine::{IterationCtx, IterationOutcome, ScenarioInfo, Vu, VuError, VuFactory, VuInit};
-use brunt_http::{Client, ClientConfig};
+use brunt_http::{Client, ClientConfig, LocalIps};
 use brunt_metrics::builtin;
-use std::io::Write;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -17,6 +16,8 @@ use std::time::{Duration, SystemTime};
 pub struct JsVuFactory {
     program: Arc<Program>,
     http: ClientConfig,
+    /// `--local-ips`: each VU's source address.
+    local_ips: Option<LocalIps>,
     /// `setupTimeout` and `teardownTimeout`.
     timeouts: [Duration; 2],
     setup_data: Arc<Mutex<Option<Arc<str>>>>,
@@ -28,9 +29,16 @@ impl JsVuFactory {
         JsVuFactory {
             program,
             http,
+            local_ips: None,
             timeouts,
             setup_data: Arc::default(),
         }
+    }
+
+    /// VUs connect from the pool's addresses, round-robin by VU id (k6's `--local-ips`).
+    pub fn with_local_ips(mut self, pool: Option<LocalIps>) -> Self {
+        self.local_ips = pool;
+        self
     }
 
     /// What `setup()` returned, as JSON (None when it returned nothing or did not run).
@@ -66,7 +74,12 @@ impl VuFactory for JsVuFactory {
             init.id_in_test,
             init.id_in_instance,
         ));
-        let client = Client::new(self.http.clone()).map_err(|e| VuError(e.message))?;
+        let mut http = self.http.clone();
+        http.local_ip = self
+            .local_ips
+            .as_ref()
+            .map(|p| p.for_vu(init.id_in_instance));
+        let client = Client::new(http).map_err(|e| VuError(e.message))?;
         let js = JsVu::new(self.program.clone(), host.clone(), HttpIo::new(client))
             .map_err(|e| VuError(e.to_string()))?;
         Ok(ScriptVu {
@@ -80,13 +93,12 @@ impl VuFactory for JsVuFactory {
     }
 }
 
-/// Prints an iteration's uncaught exception as k6 does (with its stack), on stderr.
+/// Logs an iteration's uncaught exception as k6 does (with its stack).
 pub(crate) fn log_exception(e: &ScriptError) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ERRO[{:04}] {}  source=stacktrace",
-        crate::modules::console::seconds(),
-        e
+    brunt_engine::log::log(
+        brunt_engine::log::Level::Error,
+        &e.to_string(),
+        &[("source", "stacktrace")],
     );
 }
 

@@ -52,6 +52,10 @@ pub(crate) struct Shared {
     pub no_vu_connection_reuse: AtomicBool,
     /// `maxRedirects` (k6's default 10), unless a request sets `redirects`.
     pub max_redirects: AtomicU32,
+    /// k6's `throw`: a request that got no response throws instead of returning.
+    pub throw: AtomicBool,
+    /// Set by `exec.test.fail()`: the run goes on and exits with 110.
+    pub marked_failed: AtomicBool,
     pub abort_reason: Mutex<Option<String>>,
     /// The run's stop (Ctrl-C, SIGTERM), which also interrupts init contexts that are running.
     pub interrupt: RunControl,
@@ -196,6 +200,8 @@ impl Program {
                 discard_bodies: AtomicBool::new(false),
                 no_vu_connection_reuse: AtomicBool::new(false),
                 max_redirects: AtomicU32::new(10),
+                throw: AtomicBool::new(false),
+                marked_failed: AtomicBool::new(false),
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,
             }),

@@ -5,10 +5,11 @@
 use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
 use anyhow::{anyhow, Context as _};
+use brunt_engine::log;
 use brunt_engine::{
     parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
 };
-use brunt_http::ClientConfig;
+use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
 use brunt_metrics::{Registry, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
@@ -19,7 +20,7 @@ use brunt_web::RunReport;
 use clap::Args;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -157,72 +158,65 @@ pub struct RunArgs {
     /// The JavaScript dialect: `extended` (k6's default; brunt runs ES modules as written).
     #[arg(long, value_name = "MODE")]
     pub compatibility_mode: Option<String>,
-    /// Where logs go: `stderr` (the only one brunt has).
+    /// Where logs go: `stderr` (default), `stdout`, `none` or `file=PATH[,level=LEVEL]`.
     #[arg(long, value_name = "TARGET")]
     pub log_output: Option<String>,
-    /// Log format: `text` (the only one brunt has).
+    /// Log format: `text` (default), `json` (one object a line) or `raw` (the message alone).
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Write the script's `console.*` lines to this file instead of with the logs.
+    #[arg(long, value_name = "FILE")]
+    pub console_output: Option<PathBuf>,
+    /// A request that gets no response throws its error instead of returning it (`throw`).
+    #[arg(short = 'w', long)]
+    pub throw: bool,
+    /// Address ranges no request may reach, e.g. `--blacklist-ip 10.0.0.0/8,192.168.0.0/16`.
+    #[arg(long, value_name = "CIDRS")]
+    pub blacklist_ip: Option<String>,
+    /// Host names no request may reach, e.g. `--block-hostnames '*.example.com,api.test'`.
+    #[arg(long, value_name = "PATTERNS")]
+    pub block_hostnames: Option<String>,
+    /// At most this many requests a second across all VUs, e.g. `--rps 100` (0: no limit).
+    #[arg(long, value_name = "N")]
+    pub rps: Option<String>,
+    /// The shortest an iteration may be: shorter ones sleep for the rest, e.g. `1s`.
+    #[arg(long, value_name = "DURATION")]
+    pub min_iteration_duration: Option<String>,
+    /// DNS answers' lifetime, family and choice, e.g. `--dns ttl=1m,select=roundRobin,policy=onlyIPv4`
+    /// (k6's default `ttl=5m,select=random,policy=preferIPv4`).
+    #[arg(long, value_name = "ttl=..,select=..,policy=..")]
+    pub dns: Option<String>,
+    /// Source addresses of the VUs' connections, round-robin by VU, e.g.
+    /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
+    #[arg(long, value_name = "IPS")]
+    pub local_ips: Option<String>,
+    /// Accepted and ignored: brunt opens no REST API, so nothing listens on it.
+    #[arg(short = 'a', long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
     /// k6 flags brunt parses but cannot honour yet; each is refused with a message naming it.
     #[command(flatten)]
     pub unsupported: Unsupported,
 }
 
-/// `k6 run` flags that existing CI scripts pass and brunt does not implement yet. They are
-/// parsed (so the command line is understood) and refused by name, never silently ignored.
+/// `k6 run` flags that existing CI scripts pass and brunt does not implement. They are parsed
+/// (so the command line is understood) and refused by name, never silently ignored.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Unsupported {
-    /// Not supported yet: failed requests do not throw.
-    #[arg(short = 'w', long)]
-    pub throw: bool,
     /// Not supported yet: samples carry brunt's fixed set of system tags.
     #[arg(long, value_name = "TAGS")]
     pub system_tags: Option<String>,
-    /// Not supported yet: DNS answers follow the system resolver.
-    #[arg(long, value_name = "ttl=..,select=..,policy=..")]
-    pub dns: Option<String>,
-    /// Not supported yet: no address range is blocked.
-    #[arg(long, value_name = "CIDRS")]
-    pub blacklist_ip: Option<String>,
-    /// Not supported yet: no host name is blocked.
-    #[arg(long, value_name = "PATTERNS")]
-    pub block_hostnames: Option<String>,
-    /// Not supported yet: connections use the system's source address.
-    #[arg(long, value_name = "IPS")]
-    pub local_ips: Option<String>,
-    /// Not supported yet: the request rate is not capped.
-    #[arg(long, value_name = "N")]
-    pub rps: Option<String>,
-    /// Not supported yet: iterations are not padded to a minimum length.
-    #[arg(long, value_name = "DURATION")]
-    pub min_iteration_duration: Option<String>,
-    /// Not supported: brunt has no REST API to control a run.
-    #[arg(short = 'a', long, value_name = "HOST:PORT")]
-    pub address: Option<String>,
     /// Not supported: brunt has no REST API to resume a paused run.
     #[arg(short = 'p', long)]
     pub paused: bool,
-    /// Not supported yet: console output goes to stderr with the logs.
-    #[arg(long, value_name = "FILE")]
-    pub console_output: Option<String>,
 }
 
 impl Unsupported {
     /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
     fn refusal(&self) -> Option<String> {
         let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 11] = [
-            (self.throw, "THROW", "--throw", "failed requests do not throw in brunt yet"),
+        let list: [(bool, &str, &str, &str); 2] = [
             (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
-            (self.dns.is_some(), "DNS", "--dns", "brunt resolves with the system resolver; ttl, select and policy are not supported yet"),
-            (self.blacklist_ip.is_some(), "BLACKLIST_IPS", "--blacklist-ip", "blocking address ranges is not supported yet"),
-            (self.block_hostnames.is_some(), "BLOCK_HOSTNAMES", "--block-hostnames", "blocking host names is not supported yet"),
-            (self.local_ips.is_some(), "LOCAL_IPS", "--local-ips", "choosing source addresses is not supported yet"),
-            (self.rps.is_some(), "RPS", "--rps", "a run-wide request rate cap is not supported yet; use an arrival-rate executor or `brunt quick --rate`"),
-            (self.min_iteration_duration.is_some(), "MIN_ITERATION_DURATION", "--min-iteration-duration", "padding iterations to a minimum length is not supported yet; end the iteration with sleep()"),
-            (self.address.is_some(), "ADDRESS", "--address", "brunt has no REST API to control a running test"),
-            (self.paused, "PAUSED", "--paused", "brunt has no REST API to resume a paused test, so a run cannot start paused"),
-            (self.console_output.is_some(), "CONSOLE_OUTPUT", "--console-output", "console output cannot be sent to a file yet; it goes to stderr"),
+            (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
         ];
         list.into_iter()
             .find(|(flag, env, _, _)| given(*flag, env))
@@ -364,6 +358,29 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     if let Some(n) = a.max_redirects {
         l.extra.insert("maxRedirects".into(), Value::from(n));
     }
+    if a.throw {
+        l.extra.insert("throw".into(), Value::Bool(true));
+    }
+    for (flag, key, list) in [
+        ("--blacklist-ip", "blacklistIPs", &a.blacklist_ip),
+        ("--block-hostnames", "blockHostnames", &a.block_hostnames),
+    ] {
+        if let Some(list) = list {
+            l.extra.insert(key.into(), comma_list(list, flag, key)?);
+        }
+    }
+    if let Some(d) = &a.dns {
+        DnsConfig::parse(d).map_err(|e| anyhow!("--dns: {e}"))?;
+        l.extra.insert("dns".into(), Value::from(d.clone()));
+    }
+    if let Some(n) = &a.rps {
+        l.extra
+            .insert("rps".into(), Value::from(parse_rps(n, "--rps")?));
+    }
+    if let Some(d) = &a.min_iteration_duration {
+        l.engine.min_iteration_duration =
+            Some(parse_duration(d).map_err(|e| anyhow!("--min-iteration-duration: {e}"))?);
+    }
     for (flag, key, n) in [
         ("--batch", "batch", a.batch),
         ("--batch-per-host", "batchPerHost", a.batch_per_host),
@@ -377,6 +394,29 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
         }
     }
     Ok(l)
+}
+
+/// A comma-separated flag as the options' array, checked with the option's own parser.
+fn comma_list(list: &str, what: &str, key: &str) -> anyhow::Result<Value> {
+    let items: Vec<Value> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Value::from)
+        .collect();
+    match key {
+        "blacklistIPs" => BlockedIps::parse(list).map(drop),
+        _ => BlockedHostnames::parse(list).map(drop),
+    }
+    .map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(Value::Array(items))
+}
+
+/// k6's `rps`: a whole number of requests a second, 0 for no limit.
+fn parse_rps(v: &str, what: &str) -> anyhow::Result<u64> {
+    v.trim()
+        .parse()
+        .map_err(|_| anyhow!("{what}: '{v}' is not a whole number of requests a second"))
 }
 
 fn env_layer() -> anyhow::Result<Layer> {
@@ -430,6 +470,30 @@ fn env_layer() -> anyhow::Result<Layer> {
     }
     if let Some(n) = int("MAX_REDIRECTS")? {
         l.extra.insert("maxRedirects".into(), Value::from(n));
+    }
+    if env_flag("THROW") {
+        l.extra.insert("throw".into(), Value::Bool(true));
+    }
+    for (name, key) in [
+        ("BLACKLIST_IPS", "blacklistIPs"),
+        ("BLOCK_HOSTNAMES", "blockHostnames"),
+    ] {
+        if let Some(list) = env_var(name) {
+            l.extra
+                .insert(key.into(), comma_list(&list, &format!("K6_{name}"), key)?);
+        }
+    }
+    if let Some(d) = env_var("DNS") {
+        DnsConfig::parse(&d).map_err(|e| anyhow!("K6_DNS: {e}"))?;
+        l.extra.insert("dns".into(), Value::from(d));
+    }
+    if let Some(n) = env_var("RPS") {
+        l.extra
+            .insert("rps".into(), Value::from(parse_rps(&n, "K6_RPS")?));
+    }
+    if let Some(d) = env_var("MIN_ITERATION_DURATION") {
+        l.engine.min_iteration_duration =
+            Some(parse_duration(&d).map_err(|e| anyhow!("K6_MIN_ITERATION_DURATION: {e}"))?);
     }
     for (name, key) in [("BATCH", "batch"), ("BATCH_PER_HOST", "batchPerHost")] {
         match int(name)? {
@@ -511,29 +575,13 @@ fn config_file(flag: Option<&Path>) -> anyhow::Result<Map<String, Value>> {
 
 /// Flags whose only value brunt supports is k6's default: accepted with it, refused otherwise.
 fn accepted_values(a: &RunArgs) -> Result<(), String> {
-    let checks = [
-        (
-            "--compatibility-mode",
-            "COMPATIBILITY_MODE",
-            &a.compatibility_mode,
-            "extended",
-            "brunt runs ES modules as written, k6's default",
-        ),
-        (
-            "--log-output",
-            "LOG_OUTPUT",
-            &a.log_output,
-            "stderr",
-            "logs go to stderr; stdout, none, file= and loki= are not supported yet",
-        ),
-        (
-            "--log-format",
-            "LOG_FORMAT",
-            &a.log_format,
-            "text",
-            "logs are text; json and raw are not supported yet",
-        ),
-    ];
+    let checks = [(
+        "--compatibility-mode",
+        "COMPATIBILITY_MODE",
+        &a.compatibility_mode,
+        "extended",
+        "brunt runs ES modules as written, k6's default",
+    )];
     for (flag, env, value, only, why) in checks {
         if let Some(v) = value.clone().or_else(|| env_var(env)) {
             if v != only {
@@ -561,9 +609,19 @@ fn load(
         module_cache: module_cache.unwrap_or_else(crate::remote::default_cache_dir),
     };
     let program = Program::new(script, registry.clone(), config)?;
-    initialize(&program)?;
+    if let Err(e) = initialize(&program) {
+        return Err(match program.abort_reason() {
+            Some(reason) => InitAborted(reason).into(),
+            None => e.into(),
+        });
+    }
     Ok((program, registry))
 }
+
+/// `exec.test.abort()` in the init context: k6 exits 108, not 107.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InitAborted(String);
 
 /// An error in the script (init, setup): k6's exit 107 with the message and stack.
 fn script_error(e: impl std::fmt::Display) -> i32 {
@@ -576,13 +634,31 @@ fn config_error(e: impl std::fmt::Display) -> i32 {
     exit::INVALID_CONFIG
 }
 
-/// An error line as k6 logs it, with the seconds since start.
 fn log_error(e: impl std::fmt::Display) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ERRO[{:04}] {e}",
-        crate::modules::console::seconds()
-    );
+    log::error(&e.to_string());
+}
+
+/// The run's logger from `--log-output`, `--log-format`, `--verbose`, `--no-color` and
+/// `--console-output` (or their `K6_*` variables); an error names the flag.
+fn log_config(a: &RunArgs) -> Result<log::Config, String> {
+    let output = match a.log_output.clone().or_else(|| env_var("LOG_OUTPUT")) {
+        Some(o) => o.parse().map_err(|e| format!("--log-output: {e}"))?,
+        None => log::Output::default(),
+    };
+    let format = match a.log_format.clone().or_else(|| env_var("LOG_FORMAT")) {
+        Some(f) => f.parse().map_err(|e| format!("--log-format: {e}"))?,
+        None => log::Format::default(),
+    };
+    Ok(log::Config {
+        output,
+        format,
+        verbose: a.verbose || env_flag("VERBOSE"),
+        no_color: a.no_color || env_flag("NO_COLOR"),
+        console_output: a
+            .console_output
+            .clone()
+            .or_else(|| env_var("CONSOLE_OUTPUT").map(PathBuf::from)),
+    })
 }
 
 /// `brunt inspect`: prints the consolidated options as JSON.
@@ -621,8 +697,52 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-/// HTTP client settings from the consolidated options.
-fn http_config(json: &Map<String, Value>) -> ClientConfig {
+/// `blacklistIPs` or `blockHostnames` from the options (an array of strings), parsed.
+fn blocked(v: &Value, key: &str) -> anyhow::Result<(BlockedIps, BlockedHostnames)> {
+    let list = match v {
+        Value::Array(a) => a
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .ok_or_else(|| anyhow!("{key}: each entry must be a string"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(","),
+        Value::String(s) => s.clone(),
+        _ => return Err(anyhow!("{key}: must be an array of strings")),
+    };
+    let mut out = (BlockedIps::default(), BlockedHostnames::default());
+    match key {
+        "blacklistIPs" => out.0 = BlockedIps::parse(&list).map_err(|e| anyhow!("{key}: {e}"))?,
+        _ => out.1 = BlockedHostnames::parse(&list).map_err(|e| anyhow!("{key}: {e}"))?,
+    }
+    Ok(out)
+}
+
+/// k6's `dns` option: the flag's string, or the options' object
+/// (`{ttl: '1m', select: 'first', policy: 'any'}`).
+fn dns_option(v: &Value) -> Result<DnsConfig, String> {
+    match v {
+        Value::String(s) => DnsConfig::parse(s),
+        Value::Object(m) => {
+            let parts = m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok(format!("{k}={s}")),
+                    Value::Number(n) => Ok(format!("{k}={n}")),
+                    _ => Err(format!("{k}: must be a string")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            DnsConfig::parse(&parts.join(","))
+        }
+        _ => Err(
+            "must be an object such as {ttl: '5m', select: 'random', policy: 'preferIPv4'}".into(),
+        ),
+    }
+}
+
+/// HTTP client settings from the consolidated options; an error names the option.
+fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
     let mut c = ClientConfig::default();
     if let Some(ua) = json.get("userAgent").and_then(Value::as_str) {
         c.user_agent = ua.to_string();
@@ -636,7 +756,23 @@ fn http_config(json: &Map<String, Value>) -> ClientConfig {
     if let Some(n) = json.get("batchPerHost").and_then(Value::as_u64) {
         c.max_idle_per_host = n as usize;
     }
-    c
+    if let Some(v) = json.get("blacklistIPs") {
+        c.blocked_ips = Arc::new(blocked(v, "blacklistIPs")?.0);
+    }
+    if let Some(v) = json.get("blockHostnames") {
+        c.blocked_hostnames = Arc::new(blocked(v, "blockHostnames")?.1);
+    }
+    if let Some(v) = json.get("dns") {
+        c.dns = dns_option(v).map_err(|e| anyhow!("dns: {e}"))?;
+    }
+    if let Some(v) = json.get("rps") {
+        let n = v
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .ok_or_else(|| anyhow!("rps: must be a number of requests a second, not {v}"))?;
+        c.rps = RateLimiter::new(n).map(Arc::new);
+    }
+    Ok(c)
 }
 
 /// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key. Every key is
@@ -702,7 +838,10 @@ fn monitor_specs(flags: &[String], option: Option<&Value>) -> Result<Vec<Monitor
 
 /// `brunt run`: runs the script and returns k6's exit code.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    crate::modules::console::started();
+    log::start_clock();
+    if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
+        return Ok(config_error(e));
+    }
     let include_system = args
         .include_system_env_vars
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
@@ -734,6 +873,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(l) => l,
         Err(e) => return Ok(config_error(e)),
     };
+    let local_ips = match args.local_ips.clone().or_else(|| env_var("LOCAL_IPS")) {
+        Some(list) => match LocalIps::parse(&list) {
+            Ok(p) => Some(p),
+            Err(e) => return Ok(config_error(format!("--local-ips: {e}"))),
+        },
+        None => None,
+    };
     let control = brunt_output::stop_on_signals();
     let (program, registry) = match load(
         &args.script,
@@ -746,20 +892,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             log_error("interrupted while the init context ran; the test did not start");
             return Ok(exit::EXTERNAL_ABORT);
         }
-        Err(e) => return Ok(script_error(e)),
+        Err(e) => match e.downcast_ref::<InitAborted>() {
+            Some(reason) => {
+                log_error(format!(
+                    "could not initialize '{}': {reason}",
+                    args.script.display()
+                ));
+                return Ok(exit::SCRIPT_ABORTED);
+            }
+            None => return Ok(script_error(e)),
+        },
     };
     let c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
-    if args.verbose || env_flag("VERBOSE") {
-        let _ = writeln!(
-            std::io::stderr(),
-            "DEBU[{:04}] options: {}",
-            crate::modules::console::seconds(),
-            Value::Object(c.json.clone())
-        );
+    if log::enabled(log::Level::Debug) {
+        log::debug(&format!("options: {}", Value::Object(c.json.clone())));
     }
+    let http = match http_config(&c.json) {
+        Ok(h) => h,
+        Err(e) => return Ok(config_error(e)),
+    };
     let plan = match Plan::from_options(&c.engine) {
         Ok(p) => p,
         Err(e) => return Ok(config_error(e)),
@@ -794,6 +948,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     if c.json.get("noVUConnectionReuse").and_then(Value::as_bool) == Some(true) {
         shared.no_vu_connection_reuse.store(true, Ordering::Relaxed);
+    }
+    if c.json.get("throw").and_then(Value::as_bool) == Some(true) {
+        shared.throw.store(true, Ordering::Relaxed);
     }
     if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
         shared.max_redirects.store(n as u32, Ordering::Relaxed);
@@ -865,11 +1022,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(r) => r,
         Err(e) => return Ok(config_error(format!("{e:#}"))),
     };
-    let factory = Arc::new(JsVuFactory::new(
-        program.clone(),
-        http_config(&c.json),
-        [plan.setup_timeout(), plan.teardown_timeout()],
-    ));
+    let factory = Arc::new(
+        JsVuFactory::new(
+            program.clone(),
+            http.clone(),
+            [plan.setup_timeout(), plan.teardown_timeout()],
+        )
+        .with_local_ips(local_ips),
+    );
     let opts = RunOptions {
         workers: args.workers.unwrap_or(0),
         setup: !(args.no_setup || env_flag("NO_SETUP")),
@@ -878,7 +1038,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
-        Err(RunError::Setup(_)) if program.abort_reason().is_some() => {
+        Err(RunError::Setup(_) | RunError::VuInit(_)) if program.abort_reason().is_some() => {
             log_error(program.abort_reason().unwrap_or_default());
             return Ok(exit::SCRIPT_ABORTED);
         }
@@ -916,19 +1076,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             let metrics = std::rc::Rc::new(std::cell::RefCell::new(
                 brunt_metrics::Aggregator::new(registry.clone(), false),
             ));
-            let returned = handle_summary(
-                &program,
-                metrics,
-                summary.data().to_string(),
-                http_config(&c.json),
-            )
-            .map_err(|e| anyhow!("handleSummary() failed: {e}"))
-            .and_then(|json| match json {
-                Some(json) => {
-                    write_handle_summary(&serde_json::from_str(&json).unwrap_or(Value::Null))
-                }
-                None => Ok(Vec::new()),
-            });
+            let returned =
+                handle_summary(&program, metrics, summary.data().to_string(), http.clone())
+                    .map_err(|e| anyhow!("handleSummary() failed: {e}"))
+                    .and_then(|json| match json {
+                        Some(json) => write_handle_summary(
+                            &serde_json::from_str(&json).unwrap_or(Value::Null),
+                        ),
+                        None => Ok(Vec::new()),
+                    });
             match returned {
                 Ok(failed) => return failed,
                 // The text summary stands in for a handleSummary() that failed.
@@ -947,5 +1103,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         (RunEnd::Completed, Some(code)) if finished.verdict == exit::OK => code,
         _ => finished.exit_code(),
     };
+    // `exec.test.fail()`: k6 exits 110 even when thresholds failed too (110 beats 99).
+    if program.shared.marked_failed.load(Ordering::SeqCst)
+        && matches!(code, exit::OK | exit::THRESHOLDS_FAILED)
+    {
+        log_error("test run was marked as failed");
+        return Ok(exit::MARKED_AS_FAILED);
+    }
     Ok(code)
 }

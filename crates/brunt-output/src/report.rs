@@ -27,6 +27,8 @@ pub mod exit_code {
     pub const SCRIPT_EXCEPTION: i32 = 107;
     /// `test.abort()` from a script.
     pub const SCRIPT_ABORTED: i32 = 108;
+    /// `exec.test.fail()`: the run went on to its end and was marked as failed.
+    pub const MARKED_AS_FAILED: i32 = 110;
     /// The engine itself failed (a worker crashed).
     pub const GENERIC_ENGINE: i32 = 103;
     /// brunt's own: the run passed but an output could not be written (a full disk, a closed
@@ -218,7 +220,15 @@ impl Live {
             return Control::Continue;
         }
         match self.thresholds.abort_reason(tick.total, tick.elapsed) {
-            Some(reason) => Control::Abort(reason),
+            Some(reason) => {
+                // Logged when it happens, as k6 does; the summary follows.
+                let say = || brunt_engine::log::error(&reason);
+                match &self.progress {
+                    Some(p) => p.suspend(say),
+                    None => say(),
+                }
+                Control::Abort(reason)
+            }
             None => Control::Continue,
         }
     }

@@ -247,6 +247,26 @@ impl Summary {
         self.results.iter().any(|r| !r.ok)
     }
 
+    /// k6's error line at the end of a run whose thresholds failed: `thresholds on metrics
+    /// 'a, b' have been crossed` (names sorted, each once).
+    pub fn crossed_line(&self) -> Option<String> {
+        let mut names: Vec<&str> = self
+            .results
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| r.metric_name.as_str())
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        names.sort_unstable();
+        names.dedup();
+        Some(format!(
+            "thresholds on metrics '{}' have been crossed",
+            names.join(", ")
+        ))
+    }
+
     /// What k6 prints to stdout at the end of a run (without `handleSummary`), followed by brunt's
     /// error breakdown, run facts and generator warning.
     pub fn text(&self) -> String {

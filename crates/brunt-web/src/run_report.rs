@@ -4,7 +4,7 @@
 
 use crate::{RunInfo, WebArgs, WebSession};
 use anyhow::Result;
-use brunt_engine::{RunControl, RunOptions, RunOutcome};
+use brunt_engine::{RunControl, RunEnd, RunOptions, RunOutcome};
 use brunt_metrics::{builtin, Registry};
 use brunt_monitor::Monitors;
 use brunt_output::{Finished, Observed, OutputError, ReportConfig, Reporter};
@@ -92,6 +92,12 @@ impl RunReport {
             .reporter
             .finish(outcome, setup_data, definition_order, observed);
         let failed = present(&finished);
+        // After the summary, as k6 logs it; an abortOnFail stop said its own line already.
+        if !matches!(outcome.end, RunEnd::Aborted(_)) {
+            if let Some(line) = finished.summary.crossed_line() {
+                brunt_engine::log::error(&line);
+            }
+        }
         finished
             .failed_writes
             .extend(failed.iter().map(ToString::to_string));

@@ -109,7 +109,7 @@ fn a_script_warns_of_failed_requests_as_k6_but_not_of_every_one() {
     let warnings = err.lines().filter(|l| l.contains("Request Failed")).count();
     assert!((1..200).contains(&warnings), "{warnings} warnings:\n{err}");
     assert!(
-        err.contains(r#"Request Failed                                error="Get \"http://127.0.0.1:1/\": dial: connection refused""#),
+        err.contains(r#"level=warning msg="Request Failed" error="Get \"http://127.0.0.1:1/\": dial: connection refused""#),
         "{err}"
     );
     assert!(

@@ -7,7 +7,7 @@
 use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
 use crate::arrival::{constant_arrival_times, ramping_arrival_times};
-use crate::plan::Executor;
+use crate::plan::{Executor, Scenario};
 use crate::segment::ExecutionTuple;
 use crate::vu::VuFactory;
 use std::cell::{Cell, RefCell};
@@ -69,6 +69,24 @@ fn take_unplanned(unplanned: &AtomicU64) -> bool {
 }
 
 impl<F: VuFactory> Worker<F> {
+    /// k6's warning when an arrival-rate scenario drops an iteration with all its VUs busy
+    /// and none left to create, once per scenario in the whole run.
+    fn warn_insufficient(&self, si: usize, spec: &Scenario) {
+        let shared = &self.shared.scenarios[si];
+        if shared.warned_insufficient.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let max = spec
+            .executor
+            .arrival_pool(self.shared.plan.tuple())
+            .map_or(0, |(_, max)| max);
+        crate::log::log(
+            crate::log::Level::Warn,
+            &format!("Insufficient VUs, reached {max} active VUs and cannot initialize more"),
+            &[("executor", spec.executor.name()), ("scenario", &spec.name)],
+        );
+    }
+
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
         let spec = self.spec(si).clone();
@@ -121,6 +139,9 @@ impl<F: VuFactory> Worker<F> {
                 }
                 None => {
                     self.drop_iterations(si, 1);
+                    if unplanned.load(Ordering::Acquire) == 0 {
+                        self.warn_insufficient(si, &spec);
+                    }
                     // Like k6: start initialising one more VU in the background if allowed.
                     if !creating.get() && take_unplanned(unplanned) {
                         creating.set(true);

@@ -52,6 +52,7 @@ export const instance = {
 
 export const test = {
   abort(reason) { n.abort(reason === undefined ? undefined : String(reason)); },
+  fail(reason) { n.fail(reason === undefined ? undefined : String(reason)); },
   get options() { return n.testOptions(); },
 };
 

@@ -1,20 +1,12 @@
-//! `console.log/info/debug/warn/error`, printed to stderr in k6's log style.
+//! `console.log/info/debug/warn/error`, through the run's logger (`source=console`, or
+//! `--console-output`'s file); `console.debug` shows only with `--verbose`, as in k6.
 
 use super::def_public;
 use crate::host::Host;
+use brunt_engine::log::{self, Level};
 use rquickjs::function::Rest;
 use rquickjs::{Ctx, Object, Result, Value};
-use std::io::Write;
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::time::Instant;
-
-/// Log lines show seconds since the process started, as k6's do: the start is fixed by the first
-/// call, which `run` makes before anything else.
-pub(crate) fn started() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
-}
 
 /// One argument as k6 prints it: strings raw, other values as JSON.
 fn show<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> String {
@@ -44,20 +36,14 @@ fn show<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> String {
         .unwrap_or_default()
 }
 
-/// Whole seconds since the process started, for log lines.
-pub(crate) fn seconds() -> u64 {
-    started().elapsed().as_secs()
-}
-
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> Result<()> {
-    started();
     let console = Object::new(ctx.clone())?;
     for (name, level) in [
-        ("log", "INFO"),
-        ("info", "INFO"),
-        ("debug", "DEBU"),
-        ("warn", "WARN"),
-        ("error", "ERRO"),
+        ("log", Level::Info),
+        ("info", Level::Info),
+        ("debug", Level::Debug),
+        ("warn", Level::Warn),
+        ("error", Level::Error),
     ] {
         let h = host.clone();
         def_public(
@@ -65,16 +51,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
             &console,
             name,
             move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<()> {
-                if !h.shared.console_enabled {
+                if !h.shared.console_enabled || !log::enabled(level) {
                     return Ok(());
                 }
                 let msg: Vec<String> = args.0.into_iter().map(|v| show(&ctx, v)).collect();
-                let secs = seconds();
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{level}[{secs:04}] {:<45} source=console",
-                    msg.join(" ")
-                );
+                log::console(level, &msg.join(" "));
                 Ok(())
             },
         )?;

@@ -120,6 +120,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             Err(ctx.throw(error))
         },
     )?;
+    // test.fail(): k6 logs it at once, lets the run go on, and exits 110 at the end.
+    let h = host.clone();
+    def(
+        ctx,
+        native,
+        "fail",
+        move |reason: rquickjs::function::Opt<Option<String>>| -> Result<()> {
+            brunt_engine::log::error(&match reason.0.flatten() {
+                Some(r) => format!("test marked as failed: {r}"),
+                None => "test marked as failed".to_string(),
+            });
+            h.shared
+                .marked_failed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        },
+    )?;
     let h = host.clone();
     def(
         ctx,

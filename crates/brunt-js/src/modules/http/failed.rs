@@ -1,10 +1,10 @@
 //! k6's `Request Failed` warning for a request that got no response (k6 logs it unless the
-//! request's `throw` is set; brunt has no `throw`). k6 logs every one, which at load-test rates is
+//! `throw` option is set, when the request throws instead). k6 logs every one, which at load-test rates is
 //! thousands of lines a second; brunt logs at most [`PER_SECOND`] a second and says when it held
 //! some back: the end-of-test summary counts every error.
 
+use brunt_engine::log::{self, Level};
 use brunt_http::Response;
-use std::io::Write;
 use std::sync::Mutex;
 
 /// Warnings printed in one second of the run before the rest are held back.
@@ -19,7 +19,7 @@ pub(super) fn warn(resp: &Response) {
     let Some(error) = &resp.error else {
         return;
     };
-    let secs = crate::modules::console::seconds();
+    let secs = brunt_engine::log::seconds();
     let n = {
         let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
         if seen.0 != secs {
@@ -28,25 +28,26 @@ pub(super) fn warn(resp: &Response) {
         seen.1 += 1;
         seen.1
     };
-    let line = if n <= PER_SECOND {
-        // Go's `url.Error` text, which k6 logs: the method as Go spells it, the quoted URL.
-        let method = resp.method.as_str();
-        let method = format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
-        // A URL that did not parse has none to show (k6 logs the parse error alone).
-        let error = if resp.error_code == brunt_http::ErrorCode::INVALID_URL {
-            error.clone()
-        } else {
-            format!("{method} \"{}\": {error}", resp.url)
-        };
-        let mut line = format!("WARN[{secs:04}] {:<45} error={:?}", "Request Failed", error);
+    if n <= PER_SECOND {
+        let error = go_error(resp, error);
+        let mut fields = vec![("error", error.as_str())];
         if error.starts_with("x509:") {
-            line.push_str(&format!(" hint={:?}", brunt_output::TLS_HINT));
+            fields.push(("hint", brunt_output::TLS_HINT));
         }
-        line
+        log::log(Level::Warn, "Request Failed", &fields);
     } else if n == PER_SECOND + 1 {
-        format!("WARN[{secs:04}] more requests failed in this second: their warnings are not shown, the end-of-test summary counts every error")
-    } else {
-        return;
-    };
-    let _ = writeln!(std::io::stderr(), "{line}");
+        log::warn("more requests failed in this second: their warnings are not shown, the end-of-test summary counts every error");
+    }
+}
+
+/// Go's `url.Error` text for a failed request, which k6 logs and throws with `throw`: the method
+/// as Go spells it and the quoted URL before the message (`Get "URL": message`).
+pub(super) fn go_error(resp: &Response, error: &str) -> String {
+    // A URL that did not parse has none to show (k6 gives the parse error alone).
+    if resp.error_code == brunt_http::ErrorCode::INVALID_URL {
+        return error.to_string();
+    }
+    let method = resp.method.as_str();
+    let method = format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
+    format!("{method} \"{}\": {error}", resp.url)
 }

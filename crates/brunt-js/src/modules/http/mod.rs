@@ -452,7 +452,9 @@ fn after_hop(
         return Some(next);
     }
     record(host, p, resp);
-    failed::warn(resp);
+    if !host.shared.throw.load(Ordering::Relaxed) {
+        failed::warn(resp);
+    }
     let level = host.shared.http_debug.load(Ordering::Relaxed);
     if level > 0 {
         debug_log(level, req, resp);
@@ -488,6 +490,17 @@ fn check_phase(ctx: &Ctx<'_>, host: &Host) -> Result<()> {
     Ok(())
 }
 
+/// k6's `throw` option: a request that got no response throws its error (`Get "URL": ...`)
+/// instead of returning a response with `error` set.
+fn throw_if_failed(ctx: &Ctx<'_>, host: &Host, resp: &Response) -> Result<()> {
+    match &resp.error {
+        Some(e) if host.shared.throw.load(Ordering::Relaxed) => {
+            Err(throw(ctx, &failed::go_error(resp, e)))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Sends one prepared request, following redirects; returns the last request and its response.
 fn execute_one(
     ctx: &Ctx<'_>,
@@ -507,7 +520,10 @@ fn execute_one(
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
-            None => return Ok((req, resp)),
+            None => {
+                throw_if_failed(ctx, host, &resp)?;
+                return Ok((req, resp));
+            }
         }
     }
 }
@@ -570,6 +586,9 @@ fn execute_batch(
             }
         }
         active = next;
+    }
+    for (_, resp) in done.iter().flatten() {
+        throw_if_failed(ctx, host, resp)?;
     }
     Ok(done
         .into_iter()

@@ -188,7 +188,7 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
         }
         "url" => req.shown_url().into_js(ctx),
         "proto" => resp.proto.as_str().into_js(ctx),
-        "error" => resp.error.as_deref().unwrap_or("").into_js(ctx),
+        "error" => resp.error_text().unwrap_or("").into_js(ctx),
         "error_code" => resp.error_code.0.into_js(ctx),
         "remote_ip" => resp
             .remote
