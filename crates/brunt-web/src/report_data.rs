@@ -59,8 +59,10 @@ pub struct Point {
     pub by_name: BTreeMap<String, Breakdown>,
     pub by_scenario: BTreeMap<String, Breakdown>,
     /// Monitored targets' CPU (percent of one core) and resident memory (MB), by monitor
-    /// (`--monitor`), drawn beside latency.
+    /// (`--monitor`), drawn beside latency; absent from data written before monitors existed.
+    #[serde(default)]
     pub target_cpu: BTreeMap<String, f64>,
+    #[serde(default)]
     pub target_memory_mb: BTreeMap<String, f64>,
 }
 
