@@ -26,9 +26,45 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/crypto", include_str!("js/crypto.js")),
     ("k6/html", include_str!("js/html.js")),
     ("k6/timers", include_str!("js/timers.js")),
+    ("k6/experimental/fs", include_str!("js/fs.js")),
+    ("k6/experimental/csv", include_str!("js/csv.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),
 ];
+
+/// k6 modules that brunt will not have, with what to use instead.
+const UNAVAILABLE: &[(&str, &str)] = &[
+    (
+        "k6/browser",
+        "brunt does not run browsers; use k6 for browser tests",
+    ),
+    (
+        "k6/experimental/browser",
+        "brunt does not run browsers; use k6 (and its k6/browser module) for browser tests",
+    ),
+    (
+        "k6/experimental/redis",
+        "it was removed in k6 v2 and brunt does not have it; use k6 with the xk6-redis extension",
+    ),
+    (
+        "k6/experimental/tracing",
+        "k6 removed it; import the http-instrumentation-tempo jslib \
+         (https://jslib.k6.io/http-instrumentation-tempo/) instead",
+    ),
+];
+
+/// Why `spec` cannot be imported, when it names a module brunt will not have or an extension.
+fn unavailable(spec: &str) -> Option<String> {
+    if let Some((_, why)) = UNAVAILABLE.iter().find(|(n, _)| *n == spec) {
+        return Some(format!("cannot import '{spec}': {why}"));
+    }
+    spec.starts_with("k6/x/").then(|| {
+        format!(
+            "cannot import '{spec}': it is a k6 extension (xk6), and brunt runs no extensions; \
+             use a k6 binary built with it"
+        )
+    })
+}
 
 /// jslib.k6.io libraries by name (any version), as built-in equivalents.
 const JSLIB: &[(&str, &str)] = &[
@@ -126,6 +162,8 @@ pub(crate) fn resolve_name(base: &str, spec: &str) -> std::result::Result<Named,
         }
         let dir = Path::new(base).parent().unwrap_or(Path::new("."));
         dir.join(spec)
+    } else if let Some(why) = unavailable(spec) {
+        return Err(why);
     } else if spec.starts_with("k6/") {
         return Err(format!(
             "unknown k6 module '{spec}': brunt implements {}",
@@ -355,6 +393,12 @@ mod tests {
         assert!(resolve_name("/s.js", "k6/nope")
             .unwrap_err()
             .contains("k6/nope"));
+        assert!(resolve_name("/s.js", "k6/browser")
+            .unwrap_err()
+            .contains("use k6 for browser tests"));
+        assert!(resolve_name("/s.js", "k6/x/kafka")
+            .unwrap_err()
+            .contains("extension"));
         assert!(resolve_name("/s.js", "lodash")
             .unwrap_err()
             .contains("lodash"));

@@ -441,3 +441,15 @@ fn commonjs_modules_and_require_behave_as_k6() {
 fn typescript_scripts_and_imports_run() {
     run_passing("typescript.ts");
 }
+
+#[test]
+fn experimental_fs_and_csv_read_files_as_k6() {
+    run_passing("experimental_fs.js");
+    run_passing("experimental_csv.js");
+}
+
+#[test]
+fn modules_brunt_will_not_have_exit_107() {
+    let (code, _) = run_script("unavailable_module.js", |_| {});
+    assert_eq!(code, exit::SCRIPT_EXCEPTION);
+}

@@ -3,9 +3,11 @@
 
 pub(crate) mod console;
 pub(crate) mod crypto;
+pub(crate) mod csv;
 pub(crate) mod data;
 pub(crate) mod encoding;
 pub(crate) mod execution;
+pub(crate) mod fs;
 pub(crate) mod globals;
 pub(crate) mod html;
 pub(crate) mod http;
@@ -34,6 +36,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     let h = host.clone();
     // k6/http's state, shared by the module and its JavaScript layer.
     let http_state: OnceCell<Rc<http::State>> = OnceCell::new();
+    // The files k6/experimental/fs opened, which k6/experimental/csv parses.
+    let files: Rc<fs::Files> = Rc::default();
     def(
         ctx,
         &globals,
@@ -54,6 +58,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "html" => html::install(&ctx, &native)?,
                 "webcrypto" => webcrypto::install(&ctx, &native)?,
                 "text" => text_encoding::install(&ctx, &native)?,
+                "fs" => fs::install(&ctx, &native, &h, &files)?,
+                "csv" => csv::install(&ctx, &native, &h, &files)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
