@@ -119,14 +119,8 @@ impl Activity {
             Some(name) => format!("{location} {name:?}"),
             None => location.to_string(),
         };
-        let doc: ActivityDoc = serde_path_to_error::deserialize(&raw).map_err(|e| {
-            let path = e.path().to_string();
-            if path == "." {
-                format!("{label}: {}", e.inner())
-            } else {
-                format!("{label}: {path}: {}", e.inner())
-            }
-        })?;
+        let doc: ActivityDoc =
+            crate::format::from_value(&raw, "").map_err(|e| format!("{label}: {e}"))?;
         if doc.name.is_empty() {
             return Err(format!("{label}: name: an activity must have a name"));
         }

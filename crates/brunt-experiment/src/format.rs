@@ -142,16 +142,26 @@ pub fn load(path: &Path) -> Result<Experiment, FormatError> {
     parse(raw).map_err(|detail| FormatError::Invalid { file, detail })
 }
 
+/// Deserializes `v`; an error names the field that does not fit, under `under` when it is not
+/// empty: `provider.url: invalid type: ...`.
+pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    under: &str,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        match (under.is_empty(), path == ".") {
+            (true, true) => e.inner().to_string(),
+            (true, false) => format!("{path}: {}", e.inner()),
+            (false, true) => format!("{under}: {}", e.inner()),
+            (false, false) => format!("{under}.{path}: {}", e.inner()),
+        }
+    })
+}
+
 /// Validates an experiment already parsed into JSON values.
 pub fn parse(raw: Value) -> Result<Experiment, String> {
-    let doc: Document = serde_path_to_error::deserialize(&raw).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
-        }
-    })?;
+    let doc: Document = from_value(&raw, "")?;
     if doc.title.is_empty() {
         return Err("title: an experiment requires a title".into());
     }

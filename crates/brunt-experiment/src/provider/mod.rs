@@ -37,21 +37,10 @@ impl Provider {
             .get("type")
             .and_then(Value::as_str)
             .ok_or("provider.type: a provider must have a type (http, process, python or brunt)")?;
-        let fields = |e: serde_path_to_error::Error<serde_json::Error>| {
-            let path = e.path().to_string();
-            if path == "." {
-                format!("provider: {}", e.inner())
-            } else {
-                format!("provider.{path}: {}", e.inner())
-            }
-        };
         match kind {
-            "http" => Ok(Provider::Http(
-                serde_path_to_error::deserialize(v).map_err(fields)?,
-            )),
+            "http" => Ok(Provider::Http(crate::format::from_value(v, "provider")?)),
             "process" => {
-                let p: process::ProcessProvider =
-                    serde_path_to_error::deserialize(v).map_err(fields)?;
+                let p: process::ProcessProvider = crate::format::from_value(v, "provider")?;
                 p.validate().map_err(|e| format!("provider.{e}"))?;
                 Ok(Provider::Process(p))
             }

@@ -135,14 +135,7 @@ pub struct Call {
 impl Call {
     /// Accepts only the extension's modules and functions, with their parameters.
     pub(super) fn parse(v: &Value) -> Result<Self, String> {
-        let doc: PythonDoc = serde_path_to_error::deserialize(v).map_err(|e| {
-            let path = e.path().to_string();
-            if path == "." {
-                e.inner().to_string()
-            } else {
-                format!("{path}: {}", e.inner())
-            }
-        })?;
+        let doc: PythonDoc = crate::format::from_value(v, "")?;
         let funcs = MODULES
             .iter()
             .find(|(m, _)| *m == doc.module)

@@ -63,14 +63,7 @@ const FUNCS: &[(&str, &[&str])] = &[
 impl Call {
     /// Parses and checks a call; errors start with the field.
     pub(super) fn parse(v: &Value) -> Result<Self, String> {
-        let doc: BruntDoc = serde_path_to_error::deserialize(v).map_err(|e| {
-            let path = e.path().to_string();
-            if path == "." {
-                e.inner().to_string()
-            } else {
-                format!("{path}: {}", e.inner())
-            }
-        })?;
+        let doc: BruntDoc = crate::format::from_value(v, "")?;
         let funcs = FUNCS
             .iter()
             .find(|(m, _)| *m == doc.module)
@@ -144,14 +137,7 @@ impl Call {
 
 /// Deserializes a function's arguments, naming the field that does not fit.
 fn arguments<T: DeserializeOwned>(args: &Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(args).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("arguments: {}", e.inner())
-        } else {
-            format!("arguments.{path}: {}", e.inner())
-        }
-    })
+    crate::format::from_value(args, "arguments")
 }
 
 /// A duration in seconds from the arguments: finite and not negative.
