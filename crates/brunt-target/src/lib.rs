@@ -32,9 +32,13 @@
 //! | `/metrics` | the server's request counters in the Prometheus text format |
 //! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!
+//! With `--capacity N` at most N requests start per second and the rest queue (`/metrics`
+//! excepted), a known ceiling for `brunt capacity` to find.
+//!
 //! Anything else is 404. Request bodies over 10 MiB get 413.
 
 mod auth;
+mod capacity;
 pub mod cli;
 mod echo;
 mod llm;

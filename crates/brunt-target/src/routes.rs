@@ -21,6 +21,7 @@ use crate::llm::{self, AnswerBody, MockLlm};
 use crate::metrics::Counters;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
+use crate::capacity::Capacity;
 use crate::stall::Stall;
 use crate::status;
 
@@ -47,11 +48,14 @@ pub(crate) struct State {
     orders: Orders,
     counters: Counters,
     llm: MockLlm,
+    /// `--capacity`: at most this many requests per second start, the rest queue.
+    capacity: Option<Capacity>,
 }
 
 impl State {
-    pub(crate) fn new(llm: MockLlm) -> Self {
+    pub(crate) fn new(llm: MockLlm, capacity: Option<u32>) -> Self {
         State {
+            capacity: capacity.map(Capacity::new),
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
@@ -75,6 +79,13 @@ pub(crate) async fn handle(
 ) -> Result<http::Response<AnswerBody>, Infallible> {
     let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
+    // /metrics stays out of the queue: a monitor scraping it must see the overload, not join it.
+    if let Some(capacity) = state.capacity.as_ref().filter(|_| req.uri().path() != "/metrics") {
+        let wait = capacity.reserve(std::time::Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
         Bytes::new()
