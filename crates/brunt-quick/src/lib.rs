@@ -6,7 +6,8 @@
 mod args;
 mod vu;
 
-pub use args::{duration_flag, Load, QuickArgs};
+pub use args::{duration_flag, Load, QuickArgs, RequestArgs};
+pub use vu::QuickFactory;
 
 use anyhow::{Context, Result};
 use brunt_engine::Plan;
@@ -24,7 +25,7 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 /// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
     let registry = Arc::new(Registry::new());
-    let request = args.request()?;
+    let request = args.request.request()?;
     preflight(&request)?;
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
     // Before the thresholds, which may name the monitors' metrics.
@@ -54,12 +55,12 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             scenarios: plan.scenario_lines(),
         },
         &args.web,
-        format!("brunt quick {} {}", args.method, args.url),
+        format!("brunt quick {} {}", args.request.method, args.request.url),
         registry.clone(),
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
+    let factory = Arc::new(QuickFactory::new(request, args.request.client_config()?));
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
         write_stdout("the summary", &f.summary.text())
