@@ -116,7 +116,6 @@ pub struct RequestArgs {
     /// Accept any TLS certificate (self-signed test servers)
     #[arg(short = 'k', long)]
     pub insecure: bool,
-
 }
 
 /// Default attack length when neither --duration nor --iterations is given.
@@ -178,7 +177,6 @@ impl RequestArgs {
             ..ClientConfig::default()
         })
     }
-
 }
 
 /// A load shape without a script, as `quick` and `llm` take it from their flags: closed model

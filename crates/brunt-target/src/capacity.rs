@@ -49,7 +49,10 @@ mod tests {
         let c = Capacity::new(100);
         let start = Instant::now();
         for i in 0..50 {
-            assert_eq!(c.reserve(start + Duration::from_millis(10 * i)), Duration::ZERO);
+            assert_eq!(
+                c.reserve(start + Duration::from_millis(10 * i)),
+                Duration::ZERO
+            );
         }
     }
 

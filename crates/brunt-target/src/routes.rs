@@ -16,12 +16,12 @@ use hyper::body::{Body, Incoming};
 use url::form_urlencoded;
 
 use crate::auth;
+use crate::capacity::Capacity;
 use crate::echo;
 use crate::llm::{self, AnswerBody, MockLlm};
 use crate::metrics::Counters;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
-use crate::capacity::Capacity;
 use crate::stall::Stall;
 use crate::status;
 
@@ -80,7 +80,11 @@ pub(crate) async fn handle(
     let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
     // /metrics stays out of the queue: a monitor scraping it must see the overload, not join it.
-    if let Some(capacity) = state.capacity.as_ref().filter(|_| req.uri().path() != "/metrics") {
+    if let Some(capacity) = state
+        .capacity
+        .as_ref()
+        .filter(|_| req.uri().path() != "/metrics")
+    {
         let wait = capacity.reserve(std::time::Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
