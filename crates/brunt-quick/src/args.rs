@@ -59,6 +59,11 @@ pub struct QuickArgs {
     #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
     pub outs: Vec<OutSpec>,
 
+    /// Project the error budgets of SLO thresholds (`rate<X`, `p(N)<B`) onto a window, e.g.
+    /// 30d: days until it is used up and which burn-rate alert would fire (docs/outputs.md)
+    #[arg(long, value_name = "DURATION")]
+    pub slo_window: Option<String>,
+
     /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max
     #[arg(long, value_name = "STATS")]
     pub summary_trend_stats: Option<String>,

@@ -26,6 +26,16 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 pub fn run(args: QuickArgs) -> Result<i32> {
     let registry = Arc::new(Registry::new());
     let request = args.request.request()?;
+    let slo_window = args
+        .slo_window
+        .as_deref()
+        .map(|w| match duration_flag("--slo-window", w)? {
+            d if d.is_zero() => {
+                anyhow::bail!("--slo-window '{w}': must be longer than 0s, e.g. 30d")
+            }
+            d => Ok(d),
+        })
+        .transpose()?;
     preflight(&request)?;
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
     // Before the thresholds, which may name the monitors' metrics.
@@ -53,6 +63,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             quiet: args.quiet,
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
+            slo_window,
         },
         &args.web,
         format!("brunt quick {} {}", args.request.method, args.request.url),
