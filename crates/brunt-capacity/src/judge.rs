@@ -23,12 +23,8 @@ pub(crate) fn judge(step: &mut Step, baseline: Option<&Step>, s: &Settings) {
             ),
         );
     }
-    if step.generator_saturated {
-        fail(
-            "generator",
-            "the generator's event loops lagged (short of CPU): requests could not start on time"
-                .to_string(),
-        );
+    if let Some(lag) = &step.generator_lag {
+        fail("generator", lag.clone());
     }
     if step.scheduled_p99_ms > step.p99_ms * LAG_FACTOR
         && step.scheduled_p99_ms - step.p99_ms > LAG_FLOOR_MS
@@ -152,7 +148,7 @@ mod tests {
             error_rate: 0.0,
             dropped_iterations: 0,
             monitors: Vec::new(),
-            generator_saturated: false,
+            generator_lag: None,
             slos: Vec::new(),
             failures: Vec::new(),
             bottleneck: None,

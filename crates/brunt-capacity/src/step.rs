@@ -3,7 +3,7 @@
 
 use crate::args::Settings;
 use anyhow::{Context, Result};
-use brunt_engine::{Control, Plan, RunControl, RunOptions, Saturation};
+use brunt_engine::{Control, Plan, RunControl, RunOptions};
 use brunt_metrics::{builtin, Registry, Snapshot, TagSet, ThresholdResult, Thresholds};
 use brunt_monitor::{Limits, Monitors};
 use brunt_quick::{Load, QuickFactory};
@@ -42,8 +42,9 @@ pub struct Step {
     pub error_rate: f64,
     pub dropped_iterations: u64,
     pub monitors: Vec<MonitorPeak>,
-    /// The generator's event loops lagged (engine's saturation check).
-    pub generator_saturated: bool,
+    /// The generator's event loops lagged enough to change the figures: the summary's
+    /// saturation warning, as a sentence.
+    pub generator_lag: Option<String>,
     /// The --slo verdicts within this step.
     #[serde(skip)]
     pub slos: Vec<ThresholdResult>,
@@ -128,7 +129,8 @@ impl Runner<'_> {
             .saturating_sub(s.warmup)
             .as_secs_f64()
             .max(1e-3);
-        Ok(self.measure(phase, rate, &snapshot, seconds, &outcome.saturation))
+        let lag = brunt_output::saturation_note(&outcome);
+        Ok(self.measure(phase, rate, &snapshot, seconds, lag))
     }
 
     fn measure(
@@ -137,7 +139,7 @@ impl Runner<'_> {
         rate: u64,
         snap: &Snapshot,
         seconds: f64,
-        saturation: &Saturation,
+        generator_lag: Option<String>,
     ) -> Step {
         let stat = |metric, name: &str| {
             snap.metric(metric)
@@ -164,7 +166,7 @@ impl Runner<'_> {
                 .iter()
                 .map(|l| self.peak(snap, l))
                 .collect(),
-            generator_saturated: saturation.is_saturated(),
+            generator_lag,
             slos: self.slos.evaluate(snap, Duration::from_secs_f64(seconds)),
             failures: Vec::new(),
             bottleneck: None,
