@@ -28,7 +28,8 @@ pub struct Step {
     pub phase: Phase,
     /// Requests per second asked.
     pub rate: u64,
-    /// Requests completed per second of the measured part (its end includes the drain).
+    /// Requests that succeeded (not counted in http_req_failed) per second of the measured part
+    /// (its end includes the drain): cut and failed requests are not throughput.
     pub achieved: f64,
     pub requests: u64,
     pub p50_ms: f64,
@@ -148,17 +149,18 @@ impl Runner<'_> {
         };
         let requests = stat(builtin::HTTP_REQS, "count") as u64;
         let knee = format!("p({})", self.settings.knee_percentile);
+        let error_rate = stat(builtin::HTTP_REQ_FAILED, "rate");
         Step {
             phase,
             rate,
-            achieved: requests as f64 / seconds,
+            achieved: requests as f64 * (1.0 - error_rate) / seconds,
             requests,
             p50_ms: stat(builtin::HTTP_REQ_DURATION, "p(50)"),
             p95_ms: stat(builtin::HTTP_REQ_DURATION, "p(95)"),
             p99_ms: stat(builtin::HTTP_REQ_DURATION, "p(99)"),
             knee_ms: stat(builtin::HTTP_REQ_DURATION, &knee),
             scheduled_p99_ms: stat(builtin::HTTP_REQ_SCHEDULED_DURATION, "p(99)"),
-            error_rate: stat(builtin::HTTP_REQ_FAILED, "rate"),
+            error_rate,
             dropped_iterations: stat(builtin::DROPPED_ITERATIONS, "count") as u64,
             monitors: self
                 .monitors
