@@ -13,6 +13,7 @@
 //! | `/status/{code}` | that status (200-599), empty body; 429 adds `Retry-After: 1` |
 //! | `/status/{c1},{c2}`, `/status/{c1}:{w1},{c2}:{w2}` | one of the codes, by weight (default 1 each) |
 //! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |
+//! | `/cpu/{ms}` | answers after computing for `ms` milliseconds on the serving thread (at most 1000): CPU-bound |
 //! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
 //! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `json`; urlencoded and multipart forms in `form` and `files`) |
 //! | `/get`, `/post`, `/put`, `/patch`, `/delete` | the echo, for that method only (httpbin's shapes) |

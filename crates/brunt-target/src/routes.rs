@@ -189,6 +189,7 @@ async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Repl
     let outcome = match prefix {
         "/status" => status(arg),
         "/delay" => parse(arg, "/delay/{ms}", "a whole number of milliseconds").and_then(delay),
+        "/cpu" => parse(arg, "/cpu/{ms}", "a whole number of milliseconds").and_then(cpu),
         "/bytes" => parse(arg, "/bytes/{n}", "a whole number of bytes").and_then(bytes),
         "/redirect" => {
             parse(arg, "/redirect/{n}", "a whole number of redirects").and_then(redirect)
@@ -267,6 +268,29 @@ fn delay(ms: u64) -> Result<Pending, String> {
     }
     let reply = response::json(StatusCode::OK, &serde_json::json!({ "delay_ms": ms }));
     Ok(Pending::After(Duration::from_millis(ms), reply))
+}
+
+/// Longest `/cpu/{ms}` accepted: a second of one core per request.
+const MAX_CPU_MS: u64 = 1000;
+
+/// `/cpu/{ms}`: computes for `ms` milliseconds on the serving thread before answering, so the
+/// target's throughput is bounded by its cores (a CPU-bound endpoint for `brunt capacity`).
+fn cpu(ms: u64) -> Result<Pending, String> {
+    if ms > MAX_CPU_MS {
+        return Err(too_large("/cpu/{ms}", format_args!("{MAX_CPU_MS} ms")));
+    }
+    let until = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut x: u64 = 1;
+    while std::time::Instant::now() < until {
+        // Work the optimiser cannot drop, between clock reads.
+        for _ in 0..1000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    Ok(Pending::Now(response::json(
+        StatusCode::OK,
+        &serde_json::json!({ "cpu_ms": ms }),
+    )))
 }
 
 fn bytes(n: usize) -> Result<Pending, String> {

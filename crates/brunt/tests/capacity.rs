@@ -163,3 +163,57 @@ fn bad_input_is_refused_before_any_load() {
         "scripts are not supported yet",
     );
 }
+
+#[test]
+fn a_cpu_bound_endpoint_shows_the_targets_cpu_as_the_bottleneck() {
+    // One serving thread computing 10 ms per request: at most about 100 requests/s.
+    let (mut server, url) = target(&["--threads", "1"]);
+    let pid = server.id().to_string();
+    let export =
+        std::env::temp_dir().join(format!("brunt-capacity-cpu-{}.json", std::process::id()));
+    let child = brunt_cmd()
+        .args(["capacity", &format!("{url}/cpu/10"), "-q"])
+        .args([
+            "--step",
+            "2s",
+            "--warmup",
+            "0s",
+            "--start-rate",
+            "20",
+            "--max-rate",
+            "400",
+        ])
+        .args([
+            "--resolution",
+            "25%",
+            "--monitor",
+            &format!("api:pid={pid}"),
+        ])
+        .args(["--export", export.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(90));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::stderr(&out)
+    );
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&export);
+    let verdict = &result["verdict"];
+    assert_eq!(verdict["limited_by"], "target", "{stdout}");
+    let bottleneck = verdict["bottleneck"].as_str().unwrap_or_default();
+    assert!(bottleneck.starts_with("api CPU"), "{stdout}");
+    assert!(stdout.contains("closest to its limit: api CPU"), "{stdout}");
+    let found = verdict["max_rate"].as_f64().unwrap();
+    assert!(
+        found < 150.0,
+        "one core at 10 ms a request serves about 100/s: {stdout}"
+    );
+}
