@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// Fixed time unit in the summary: `s`, `ms` or `us`.
     #[arg(long, value_name = "UNIT")]
     pub summary_time_unit: Option<String>,
+    /// Project the error budgets of SLO thresholds (`rate<X`, `p(N)<B`) onto a window, e.g.
+    /// 30d: days until it is used up and which burn-rate alert would fire (docs/outputs.md).
+    #[arg(long, value_name = "DURATION")]
+    pub slo_window: Option<String>,
     /// Do not print the end-of-test summary.
     #[arg(long)]
     pub no_summary: bool,
@@ -981,6 +985,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .unwrap_or("")
         .to_string();
 
+    let slo_window = match args.slo_window.as_deref().map(brunt_engine::parse_duration) {
+        None => None,
+        Some(Ok(w)) if !w.is_zero() => Some(w),
+        Some(_) => {
+            return Ok(config_error(format!(
+                "--slo-window '{}': expected a duration such as 30d or 7d",
+                args.slo_window.as_deref().unwrap_or_default()
+            )))
+        }
+    };
     let outs: Vec<String> = if args.out.is_empty() {
         env_var("OUT").map(|o| vec![o]).unwrap_or_default()
     } else {
@@ -1011,6 +1025,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             quiet: args.quiet,
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
+            slo_window,
         },
         &args.web,
         format!("brunt run {}", args.script.display()),

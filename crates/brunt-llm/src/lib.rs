@@ -70,6 +70,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
             quiet: args.quiet,
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
+            slo_window: None,
         },
         &args.web,
         format!("brunt llm {} --model {}", args.url, args.model),

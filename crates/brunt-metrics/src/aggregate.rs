@@ -108,6 +108,24 @@ impl TrendAgg {
         }
     }
 
+    /// Samples above `bound` (or at it too, with `inclusive`): the bad events of a latency SLO.
+    /// Exact while every sample is kept; past that, the histogram's count, within its 0.1%.
+    pub fn count_over(&self, bound: f64, inclusive: bool) -> u64 {
+        let over = |v: f64| v > bound || (inclusive && v == bound);
+        match &self.exact {
+            Some(samples) => samples.iter().filter(|&&v| over(v)).count() as u64,
+            None => {
+                let scaled = (bound.max(0.0) * TREND_SCALE).round() as u64;
+                let below = match (inclusive, scaled) {
+                    (true, 0) => 0,
+                    (true, b) => self.hist.count_between(0, b - 1),
+                    (false, b) => self.hist.count_between(0, b),
+                };
+                self.count.saturating_sub(below)
+            }
+        }
+    }
+
     /// Whether [`percentile`](Self::percentile) is exact (every sample is kept) rather than the
     /// histogram's estimate.
     pub fn is_exact(&self) -> bool {
@@ -486,6 +504,22 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::registry::builtin;
+
+    #[test]
+    fn count_over_counts_the_samples_past_a_bound() {
+        let mut t = TrendAgg::default();
+        for v in 1..=10 {
+            t.add(v as f64 * 100.0);
+        }
+        assert_eq!(t.count_over(500.0, false), 5);
+        assert_eq!(t.count_over(500.0, true), 6);
+        let mut big = TrendAgg::default();
+        for v in 0..10_000 {
+            big.add(v as f64 / 10.0);
+        }
+        assert!(!big.is_exact());
+        assert_eq!(big.count_over(900.0, false), 999);
+    }
 
     #[test]
     fn trend_stats_follow_k6_names() {

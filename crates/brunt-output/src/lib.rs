@@ -5,6 +5,7 @@
 //! A run ends with [`Summary::new`] over its final snapshot; per-sample outputs are opened from
 //! `--out` values with [`OutSpec`] and fed [`RawSample`](brunt_metrics::RawSample) batches.
 
+mod budget;
 pub mod compare;
 mod csv;
 mod errors;
@@ -27,6 +28,7 @@ mod tag_cache;
 mod text;
 mod text_report;
 
+pub use budget::ErrorBudgets;
 pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
 pub use files::{create_file, write_file, write_stderr, write_stdout};

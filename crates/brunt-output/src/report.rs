@@ -3,6 +3,7 @@
 //! thresholds; at the end it builds the summary, writes `--summary-export`, and decides the exit
 //! code with k6's numbers (and brunt's own for outputs it could not write).
 
+use crate::budget::ErrorBudgets;
 use crate::progress::ProgressLine;
 use crate::{
     create_file, write_file, OutSpec, OutputError, Outputs, RunFacts, SampleSink, Summary,
@@ -50,6 +51,8 @@ pub struct ReportConfig {
     pub planned: Duration,
     /// One line per scenario for the summary.
     pub scenarios: Vec<String>,
+    /// `--slo-window`: project the error budgets' burn onto a window this long (e.g. 30d).
+    pub slo_window: Option<Duration>,
 }
 
 /// State shared between the engine's observer (collector thread) and the end of the run.
@@ -59,6 +62,7 @@ struct Live {
     outputs: Outputs,
     progress: Option<ProgressLine>,
     scenarios: Vec<String>,
+    budgets: ErrorBudgets,
 }
 
 pub struct Reporter {
@@ -123,6 +127,7 @@ impl Reporter {
                 outputs,
                 progress,
                 scenarios: cfg.scenarios,
+                budgets: ErrorBudgets::new(&thresholds, cfg.slo_window),
             })),
             thresholds,
             summary_export: cfg.summary_export,
@@ -176,6 +181,7 @@ impl Reporter {
             saturation: saturation_note(outcome),
             generator: observed.generator,
             events: observed.events,
+            error_budget: live.budgets.lines(outcome.elapsed),
             setup_data,
             definition_order,
             is_stdout_tty: std::io::stdout().is_terminal(),
@@ -205,6 +211,7 @@ impl Reporter {
 
 impl Live {
     fn on_tick(&mut self, tick: &mut Tick) -> Control {
+        self.budgets.observe(tick.elapsed, &tick.interval.series);
         if let Some(p) = &self.progress {
             p.update(tick);
         }

@@ -40,6 +40,8 @@ pub struct RunFacts {
     /// What happened to monitored targets during the run (`at 3.0s, api: process 1234
     /// exited ...`), listed after the metrics.
     pub events: Vec<String>,
+    /// One paragraph per threshold that states an SLO: its error budget and burn rate.
+    pub error_budget: Vec<String>,
     /// Group and check paths (`::group::check`) in the order the script first ran them; the
     /// summary lists groups and checks in this order, as k6 does (others follow by name).
     pub definition_order: Vec<String>,

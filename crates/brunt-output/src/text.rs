@@ -306,6 +306,12 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
             s.push_str(&format!("{indent}  * {e}\n"));
         }
     }
+    if !facts.error_budget.is_empty() {
+        s.push('\n');
+        for b in &facts.error_budget {
+            s.push_str(&format!("{indent}{b}\n"));
+        }
+    }
     for note in facts.saturation.iter().chain(&facts.generator) {
         s.push('\n');
         s.push_str(&p.paint(&format!("{indent}WARNING: {note}"), &[RED]));

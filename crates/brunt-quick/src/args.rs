@@ -17,20 +17,8 @@ use std::time::Duration;
   brunt quick http://127.0.0.1:8080/api/orders -X POST -H 'Content-Type: application/json' --body @order.json
   brunt quick http://127.0.0.1:8080/ --rate 2000 --duration 30s --threshold 'http_req_scheduled_duration: p(95)<50'")]
 pub struct QuickArgs {
-    /// The URL to attack, e.g. http://127.0.0.1:8080/json
-    pub url: String,
-
-    /// HTTP method, e.g. -X POST
-    #[arg(short = 'X', long, default_value = "GET")]
-    pub method: String,
-
-    /// A request header, repeatable: -H 'Authorization: Bearer abc' -H 'Accept: application/json'
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
-    pub headers: Vec<String>,
-
-    /// Request body: a string, or @FILE to read it from a file, e.g. --body @order.json
-    #[arg(long)]
-    pub body: Option<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
 
     /// Concurrent virtual users, each with its own connection (open model: VUs allocated up front)
     #[arg(short = 'u', long, default_value_t = 50)]
@@ -59,18 +47,6 @@ pub struct QuickArgs {
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub graceful_stop: String,
 
-    /// Per-request timeout, e.g. 5s (k6's default: 60s)
-    #[arg(long, default_value = "60s")]
-    pub timeout: String,
-
-    /// Speak HTTP/2 (prior knowledge on http://, ALPN on https://)
-    #[arg(long)]
-    pub http2: bool,
-
-    /// Accept any TLS certificate (self-signed test servers)
-    #[arg(short = 'k', long)]
-    pub insecure: bool,
-
     /// A pass/fail criterion in k6's grammar, repeatable: --threshold 'http_req_duration: p(95)<500'
     /// (exit code 99 when one fails)
     #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
@@ -82,6 +58,11 @@ pub struct QuickArgs {
 
     #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
     pub outs: Vec<OutSpec>,
+
+    /// Project the error budgets of SLO thresholds (`rate<X`, `p(N)<B`) onto a window, e.g.
+    /// 30d: days until it is used up and which burn-rate alert would fire (docs/outputs.md)
+    #[arg(long, value_name = "DURATION")]
+    pub slo_window: Option<String>,
 
     /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max
     #[arg(long, value_name = "STATS")]
@@ -110,12 +91,61 @@ pub struct QuickArgs {
     pub web: brunt_web::WebArgs,
 }
 
+/// The one request a scriptless attack sends, and its client: shared by `brunt quick` and
+/// `brunt capacity`.
+#[derive(Debug, Clone, Args)]
+pub struct RequestArgs {
+    /// The URL to attack, e.g. http://127.0.0.1:8080/json
+    pub url: String,
+
+    /// HTTP method, e.g. -X POST
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub method: String,
+
+    /// A request header, repeatable: -H 'Authorization: Bearer abc' -H 'Accept: application/json'
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// Request body: a string, or @FILE to read it from a file, e.g. --body @order.json
+    #[arg(long)]
+    pub body: Option<String>,
+
+    /// Per-request timeout, e.g. 5s (k6's default: 60s)
+    #[arg(long, default_value = "60s")]
+    pub timeout: String,
+
+    /// Speak HTTP/2 (prior knowledge on http://, ALPN on https://)
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Accept any TLS certificate (self-signed test servers)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+}
+
 /// Default attack length when neither --duration nor --iterations is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 impl QuickArgs {
+    /// The k6 options the flags stand for: one scenario named `default`, as k6 names the
+    /// scenario of its shortcuts.
+    pub(crate) fn options(&self) -> Result<Options> {
+        Load {
+            vus: self.vus,
+            rate: self.rate.map(|r| (r, Duration::from_secs(1))),
+            max_vus: self.max_vus,
+            iterations: self.iterations,
+            duration: self.duration.clone(),
+            graceful_stop: self.graceful_stop.clone(),
+            execution_segment: self.execution_segment,
+        }
+        .options("--vus", "--rate", "--iterations")
+    }
+}
+
+impl RequestArgs {
     /// The request every iteration sends.
-    pub(crate) fn request(&self) -> Result<Request> {
+    pub fn request(&self) -> Result<Request> {
         let method = http::Method::from_bytes(self.method.as_bytes())
             .map_err(|_| anyhow!("--method: '{}' is not an HTTP method", self.method))?;
         let mut req = Request::new(method, &self.url)
@@ -140,7 +170,7 @@ impl QuickArgs {
         Ok(req)
     }
 
-    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+    pub fn client_config(&self) -> Result<ClientConfig> {
         Ok(ClientConfig {
             timeout: duration_flag("--timeout", &self.timeout)?,
             insecure_skip_verify: self.insecure,
@@ -151,21 +181,6 @@ impl QuickArgs {
             },
             ..ClientConfig::default()
         })
-    }
-
-    /// The k6 options the flags stand for: one scenario named `default`, as k6 names the
-    /// scenario of its shortcuts.
-    pub(crate) fn options(&self) -> Result<Options> {
-        Load {
-            vus: self.vus,
-            rate: self.rate.map(|r| (r, Duration::from_secs(1))),
-            max_vus: self.max_vus,
-            iterations: self.iterations,
-            duration: self.duration.clone(),
-            graceful_stop: self.graceful_stop.clone(),
-            execution_segment: self.execution_segment,
-        }
-        .options("--vus", "--rate", "--iterations")
     }
 }
 

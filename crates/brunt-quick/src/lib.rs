@@ -6,7 +6,8 @@
 mod args;
 mod vu;
 
-pub use args::{duration_flag, Load, QuickArgs};
+pub use args::{duration_flag, Load, QuickArgs, RequestArgs};
+pub use vu::QuickFactory;
 
 use anyhow::{Context, Result};
 use brunt_engine::{Plan, RunOptions, RunOutcome};
@@ -25,7 +26,7 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 /// thresholds per phase of the experiment.
 pub struct Attack {
     plan: Plan,
-    factory: Arc<vu::QuickFactory>,
+    factory: Arc<QuickFactory>,
     registry: Arc<Registry>,
     /// The `--threshold` flags, checked against the registry.
     pub thresholds: Thresholds,
@@ -36,7 +37,7 @@ pub struct Attack {
 /// Checks the flags, resolves the target and fails fast when it cannot be reached.
 pub fn prepare(args: &QuickArgs) -> Result<Attack> {
     let registry = Arc::new(Registry::new());
-    let request = args.request()?;
+    let request = args.request.request()?;
     preflight(&request)?;
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
     // Before the thresholds, which may name the monitors' metrics.
@@ -47,7 +48,7 @@ pub fn prepare(args: &QuickArgs) -> Result<Attack> {
             .add_cli(t, &registry)
             .with_context(|| format!("--threshold '{t}'"))?;
     }
-    let factory = Arc::new(vu::QuickFactory::new(request, args.client_config()?));
+    let factory = Arc::new(QuickFactory::new(request, args.request.client_config()?));
     Ok(Attack {
         plan,
         factory,
@@ -77,6 +78,16 @@ impl Attack {
 /// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
 /// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
+    let slo_window = args
+        .slo_window
+        .as_deref()
+        .map(|w| match duration_flag("--slo-window", w)? {
+            d if d.is_zero() => {
+                anyhow::bail!("--slo-window '{w}': must be longer than 0s, e.g. 30d")
+            }
+            d => Ok(d),
+        })
+        .transpose()?;
     let Attack {
         plan,
         factory,
@@ -101,9 +112,10 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             quiet: args.quiet,
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
+            slo_window,
         },
         &args.web,
-        format!("brunt quick {} {}", args.method, args.url),
+        format!("brunt quick {} {}", args.request.method, args.request.url),
         registry.clone(),
         brunt_output::stop_on_signals(),
         monitors,

@@ -8,14 +8,15 @@ use brunt_http::{
 use brunt_metrics::TagSet;
 use std::time::Instant;
 
-pub(crate) struct QuickFactory {
+/// Makes the attack's VUs: each gets a copy of the prebuilt request and a client of its own.
+pub struct QuickFactory {
     request: Request,
     config: ClientConfig,
     expected: ExpectedStatuses,
 }
 
 impl QuickFactory {
-    pub(crate) fn new(request: Request, config: ClientConfig) -> Self {
+    pub fn new(request: Request, config: ClientConfig) -> Self {
         QuickFactory {
             request,
             config,
@@ -24,7 +25,7 @@ impl QuickFactory {
     }
 }
 
-pub(crate) struct QuickVu {
+pub struct QuickVu {
     client: Client,
     request: Request,
     expected: ExpectedStatuses,

@@ -24,6 +24,12 @@ pub struct TargetArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
+    /// Serve at most N requests per second; the rest queue and wait their turn, so latency
+    /// climbs without bound above N (a known capacity for `brunt capacity` to find).
+    /// Example: --capacity 200
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: Option<u32>,
+
     #[command(flatten)]
     pub llm: crate::MockLlm,
 }
@@ -33,7 +39,7 @@ pub struct TargetArgs {
 pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     let threads = args.threads.map(usize::from);
     // The server runs on its own runtime, sized by --threads, whatever runtime calls this.
-    let target = Target::start(args.listen, threads, DRAIN, args.llm)
+    let target = Target::start(args.listen, threads, DRAIN, args.llm, args.capacity)
         .context("cannot start the target (--listen)")?;
     println!("brunt target listening on http://{}", target.local_addr());
     shutdown_signal().await?;
@@ -85,6 +91,7 @@ mod tests {
         for argv in [
             &["brunt", "--listen", "localhost"][..],
             &["brunt", "--threads", "0"],
+            &["brunt", "--capacity", "0"],
         ] {
             let error = Cli::try_parse_from(argv)
                 .err()

@@ -13,6 +13,7 @@
 //! | `/status/{code}` | that status (200-599), empty body; 429 adds `Retry-After: 1` |
 //! | `/status/{c1},{c2}`, `/status/{c1}:{w1},{c2}:{w2}` | one of the codes, by weight (default 1 each) |
 //! | `/delay/{ms}` | answers after `ms` milliseconds (at most 60000) |
+//! | `/cpu/{ms}` | answers after computing for `ms` milliseconds on the serving thread (at most 1000): CPU-bound |
 //! | `/bytes/{n}` | `n` pseudo-random bytes (at most 10 MiB) |
 //! | `/anything`, `/anything/*` | echo of method, url, path, args, headers, body (`data`, `json`; urlencoded and multipart forms in `form` and `files`) |
 //! | `/get`, `/post`, `/put`, `/patch`, `/delete` | the echo, for that method only (httpbin's shapes) |
@@ -32,9 +33,13 @@
 //! | `/metrics` | the server's request counters in the Prometheus text format |
 //! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!
+//! With `--capacity N` at most N requests start per second and the rest queue (`/metrics`
+//! excepted), a known ceiling for `brunt capacity` to find.
+//!
 //! Anything else is 404. Request bodies over 10 MiB get 413.
 
 mod auth;
+mod capacity;
 pub mod cli;
 mod echo;
 mod llm;

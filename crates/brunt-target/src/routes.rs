@@ -16,6 +16,7 @@ use hyper::body::{Body, Incoming};
 use url::form_urlencoded;
 
 use crate::auth;
+use crate::capacity::Capacity;
 use crate::echo;
 use crate::llm::{self, AnswerBody, MockLlm};
 use crate::metrics::Counters;
@@ -47,11 +48,14 @@ pub(crate) struct State {
     orders: Orders,
     counters: Counters,
     llm: MockLlm,
+    /// `--capacity`: at most this many requests per second start, the rest queue.
+    capacity: Option<Capacity>,
 }
 
 impl State {
-    pub(crate) fn new(llm: MockLlm) -> Self {
+    pub(crate) fn new(llm: MockLlm, capacity: Option<u32>) -> Self {
         State {
+            capacity: capacity.map(Capacity::new),
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
@@ -75,6 +79,17 @@ pub(crate) async fn handle(
 ) -> Result<http::Response<AnswerBody>, Infallible> {
     let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
+    // /metrics stays out of the queue: a monitor scraping it must see the overload, not join it.
+    if let Some(capacity) = state
+        .capacity
+        .as_ref()
+        .filter(|_| req.uri().path() != "/metrics")
+    {
+        let wait = capacity.reserve(std::time::Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
         Bytes::new()
@@ -174,6 +189,7 @@ async fn route_with_parameter(req: &Received, state: &State, path: &str) -> Repl
     let outcome = match prefix {
         "/status" => status(arg),
         "/delay" => parse(arg, "/delay/{ms}", "a whole number of milliseconds").and_then(delay),
+        "/cpu" => parse(arg, "/cpu/{ms}", "a whole number of milliseconds").and_then(cpu),
         "/bytes" => parse(arg, "/bytes/{n}", "a whole number of bytes").and_then(bytes),
         "/redirect" => {
             parse(arg, "/redirect/{n}", "a whole number of redirects").and_then(redirect)
@@ -252,6 +268,29 @@ fn delay(ms: u64) -> Result<Pending, String> {
     }
     let reply = response::json(StatusCode::OK, &serde_json::json!({ "delay_ms": ms }));
     Ok(Pending::After(Duration::from_millis(ms), reply))
+}
+
+/// Longest `/cpu/{ms}` accepted: a second of one core per request.
+const MAX_CPU_MS: u64 = 1000;
+
+/// `/cpu/{ms}`: computes for `ms` milliseconds on the serving thread before answering, so the
+/// target's throughput is bounded by its cores (a CPU-bound endpoint for `brunt capacity`).
+fn cpu(ms: u64) -> Result<Pending, String> {
+    if ms > MAX_CPU_MS {
+        return Err(too_large("/cpu/{ms}", format_args!("{MAX_CPU_MS} ms")));
+    }
+    let until = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut x: u64 = 1;
+    while std::time::Instant::now() < until {
+        // Work the optimiser cannot drop, between clock reads.
+        for _ in 0..1000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    Ok(Pending::Now(response::json(
+        StatusCode::OK,
+        &serde_json::json!({ "cpu_ms": ms }),
+    )))
 }
 
 fn bytes(n: usize) -> Result<Pending, String> {

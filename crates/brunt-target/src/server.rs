@@ -31,7 +31,7 @@ const BACKLOG: u32 = 4096;
 /// by another. Fails only if the listener itself becomes unusable; a failed
 /// connection never stops the server.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    serve_draining(listener, shutdown, DRAIN, MockLlm::default()).await
+    serve_draining(listener, shutdown, DRAIN, MockLlm::default(), None).await
 }
 
 async fn serve_draining(
@@ -39,8 +39,9 @@ async fn serve_draining(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
     llm: MockLlm,
+    capacity: Option<u32>,
 ) -> io::Result<()> {
-    let state = Arc::new(State::new(llm));
+    let state = Arc::new(State::new(llm, capacity));
     let builder = auto::Builder::new(TokioExecutor::new());
     let connections = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -151,7 +152,7 @@ pub fn spawn(addr: SocketAddr) -> io::Result<Target> {
 
 /// As [`spawn`], with the mock LLM's defaults set (tests that need their own).
 pub fn spawn_with(addr: SocketAddr, llm: MockLlm) -> io::Result<Target> {
-    Target::start(addr, None, Duration::ZERO, llm)
+    Target::start(addr, None, Duration::ZERO, llm, None)
 }
 
 /// A running target; dropping it stops the server and waits for its threads.
@@ -164,12 +165,14 @@ pub struct Target {
 
 impl Target {
     /// Binds and starts serving; `threads` workers (default one per core);
-    /// on drop, requests in flight get `drain` to finish.
+    /// on drop, requests in flight get `drain` to finish; `capacity` caps the requests started
+    /// per second (`--capacity`).
     pub(crate) fn start(
         addr: SocketAddr,
         threads: Option<usize>,
         drain: Duration,
         llm: MockLlm,
+        capacity: Option<u32>,
     ) -> io::Result<Target> {
         // The runtime lives and dies on its own thread: it may not be built
         // or dropped from inside another runtime, such as an async test's.
@@ -194,6 +197,7 @@ impl Target {
                     },
                     drain,
                     llm,
+                    capacity,
                 );
                 // Run the accept loop on a worker, not on this thread, so that
                 // `threads` is the number of threads that do work.

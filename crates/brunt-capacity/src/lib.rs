@@ -1,0 +1,150 @@
+//! `brunt capacity URL`: finds the highest request rate a target sustains within its SLO. A
+//! baseline at a low rate, then open-model steps up a 1-2-5 ladder until one fails, then
+//! bisection to `--resolution`. Each step is one constant-arrival-rate plan on the engine with
+//! `brunt quick`'s VU, and every figure is read from the engine's merged aggregates, as the
+//! summary's are. Why a step failed is kept by name (SLO, knee, errors, resource, generator);
+//! docs/capacity.md explains the loop and the result's JSON.
+
+mod args;
+mod judge;
+mod result;
+mod search;
+mod step;
+
+pub use args::{CapacityArgs, Settings};
+pub use result::{CapacityResult, FirstFailure, Verdict, KIND, VERSION};
+pub use step::{Failure, MonitorPeak, Phase, Step};
+
+use anyhow::{bail, Context, Result};
+use brunt_metrics::{Registry, Thresholds};
+use std::sync::Arc;
+
+/// Exit code of a search cut short by Ctrl-C or SIGTERM (k6's).
+const EXIT_INTERRUPTED: i32 = 105;
+
+/// Runs the search, prints the table and verdict, writes `--export`; returns the exit code (0, or
+/// 105 when interrupted).
+pub fn run(args: CapacityArgs) -> Result<i32> {
+    let url = &args.request.url;
+    if !url.contains("://") && (url.ends_with(".js") || std::path::Path::new(url).is_file()) {
+        bail!(
+            "brunt capacity {url}: scripts are not supported yet; give a URL (with quick's request flags: -X, -H, --body)"
+        );
+    }
+    let settings = args.settings()?;
+    let request = args.request.request()?;
+    brunt_quick::preflight(&request)?;
+    let factory = Arc::new(brunt_quick::QuickFactory::new(
+        request,
+        args.request.client_config()?,
+    ));
+    let registry = Arc::new(Registry::new());
+    // Before the SLOs, which may name the monitors' metrics.
+    let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
+    for w in monitors.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let mut slos = Thresholds::default();
+    for t in &args.slos {
+        slos.add_cli(t, &registry)
+            .with_context(|| format!("--slo '{t}'"))?;
+    }
+    let runner = step::Runner {
+        factory,
+        registry: registry.clone(),
+        monitors: &monitors,
+        control: brunt_output::stop_on_signals(),
+        settings: &settings,
+        slos: &slos,
+    };
+    let progress = |s: &Step| {
+        if !args.quiet {
+            let kinds: Vec<&str> = s.failures.iter().map(|f| f.kind).collect();
+            eprintln!(
+                "{:?} {} requests/s: achieved {:.1}/s, p({}) {:.2} ms, errors {:.2}%: {}",
+                s.phase,
+                s.rate,
+                s.achieved,
+                settings.knee_percentile,
+                s.knee_ms,
+                s.error_rate * 100.0,
+                if kinds.is_empty() {
+                    "pass".to_string()
+                } else {
+                    kinds.join(", ")
+                }
+            );
+        }
+    };
+
+    let mut baseline = runner.run(Phase::Baseline, settings.baseline_rate)?;
+    judge::judge(&mut baseline, None, &settings);
+    progress(&baseline);
+    if runner.control.is_stopped() {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if !baseline.passed() {
+        let why: Vec<String> = baseline
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.kind, f.message))
+            .collect();
+        bail!(
+            "the baseline at --baseline-rate {} requests/s already fails ({}); fix the target, the --slo or lower --baseline-rate before searching",
+            settings.baseline_rate,
+            why.join("; ")
+        );
+    }
+
+    let mut search = search::Search::new(
+        settings.baseline_rate,
+        settings.start_rate,
+        settings.max_rate,
+        settings.resolution,
+    );
+    let mut steps = Vec::new();
+    let mut complete = true;
+    while let Some(rate) = search.next() {
+        let phase = match search.bounds().1 {
+            None => Phase::Ladder,
+            Some(_) => Phase::Search,
+        };
+        let mut s = runner.run(phase, rate)?;
+        if runner.control.is_stopped() {
+            complete = false;
+            break;
+        }
+        judge::judge(&mut s, Some(&baseline), &settings);
+        progress(&s);
+        search.record(rate, s.passed());
+        steps.push(s);
+    }
+
+    let dropped = steps.iter().map(|s| s.dropped_iterations).sum();
+    let report = monitors.finish(dropped);
+    let notes = report
+        .generator
+        .into_iter()
+        .chain(report.events.iter().map(|e| e.to_string()))
+        .collect();
+    let result = CapacityResult {
+        kind: KIND,
+        version: VERSION,
+        target: result::Target {
+            method: args.request.method.clone(),
+            url: url.clone(),
+        },
+        settings: result::SettingsJson::new(&settings, &args.slos),
+        verdict: Verdict::new(&baseline, &steps, complete),
+        baseline,
+        steps,
+        notes,
+    };
+    print!("{}", result.text());
+    if let Some(path) = &args.export {
+        let json = serde_json::to_string_pretty(&result)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("--export {}: cannot write the file", path.display()))?;
+    }
+    Ok(if complete { 0 } else { EXIT_INTERRUPTED })
+}

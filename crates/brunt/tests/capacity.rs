@@ -1,0 +1,219 @@
+//! `brunt capacity` end to end against a `brunt target --capacity 200` child process: the knee
+//! it finds, the table and the JSON result, and bad input refused before any load.
+
+mod common;
+
+use common::{brunt_cmd, fails_with, output_within};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A `brunt target` child with `args`, and its base URL once it listens.
+fn target(args: &[&str]) -> (Child, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = brunt_cmd()
+        .args(["target", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn finds_the_configured_capacity_within_ten_percent() {
+    let (mut server, url) = target(&["--capacity", "200"]);
+    let pid = server.id().to_string();
+    let export = std::env::temp_dir().join(format!("brunt-capacity-{}.json", std::process::id()));
+    // 20 ms of service time keeps the baseline's p99 above a busy machine's jitter.
+    let child = brunt_cmd()
+        .args(["capacity", &format!("{url}/delay/20"), "-q"])
+        .args(["--step", "2s", "--warmup", "1s", "--start-rate", "100"])
+        .args([
+            "--resolution",
+            "10%",
+            "--monitor",
+            &format!("api:pid={pid}"),
+        ])
+        .args(["--export", export.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(90));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::stderr(&out)
+    );
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&export);
+
+    assert_eq!(result["kind"], "brunt-capacity");
+    let verdict = &result["verdict"];
+    let found = verdict["max_rate"].as_f64().unwrap();
+    assert!(
+        (180.0..=220.0).contains(&found),
+        "knee at {found}: {stdout}"
+    );
+    let failed = verdict["first_failure"]["rate"].as_f64().unwrap();
+    assert!(failed > found && failed <= found * 1.1, "{verdict}");
+    assert_eq!(verdict["limited_by"], "target", "{verdict}");
+    let kinds: Vec<&str> = verdict["first_failure"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"knee"), "{kinds:?}");
+    // Every step beyond the capacity achieves about the capacity, not the rate asked.
+    for step in result["steps"].as_array().unwrap() {
+        let (asked, achieved) = (
+            step["rate"].as_f64().unwrap(),
+            step["achieved"].as_f64().unwrap(),
+        );
+        assert!(achieved <= 200.0 * 1.1, "{step}");
+        if asked <= 200.0 {
+            assert!(achieved >= asked * 0.9, "{step}");
+        }
+        let monitor = &step["monitors"][0];
+        assert_eq!(monitor["monitor"], "api");
+        assert!(monitor["cpu_percent"].as_f64().is_some(), "{monitor}");
+    }
+    assert_eq!(result["baseline"]["phase"], "baseline");
+    assert!(stdout.contains("max sustained rate:"), "{stdout}");
+    assert!(stdout.contains("api cpu%"), "{stdout}");
+}
+
+#[test]
+fn a_baseline_that_already_fails_stops_the_search() {
+    let (mut server, url) = target(&[]);
+    let out = fails_with(
+        &[
+            "capacity",
+            &format!("{url}/status/503"),
+            "--step",
+            "1s",
+            "--warmup",
+            "0s",
+            "-q",
+        ],
+        1,
+        "the baseline at --baseline-rate 5 requests/s already fails (errors: 100.00% of requests failed",
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.stdout.is_empty(),
+        "no table for a search that never ran"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_any_load() {
+    let (mut server, url) = target(&[]);
+    for (args, needle) in [
+        (
+            vec!["--slo", "http_req_duration: p(99)<<3"],
+            "--slo 'http_req_duration: p(99)<<3'",
+        ),
+        (
+            vec!["--slo", "no_such_metric: p(99)<3"],
+            "--slo 'no_such_metric: p(99)<3'",
+        ),
+        (
+            vec!["--start-rate", "500", "--max-rate", "100"],
+            "--max-rate 100",
+        ),
+        (vec!["--resolution", "150%"], "--resolution '150%'"),
+    ] {
+        let mut argv = vec!["capacity", url.as_str()];
+        argv.extend(args);
+        fails_with(&argv, 1, needle);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    fails_with(
+        &["capacity", &format!("http://{closed}/")],
+        1,
+        &format!("cannot reach {closed}"),
+    );
+    fails_with(
+        &["capacity", "script.js"],
+        1,
+        "scripts are not supported yet",
+    );
+}
+
+#[test]
+fn a_cpu_bound_endpoint_shows_the_targets_cpu_as_the_bottleneck() {
+    // One serving thread computing 10 ms per request: at most about 100 requests/s.
+    let (mut server, url) = target(&["--threads", "1"]);
+    let pid = server.id().to_string();
+    let export =
+        std::env::temp_dir().join(format!("brunt-capacity-cpu-{}.json", std::process::id()));
+    let child = brunt_cmd()
+        .args(["capacity", &format!("{url}/cpu/10"), "-q"])
+        .args([
+            "--step",
+            "2s",
+            "--warmup",
+            "0s",
+            "--start-rate",
+            "20",
+            "--max-rate",
+            "400",
+        ])
+        .args([
+            "--resolution",
+            "25%",
+            "--monitor",
+            &format!("api:pid={pid}"),
+        ])
+        .args(["--export", export.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(90));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::stderr(&out)
+    );
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&export);
+    let verdict = &result["verdict"];
+    assert_eq!(verdict["limited_by"], "target", "{stdout}");
+    let bottleneck = verdict["bottleneck"].as_str().unwrap_or_default();
+    assert!(bottleneck.starts_with("api CPU"), "{stdout}");
+    assert!(stdout.contains("closest to its limit: api CPU"), "{stdout}");
+    let found = verdict["max_rate"].as_f64().unwrap();
+    assert!(
+        found < 150.0,
+        "one core at 10 ms a request serves about 100/s: {stdout}"
+    );
+}
