@@ -3,32 +3,15 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, output_within};
+use common::{brunt_cmd, fails_with, output_within, target_process};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A `brunt target` child with `args`, and its base URL once it listens.
 fn target(args: &[&str]) -> (Child, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = brunt_cmd()
-        .args(["target", "--listen", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
-    (child, format!("http://127.0.0.1:{port}"))
+    target_process(brunt_cmd(), args)
 }
 
 #[test]

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, output_within};
+use common::{brunt_cmd, fails_with, output_within, target_process};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -24,22 +23,7 @@ fn target_child(name: &str) -> (Child, String) {
     let link = tmp(name);
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_brunt"), &link).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(&link)
-        .args(["target", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
-    (child, format!("http://127.0.0.1:{port}"))
+    target_process(Command::new(&link), &[])
 }
 
 /// Runs `brunt quick` for 2 s with `args`, within 30 s, exporting the summary.

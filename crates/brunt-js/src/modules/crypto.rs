@@ -105,17 +105,16 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
             encode(&ctx, bytes_of(&ctx, &data)?, Some("hex"))
         },
     )?;
-    def(
-        ctx,
-        native,
-        "randomBytes",
-        |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {
-            let mut buf = vec![0u8; n];
-            rand::rng().fill_bytes(&mut buf);
-            array_buffer(&ctx, buf)
-        },
-    )?;
+    def(ctx, native, "randomBytes", random_bytes)?;
     Ok(())
+}
+
+/// An ArrayBuffer of `n` random bytes: `k6/crypto`'s `randomBytes`, and WebCrypto's source of
+/// keys and `getRandomValues`.
+pub(crate) fn random_bytes<'js>(ctx: Ctx<'js>, n: usize) -> Result<Value<'js>> {
+    let mut buf = vec![0u8; n];
+    rand::rng().fill_bytes(&mut buf);
+    array_buffer(&ctx, buf)
 }
 
 #[cfg(test)]

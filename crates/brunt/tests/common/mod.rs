@@ -65,3 +65,26 @@ fn read_all(pipe: Option<&mut impl std::io::Read>) -> Vec<u8> {
     }
     buf
 }
+
+/// Starts `brunt target` through `cmd` (the built binary, or a link to it) on a free loopback
+/// port with `args`; returns the child and its base URL once it says it listens.
+pub fn target_process(mut cmd: Command, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = cmd
+        .args(["target", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    (child, format!("http://127.0.0.1:{port}"))
+}

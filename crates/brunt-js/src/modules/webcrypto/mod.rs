@@ -134,16 +134,7 @@ pub(super) fn ab<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>) -> Result<Value<'js>> {
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     def(ctx, native, "randomUUID", random_uuid)?;
-    def(
-        ctx,
-        native,
-        "randomBytes",
-        |ctx: Ctx<'js>, n: usize| -> Result<Value<'js>> {
-            let mut buf = vec![0u8; n];
-            rand::rng().fill_bytes(&mut buf);
-            ab(&ctx, buf)
-        },
-    )?;
+    def(ctx, native, "randomBytes", super::crypto::random_bytes)?;
     def(
         ctx,
         native,
