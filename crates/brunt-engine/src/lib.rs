@@ -19,6 +19,8 @@
 //! - [`segment`] partitions VUs, iterations and arrival rates between instances
 //!   (`--execution-segment`) with k6's striping, so instances covering `0:1` do the work of one.
 //! - [`log`] is the run's logger (k6's formats and outputs), used by every part that logs.
+//! - [`profile`] holds the load profiles (`--profile`): smoke, load, stress, soak, spike and
+//!   breakpoint as one scenario each, scaled to `--duration`.
 //! - [`steps`] and [`arrival`] hold the pure schedules (ramping-vus VU counts, arrival-rate
 //!   start times) that the workers follow.
 
@@ -28,6 +30,7 @@ pub mod duration;
 pub mod log;
 mod options;
 mod plan;
+pub mod profile;
 mod run;
 pub mod segment;
 pub mod steps;

@@ -344,6 +344,13 @@ impl Thresholds {
         self.metrics.is_empty()
     }
 
+    /// True when some threshold stops the run on failure (`abortOnFail`).
+    pub fn any_abort_on_fail(&self) -> bool {
+        self.metrics
+            .iter()
+            .any(|m| m.thresholds.iter().any(|t| t.abort_on_fail))
+    }
+
     /// The metrics and sub-metrics with thresholds; the summary shows each even without samples.
     pub fn metrics(&self) -> &[MetricThresholds] {
         &self.metrics
