@@ -6,8 +6,10 @@ use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
 use anyhow::{anyhow, Context as _};
 use brunt_engine::log;
+use brunt_engine::profile::{Profile, Shape};
 use brunt_engine::{
-    parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
+    parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, ScenarioOptions,
+    Stage, DEFAULT_EXEC,
 };
 use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
 use brunt_metrics::{Registry, Thresholds};
@@ -37,6 +39,14 @@ pub struct RunArgs {
     /// too); default `$XDG_CACHE_HOME/brunt/modules` or `~/.cache/brunt/modules`.
     #[arg(long, value_name = "DIR")]
     pub module_cache: Option<PathBuf>,
+    /// A load profile's shape instead of the script's scenarios or stages: smoke, load, stress,
+    /// soak, spike or breakpoint, with `--peak`; `--duration` scales every phase; the script's
+    /// function and thresholds are kept (docs/profiles.md).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["vus", "stages", "iterations"])]
+    pub profile: Option<Profile>,
+    /// The profile's peak: VUs, or iterations a second for breakpoint, e.g. `--peak 200`.
+    #[arg(long, value_name = "N", requires = "profile")]
+    pub peak: Option<u64>,
     /// Number of VUs to run concurrently, e.g. `--vus 10`.
     #[arg(short = 'u', long)]
     pub vus: Option<i64>,
@@ -311,7 +321,8 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     let mut l = Layer::default();
     l.engine.vus = a.vus;
     l.engine.iterations = a.iterations;
-    if let Some(d) = &a.duration {
+    // With `--profile`, `--duration` is the profile's length, not k6's shortcut.
+    if let Some(d) = a.duration.as_ref().filter(|_| a.profile.is_none()) {
         l.engine.duration = Some(parse_duration(d).map_err(|e| anyhow!("--duration: {e}"))?);
     }
     if !a.stages.is_empty() {
@@ -551,6 +562,50 @@ fn consolidate(
         json.extend(eng);
     }
     Ok(Consolidated { engine, json })
+}
+
+/// Replaces the consolidated scenarios (or shortcuts) with the profile's one scenario. It runs
+/// the function the script's scenarios ran (with the `env` and `tags` of a single scenario);
+/// scenarios that run different functions are refused, since a profile has one shape.
+fn apply_profile(c: &mut Consolidated, shape: &Shape) -> Result<(), String> {
+    let own: Vec<&ScenarioOptions> = c.engine.scenarios.iter().flat_map(|s| s.values()).collect();
+    let mut execs: Vec<&str> = own
+        .iter()
+        .map(|s| s.exec.as_deref().unwrap_or(DEFAULT_EXEC))
+        .collect();
+    execs.sort_unstable();
+    execs.dedup();
+    if execs.len() > 1 {
+        return Err(format!(
+            "--profile {}: the script's scenarios run different functions ({}); a profile gives one function one shape, so run the script once per function with a scenario of its own",
+            shape.profile,
+            execs.join(", ")
+        ));
+    }
+    let exec = execs
+        .first()
+        .filter(|e| **e != DEFAULT_EXEC)
+        .map(|e| e.to_string());
+    let mut scenario = shape.scenario(exec);
+    if let [single] = own[..] {
+        scenario.env = single.env.clone();
+        scenario.tags = single.tags.clone();
+    }
+    c.engine = Options {
+        vus: None,
+        duration: None,
+        iterations: None,
+        stages: None,
+        scenarios: Some(BTreeMap::from([(shape.profile.to_string(), scenario)])),
+        ..c.engine.clone()
+    };
+    for k in ["vus", "duration", "iterations", "stages", "scenarios"] {
+        c.json.remove(k);
+    }
+    if let Ok(Value::Object(eng)) = serde_json::to_value(&c.engine) {
+        c.json.extend(eng);
+    }
+    Ok(())
 }
 
 /// The config file (`--config`, `K6_CONFIG`): k6's JSON options, an object. Keys k6 keeps for
@@ -907,10 +962,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             None => return Ok(script_error(e)),
         },
     };
-    let c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
+    let mut c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
+    let shape = match args
+        .profile
+        .map(|p| p.shape(args.peak, args.duration.as_deref()))
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return Ok(config_error(e)),
+    };
+    if let Some(shape) = &shape {
+        if let Err(e) = apply_profile(&mut c, shape) {
+            return Ok(config_error(e));
+        }
+    }
     if log::enabled(log::Level::Debug) {
         log::debug(&format!("options: {}", Value::Object(c.json.clone())));
     }
@@ -939,6 +1007,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             }
             for t in &args.thresholds {
                 thresholds.add_cli(t, &registry)?;
+            }
+            if let Some(shape) = &shape {
+                shape.add_thresholds(&mut thresholds, &registry)?;
             }
             Ok::<_, brunt_metrics::ThresholdError>(())
         })();
@@ -1026,6 +1097,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window,
+            profile_checks: shape.and_then(|s| s.check_windows()),
         },
         &args.web,
         format!("brunt run {}", args.script.display()),

@@ -71,6 +71,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window: None,
+            profile_checks: None,
         },
         &args.web,
         format!("brunt llm {} --model {}", args.url, args.model),

@@ -127,13 +127,124 @@ impl ErrorBudgets {
         }
     }
 
-    /// One paragraph per budget for the summary; empty when no threshold states an SLO.
-    /// `run` is the run's length.
-    pub fn lines(&self, run: Duration) -> Vec<String> {
+    /// One reading per budget for the summary and its data; empty when no threshold states an
+    /// SLO. `run` is the run's length.
+    pub fn readings(&self, run: Duration) -> Vec<BudgetReading> {
         self.budgets
             .iter()
-            .map(|b| b.line(run, self.window))
+            .map(|b| b.reading(run, self.window))
             .collect()
+    }
+}
+
+/// What one error budget came to: the summary's paragraph and the `brunt.error_budgets` entry
+/// of the summary data are both written from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetReading {
+    /// The threshold as written, e.g. `http_req_failed rate<0.001`.
+    pub name: String,
+    /// Share of events allowed to be bad.
+    pub allowed: f64,
+    pub events: u64,
+    pub bad: u64,
+    /// Bad fraction over the allowed one, for the whole run.
+    pub burn_rate: f64,
+    /// (1-based minute, its burn rate) of the worst minute.
+    pub worst_minute: Option<(usize, f64)>,
+    /// `--slo-window`'s projection.
+    pub projection: Option<Projection>,
+}
+
+/// What sustaining a run's burn would do to a `--slo-window` budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub window: Duration,
+    /// Days until the window's budget is gone; None when the burn is at most 1x (it lasts).
+    pub days_left: Option<f64>,
+    /// The multiwindow alert that would fire: (burn factor, long window, short window, what).
+    pub alert: Option<(f64, Duration, Duration, &'static str)>,
+    /// The run was shorter than the alert windows, which were judged on all of it.
+    pub short_run: Option<Duration>,
+}
+
+impl BudgetReading {
+    /// The summary's paragraph.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "error budget {}: {} of events may be bad ({:.1} of {}); this run had {} ({:.0}% of the budget), burn rate {:.2}x",
+            self.name,
+            percent(self.allowed),
+            self.allowed * self.events as f64,
+            self.events,
+            self.bad,
+            self.burn_rate * 100.0,
+            self.burn_rate
+        );
+        if let Some((minute, worst)) = self.worst_minute {
+            s += &format!(", worst minute {worst:.2}x (minute {minute})");
+        }
+        if let Some(p) = &self.projection {
+            s += &format!("; {}", p.sentence(self.burn_rate));
+        }
+        s
+    }
+
+    /// The entry under `brunt.error_budgets` in the summary data and `--summary-export`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "threshold": self.name,
+            "allowed": self.allowed,
+            "events": self.events,
+            "bad": self.bad,
+            "burn_rate": self.burn_rate,
+        });
+        if let Some((minute, burn)) = self.worst_minute {
+            v["worst_minute"] = serde_json::json!({ "minute": minute, "burn_rate": burn });
+        }
+        if let Some(p) = &self.projection {
+            v["projection"] = serde_json::json!({
+                "window": span(p.window),
+                "days_left": p.days_left,
+                "alert": p.alert.map(|(factor, long, short, what)| serde_json::json!({
+                    "rule": format!("{}/{}", span(long), span(short)),
+                    "burn_rate": factor,
+                    "action": what,
+                })),
+                "judged_on_run": p.short_run.map(span),
+            });
+        }
+        v
+    }
+}
+
+impl Projection {
+    fn sentence(&self, burn: f64) -> String {
+        let mut s = match self.days_left {
+            Some(days) => format!(
+                "at {burn:.1}x the {} budget would be gone in {days:.1} days",
+                span(self.window)
+            ),
+            None => format!(
+                "at {burn:.2}x the {} budget would last, {:.0}% of it used",
+                span(self.window),
+                burn * 100.0
+            ),
+        };
+        s += &match self.alert {
+            Some((factor, long, short, what)) => format!(
+                "; the {}/{} {what} rule ({factor}x) would fire",
+                span(long),
+                span(short)
+            ),
+            None => "; no burn-rate alert would fire".to_string(),
+        };
+        if let Some(run) = self.short_run {
+            s += &format!(
+                " (judged on the run's {}, shorter than the alert windows)",
+                span(run)
+            );
+        }
+        s
     }
 }
 
@@ -151,30 +262,24 @@ impl Budget {
         }
     }
 
-    fn line(&self, run: Duration, window: Option<Duration>) -> String {
-        let (total, bad) = self
+    fn reading(&self, run: Duration, window: Option<Duration>) -> BudgetReading {
+        let (events, bad) = self
             .minutes
             .iter()
             .fold((0u64, 0u64), |(t, b), (mt, mb)| (t + mt, b + mb));
-        let overall = self.burn(self.minutes.len());
-        let mut s = format!(
-            "error budget {}: {} of events may be bad ({:.1} of {total}); this run had {bad} ({:.0}% of the budget), burn rate {:.2}x",
-            self.name,
-            percent(self.allowed),
-            self.allowed * total as f64,
-            overall * 100.0,
-            overall
-        );
-        if let Some((i, worst)) = (0..self.minutes.len())
-            .map(|i| (i, self.one_minute(i)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-        {
-            s += &format!(", worst minute {worst:.2}x (minute {})", i + 1);
+        let burn_rate = self.burn(self.minutes.len());
+        let worst_minute = (0..self.minutes.len())
+            .map(|i| (i + 1, self.one_minute(i)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        BudgetReading {
+            name: self.name.clone(),
+            allowed: self.allowed,
+            events,
+            bad,
+            burn_rate,
+            worst_minute,
+            projection: window.map(|w| self.projection(burn_rate, w, run)),
         }
-        if let Some(window) = window {
-            s += &format!("; {}", self.projection(overall, window, run));
-        }
-        s
     }
 
     fn one_minute(&self, i: usize) -> f64 {
@@ -188,41 +293,20 @@ impl Budget {
 
     /// What sustaining this run's burn would do to `window`'s budget, and which multiwindow
     /// alert would fire.
-    fn projection(&self, burn: f64, window: Duration, run: Duration) -> String {
-        let days = window.as_secs_f64() / 86_400.0;
-        let mut s = if burn > 1.0 {
-            format!(
-                "at {burn:.1}x the {} budget would be gone in {:.1} days",
-                span(window),
-                days / burn
-            )
-        } else {
-            format!(
-                "at {burn:.2}x the {} budget would last, {:.0}% of it used",
-                span(window),
-                burn * 100.0
-            )
-        };
-        let fired = RULES.iter().find(|(factor, long, short, _)| {
-            let n = |w: &Duration| (w.as_secs() / 60).max(1) as usize;
-            self.burn(n(long)) >= *factor && self.burn(n(short)) >= *factor
-        });
-        s += &match fired {
-            Some((factor, long, short, what)) => format!(
-                "; the {}/{} {what} rule ({factor}x) would fire",
-                span(*long),
-                span(*short)
-            ),
-            None => "; no burn-rate alert would fire".to_string(),
-        };
+    fn projection(&self, burn: f64, window: Duration, run: Duration) -> Projection {
+        let n = |w: &Duration| (w.as_secs() / 60).max(1) as usize;
         let (_, long, _, _) = RULES[0];
-        if run < long {
-            s += &format!(
-                " (judged on the run's {}, shorter than the alert windows)",
-                span(Duration::from_secs(run.as_secs().max(1)))
-            );
+        Projection {
+            window,
+            days_left: (burn > 1.0).then(|| window.as_secs_f64() / 86_400.0 / burn),
+            alert: RULES
+                .iter()
+                .find(|(factor, long, short, _)| {
+                    self.burn(n(long)) >= *factor && self.burn(n(short)) >= *factor
+                })
+                .copied(),
+            short_run: (run < long).then(|| Duration::from_secs(run.as_secs().max(1))),
         }
-        s
     }
 }
 
@@ -285,7 +369,7 @@ mod tests {
             };
             b.observe(Duration::from_secs(s), &failures(100, failed));
         }
-        let line = &b.lines(Duration::from_secs(120))[0];
+        let line = &b.readings(Duration::from_secs(120))[0].line();
         assert_eq!(
             line,
             "error budget http_req_failed rate<0.001: 0.1% of events may be bad (12.0 of 12000); this run had 12 (100% of the budget), burn rate 1.00x, worst minute 1.50x (minute 2)"
@@ -305,7 +389,7 @@ mod tests {
             );
         }
         // 6 bad of 60000: 0.01%, under the 0.1% allowed.
-        let calm = &b.lines(Duration::from_secs(60))[0];
+        let calm = &b.readings(Duration::from_secs(60))[0].line();
         assert!(calm.contains("at 0.10x the 30d budget would last, 10% of it used; no burn-rate alert would fire (judged on the run's 1m, shorter than the alert windows)"), "{calm}");
         let mut hot = budgets(
             "http_req_failed: rate<0.001",
@@ -314,8 +398,37 @@ mod tests {
         for s in 1..=60u64 {
             hot.observe(Duration::from_secs(s), &failures(1000, 7));
         }
-        let line = &hot.lines(Duration::from_secs(60))[0];
+        let line = &hot.readings(Duration::from_secs(60))[0].line();
         assert!(line.contains("at 7.0x the 30d budget would be gone in 4.3 days; the 6h/30m page rule (6x) would fire"), "{line}");
+    }
+
+    #[test]
+    fn the_summary_data_carries_the_same_figures_as_the_line() {
+        let mut b = budgets(
+            "http_req_failed: rate<0.001",
+            Some(Duration::from_secs(30 * 86_400)),
+        );
+        for s in 1..=60u64 {
+            b.observe(Duration::from_secs(s), &failures(1000, 7));
+        }
+        let json = b.readings(Duration::from_secs(60))[0].to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "threshold": "http_req_failed rate<0.001",
+                "allowed": 0.001,
+                "events": 60000,
+                "bad": 420,
+                "burn_rate": 7.0,
+                "worst_minute": {"minute": 1, "burn_rate": 7.0},
+                "projection": {
+                    "window": "30d",
+                    "days_left": 4.285714285714286,
+                    "alert": {"rule": "6h/30m", "burn_rate": 6.0, "action": "page"},
+                    "judged_on_run": "1m",
+                },
+            })
+        );
     }
 
     #[test]
@@ -331,7 +444,7 @@ mod tests {
             Agg::Trend(Box::new(t)),
         );
         b.observe(Duration::from_secs(1), &m);
-        let line = &b.lines(Duration::from_secs(1))[0];
+        let line = &b.readings(Duration::from_secs(1))[0].line();
         assert!(line.contains("1% of events may be bad (10.0 of 1000); this run had 20 (200% of the budget), burn rate 2.00x"), "{line}");
     }
 
@@ -343,7 +456,7 @@ mod tests {
             "http_reqs: count>10",
         ] {
             assert!(
-                budgets(t, None).lines(Duration::from_secs(1)).is_empty(),
+                budgets(t, None).readings(Duration::from_secs(1)).is_empty(),
                 "{t}"
             );
         }

@@ -2,6 +2,7 @@
 //! derives it. Each metric becomes its values object; thresholds become `{expr: failed}` (true
 //! means the threshold FAILED, k6's historical inversion); a Rate's `rate` is named `value`;
 //! `root_group` holds `groups` and `checks` as objects keyed by name; `options` and `state` go.
+//! brunt's own additions (error budgets, profile checks) stay under their `brunt` key.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -35,6 +36,9 @@ pub fn summary_export(data: &Value) -> Value {
     out.insert("metrics".into(), Value::Object(metrics));
     if let Some(setup) = data.get("setup_data") {
         out.insert("setup_data".into(), setup.clone());
+    }
+    if let Some(own) = data.get(crate::summary::BRUNT_KEY) {
+        out.insert(crate::summary::BRUNT_KEY.into(), own.clone());
     }
     Value::Object(out)
 }

@@ -18,6 +18,7 @@ mod json_lines;
 mod junit;
 mod outputs;
 mod paint;
+mod profile_check;
 mod progress;
 mod remote;
 mod report;
@@ -28,12 +29,13 @@ mod tag_cache;
 mod text;
 mod text_report;
 
-pub use budget::ErrorBudgets;
+pub use budget::{BudgetReading, ErrorBudgets, Projection};
 pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
 pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
 pub use outputs::Outputs;
+pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
 pub use report::{
     exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,

@@ -4,6 +4,7 @@
 //! code with k6's numbers (and brunt's own for outputs it could not write).
 
 use crate::budget::ErrorBudgets;
+use crate::profile_check::ProfileChecks;
 use crate::progress::ProgressLine;
 use crate::{
     create_file, write_file, OutSpec, OutputError, Outputs, RunFacts, SampleSink, Summary,
@@ -53,6 +54,8 @@ pub struct ReportConfig {
     pub scenarios: Vec<String>,
     /// `--slo-window`: project the error budgets' burn onto a window this long (e.g. 30d).
     pub slo_window: Option<Duration>,
+    /// `--profile`'s end-of-run checks (soak's drift, spike's recovery), judged on these windows.
+    pub profile_checks: Option<brunt_engine::profile::CheckWindows>,
 }
 
 /// State shared between the engine's observer (collector thread) and the end of the run.
@@ -63,6 +66,7 @@ struct Live {
     progress: Option<ProgressLine>,
     scenarios: Vec<String>,
     budgets: ErrorBudgets,
+    checks: Option<ProfileChecks>,
 }
 
 pub struct Reporter {
@@ -115,6 +119,7 @@ impl Reporter {
         }
         let outputs = Outputs::open(&cfg.outs, &cfg.thresholds)?;
         let thresholds = Arc::new(cfg.thresholds);
+        let checks = cfg.profile_checks.map(|w| ProfileChecks::new(w, &registry));
         let progress = if cfg.quiet {
             None
         } else {
@@ -128,6 +133,7 @@ impl Reporter {
                 progress,
                 scenarios: cfg.scenarios,
                 budgets: ErrorBudgets::new(&thresholds, cfg.slo_window),
+                checks,
             })),
             thresholds,
             summary_export: cfg.summary_export,
@@ -181,7 +187,12 @@ impl Reporter {
             saturation: saturation_note(outcome),
             generator: observed.generator,
             events: observed.events,
-            error_budget: live.budgets.lines(outcome.elapsed),
+            error_budget: live.budgets.readings(outcome.elapsed),
+            profile_checks: live
+                .checks
+                .as_ref()
+                .map(ProfileChecks::results)
+                .unwrap_or_default(),
             setup_data,
             definition_order,
             is_stdout_tty: std::io::stdout().is_terminal(),
@@ -199,7 +210,10 @@ impl Reporter {
                 failed_writes.push(e.to_string());
             }
         }
-        let verdict = exit_code_for(&outcome.end, summary.thresholds_failed());
+        let verdict = exit_code_for(
+            &outcome.end,
+            summary.thresholds_failed() || summary.profile_checks_failed(),
+        );
         Finished {
             summary,
             verdict,
@@ -212,6 +226,9 @@ impl Reporter {
 impl Live {
     fn on_tick(&mut self, tick: &mut Tick) -> Control {
         self.budgets.observe(tick.elapsed, &tick.interval.series);
+        if let Some(c) = &mut self.checks {
+            c.observe(tick.elapsed, &tick.interval.series);
+        }
         if let Some(p) = &self.progress {
             p.update(tick);
         }

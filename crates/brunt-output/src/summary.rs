@@ -2,8 +2,10 @@
 //! in the shape of k6's `handleSummary(data)`; the text summary and `--summary-export` are derived
 //! from it, as k6 derives them.
 
+use crate::budget::BudgetReading;
 use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
+use crate::profile_check::CheckResult;
 use crate::text_report::{Report, ReportInput};
 use crate::{export, text, OutputError};
 use brunt_metrics::{
@@ -40,8 +42,10 @@ pub struct RunFacts {
     /// What happened to monitored targets during the run (`at 3.0s, api: process 1234
     /// exited ...`), listed after the metrics.
     pub events: Vec<String>,
-    /// One paragraph per threshold that states an SLO: its error budget and burn rate.
-    pub error_budget: Vec<String>,
+    /// One reading per threshold that states an SLO: its error budget and burn rate.
+    pub error_budget: Vec<BudgetReading>,
+    /// The `--profile` checks (soak's drift, spike's recovery); a failed one fails the run.
+    pub profile_checks: Vec<CheckResult>,
     /// Group and check paths (`::group::check`) in the order the script first ran them; the
     /// summary lists groups and checks in this order, as k6 does (others follow by name).
     pub definition_order: Vec<String>,
@@ -231,6 +235,9 @@ impl Summary {
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
         }
+        if let Some(own) = brunt_data(&summary.facts) {
+            summary.data[BRUNT_KEY] = own;
+        }
         summary
     }
 
@@ -247,6 +254,14 @@ impl Summary {
     /// True when a threshold failed: the run exits with 99, as k6.
     pub fn thresholds_failed(&self) -> bool {
         self.results.iter().any(|r| !r.ok)
+    }
+
+    /// True when a `--profile` check failed: the run exits with 99 too.
+    pub fn profile_checks_failed(&self) -> bool {
+        self.facts
+            .profile_checks
+            .iter()
+            .any(|c| c.passed == Some(false))
     }
 
     /// k6's error line at the end of a run whose thresholds failed: `thresholds on metrics
@@ -295,6 +310,25 @@ impl Summary {
     pub fn export_json(&self) -> String {
         export::to_string(&export::summary_export(&self.data))
     }
+}
+
+/// The key of brunt's own additions to k6's summary data and `--summary-export`, so that k6's
+/// keys keep their shape.
+pub const BRUNT_KEY: &str = "brunt";
+
+/// brunt's additions: `error_budgets` and `profile_checks`, each present when it has entries;
+/// None when neither has (the data is then exactly k6's).
+fn brunt_data(facts: &RunFacts) -> Option<Value> {
+    let mut own = Map::new();
+    if !facts.error_budget.is_empty() {
+        let list = facts.error_budget.iter().map(BudgetReading::to_json);
+        own.insert("error_budgets".into(), list.collect());
+    }
+    if !facts.profile_checks.is_empty() {
+        let list = facts.profile_checks.iter().map(CheckResult::to_json);
+        own.insert("profile_checks".into(), list.collect());
+    }
+    (!own.is_empty()).then_some(Value::Object(own))
 }
 
 /// A metric's summary values, by k6's names for its type.

@@ -309,7 +309,15 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
     if !facts.error_budget.is_empty() {
         s.push('\n');
         for b in &facts.error_budget {
-            s.push_str(&format!("{indent}{b}\n"));
+            s.push_str(&format!("{indent}{}\n", b.line()));
+        }
+    }
+    if !facts.profile_checks.is_empty() {
+        s.push('\n');
+        for c in &facts.profile_checks {
+            let color = if c.passed == Some(false) { RED } else { GREEN };
+            s.push_str(&p.paint(&format!("{indent}{}", c.line()), &[color]));
+            s.push('\n');
         }
     }
     for note in facts.saturation.iter().chain(&facts.generator) {

@@ -1,6 +1,7 @@
 //! `brunt quick` flags, and how they become a request, a client and k6 options.
 
 use anyhow::{anyhow, bail, Context, Result};
+use brunt_engine::profile::{Profile, Shape};
 use brunt_engine::{parse_duration, ExecutionSegment, Options, ScenarioOptions};
 use brunt_http::{ClientConfig, HttpVersion, Request};
 use brunt_output::{OutKind, OutSpec};
@@ -19,6 +20,15 @@ use std::time::Duration;
 pub struct QuickArgs {
     #[command(flatten)]
     pub request: RequestArgs,
+
+    /// A load profile's shape instead of --vus/--rate: smoke, load, stress, soak, spike or
+    /// breakpoint, with --peak; --duration scales every phase (docs/profiles.md)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["vus", "rate", "iterations"])]
+    pub profile: Option<Profile>,
+
+    /// The profile's peak: VUs, or requests a second for breakpoint, e.g. --peak 200
+    #[arg(long, value_name = "N", requires = "profile")]
+    pub peak: Option<u64>,
 
     /// Concurrent virtual users, each with its own connection (open model: VUs allocated up front)
     #[arg(short = 'u', long, default_value_t = 50)]
@@ -127,9 +137,28 @@ pub struct RequestArgs {
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 impl QuickArgs {
+    /// `--profile` at `--peak`, scaled to `--duration`; None without `--profile`.
+    pub fn shape(&self) -> Result<Option<Shape>> {
+        self.profile
+            .map(|p| p.shape(self.peak, self.duration.as_deref()))
+            .transpose()
+            .map_err(|e| anyhow!(e))
+    }
+
     /// The k6 options the flags stand for: one scenario named `default`, as k6 names the
-    /// scenario of its shortcuts.
+    /// scenario of its shortcuts (or named after `--profile`).
     pub(crate) fn options(&self) -> Result<Options> {
+        if let Some(shape) = self.shape()? {
+            let scenario = ScenarioOptions {
+                graceful_stop: Some(duration_flag("--graceful-stop", &self.graceful_stop)?),
+                ..shape.scenario(None)
+            };
+            return Ok(Options {
+                scenarios: Some(BTreeMap::from([(shape.profile.to_string(), scenario)])),
+                execution_segment: self.execution_segment,
+                ..Options::default()
+            });
+        }
         Load {
             vus: self.vus,
             rate: self.rate.map(|r| (r, Duration::from_secs(1))),

@@ -48,6 +48,9 @@ pub fn prepare(args: &QuickArgs) -> Result<Attack> {
             .add_cli(t, &registry)
             .with_context(|| format!("--threshold '{t}'"))?;
     }
+    if let Some(shape) = args.shape()? {
+        shape.add_thresholds(&mut thresholds, &registry)?;
+    }
     let factory = Arc::new(QuickFactory::new(request, args.request.client_config()?));
     Ok(Attack {
         plan,
@@ -113,6 +116,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window,
+            profile_checks: args.shape()?.and_then(|s| s.check_windows()),
         },
         &args.web,
         format!("brunt quick {} {}", args.request.method, args.request.url),
