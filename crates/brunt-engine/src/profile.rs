@@ -241,19 +241,31 @@ pub enum CheckWindows {
 const MIN_WINDOW: Duration = Duration::from_secs(1);
 
 impl Shape {
-    /// The phases, each scaled by `length` over the profile's default length.
+    /// The phases, each scaled by `length` over the profile's default length, in whole
+    /// milliseconds (as k6 writes durations); the last takes the rounding, so that they add up
+    /// to `length`.
     pub fn phases(&self) -> Vec<Phase> {
         let defs = self.profile.phases();
         let total: u64 = defs.iter().map(|p| p.secs).sum();
         let scale = self.length.as_secs_f64() / total as f64;
-        defs.iter()
-            .map(|p| Phase {
-                what: p.what,
-                // Whole milliseconds, as k6's durations are written.
-                duration: Duration::from_millis((p.secs as f64 * scale * 1000.0).round() as u64),
-                target: self.level(p.level),
+        let mut left = Duration::from_millis(self.length.as_millis() as u64);
+        let mut phases: Vec<Phase> = defs
+            .iter()
+            .map(|p| {
+                let ms = (p.secs as f64 * scale * 1000.0).round() as u64;
+                let duration = Duration::from_millis(ms).min(left);
+                left -= duration;
+                Phase {
+                    what: p.what,
+                    duration,
+                    target: self.level(p.level),
+                }
             })
-            .collect()
+            .collect();
+        if let Some(last) = phases.last_mut() {
+            last.duration += left;
+        }
+        phases
     }
 
     fn level(&self, level: Level) -> u64 {
@@ -442,6 +454,14 @@ mod tests {
             .map(|p| p.duration.as_millis())
             .collect();
         assert_eq!(ms, [3000, 500, 3000, 500, 6000]);
+        // 6s: 1385 + 231 + 1385 + 231 rounded, and the last phase takes what is left.
+        let odd = shape(Profile::Spike, 100, Some("6s"));
+        let ms: Vec<u128> = odd
+            .phases()
+            .iter()
+            .map(|p| p.duration.as_millis())
+            .collect();
+        assert_eq!(ms, [1385, 231, 1385, 231, 2768]);
         assert_eq!(spike.scenario(None).start_vus, Some(2));
     }
 

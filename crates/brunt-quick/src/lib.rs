@@ -38,8 +38,9 @@ pub struct Attack {
 pub fn prepare(args: &QuickArgs) -> Result<Attack> {
     let registry = Arc::new(Registry::new());
     let request = args.request.request()?;
-    preflight(&request)?;
+    // The flags first: a mistake in them is said before the network is tried.
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
+    preflight(&request)?;
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
     let mut thresholds = Thresholds::default();
