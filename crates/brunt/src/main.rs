@@ -20,7 +20,7 @@ enum Command {
     Run(Box<brunt_js::RunArgs>),
     /// Print a script's resolved options
     Inspect(brunt_js::InspectArgs),
-    /// Create a new k6 script from k6's minimal template (as `k6 new`)
+    /// Create a new k6 script from k6's minimal template (as `k6 new`), or a load profile's (--profile)
     New(brunt_js::NewArgs),
     /// Print brunt's version, as `k6 version` prints k6's
     Version,
