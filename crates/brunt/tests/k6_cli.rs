@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{brunt, brunt_cmd, fails_with, stderr};
+use common::{brunt, brunt_cmd, fails_with, k6, stderr};
 use std::path::Path;
 use std::process::Command;
 
@@ -100,12 +100,6 @@ fn shape(text: &str) -> Vec<String> {
         out.pop();
     }
     out
-}
-
-fn k6() -> Option<String> {
-    let k6 = std::env::var("K6").unwrap_or_else(|_| "k6".into());
-    Command::new(&k6).arg("version").output().ok()?;
-    Some(k6)
 }
 
 #[test]

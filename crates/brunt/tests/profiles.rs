@@ -5,19 +5,13 @@
 
 mod common;
 
-use common::{brunt, brunt_cmd, fails_with, output_within, stderr, target_process};
+use common::{brunt, brunt_cmd, fails_with, k6, output_within, stderr, target_process};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PROFILES: [&str; 6] = ["smoke", "load", "stress", "soak", "spike", "breakpoint"];
-
-fn k6() -> Option<String> {
-    let k6 = std::env::var("K6").unwrap_or_else(|_| "k6".into());
-    Command::new(&k6).arg("version").output().ok()?;
-    Some(k6)
-}
 
 /// Runs `brunt` with `args`, failing the test past 60 s.
 fn run_within(args: &[&str]) -> Output {

@@ -88,3 +88,10 @@ pub fn target_process(mut cmd: Command, args: &[&str]) -> (std::process::Child, 
     assert!(line.contains("listening"), "{line}");
     (child, format!("http://127.0.0.1:{port}"))
 }
+
+/// The k6 binary (`$K6`, or `k6` on PATH) when it runs; tests that compare with k6 skip without it.
+pub fn k6() -> Option<String> {
+    let k6 = std::env::var("K6").unwrap_or_else(|_| "k6".into());
+    Command::new(&k6).arg("version").output().ok()?;
+    Some(k6)
+}
