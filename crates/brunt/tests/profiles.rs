@@ -92,7 +92,8 @@ fn new_profile_scripts_are_valid_k6_and_run_under_brunt() {
 #[test]
 fn quick_spike_reports_its_recovery_in_the_summary_and_the_export() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let url = format!("http://{}/", target.local_addr());
+    // 100 ms answers: the check's 1.5x leaves 50 ms for a busy test machine's noise.
+    let url = format!("http://{}/delay/100", target.local_addr());
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("spike.json");
     let out = run_within(&[
@@ -141,11 +142,12 @@ fn run_soak_checks_latency_drift_and_the_monitored_targets_memory() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("soak.js");
     // The script's own shape (10 VUs for an hour) is replaced; its function and threshold stay.
+    // 100 ms answers: the drift check's 1.25x leaves 25 ms for a busy test machine's noise.
     std::fs::write(
         &script,
         "import http from 'k6/http';\n\
          export const options = { vus: 10, duration: '1h', thresholds: { http_req_failed: ['rate<0.05'] } };\n\
-         export default function () { http.get(__ENV.BASE + '/'); }\n",
+         export default function () { http.get(__ENV.BASE + '/delay/100'); }\n",
     )
     .unwrap();
     let export = dir.path().join("soak.json");
@@ -218,6 +220,35 @@ fn a_soak_whose_iterations_slow_down_fails_its_drift_check_with_99() {
     assert_eq!(out.status.code(), Some(99), "{text}{}", stderr(&out));
     assert!(
         text.contains("soak latency drift: FAIL: iteration_duration p(95) "),
+        "{text}"
+    );
+}
+
+#[test]
+fn breakpoint_stops_where_errors_begin_with_the_abort_it_adds() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    // Every answer an error: the added `http_req_failed: rate<0.01` with abortOnFail stops the
+    // 30 s ramp at its first evaluation.
+    let url = format!("http://{}/status/500", target.local_addr());
+    let out = run_within(&[
+        "quick",
+        &url,
+        "--profile",
+        "breakpoint",
+        "--peak",
+        "20",
+        "--duration",
+        "30s",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(99), "{err}");
+    assert!(
+        err.contains("thresholds on metrics 'http_req_failed' were crossed; at least one has abortOnFail enabled"),
+        "{err}"
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("* breakpoint: Up to 20.00 iterations/s for 30s over 1 stages"),
         "{text}"
     );
 }
