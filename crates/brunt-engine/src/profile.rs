@@ -440,28 +440,22 @@ mod tests {
         assert_eq!(bp.exec.as_deref(), Some("api"));
     }
 
+    /// Each phase's length in milliseconds.
+    fn millis(s: &Shape) -> Vec<u128> {
+        s.phases().iter().map(|p| p.duration.as_millis()).collect()
+    }
+
     #[test]
     fn duration_scales_every_phase_alike() {
         // Load's default is 40m: 4m is a tenth of each phase.
         let load = shape(Profile::Load, 10, Some("4m"));
-        let secs: Vec<u64> = load.phases().iter().map(|p| p.duration.as_secs()).collect();
-        assert_eq!(secs, [30, 180, 30]);
+        assert_eq!(millis(&load), [30_000, 180_000, 30_000]);
         // Spike's 4m20s in 13s: the 10s jump becomes 0.5s.
         let spike = shape(Profile::Spike, 100, Some("13s"));
-        let ms: Vec<u128> = spike
-            .phases()
-            .iter()
-            .map(|p| p.duration.as_millis())
-            .collect();
-        assert_eq!(ms, [3000, 500, 3000, 500, 6000]);
+        assert_eq!(millis(&spike), [3000, 500, 3000, 500, 6000]);
         // 6s: 1385 + 231 + 1385 + 231 rounded, and the last phase takes what is left.
         let odd = shape(Profile::Spike, 100, Some("6s"));
-        let ms: Vec<u128> = odd
-            .phases()
-            .iter()
-            .map(|p| p.duration.as_millis())
-            .collect();
-        assert_eq!(ms, [1385, 231, 1385, 231, 2768]);
+        assert_eq!(millis(&odd), [1385, 231, 1385, 231, 2768]);
         assert_eq!(spike.scenario(None).start_vus, Some(2));
     }
 

@@ -90,6 +90,29 @@ fn new_profile_scripts_are_valid_k6_and_run_under_brunt() {
 }
 
 #[test]
+fn new_takes_the_url_into_the_minimal_template_and_refuses_one_that_breaks_the_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("min.js");
+    let file = file.to_str().unwrap();
+    let out = brunt(&["new", "--url", "http://127.0.0.1:8080/api", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains("let res = http.get('http://127.0.0.1:8080/api');"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vus: 10,"),
+        "still k6's minimal template: {text}"
+    );
+    fails_with(
+        &["new", "--url", "http://x/'+y", "-f", file],
+        1,
+        "--url 'http://x/'+y': quotes, backslashes and line breaks cannot go into the script's string",
+    );
+}
+
+#[test]
 fn quick_spike_reports_its_recovery_in_the_summary_and_the_export() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     // 100 ms answers: the check's 1.5x leaves 50 ms for a busy test machine's noise.
