@@ -588,13 +588,21 @@ impl Drop for StopPid {
     }
 }
 
-/// The CPU seconds and resident kB of `pid` now (from /proc), if it still runs.
+/// The CPU seconds and resident kB of `pid` now (from /proc), if it still runs. The CPU
+/// seconds include its children's: those it has reaped and those that still run.
 fn usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?) / ticks;
+    let (own, reaped) = cpu_seconds(pid)?;
+    let children: f64 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter_map(|child| cpu_seconds(child).map(|(c, _)| c))
+        .sum();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status
         .lines()
@@ -603,7 +611,19 @@ fn usage(pid: u32) -> Option<(f64, u64)> {
         .trim_end_matches(" kB")
         .parse()
         .ok()?;
-    Some((cpu, rss))
+    Some((own + reaped + children, rss))
+}
+
+/// `pid`'s own CPU seconds (utime + stime) and its reaped children's (cutime + cstime).
+fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let sum = |a: usize, b: usize| -> Option<f64> {
+        Some((fields[a].parse::<f64>().ok()? + fields[b].parse::<f64>().ok()?) / ticks)
+    };
+    Some((sum(11, 12)?, sum(13, 14)?))
 }
 
 /// Runs an experiment and samples the brunt process from /proc until it exits: (CPU seconds,
@@ -628,7 +648,7 @@ fn measured(dir: &Path, experiment: &Value) -> (f64, f64) {
     while child.try_wait().unwrap().is_none() {
         assert!(start.elapsed() < LIMIT, "the stress did not end");
         if let Some((c, rss)) = usage(child.id()) {
-            cpu = c;
+            cpu = f64::max(cpu, c);
             peak = peak.max(rss);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -637,8 +657,12 @@ fn measured(dir: &Path, experiment: &Value) -> (f64, f64) {
     (cpu, peak as f64 / 1024.0)
 }
 
+/// Held by the tests that burn cores, so that they do not compete for them with each other.
+static BURNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cpu_stress_consumes_the_asked_core_for_its_duration() {
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let stress = brunt_activity(
         "burn",
@@ -653,6 +677,105 @@ fn cpu_stress_consumes_the_asked_core_for_its_duration() {
         (0.5..2.6).contains(&cpu),
         "1 worker for 2 s used {cpu:.2} CPU seconds"
     );
+}
+
+/// A cgroup v2 directory this test may create children in, or why there is none.
+fn writable_cgroup2() -> Result<PathBuf, String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let dir = mounts
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .ok_or("no cgroup v2 hierarchy is mounted")?;
+    let probe = dir.join(format!("brunt-test-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
+    std::fs::remove_dir(&probe).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+#[test]
+fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after() {
+    let parent = match writable_cgroup2() {
+        Ok(d) => d,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cgroup = parent.join(format!("brunt-test-stress-{}", std::process::id()));
+    let stress = brunt_activity(
+        "burn-in-a-cgroup",
+        "stress",
+        "cpu",
+        json!({"workers": 2, "duration": 2, "cgroup": cgroup}),
+    );
+    let file = write(dir.path(), "cgroup.json", &method_only(json!([stress])));
+    let journal_path = dir.path().join("cgroup-journal.json");
+    let child = brunt_cmd()
+        .args(["experiment", "run", file.to_str().unwrap()])
+        .args(["--journal-path", journal_path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut seen: Vec<i64> = Vec::new();
+    while seen.len() < 2 {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the workers never entered {}",
+            cgroup.display()
+        );
+        seen = std::fs::read_to_string(cgroup.join("cgroup.procs"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = output_within(child, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = journal(&journal_path);
+    let mut pids: Vec<i64> = serde_json::from_value(j["run"][0]["output"]["pids"].clone()).unwrap();
+    pids.sort();
+    seen.sort();
+    assert_eq!(pids, seen, "{j}");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+
+    // A limit needs the cpu controller, named at validation when it is missing.
+    let limited = brunt_activity(
+        "burn-limited",
+        "stress",
+        "cpu",
+        json!({"workers": 1, "duration": 1, "cgroup": cgroup, "cpu_limit": 0.5}),
+    );
+    let file = write(dir.path(), "limited.json", &method_only(json!([limited])));
+    let controllers = std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap();
+    if controllers.split_whitespace().any(|c| c == "cpu") {
+        let (cpu, _) = measured(dir.path(), &method_only(json!([limited.clone()])));
+        assert!(
+            cpu < 0.9,
+            "1 worker limited to half a core for 1 s used {cpu:.2} CPU seconds"
+        );
+        assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    } else {
+        println!(
+            "cpu_limit not measured: the cpu controller is not enabled in {}",
+            parent.display()
+        );
+        fails_with(
+            &["experiment", "validate", file.to_str().unwrap()],
+            1,
+            "method[0] \"burn-limited\": provider.arguments.cpu_limit: the cpu controller is not enabled",
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! ([`network`]), a background [`load`] judged per fault phase, and [`probe`]s. Each timed fault holds a guard that undoes it when the activity ends, fails
 //! or is dropped because the experiment was interrupted, so no fault outlives the run.
 
+mod cgroup;
 mod load;
 mod network;
 mod probe;
