@@ -309,7 +309,8 @@ mod tests {
 
     async fn met(tolerance: Value, value: Value) -> bool {
         let t = Tolerance::parse(&tolerance).unwrap();
-        t.check(&value, &Context::new(Vars::default())).await
+        t.check(&value, &Context::new(Vars::default(), Default::default()))
+            .await
     }
 
     #[tokio::test]

@@ -1118,3 +1118,82 @@ fn a_process_the_experiment_starts_is_faulted_by_name_and_dies_with_the_experime
         "{j}"
     );
 }
+
+fn monitor_probe(name: &str, monitor: &str, signal: &str, stat: &str, tolerance: Value) -> Value {
+    json!({"type": "probe", "name": name, "tolerance": tolerance,
+           "provider": {"type": "brunt", "module": "probe", "func": "monitor", "arguments": {
+               "monitor": monitor, "signal": signal, "stat": stat, "window": 2}}})
+}
+
+#[test]
+fn monitor_probes_judge_the_targets_signals_and_the_load_charts_them() {
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (target, port) = target();
+    let spec = format!("api:pid={}", target.0.id());
+    let mut busy_cpu = monitor_probe("cpu-stays-low", &spec, "cpu_percent", "max", json!([0, 20]));
+    busy_cpu["mode"] = json!("continuous");
+    let mut e = method_only(json!([
+        {"type": "action", "name": "cpu-load", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "quick", "arguments": {"quick": [
+             format!("http://127.0.0.1:{port}/cpu/40"), "--rate", "20", "--duration", "4s"]}}},
+        busy_cpu,
+    ]));
+    e["steady-state-hypothesis"] = json!({"title": "the target runs", "probes": [
+        monitor_probe("has-threads", &spec, "threads", "max", json!([1, 100000]))]});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    let before = &j["steady_states"]["before"];
+    assert_eq!(before["steady_state_met"], true, "{j}");
+    assert!(
+        before["probes"][0]["output"].as_f64().unwrap() >= 1.0,
+        "{j}"
+    );
+    // 20 requests a second that each burn 40 ms of CPU keep most of a core busy.
+    let samples = j["run"][1]["output"]["samples"].as_array().unwrap().clone();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s["tolerance_met"] == false && s["output"].as_f64().unwrap() > 20.0),
+        "{samples:?}"
+    );
+    assert_eq!(j["deviated"], true, "{j}");
+    let charted = j["run"][0]["output"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["target_cpu"]["api"].as_f64().is_some())
+        .count();
+    assert!(charted >= 2, "the load's seconds carry the monitor: {j}");
+
+    let check = |signal: &str, monitor: &str, needle: &str| {
+        let bad = method_only(json!([monitor_probe(
+            "watch",
+            monitor,
+            signal,
+            "max",
+            json!([0, 1])
+        )]));
+        let file = write(dir.path(), "bad-monitor.json", &bad);
+        fails_with(
+            &["experiment", "validate", file.to_str().unwrap()],
+            1,
+            needle,
+        );
+    };
+    check(
+        "cpu",
+        &spec,
+        "method[0] \"watch\": provider.arguments.signal: \"cpu\" is not a signal",
+    );
+    check(
+        "cpu_percent",
+        "disk=/dev/sda",
+        "method[0] \"watch\": provider.arguments.monitor: monitor 'disk=/dev/sda': unknown kind",
+    );
+    check(
+        "cpu_percent",
+        "pid=999999999",
+        "method[0] \"watch\": provider.arguments.monitor: monitor 'pid=999999999': no process",
+    );
+}

@@ -71,6 +71,17 @@ impl Provider {
         matches!(self, Provider::Brunt(c) if c.is_timed_fault())
     }
 
+    /// The `--monitor` spec a brunt `monitor` probe reads, with `vars` substituted.
+    pub fn monitor_spec(
+        &self,
+        vars: &crate::substitute::Vars,
+    ) -> Option<brunt_monitor::MonitorSpec> {
+        match self {
+            Provider::Brunt(c) => c.monitor_spec(vars),
+            _ => None,
+        }
+    }
+
     /// Runs it; `value` is the output a probe tolerance passes as the `value` argument.
     pub async fn run(&self, ctx: &Context, value: Option<Value>) -> Result<Value, ActivityFailed> {
         match self {

@@ -77,20 +77,25 @@ impl Load {
     }
 
     pub(super) async fn run(&self, ctx: &Context) -> Result<Value, ActivityFailed> {
-        let attack =
-            brunt_quick::prepare(&self.args).map_err(|e| ActivityFailed(format!("{e:#}")))?;
+        // The experiment's registry, which holds its monitors' metrics.
+        let registry = ctx.monitors.registry().clone();
+        let attack = brunt_quick::prepare(&self.args, registry.clone())
+            .map_err(|e| ActivityFailed(format!("{e:#}")))?;
         let thresholds = attack.thresholds.clone();
-        let registry = attack.registry().clone();
         let phases: Arc<Mutex<BTreeMap<FaultPhase, PhaseSamples>>> = Arc::default();
         // Its seconds as the report page charts them, for the game-day report.
         let timeline = Arc::new(Mutex::new(ReportData::default()));
         ctx.live.start(registry.clone());
+        let monitors = ctx.monitors.feed();
+        monitors.skip();
         let observer = {
             let (phases, clock) = (phases.clone(), ctx.faults.clone());
             let (timeline, live) = (timeline.clone(), ctx.live.clone());
             let charted = registry.clone();
             let mut last = Duration::ZERO;
             Box::new(move |tick: &mut Tick<'_>| {
+                // The monitors' last second is part of the load's: charted and judged with it.
+                monitors.add_to(&mut tick.interval.series);
                 timeline
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

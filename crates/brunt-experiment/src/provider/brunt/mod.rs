@@ -48,7 +48,7 @@ enum Fault {
     Network(network::NetworkFault),
     /// `load`: quick (boxed: its flags are large).
     Load(Box<load::Load>),
-    /// `probe`: http, metric.
+    /// `probe`: http, metric, monitor.
     Probe(probe::Probe),
 }
 
@@ -58,7 +58,7 @@ const FUNCS: &[(&str, &[&str])] = &[
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
     ("load", &["quick"]),
-    ("probe", &["http", "metric"]),
+    ("probe", &["http", "metric", "monitor"]),
 ];
 
 impl Call {
@@ -103,6 +103,20 @@ impl Call {
     pub(super) fn is_timed_fault(&self) -> bool {
         let kill = self.module == "process" && self.func == "kill";
         self.is_fault() && !kill
+    }
+
+    /// The monitor spec of a `monitor` probe, with the experiment's values substituted.
+    pub(super) fn monitor_spec(
+        &self,
+        vars: &crate::substitute::Vars,
+    ) -> Option<brunt_monitor::MonitorSpec> {
+        if (self.module.as_str(), self.func.as_str()) != ("probe", "monitor") {
+            return None;
+        }
+        match self.fault(&vars.substitute(&self.arguments)) {
+            Ok(Fault::Probe(probe::Probe::Monitor { spec, .. })) => Some(spec),
+            _ => None,
+        }
     }
 
     fn fault(&self, args: &Value) -> Result<Fault, String> {
