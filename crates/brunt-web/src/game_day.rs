@@ -91,10 +91,13 @@ pub fn from_journal(journal: &Value) -> Result<ReportData, String> {
         let output = &load["output"];
         data.points = serde_json::from_value::<Vec<Point>>(output["timeline"].clone())
             .map_err(|e| format!("run[].output.timeline of the load: {e}"))?;
-        if let Some(args) = load["activity"]["provider"]["arguments"]["quick"].as_array() {
+        let arguments = &load["activity"]["provider"]["arguments"];
+        if let Some(args) = arguments["quick"].as_array() {
             let line: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
             data.scenarios
                 .push(format!("load: brunt quick {}", line.join(" ")));
+        } else if let Some(script) = arguments["script"].as_str() {
+            data.scenarios.push(format!("load: k6 script {script}"));
         }
         if let Some(phases) = output["phases"].as_object() {
             for (phase, f) in phases {

@@ -1197,3 +1197,68 @@ fn monitor_probes_judge_the_targets_signals_and_the_load_charts_them() {
         "method[0] \"watch\": provider.arguments.monitor: monitor 'pid=999999999': no process",
     );
 }
+
+#[test]
+fn a_k6_script_as_the_load_judges_its_thresholds_per_fault_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, api, _helpers) = target_and_proxy(dir.path());
+    std::fs::write(
+        dir.path().join("orders.js"),
+        "import http from 'k6/http';\nimport { sleep } from 'k6';\n\
+         export const options = { vus: 1, duration: '1s',\n\
+           thresholds: { http_req_duration: ['p(50)<150'] } };\n\
+         export default function () { http.get(`${__ENV.BASE}/`); sleep(0.5); }\n",
+    )
+    .unwrap();
+    let mut e = method_only(json!([
+        {"type": "action", "name": "orders-script", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "script", "arguments": {
+             "script": "orders.js", "env": {"BASE": format!("http://127.0.0.1:{listen}")},
+             "duration": "7s", "vus": 10}}},
+        {"type": "action", "name": "slow-orders", "pauses": {"before": 1.5},
+         "provider": {"type": "brunt", "module": "network", "func": "toxic", "arguments": {
+             "proxy": "orders", "type": "latency", "attributes": {"latency": 300}, "duration": 3}}}
+    ]));
+    e["configuration"] = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    assert_eq!(j["deviated"], true, "{j}");
+    let load = &j["run"][0];
+    assert_eq!(load["status"], "succeeded", "{j}");
+    let phases = &load["output"]["phases"];
+    let verdict = |p: &str| phases[p]["thresholds"]["http_req_duration: p(50)<150"].clone();
+    assert_eq!(verdict("before"), true, "{phases}");
+    assert_eq!(verdict("during"), false, "{phases}");
+    assert_eq!(verdict("after"), true, "{phases}");
+    for p in ["before", "during", "after"] {
+        assert!(phases[p]["requests"].as_f64().unwrap() > 0.0, "{phases}");
+        assert_eq!(
+            phases[p]["http_req_failed"], 0.0,
+            "__ENV reached the script: {phases}"
+        );
+    }
+    // The duration and VUs given replace the script's 1 s and 1 VU.
+    let seconds: f64 = ["before", "during", "after"]
+        .iter()
+        .map(|p| phases[*p]["seconds"].as_f64().unwrap())
+        .sum();
+    assert!(seconds >= 6.0, "{seconds} s of load");
+    assert!(
+        load["output"]["timeline"][0]["vus"].as_f64().unwrap() >= 10.0,
+        "{j}"
+    );
+    assert_undone(api);
+
+    let missing = method_only(json!([brunt_activity(
+        "orders-script",
+        "load",
+        "script",
+        json!({"script": "missing.js"})
+    )]));
+    let file = write(dir.path(), "missing-script.json", &missing);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"orders-script\": provider.arguments.script: ",
+    );
+}

@@ -11,6 +11,8 @@ mod process_fault;
 mod processes;
 mod stress;
 
+use std::path::{Path, PathBuf};
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -36,6 +38,8 @@ pub struct Call {
     module: String,
     func: String,
     arguments: Value,
+    /// The experiment file's directory, which a load's script is relative to.
+    base: PathBuf,
 }
 
 /// A call with its arguments parsed.
@@ -46,8 +50,8 @@ enum Fault {
     Stress(stress::Stress),
     /// `network`: toxic, partition.
     Network(network::NetworkFault),
-    /// `load`: quick (boxed: its flags are large).
-    Load(Box<load::Load>),
+    /// `load`: quick or script.
+    Load(load::Load),
     /// `probe`: http, metric, monitor.
     Probe(probe::Probe),
 }
@@ -57,13 +61,13 @@ const FUNCS: &[(&str, &[&str])] = &[
     ("process", &["start", "kill", "pause", "restart"]),
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
-    ("load", &["quick"]),
+    ("load", &["quick", "script"]),
     ("probe", &["http", "metric", "monitor"]),
 ];
 
 impl Call {
-    /// Parses and checks a call; errors start with the field.
-    pub(super) fn parse(v: &Value) -> Result<Self, String> {
+    /// Parses and checks a call; errors start with the field; files are relative to `base`.
+    pub(super) fn parse(v: &Value, base: &Path) -> Result<Self, String> {
         let doc: BruntDoc = crate::format::from_value(v, "")?;
         let funcs = FUNCS
             .iter()
@@ -88,6 +92,7 @@ impl Call {
             module: doc.module,
             func: doc.func,
             arguments: Value::Object(doc.arguments),
+            base: base.to_path_buf(),
         };
         call.fault(&call.arguments)?;
         Ok(call)
@@ -123,7 +128,7 @@ impl Call {
         Ok(match self.module.as_str() {
             "process" => Fault::Process(process_fault::ProcessFault::parse(&self.func, args)?),
             "stress" => Fault::Stress(stress::Stress::parse(&self.func, args)?),
-            "load" => Fault::Load(Box::new(load::Load::parse(args)?)),
+            "load" => Fault::Load(load::Load::parse(&self.func, args, &self.base)?),
             "probe" => Fault::Probe(probe::Probe::parse(&self.func, args)?),
             _ => Fault::Network(network::NetworkFault::parse(&self.func, args)?),
         })
