@@ -698,26 +698,17 @@ fn writable_cgroup2() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-#[test]
-fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after() {
-    let parent = match writable_cgroup2() {
-        Ok(d) => d,
-        Err(why) => {
-            println!("skipped: {why}");
-            return;
-        }
-    };
-    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let cgroup = parent.join(format!("brunt-test-stress-{}", std::process::id()));
+/// Starts an experiment whose two CPU workers run in `cgroup` for `seconds`, and waits until
+/// both are in it: (the brunt child, the workers' pids, its journal's path).
+fn burn_in(dir: &Path, cgroup: &Path, seconds: u64) -> (Child, Vec<i64>, PathBuf) {
     let stress = brunt_activity(
         "burn-in-a-cgroup",
         "stress",
         "cpu",
-        json!({"workers": 2, "duration": 2, "cgroup": cgroup}),
+        json!({"workers": 2, "duration": seconds, "cgroup": cgroup}),
     );
-    let file = write(dir.path(), "cgroup.json", &method_only(json!([stress])));
-    let journal_path = dir.path().join("cgroup-journal.json");
+    let file = write(dir, "cgroup.json", &method_only(json!([stress])));
+    let journal_path = dir.join("cgroup-journal.json");
     let child = brunt_cmd()
         .args(["experiment", "run", file.to_str().unwrap()])
         .args(["--journal-path", journal_path.to_str().unwrap()])
@@ -740,6 +731,22 @@ fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after()
             .collect();
         std::thread::sleep(Duration::from_millis(20));
     }
+    (child, seen, journal_path)
+}
+
+#[test]
+fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after() {
+    let parent = match writable_cgroup2() {
+        Ok(d) => d,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cgroup = parent.join(format!("brunt-test-stress-{}", std::process::id()));
+    let (child, mut seen, journal_path) = burn_in(dir.path(), &cgroup, 2);
     let out = output_within(child, LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = journal(&journal_path);
@@ -748,6 +755,21 @@ fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after()
     seen.sort();
     assert_eq!(pids, seen, "{j}");
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+
+    // Interrupted, the workers are killed and the cgroup removed all the same.
+    let (child, seen, journal_path) = burn_in(dir.path(), &cgroup, 20);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = output_within(child, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(journal(&journal_path)["status"], "interrupted");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    for pid in seen {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} still runs"
+        );
+    }
 
     // A limit needs the cpu controller, named at validation when it is missing.
     let limited = brunt_activity(
