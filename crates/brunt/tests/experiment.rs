@@ -1283,4 +1283,21 @@ fn a_k6_script_as_the_load_judges_its_thresholds_per_fault_phase() {
         1,
         "method[0] \"orders-script\": provider.arguments.script: ",
     );
+    std::fs::write(
+        dir.path().join("broken.js"),
+        "export default function () {\n",
+    )
+    .unwrap();
+    let broken = method_only(json!([brunt_activity(
+        "orders-script",
+        "load",
+        "script",
+        json!({"script": "broken.js"})
+    )]));
+    let file = write(dir.path(), "broken-script.json", &broken);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"orders-script\": provider.arguments.script: ",
+    );
 }

@@ -136,6 +136,17 @@ impl Load {
         })))
     }
 
+    /// Runs a script's init context and checks its options, as the experiment is validated;
+    /// a quick load's target is checked when it starts (the experiment may start it).
+    pub(super) fn check(&self) -> Result<(), String> {
+        match self {
+            Load::Quick(_) => Ok(()),
+            Load::Script(args) => brunt_js::prepare(args, Arc::default(), RunControl::new())
+                .map(drop)
+                .map_err(|e| format!("arguments.script: {}: {e}", args.script.display())),
+        }
+    }
+
     /// Prepares the load on the experiment's `registry`; `control` stops the script's init
     /// context and the run.
     fn ready(&self, registry: &Arc<Registry>, control: &RunControl) -> Result<Ready, String> {

@@ -94,7 +94,9 @@ impl Call {
             arguments: Value::Object(doc.arguments),
             base: base.to_path_buf(),
         };
-        call.fault(&call.arguments)?;
+        if let Fault::Load(load) = call.fault(&call.arguments)? {
+            load.check()?;
+        }
         Ok(call)
     }
 
