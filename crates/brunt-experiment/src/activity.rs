@@ -1,6 +1,7 @@
 //! One activity (probe or action): its provider, tolerance, pauses and where it sits in the file.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -113,8 +114,14 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// Parses and validates one activity; `hypothesis` requires a tolerance.
-    pub fn parse(raw: Value, location: Location, hypothesis: bool) -> Result<Self, String> {
+    /// Parses and validates one activity; `hypothesis` requires a tolerance; files it names
+    /// are relative to `base`, the experiment file's directory.
+    pub fn parse(
+        raw: Value,
+        location: Location,
+        hypothesis: bool,
+        base: &Path,
+    ) -> Result<Self, String> {
         let label = match raw.get("name").and_then(Value::as_str) {
             Some(name) => format!("{location} {name:?}"),
             None => location.to_string(),
@@ -124,9 +131,11 @@ impl Activity {
         if doc.name.is_empty() {
             return Err(format!("{label}: name: an activity must have a name"));
         }
-        let provider = Provider::parse(&doc.provider).map_err(|e| format!("{label}: {e}"))?;
+        let provider = Provider::parse(&doc.provider, base).map_err(|e| format!("{label}: {e}"))?;
         let tolerance = match doc.tolerance {
-            Some(t) => Some(Tolerance::parse(&t).map_err(|e| format!("{label}: tolerance: {e}"))?),
+            Some(t) => {
+                Some(Tolerance::parse(&t, base).map_err(|e| format!("{label}: tolerance: {e}"))?)
+            }
             None if hypothesis => {
                 return Err(format!(
                     "{label}: tolerance: a steady-state probe must have a tolerance"

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::{RunStatus, Status};
+use crate::monitors::ExperimentMonitors;
 use crate::runner::{self, Context, Event, RollbackStrategy};
 
 /// Run or check a Chaos Toolkit experiment.
@@ -79,6 +80,8 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<i32> {
         ExperimentCommand::Validate { file } => {
             let experiment = crate::load(&file)?;
             warn_ignored(&experiment.ignored);
+            // Opened (then closed) as a run opens them, so a missing target is said now.
+            open_monitors(&file, &experiment)?.finish();
             eprintln!(
                 "{}: valid experiment {:?}",
                 file.display(),
@@ -137,9 +140,16 @@ async fn run_experiment(args: RunArgs) -> anyhow::Result<i32> {
 
     let stop = CancellationToken::new();
     tokio::task::spawn_local(stop_on_signal(stop.clone()));
+    let monitors = open_monitors(&args.file, &experiment)?;
     eprintln!("running experiment: {}", experiment.title);
-    let ctx = Arc::new(Context::new(experiment.vars.clone()));
+    let ctx = Arc::new(Context::new(experiment.vars.clone(), monitors));
     let journal = runner::run(&experiment, &ctx, strategy, &stop, &progress).await;
+    if let Some(ctx) = Arc::into_inner(ctx) {
+        let mut monitors = ctx.monitors;
+        for event in monitors.finish() {
+            eprintln!("monitor: {event}");
+        }
+    }
     if let Some(server) = proxy {
         server.shutdown().await;
     }
@@ -230,6 +240,23 @@ fn progress(event: Event<'_>) {
             eprintln!("   {kind} {name}: {outcome} ({:.3}s)", run.duration);
         }
     }
+}
+
+/// The monitors of the experiment's `monitor` probes, opened; an error names the file, the
+/// activity and the field.
+fn open_monitors(
+    file: &std::path::Path,
+    experiment: &crate::Experiment,
+) -> anyhow::Result<ExperimentMonitors> {
+    let (monitors, warnings) =
+        ExperimentMonitors::open(experiment).map_err(|detail| crate::FormatError::Invalid {
+            file: file.display().to_string(),
+            detail,
+        })?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(monitors)
 }
 
 fn warn_ignored(ignored: &[String]) {

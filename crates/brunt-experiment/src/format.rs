@@ -139,7 +139,8 @@ pub fn load(path: &Path) -> Result<Experiment, FormatError> {
             detail: e.to_string(),
         })?
     };
-    parse(raw).map_err(|detail| FormatError::Invalid { file, detail })
+    let base = path.parent().unwrap_or(Path::new(""));
+    parse(raw, base).map_err(|detail| FormatError::Invalid { file, detail })
 }
 
 /// Deserializes `v`; an error names the field that does not fit, under `under` when it is not
@@ -159,8 +160,9 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Validates an experiment already parsed into JSON values.
-pub fn parse(raw: Value) -> Result<Experiment, String> {
+/// Validates an experiment already parsed into JSON values; the files it names are relative to
+/// `base`.
+pub fn parse(raw: Value, base: &Path) -> Result<Experiment, String> {
     let doc: Document = from_value(&raw, "")?;
     if doc.title.is_empty() {
         return Err("title: an experiment requires a title".into());
@@ -214,7 +216,7 @@ pub fn parse(raw: Value) -> Result<Experiment, String> {
                     }
                     None => v.clone(),
                 };
-                Activity::parse(v, at, hypothesis)
+                Activity::parse(v, at, hypothesis, base)
             })
             .collect::<Result<Vec<_>, String>>()
     };

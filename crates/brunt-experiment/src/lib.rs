@@ -11,6 +11,7 @@ pub mod fault_phase;
 pub mod format;
 pub mod journal;
 pub mod live_load;
+pub mod monitors;
 pub mod provider;
 pub mod runner;
 pub mod started;

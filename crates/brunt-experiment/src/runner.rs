@@ -16,6 +16,7 @@ use crate::fault_phase::{FaultClock, FaultPhase};
 use crate::format::Experiment;
 use crate::journal::{self, Journal, Run, RunStatus, Status, SteadyState, SteadyStates};
 use crate::live_load::LiveLoad;
+use crate::monitors::ExperimentMonitors;
 use crate::provider::ActivityFailed;
 use crate::started::StartedProcesses;
 use crate::substitute::Vars;
@@ -78,16 +79,19 @@ pub struct Context {
     pub live: Arc<LiveLoad>,
     /// The processes the experiment started, by name.
     pub started: StartedProcesses,
+    /// The monitors `monitor` probes read, sampled for the experiment's life.
+    pub monitors: ExperimentMonitors,
 }
 
 impl Context {
-    /// A context over resolved configuration and secrets.
-    pub fn new(vars: Vars) -> Self {
+    /// A context over resolved configuration and secrets, and the experiment's monitors.
+    pub fn new(vars: Vars, monitors: ExperimentMonitors) -> Self {
         Context {
             vars: Mutex::new(vars),
             faults: Arc::default(),
             live: Arc::default(),
             started: StartedProcesses::default(),
+            monitors,
         }
     }
 

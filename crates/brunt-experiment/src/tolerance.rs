@@ -1,6 +1,7 @@
 //! Tolerances, as Chaos Toolkit's `hypothesis.py` judges a probe's output against them.
 
 use std::cmp::Ordering;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -53,8 +54,8 @@ pub enum Tolerance {
 }
 
 impl Tolerance {
-    /// Parses a tolerance as written in a probe.
-    pub fn parse(v: &Value) -> Result<Self, String> {
+    /// Parses a tolerance as written in a probe; `base` is the experiment file's directory.
+    pub fn parse(v: &Value, base: &Path) -> Result<Self, String> {
         Ok(match v {
             Value::Bool(b) => Tolerance::Bool(*b),
             Value::Number(n) => Tolerance::Int(
@@ -83,6 +84,7 @@ impl Tolerance {
                             v.clone(),
                             at,
                             false,
+                            base,
                         )?)));
                     }
                     other => {
@@ -308,8 +310,9 @@ mod tests {
     use serde_json::json;
 
     async fn met(tolerance: Value, value: Value) -> bool {
-        let t = Tolerance::parse(&tolerance).unwrap();
-        t.check(&value, &Context::new(Vars::default())).await
+        let t = Tolerance::parse(&tolerance, Path::new(".")).unwrap();
+        t.check(&value, &Context::new(Vars::default(), Default::default()))
+            .await
     }
 
     #[tokio::test]
@@ -364,7 +367,7 @@ mod tests {
 
     #[test]
     fn bad_tolerances_name_the_field() {
-        let err = |v: Value| Tolerance::parse(&v).unwrap_err();
+        let err = |v: Value| Tolerance::parse(&v, Path::new(".")).unwrap_err();
         assert!(err(json!({"type": "regex"})).starts_with("pattern:"));
         assert!(
             err(json!({"type": "regex", "pattern": "("})).contains("invalid regular expression")

@@ -6,7 +6,7 @@ use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
 use anyhow::{anyhow, Context as _};
 use brunt_engine::log;
-use brunt_engine::profile::{Profile, Shape};
+use brunt_engine::profile::{CheckWindows, Profile, Shape};
 use brunt_engine::{
     parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, ScenarioOptions,
     Stage, DEFAULT_EXEC,
@@ -656,10 +656,10 @@ fn accepted_values(a: &RunArgs) -> Result<(), String> {
 fn load(
     script: &Path,
     env: BTreeMap<String, String>,
+    registry: Arc<Registry>,
     interrupt: RunControl,
     module_cache: Option<PathBuf>,
-) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
-    let registry = Arc::new(Registry::new());
+) -> Result<Arc<Program>, anyhow::Error> {
     // `console` output always prints, as in k6 (`-q` only hides progress).
     let config = ProgramConfig {
         env,
@@ -674,7 +674,7 @@ fn load(
             None => e.into(),
         });
     }
-    Ok((program, registry))
+    Ok(program)
 }
 
 /// `exec.test.abort()` in the init context: k6 exits 108, not 107.
@@ -723,7 +723,13 @@ fn log_config(a: &RunArgs) -> Result<log::Config, String> {
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let env = build_env(&args.env, args.include_system_env_vars)?;
-    let (program, _) = match load(&args.script, env, brunt_output::stop_on_signals(), None) {
+    let program = match load(
+        &args.script,
+        env,
+        Arc::new(Registry::new()),
+        brunt_output::stop_on_signals(),
+        None,
+    ) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
@@ -896,125 +902,160 @@ fn monitor_specs(flags: &[String], option: Option<&Value>) -> Result<Vec<Monitor
 }
 
 /// `brunt run`: runs the script and returns k6's exit code.
-pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    log::start_clock();
-    if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
-        return Ok(config_error(e));
+/// A script loaded, its init context run, its options consolidated and checked, its monitors
+/// started: ready to run on the engine. `brunt run` adds its reporter; an experiment's load
+/// runs it in the background and judges the thresholds per phase itself.
+pub struct Prepared {
+    pub program: Arc<Program>,
+    pub registry: Arc<Registry>,
+    pub plan: Plan,
+    /// The script's `options.thresholds` and the `--threshold` flags (none with
+    /// `--no-thresholds`).
+    pub thresholds: Thresholds,
+    pub monitors: Monitors,
+    /// The consolidated options, as k6 options JSON.
+    pub options: Map<String, Value>,
+    /// The windows of `--profile`'s end-of-run checks (soak's drift, spike's recovery).
+    pub profile_checks: Option<CheckWindows>,
+    http: ClientConfig,
+    local_ips: Option<LocalIps>,
+}
+
+impl Prepared {
+    /// The VU factory of the run (it holds `setup()`'s data once the run has started).
+    pub fn factory(&self) -> Arc<JsVuFactory> {
+        Arc::new(
+            JsVuFactory::new(
+                self.program.clone(),
+                self.http.clone(),
+                [self.plan.setup_timeout(), self.plan.teardown_timeout()],
+            )
+            .with_local_ips(self.local_ips.clone()),
+        )
     }
+
+    /// The client settings the options ask for (`handleSummary` uses them too).
+    pub fn http(&self) -> &ClientConfig {
+        &self.http
+    }
+}
+
+/// Why a script cannot run: k6's exit code and what to log, or an error of brunt's own.
+#[derive(Debug)]
+pub enum PrepareError {
+    Exit { code: i32, message: String },
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for PrepareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrepareError::Exit { message, .. } => f.write_str(message),
+            PrepareError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+fn config_failure(e: impl std::fmt::Display) -> PrepareError {
+    PrepareError::Exit {
+        code: exit::INVALID_CONFIG,
+        message: e.to_string(),
+    }
+}
+
+/// Loads the script, runs its init context and checks its options and flags, into
+/// `registry`; `control` interrupts the init context and is the run's to stop.
+pub fn prepare(
+    args: &RunArgs,
+    registry: Arc<Registry>,
+    control: RunControl,
+) -> Result<Prepared, PrepareError> {
     let include_system = args
         .include_system_env_vars
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
         .unwrap_or(true);
-    let env = build_env(&args.env, include_system)?;
+    let env = build_env(&args.env, include_system).map_err(PrepareError::Other)?;
     if let Some(why) = args
         .unsupported
         .refusal()
-        .or_else(|| accepted_values(&args).err())
+        .or_else(|| accepted_values(args).err())
     {
-        return Ok(config_error(why));
+        return Err(config_failure(why));
     }
-    let summary_mode = match args
-        .summary_mode
-        .clone()
-        .or_else(|| env_var("SUMMARY_MODE"))
-    {
-        Some(m) => match m.parse::<SummaryMode>() {
-            Ok(m) => m,
-            Err(e) => return Ok(config_error(e)),
-        },
-        None => SummaryMode::default(),
-    };
-    let config = match config_file(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return Ok(config_error(format!("{e:#}"))),
-    };
-    let cli = match cli_layer(&args) {
-        Ok(l) => l,
-        Err(e) => return Ok(config_error(e)),
-    };
+    let config =
+        config_file(args.config.as_deref()).map_err(|e| config_failure(format!("{e:#}")))?;
+    let cli = cli_layer(args).map_err(config_failure)?;
     let local_ips = match args.local_ips.clone().or_else(|| env_var("LOCAL_IPS")) {
-        Some(list) => match LocalIps::parse(&list) {
-            Ok(p) => Some(p),
-            Err(e) => return Ok(config_error(format!("--local-ips: {e}"))),
-        },
+        Some(list) => {
+            Some(LocalIps::parse(&list).map_err(|e| config_failure(format!("--local-ips: {e}")))?)
+        }
         None => None,
     };
-    let control = brunt_output::stop_on_signals();
-    let (program, registry) = match load(
+    let program = match load(
         &args.script,
         env,
+        registry.clone(),
         control.clone(),
         args.module_cache.clone(),
     ) {
-        Ok(v) => v,
+        Ok(p) => p,
         Err(_) if control.is_stopped() => {
-            log_error("interrupted while the init context ran; the test did not start");
-            return Ok(exit::EXTERNAL_ABORT);
+            return Err(PrepareError::Exit {
+                code: exit::EXTERNAL_ABORT,
+                message: "interrupted while the init context ran; the test did not start".into(),
+            })
         }
-        Err(e) => match e.downcast_ref::<InitAborted>() {
-            Some(reason) => {
-                log_error(format!(
-                    "could not initialize '{}': {reason}",
-                    args.script.display()
-                ));
-                return Ok(exit::SCRIPT_ABORTED);
-            }
-            None => return Ok(script_error(e)),
-        },
+        Err(e) => {
+            return Err(match e.downcast_ref::<InitAborted>() {
+                Some(reason) => PrepareError::Exit {
+                    code: exit::SCRIPT_ABORTED,
+                    message: format!("could not initialize '{}': {reason}", args.script.display()),
+                },
+                None => PrepareError::Exit {
+                    code: exit::SCRIPT_EXCEPTION,
+                    message: e.to_string(),
+                },
+            })
+        }
     };
-    let mut c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
-        Ok(c) => c,
-        Err(e) => return Ok(config_error(e)),
-    };
-    let shape = match args
+    let mut c = consolidate(
+        config,
+        &program.script_options(),
+        env_layer().map_err(PrepareError::Other)?,
+        cli,
+    )
+    .map_err(config_failure)?;
+    let shape = args
         .profile
         .map(|p| p.shape(args.peak, args.duration.as_deref()))
         .transpose()
-    {
-        Ok(s) => s,
-        Err(e) => return Ok(config_error(e)),
-    };
+        .map_err(config_failure)?;
     if let Some(shape) = &shape {
-        if let Err(e) = apply_profile(&mut c, shape) {
-            return Ok(config_error(e));
-        }
+        apply_profile(&mut c, shape).map_err(config_failure)?;
     }
     if log::enabled(log::Level::Debug) {
         log::debug(&format!("options: {}", Value::Object(c.json.clone())));
     }
-    let http = match http_config(&c.json) {
-        Ok(h) => h,
-        Err(e) => return Ok(config_error(e)),
-    };
-    let plan = match Plan::from_options(&c.engine) {
-        Ok(p) => p,
-        Err(e) => return Ok(config_error(e)),
-    };
+    let http = http_config(&c.json).map_err(config_failure)?;
+    let plan = Plan::from_options(&c.engine).map_err(config_failure)?;
     // Before the thresholds, which may name the monitors' metrics.
-    let monitors = match monitor_specs(&args.monitors, c.json.get("monitors")) {
-        Ok(specs) => match Monitors::start(&specs, &registry) {
-            Ok(m) => m,
-            Err(e) => return Ok(config_error(e)),
-        },
-        Err(e) => return Ok(config_error(e)),
-    };
+    let specs = monitor_specs(&args.monitors, c.json.get("monitors")).map_err(config_failure)?;
+    let monitors = Monitors::start(&specs, &registry).map_err(config_failure)?;
     let no_thresholds = args.no_thresholds || env_flag("NO_THRESHOLDS");
     let mut thresholds = Thresholds::default();
     if !no_thresholds {
-        let r = (|| {
-            if let Some(t) = c.json.get("thresholds") {
-                thresholds.add_options(t, &registry)?;
-            }
-            for t in &args.thresholds {
-                thresholds.add_cli(t, &registry)?;
-            }
-            if let Some(shape) = &shape {
-                shape.add_thresholds(&mut thresholds, &registry)?;
-            }
-            Ok::<_, brunt_metrics::ThresholdError>(())
-        })();
-        if let Err(e) = r {
-            return Ok(config_error(e));
+        if let Some(t) = c.json.get("thresholds") {
+            thresholds
+                .add_options(t, &registry)
+                .map_err(config_failure)?;
+        }
+        for t in &args.thresholds {
+            thresholds.add_cli(t, &registry).map_err(config_failure)?;
+        }
+        if let Some(shape) = &shape {
+            shape
+                .add_thresholds(&mut thresholds, &registry)
+                .map_err(config_failure)?;
         }
     }
     let shared = &program.shared;
@@ -1041,16 +1082,64 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     );
     program.set_options_json(Value::Object(c.json.clone()).to_string());
     program.set_run_tags(plan.tags());
+    Ok(Prepared {
+        program,
+        registry,
+        plan,
+        thresholds,
+        monitors,
+        options: c.json,
+        profile_checks: shape.and_then(|s| s.check_windows()),
+        http,
+        local_ips,
+    })
+}
 
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    log::start_clock();
+    if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
+        return Ok(config_error(e));
+    }
+    let summary_mode = match args
+        .summary_mode
+        .clone()
+        .or_else(|| env_var("SUMMARY_MODE"))
+    {
+        Some(m) => match m.parse::<SummaryMode>() {
+            Ok(m) => m,
+            Err(e) => return Ok(config_error(e)),
+        },
+        None => SummaryMode::default(),
+    };
+    let control = brunt_output::stop_on_signals();
+    let prepared = match prepare(&args, Arc::new(Registry::new()), control.clone()) {
+        Ok(p) => p,
+        Err(PrepareError::Exit { code, message }) => {
+            log_error(message);
+            return Ok(code);
+        }
+        Err(PrepareError::Other(e)) => return Err(e),
+    };
+    let factory = prepared.factory();
+    let Prepared {
+        program,
+        registry,
+        plan,
+        thresholds,
+        monitors,
+        options: json,
+        profile_checks,
+        http,
+        ..
+    } = prepared;
     let mut trend_stats = SummaryOptions::default().trend_stats;
-    if let Some(Value::Array(a)) = c.json.get("summaryTrendStats") {
+    if let Some(Value::Array(a)) = json.get("summaryTrendStats") {
         trend_stats = a
             .iter()
             .filter_map(|v| v.as_str().map(String::from))
             .collect();
     }
-    let time_unit = c
-        .json
+    let time_unit = json
         .get("summaryTimeUnit")
         .and_then(Value::as_str)
         .unwrap_or("")
@@ -1097,7 +1186,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window,
-            profile_checks: shape.and_then(|s| s.check_windows()),
+            profile_checks,
         },
         &args.web,
         format!("brunt run {}", args.script.display()),
@@ -1109,14 +1198,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(r) => r,
         Err(e) => return Ok(config_error(format!("{e:#}"))),
     };
-    let factory = Arc::new(
-        JsVuFactory::new(
-            program.clone(),
-            http.clone(),
-            [plan.setup_timeout(), plan.teardown_timeout()],
-        )
-        .with_local_ips(local_ips),
-    );
     let opts = RunOptions {
         workers: args.workers.unwrap_or(0),
         setup: !(args.no_setup || env_flag("NO_SETUP")),

@@ -15,6 +15,7 @@ mod procfs;
 mod prometheus;
 mod spec;
 
+pub use metrics::TARGET_METRICS;
 pub use spec::{MonitorSpec, Source, SpecError};
 
 use brunt_engine::Sampler;

@@ -17,25 +17,42 @@ pub(crate) struct TargetMetrics {
     pub cpu_throttled_seconds: MetricId,
 }
 
+/// The metrics process and cgroup monitors emit (name, type, value type), in the order of
+/// [`TargetMetrics`]' fields; public so that other parts can check a signal's name and type.
+pub const TARGET_METRICS: [(&str, MetricType, ValueType); 9] = {
+    use MetricType::{Counter, Trend};
+    use ValueType::{Data, Default};
+    [
+        ("target_cpu_percent", Trend, Default),
+        ("target_cpu_machine_percent", Trend, Default),
+        ("target_memory_bytes", Trend, Data),
+        ("target_memory_percent", Trend, Default),
+        ("target_fds", Trend, Default),
+        ("target_threads", Trend, Default),
+        ("target_context_switches", Counter, Default),
+        ("target_oom_kills", Counter, Default),
+        ("target_cpu_throttled_seconds", Counter, Default),
+    ]
+};
+
 impl TargetMetrics {
     pub fn register(registry: &Registry) -> TargetMetrics {
-        let reg = |name, t, v| {
-            registry
-                .register(name, t, v)
-                .expect("monitor metric names are valid and brunt's own")
-        };
-        use MetricType::{Counter, Trend};
-        use ValueType::{Data, Default};
+        let [cpu_percent, cpu_machine_percent, memory_bytes, memory_percent, fds, threads, context_switches, oom_kills, cpu_throttled_seconds] =
+            TARGET_METRICS.map(|(name, t, v)| {
+                registry
+                    .register(name, t, v)
+                    .expect("monitor metric names are valid and brunt's own")
+            });
         TargetMetrics {
-            cpu_percent: reg("target_cpu_percent", Trend, Default),
-            cpu_machine_percent: reg("target_cpu_machine_percent", Trend, Default),
-            memory_bytes: reg("target_memory_bytes", Trend, Data),
-            memory_percent: reg("target_memory_percent", Trend, Default),
-            fds: reg("target_fds", Trend, Default),
-            threads: reg("target_threads", Trend, Default),
-            context_switches: reg("target_context_switches", Counter, Default),
-            oom_kills: reg("target_oom_kills", Counter, Default),
-            cpu_throttled_seconds: reg("target_cpu_throttled_seconds", Counter, Default),
+            cpu_percent,
+            cpu_machine_percent,
+            memory_bytes,
+            memory_percent,
+            fds,
+            threads,
+            context_switches,
+            oom_kills,
+            cpu_throttled_seconds,
         }
     }
 }

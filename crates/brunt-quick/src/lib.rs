@@ -34,9 +34,9 @@ pub struct Attack {
     pub monitors: brunt_monitor::Monitors,
 }
 
-/// Checks the flags, resolves the target and fails fast when it cannot be reached.
-pub fn prepare(args: &QuickArgs) -> Result<Attack> {
-    let registry = Arc::new(Registry::new());
+/// Checks the flags, resolves the target and fails fast when it cannot be reached; the
+/// attack records into `registry` (an experiment's, which holds its monitors' metrics too).
+pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     let request = args.request.request()?;
     // The flags first: a mistake in them is said before the network is tried.
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
@@ -98,7 +98,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         registry,
         thresholds,
         monitors,
-    } = prepare(&args)?;
+    } = prepare(&args, Arc::new(Registry::new()))?;
     let summary = SummaryOptions {
         trend_stats: match &args.summary_trend_stats {
             Some(list) => SummaryOptions::parse_trend_stats(list)?,

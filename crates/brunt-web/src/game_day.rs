@@ -91,10 +91,13 @@ pub fn from_journal(journal: &Value) -> Result<ReportData, String> {
         let output = &load["output"];
         data.points = serde_json::from_value::<Vec<Point>>(output["timeline"].clone())
             .map_err(|e| format!("run[].output.timeline of the load: {e}"))?;
-        if let Some(args) = load["activity"]["provider"]["arguments"]["quick"].as_array() {
+        let arguments = &load["activity"]["provider"]["arguments"];
+        if let Some(args) = arguments["quick"].as_array() {
             let line: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
             data.scenarios
                 .push(format!("load: brunt quick {}", line.join(" ")));
+        } else if let Some(script) = arguments["script"].as_str() {
+            data.scenarios.push(format!("load: k6 script {script}"));
         }
         if let Some(phases) = output["phases"].as_object() {
             for (phase, f) in phases {
@@ -199,4 +202,28 @@ fn band(run: &Value, kind: &'static str, from: f64, to: f64) -> Band {
 
 fn time(v: &Value) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(v.as_str()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_script_load_is_named_and_its_monitors_are_charted() {
+        let at = "2026-12-05T21:10:00.000000+00:00";
+        let journal = json!({"chaoslib-version": "1.44.0", "experiment": {"title": "t"},
+            "start": at, "end": at, "status": "completed", "deviated": false, "rollbacks": [],
+            "run": [{"activity": {"type": "action", "name": "load", "provider": {
+                        "type": "brunt", "module": "load", "func": "script",
+                        "arguments": {"script": "orders.js"}}},
+                     "start": at, "end": at, "status": "succeeded",
+                     "output": {"phases": {}, "timeline": [{"t": 1.0, "rps": 20.0, "err": 0.0,
+                        "vus": 2.0, "iters": 20.0, "p50": 1.0, "p95": 2.0, "p99": 3.0,
+                        "by_name": {}, "by_scenario": {}, "target_cpu": {"api": 50.0},
+                        "target_memory_mb": {"api": 12.0}}]}}]});
+        let data = from_journal(&journal).unwrap();
+        assert_eq!(data.scenarios, ["load: k6 script orders.js"]);
+        assert_eq!(data.points[0].target_cpu["api"], 50.0);
+    }
 }

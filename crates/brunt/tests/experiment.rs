@@ -588,13 +588,21 @@ impl Drop for StopPid {
     }
 }
 
-/// The CPU seconds and resident kB of `pid` now (from /proc), if it still runs.
+/// The CPU seconds and resident kB of `pid` now (from /proc), if it still runs. The CPU
+/// seconds include its children's: those it has reaped and those that still run.
 fn usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?) / ticks;
+    let (own, reaped) = cpu_seconds(pid)?;
+    let children: f64 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter_map(|child| cpu_seconds(child).map(|(c, _)| c))
+        .sum();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status
         .lines()
@@ -603,7 +611,19 @@ fn usage(pid: u32) -> Option<(f64, u64)> {
         .trim_end_matches(" kB")
         .parse()
         .ok()?;
-    Some((cpu, rss))
+    Some((own + reaped + children, rss))
+}
+
+/// `pid`'s own CPU seconds (utime + stime) and its reaped children's (cutime + cstime).
+fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let sum = |a: usize, b: usize| -> Option<f64> {
+        Some((fields[a].parse::<f64>().ok()? + fields[b].parse::<f64>().ok()?) / ticks)
+    };
+    Some((sum(11, 12)?, sum(13, 14)?))
 }
 
 /// Runs an experiment and samples the brunt process from /proc until it exits: (CPU seconds,
@@ -628,7 +648,7 @@ fn measured(dir: &Path, experiment: &Value) -> (f64, f64) {
     while child.try_wait().unwrap().is_none() {
         assert!(start.elapsed() < LIMIT, "the stress did not end");
         if let Some((c, rss)) = usage(child.id()) {
-            cpu = c;
+            cpu = f64::max(cpu, c);
             peak = peak.max(rss);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -637,8 +657,12 @@ fn measured(dir: &Path, experiment: &Value) -> (f64, f64) {
     (cpu, peak as f64 / 1024.0)
 }
 
+/// Held by the tests that burn cores, so that they do not compete for them with each other.
+static BURNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cpu_stress_consumes_the_asked_core_for_its_duration() {
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let stress = brunt_activity(
         "burn",
@@ -653,6 +677,127 @@ fn cpu_stress_consumes_the_asked_core_for_its_duration() {
         (0.5..2.6).contains(&cpu),
         "1 worker for 2 s used {cpu:.2} CPU seconds"
     );
+}
+
+/// A cgroup v2 directory this test may create children in, or why there is none.
+fn writable_cgroup2() -> Result<PathBuf, String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let dir = mounts
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .ok_or("no cgroup v2 hierarchy is mounted")?;
+    let probe = dir.join(format!("brunt-test-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
+    std::fs::remove_dir(&probe).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// Starts an experiment whose two CPU workers run in `cgroup` for `seconds`, and waits until
+/// both are in it: (the brunt child, the workers' pids, its journal's path).
+fn burn_in(dir: &Path, cgroup: &Path, seconds: u64) -> (Child, Vec<i64>, PathBuf) {
+    let stress = brunt_activity(
+        "burn-in-a-cgroup",
+        "stress",
+        "cpu",
+        json!({"workers": 2, "duration": seconds, "cgroup": cgroup}),
+    );
+    let file = write(dir, "cgroup.json", &method_only(json!([stress])));
+    let journal_path = dir.join("cgroup-journal.json");
+    let child = brunt_cmd()
+        .args(["experiment", "run", file.to_str().unwrap()])
+        .args(["--journal-path", journal_path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut seen: Vec<i64> = Vec::new();
+    while seen.len() < 2 {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the workers never entered {}",
+            cgroup.display()
+        );
+        seen = std::fs::read_to_string(cgroup.join("cgroup.procs"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, seen, journal_path)
+}
+
+#[test]
+fn cpu_stress_in_a_cgroup_moves_its_workers_there_and_removes_the_cgroup_after() {
+    let parent = match writable_cgroup2() {
+        Ok(d) => d,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cgroup = parent.join(format!("brunt-test-stress-{}", std::process::id()));
+    let (child, mut seen, journal_path) = burn_in(dir.path(), &cgroup, 2);
+    let out = output_within(child, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = journal(&journal_path);
+    let mut pids: Vec<i64> = serde_json::from_value(j["run"][0]["output"]["pids"].clone()).unwrap();
+    pids.sort();
+    seen.sort();
+    assert_eq!(pids, seen, "{j}");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+
+    // Interrupted, the workers are killed and the cgroup removed all the same.
+    let (child, seen, journal_path) = burn_in(dir.path(), &cgroup, 20);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = output_within(child, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(journal(&journal_path)["status"], "interrupted");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    for pid in seen {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} still runs"
+        );
+    }
+
+    // A limit needs the cpu controller, named at validation when it is missing.
+    let limited = brunt_activity(
+        "burn-limited",
+        "stress",
+        "cpu",
+        json!({"workers": 1, "duration": 1, "cgroup": cgroup, "cpu_limit": 0.5}),
+    );
+    let file = write(dir.path(), "limited.json", &method_only(json!([limited])));
+    let controllers = std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap();
+    if controllers.split_whitespace().any(|c| c == "cpu") {
+        let (cpu, _) = measured(dir.path(), &method_only(json!([limited.clone()])));
+        assert!(
+            cpu < 0.9,
+            "1 worker limited to half a core for 1 s used {cpu:.2} CPU seconds"
+        );
+        assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    } else {
+        println!(
+            "cpu_limit not measured: the cpu controller is not enabled in {}",
+            parent.display()
+        );
+        fails_with(
+            &["experiment", "validate", file.to_str().unwrap()],
+            1,
+            "method[0] \"burn-limited\": provider.arguments.cpu_limit: the cpu controller is not enabled",
+        );
+    }
 }
 
 #[test]
@@ -993,5 +1138,166 @@ fn a_process_the_experiment_starts_is_faulted_by_name_and_dies_with_the_experime
             .unwrap()
             .contains("this experiment started no process named \"nobody\""),
         "{j}"
+    );
+}
+
+fn monitor_probe(name: &str, monitor: &str, signal: &str, stat: &str, tolerance: Value) -> Value {
+    json!({"type": "probe", "name": name, "tolerance": tolerance,
+           "provider": {"type": "brunt", "module": "probe", "func": "monitor", "arguments": {
+               "monitor": monitor, "signal": signal, "stat": stat, "window": 2}}})
+}
+
+#[test]
+fn monitor_probes_judge_the_targets_signals_and_the_load_charts_them() {
+    let _cores = BURNING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (target, port) = target();
+    let spec = format!("api:pid={}", target.0.id());
+    let mut busy_cpu = monitor_probe("cpu-stays-low", &spec, "cpu_percent", "max", json!([0, 20]));
+    busy_cpu["mode"] = json!("continuous");
+    let mut e = method_only(json!([
+        {"type": "action", "name": "cpu-load", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "quick", "arguments": {"quick": [
+             format!("http://127.0.0.1:{port}/cpu/40"), "--rate", "20", "--duration", "4s"]}}},
+        busy_cpu,
+    ]));
+    e["steady-state-hypothesis"] = json!({"title": "the target runs", "probes": [
+        monitor_probe("has-threads", &spec, "threads", "max", json!([1, 100000]))]});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    let before = &j["steady_states"]["before"];
+    assert_eq!(before["steady_state_met"], true, "{j}");
+    assert!(
+        before["probes"][0]["output"].as_f64().unwrap() >= 1.0,
+        "{j}"
+    );
+    // 20 requests a second that each burn 40 ms of CPU keep most of a core busy.
+    let samples = j["run"][1]["output"]["samples"].as_array().unwrap().clone();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s["tolerance_met"] == false && s["output"].as_f64().unwrap() > 20.0),
+        "{samples:?}"
+    );
+    assert_eq!(j["deviated"], true, "{j}");
+    let charted = j["run"][0]["output"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["target_cpu"]["api"].as_f64().is_some())
+        .count();
+    assert!(charted >= 2, "the load's seconds carry the monitor: {j}");
+
+    let check = |signal: &str, monitor: &str, needle: &str| {
+        let bad = method_only(json!([monitor_probe(
+            "watch",
+            monitor,
+            signal,
+            "max",
+            json!([0, 1])
+        )]));
+        let file = write(dir.path(), "bad-monitor.json", &bad);
+        fails_with(
+            &["experiment", "validate", file.to_str().unwrap()],
+            1,
+            needle,
+        );
+    };
+    check(
+        "cpu",
+        &spec,
+        "method[0] \"watch\": provider.arguments.signal: \"cpu\" is not a signal",
+    );
+    check(
+        "cpu_percent",
+        "disk=/dev/sda",
+        "method[0] \"watch\": provider.arguments.monitor: monitor 'disk=/dev/sda': unknown kind",
+    );
+    check(
+        "cpu_percent",
+        "pid=999999999",
+        "method[0] \"watch\": provider.arguments.monitor: monitor 'pid=999999999': no process",
+    );
+}
+
+#[test]
+fn a_k6_script_as_the_load_judges_its_thresholds_per_fault_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, api, _helpers) = target_and_proxy(dir.path());
+    std::fs::write(
+        dir.path().join("orders.js"),
+        "import http from 'k6/http';\nimport { sleep } from 'k6';\n\
+         export const options = { vus: 1, duration: '1s',\n\
+           thresholds: { http_req_duration: ['p(50)<150'] } };\n\
+         export default function () { http.get(`${__ENV.BASE}/`); sleep(0.5); }\n",
+    )
+    .unwrap();
+    let mut e = method_only(json!([
+        {"type": "action", "name": "orders-script", "background": true,
+         "provider": {"type": "brunt", "module": "load", "func": "script", "arguments": {
+             "script": "orders.js", "env": {"BASE": format!("http://127.0.0.1:{listen}")},
+             "duration": "7s", "vus": 10}}},
+        {"type": "action", "name": "slow-orders", "pauses": {"before": 1.5},
+         "provider": {"type": "brunt", "module": "network", "func": "toxic", "arguments": {
+             "proxy": "orders", "type": "latency", "attributes": {"latency": 300}, "duration": 3}}}
+    ]));
+    e["configuration"] = json!({"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api});
+    let (out, j) = run_experiment(dir.path(), &e);
+    assert_eq!(out.status.code(), Some(1), "{}\n{j}", stderr(&out));
+    assert_eq!(j["deviated"], true, "{j}");
+    let load = &j["run"][0];
+    assert_eq!(load["status"], "succeeded", "{j}");
+    let phases = &load["output"]["phases"];
+    let verdict = |p: &str| phases[p]["thresholds"]["http_req_duration: p(50)<150"].clone();
+    assert_eq!(verdict("before"), true, "{phases}");
+    assert_eq!(verdict("during"), false, "{phases}");
+    assert_eq!(verdict("after"), true, "{phases}");
+    for p in ["before", "during", "after"] {
+        assert!(phases[p]["requests"].as_f64().unwrap() > 0.0, "{phases}");
+        assert_eq!(
+            phases[p]["http_req_failed"], 0.0,
+            "__ENV reached the script: {phases}"
+        );
+    }
+    // The duration and VUs given replace the script's 1 s and 1 VU.
+    let seconds: f64 = ["before", "during", "after"]
+        .iter()
+        .map(|p| phases[*p]["seconds"].as_f64().unwrap())
+        .sum();
+    assert!(seconds >= 6.0, "{seconds} s of load");
+    assert!(
+        load["output"]["timeline"][0]["vus"].as_f64().unwrap() >= 10.0,
+        "{j}"
+    );
+    assert_undone(api);
+
+    let missing = method_only(json!([brunt_activity(
+        "orders-script",
+        "load",
+        "script",
+        json!({"script": "missing.js"})
+    )]));
+    let file = write(dir.path(), "missing-script.json", &missing);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"orders-script\": provider.arguments.script: ",
+    );
+    std::fs::write(
+        dir.path().join("broken.js"),
+        "export default function () {\n",
+    )
+    .unwrap();
+    let broken = method_only(json!([brunt_activity(
+        "orders-script",
+        "load",
+        "script",
+        json!({"script": "broken.js"})
+    )]));
+    let file = write(dir.path(), "broken-script.json", &broken);
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        "method[0] \"orders-script\": provider.arguments.script: ",
     );
 }

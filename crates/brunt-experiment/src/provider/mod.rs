@@ -31,8 +31,9 @@ pub enum Provider {
 }
 
 impl Provider {
-    /// Parses a provider; errors start with the field, under `provider.`.
-    pub fn parse(v: &Value) -> Result<Self, String> {
+    /// Parses a provider; errors start with the field, under `provider.`; files it names are
+    /// relative to `base`.
+    pub fn parse(v: &Value, base: &std::path::Path) -> Result<Self, String> {
         let kind = v
             .get("type")
             .and_then(Value::as_str)
@@ -48,7 +49,7 @@ impl Provider {
                 toxiproxy::Call::parse(v).map_err(|e| format!("provider.{e}"))?,
             )),
             "brunt" => Ok(Provider::Brunt(
-                brunt::Call::parse(v).map_err(|e| format!("provider.{e}"))?,
+                brunt::Call::parse(v, base).map_err(|e| format!("provider.{e}"))?,
             )),
             other => Err(format!(
                 "provider.type: unknown provider type {other:?} (expected http, process, python or brunt)"
@@ -69,6 +70,17 @@ impl Provider {
     /// rollbacks.
     pub fn is_timed_fault(&self) -> bool {
         matches!(self, Provider::Brunt(c) if c.is_timed_fault())
+    }
+
+    /// The `--monitor` spec a brunt `monitor` probe reads, with `vars` substituted.
+    pub fn monitor_spec(
+        &self,
+        vars: &crate::substitute::Vars,
+    ) -> Option<brunt_monitor::MonitorSpec> {
+        match self {
+            Provider::Brunt(c) => c.monitor_spec(vars),
+            _ => None,
+        }
     }
 
     /// Runs it; `value` is the output a probe tolerance passes as the `value` argument.

@@ -1,16 +1,19 @@
-//! `load`: a `brunt quick` attack run in the background on the engine (its own threads),
-//! whose `--threshold`s are the hypothesis *during* the fault: they are judged separately on
+//! `load`: a `brunt quick` attack or a k6 script run in the background on the engine (its own
+//! threads), whose thresholds (`--threshold`, or the script's `options.thresholds`) are the
+//! hypothesis *during* the fault: they are judged separately on
 //! the samples of each fault phase (before, during, after), taken from the engine's
 //! once-a-second intervals, so a phase boundary falls on a whole second of the load. Its
 //! output also holds those seconds as the report page's points (`timeline`), the data of the
 //! game-day report.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use brunt_engine::{Control, RunControl, RunOptions, Tick};
-use brunt_metrics::{Agg, Registry, Snapshot};
+use brunt_js::RunArgs;
+use brunt_metrics::{Agg, Registry, Snapshot, Thresholds};
 use brunt_quick::QuickArgs;
 use brunt_web::ReportData;
 use clap::Parser;
@@ -30,6 +33,22 @@ struct LoadArgs {
     quick: Vec<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptArgs {
+    /// The k6 script, relative to the experiment file.
+    script: PathBuf,
+    /// `__ENV` values, as `brunt run -e KEY=VALUE` sets them.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Replaces the script's duration, as `--duration` does, e.g. `30s`.
+    #[serde(default)]
+    duration: Option<String>,
+    /// Replaces the script's VUs, as `--vus` does.
+    #[serde(default)]
+    vus: Option<i64>,
+}
+
 /// `brunt quick`'s flags, parsed as the CLI parses them.
 #[derive(Parser)]
 #[command(name = "quick")]
@@ -38,10 +57,19 @@ struct QuickCommand {
     args: QuickArgs,
 }
 
-/// A parsed load.
+/// A parsed load (boxed: the flags are large).
 #[derive(Clone, Debug)]
-pub struct Load {
-    args: QuickArgs,
+pub enum Load {
+    /// `quick`: `brunt quick`'s flags.
+    Quick(Box<QuickArgs>),
+    /// `script`: `brunt run`'s, for a k6 script.
+    Script(Box<RunArgs>),
+}
+
+/// A load checked and ready: its thresholds and the run itself, for a thread of its own.
+struct Ready {
+    thresholds: Thresholds,
+    run: Box<dyn FnOnce(RunOptions) -> Result<(), String> + Send>,
 }
 
 /// What a phase of the load saw.
@@ -52,7 +80,10 @@ struct PhaseSamples {
 }
 
 impl Load {
-    pub(super) fn parse(args: &Value) -> Result<Self, String> {
+    pub(super) fn parse(func: &str, args: &Value, base: &Path) -> Result<Self, String> {
+        if func == "script" {
+            return Self::parse_script(args, base);
+        }
         let a: LoadArgs = arguments(args)?;
         let parsed =
             QuickCommand::try_parse_from(std::iter::once("quick".to_string()).chain(a.quick))
@@ -73,24 +104,104 @@ impl Load {
                     .into(),
             );
         }
-        Ok(Load { args: parsed })
+        Ok(Load::Quick(Box::new(parsed)))
+    }
+
+    fn parse_script(args: &Value, base: &Path) -> Result<Self, String> {
+        let a: ScriptArgs = arguments(args)?;
+        let script = base.join(&a.script);
+        if !script.is_file() {
+            return Err(format!(
+                "arguments.script: {} is not a file (a script is relative to the experiment file)",
+                script.display()
+            ));
+        }
+        if let Some(d) = &a.duration {
+            brunt_engine::parse_duration(d).map_err(|e| format!("arguments.duration: {e}"))?;
+        }
+        if a.vus.is_some_and(|v| v < 1) {
+            return Err("arguments.vus: at least 1".into());
+        }
+        if let Some(k) = a.env.keys().find(|k| k.is_empty() || k.contains('=')) {
+            return Err(format!("arguments.env: {k:?} is not a variable name"));
+        }
+        Ok(Load::Script(Box::new(RunArgs {
+            script,
+            env: a.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            duration: a.duration,
+            vus: a.vus,
+            quiet: true,
+            no_summary: true,
+            ..RunArgs::default()
+        })))
+    }
+
+    /// Runs a script's init context and checks its options, as the experiment is validated;
+    /// a quick load's target is checked when it starts (the experiment may start it).
+    pub(super) fn check(&self) -> Result<(), String> {
+        match self {
+            Load::Quick(_) => Ok(()),
+            Load::Script(args) => brunt_js::prepare(args, Arc::default(), RunControl::new())
+                .map(drop)
+                .map_err(|e| format!("arguments.script: {}: {e}", args.script.display())),
+        }
+    }
+
+    /// Prepares the load on the experiment's `registry`; `control` stops the script's init
+    /// context and the run.
+    fn ready(&self, registry: &Arc<Registry>, control: &RunControl) -> Result<Ready, String> {
+        match self {
+            Load::Quick(args) => {
+                let attack =
+                    brunt_quick::prepare(args, registry.clone()).map_err(|e| format!("{e:#}"))?;
+                Ok(Ready {
+                    thresholds: attack.thresholds.clone(),
+                    run: Box::new(move |options| {
+                        attack.run(options).map(drop).map_err(|e| format!("{e:#}"))
+                    }),
+                })
+            }
+            Load::Script(args) => {
+                let what = args.script.display().to_string();
+                let prepared = brunt_js::prepare(args, registry.clone(), control.clone())
+                    .map_err(|e| format!("{what}: {e}"))?;
+                let factory = prepared.factory();
+                Ok(Ready {
+                    thresholds: prepared.thresholds.clone(),
+                    run: Box::new(move |options| {
+                        brunt_engine::run(
+                            &prepared.plan,
+                            factory,
+                            prepared.registry.clone(),
+                            options,
+                        )
+                        .map(drop)
+                        .map_err(|e| format!("{what}: {e}"))
+                    }),
+                })
+            }
+        }
     }
 
     pub(super) async fn run(&self, ctx: &Context) -> Result<Value, ActivityFailed> {
-        let attack =
-            brunt_quick::prepare(&self.args).map_err(|e| ActivityFailed(format!("{e:#}")))?;
-        let thresholds = attack.thresholds.clone();
-        let registry = attack.registry().clone();
+        // The experiment's registry, which holds its monitors' metrics.
+        let registry = ctx.monitors.registry().clone();
+        let control = RunControl::new();
+        let Ready { thresholds, run } = self.ready(&registry, &control).map_err(ActivityFailed)?;
         let phases: Arc<Mutex<BTreeMap<FaultPhase, PhaseSamples>>> = Arc::default();
         // Its seconds as the report page charts them, for the game-day report.
         let timeline = Arc::new(Mutex::new(ReportData::default()));
         ctx.live.start(registry.clone());
+        let monitors = ctx.monitors.feed();
+        monitors.skip();
         let observer = {
             let (phases, clock) = (phases.clone(), ctx.faults.clone());
             let (timeline, live) = (timeline.clone(), ctx.live.clone());
             let charted = registry.clone();
             let mut last = Duration::ZERO;
             Box::new(move |tick: &mut Tick<'_>| {
+                // The monitors' last second is part of the load's: charted and judged with it.
+                monitors.add_to(&mut tick.interval.series);
                 timeline
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -104,7 +215,6 @@ impl Load {
                 Control::Continue
             })
         };
-        let control = RunControl::new();
         let options = RunOptions {
             control: control.clone(),
             observer: Some(observer),
@@ -114,7 +224,7 @@ impl Load {
         std::thread::Builder::new()
             .name("brunt-experiment-load".into())
             .spawn(move || {
-                let _ = done.send(attack.run(options));
+                let _ = done.send(run(options));
             })
             .map_err(|e| ActivityFailed(format!("cannot start the load: {e}")))?;
         // An interrupted experiment drops this future: the load stops with it.
@@ -122,7 +232,7 @@ impl Load {
         finished
             .await
             .map_err(|_| ActivityFailed("the load ended without a result".into()))?
-            .map_err(|e| ActivityFailed(format!("{e:#}")))?;
+            .map_err(ActivityFailed)?;
 
         let phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Map::new();

@@ -3,12 +3,15 @@
 //! ([`network`]), a background [`load`] judged per fault phase, and [`probe`]s. Each timed fault holds a guard that undoes it when the activity ends, fails
 //! or is dropped because the experiment was interrupted, so no fault outlives the run.
 
+mod cgroup;
 mod load;
 mod network;
 mod probe;
 mod process_fault;
 mod processes;
 mod stress;
+
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -35,6 +38,8 @@ pub struct Call {
     module: String,
     func: String,
     arguments: Value,
+    /// The experiment file's directory, which a load's script is relative to.
+    base: PathBuf,
 }
 
 /// A call with its arguments parsed.
@@ -45,9 +50,9 @@ enum Fault {
     Stress(stress::Stress),
     /// `network`: toxic, partition.
     Network(network::NetworkFault),
-    /// `load`: quick (boxed: its flags are large).
-    Load(Box<load::Load>),
-    /// `probe`: http, metric.
+    /// `load`: quick or script.
+    Load(load::Load),
+    /// `probe`: http, metric, monitor.
     Probe(probe::Probe),
 }
 
@@ -56,13 +61,13 @@ const FUNCS: &[(&str, &[&str])] = &[
     ("process", &["start", "kill", "pause", "restart"]),
     ("stress", &["cpu", "memory"]),
     ("network", &["toxic", "partition"]),
-    ("load", &["quick"]),
-    ("probe", &["http", "metric"]),
+    ("load", &["quick", "script"]),
+    ("probe", &["http", "metric", "monitor"]),
 ];
 
 impl Call {
-    /// Parses and checks a call; errors start with the field.
-    pub(super) fn parse(v: &Value) -> Result<Self, String> {
+    /// Parses and checks a call; errors start with the field; files are relative to `base`.
+    pub(super) fn parse(v: &Value, base: &Path) -> Result<Self, String> {
         let doc: BruntDoc = crate::format::from_value(v, "")?;
         let funcs = FUNCS
             .iter()
@@ -87,8 +92,11 @@ impl Call {
             module: doc.module,
             func: doc.func,
             arguments: Value::Object(doc.arguments),
+            base: base.to_path_buf(),
         };
-        call.fault(&call.arguments)?;
+        if let Fault::Load(load) = call.fault(&call.arguments)? {
+            load.check()?;
+        }
         Ok(call)
     }
 
@@ -104,11 +112,25 @@ impl Call {
         self.is_fault() && !kill
     }
 
+    /// The monitor spec of a `monitor` probe, with the experiment's values substituted.
+    pub(super) fn monitor_spec(
+        &self,
+        vars: &crate::substitute::Vars,
+    ) -> Option<brunt_monitor::MonitorSpec> {
+        if (self.module.as_str(), self.func.as_str()) != ("probe", "monitor") {
+            return None;
+        }
+        match self.fault(&vars.substitute(&self.arguments)) {
+            Ok(Fault::Probe(probe::Probe::Monitor { spec, .. })) => Some(spec),
+            _ => None,
+        }
+    }
+
     fn fault(&self, args: &Value) -> Result<Fault, String> {
         Ok(match self.module.as_str() {
             "process" => Fault::Process(process_fault::ProcessFault::parse(&self.func, args)?),
             "stress" => Fault::Stress(stress::Stress::parse(&self.func, args)?),
-            "load" => Fault::Load(Box::new(load::Load::parse(args)?)),
+            "load" => Fault::Load(load::Load::parse(&self.func, args, &self.base)?),
             "probe" => Fault::Probe(probe::Probe::parse(&self.func, args)?),
             _ => Fault::Network(network::NetworkFault::parse(&self.func, args)?),
         })
