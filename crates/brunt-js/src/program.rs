@@ -2,6 +2,7 @@
 //! VUs of a run share read-only (files from `open()`, SharedArray data, custom metrics).
 
 use crate::host::ScriptError;
+use crate::secrets::SecretSources;
 use brunt_engine::RunControl;
 use brunt_metrics::{Registry, TagSet};
 use std::collections::{BTreeMap, HashMap};
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     pub abort_reason: Mutex<Option<String>>,
     /// The run's stop (Ctrl-C, SIGTERM), which also interrupts init contexts that are running.
     pub interrupt: RunControl,
+    /// `--secret-source`: what `k6/secrets` reads.
+    pub secrets: SecretSources,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,6 +157,8 @@ pub struct ProgramConfig {
     pub interrupt: RunControl,
     /// Where remote modules are cached (`--module-cache`; `--module-cache`).
     pub module_cache: PathBuf,
+    /// The sources `k6/secrets` reads (`--secret-source`).
+    pub secrets: SecretSources,
 }
 
 /// A script ready to be instantiated into VUs.
@@ -204,6 +209,7 @@ impl Program {
                 marked_failed: AtomicBool::new(false),
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,
+                secrets: cfg.secrets,
             }),
         }))
     }

@@ -4,6 +4,7 @@
 
 use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
+use crate::secrets::SecretSources;
 use anyhow::{anyhow, Context as _};
 use brunt_engine::log;
 use brunt_engine::{
@@ -194,6 +195,11 @@ pub struct RunArgs {
     /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
     #[arg(long, value_name = "IPS")]
     pub local_ips: Option<String>,
+    /// A source of `k6/secrets` values, repeatable: `file=PATH` (`key=value` lines) or
+    /// `mock=key=value,...`, with `name=NAME` and `default` in its list, e.g.
+    /// `--secret-source file=name=vault,default,filename=secrets.env`.
+    #[arg(long = "secret-source", value_name = "TYPE=CONFIG")]
+    pub secret_sources: Vec<String>,
     /// Accepted and ignored: brunt opens no REST API, so nothing listens on it.
     #[arg(short = 'a', long, value_name = "HOST:PORT")]
     pub address: Option<String>,
@@ -603,6 +609,7 @@ fn load(
     env: BTreeMap<String, String>,
     interrupt: RunControl,
     module_cache: Option<PathBuf>,
+    secrets: SecretSources,
 ) -> Result<(Arc<Program>, Arc<Registry>), anyhow::Error> {
     let registry = Arc::new(Registry::new());
     // `console` output always prints, as in k6 (`-q` only hides progress).
@@ -611,6 +618,7 @@ fn load(
         console: true,
         interrupt,
         module_cache: module_cache.unwrap_or_else(crate::remote::default_cache_dir),
+        secrets,
     };
     let program = Program::new(script, registry.clone(), config)?;
     if let Err(e) = initialize(&program) {
@@ -668,7 +676,13 @@ fn log_config(a: &RunArgs) -> Result<log::Config, String> {
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let env = build_env(&args.env, args.include_system_env_vars)?;
-    let (program, _) = match load(&args.script, env, brunt_output::stop_on_signals(), None) {
+    let (program, _) = match load(
+        &args.script,
+        env,
+        brunt_output::stop_on_signals(),
+        None,
+        SecretSources::default(),
+    ) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
     };
@@ -884,12 +898,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
         None => None,
     };
+    // As k6 v2: `K6_SECRET_SOURCE` is one spec, replaced by the flags when any is given.
+    let secret_specs = match (args.secret_sources.is_empty(), env_var("SECRET_SOURCE")) {
+        (true, Some(spec)) => vec![spec],
+        _ => args.secret_sources.clone(),
+    };
+    let secrets = match SecretSources::parse(&secret_specs) {
+        Ok(s) => s,
+        Err(e) => return Ok(config_error(format!("--secret-source: {e}"))),
+    };
     let control = brunt_output::stop_on_signals();
     let (program, registry) = match load(
         &args.script,
         env,
         control.clone(),
         args.module_cache.clone(),
+        secrets,
     ) {
         Ok(v) => v,
         Err(_) if control.is_stopped() => {
