@@ -4,7 +4,7 @@
 use crate::host::ScriptError;
 use crate::secrets::SecretSources;
 use brunt_engine::RunControl;
-use brunt_metrics::{Registry, TagSet};
+use brunt_metrics::{Registry, SystemTags, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub max_redirects: AtomicU32,
     /// k6's `throw`: a request that got no response throws instead of returning.
     pub throw: AtomicBool,
+    /// k6's `systemTags` (as [`SystemTags::bits`]): the system tags samples carry.
+    pub system_tags: AtomicU32,
     /// Set by `exec.test.fail()`: the run goes on and exits with 110.
     pub marked_failed: AtomicBool,
     pub abort_reason: Mutex<Option<String>>,
@@ -143,6 +145,11 @@ impl Shared {
         }
     }
 
+    /// The system tags samples carry (k6's `systemTags`).
+    pub(crate) fn system_tags(&self) -> SystemTags {
+        SystemTags::from_bits(self.system_tags.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn has_export(&self, name: &str) -> bool {
         lock(&self.exports).iter().any(|e| e == name)
     }
@@ -206,6 +213,7 @@ impl Program {
                 no_vu_connection_reuse: AtomicBool::new(false),
                 max_redirects: AtomicU32::new(10),
                 throw: AtomicBool::new(false),
+                system_tags: AtomicU32::new(SystemTags::default().bits()),
                 marked_failed: AtomicBool::new(false),
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,

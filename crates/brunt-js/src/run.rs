@@ -11,7 +11,7 @@ use brunt_engine::{
     parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, Stage,
 };
 use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
-use brunt_metrics::{Registry, Thresholds};
+use brunt_metrics::{Registry, SystemTags, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
@@ -195,6 +195,11 @@ pub struct RunArgs {
     /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
     #[arg(long, value_name = "IPS")]
     pub local_ips: Option<String>,
+    /// The system tags samples carry, e.g. `--system-tags status,method,name` (k6's default:
+    /// proto, subproto, status, method, url, name, group, check, error, error_code, tls_version,
+    /// scenario, service, expected_response; `ip` and `ocsp_status` may be added).
+    #[arg(long, value_name = "TAGS")]
+    pub system_tags: Option<String>,
     /// A source of `k6/secrets` values, repeatable: `file=PATH` (`key=value` lines) or
     /// `mock=key=value,...`, with `name=NAME` and `default` in its list, e.g.
     /// `--secret-source file=name=vault,default,filename=secrets.env`.
@@ -212,9 +217,6 @@ pub struct RunArgs {
 /// (so the command line is understood) and refused by name, never silently ignored.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Unsupported {
-    /// Not supported yet: samples carry brunt's fixed set of system tags.
-    #[arg(long, value_name = "TAGS")]
-    pub system_tags: Option<String>,
     /// Not supported: brunt has no REST API to resume a paused run.
     #[arg(short = 'p', long)]
     pub paused: bool,
@@ -224,8 +226,7 @@ impl Unsupported {
     /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
     fn refusal(&self) -> Option<String> {
         let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 2] = [
-            (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
+        let list: [(bool, &str, &str, &str); 1] = [
             (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
         ];
         list.into_iter()
@@ -326,6 +327,9 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     if !a.tags.is_empty() {
         l.engine.tags = Some(key_values(&a.tags, "--tag")?);
     }
+    if let Some(list) = &a.system_tags {
+        l.engine.system_tags = Some(system_tags(list, "--system-tags")?);
+    }
     if let Some(s) = &a.execution_segment {
         l.extra
             .insert("executionSegment".into(), Value::from(s.clone()));
@@ -406,6 +410,13 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     Ok(l)
 }
 
+/// `--system-tags` / `K6_SYSTEM_TAGS`: a comma-separated list of k6's system tag names.
+fn system_tags(list: &str, what: &str) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+    SystemTags::parse(names.iter().map(String::as_str)).map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(names)
+}
+
 /// A comma-separated flag as the options' array, checked with the option's own parser.
 fn comma_list(list: &str, what: &str, key: &str) -> anyhow::Result<Value> {
     let items: Vec<Value> = list
@@ -446,6 +457,9 @@ fn env_layer() -> anyhow::Result<Layer> {
     }
     if let Some(s) = env_var("STAGES") {
         l.engine.stages = Some(parse_stages(&[s], "K6_STAGES")?);
+    }
+    if let Some(list) = env_var("SYSTEM_TAGS") {
+        l.engine.system_tags = Some(system_tags(&list, "K6_SYSTEM_TAGS")?);
     }
     for (name, key) in [
         ("EXECUTION_SEGMENT", "executionSegment"),
@@ -931,7 +945,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             None => return Ok(script_error(e)),
         },
     };
-    let c = match consolidate(config, &program.script_options(), env_layer()?, cli) {
+    let env_options = match env_layer() {
+        Ok(l) => l,
+        Err(e) => return Ok(config_error(e)),
+    };
+    let c = match consolidate(config, &program.script_options(), env_options, cli) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
@@ -980,6 +998,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     if c.json.get("throw").and_then(Value::as_bool) == Some(true) {
         shared.throw.store(true, Ordering::Relaxed);
     }
+    shared
+        .system_tags
+        .store(plan.system_tags().bits(), Ordering::Relaxed);
     if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
         shared.max_redirects.store(n as u32, Ordering::Relaxed);
     }
