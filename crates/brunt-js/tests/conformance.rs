@@ -263,6 +263,30 @@ fn out_json_writes_k6_sample_lines() {
     assert_eq!(points, 10, "{text}");
 }
 
+#[test]
+fn streams_read_and_write_as_k6s() {
+    for (script, checks) in [("streams.js", 12), ("writable_streams.js", 7)] {
+        let (code, ex) = run_script(script, |_| {});
+        assert_eq!(code, exit::OK, "{script}: {ex}");
+        assert_eq!(metric(&ex, "checks")["passes"], checks, "{script}: {ex}");
+        assert_eq!(metric(&ex, "checks")["fails"], 0, "{script}: {ex}");
+    }
+}
+
+#[test]
+fn secrets_come_from_the_configured_sources() {
+    let (code, ex) = run_script("secrets.js", |a| {
+        let dir = script("data/secrets.env");
+        a.secret_sources = vec![
+            format!("file=default,filename={}", dir.display()),
+            "mock=name=other,token=mock-token".into(),
+        ];
+    });
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 6, "{ex}");
+}
+
 /// The tag names on each metric's samples in an `--out json` file.
 fn tags_by_metric(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
