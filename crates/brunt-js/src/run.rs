@@ -964,6 +964,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(e) => return Ok(config_error(e)),
     };
+    // As k6: a scenario whose function the script does not export is a configuration error.
+    if let Err(e) = plan.check_exec(|f| program.has_export(f)) {
+        return Ok(config_error(format!(
+            "There were problems with the specified script configuration: {e}"
+        )));
+    }
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = match monitor_specs(&args.monitors, c.json.get("monitors")) {
         Ok(specs) => match Monitors::start(&specs, &registry) {

@@ -340,3 +340,16 @@ fn new_writes_k6s_template_and_version_prints_one_line() {
         "{line}"
     );
 }
+
+#[test]
+fn a_scenario_whose_function_is_not_exported_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("lib.js");
+    std::fs::write(&s, "export function helper() {}\n").unwrap();
+    let s = s.to_str().unwrap();
+    fails_with(
+        &["run", s],
+        104,
+        "scenarios.default: function 'default' not found in exports",
+    );
+}
