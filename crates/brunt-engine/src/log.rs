@@ -6,6 +6,8 @@
 //! Formats, as k6's: `text` is logrus's text form (`INFO[0001] msg  key=value` on a terminal,
 //! `time="..." level=info msg=... key=value` anywhere else: pipes, files, `--no-color`), `json`
 //! one object per line with sorted keys, `raw` the message alone.
+//!
+//! Values of `k6/secrets` are redacted from every line, as k6's secrets hook does: see [`redact`].
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -164,6 +166,44 @@ struct Logger {
 
 static LOGGER: Mutex<Option<Logger>> = Mutex::new(None);
 
+/// The secrets read so far, in the order they were read; each is replaced in every line.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// What a secret is replaced with, k6's text.
+pub const REDACTED: &str = "***SECRET_REDACTED***";
+
+/// Redacts `secret` from every later log line (message, field names and values), as k6 does
+/// for each value `k6/secrets` gives a script. Blank secrets are not redacted (k6 v2 skips them;
+/// v1.1 redacted the empty string between every character).
+pub fn redact(secret: &str) {
+    if secret.trim().is_empty() {
+        return;
+    }
+    let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    if !s.iter().any(|x| x == secret) {
+        s.push(secret.to_string());
+    }
+}
+
+/// `text` with each secret replaced, scanning left to right and trying the secrets in the order
+/// they were read at each position (Go's `strings.Replacer`, which k6's hook uses).
+fn redacted(text: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(c) = rest.chars().next() {
+        for s in secrets {
+            if let Some(after) = rest.strip_prefix(s.as_str()) {
+                out.push_str(REDACTED);
+                rest = after;
+                continue 'scan;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// Log lines on a terminal show seconds since the process started, as k6's do.
 fn started() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -288,8 +328,28 @@ impl Sink {
         if level < self.least {
             return;
         }
-        let mut fields = fields.to_vec();
+        let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+        let (msg, fields): (String, Vec<(String, String)>) = if secrets.is_empty() {
+            (
+                msg.into(),
+                fields
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            )
+        } else {
+            let fields = fields
+                .iter()
+                .map(|(k, v)| (redacted(k, &secrets), redacted(v, &secrets)));
+            (redacted(msg, &secrets), fields.collect())
+        };
+        drop(secrets);
+        let mut fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         fields.sort_by_key(|(k, _)| *k);
+        let msg = msg.as_str();
         let line = match self.format {
             Format::Raw => format!("{msg}\n"),
             Format::Json => json_line(level, msg, &fields),
@@ -397,5 +457,16 @@ mod tests {
             j.starts_with(r#"{"level":"info","msg":"hi","source":"console","time":""#),
             "{j}"
         );
+    }
+
+    #[test]
+    fn secrets_are_replaced_leftmost_first_in_the_order_read() {
+        let secrets = ["some".to_string(), "zz".to_string(), "o".to_string()];
+        assert_eq!(
+            redacted("x some zzz", &secrets),
+            "x ***SECRET_REDACTED*** ***SECRET_REDACTED***z"
+        );
+        assert_eq!(redacted("so", &secrets), "s***SECRET_REDACTED***");
+        assert_eq!(redacted("nothing here", &[]), "nothing here");
     }
 }

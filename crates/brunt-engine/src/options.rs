@@ -38,6 +38,9 @@ pub struct Options {
     /// Tags added to every sample of the run (k6's `tags` option and `--tag`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// k6's `systemTags`: which system tags samples carry (k6's default set when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_tags: Option<Vec<String>>,
     /// k6's `minIterationDuration`: a VU whose iteration was shorter sleeps for the rest.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
     pub min_iteration_duration: Option<Duration>,
@@ -144,6 +147,7 @@ impl Options {
                 .execution_segment_sequence
                 .or(self.execution_segment_sequence),
             tags: higher.tags.or(self.tags),
+            system_tags: higher.system_tags.or(self.system_tags),
             min_iteration_duration: higher
                 .min_iteration_duration
                 .or(self.min_iteration_duration),

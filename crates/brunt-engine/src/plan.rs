@@ -11,6 +11,7 @@ use crate::steps::{
     max_planned, max_possible, max_target, merge_requirements, ramping_vus_raw_steps,
     reserve_graceful_ramp_downs, StageSpec, Step,
 };
+use brunt_metrics::SystemTags;
 use shortcuts::derive_scenarios;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -145,6 +146,7 @@ pub struct Plan {
     scenarios: Vec<Scenario>,
     tuple: ExecutionTuple,
     tags: BTreeMap<String, String>,
+    system_tags: SystemTags,
     setup_timeout: Duration,
     teardown_timeout: Duration,
     min_iteration_duration: Duration,
@@ -188,6 +190,15 @@ impl Plan {
                 errors.push("tags: tag names can't be empty".to_string());
             }
         }
+        let system_tags = match &options.system_tags {
+            Some(names) => {
+                SystemTags::parse(names.iter().map(String::as_str)).unwrap_or_else(|e| {
+                    errors.push(format!("systemTags: {e}"));
+                    SystemTags::default()
+                })
+            }
+            None => SystemTags::default(),
+        };
         if !errors.is_empty() {
             return Err(PlanError(errors));
         }
@@ -197,6 +208,7 @@ impl Plan {
             scenarios,
             tuple: tuple.expect("no errors means the tuple was built"),
             tags: options.tags.clone().unwrap_or_default(),
+            system_tags,
             setup_timeout: options.setup_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
             teardown_timeout: options.teardown_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
             min_iteration_duration: options.min_iteration_duration.unwrap_or_default(),
@@ -245,6 +257,11 @@ impl Plan {
     /// Tags for every sample (the `tags` option).
     pub fn tags(&self) -> &BTreeMap<String, String> {
         &self.tags
+    }
+
+    /// The system tags samples carry (k6's `systemTags`).
+    pub fn system_tags(&self) -> SystemTags {
+        self.system_tags
     }
 
     pub fn setup_timeout(&self) -> Duration {

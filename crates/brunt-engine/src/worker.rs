@@ -16,7 +16,7 @@ use crate::steps::{max_planned, merge_requirements, Step};
 use crate::vu::{
     IterationCtx, IterationOutcome, ProgressBasis, ScenarioInfo, Vu, VuError, VuFactory, VuInit,
 };
-use brunt_metrics::{builtin, Aggregator, Interval, Registry, TagSet};
+use brunt_metrics::{builtin, Aggregator, Interval, Registry, SystemTag, TagSet};
 use open_model::arrival_workers;
 use slot::{Guarded, Slot};
 use std::cell::{Cell, RefCell};
@@ -459,14 +459,22 @@ fn local_scenario(
     .index();
     // Each worker builds its own tag sets so their reference counts are not shared between
     // threads on the hot path.
+    let system = shared.plan.system_tags();
     let tags = TagSet::new(
         run_tags
             .iter()
             .chain(s.tags.iter())
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain([("scenario", s.name.as_str())]),
+            .chain(
+                system
+                    .has(SystemTag::Scenario)
+                    .then_some(("scenario", s.name.as_str())),
+            ),
     );
-    let iteration_tags = tags.with([("group", "")]);
+    let iteration_tags = match system.has(SystemTag::Group) {
+        true => tags.with([("group", "")]),
+        false => tags.clone(),
+    };
     let progress_basis = match s.total_iterations(tuple) {
         Some(n) => ProgressBasis::Iterations(n),
         None => ProgressBasis::Time(s.regular_duration()),

@@ -2,7 +2,7 @@
 
 use crate::error::ErrorCode;
 use crate::response::{Proto, Response};
-use brunt_metrics::{builtin, Aggregator, TagSet};
+use brunt_metrics::{builtin, Aggregator, SystemTag, SystemTags, TagSet};
 use http::Method;
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -42,6 +42,8 @@ pub struct Recorder {
     cache: HashMap<TagKey, (TagSet, Option<String>)>,
     /// The last tag set used, checked before hashing: a repeated request hits it every time.
     last: Option<(TagKey, TagSet)>,
+    /// Which of the response's tags samples carry (k6's `systemTags`).
+    system_tags: SystemTags,
 }
 
 /// Everything a response's tag set is made of, except the error message (compared on lookup).
@@ -55,12 +57,21 @@ struct TagKey {
     error_code: ErrorCode,
     tls_version: Option<&'static str>,
     expected: Option<bool>,
+    /// The remote address, only while the `ip` tag is on (else every key would differ by it).
+    ip: Option<std::net::IpAddr>,
 }
 
 impl TagKey {
     /// Equality with the key `resp` would make, without building it.
-    fn matches(&self, resp: &Response, base: &TagSet, expected: Option<bool>) -> bool {
+    fn matches(
+        &self,
+        resp: &Response,
+        base: &TagSet,
+        expected: Option<bool>,
+        ip: Option<std::net::IpAddr>,
+    ) -> bool {
         self.status == resp.status
+            && self.ip == ip
             && self.expected == expected
             && self.proto == resp.proto
             && self.error_code == resp.error_code
@@ -79,6 +90,15 @@ impl Recorder {
         Self::default()
     }
 
+    /// Attaches only these system tags from now on (the cached tag sets are dropped on a change).
+    pub fn set_system_tags(&mut self, tags: SystemTags) {
+        if tags != self.system_tags {
+            self.system_tags = tags;
+            self.cache.clear();
+            self.last = None;
+        }
+    }
+
     /// Emits one response's samples (one per redirect hop, as in k6): `http_reqs`, the seven
     /// `http_req_*` timings, `http_req_failed` when `expected` is given (k6 emits it only while
     /// a response callback is set), `http_req_scheduled_duration` = `scheduled_lag` + the
@@ -87,7 +107,9 @@ impl Recorder {
     ///
     /// `tags` are the caller's (scenario, group, custom tags, and `name` if the script set one);
     /// the request's own tags are added: method, url, name (the URL unless set), status, proto,
-    /// error and error_code when set, tls_version on TLS, expected_response.
+    /// error and error_code when set, tls_version on TLS, expected_response; of those, the ones
+    /// [`Recorder::set_system_tags`] allows, and `ip` (the remote address) and `ocsp_status` (on
+    /// TLS; brunt asks for no stapled response, so it is empty) when it asks for them.
     pub fn record(
         &mut self,
         agg: &mut Aggregator,
@@ -137,8 +159,12 @@ impl Recorder {
     }
 
     fn tags_for(&mut self, resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
+        let ip = match self.system_tags.has(SystemTag::Ip) {
+            true => resp.remote.map(|a| a.ip()),
+            false => None,
+        };
         if let Some((key, set)) = &self.last {
-            if resp.error.is_none() && key.matches(resp, base, expected) {
+            if resp.error.is_none() && key.matches(resp, base, expected, ip) {
                 return set.clone();
             }
         }
@@ -151,11 +177,12 @@ impl Recorder {
             error_code: resp.error_code,
             tls_version: resp.tls_version,
             expected,
+            ip,
         };
         let set = match self.cache.get(&key) {
             Some((set, error)) if *error == resp.error => set.clone(),
             _ => {
-                let set = build_tags(resp, base, expected);
+                let set = build_tags(resp, base, expected, self.system_tags);
                 if self.cache.len() >= CACHE_LIMIT {
                     self.cache.clear();
                 }
@@ -171,32 +198,58 @@ impl Recorder {
     }
 }
 
-fn build_tags(resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
-    let mut pairs: Vec<(&str, String)> = Vec::with_capacity(9);
+fn build_tags(
+    resp: &Response,
+    base: &TagSet,
+    expected: Option<bool>,
+    system: SystemTags,
+) -> TagSet {
+    let mut pairs: Vec<(&str, String)> = Vec::with_capacity(11);
+    let mut add = |tag: SystemTag, name: &'static str, value: String| {
+        if system.has(tag) {
+            pairs.push((name, value));
+        }
+    };
     // As k6 (since v0.41): a name set by the script is the url tag too, to keep series few.
     match base.get("name") {
-        Some(name) => pairs.push(("url", name.to_string())),
+        Some(name) => add(SystemTag::Url, "url", name.to_string()),
         None => {
-            pairs.push(("name", resp.url.to_string()));
-            pairs.push(("url", resp.url.to_string()));
+            add(SystemTag::Name, "name", resp.url.to_string());
+            add(SystemTag::Url, "url", resp.url.to_string());
         }
     }
-    pairs.push(("method", resp.method.as_str().to_string()));
-    pairs.push(("status", resp.status.to_string()));
+    add(
+        SystemTag::Method,
+        "method",
+        resp.method.as_str().to_string(),
+    );
+    add(SystemTag::Status, "status", resp.status.to_string());
     if resp.proto != Proto::None {
-        pairs.push(("proto", resp.proto.as_str().to_string()));
+        add(SystemTag::Proto, "proto", resp.proto.as_str().to_string());
     }
     if let Some(e) = resp.error_text() {
-        pairs.push(("error", e.to_string()));
+        add(SystemTag::Error, "error", e.to_string());
     }
     if !resp.error_code.is_none() {
-        pairs.push(("error_code", resp.error_code.to_string()));
+        add(
+            SystemTag::ErrorCode,
+            "error_code",
+            resp.error_code.to_string(),
+        );
     }
     if let Some(v) = resp.tls_version {
-        pairs.push(("tls_version", v.to_string()));
+        add(SystemTag::TlsVersion, "tls_version", v.to_string());
+        add(SystemTag::OcspStatus, "ocsp_status", String::new());
     }
     if let Some(ok) = expected {
-        pairs.push(("expected_response", ok.to_string()));
+        add(
+            SystemTag::ExpectedResponse,
+            "expected_response",
+            ok.to_string(),
+        );
+    }
+    if let Some(addr) = resp.remote {
+        add(SystemTag::Ip, "ip", addr.ip().to_string());
     }
     base.with(pairs)
 }

@@ -5,7 +5,7 @@ use crate::modules::http::PendingRequest;
 use crate::program::Shared;
 use crate::vu::{IoReply, IoRequest, Resume, Suspend, VuYielder};
 use brunt_engine::RunControl;
-use brunt_metrics::{Aggregator, MetricId, TagSet};
+use brunt_metrics::{Aggregator, MetricId, SystemTag, TagSet};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -279,12 +279,17 @@ impl Host {
                 .clone(),
         };
         let group = self.group.borrow();
+        let group = self
+            .shared
+            .system_tags()
+            .has(SystemTag::Group)
+            .then_some(("group", group.as_str()));
         let vu_tags = self.vu_tags.borrow();
         let t = scenario.with(
             vu_tags
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
-                .chain([("group", group.as_str())]),
+                .chain(group),
         );
         let t = intern(t);
         *self.base_tags.borrow_mut() = Some(t.clone());

@@ -17,6 +17,7 @@ mod remote;
 mod require;
 mod run;
 mod runtime;
+mod secrets;
 mod shared_rt;
 #[cfg(target_os = "linux")]
 mod slab;
@@ -28,3 +29,4 @@ pub use host::ScriptError;
 pub use new::{new_script, NewArgs};
 pub use program::{Program, ProgramConfig};
 pub use run::{exit, inspect, prepare, run, InspectArgs, PrepareError, Prepared, RunArgs};
+pub use secrets::SecretSources;

@@ -28,6 +28,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/timers", include_str!("js/timers.js")),
     ("k6/experimental/fs", include_str!("js/fs.js")),
     ("k6/experimental/csv", include_str!("js/csv.js")),
+    ("k6/secrets", include_str!("js/secrets.js")),
+    ("k6/experimental/streams", include_str!("js/streams.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),
 ];

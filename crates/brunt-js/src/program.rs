@@ -2,8 +2,9 @@
 //! VUs of a run share read-only (files from `open()`, SharedArray data, custom metrics).
 
 use crate::host::ScriptError;
+use crate::secrets::SecretSources;
 use brunt_engine::RunControl;
-use brunt_metrics::{Registry, TagSet};
+use brunt_metrics::{Registry, SystemTags, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
@@ -54,11 +55,15 @@ pub(crate) struct Shared {
     pub max_redirects: AtomicU32,
     /// k6's `throw`: a request that got no response throws instead of returning.
     pub throw: AtomicBool,
+    /// k6's `systemTags` (as [`SystemTags::bits`]): the system tags samples carry.
+    pub system_tags: AtomicU32,
     /// Set by `exec.test.fail()`: the run goes on and exits with 110.
     pub marked_failed: AtomicBool,
     pub abort_reason: Mutex<Option<String>>,
     /// The run's stop (Ctrl-C, SIGTERM), which also interrupts init contexts that are running.
     pub interrupt: RunControl,
+    /// `--secret-source`: what `k6/secrets` reads.
+    pub secrets: SecretSources,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -140,6 +145,11 @@ impl Shared {
         }
     }
 
+    /// The system tags samples carry (k6's `systemTags`).
+    pub(crate) fn system_tags(&self) -> SystemTags {
+        SystemTags::from_bits(self.system_tags.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn has_export(&self, name: &str) -> bool {
         lock(&self.exports).iter().any(|e| e == name)
     }
@@ -154,6 +164,8 @@ pub struct ProgramConfig {
     pub interrupt: RunControl,
     /// Where remote modules are cached (`--module-cache`; `--module-cache`).
     pub module_cache: PathBuf,
+    /// The sources `k6/secrets` reads (`--secret-source`).
+    pub secrets: SecretSources,
 }
 
 /// A script ready to be instantiated into VUs.
@@ -201,9 +213,11 @@ impl Program {
                 no_vu_connection_reuse: AtomicBool::new(false),
                 max_redirects: AtomicU32::new(10),
                 throw: AtomicBool::new(false),
+                system_tags: AtomicU32::new(SystemTags::default().bits()),
                 marked_failed: AtomicBool::new(false),
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,
+                secrets: cfg.secrets,
             }),
         }))
     }

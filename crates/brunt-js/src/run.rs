@@ -4,6 +4,7 @@
 
 use crate::factory::{handle_summary, initialize, JsVuFactory};
 use crate::program::{Program, ProgramConfig};
+use crate::secrets::SecretSources;
 use anyhow::{anyhow, Context as _};
 use brunt_engine::log;
 use brunt_engine::profile::{CheckWindows, Profile, Shape};
@@ -12,7 +13,7 @@ use brunt_engine::{
     Stage, DEFAULT_EXEC,
 };
 use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
-use brunt_metrics::{Registry, Thresholds};
+use brunt_metrics::{Registry, SystemTags, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
     write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
@@ -204,6 +205,16 @@ pub struct RunArgs {
     /// `--local-ips 192.168.0.10-192.168.0.25,10.0.0.0/30`.
     #[arg(long, value_name = "IPS")]
     pub local_ips: Option<String>,
+    /// The system tags samples carry, e.g. `--system-tags status,method,name` (k6's default:
+    /// proto, subproto, status, method, url, name, group, check, error, error_code, tls_version,
+    /// scenario, service, expected_response; `ip` and `ocsp_status` may be added).
+    #[arg(long, value_name = "TAGS")]
+    pub system_tags: Option<String>,
+    /// A source of `k6/secrets` values, repeatable: `file=PATH` (`key=value` lines) or
+    /// `mock=key=value,...`, with `name=NAME` and `default` in its list, e.g.
+    /// `--secret-source file=name=vault,default,filename=secrets.env`.
+    #[arg(long = "secret-source", value_name = "TYPE=CONFIG")]
+    pub secret_sources: Vec<String>,
     /// Accepted and ignored: brunt opens no REST API, so nothing listens on it.
     #[arg(short = 'a', long, value_name = "HOST:PORT")]
     pub address: Option<String>,
@@ -216,9 +227,6 @@ pub struct RunArgs {
 /// (so the command line is understood) and refused by name, never silently ignored.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Unsupported {
-    /// Not supported yet: samples carry brunt's fixed set of system tags.
-    #[arg(long, value_name = "TAGS")]
-    pub system_tags: Option<String>,
     /// Not supported: brunt has no REST API to resume a paused run.
     #[arg(short = 'p', long)]
     pub paused: bool,
@@ -228,8 +236,7 @@ impl Unsupported {
     /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
     fn refusal(&self) -> Option<String> {
         let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 2] = [
-            (self.system_tags.is_some(), "SYSTEM_TAGS", "--system-tags", "samples carry brunt's fixed set of system tags"),
+        let list: [(bool, &str, &str, &str); 1] = [
             (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
         ];
         list.into_iter()
@@ -331,6 +338,9 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     if !a.tags.is_empty() {
         l.engine.tags = Some(key_values(&a.tags, "--tag")?);
     }
+    if let Some(list) = &a.system_tags {
+        l.engine.system_tags = Some(system_tags(list, "--system-tags")?);
+    }
     if let Some(s) = &a.execution_segment {
         l.extra
             .insert("executionSegment".into(), Value::from(s.clone()));
@@ -411,6 +421,13 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     Ok(l)
 }
 
+/// `--system-tags` / `K6_SYSTEM_TAGS`: a comma-separated list of k6's system tag names.
+fn system_tags(list: &str, what: &str) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+    SystemTags::parse(names.iter().map(String::as_str)).map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(names)
+}
+
 /// A comma-separated flag as the options' array, checked with the option's own parser.
 fn comma_list(list: &str, what: &str, key: &str) -> anyhow::Result<Value> {
     let items: Vec<Value> = list
@@ -451,6 +468,9 @@ fn env_layer() -> anyhow::Result<Layer> {
     }
     if let Some(s) = env_var("STAGES") {
         l.engine.stages = Some(parse_stages(&[s], "K6_STAGES")?);
+    }
+    if let Some(list) = env_var("SYSTEM_TAGS") {
+        l.engine.system_tags = Some(system_tags(&list, "K6_SYSTEM_TAGS")?);
     }
     for (name, key) in [
         ("EXECUTION_SEGMENT", "executionSegment"),
@@ -659,6 +679,7 @@ fn load(
     registry: Arc<Registry>,
     interrupt: RunControl,
     module_cache: Option<PathBuf>,
+    secrets: SecretSources,
 ) -> Result<Arc<Program>, anyhow::Error> {
     // `console` output always prints, as in k6 (`-q` only hides progress).
     let config = ProgramConfig {
@@ -666,6 +687,7 @@ fn load(
         console: true,
         interrupt,
         module_cache: module_cache.unwrap_or_else(crate::remote::default_cache_dir),
+        secrets,
     };
     let program = Program::new(script, registry.clone(), config)?;
     if let Err(e) = initialize(&program) {
@@ -729,6 +751,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
         Arc::new(Registry::new()),
         brunt_output::stop_on_signals(),
         None,
+        SecretSources::default(),
     ) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
@@ -991,12 +1014,20 @@ pub fn prepare(
         }
         None => None,
     };
+    // As k6 v2: `K6_SECRET_SOURCE` is one spec, replaced by the flags when any is given.
+    let secret_specs = match (args.secret_sources.is_empty(), env_var("SECRET_SOURCE")) {
+        (true, Some(spec)) => vec![spec],
+        _ => args.secret_sources.clone(),
+    };
+    let secrets = SecretSources::parse(&secret_specs)
+        .map_err(|e| config_failure(format!("--secret-source: {e}")))?;
     let program = match load(
         &args.script,
         env,
         registry.clone(),
         control.clone(),
         args.module_cache.clone(),
+        secrets,
     ) {
         Ok(p) => p,
         Err(_) if control.is_stopped() => {
@@ -1038,6 +1069,12 @@ pub fn prepare(
     }
     let http = http_config(&c.json).map_err(config_failure)?;
     let plan = Plan::from_options(&c.engine).map_err(config_failure)?;
+    // As k6: a scenario whose function the script does not export is a configuration error.
+    plan.check_exec(|f| program.has_export(f)).map_err(|e| {
+        config_failure(format!(
+            "There were problems with the specified script configuration: {e}"
+        ))
+    })?;
     // Before the thresholds, which may name the monitors' metrics.
     let specs = monitor_specs(&args.monitors, c.json.get("monitors")).map_err(config_failure)?;
     let monitors = Monitors::start(&specs, &registry).map_err(config_failure)?;
@@ -1068,6 +1105,9 @@ pub fn prepare(
     if c.json.get("throw").and_then(Value::as_bool) == Some(true) {
         shared.throw.store(true, Ordering::Relaxed);
     }
+    shared
+        .system_tags
+        .store(plan.system_tags().bits(), Ordering::Relaxed);
     if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
         shared.max_redirects.store(n as u32, Ordering::Relaxed);
     }

@@ -68,7 +68,7 @@ pub(crate) fn run_vu(
             crate::modules::install(&ctx, &host)
                 .catch(&ctx)
                 .map_err(|e| caught(&ctx, e))?;
-            let ns = load_main(&ctx, &program.shared.main)?;
+            let ns = load_main(&ctx, &host, &program.shared.main)?;
             record_exports(&ctx, &host, &ns)?;
             Ok(Persistent::save(&ctx, ns))
         },
@@ -122,23 +122,26 @@ fn drain_jobs(ctx: &Context) {
 }
 
 /// Loads and evaluates the main module, returning its namespace.
-fn load_main<'js>(ctx: &Ctx<'js>, main: &str) -> Result<Object<'js>, ScriptError> {
+fn load_main<'js>(ctx: &Ctx<'js>, host: &Host, main: &str) -> Result<Object<'js>, ScriptError> {
     let promise = Module::import(ctx, main)
         .catch(ctx)
         .map_err(|e| caught(ctx, e))?;
-    let ns: Object = settle(ctx, promise)?;
+    let ns: Object = settle(ctx, host, promise)?;
     Ok(ns)
 }
 
-/// Runs queued jobs until `promise` settles, returning its value or its rejection as an error.
+/// Runs queued jobs, and timers when no job is left, until `promise` settles, returning its
+/// value or its rejection as an error.
 fn settle<'js, T: rquickjs::FromJs<'js>>(
     ctx: &Ctx<'js>,
+    host: &Host,
     promise: Promise<'js>,
 ) -> Result<T, ScriptError> {
     loop {
         match promise.state() {
             rquickjs::promise::PromiseState::Pending => {
-                if !ctx.execute_pending_job() {
+                if !ctx.execute_pending_job() && !crate::modules::timers::run_next_timer(ctx, host)?
+                {
                     return Err(ScriptError::plain(
                         "a promise never settled (nothing left to run)".into(),
                     ));
@@ -308,7 +311,7 @@ fn invoke<'js>(
     };
     let ret: Value = f.call((arg,)).catch(ctx).map_err(|e| caught(ctx, e))?;
     let ret = match ret.as_promise() {
-        Some(p) => settle(ctx, p.clone())?,
+        Some(p) => settle(ctx, host, p.clone())?,
         None => ret,
     };
     crate::modules::timers::run_pending(ctx, host)?;

@@ -352,6 +352,7 @@ mod tests {
             console: false,
             interrupt: Default::default(),
             module_cache: std::env::temp_dir().join("brunt-js-test-modules"),
+            secrets: Default::default(),
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
         let out = make(program, registry);

@@ -264,6 +264,88 @@ fn out_json_writes_k6_sample_lines() {
 }
 
 #[test]
+fn streams_read_and_write_as_k6s() {
+    for (script, checks) in [("streams.js", 12), ("writable_streams.js", 7)] {
+        let (code, ex) = run_script(script, |_| {});
+        assert_eq!(code, exit::OK, "{script}: {ex}");
+        assert_eq!(metric(&ex, "checks")["passes"], checks, "{script}: {ex}");
+        assert_eq!(metric(&ex, "checks")["fails"], 0, "{script}: {ex}");
+    }
+}
+
+#[test]
+fn secrets_come_from_the_configured_sources() {
+    let (code, ex) = run_script("secrets.js", |a| {
+        let dir = script("data/secrets.env");
+        a.secret_sources = vec![
+            format!("file=default,filename={}", dir.display()),
+            "mock=name=other,token=mock-token".into(),
+        ];
+    });
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 6, "{ex}");
+}
+
+/// The tag names on each metric's samples in an `--out json` file.
+fn tags_by_metric(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "Point" {
+            continue;
+        }
+        let names = out
+            .entry(v["metric"].as_str().unwrap().to_string())
+            .or_default();
+        for k in v["data"]["tags"]
+            .as_object()
+            .into_iter()
+            .flat_map(|t| t.keys())
+        {
+            if !names.contains(k) {
+                names.push(k.clone());
+                names.sort();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn system_tags_choose_the_tags_samples_carry() {
+    let out = std::env::temp_dir().join(format!("brunt-js-systags-{}.json", std::process::id()));
+    let spec = format!("json={}", out.display());
+    // The script's options.systemTags: status and check only.
+    let (code, ex) = run_script("system_tags.js", |a| a.out = vec![spec.clone()]);
+    assert_eq!(code, exit::OK, "{ex}");
+    let tags = tags_by_metric(&out);
+    assert_eq!(
+        tags["http_reqs"],
+        ["name", "status"],
+        "name is the script's own tag"
+    );
+    assert_eq!(tags["checks"], ["check"]);
+    assert!(tags["iterations"].is_empty(), "{tags:?}");
+    // The flag wins over the options; ip is off by default and may be asked for.
+    let (code, _) = run_script("system_tags.js", |a| {
+        a.out = vec![spec.clone()];
+        a.system_tags = Some("method,ip,scenario".into());
+        a.no_thresholds = true;
+    });
+    assert_eq!(code, exit::OK);
+    let tags = tags_by_metric(&out);
+    assert_eq!(
+        tags["http_req_duration"],
+        ["ip", "method", "name", "scenario"]
+    );
+    assert_eq!(tags["checks"], ["scenario"]);
+    let _ = std::fs::remove_file(&out);
+    let (code, _) = run_script("system_tags.js", |a| a.system_tags = Some("vu".into()));
+    assert_eq!(code, exit::INVALID_CONFIG);
+}
+
+#[test]
 fn no_vu_connection_reuse_connects_every_iteration() {
     let connects_always = |a: &mut RunArgs| {
         a.thresholds = vec!["http_req_connecting: min>0".into()];

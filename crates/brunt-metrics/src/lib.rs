@@ -5,6 +5,7 @@
 mod aggregate;
 mod registry;
 mod selector;
+mod system_tags;
 mod tags;
 mod threshold;
 
@@ -14,6 +15,7 @@ pub use aggregate::{
 };
 pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
 pub use selector::{MetricSelector, SelectorError};
+pub use system_tags::{SystemTag, SystemTags};
 pub use tags::TagSet;
 pub use threshold::{
     Aggregation, ExprError, MetricThresholds, Operator, Threshold, ThresholdError, ThresholdExpr,

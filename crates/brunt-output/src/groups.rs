@@ -49,11 +49,18 @@ impl Group {
     }
 
     /// The tree of the run's groups and checks. `order` lists group and check paths in the
-    /// order the script first ran them (k6 shows them so); the rest follow by name.
-    pub fn from_snapshot(snapshot: &Snapshot, order: &[String]) -> Group {
+    /// order the script first ran them (k6 shows them so); the rest follow by name. Checks made
+    /// without the `group` system tag (`--system-tags`) are at the root when
+    /// `ungrouped_at_root`, as k6's text summary lists them, and left out otherwise, as from
+    /// k6's `root_group` data.
+    pub fn from_snapshot(snapshot: &Snapshot, order: &[String], ungrouped_at_root: bool) -> Group {
         let mut root = Group::new("", String::new());
         for ((metric, tags), agg) in &snapshot.series {
-            let path = tags.get("group").unwrap_or("");
+            let path = match tags.get("group") {
+                Some(path) => path,
+                None if ungrouped_at_root => "",
+                None => continue,
+            };
             let group = root.descend(path);
             if *metric != builtin::CHECKS {
                 continue;
@@ -176,7 +183,7 @@ mod tests {
         );
         let mut s = Snapshot::default();
         s.merge_series(&a.take().series);
-        let root = Group::from_snapshot(&s, &[]);
+        let root = Group::from_snapshot(&s, &[], false);
         assert_eq!(root.id, "d41d8cd98f00b204e9800998ecf8427e"); // md5("")
         assert_eq!(root.checks.len(), 1);
         let c = &root.checks[0];
@@ -206,8 +213,10 @@ mod tests {
         let mut s = Snapshot::default();
         s.merge_series(&a.take().series);
         let order = ["::c".to_string(), "::a".to_string()];
-        let root = Group::from_snapshot(&s, &order);
+        let root = Group::from_snapshot(&s, &order, true);
         let names: Vec<&str> = root.checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["c", "a", "b"]);
+        // Without the group tag, k6's data leaves checks out of the tree.
+        assert!(Group::from_snapshot(&s, &order, false).checks.is_empty());
     }
 }

@@ -199,7 +199,7 @@ impl Summary {
             }
         }
         let data = json!({
-            "root_group": Group::from_snapshot(snapshot, &facts.definition_order).to_data(),
+            "root_group": Group::from_snapshot(snapshot, &facts.definition_order, false).to_data(),
             "options": {
                 "summaryTrendStats": options.trend_stats,
                 "summaryTimeUnit": options.time_unit,

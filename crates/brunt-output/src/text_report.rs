@@ -150,7 +150,7 @@ impl Report {
         thresholds.sort_by(|a, b| metric_order(&a.0 .0, &b.0 .0));
 
         let order = &input.facts.definition_order;
-        let root = Group::from_snapshot(input.snapshot, order);
+        let root = Group::from_snapshot(input.snapshot, order, true);
         let mut total_metrics: Vec<Metric> = metrics
             .into_iter()
             .flatten()
@@ -411,7 +411,7 @@ fn section_of(snapshot: &Snapshot, input: &ReportInput) -> Section {
         })
         .collect();
     metrics.sort_by(|a, b| metric_order(&a.0, &b.0));
-    let root = Group::from_snapshot(snapshot, &input.facts.definition_order);
+    let root = Group::from_snapshot(snapshot, &input.facts.definition_order, true);
     Section {
         checks: checks_of(&root, &input.facts.definition_order),
         metrics,

@@ -271,12 +271,12 @@ fn k6_flags_are_accepted_or_refused_by_name() {
         !String::from_utf8_lossy(&out.stdout).contains("running ("),
         "-q: no final running line"
     );
-    for (flag, value) in [("--system-tags", Some("url")), ("--paused", None)] {
-        let mut args = vec!["run", flag];
-        args.extend(value);
-        args.push(s);
-        fails_with(&args, 104, &format!("{flag} (K6_"));
-    }
+    fails_with(&["run", "--paused", s], 104, "--paused (K6_PAUSED)");
+    fails_with(
+        &["run", "--system-tags", "status,iter", s],
+        104,
+        "--system-tags: the 'iter' system tag is not supported",
+    );
     fails_with(
         &["run", "--compatibility-mode", "base", s],
         104,
@@ -289,12 +289,12 @@ fn k6_flags_are_accepted_or_refused_by_name() {
     );
     let out = brunt_cmd()
         .args(["run", s])
-        .env("K6_SYSTEM_TAGS", "url")
+        .env("K6_SYSTEM_TAGS", "url,stauts")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(104));
     assert!(
-        stderr(&out).contains("--system-tags (K6_SYSTEM_TAGS)"),
+        stderr(&out).contains("K6_SYSTEM_TAGS: unknown system tag 'stauts'"),
         "{}",
         stderr(&out)
     );
@@ -332,5 +332,18 @@ fn new_writes_k6s_template_and_version_prints_one_line() {
     assert!(
         line.starts_with(&format!("brunt v{} (", env!("CARGO_PKG_VERSION"))),
         "{line}"
+    );
+}
+
+#[test]
+fn a_scenario_whose_function_is_not_exported_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("lib.js");
+    std::fs::write(&s, "export function helper() {}\n").unwrap();
+    let s = s.to_str().unwrap();
+    fails_with(
+        &["run", s],
+        104,
+        "scenarios.default: function 'default' not found in exports",
     );
 }

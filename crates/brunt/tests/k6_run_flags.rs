@@ -1,7 +1,7 @@
 //! `k6 run` flags that change what a run does, each against a loopback server the test starts:
 //! `--throw`, `--blacklist-ip`, `--block-hostnames`, `--rps`, `--min-iteration-duration`,
 //! `--local-ips`, `--dns`, `--address`/`--paused`; logging (`--log-output`, `--log-format`, `--console-output`,
-//! `--verbose`); k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
+//! `--verbose`); `--secret-source` and the redaction of secrets; k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
 
 mod common;
 
@@ -507,5 +507,75 @@ fn dns_policy_decides_which_family_localhost_connects_over() {
         &["run", "--dns", "cache=1", s],
         104,
         "--dns: unknown DNS setting 'cache'",
+    );
+}
+
+/// Logs a secret in the message, in a field's worth of JSON and in an exception.
+const SECRETS: &str = r#"
+import secrets from 'k6/secrets';
+export const options = { iterations: 1 };
+export default async function () {
+  const token = await secrets.get('token');
+  console.log(`token is ${token}`, { t: token });
+  console.log(await secrets.source('other').get('token'));
+  throw new Error(`failed with ${token}`);
+}
+"#;
+
+#[test]
+fn secrets_come_from_their_sources_and_are_redacted_from_every_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(dir.path(), "s.js", SECRETS);
+    let s = s.to_str().unwrap();
+    let file = write(dir.path(), "secrets.env", "token=hunter2\n");
+    let file_spec = format!("file=default,filename={}", file.display());
+    let out = brunt(&[
+        "run",
+        "-q",
+        "--no-summary",
+        "--secret-source",
+        &file_spec,
+        "--secret-source",
+        "mock=name=other,token=swordfish",
+        s,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(r#"msg="token is ***SECRET_REDACTED*** {\"t\":\"***SECRET_REDACTED***\"}""#),
+        "{err}"
+    );
+    assert!(err.contains("failed with ***SECRET_REDACTED***"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !err.contains("swordfish"),
+        "{err}"
+    );
+
+    // K6_SECRET_SOURCE is one source, replaced by the flag when both are given.
+    let out = brunt_cmd()
+        .args(["run", "-q", "--no-summary", "--log-format", "json", s])
+        .env("K6_SECRET_SOURCE", "mock=token=from-env")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(r#""msg":"token is ***SECRET_REDACTED***"#),
+        "{err}"
+    );
+    assert!(!err.contains("from-env"), "{err}");
+    assert!(
+        err.contains("no secret source with name") && err.contains("other"),
+        "{err}"
+    );
+
+    fails_with(
+        &["run", "--secret-source", "file=missing.env", s],
+        104,
+        "--secret-source: secret source file missing.env:",
+    );
+    fails_with(
+        &["run", "--secret-source", "vault=addr=x", s],
+        104,
+        r#"no secret source for type \"vault\""#,
     );
 }

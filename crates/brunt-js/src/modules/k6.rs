@@ -4,7 +4,7 @@
 use super::{cancelled, def, def_public, tag_pairs, throw};
 use crate::host::Host;
 use crate::vu::IoRequest;
-use brunt_metrics::{builtin, MetricType, TagSet, ValueType};
+use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
 use rquickjs::function::Opt;
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::{Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
@@ -60,10 +60,13 @@ impl Checks {
     fn record(&self, name: String, ok: bool, extra: &[(String, String)]) {
         let h = &self.host;
         let value = if ok { 1.0 } else { 0.0 };
-        if !extra.is_empty() {
+        let tagged = h.shared.system_tags().has(SystemTag::Check);
+        if !extra.is_empty() || !tagged {
             h.define(format!("{}::{name}", h.group.borrow()));
             let mut extra = extra.to_vec();
-            extra.push(("check".into(), name));
+            if tagged {
+                extra.push(("check".into(), name));
+            }
             h.emit(builtin::CHECKS, value, &extra);
             return;
         }

@@ -13,6 +13,7 @@ pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
 pub(crate) mod metrics;
+pub(crate) mod secrets;
 pub(crate) mod text_encoding;
 pub(crate) mod timers;
 pub(crate) mod webcrypto;
@@ -60,6 +61,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "text" => text_encoding::install(&ctx, &native)?,
                 "fs" => fs::install(&ctx, &native, &h, &files)?,
                 "csv" => csv::install(&ctx, &native, &h, &files)?,
+                "secrets" => secrets::install(&ctx, &native, &h)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)

@@ -87,56 +87,67 @@ pub(crate) fn run_pending(
 ) -> std::result::Result<(), crate::host::ScriptError> {
     loop {
         while ctx.execute_pending_job() {}
-        let next = {
-            let t = host.timers.borrow();
-            t.pending
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, t)| t.due)
-                .map(|(i, t)| (i, t.due))
-        };
-        let Some((_, due)) = next else {
+        if !run_next_timer(ctx, host)? {
             return Ok(());
-        };
-        let now = Instant::now();
-        if due > now && host.wait(IoRequest::Sleep(due - now)).is_err() {
-            host.timers.borrow_mut().clear();
-            return Err(crate::host::ScriptError::plain("the VU was stopped".into()));
-        }
-        // Take the earliest timer again: a callback may not run between, but be exact anyway.
-        let timer = {
-            let mut t = host.timers.borrow_mut();
-            let Some(i) = t
-                .pending
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, t)| t.due)
-                .map(|(i, _)| i)
-            else {
-                return Ok(());
-            };
-            let timer = t.pending.swap_remove(i);
-            if let Some(every) = timer.every {
-                t.pending.push(Timer {
-                    id: timer.id,
-                    due: Instant::now() + every,
-                    every: timer.every,
-                    f: timer.f.clone(),
-                    args: timer.args.clone(),
-                });
-            }
-            timer
-        };
-        let f = timer.f.restore(ctx).expect("timer of this runtime");
-        let mut args = rquickjs::function::Args::new(ctx.clone(), timer.args.len());
-        for a in timer.args {
-            args.push_arg(a.restore(ctx).expect("timer argument of this runtime"))
-                .catch(ctx)
-                .map_err(|e| caught(ctx, e))?;
-        }
-        if let Err(e) = f.call_arg::<Value>(args).catch(ctx) {
-            host.timers.borrow_mut().clear();
-            return Err(caught(ctx, e));
         }
     }
+}
+
+/// Waits for the earliest timer and runs its callback; false when no timer is pending.
+pub(crate) fn run_next_timer(
+    ctx: &Ctx<'_>,
+    host: &Host,
+) -> std::result::Result<bool, crate::host::ScriptError> {
+    let next = {
+        let t = host.timers.borrow();
+        t.pending
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| t.due)
+            .map(|(i, t)| (i, t.due))
+    };
+    let Some((_, due)) = next else {
+        return Ok(false);
+    };
+    let now = Instant::now();
+    if due > now && host.wait(IoRequest::Sleep(due - now)).is_err() {
+        host.timers.borrow_mut().clear();
+        return Err(crate::host::ScriptError::plain("the VU was stopped".into()));
+    }
+    // Take the earliest timer again: a callback may not run between, but be exact anyway.
+    let timer = {
+        let mut t = host.timers.borrow_mut();
+        let Some(i) = t
+            .pending
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| t.due)
+            .map(|(i, _)| i)
+        else {
+            return Ok(false);
+        };
+        let timer = t.pending.swap_remove(i);
+        if let Some(every) = timer.every {
+            t.pending.push(Timer {
+                id: timer.id,
+                due: Instant::now() + every,
+                every: timer.every,
+                f: timer.f.clone(),
+                args: timer.args.clone(),
+            });
+        }
+        timer
+    };
+    let f = timer.f.restore(ctx).expect("timer of this runtime");
+    let mut args = rquickjs::function::Args::new(ctx.clone(), timer.args.len());
+    for a in timer.args {
+        args.push_arg(a.restore(ctx).expect("timer argument of this runtime"))
+            .catch(ctx)
+            .map_err(|e| caught(ctx, e))?;
+    }
+    if let Err(e) = f.call_arg::<Value>(args).catch(ctx) {
+        host.timers.borrow_mut().clear();
+        return Err(caught(ctx, e));
+    }
+    Ok(true)
 }

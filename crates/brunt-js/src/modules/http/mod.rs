@@ -401,6 +401,7 @@ fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&Expec
     };
     let lag = host.iter.borrow().scheduled_lag;
     crate::host::with_recorder(|r| {
+        r.set_system_tags(host.shared.system_tags());
         r.record(&mut host.metrics.borrow_mut(), resp, &tags, expected, lag)
     });
 }
