@@ -51,7 +51,8 @@ pub struct RunArgs {
     /// Number of VUs to run concurrently, e.g. `--vus 10`.
     #[arg(short = 'u', long)]
     pub vus: Option<i64>,
-    /// How long the test runs, e.g. `--duration 30s` or `1m30s`.
+    /// How long the test runs, e.g. `--duration 30s` or `1m30s`; with `--profile`, the
+    /// profile's whole length (every phase scaled alike).
     #[arg(short = 'd', long)]
     pub duration: Option<String>,
     /// Total iterations shared by the VUs, e.g. `--iterations 100`.

@@ -34,7 +34,8 @@ pub struct QuickArgs {
     #[arg(short = 'u', long, default_value_t = 50)]
     pub vus: u64,
 
-    /// How long to attack, in k6's duration format: 10s, 1m30s, 1500ms (at least 1s, as in k6)
+    /// How long to attack, in k6's duration format: 10s, 1m30s, 1500ms (at least 1s, as in k6);
+    /// with --profile, the profile's whole length (every phase scaled alike)
     #[arg(short = 'd', long)]
     pub duration: Option<String>,
 
