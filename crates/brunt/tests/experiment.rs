@@ -423,6 +423,17 @@ fn run_experiment_with(
     (out, journal(&journal_path))
 }
 
+/// Validates an experiment whose method is `activity` alone: it must be refused, naming
+/// `needle`.
+fn refused(dir: &Path, activity: Value, needle: &str) -> std::process::Output {
+    let file = write(dir, "refused.json", &method_only(json!([activity])));
+    fails_with(
+        &["experiment", "validate", file.to_str().unwrap()],
+        1,
+        needle,
+    )
+}
+
 /// A `brunt target` child on a free port: (helper, port).
 fn target() -> (Helper, u16) {
     let port = free_port();
@@ -473,29 +484,20 @@ fn kill_signals_the_named_process_and_a_missing_or_forbidden_one_is_refused_at_v
             "no running process is named",
         ),
     ] {
-        let bad = method_only(json!([brunt_activity(
-            "kill-it",
-            "process",
-            "kill",
-            json!({"target": target})
-        )]));
-        let file = write(dir.path(), "bad.json", &bad);
-        fails_with(
-            &["experiment", "validate", file.to_str().unwrap()],
-            1,
+        refused(
+            dir.path(),
+            brunt_activity("kill-it", "process", "kill", json!({"target": target})),
             &format!("method[0] \"kill-it\": provider.arguments.target: {needle}"),
         );
     }
-    let bad = method_only(json!([brunt_activity(
-        "kill-it",
-        "process",
-        "kill",
-        json!({"target": {"pid": std::process::id()}, "signal": "SIGNOPE"})
-    )]));
-    let file = write(dir.path(), "bad.json", &bad);
-    fails_with(
-        &["experiment", "validate", file.to_str().unwrap()],
-        1,
+    refused(
+        dir.path(),
+        brunt_activity(
+            "kill-it",
+            "process",
+            "kill",
+            json!({"target": {"pid": std::process::id()}, "signal": "SIGNOPE"}),
+        ),
         "provider.arguments.signal: unknown signal \"SIGNOPE\"",
     );
 }
@@ -1189,19 +1191,8 @@ fn monitor_probes_judge_the_targets_signals_and_the_load_charts_them() {
     assert!(charted >= 2, "the load's seconds carry the monitor: {j}");
 
     let check = |signal: &str, monitor: &str, needle: &str| {
-        let bad = method_only(json!([monitor_probe(
-            "watch",
-            monitor,
-            signal,
-            "max",
-            json!([0, 1])
-        )]));
-        let file = write(dir.path(), "bad-monitor.json", &bad);
-        fails_with(
-            &["experiment", "validate", file.to_str().unwrap()],
-            1,
-            needle,
-        );
+        let probe = monitor_probe("watch", monitor, signal, "max", json!([0, 1]));
+        refused(dir.path(), probe, needle);
     };
     check(
         "cpu",
@@ -1271,33 +1262,23 @@ fn a_k6_script_as_the_load_judges_its_thresholds_per_fault_phase() {
     );
     assert_undone(api);
 
-    let missing = method_only(json!([brunt_activity(
-        "orders-script",
-        "load",
-        "script",
-        json!({"script": "missing.js"})
-    )]));
-    let file = write(dir.path(), "missing-script.json", &missing);
-    fails_with(
-        &["experiment", "validate", file.to_str().unwrap()],
-        1,
-        "method[0] \"orders-script\": provider.arguments.script: ",
-    );
+    // A missing script and one that does not compile are refused at validation.
     std::fs::write(
         dir.path().join("broken.js"),
         "export default function () {\n",
     )
     .unwrap();
-    let broken = method_only(json!([brunt_activity(
-        "orders-script",
-        "load",
-        "script",
-        json!({"script": "broken.js"})
-    )]));
-    let file = write(dir.path(), "broken-script.json", &broken);
-    fails_with(
-        &["experiment", "validate", file.to_str().unwrap()],
-        1,
-        "method[0] \"orders-script\": provider.arguments.script: ",
-    );
+    for script in ["missing.js", "broken.js"] {
+        let out = refused(
+            dir.path(),
+            brunt_activity(
+                "orders-script",
+                "load",
+                "script",
+                json!({ "script": script }),
+            ),
+            "method[0] \"orders-script\": provider.arguments.script: ",
+        );
+        assert!(stderr(&out).contains(script), "{}", stderr(&out));
+    }
 }

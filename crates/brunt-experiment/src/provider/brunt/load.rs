@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use brunt_engine::{Control, RunControl, RunOptions, Tick};
+use brunt_engine::{Control, RunControl, RunEnd, RunOptions, RunOutcome, Tick};
 use brunt_js::RunArgs;
 use brunt_metrics::{Agg, Registry, Snapshot, Thresholds};
 use brunt_quick::QuickArgs;
@@ -69,7 +69,7 @@ pub enum Load {
 /// A load checked and ready: its thresholds and the run itself, for a thread of its own.
 struct Ready {
     thresholds: Thresholds,
-    run: Box<dyn FnOnce(RunOptions) -> Result<(), String> + Send>,
+    run: Box<dyn FnOnce(RunOptions) -> Result<RunOutcome, String> + Send>,
 }
 
 /// What a phase of the load saw.
@@ -156,9 +156,7 @@ impl Load {
                     brunt_quick::prepare(args, registry.clone()).map_err(|e| format!("{e:#}"))?;
                 Ok(Ready {
                     thresholds: attack.thresholds.clone(),
-                    run: Box::new(move |options| {
-                        attack.run(options).map(drop).map_err(|e| format!("{e:#}"))
-                    }),
+                    run: Box::new(move |options| attack.run(options).map_err(|e| format!("{e:#}"))),
                 })
             }
             Load::Script(args) => {
@@ -175,7 +173,6 @@ impl Load {
                             prepared.registry.clone(),
                             options,
                         )
-                        .map(drop)
                         .map_err(|e| format!("{what}: {e}"))
                     }),
                 })
@@ -229,10 +226,17 @@ impl Load {
             .map_err(|e| ActivityFailed(format!("cannot start the load: {e}")))?;
         // An interrupted experiment drops this future: the load stops with it.
         let _stop = StopOnDrop(control, ctx.live.clone());
-        finished
+        let outcome = finished
             .await
             .map_err(|_| ActivityFailed("the load ended without a result".into()))?
             .map_err(ActivityFailed)?;
+        match outcome.end {
+            RunEnd::Crashed(e) => return Err(ActivityFailed(format!("the load crashed: {e}"))),
+            RunEnd::TestAborted(why) => {
+                return Err(ActivityFailed(format!("the load was aborted: {why}")))
+            }
+            RunEnd::Completed | RunEnd::Interrupted | RunEnd::Aborted(_) => {}
+        }
 
         let phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Map::new();
