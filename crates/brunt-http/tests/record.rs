@@ -3,7 +3,7 @@
 mod support;
 
 use brunt_http::{Client, ClientConfig, ExpectedStatuses, Recorder, Request};
-use brunt_metrics::{builtin, Aggregator, MetricId, Registry, SeriesMap, TagSet};
+use brunt_metrics::{builtin, Aggregator, MetricId, Registry, SeriesMap, SystemTags, TagSet};
 use http::Method;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,5 +117,63 @@ async fn failures_names_and_scheduled_lag() {
     assert_eq!(
         series_tags(&s, builtin::HTTP_REQS)[0].get("expected_response"),
         None
+    );
+}
+
+/// The tag names of `metric`'s one series.
+fn tag_names(series: &SeriesMap, metric: MetricId) -> Vec<String> {
+    let sets = series_tags(series, metric);
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let mut names: Vec<String> = sets[0].iter().map(|(k, _)| k.to_string()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn system_tags_choose_the_request_tags_ocsp_status_and_ip_included() {
+    let addr = support::serve_tls().await;
+    let client = Client::new(ClientConfig {
+        insecure_skip_verify: true,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let req = Request::new(Method::GET, &format!("https://127.0.0.1:{}/", addr.port())).unwrap();
+    let resp = client.send(&req).await;
+    let base = TagSet::new([("scenario", "default")]);
+    let record = |rec: &mut Recorder| {
+        let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+        rec.record(
+            &mut agg,
+            &resp,
+            &base,
+            Some(&ExpectedStatuses::default()),
+            None,
+        );
+        agg.take().series
+    };
+    let mut rec = Recorder::new();
+    let series = record(&mut rec);
+    assert_eq!(
+        tag_names(&series, builtin::HTTP_REQS),
+        [
+            "expected_response",
+            "method",
+            "name",
+            "proto",
+            "scenario",
+            "status",
+            "tls_version",
+            "url"
+        ]
+    );
+    rec.set_system_tags(SystemTags::parse(["status", "ocsp_status", "ip"]).unwrap());
+    let series = record(&mut rec);
+    let sets = series_tags(&series, builtin::HTTP_REQ_DURATION);
+    assert_eq!(sets[0].get("ip"), Some("127.0.0.1"));
+    assert_eq!(sets[0].get("ocsp_status"), Some(""), "no stapled response");
+    assert_eq!(
+        tag_names(&series, builtin::HTTP_REQ_DURATION),
+        ["ip", "ocsp_status", "scenario", "status"],
+        "the caller's tags stay"
     );
 }

@@ -1015,8 +1015,12 @@ pub fn prepare(
         }
         None => None,
     };
-    // As k6 v2: `K6_SECRET_SOURCE` is one spec, replaced by the flags when any is given.
-    let secret_specs = match (args.secret_sources.is_empty(), env_var("SECRET_SOURCE")) {
+    // As k6 v2: `K6_SECRET_SOURCE` is one spec, replaced by the flags when any is given; set
+    // but empty, it is an error (env_var would skip it).
+    let env_spec = std::env::var("BRUNT_SECRET_SOURCE")
+        .or_else(|_| std::env::var("K6_SECRET_SOURCE"))
+        .ok();
+    let secret_specs = match (args.secret_sources.is_empty(), env_spec) {
         (true, Some(spec)) => vec![spec],
         _ => args.secret_sources.clone(),
     };

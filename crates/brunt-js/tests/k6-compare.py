@@ -42,6 +42,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_target(brunt):
+    """A `brunt target` on a free loopback port, once it accepts; returns it and its host:port."""
+    port = free_port()
+    target = subprocess.Popen([brunt, "target", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return target, f"127.0.0.1:{port}"
+
+
 def checks(group, out=None):
     """{path: (passes, fails)} for every check of the export's root_group, recursively."""
     out = {} if out is None else out
@@ -58,6 +72,19 @@ def verdicts(export):
         for name, m in export.get("metrics", {}).items()
         for expr, failed in (m.get("thresholds") or {}).items()
     }
+
+
+def verdict_problems(k6_code, k6_export, brunt_code, brunt_export):
+    """Where the two runs' exit codes, checks and threshold verdicts differ."""
+    out = []
+    if k6_code != brunt_code:
+        out.append(f"exit code: k6 {k6_code}, brunt {brunt_code}")
+    kc, bc = checks(k6_export.get("root_group", {})), checks(brunt_export.get("root_group", {}))
+    if kc != bc:
+        out.append(f"checks: k6 {kc}, brunt {bc}")
+    if verdicts(k6_export) != verdicts(brunt_export):
+        out.append(f"thresholds: k6 {verdicts(k6_export)}, brunt {verdicts(brunt_export)}")
+    return out
 
 
 def declared(path, what):
@@ -117,17 +144,9 @@ def main():
         print(f"k6-compare: no brunt binary at {brunt} (cargo build -p brunt)", file=sys.stderr)
         return 2
     scripts = args or sorted(f for f in os.listdir(SCRIPTS) if f.endswith((".js", ".ts")) and f not in SKIP)
-    port = free_port()
-    target = subprocess.Popen([brunt, "target", "--listen", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    target, host = start_target(brunt)
+    base = f"http://{host}"
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         failures = 0
         with tempfile.TemporaryDirectory() as tmp:
             for name in scripts:
@@ -138,14 +157,7 @@ def main():
                 extra = shlex.split(declared(path, "args") or "")
                 kc, ke, kerr = run([k6, "run", *extra, path], os.path.join(tmp, "k6.json"), base)
                 bc, be, berr = run([brunt, "run", *extra, path], os.path.join(tmp, "brunt.json"), base)
-                problems = []
-                if kc != bc:
-                    problems.append(f"exit code: k6 {kc}, brunt {bc}")
-                kchecks, bchecks = checks(ke.get("root_group", {})), checks(be.get("root_group", {}))
-                if kchecks != bchecks:
-                    problems.append(f"checks: k6 {kchecks}, brunt {bchecks}")
-                if verdicts(ke) != verdicts(be):
-                    problems.append(f"thresholds: k6 {verdicts(ke)}, brunt {verdicts(be)}")
+                problems = verdict_problems(kc, ke, bc, be)
                 kn = set(ke.get("metrics", {})) - TIME_SAMPLED
                 bn = set(be.get("metrics", {})) - BRUNT_ONLY - TIME_SAMPLED
                 if kn != bn:

@@ -13,18 +13,22 @@ Needs k6 on PATH and a checkout of k6's examples folder; takes a few minutes, so
 it. Usage: k6-examples.py --examples DIR [--brunt PATH] [script ...]
 """
 import argparse
+import importlib.util
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+
+# k6-compare.py's helpers (start_target, verdict_problems): verdicts are compared the same way.
+_spec = importlib.util.spec_from_file_location("k6_compare", os.path.join(HERE, "k6-compare.py"))
+compare = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compare)
 
 # Path prefixes (relative to examples/) and why they are not run.
 SKIP = [
@@ -56,12 +60,6 @@ ARGS = {
 URL = re.compile(r"https?://([A-Za-z0-9_.-]+(:[^@/\s'\"`]*)?@)?([A-Za-z0-9_.-]+)(:\d+)?")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rewrite(tree, base):
     """Points every remote URL in the tree's scripts at the target (keeping any user:pass@)."""
     for dirpath, _, files in os.walk(tree):
@@ -75,23 +73,6 @@ def rewrite(tree, base):
             if new != text:
                 with open(p, "w") as fh:
                     fh.write(new)
-
-
-def checks(group, out=None):
-    out = {} if out is None else out
-    for c in (group.get("checks") or {}).values():
-        out[c["path"]] = (c["passes"], c["fails"])
-    for g in (group.get("groups") or {}).values():
-        checks(g, out)
-    return out
-
-
-def verdicts(export):
-    return {
-        f"{name} {expr}": failed
-        for name, m in export.get("metrics", {}).items()
-        for expr, failed in (m.get("thresholds") or {}).items()
-    }
 
 
 def run(cmd, cwd, export):
@@ -123,21 +104,13 @@ def main():
         print("k6-examples: k6 is not installed", file=sys.stderr)
         return 2
     brunt = os.path.abspath(a.brunt)
-    port = free_port()
-    target = subprocess.Popen([brunt, "target", "--listen", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    target, host = compare.start_target(brunt)
     differs = 0
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tree = os.path.join(tmp, "examples")
             shutil.copytree(a.examples, tree)
-            rewrite(tree, f"127.0.0.1:{port}")
+            rewrite(tree, host)
             scripts = a.scripts or sorted(
                 os.path.relpath(os.path.join(d, f), tree)
                 for d, _, files in os.walk(tree) for f in files
@@ -152,14 +125,7 @@ def main():
                 extra = ARGS.get(rel, [])
                 kc, ke, kerr = run([k6, "run", *extra, path], cwd, os.path.join(tmp, "k6.json"))
                 bc, be, berr = run([brunt, "run", *extra, path], cwd, os.path.join(tmp, "brunt.json"))
-                problems = []
-                if kc != bc:
-                    problems.append(f"exit code: k6 {kc}, brunt {bc}")
-                kchecks, bchecks = checks(ke.get("root_group", {})), checks(be.get("root_group", {}))
-                if kchecks != bchecks:
-                    problems.append(f"checks: k6 {kchecks}, brunt {bchecks}")
-                if verdicts(ke) != verdicts(be):
-                    problems.append(f"thresholds: k6 {verdicts(ke)}, brunt {verdicts(be)}")
+                problems = compare.verdict_problems(kc, ke, bc, be)
                 if problems:
                     differs += 1
                     print(f"DIFFERS {rel}")

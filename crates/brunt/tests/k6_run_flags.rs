@@ -578,4 +578,15 @@ fn secrets_come_from_their_sources_and_are_redacted_from_every_log_line() {
         104,
         r#"no secret source for type \"vault\""#,
     );
+    let out = brunt_cmd()
+        .args(["run", s])
+        .env("K6_SECRET_SOURCE", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(104));
+    assert!(
+        stderr(&out).contains("couldn't parse secret source configuration"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -12,6 +12,11 @@ const typeError = (message) => new TypeError(message);
 const resolved = (v) => Promise.resolve(v);
 const rejected = (e) => Promise.reject(e);
 
+// Adds `fields` to `obj` as state that scripts do not see listed (non-enumerable).
+function hidden(obj, fields) {
+  for (const [k, v] of Object.entries(fields)) Object.defineProperty(obj, k, { value: v, writable: true });
+}
+
 // A promise with its settle functions, marked handled so that an unread rejection is not logged.
 function deferred() {
   const d = {};
@@ -108,16 +113,10 @@ export class ReadableStream {
 
 class ReadableStreamDefaultController {
   constructor(stream, source, hwm, size) {
-    Object.defineProperties(this, {
-      _stream: { value: stream },
-      _source: { value: source },
-      _queue: { value: new SizedQueue() },
-      _hwm: { value: hwm },
-      _size: { value: size, writable: true },
+    hidden(this, {
+      _stream: stream, _source: source, _queue: new SizedQueue(), _hwm: hwm, _size: size,
+      _started: false, _closeRequested: false, _pulling: false, _pullAgain: false,
     });
-    for (const k of ['_started', '_closeRequested', '_pulling', '_pullAgain']) {
-      Object.defineProperty(this, k, { value: false, writable: true });
-    }
   }
   get desiredSize() {
     const { state } = this._stream;
@@ -221,9 +220,7 @@ export class ReadableStreamDefaultReader {
     const s = stream !== null && typeof stream === 'object' ? stream[READABLE] : undefined;
     if (s === undefined) throw typeError('the argument is not a ReadableStream');
     if (s.reader !== undefined) throw typeError('the stream is already locked to a reader');
-    Object.defineProperty(this, '_stream', { value: s, writable: true });
-    Object.defineProperty(this, '_requests', { value: [] });
-    Object.defineProperty(this, '_closed', { value: deferred(), writable: true });
+    hidden(this, { _stream: s, _requests: [], _closed: deferred() });
     s.reader = this;
     if (s.state === 'closed') this._closed.resolve(undefined);
     if (s.state === 'errored') this._closed.reject(s.storedError);
@@ -297,13 +294,8 @@ export class WritableStream {
 
 class WritableStreamDefaultController {
   constructor(stream, sink, hwm, size) {
-    Object.defineProperties(this, {
-      _stream: { value: stream },
-      _sink: { value: sink },
-      _queue: { value: new SizedQueue() },
-      _hwm: { value: hwm },
-      _size: { value: size },
-      _started: { value: false, writable: true },
+    hidden(this, {
+      _stream: stream, _sink: sink, _queue: new SizedQueue(), _hwm: hwm, _size: size, _started: false,
     });
   }
   error(e) {
@@ -472,9 +464,7 @@ export class WritableStreamDefaultWriter {
     const s = stream !== null && typeof stream === 'object' ? stream[WRITABLE] : undefined;
     if (s === undefined) throw typeError('the argument is not a WritableStream');
     if (s.writer !== undefined) throw typeError('the stream is already locked to a writer');
-    Object.defineProperty(this, '_stream', { value: s, writable: true });
-    Object.defineProperty(this, '_ready', { value: deferred(), writable: true });
-    Object.defineProperty(this, '_closed', { value: deferred(), writable: true });
+    hidden(this, { _stream: s, _ready: deferred(), _closed: deferred() });
     s.writer = this;
     if (s.state === 'writable') {
       if (!(s.backpressure && s.closeRequest === undefined && s.inFlightClose === undefined)) this._ready.resolve(undefined);

@@ -1,6 +1,7 @@
 // A TypeScript script (k6 v1.1+ strips the types of .ts files by default).
 import { check } from 'k6';
-import { sum, type Pair } from './lib/types.ts';
+// `Named` is a type imported without `type`: like esbuild, brunt drops the unused import.
+import { sum, type Pair, Named } from './lib/types.ts';
 
 type Options = { iterations: number; thresholds: Record<string, string[]> };
 
@@ -19,5 +20,6 @@ export default function (): void {
     'typed import': () => sum(p) === 5,
     'class with types': () => c.value === 3,
     'as and non-null': () => (p as Pair<number>)!.a === 2,
+    'a type imported by name': () => ({ name: 'x' } as Named).name === 'x',
   });
 }
