@@ -9,6 +9,7 @@ mod metrics;
 mod reader;
 mod request;
 mod slo;
+mod sweep;
 mod tally;
 mod vu;
 
@@ -17,8 +18,10 @@ pub use metrics::LlmMetrics;
 pub use reader::{Failure, Measured, StreamReader, TokenSource};
 pub use request::{Api, Prompt, Prompts, RequestSpec};
 pub use slo::Slo;
+pub use sweep::{Sweep, Varied};
 
 use anyhow::{anyhow, Context, Result};
+use brunt_engine::arrival::Arrivals;
 use brunt_engine::Plan;
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
@@ -28,11 +31,10 @@ use brunt_web::RunReport;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs the test and prints the summary; returns the exit code (0, 99 when a threshold failed,
-/// 105 when interrupted, 74 when an output could not be written).
+/// Runs the test (or each step of `--sweep`) and prints the summary or the sweep's table;
+/// returns the exit code (0, 99 when a threshold failed, 105 when interrupted, 74 when an output
+/// could not be written).
 pub fn run(args: LlmArgs) -> Result<i32> {
-    let registry = Arc::new(Registry::new());
-    let metrics = LlmMetrics::register(&registry);
     let spec = spec(&args)?;
     let prompts = match &args.dataset {
         Some(path) => Prompts::from_file(path)?,
@@ -46,9 +48,75 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     let first = spec.request(&prompts.get(0))?;
     brunt_quick::preflight(&first)?;
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
-    let plan =
-        Plan::from_options(&load(&args)?.options("--concurrency", "--rate", "--requests")?)
-            .context("invalid load options")?;
+    let arrivals = arrivals(&args)?;
+    let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
+        return run_once(&args, spec, prompts, slo, arrivals);
+    };
+    sweep::check(&sweep, args.duration.is_some(), args.requests.is_some())?;
+    let control = brunt_output::stop_on_signals();
+    let mut steps = Vec::new();
+    for &value in &sweep.values {
+        if control.is_stopped() {
+            break;
+        }
+        let mut step_args = args.clone();
+        match sweep.varied {
+            Varied::Rate => step_args.rate = Some(value),
+            Varied::Concurrency => step_args.concurrency = value as u64,
+        }
+        let plan = plan(&step_args)?.with_arrivals(arrivals);
+        let registry = Arc::new(Registry::new());
+        let metrics = LlmMetrics::register(&registry);
+        let tally = Arc::new(tally::Tally::default());
+        let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
+        let options = brunt_engine::RunOptions {
+            control: control.clone(),
+            ..brunt_engine::RunOptions::default()
+        };
+        let outcome = brunt_engine::run(&plan, factory, registry.clone(), options)?;
+        let step = sweep::Step::measure(
+            value,
+            &registry,
+            &outcome.snapshot,
+            outcome.elapsed,
+            tally.counts(),
+            slo.as_ref(),
+        );
+        if !args.quiet {
+            eprintln!(
+                "step {value}: {} requests, {} failed",
+                step.requests, step.failed
+            );
+        }
+        steps.push(step);
+    }
+    let complete = !control.is_stopped();
+    let result = sweep::SweepResult::new(
+        args.url.clone(),
+        args.model.clone(),
+        sweep.varied,
+        args.slo.clone(),
+        steps,
+        complete,
+    );
+    write_stdout("the sweep's table", &result.text())?;
+    if let Some(path) = &args.export {
+        result.export(path)?;
+    }
+    Ok(if complete { 0 } else { 105 })
+}
+
+/// One run with the summary, outputs, thresholds and dashboard of any brunt run.
+fn run_once(
+    args: &LlmArgs,
+    spec: RequestSpec,
+    prompts: Prompts,
+    slo: Option<Slo>,
+    arrivals: Arrivals,
+) -> Result<i32> {
+    let registry = Arc::new(Registry::new());
+    let metrics = LlmMetrics::register(&registry);
+    let plan = plan(args)?.with_arrivals(arrivals);
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
     let mut thresholds = Thresholds::default();
@@ -79,17 +147,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         monitors,
     )?;
     let tally = Arc::new(tally::Tally::default());
-    let factory = Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
-        config: ClientConfig {
-            timeout: spec.timeout,
-            ..ClientConfig::default()
-        },
-        spec,
-        prompts,
-        metrics,
-        slo,
-        tally: tally.clone(),
-    })));
+    let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
         let text = format!("{}{}", f.summary.text(), tally.text());
@@ -99,6 +157,31 @@ pub fn run(args: LlmArgs) -> Result<i32> {
             .collect()
     });
     Ok(finished.exit_code())
+}
+
+fn factory(
+    spec: &RequestSpec,
+    prompts: &Prompts,
+    metrics: LlmMetrics,
+    slo: Option<Slo>,
+    tally: Arc<tally::Tally>,
+) -> Arc<vu::Shared> {
+    Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
+        config: ClientConfig {
+            timeout: spec.timeout,
+            ..ClientConfig::default()
+        },
+        spec: spec.clone(),
+        prompts: prompts.clone(),
+        metrics,
+        slo,
+        tally,
+    })))
+}
+
+fn plan(args: &LlmArgs) -> Result<Plan> {
+    Plan::from_options(&load(args)?.options("--concurrency", "--rate", "--requests")?)
+        .context("invalid load options")
 }
 
 fn spec(args: &LlmArgs) -> Result<RequestSpec> {
@@ -124,6 +207,19 @@ fn spec(args: &LlmArgs) -> Result<RequestSpec> {
         headers,
         timeout: duration_flag("--timeout", &args.timeout)?,
     })
+}
+
+/// How `--rate` spaces its starts: gamma gaps of shape `--burstiness` from `--seed` (a
+/// different stream than the prompts'), or the fixed schedule for `inf`.
+fn arrivals(args: &LlmArgs) -> Result<Arrivals> {
+    match args.burstiness {
+        b if b == f64::INFINITY => Ok(Arrivals::Ticker),
+        b if b > 0.0 && b.is_finite() => Ok(Arrivals::Gamma {
+            burstiness: b,
+            seed: args.seed ^ 0xA5A5_5A5A_0F0F_F0F0,
+        }),
+        b => anyhow::bail!("--burstiness {b}: must be a positive number or inf"),
+    }
 }
 
 /// The load shape: `--rate` as starts per 1000 s, so that fractional rates (0.5/s) are exact.

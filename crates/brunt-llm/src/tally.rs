@@ -29,6 +29,12 @@ impl Tally {
         }
     }
 
+    /// Requests that succeeded and failed.
+    pub fn counts(&self) -> (u64, u64) {
+        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (t.ok, t.failures.values().sum())
+    }
+
     /// The section's text.
     pub fn text(&self) -> String {
         let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -151,6 +151,76 @@ fn every_bad_answer_is_a_failure_with_its_cause() {
 }
 
 #[test]
+fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
+    let target = mock();
+    let url = target.url("");
+    let dir = std::env::temp_dir().join(format!("brunt-llm-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("sweep.json");
+    let export_s = export.to_str().unwrap();
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "concurrency=1,4",
+        "--requests",
+        "8",
+        "--slo",
+        "ttft:p(95)<1ms",
+        "--export",
+        export_s,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout.contains("streams"), "{stdout}");
+    assert!(
+        stdout.contains("no step met --slo 'ttft:p(95)<1ms'"),
+        "{stdout}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    for (step, value) in steps.iter().zip([1.0, 4.0]) {
+        assert_eq!(step["value"], value);
+        assert_eq!(step["requests"], 8);
+        assert_eq!(step["failed"], 0);
+        let tpot = step["tpot_ms"]["p50"].as_f64().unwrap();
+        assert!((tpot - 5.0).abs() <= 1.0, "tpot p50 {tpot}");
+        assert_eq!(step["slo_met"], false);
+        let missed = step["slo_missed"][0].as_str().unwrap();
+        assert!(missed.starts_with("llm_ttft p(95)="), "{missed}");
+        assert!(step["output_tokens_per_second"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(doc["best"], Value::Null);
+    // A rate sweep with Poisson arrivals: every step met a loose SLO, and the best is the top.
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "rate=5,10",
+        "--burstiness",
+        "0.5",
+        "--duration",
+        "1s",
+        "--slo",
+        "e2e:p(99)<5s",
+        "--export",
+        export_s,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert_eq!(doc["varied"], "rate");
+    assert_eq!(doc["best"], 10.0);
+    assert!(doc["steps"][1]["goodput"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn bad_flags_and_files_name_themselves() {
     let target = mock();
     let url = target.url("");
@@ -170,6 +240,35 @@ fn bad_flags_and_files_name_themselves() {
         "--slo",
     );
     fails_with(&["llm", &url, "--model", "m", "--rate", "0"], 1, "--rate");
+    fails_with(
+        &[
+            "llm",
+            &url,
+            "--model",
+            "m",
+            "--rate",
+            "1",
+            "--burstiness",
+            "0",
+        ],
+        1,
+        "--burstiness 0",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--burstiness", "2"],
+        2,
+        "--rate",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--sweep", "rate=1", "-n", "3"],
+        1,
+        "--duration",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--sweep", "speed=1"],
+        1,
+        "--sweep 'speed=1'",
+    );
     fails_with(
         &[
             "llm",
