@@ -6,6 +6,7 @@
 
 mod args;
 mod metrics;
+mod ratelimit;
 mod reader;
 mod request;
 mod slo;
@@ -15,6 +16,7 @@ mod vu;
 
 pub use args::LlmArgs;
 pub use metrics::LlmMetrics;
+pub use ratelimit::{Budget, Headroom};
 pub use reader::{Failure, Measured, StreamReader, TokenSource};
 pub use request::{Api, Prompt, Prompts, RequestSpec};
 pub use slo::Slo;
@@ -67,7 +69,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         let plan = plan(&step_args)?.with_arrivals(arrivals);
         let registry = Arc::new(Registry::new());
         let metrics = LlmMetrics::register(&registry);
-        let tally = Arc::new(tally::Tally::default());
+        let tally = Arc::new(tally::Tally::new());
         let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
         let options = brunt_engine::RunOptions {
             control: control.clone(),
@@ -146,7 +148,7 @@ fn run_once(
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let tally = Arc::new(tally::Tally::default());
+    let tally = Arc::new(tally::Tally::new());
     let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {

@@ -16,6 +16,9 @@ pub struct LlmMetrics {
     output_tokens_per_second: MetricId,
     requests: MetricId,
     goodput: MetricId,
+    remaining_requests: MetricId,
+    remaining_tokens: MetricId,
+    headroom: MetricId,
 }
 
 impl LlmMetrics {
@@ -39,14 +42,39 @@ impl LlmMetrics {
             ),
             requests: reg("llm_requests", MetricType::Counter, ValueType::Default),
             goodput: reg("llm_goodput", MetricType::Counter, ValueType::Default),
+            remaining_requests: reg(
+                "llm_ratelimit_remaining_requests",
+                MetricType::Trend,
+                ValueType::Default,
+            ),
+            remaining_tokens: reg(
+                "llm_ratelimit_remaining_tokens",
+                MetricType::Trend,
+                ValueType::Default,
+            ),
+            headroom: reg(
+                "llm_ratelimit_headroom",
+                MetricType::Trend,
+                ValueType::Default,
+            ),
         }
     }
 
-    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), and for
-    /// a success its timings and tokens, and `llm_goodput` when it met every SLO.
+    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), the
+    /// rate-limit headroom its response reported (whatever the outcome), and for a success its
+    /// timings and tokens, and `llm_goodput` when it met every SLO.
     pub fn record(&self, agg: &mut Aggregator, tags: &TagSet, m: &Measured, met_slo: bool) {
         let outcome = m.failure.as_ref().map_or("ok", |f| f.cause());
         agg.add(self.requests, &tags.with([("outcome", outcome)]), 1.0);
+        if let Some(b) = m.headroom.requests {
+            agg.add(self.remaining_requests, tags, b.remaining);
+        }
+        if let Some(b) = m.headroom.tokens {
+            agg.add(self.remaining_tokens, tags, b.remaining);
+        }
+        if let Some(share) = m.headroom.share() {
+            agg.add(self.headroom, tags, share);
+        }
         if m.failure.is_some() {
             return;
         }

@@ -2,6 +2,7 @@
 //! arrives, stamps the chunks that carry content, and says what the request measured or why it
 //! failed.
 
+use crate::ratelimit::Headroom;
 use brunt_http::{BodySink, ErrorCode, Response, SseEvent, SseParser};
 use http::HeaderMap;
 use serde_json::Value;
@@ -14,8 +15,10 @@ const MAX_WHOLE: usize = 16 << 20;
 /// Why a request counts as failed; [`cause`](Failure::cause) is the `outcome` tag.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    /// A status other than 200, with the error message of its body when it has one.
+    /// A status other than 200 and 429, with the error message of its body when it has one.
     Status(u16, String),
+    /// 429 Too Many Requests (counted apart from the other failures).
+    RateLimited,
     /// The connection closed or broke after the stream had begun.
     StreamCut(String),
     /// The per-request timeout ran out.
@@ -38,6 +41,7 @@ impl Failure {
     pub fn cause(&self) -> &'static str {
         match self {
             Failure::Status(..) => "http_status",
+            Failure::RateLimited => "rate_limited",
             Failure::StreamCut(_) => "stream_cut",
             Failure::Timeout => "timeout",
             Failure::Connection(_) => "connection",
@@ -54,6 +58,7 @@ impl Failure {
         match self {
             Failure::Status(s, m) if m.is_empty() => format!("HTTP {s}"),
             Failure::Status(s, m) => format!("HTTP {s}: {m}"),
+            Failure::RateLimited => "HTTP 429: rate limited".into(),
             Failure::StreamCut(e) => format!("stream cut: {e}"),
             Failure::Timeout => "timeout".into(),
             Failure::Connection(e) => format!("connection: {e}"),
@@ -87,6 +92,8 @@ pub struct Measured {
     pub output_tokens: u64,
     pub input_tokens: Option<u64>,
     pub source: TokenSource,
+    /// What the response's headers said of the rate limits.
+    pub headroom: Headroom,
 }
 
 impl Measured {
@@ -110,6 +117,7 @@ pub struct StreamReader {
     usage: Option<(Option<u64>, u64)>,
     done: Option<Instant>,
     failure: Option<Failure>,
+    headroom: Headroom,
 }
 
 impl StreamReader {
@@ -126,6 +134,7 @@ impl StreamReader {
             usage: None,
             done: None,
             failure: None,
+            headroom: Headroom::default(),
         }
     }
 
@@ -207,6 +216,7 @@ impl StreamReader {
             output_tokens,
             input_tokens: self.usage.and_then(|(p, _)| p),
             source,
+            headroom: self.headroom,
         }
     }
 
@@ -220,6 +230,9 @@ impl StreamReader {
             } else {
                 Failure::Connection(error)
             });
+        }
+        if resp.status == 429 {
+            return Some(Failure::RateLimited);
         }
         let whole: Option<Value> = (!self.is_sse)
             .then(|| serde_json::from_slice(&self.whole).ok())
@@ -272,6 +285,7 @@ impl StreamReader {
 impl BodySink for StreamReader {
     fn head(&mut self, status: u16, headers: &HeaderMap) {
         self.status = status;
+        self.headroom = Headroom::read(headers);
         self.is_sse = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

@@ -123,6 +123,7 @@ mod tests {
             output_tokens: 41,
             input_tokens: None,
             source: TokenSource::Usage,
+            headroom: Default::default(),
         };
         assert!(slo.met_by(&m));
         m.ttft_ms = Some(600.0);

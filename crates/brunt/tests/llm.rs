@@ -221,6 +221,42 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
 }
 
 #[test]
+fn rate_limit_headroom_and_429s_are_reported_apart_from_errors() {
+    let target = mock();
+    // 5 requests per minute for this key: the first 5 pass (remaining 4..0), the rest get 429
+    // with retry-after 12 s (one request refills in 60/5 s).
+    let (doc, stdout) = run(
+        &target,
+        &[
+            "--requests",
+            "8",
+            "-H",
+            "x-mock-ratelimit-requests: 5",
+            "-H",
+            "x-mock-ratelimit-tokens: 100000",
+            "-H",
+            "authorization: Bearer headroom-test",
+        ],
+    );
+    assert!(
+        stdout.contains("requests: 5 ok, 0 failed, 3 rate limited (429)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rate limit: lowest remaining requests 0 of 5 (0.0%)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("429s: 3, retry-after 12s; the first was answer 6"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_ratelimit_remaining_requests", "max"), 4.0);
+    assert_eq!(stat(&doc, "llm_ratelimit_headroom", "min"), 0.0);
+    assert_eq!(stat(&doc, "llm_requests", "count"), 8.0);
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 50.0);
+}
+
+#[test]
 fn bad_flags_and_files_name_themselves() {
     let target = mock();
     let url = target.url("");
