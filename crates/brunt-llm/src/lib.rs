@@ -5,6 +5,7 @@
 //! Definitions: docs/llm.md.
 
 mod args;
+mod coldstart;
 mod metrics;
 mod ratelimit;
 mod reader;
@@ -51,6 +52,16 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     brunt_quick::preflight(&first)?;
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
     let arrivals = arrivals(&args)?;
+    if let Some(idles) = &args.cold_start {
+        let idles = coldstart::parse(idles)?;
+        let control = brunt_output::stop_on_signals();
+        let result = coldstart::measure(&spec, &prompts, &idles, args.requests, &control)?;
+        write_stdout("the cold-start table", &result.text())?;
+        if let Some(path) = &args.export {
+            export(path, &result)?;
+        }
+        return Ok(if result.complete { 0 } else { EXIT_INTERRUPTED });
+    }
     let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
         return run_once(&args, spec, prompts, slo, arrivals);
     };
@@ -103,9 +114,19 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     );
     write_stdout("the sweep's table", &result.text())?;
     if let Some(path) = &args.export {
-        result.export(path)?;
+        export(path, &result)?;
     }
-    Ok(if complete { 0 } else { 105 })
+    Ok(if complete { 0 } else { EXIT_INTERRUPTED })
+}
+
+/// Exit code of a sweep or cold-start measurement cut short by Ctrl-C or SIGTERM (k6's).
+const EXIT_INTERRUPTED: i32 = 105;
+
+/// Writes `--export FILE`.
+fn export(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("--export {}: cannot write the file", path.display()))
 }
 
 /// One run with the summary, outputs, thresholds and dashboard of any brunt run.

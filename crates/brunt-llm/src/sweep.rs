@@ -3,7 +3,7 @@
 //! step met the `--slo` targets and the highest value that did.
 
 use crate::slo::Slo;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use brunt_metrics::{Registry, Snapshot};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -229,13 +229,6 @@ impl SweepResult {
             out.push_str("  (interrupted: the sweep stopped early)\n");
         }
         out
-    }
-
-    /// Writes the JSON to `--export FILE`.
-    pub fn export(&self, path: &std::path::Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("--export {}: cannot write the file", path.display()))
     }
 }
 

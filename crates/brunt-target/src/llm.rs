@@ -93,11 +93,12 @@ pub struct MockLlm {
     pub llm_ratelimit_tokens: Option<u32>,
 
     /// Mock LLM: extra time to first token of a cold request: the first one, or one after
-    /// --llm-cold-after-ms without requests (header x-mock-cold-start-ms). Example: 2000
+    /// --llm-cold-after-ms with no answer in flight (header x-mock-cold-start-ms). Example: 2000
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub llm_cold_start_ms: u64,
 
-    /// Mock LLM: idle time after which the next request is cold (header x-mock-cold-after-ms)
+    /// Mock LLM: idle time (no answer in flight) after which the next request is cold
+    /// (header x-mock-cold-after-ms)
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     pub llm_cold_after_ms: u64,
 }
@@ -120,11 +121,12 @@ impl Default for MockLlm {
 }
 
 /// The mock with what it keeps between requests: the rate-limit budgets and when the last
-/// request came (to tell a cold one).
+/// answer ends (to tell a cold request).
 #[derive(Debug)]
 pub(crate) struct Mock {
     config: MockLlm,
     budgets: Budgets,
+    /// When the last answer given so far ends (streamed or not).
     last_request: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -137,12 +139,22 @@ impl Mock {
         }
     }
 
-    /// Notes a request arriving at `now`; whether it came after `cold_after` (or first).
-    fn is_cold(&self, now: Instant, cold_after: Duration) -> bool {
+    /// Notes a request arriving at `now` that will stream for `answer_time`, and returns its
+    /// extra delay: `cold_start` when the server was idle (no request in flight) for
+    /// `cold_after` or has had none yet, else zero.
+    fn arrive(
+        &self,
+        now: Instant,
+        cold_after: Duration,
+        cold_start: Duration,
+        answer_time: Duration,
+    ) -> Duration {
         let mut last = self.last_request.lock().unwrap_or_else(|e| e.into_inner());
         let cold = last.is_none_or(|l| now.saturating_duration_since(l) >= cold_after);
-        *last = Some(now);
-        cold
+        let extra = if cold { cold_start } else { Duration::ZERO };
+        let end = now + extra + answer_time;
+        *last = Some(last.map_or(end, |l| l.max(end)));
+        extra
     }
 }
 
@@ -266,9 +278,12 @@ async fn answer(
     );
     let cold_start: u64 =
         header(headers, "x-mock-cold-start-ms")?.unwrap_or(config.llm_cold_start_ms);
-    if mock.is_cold(start, cold_after) {
-        plan.ttft += Duration::from_millis(cold_start);
-    }
+    plan.ttft += mock.arrive(
+        start,
+        cold_after,
+        Duration::from_millis(cold_start),
+        plan.ttft + plan.gap * plan.output,
+    );
     body.get("model")
         .and_then(Value::as_str)
         .ok_or("'model' is required")?;

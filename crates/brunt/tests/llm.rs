@@ -257,6 +257,44 @@ fn rate_limit_headroom_and_429s_are_reported_apart_from_errors() {
 }
 
 #[test]
+fn cold_start_sets_the_first_request_after_idle_against_the_warm_median() {
+    let target = mock();
+    let url = target.url("");
+    let dir = std::env::temp_dir().join(format!("brunt-llm-cold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("cold.json");
+    // The mock adds 300 ms to the first token after 400 ms with nothing in flight: 100 ms of
+    // idle stays warm, 700 ms goes cold.
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "--cold-start",
+        "100ms,700ms",
+        "-n",
+        "3",
+        "-H",
+        "x-mock-cold-start-ms: 300",
+        "-H",
+        "x-mock-cold-after-ms: 400",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout.contains("warm (p50 of 3)"), "{stdout}");
+    assert!(stdout.contains("after 700ms"), "{stdout}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let warm = doc["warm_ttft_ms"].as_f64().unwrap();
+    assert!((warm - 40.0).abs() < 20.0, "warm ttft {warm}");
+    let cold = |i: usize| doc["cold"][i]["ttft_ms"].as_f64().unwrap() - warm;
+    assert!(cold(0) < 100.0, "after 100ms: +{}", cold(0));
+    assert!(cold(1) >= 290.0 && cold(1) < 500.0, "after 700ms: +{}", cold(1));
+    assert_eq!(doc["cold"][1]["idle_seconds"], 0.7);
+}
+
+#[test]
 fn bad_flags_and_files_name_themselves() {
     let target = mock();
     let url = target.url("");
@@ -299,6 +337,16 @@ fn bad_flags_and_files_name_themselves() {
         &["llm", &url, "--model", "m", "--sweep", "rate=1", "-n", "3"],
         1,
         "--duration",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--cold-start", "soon"],
+        1,
+        "--cold-start 'soon'",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--export", "x.json"],
+        2,
+        "--sweep",
     );
     fails_with(
         &["llm", &url, "--model", "m", "--sweep", "speed=1"],
