@@ -79,7 +79,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         }
         let plan = plan(&step_args)?.with_arrivals(arrivals);
         let registry = Arc::new(Registry::new());
-        let metrics = LlmMetrics::register(&registry);
+        let metrics = LlmMetrics::register(&registry)?;
         let tally = Arc::new(tally::Tally::new());
         let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
         let options = brunt_engine::RunOptions {
@@ -138,7 +138,7 @@ fn run_once(
     arrivals: Arrivals,
 ) -> Result<i32> {
     let registry = Arc::new(Registry::new());
-    let metrics = LlmMetrics::register(&registry);
+    let metrics = LlmMetrics::register(&registry)?;
     let plan = plan(args)?.with_arrivals(arrivals);
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;

@@ -84,6 +84,12 @@ pub enum TokenSource {
 #[derive(Debug, Clone)]
 pub struct Measured {
     pub failure: Option<Failure>,
+    /// The response's status (0 when none came).
+    pub status: u16,
+    /// The answer's text: the content chunks joined, or the whole answer's message.
+    pub text: String,
+    /// Content chunks received (1 for a whole answer with content).
+    pub chunks: u64,
     /// Send to the first chunk carrying content (streams only).
     pub ttft_ms: Option<f64>,
     pub e2e_ms: f64,
@@ -114,6 +120,7 @@ pub struct StreamReader {
     whole: Vec<u8>,
     /// Arrival of each content chunk, with the running completion tokens when usage said.
     content: Vec<(Instant, Option<u64>)>,
+    text: String,
     usage: Option<(Option<u64>, u64)>,
     done: Option<Instant>,
     failure: Option<Failure>,
@@ -131,6 +138,7 @@ impl StreamReader {
             parser: SseParser::new(),
             whole: Vec::new(),
             content: Vec::new(),
+            text: String::new(),
             usage: None,
             done: None,
             failure: None,
@@ -159,7 +167,8 @@ impl StreamReader {
         let text = choice
             .and_then(|c| c.pointer("/delta/content").or_else(|| c.get("text")))
             .and_then(Value::as_str);
-        if text.is_some_and(|t| !t.is_empty()) {
+        if let Some(t) = text.filter(|t| !t.is_empty()) {
+            self.text.push_str(t);
             let running = self
                 .usage
                 .map(|(_, c)| c)
@@ -210,7 +219,15 @@ impl StreamReader {
             .collect();
         Measured {
             failure: self.failure,
-            ttft_ms: self.content.first().map(|(at, _)| ms(self.sent, *at)),
+            status: resp.status,
+            text: self.text,
+            chunks,
+            // A whole answer's one "chunk" is the answer's end: no TTFT.
+            ttft_ms: self
+                .content
+                .first()
+                .filter(|_| self.stream)
+                .map(|(at, _)| ms(self.sent, *at)),
             e2e_ms,
             itl_ms,
             output_tokens,
@@ -271,7 +288,8 @@ impl StreamReader {
                 .pointer("/choices/0/message/content")
                 .or_else(|| doc.pointer("/choices/0/text"))
                 .and_then(Value::as_str);
-            if text.is_some_and(|t| !t.is_empty()) {
+            if let Some(t) = text.filter(|t| !t.is_empty()) {
+                self.text.push_str(t);
                 self.content.push((Instant::now(), None));
             }
         }

@@ -117,6 +117,9 @@ mod tests {
         let slo = Slo::parse("ttft:p(95)<500ms, tpot:p(95)<50,e2e:p(99)<10s").unwrap();
         let mut m = Measured {
             failure: None,
+            status: 200,
+            text: String::new(),
+            chunks: 41,
             ttft_ms: Some(400.0),
             e2e_ms: 2000.0,
             itl_ms: vec![],

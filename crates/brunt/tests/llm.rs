@@ -290,8 +290,135 @@ fn cold_start_sets_the_first_request_after_idle_against_the_warm_median() {
     assert!((warm - 40.0).abs() < 20.0, "warm ttft {warm}");
     let cold = |i: usize| doc["cold"][i]["ttft_ms"].as_f64().unwrap() - warm;
     assert!(cold(0) < 100.0, "after 100ms: +{}", cold(0));
-    assert!(cold(1) >= 290.0 && cold(1) < 500.0, "after 700ms: +{}", cold(1));
+    assert!(
+        cold(1) >= 290.0 && cold(1) < 500.0,
+        "after 700ms: +{}",
+        cold(1)
+    );
     assert_eq!(doc["cold"][1]["idle_seconds"], 0.7);
+}
+
+/// Runs `script` with `brunt run` against the mock and returns its summary export and output.
+fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
+    let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    let export = dir.join(format!("{name}.json"));
+    let env = format!("U={}", target.url(""));
+    let out = brunt(&[
+        "run",
+        "-q",
+        "-e",
+        &env,
+        "--summary-export",
+        export.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let doc = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    (doc, text)
+}
+
+#[test]
+fn xk6_sse_scripts_run_unchanged_on_k6_x_sse() {
+    let target = mock();
+    // xk6-sse's README example, against the mock's stream: a role chunk, 10 tokens, the finish
+    // chunk, [DONE] (no usage asked): 13 events per stream, the handler closing after the 5th
+    // in the second iteration.
+    let (doc, text) = run_script(
+        &target,
+        "sse.js",
+        r#"
+import sse from 'k6/x/sse';
+import { check } from 'k6';
+export const options = { iterations: 2, thresholds: { sse_event: ['count==18'] } };
+export default function () {
+  let events = 0;
+  let opened = false;
+  const res = sse.open(`${__ENV.U}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    headers: { 'content-type': 'application/json' },
+    tags: { my_k6s_tag: 'hello sse' },
+  }, function (client) {
+    client.on('open', () => { opened = true; });
+    client.on('event', (event) => {
+      events++;
+      if (__ITER === 1 && events === 5) client.close();
+      if (event.data !== '[DONE]') JSON.parse(event.data);
+    });
+    client.on('error', (e) => { throw new Error(e.error()); });
+  });
+  check(res, {
+    'status is 200': (r) => r && r.status === 200,
+    'sse content type': (r) => r.headers['Content-Type'] === 'text/event-stream',
+    'opened': () => opened,
+    'all events': () => events === (__ITER === 0 ? 13 : 5),
+  });
+}
+"#,
+    );
+    assert_eq!(stat(&doc, "checks", "fails"), 0.0, "{text}");
+    assert_eq!(stat(&doc, "sse_event", "count"), 18.0);
+    assert_eq!(stat(&doc, "http_reqs", "count"), 2.0);
+    // A connection that fails gives the response's error and no handler call.
+    let (_, text) = run_script(
+        &target,
+        "sse_refused.js",
+        r#"
+import sse from 'k6/x/sse';
+export default function () {
+  const res = sse.open('http://127.0.0.1:1/x', (client) => { throw new Error('not called'); });
+  console.log(`refused: status=${res.status} error=${res.error !== ''}`);
+}
+"#,
+    );
+    assert!(text.contains("refused: status=0 error=true"), "{text}");
+}
+
+#[test]
+fn brunt_llm_in_scripts_records_the_llm_metrics_with_thresholds() {
+    let target = mock();
+    let (doc, text) = run_script(
+        &target,
+        "llm.js",
+        r#"
+import llm from 'brunt/llm';
+import { check } from 'k6';
+export const options = {
+  iterations: 4,
+  thresholds: { llm_ttft: ['p(50)<1000'], 'llm_requests{outcome:stream_cut}': ['count==1'] },
+};
+export default function () {
+  const cut = __ITER === 3;
+  const r = llm.chat({
+    url: __ENV.U, model: 'm', max_tokens: 7,
+    messages: [{ role: 'user', content: 'one two three' }],
+    headers: cut ? { 'x-mock-fault': 'cut' } : {}, tags: { feature: 'chat' },
+  });
+  if (cut) {
+    check(r, { 'cut is a failure': (x) => x.error_cause === 'stream_cut' && x.error.startsWith('stream cut') });
+    return;
+  }
+  check(r, {
+    'status 200': (x) => x.status === 200 && x.error === null,
+    'usage': (x) => x.usage.completion_tokens === 7 && x.usage.prompt_tokens === 3,
+    'text': (x) => x.text === 'The quick brown fox jumps over the',
+    'timings': (x) => x.ttft >= 40 && x.tpot > 0 && x.itl.length === 6 && x.chunks === 7,
+  });
+  const c = llm.complete({ url: __ENV.U, model: 'm', prompt: 'a b', max_tokens: 2, stream: false });
+  check(c, { 'whole answer': (x) => x.status === 200 && x.text === 'The quick' && x.ttft === null });
+}
+"#,
+    );
+    assert_eq!(stat(&doc, "checks", "fails"), 0.0, "{text}");
+    // 3 chats of 7 tokens and 3 completions of 2.
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 27.0);
+    assert_eq!(stat(&doc, "llm_requests", "count"), 7.0);
+    let tpot = stat(&doc, "llm_tpot", "med");
+    assert!((tpot - 5.0).abs() <= 1.0, "tpot p50 {tpot}");
 }
 
 #[test]

@@ -12,7 +12,9 @@ pub(crate) mod globals;
 pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
+pub(crate) mod llm;
 pub(crate) mod metrics;
+pub(crate) mod sse;
 pub(crate) mod text_encoding;
 pub(crate) mod timers;
 pub(crate) mod webcrypto;
@@ -60,6 +62,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "text" => text_encoding::install(&ctx, &native)?,
                 "fs" => fs::install(&ctx, &native, &h, &files)?,
                 "csv" => csv::install(&ctx, &native, &h, &files)?,
+                "sse" => sse::install(&ctx, &native, &h)?,
+                "llm" => llm::install(&ctx, &native, &h)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
