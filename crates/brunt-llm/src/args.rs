@@ -95,13 +95,13 @@ pub struct LlmArgs {
     /// Run one step per value, each for --duration (or --requests with concurrency), and print
     /// one table of TTFT/TPOT/ITL percentiles, output tokens/s, goodput and whether each step met
     /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32
-    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "dashboard", "report"])]
+    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
     pub sweep: Option<String>,
 
     /// Measure cold starts instead of load: one request to prime the server, --requests (default
     /// 5) warm ones, then one request after each idle period, e.g. --cold-start 1m,5m; prints
     /// each first request's TTFT and e2e against the warm median
-    #[arg(long, group = "exportable", value_name = "IDLE,...", conflicts_with_all = ["rate", "concurrency", "sweep", "duration", "summary_export", "outs", "thresholds", "dashboard", "report"])]
+    #[arg(long, group = "exportable", value_name = "IDLE,...", conflicts_with_all = ["rate", "concurrency", "sweep", "duration", "graceful_stop", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
     pub cold_start: Option<String>,
 
     /// Write the sweep's steps or the cold-start figures as JSON to FILE
