@@ -39,18 +39,22 @@ export function open(url, params, setup) {
     const handler = handlers[event];
     if (typeof handler === 'function') handler(arg);
   };
-  setup(client);
-  fire('open');
-  while (!closed) {
-    const batch = n.next();
-    for (const event of batch.events) {
-      if (closed) break;
-      fire('event', event);
+  // A handler that throws ends the exchange too (its connection closed, its request counted).
+  try {
+    setup(client);
+    fire('open');
+    while (!closed) {
+      const batch = n.next();
+      for (const event of batch.events) {
+        if (closed) break;
+        fire('event', event);
+      }
+      if (batch.error) fire('error', failure(batch.error));
+      if (batch.done) break;
     }
-    if (batch.error) fire('error', failure(batch.error));
-    if (batch.done) break;
+  } finally {
+    n.close();
   }
-  n.close();
   return res;
 }
 
