@@ -65,15 +65,16 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
         return run_once(&args, spec, prompts, slo, arrivals);
     };
-    sweep::check(&sweep, args.duration.is_some(), args.requests.is_some())?;
+    sweep::check(
+        &sweep,
+        args.duration.is_some(),
+        args.requests.is_some(),
+        slo.is_some(),
+    )?;
     let control = brunt_output::stop_on_signals();
-    let mut steps = Vec::new();
-    for &value in &sweep.values {
-        if control.is_stopped() {
-            break;
-        }
+    let step = |phase: sweep::Phase, varied: Varied, value: f64| -> Result<sweep::Step> {
         let mut step_args = args.clone();
-        match sweep.varied {
+        match varied {
             Varied::Rate => step_args.rate = Some(value),
             Varied::Concurrency => step_args.concurrency = value as u64,
         }
@@ -88,6 +89,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         };
         let outcome = brunt_engine::run(&plan, factory, registry.clone(), options)?;
         let step = sweep::Step::measure(
+            phase,
             value,
             &registry,
             &outcome.snapshot,
@@ -97,11 +99,46 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         );
         if !args.quiet {
             eprintln!(
-                "step {value}: {} requests, {} failed",
+                "step {phase:?} {value}: {} requests, {} failed",
                 step.requests, step.failed
             );
         }
-        steps.push(step);
+        Ok(step)
+    };
+    let mut steps = Vec::new();
+    if sweep.values.is_empty() {
+        let baseline = step(sweep::Phase::Baseline, Varied::Concurrency, 1.0)?;
+        let saturation = step(
+            sweep::Phase::Saturation,
+            Varied::Concurrency,
+            args.max_concurrency as f64,
+        )?;
+        let (low, high) = (baseline.throughput, saturation.throughput);
+        steps.extend([baseline, saturation]);
+        let (mut met, mut missed) = (None, None);
+        for _ in 0..sweep::SEARCH_STEPS + 2 {
+            let Some(rate) = sweep::next_rate(met, missed, low, high) else {
+                break;
+            };
+            // A baseline with no successful request leaves no rate to try.
+            if control.is_stopped() || rate <= 0.0 || !rate.is_finite() {
+                break;
+            }
+            let s = step(sweep::Phase::Search, Varied::Rate, rate)?;
+            if s.slo_met == Some(true) {
+                met = Some(rate);
+            } else {
+                missed = Some(rate);
+            }
+            steps.push(s);
+        }
+    } else {
+        for &value in &sweep.values {
+            if control.is_stopped() {
+                break;
+            }
+            steps.push(step(sweep::Phase::Listed, sweep.varied, value)?);
+        }
     }
     let complete = !control.is_stopped();
     let result = sweep::SweepResult::new(

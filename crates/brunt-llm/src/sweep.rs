@@ -1,6 +1,8 @@
 //! `--sweep rate=1,2,4` or `--sweep concurrency=1,8,32`: one run per value, each on a fresh
 //! registry, measured from its own metrics into one table (and `--export` JSON), with whether each
-//! step met the `--slo` targets and the highest value that did.
+//! step met the `--slo` targets and the highest value that did. `--sweep rate=auto` searches: a
+//! synchronous baseline (one stream) and a saturated step (`--max-concurrency` streams) bound the
+//! rates, which are then bisected for the highest that meets `--slo`.
 
 use crate::slo::Slo;
 use anyhow::{anyhow, bail, Result};
@@ -23,7 +25,44 @@ pub enum Varied {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
     pub varied: Varied,
+    /// The values to run; empty for `rate=auto`, the search.
     pub values: Vec<f64>,
+}
+
+/// What a step was run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// A value of the list given.
+    Listed,
+    /// The search's one-stream step: the synchronous throughput, the lowest rate tried.
+    Baseline,
+    /// The search's `--max-concurrency` step: the saturated throughput, the highest rate tried.
+    Saturation,
+    /// A rate the search tried.
+    Search,
+}
+
+/// Bisection steps of `rate=auto` at most, and the gap (5%) at which it stops sooner.
+pub const SEARCH_STEPS: usize = 6;
+const SEARCH_RESOLUTION: f64 = 1.05;
+
+/// The search's next rate: `None` when it is done. `met` is the highest rate that met the SLO,
+/// `missed` the lowest that did not.
+pub fn next_rate(
+    met: Option<f64>,
+    missed: Option<f64>,
+    baseline: f64,
+    saturated: f64,
+) -> Option<f64> {
+    match (met, missed) {
+        (None, None) => Some(baseline),
+        (None, Some(_)) => None,
+        (Some(m), None) if m < saturated => Some(saturated),
+        (Some(_), None) => None,
+        (Some(m), Some(x)) if x / m > SEARCH_RESOLUTION => Some((m + x) / 2.0),
+        (Some(_), Some(_)) => None,
+    }
 }
 
 impl Sweep {
@@ -39,6 +78,12 @@ impl Sweep {
             "concurrency" => Varied::Concurrency,
             other => return Err(err(format!("'{other}' is neither rate nor concurrency"))),
         };
+        if varied == Varied::Rate && list.trim() == "auto" {
+            return Ok(Sweep {
+                varied,
+                values: Vec::new(),
+            });
+        }
         let mut values = Vec::new();
         for v in list.split(',').map(str::trim) {
             let n: f64 = v
@@ -58,6 +103,7 @@ impl Sweep {
 /// What one step measured: a row of the table and of the JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
+    pub phase: Phase,
     /// The rate (requests/s) or concurrency of the step.
     pub value: f64,
     pub seconds: f64,
@@ -71,6 +117,8 @@ pub struct Step {
     pub output_tokens_per_second: f64,
     /// Requests that met every `--slo` bound, per second.
     pub goodput: f64,
+    /// Successful requests per second.
+    pub throughput: f64,
     /// Whether every `--slo` target held over the step (none without `--slo`).
     pub slo_met: Option<bool>,
     /// The targets that did not hold, e.g. `llm_ttft p(95)=612.3ms >= 500ms`.
@@ -88,6 +136,7 @@ pub struct Percentiles {
 impl Step {
     /// Reads a finished step from its registry and snapshot.
     pub fn measure(
+        phase: Phase,
         value: f64,
         registry: &Registry,
         snap: &Snapshot,
@@ -118,6 +167,7 @@ impl Step {
             })
             .collect();
         Step {
+            phase,
             value,
             seconds,
             requests: ok + failed,
@@ -128,6 +178,7 @@ impl Step {
             e2e_ms: pct("llm_e2e"),
             output_tokens_per_second: count("llm_output_tokens") / seconds,
             goodput: count("llm_goodput") / seconds,
+            throughput: ok as f64 / seconds,
             slo_met: slo.map(|_| slo_missed.is_empty()),
             slo_missed,
         }
@@ -142,7 +193,8 @@ pub struct SweepResult {
     pub varied: Varied,
     pub slo: Option<String>,
     pub steps: Vec<Step>,
-    /// The highest value whose step met every `--slo` target.
+    /// The highest value whose step met every `--slo` target (baseline and saturation steps,
+    /// which run streams rather than a rate, aside).
     pub best: Option<f64>,
     /// False when Ctrl-C cut the sweep short.
     pub complete: bool,
@@ -160,6 +212,7 @@ impl SweepResult {
         let best = steps
             .iter()
             .filter(|s| s.slo_met == Some(true))
+            .filter(|s| matches!(s.phase, Phase::Listed | Phase::Search))
             .map(|s| s.value)
             .reduce(f64::max);
         SweepResult {
@@ -195,10 +248,15 @@ impl SweepResult {
         );
         let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}ms"));
         for s in &self.steps {
+            let value = match s.phase {
+                Phase::Listed | Phase::Search => shown(s.value),
+                Phase::Baseline => "base c=1".to_string(),
+                Phase::Saturation => format!("sat c={}", s.value),
+            };
             let _ = writeln!(
                 out,
                 "  {:>8} {:>6} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.1} {:>10.2} {:>4}",
-                s.value,
+                value,
                 s.requests,
                 s.failed,
                 ms(s.ttft_ms.p50),
@@ -215,13 +273,20 @@ impl SweepResult {
                     Some(false) => "miss",
                 }
             );
+            if matches!(s.phase, Phase::Baseline | Phase::Saturation) {
+                let _ = writeln!(out, "           throughput {:.2} requests/s", s.throughput);
+            }
             for m in &s.slo_missed {
                 let _ = writeln!(out, "           missed: {m}");
             }
         }
         if let Some(slo) = &self.slo {
             let _ = match self.best {
-                Some(v) => writeln!(out, "\n  highest {head} meeting --slo '{slo}': {v}"),
+                Some(v) => writeln!(
+                    out,
+                    "\n  highest {head} meeting --slo '{slo}': {}",
+                    shown(v)
+                ),
                 None => writeln!(out, "\n  no step met --slo '{slo}'"),
             };
         }
@@ -232,8 +297,19 @@ impl SweepResult {
     }
 }
 
+/// A rate or concurrency as the table shows it: at most two decimals, no trailing zeros.
+fn shown(v: f64) -> String {
+    format!("{v:.2}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
 /// Checks the load flags a sweep step cannot take.
-pub fn check(sweep: &Sweep, has_duration: bool, has_requests: bool) -> Result<()> {
+pub fn check(sweep: &Sweep, has_duration: bool, has_requests: bool, has_slo: bool) -> Result<()> {
+    if sweep.values.is_empty() && !has_slo {
+        bail!("--sweep rate=auto: give the SLO to search for with --slo");
+    }
     if sweep.varied == Varied::Rate && has_requests {
         bail!(
             "--sweep rate=...: each step runs for --duration; --requests is for concurrency sweeps"
@@ -250,6 +326,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_search_tries_the_baseline_then_saturation_then_bisects() {
+        assert_eq!(next_rate(None, None, 10.0, 100.0), Some(10.0));
+        assert_eq!(next_rate(None, Some(10.0), 10.0, 100.0), None);
+        assert_eq!(next_rate(Some(10.0), None, 10.0, 100.0), Some(100.0));
+        assert_eq!(next_rate(Some(100.0), None, 10.0, 100.0), None);
+        assert_eq!(next_rate(Some(10.0), Some(100.0), 10.0, 100.0), Some(55.0));
+        assert_eq!(next_rate(Some(50.0), Some(52.0), 10.0, 100.0), None);
+    }
+
+    #[test]
     fn sweeps_parse_and_bad_ones_name_themselves() {
         assert_eq!(
             Sweep::parse("rate=0.5, 2,4").unwrap(),
@@ -262,7 +348,15 @@ mod tests {
             Sweep::parse("concurrency=1,8").unwrap().varied,
             Varied::Concurrency
         );
-        for bad in ["rate", "vus=1,2", "rate=1,,2", "rate=-1", "concurrency=1.5"] {
+        assert_eq!(Sweep::parse("rate=auto").unwrap().values, Vec::<f64>::new());
+        for bad in [
+            "rate",
+            "vus=1,2",
+            "rate=1,,2",
+            "rate=-1",
+            "concurrency=1.5",
+            "concurrency=auto",
+        ] {
             let e = Sweep::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("--sweep '{bad}'")), "{e}");
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brunt, fails_with, stderr};
+use common::{brunt, brunt_cmd, fails_with, stderr, target_process};
 use serde_json::Value;
 
 fn mock() -> brunt_target::Target {
@@ -218,6 +218,67 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
     assert_eq!(doc["varied"], "rate");
     assert_eq!(doc["best"], 10.0);
     assert!(doc["steps"][1]["goodput"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_rate_auto_sweep_finds_the_highest_rate_meeting_the_slo() {
+    // The mock starts at most 30 requests a second and queues the rest: above ~30/s TTFT grows
+    // without bound, below it stays at 40 ms.
+    let (mut child, url) = target_process(
+        brunt_cmd(),
+        &[
+            "--capacity",
+            "30",
+            "--llm-ttft-ms",
+            "40",
+            "--llm-tokens-per-second",
+            "200",
+            "--llm-output-tokens",
+            "10",
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("brunt-llm-auto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("auto.json");
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "rate=auto",
+        "--max-concurrency",
+        "20",
+        "--duration",
+        "1s",
+        "--slo",
+        "ttft:p(95)<100ms",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["phase"], "baseline", "{stdout}");
+    assert_eq!(steps[1]["phase"], "saturation", "{stdout}");
+    assert!(steps.len() <= 10, "{stdout}");
+    assert!(
+        steps[2..].iter().all(|s| s["phase"] == "search"),
+        "{stdout}"
+    );
+    // The baseline's one stream gets ~11 answers/s; 20 streams get the capacity, ~30/s.
+    let (low, high) = (
+        steps[0]["throughput"].as_f64().unwrap(),
+        steps[1]["throughput"].as_f64().unwrap(),
+    );
+    assert!(low > 5.0 && high > low, "{stdout}");
+    let best = doc["best"].as_f64().unwrap_or_else(|| panic!("{stdout}"));
+    assert!(best >= low && best < high, "best {best}: {stdout}");
+    assert!(stdout.contains("highest rate/s meeting --slo"), "{stdout}");
 }
 
 #[test]
@@ -464,6 +525,20 @@ fn bad_flags_and_files_name_themselves() {
         &["llm", &url, "--model", "m", "--sweep", "rate=1", "-n", "3"],
         1,
         "--duration",
+    );
+    fails_with(
+        &[
+            "llm",
+            &url,
+            "--model",
+            "m",
+            "--sweep",
+            "rate=auto",
+            "-d",
+            "1s",
+        ],
+        1,
+        "--slo",
     );
     fails_with(
         &["llm", &url, "--model", "m", "--cold-start", "soon"],
