@@ -85,7 +85,8 @@ pub enum ToxicCommand {
         /// Proxy name.
         proxy: String,
         /// Toxic type (latency, bandwidth, slow_close, timeout, reset_peer, slicer,
-        /// limit_data, loss_rate, slow_connect, http_status, http_latency, http_reset).
+        /// limit_data, loss_rate, slow_connect, http_status, http_latency, http_reset, sse_delay,
+        /// sse_cut).
         #[arg(long = "type", short = 't')]
         kind: String,
         /// Toxic name; defaults to <type>_<stream>.

@@ -4,7 +4,22 @@
 
 use crate::segment::ExecutionTuple;
 use crate::steps::StageSpec;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Gamma};
 use std::time::Duration;
+
+/// How a constant-arrival-rate scenario spaces its starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Arrivals {
+    /// k6's ticker: one start every `time_unit / rate`.
+    #[default]
+    Ticker,
+    /// vLLM's `bench serve --burstiness`: the first start at 0, then gaps drawn from a gamma
+    /// distribution of shape `burstiness` and scale `1 / (rate * burstiness)` (mean `1 / rate`,
+    /// coefficient of variation `1 / sqrt(burstiness)`; 1 is a Poisson process), from `seed`.
+    Gamma { burstiness: f64, seed: u64 },
+}
 
 /// k6's ticker period for `rate` per `time_unit`: `time_unit / rate`, truncated to nanoseconds.
 pub fn ticker_period(rate: u64, time_unit: Duration) -> Duration {
@@ -33,6 +48,42 @@ pub fn constant_arrival_times(
         g += offsets[li % offsets.len()] as u64;
         li += 1;
         Some(at)
+    })
+}
+
+/// Offsets from the scenario start of this instance's constant-arrival-rate iterations with
+/// gamma-distributed gaps (see [`Arrivals::Gamma`]): the whole test's sequence is drawn from the
+/// seed, so every instance sees the same one and starts its striped share of it. Ends before
+/// `duration`. `burstiness` must be positive and finite.
+pub fn gamma_arrival_times(
+    rate: u64,
+    time_unit: Duration,
+    duration: Duration,
+    burstiness: f64,
+    seed: u64,
+    tuple: &ExecutionTuple,
+) -> impl Iterator<Item = Duration> {
+    let mean = time_unit.as_secs_f64() / rate as f64;
+    let gaps = Gamma::new(burstiness, mean / burstiness).expect("a positive, finite burstiness");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (start, offsets, _) = tuple.striped_offsets();
+    let offsets = offsets.to_vec();
+    let mut owned = start as u64;
+    let mut li = 0usize;
+    let mut g = 0u64;
+    let mut at = 0.0f64;
+    std::iter::from_fn(move || loop {
+        let this = (g, Duration::try_from_secs_f64(at).ok()?);
+        at += gaps.sample(&mut rng);
+        g += 1;
+        if this.1 >= duration {
+            return None;
+        }
+        if this.0 == owned {
+            owned += offsets[li % offsets.len()] as u64;
+            li += 1;
+            return Some(this.1);
+        }
     })
 }
 
@@ -153,6 +204,47 @@ mod tests {
     fn constant_rate_segments_cover_the_schedule_once() {
         assert_segments_cover_once("0,1/4,1/2,1", 8, |t| {
             constant_arrival_times(50, ms(1000), ms(3000), t).collect()
+        });
+    }
+
+    /// Mean and coefficient of variation of the gaps of a seeded gamma schedule.
+    fn gap_stats(burstiness: f64, seed: u64) -> (f64, f64, usize) {
+        let full = ExecutionTuple::full();
+        let t: Vec<f64> = gamma_arrival_times(20, ms(1000), ms(1_000_000), burstiness, seed, &full)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        (mean, var.sqrt() / mean, t.len())
+    }
+
+    #[test]
+    fn gamma_gaps_keep_the_rate_and_spread_by_burstiness() {
+        // 20/s for 1000s: about 20,000 starts, mean gap 50 ms whatever the shape; the
+        // coefficient of variation is 1/sqrt(burstiness): 1 for Poisson.
+        for (burstiness, cv) in [(1.0, 1.0), (0.25, 2.0), (4.0, 0.5)] {
+            let (mean, got_cv, n) = gap_stats(burstiness, 42);
+            assert!(
+                (mean - 0.05).abs() < 0.05 * 0.05,
+                "{burstiness}: mean {mean}"
+            );
+            assert!((got_cv - cv).abs() < cv * 0.05, "{burstiness}: cv {got_cv}");
+            assert!((19_000..21_000).contains(&n), "{burstiness}: {n}");
+        }
+        let full = ExecutionTuple::full();
+        let a: Vec<_> = gamma_arrival_times(5, ms(1000), ms(10_000), 1.0, 7, &full).collect();
+        let b: Vec<_> = gamma_arrival_times(5, ms(1000), ms(10_000), 1.0, 7, &full).collect();
+        let c: Vec<_> = gamma_arrival_times(5, ms(1000), ms(10_000), 1.0, 8, &full).collect();
+        assert_eq!(a, b, "the same seed gives the same schedule");
+        assert_ne!(a, c);
+        assert_eq!(a[0], Duration::ZERO);
+    }
+
+    #[test]
+    fn gamma_segments_cover_the_schedule_once() {
+        assert_segments_cover_once("0,1/4,1/2,1", 8, |t| {
+            gamma_arrival_times(50, ms(1000), ms(3000), 0.5, 3, t).collect()
         });
     }
 

@@ -4,6 +4,7 @@
 mod shortcuts;
 mod validate;
 
+use crate::arrival::Arrivals;
 use crate::duration::format_duration;
 use crate::options::{Options, ScenarioOptions, Stage};
 use crate::segment::{ExecutionTuple, SegmentError};
@@ -151,6 +152,7 @@ pub struct Plan {
     teardown_timeout: Duration,
     min_iteration_duration: Duration,
     warnings: Vec<String>,
+    arrivals: Arrivals,
 }
 impl Plan {
     /// Maps k6's shortcuts to scenarios exactly as k6 does, applies the defaults and validates
@@ -213,7 +215,20 @@ impl Plan {
             teardown_timeout: options.teardown_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
             min_iteration_duration: options.min_iteration_duration.unwrap_or_default(),
             warnings,
+            arrivals: Arrivals::Ticker,
         })
+    }
+
+    /// Spaces the constant-arrival-rate starts by `arrivals` instead of k6's ticker (k6 options
+    /// have no such setting: `brunt llm --burstiness` sets it).
+    pub fn with_arrivals(mut self, arrivals: Arrivals) -> Plan {
+        self.arrivals = arrivals;
+        self
+    }
+
+    /// How constant-arrival-rate scenarios space their starts.
+    pub fn arrivals(&self) -> Arrivals {
+        self.arrivals
     }
 
     /// What k6 would warn about while deriving the scenarios (e.g. `vus` overriding them).

@@ -47,6 +47,8 @@ impl Started {
 pub(crate) struct HttpIo {
     client: Rc<Client>,
     started: Started,
+    /// The VU's streamed response, read between its waits (`modules::sse`).
+    stream: Option<crate::modules::sse::Live>,
 }
 
 impl HttpIo {
@@ -54,6 +56,7 @@ impl HttpIo {
         HttpIo {
             client: Rc::new(client),
             started: Started::default(),
+            stream: None,
         }
     }
 
@@ -96,6 +99,12 @@ impl Io for HttpIo {
                 return Box::pin(async move {
                     alongside(&mut self.started, tokio::task::yield_now()).await;
                     IoReply::Slept
+                })
+            }
+            IoRequest::Stream(op) => {
+                return Box::pin(async move {
+                    let f = crate::modules::sse::perform(&self.client, &mut self.stream, op);
+                    IoReply::Stream(Box::new(alongside(&mut self.started, f).await))
                 })
             }
             IoRequest::Http(ops) => ops,

@@ -32,6 +32,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/experimental/streams", include_str!("js/streams.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),
+    // The xk6-sse extension's API, built in; and LLM requests measured per token.
+    ("k6/x/sse", include_str!("js/sse.js")),
+    ("brunt/llm", include_str!("js/brunt/llm.js")),
 ];
 
 /// k6 modules that brunt will not have, with what to use instead.

@@ -99,6 +99,8 @@ pub(crate) enum IoRequest {
     /// the VU's JavaScript has run a whole time slice without waiting for anything.
     Yield,
     Http(Vec<crate::modules::http::PendingRequest>),
+    /// The VU's streamed response (`k6/x/sse`, `brunt/llm`).
+    Stream(crate::modules::sse::StreamOp),
 }
 
 /// The result of an [`IoRequest`].
@@ -111,6 +113,8 @@ pub(crate) enum IoReply {
             crate::modules::http::Completed,
         )>,
     ),
+    /// Boxed: a stream's head or response is large, and every wait moves an `IoReply`.
+    Stream(Box<crate::modules::sse::StreamReply>),
 }
 
 /// Performs a VU's I/O on the worker's async runtime.
@@ -326,7 +330,9 @@ mod tests {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
                     IoRequest::Yield => tokio::task::yield_now().await,
-                    IoRequest::Http(_) => unreachable!("no HTTP in this test"),
+                    IoRequest::Http(_) | IoRequest::Stream(_) => {
+                        unreachable!("no HTTP in this test")
+                    }
                 }
                 IoReply::Slept
             })

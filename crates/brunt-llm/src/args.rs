@@ -8,11 +8,14 @@ use std::path::PathBuf;
 /// Load-test an OpenAI-compatible LLM endpoint: streamed completions measured per token (time to
 /// first token, time per output token, inter-token latency), with goodput against an SLO.
 #[derive(Debug, Clone, Args)]
+#[group(id = "open_model", multiple = true, args = ["rate", "sweep"])]
 #[command(after_help = "Examples:
   brunt target --llm-ttft-ms 200 --llm-tokens-per-second 50 &
   brunt llm http://127.0.0.1:8080 --model mock-model --concurrency 8 --requests 100
   brunt llm https://api.example.com/v1 --model m --api-key-env OPENAI_API_KEY --rate 2 --duration 1m \\
-    --slo 'ttft:p(95)<500ms,tpot:p(95)<50ms' --threshold 'llm_ttft: p(95)<500'")]
+    --slo 'ttft:p(95)<500ms,tpot:p(95)<50ms' --threshold 'llm_ttft: p(95)<500'
+  brunt llm http://127.0.0.1:8080 --model mock-model --sweep rate=2,4,8 --duration 20s \
+    --slo 'ttft:p(95)<300ms' --export sweep.json")]
 pub struct LlmArgs {
     /// The server's base URL (e.g. http://127.0.0.1:8000 or .../v1), or the endpoint itself
     pub url: String,
@@ -51,7 +54,8 @@ pub struct LlmArgs {
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub input_tokens_stddev: u32,
 
-    /// Seed of the made-up prompts: the same seed gives the same prompt sequence
+    /// Seed of the made-up prompts and of the --rate arrivals: the same seed gives the same
+    /// prompt sequence and schedule
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
@@ -68,20 +72,47 @@ pub struct LlmArgs {
     #[arg(short = 'c', long, default_value_t = 1, value_name = "N")]
     pub concurrency: u64,
 
-    /// Open model: start this many requests per second on schedule (e.g. 0.5 or 20), whatever
-    /// the server does
+    /// Open model: start this many requests per second on average (e.g. 0.5 or 20), whatever
+    /// the server does; gaps as --burstiness says (Poisson arrivals by default)
     #[arg(short = 'r', long, value_name = "R", conflicts_with = "requests")]
     pub rate: Option<f64>,
 
+    /// Open model: the shape of the gamma-distributed gaps between starts, as vLLM's
+    /// --burstiness: 1 = Poisson, under 1 burstier, over 1 more even, inf = a fixed schedule.
+    /// The same --seed gives the same schedule
+    #[arg(long, default_value_t = 1.0, requires = "open_model", value_name = "B")]
+    pub burstiness: f64,
+
     /// Open model: most requests in flight
-    #[arg(long, default_value_t = 1000, requires = "rate", value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 1000,
+        requires = "open_model",
+        value_name = "N"
+    )]
     pub max_concurrency: u64,
+
+    /// Run one step per value, each for --duration (or --requests with concurrency), and print
+    /// one table of TTFT/TPOT/ITL percentiles, output tokens/s, goodput and whether each step met
+    /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32
+    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
+    pub sweep: Option<String>,
+
+    /// Measure cold starts instead of load: one request to prime the server, --requests (default
+    /// 5) warm ones, then one request after each idle period, e.g. --cold-start 1m,5m; prints
+    /// each first request's TTFT and e2e against the warm median
+    #[arg(long, group = "exportable", value_name = "IDLE,...", conflicts_with_all = ["rate", "concurrency", "sweep", "duration", "graceful_stop", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
+    pub cold_start: Option<String>,
+
+    /// Write the sweep's steps or the cold-start figures as JSON to FILE
+    #[arg(long, value_name = "FILE", requires = "exportable")]
+    pub export: Option<PathBuf>,
 
     /// How long to run, in k6's duration format: 30s, 5m (default 10s when --requests is not given)
     #[arg(short = 'd', long)]
     pub duration: Option<String>,
 
-    /// Send exactly N requests in total
+    /// Send exactly N requests in total (with --cold-start: the warm ones)
     #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
 

@@ -5,20 +5,26 @@
 //! Definitions: docs/llm.md.
 
 mod args;
+mod coldstart;
 mod metrics;
+mod ratelimit;
 mod reader;
 mod request;
 mod slo;
+mod sweep;
 mod tally;
 mod vu;
 
 pub use args::LlmArgs;
 pub use metrics::LlmMetrics;
+pub use ratelimit::{Budget, Headroom};
 pub use reader::{Failure, Measured, StreamReader, TokenSource};
 pub use request::{Api, Prompt, Prompts, RequestSpec};
 pub use slo::Slo;
+pub use sweep::{Sweep, Varied};
 
 use anyhow::{anyhow, Context, Result};
+use brunt_engine::arrival::Arrivals;
 use brunt_engine::Plan;
 use brunt_http::ClientConfig;
 use brunt_metrics::{Registry, Thresholds};
@@ -28,11 +34,10 @@ use brunt_web::RunReport;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs the test and prints the summary; returns the exit code (0, 99 when a threshold failed,
-/// 105 when interrupted, 74 when an output could not be written).
+/// Runs the test (or each step of `--sweep`) and prints the summary or the sweep's table;
+/// returns the exit code (0, 99 when a threshold failed, 105 when interrupted, 74 when an output
+/// could not be written).
 pub fn run(args: LlmArgs) -> Result<i32> {
-    let registry = Arc::new(Registry::new());
-    let metrics = LlmMetrics::register(&registry);
     let spec = spec(&args)?;
     let prompts = match &args.dataset {
         Some(path) => Prompts::from_file(path)?,
@@ -46,9 +51,132 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     let first = spec.request(&prompts.get(0))?;
     brunt_quick::preflight(&first)?;
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
-    let plan =
-        Plan::from_options(&load(&args)?.options("--concurrency", "--rate", "--requests")?)
-            .context("invalid load options")?;
+    let arrivals = arrivals(&args)?;
+    if let Some(idles) = &args.cold_start {
+        let idles = coldstart::parse(idles)?;
+        let control = brunt_output::stop_on_signals();
+        let result = coldstart::measure(&spec, &prompts, &idles, args.requests, &control)?;
+        write_stdout("the cold-start table", &result.text())?;
+        if let Some(path) = &args.export {
+            export(path, &result)?;
+        }
+        return Ok(if result.complete { 0 } else { EXIT_INTERRUPTED });
+    }
+    let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
+        return run_once(&args, spec, prompts, slo, arrivals);
+    };
+    sweep::check(
+        &sweep,
+        args.duration.is_some(),
+        args.requests.is_some(),
+        slo.is_some(),
+    )?;
+    let control = brunt_output::stop_on_signals();
+    let step = |phase: sweep::Phase, varied: Varied, value: f64| -> Result<sweep::Step> {
+        let mut step_args = args.clone();
+        match varied {
+            Varied::Rate => step_args.rate = Some(value),
+            Varied::Concurrency => step_args.concurrency = value as u64,
+        }
+        let plan = plan(&step_args)?.with_arrivals(arrivals);
+        let registry = Arc::new(Registry::new());
+        let metrics = LlmMetrics::register(&registry)?;
+        let tally = Arc::new(tally::Tally::new());
+        let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
+        let options = brunt_engine::RunOptions {
+            control: control.clone(),
+            ..brunt_engine::RunOptions::default()
+        };
+        let outcome = brunt_engine::run(&plan, factory, registry.clone(), options)?;
+        let step = sweep::Step::measure(
+            phase,
+            value,
+            &registry,
+            &outcome.snapshot,
+            outcome.elapsed,
+            tally.counts(),
+            slo.as_ref(),
+        );
+        if !args.quiet {
+            eprintln!(
+                "step {phase:?} {value}: {} requests, {} failed",
+                step.requests, step.failed
+            );
+        }
+        Ok(step)
+    };
+    let mut steps = Vec::new();
+    if sweep.values.is_empty() {
+        let baseline = step(sweep::Phase::Baseline, Varied::Concurrency, 1.0)?;
+        let saturation = step(
+            sweep::Phase::Saturation,
+            Varied::Concurrency,
+            args.max_concurrency as f64,
+        )?;
+        let (low, high) = (baseline.throughput, saturation.throughput);
+        steps.extend([baseline, saturation]);
+        let (mut met, mut missed) = (None, None);
+        for _ in 0..sweep::SEARCH_STEPS + 2 {
+            let Some(rate) = sweep::next_rate(met, missed, low, high) else {
+                break;
+            };
+            // A baseline with no successful request leaves no rate to try.
+            if control.is_stopped() || rate <= 0.0 || !rate.is_finite() {
+                break;
+            }
+            let s = step(sweep::Phase::Search, Varied::Rate, rate)?;
+            if s.slo_met == Some(true) {
+                met = Some(rate);
+            } else {
+                missed = Some(rate);
+            }
+            steps.push(s);
+        }
+    } else {
+        for &value in &sweep.values {
+            if control.is_stopped() {
+                break;
+            }
+            steps.push(step(sweep::Phase::Listed, sweep.varied, value)?);
+        }
+    }
+    let complete = !control.is_stopped();
+    let result = sweep::SweepResult::new(
+        args.url.clone(),
+        args.model.clone(),
+        sweep.varied,
+        args.slo.clone(),
+        steps,
+        complete,
+    );
+    write_stdout("the sweep's table", &result.text())?;
+    if let Some(path) = &args.export {
+        export(path, &result)?;
+    }
+    Ok(if complete { 0 } else { EXIT_INTERRUPTED })
+}
+
+/// Exit code of a sweep or cold-start measurement cut short by Ctrl-C or SIGTERM (k6's).
+const EXIT_INTERRUPTED: i32 = 105;
+
+/// Writes `--export FILE`.
+fn export(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("--export {}: cannot write the file", path.display()))
+}
+
+/// One run with the summary, outputs, thresholds and dashboard of any brunt run.
+fn run_once(
+    args: &LlmArgs,
+    spec: RequestSpec,
+    prompts: Prompts,
+    slo: Option<Slo>,
+    arrivals: Arrivals,
+) -> Result<i32> {
+    let registry = Arc::new(Registry::new());
+    let metrics = LlmMetrics::register(&registry)?;
+    let plan = plan(args)?.with_arrivals(arrivals);
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
     let mut thresholds = Thresholds::default();
@@ -79,18 +207,8 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let tally = Arc::new(tally::Tally::default());
-    let factory = Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
-        config: ClientConfig {
-            timeout: spec.timeout,
-            ..ClientConfig::default()
-        },
-        spec,
-        prompts,
-        metrics,
-        slo,
-        tally: tally.clone(),
-    })));
+    let tally = Arc::new(tally::Tally::new());
+    let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
         let text = format!("{}{}", f.summary.text(), tally.text());
@@ -100,6 +218,31 @@ pub fn run(args: LlmArgs) -> Result<i32> {
             .collect()
     });
     Ok(finished.exit_code())
+}
+
+fn factory(
+    spec: &RequestSpec,
+    prompts: &Prompts,
+    metrics: LlmMetrics,
+    slo: Option<Slo>,
+    tally: Arc<tally::Tally>,
+) -> Arc<vu::Shared> {
+    Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
+        config: ClientConfig {
+            timeout: spec.timeout,
+            ..ClientConfig::default()
+        },
+        spec: spec.clone(),
+        prompts: prompts.clone(),
+        metrics,
+        slo,
+        tally,
+    })))
+}
+
+fn plan(args: &LlmArgs) -> Result<Plan> {
+    Plan::from_options(&load(args)?.options("--concurrency", "--rate", "--requests")?)
+        .context("invalid load options")
 }
 
 fn spec(args: &LlmArgs) -> Result<RequestSpec> {
@@ -125,6 +268,19 @@ fn spec(args: &LlmArgs) -> Result<RequestSpec> {
         headers,
         timeout: duration_flag("--timeout", &args.timeout)?,
     })
+}
+
+/// How `--rate` spaces its starts: gamma gaps of shape `--burstiness` from `--seed` (a
+/// different stream than the prompts'), or the fixed schedule for `inf`.
+fn arrivals(args: &LlmArgs) -> Result<Arrivals> {
+    match args.burstiness {
+        b if b == f64::INFINITY => Ok(Arrivals::Ticker),
+        b if b > 0.0 && b.is_finite() => Ok(Arrivals::Gamma {
+            burstiness: b,
+            seed: args.seed ^ 0xA5A5_5A5A_0F0F_F0F0,
+        }),
+        b => anyhow::bail!("--burstiness {b}: must be a positive number or inf"),
+    }
 }
 
 /// The load shape: `--rate` as starts per 1000 s, so that fractional rates (0.5/s) are exact.

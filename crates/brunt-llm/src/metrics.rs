@@ -2,7 +2,7 @@
 //! treat them as any other, and what one request adds to them. Definitions: docs/llm.md.
 
 use crate::reader::Measured;
-use brunt_metrics::{Aggregator, MetricId, MetricType, Registry, TagSet, ValueType};
+use brunt_metrics::{Aggregator, MetricId, MetricType, Registry, RegistryError, TagSet, ValueType};
 
 /// The ids of the `llm_*` metrics in one run's registry.
 #[derive(Debug, Clone, Copy)]
@@ -16,37 +16,62 @@ pub struct LlmMetrics {
     output_tokens_per_second: MetricId,
     requests: MetricId,
     goodput: MetricId,
+    remaining_requests: MetricId,
+    remaining_tokens: MetricId,
+    headroom: MetricId,
 }
 
 impl LlmMetrics {
-    pub fn register(registry: &Registry) -> Self {
-        let reg = |name: &str, t: MetricType, v: ValueType| {
-            registry
-                .register(name, t, v)
-                .expect("the llm_* names are valid and not taken")
-        };
-        LlmMetrics {
-            ttft: reg("llm_ttft", MetricType::Trend, ValueType::Time),
-            tpot: reg("llm_tpot", MetricType::Trend, ValueType::Time),
-            itl: reg("llm_itl", MetricType::Trend, ValueType::Time),
-            e2e: reg("llm_e2e", MetricType::Trend, ValueType::Time),
-            output_tokens: reg("llm_output_tokens", MetricType::Counter, ValueType::Default),
-            input_tokens: reg("llm_input_tokens", MetricType::Counter, ValueType::Default),
+    /// Registers them; fails when a name is taken by a metric of another type (a script's own).
+    pub fn register(registry: &Registry) -> Result<Self, RegistryError> {
+        let reg = |name: &str, t: MetricType, v: ValueType| registry.register(name, t, v);
+        Ok(LlmMetrics {
+            ttft: reg("llm_ttft", MetricType::Trend, ValueType::Time)?,
+            tpot: reg("llm_tpot", MetricType::Trend, ValueType::Time)?,
+            itl: reg("llm_itl", MetricType::Trend, ValueType::Time)?,
+            e2e: reg("llm_e2e", MetricType::Trend, ValueType::Time)?,
+            output_tokens: reg("llm_output_tokens", MetricType::Counter, ValueType::Default)?,
+            input_tokens: reg("llm_input_tokens", MetricType::Counter, ValueType::Default)?,
             output_tokens_per_second: reg(
                 "llm_output_tokens_per_second",
                 MetricType::Trend,
                 ValueType::Default,
-            ),
-            requests: reg("llm_requests", MetricType::Counter, ValueType::Default),
-            goodput: reg("llm_goodput", MetricType::Counter, ValueType::Default),
-        }
+            )?,
+            requests: reg("llm_requests", MetricType::Counter, ValueType::Default)?,
+            goodput: reg("llm_goodput", MetricType::Counter, ValueType::Default)?,
+            remaining_requests: reg(
+                "llm_ratelimit_remaining_requests",
+                MetricType::Trend,
+                ValueType::Default,
+            )?,
+            remaining_tokens: reg(
+                "llm_ratelimit_remaining_tokens",
+                MetricType::Trend,
+                ValueType::Default,
+            )?,
+            headroom: reg(
+                "llm_ratelimit_headroom",
+                MetricType::Trend,
+                ValueType::Default,
+            )?,
+        })
     }
 
-    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), and for
-    /// a success its timings and tokens, and `llm_goodput` when it met every SLO.
+    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), the
+    /// rate-limit headroom its response reported (whatever the outcome), and for a success its
+    /// timings and tokens, and `llm_goodput` when it met every SLO.
     pub fn record(&self, agg: &mut Aggregator, tags: &TagSet, m: &Measured, met_slo: bool) {
         let outcome = m.failure.as_ref().map_or("ok", |f| f.cause());
         agg.add(self.requests, &tags.with([("outcome", outcome)]), 1.0);
+        if let Some(b) = m.headroom.requests {
+            agg.add(self.remaining_requests, tags, b.remaining);
+        }
+        if let Some(b) = m.headroom.tokens {
+            agg.add(self.remaining_tokens, tags, b.remaining);
+        }
+        if let Some(share) = m.headroom.share() {
+            agg.add(self.headroom, tags, share);
+        }
         if m.failure.is_some() {
             return;
         }

@@ -2,6 +2,7 @@
 //! arrives, stamps the chunks that carry content, and says what the request measured or why it
 //! failed.
 
+use crate::ratelimit::Headroom;
 use brunt_http::{BodySink, ErrorCode, Response, SseEvent, SseParser};
 use http::HeaderMap;
 use serde_json::Value;
@@ -14,8 +15,10 @@ const MAX_WHOLE: usize = 16 << 20;
 /// Why a request counts as failed; [`cause`](Failure::cause) is the `outcome` tag.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    /// A status other than 200, with the error message of its body when it has one.
+    /// A status other than 200 and 429, with the error message of its body when it has one.
     Status(u16, String),
+    /// 429 Too Many Requests (counted apart from the other failures).
+    RateLimited,
     /// The connection closed or broke after the stream had begun.
     StreamCut(String),
     /// The per-request timeout ran out.
@@ -38,6 +41,7 @@ impl Failure {
     pub fn cause(&self) -> &'static str {
         match self {
             Failure::Status(..) => "http_status",
+            Failure::RateLimited => "rate_limited",
             Failure::StreamCut(_) => "stream_cut",
             Failure::Timeout => "timeout",
             Failure::Connection(_) => "connection",
@@ -54,6 +58,7 @@ impl Failure {
         match self {
             Failure::Status(s, m) if m.is_empty() => format!("HTTP {s}"),
             Failure::Status(s, m) => format!("HTTP {s}: {m}"),
+            Failure::RateLimited => "HTTP 429: rate limited".into(),
             Failure::StreamCut(e) => format!("stream cut: {e}"),
             Failure::Timeout => "timeout".into(),
             Failure::Connection(e) => format!("connection: {e}"),
@@ -79,6 +84,12 @@ pub enum TokenSource {
 #[derive(Debug, Clone)]
 pub struct Measured {
     pub failure: Option<Failure>,
+    /// The response's status (0 when none came).
+    pub status: u16,
+    /// The answer's text: the content chunks joined, or the whole answer's message.
+    pub text: String,
+    /// Content chunks received (1 for a whole answer with content).
+    pub chunks: u64,
     /// Send to the first chunk carrying content (streams only).
     pub ttft_ms: Option<f64>,
     pub e2e_ms: f64,
@@ -87,6 +98,8 @@ pub struct Measured {
     pub output_tokens: u64,
     pub input_tokens: Option<u64>,
     pub source: TokenSource,
+    /// What the response's headers said of the rate limits.
+    pub headroom: Headroom,
 }
 
 impl Measured {
@@ -107,9 +120,11 @@ pub struct StreamReader {
     whole: Vec<u8>,
     /// Arrival of each content chunk, with the running completion tokens when usage said.
     content: Vec<(Instant, Option<u64>)>,
+    text: String,
     usage: Option<(Option<u64>, u64)>,
     done: Option<Instant>,
     failure: Option<Failure>,
+    headroom: Headroom,
 }
 
 impl StreamReader {
@@ -123,9 +138,11 @@ impl StreamReader {
             parser: SseParser::new(),
             whole: Vec::new(),
             content: Vec::new(),
+            text: String::new(),
             usage: None,
             done: None,
             failure: None,
+            headroom: Headroom::default(),
         }
     }
 
@@ -150,7 +167,8 @@ impl StreamReader {
         let text = choice
             .and_then(|c| c.pointer("/delta/content").or_else(|| c.get("text")))
             .and_then(Value::as_str);
-        if text.is_some_and(|t| !t.is_empty()) {
+        if let Some(t) = text.filter(|t| !t.is_empty()) {
+            self.text.push_str(t);
             let running = self
                 .usage
                 .map(|(_, c)| c)
@@ -201,12 +219,21 @@ impl StreamReader {
             .collect();
         Measured {
             failure: self.failure,
-            ttft_ms: self.content.first().map(|(at, _)| ms(self.sent, *at)),
+            status: resp.status,
+            text: self.text,
+            chunks,
+            // A whole answer's one "chunk" is the answer's end: no TTFT.
+            ttft_ms: self
+                .content
+                .first()
+                .filter(|_| self.stream)
+                .map(|(at, _)| ms(self.sent, *at)),
             e2e_ms,
             itl_ms,
             output_tokens,
             input_tokens: self.usage.and_then(|(p, _)| p),
             source,
+            headroom: self.headroom,
         }
     }
 
@@ -220,6 +247,9 @@ impl StreamReader {
             } else {
                 Failure::Connection(error)
             });
+        }
+        if resp.status == 429 {
+            return Some(Failure::RateLimited);
         }
         let whole: Option<Value> = (!self.is_sse)
             .then(|| serde_json::from_slice(&self.whole).ok())
@@ -258,7 +288,8 @@ impl StreamReader {
                 .pointer("/choices/0/message/content")
                 .or_else(|| doc.pointer("/choices/0/text"))
                 .and_then(Value::as_str);
-            if text.is_some_and(|t| !t.is_empty()) {
+            if let Some(t) = text.filter(|t| !t.is_empty()) {
+                self.text.push_str(t);
                 self.content.push((Instant::now(), None));
             }
         }
@@ -272,6 +303,7 @@ impl StreamReader {
 impl BodySink for StreamReader {
     fn head(&mut self, status: u16, headers: &HeaderMap) {
         self.status = status;
+        self.headroom = Headroom::read(headers);
         self.is_sse = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

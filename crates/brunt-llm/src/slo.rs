@@ -14,10 +14,29 @@ enum Measure {
     E2e,
 }
 
+impl Measure {
+    fn metric(self) -> &'static str {
+        match self {
+            Measure::Ttft => "llm_ttft",
+            Measure::Tpot => "llm_tpot",
+            Measure::Itl => "llm_itl",
+            Measure::E2e => "llm_e2e",
+        }
+    }
+}
+
+/// One bound of `--slo`: the measure, the statistic the run is held to, and the bound in ms.
+#[derive(Debug, Clone)]
+struct Bound {
+    measure: Measure,
+    stat: String,
+    ms: f64,
+}
+
 /// Every bound of `--slo`.
 #[derive(Debug, Clone, Default)]
 pub struct Slo {
-    bounds: Vec<(Measure, f64)>,
+    bounds: Vec<Bound>,
 }
 
 impl Slo {
@@ -35,7 +54,17 @@ impl Slo {
                 "e2e" => Measure::E2e,
                 _ => return Err(err("names none of ttft, tpot, itl, e2e")),
             };
-            let (_stat, bound) = rest.split_once('<').ok_or_else(|| err("has no '<'"))?;
+            let (stat, bound) = rest.split_once('<').ok_or_else(|| err("has no '<'"))?;
+            let stat = stat.trim();
+            let percentile = stat
+                .strip_prefix("p(")
+                .and_then(|p| p.strip_suffix(')'))
+                .and_then(|p| p.parse::<f64>().ok());
+            if !matches!(stat, "avg" | "min" | "med" | "max")
+                && !percentile.is_some_and(|p| (0.0..=100.0).contains(&p))
+            {
+                return Err(err("has a statistic other than avg, min, med, max or p(N)"));
+            }
             let bound = bound.trim();
             let ms = match bound.parse::<f64>() {
                 Ok(v) => v,
@@ -46,7 +75,11 @@ impl Slo {
                         * 1000.0
                 }
             };
-            bounds.push((measure, ms));
+            bounds.push(Bound {
+                measure,
+                stat: stat.to_string(),
+                ms,
+            });
         }
         if bounds.is_empty() {
             bail!("--slo '{spec}': no bounds");
@@ -58,12 +91,19 @@ impl Slo {
     /// the TPOT of a one-token answer, meets that bound).
     pub fn met_by(&self, m: &Measured) -> bool {
         m.failure.is_none()
-            && self.bounds.iter().all(|&(measure, bound)| match measure {
-                Measure::Ttft => m.ttft_ms.is_none_or(|v| v < bound),
-                Measure::Tpot => m.tpot_ms().is_none_or(|v| v < bound),
-                Measure::Itl => m.itl_ms.iter().all(|&v| v < bound),
-                Measure::E2e => m.e2e_ms < bound,
+            && self.bounds.iter().all(|b| match b.measure {
+                Measure::Ttft => m.ttft_ms.is_none_or(|v| v < b.ms),
+                Measure::Tpot => m.tpot_ms().is_none_or(|v| v < b.ms),
+                Measure::Itl => m.itl_ms.iter().all(|&v| v < b.ms),
+                Measure::E2e => m.e2e_ms < b.ms,
             })
+    }
+
+    /// The run-level targets, e.g. `("llm_ttft", "p(95)", 500.0)`: what a sweep step is held to.
+    pub fn targets(&self) -> impl Iterator<Item = (&'static str, &str, f64)> + '_ {
+        self.bounds
+            .iter()
+            .map(|b| (b.measure.metric(), b.stat.as_str(), b.ms))
     }
 }
 
@@ -77,12 +117,16 @@ mod tests {
         let slo = Slo::parse("ttft:p(95)<500ms, tpot:p(95)<50,e2e:p(99)<10s").unwrap();
         let mut m = Measured {
             failure: None,
+            status: 200,
+            text: String::new(),
+            chunks: 41,
             ttft_ms: Some(400.0),
             e2e_ms: 2000.0,
             itl_ms: vec![],
             output_tokens: 41,
             input_tokens: None,
             source: TokenSource::Usage,
+            headroom: Default::default(),
         };
         assert!(slo.met_by(&m));
         m.ttft_ms = Some(600.0);
@@ -91,6 +135,8 @@ mod tests {
             "ttfb:p(95)<1s",
             "ttft<1s",
             "ttft:p(95)>1s",
+            "ttft:p95<1s",
+            "ttft:p(101)<1s",
             "ttft:p(95)<soon",
             "",
         ] {

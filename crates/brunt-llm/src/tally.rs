@@ -1,11 +1,16 @@
 //! What the summary's LLM section says beyond the metrics: failures grouped by cause, with the
-//! first message of each, and where the token counts came from.
+//! first message of each, where the token counts came from, and the rate-limit report (lowest
+//! headroom seen, the time it would last at the run's rate, the 429s and when they began).
 
+use crate::ratelimit::Budget;
+use crate::reader::{Failure, Measured, TokenSource};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tally {
+    started: Instant,
     inner: Mutex<Inner>,
 }
 
@@ -14,23 +19,70 @@ struct Inner {
     ok: u64,
     by_usage: u64,
     failures: BTreeMap<String, u64>,
+    /// Input and output tokens of the successful requests.
+    tokens: u64,
+    /// The lowest remaining requests and tokens any response reported.
+    lowest: [Option<Budget>; 2],
+    rate_limited: u64,
+    /// Lowest and highest `retry-after` of the 429s, in seconds.
+    retry_after: Option<(f64, f64)>,
+    /// Seconds into the run and requests answered by then, at the first 429.
+    first_429: Option<(f64, u64)>,
 }
 
 impl Tally {
-    /// One request: its failure's description, or whether its tokens came from usage.
-    pub fn add(&self, failure: Option<String>, by_usage: bool) {
+    /// A tally for a run starting now.
+    pub fn new() -> Self {
+        Tally {
+            started: Instant::now(),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// One request.
+    pub fn add(&self, m: &Measured) {
         let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        match failure {
-            Some(f) => *t.failures.entry(f).or_default() += 1,
+        for (lowest, seen) in t
+            .lowest
+            .iter_mut()
+            .zip([m.headroom.requests, m.headroom.tokens])
+        {
+            if let Some(seen) = seen {
+                if lowest.is_none_or(|l| seen.remaining < l.remaining) {
+                    *lowest = Some(seen);
+                }
+            }
+        }
+        match &m.failure {
+            Some(Failure::RateLimited) => {
+                t.rate_limited += 1;
+                if let Some(s) = m.headroom.retry_after {
+                    t.retry_after =
+                        Some(t.retry_after.map_or((s, s), |(a, b)| (a.min(s), b.max(s))));
+                }
+                if t.first_429.is_none() {
+                    let answered = t.ok + t.failures.values().sum::<u64>() + t.rate_limited;
+                    t.first_429 = Some((self.started.elapsed().as_secs_f64(), answered));
+                }
+            }
+            Some(f) => *t.failures.entry(f.describe()).or_default() += 1,
             None => {
                 t.ok += 1;
-                t.by_usage += u64::from(by_usage);
+                t.by_usage += u64::from(m.source == TokenSource::Usage);
+                t.tokens += m.output_tokens + m.input_tokens.unwrap_or(0);
             }
         }
     }
 
+    /// Requests that succeeded and failed (429s included).
+    pub fn counts(&self) -> (u64, u64) {
+        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (t.ok, t.failures.values().sum::<u64>() + t.rate_limited)
+    }
+
     /// The section's text.
     pub fn text(&self) -> String {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
         let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::from("\n  LLM\n");
         let counted = match (t.by_usage, t.ok) {
@@ -41,9 +93,47 @@ impl Tally {
         };
         out.push_str(&format!("    output tokens counted: {counted}\n"));
         let failed: u64 = t.failures.values().sum();
-        out.push_str(&format!("    requests: {} ok, {failed} failed\n", t.ok));
+        out.push_str(&format!(
+            "    requests: {} ok, {failed} failed, {} rate limited (429)\n",
+            t.ok, t.rate_limited
+        ));
         for (what, n) in &t.failures {
             out.push_str(&format!("      {n} x {what}\n"));
+        }
+        let answered = t.ok + failed + t.rate_limited;
+        let rates = [answered as f64 / seconds, t.tokens as f64 / seconds];
+        for ((lowest, kind), rate) in t.lowest.iter().zip(["requests", "tokens"]).zip(rates) {
+            let Some(b) = lowest else { continue };
+            let of = match (b.limit, b.share()) {
+                (Some(l), Some(s)) => format!(" of {l} ({:.1}%)", s * 100.0),
+                _ => String::new(),
+            };
+            let lasts = if rate > 0.0 {
+                format!(
+                    "; at the run's {rate:.1} {kind}/s it lasts {:.1}s",
+                    b.remaining / rate
+                )
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "    rate limit: lowest remaining {kind} {}{of}{lasts}\n",
+                b.remaining
+            ));
+        }
+        if t.rate_limited > 0 {
+            let retry = match t.retry_after {
+                Some((a, b)) if a == b => format!(", retry-after {a}s"),
+                Some((a, b)) => format!(", retry-after {a}s to {b}s"),
+                None => ", no retry-after".to_string(),
+            };
+            let began = t.first_429.map_or(String::new(), |(at, n)| {
+                format!(
+                    "; the first was answer {n}, {at:.1}s in ({:.1} requests/s until then)",
+                    n as f64 / at.max(1e-3)
+                )
+            });
+            out.push_str(&format!("    429s: {}{retry}{began}\n", t.rate_limited));
         }
         out
     }

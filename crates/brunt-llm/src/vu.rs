@@ -2,7 +2,7 @@
 //! reads the answer as it arrives and records the `llm_*` metrics.
 
 use crate::metrics::LlmMetrics;
-use crate::reader::{StreamReader, TokenSource};
+use crate::reader::StreamReader;
 use crate::request::{Prompts, RequestSpec};
 use crate::slo::Slo;
 use crate::tally::Tally;
@@ -62,10 +62,7 @@ impl Vu for LlmVu {
             &measured,
             met,
         );
-        f.tally.add(
-            measured.failure.as_ref().map(|x| x.describe()),
-            measured.failure.is_none() && measured.source == TokenSource::Usage,
-        );
+        f.tally.add(&measured);
         if measured.failure.is_some() {
             IterationOutcome::Failed
         } else {

@@ -45,6 +45,7 @@ mod echo;
 mod llm;
 mod metrics;
 mod orders;
+mod ratelimit;
 mod response;
 mod routes;
 mod server;

@@ -3,7 +3,9 @@
 //! not, with a known time to first token, token rate, output length, jitter, chunking and usage
 //! placement, so that load tests can be checked against the truth they measure. Each setting
 //! has a `brunt target` flag (the server's default) and a request header that overrides it;
-//! `x-mock-fault` makes a request misbehave in one of the ways clients must survive.
+//! `x-mock-fault` makes a request misbehave in one of the ways clients must survive. Per-key
+//! rate limits (`ratelimit.rs`) send OpenAI's headers and 429s; a cold request (the first, or one
+//! after an idle period) waits an extra delay before its first token.
 //!
 //! Timing: the role chunk (no content) leaves at once; token `i` is due `ttft + i / rate` after
 //! the request was read (each gap, and the TTFT, moved by a uniform draw within ±jitter); a chunk
@@ -28,6 +30,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::time::{Instant, Sleep};
 
+use crate::ratelimit::{self, Budgets, Limits};
 use crate::response;
 use crate::routes::Received;
 
@@ -78,6 +81,26 @@ pub struct MockLlm {
     /// Mock LLM: where usage goes in a stream that asks for it (header x-mock-usage)
     #[arg(long, value_enum, default_value_t = UsagePlacement::Last, value_name = "WHERE")]
     pub llm_usage: UsagePlacement,
+
+    /// Mock LLM: requests per minute per API key, with OpenAI's x-ratelimit-* headers and 429
+    /// with retry-after beyond it (header x-mock-ratelimit-requests). Example: 60
+    #[arg(long, value_name = "N")]
+    pub llm_ratelimit_requests: Option<u32>,
+
+    /// Mock LLM: tokens (prompt and output) per minute per API key, as above
+    /// (header x-mock-ratelimit-tokens). Example: 10000
+    #[arg(long, value_name = "N")]
+    pub llm_ratelimit_tokens: Option<u32>,
+
+    /// Mock LLM: extra time to first token of a cold request: the first one, or one after
+    /// --llm-cold-after-ms with no answer in flight (header x-mock-cold-start-ms). Example: 2000
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub llm_cold_start_ms: u64,
+
+    /// Mock LLM: idle time (no answer in flight) after which the next request is cold
+    /// (header x-mock-cold-after-ms)
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    pub llm_cold_after_ms: u64,
 }
 
 impl Default for MockLlm {
@@ -89,7 +112,49 @@ impl Default for MockLlm {
             llm_jitter_ms: 0,
             llm_tokens_per_chunk: 1,
             llm_usage: UsagePlacement::Last,
+            llm_ratelimit_requests: None,
+            llm_ratelimit_tokens: None,
+            llm_cold_start_ms: 0,
+            llm_cold_after_ms: 60_000,
         }
+    }
+}
+
+/// The mock with what it keeps between requests: the rate-limit budgets and when the last
+/// answer ends (to tell a cold request).
+#[derive(Debug)]
+pub(crate) struct Mock {
+    config: MockLlm,
+    budgets: Budgets,
+    /// When the last answer given so far ends (streamed or not).
+    last_request: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Mock {
+    pub(crate) fn new(config: MockLlm) -> Self {
+        Mock {
+            config,
+            budgets: Budgets::default(),
+            last_request: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Notes a request arriving at `now` that will stream for `answer_time`, and returns its
+    /// extra delay: `cold_start` when the server was idle (no request in flight) for
+    /// `cold_after` or has had none yet, else zero.
+    fn arrive(
+        &self,
+        now: Instant,
+        cold_after: Duration,
+        cold_start: Duration,
+        answer_time: Duration,
+    ) -> Duration {
+        let mut last = self.last_request.lock().unwrap_or_else(|e| e.into_inner());
+        let cold = last.is_none_or(|l| now.saturating_duration_since(l) >= cold_after);
+        let extra = if cold { cold_start } else { Duration::ZERO };
+        let end = now + extra + answer_time;
+        *last = Some(last.map_or(end, |l| l.max(end)));
+        extra
     }
 }
 
@@ -158,7 +223,7 @@ struct Plan {
 }
 
 /// Answers `/v1/...`; `None` for paths that are not the mock's.
-pub(crate) async fn handle(req: &Received, config: &MockLlm) -> Option<Response<AnswerBody>> {
+pub(crate) async fn handle(req: &Received, mock: &Mock) -> Option<Response<AnswerBody>> {
     let api = match req.parts.uri.path() {
         "/v1/models" => return Some(full(models(req))),
         "/v1/chat/completions" => Api::Chat,
@@ -169,7 +234,7 @@ pub(crate) async fn handle(req: &Received, config: &MockLlm) -> Option<Response<
         return Some(full(response::method_not_allowed("POST")));
     }
     let start = Instant::now();
-    Some(match answer(req, config, api, start).await {
+    Some(match answer(req, mock, api, start).await {
         Ok(reply) => reply,
         Err(message) => full(openai_error(StatusCode::BAD_REQUEST, &message)),
     })
@@ -199,18 +264,29 @@ fn openai_error(status: StatusCode, message: &str) -> response::Reply {
 
 async fn answer(
     req: &Received,
-    config: &MockLlm,
+    mock: &Mock,
     api: Api,
     start: Instant,
 ) -> Result<Response<AnswerBody>, String> {
+    let config = &mock.config;
+    let headers = &req.parts.headers;
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| format!("the request body is not JSON: {e}"))?;
-    let plan = plan(&req.parts.headers, config, &body)?;
-    let model = body
-        .get("model")
+    let mut plan = plan(headers, config, &body)?;
+    let cold_after = Duration::from_millis(
+        header(headers, "x-mock-cold-after-ms")?.unwrap_or(config.llm_cold_after_ms),
+    );
+    let cold_start: u64 =
+        header(headers, "x-mock-cold-start-ms")?.unwrap_or(config.llm_cold_start_ms);
+    plan.ttft += mock.arrive(
+        start,
+        cold_after,
+        Duration::from_millis(cold_start),
+        plan.ttft + plan.gap * plan.output,
+    );
+    body.get("model")
         .and_then(Value::as_str)
-        .ok_or("'model' is required")?
-        .to_string();
+        .ok_or("'model' is required")?;
     let prompt_tokens = match api {
         Api::Chat => chat_prompt_words(&body)?,
         Api::Completions => match body.get("prompt") {
@@ -218,12 +294,62 @@ async fn answer(
             _ => return Err("'prompt' is required and must be a string".into()),
         },
     };
+    let limits = Limits {
+        requests: header(headers, "x-mock-ratelimit-requests")?.or(config.llm_ratelimit_requests),
+        tokens: header(headers, "x-mock-ratelimit-tokens")?.or(config.llm_ratelimit_tokens),
+    };
+    let verdict = (limits.requests.is_some() || limits.tokens.is_some()).then(|| {
+        mock.budgets.charge(
+            &ratelimit::key(headers),
+            limits,
+            prompt_tokens + plan.output,
+            start.into_std(),
+        )
+    });
+    let limit_headers = verdict.as_ref().map_or(&[][..], |v| &v.headers[..]);
+    if let Some(secs) = verdict.as_ref().and_then(|v| v.retry_after) {
+        let mut reply = full(response::json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &json!({"error": {"message": format!("Rate limit reached for the mock's budget; try again in {secs}s."), "type": "requests", "param": null, "code": "rate_limit_exceeded"}}),
+        ));
+        add_headers(&mut reply, limit_headers);
+        add_headers(&mut reply, &[("retry-after", secs.to_string())]);
+        return Ok(reply);
+    }
+    let mut reply = respond(headers, config, &body, api, plan, prompt_tokens, start).await?;
+    add_headers(&mut reply, limit_headers);
+    Ok(reply)
+}
+
+fn add_headers(reply: &mut Response<AnswerBody>, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            reply.headers_mut().insert(*name, v);
+        }
+    }
+}
+
+/// The answer to a request that got past the rate limits.
+async fn respond(
+    headers: &HeaderMap,
+    config: &MockLlm,
+    body: &Value,
+    api: Api,
+    plan: Plan,
+    prompt_tokens: u32,
+    start: Instant,
+) -> Result<Response<AnswerBody>, String> {
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or("'model' is required")?
+        .to_string();
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let capped = plan.output < requested_output(config, &req.parts.headers, &body)?;
+    let capped = plan.output < requested_output(config, headers, body)?;
     let answer = Answer {
         api,
         id: format!(

@@ -18,7 +18,7 @@ use url::form_urlencoded;
 use crate::auth;
 use crate::capacity::Capacity;
 use crate::echo;
-use crate::llm::{self, AnswerBody, MockLlm};
+use crate::llm::{self, AnswerBody, Mock, MockLlm};
 use crate::metrics::Counters;
 use crate::orders::{Orders, ORDERS_KEPT, ORDER_BYTES_KEPT};
 use crate::response::{self, Coding, Reply, BINARY, HTML, JSON, TEXT};
@@ -47,7 +47,7 @@ pub(crate) struct State {
     stall: Stall,
     orders: Orders,
     counters: Counters,
-    llm: MockLlm,
+    llm: Mock,
     /// `--capacity`: at most this many requests per second start, the rest queue.
     capacity: Option<Capacity>,
 }
@@ -59,7 +59,7 @@ impl State {
             stall: Stall::new(),
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
-            llm,
+            llm: Mock::new(llm),
         }
     }
 }

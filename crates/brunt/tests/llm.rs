@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brunt, fails_with, stderr};
+use common::{brunt, brunt_cmd, fails_with, stderr, target_process};
 use serde_json::Value;
 
 fn mock() -> brunt_target::Target {
@@ -151,6 +151,338 @@ fn every_bad_answer_is_a_failure_with_its_cause() {
 }
 
 #[test]
+fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
+    let target = mock();
+    let url = target.url("");
+    let dir = std::env::temp_dir().join(format!("brunt-llm-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("sweep.json");
+    let export_s = export.to_str().unwrap();
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "concurrency=1,4",
+        "--requests",
+        "8",
+        "--slo",
+        "ttft:p(95)<1ms",
+        "--export",
+        export_s,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout.contains("streams"), "{stdout}");
+    assert!(
+        stdout.contains("no step met --slo 'ttft:p(95)<1ms'"),
+        "{stdout}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    for (step, value) in steps.iter().zip([1.0, 4.0]) {
+        assert_eq!(step["value"], value);
+        assert_eq!(step["requests"], 8);
+        assert_eq!(step["failed"], 0);
+        let tpot = step["tpot_ms"]["p50"].as_f64().unwrap();
+        assert!((tpot - 5.0).abs() <= 1.0, "tpot p50 {tpot}");
+        assert_eq!(step["slo_met"], false);
+        let missed = step["slo_missed"][0].as_str().unwrap();
+        assert!(missed.starts_with("llm_ttft p(95)="), "{missed}");
+        assert!(step["output_tokens_per_second"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(doc["best"], Value::Null);
+    // A rate sweep with Poisson arrivals: every step met a loose SLO, and the best is the top.
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "rate=5,10",
+        "--burstiness",
+        "0.5",
+        "--duration",
+        "1s",
+        "--slo",
+        "e2e:p(99)<5s",
+        "--export",
+        export_s,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert_eq!(doc["varied"], "rate");
+    assert_eq!(doc["best"], 10.0);
+    assert!(doc["steps"][1]["goodput"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_rate_auto_sweep_finds_the_highest_rate_meeting_the_slo() {
+    // The mock starts at most 30 requests a second and queues the rest: above ~30/s TTFT grows
+    // without bound, below it stays at 40 ms.
+    let (mut child, url) = target_process(
+        brunt_cmd(),
+        &[
+            "--capacity",
+            "30",
+            "--llm-ttft-ms",
+            "40",
+            "--llm-tokens-per-second",
+            "200",
+            "--llm-output-tokens",
+            "10",
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("brunt-llm-auto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("auto.json");
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "-q",
+        "--sweep",
+        "rate=auto",
+        "--max-concurrency",
+        "20",
+        "--duration",
+        "1s",
+        "--slo",
+        "ttft:p(95)<100ms",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["phase"], "baseline", "{stdout}");
+    assert_eq!(steps[1]["phase"], "saturation", "{stdout}");
+    assert!(steps.len() <= 10, "{stdout}");
+    assert!(
+        steps[2..].iter().all(|s| s["phase"] == "search"),
+        "{stdout}"
+    );
+    // The baseline's one stream gets ~11 answers/s; 20 streams get the capacity, ~30/s.
+    let (low, high) = (
+        steps[0]["throughput"].as_f64().unwrap(),
+        steps[1]["throughput"].as_f64().unwrap(),
+    );
+    assert!(low > 5.0 && high > low, "{stdout}");
+    let best = doc["best"].as_f64().unwrap_or_else(|| panic!("{stdout}"));
+    assert!(best >= low && best < high, "best {best}: {stdout}");
+    assert!(stdout.contains("highest rate/s meeting --slo"), "{stdout}");
+}
+
+#[test]
+fn rate_limit_headroom_and_429s_are_reported_apart_from_errors() {
+    let target = mock();
+    // 5 requests per minute for this key: the first 5 pass (remaining 4..0), the rest get 429
+    // with retry-after 12 s (one request refills in 60/5 s).
+    let (doc, stdout) = run(
+        &target,
+        &[
+            "--requests",
+            "8",
+            "-H",
+            "x-mock-ratelimit-requests: 5",
+            "-H",
+            "x-mock-ratelimit-tokens: 100000",
+            "-H",
+            "authorization: Bearer headroom-test",
+        ],
+    );
+    assert!(
+        stdout.contains("requests: 5 ok, 0 failed, 3 rate limited (429)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rate limit: lowest remaining requests 0 of 5 (0.0%)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("429s: 3, retry-after 12s; the first was answer 6"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_ratelimit_remaining_requests", "max"), 4.0);
+    assert_eq!(stat(&doc, "llm_ratelimit_headroom", "min"), 0.0);
+    assert_eq!(stat(&doc, "llm_requests", "count"), 8.0);
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 50.0);
+}
+
+#[test]
+fn cold_start_sets_the_first_request_after_idle_against_the_warm_median() {
+    let target = mock();
+    let url = target.url("");
+    let dir = std::env::temp_dir().join(format!("brunt-llm-cold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("cold.json");
+    // The mock adds 300 ms to the first token after 400 ms with nothing in flight: 100 ms of
+    // idle stays warm, 700 ms goes cold.
+    let out = brunt(&[
+        "llm",
+        &url,
+        "--model",
+        "m",
+        "--cold-start",
+        "100ms,700ms",
+        "-n",
+        "3",
+        "-H",
+        "x-mock-cold-start-ms: 300",
+        "-H",
+        "x-mock-cold-after-ms: 400",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout.contains("warm (p50 of 3)"), "{stdout}");
+    assert!(stdout.contains("after 700ms"), "{stdout}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let warm = doc["warm_ttft_ms"].as_f64().unwrap();
+    assert!((warm - 40.0).abs() < 20.0, "warm ttft {warm}");
+    let cold = |i: usize| doc["cold"][i]["ttft_ms"].as_f64().unwrap() - warm;
+    assert!(cold(0) < 100.0, "after 100ms: +{}", cold(0));
+    assert!(
+        cold(1) >= 290.0 && cold(1) < 500.0,
+        "after 700ms: +{}",
+        cold(1)
+    );
+    assert_eq!(doc["cold"][1]["idle_seconds"], 0.7);
+}
+
+/// Runs `script` with `brunt run` against the mock and returns its summary export and output.
+fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
+    let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    let export = dir.join(format!("{name}.json"));
+    let env = format!("U={}", target.url(""));
+    let out = brunt(&[
+        "run",
+        "-q",
+        "-e",
+        &env,
+        "--summary-export",
+        export.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let doc = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    (doc, text)
+}
+
+#[test]
+fn xk6_sse_scripts_run_unchanged_on_k6_x_sse() {
+    let target = mock();
+    // xk6-sse's README example, against the mock's stream: a role chunk, 10 tokens, the finish
+    // chunk, [DONE] (no usage asked): 13 events per stream, the handler closing after the 5th
+    // in the second iteration.
+    let (doc, text) = run_script(
+        &target,
+        "sse.js",
+        r#"
+import sse from 'k6/x/sse';
+import { check } from 'k6';
+export const options = { iterations: 2, thresholds: { sse_event: ['count==18'] } };
+export default function () {
+  let events = 0;
+  let opened = false;
+  const res = sse.open(`${__ENV.U}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    headers: { 'content-type': 'application/json' },
+    tags: { my_k6s_tag: 'hello sse' },
+  }, function (client) {
+    client.on('open', () => { opened = true; });
+    client.on('event', (event) => {
+      events++;
+      if (__ITER === 1 && events === 5) client.close();
+      if (event.data !== '[DONE]') JSON.parse(event.data);
+    });
+    client.on('error', (e) => { throw new Error(e.error()); });
+  });
+  check(res, {
+    'status is 200': (r) => r && r.status === 200,
+    'sse content type': (r) => r.headers['Content-Type'] === 'text/event-stream',
+    'opened': () => opened,
+    'all events': () => events === (__ITER === 0 ? 13 : 5),
+  });
+}
+"#,
+    );
+    assert_eq!(stat(&doc, "checks", "fails"), 0.0, "{text}");
+    assert_eq!(stat(&doc, "sse_event", "count"), 18.0);
+    assert_eq!(stat(&doc, "http_reqs", "count"), 2.0);
+    // A connection that fails gives the response's error and no handler call.
+    let (_, text) = run_script(
+        &target,
+        "sse_refused.js",
+        r#"
+import sse from 'k6/x/sse';
+export default function () {
+  const res = sse.open('http://127.0.0.1:1/x', (client) => { throw new Error('not called'); });
+  console.log(`refused: status=${res.status} error=${res.error !== ''}`);
+}
+"#,
+    );
+    assert!(text.contains("refused: status=0 error=true"), "{text}");
+}
+
+#[test]
+fn brunt_llm_in_scripts_records_the_llm_metrics_with_thresholds() {
+    let target = mock();
+    let (doc, text) = run_script(
+        &target,
+        "llm.js",
+        r#"
+import llm from 'brunt/llm';
+import { check } from 'k6';
+export const options = {
+  iterations: 4,
+  thresholds: { llm_ttft: ['p(50)<1000'], 'llm_requests{outcome:stream_cut}': ['count==1'] },
+};
+export default function () {
+  const cut = __ITER === 3;
+  const r = llm.chat({
+    url: __ENV.U, model: 'm', max_tokens: 7,
+    messages: [{ role: 'user', content: 'one two three' }],
+    headers: cut ? { 'x-mock-fault': 'cut' } : {}, tags: { feature: 'chat' },
+  });
+  if (cut) {
+    check(r, { 'cut is a failure': (x) => x.error_cause === 'stream_cut' && x.error.startsWith('stream cut') });
+    return;
+  }
+  check(r, {
+    'status 200': (x) => x.status === 200 && x.error === null,
+    'usage': (x) => x.usage.completion_tokens === 7 && x.usage.prompt_tokens === 3,
+    'text': (x) => x.text === 'The quick brown fox jumps over the',
+    'timings': (x) => x.ttft >= 40 && x.tpot > 0 && x.itl.length === 6 && x.chunks === 7,
+  });
+  const c = llm.complete({ url: __ENV.U, model: 'm', prompt: 'a b', max_tokens: 2, stream: false });
+  check(c, { 'whole answer': (x) => x.status === 200 && x.text === 'The quick' && x.ttft === null });
+}
+"#,
+    );
+    assert_eq!(stat(&doc, "checks", "fails"), 0.0, "{text}");
+    // 3 chats of 7 tokens and 3 completions of 2.
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 27.0);
+    assert_eq!(stat(&doc, "llm_requests", "count"), 7.0);
+    let tpot = stat(&doc, "llm_tpot", "med");
+    assert!((tpot - 5.0).abs() <= 1.0, "tpot p50 {tpot}");
+}
+
+#[test]
 fn bad_flags_and_files_name_themselves() {
     let target = mock();
     let url = target.url("");
@@ -170,6 +502,59 @@ fn bad_flags_and_files_name_themselves() {
         "--slo",
     );
     fails_with(&["llm", &url, "--model", "m", "--rate", "0"], 1, "--rate");
+    fails_with(
+        &[
+            "llm",
+            &url,
+            "--model",
+            "m",
+            "--rate",
+            "1",
+            "--burstiness",
+            "0",
+        ],
+        1,
+        "--burstiness 0",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--burstiness", "2"],
+        2,
+        "--rate",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--sweep", "rate=1", "-n", "3"],
+        1,
+        "--duration",
+    );
+    fails_with(
+        &[
+            "llm",
+            &url,
+            "--model",
+            "m",
+            "--sweep",
+            "rate=auto",
+            "-d",
+            "1s",
+        ],
+        1,
+        "--slo",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--cold-start", "soon"],
+        1,
+        "--cold-start 'soon'",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--export", "x.json"],
+        2,
+        "--sweep",
+    );
+    fails_with(
+        &["llm", &url, "--model", "m", "--sweep", "speed=1"],
+        1,
+        "--sweep 'speed=1'",
+    );
     fails_with(
         &[
             "llm",

@@ -28,6 +28,8 @@ mod reset_peer;
 mod slicer;
 mod slow_close;
 mod slow_connect;
+mod sse_cut;
+mod sse_delay;
 mod timeout;
 
 /// Which way data flows through a link.
@@ -324,6 +326,8 @@ toxic_kinds! {
     HttpStatus => http_status::HttpStatus,
     HttpLatency => http_latency::HttpLatency,
     HttpReset => http_reset::HttpReset,
+    SseDelay => sse_delay::SseDelay,
+    SseCut => sse_cut::SseCut,
 }
 
 impl ToxicKind {
@@ -366,6 +370,34 @@ where
 /// larger than the latency) count as zero.
 pub(crate) fn millis(ms: i64) -> Duration {
     Duration::from_millis(ms.max(0) as u64)
+}
+
+/// Splits a byte stream at the ends of server-sent events (a blank line: `\n\n`, whose two
+/// line feeds may arrive in different chunks), for the SSE toxics.
+#[derive(Debug, Default)]
+pub(crate) struct EventSplitter {
+    /// The last byte seen was a line feed.
+    after_lf: bool,
+}
+
+impl EventSplitter {
+    /// `data` cut after each event's end: each part, and whether it ends an event.
+    pub(crate) fn split(&mut self, data: Bytes) -> Vec<(Bytes, bool)> {
+        let mut parts = Vec::new();
+        let mut from = 0;
+        for (i, &b) in data.iter().enumerate() {
+            let ends = b == b'\n' && self.after_lf;
+            self.after_lf = b == b'\n' && !ends;
+            if ends {
+                parts.push((data.slice(from..=i), true));
+                from = i + 1;
+            }
+        }
+        if from < data.len() {
+            parts.push((data.slice(from..), false));
+        }
+        parts
+    }
 }
 
 /// A piece leaving a FIFO stage may not overtake what the stage emitted before.
@@ -457,6 +489,80 @@ pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_split_at_blank_lines_across_chunks() {
+        let mut s = EventSplitter::default();
+        let parts = s.split(Bytes::from_static(b"data: a\n\ndata: b\n"));
+        assert_eq!(
+            parts,
+            [
+                (Bytes::from_static(b"data: a\n\n"), true),
+                (Bytes::from_static(b"data: b\n"), false)
+            ]
+        );
+        assert_eq!(
+            s.split(Bytes::from_static(b"\n\r\n")),
+            [
+                (Bytes::from_static(b"\n"), true),
+                (Bytes::from_static(b"\r\n"), false)
+            ]
+        );
+    }
+
+    fn stamps(kind: &ToxicKind, chunks: &[(u64, &'static [u8])]) -> Vec<(u64, String)> {
+        let t0 = Instant::now();
+        let mut stage = kind.stage(t0);
+        let mut rng = <SmallRng as rand::SeedableRng>::seed_from_u64(1);
+        let mut cx = StageCx {
+            rng: &mut rng,
+            toxicity: 1.0,
+        };
+        let mut out = Vec::new();
+        for &(ms, bytes) in chunks {
+            let piece = Piece::data(t0 + Duration::from_millis(ms), Bytes::from_static(bytes));
+            stage.push(piece, &mut cx, &mut out);
+        }
+        out.iter()
+            .map(|p| {
+                let ms = p.at.duration_since(t0).as_millis() as u64;
+                match &p.body {
+                    Body::Data(b) => (ms, String::from_utf8_lossy(b).into_owned()),
+                    Body::Act(a) => (ms, format!("{a:?}")),
+                    Body::Eof => (ms, "eof".into()),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sse_delay_spaces_events_and_sse_cut_resets_after_n() {
+        let delay = ToxicKind::parse("sse_delay", Some(&serde_json::json!({"delay": 20}))).unwrap();
+        // Events arriving 5 ms apart leave 20 ms apart; the first 20 ms late; the bytes of an
+        // unfinished event pass at once.
+        let got = stamps(
+            &delay,
+            &[
+                (0, b"HTTP/1.1 200 OK\r\n\r\ndata: 1\n\n"),
+                (5, b"data: 2\n\nda"),
+                (10, b"ta: 3\n\n"),
+                (100, b"data: 4\n\n"),
+            ],
+        );
+        let at: Vec<u64> = got.iter().map(|(ms, _)| *ms).collect();
+        assert_eq!(at, [20, 40, 40, 60, 120], "{got:?}");
+        let cut = ToxicKind::parse("sse_cut", Some(&serde_json::json!({"events": 2}))).unwrap();
+        let got = stamps(
+            &cut,
+            &[
+                (0, b"data: 1\n\ndata: 2\n\ndata: 3\n\n"),
+                (5, b"data: 4\n\n"),
+            ],
+        );
+        let bodies: Vec<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+        assert_eq!(bodies, ["data: 1\n\n", "data: 2\n\n", "Reset"]);
+        assert!(ToxicKind::parse("sse_delay", Some(&serde_json::json!({"delay": -1}))).is_err());
+    }
 
     #[test]
     fn path_patterns() {

@@ -6,9 +6,10 @@
 
 use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
-use crate::arrival::{constant_arrival_times, ramping_arrival_times};
-use crate::plan::{Executor, Scenario};
-use crate::segment::ExecutionTuple;
+use crate::arrival::{
+    constant_arrival_times, gamma_arrival_times, ramping_arrival_times, Arrivals,
+};
+use crate::plan::{Executor, Plan, Scenario};
 use crate::vu::VuFactory;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -23,12 +24,13 @@ pub(super) fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
 }
 
 /// An arrival-rate scenario's pre-allocated VUs on this instance and the offsets of this
-/// instance's iterations (striped by k6's tuple re-cut by `maxVUs`); None for other executors
-/// or when this instance has no VUs for it.
+/// instance's iterations (striped by k6's tuple re-cut by `maxVUs`, spaced as the plan's
+/// [`Arrivals`] say); None for other executors or when this instance has no VUs for it.
 fn arrival_schedule(
     executor: &Executor,
-    tuple: &ExecutionTuple,
+    plan: &Plan,
 ) -> Option<(u64, Box<dyn Iterator<Item = Duration>>)> {
+    let tuple = plan.tuple();
     let times: Box<dyn Iterator<Item = Duration>> = match executor {
         Executor::ConstantArrivalRate {
             rate,
@@ -38,7 +40,14 @@ fn arrival_schedule(
             ..
         } => {
             let recut = tuple.for_value(*max_vus)?;
-            Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut))
+            match plan.arrivals() {
+                Arrivals::Ticker => {
+                    Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut))
+                }
+                Arrivals::Gamma { burstiness, seed } => Box::new(gamma_arrival_times(
+                    *rate, *time_unit, *duration, burstiness, seed, &recut,
+                )),
+            }
         }
         Executor::RampingArrivalRate {
             start_rate,
@@ -90,7 +99,7 @@ impl<F: VuFactory> Worker<F> {
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
         let spec = self.spec(si).clone();
-        let Some((pre, times)) = arrival_schedule(&spec.executor, self.shared.plan.tuple()) else {
+        let Some((pre, times)) = arrival_schedule(&spec.executor, &self.shared.plan) else {
             return;
         };
         let workers = arrival_workers(pre, self.shared.workers);

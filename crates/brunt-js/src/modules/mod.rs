@@ -12,8 +12,10 @@ pub(crate) mod globals;
 pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
+pub(crate) mod llm;
 pub(crate) mod metrics;
 pub(crate) mod secrets;
+pub(crate) mod sse;
 pub(crate) mod text_encoding;
 pub(crate) mod timers;
 pub(crate) mod webcrypto;
@@ -62,6 +64,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "fs" => fs::install(&ctx, &native, &h, &files)?,
                 "csv" => csv::install(&ctx, &native, &h, &files)?,
                 "secrets" => secrets::install(&ctx, &native, &h)?,
+                "sse" => sse::install(&ctx, &native, &h)?,
+                "llm" => llm::install(&ctx, &native, &h)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)
