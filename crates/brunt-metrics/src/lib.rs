@@ -17,5 +17,5 @@ pub use selector::{MetricSelector, SelectorError};
 pub use tags::TagSet;
 pub use threshold::{
     Aggregation, ExprError, MetricThresholds, Operator, Threshold, ThresholdError, ThresholdExpr,
-    ThresholdResult, Thresholds,
+    ThresholdResult, Thresholds, Unit,
 };

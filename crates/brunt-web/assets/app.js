@@ -273,8 +273,8 @@
     var ul = $("scenarios");
     ul.textContent = "";
     data.scenarios.forEach(function (s) { ul.appendChild(el("li", s)); });
-    table("thresholds", ["metric", "threshold", "verdict"], data.thresholds.map(function (t) {
-      return [t.metric, t.source, verdictCell(t.ok)];
+    table("thresholds", ["metric", "threshold", "observed", "margin", "verdict"], data.thresholds.map(function (t) {
+      return [t.metric, t.source, t.observed_text || "–", el("td", t.margin_text || "–", t.ok ? "" : "bad"), verdictCell(t.ok)];
     }));
     renderExperiment();
     renderCards();

@@ -4,9 +4,12 @@
 //! latency histogram). It is built the same way live from the run's ticks and later from a
 //! results file, so both pages agree.
 
-use brunt_metrics::{builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, TrendAgg};
-use brunt_output::{Results, Verdict};
-use serde::{Deserialize, Serialize};
+use brunt_metrics::{
+    builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, ThresholdResult, TrendAgg,
+};
+use brunt_output::verdict::VerdictView;
+use brunt_output::Results;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,8 +26,10 @@ pub struct ReportData {
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s`.
     pub scenarios: Vec<String>,
     pub points: Vec<Point>,
-    /// Current verdicts (live), final ones at the end.
-    pub thresholds: Vec<Verdict>,
+    /// Current verdicts (live), final ones at the end; the page gets each with its observed
+    /// value and margin worded as the terminal words them.
+    #[serde(serialize_with = "worded")]
+    pub thresholds: Vec<ThresholdResult>,
     /// Present once the run has ended.
     pub summary: Option<FinalSummary>,
     /// A chaos experiment's faults, phases and probes (the game-day report).
@@ -33,6 +38,11 @@ pub struct ReportData {
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
+}
+
+/// Verdicts as the pages receive them.
+pub(crate) fn worded<S: Serializer>(v: &[ThresholdResult], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(VerdictView::from))
 }
 
 /// A tick closer than this to the previous point is folded into it (the end of a run rarely

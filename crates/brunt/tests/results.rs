@@ -45,6 +45,11 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
     let html = std::fs::read_to_string(&report).unwrap();
     // `<` is escaped inside the page's script.
     assert!(html.contains(r#""metric":"http_req_failed","source":"rate\u003c0.01","ok":true"#));
+    // The report's threshold table shows what the summary shows: the value and the margin.
+    assert!(
+        html.contains(r#""observed_text":"rate=0.00%","margin_text":"passed by 1.00%""#),
+        "the verdict's observed value and margin are worded for the page"
+    );
     let out = brunt(&[
         "quick",
         &format!("http://{}/delay/20", target.local_addr()),
@@ -55,8 +60,15 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         "-q",
         "--out",
         &format!("results={}", s(&slow)),
+        "--threshold",
+        "http_req_duration: p(95)<10",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(99), "{}", stderr(&out));
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("✗ 'p(95)<10' p(95)=2") && summary.contains("ms (missed by 1"),
+        "{summary}"
+    );
 
     let rebuilt = dir.path().join("rebuilt.html");
     let out = brunt(&["report", s(&fast), "-o", s(&rebuilt)]);
@@ -101,13 +113,27 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         stdout(&out),
         stderr(&out)
     );
+    let table = stdout(&out);
+    assert!(table.contains("✗ http_req_duration p(95)"), "{table}");
+    // Each run's verdicts with their values in the metric's unit; the baseline had no such
+    // threshold.
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("http_req_duration") && l.contains("p(95)<10"))
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        stdout(&out).contains("✗ http_req_duration p(95)"),
-        "{}",
-        stdout(&out)
+        row.contains("  -  ") && row.contains("✗ p(95)=2") && row.contains("ms, missed by 1"),
+        "{row}"
     );
+    assert!(table.contains("http_req_duration    p(95)"), "{table}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert!(
+        xml.contains(
+            "message=\"threshold &apos;p(95)&lt;10&apos; on http_req_duration failed: p(95)=2"
+        ) && xml.contains("ms, missed by 1"),
+        "{xml}"
+    );
 
     // A bad gate, a file of another kind: clear errors naming them.
     fails_with(
