@@ -68,7 +68,6 @@ pub fn run(args: LlmArgs) -> Result<i32> {
             summary_export: args.summary_export.clone(),
             summary,
             quiet: args.quiet,
-            planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window: None,
         },
