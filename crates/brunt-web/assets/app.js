@@ -201,21 +201,37 @@
     document.body.setAttribute("data-charts", String(Object.keys(charts).length));
   }
 
+  function pct(v) { return v === null || v === undefined ? "–" : num(v * 100, 2) + " %"; }
+
+  // A finished run's tiles give the whole run; a live one's the last second.
   function renderCards() {
     var box = $("cards");
     box.textContent = "";
-    var pts = data.points;
-    var last = pts.length ? pts[pts.length - 1] : null;
-    var reqs = 0;
-    pts.forEach(function (p, i) { reqs += p.rps * (p.t - (i ? pts[i - 1].t : 0)); });
-    var cards = [
-      ["elapsed", last ? num(last.t, 0) + " s" : "–"],
-      ["requests", num(reqs, 0)],
-      ["req/s now", last ? num(last.rps, 1) : "–"],
-      ["errors now", last ? num(last.err * 100, 2) + " %" : "–"],
-      ["p95 now", last ? ms(last.p95) : "–"],
-      ["VUs", last ? num(last.vus, 0) : "–"]
-    ];
+    var cards;
+    if (data.summary) {
+      var t = data.summary.totals;
+      cards = [
+        ["duration", num(data.summary.elapsed, 1) + " s"],
+        ["requests", num(t.requests, 0)],
+        ["mean req/s", num(t.rate, 1)],
+        ["errors (run)", pct(t.error_share)],
+        ["p95 (run)", ms(t.p95)],
+        ["peak VUs", num(t.peak_vus, 0)]
+      ];
+    } else {
+      var pts = data.points;
+      var last = pts.length ? pts[pts.length - 1] : null;
+      var reqs = 0;
+      pts.forEach(function (p, i) { reqs += p.rps * (p.t - (i ? pts[i - 1].t : 0)); });
+      cards = [
+        ["elapsed", last ? num(last.t, 0) + " s" : "–"],
+        ["requests", num(reqs, 0)],
+        ["req/s now", last ? num(last.rps, 1) : "–"],
+        ["errors now", last ? pct(last.err) : "–"],
+        ["p95 now", last ? ms(last.p95) : "–"],
+        ["VUs now", last ? num(last.vus, 0) : "–"]
+      ];
+    }
     cards.forEach(function (c) {
       var d = el("div", null, "card");
       d.appendChild(el("div", c[1], "v"));

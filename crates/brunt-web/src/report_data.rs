@@ -88,6 +88,9 @@ pub struct Breakdown {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FinalSummary {
     pub elapsed: f64,
+    /// Run-wide figures for a finished report's header tiles (a live page shows the last
+    /// second's instead).
+    pub totals: Totals,
     pub metrics: Vec<MetricRow>,
     pub endpoints: Vec<Endpoint>,
     /// Requests by `status`, then by `error_code` where one was set.
@@ -100,6 +103,35 @@ pub struct FinalSummary {
     pub saturation: Option<String>,
     /// Output problems, e.g. samples a down backend never got.
     pub notes: Vec<String>,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub requests: f64,
+    /// Requests per second over the whole run.
+    pub rate: f64,
+    /// Failed requests over all requests (`http_req_failed`), 0 to 1; None without requests.
+    pub error_share: Option<f64>,
+    /// `http_req_duration`'s p95 over the whole run, in ms; None without requests.
+    pub p95: Option<f64>,
+    /// The most VUs active at once.
+    pub peak_vus: f64,
+}
+
+impl Totals {
+    fn new(totals: &Snapshot, secs: f64) -> Totals {
+        let stat = |id, name| totals.metric(id).and_then(|a| a.stat(name, secs));
+        let requests = stat(builtin::HTTP_REQS, "count").unwrap_or(0.0);
+        let requested = requests > 0.0;
+        Totals {
+            requests,
+            rate: stat(builtin::HTTP_REQS, "rate").unwrap_or(0.0),
+            error_share: stat(builtin::HTTP_REQ_FAILED, "rate").filter(|_| requested),
+            p95: stat(builtin::HTTP_REQ_DURATION, "p(95)").filter(|_| requested),
+            peak_vus: stat(builtin::VUS, "max").unwrap_or(0.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -371,6 +403,7 @@ impl FinalSummary {
             .unwrap_or_default();
         FinalSummary {
             elapsed: secs,
+            totals: Totals::new(totals, secs),
             metrics,
             endpoints: endpoints
                 .into_iter()
@@ -514,6 +547,11 @@ mod tests {
         let s = data.summary.unwrap();
         let reqs: f64 = s.endpoints.iter().map(|e| e.reqs).sum();
         assert_eq!(reqs, 150.0);
+        // The header tiles' run-wide figures.
+        let t = &s.totals;
+        assert_eq!((t.requests, t.rate, t.peak_vus), (150.0, 150.0, 4.0));
+        assert!((t.error_share.unwrap() - 0.1).abs() < 0.01, "{t:?}");
+        assert!((t.p95.unwrap() - 40.0).abs() < 0.1, "{t:?}");
         let b = s.endpoints.iter().find(|e| e.name == "b").unwrap();
         assert_eq!((b.method.as_str(), b.failed), ("GET", 5.0));
         let statuses: Vec<(&str, f64)> = s

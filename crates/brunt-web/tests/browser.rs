@@ -172,6 +172,9 @@ fn the_report_renders_offline_with_charts_and_tables() {
         data.push_interval(elapsed, series, registry);
         if last {
             data.finish(total, registry, elapsed);
+            let mut t = Thresholds::default();
+            t.add_cli("http_req_duration: p(95)<30", registry).unwrap();
+            data.thresholds = t.evaluate(total, elapsed);
         }
     });
     let page = dir.path().join("report.html");
@@ -191,6 +194,25 @@ fn the_report_renders_offline_with_charts_and_tables() {
     assert!(
         dom.contains("login") && dom.contains("orders"),
         "endpoint table"
+    );
+    // A finished report's tiles give the whole run: 2000 requests in 10 s, at most 50 VUs.
+    for tile in [
+        "<div class=\"v\">2,000</div><div class=\"k\">requests</div>",
+        "<div class=\"v\">200</div><div class=\"k\">mean req/s</div>",
+        "<div class=\"v\">2 %</div><div class=\"k\">errors (run)</div>",
+        "<div class=\"k\">p95 (run)</div>",
+        "<div class=\"v\">50</div><div class=\"k\">peak VUs</div>",
+    ] {
+        assert!(dom.contains(tile), "{tile} in {dom}");
+    }
+    assert!(
+        !dom.contains("<div class=\"k\">req/s now</div>"),
+        "no last-second tiles once finished"
+    );
+    // The threshold table shows the observed value and how far it missed, as the summary.
+    assert!(
+        dom.contains("p(95)=") && dom.contains("missed by"),
+        "threshold table: {dom}"
     );
 
     let shot = dir.path().join("report.png");
@@ -267,6 +289,10 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
     assert!(body.contains("data-points=\"10\""), "{body}");
     assert!(body.contains("data-charts=\"7\""), "{body}");
     assert!(dom.contains("running"), "status says the run goes on");
+    assert!(
+        dom.contains("<div class=\"k\">req/s now</div>"),
+        "a live page's tiles are the last second's"
+    );
 
     let shot = dir.path().join("dashboard.png");
     browse(
