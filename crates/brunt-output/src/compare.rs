@@ -382,6 +382,16 @@ fn fmt_num(v: f64) -> String {
 
 /// The side-by-side table: overall metrics first, then per-endpoint sub-metrics.
 pub fn table(baseline: &RunStats, new: &RunStats) -> String {
+    aligned(METRIC_HEADER, &metric_rows(baseline, new), 2)
+}
+
+/// The columns of [`metric_rows`].
+pub const METRIC_HEADER: [&str; 5] = ["metric", "stat", "baseline", "new", "delta"];
+/// The columns of [`threshold_rows`].
+pub const THRESHOLD_HEADER: [&str; 4] = ["threshold", "expression", "baseline", "new"];
+
+/// [`table`]'s rows, values worded with their units.
+pub fn metric_rows(baseline: &RunStats, new: &RunStats) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = Vec::new();
     let mut keys: Vec<&String> = baseline
         .metrics
@@ -430,7 +440,7 @@ pub fn table(baseline: &RunStats, new: &RunStats) -> String {
             ]);
         }
     }
-    aligned(["metric", "stat", "baseline", "new", "delta"], &rows, 2)
+    rows
 }
 
 /// A table with a header, columns padded to their widest cell: text aligned left, figures
@@ -476,6 +486,11 @@ fn stat_unit(metric_type: MetricType, value_type: ValueType, stat: &str) -> Unit
 /// Every threshold of either run with its observed value and margin in each:
 /// `http_req_duration  p(95)<100  ✓ p(95)=10ms, passed by 90ms  ✗ p(95)=150ms, missed by 50ms`.
 pub fn threshold_table(baseline: &RunStats, new: &RunStats) -> String {
+    aligned(THRESHOLD_HEADER, &threshold_rows(baseline, new), 4)
+}
+
+/// [`threshold_table`]'s rows (`-` where a run has no such threshold).
+pub fn threshold_rows(baseline: &RunStats, new: &RunStats) -> Vec<[String; 4]> {
     let mut keys: Vec<(&str, &str)> = Vec::new();
     for t in baseline.thresholds.iter().chain(&new.thresholds) {
         let key = (t.metric_name.as_str(), t.source.as_str());
@@ -499,8 +514,7 @@ pub fn threshold_table(baseline: &RunStats, new: &RunStats) -> String {
             .trim_end()
             .to_string()
     };
-    let rows: Vec<[String; 4]> = keys
-        .iter()
+    keys.iter()
         .map(|&k| {
             [
                 k.0.to_string(),
@@ -509,8 +523,7 @@ pub fn threshold_table(baseline: &RunStats, new: &RunStats) -> String {
                 cell(new, k),
             ]
         })
-        .collect();
-    aligned(["threshold", "expression", "baseline", "new"], &rows, 4)
+        .collect()
 }
 
 /// Runs `brunt compare`: prints the table and the gates, writes `--junit`, returns the exit code

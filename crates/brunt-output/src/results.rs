@@ -31,7 +31,7 @@ pub enum ResultsError {
     Io { path: String, error: io::Error },
     #[error("'{path}' is not a brunt results file (its first line is not a brunt-results header)")]
     NotResults { path: String },
-    #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}")]
+    #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}{}", if *found > RESULTS_VERSION { " (the file was written by a newer brunt: read it with that version or newer)" } else { "" })]
     Version { path: String, found: u64 },
     #[error("results file '{path}' is corrupt at line {line}: {reason}")]
     Corrupt {

@@ -35,9 +35,29 @@ pub struct ReportData {
     /// A chaos experiment's faults, phases and probes (the game-day report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::game_day::GameDay>,
+    /// A baseline run drawn under this one (`brunt report BASELINE CURRENT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Overlay>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
+}
+
+/// A baseline run beside this one: its seconds on the same charts, aligned by elapsed time,
+/// and `brunt compare`'s tables.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overlay {
+    /// The two results files, as given.
+    pub baseline: String,
+    pub current: String,
+    /// The baseline's seconds.
+    pub points: Vec<Point>,
+    /// Each threshold's verdict in both runs, then each metric's and endpoint's figures and
+    /// change, worded as `brunt compare` prints them.
+    pub thresholds: Vec<[String; 4]>,
+    pub metrics: Vec<[String; 5]>,
+    /// What the reader must know to trust the picture (different scenarios, a run cut short).
+    pub notes: Vec<String>,
 }
 
 /// Verdicts as the pages receive them.
@@ -287,12 +307,27 @@ impl ReportData {
             data.push_interval(i.elapsed, &i.series, &results.registry);
         }
         data.finish(&results.totals(), &results.registry, results.elapsed());
-        if let Some(end) = &results.end {
-            data.thresholds = end.thresholds.clone();
-            data.scenarios = end.scenarios.clone();
+        match &results.end {
+            Some(end) => {
+                data.thresholds = end.thresholds.clone();
+                data.scenarios = end.scenarios.clone();
+            }
+            None => {
+                if let Some(s) = &mut data.summary {
+                    s.notes.push(cut_short(results));
+                }
+            }
         }
         data
     }
+}
+
+/// The note on a results file without its end record.
+pub(crate) fn cut_short(results: &Results) -> String {
+    format!(
+        "the run was cut short (its results file has no end record): its {:.1} s of data are drawn and its thresholds were never judged",
+        results.elapsed().as_secs_f64()
+    )
 }
 
 /// Requests, failures and durations of one group in one second.

@@ -142,6 +142,54 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         "--max-regression 'p95 10%'",
     );
     fails_with(&["report", s(&report)], 1, "is not a brunt results file");
+
+    // Two runs one after the other: overlaid, the slower one over the baseline.
+    let diff = dir.path().join("diff.html");
+    let out = brunt(&["report", s(&fast), s(&slow), "--out", s(&diff)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&diff).unwrap();
+    let overlay = html
+        .split("\"overlay\":")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no overlay in the page"));
+    assert!(
+        overlay.contains(&format!("\"baseline\":\"{}\"", s(&fast)))
+            && overlay.contains("\"points\":[{\"t\":"),
+        "the baseline's seconds are in the page"
+    );
+    assert!(
+        overlay.contains(r#""p(95)\u003c10","-","✗ p(95)=2"#),
+        "compare's verdicts: {overlay}"
+    );
+    assert!(
+        overlay.contains("the runs had different scenarios"),
+        "40 and 200 iterations are not the same test: {overlay}"
+    );
+
+    // A run cut short (no end record) is drawn and marked; a newer format is refused by name.
+    let text = std::fs::read_to_string(&slow).unwrap();
+    let cut = dir.path().join("cut.json");
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n")).unwrap();
+    let out = brunt(&["report", s(&fast), s(&cut), "--out", s(&diff)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&diff).unwrap();
+    assert!(
+        html.contains(&format!("{}: the run was cut short", s(&cut))),
+        "the partial run is marked"
+    );
+    let newer = dir.path().join("newer.json");
+    std::fs::write(&newer, text.replacen("\"version\":1", "\"version\":2", 1)).unwrap();
+    fails_with(
+        &["report", s(&fast), s(&newer), "--out", s(&diff)],
+        1,
+        "is format version 2; this brunt reads version 1 (the file was written by a newer brunt",
+    );
+    fails_with(
+        &["report", s(&fast), "--overlay", "--out", s(&diff)],
+        1,
+        "--overlay draws two runs: give BASELINE CURRENT, not 1 file(s)",
+    );
 }
 
 #[test]
