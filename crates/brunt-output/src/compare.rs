@@ -55,9 +55,9 @@ pub struct CompareArgs {
 }
 
 /// "12.50% worse" or "3.00% better".
-fn change(worse_by: f64, unit: &str) -> String {
+fn change(worse_by: f64, shown: String) -> String {
     let word = if worse_by > 0.0 { "worse" } else { "better" };
-    format!("{:.2}{unit} {word}", worse_by.abs())
+    format!("{shown} {word}")
 }
 
 /// One run's numbers: metric key (with `{tag:value}` for sub-metrics) to statistic to value.
@@ -172,6 +172,15 @@ impl Gate {
                 });
             }
         };
+        let unit = stat_unit(
+            metric_type_of(&baseline.metrics[&self.metric]),
+            baseline
+                .contains
+                .get(self.metric.split('{').next().unwrap_or(&self.metric))
+                .copied()
+                .unwrap_or(ValueType::Default),
+            &self.stat,
+        );
         let worse_by = if self.higher_is_better() {
             b - n
         } else {
@@ -187,21 +196,27 @@ impl Gate {
             } else {
                 worse_by / b.abs() * 100.0
             };
-            (pct > self.limit, change(pct, "%"))
+            (pct > self.limit, change(pct, format!("{:.2}%", pct.abs())))
         } else {
-            (worse_by > self.limit, change(worse_by, ""))
+            (
+                worse_by > self.limit,
+                change(worse_by, verdict::value(worse_by.abs(), unit)),
+            )
         };
         Ok(GateResult {
             gate: self.clone(),
             ok: !exceeded,
             detail: format!(
-                "{} {}: {} -> {} ({measured}, limit {}{})",
+                "{} {}: {} -> {} ({measured}, limit {})",
                 self.metric,
                 self.stat,
-                fmt_num(b),
-                fmt_num(n),
-                self.limit,
-                if self.relative { "%" } else { "" }
+                verdict::value(b, unit),
+                verdict::value(n, unit),
+                if self.relative {
+                    format!("{}%", self.limit)
+                } else {
+                    verdict::value(self.limit, unit)
+                }
             ),
         })
     }
@@ -370,14 +385,6 @@ fn stats(agg: &Agg, secs: f64) -> BTreeMap<String, f64> {
         .iter()
         .filter_map(|n| agg.stat(n, secs).map(|v| (n.to_string(), v)))
         .collect()
-}
-
-fn fmt_num(v: f64) -> String {
-    if v.abs() >= 100.0 || v == v.trunc() {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    }
 }
 
 /// The side-by-side table: overall metrics first, then per-endpoint sub-metrics.
@@ -605,7 +612,19 @@ mod tests {
         assert!(p95.check(&base, &run(10.9, 1000.0)).unwrap().ok);
         let r = p95.check(&base, &run(11.5, 1000.0)).unwrap();
         assert!(!r.ok);
-        assert!(r.detail.contains("15.00% worse"), "{}", r.detail);
+        assert_eq!(
+            r.detail,
+            "http_req_duration p(95): 10ms -> 11.5ms (15.00% worse, limit 10%)"
+        );
+        // An absolute limit is in the metric's unit, and so is the change.
+        let r = Gate::parse("http_req_duration p(95)=1")
+            .unwrap()
+            .check(&base, &run(11.5, 1000.0))
+            .unwrap();
+        assert_eq!(
+            r.detail,
+            "http_req_duration p(95): 10ms -> 11.5ms (1.5ms worse, limit 1ms)"
+        );
         let rps = Gate::parse("http_reqs rate=5%").unwrap();
         assert!(
             rps.check(&base, &run(10.0, 2000.0)).unwrap().ok,
