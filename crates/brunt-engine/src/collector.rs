@@ -143,6 +143,12 @@ impl State {
                     dropped_iterations: c.dropped,
                     active_vus: c.active,
                     done: c.done,
+                    start: s.start_time,
+                    duration: s.regular_duration(),
+                    graceful_stop: s.graceful_stop,
+                    max_vus: s.max_vus(tuple),
+                    planned_iterations: s.total_iterations(tuple),
+                    rate: s.rate_at(tuple, elapsed.saturating_sub(s.start_time)),
                 }
             })
             .collect();

@@ -503,6 +503,46 @@ impl Scenario {
         }
     }
 
+    /// An arrival-rate scenario's target rate on this instance, in iterations per second, `t`
+    /// after its start: ramping stages change it linearly, as k6 ramps. None for the
+    /// closed-model executors.
+    pub fn rate_at(&self, tuple: &ExecutionTuple, t: Duration) -> Option<f64> {
+        match &self.executor {
+            Executor::ConstantArrivalRate {
+                rate,
+                time_unit,
+                max_vus,
+                ..
+            } => Some(if *max_vus == 0 {
+                0.0
+            } else {
+                *rate as f64 / time_unit.as_secs_f64() * tuple.scale(*max_vus) as f64
+                    / *max_vus as f64
+            }),
+            Executor::RampingArrivalRate {
+                start_rate,
+                time_unit,
+                stages,
+                ..
+            } => {
+                let (mut from, mut begin) = (*start_rate as f64, Duration::ZERO);
+                let mut now = from;
+                for stage in stages {
+                    let end = begin + stage.duration;
+                    let to = stage.target as f64;
+                    if t < end {
+                        let into = (t - begin).as_secs_f64() / stage.duration.as_secs_f64();
+                        now = from + (to - from) * into;
+                        break;
+                    }
+                    (from, begin, now) = (to, end, to);
+                }
+                Some(now / time_unit.as_secs_f64() * tuple.segment().length().to_f64())
+            }
+            _ => None,
+        }
+    }
+
     /// The most VUs this scenario can use at once on this instance.
     pub fn max_vus(&self, tuple: &ExecutionTuple) -> u64 {
         max_possible(&self.requirements(tuple))
@@ -555,18 +595,13 @@ impl Scenario {
                 )
             }
             Executor::ConstantArrivalRate {
-                rate,
-                time_unit,
                 duration,
                 pre_allocated_vus,
                 max_vus,
+                ..
             } => {
                 let (pre, max) = (tuple.scale(*pre_allocated_vus), tuple.scale(*max_vus));
-                let per_sec = if *max_vus == 0 {
-                    0.0
-                } else {
-                    *rate as f64 / time_unit.as_secs_f64() * max as f64 / *max_vus as f64
-                };
+                let per_sec = self.rate_at(tuple, Duration::ZERO).unwrap_or(0.0);
                 format!(
                     "{per_sec:.2} iterations/s for {}{}",
                     d(*duration),
@@ -892,6 +927,19 @@ mod tests {
             by("e"),
             "Up to 50.00 iterations/s for 10s over 1 stages (maxVUs: 10, gracefulStop: 30s)"
         );
+        // The progress lines' current rate: constant, or linear within a ramping stage.
+        let rate = |n: &str, secs: u64| {
+            p.scenarios()
+                .iter()
+                .find(|s| s.name == n)
+                .unwrap()
+                .rate_at(&t, Duration::from_secs(secs))
+        };
+        assert_eq!(rate("d", 30), Some(100.0));
+        assert_eq!(rate("e", 0), Some(5.0));
+        assert_eq!(rate("e", 5), Some(27.5));
+        assert_eq!(rate("e", 60), Some(50.0));
+        assert_eq!(rate("c", 5), None);
     }
 
     #[test]

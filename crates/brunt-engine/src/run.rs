@@ -163,6 +163,17 @@ pub struct ScenarioProgress {
     pub dropped_iterations: u64,
     pub active_vus: u64,
     pub done: bool,
+    /// When it starts (`startTime`), how long it is planned to run without its graceful stop
+    /// (an iteration-based executor's `maxDuration`), and its graceful stop.
+    pub start: Duration,
+    pub duration: Duration,
+    pub graceful_stop: Duration,
+    /// The most VUs it can use on this instance.
+    pub max_vus: u64,
+    /// An iteration-based executor's iterations on this instance.
+    pub planned_iterations: Option<u64>,
+    /// An arrival-rate executor's target rate now, in iterations per second.
+    pub rate: Option<f64>,
 }
 
 /// How the run ended.

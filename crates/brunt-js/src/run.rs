@@ -1228,7 +1228,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                 quiet: args.quiet,
             },
             quiet: args.quiet,
-            planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window,
             profile_checks,

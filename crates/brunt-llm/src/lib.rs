@@ -196,7 +196,6 @@ fn run_once(
             summary_export: args.summary_export.clone(),
             summary,
             quiet: args.quiet,
-            planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window: None,
             profile_checks: None,

@@ -19,5 +19,5 @@ pub use system_tags::{SystemTag, SystemTags};
 pub use tags::TagSet;
 pub use threshold::{
     Aggregation, ExprError, MetricThresholds, Operator, Threshold, ThresholdError, ThresholdExpr,
-    ThresholdResult, Thresholds,
+    ThresholdResult, Thresholds, Unit,
 };

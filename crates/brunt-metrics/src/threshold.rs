@@ -11,8 +11,9 @@
 //! A failed `abortOnFail` threshold stops the run once the elapsed time exceeds `delayAbortEval`.
 
 use crate::aggregate::{Agg, Snapshot};
-use crate::registry::{MetricId, MetricType, Registry};
+use crate::registry::{MetricId, MetricType, Registry, ValueType};
 use crate::selector::{MetricSelector, SelectorError};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -53,6 +54,11 @@ impl Aggregation {
             MetricType::Rate => &["rate"],
             MetricType::Trend => &["avg", "min", "max", "med", "p"],
         }
+    }
+
+    /// The method named `method` (`avg`, `p(95)`, ...); None for anything else.
+    pub fn parse(method: &str) -> Option<Aggregation> {
+        parse_aggregation(method).ok()
     }
 
     pub fn supported_by(self, t: MetricType) -> bool {
@@ -185,6 +191,7 @@ pub struct MetricThresholds {
     pub selector: MetricSelector,
     pub metric: MetricId,
     pub metric_type: MetricType,
+    pub value_type: ValueType,
     pub thresholds: Vec<Threshold>,
 }
 
@@ -224,14 +231,107 @@ impl From<SelectorError> for ThresholdError {
     }
 }
 
-/// The verdict on one threshold.
-#[derive(Debug, Clone, PartialEq)]
+/// The verdict on one threshold: what was tested, what was observed and by how much it passed or
+/// missed. Computed once per evaluation; the summary, JUnit, `compare`, the report and the
+/// dashboard all read it, so they cannot disagree. Results files store it as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// k6's name of the metric or sub-metric (the key the summary shows it under).
+    #[serde(rename = "metric")]
     pub metric_name: String,
     /// The expression as written.
     pub source: String,
     pub ok: bool,
+    /// The tested statistic (`p(95)` of `p(95)<500`) in [`unit`](Self::unit); None where it does
+    /// not exist yet (a Rate without samples passes, as in k6) or is not known (a k6 summary
+    /// export's verdicts carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<f64>,
+    /// How far the observed value lies on the passing side of the limit, in the same unit:
+    /// positive by how much it passed, negative by how much it missed. None without an observed
+    /// value and for `==` and `!=`, which have no side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    #[serde(default)]
+    pub unit: Unit,
+}
+
+/// What a threshold's observed value counts, so that every reader prints it with its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A plain number (a count, a gauge of things).
+    #[default]
+    Number,
+    Milliseconds,
+    Bytes,
+    /// A Rate metric's share of non-zero samples, 0 to 1.
+    Ratio,
+    /// A counter's rate.
+    PerSecond,
+    BytesPerSecond,
+}
+
+impl Unit {
+    /// The unit of `aggregation` on a metric of this type and value type.
+    pub fn of(metric_type: MetricType, value_type: ValueType, aggregation: Aggregation) -> Unit {
+        match (metric_type, aggregation, value_type) {
+            (MetricType::Rate, _, _) => Unit::Ratio,
+            (MetricType::Counter, Aggregation::Rate, ValueType::Data) => Unit::BytesPerSecond,
+            (MetricType::Counter, Aggregation::Rate, _) => Unit::PerSecond,
+            (_, _, ValueType::Time) => Unit::Milliseconds,
+            (_, _, ValueType::Data) => Unit::Bytes,
+            _ => Unit::Number,
+        }
+    }
+}
+
+impl ThresholdResult {
+    /// The tested statistic as k6 names it (`p(95)` of `p(95)<500`).
+    pub fn stat(&self) -> &str {
+        self.source
+            .split(['=', '>', '<', '!'])
+            .next()
+            .unwrap_or("")
+            .trim()
+    }
+
+    /// The verdict `ok` of `expr` on `observed` (None where it is not known), with its margin.
+    pub fn new(
+        metric_name: String,
+        source: String,
+        expr: &ThresholdExpr,
+        ok: bool,
+        observed: Option<f64>,
+        unit: Unit,
+    ) -> ThresholdResult {
+        let limit = expr.value;
+        let margin = observed.and_then(|v| match expr.operator {
+            Operator::Lt | Operator::Le => Some(limit - v),
+            Operator::Gt | Operator::Ge => Some(v - limit),
+            Operator::Eq | Operator::Ne => None,
+        });
+        ThresholdResult {
+            metric_name,
+            source,
+            ok,
+            observed,
+            margin,
+            unit,
+        }
+    }
+
+    /// A verdict whose observed value is not known (a journal's phases).
+    pub fn bare(metric_name: String, source: String, ok: bool) -> ThresholdResult {
+        ThresholdResult {
+            metric_name,
+            source,
+            ok,
+            observed: None,
+            margin: None,
+            unit: Unit::Number,
+        }
+    }
 }
 
 /// Every threshold of a run, validated against its registry.
@@ -334,6 +434,7 @@ impl Thresholds {
                 selector,
                 metric,
                 metric_type: def.metric_type,
+                value_type: def.value_type,
                 thresholds,
             }),
         }
@@ -362,11 +463,15 @@ impl Thresholds {
         for m in &self.metrics {
             let agg = select(snapshot, m).unwrap_or_else(|| Agg::new(m.metric_type));
             for t in &m.thresholds {
-                out.push(ThresholdResult {
-                    metric_name: m.selector.name.clone(),
-                    source: t.source.clone(),
-                    ok: passes(&agg, t, elapsed),
-                });
+                let (observed, ok) = judge(&agg, t, elapsed);
+                out.push(ThresholdResult::new(
+                    m.selector.name.clone(),
+                    t.source.clone(),
+                    &t.expr,
+                    ok,
+                    observed,
+                    Unit::of(m.metric_type, m.value_type, t.expr.aggregation),
+                ));
             }
         }
         out
@@ -408,9 +513,13 @@ fn select(snapshot: &Snapshot, m: &MetricThresholds) -> Option<Agg> {
     }
 }
 
-/// k6 passes a threshold whose statistic does not exist yet: a Rate without samples, or a
-/// counter's rate before any time has elapsed.
 fn passes(agg: &Agg, t: &Threshold, elapsed: Duration) -> bool {
+    judge(agg, t, elapsed).1
+}
+
+/// The value `t` tests and whether it passes. k6 passes a threshold whose statistic does not
+/// exist yet (no value): a Rate without samples, or a counter's rate before any time has elapsed.
+fn judge(agg: &Agg, t: &Threshold, elapsed: Duration) -> (Option<f64>, bool) {
     let secs = elapsed.as_secs_f64();
     let undefined = match (agg, t.expr.aggregation) {
         (Agg::Rate { total, .. }, _) => *total == 0,
@@ -418,12 +527,12 @@ fn passes(agg: &Agg, t: &Threshold, elapsed: Duration) -> bool {
         _ => false,
     };
     if undefined {
-        return true;
+        return (None, true);
     }
     match agg.stat(&t.expr.aggregation.stat_name(), secs) {
-        Some(lhs) => t.expr.operator.apply(lhs, t.expr.value),
+        Some(v) => (Some(v), t.expr.operator.apply(v, t.expr.value)),
         // Validation keeps unsupported methods out; treat one as a failure, never a panic.
-        None => false,
+        None => (None, false),
     }
 }
 
@@ -785,6 +894,52 @@ mod tests {
         assert!(get("count>=3", "http_reqs"));
         assert!(get("rate>1", "http_reqs")); // 3 requests in 2 s
         assert!(!get("rate<0.5", "http_req_failed")); // 0.5 is not below 0.5
+    }
+
+    #[test]
+    fn a_verdict_carries_the_observed_value_its_unit_and_its_margin() {
+        let reg = Arc::new(Registry::new());
+        let t = Thresholds::from_options(
+            &json!({
+                "http_req_duration": ["max<250", "avg>=10", "min==5"],
+                "http_reqs": ["rate>1"],
+                "http_req_failed": ["rate<0.5"],
+                "data_received": ["count<1000"],
+            }),
+            &reg,
+        )
+        .unwrap();
+        let d = builtin::HTTP_REQ_DURATION;
+        let s = snapshot(
+            &reg,
+            &[
+                (d, &[], 50.0),
+                (d, &[], 300.0),
+                (builtin::HTTP_REQS, &[], 1.0),
+                (builtin::DATA_RECEIVED, &[], 400.0),
+            ],
+        );
+        let v = t.evaluate(&s, Duration::from_secs(2));
+        let get = |src: &str| v.iter().find(|r| r.source == src).unwrap();
+        let max = get("max<250");
+        assert_eq!(
+            (max.ok, max.observed, max.margin),
+            (false, Some(300.0), Some(-50.0))
+        );
+        assert_eq!((max.unit, max.stat()), (Unit::Milliseconds, "max"));
+        let avg = get("avg>=10");
+        assert_eq!((avg.ok, avg.margin), (true, Some(165.0)));
+        assert_eq!(get("min==5").margin, None, "== has no side");
+        let rate = get("rate>1");
+        assert_eq!((rate.unit, rate.margin), (Unit::PerSecond, Some(-0.5)));
+        let bytes = get("count<1000");
+        assert_eq!((bytes.unit, bytes.margin), (Unit::Bytes, Some(600.0)));
+        let failed = get("rate<0.5");
+        assert_eq!(
+            (failed.ok, failed.observed, failed.unit),
+            (true, None, Unit::Ratio),
+            "a Rate without samples passes with no value"
+        );
     }
 
     #[test]

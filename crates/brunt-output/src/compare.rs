@@ -2,10 +2,13 @@
 //! exports), with deltas per metric and per endpoint (`name` tag), and regression gates such as
 //! `--max-regression 'http_req_duration p(95)=10%'` that a CI job enforces.
 
-use crate::junit;
-use crate::results::{Results, Verdict};
+use crate::results::Results;
+use crate::{junit, verdict};
 use anyhow::{anyhow, Context, Result};
-use brunt_metrics::{builtin, Agg, MetricType, Snapshot, TagSet};
+use brunt_metrics::{
+    builtin, Agg, MetricType, Registry, Snapshot, TagSet, ThresholdExpr, ThresholdResult, Unit,
+    ValueType,
+};
 use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -52,16 +55,19 @@ pub struct CompareArgs {
 }
 
 /// "12.50% worse" or "3.00% better".
-fn change(worse_by: f64, unit: &str) -> String {
+fn change(worse_by: f64, shown: String) -> String {
     let word = if worse_by > 0.0 { "worse" } else { "better" };
-    format!("{:.2}{unit} {word}", worse_by.abs())
+    format!("{shown} {word}")
 }
 
 /// One run's numbers: metric key (with `{tag:value}` for sub-metrics) to statistic to value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunStats {
     pub metrics: BTreeMap<String, BTreeMap<String, f64>>,
-    pub thresholds: Vec<Verdict>,
+    /// What each metric's values hold, by metric name (without tags), where the file says or
+    /// the metric is a k6 built-in.
+    pub contains: BTreeMap<String, ValueType>,
+    pub thresholds: Vec<ThresholdResult>,
 }
 
 /// A regression gate: `METRIC STAT=LIMIT`.
@@ -166,6 +172,15 @@ impl Gate {
                 });
             }
         };
+        let unit = stat_unit(
+            metric_type_of(&baseline.metrics[&self.metric]),
+            baseline
+                .contains
+                .get(self.metric.split('{').next().unwrap_or(&self.metric))
+                .copied()
+                .unwrap_or(ValueType::Default),
+            &self.stat,
+        );
         let worse_by = if self.higher_is_better() {
             b - n
         } else {
@@ -181,21 +196,27 @@ impl Gate {
             } else {
                 worse_by / b.abs() * 100.0
             };
-            (pct > self.limit, change(pct, "%"))
+            (pct > self.limit, change(pct, format!("{:.2}%", pct.abs())))
         } else {
-            (worse_by > self.limit, change(worse_by, ""))
+            (
+                worse_by > self.limit,
+                change(worse_by, verdict::value(worse_by.abs(), unit)),
+            )
         };
         Ok(GateResult {
             gate: self.clone(),
             ok: !exceeded,
             detail: format!(
-                "{} {}: {} -> {} ({measured}, limit {}{})",
+                "{} {}: {} -> {} ({measured}, limit {})",
                 self.metric,
                 self.stat,
-                fmt_num(b),
-                fmt_num(n),
-                self.limit,
-                if self.relative { "%" } else { "" }
+                verdict::value(b, unit),
+                verdict::value(n, unit),
+                if self.relative {
+                    format!("{}%", self.limit)
+                } else {
+                    verdict::value(self.limit, unit)
+                }
             ),
         })
     }
@@ -226,10 +247,12 @@ impl RunStats {
         let totals = results.totals();
         let secs = results.elapsed().as_secs_f64();
         let mut metrics = BTreeMap::new();
+        let mut contains = BTreeMap::new();
         for id in totals.metric_ids() {
             let def = results.registry.def(id);
             if let Some(agg) = totals.metric(id) {
                 metrics.insert(def.name.clone(), stats(&agg, secs));
+                contains.insert(def.name.clone(), def.value_type);
             }
         }
         for (name, id) in [
@@ -246,6 +269,7 @@ impl RunStats {
         }
         RunStats {
             metrics,
+            contains,
             thresholds: results
                 .end
                 .as_ref()
@@ -261,6 +285,7 @@ impl RunStats {
             .as_object()
             .ok_or_else(|| anyhow!("it has no \"metrics\" object"))?;
         let mut out = RunStats::default();
+        let builtins = Registry::new();
         for (name, m) in metrics {
             let values = m.get("values").unwrap_or(m);
             let mut s: BTreeMap<String, f64> = values
@@ -275,20 +300,64 @@ impl RunStats {
                     s.insert("rate".into(), v);
                 }
             }
+            let value_type = match m["contains"].as_str() {
+                Some("time") => ValueType::Time,
+                Some("data") => ValueType::Data,
+                Some(_) => ValueType::Default,
+                None => builtins
+                    .get(name)
+                    .map_or(ValueType::Default, |id| builtins.def(id).value_type),
+            };
+            out.contains.insert(name.clone(), value_type);
             for (expr, verdict) in m["thresholds"].as_object().into_iter().flatten() {
                 let ok = match verdict {
                     Value::Bool(failed) => !failed,
                     v => v["ok"].as_bool().unwrap_or(false),
                 };
-                out.thresholds.push(Verdict {
-                    metric: name.clone(),
-                    source: expr.clone(),
-                    ok,
-                });
+                out.thresholds
+                    .push(exported_verdict(name, expr, ok, &s, value_type));
             }
             out.metrics.insert(name.clone(), s);
         }
         Ok(out)
+    }
+}
+
+/// A summary export's verdict (k6 exports only pass or fail) with the observed value read from
+/// the metric's exported stats.
+fn exported_verdict(
+    metric: &str,
+    source: &str,
+    ok: bool,
+    stats: &BTreeMap<String, f64>,
+    value_type: ValueType,
+) -> ThresholdResult {
+    let bare = || ThresholdResult::bare(metric.to_string(), source.to_string(), ok);
+    let Ok(expr) = ThresholdExpr::parse(source) else {
+        return bare();
+    };
+    let observed = stats.get(bare().stat()).copied();
+    let unit = Unit::of(metric_type_of(stats), value_type, expr.aggregation);
+    ThresholdResult::new(
+        metric.to_string(),
+        source.to_string(),
+        &expr,
+        ok,
+        observed,
+        unit,
+    )
+}
+
+/// A metric's type from the stats it exports.
+fn metric_type_of(stats: &BTreeMap<String, f64>) -> MetricType {
+    if stats.contains_key("passes") {
+        MetricType::Rate
+    } else if stats.contains_key("avg") {
+        MetricType::Trend
+    } else if stats.contains_key("count") {
+        MetricType::Counter
+    } else {
+        MetricType::Gauge
     }
 }
 
@@ -318,16 +387,18 @@ fn stats(agg: &Agg, secs: f64) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn fmt_num(v: f64) -> String {
-    if v.abs() >= 100.0 || v == v.trunc() {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
 /// The side-by-side table: overall metrics first, then per-endpoint sub-metrics.
 pub fn table(baseline: &RunStats, new: &RunStats) -> String {
+    aligned(METRIC_HEADER, &metric_rows(baseline, new), 2)
+}
+
+/// The columns of [`metric_rows`].
+pub const METRIC_HEADER: [&str; 5] = ["metric", "stat", "baseline", "new", "delta"];
+/// The columns of [`threshold_rows`].
+pub const THRESHOLD_HEADER: [&str; 4] = ["threshold", "expression", "baseline", "new"];
+
+/// [`table`]'s rows, values worded with their units.
+pub fn metric_rows(baseline: &RunStats, new: &RunStats) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = Vec::new();
     let mut keys: Vec<&String> = baseline
         .metrics
@@ -347,6 +418,12 @@ pub fn table(baseline: &RunStats, new: &RunStats) -> String {
         } else {
             continue;
         };
+        let metric_type = metric_type_of(b);
+        let value_type = baseline
+            .contains
+            .get(key.split('{').next().unwrap_or(key))
+            .copied()
+            .unwrap_or(ValueType::Default);
         for stat in shown {
             let (Some(bv), Some(nv)) = (b.get(*stat), n.get(*stat)) else {
                 continue;
@@ -360,40 +437,100 @@ pub fn table(baseline: &RunStats, new: &RunStats) -> String {
             } else {
                 format!("{:+.1}%", (nv - bv) / bv.abs() * 100.0)
             };
+            let unit = stat_unit(metric_type, value_type, stat);
             rows.push([
                 key.clone(),
                 stat.to_string(),
-                fmt_num(*bv),
-                fmt_num(*nv),
+                verdict::value(*bv, unit),
+                verdict::value(*nv, unit),
                 delta,
             ]);
         }
     }
-    let header = ["metric", "stat", "baseline", "new", "delta"].map(String::from);
-    let mut widths = [0usize; 5];
-    for r in std::iter::once(&header).chain(&rows) {
+    rows
+}
+
+/// A table with a header, columns padded to their widest cell: text aligned left, figures
+/// (columns from `figures_from` on) right.
+fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]], figures_from: usize) -> String {
+    let header = header.map(String::from);
+    let mut widths = [0usize; N];
+    for r in std::iter::once(&header).chain(rows) {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4]
-        );
+    for r in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i < figures_from {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
+}
+
+/// The unit of one of [`stats`]' figures.
+fn stat_unit(metric_type: MetricType, value_type: ValueType, stat: &str) -> Unit {
+    match stat {
+        "passes" | "fails" => Unit::Number,
+        _ => match brunt_metrics::Aggregation::parse(stat) {
+            Some(a) => Unit::of(metric_type, value_type, a),
+            None => Unit::Number,
+        },
+    }
+}
+
+/// Every threshold of either run with its observed value and margin in each:
+/// `http_req_duration  p(95)<100  ✓ p(95)=10ms, passed by 90ms  ✗ p(95)=150ms, missed by 50ms`.
+pub fn threshold_table(baseline: &RunStats, new: &RunStats) -> String {
+    aligned(THRESHOLD_HEADER, &threshold_rows(baseline, new), 4)
+}
+
+/// [`threshold_table`]'s rows (`-` where a run has no such threshold).
+pub fn threshold_rows(baseline: &RunStats, new: &RunStats) -> Vec<[String; 4]> {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for t in baseline.thresholds.iter().chain(&new.thresholds) {
+        let key = (t.metric_name.as_str(), t.source.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let cell = |run: &RunStats, (metric, source): (&str, &str)| -> String {
+        let Some(t) = run
+            .thresholds
+            .iter()
+            .find(|t| t.metric_name == metric && t.source == source)
+        else {
+            return "-".into();
+        };
+        let seen: Vec<String> = [verdict::observed(t), verdict::margin(t)]
+            .into_iter()
+            .flatten()
+            .collect();
+        format!("{} {}", if t.ok { "✓" } else { "✗" }, seen.join(", "))
+            .trim_end()
+            .to_string()
+    };
+    keys.iter()
+        .map(|&k| {
+            [
+                k.0.to_string(),
+                k.1.to_string(),
+                cell(baseline, k),
+                cell(new, k),
+            ]
+        })
+        .collect()
 }
 
 /// Runs `brunt compare`: prints the table and the gates, writes `--junit`, returns the exit code
@@ -407,6 +544,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     let baseline = RunStats::read(&args.baseline)?;
     let new = RunStats::read(&args.new)?;
     print!("{}", table(&baseline, &new));
+    if !baseline.thresholds.is_empty() || !new.thresholds.is_empty() {
+        println!();
+        print!("{}", threshold_table(&baseline, &new));
+    }
     let results: Vec<GateResult> = gates
         .iter()
         .map(|g| g.check(&baseline, &new))
@@ -471,7 +612,19 @@ mod tests {
         assert!(p95.check(&base, &run(10.9, 1000.0)).unwrap().ok);
         let r = p95.check(&base, &run(11.5, 1000.0)).unwrap();
         assert!(!r.ok);
-        assert!(r.detail.contains("15.00% worse"), "{}", r.detail);
+        assert_eq!(
+            r.detail,
+            "http_req_duration p(95): 10ms -> 11.5ms (15.00% worse, limit 10%)"
+        );
+        // An absolute limit is in the metric's unit, and so is the change.
+        let r = Gate::parse("http_req_duration p(95)=1")
+            .unwrap()
+            .check(&base, &run(11.5, 1000.0))
+            .unwrap();
+        assert_eq!(
+            r.detail,
+            "http_req_duration p(95): 10ms -> 11.5ms (1.5ms worse, limit 1ms)"
+        );
         let rps = Gate::parse("http_reqs rate=5%").unwrap();
         assert!(
             rps.check(&base, &run(10.0, 2000.0)).unwrap().ok,

@@ -2,17 +2,18 @@
 //! regression gates, a test case each, failed ones with a `<failure>`.
 
 use crate::compare::GateResult;
-use crate::results::Verdict;
+use crate::verdict;
+use brunt_metrics::ThresholdResult;
 use std::fmt::Write as _;
 
 /// The XML document.
-pub fn render(thresholds: &[Verdict], gates: &[GateResult]) -> String {
+pub fn render(thresholds: &[ThresholdResult], gates: &[GateResult]) -> String {
     let threshold_cases: Vec<(String, Option<String>)> = thresholds
         .iter()
         .map(|t| {
             (
-                format!("{}: {}", t.metric, t.source),
-                (!t.ok).then(|| format!("threshold '{}' on {} failed", t.source, t.metric)),
+                format!("{}: {}", t.metric_name, t.source),
+                (!t.ok).then(|| verdict::failure(t)),
             )
         })
         .collect();

@@ -28,6 +28,7 @@ mod summary;
 mod tag_cache;
 mod text;
 mod text_report;
+pub mod verdict;
 
 pub use budget::{BudgetReading, ErrorBudgets, Projection};
 pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
@@ -41,7 +42,7 @@ pub use report::{
     exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,
 };
 pub use results::{
-    Results, ResultsEnd, ResultsError, ResultsInterval, Verdict, RESULTS_FORMAT, RESULTS_VERSION,
+    Results, ResultsEnd, ResultsError, ResultsInterval, RESULTS_FORMAT, RESULTS_VERSION,
 };
 pub use sink::{IntervalView, OutKind, OutSpec, SampleSink};
 pub use summary::{RunFacts, Summary, SummaryMode, SummaryOptions, DEFAULT_TREND_STATS};

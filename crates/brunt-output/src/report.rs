@@ -46,10 +46,8 @@ pub struct ReportConfig {
     pub outs: Vec<OutSpec>,
     pub summary_export: Option<PathBuf>,
     pub summary: SummaryOptions,
-    /// `-q`: no progress line.
+    /// `-q`: no progress lines.
     pub quiet: bool,
-    /// How long the run may last (the progress bar's full width).
-    pub planned: Duration,
     /// One line per scenario for the summary.
     pub scenarios: Vec<String>,
     /// `--slo-window`: project the error budgets' burn onto a window this long (e.g. 30d).
@@ -120,11 +118,7 @@ impl Reporter {
         let outputs = Outputs::open(&cfg.outs, &cfg.thresholds)?;
         let thresholds = Arc::new(cfg.thresholds);
         let checks = cfg.profile_checks.map(|w| ProfileChecks::new(w, &registry));
-        let progress = if cfg.quiet {
-            None
-        } else {
-            ProgressLine::new(cfg.planned)
-        };
+        let progress = (!cfg.quiet).then(ProgressLine::new);
         Ok(Reporter {
             live: Arc::new(Mutex::new(Live {
                 registry,
@@ -229,7 +223,7 @@ impl Live {
         if let Some(c) = &mut self.checks {
             c.observe(tick.elapsed, &tick.interval.series);
         }
-        if let Some(p) = &self.progress {
+        if let Some(p) = &mut self.progress {
             p.update(tick);
         }
         for e in self.outputs.tick(tick, &self.registry, &self.scenarios) {

@@ -7,8 +7,8 @@ use crate::sink::{IntervalView, SampleSink, Target};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use brunt_metrics::{
-    builtin, Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, Thresholds,
-    TrendAgg, ValueType,
+    builtin, Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, ThresholdResult,
+    Thresholds, TrendAgg, ValueType,
 };
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ pub enum ResultsError {
     Io { path: String, error: io::Error },
     #[error("'{path}' is not a brunt results file (its first line is not a brunt-results header)")]
     NotResults { path: String },
-    #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}")]
+    #[error("results file '{path}' is format version {found}; this brunt reads version {RESULTS_VERSION}{}", if *found > RESULTS_VERSION { " (the file was written by a newer brunt: read it with that version or newer)" } else { "" })]
     Version { path: String, found: u64 },
     #[error("results file '{path}' is corrupt at line {line}: {reason}")]
     Corrupt {
@@ -41,16 +41,6 @@ pub enum ResultsError {
     },
     #[error("cannot merge results file '{path}': {reason}")]
     Merge { path: String, reason: String },
-}
-
-/// One threshold's verdict at the end of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The metric or sub-metric, as k6 names it (`http_req_duration{status:200}`).
-    pub metric: String,
-    /// The expression as written, e.g. `p(95)<500`.
-    pub source: String,
-    pub ok: bool,
 }
 
 /// One second of a run read back.
@@ -79,7 +69,7 @@ pub struct Results {
 #[derive(Debug, Clone)]
 pub struct ResultsEnd {
     pub elapsed: Duration,
-    pub thresholds: Vec<Verdict>,
+    pub thresholds: Vec<ThresholdResult>,
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
     pub scenarios: Vec<String>,
 }
@@ -249,7 +239,7 @@ impl Results {
                     if !a
                         .thresholds
                         .iter()
-                        .any(|x| x.metric == t.metric && x.source == t.source)
+                        .any(|x| x.metric_name == t.metric_name && x.source == t.source)
                     {
                         a.thresholds.push(t.clone());
                     }
@@ -267,17 +257,25 @@ impl Results {
 
     /// The verdicts of `thresholds` on these totals; one that cannot be parsed again keeps its
     /// verdict.
-    fn reevaluate(&self, thresholds: &[Verdict], elapsed: Duration) -> Vec<Verdict> {
+    fn reevaluate(
+        &self,
+        thresholds: &[ThresholdResult],
+        elapsed: Duration,
+    ) -> Vec<ThresholdResult> {
         let totals = self.totals();
         thresholds
             .iter()
             .map(|v| {
                 let mut t = Thresholds::default();
-                match t.add_cli(&format!("{}: {}", v.metric, v.source), &self.registry) {
-                    Ok(()) => Verdict {
-                        ok: t.evaluate(&totals, elapsed).iter().all(|r| r.ok),
-                        ..v.clone()
-                    },
+                match t.add_cli(&format!("{}: {}", v.metric_name, v.source), &self.registry) {
+                    Ok(()) => t
+                        .evaluate(&totals, elapsed)
+                        .pop()
+                        .map(|r| ThresholdResult {
+                            metric_name: v.metric_name.clone(),
+                            ..r
+                        })
+                        .unwrap_or_else(|| v.clone()),
                     Err(_) => v.clone(),
                 }
             })
@@ -323,7 +321,7 @@ enum Record {
     },
     End {
         elapsed: f64,
-        thresholds: Vec<Verdict>,
+        thresholds: Vec<ThresholdResult>,
         /// One line per scenario; optional for files other tools write.
         #[serde(default)]
         scenarios: Vec<String>,
@@ -535,16 +533,7 @@ impl SampleSink for ResultsSink {
             write_line(&mut self.out, &line)?;
         }
         if view.is_final {
-            let thresholds = self
-                .thresholds
-                .evaluate(view.total, view.elapsed)
-                .into_iter()
-                .map(|r| Verdict {
-                    metric: r.metric_name,
-                    source: r.source,
-                    ok: r.ok,
-                })
-                .collect();
+            let thresholds = self.thresholds.evaluate(view.total, view.elapsed);
             self.end = Some(Record::End {
                 elapsed: view.elapsed.as_secs_f64(),
                 thresholds,

@@ -8,6 +8,7 @@ use crate::groups::Group;
 use crate::humanize::{self, TimeUnit};
 use crate::summary::{RunFacts, SummaryOptions};
 use crate::text::metric_order;
+use crate::verdict;
 use brunt_metrics::{Agg, Registry, Snapshot, ThresholdResult, Thresholds};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -95,8 +96,8 @@ struct Section {
 /// The report the text is rendered from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Report {
-    /// Metrics with thresholds, by name, with each threshold's source and verdict.
-    thresholds: Vec<(Metric, Vec<(String, bool)>)>,
+    /// Metrics with thresholds, by name, with each threshold's verdict.
+    thresholds: Vec<(Metric, Vec<ThresholdResult>)>,
     total: Section,
     groups: Vec<(String, Section)>,
     scenarios: Vec<(String, Section)>,
@@ -132,14 +133,14 @@ impl Report {
                 .map(|m| (name.to_string(), m.clone()))
         };
         // Thresholds by metric, in name order; percentiles the trend stats lack are added.
-        let mut by_metric: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+        let mut by_metric: BTreeMap<String, Vec<ThresholdResult>> = BTreeMap::new();
         for r in input.results {
             by_metric
                 .entry(r.metric_name.clone())
                 .or_default()
-                .push((r.source.clone(), r.ok));
+                .push(r.clone());
         }
-        let mut thresholds: Vec<(Metric, Vec<(String, bool)>)> = by_metric
+        let mut thresholds: Vec<(Metric, Vec<ThresholdResult>)> = by_metric
             .into_iter()
             .filter_map(|(name, list)| {
                 let (name, mut m) = metric(&name)?;
@@ -242,16 +243,20 @@ impl Report {
                 (level, name.as_str())
             };
             out.push(Line::Text(indent(shown, level)));
-            for (source, ok) in list {
-                let mark = if *ok {
+            for r in list {
+                let mark = if r.ok {
                     p.paint(PASS, &[GREEN])
                 } else {
                     p.paint(FAIL, &[RED])
                 };
-                let agg = threshold_agg(source);
-                let source = p.paint(&format!("'{}'", source.trim()), &[WHITE]);
-                let value = info.threshold_value(name, m, &agg);
-                let value = format!("{}={}", p.paint(&agg, &[WHITE]), p.paint(&value, &[CYAN]));
+                let agg = r.stat();
+                let source = p.paint(&format!("'{}'", r.source.trim()), &[WHITE]);
+                let value = info.threshold_value(name, m, agg);
+                let mut value = format!("{}={}", p.paint(agg, &[WHITE]), p.paint(&value, &[CYAN]));
+                // brunt's addition to k6's line: how far a failed threshold is from passing.
+                if let Some(missed) = verdict::margin(r).filter(|_| !r.ok) {
+                    value.push_str(&p.paint(&format!(" ({missed})"), &[RED]));
+                }
                 out.push(Line::Text(indent(
                     &format!("{mark} {source} {value}"),
                     level,
@@ -340,21 +345,11 @@ impl Report {
     }
 }
 
-/// The aggregation a threshold tests (`p(95)` of `p(95)<100`), as k6 reads it.
-fn threshold_agg(source: &str) -> String {
-    source
-        .split(['=', '>', '<'])
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
 /// A percentile threshold on a trend whose value the trend stats do not carry: k6 adds it.
 fn add_threshold_percentiles(
     m: &mut Value,
     name: &str,
-    list: &[(String, bool)],
+    list: &[ThresholdResult],
     input: &ReportInput,
 ) {
     if m["type"] != "trend" {
@@ -373,11 +368,11 @@ fn add_threshold_percentiles(
         Some(t) => input.snapshot.submetric(tm.metric, t),
     };
     let Some(agg) = agg else { return };
-    for (source, _) in list {
-        let stat = threshold_agg(source);
-        if stat.starts_with("p(") && m["values"].get(&stat).is_none() {
-            if let Some(v) = agg.stat(&stat, input.facts.elapsed.as_secs_f64()) {
-                m["values"][&stat] = crate::summary::number(v);
+    for r in list {
+        let stat = r.stat();
+        if stat.starts_with("p(") && m["values"].get(stat).is_none() {
+            if let Some(v) = agg.stat(stat, input.facts.elapsed.as_secs_f64()) {
+                m["values"][stat] = crate::summary::number(v);
             }
         }
     }

@@ -78,7 +78,7 @@ fn summary(thresholds: Value) -> Summary {
 }
 
 /// k6 v1's default layout, line for line (k6's summary.js): thresholds first with the tested
-/// value, the checks' totals and list, then the metrics by category with the leaders aligned.
+/// value (and, brunt's addition, how far a failed one missed), the checks' totals and list, then the metrics by category with the leaders aligned.
 #[test]
 fn compact_summary_has_k6_v1_layout() {
     let s = summary_in(
@@ -89,7 +89,7 @@ fn compact_summary_has_k6_v1_layout() {
     let expected = "
   █ THRESHOLDS \n
     http_req_duration
-    ✗ 'p(99.9)<500' p(99.9)=1.49s
+    ✗ 'p(99.9)<500' p(99.9)=1.49s (missed by 995.59ms)
 
       {status:200}
       ✓ 'max<100' max=30ms

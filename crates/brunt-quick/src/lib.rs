@@ -114,7 +114,6 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             summary_export: args.summary_export.clone(),
             summary,
             quiet: args.quiet,
-            planned: plan.max_duration(),
             scenarios: plan.scenario_lines(),
             slo_window,
             profile_checks: args.shape()?.and_then(|s| s.check_windows()),

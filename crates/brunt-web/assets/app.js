@@ -100,6 +100,16 @@
         return [n, function (p) { return p.by_scenario[n] ? p.by_scenario[n].rps : null; }];
       }) });
     }
+    // Two runs overlaid: the baseline's series beside each of this run's, on the charts both
+    // runs have (its per-name series read the same names).
+    if (data.overlay) {
+      specs.forEach(function (spec) {
+        if (!/^(rps|latency|errors|vus|name-p95)$/.test(spec.id)) return;
+        spec.series = spec.series.concat(spec.series.map(function (s) {
+          return ["baseline " + s[0], s[1], true];
+        }));
+      });
+    }
     return specs;
   }
 
@@ -159,10 +169,24 @@
     }));
   }
 
+  // A chart's columns: the seconds, then a value per series at each. Overlaid runs share one
+  // axis of elapsed seconds (both runs' seconds); a run has nothing at the other's.
   function columns(spec) {
-    var cols = [data.points.map(function (p) { return p.t; })];
-    spec.series.forEach(function (s) { cols.push(data.points.map(s[1])); });
-    return cols;
+    var base = data.overlay ? data.overlay.points : [];
+    if (!base.length) {
+      var cols = [data.points.map(function (p) { return p.t; })];
+      spec.series.forEach(function (s) { cols.push(data.points.map(s[1])); });
+      return cols;
+    }
+    var seen = {};
+    data.points.concat(base).forEach(function (p) { seen[p.t] = true; });
+    var xs = Object.keys(seen).map(Number).sort(function (a, b) { return a - b; });
+    var at = function (pts, f) {
+      var byT = {};
+      pts.forEach(function (p) { byT[p.t] = f(p); });
+      return xs.map(function (x) { return byT[x] === undefined ? null : byT[x]; });
+    };
+    return [xs].concat(spec.series.map(function (s) { return at(s[2] ? base : data.points, s[1]); }));
   }
 
   // Two charts a row on wide screens, one on narrow ones (the CSS grid agrees).
@@ -193,7 +217,10 @@
         plugins: [experimentPlugin()],
         axes: [{ label: "seconds" }, { size: 70 }],
         series: [{ label: "t" }].concat(spec.series.map(function (s, i) {
-          return { label: s[0], stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false };
+          // A baseline series: its counterpart's colour, dashed.
+          var own = s[2] ? i - spec.series.length / 2 : i;
+          return { label: s[0], stroke: COLORS[own % COLORS.length], width: 2,
+            dash: s[2] ? [6, 4] : undefined, spanGaps: !!data.overlay };
         }))
       };
       charts[spec.id] = { key: key, node: node, plot: new uPlot(opts, columns(spec), node) };
@@ -201,21 +228,54 @@
     document.body.setAttribute("data-charts", String(Object.keys(charts).length));
   }
 
+  function renderOverlay() {
+    var o = data.overlay;
+    $("overlay").hidden = !o;
+    $("overlay-diff").hidden = !o;
+    if (!o) return;
+    $("overlay-files").textContent = "(" + o.current + " over " + o.baseline + ")";
+    var ul = $("overlay-notes");
+    ul.textContent = "";
+    o.notes.forEach(function (n) { ul.appendChild(el("li", "⚠ " + n, "note")); });
+    table("overlay-thresholds", ["threshold", "expression", "baseline", "this run"], o.thresholds.map(function (r) {
+      return [r[0], r[1], el("td", r[2], /^✗/.test(r[2]) ? "bad" : ""), el("td", r[3], /^✗/.test(r[3]) ? "bad" : "")];
+    }));
+    table("overlay-metrics", ["metric", "stat", "baseline", "this run", "change"], o.metrics.map(function (r) {
+      return [el("td", r[0], "name"), r[1], r[2], r[3], r[4]];
+    }));
+  }
+
+  function pct(v) { return v === null || v === undefined ? "–" : num(v * 100, 2) + " %"; }
+
+  // A finished run's tiles give the whole run; a live one's the last second.
   function renderCards() {
     var box = $("cards");
     box.textContent = "";
-    var pts = data.points;
-    var last = pts.length ? pts[pts.length - 1] : null;
-    var reqs = 0;
-    pts.forEach(function (p, i) { reqs += p.rps * (p.t - (i ? pts[i - 1].t : 0)); });
-    var cards = [
-      ["elapsed", last ? num(last.t, 0) + " s" : "–"],
-      ["requests", num(reqs, 0)],
-      ["req/s now", last ? num(last.rps, 1) : "–"],
-      ["errors now", last ? num(last.err * 100, 2) + " %" : "–"],
-      ["p95 now", last ? ms(last.p95) : "–"],
-      ["VUs", last ? num(last.vus, 0) : "–"]
-    ];
+    var cards;
+    if (data.summary) {
+      var t = data.summary.totals;
+      cards = [
+        ["duration", num(data.summary.elapsed, 1) + " s"],
+        ["requests", num(t.requests, 0)],
+        ["mean req/s", num(t.rate, 1)],
+        ["errors (run)", pct(t.error_share)],
+        ["p95 (run)", ms(t.p95)],
+        ["peak VUs", num(t.peak_vus, 0)]
+      ];
+    } else {
+      var pts = data.points;
+      var last = pts.length ? pts[pts.length - 1] : null;
+      var reqs = 0;
+      pts.forEach(function (p, i) { reqs += p.rps * (p.t - (i ? pts[i - 1].t : 0)); });
+      cards = [
+        ["elapsed", last ? num(last.t, 0) + " s" : "–"],
+        ["requests", num(reqs, 0)],
+        ["req/s now", last ? num(last.rps, 1) : "–"],
+        ["errors now", last ? pct(last.err) : "–"],
+        ["p95 now", last ? ms(last.p95) : "–"],
+        ["VUs now", last ? num(last.vus, 0) : "–"]
+      ];
+    }
     cards.forEach(function (c) {
       var d = el("div", null, "card");
       d.appendChild(el("div", c[1], "v"));
@@ -273,10 +333,11 @@
     var ul = $("scenarios");
     ul.textContent = "";
     data.scenarios.forEach(function (s) { ul.appendChild(el("li", s)); });
-    table("thresholds", ["metric", "threshold", "verdict"], data.thresholds.map(function (t) {
-      return [t.metric, t.source, verdictCell(t.ok)];
+    table("thresholds", ["metric", "threshold", "observed", "margin", "verdict"], data.thresholds.map(function (t) {
+      return [t.metric, t.source, t.observed_text || "–", el("td", t.margin_text || "–", t.ok ? "" : "bad"), verdictCell(t.ok)];
     }));
     renderExperiment();
+    renderOverlay();
     renderCards();
     renderCharts();
     renderFinal();
@@ -287,7 +348,7 @@
       status.textContent = held ? "experiment · hypothesis held" : "experiment · hypothesis not held";
       status.className = "status " + (held ? "finished" : "failed");
     } else if (data.summary) {
-      status.textContent = failed ? "finished · thresholds failed" : "finished";
+      status.textContent = (failed ? "finished · thresholds failed" : "finished") + (data.overlay ? " · over a baseline" : "");
       status.className = "status " + (failed ? "failed" : "finished");
     } else {
       status.textContent = "running";

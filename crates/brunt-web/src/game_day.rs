@@ -110,11 +110,11 @@ pub fn from_journal(journal: &Value) -> Result<ReportData, String> {
                     })
                     .unwrap_or_default();
                 for (source, ok) in &thresholds {
-                    data.thresholds.push(brunt_output::Verdict {
-                        metric: phase.clone(),
-                        source: source.clone(),
-                        ok: *ok,
-                    });
+                    data.thresholds.push(brunt_metrics::ThresholdResult::bare(
+                        phase.clone(),
+                        source.clone(),
+                        *ok,
+                    ));
                 }
                 game.phases.push(PhaseRow {
                     phase: phase.clone(),

@@ -17,7 +17,7 @@ mod session;
 pub use page::render;
 pub use report_cmd::{report, ReportArgs};
 pub use report_data::{
-    Breakdown, CheckRow, Count, Endpoint, FinalSummary, MetricRow, Point, ReportData,
+    Breakdown, CheckRow, Count, Endpoint, FinalSummary, MetricRow, Overlay, Point, ReportData,
 };
 pub use run_report::RunReport;
 pub use session::{RunInfo, WebArgs, WebSession, DEFAULT_PORT};

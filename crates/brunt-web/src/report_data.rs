@@ -4,9 +4,12 @@
 //! latency histogram). It is built the same way live from the run's ticks and later from a
 //! results file, so both pages agree.
 
-use brunt_metrics::{builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, TrendAgg};
-use brunt_output::{Results, Verdict};
-use serde::{Deserialize, Serialize};
+use brunt_metrics::{
+    builtin, Agg, MetricId, MetricType, Registry, SeriesMap, Snapshot, ThresholdResult, TrendAgg,
+};
+use brunt_output::verdict::VerdictView;
+use brunt_output::Results;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,16 +26,43 @@ pub struct ReportData {
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s`.
     pub scenarios: Vec<String>,
     pub points: Vec<Point>,
-    /// Current verdicts (live), final ones at the end.
-    pub thresholds: Vec<Verdict>,
+    /// Current verdicts (live), final ones at the end; the page gets each with its observed
+    /// value and margin worded as the terminal words them.
+    #[serde(serialize_with = "worded")]
+    pub thresholds: Vec<ThresholdResult>,
     /// Present once the run has ended.
     pub summary: Option<FinalSummary>,
     /// A chaos experiment's faults, phases and probes (the game-day report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::game_day::GameDay>,
+    /// A baseline run drawn under this one (`brunt report BASELINE CURRENT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Overlay>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
+}
+
+/// A baseline run beside this one: its seconds on the same charts, aligned by elapsed time,
+/// and `brunt compare`'s tables.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overlay {
+    /// The two results files, as given.
+    pub baseline: String,
+    pub current: String,
+    /// The baseline's seconds.
+    pub points: Vec<Point>,
+    /// Each threshold's verdict in both runs, then each metric's and endpoint's figures and
+    /// change, worded as `brunt compare` prints them.
+    pub thresholds: Vec<[String; 4]>,
+    pub metrics: Vec<[String; 5]>,
+    /// What the reader must know to trust the picture (different scenarios, a run cut short).
+    pub notes: Vec<String>,
+}
+
+/// Verdicts as the pages receive them.
+pub(crate) fn worded<S: Serializer>(v: &[ThresholdResult], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(VerdictView::from))
 }
 
 /// A tick closer than this to the previous point is folded into it (the end of a run rarely
@@ -78,6 +108,9 @@ pub struct Breakdown {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FinalSummary {
     pub elapsed: f64,
+    /// Run-wide figures for a finished report's header tiles (a live page shows the last
+    /// second's instead).
+    pub totals: Totals,
     pub metrics: Vec<MetricRow>,
     pub endpoints: Vec<Endpoint>,
     /// Requests by `status`, then by `error_code` where one was set.
@@ -90,6 +123,35 @@ pub struct FinalSummary {
     pub saturation: Option<String>,
     /// Output problems, e.g. samples a down backend never got.
     pub notes: Vec<String>,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub requests: f64,
+    /// Requests per second over the whole run.
+    pub rate: f64,
+    /// Failed requests over all requests (`http_req_failed`), 0 to 1; None without requests.
+    pub error_share: Option<f64>,
+    /// `http_req_duration`'s p95 over the whole run, in ms; None without requests.
+    pub p95: Option<f64>,
+    /// The most VUs active at once.
+    pub peak_vus: f64,
+}
+
+impl Totals {
+    fn new(totals: &Snapshot, secs: f64) -> Totals {
+        let stat = |id, name| totals.metric(id).and_then(|a| a.stat(name, secs));
+        let requests = stat(builtin::HTTP_REQS, "count").unwrap_or(0.0);
+        let requested = requests > 0.0;
+        Totals {
+            requests,
+            rate: stat(builtin::HTTP_REQS, "rate").unwrap_or(0.0),
+            error_share: stat(builtin::HTTP_REQ_FAILED, "rate").filter(|_| requested),
+            p95: stat(builtin::HTTP_REQ_DURATION, "p(95)").filter(|_| requested),
+            peak_vus: stat(builtin::VUS, "max").unwrap_or(0.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,12 +307,27 @@ impl ReportData {
             data.push_interval(i.elapsed, &i.series, &results.registry);
         }
         data.finish(&results.totals(), &results.registry, results.elapsed());
-        if let Some(end) = &results.end {
-            data.thresholds = end.thresholds.clone();
-            data.scenarios = end.scenarios.clone();
+        match &results.end {
+            Some(end) => {
+                data.thresholds = end.thresholds.clone();
+                data.scenarios = end.scenarios.clone();
+            }
+            None => {
+                if let Some(s) = &mut data.summary {
+                    s.notes.push(cut_short(results));
+                }
+            }
         }
         data
     }
+}
+
+/// The note on a results file without its end record.
+pub(crate) fn cut_short(results: &Results) -> String {
+    format!(
+        "the run was cut short (its results file has no end record): its {:.1} s of data are drawn and its thresholds were never judged",
+        results.elapsed().as_secs_f64()
+    )
 }
 
 /// Requests, failures and durations of one group in one second.
@@ -361,6 +438,7 @@ impl FinalSummary {
             .unwrap_or_default();
         FinalSummary {
             elapsed: secs,
+            totals: Totals::new(totals, secs),
             metrics,
             endpoints: endpoints
                 .into_iter()
@@ -504,6 +582,11 @@ mod tests {
         let s = data.summary.unwrap();
         let reqs: f64 = s.endpoints.iter().map(|e| e.reqs).sum();
         assert_eq!(reqs, 150.0);
+        // The header tiles' run-wide figures.
+        let t = &s.totals;
+        assert_eq!((t.requests, t.rate, t.peak_vus), (150.0, 150.0, 4.0));
+        assert!((t.error_share.unwrap() - 0.1).abs() < 0.01, "{t:?}");
+        assert!((t.p95.unwrap() - 40.0).abs() < 0.1, "{t:?}");
         let b = s.endpoints.iter().find(|e| e.name == "b").unwrap();
         assert_eq!((b.method.as_str(), b.failed), ("GET", 5.0));
         let statuses: Vec<(&str, f64)> = s

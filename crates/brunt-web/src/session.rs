@@ -6,9 +6,8 @@ use crate::{page, ReportData};
 use anyhow::{Context, Result};
 use brunt_engine::RunOutcome;
 use brunt_metrics::{RawSample, Registry, Thresholds};
-use brunt_output::{
-    saturation_note, write_file, IntervalView, OutputError, SampleSink, Summary, Verdict,
-};
+use brunt_output::verdict::VerdictView;
+use brunt_output::{saturation_note, write_file, IntervalView, OutputError, SampleSink, Summary};
 use clap::Args;
 use serde_json::json;
 use std::io;
@@ -114,7 +113,7 @@ impl WebSession {
     ) -> Result<(), OutputError> {
         {
             let mut data = self.shared.lock();
-            data.thresholds = verdicts(summary.threshold_results().iter().cloned());
+            data.thresholds = summary.threshold_results().to_vec();
             let tables = data.summary.get_or_insert_with(Default::default);
             tables.saturation = saturation_note(outcome);
             tables.notes = notes.to_vec();
@@ -149,16 +148,6 @@ fn wait_for_ctrl_c() {
     }
 }
 
-fn verdicts(results: impl Iterator<Item = brunt_metrics::ThresholdResult>) -> Vec<Verdict> {
-    results
-        .map(|r| Verdict {
-            metric: r.metric_name,
-            source: r.source,
-            ok: r.ok,
-        })
-        .collect()
-}
-
 /// Feeds the page a point per tick; the run's end fills in its tables.
 struct WebSink {
     shared: Arc<Shared>,
@@ -175,15 +164,12 @@ impl SampleSink for WebSink {
     }
 
     fn interval(&mut self, view: &IntervalView<'_>) -> io::Result<()> {
-        let thresholds = verdicts(
-            self.thresholds
-                .evaluate(view.total, view.elapsed)
-                .into_iter(),
-        );
+        let thresholds = self.thresholds.evaluate(view.total, view.elapsed);
         let update = {
             let mut data = self.shared.lock();
             let point = data.push_interval(view.elapsed, view.series, view.registry);
-            let update = json!({ "point": point, "thresholds": thresholds }).to_string();
+            let worded: Vec<VerdictView> = thresholds.iter().map(VerdictView::from).collect();
+            let update = json!({ "point": point, "thresholds": worded }).to_string();
             data.thresholds = thresholds;
             if view.is_final {
                 data.finish(view.total, view.registry, view.elapsed);

@@ -4,7 +4,7 @@
 
 use brunt_metrics::{builtin, Aggregator, Registry, SeriesMap, Snapshot, TagSet, Thresholds};
 use brunt_output::IntervalView;
-use brunt_web::{render, ReportData, RunInfo, WebArgs, WebSession};
+use brunt_web::{render, Overlay, Point, ReportData, RunInfo, WebArgs, WebSession};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -172,6 +172,9 @@ fn the_report_renders_offline_with_charts_and_tables() {
         data.push_interval(elapsed, series, registry);
         if last {
             data.finish(total, registry, elapsed);
+            let mut t = Thresholds::default();
+            t.add_cli("http_req_duration: p(95)<30", registry).unwrap();
+            data.thresholds = t.evaluate(total, elapsed);
         }
     });
     let page = dir.path().join("report.html");
@@ -192,6 +195,25 @@ fn the_report_renders_offline_with_charts_and_tables() {
         dom.contains("login") && dom.contains("orders"),
         "endpoint table"
     );
+    // A finished report's tiles give the whole run: 2000 requests in 10 s, at most 50 VUs.
+    for tile in [
+        "<div class=\"v\">2,000</div><div class=\"k\">requests</div>",
+        "<div class=\"v\">200</div><div class=\"k\">mean req/s</div>",
+        "<div class=\"v\">2 %</div><div class=\"k\">errors (run)</div>",
+        "<div class=\"k\">p95 (run)</div>",
+        "<div class=\"v\">50</div><div class=\"k\">peak VUs</div>",
+    ] {
+        assert!(dom.contains(tile), "{tile} in {dom}");
+    }
+    assert!(
+        !dom.contains("<div class=\"k\">req/s now</div>"),
+        "no last-second tiles once finished"
+    );
+    // The threshold table shows the observed value and how far it missed, as the summary.
+    assert!(
+        dom.contains("p(95)=") && dom.contains("missed by"),
+        "threshold table: {dom}"
+    );
 
     let shot = dir.path().join("report.png");
     let (_, stderr) = browse(
@@ -208,6 +230,104 @@ fn the_report_renders_offline_with_charts_and_tables() {
     assert!(colours > 50, "the page looks blank ({colours} colours)");
     assert!(blue > 2000, "charts and histogram in blue: {blue} pixels");
     assert!(red > 100, "the p95 line in red: {red} pixels");
+}
+
+/// Pixels of the chart colours in a screenshot of `data`'s page, and the page's DOM.
+fn drawn(chrome: &Path, dir: &Path, name: &str, data: &ReportData) -> (usize, usize, String) {
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, render(data)).unwrap();
+    let url = format!("file://{}", page.display());
+    let budget = "--virtual-time-budget=4000";
+    let (dom, stderr) = browse(
+        chrome,
+        &dir.join(format!("{name}-dom")),
+        &url,
+        &["--dump-dom", budget],
+    );
+    check_dom(&dom, &stderr);
+    let shot = dir.join(format!("{name}.png"));
+    let screenshot = format!("--screenshot={}", shot.display());
+    browse(
+        chrome,
+        &dir.join(format!("{name}-shot")),
+        &url,
+        &[&screenshot, budget],
+    );
+    let (blue, red, _) = chart_pixels(&shot);
+    (blue, red, dom)
+}
+
+#[test]
+fn two_runs_overlaid_draw_both_runs_offline() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut current = ReportData::new("overlay test".into(), vec![]);
+    feed(|elapsed, series, total, registry, last| {
+        current.push_interval(elapsed, series, registry);
+        if last {
+            current.finish(total, registry, elapsed);
+        }
+    });
+    // The baseline: half the throughput at twice the latency, half a second out of step.
+    let slower = |v: Option<f64>| v.map(|v| v * 2.0);
+    let points: Vec<Point> = current
+        .points
+        .iter()
+        .map(|p| Point {
+            t: p.t - 0.5,
+            rps: p.rps / 2.0,
+            vus: p.vus / 2.0,
+            p50: slower(p.p50),
+            p95: slower(p.p95),
+            p99: slower(p.p99),
+            ..p.clone()
+        })
+        .collect();
+    current.overlay = Some(Overlay {
+        baseline: "baseline.json".into(),
+        current: "current.json".into(),
+        points,
+        thresholds: vec![[
+            "http_req_duration",
+            "p(95)<100",
+            "✓ p(95)=80ms, passed by 20ms",
+            "✗ p(95)=120ms, missed by 20ms",
+        ]
+        .map(String::from)],
+        metrics: vec![["http_req_duration", "p(95)", "80ms", "120ms", "+50.0%"].map(String::from)],
+        notes: vec!["the runs had different scenarios".into()],
+    });
+    // The same page with a baseline of no seconds: the same layout, nothing of the baseline drawn.
+    let mut alone = current.clone();
+    if let Some(o) = &mut alone.overlay {
+        o.points.clear();
+    }
+    let (blue_alone, red_alone, _) = drawn(&chrome, dir.path(), "alone", &alone);
+    let (blue, red, dom) = drawn(&chrome, dir.path(), "overlay", &current);
+    // Both runs' series, labelled (readable without colour), and compare's tables on top.
+    for label in [
+        "baseline req/s",
+        "baseline p95",
+        "baseline VUs",
+        "baseline errors %",
+        "baseline login",
+    ] {
+        assert!(dom.contains(label), "legend lacks {label}");
+    }
+    assert!(
+        !dom.contains("<section id=\"overlay\" hidden"),
+        "the comparison shows"
+    );
+    assert!(
+        dom.contains("missed by 20ms") && dom.contains("+50.0%"),
+        "compare's tables"
+    );
+    assert!(dom.contains("the runs had different scenarios"), "the note");
+    // The baseline's dashed lines add to the same colours.
+    assert!(
+        blue > blue_alone + 500 && red > red_alone + 100,
+        "baseline drawn: blue {blue_alone} -> {blue}, red {red_alone} -> {red}"
+    );
 }
 
 #[test]
@@ -267,6 +387,10 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
     assert!(body.contains("data-points=\"10\""), "{body}");
     assert!(body.contains("data-charts=\"7\""), "{body}");
     assert!(dom.contains("running"), "status says the run goes on");
+    assert!(
+        dom.contains("<div class=\"k\">req/s now</div>"),
+        "a live page's tiles are the last second's"
+    );
 
     let shot = dir.path().join("dashboard.png");
     browse(

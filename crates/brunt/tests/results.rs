@@ -45,6 +45,11 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
     let html = std::fs::read_to_string(&report).unwrap();
     // `<` is escaped inside the page's script.
     assert!(html.contains(r#""metric":"http_req_failed","source":"rate\u003c0.01","ok":true"#));
+    // The report's threshold table shows what the summary shows: the value and the margin.
+    assert!(
+        html.contains(r#""observed_text":"rate=0.00%","margin_text":"passed by 1.00%""#),
+        "the verdict's observed value and margin are worded for the page"
+    );
     let out = brunt(&[
         "quick",
         &format!("http://{}/delay/20", target.local_addr()),
@@ -55,8 +60,15 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         "-q",
         "--out",
         &format!("results={}", s(&slow)),
+        "--threshold",
+        "http_req_duration: p(95)<10",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(99), "{}", stderr(&out));
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("✗ 'p(95)<10' p(95)=2") && summary.contains("ms (missed by 1"),
+        "{summary}"
+    );
 
     let rebuilt = dir.path().join("rebuilt.html");
     let out = brunt(&["report", s(&fast), "-o", s(&rebuilt)]);
@@ -101,13 +113,27 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         stdout(&out),
         stderr(&out)
     );
+    let table = stdout(&out);
+    assert!(table.contains("✗ http_req_duration p(95)"), "{table}");
+    // Each run's verdicts with their values in the metric's unit; the baseline had no such
+    // threshold.
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("http_req_duration") && l.contains("p(95)<10"))
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        stdout(&out).contains("✗ http_req_duration p(95)"),
-        "{}",
-        stdout(&out)
+        row.contains("  -  ") && row.contains("✗ p(95)=2") && row.contains("ms, missed by 1"),
+        "{row}"
     );
+    assert!(table.contains("http_req_duration    p(95)"), "{table}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert!(
+        xml.contains(
+            "message=\"threshold &apos;p(95)&lt;10&apos; on http_req_duration failed: p(95)=2"
+        ) && xml.contains("ms, missed by 1"),
+        "{xml}"
+    );
 
     // A bad gate, a file of another kind: clear errors naming them.
     fails_with(
@@ -116,6 +142,54 @@ fn results_rebuild_the_report_and_compare_gates_a_slower_run() {
         "--max-regression 'p95 10%'",
     );
     fails_with(&["report", s(&report)], 1, "is not a brunt results file");
+
+    // Two runs one after the other: overlaid, the slower one over the baseline.
+    let diff = dir.path().join("diff.html");
+    let out = brunt(&["report", s(&fast), s(&slow), "--out", s(&diff)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&diff).unwrap();
+    let overlay = html
+        .split("\"overlay\":")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no overlay in the page"));
+    assert!(
+        overlay.contains(&format!("\"baseline\":\"{}\"", s(&fast)))
+            && overlay.contains("\"points\":[{\"t\":"),
+        "the baseline's seconds are in the page"
+    );
+    assert!(
+        overlay.contains(r#""p(95)\u003c10","-","✗ p(95)=2"#),
+        "compare's verdicts: {overlay}"
+    );
+    assert!(
+        overlay.contains("the runs had different scenarios"),
+        "40 and 200 iterations are not the same test: {overlay}"
+    );
+
+    // A run cut short (no end record) is drawn and marked; a newer format is refused by name.
+    let text = std::fs::read_to_string(&slow).unwrap();
+    let cut = dir.path().join("cut.json");
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n")).unwrap();
+    let out = brunt(&["report", s(&fast), s(&cut), "--out", s(&diff)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&diff).unwrap();
+    assert!(
+        html.contains(&format!("{}: the run was cut short", s(&cut))),
+        "the partial run is marked"
+    );
+    let newer = dir.path().join("newer.json");
+    std::fs::write(&newer, text.replacen("\"version\":1", "\"version\":2", 1)).unwrap();
+    fails_with(
+        &["report", s(&fast), s(&newer), "--out", s(&diff)],
+        1,
+        "is format version 2; this brunt reads version 1 (the file was written by a newer brunt",
+    );
+    fails_with(
+        &["report", s(&fast), "--overlay", "--out", s(&diff)],
+        1,
+        "--overlay draws two runs: give BASELINE CURRENT, not 1 file(s)",
+    );
 }
 
 #[test]
