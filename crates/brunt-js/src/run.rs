@@ -211,8 +211,9 @@ pub struct RunArgs {
     /// scenario, service, expected_response; `ip` and `ocsp_status` may be added).
     #[arg(long, value_name = "TAGS")]
     pub system_tags: Option<String>,
-    /// A source of `k6/secrets` values, repeatable: `file=PATH` (`key=value` lines) or
-    /// `mock=key=value,...`, with `name=NAME` and `default` in its list, e.g.
+    /// A source of `k6/secrets` values, repeatable: `file=PATH` (`key=value` lines),
+    /// `mock=key=value,...` or `env[=prefix=APP_]` (environment variables; brunt's own), with
+    /// `name=NAME` and `default` in its list, e.g.
     /// `--secret-source file=name=vault,default,filename=secrets.env`.
     #[arg(long = "secret-source", value_name = "TYPE=CONFIG")]
     pub secret_sources: Vec<String>,
@@ -1057,7 +1058,7 @@ pub fn prepare(
     let mut c = consolidate(
         config,
         &program.script_options(),
-        env_layer().map_err(PrepareError::Other)?,
+        env_layer().map_err(config_failure)?,
         cli,
     )
     .map_err(config_failure)?;

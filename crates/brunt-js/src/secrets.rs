@@ -1,8 +1,10 @@
 //! `--secret-source` (and `K6_SECRET_SOURCE`): the sources that `k6/secrets` reads, parsed as
 //! k6 (v2) parses them. A spec is `TYPE=CONFIG`, where CONFIG is a comma-separated list that may
 //! name the source (`name=NAME`, else its type) and make it the default (`default`); a single
-//! source is the default. Types: `file` (`file=PATH` or `file=filename=PATH`, `key=value` lines)
-//! and `mock` (`mock=key=value,...`). Every value given to a script is redacted from the logs.
+//! source is the default. Types: `file` (`file=PATH` or `file=filename=PATH`, `key=value` lines),
+//! `mock` (`mock=key=value,...`) and brunt's own `env` (`env` or `env=prefix=APP_`: the process's
+//! environment variables, the prefix taken off, so CI secrets need no file on disk). Every value
+//! given to a script is redacted from the logs.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,10 +39,11 @@ impl SecretSources {
             let values = Arc::new(match kind {
                 "file" => file_source(&config)?,
                 "mock" => key_values(config.split(','))?,
+                "env" => env_source(&config, std::env::vars())?,
                 _ => {
                     return Err(format!(
                         "no secret source for type {kind:?} for configuration {spec:?} \
-                         (brunt has the file and mock sources)"
+                         (brunt has the file, mock and env sources)"
                     ))
                 }
             });
@@ -131,6 +134,29 @@ fn file_source(config: &str) -> Result<HashMap<String, String>, String> {
     key_values(text.lines()).map_err(|e| format!("secret source file {filename}: {e}"))
 }
 
+/// An `env` source: every environment variable (`env`), or those whose name starts with a
+/// prefix (`env=prefix=APP_`), keyed by the name without it.
+fn env_source(
+    config: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<HashMap<String, String>, String> {
+    let mut prefix = "";
+    for item in config.split(',').filter(|i| !i.is_empty()) {
+        match item.split_once('=') {
+            Some(("prefix", p)) => prefix = p,
+            _ => {
+                return Err(format!(
+                    "unknown configuration {item:?} for the env secret source (it takes prefix=PREFIX)"
+                ))
+            }
+        }
+    }
+    Ok(vars
+        .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v)))
+        .filter(|(k, _)| !k.is_empty())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +224,21 @@ mod tests {
             .unwrap_err()
             .contains("parsing \"\", needs ="));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn env_sources_read_variables_by_prefix() {
+        let vars = || {
+            [("APP_TOKEN", "t"), ("APP_", "empty name"), ("HOME", "/root")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        };
+        let s = env_source("prefix=APP_", vars()).unwrap();
+        assert_eq!(s.get("TOKEN").map(String::as_str), Some("t"));
+        assert_eq!(s.len(), 1);
+        assert_eq!(env_source("", vars()).unwrap().len(), 3);
+        assert!(env_source("path=x", vars()).unwrap_err().contains("prefix=PREFIX"));
+        let s = specs(&["env=name=ci,prefix=PATH"]).unwrap();
+        assert!(s.get("ci", "").is_err(), "the bare prefix is not a key");
     }
 }
