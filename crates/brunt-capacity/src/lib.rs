@@ -3,17 +3,20 @@
 //! bisection to `--resolution`. Each step is one constant-arrival-rate plan on the engine with
 //! `brunt quick`'s VU, and every figure is read from the engine's merged aggregates, as the
 //! summary's are. Why a step failed is kept by name (SLO, knee, errors, resource, generator);
-//! docs/capacity.md explains the loop and the result's JSON.
+//! docs/capacity.md explains the loop and the result's JSON. With `--concurrency`, closed-model
+//! steps (constant-vus plans) at each level instead, fitted to the Universal Scalability Law.
 
 mod args;
 mod judge;
 mod result;
 mod search;
 mod step;
+mod usl;
 
 pub use args::{CapacityArgs, Settings};
 pub use result::{CapacityResult, FirstFailure, Verdict, KIND, VERSION};
-pub use step::{Failure, MonitorPeak, Phase, Step};
+pub use step::{Failure, Level, MonitorPeak, Phase, Step};
+pub use usl::{Peak, Residual, UslFit};
 
 use anyhow::{bail, Context, Result};
 use brunt_metrics::{Registry, Thresholds};
@@ -61,9 +64,9 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
         if !args.quiet {
             let kinds: Vec<&str> = s.failures.iter().map(|f| f.kind).collect();
             eprintln!(
-                "{:?} {} requests/s: achieved {:.1}/s, p({}) {:.2} ms, errors {:.2}%: {}",
+                "{:?} {}: achieved {:.1}/s, p({}) {:.2} ms, errors {:.2}%: {}",
                 s.phase,
-                s.rate,
+                s.level,
                 s.achieved,
                 settings.knee_percentile,
                 s.knee_ms,
@@ -77,7 +80,14 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
         }
     };
 
-    let mut baseline = runner.run(Phase::Baseline, settings.baseline_rate)?;
+    let closed = !settings.concurrency.is_empty();
+    let mut baseline = runner.run(
+        Phase::Baseline,
+        match settings.concurrency.first() {
+            Some(&n) => Level::Concurrency(n),
+            None => Level::Rate(settings.baseline_rate),
+        },
+    )?;
     judge::judge(&mut baseline, None, &settings);
     progress(&baseline);
     if runner.control.is_stopped() {
@@ -89,47 +99,57 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
             .iter()
             .map(|f| format!("{}: {}", f.kind, f.message))
             .collect();
+        let flag = if closed {
+            "--concurrency"
+        } else {
+            "--baseline-rate"
+        };
         bail!(
-            "the baseline at --baseline-rate {} requests/s already fails ({}); fix the target, the --slo or lower --baseline-rate before searching",
-            settings.baseline_rate,
-            why.join("; ")
+            "the baseline at {flag} {} already fails ({}); fix the target, the --slo or lower {flag} before searching",
+            baseline.level,
+            why.join("; "),
         );
     }
 
-    let mut search = search::Search::new(
-        settings.baseline_rate,
-        settings.start_rate,
-        settings.max_rate,
-        settings.resolution,
-    );
     let mut steps = Vec::new();
-    let mut complete = true;
-    while let Some(rate) = search.next() {
-        let phase = match search.bounds().1 {
-            None => Phase::Ladder,
-            Some(_) => Phase::Search,
-        };
-        let mut s = runner.run(phase, rate)?;
-        if runner.control.is_stopped() {
-            complete = false;
-            break;
-        }
-        judge::judge(&mut s, Some(&baseline), &settings);
-        progress(&s);
-        search.record(rate, s.passed());
-        steps.push(s);
-    }
+    let complete = if closed {
+        run_levels(
+            &runner,
+            &baseline,
+            &settings.concurrency[1..],
+            &mut steps,
+            &progress,
+        )?
+    } else {
+        search(&runner, &baseline, &mut steps, &progress)?
+    };
 
     let dropped = steps.iter().map(|s| s.dropped_iterations).sum();
     let report = monitors.finish(dropped);
-    let notes = report
+    let mut notes: Vec<String> = report
         .generator
         .into_iter()
         .chain(report.events.iter().map(|e| e.to_string()))
         .collect();
+    let usl = if closed {
+        let points: Vec<(u64, f64)> = std::iter::once(&baseline)
+            .chain(&steps)
+            .map(|s| (s.level.value(), s.achieved))
+            .collect();
+        match UslFit::fit(&points) {
+            Ok(fit) => Some(fit),
+            Err(why) => {
+                notes.push(why);
+                None
+            }
+        }
+    } else {
+        None
+    };
     let result = CapacityResult {
         kind: KIND,
         version: VERSION,
+        model: if closed { "closed" } else { "open" },
         target: result::Target {
             method: args.request.method.clone(),
             url: url.clone(),
@@ -138,6 +158,7 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
         verdict: Verdict::new(&baseline, &steps, complete),
         baseline,
         steps,
+        usl,
         notes,
     };
     print!("{}", result.text());
@@ -147,4 +168,58 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
             .with_context(|| format!("--export {}: cannot write the file", path.display()))?;
     }
     Ok(if complete { 0 } else { EXIT_INTERRUPTED })
+}
+
+/// The open-model search: the ladder up from `--start-rate` until a step fails, then bisection.
+/// Returns false when Ctrl-C cut it short.
+fn search(
+    runner: &step::Runner,
+    baseline: &Step,
+    steps: &mut Vec<Step>,
+    progress: &dyn Fn(&Step),
+) -> Result<bool> {
+    let settings = runner.settings;
+    let mut search = search::Search::new(
+        settings.baseline_rate,
+        settings.start_rate,
+        settings.max_rate,
+        settings.resolution,
+    );
+    while let Some(rate) = search.next() {
+        let phase = match search.bounds().1 {
+            None => Phase::Ladder,
+            Some(_) => Phase::Search,
+        };
+        let mut s = runner.run(phase, Level::Rate(rate))?;
+        if runner.control.is_stopped() {
+            return Ok(false);
+        }
+        judge::judge(&mut s, Some(baseline), settings);
+        progress(&s);
+        search.record(rate, s.passed());
+        steps.push(s);
+    }
+    Ok(true)
+}
+
+/// The closed model: every level of `--concurrency` above the baseline's, failing or not (the
+/// load is bounded by the VUs, and the USL fit wants the points past the peak). Returns false
+/// when Ctrl-C cut it short.
+fn run_levels(
+    runner: &step::Runner,
+    baseline: &Step,
+    levels: &[u64],
+    steps: &mut Vec<Step>,
+    progress: &dyn Fn(&Step),
+) -> Result<bool> {
+    for &n in levels {
+        let mut s = runner.run(Phase::Concurrency, Level::Concurrency(n))?;
+        if runner.control.is_stopped() {
+            return Ok(false);
+        }
+        judge::judge(&mut s, Some(baseline), runner.settings);
+        progress(&s);
+        steps.push(s);
+    }
+    Ok(true)
 }

@@ -84,6 +84,83 @@ fn finds_the_configured_capacity_within_ten_percent() {
 }
 
 #[test]
+fn closed_model_levels_fit_the_usl_and_keep_littles_law() {
+    // 20 ms a request, at most 300 started a second: one VU gives about 46/s, and throughput
+    // flattens at 300 past about 7 VUs.
+    let (mut server, url) = target(&["--capacity", "300"]);
+    let export =
+        std::env::temp_dir().join(format!("brunt-capacity-usl-{}.json", std::process::id()));
+    let child = brunt_cmd()
+        .args(["capacity", &format!("{url}/delay/20"), "-q"])
+        .args([
+            "--concurrency",
+            "1,2,4,8,16",
+            "--step",
+            "2s",
+            "--warmup",
+            "1s",
+        ])
+        .args(["--export", export.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(90));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::stderr(&out)
+    );
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&export);
+
+    assert_eq!(result["model"], "closed");
+    assert_eq!(result["baseline"]["concurrency"], 1);
+    let steps = result["steps"].as_array().unwrap();
+    let levels: Vec<u64> = steps
+        .iter()
+        .map(|s| s["concurrency"].as_u64().unwrap())
+        .collect();
+    assert_eq!(levels, [2, 4, 8, 16], "every level runs, failing or not");
+    for s in std::iter::once(&result["baseline"]).chain(steps) {
+        let n = s["concurrency"].as_f64().unwrap();
+        let (measured, predicted) = (
+            s["in_flight"].as_f64().unwrap(),
+            s["littles_law_in_flight"].as_f64().unwrap(),
+        );
+        assert!((measured - n).abs() <= 1.0, "{s}");
+        assert!((predicted - n).abs() <= n * 0.25 + 1.0, "{s}");
+        assert!(s["littles_law_violation"].is_null(), "{s}");
+    }
+    let top = steps[3]["achieved"].as_f64().unwrap();
+    assert!(
+        (270.0..=330.0).contains(&top),
+        "16 VUs against capacity 300: {top}"
+    );
+
+    let usl = &result["usl"];
+    assert!(usl["r_squared"].as_f64().unwrap() > 0.9, "{usl}");
+    let lambda = usl["lambda"].as_f64().unwrap();
+    assert!((35.0..=55.0).contains(&lambda), "one VU at 20 ms: {usl}");
+    let peak = usl["peak"]["throughput"].as_f64().unwrap();
+    assert!(
+        (255.0..=345.0).contains(&peak),
+        "the peak is the capacity: {usl}"
+    );
+    assert_eq!(usl["points"].as_array().unwrap().len(), 5);
+    assert!(stdout.contains("USL fit"), "{stdout}");
+    assert!(stdout.contains("predicted peak:"), "{stdout}");
+    assert!(
+        stdout.contains("max concurrency within the SLO"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_baseline_that_already_fails_stops_the_search() {
     let (mut server, url) = target(&[]);
     let out = fails_with(
@@ -124,11 +201,28 @@ fn bad_input_is_refused_before_any_load() {
             "--max-rate 100",
         ),
         (vec!["--resolution", "150%"], "--resolution '150%'"),
+        (
+            vec!["--concurrency", "1,2"],
+            "--concurrency '1,2': give at least three levels",
+        ),
     ] {
         let mut argv = vec!["capacity", url.as_str()];
         argv.extend(args);
         fails_with(&argv, 1, needle);
     }
+    // The closed model has no rates to search: clap's usage error (exit 2) names both flags.
+    fails_with(
+        &[
+            "capacity",
+            &url,
+            "--concurrency",
+            "1,2,4",
+            "--start-rate",
+            "20",
+        ],
+        2,
+        "'--concurrency <N,N,...>' cannot be used with '--start-rate <N>'",
+    );
     let _ = server.kill();
     let _ = server.wait();
     let closed = TcpListener::bind("127.0.0.1:0")
