@@ -7,6 +7,7 @@ use common::{brunt_cmd, fails_with, output_within, target_process};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// A `brunt target` child with `args`, and its base URL once it listens.
@@ -14,22 +15,23 @@ fn target(args: &[&str]) -> (Child, String) {
     target_process(brunt_cmd(), args)
 }
 
-#[test]
-fn finds_the_configured_capacity_within_ten_percent() {
-    let (mut server, url) = target(&["--capacity", "200"]);
-    let pid = server.id().to_string();
-    let export = std::env::temp_dir().join(format!("brunt-capacity-{}.json", std::process::id()));
-    // 20 ms of service time keeps the baseline's p99 above a busy machine's jitter.
+/// One search at a time: two in parallel on a small machine lag each other's event loops, and
+/// the step fails as `generator` instead of measuring the target.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs `brunt capacity ARGS --export FILE -q` to the end (within 90 s), stops `server`, asserts
+/// exit 0 and returns the table printed and the JSON exported.
+fn capacity(mut server: Child, args: &[&str]) -> (String, Value) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let export = std::env::temp_dir().join(format!(
+        "brunt-capacity-{}-{}.json",
+        std::process::id(),
+        server.id()
+    ));
     let child = brunt_cmd()
-        .args(["capacity", &format!("{url}/delay/20"), "-q"])
-        .args(["--step", "2s", "--warmup", "1s", "--start-rate", "100"])
-        .args([
-            "--resolution",
-            "10%",
-            "--monitor",
-            &format!("api:pid={pid}"),
-        ])
-        .args(["--export", export.to_str().unwrap()])
+        .arg("capacity")
+        .args(args)
+        .args(["-q", "--export", export.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -37,15 +39,39 @@ fn finds_the_configured_capacity_within_ten_percent() {
     let out = output_within(child, Duration::from_secs(90));
     let _ = server.kill();
     let _ = server.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{stdout}{}",
         common::stderr(&out)
     );
-    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let result = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let _ = std::fs::remove_file(&export);
+    (stdout, result)
+}
+
+#[test]
+fn finds_the_configured_capacity_within_ten_percent() {
+    let (server, url) = target(&["--capacity", "200"]);
+    let pid = server.id().to_string();
+    // 20 ms of service time keeps the baseline's p99 above a busy machine's jitter.
+    let (stdout, result) = capacity(
+        server,
+        &[
+            &format!("{url}/delay/20"),
+            "--step",
+            "2s",
+            "--warmup",
+            "1s",
+            "--start-rate",
+            "100",
+            "--resolution",
+            "10%",
+            "--monitor",
+            &format!("api:pid={pid}"),
+        ],
+    );
 
     assert_eq!(result["kind"], "brunt-capacity");
     let verdict = &result["verdict"];
@@ -87,36 +113,19 @@ fn finds_the_configured_capacity_within_ten_percent() {
 fn closed_model_levels_fit_the_usl_and_keep_littles_law() {
     // 20 ms a request, at most 300 started a second: one VU gives about 46/s, and throughput
     // flattens at 300 past about 7 VUs.
-    let (mut server, url) = target(&["--capacity", "300"]);
-    let export =
-        std::env::temp_dir().join(format!("brunt-capacity-usl-{}.json", std::process::id()));
-    let child = brunt_cmd()
-        .args(["capacity", &format!("{url}/delay/20"), "-q"])
-        .args([
+    let (server, url) = target(&["--capacity", "300"]);
+    let (stdout, result) = capacity(
+        server,
+        &[
+            &format!("{url}/delay/20"),
             "--concurrency",
             "1,2,4,8,16",
             "--step",
             "2s",
             "--warmup",
             "1s",
-        ])
-        .args(["--export", export.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = output_within(child, Duration::from_secs(90));
-    let _ = server.kill();
-    let _ = server.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        common::stderr(&out)
+        ],
     );
-    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&export);
 
     assert_eq!(result["model"], "closed");
     assert_eq!(result["baseline"]["concurrency"], 1);
@@ -244,13 +253,12 @@ fn bad_input_is_refused_before_any_load() {
 #[test]
 fn a_cpu_bound_endpoint_shows_the_targets_cpu_as_the_bottleneck() {
     // One serving thread computing 10 ms per request: at most about 100 requests/s.
-    let (mut server, url) = target(&["--threads", "1"]);
+    let (server, url) = target(&["--threads", "1"]);
     let pid = server.id().to_string();
-    let export =
-        std::env::temp_dir().join(format!("brunt-capacity-cpu-{}.json", std::process::id()));
-    let child = brunt_cmd()
-        .args(["capacity", &format!("{url}/cpu/10"), "-q"])
-        .args([
+    let (stdout, result) = capacity(
+        server,
+        &[
+            &format!("{url}/cpu/10"),
             "--step",
             "2s",
             "--warmup",
@@ -259,30 +267,12 @@ fn a_cpu_bound_endpoint_shows_the_targets_cpu_as_the_bottleneck() {
             "20",
             "--max-rate",
             "400",
-        ])
-        .args([
             "--resolution",
             "25%",
             "--monitor",
             &format!("api:pid={pid}"),
-        ])
-        .args(["--export", export.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = output_within(child, Duration::from_secs(90));
-    let _ = server.kill();
-    let _ = server.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        common::stderr(&out)
+        ],
     );
-    let result: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&export);
     let verdict = &result["verdict"];
     assert_eq!(verdict["limited_by"], "target", "{stdout}");
     let bottleneck = verdict["bottleneck"].as_str().unwrap_or_default();
