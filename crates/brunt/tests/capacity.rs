@@ -21,13 +21,20 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `brunt capacity ARGS --export FILE -q` to the end (within 90 s), stops `server`, asserts
 /// exit 0 and returns the table printed and the JSON exported.
-fn capacity(mut server: Child, args: &[&str]) -> (String, Value) {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+fn capacity(server: Child, args: &[&str]) -> (String, Value) {
     let export = std::env::temp_dir().join(format!(
         "brunt-capacity-{}-{}.json",
         std::process::id(),
         server.id()
     ));
+    let out = capacity_to(server, args, &export);
+    let _ = std::fs::remove_file(&export);
+    out
+}
+
+/// [`capacity`], keeping the export at `export`.
+fn capacity_to(mut server: Child, args: &[&str], export: &std::path::Path) -> (String, Value) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let child = brunt_cmd()
         .arg("capacity")
         .args(args)
@@ -46,8 +53,7 @@ fn capacity(mut server: Child, args: &[&str]) -> (String, Value) {
         "{stdout}{}",
         common::stderr(&out)
     );
-    let result = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&export);
+    let result = serde_json::from_str(&std::fs::read_to_string(export).unwrap()).unwrap();
     (stdout, result)
 }
 
@@ -167,6 +173,88 @@ fn closed_model_levels_fit_the_usl_and_keep_littles_law() {
         stdout.contains("max concurrency within the SLO"),
         "{stdout}"
     );
+}
+
+/// Exports a quick search against `brunt target --capacity N` serving /delay/20.
+fn search_capacity(capacity: &str, export: &std::path::Path) -> Value {
+    let (server, url) = target(&["--capacity", capacity]);
+    let (_, result) = capacity_to(
+        server,
+        &[
+            &format!("{url}/delay/20"),
+            "--step",
+            "2s",
+            "--warmup",
+            "1s",
+            "--start-rate",
+            "50",
+            "--max-rate",
+            "400",
+            "--resolution",
+            "25%",
+        ],
+        export,
+    );
+    result
+}
+
+#[test]
+fn compare_tells_how_far_the_knee_moved_and_gates_on_it() {
+    let dir = std::env::temp_dir();
+    let before = dir.join(format!("brunt-capacity-before-{}.json", std::process::id()));
+    let after = dir.join(format!("brunt-capacity-after-{}.json", std::process::id()));
+    let slow = search_capacity("100", &before);
+    let fast = search_capacity("300", &after);
+    let knees = [&slow, &fast].map(|r| r["verdict"]["max_rate"].as_u64().unwrap());
+    assert!(knees[0] < knees[1], "{knees:?}");
+    let (b, a) = (before.to_str().unwrap(), after.to_str().unwrap());
+    let out = brunt_cmd()
+        .args(["compare", b, a, "--min-capacity-gain", "50%"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        common::stderr(&out)
+    );
+    let moved = format!("the knee moved from {} to {} req/s (+", knees[0], knees[1]);
+    assert!(stdout.contains(&moved), "{stdout}");
+    assert!(stdout.contains("; p99 at "), "{stdout}");
+    assert!(stdout.contains("✓ capacity knee:"), "{stdout}");
+    // Reversed, the knee moved left: the gate fails with k6's threshold exit code.
+    let out = brunt_cmd()
+        .args(["compare", a, b, "--min-capacity-gain", "0%"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(99), "{}", common::stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("✗ capacity knee:"));
+    // A capacity result against a run's summary is refused by name.
+    let summary = dir.join(format!(
+        "brunt-capacity-summary-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&summary, r#"{"metrics": {}}"#).unwrap();
+    fails_with(
+        &["compare", b, summary.to_str().unwrap()],
+        1,
+        "is a capacity result but",
+    );
+    fails_with(
+        &[
+            "compare",
+            b,
+            a,
+            "--max-regression",
+            "http_req_duration p(95)=10%",
+        ],
+        1,
+        "capacity results are gated with --min-capacity-gain",
+    );
+    for f in [before, after, summary] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 #[test]
