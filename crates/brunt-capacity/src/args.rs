@@ -8,13 +8,16 @@ use std::time::Duration;
 
 /// Find the highest request rate a URL sustains within its SLO: a baseline at a low rate, then
 /// open-model steps (10, 20, 50, 100, 200, 500, ... requests/s) until one fails, then a search
-/// between the last passing and the first failing rate (docs/capacity.md). With --concurrency,
+/// between the last passing and the first failing rate (docs/capacity.md). Given a k6 script,
+/// each step runs its default function (or --exec) at the step's iterations/s, its thresholds
+/// as the SLO. With --concurrency,
 /// closed-model steps instead, and a Universal Scalability Law fit of throughput against them.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:
   brunt capacity http://127.0.0.1:8080/json --slo 'http_req_duration: p(99)<300'
   brunt capacity http://127.0.0.1:8080/ --step 5s --monitor api:pid=1234 --export capacity.json
-  brunt capacity http://127.0.0.1:8080/cpu/2 --concurrency 1,2,4,8,16,32")]
+  brunt capacity http://127.0.0.1:8080/cpu/2 --concurrency 1,2,4,8,16,32
+  brunt capacity checkout.js --step 30s")]
 pub struct CapacityArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -23,6 +26,10 @@ pub struct CapacityArgs {
     /// --slo 'http_req_duration: p(99)<300' --slo 'http_req_failed: rate<0.001'
     #[arg(long = "slo", value_name = "'METRIC: EXPR'")]
     pub slos: Vec<String>,
+
+    /// For a script: the exported function each iteration runs (default: its default function)
+    #[arg(long, value_name = "FUNCTION")]
+    pub exec: Option<String>,
 
     /// Closed model: one step per level of VUs looping (e.g. 1,2,4,8,16,32), every level run,
     /// the lowest as the baseline; throughput is fitted to the Universal Scalability Law

@@ -19,7 +19,9 @@ pub use step::{Failure, Level, MonitorPeak, Phase, Step};
 pub use usl::{Peak, Residual, UslFit};
 
 use anyhow::{bail, Context, Result};
+use brunt_engine::{Options, RunControl, VuFactory, DEFAULT_EXEC};
 use brunt_metrics::{Registry, Thresholds};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Exit code of a search cut short by Ctrl-C or SIGTERM (k6's).
@@ -28,36 +30,95 @@ const EXIT_INTERRUPTED: i32 = 105;
 /// Runs the search, prints the table and verdict, writes `--export`; returns the exit code (0, or
 /// 105 when interrupted).
 pub fn run(args: CapacityArgs) -> Result<i32> {
-    let url = &args.request.url;
-    if !url.contains("://") && (url.ends_with(".js") || std::path::Path::new(url).is_file()) {
-        bail!(
-            "brunt capacity {url}: scripts are not supported yet; give a URL (with quick's request flags: -X, -H, --body)"
-        );
-    }
     let settings = args.settings()?;
+    let control = brunt_output::stop_on_signals();
+    let target = &args.request.url;
+    if !target.contains("://") && (target.ends_with(".js") || Path::new(target).is_file()) {
+        if let Some(flag) = args.request.flags_given() {
+            bail!("{flag}: a request flag, for a URL; the script {target} makes its own requests");
+        }
+        let script = brunt_js::load_script(Path::new(target), control.clone())?;
+        let exec = args.exec.clone().unwrap_or(DEFAULT_EXEC.to_string());
+        if !script.program.has_export(&exec) {
+            bail!(
+                "--exec {exec}: {target} exports no function '{exec}' to run at each step's rate"
+            );
+        }
+        let workload = Workload {
+            factory: script.factory,
+            registry: script.registry,
+            options: script.options,
+            exec: Some(exec.clone()),
+            thresholds: script.thresholds,
+            target: result::Target::Script {
+                script: target.clone(),
+                exec,
+            },
+        };
+        return search_workload(&args, &settings, control, workload);
+    }
+    if let Some(exec) = &args.exec {
+        bail!("--exec {exec}: names a script's function; {target} is not a script");
+    }
     let request = args.request.request()?;
     brunt_quick::preflight(&request)?;
-    let factory = Arc::new(brunt_quick::QuickFactory::new(
-        request,
-        args.request.client_config()?,
-    ));
-    let registry = Arc::new(Registry::new());
+    let workload = Workload {
+        factory: Arc::new(brunt_quick::QuickFactory::new(
+            request,
+            args.request.client_config()?,
+        )),
+        registry: Arc::new(Registry::new()),
+        options: Options::default(),
+        exec: None,
+        thresholds: None,
+        target: result::Target::Request {
+            method: args.request.method.clone(),
+            url: target.clone(),
+        },
+    };
+    search_workload(&args, &settings, control, workload)
+}
+
+/// What each step runs: a request, or a script's function with its options and thresholds.
+struct Workload<F> {
+    factory: Arc<F>,
+    registry: Arc<Registry>,
+    options: Options,
+    exec: Option<String>,
+    /// A script's `thresholds`, judged as SLOs beside `--slo`.
+    thresholds: Option<serde_json::Value>,
+    target: result::Target,
+}
+
+fn search_workload<F: VuFactory>(
+    args: &CapacityArgs,
+    settings: &Settings,
+    control: RunControl,
+    w: Workload<F>,
+) -> Result<i32> {
+    let registry = w.registry;
     // Before the SLOs, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
-    for w in monitors.warnings() {
-        eprintln!("warning: {w}");
+    for warning in monitors.warnings() {
+        eprintln!("warning: {warning}");
     }
     let mut slos = Thresholds::default();
+    if let Some(t) = &w.thresholds {
+        slos.add_options(t, &registry)
+            .context("the script's thresholds")?;
+    }
     for t in &args.slos {
         slos.add_cli(t, &registry)
             .with_context(|| format!("--slo '{t}'"))?;
     }
     let runner = step::Runner {
-        factory,
+        factory: w.factory,
+        options: w.options,
+        exec: w.exec,
         registry: registry.clone(),
         monitors: &monitors,
-        control: brunt_output::stop_on_signals(),
-        settings: &settings,
+        control,
+        settings,
         slos: &slos,
     };
     let progress = |s: &Step| {
@@ -85,10 +146,10 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
         Phase::Baseline,
         match settings.concurrency.first() {
             Some(&n) => Level::Concurrency(n),
-            None => Level::Rate(settings.baseline_rate),
+            None => runner.rate(settings.baseline_rate),
         },
     )?;
-    judge::judge(&mut baseline, None, &settings);
+    judge::judge(&mut baseline, None, settings);
     progress(&baseline);
     if runner.control.is_stopped() {
         return Ok(EXIT_INTERRUPTED);
@@ -150,11 +211,8 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
         kind: KIND,
         version: VERSION,
         model: if closed { "closed" } else { "open" },
-        target: result::Target {
-            method: args.request.method.clone(),
-            url: url.clone(),
-        },
-        settings: result::SettingsJson::new(&settings, &args.slos),
+        target: w.target,
+        settings: result::SettingsJson::new(settings, &slo_sources(&slos)),
         verdict: Verdict::new(&baseline, &steps, complete),
         baseline,
         steps,
@@ -172,8 +230,8 @@ pub fn run(args: CapacityArgs) -> Result<i32> {
 
 /// The open-model search: the ladder up from `--start-rate` until a step fails, then bisection.
 /// Returns false when Ctrl-C cut it short.
-fn search(
-    runner: &step::Runner,
+fn search<F: VuFactory>(
+    runner: &step::Runner<F>,
     baseline: &Step,
     steps: &mut Vec<Step>,
     progress: &dyn Fn(&Step),
@@ -190,7 +248,7 @@ fn search(
             None => Phase::Ladder,
             Some(_) => Phase::Search,
         };
-        let mut s = runner.run(phase, Level::Rate(rate))?;
+        let mut s = runner.run(phase, runner.rate(rate))?;
         if runner.control.is_stopped() {
             return Ok(false);
         }
@@ -205,8 +263,8 @@ fn search(
 /// The closed model: every level of `--concurrency` above the baseline's, failing or not (the
 /// load is bounded by the VUs, and the USL fit wants the points past the peak). Returns false
 /// when Ctrl-C cut it short.
-fn run_levels(
-    runner: &step::Runner,
+fn run_levels<F: VuFactory>(
+    runner: &step::Runner<F>,
     baseline: &Step,
     levels: &[u64],
     steps: &mut Vec<Step>,
@@ -222,4 +280,16 @@ fn run_levels(
         steps.push(s);
     }
     Ok(true)
+}
+
+/// Every SLO judged, as `METRIC: EXPR`: the script's thresholds, then `--slo`'s.
+fn slo_sources(slos: &Thresholds) -> Vec<String> {
+    slos.metrics()
+        .iter()
+        .flat_map(|m| {
+            m.thresholds
+                .iter()
+                .map(|t| format!("{}: {}", m.selector.key, t.source))
+        })
+        .collect()
 }

@@ -30,10 +30,12 @@ pub struct CapacityResult {
     pub notes: Vec<String>,
 }
 
+/// What was loaded: `{"method", "url"}` for a URL, `{"script", "exec"}` for a script.
 #[derive(Debug, Serialize)]
-pub struct Target {
-    pub method: String,
-    pub url: String,
+#[serde(untagged)]
+pub enum Target {
+    Request { method: String, url: String },
+    Script { script: String, exec: String },
 }
 
 #[derive(Debug, Serialize)]
@@ -80,7 +82,7 @@ pub struct Verdict {
     pub max_rate: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u64>,
-    /// What that step achieved, requests/s.
+    /// What that step achieved, requests/s (iterations/s for a script).
     pub max_achieved: f64,
     /// The lowest rate that failed, and why; None when every rate up to --max-rate passed.
     pub first_failure: Option<FirstFailure>,
@@ -109,7 +111,8 @@ impl Verdict {
             .unwrap_or(baseline);
         let first = steps.iter().filter(|s| !s.passed()).min_by_key(|s| s.level);
         Verdict {
-            max_rate: matches!(best.level, Level::Rate(_)).then_some(best.level.value()),
+            max_rate: matches!(best.level, Level::Rate(_) | Level::Iterations(_))
+                .then_some(best.level.value()),
             max_concurrency: matches!(best.level, Level::Concurrency(_))
                 .then_some(best.level.value()),
             max_achieved: best.achieved,
@@ -143,6 +146,7 @@ impl CapacityResult {
             "phase".to_string(),
             match self.baseline.level {
                 Level::Rate(_) => "rate/s".into(),
+                Level::Iterations(_) => "iters/s".into(),
                 Level::Concurrency(_) => "VUs".into(),
             },
             "achieved/s".into(),
@@ -220,7 +224,7 @@ impl CapacityResult {
             out,
             "  {}: {} (achieved {:.1}/s){}",
             match self.baseline.level {
-                Level::Rate(_) => "max sustained rate",
+                Level::Rate(_) | Level::Iterations(_) => "max sustained rate",
                 Level::Concurrency(_) => "max concurrency within the SLO",
             },
             self.baseline.level.at(best),
@@ -255,8 +259,8 @@ impl CapacityResult {
             None if self.settings.concurrency.is_empty() => {
                 let _ = writeln!(
                     out,
-                    "  no step failed up to --max-rate {} requests/s",
-                    self.settings.max_rate
+                    "  no step failed up to --max-rate {}",
+                    self.baseline.level.at(self.settings.max_rate)
                 );
             }
             None => {

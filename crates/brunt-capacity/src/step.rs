@@ -4,10 +4,10 @@
 
 use crate::args::Settings;
 use anyhow::{Context, Result};
-use brunt_engine::{Control, Plan, RunControl, RunOptions};
+use brunt_engine::{Control, Options, Plan, RunControl, RunOptions, VuFactory};
 use brunt_metrics::{builtin, Registry, Snapshot, TagSet, ThresholdResult, Thresholds};
 use brunt_monitor::{Limits, Monitors};
-use brunt_quick::{Load, QuickFactory};
+use brunt_quick::Load;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,14 +30,18 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Requests started per second (`brunt capacity URL`).
     Rate(u64),
+    /// Iterations of a script's function started per second (`brunt capacity script.js`).
+    #[serde(rename = "rate")]
+    Iterations(u64),
     Concurrency(u64),
 }
 
 impl Level {
     pub fn value(self) -> u64 {
         match self {
-            Level::Rate(n) | Level::Concurrency(n) => n,
+            Level::Rate(n) | Level::Iterations(n) | Level::Concurrency(n) => n,
         }
     }
 
@@ -45,6 +49,7 @@ impl Level {
     pub fn at(self, n: u64) -> Level {
         match self {
             Level::Rate(_) => Level::Rate(n),
+            Level::Iterations(_) => Level::Iterations(n),
             Level::Concurrency(_) => Level::Concurrency(n),
         }
     }
@@ -54,6 +59,7 @@ impl std::fmt::Display for Level {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Level::Rate(n) => write!(f, "{n} requests/s"),
+            Level::Iterations(n) => write!(f, "{n} iterations/s"),
             Level::Concurrency(1) => write!(f, "1 VU"),
             Level::Concurrency(n) => write!(f, "{n} VUs"),
         }
@@ -68,10 +74,11 @@ pub struct Step {
     #[serde(flatten)]
     pub level: Level,
     /// Requests that succeeded (not counted in http_req_failed) per second of the measured part
-    /// (its end includes the drain): cut and failed requests are not throughput.
+    /// (its end includes the drain): cut and failed requests are not throughput. For a script,
+    /// the iterations completed per second instead.
     pub achieved: f64,
     pub requests: u64,
-    /// Mean http_req_duration, the latency in Little's law.
+    /// Mean http_req_duration (iteration_duration for a script), the latency in Little's law.
     pub mean_ms: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -86,7 +93,8 @@ pub struct Step {
     /// Requests in flight, measured: the mean of the engine's `vus` gauge over the step (each
     /// VU sends one request per iteration, so a busy VU is a request in flight).
     pub in_flight: f64,
-    /// Little's law's prediction of `in_flight`: completed requests/s times `mean_ms`.
+    /// Little's law's prediction of `in_flight`: completed requests (or iterations) per second
+    /// times `mean_ms`.
     pub littles_law_in_flight: f64,
     /// Set when the two disagree: then the generator or the measurement is wrong, not the target.
     pub littles_law_violation: Option<String>,
@@ -133,9 +141,15 @@ pub struct Failure {
 const LITTLE_TOLERANCE: f64 = 0.25;
 const LITTLE_SLACK: f64 = 1.0;
 
-/// Runs steps against one request, sharing the registry, monitors and Ctrl-C of the search.
-pub(crate) struct Runner<'a> {
-    pub factory: Arc<QuickFactory>,
+/// Runs steps of one workload (a request, or a script's function), sharing the registry,
+/// monitors and Ctrl-C of the search.
+pub(crate) struct Runner<'a, F: VuFactory> {
+    pub factory: Arc<F>,
+    /// The options every step's scenario goes into: a script's tags and timeouts (empty for a
+    /// URL).
+    pub options: Options,
+    /// The script's function each iteration runs; None for a URL.
+    pub exec: Option<String>,
     pub registry: Arc<Registry>,
     pub monitors: &'a Monitors,
     pub control: RunControl,
@@ -143,7 +157,15 @@ pub(crate) struct Runner<'a> {
     pub slos: &'a Thresholds,
 }
 
-impl Runner<'_> {
+impl<F: VuFactory> Runner<'_, F> {
+    /// The level of an open-model step at `rate`: requests or iterations per second.
+    pub(crate) fn rate(&self, rate: u64) -> Level {
+        match self.exec {
+            Some(_) => Level::Iterations(rate),
+            None => Level::Rate(rate),
+        }
+    }
+
     /// Offers `level` for the warm-up and the step, and measures the step.
     pub(crate) fn run(&self, phase: Phase, level: Level) -> Result<Step> {
         let s = self.settings;
@@ -151,6 +173,13 @@ impl Runner<'_> {
             // VUs cost next to nothing (QuickFactory is CHEAP_INIT): more start as needed.
             Level::Rate(r) => (
                 (r / 10).clamp(1, s.max_vus),
+                Some((r, Duration::from_secs(1))),
+                s.max_vus,
+            ),
+            // A script VU runs an init context, and more start only in the background while
+            // iterations are dropped: one per iteration a second covers iterations up to 1 s.
+            Level::Iterations(r) => (
+                r.clamp(1, s.max_vus),
                 Some((r, Duration::from_secs(1))),
                 s.max_vus,
             ),
@@ -165,8 +194,19 @@ impl Runner<'_> {
             graceful_stop: brunt_engine::format_duration(s.graceful_stop),
             execution_segment: None,
         };
-        let plan = Plan::from_options(&load.options("--max-vus", "rate", "iterations")?)
-            .context("invalid step plan")?;
+        let mut step = load.options("--max-vus", "rate", "iterations")?;
+        for scenario in step.scenarios.iter_mut().flat_map(|m| m.values_mut()) {
+            scenario.exec = self.exec.clone();
+        }
+        let options = Options {
+            scenarios: step.scenarios,
+            vus: None,
+            duration: None,
+            iterations: None,
+            stages: None,
+            ..self.options.clone()
+        };
+        let plan = Plan::from_options(&options).context("invalid step plan")?;
         let measured = Arc::new(Mutex::new((Snapshot::default(), InFlight::default())));
         let sink = measured.clone();
         let from = s.warmup + Duration::from_millis(500);
@@ -214,17 +254,26 @@ impl Runner<'_> {
         let requests = stat(builtin::HTTP_REQS, "count") as u64;
         let knee = format!("p({})", self.settings.knee_percentile);
         let error_rate = stat(builtin::HTTP_REQ_FAILED, "rate");
-        let mean_ms = stat(builtin::HTTP_REQ_DURATION, "avg");
+        // A busy VU is in an iteration: for a URL that is one request, for a script its function
+        // (think time included).
+        let (busy, achieved) = match self.exec {
+            None => (
+                builtin::HTTP_REQ_DURATION,
+                requests as f64 * (1.0 - error_rate) / seconds,
+            ),
+            Some(_) => (
+                builtin::ITERATION_DURATION,
+                stat(builtin::ITERATIONS, "count") / seconds,
+            ),
+        };
+        let mean_ms = stat(busy, "avg");
         // Requests cut at the end have no duration: only completed ones enter Little's law.
-        let completed = snap
-            .metric(builtin::HTTP_REQ_DURATION)
-            .and_then(|a| a.stat("count", seconds))
-            .unwrap_or(requests as f64);
+        let completed = stat(busy, "count");
         let predicted = completed / seconds * mean_ms / 1000.0;
         Step {
             phase,
             level,
-            achieved: requests as f64 * (1.0 - error_rate) / seconds,
+            achieved,
             requests,
             mean_ms,
             p50_ms: stat(builtin::HTTP_REQ_DURATION, "p(50)"),

@@ -27,4 +27,4 @@ pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use new::{new_script, NewArgs};
 pub use program::{Program, ProgramConfig};
-pub use run::{exit, inspect, run, InspectArgs, RunArgs};
+pub use run::{exit, inspect, load_script, run, InspectArgs, LoadedScript, RunArgs};

@@ -331,11 +331,71 @@ fn bad_input_is_refused_before_any_load() {
         1,
         &format!("cannot reach {closed}"),
     );
-    fails_with(
-        &["capacity", "script.js"],
-        1,
-        "scripts are not supported yet",
+}
+
+#[test]
+fn a_script_runs_at_each_steps_rate_with_its_thresholds_as_the_slo() {
+    let dir = std::env::temp_dir().join(format!("brunt-capacity-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("checkout.js");
+    let (server, url) = target(&["--capacity", "100"]);
+    std::fs::write(
+        &script,
+        format!(
+            r#"import http from 'k6/http';
+export const options = {{ thresholds: {{ http_req_duration: ['p(99)<60'] }} }};
+export default function () {{ http.get('{url}/get'); }}
+export function browse() {{ http.get('{url}/delay/20'); }}
+"#
+        ),
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let (stdout, result) = capacity(
+        server,
+        &[
+            script,
+            "--exec",
+            "browse",
+            "--step",
+            "2s",
+            "--warmup",
+            "1s",
+            "--start-rate",
+            "50",
+            "--max-rate",
+            "400",
+            "--resolution",
+            "25%",
+        ],
     );
+    assert_eq!(result["target"]["script"], script);
+    assert_eq!(result["target"]["exec"], "browse");
+    assert_eq!(result["settings"]["slos"][0], "http_req_duration: p(99)<60");
+    let verdict = &result["verdict"];
+    let found = verdict["max_rate"].as_f64().unwrap();
+    assert!((75.0..=125.0).contains(&found), "{stdout}");
+    let kinds: Vec<&str> = verdict["first_failure"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"slo"), "the script's threshold: {stdout}");
+    assert!(stdout.contains("iters/s"), "{stdout}");
+    assert!(stdout.contains("iterations/s"), "{stdout}");
+
+    fails_with(
+        &["capacity", script, "--exec", "checkout"],
+        1,
+        "--exec checkout: ",
+    );
+    fails_with(
+        &["capacity", script, "-H", "A: b"],
+        1,
+        "-H/--header: a request flag, for a URL",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -161,14 +161,14 @@ pub fn compare(
     );
     // The highest level both measured above their baselines; failing that, the lower of their
     // two highest, interpolated in the run that stepped over it.
-    let above_baselines = common.iter().copied().filter(|l| {
+    let mut above_baselines = common.iter().copied().filter(|l| {
         [baseline, new]
             .iter()
             .all(|r| r.points.first().is_some_and(|p| p.0 < *l))
     });
     let top = |r: &CapacityRun| r.points.last().map(|p| p.0);
     let at = above_baselines
-        .last()
+        .next_back()
         .or_else(|| Some(top(baseline)?.min(top(new)?)));
     if let Some(level) = at {
         if let (Some((b, bi)), Some((n, ni))) = (baseline.p99_at(level), new.p99_at(level)) {
