@@ -97,6 +97,12 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
 
+    /// Write the result as a self-contained HTML report to FILE: latency against achieved
+    /// throughput with the knee marked (and the USL curve in the closed model); `brunt report
+    /// capacity.json` rebuilds it from --export
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
     /// No line per step while the search runs
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -220,10 +220,14 @@ fn search_workload<F: VuFactory>(
         notes,
     };
     print!("{}", result.text());
+    let json = serde_json::to_value(&result)?;
     if let Some(path) = &args.export {
-        let json = serde_json::to_string_pretty(&result)?;
-        std::fs::write(path, json + "\n")
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("--export {}: cannot write the file", path.display()))?;
+    }
+    if let Some(path) = &args.report {
+        brunt_web::capacity::write_report(path, &json)?;
+        eprintln!("report: {}", path.display());
     }
     Ok(if complete { 0 } else { EXIT_INTERRUPTED })
 }

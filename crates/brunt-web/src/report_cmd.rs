@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
   brunt quick http://127.0.0.1:8080/ --out results=results.json
   brunt report results.json -o report.html
   brunt report part1.json part2.json -o report.html   (instances of one run, merged exactly)
-  brunt report journal.json -o game-day.html   (a chaos experiment's game-day report)")]
+  brunt report journal.json -o game-day.html   (a chaos experiment's game-day report)
+  brunt report capacity.json -o capacity.html   (a capacity search, from --export)")]
 pub struct ReportArgs {
     /// The results file, e.g. results.json; several are merged (one per instance of a
-    /// distributed run); or the journal.json of `brunt experiment run`
+    /// distributed run); or the journal.json of `brunt experiment run`, or the result of
+    /// `brunt capacity --export`
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
 
@@ -27,9 +29,13 @@ pub struct ReportArgs {
 
 /// Writes the report; returns the exit code (0).
 pub fn report(args: ReportArgs) -> Result<i32> {
-    if let Some(journal) = journal(&args.results) {
-        let data = crate::game_day::from_journal(&journal)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.results[0].display()))?;
+    if let Some(json) = single_json(&args.results) {
+        let data = if crate::game_day::is_journal(&json) {
+            crate::game_day::from_journal(&json)
+        } else {
+            crate::capacity::from_capacity(&json)
+        }
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.results[0].display()))?;
         return write(&args.output, &data);
     }
     let mut files = args.results.iter();
@@ -57,14 +63,15 @@ fn write(output: &Path, data: &ReportData) -> Result<i32> {
     Ok(0)
 }
 
-/// The journal of `brunt experiment run`, when the one file given is one (a game-day report).
-/// (Anything else is read as a results file, which names what is wrong with it.)
-fn journal(files: &[PathBuf]) -> Option<serde_json::Value> {
+/// The journal of `brunt experiment run` (a game-day report) or a capacity result, when the one
+/// file given is one. (Anything else is read as a results file, which names what is wrong with
+/// it.)
+fn single_json(files: &[PathBuf]) -> Option<serde_json::Value> {
     let [file] = files else {
         return None;
     };
     let text = std::fs::read_to_string(file).ok()?;
     serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .filter(crate::game_day::is_journal)
+        .filter(|v| crate::game_day::is_journal(v) || crate::capacity::is_capacity(v))
 }

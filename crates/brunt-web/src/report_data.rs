@@ -30,6 +30,9 @@ pub struct ReportData {
     /// A chaos experiment's faults, phases and probes (the game-day report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::game_day::GameDay>,
+    /// A capacity search's result, as exported (`brunt capacity --export`): the capacity report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<serde_json::Value>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,

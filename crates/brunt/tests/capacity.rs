@@ -15,6 +15,22 @@ fn target(args: &[&str]) -> (Child, String) {
     target_process(brunt_cmd(), args)
 }
 
+/// Short steps, so that a search fits a test.
+const QUICK_STEPS: &[&str] = &["--step", "2s", "--warmup", "1s"];
+/// [`QUICK_STEPS`] and a coarse search up to 400/s.
+const QUICK_SEARCH: &[&str] = &[
+    "--step",
+    "2s",
+    "--warmup",
+    "1s",
+    "--start-rate",
+    "50",
+    "--max-rate",
+    "400",
+    "--resolution",
+    "25%",
+];
+
 /// One search at a time: two in parallel on a small machine lag each other's event loops, and
 /// the step fails as `generator` instead of measuring the target.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -65,18 +81,18 @@ fn finds_the_configured_capacity_within_ten_percent() {
     let (stdout, result) = capacity(
         server,
         &[
-            &format!("{url}/delay/20"),
-            "--step",
-            "2s",
-            "--warmup",
-            "1s",
-            "--start-rate",
-            "100",
-            "--resolution",
-            "10%",
-            "--monitor",
-            &format!("api:pid={pid}"),
-        ],
+            &[format!("{url}/delay/20").as_str()][..],
+            QUICK_STEPS,
+            &[
+                "--start-rate",
+                "100",
+                "--resolution",
+                "10%",
+                "--monitor",
+                &format!("api:pid={pid}"),
+            ],
+        ]
+        .concat(),
     );
 
     assert_eq!(result["kind"], "brunt-capacity");
@@ -120,18 +136,46 @@ fn closed_model_levels_fit_the_usl_and_keep_littles_law() {
     // 20 ms a request, at most 300 started a second: one VU gives about 46/s, and throughput
     // flattens at 300 past about 7 VUs.
     let (server, url) = target(&["--capacity", "300"]);
-    let (stdout, result) = capacity(
+    let dir = std::env::temp_dir().join(format!("brunt-capacity-usl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (export, report) = (dir.join("usl.json"), dir.join("usl.html"));
+    let (stdout, result) = capacity_to(
         server,
         &[
-            &format!("{url}/delay/20"),
-            "--concurrency",
-            "1,2,4,8,16",
-            "--step",
-            "2s",
-            "--warmup",
-            "1s",
-        ],
+            &[
+                format!("{url}/delay/20").as_str(),
+                "--concurrency",
+                "1,2,4,8,16",
+                "--report",
+                report.to_str().unwrap(),
+            ][..],
+            QUICK_STEPS,
+        ]
+        .concat(),
+        &export,
     );
+    // The report is the page with the result in it, and `brunt report` rebuilds it from the
+    // export.
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        page.contains("\"model\":\"closed\""),
+        "the result is the page's data"
+    );
+    let rebuilt = dir.join("rebuilt.html");
+    let out = brunt_cmd()
+        .args([
+            "report",
+            export.to_str().unwrap(),
+            "-o",
+            rebuilt.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(std::fs::read_to_string(&rebuilt)
+        .unwrap()
+        .contains("\"usl\":{"));
+    let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(result["model"], "closed");
     assert_eq!(result["baseline"]["concurrency"], 1);
@@ -180,19 +224,7 @@ fn search_capacity(capacity: &str, export: &std::path::Path) -> Value {
     let (server, url) = target(&["--capacity", capacity]);
     let (_, result) = capacity_to(
         server,
-        &[
-            &format!("{url}/delay/20"),
-            "--step",
-            "2s",
-            "--warmup",
-            "1s",
-            "--start-rate",
-            "50",
-            "--max-rate",
-            "400",
-            "--resolution",
-            "25%",
-        ],
+        &[&[format!("{url}/delay/20").as_str()][..], QUICK_SEARCH].concat(),
         export,
     );
     result
@@ -353,21 +385,7 @@ export function browse() {{ http.get('{url}/delay/20'); }}
     let script = script.to_str().unwrap();
     let (stdout, result) = capacity(
         server,
-        &[
-            script,
-            "--exec",
-            "browse",
-            "--step",
-            "2s",
-            "--warmup",
-            "1s",
-            "--start-rate",
-            "50",
-            "--max-rate",
-            "400",
-            "--resolution",
-            "25%",
-        ],
+        &[&[script, "--exec", "browse"][..], QUICK_SEARCH].concat(),
     );
     assert_eq!(result["target"]["script"], script);
     assert_eq!(result["target"]["exec"], "browse");
