@@ -282,6 +282,26 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
     );
 }
 
+/// Writes the report page for `data` into `dir` and lets Chromium draw it offline; returns its
+/// file URL, the DOM and the body's attributes (failing on a script error).
+fn draw_offline(
+    chrome: &Path,
+    dir: &Path,
+    data: &brunt_web::ReportData,
+) -> (String, String, String) {
+    let page = dir.join("report.html");
+    std::fs::write(&page, render(data)).unwrap();
+    let url = format!("file://{}", page.display());
+    let (dom, stderr) = browse(
+        chrome,
+        &dir.join("p1"),
+        &url,
+        &["--dump-dom", "--virtual-time-budget=4000"],
+    );
+    let body = check_dom(&dom, &stderr);
+    (url, dom, body)
+}
+
 /// A journal of `brunt experiment run` with a load, a latency fault, its rollback and a
 /// continuous probe, drawn as the game-day report.
 #[test]
@@ -299,16 +319,7 @@ fn the_game_day_report_draws_the_journal_offline() {
     assert!(game.probes.len() > 3, "steady-state probes and samples");
     let Some(chrome) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("game-day.html");
-    std::fs::write(&page, render(&data)).unwrap();
-    let url = format!("file://{}", page.display());
-    let (dom, stderr) = browse(
-        &chrome,
-        &dir.path().join("p1"),
-        &url,
-        &["--dump-dom", "--virtual-time-budget=4000"],
-    );
-    let body = check_dom(&dom, &stderr);
+    let (_, dom, body) = draw_offline(&chrome, dir.path(), &data);
     assert!(body.contains("data-charts=\"4\""), "{body}");
     assert!(
         !dom.contains("<section id=\"experiment\" hidden"),
@@ -339,16 +350,7 @@ fn the_capacity_report_draws_latency_against_throughput_and_the_usl_curve() {
     assert_eq!(e, "baseline: missing");
     let Some(chrome) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("capacity.html");
-    std::fs::write(&page, render(&data)).unwrap();
-    let url = format!("file://{}", page.display());
-    let (dom, stderr) = browse(
-        &chrome,
-        &dir.path().join("p1"),
-        &url,
-        &["--dump-dom", "--virtual-time-budget=4000"],
-    );
-    let body = check_dom(&dom, &stderr);
+    let (url, dom, body) = draw_offline(&chrome, dir.path(), &data);
     assert!(body.contains("data-charts=\"2\""), "{body}");
     assert!(
         !dom.contains("<section id=\"capacity\" hidden"),
