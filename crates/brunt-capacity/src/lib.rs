@@ -90,6 +90,8 @@ struct Workload<F> {
     target: result::Target,
 }
 
+/// Starts the monitors and SLOs, runs the baseline then the search (or the closed-model levels),
+/// prints the result and writes `--export` and `--report`.
 fn search_workload<F: VuFactory>(
     args: &CapacityArgs,
     settings: &Settings,
