@@ -8,11 +8,16 @@ use std::time::Duration;
 
 /// Find the highest request rate a URL sustains within its SLO: a baseline at a low rate, then
 /// open-model steps (10, 20, 50, 100, 200, 500, ... requests/s) until one fails, then a search
-/// between the last passing and the first failing rate (docs/capacity.md).
+/// between the last passing and the first failing rate (docs/capacity.md). Given a k6 script,
+/// each step runs its default function (or --exec) at the step's iterations/s, its thresholds
+/// as the SLO. With --concurrency,
+/// closed-model steps instead, and a Universal Scalability Law fit of throughput against them.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:
   brunt capacity http://127.0.0.1:8080/json --slo 'http_req_duration: p(99)<300'
-  brunt capacity http://127.0.0.1:8080/ --step 5s --monitor api:pid=1234 --export capacity.json")]
+  brunt capacity http://127.0.0.1:8080/ --step 5s --monitor api:pid=1234 --export capacity.json
+  brunt capacity http://127.0.0.1:8080/cpu/2 --concurrency 1,2,4,8,16,32
+  brunt capacity checkout.js --step 30s")]
 pub struct CapacityArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -21,6 +26,15 @@ pub struct CapacityArgs {
     /// --slo 'http_req_duration: p(99)<300' --slo 'http_req_failed: rate<0.001'
     #[arg(long = "slo", value_name = "'METRIC: EXPR'")]
     pub slos: Vec<String>,
+
+    /// For a script: the exported function each iteration runs (default: its default function)
+    #[arg(long, value_name = "FUNCTION")]
+    pub exec: Option<String>,
+
+    /// Closed model: one step per level of VUs looping (e.g. 1,2,4,8,16,32), every level run,
+    /// the lowest as the baseline; throughput is fitted to the Universal Scalability Law
+    #[arg(long, value_name = "N,N,...", conflicts_with_all = ["baseline_rate", "start_rate", "max_rate", "resolution"])]
+    pub concurrency: Option<String>,
 
     /// How long each step is measured, after its warm-up, e.g. 10s or 1m
     #[arg(long, default_value = "10s", value_name = "DURATION")]
@@ -83,6 +97,12 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
 
+    /// Write the result as a self-contained HTML report to FILE: latency against achieved
+    /// throughput with the knee marked (and the USL curve in the closed model); `brunt report
+    /// capacity.json` rebuilds it from --export
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
     /// No line per step while the search runs
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -104,6 +124,8 @@ pub struct Settings {
     pub max_errors: f64,
     pub max_resource: f64,
     pub max_vus: u64,
+    /// `--concurrency`'s levels, ascending; empty for the open-model search.
+    pub concurrency: Vec<u64>,
 }
 
 impl CapacityArgs {
@@ -126,6 +148,10 @@ impl CapacityArgs {
             max_errors: percent_flag("--max-errors", &self.max_errors)?,
             max_resource: percent_flag("--max-resource", &self.max_resource)?,
             max_vus: self.max_vus,
+            concurrency: match &self.concurrency {
+                Some(list) => concurrency_flag(list)?,
+                None => Vec::new(),
+            },
         };
         if s.baseline_rate == 0 {
             bail!("--baseline-rate: must be at least 1 request/s");
@@ -167,6 +193,26 @@ impl CapacityArgs {
         }
         Ok(s)
     }
+}
+
+/// `1,2,4,8`: at least three distinct levels (the USL has three parameters), ascending.
+fn concurrency_flag(list: &str) -> Result<Vec<u64>> {
+    let mut levels = Vec::new();
+    for item in list.split(',') {
+        match item.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => levels.push(n),
+            _ => bail!(
+                "--concurrency '{list}': '{}' is not a number of VUs (1 or more), e.g. 1,2,4,8",
+                item.trim()
+            ),
+        }
+    }
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.len() < 3 {
+        bail!("--concurrency '{list}': give at least three levels, e.g. 1,2,4,8 (the USL fit has three parameters)");
+    }
+    Ok(levels)
 }
 
 /// `5%`, `5` (both five percent) or `0.1%` as a fraction.
@@ -215,6 +261,9 @@ mod tests {
         assert_eq!((s.baseline_rate, s.start_rate), (5, 10));
         assert_eq!((s.resolution, s.max_errors), (0.05, 0.01));
         assert_eq!((s.knee_percentile, s.knee_factor), (99.0, 2.0));
+        assert!(s.concurrency.is_empty(), "open model by default");
+        let closed = settings(&["--concurrency", "8, 1,2,4"]).unwrap();
+        assert_eq!(closed.concurrency, [1, 2, 4, 8]);
         assert_eq!(
             settings(&["--knee-percentile", "p(95)"])
                 .unwrap()
@@ -236,6 +285,9 @@ mod tests {
             (&["--max-errors=-1%"], "--max-errors"),
             (&["--step", "500ms"], "--step"),
             (&["--warmup", "soon"], "--warmup"),
+            (&["--concurrency", "1,2,x"], "--concurrency '1,2,x': 'x'"),
+            (&["--concurrency", "0,1,2"], "--concurrency"),
+            (&["--concurrency", "4,4,2"], "at least three levels"),
         ] {
             let e = settings(argv).expect_err(flag).to_string();
             assert!(e.contains(flag), "{argv:?}: {e}");

@@ -118,7 +118,7 @@ pub(crate) fn judge(step: &mut Step, baseline: Option<&Step>, s: &Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::{MonitorPeak, Phase};
+    use crate::step::{Level, MonitorPeak, Phase};
     use clap::Parser;
 
     fn settings() -> Settings {
@@ -137,9 +137,10 @@ mod tests {
     fn step(p99: f64) -> Step {
         Step {
             phase: Phase::Ladder,
-            rate: 100,
+            level: Level::Rate(100),
             achieved: 100.0,
             requests: 1000,
+            mean_ms: p99 / 2.0,
             p50_ms: p99 / 2.0,
             p95_ms: p99,
             p99_ms: p99,
@@ -147,6 +148,9 @@ mod tests {
             scheduled_p99_ms: p99,
             error_rate: 0.0,
             dropped_iterations: 0,
+            in_flight: 1.0,
+            littles_law_in_flight: 1.0,
+            littles_law_violation: None,
             monitors: Vec::new(),
             generator_lag: None,
             slos: Vec::new(),

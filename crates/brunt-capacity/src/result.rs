@@ -2,7 +2,8 @@
 //! `--export` (its shape is documented in docs/capacity.md, and `brunt compare` will read it).
 
 use crate::args::Settings;
-use crate::step::{Failure, Step};
+use crate::step::{Failure, Level, Step};
+use crate::usl::UslFit;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -14,20 +15,27 @@ pub const VERSION: u32 = 1;
 pub struct CapacityResult {
     pub kind: &'static str,
     pub version: u32,
+    /// `open` (requests/s, searched) or `closed` (`--concurrency` levels, with a USL fit).
+    pub model: &'static str,
     pub target: Target,
     pub settings: SettingsJson,
     pub baseline: Step,
     /// Every step after the baseline, in the order run.
     pub steps: Vec<Step>,
     pub verdict: Verdict,
+    /// The Universal Scalability Law fitted to a closed-model result's throughput.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usl: Option<UslFit>,
     /// The generator's own limits and the monitored targets' events, as sentences.
     pub notes: Vec<String>,
 }
 
+/// What was loaded: `{"method", "url"}` for a URL, `{"script", "exec"}` for a script.
 #[derive(Debug, Serialize)]
-pub struct Target {
-    pub method: String,
-    pub url: String,
+#[serde(untagged)]
+pub enum Target {
+    Request { method: String, url: String },
+    Script { script: String, exec: String },
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +51,8 @@ pub struct SettingsJson {
     pub max_errors: f64,
     pub max_resource: f64,
     pub slos: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub concurrency: Vec<u64>,
 }
 
 impl SettingsJson {
@@ -59,15 +69,20 @@ impl SettingsJson {
             max_errors: s.max_errors,
             max_resource: s.max_resource,
             slos: slos.to_vec(),
+            concurrency: s.concurrency.clone(),
         }
     }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Verdict {
-    /// The highest rate asked that passed every check (the baseline's when no step did).
-    pub max_rate: u64,
-    /// What that step achieved, requests/s.
+    /// The highest rate asked that passed every check (the baseline's when no step did); in
+    /// the closed model, the highest concurrency instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u64>,
+    /// What that step achieved, requests/s (iterations/s for a script).
     pub max_achieved: f64,
     /// The lowest rate that failed, and why; None when every rate up to --max-rate passed.
     pub first_failure: Option<FirstFailure>,
@@ -82,7 +97,8 @@ pub struct Verdict {
 
 #[derive(Debug, Serialize)]
 pub struct FirstFailure {
-    pub rate: u64,
+    #[serde(flatten)]
+    pub level: Level,
     pub failures: Vec<Failure>,
 }
 
@@ -91,11 +107,14 @@ impl Verdict {
         let best = steps
             .iter()
             .filter(|s| s.passed())
-            .max_by_key(|s| s.rate)
+            .max_by_key(|s| s.level)
             .unwrap_or(baseline);
-        let first = steps.iter().filter(|s| !s.passed()).min_by_key(|s| s.rate);
+        let first = steps.iter().filter(|s| !s.passed()).min_by_key(|s| s.level);
         Verdict {
-            max_rate: best.rate,
+            max_rate: matches!(best.level, Level::Rate(_) | Level::Iterations(_))
+                .then_some(best.level.value()),
+            max_concurrency: matches!(best.level, Level::Concurrency(_))
+                .then_some(best.level.value()),
             max_achieved: best.achieved,
             limited_by: match first {
                 None => "none",
@@ -104,7 +123,7 @@ impl Verdict {
             },
             bottleneck: first.and_then(|f| f.bottleneck.clone()),
             first_failure: first.map(|f| FirstFailure {
-                rate: f.rate,
+                level: f.level,
                 failures: f.failures.clone(),
             }),
             complete,
@@ -116,7 +135,7 @@ impl CapacityResult {
     /// The table (every step by rate) and the verdict, as printed in the terminal.
     pub fn text(&self) -> String {
         let mut rows: Vec<&Step> = std::iter::once(&self.baseline).chain(&self.steps).collect();
-        rows[1..].sort_by_key(|s| s.rate);
+        rows[1..].sort_by_key(|s| s.level);
         let monitors: Vec<&str> = self
             .baseline
             .monitors
@@ -125,12 +144,18 @@ impl CapacityResult {
             .collect();
         let mut header = vec![
             "phase".to_string(),
-            "rate/s".into(),
+            match self.baseline.level {
+                Level::Rate(_) => "rate/s".into(),
+                Level::Iterations(_) => "iters/s".into(),
+                Level::Concurrency(_) => "VUs".into(),
+            },
             "achieved/s".into(),
             "p50 ms".into(),
             "p95 ms".into(),
             "p99 ms".into(),
             "errors".into(),
+            "in flight".into(),
+            "X*W".into(),
         ];
         for m in &monitors {
             header.push(format!("{m} cpu%"));
@@ -141,12 +166,22 @@ impl CapacityResult {
         for s in &rows {
             let mut row = vec![
                 format!("{:?}", s.phase).to_lowercase(),
-                s.rate.to_string(),
+                s.level.value().to_string(),
                 format!("{:.1}", s.achieved),
                 format!("{:.2}", s.p50_ms),
                 format!("{:.2}", s.p95_ms),
                 format!("{:.2}", s.p99_ms),
                 format!("{:.2}%", s.error_rate * 100.0),
+                format!("{:.1}", s.in_flight),
+                format!(
+                    "{:.1}{}",
+                    s.littles_law_in_flight,
+                    if s.littles_law_violation.is_some() {
+                        "!"
+                    } else {
+                        ""
+                    }
+                ),
             ];
             for m in &s.monitors {
                 row.push(m.cpu_percent.map_or("-".into(), |c| format!("{c:.0}")));
@@ -184,12 +219,17 @@ impl CapacityResult {
         }
         out.push('\n');
         let v = &self.verdict;
+        let best = v.max_rate.or(v.max_concurrency).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  max sustained rate: {} requests/s (achieved {:.1}/s){}",
-            v.max_rate,
+            "  {}: {} (achieved {:.1}/s){}",
+            match self.baseline.level {
+                Level::Rate(_) | Level::Iterations(_) => "max sustained rate",
+                Level::Concurrency(_) => "max concurrency within the SLO",
+            },
+            self.baseline.level.at(best),
             v.max_achieved,
-            if v.max_rate == self.baseline.rate {
+            if best == self.baseline.level.value() {
                 ", the baseline's: no step passed"
             } else {
                 ""
@@ -197,7 +237,7 @@ impl CapacityResult {
         );
         match &v.first_failure {
             Some(f) => {
-                let _ = writeln!(out, "  first failure at {} requests/s:", f.rate);
+                let _ = writeln!(out, "  first failure at {}:", f.level);
                 for x in &f.failures {
                     let _ = writeln!(out, "    {}: {}", x.kind, x.message);
                 }
@@ -216,12 +256,24 @@ impl CapacityResult {
                         .unwrap_or_default()
                 );
             }
-            None => {
+            None if self.settings.concurrency.is_empty() => {
                 let _ = writeln!(
                     out,
-                    "  no step failed up to --max-rate {} requests/s",
-                    self.settings.max_rate
+                    "  no step failed up to --max-rate {}",
+                    self.baseline.level.at(self.settings.max_rate)
                 );
+            }
+            None => {
+                let _ = writeln!(out, "  no level of --concurrency failed");
+            }
+        }
+        if let Some(fit) = &self.usl {
+            out.push('\n');
+            out.push_str(&fit.text());
+        }
+        for s in std::iter::once(&self.baseline).chain(&self.steps) {
+            if let Some(v) = &s.littles_law_violation {
+                let _ = writeln!(out, "  at {}: {v}", s.level);
             }
         }
         if !v.complete {

@@ -28,5 +28,8 @@ pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use new::{new_script, NewArgs};
 pub use program::{Program, ProgramConfig};
-pub use run::{exit, inspect, prepare, run, InspectArgs, PrepareError, Prepared, RunArgs};
+pub use run::{
+    exit, inspect, load_script, prepare, run, InspectArgs, LoadedScript, PrepareError, Prepared,
+    RunArgs,
+};
 pub use secrets::SecretSources;

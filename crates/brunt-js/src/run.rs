@@ -701,6 +701,89 @@ fn load(
     Ok(program)
 }
 
+/// Hands the consolidated options the program reads while it runs (response bodies, redirects,
+/// `--http-debug`, `exec.test.options`, the run's tags).
+fn configure(program: &Program, c: &Consolidated, http_debug: Option<&str>, plan: &Plan) {
+    let shared = &program.shared;
+    if c.json.get("discardResponseBodies").and_then(Value::as_bool) == Some(true) {
+        shared.discard_bodies.store(true, Ordering::Relaxed);
+    }
+    if c.json.get("noVUConnectionReuse").and_then(Value::as_bool) == Some(true) {
+        shared.no_vu_connection_reuse.store(true, Ordering::Relaxed);
+    }
+    if c.json.get("throw").and_then(Value::as_bool) == Some(true) {
+        shared.throw.store(true, Ordering::Relaxed);
+    }
+    shared
+        .system_tags
+        .store(plan.system_tags().bits(), Ordering::Relaxed);
+    if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
+        shared.max_redirects.store(n as u32, Ordering::Relaxed);
+    }
+    shared.http_debug.store(
+        match http_debug {
+            None => 0,
+            Some("full") => 2,
+            Some(_) => 1,
+        },
+        Ordering::Relaxed,
+    );
+    program.set_options_json(Value::Object(c.json.clone()).to_string());
+    program.set_run_tags(plan.tags());
+}
+
+/// A script loaded and configured as `brunt run` would (its options over the config file and
+/// the `K6_*` environment, no run flags), for a caller that builds its own plans around the
+/// script's function: `brunt capacity script.js`.
+pub struct LoadedScript {
+    pub program: Arc<Program>,
+    pub factory: Arc<JsVuFactory>,
+    pub registry: Arc<Registry>,
+    /// The consolidated options: tags, timeouts and the scenarios as the script wrote them.
+    pub options: Options,
+    /// The script's `thresholds`, as written (k6's options JSON).
+    pub thresholds: Option<Value>,
+}
+
+/// Loads `script`, runs its init context once and consolidates its options; errors name the
+/// script and what failed (init, options).
+pub fn load_script(script: &Path, control: RunControl) -> anyhow::Result<LoadedScript> {
+    let env = build_env(&[], true)?;
+    let registry = Arc::new(Registry::new());
+    let program = load(
+        script,
+        env,
+        registry.clone(),
+        control,
+        None,
+        SecretSources::default(),
+    )
+    .map_err(|e| anyhow!("could not initialize '{}': {e:#}", script.display()))?;
+    let c = consolidate(
+        config_file(None)?,
+        &program.script_options(),
+        env_layer()?,
+        Layer::default(),
+    )
+    .with_context(|| format!("the options of '{}'", script.display()))?;
+    let http = http_config(&c.json)?;
+    let plan = Plan::from_options(&c.engine)
+        .map_err(|e| anyhow!("the options of '{}': {e}", script.display()))?;
+    configure(&program, &c, env_var("HTTP_DEBUG").as_deref(), &plan);
+    let factory = Arc::new(JsVuFactory::new(
+        program.clone(),
+        http,
+        [plan.setup_timeout(), plan.teardown_timeout()],
+    ));
+    Ok(LoadedScript {
+        program,
+        factory,
+        registry,
+        thresholds: c.json.get("thresholds").cloned(),
+        options: c.engine,
+    })
+}
+
 /// `exec.test.abort()` in the init context: k6 exits 108, not 107.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -1101,33 +1184,8 @@ pub fn prepare(
                 .map_err(config_failure)?;
         }
     }
-    let shared = &program.shared;
-    if c.json.get("discardResponseBodies").and_then(Value::as_bool) == Some(true) {
-        shared.discard_bodies.store(true, Ordering::Relaxed);
-    }
-    if c.json.get("noVUConnectionReuse").and_then(Value::as_bool) == Some(true) {
-        shared.no_vu_connection_reuse.store(true, Ordering::Relaxed);
-    }
-    if c.json.get("throw").and_then(Value::as_bool) == Some(true) {
-        shared.throw.store(true, Ordering::Relaxed);
-    }
-    shared
-        .system_tags
-        .store(plan.system_tags().bits(), Ordering::Relaxed);
-    if let Some(n) = c.json.get("maxRedirects").and_then(Value::as_u64) {
-        shared.max_redirects.store(n as u32, Ordering::Relaxed);
-    }
     let http_debug = args.http_debug.clone().or_else(|| env_var("HTTP_DEBUG"));
-    shared.http_debug.store(
-        match http_debug.as_deref() {
-            None => 0,
-            Some("full") => 2,
-            Some(_) => 1,
-        },
-        Ordering::Relaxed,
-    );
-    program.set_options_json(Value::Object(c.json.clone()).to_string());
-    program.set_run_tags(plan.tags());
+    configure(&program, &c, http_debug.as_deref(), &plan);
     Ok(Prepared {
         program,
         registry,

@@ -1,10 +1,13 @@
 //! `brunt compare BASELINE NEW`: two runs side by side (brunt results files or k6 summary
 //! exports), with deltas per metric and per endpoint (`name` tag), and regression gates such as
-//! `--max-regression 'http_req_duration p(95)=10%'` that a CI job enforces.
+//! `--max-regression 'http_req_duration p(95)=10%'` that a CI job enforces. Two capacity results
+//! (`brunt capacity --export`) are compared by their knees instead (`capacity`).
+
+pub mod capacity;
 
 use crate::results::Results;
 use crate::{junit, verdict};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use brunt_metrics::{
     builtin, Agg, MetricType, Registry, Snapshot, TagSet, ThresholdExpr, ThresholdResult, Unit,
     ValueType,
@@ -37,7 +40,9 @@ const STATS: &[&str] = &[
 Each file is a results file (--out results=FILE) or a k6/brunt summary export (--summary-export).
 A gate is 'METRIC STAT=LIMIT': LIMIT with % is relative to the baseline, without it an absolute
 change in the metric's unit (ms for times). Throughput (http_reqs, iterations, data_*, checks)
-regresses when it falls, everything else when it rises. Exit code 99 when a gate is exceeded.")]
+regresses when it falls, everything else when it rises. Exit code 99 when a gate is exceeded.
+Two capacity results (brunt capacity --export) are compared by their knees instead:
+  brunt compare before.json after.json --min-capacity-gain 10%")]
 pub struct CompareArgs {
     /// The last good run
     pub baseline: PathBuf,
@@ -48,6 +53,11 @@ pub struct CompareArgs {
     /// A gate, repeatable: 'http_req_duration p(95)=10%' or 'http_req_duration{name:login} avg=20'
     #[arg(long = "max-regression", value_name = "'METRIC STAT=LIMIT'")]
     pub gates: Vec<String>,
+
+    /// For two capacity results: exit 99 unless the knee moved right by at least PERCENT (0%:
+    /// only fail when it moved left)
+    #[arg(long, value_name = "PERCENT")]
+    pub min_capacity_gain: Option<String>,
 
     /// Write thresholds and gates as JUnit XML test cases to FILE
     #[arg(long, value_name = "FILE")]
@@ -541,17 +551,54 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         .iter()
         .map(|g| Gate::parse(g))
         .collect::<Result<_>>()?;
-    let baseline = RunStats::read(&args.baseline)?;
-    let new = RunStats::read(&args.new)?;
-    print!("{}", table(&baseline, &new));
-    if !baseline.thresholds.is_empty() || !new.thresholds.is_empty() {
-        println!();
-        print!("{}", threshold_table(&baseline, &new));
-    }
-    let results: Vec<GateResult> = gates
-        .iter()
-        .map(|g| g.check(&baseline, &new))
-        .collect::<Result<_>>()?;
+    let min_gain = args
+        .min_capacity_gain
+        .as_deref()
+        .map(|g| capacity::parse_min_gain(g).map(|pct| (g, pct)))
+        .transpose()?;
+    let pair = (
+        capacity::CapacityRun::read(&args.baseline)?,
+        capacity::CapacityRun::read(&args.new)?,
+    );
+    let (thresholds, results) = match pair {
+        (Some(baseline), Some(new)) => {
+            if let Some(g) = args.gates.first() {
+                bail!("--max-regression '{g}': capacity results are gated with --min-capacity-gain, not by metric");
+            }
+            let (text, gate) = capacity::compare(&baseline, &new, min_gain)?;
+            print!("{text}");
+            (Vec::new(), gate.into_iter().collect())
+        }
+        (None, None) => {
+            if let Some(g) = &args.min_capacity_gain {
+                bail!("--min-capacity-gain {g}: needs two capacity results (brunt capacity --export FILE)");
+            }
+            let baseline = RunStats::read(&args.baseline)?;
+            let new = RunStats::read(&args.new)?;
+            print!("{}", table(&baseline, &new));
+            if !baseline.thresholds.is_empty() || !new.thresholds.is_empty() {
+                println!();
+                print!("{}", threshold_table(&baseline, &new));
+            }
+            let results: Vec<GateResult> = gates
+                .iter()
+                .map(|g| g.check(&baseline, &new))
+                .collect::<Result<_>>()?;
+            (new.thresholds, results)
+        }
+        (b, _) => {
+            let (capacity, other) = if b.is_some() {
+                (&args.baseline, &args.new)
+            } else {
+                (&args.new, &args.baseline)
+            };
+            bail!(
+                "'{}' is a capacity result but '{}' is not: compare two capacity results, or two runs",
+                capacity.display(),
+                other.display()
+            );
+        }
+    };
     if !results.is_empty() {
         println!();
     }
@@ -559,7 +606,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         println!("{} {}", if r.ok { "✓" } else { "✗" }, r.detail);
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, junit::render(&new.thresholds, &results))
+        std::fs::write(path, junit::render(&thresholds, &results))
             .with_context(|| format!("--junit {}: cannot write the file", path.display()))?;
     }
     let failed = results.iter().filter(|r| !r.ok).count();

@@ -134,6 +134,23 @@ pub struct RequestArgs {
     pub insecure: bool,
 }
 
+impl RequestArgs {
+    /// The first request flag set to other than its default, for refusing them where there is
+    /// no request to shape (`brunt capacity script.js`).
+    pub fn flags_given(&self) -> Option<&'static str> {
+        [
+            (self.method != "GET", "-X/--method"),
+            (!self.headers.is_empty(), "-H/--header"),
+            (self.body.is_some(), "--body"),
+            (self.timeout != "60s", "--timeout"),
+            (self.http2, "--http2"),
+            (self.insecure, "-k/--insecure"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
 /// Default attack length when neither --duration nor --iterations is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 

@@ -169,6 +169,107 @@
     }));
   }
 
+  // Capacity reports: latency against the throughput each step achieved, the knee a dashed line
+  // at the highest passing step's throughput; a closed-model result adds throughput against
+  // concurrency with its Universal Scalability Law curve.
+  function levelOf(s) { return s.concurrency !== undefined ? s.concurrency : s.rate; }
+
+  // Every step, by `key` then by level (steps past the knee achieve about the same).
+  function capacitySteps(key) {
+    var cap = data.capacity;
+    return [cap.baseline].concat(cap.steps).sort(function (a, b) { return key(a) - key(b) || levelOf(a) - levelOf(b); });
+  }
+
+  function markPlugin(x, label) {
+    return { hooks: { draw: [function (u) {
+      if (x === null || x === undefined) return;
+      var ctx = u.ctx, px = u.valToPos(x, "x", true);
+      ctx.save();
+      ctx.strokeStyle = "#dc2626";
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(px, u.bbox.top);
+      ctx.lineTo(px, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+      ctx.fillStyle = "#dc2626";
+      ctx.font = "12px sans-serif";
+      ctx.fillText(label, px + 4, u.bbox.top + 14);
+      ctx.restore();
+    }] } };
+  }
+
+  function capacityChart(id, title, xLabel, cols, series, plugin) {
+    var node = el("div", null, "chart");
+    node.id = id;
+    node.appendChild(el("h3", title));
+    $("charts").appendChild(node);
+    var opts = {
+      width: chartWidth(),
+      height: 260,
+      scales: { x: { time: false } },
+      plugins: plugin ? [plugin] : [],
+      axes: [{ label: xLabel }, { size: 70 }],
+      series: [{ label: xLabel }].concat(series)
+    };
+    charts[id] = { key: id, node: node, plot: new uPlot(opts, cols, node) };
+  }
+
+  function renderCapacity() {
+    var cap = data.capacity;
+    $("capacity").hidden = !cap;
+    if (!cap) return;
+    var closed = cap.model === "closed";
+    var v = cap.verdict;
+    var best = closed ? v.max_concurrency : v.max_rate;
+    var unit = closed ? "VUs" : (cap.target.script ? "iterations/s" : "requests/s");
+    $("capacity-verdict").textContent = (closed ? "max concurrency within the SLO: " : "max sustained rate: ") +
+      best + " " + unit + " (achieved " + num(v.max_achieved, 1) + "/s)";
+    var lines = $("capacity-lines");
+    lines.textContent = "";
+    if (v.first_failure) {
+      var f = v.first_failure;
+      lines.appendChild(el("li", "first failure at " + levelOf(f) + " " + unit + ": " +
+        f.failures.map(function (x) { return x.kind + ": " + x.message; }).join("; "), "bad"));
+      lines.appendChild(el("li", "limited by: " + (v.limited_by === "generator" ? "the generator, not the target" : "the target") +
+        (v.bottleneck ? " (closest to its limit: " + v.bottleneck + ")" : "")));
+    }
+    if (cap.usl) {
+      var u = cap.usl;
+      lines.appendChild(el("li", "USL fit: λ " + num(u.lambda, 2) + "/s per VU, σ " + num(u.sigma, 4) + " (contention), κ " +
+        num(u.kappa, 6) + " (coherency), R² " + num(u.r_squared, 4) + "; " +
+        (u.peak ? "predicted peak " + num(u.peak.concurrency, 1) + " VUs at " + num(u.peak.throughput, 1) + "/s" : "no predicted peak (κ ≈ 0)")));
+    }
+    table("capacity-steps", [closed ? "VUs" : unit, "phase", "achieved/s", "p50", "p95", "p99", "errors", "result"], capacitySteps(levelOf).map(function (s) {
+      var kinds = s.failures.map(function (x) { return x.kind; });
+      return [num(levelOf(s), 0), s.phase, num(s.achieved, 1), ms(s.p50_ms), ms(s.p95_ms), ms(s.p99_ms), num(s.error_rate * 100, 2) + " %",
+        el("td", kinds.length ? "✗ " + kinds.join(", ") : "✓ pass", kinds.length ? "bad" : "ok")];
+    }));
+    var steps = capacitySteps(function (s) { return s.achieved; });
+    var x = steps.map(function (s) { return s.achieved; });
+    capacityChart("capacity-latency", "Latency against achieved throughput (ms)", "achieved/s",
+      [x, steps.map(function (s) { return s.p50_ms; }), steps.map(function (s) { return s.p95_ms; }), steps.map(function (s) { return s.p99_ms; })],
+      ["p50", "p95", "p99"].map(function (n, i) {
+        return { label: n, stroke: COLORS[i], width: 2, points: { show: true, size: 7 } };
+      }), markPlugin(v.max_achieved, "knee"));
+    if (cap.usl) {
+      var usl = cap.usl, measured = {};
+      usl.points.forEach(function (p) { measured[p.concurrency] = p.measured; });
+      var top = Math.max.apply(null, usl.points.map(function (p) { return p.concurrency; }));
+      if (usl.peak) top = Math.max(top, Math.min(usl.peak.concurrency, top * 2));
+      var ns = usl.points.map(function (p) { return p.concurrency; });
+      for (var i = 0; i <= 60; i++) ns.push(1 + (top - 1) * i / 60);
+      ns.sort(function (a, b) { return a - b; });
+      var curve = ns.map(function (n) { return usl.lambda * n / (1 + usl.sigma * (n - 1) + usl.kappa * n * (n - 1)); });
+      var pts = ns.map(function (n) { return measured[n] === undefined ? null : measured[n]; });
+      capacityChart("capacity-usl", "Throughput against concurrency, with the USL fit (req/s)", "VUs", [ns, pts, curve], [
+        { label: "measured", stroke: COLORS[0], width: 0, points: { show: true, size: 9 } },
+        { label: "USL fit", stroke: COLORS[2], width: 2, points: { show: false } }
+      ], usl.peak ? markPlugin(usl.peak.concurrency, "predicted peak") : null);
+    }
+    document.body.setAttribute("data-charts", String(Object.keys(charts).length));
+  }
+
   // A chart's columns: the seconds, then a value per series at each. Overlaid runs share one
   // axis of elapsed seconds (both runs' seconds); a run has nothing at the other's.
   function columns(spec) {
@@ -338,12 +439,21 @@
     }));
     renderExperiment();
     renderOverlay();
-    renderCards();
-    renderCharts();
+    if (data.capacity) {
+      $("cards").hidden = true;
+      renderCapacity();
+    } else {
+      renderCards();
+      renderCharts();
+    }
     renderFinal();
     var failed = data.thresholds.some(function (t) { return !t.ok; });
     var status = $("status");
-    if (data.experiment) {
+    if (data.capacity) {
+      var done = data.capacity.verdict.complete;
+      status.textContent = done ? "capacity search · finished" : "capacity search · interrupted";
+      status.className = "status " + (done ? "finished" : "failed");
+    } else if (data.experiment) {
       var held = data.experiment.status === "completed" && !data.experiment.deviated;
       status.textContent = held ? "experiment · hypothesis held" : "experiment · hypothesis not held";
       status.className = "status " + (held ? "finished" : "failed");
@@ -363,7 +473,7 @@
   });
 
   renderAll();
-  if (!window.BRUNT_LIVE || data.summary || data.experiment) return;
+  if (!window.BRUNT_LIVE || data.summary || data.experiment || data.capacity) return;
   var events = new EventSource("events");
   events.addEventListener("state", function (e) {
     data = JSON.parse(e.data);

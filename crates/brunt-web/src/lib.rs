@@ -4,8 +4,10 @@
 //!
 //! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags and drives its run through a
 //! [`RunReport`], which feeds the reporter's outputs and the [`WebSession`] and finishes both.
-//! [`game_day`] draws a chaos experiment's journal on the same page.
+//! [`game_day`] draws a chaos experiment's journal on the same page, [`capacity`] a capacity
+//! search's result.
 
+pub mod capacity;
 mod dashboard;
 pub mod game_day;
 mod page;

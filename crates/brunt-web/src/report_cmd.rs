@@ -17,12 +17,14 @@ use std::path::{Path, PathBuf};
   brunt report part1.json part2.json -o report.html   (instances of one run, merged exactly)
   brunt report baseline.json current.json -o diff.html   (two runs, overlaid)
   brunt report journal.json -o game-day.html   (a chaos experiment's game-day report)
+  brunt report capacity.json -o capacity.html   (a capacity search, from --export)
 Two files whose runs did not overlap in time are two runs: the second is drawn over the first
 (baseline), aligned by elapsed time, with `brunt compare`'s tables. Files whose runs overlapped
 are instances of one distributed run and are merged; --overlay overlays two runs that overlapped.")]
 pub struct ReportArgs {
     /// The results file, e.g. results.json; several are merged (one per instance of a
-    /// distributed run); or the journal.json of `brunt experiment run`
+    /// distributed run); or the journal.json of `brunt experiment run`, or the result of
+    /// `brunt capacity --export`
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
 
@@ -43,9 +45,13 @@ pub struct ReportArgs {
 
 /// Writes the report; returns the exit code (0).
 pub fn report(args: ReportArgs) -> Result<i32> {
-    if let Some(journal) = journal(&args.results) {
-        let data = crate::game_day::from_journal(&journal)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.results[0].display()))?;
+    if let Some(json) = single_json(&args.results) {
+        let data = if crate::game_day::is_journal(&json) {
+            crate::game_day::from_journal(&json)
+        } else {
+            crate::capacity::from_capacity(&json)
+        }
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.results[0].display()))?;
         return write(&args.output, &data);
     }
     let mut all = args
@@ -133,14 +139,15 @@ fn write(output: &Path, data: &ReportData) -> Result<i32> {
     Ok(0)
 }
 
-/// The journal of `brunt experiment run`, when the one file given is one (a game-day report).
-/// (Anything else is read as a results file, which names what is wrong with it.)
-fn journal(files: &[PathBuf]) -> Option<serde_json::Value> {
+/// The journal of `brunt experiment run` (a game-day report) or a capacity result, when the one
+/// file given is one. (Anything else is read as a results file, which names what is wrong with
+/// it.)
+fn single_json(files: &[PathBuf]) -> Option<serde_json::Value> {
     let [file] = files else {
         return None;
     };
     let text = std::fs::read_to_string(file).ok()?;
     serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .filter(crate::game_day::is_journal)
+        .filter(|v| crate::game_day::is_journal(v) || crate::capacity::is_capacity(v))
 }

@@ -38,6 +38,9 @@ pub struct ReportData {
     /// A baseline run drawn under this one (`brunt report BASELINE CURRENT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlay: Option<Overlay>,
+    /// A capacity search's result, as exported (`brunt capacity --export`): the capacity report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<serde_json::Value>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,

@@ -406,6 +406,26 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
     );
 }
 
+/// Writes the report page for `data` into `dir` and lets Chromium draw it offline; returns its
+/// file URL, the DOM and the body's attributes (failing on a script error).
+fn draw_offline(
+    chrome: &Path,
+    dir: &Path,
+    data: &brunt_web::ReportData,
+) -> (String, String, String) {
+    let page = dir.join("report.html");
+    std::fs::write(&page, render(data)).unwrap();
+    let url = format!("file://{}", page.display());
+    let (dom, stderr) = browse(
+        chrome,
+        &dir.join("p1"),
+        &url,
+        &["--dump-dom", "--virtual-time-budget=4000"],
+    );
+    let body = check_dom(&dom, &stderr);
+    (url, dom, body)
+}
+
 /// A journal of `brunt experiment run` with a load, a latency fault, its rollback and a
 /// continuous probe, drawn as the game-day report.
 #[test]
@@ -423,16 +443,7 @@ fn the_game_day_report_draws_the_journal_offline() {
     assert!(game.probes.len() > 3, "steady-state probes and samples");
     let Some(chrome) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("game-day.html");
-    std::fs::write(&page, render(&data)).unwrap();
-    let url = format!("file://{}", page.display());
-    let (dom, stderr) = browse(
-        &chrome,
-        &dir.path().join("p1"),
-        &url,
-        &["--dump-dom", "--virtual-time-budget=4000"],
-    );
-    let body = check_dom(&dom, &stderr);
+    let (_, dom, body) = draw_offline(&chrome, dir.path(), &data);
     assert!(body.contains("data-charts=\"4\""), "{body}");
     assert!(
         !dom.contains("<section id=\"experiment\" hidden"),
@@ -442,5 +453,52 @@ fn the_game_day_report_draws_the_journal_offline() {
     assert!(
         dom.contains("slow-orders") && dom.contains("remove-latency"),
         "faults and rollbacks"
+    );
+}
+
+/// A closed-model capacity result (`brunt capacity --concurrency 1,2,4,8,16,32 --export` against
+/// `brunt target --capacity 300`), drawn as latency against throughput with the knee, and
+/// throughput against concurrency with the USL curve.
+#[test]
+fn the_capacity_report_draws_latency_against_throughput_and_the_usl_curve() {
+    let result: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/capacity-closed.json")).unwrap();
+    let data = brunt_web::capacity::from_capacity(&result).unwrap();
+    assert!(
+        data.title.starts_with("brunt capacity GET http://"),
+        "{}",
+        data.title
+    );
+    let e = brunt_web::capacity::from_capacity(&serde_json::json!({"kind": "brunt-capacity"}))
+        .unwrap_err();
+    assert_eq!(e, "baseline: missing");
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (url, dom, body) = draw_offline(&chrome, dir.path(), &data);
+    assert!(body.contains("data-charts=\"2\""), "{body}");
+    assert!(
+        !dom.contains("<section id=\"capacity\" hidden"),
+        "the capacity section shows"
+    );
+    assert!(
+        dom.contains("max concurrency within the SLO: 4 VUs"),
+        "the verdict"
+    );
+    assert!(dom.contains("USL fit: λ 51.71/s per VU"), "the fit");
+    assert!(dom.contains("id=\"capacity-usl\""), "the USL chart");
+    let shot = dir.path().join("capacity.png");
+    browse(
+        &chrome,
+        &dir.path().join("p2"),
+        &url,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--virtual-time-budget=4000",
+        ],
+    );
+    let (blue, red, _) = chart_pixels(&shot);
+    assert!(
+        blue > 500 && red > 100,
+        "p50 and measured points in blue, p95 and the knee in red: blue {blue}, red {red}"
     );
 }
