@@ -144,11 +144,9 @@ fn env_source(
     for item in config.split(',').filter(|i| !i.is_empty()) {
         match item.split_once('=') {
             Some(("prefix", p)) => prefix = p,
-            _ => {
-                return Err(format!(
-                    "unknown configuration {item:?} for the env secret source (it takes prefix=PREFIX)"
-                ))
-            }
+            _ => return Err(format!(
+                "unknown configuration {item:?} for the env secret source (it takes prefix=PREFIX)"
+            )),
         }
     }
     Ok(vars
@@ -229,15 +227,21 @@ mod tests {
     #[test]
     fn env_sources_read_variables_by_prefix() {
         let vars = || {
-            [("APP_TOKEN", "t"), ("APP_", "empty name"), ("HOME", "/root")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            [
+                ("APP_TOKEN", "t"),
+                ("APP_", "empty name"),
+                ("HOME", "/root"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
         };
         let s = env_source("prefix=APP_", vars()).unwrap();
         assert_eq!(s.get("TOKEN").map(String::as_str), Some("t"));
         assert_eq!(s.len(), 1);
         assert_eq!(env_source("", vars()).unwrap().len(), 3);
-        assert!(env_source("path=x", vars()).unwrap_err().contains("prefix=PREFIX"));
+        assert!(env_source("path=x", vars())
+            .unwrap_err()
+            .contains("prefix=PREFIX"));
         let s = specs(&["env=name=ci,prefix=PATH"]).unwrap();
         assert!(s.get("ci", "").is_err(), "the bare prefix is not a key");
     }

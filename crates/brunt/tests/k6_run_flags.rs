@@ -570,7 +570,14 @@ fn secrets_come_from_their_sources_and_are_redacted_from_every_log_line() {
 
     // brunt's env source: variables with the prefix, keyed without it, redacted like the rest.
     let out = brunt_cmd()
-        .args(["run", "-q", "--no-summary", "--secret-source", "env=prefix=CI_SECRET_", s])
+        .args([
+            "run",
+            "-q",
+            "--no-summary",
+            "--secret-source",
+            "env=prefix=CI_SECRET_",
+            s,
+        ])
         .env("CI_SECRET_token", "from-ci")
         .output()
         .unwrap();
