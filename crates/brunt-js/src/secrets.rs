@@ -142,12 +142,14 @@ fn env_source(
 ) -> Result<HashMap<String, String>, String> {
     let mut prefix = "";
     for item in config.split(',').filter(|i| !i.is_empty()) {
-        match item.split_once('=') {
-            Some(("prefix", p)) => prefix = p,
-            _ => return Err(format!(
-                "unknown configuration {item:?} for the env secret source (it takes prefix=PREFIX)"
-            )),
-        }
+        prefix = match item.split_once('=') {
+            Some(("prefix", p)) => p,
+            _ => {
+                return Err(format!(
+                    "env secret source: unknown {item:?}, it takes prefix=PREFIX"
+                ))
+            }
+        };
     }
     Ok(vars
         .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v)))
