@@ -517,7 +517,9 @@ fn execute_one(
                 Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => return Err(cancelled(ctx)),
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
+                return Err(cancelled(ctx))
+            }
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
@@ -574,7 +576,9 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => return Err(cancelled(ctx)),
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
+                return Err(cancelled(ctx))
+            }
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
@@ -867,7 +871,7 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => {
+                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }
