@@ -22,9 +22,9 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
 }
 
-/// Starts the server; its plain and TLS ports (0 without openssl). None when Python or its
-/// `websockets` library is missing.
-fn server() -> Option<(Server, u16, u16)> {
+/// Starts the server; its plain, TLS (0 without openssl) and misbehaving ports. None when
+/// Python or its `websockets` library is missing.
+fn server() -> Option<(Server, u16, u16, u16)> {
     let child = Command::new("python3")
         .arg(dir().join("server.py"))
         .stdout(Stdio::piped())
@@ -37,8 +37,8 @@ fn server() -> Option<(Server, u16, u16)> {
         .read_line(&mut line)
         .ok()?;
     let mut ports = line.split_whitespace().map(|p| p.parse().ok());
-    let (port, tls) = (ports.next()??, ports.next()??);
-    Some((server, port, tls))
+    let (port, tls, bad) = (ports.next()??, ports.next()??, ports.next()??);
+    Some((server, port, tls, bad))
 }
 
 /// Runs `script` from tests/ws with `env`; returns the exit code and the summary export.
@@ -81,22 +81,26 @@ fn all_checks_pass(ex: &Value) -> usize {
 
 #[test]
 fn ws_connect_runs_handlers_and_records_k6_metrics() {
-    let Some((_server, port, _)) = server() else {
+    let Some((_server, port, _, bad)) = server() else {
         eprintln!("note: python3 with `websockets` is not installed; the k6/ws test is skipped");
         return;
     };
-    let (code, ex) = run_ws("ws.js", vec![format!("WS_URL=ws://127.0.0.1:{port}")]);
-    assert_eq!(all_checks_pass(&ex), 17, "{ex}");
+    let env = vec![
+        format!("WS_URL=ws://127.0.0.1:{port}"),
+        format!("BAD_URL=ws://127.0.0.1:{bad}"),
+    ];
+    let (code, ex) = run_ws("ws.js", env);
+    assert_eq!(all_checks_pass(&ex), 19, "{ex}");
     assert_eq!(code, exit::OK, "a threshold failed: {ex}");
     for m in ["ws_connecting", "ws_session_duration", "ws_ping{room:a}"] {
         assert!(ex["metrics"][m]["avg"].is_number(), "{m}: {ex}");
     }
-    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 8, "{ex}");
+    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 10, "{ex}");
 }
 
 #[test]
 fn wss_uses_the_runs_tls_settings() {
-    let Some((_server, _, tls)) = server().filter(|s| s.2 != 0) else {
+    let Some((_server, _, tls, _)) = server().filter(|s| s.2 != 0) else {
         eprintln!(
             "note: python3 with `websockets`, or openssl, is missing; the wss test is skipped"
         );

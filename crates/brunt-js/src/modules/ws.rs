@@ -212,7 +212,7 @@ async fn next(live: &mut Option<Live>, until: Option<Instant>) -> WsReply {
             }
             Some(Err(e)) => {
                 *live = None;
-                WsReply::Closed(1006, Some(format!("websocket: {e}")))
+                WsReply::Closed(1006, Some(e.to_string()))
             }
         };
         return reply;

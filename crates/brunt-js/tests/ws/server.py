@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A WebSocket server for the k6/ws tests, on the `websockets` library (an implementation
 independent of brunt's). Serves the same paths on two ports, plain and TLS (a self-signed
-certificate made with the openssl command; 0 when that fails), prints both, then serves until
-killed. Paths:
+certificate made with the openssl command; 0 when that fails), and a third port that breaks the
+protocol (`misbehave`); prints the three, then serves until killed. Paths:
 /echo echoes every message (and picks the first subprotocol offered), /ping pings the client
 then says 'done', /close1011 closes with 1011 'boom', /reject refuses the handshake with 403,
 /hdr sends the request's X-Test and User-Agent headers then closes normally."""
 import asyncio
+import base64
+import hashlib
 import os
 import ssl
 import subprocess
@@ -45,6 +47,24 @@ def subprotocol(connection, offered):
     return offered[0] if offered else None
 
 
+async def misbehave(reader, writer):
+    """/hangup closes the connection mid-handshake; /garbage completes the handshake, then sends
+    a frame with a reserved opcode."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    path = head.split(b" ", 2)[1]
+    if path == b"/garbage":
+        key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+               if line.lower().startswith(b"sec-websocket-key:")][0]
+        accept = base64.b64encode(hashlib.sha1(
+            key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        writer.write(b"\x83\x00")
+        await writer.drain()
+        await asyncio.sleep(5)
+    writer.close()
+
+
 def tls_context():
     """A server context with a fresh self-signed certificate for 127.0.0.1, or None."""
     d = tempfile.mkdtemp()
@@ -64,14 +84,16 @@ def tls_context():
 
 async def main():
     opts = dict(process_request=refuse, select_subprotocol=subprotocol)
+    bad = await asyncio.start_server(misbehave, "127.0.0.1", 0)
+    bad_port = bad.sockets[0].getsockname()[1]
     async with serve(handler, "127.0.0.1", 0, **opts) as plain:
         tls = tls_context()
         port = plain.sockets[0].getsockname()[1]
         if tls is None:
-            print(port, 0, flush=True)
+            print(port, 0, bad_port, flush=True)
             await asyncio.Future()
         async with serve(handler, "127.0.0.1", 0, ssl=tls, **opts) as secure:
-            print(port, secure.sockets[0].getsockname()[1], flush=True)
+            print(port, secure.sockets[0].getsockname()[1], bad_port, flush=True)
             await asyncio.Future()
 
 

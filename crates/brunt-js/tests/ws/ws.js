@@ -1,4 +1,4 @@
-// k6/ws against tests/ws/server.py (WS_URL): the returned response, the handlers, timers, pings,
+// k6/ws against tests/ws/server.py (WS_URL, and BAD_URL for the port that breaks the protocol): the returned response, the handlers, timers, pings,
 // closes and failures, and the ws_* metrics with k6's tags (checked by the thresholds).
 import ws from 'k6/ws';
 import { check, group } from 'k6';
@@ -6,8 +6,8 @@ import { check, group } from 'k6';
 export const options = {
   scenarios: { ws: { executor: 'shared-iterations', iterations: 1, maxDuration: '30s' } },
   thresholds: {
-    ws_sessions: ['count==8'],
-    'ws_sessions{status:101}': ['count==6'],
+    ws_sessions: ['count==10'],
+    'ws_sessions{status:101}': ['count==7'],
     'ws_sessions{status:403}': ['count==1'],
     'ws_sessions{subproto:chat}': ['count==1'],
     'ws_sessions{group:::g}': ['count==1'],
@@ -134,6 +134,20 @@ export default function () {
     });
   });
   check(hdr, { 'headers: sent': (h) => h.startsWith('yes|brunt/') });
+
+  // A server that hangs up mid-handshake, and one that sends an invalid frame: errors, no hang.
+  const hung = ws.connect(`${__ENV.BAD_URL}/hangup`, () => {
+    ran = true;
+  });
+  check(hung, {
+    'hangup: error on the response': (r) => r.error !== '' && r.status === 0 && !ran,
+  });
+  const bad = [];
+  ws.connect(`${__ENV.BAD_URL}/garbage`, (socket) => {
+    socket.on('error', (e) => bad.push(e.error() === '' ? 'no message' : 'error'));
+    socket.on('close', (code) => bad.push(`close ${code}`));
+  });
+  check(bad, { 'invalid frame: error then close 1006': (b) => b.join(' ') === 'error close 1006' });
 
   // Bad arguments are errors, not sessions.
   const errs = [];
