@@ -113,3 +113,25 @@ fn wss_uses_the_runs_tls_settings() {
         assert!(all_checks_pass(&ex) > 0, "{ex}");
     }
 }
+
+#[test]
+fn the_throw_option_makes_a_failed_connection_an_exception() {
+    let (code, ex) = run_ws("throw.js", vec![]);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(all_checks_pass(&ex), 1, "{ex}");
+}
+
+#[test]
+fn a_socket_left_open_is_interrupted_at_the_scenarios_end() {
+    let Some((_server, port, _, _)) = server() else {
+        eprintln!("note: python3 with `websockets` is not installed; the k6/ws test is skipped");
+        return;
+    };
+    let (code, ex) = run_ws("stop.js", vec![format!("WS_URL=ws://127.0.0.1:{port}")]);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 1, "{ex}");
+    assert!(
+        ex["metrics"]["ws_msgs_received"]["count"].as_u64() > Some(0),
+        "{ex}"
+    );
+}

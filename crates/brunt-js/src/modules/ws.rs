@@ -351,6 +351,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             match (&error, &head) {
                 (Some(e), None) => {
                     h.emit(m2.duration, ms(start.elapsed()), &tags);
+                    // k6's `throw` option makes a failed connection an exception.
+                    if h.shared.throw.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(throw(&ctx, e));
+                    }
                     res.set("error", e.as_str())?;
                 }
                 (Some(_), Some(_)) => {
