@@ -90,7 +90,7 @@ fn ws_connect_runs_handlers_and_records_k6_metrics() {
         format!("BAD_URL=ws://127.0.0.1:{bad}"),
     ];
     let (code, ex) = run_ws("ws.js", env);
-    assert_eq!(all_checks_pass(&ex), 19, "{ex}");
+    assert_eq!(all_checks_pass(&ex), 21, "{ex}");
     assert_eq!(code, exit::OK, "a threshold failed: {ex}");
     for m in ["ws_connecting", "ws_session_duration", "ws_ping{room:a}"] {
         assert!(ex["metrics"][m]["avg"].is_number(), "{m}: {ex}");

@@ -1,7 +1,8 @@
 // k6/ws: k6's blocking WebSocket API. ws.connect(url, [params], setup) opens the socket, runs
 // setup(socket), then the socket's 'open' handler, and its other handlers ('message',
 // 'binaryMessage', 'ping', 'pong', 'error', 'close') and timers as they come due, until the
-// socket closes; it returns {url, status, headers, body, error}. params: headers, tags.
+// socket closes; it returns {url, status, headers, body, error}. params: headers, tags, jar (the
+// VU's own by default).
 const n = globalThis.__brunt_native('ws');
 
 function failure(message) {
@@ -33,7 +34,7 @@ export function connect(url, ...args) {
       );
     }
   }
-  const res = n.connect(String(url), p.headers || null, p.tags || null);
+  const res = n.connect(String(url), p.headers || null, p.tags || null, p.jar ?? null);
   const opened = res.opened;
   delete res.opened;
   if (!opened) {

@@ -43,6 +43,8 @@ pub(crate) enum WsOp {
 pub(crate) struct Head {
     status: u16,
     headers: Vec<(String, String)>,
+    /// Each `Set-Cookie` apart (joined, their dates' commas would be ambiguous).
+    set_cookies: Vec<String>,
     body: String,
 }
 
@@ -154,20 +156,19 @@ async fn connect(
 
 /// A handshake response with its headers keyed as Go's `http.Header` keys them, which k6 shows.
 fn head(status: http::StatusCode, headers: &http::HeaderMap, body: String) -> Head {
-    let headers = headers
-        .keys()
-        .map(|k| {
-            let joined: Vec<&str> = headers
-                .get_all(k)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            (super::sse::canonical(k.as_str()), joined.join(", "))
-        })
-        .collect();
+    let values = |k| headers.get_all(k).iter().filter_map(|v| v.to_str().ok());
     Head {
         status: status.as_u16(),
-        headers,
+        headers: headers
+            .keys()
+            .map(|k| {
+                let joined: Vec<&str> = values(k).collect();
+                (super::sse::canonical(k.as_str()), joined.join(", "))
+            })
+            .collect(),
+        set_cookies: values(&http::header::SET_COOKIE)
+            .map(String::from)
+            .collect(),
         body,
     }
 }
@@ -276,7 +277,12 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// The native side of `k6/ws`.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    native: &Object<'js>,
+    host: &Rc<Host>,
+    cookies: &Rc<super::http::State>,
+) -> Result<()> {
     let reg = &host.shared.registry;
     let metric = |name: &str, t: MetricType, v: ValueType| {
         reg.register(name, t, v)
@@ -292,7 +298,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
     });
     let session: Rc<RefCell<Option<Session>>> = Rc::default();
 
-    let (h, m2, s) = (host.clone(), m.clone(), session.clone());
+    let (h, m2, s, jars) = (host.clone(), m.clone(), session.clone(), cookies.clone());
     def(
         ctx,
         native,
@@ -300,7 +306,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         move |ctx: Ctx<'js>,
               url: String,
               headers: Option<Object<'js>>,
-              tags: Option<Object<'js>>|
+              tags: Option<Object<'js>>,
+              jar: Value<'js>|
               -> Result<Object<'js>> {
             if h.phase.get() == Phase::Init {
                 return Err(throw(
@@ -308,7 +315,18 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                     "using websockets in the init context is not supported",
                 ));
             }
-            let headers = super::tag_pairs(headers)?;
+            let mut headers = super::tag_pairs(headers)?;
+            // As k6: the jar's cookies (the VU's own by default), unless the script set Cookie.
+            let jar = jars.jar_of(&ctx, &jar)?;
+            let parsed = url::Url::parse(&url).ok();
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            {
+                if let Some(c) = parsed.as_ref().and_then(|u| jars.ws_cookies(jar, u)) {
+                    headers.push(("Cookie".into(), c));
+                }
+            }
             let mut tags = super::tag_pairs(tags)?;
             let system = h.shared.system_tags();
             if system.has(SystemTag::Url) {
@@ -324,6 +342,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             res.set("url", url.as_str())?;
             let heads = Object::new(ctx.clone())?;
             if let Some(head) = &head {
+                if let Some(u) = &parsed {
+                    jars.ws_store(jar, u, head.set_cookies.iter().map(String::as_str));
+                }
                 if system.has(SystemTag::Status) {
                     tags.push(("status".into(), head.status.to_string()));
                 }

@@ -5,7 +5,8 @@ certificate made with the openssl command; 0 when that fails), and a third port 
 protocol (`misbehave`); prints the three, then serves until killed. Paths:
 /echo echoes every message (and picks the first subprotocol offered), /ping pings the client
 then says 'done', /close1011 closes with 1011 'boom', /reject refuses the handshake with 403,
-/hdr sends the request's X-Test and User-Agent headers then closes normally."""
+/hdr sends the request's X-Test, User-Agent and Cookie headers then closes normally; the
+handshake of /echo sets the cookie fromws=1."""
 import asyncio
 import base64
 import hashlib
@@ -33,7 +34,8 @@ async def handler(ws):
         await ws.close(1011, "boom")
     elif path == "/hdr":
         headers = ws.request.headers
-        await ws.send(f"{headers.get('X-Test', '')}|{headers.get('User-Agent', '')}")
+        await ws.send(f"{headers.get('X-Test', '')}|{headers.get('User-Agent', '')}"
+                      f"|{headers.get('Cookie', '')}")
         await ws.close(1000)
 
 
@@ -41,6 +43,12 @@ def refuse(connection, request):
     if request.path == "/reject":
         return connection.respond(HTTPStatus.FORBIDDEN, "nope\n")
     return None
+
+
+def set_cookie(connection, request, response):
+    if request.path == "/echo":
+        response.headers["Set-Cookie"] = "fromws=1"
+    return response
 
 
 def subprotocol(connection, offered):
@@ -83,7 +91,8 @@ def tls_context():
 
 
 async def main():
-    opts = dict(process_request=refuse, select_subprotocol=subprotocol)
+    opts = dict(process_request=refuse, process_response=set_cookie,
+                select_subprotocol=subprotocol)
     bad = await asyncio.start_server(misbehave, "127.0.0.1", 0)
     bad_port = bad.sockets[0].getsockname()[1]
     async with serve(handler, "127.0.0.1", 0, **opts) as plain:

@@ -1,5 +1,6 @@
 // k6/ws against tests/ws/server.py (WS_URL, and BAD_URL for the port that breaks the protocol): the returned response, the handlers, timers, pings,
 // closes and failures, and the ws_* metrics with k6's tags (checked by the thresholds).
+import http from 'k6/http';
 import ws from 'k6/ws';
 import { check, group } from 'k6';
 
@@ -19,6 +20,7 @@ export const options = {
 };
 
 const base = __ENV.WS_URL;
+const httpBase = base.replace(/^ws/, 'http');
 
 export default function () {
   // Text, binary, a ping and a timer; the echoes come back in order.
@@ -126,14 +128,21 @@ export default function () {
   }
   check(thrown, { 'throw: propagates': (t) => t.includes('from the handler') });
 
-  // Request headers reach the server, with the User-Agent.
+  // Request headers reach the server, with the User-Agent and the VU's cookies; a handshake's
+  // Set-Cookie goes to the VU's jar.
+  const jar = http.cookieJar();
+  jar.set(httpBase, 'sid', 'abc');
+  check(jar.cookiesForURL(httpBase), { 'cookies: stored from the handshake': (c) => c.fromws[0] === '1' });
   let hdr = '';
   ws.connect(`${base}/hdr`, { headers: { 'X-Test': 'yes' } }, (socket) => {
     socket.on('message', (m) => {
       hdr = m;
     });
   });
-  check(hdr, { 'headers: sent': (h) => h.startsWith('yes|brunt/') });
+  check(hdr, {
+    'headers: sent': (h) => h.startsWith('yes|brunt/'),
+    'headers: cookies sent': (h) => h.endsWith('|fromws=1; sid=abc') || h.endsWith('|sid=abc; fromws=1'),
+  });
 
   // A server that hangs up mid-handshake, and one that sends an invalid frame: errors, no hang.
   const hung = ws.connect(`${__ENV.BAD_URL}/hangup`, () => {
