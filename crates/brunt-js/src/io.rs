@@ -49,6 +49,8 @@ pub(crate) struct HttpIo {
     started: Started,
     /// The VU's streamed response, read between its waits (`modules::sse`).
     stream: Option<crate::modules::sse::Live>,
+    /// The VU's open WebSocket, read between its waits (`modules::ws`).
+    ws: Option<crate::modules::ws::Live>,
 }
 
 impl HttpIo {
@@ -57,6 +59,7 @@ impl HttpIo {
             client: Rc::new(client),
             started: Started::default(),
             stream: None,
+            ws: None,
         }
     }
 
@@ -105,6 +108,12 @@ impl Io for HttpIo {
                 return Box::pin(async move {
                     let f = crate::modules::sse::perform(&self.client, &mut self.stream, op);
                     IoReply::Stream(Box::new(alongside(&mut self.started, f).await))
+                })
+            }
+            IoRequest::Ws(op) => {
+                return Box::pin(async move {
+                    let f = crate::modules::ws::perform(&self.client, &mut self.ws, op);
+                    IoReply::Ws(Box::new(alongside(&mut self.started, f).await))
                 })
             }
             IoRequest::Http(ops) => ops,

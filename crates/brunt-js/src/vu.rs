@@ -101,6 +101,8 @@ pub(crate) enum IoRequest {
     Http(Vec<crate::modules::http::PendingRequest>),
     /// The VU's streamed response (`k6/x/sse`, `brunt/llm`).
     Stream(crate::modules::sse::StreamOp),
+    /// The VU's WebSocket (`k6/ws`).
+    Ws(crate::modules::ws::WsOp),
 }
 
 /// The result of an [`IoRequest`].
@@ -115,6 +117,7 @@ pub(crate) enum IoReply {
     ),
     /// Boxed: a stream's head or response is large, and every wait moves an `IoReply`.
     Stream(Box<crate::modules::sse::StreamReply>),
+    Ws(Box<crate::modules::ws::WsReply>),
 }
 
 /// Performs a VU's I/O on the worker's async runtime.
@@ -330,7 +333,7 @@ mod tests {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
                     IoRequest::Yield => tokio::task::yield_now().await,
-                    IoRequest::Http(_) | IoRequest::Stream(_) => {
+                    IoRequest::Http(_) | IoRequest::Stream(_) | IoRequest::Ws(_) => {
                         unreachable!("no HTTP in this test")
                     }
                 }

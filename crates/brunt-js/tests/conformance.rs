@@ -535,3 +535,12 @@ fn modules_brunt_will_not_have_exit_107() {
     let (code, _) = run_script("unavailable_module.js", |_| {});
     assert_eq!(code, exit::SCRIPT_EXCEPTION);
 }
+
+#[test]
+fn ws_echoes_through_the_targets_websocket() {
+    let (code, ex) = run_script("ws.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 7, "{ex}");
+    assert!(thresholds_all_ok(&ex), "{ex}");
+}

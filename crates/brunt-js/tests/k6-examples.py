@@ -34,7 +34,7 @@ _spec.loader.exec_module(compare)
 SKIP = [
     ("browser/", "needs a browser"),
     ("grpc_", "gRPC (k6/net/grpc), which brunt does not have"),
-    ("websocket.js", "WebSocket (k6/ws), which brunt does not have"),
+    ("websocket.js", "needs a remote WebSocket server (ws://echo.websocket.org)"),
     ("websockets/", "WebSocket (k6/experimental/websockets), which brunt does not have"),
     ("experimental/redis.js", "k6/experimental/redis, removed in k6 v2 (an extension now)"),
     ("docker-compose/", "sends its metrics to services started with docker compose"),

@@ -30,6 +30,7 @@
 //! | `POST /api/orders` | stores the JSON body, 201 with `{"id":"ord-N",...}`; the last 100000 (at most 64 MiB) are kept |
 //! | `GET /api/orders/{id}` | a stored order, 404 if unknown |
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
+//! | `/ws/echo` | a WebSocket (RFC 6455 over HTTP/1.1) that echoes text and binary messages |
 //! | `/metrics` | the server's request counters in the Prometheus text format |
 //! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!
@@ -51,6 +52,7 @@ mod routes;
 mod server;
 mod stall;
 mod status;
+mod ws;
 
 pub use llm::{MockLlm, UsagePlacement};
 pub use server::{serve, spawn, spawn_with, Target};

@@ -90,6 +90,9 @@ pub(crate) async fn handle(
             tokio::time::sleep(wait).await;
         }
     }
+    if req.uri().path() == "/ws/echo" {
+        return Ok(crate::ws::echo(req).map(http_body_util::Either::Left));
+    }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
         Bytes::new()

@@ -69,7 +69,7 @@ async fn serve_draining(
         let state = state.clone();
         let service = service_fn(move |req| routes::handle(req, state.clone(), peer));
         let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = connections.watch(connection);
         tokio::spawn(async move {

@@ -345,7 +345,7 @@ fn finish(host: &Host, open: &Open) {
 }
 
 /// A header name as Go's `http.Header` keys it (`Content-Type`), which xk6-sse's response shows.
-fn canonical(name: &str) -> String {
+pub(crate) fn canonical(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut c = part.chars();

@@ -516,3 +516,14 @@ async fn multipart_forms_echo_fields_and_files() {
         .unwrap()
         .contains("multipart"));
 }
+
+#[tokio::test]
+async fn ws_echo_refuses_a_plain_request() {
+    let target = target();
+    let plain = get(target.local_addr(), "/ws/echo").await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST);
+    assert!(plain.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("Sec-WebSocket-Key"));
+}

@@ -517,7 +517,9 @@ fn execute_one(
                 Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => return Err(cancelled(ctx)),
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
+                return Err(cancelled(ctx))
+            }
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
@@ -574,7 +576,9 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => return Err(cancelled(ctx)),
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
+                return Err(cancelled(ctx))
+            }
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
@@ -657,6 +661,43 @@ impl State {
             expected: RefCell::new(Some(Rc::default())),
             limits: Cell::new(None),
             asynchronous: RefCell::default(),
+        }
+    }
+
+    /// The jar a `jar` param names (a `CookieJar` of this VU), or the VU's own when it is nullish.
+    pub(crate) fn jar_of<'js>(&self, ctx: &Ctx<'js>, jar: &Value<'js>) -> Result<usize> {
+        if jar.is_undefined() || jar.is_null() {
+            return Ok(0);
+        }
+        jar::jar_id(ctx, &self.jars, jar)
+    }
+
+    /// The `Cookie` header of jar `id` for a WebSocket URL (`k6/ws`'s handshake), read as the
+    /// http(s) URL it upgrades.
+    pub(crate) fn ws_cookies(&self, id: usize, url: &url::Url) -> Option<String> {
+        let url = http_url(url)?;
+        let jars = self.jars.borrow();
+        let pairs: Vec<String> = jars
+            .get(id)?
+            .matching(&url)
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+
+    /// Stores the `Set-Cookie` headers of a WebSocket handshake's response in jar `id`.
+    pub(crate) fn ws_store<'a>(
+        &self,
+        id: usize,
+        url: &url::Url,
+        set_cookies: impl Iterator<Item = &'a str>,
+    ) {
+        let Some(url) = http_url(url) else { return };
+        if let Some(jar) = self.jars.borrow_mut().get_mut(id) {
+            for c in set_cookies.filter_map(|h| parse_set_cookie(&url, h)) {
+                jar.store(c);
+            }
         }
     }
 
@@ -867,7 +908,7 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(IoReply::Slept | IoReply::Stream(_)) | Err(_) => {
+                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }
@@ -897,4 +938,14 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
         },
     )?;
     Ok(())
+}
+
+/// The http(s) URL a ws(s) URL upgrades, whose cookies its handshake carries.
+fn http_url(url: &url::Url) -> Option<url::Url> {
+    let scheme = match url.scheme() {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return Some(url.clone()),
+    };
+    url::Url::parse(&format!("{scheme}{}", &url[url::Position::AfterScheme..])).ok()
 }

@@ -1,0 +1,133 @@
+//! `k6/ws` against an independent server: `tests/ws/server.py`, on Python's `websockets`, started
+//! on loopback by the test. Skipped (with a note) where that library is not installed; the
+//! `wss://` test also where the openssl command is missing.
+
+use brunt_js::{exit, run, RunArgs};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The server process, killed when the test ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
+}
+
+/// Starts the server; its plain, TLS (0 without openssl) and misbehaving ports. None when
+/// Python or its `websockets` library is missing.
+fn server() -> Option<(Server, u16, u16, u16)> {
+    let child = Command::new("python3")
+        .arg(dir().join("server.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut()?)
+        .read_line(&mut line)
+        .ok()?;
+    let mut ports = line.split_whitespace().map(|p| p.parse().ok());
+    let (port, tls, bad) = (ports.next()??, ports.next()??, ports.next()??);
+    Some((server, port, tls, bad))
+}
+
+/// Runs `script` from tests/ws with `env`; returns the exit code and the summary export.
+fn run_ws(script: &str, env: Vec<String>) -> (i32, Value) {
+    let export = std::env::temp_dir().join(format!(
+        "brunt-js-{script}-{}-{}.json",
+        std::process::id(),
+        env.len()
+    ));
+    let args = RunArgs {
+        script: dir().join(script),
+        env,
+        summary_export: Some(export.clone()),
+        quiet: true,
+        no_summary: true,
+        workers: Some(1),
+        ..Default::default()
+    };
+    let code = run(args).expect("run completes");
+    let ex: Value = serde_json::from_str(
+        &std::fs::read_to_string(&export).unwrap_or_else(|e| panic!("exit {code}, no export: {e}")),
+    )
+    .expect("summary export is JSON");
+    let _ = std::fs::remove_file(&export);
+    (code, ex)
+}
+
+/// Every check of the export (the root group's and its groups'), asserted passed; their count.
+fn all_checks_pass(ex: &Value) -> usize {
+    let mut all = ex["root_group"]["checks"].as_object().unwrap().clone();
+    for g in ex["root_group"]["groups"].as_object().unwrap().values() {
+        all.extend(g["checks"].as_object().unwrap().clone());
+    }
+    for (name, c) in &all {
+        assert_eq!(c["fails"], 0, "check '{name}' failed: {ex}");
+        assert_eq!(c["passes"], 1, "check '{name}' did not run: {ex}");
+    }
+    all.len()
+}
+
+#[test]
+fn ws_connect_runs_handlers_and_records_k6_metrics() {
+    let Some((_server, port, _, bad)) = server() else {
+        eprintln!("note: python3 with `websockets` is not installed; the k6/ws test is skipped");
+        return;
+    };
+    let env = vec![
+        format!("WS_URL=ws://127.0.0.1:{port}"),
+        format!("BAD_URL=ws://127.0.0.1:{bad}"),
+    ];
+    let (code, ex) = run_ws("ws.js", env);
+    assert_eq!(all_checks_pass(&ex), 21, "{ex}");
+    assert_eq!(code, exit::OK, "a threshold failed: {ex}");
+    for m in ["ws_connecting", "ws_session_duration", "ws_ping{room:a}"] {
+        assert!(ex["metrics"][m]["avg"].is_number(), "{m}: {ex}");
+    }
+    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 10, "{ex}");
+}
+
+#[test]
+fn wss_uses_the_runs_tls_settings() {
+    let Some((_server, _, tls, _)) = server().filter(|s| s.2 != 0) else {
+        eprintln!(
+            "note: python3 with `websockets`, or openssl, is missing; the wss test is skipped"
+        );
+        return;
+    };
+    let url = format!("WSS_URL=wss://127.0.0.1:{tls}");
+    for insecure in ["0", "1"] {
+        let (code, ex) = run_ws("wss.js", vec![url.clone(), format!("INSECURE={insecure}")]);
+        assert_eq!(code, exit::OK, "{ex}");
+        assert!(all_checks_pass(&ex) > 0, "{ex}");
+    }
+}
+
+#[test]
+fn the_throw_option_makes_a_failed_connection_an_exception() {
+    let (code, ex) = run_ws("throw.js", vec![]);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(all_checks_pass(&ex), 1, "{ex}");
+}
+
+#[test]
+fn a_socket_left_open_is_interrupted_at_the_scenarios_end() {
+    let Some((_server, port, _, _)) = server() else {
+        eprintln!("note: python3 with `websockets` is not installed; the k6/ws test is skipped");
+        return;
+    };
+    let (code, ex) = run_ws("stop.js", vec![format!("WS_URL=ws://127.0.0.1:{port}")]);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 1, "{ex}");
+}
