@@ -144,9 +144,11 @@ fn env_source(
     for item in config.split(',').filter(|i| !i.is_empty()) {
         match item.split_once('=') {
             Some(("prefix", p)) => prefix = p,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown configuration {item:?} for the env secret source (it takes prefix=PREFIX)"
-            )),
+            ))
+            }
         }
     }
     Ok(vars
