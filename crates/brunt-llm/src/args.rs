@@ -104,7 +104,13 @@ pub struct LlmArgs {
     #[arg(long, group = "exportable", value_name = "IDLE,...", conflicts_with_all = ["rate", "concurrency", "sweep", "duration", "graceful_stop", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
     pub cold_start: Option<String>,
 
-    /// Write the sweep's steps or the cold-start figures as JSON to FILE
+    /// Add a section reporting the run's figures as another tool defines and names them:
+    /// vllm (bench serve), guidellm or aiperf; with --export, also as JSON
+    #[arg(long, group = "exportable", value_enum, value_name = "TOOL", conflicts_with_all = ["sweep", "cold_start"])]
+    pub metrics_compat: Option<crate::compat::Tool>,
+
+    /// Write the sweep's steps, the cold-start figures or the --metrics-compat figures as JSON
+    /// to FILE
     #[arg(long, value_name = "FILE", requires = "exportable")]
     pub export: Option<PathBuf>,
 

@@ -6,6 +6,7 @@
 
 mod args;
 mod coldstart;
+mod compat;
 mod metrics;
 mod ratelimit;
 mod reader;
@@ -16,6 +17,7 @@ mod tally;
 mod vu;
 
 pub use args::LlmArgs;
+pub use compat::Tool as CompatTool;
 pub use metrics::LlmMetrics;
 pub use ratelimit::{Budget, Headroom};
 pub use reader::{Failure, Measured, StreamReader, TokenSource};
@@ -81,7 +83,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         let plan = plan(&step_args)?.with_arrivals(arrivals);
         let registry = Arc::new(Registry::new());
         let metrics = LlmMetrics::register(&registry)?;
-        let tally = Arc::new(tally::Tally::new());
+        let tally = Arc::new(tally::Tally::new(false));
         let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
         let options = brunt_engine::RunOptions {
             control: control.clone(),
@@ -206,16 +208,23 @@ fn run_once(
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let tally = Arc::new(tally::Tally::new());
+    let tally = Arc::new(tally::Tally::new(args.metrics_compat.is_some()));
     let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
+    let compat = args
+        .metrics_compat
+        .map(|tool| compat::Report::new(tool, &tally.records(), outcome.elapsed.as_secs_f64()));
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
-        let text = format!("{}{}", f.summary.text(), tally.text());
+        let extra = compat.as_ref().map_or(String::new(), compat::Report::text);
+        let text = format!("{}{}{extra}", f.summary.text(), tally.text());
         write_stdout("the summary", &text)
             .err()
             .into_iter()
             .collect()
     });
+    if let (Some(path), Some(compat)) = (&args.export, &compat) {
+        export(path, &serde_json::json!({"metrics_compat": compat.json()}))?;
+    }
     Ok(finished.exit_code())
 }
 

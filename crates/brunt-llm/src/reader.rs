@@ -95,6 +95,10 @@ pub struct Measured {
     pub e2e_ms: f64,
     /// Gaps between content chunks, each divided by its chunk's tokens.
     pub itl_ms: Vec<f64>,
+    /// Gaps between content chunks as they arrived (not divided), for `--metrics-compat`.
+    pub chunk_gaps_ms: Vec<f64>,
+    /// Send to the last chunk carrying content (streams only).
+    pub last_token_ms: Option<f64>,
     pub output_tokens: u64,
     pub input_tokens: Option<u64>,
     pub source: TokenSource,
@@ -217,17 +221,20 @@ impl StreamReader {
                 ms(w[0].0, w[1].0) / tokens
             })
             .collect();
+        let stamps = || self.content.iter().filter(|_| self.stream);
         Measured {
             failure: self.failure,
             status: resp.status,
             text: self.text,
             chunks,
             // A whole answer's one "chunk" is the answer's end: no TTFT.
-            ttft_ms: self
+            ttft_ms: stamps().next().map(|(at, _)| ms(self.sent, *at)),
+            last_token_ms: stamps().next_back().map(|(at, _)| ms(self.sent, *at)),
+            chunk_gaps_ms: self
                 .content
-                .first()
-                .filter(|_| self.stream)
-                .map(|(at, _)| ms(self.sent, *at)),
+                .windows(2)
+                .map(|w| ms(w[0].0, w[1].0))
+                .collect(),
             e2e_ms,
             itl_ms,
             output_tokens,

@@ -2,6 +2,7 @@
 //! first message of each, where the token counts came from, and the rate-limit report (lowest
 //! headroom seen, the time it would last at the run's rate, the 429s and when they began).
 
+use crate::compat::Record;
 use crate::ratelimit::Budget;
 use crate::reader::{Failure, Measured, TokenSource};
 use std::collections::BTreeMap;
@@ -28,15 +29,27 @@ struct Inner {
     retry_after: Option<(f64, f64)>,
     /// Seconds into the run and requests answered by then, at the first 429.
     first_429: Option<(f64, u64)>,
+    /// The successful requests' records, kept for `--metrics-compat` only.
+    records: Option<Vec<Record>>,
 }
 
 impl Tally {
-    /// A tally for a run starting now.
-    pub fn new() -> Self {
+    /// A tally for a run starting now; `keep_records` keeps each success's timings for
+    /// `--metrics-compat`.
+    pub fn new(keep_records: bool) -> Self {
         Tally {
             started: Instant::now(),
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                records: keep_records.then(Vec::new),
+                ..Inner::default()
+            }),
         }
+    }
+
+    /// The successful requests' records (none unless kept).
+    pub fn records(&self) -> Vec<Record> {
+        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        t.records.clone().unwrap_or_default()
     }
 
     /// One request.
@@ -70,6 +83,9 @@ impl Tally {
                 t.ok += 1;
                 t.by_usage += u64::from(m.source == TokenSource::Usage);
                 t.tokens += m.output_tokens + m.input_tokens.unwrap_or(0);
+                if let (Some(records), Some(r)) = (&mut t.records, Record::of(m)) {
+                    records.push(r);
+                }
             }
         }
     }

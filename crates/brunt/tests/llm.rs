@@ -360,6 +360,59 @@ fn cold_start_sets_the_first_request_after_idle_against_the_warm_median() {
 }
 
 /// Runs `script` with `brunt run` against the mock and returns its summary export and output.
+#[test]
+fn metrics_compat_reports_vllms_figures_beside_brunts() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-compat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("vllm.json");
+    let export_s = export.to_str().unwrap();
+    // Two tokens per chunk: vLLM's ITL is the chunk gap (10 ms), brunt's the gap per token (5 ms).
+    let (doc, stdout) = run(
+        &target,
+        &[
+            "-n",
+            "4",
+            "-H",
+            "x-mock-tokens-per-chunk: 2",
+            "--metrics-compat",
+            "vllm",
+            "--export",
+            export_s,
+        ],
+    );
+    assert!(
+        stdout.contains("LLM metrics as vLLM bench serve defines them"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TPOT (ms):"), "{stdout}");
+    let compat: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let m = &compat["metrics_compat"]["metrics"];
+    assert_eq!(compat["metrics_compat"]["tool"], "vllm");
+    assert_eq!(m["completed"], 4.0);
+    assert_eq!(m["total_output_tokens"], 40.0);
+    let itl = m["itl_ms"]["median"].as_f64().unwrap();
+    let tpot = m["tpot_ms"]["median"].as_f64().unwrap();
+    assert!((itl - 10.0).abs() <= 1.5, "vLLM ITL p50 {itl}");
+    assert!(
+        (tpot - stat(&doc, "llm_tpot", "med")).abs() < 1e-6,
+        "TPOT {tpot}"
+    );
+    assert!((stat(&doc, "llm_itl", "med") - 5.0).abs() <= 1.0);
+    fails_with(
+        &[
+            "llm",
+            &target.url(""),
+            "--model",
+            "m",
+            "--metrics-compat",
+            "llmperf",
+        ],
+        2,
+        "--metrics-compat",
+    );
+}
+
 fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
     let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
