@@ -94,6 +94,11 @@
         }) });
       }
     });
+    // LLM runs (llm_output_tokens recorded): output tokens per second.
+    if (data.points.some(function (p) { return p.llm_tokens !== undefined; })) {
+      specs.push({ id: "llm-tokens", title: "Output tokens per second (llm_output_tokens)", series: [
+        ["tokens/s", function (p) { return p.llm_tokens === undefined ? null : p.llm_tokens; }]] });
+    }
     var scenarios = groups("by_scenario");
     if (scenarios.length > 1) {
       specs.push({ id: "scenario-rps", title: "Requests per second by scenario", series: scenarios.map(function (n) {
@@ -428,6 +433,33 @@
     }));
   }
 
+  // The llm_* metrics with their percentiles, and the requests by outcome; for a run that
+  // recorded them.
+  var LLM_STATS = ["avg", "min", "med", "p(90)", "p(95)", "p(99)", "max", "count", "rate"];
+  var CAUSES = { http_status: "HTTP status", stream_cut: "stream cut", no_token: "no token received",
+    timeout: "timeout", rate_limited: "rate limited (429)", connection: "connection failed",
+    malformed_chunk: "malformed chunk", error_object: "200 with an error object",
+    not_a_stream: "not a stream", no_done: "no [DONE]", ok: "ok" };
+
+  function renderLlm() {
+    var s = data.summary;
+    var rows = s ? s.metrics.filter(function (m) { return /^llm_/.test(m.name); }) : [];
+    $("llm").hidden = !rows.length;
+    if (!rows.length) return;
+    table("llm-metrics", ["metric"].concat(LLM_STATS), rows.map(function (m) {
+      var stats = {};
+      m.stats.forEach(function (kv) { stats[kv[0]] = kv[1]; });
+      return [m.name].concat(LLM_STATS.map(function (k) { return k in stats ? num(stats[k], 2) : ""; }));
+    }));
+    var total = 0;
+    s.llm_outcomes.forEach(function (c) { total += c.count; });
+    table("llm-outcomes", ["outcome", "requests", "share"], s.llm_outcomes.map(function (c) {
+      var parts = c.value.split(" ");
+      var label = (CAUSES[parts[0]] || parts[0]) + (parts[1] ? " " + parts[1] : "");
+      return [label, el("td", num(c.count, 0), parts[0] === "ok" ? "ok" : "bad"), num(total ? c.count / total * 100 : 0, 1) + " %"];
+    }));
+  }
+
   function renderAll() {
     $("title").textContent = data.title || "brunt";
     document.title = (data.title || "brunt") + " · brunt";
@@ -447,6 +479,7 @@
       renderCharts();
     }
     renderFinal();
+    renderLlm();
     var failed = data.thresholds.some(function (t) { return !t.ok; });
     var status = $("status");
     if (data.capacity) {

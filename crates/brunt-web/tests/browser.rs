@@ -502,3 +502,59 @@ fn the_capacity_report_draws_latency_against_throughput_and_the_usl_curve() {
         "p50 and measured points in blue, p95 and the knee in red: blue {blue}, red {red}"
     );
 }
+
+/// Five seconds of an LLM run (`brunt llm`'s metrics: TTFT, output tokens, requests by outcome)
+/// drawn with its LLM section: the metrics' percentiles, tokens per second over time, failures
+/// by cause.
+#[test]
+fn an_llm_run_draws_its_llm_section_offline() {
+    use brunt_metrics::{MetricType, ValueType};
+    let registry = Arc::new(Registry::new());
+    let ttft = registry
+        .register("llm_ttft", MetricType::Trend, ValueType::Time)
+        .unwrap();
+    let tokens = registry
+        .register("llm_output_tokens", MetricType::Counter, ValueType::Default)
+        .unwrap();
+    let requests = registry
+        .register("llm_requests", MetricType::Counter, ValueType::Default)
+        .unwrap();
+    let mut data = ReportData::new("brunt llm http://127.0.0.1:8080 --model m".into(), vec![]);
+    let mut total = Snapshot::default();
+    for s in 1..=5u32 {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for i in 0..10u32 {
+            let (outcome, status) = match i {
+                0 if s == 3 => ("stream_cut", None),
+                1 if s == 4 => ("http_status", Some("503")),
+                _ => ("ok", None),
+            };
+            let tags = TagSet::new([("outcome", outcome)]).with(status.map(|s| ("status", s)));
+            agg.add(requests, &tags, 1.0);
+            if outcome == "ok" {
+                agg.add(ttft, &TagSet::empty(), f64::from(40 + i));
+                agg.add(tokens, &TagSet::empty(), f64::from(10 * s));
+            }
+        }
+        let series = agg.take().series;
+        total.merge_series(&series);
+        data.push_interval(Duration::from_secs(u64::from(s)), &series, &registry);
+    }
+    data.finish(&total, &registry, Duration::from_secs(5));
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, dom, body) = draw_offline(&chrome, dir.path(), &data);
+    assert!(
+        !dom.contains("<section id=\"llm\" hidden"),
+        "the LLM section shows"
+    );
+    // req/s, latency, errors, VUs and output tokens per second.
+    assert!(body.contains("data-charts=\"5\""), "{body}");
+    assert!(dom.contains("Output tokens per second"), "the tokens chart");
+    assert!(
+        dom.contains("<td class=\"name\">llm_ttft</td>"),
+        "the TTFT row"
+    );
+    assert!(dom.contains("stream cut"), "a stream cut by cause");
+    assert!(dom.contains("HTTP status 503"), "an HTTP status by status");
+}

@@ -413,6 +413,30 @@ fn metrics_compat_reports_vllms_figures_beside_brunts() {
     );
 }
 
+#[test]
+fn the_html_report_has_the_llm_section_data() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("llm.html");
+    let report_s = report.to_str().unwrap();
+    run(&target, &["-n", "3", "--report", report_s]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("<section id=\"llm\" hidden>"),
+        "the section's place"
+    );
+    assert!(
+        html.contains(r#""llm_outcomes":[{"value":"ok","count":3.0}]"#),
+        "requests by outcome"
+    );
+    assert!(
+        html.contains(r#""llm_tokens":"#),
+        "tokens per second per point"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
     let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
