@@ -94,8 +94,9 @@ pub struct LlmArgs {
 
     /// Run one step per value, each for --duration (or --requests with concurrency), and print
     /// one table of TTFT/TPOT/ITL percentiles, output tokens/s, goodput and whether each step met
-    /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32
-    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
+    /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32; with --report, a page of
+    /// TTFT p50/p99 against each step's value
+    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard"])]
     pub sweep: Option<String>,
 
     /// Measure cold starts instead of load: one request to prime the server, --requests (default

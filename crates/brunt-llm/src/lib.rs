@@ -155,6 +155,9 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     if let Some(path) = &args.export {
         export(path, &result)?;
     }
+    if let Some(path) = &args.web.report {
+        brunt_web::llm_sweep::write_report(path, &serde_json::to_value(&result)?)?;
+    }
     Ok(if complete { 0 } else { EXIT_INTERRUPTED })
 }
 

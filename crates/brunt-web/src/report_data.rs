@@ -41,6 +41,9 @@ pub struct ReportData {
     /// A capacity search's result, as exported (`brunt capacity --export`): the capacity report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<serde_json::Value>,
+    /// An LLM sweep's result, as exported (`brunt llm --sweep --export`): the sweep's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_sweep: Option<serde_json::Value>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,

@@ -158,12 +158,16 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let export = dir.join("sweep.json");
     let export_s = export.to_str().unwrap();
+    let report = dir.join("sweep.html");
+    let report_s = report.to_str().unwrap();
     let out = brunt(&[
         "llm",
         &url,
         "--model",
         "m",
         "-q",
+        "--report",
+        report_s,
         "--sweep",
         "concurrency=1,4",
         "--requests",
@@ -195,6 +199,17 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
         assert!(step["output_tokens_per_second"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(doc["best"], Value::Null);
+    // The report draws the exported JSON, and `brunt report` rebuilds it from the file.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains(r#""kind":"brunt-llm-sweep""#),
+        "the sweep's report"
+    );
+    let rebuilt = dir.join("rebuilt.html");
+    let out = brunt(&["report", export_s, "-o", rebuilt.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&rebuilt).unwrap();
+    assert!(html.contains("--sweep concurrency"), "the sweep's title");
     // A rate sweep with Poisson arrivals: every step met a loose SLO, and the best is the top.
     let out = brunt(&[
         "llm",
