@@ -59,6 +59,11 @@ pub struct LlmArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
+    /// Count tokens with this Hugging Face tokenizer.json when the server sends no usage (the
+    /// answer's text and the prompt's), instead of one per content chunk
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+
     /// max_tokens of each request
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,

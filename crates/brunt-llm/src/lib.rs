@@ -20,7 +20,7 @@ pub use args::LlmArgs;
 pub use compat::Tool as CompatTool;
 pub use metrics::LlmMetrics;
 pub use ratelimit::{Budget, Headroom};
-pub use reader::{Failure, Measured, StreamReader, TokenSource};
+pub use reader::{load_tokenizer, Failure, Measured, StreamReader, TokenSource};
 pub use request::{Api, Prompt, Prompts, RequestSpec};
 pub use slo::Slo;
 pub use sweep::{Sweep, Varied};
@@ -35,6 +35,7 @@ use brunt_quick::{duration_flag, Load};
 use brunt_web::RunReport;
 use std::sync::Arc;
 use std::time::Duration;
+use tokenizers::Tokenizer;
 
 /// Runs the test (or each step of `--sweep`) and prints the summary or the sweep's table;
 /// returns the exit code (0, 99 when a threshold failed, 105 when interrupted, 74 when an output
@@ -54,6 +55,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     brunt_quick::preflight(&first)?;
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
     let arrivals = arrivals(&args)?;
+    let tokenizer = args.tokenizer.as_deref().map(load_tokenizer).transpose()?;
     if let Some(idles) = &args.cold_start {
         let idles = coldstart::parse(idles)?;
         let control = brunt_output::stop_on_signals();
@@ -65,7 +67,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         return Ok(if result.complete { 0 } else { EXIT_INTERRUPTED });
     }
     let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
-        return run_once(&args, spec, prompts, slo, arrivals);
+        return run_once(&args, spec, prompts, slo, arrivals, tokenizer);
     };
     sweep::check(
         &sweep,
@@ -84,7 +86,14 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         let registry = Arc::new(Registry::new());
         let metrics = LlmMetrics::register(&registry)?;
         let tally = Arc::new(tally::Tally::new(false));
-        let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
+        let factory = factory(
+            &spec,
+            &prompts,
+            metrics,
+            slo.clone(),
+            tally.clone(),
+            tokenizer.clone(),
+        );
         let options = brunt_engine::RunOptions {
             control: control.clone(),
             ..brunt_engine::RunOptions::default()
@@ -178,6 +187,7 @@ fn run_once(
     prompts: Prompts,
     slo: Option<Slo>,
     arrivals: Arrivals,
+    tokenizer: Option<Arc<Tokenizer>>,
 ) -> Result<i32> {
     let registry = Arc::new(Registry::new());
     let metrics = LlmMetrics::register(&registry)?;
@@ -212,7 +222,7 @@ fn run_once(
         monitors,
     )?;
     let tally = Arc::new(tally::Tally::new(args.metrics_compat.is_some()));
-    let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
+    let factory = factory(&spec, &prompts, metrics, slo, tally.clone(), tokenizer);
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let compat = args
         .metrics_compat
@@ -237,6 +247,7 @@ fn factory(
     metrics: LlmMetrics,
     slo: Option<Slo>,
     tally: Arc<tally::Tally>,
+    tokenizer: Option<Arc<Tokenizer>>,
 ) -> Arc<vu::Shared> {
     Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
         config: ClientConfig {
@@ -248,6 +259,7 @@ fn factory(
         metrics,
         slo,
         tally,
+        tokenizer,
     })))
 }
 

@@ -452,6 +452,68 @@ fn the_html_report_has_the_llm_section_data() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_tokenizer_counts_the_tokens_when_the_server_sends_no_usage() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-tok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A word-level tokenizer: a word or a run of punctuation is one token.
+    let tok = dir.join("tokenizer.json");
+    std::fs::write(
+        &tok,
+        r#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "The": 1, "quick": 2},
+                      "unk_token": "[UNK]"}}"#,
+    )
+    .unwrap();
+    let tok_s = tok.to_str().unwrap();
+    // Ten tokens in five chunks of two, no usage: the tokenizer finds the ten words of the text.
+    let flags = [
+        "-n",
+        "2",
+        "-H",
+        "x-mock-usage: none",
+        "-H",
+        "x-mock-tokens-per-chunk: 2",
+    ];
+    let with: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["--tokenizer", tok_s])
+        .collect();
+    let (doc, stdout) = run(&target, &with);
+    assert!(
+        stdout.contains("output tokens counted: with --tokenizer"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 20.0);
+    // The made-up prompts' 128 words each.
+    assert_eq!(stat(&doc, "llm_input_tokens", "count"), 256.0);
+    let (doc, stdout) = run(&target, &flags);
+    assert!(
+        stdout.contains("output tokens counted: one per content chunk"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 10.0);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"model\": 1}").unwrap();
+    fails_with(
+        &[
+            "llm",
+            &target.url(""),
+            "--model",
+            "m",
+            "--tokenizer",
+            bad.to_str().unwrap(),
+        ],
+        1,
+        "--tokenizer",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
     let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
