@@ -59,6 +59,11 @@ pub struct LlmArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
+    /// Count tokens with this Hugging Face tokenizer.json when the server sends no usage (the
+    /// answer's text and the prompt's), instead of one per content chunk
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+
     /// max_tokens of each request
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
@@ -94,8 +99,9 @@ pub struct LlmArgs {
 
     /// Run one step per value, each for --duration (or --requests with concurrency), and print
     /// one table of TTFT/TPOT/ITL percentiles, output tokens/s, goodput and whether each step met
-    /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32
-    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
+    /// --slo: --sweep rate=1,2,4,8 or --sweep concurrency=1,8,32; with --report, a page of
+    /// TTFT p50/p99 against each step's value
+    #[arg(long, group = "exportable", value_name = "rate=R,... | concurrency=N,...", conflicts_with_all = ["rate", "concurrency", "summary_export", "outs", "thresholds", "monitors", "dashboard"])]
     pub sweep: Option<String>,
 
     /// Measure cold starts instead of load: one request to prime the server, --requests (default
@@ -104,7 +110,13 @@ pub struct LlmArgs {
     #[arg(long, group = "exportable", value_name = "IDLE,...", conflicts_with_all = ["rate", "concurrency", "sweep", "duration", "graceful_stop", "summary_export", "outs", "thresholds", "monitors", "dashboard", "report"])]
     pub cold_start: Option<String>,
 
-    /// Write the sweep's steps or the cold-start figures as JSON to FILE
+    /// Add a section reporting the run's figures as another tool defines and names them:
+    /// vllm (bench serve), guidellm or aiperf; with --export, also as JSON
+    #[arg(long, group = "exportable", value_enum, value_name = "TOOL", conflicts_with_all = ["sweep", "cold_start"])]
+    pub metrics_compat: Option<crate::compat::Tool>,
+
+    /// Write the sweep's steps, the cold-start figures or the --metrics-compat figures as JSON
+    /// to FILE
     #[arg(long, value_name = "FILE", requires = "exportable")]
     pub export: Option<PathBuf>,
 

@@ -6,6 +6,7 @@
 
 mod args;
 mod coldstart;
+mod compat;
 mod metrics;
 mod ratelimit;
 mod reader;
@@ -16,9 +17,10 @@ mod tally;
 mod vu;
 
 pub use args::LlmArgs;
+pub use compat::Tool as CompatTool;
 pub use metrics::LlmMetrics;
 pub use ratelimit::{Budget, Headroom};
-pub use reader::{Failure, Measured, StreamReader, TokenSource};
+pub use reader::{load_tokenizer, Failure, Measured, StreamReader, TokenSource};
 pub use request::{Api, Prompt, Prompts, RequestSpec};
 pub use slo::Slo;
 pub use sweep::{Sweep, Varied};
@@ -33,6 +35,7 @@ use brunt_quick::{duration_flag, Load};
 use brunt_web::RunReport;
 use std::sync::Arc;
 use std::time::Duration;
+use tokenizers::Tokenizer;
 
 /// Runs the test (or each step of `--sweep`) and prints the summary or the sweep's table;
 /// returns the exit code (0, 99 when a threshold failed, 105 when interrupted, 74 when an output
@@ -52,6 +55,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     brunt_quick::preflight(&first)?;
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
     let arrivals = arrivals(&args)?;
+    let tokenizer = args.tokenizer.as_deref().map(load_tokenizer).transpose()?;
     if let Some(idles) = &args.cold_start {
         let idles = coldstart::parse(idles)?;
         let control = brunt_output::stop_on_signals();
@@ -63,7 +67,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         return Ok(if result.complete { 0 } else { EXIT_INTERRUPTED });
     }
     let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
-        return run_once(&args, spec, prompts, slo, arrivals);
+        return run_once(&args, spec, prompts, slo, arrivals, tokenizer);
     };
     sweep::check(
         &sweep,
@@ -81,8 +85,15 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         let plan = plan(&step_args)?.with_arrivals(arrivals);
         let registry = Arc::new(Registry::new());
         let metrics = LlmMetrics::register(&registry)?;
-        let tally = Arc::new(tally::Tally::new());
-        let factory = factory(&spec, &prompts, metrics, slo.clone(), tally.clone());
+        let tally = Arc::new(tally::Tally::new(false));
+        let factory = factory(
+            &spec,
+            &prompts,
+            metrics,
+            slo.clone(),
+            tally.clone(),
+            tokenizer.clone(),
+        );
         let options = brunt_engine::RunOptions {
             control: control.clone(),
             ..brunt_engine::RunOptions::default()
@@ -153,6 +164,9 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     if let Some(path) = &args.export {
         export(path, &result)?;
     }
+    if let Some(path) = &args.web.report {
+        brunt_web::llm_sweep::write_report(path, &serde_json::to_value(&result)?)?;
+    }
     Ok(if complete { 0 } else { EXIT_INTERRUPTED })
 }
 
@@ -173,6 +187,7 @@ fn run_once(
     prompts: Prompts,
     slo: Option<Slo>,
     arrivals: Arrivals,
+    tokenizer: Option<Arc<Tokenizer>>,
 ) -> Result<i32> {
     let registry = Arc::new(Registry::new());
     let metrics = LlmMetrics::register(&registry)?;
@@ -206,16 +221,23 @@ fn run_once(
         brunt_output::stop_on_signals(),
         monitors,
     )?;
-    let tally = Arc::new(tally::Tally::new());
-    let factory = factory(&spec, &prompts, metrics, slo, tally.clone());
+    let tally = Arc::new(tally::Tally::new(args.metrics_compat.is_some()));
+    let factory = factory(&spec, &prompts, metrics, slo, tally.clone(), tokenizer);
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
+    let compat = args
+        .metrics_compat
+        .map(|tool| compat::Report::new(tool, &tally.records(), outcome.elapsed.as_secs_f64()));
     let finished = report.finish(&outcome, None, Vec::new(), |f| {
-        let text = format!("{}{}", f.summary.text(), tally.text());
+        let extra = compat.as_ref().map_or(String::new(), compat::Report::text);
+        let text = format!("{}{}{extra}", f.summary.text(), tally.text());
         write_stdout("the summary", &text)
             .err()
             .into_iter()
             .collect()
     });
+    if let (Some(path), Some(compat)) = (&args.export, &compat) {
+        export(path, &serde_json::json!({"metrics_compat": compat.json()}))?;
+    }
     Ok(finished.exit_code())
 }
 
@@ -225,6 +247,7 @@ fn factory(
     metrics: LlmMetrics,
     slo: Option<Slo>,
     tally: Arc<tally::Tally>,
+    tokenizer: Option<Arc<Tokenizer>>,
 ) -> Arc<vu::Shared> {
     Arc::new(vu::Shared(Arc::new(vu::LlmFactory {
         config: ClientConfig {
@@ -236,6 +259,7 @@ fn factory(
         metrics,
         slo,
         tally,
+        tokenizer,
     })))
 }
 

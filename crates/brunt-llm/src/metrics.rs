@@ -1,7 +1,7 @@
 //! The `llm_*` metrics, registered as brunt metrics so that the summary, outputs and thresholds
 //! treat them as any other, and what one request adds to them. Definitions: docs/llm.md.
 
-use crate::reader::Measured;
+use crate::reader::{Failure, Measured};
 use brunt_metrics::{Aggregator, MetricId, MetricType, Registry, RegistryError, TagSet, ValueType};
 
 /// The ids of the `llm_*` metrics in one run's registry.
@@ -57,12 +57,20 @@ impl LlmMetrics {
         })
     }
 
-    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause), the
-    /// rate-limit headroom its response reported (whatever the outcome), and for a success its
-    /// timings and tokens, and `llm_goodput` when it met every SLO.
+    /// Adds one request: `llm_requests` tagged `outcome` (`ok` or the failure's cause, and
+    /// `status` for an HTTP status), the rate-limit headroom its response reported (whatever the
+    /// outcome), and for a success its timings and tokens, and `llm_goodput` when it met every
+    /// SLO.
     pub fn record(&self, agg: &mut Aggregator, tags: &TagSet, m: &Measured, met_slo: bool) {
         let outcome = m.failure.as_ref().map_or("ok", |f| f.cause());
-        agg.add(self.requests, &tags.with([("outcome", outcome)]), 1.0);
+        // An HTTP status failure also says which status, for the report's failures by cause.
+        let status = matches!(m.failure, Some(Failure::Status(..))).then(|| m.status.to_string());
+        let outcome_tags = tags.with(
+            [("outcome", outcome)]
+                .into_iter()
+                .chain(status.as_deref().map(|s| ("status", s))),
+        );
+        agg.add(self.requests, &outcome_tags, 1.0);
         if let Some(b) = m.headroom.requests {
             agg.add(self.remaining_requests, tags, b.remaining);
         }

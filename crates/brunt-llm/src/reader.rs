@@ -7,7 +7,9 @@ use brunt_http::{BodySink, ErrorCode, Response, SseEvent, SseParser};
 use http::HeaderMap;
 use serde_json::Value;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Instant;
+use tokenizers::Tokenizer;
 
 /// Most bytes of a whole (not streamed) answer kept to read it.
 const MAX_WHOLE: usize = 16 << 20;
@@ -76,8 +78,22 @@ impl Failure {
 pub enum TokenSource {
     /// The server's `usage` (the last one seen).
     Usage,
-    /// One token per content chunk (no usage was sent).
+    /// The answer's text encoded with `--tokenizer` (no usage was sent).
+    Tokenizer,
+    /// One token per content chunk (no usage was sent, no tokenizer given).
     Chunks,
+}
+
+/// Loads `--tokenizer FILE`, a Hugging Face `tokenizer.json`.
+pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<Arc<Tokenizer>> {
+    Tokenizer::from_file(path)
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!("--tokenizer {}: cannot load it: {e}", path.display()))
+}
+
+/// The tokens of `text` as `tokenizer` encodes it (no special tokens added); none when it fails.
+pub fn count_tokens(tokenizer: &Tokenizer, text: &str) -> Option<u64> {
+    tokenizer.encode(text, false).ok().map(|e| e.len() as u64)
 }
 
 /// What one request measured, in milliseconds.
@@ -95,6 +111,10 @@ pub struct Measured {
     pub e2e_ms: f64,
     /// Gaps between content chunks, each divided by its chunk's tokens.
     pub itl_ms: Vec<f64>,
+    /// Gaps between content chunks as they arrived (not divided), for `--metrics-compat`.
+    pub chunk_gaps_ms: Vec<f64>,
+    /// Send to the last chunk carrying content (streams only).
+    pub last_token_ms: Option<f64>,
     pub output_tokens: u64,
     pub input_tokens: Option<u64>,
     pub source: TokenSource,
@@ -125,6 +145,7 @@ pub struct StreamReader {
     done: Option<Instant>,
     failure: Option<Failure>,
     headroom: Headroom,
+    tokenizer: Option<Arc<Tokenizer>>,
 }
 
 impl StreamReader {
@@ -143,7 +164,14 @@ impl StreamReader {
             done: None,
             failure: None,
             headroom: Headroom::default(),
+            tokenizer: None,
         }
+    }
+
+    /// Counts the output tokens with `tokenizer` when the server sends no usage.
+    pub fn counting_with(mut self, tokenizer: Option<Arc<Tokenizer>>) -> Self {
+        self.tokenizer = tokenizer;
+        self
     }
 
     fn on_event(&mut self, at: Instant, e: SseEvent) -> ControlFlow<()> {
@@ -195,9 +223,14 @@ impl StreamReader {
             self.failure = self.judge(resp);
         }
         let chunks = self.content.len() as u64;
-        let (source, output_tokens) = match self.usage {
-            Some((_, c)) => (TokenSource::Usage, c),
-            None => (TokenSource::Chunks, chunks),
+        let encoded = match (&self.usage, &self.tokenizer) {
+            (None, Some(t)) if chunks > 0 => count_tokens(t, &self.text),
+            _ => None,
+        };
+        let (source, output_tokens) = match (self.usage, encoded) {
+            (Some((_, c)), _) => (TokenSource::Usage, c),
+            (None, Some(n)) => (TokenSource::Tokenizer, n),
+            (None, None) => (TokenSource::Chunks, chunks),
         };
         // Tokens per chunk: the running usage where the server sent it with each chunk, else the
         // total spread evenly over the chunks.
@@ -217,17 +250,20 @@ impl StreamReader {
                 ms(w[0].0, w[1].0) / tokens
             })
             .collect();
+        let stamps = || self.content.iter().filter(|_| self.stream);
         Measured {
             failure: self.failure,
             status: resp.status,
             text: self.text,
             chunks,
             // A whole answer's one "chunk" is the answer's end: no TTFT.
-            ttft_ms: self
+            ttft_ms: stamps().next().map(|(at, _)| ms(self.sent, *at)),
+            last_token_ms: stamps().next_back().map(|(at, _)| ms(self.sent, *at)),
+            chunk_gaps_ms: self
                 .content
-                .first()
-                .filter(|_| self.stream)
-                .map(|(at, _)| ms(self.sent, *at)),
+                .windows(2)
+                .map(|w| ms(w[0].0, w[1].0))
+                .collect(),
             e2e_ms,
             itl_ms,
             output_tokens,

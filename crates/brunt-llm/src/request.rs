@@ -42,6 +42,22 @@ const WORDS: [&str; 16] = [
     "queue", "batch", "cache", "token", "gateway", "budget",
 ];
 
+impl Prompt {
+    /// The prompt as one text: chat messages' contents joined by newlines.
+    pub fn text(&self) -> String {
+        match self {
+            Prompt::Text(t) => t.clone(),
+            Prompt::Messages(m) => m
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.get("content").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
 impl Prompts {
     /// The prompt of request number `n` (0-based, across the whole run).
     pub fn get(&self, n: u64) -> Prompt {
@@ -160,16 +176,7 @@ impl RequestSpec {
             (Api::Chat, Prompt::Text(t)) => {
                 body["messages"] = json!([{"role": "user", "content": t}])
             }
-            (Api::Completions, Prompt::Text(t)) => body["prompt"] = json!(t),
-            (Api::Completions, Prompt::Messages(m)) => {
-                let joined: Vec<&str> = m
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|x| x.get("content").and_then(Value::as_str))
-                    .collect();
-                body["prompt"] = json!(joined.join("\n"));
-            }
+            (Api::Completions, p) => body["prompt"] = json!(p.text()),
         }
         if self.stream {
             body["stream_options"] = json!({"include_usage": true});

@@ -123,6 +123,8 @@ mod tests {
             ttft_ms: Some(400.0),
             e2e_ms: 2000.0,
             itl_ms: vec![],
+            chunk_gaps_ms: vec![],
+            last_token_ms: Some(1990.0),
             output_tokens: 41,
             input_tokens: None,
             source: TokenSource::Usage,

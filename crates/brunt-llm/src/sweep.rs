@@ -188,6 +188,8 @@ impl Step {
 /// The whole sweep, as `--export` writes it.
 #[derive(Debug, Serialize)]
 pub struct SweepResult {
+    /// `brunt-llm-sweep`, by which `brunt report` knows the file.
+    pub kind: &'static str,
     pub url: String,
     pub model: String,
     pub varied: Varied,
@@ -216,6 +218,7 @@ impl SweepResult {
             .map(|s| s.value)
             .reduce(f64::max);
         SweepResult {
+            kind: "brunt-llm-sweep",
             url,
             model,
             varied,

@@ -2,6 +2,7 @@
 //! first message of each, where the token counts came from, and the rate-limit report (lowest
 //! headroom seen, the time it would last at the run's rate, the 429s and when they began).
 
+use crate::compat::Record;
 use crate::ratelimit::Budget;
 use crate::reader::{Failure, Measured, TokenSource};
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub(crate) struct Tally {
 struct Inner {
     ok: u64,
     by_usage: u64,
+    by_tokenizer: u64,
     failures: BTreeMap<String, u64>,
     /// Input and output tokens of the successful requests.
     tokens: u64,
@@ -28,15 +30,27 @@ struct Inner {
     retry_after: Option<(f64, f64)>,
     /// Seconds into the run and requests answered by then, at the first 429.
     first_429: Option<(f64, u64)>,
+    /// The successful requests' records, kept for `--metrics-compat` only.
+    records: Option<Vec<Record>>,
 }
 
 impl Tally {
-    /// A tally for a run starting now.
-    pub fn new() -> Self {
+    /// A tally for a run starting now; `keep_records` keeps each success's timings for
+    /// `--metrics-compat`.
+    pub fn new(keep_records: bool) -> Self {
         Tally {
             started: Instant::now(),
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                records: keep_records.then(Vec::new),
+                ..Inner::default()
+            }),
         }
+    }
+
+    /// The successful requests' records (none unless kept).
+    pub fn records(&self) -> Vec<Record> {
+        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        t.records.clone().unwrap_or_default()
     }
 
     /// One request.
@@ -69,7 +83,11 @@ impl Tally {
             None => {
                 t.ok += 1;
                 t.by_usage += u64::from(m.source == TokenSource::Usage);
+                t.by_tokenizer += u64::from(m.source == TokenSource::Tokenizer);
                 t.tokens += m.output_tokens + m.input_tokens.unwrap_or(0);
+                if let (Some(records), Some(r)) = (&mut t.records, Record::of(m)) {
+                    records.push(r);
+                }
             }
         }
     }
@@ -85,11 +103,15 @@ impl Tally {
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
         let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::from("\n  LLM\n");
-        let counted = match (t.by_usage, t.ok) {
-            (_, 0) => "no request succeeded".to_string(),
-            (u, ok) if u == ok => "from the server's usage".to_string(),
-            (0, _) => "one per content chunk (the server sent no usage)".to_string(),
-            (u, ok) => format!("from usage for {u} of {ok} requests, else one per content chunk"),
+        let (u, k, ok) = (t.by_usage, t.by_tokenizer, t.ok);
+        let counted = match (u, k, ok - u - k) {
+            _ if ok == 0 => "no request succeeded".to_string(),
+            (_, 0, 0) => "from the server's usage".to_string(),
+            (0, _, 0) => "with --tokenizer (the server sent no usage)".to_string(),
+            (0, 0, _) => "one per content chunk (the server sent no usage)".to_string(),
+            (u, k, c) => format!(
+                "of {ok} requests, {u} from usage, {k} with --tokenizer, {c} one per content chunk"
+            ),
         };
         out.push_str(&format!("    output tokens counted: {counted}\n"));
         let failed: u64 = t.failures.values().sum();

@@ -2,7 +2,7 @@
 //! reads the answer as it arrives and records the `llm_*` metrics.
 
 use crate::metrics::LlmMetrics;
-use crate::reader::StreamReader;
+use crate::reader::{count_tokens, StreamReader, TokenSource};
 use crate::request::{Prompts, RequestSpec};
 use crate::slo::Slo;
 use crate::tally::Tally;
@@ -10,6 +10,7 @@ use brunt_engine::{IterationCtx, IterationOutcome, Vu, VuError, VuFactory, VuIni
 use brunt_http::{Client, ClientConfig};
 use std::sync::Arc;
 use std::time::Instant;
+use tokenizers::Tokenizer;
 
 pub(crate) struct LlmFactory {
     pub spec: RequestSpec,
@@ -18,6 +19,7 @@ pub(crate) struct LlmFactory {
     pub metrics: LlmMetrics,
     pub slo: Option<Slo>,
     pub tally: Arc<Tally>,
+    pub tokenizer: Option<Arc<Tokenizer>>,
 }
 
 pub(crate) struct LlmVu {
@@ -52,9 +54,15 @@ impl Vu for LlmVu {
             // The spec was checked with a first request before the run: this cannot differ.
             return IterationOutcome::Failed;
         };
-        let mut reader = StreamReader::new(Instant::now(), f.spec.stream);
+        let mut reader =
+            StreamReader::new(Instant::now(), f.spec.stream).counting_with(f.tokenizer.clone());
         let resp = self.client.send_streaming(&req, &mut reader).await;
-        let measured = reader.finish(&resp);
+        let mut measured = reader.finish(&resp);
+        // Without usage, the tokenizer counts the prompt's tokens too (its text, without a chat
+        // template).
+        if let (TokenSource::Tokenizer, Some(t)) = (measured.source, &f.tokenizer) {
+            measured.input_tokens = count_tokens(t, &prompt.text());
+        }
         let met = f.slo.as_ref().is_some_and(|s| s.met_by(&measured));
         f.metrics.record(
             &mut self.metrics.borrow_mut(),

@@ -49,6 +49,8 @@ pub enum UsagePlacement {
     Last,
     /// As servers with continuous usage stats: the running usage in every chunk, and the last.
     Every,
+    /// As servers that ignore `include_usage`: no usage in the stream at all.
+    None,
 }
 
 /// The mock's behaviour; [`MockLlm::default`] unless `brunt target`'s flags say otherwise.
@@ -434,9 +436,10 @@ fn plan(headers: &HeaderMap, config: &MockLlm, body: &Value) -> Result<Plan, Str
         None => config.llm_usage,
         Some("last") => UsagePlacement::Last,
         Some("every") => UsagePlacement::Every,
+        Some("none") => UsagePlacement::None,
         Some(other) => {
             return Err(format!(
-                "header x-mock-usage: '{other}' is not last or every"
+                "header x-mock-usage: '{other}' is not last, every or none"
             ))
         }
     };
@@ -600,7 +603,7 @@ impl Answer {
         let usage_at = |done: u32| match (include_usage, plan.usage) {
             (true, UsagePlacement::Every) => Some(self.usage(done)),
             (true, UsagePlacement::Last) => Some(Value::Null),
-            (false, _) => None,
+            (false, _) | (_, UsagePlacement::None) => None,
         };
         let mut events = VecDeque::new();
         if self.api == Api::Chat {
@@ -635,7 +638,7 @@ impl Answer {
             last,
             event(&self.chunk(None, false, Some(self.finish), usage_at(plan.output))),
         ));
-        if include_usage {
+        if include_usage && plan.usage != UsagePlacement::None {
             let mut tail = self.chunk(None, false, None, Some(self.usage(plan.output)));
             tail["choices"] = json!([]);
             events.push_back((last, event(&tail)));

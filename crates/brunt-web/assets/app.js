@@ -94,6 +94,11 @@
         }) });
       }
     });
+    // LLM runs (llm_output_tokens recorded): output tokens per second.
+    if (data.points.some(function (p) { return p.llm_tokens !== undefined; })) {
+      specs.push({ id: "llm-tokens", title: "Output tokens per second (llm_output_tokens)", series: [
+        ["tokens/s", function (p) { return p.llm_tokens === undefined ? null : p.llm_tokens; }]] });
+    }
     var scenarios = groups("by_scenario");
     if (scenarios.length > 1) {
       specs.push({ id: "scenario-rps", title: "Requests per second by scenario", series: scenarios.map(function (n) {
@@ -270,6 +275,33 @@
     document.body.setAttribute("data-charts", String(Object.keys(charts).length));
   }
 
+  // LLM sweeps: each step's row, and TTFT p50/p99 against the rate or concurrency of the steps
+  // run at one (a rate=auto search's baseline and saturation steps run streams, not a rate:
+  // table only).
+  function renderLlmSweep() {
+    var sw = data.llm_sweep;
+    $("llm-sweep").hidden = !sw;
+    if (!sw) return;
+    var unit = sw.varied === "rate" ? "rate/s" : "streams";
+    $("llm-sweep-verdict").textContent = sw.slo
+      ? "highest " + unit + " meeting --slo '" + sw.slo + "': " + (sw.best === null ? "none" : num(sw.best, 2))
+      : sw.steps.length + " steps";
+    table("llm-sweep-steps", [unit, "phase", "requests", "failed", "ttft p50", "ttft p99", "tpot p50", "itl p50", "out tok/s", "goodput/s", "slo"],
+      sw.steps.map(function (s) {
+        var slo = s.slo_met === null ? el("td", "–") : el("td", s.slo_met ? "✓ met" : "✗ " + s.slo_missed.join("; "), s.slo_met ? "ok" : "bad");
+        return [num(s.value, 2), s.phase, num(s.requests, 0), num(s.failed, 0), ms(s.ttft_ms.p50), ms(s.ttft_ms.p99),
+          ms(s.tpot_ms.p50), ms(s.itl_ms.p50), num(s.output_tokens_per_second, 1), num(s.goodput, 2), slo];
+      }));
+    var steps = sw.steps.filter(function (s) { return s.phase === "listed" || s.phase === "search"; })
+      .sort(function (a, b) { return a.value - b.value; });
+    capacityChart("llm-sweep-ttft", "TTFT against " + (sw.varied === "rate" ? "the rate (requests/s)" : "concurrency (streams)") + " (ms)", unit,
+      [steps.map(function (s) { return s.value; }), steps.map(function (s) { return s.ttft_ms.p50; }), steps.map(function (s) { return s.ttft_ms.p99; })],
+      ["p50", "p99"].map(function (n, i) {
+        return { label: n, stroke: COLORS[i], width: 2, points: { show: true, size: 7 } };
+      }), sw.varied === "rate" && sw.best !== null ? markPlugin(sw.best, "best") : null);
+    document.body.setAttribute("data-charts", String(Object.keys(charts).length));
+  }
+
   // A chart's columns: the seconds, then a value per series at each. Overlaid runs share one
   // axis of elapsed seconds (both runs' seconds); a run has nothing at the other's.
   function columns(spec) {
@@ -428,6 +460,33 @@
     }));
   }
 
+  // The llm_* metrics with their percentiles, and the requests by outcome; for a run that
+  // recorded them.
+  var LLM_STATS = ["avg", "min", "med", "p(90)", "p(95)", "p(99)", "max", "count", "rate"];
+  var CAUSES = { http_status: "HTTP status", stream_cut: "stream cut", no_token: "no token received",
+    timeout: "timeout", rate_limited: "rate limited (429)", connection: "connection failed",
+    malformed_chunk: "malformed chunk", error_object: "200 with an error object",
+    not_a_stream: "not a stream", no_done: "no [DONE]", ok: "ok" };
+
+  function renderLlm() {
+    var s = data.summary;
+    var rows = s ? s.metrics.filter(function (m) { return /^llm_/.test(m.name); }) : [];
+    $("llm").hidden = !rows.length;
+    if (!rows.length) return;
+    table("llm-metrics", ["metric"].concat(LLM_STATS), rows.map(function (m) {
+      var stats = {};
+      m.stats.forEach(function (kv) { stats[kv[0]] = kv[1]; });
+      return [m.name].concat(LLM_STATS.map(function (k) { return k in stats ? num(stats[k], 2) : ""; }));
+    }));
+    var total = 0;
+    s.llm_outcomes.forEach(function (c) { total += c.count; });
+    table("llm-outcomes", ["outcome", "requests", "share"], s.llm_outcomes.map(function (c) {
+      var parts = c.value.split(" ");
+      var label = (CAUSES[parts[0]] || parts[0]) + (parts[1] ? " " + parts[1] : "");
+      return [label, el("td", num(c.count, 0), parts[0] === "ok" ? "ok" : "bad"), num(total ? c.count / total * 100 : 0, 1) + " %"];
+    }));
+  }
+
   function renderAll() {
     $("title").textContent = data.title || "brunt";
     document.title = (data.title || "brunt") + " · brunt";
@@ -439,17 +498,22 @@
     }));
     renderExperiment();
     renderOverlay();
-    if (data.capacity) {
+    if (data.capacity || data.llm_sweep) {
       $("cards").hidden = true;
-      renderCapacity();
+      if (data.capacity) renderCapacity();
+      renderLlmSweep();
     } else {
       renderCards();
       renderCharts();
     }
     renderFinal();
+    renderLlm();
     var failed = data.thresholds.some(function (t) { return !t.ok; });
     var status = $("status");
-    if (data.capacity) {
+    if (data.llm_sweep) {
+      status.textContent = data.llm_sweep.complete ? "LLM sweep · finished" : "LLM sweep · interrupted";
+      status.className = "status " + (data.llm_sweep.complete ? "finished" : "failed");
+    } else if (data.capacity) {
       var done = data.capacity.verdict.complete;
       status.textContent = done ? "capacity search · finished" : "capacity search · interrupted";
       status.className = "status " + (done ? "finished" : "failed");
@@ -473,7 +537,7 @@
   });
 
   renderAll();
-  if (!window.BRUNT_LIVE || data.summary || data.experiment || data.capacity) return;
+  if (!window.BRUNT_LIVE || data.summary || data.experiment || data.capacity || data.llm_sweep) return;
   var events = new EventSource("events");
   events.addEventListener("state", function (e) {
     data = JSON.parse(e.data);

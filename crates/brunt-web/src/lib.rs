@@ -5,11 +5,12 @@
 //! A front end (`quick`, `run`) flattens [`WebArgs`] into its flags and drives its run through a
 //! [`RunReport`], which feeds the reporter's outputs and the [`WebSession`] and finishes both.
 //! [`game_day`] draws a chaos experiment's journal on the same page, [`capacity`] a capacity
-//! search's result.
+//! search's result, [`llm_sweep`] an LLM sweep's steps.
 
 pub mod capacity;
 mod dashboard;
 pub mod game_day;
+pub mod llm_sweep;
 mod page;
 mod report_cmd;
 mod report_data;

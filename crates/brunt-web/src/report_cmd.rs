@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
   brunt report baseline.json current.json -o diff.html   (two runs, overlaid)
   brunt report journal.json -o game-day.html   (a chaos experiment's game-day report)
   brunt report capacity.json -o capacity.html   (a capacity search, from --export)
+  brunt report sweep.json -o sweep.html   (a brunt llm --sweep, from --export)
 Two files whose runs did not overlap in time are two runs: the second is drawn over the first
 (baseline), aligned by elapsed time, with `brunt compare`'s tables. Files whose runs overlapped
 are instances of one distributed run and are merged; --overlay overlays two runs that overlapped.")]
 pub struct ReportArgs {
     /// The results file, e.g. results.json; several are merged (one per instance of a
     /// distributed run); or the journal.json of `brunt experiment run`, or the result of
-    /// `brunt capacity --export`
+    /// `brunt capacity --export` or `brunt llm --sweep --export`
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
 
@@ -48,6 +49,8 @@ pub fn report(args: ReportArgs) -> Result<i32> {
     if let Some(json) = single_json(&args.results) {
         let data = if crate::game_day::is_journal(&json) {
             crate::game_day::from_journal(&json)
+        } else if crate::llm_sweep::is_llm_sweep(&json) {
+            crate::llm_sweep::from_llm_sweep(&json)
         } else {
             crate::capacity::from_capacity(&json)
         }
@@ -139,8 +142,8 @@ fn write(output: &Path, data: &ReportData) -> Result<i32> {
     Ok(0)
 }
 
-/// The journal of `brunt experiment run` (a game-day report) or a capacity result, when the one
-/// file given is one. (Anything else is read as a results file, which names what is wrong with
+/// The journal of `brunt experiment run` (a game-day report), a capacity result or an LLM
+/// sweep's, when the one file given is one. (Anything else is read as a results file, which names what is wrong with
 /// it.)
 fn single_json(files: &[PathBuf]) -> Option<serde_json::Value> {
     let [file] = files else {
@@ -149,5 +152,9 @@ fn single_json(files: &[PathBuf]) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(file).ok()?;
     serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .filter(|v| crate::game_day::is_journal(v) || crate::capacity::is_capacity(v))
+        .filter(|v| {
+            crate::game_day::is_journal(v)
+                || crate::capacity::is_capacity(v)
+                || crate::llm_sweep::is_llm_sweep(v)
+        })
 }

@@ -41,6 +41,9 @@ pub struct ReportData {
     /// A capacity search's result, as exported (`brunt capacity --export`): the capacity report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<serde_json::Value>,
+    /// An LLM sweep's result, as exported (`brunt llm --sweep --export`): the sweep's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_sweep: Option<serde_json::Value>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
@@ -97,6 +100,10 @@ pub struct Point {
     pub target_cpu: BTreeMap<String, f64>,
     #[serde(default)]
     pub target_memory_mb: BTreeMap<String, f64>,
+    /// Output tokens per second (`llm_output_tokens`), in a run that has the metric (`brunt llm`
+    /// or a script using `brunt/llm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_tokens: Option<f64>,
 }
 
 /// One group's share of a second.
@@ -122,6 +129,9 @@ pub struct FinalSummary {
     pub checks: Vec<CheckRow>,
     /// `http_req_duration` histogram: bucket upper bounds in ms and counts.
     pub histogram: Vec<(f64, u64)>,
+    /// `llm_requests` by `outcome` (`ok` or the failure's cause), an HTTP status's failures by
+    /// status (`http_status 503`): the report's LLM failures by cause.
+    pub llm_outcomes: Vec<Count>,
     /// Set when the load generator was the bottleneck.
     pub saturation: Option<String>,
     /// Output problems, e.g. samples a down backend never got.
@@ -237,9 +247,11 @@ impl ReportData {
 
     fn point(&self, t: f64, secs: f64, series: &SeriesMap, registry: &Registry) -> Point {
         let secs = secs.max(1e-3);
+        let llm_tokens = registry.get("llm_output_tokens");
         let mut point = Point {
             t,
             vus: self.points.last().map_or(0.0, |p| p.vus),
+            llm_tokens: llm_tokens.map(|_| 0.0),
             ..Point::default()
         };
         let mut all = Group::default();
@@ -260,6 +272,11 @@ impl ReportData {
                     }
                     if let Some(s) = tags.get("scenario") {
                         by_scenario.entry(s.to_string()).or_default().add(*id, agg);
+                    }
+                }
+                id if Some(id) == llm_tokens => {
+                    if let (Some(n), Agg::Counter { sum }) = (&mut point.llm_tokens, agg) {
+                        *n += sum / secs;
                     }
                 }
                 _ => {
@@ -402,8 +419,20 @@ impl FinalSummary {
         let mut statuses: BTreeMap<String, f64> = BTreeMap::new();
         let mut error_codes: BTreeMap<String, f64> = BTreeMap::new();
         let mut checks: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        let mut llm_outcomes: BTreeMap<String, f64> = BTreeMap::new();
+        let llm_requests = registry.get("llm_requests");
         for ((id, tags), agg) in &totals.series {
             match *id {
+                id if Some(id) == llm_requests => {
+                    if let Agg::Counter { sum } = agg {
+                        let outcome = tags.get("outcome").unwrap_or("").to_string();
+                        let cause = match tags.get("status") {
+                            Some(status) => format!("{outcome} {status}"),
+                            None => outcome,
+                        };
+                        *llm_outcomes.entry(cause).or_default() += sum;
+                    }
+                }
                 builtin::HTTP_REQS | builtin::HTTP_REQ_FAILED | builtin::HTTP_REQ_DURATION => {
                     let key = (
                         tags.get("name").unwrap_or("").to_string(),
@@ -472,6 +501,7 @@ impl FinalSummary {
                 })
                 .collect(),
             histogram,
+            llm_outcomes: counts(llm_outcomes),
             saturation: None,
             notes: Vec::new(),
         }
@@ -600,6 +630,55 @@ mod tests {
         assert_eq!(statuses, vec![("200", 135.0), ("500", 15.0)]);
         assert_eq!(s.histogram.iter().map(|b| b.1).sum::<u64>(), 150);
         assert!(s.metrics.iter().any(|m| m.name == "http_req_duration"));
+    }
+
+    #[test]
+    fn an_llm_run_has_output_tokens_per_second_and_its_requests_by_cause() {
+        let registry = Arc::new(Registry::new());
+        let tokens = registry
+            .register("llm_output_tokens", MetricType::Counter, ValueType::Default)
+            .unwrap();
+        let requests = registry
+            .register("llm_requests", MetricType::Counter, ValueType::Default)
+            .unwrap();
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for (outcome, status) in [("ok", None), ("ok", None), ("stream_cut", None)]
+            .into_iter()
+            .chain([("http_status", Some("503")), ("http_status", Some("500"))])
+        {
+            let tags = TagSet::new([("outcome", outcome)]);
+            let tags = tags.with(status.map(|s| ("status", s)));
+            agg.add(requests, &tags, 1.0);
+        }
+        agg.add(tokens, &TagSet::empty(), 40.0);
+        let series = agg.take().series;
+        let mut data = ReportData::default();
+        let p = data.push_interval(Duration::from_secs(2), &series, &registry);
+        assert_eq!(p.llm_tokens, Some(20.0));
+        let quiet = data.push_interval(Duration::from_secs(3), &SeriesMap::new(), &registry);
+        assert_eq!(quiet.llm_tokens, Some(0.0), "a second without tokens is 0");
+        let mut total = Snapshot::default();
+        total.merge_series(&series);
+        data.finish(&total, &registry, Duration::from_secs(3));
+        let causes: Vec<(&str, f64)> = data
+            .summary
+            .as_ref()
+            .unwrap()
+            .llm_outcomes
+            .iter()
+            .map(|c| (c.value.as_str(), c.count))
+            .collect();
+        assert_eq!(
+            causes,
+            vec![
+                ("http_status 500", 1.0),
+                ("http_status 503", 1.0),
+                ("ok", 2.0),
+                ("stream_cut", 1.0)
+            ]
+        );
+        let http = ReportData::default().point(1.0, 1.0, &SeriesMap::new(), &Registry::new());
+        assert_eq!(http.llm_tokens, None, "no LLM metrics, no tokens series");
     }
 
     #[test]

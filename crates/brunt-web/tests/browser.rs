@@ -502,3 +502,99 @@ fn the_capacity_report_draws_latency_against_throughput_and_the_usl_curve() {
         "p50 and measured points in blue, p95 and the knee in red: blue {blue}, red {red}"
     );
 }
+
+/// Five seconds of an LLM run (`brunt llm`'s metrics: TTFT, output tokens, requests by outcome)
+/// drawn with its LLM section: the metrics' percentiles, tokens per second over time, failures
+/// by cause.
+#[test]
+fn an_llm_run_draws_its_llm_section_offline() {
+    use brunt_metrics::{MetricType, ValueType};
+    let registry = Arc::new(Registry::new());
+    let ttft = registry
+        .register("llm_ttft", MetricType::Trend, ValueType::Time)
+        .unwrap();
+    let tokens = registry
+        .register("llm_output_tokens", MetricType::Counter, ValueType::Default)
+        .unwrap();
+    let requests = registry
+        .register("llm_requests", MetricType::Counter, ValueType::Default)
+        .unwrap();
+    let mut data = ReportData::new("brunt llm http://127.0.0.1:8080 --model m".into(), vec![]);
+    let mut total = Snapshot::default();
+    for s in 1..=5u32 {
+        let mut agg = Aggregator::new(registry.clone(), false);
+        for i in 0..10u32 {
+            let (outcome, status) = match i {
+                0 if s == 3 => ("stream_cut", None),
+                1 if s == 4 => ("http_status", Some("503")),
+                _ => ("ok", None),
+            };
+            let tags = TagSet::new([("outcome", outcome)]).with(status.map(|s| ("status", s)));
+            agg.add(requests, &tags, 1.0);
+            if outcome == "ok" {
+                agg.add(ttft, &TagSet::empty(), f64::from(40 + i));
+                agg.add(tokens, &TagSet::empty(), f64::from(10 * s));
+            }
+        }
+        let series = agg.take().series;
+        total.merge_series(&series);
+        data.push_interval(Duration::from_secs(u64::from(s)), &series, &registry);
+    }
+    data.finish(&total, &registry, Duration::from_secs(5));
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, dom, body) = draw_offline(&chrome, dir.path(), &data);
+    assert!(
+        !dom.contains("<section id=\"llm\" hidden"),
+        "the LLM section shows"
+    );
+    // req/s, latency, errors, VUs and output tokens per second.
+    assert!(body.contains("data-charts=\"5\""), "{body}");
+    assert!(dom.contains("Output tokens per second"), "the tokens chart");
+    assert!(
+        dom.contains("<td class=\"name\">llm_ttft</td>"),
+        "the TTFT row"
+    );
+    assert!(dom.contains("stream cut"), "a stream cut by cause");
+    assert!(dom.contains("HTTP status 503"), "an HTTP status by status");
+}
+
+/// An LLM sweep's exported result drawn as TTFT p50/p99 against each step's rate, with the steps'
+/// table and the best rate.
+#[test]
+fn an_llm_sweep_draws_ttft_against_the_rate_offline() {
+    let step = |value: f64, p50: f64, p99: f64, met: bool| {
+        let pct = serde_json::json!({"p50": p50, "p90": p99, "p99": p99});
+        serde_json::json!({
+            "phase": "listed", "value": value, "seconds": 2.0, "requests": 10, "failed": 0,
+            "ttft_ms": pct, "tpot_ms": pct, "itl_ms": pct, "e2e_ms": pct,
+            "output_tokens_per_second": 100.0, "goodput": 5.0, "throughput": 5.0,
+            "slo_met": met, "slo_missed": if met { vec![] } else { vec!["llm_ttft p(95)=90ms >= 60ms"] },
+        })
+    };
+    let result = serde_json::json!({
+        "kind": "brunt-llm-sweep", "url": "http://127.0.0.1:8080", "model": "m", "varied": "rate",
+        "slo": "ttft:p(95)<60ms", "best": 10.0, "complete": true,
+        "steps": [step(5.0, 41.0, 43.0, true), step(10.0, 45.0, 55.0, true), step(20.0, 70.0, 95.0, false)],
+    });
+    let data = brunt_web::llm_sweep::from_llm_sweep(&result).unwrap();
+    assert_eq!(
+        brunt_web::llm_sweep::from_llm_sweep(&serde_json::json!({"kind": "brunt-llm-sweep"}))
+            .unwrap_err(),
+        "steps: missing"
+    );
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, dom, body) = draw_offline(&chrome, dir.path(), &data);
+    assert!(body.contains("data-charts=\"1\""), "{body}");
+    assert!(
+        !dom.contains("<section id=\"llm-sweep\" hidden"),
+        "the sweep's section shows"
+    );
+    assert!(dom.contains("id=\"llm-sweep-ttft\""), "the TTFT chart");
+    assert!(
+        dom.contains("highest rate/s meeting --slo 'ttft:p(95)&lt;60ms': 10"),
+        "the verdict"
+    );
+    assert!(dom.contains("LLM sweep · finished"), "the status");
+}

@@ -158,12 +158,16 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let export = dir.join("sweep.json");
     let export_s = export.to_str().unwrap();
+    let report = dir.join("sweep.html");
+    let report_s = report.to_str().unwrap();
     let out = brunt(&[
         "llm",
         &url,
         "--model",
         "m",
         "-q",
+        "--report",
+        report_s,
         "--sweep",
         "concurrency=1,4",
         "--requests",
@@ -195,6 +199,17 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
         assert!(step["output_tokens_per_second"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(doc["best"], Value::Null);
+    // The report draws the exported JSON, and `brunt report` rebuilds it from the file.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains(r#""kind":"brunt-llm-sweep""#),
+        "the sweep's report"
+    );
+    let rebuilt = dir.join("rebuilt.html");
+    let out = brunt(&["report", export_s, "-o", rebuilt.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&rebuilt).unwrap();
+    assert!(html.contains("--sweep concurrency"), "the sweep's title");
     // A rate sweep with Poisson arrivals: every step met a loose SLO, and the best is the top.
     let out = brunt(&[
         "llm",
@@ -360,6 +375,145 @@ fn cold_start_sets_the_first_request_after_idle_against_the_warm_median() {
 }
 
 /// Runs `script` with `brunt run` against the mock and returns its summary export and output.
+#[test]
+fn metrics_compat_reports_vllms_figures_beside_brunts() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-compat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = dir.join("vllm.json");
+    let export_s = export.to_str().unwrap();
+    // Two tokens per chunk: vLLM's ITL is the chunk gap (10 ms), brunt's the gap per token (5 ms).
+    let (doc, stdout) = run(
+        &target,
+        &[
+            "-n",
+            "4",
+            "-H",
+            "x-mock-tokens-per-chunk: 2",
+            "--metrics-compat",
+            "vllm",
+            "--export",
+            export_s,
+        ],
+    );
+    assert!(
+        stdout.contains("LLM metrics as vLLM bench serve defines them"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TPOT (ms):"), "{stdout}");
+    let compat: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let m = &compat["metrics_compat"]["metrics"];
+    assert_eq!(compat["metrics_compat"]["tool"], "vllm");
+    assert_eq!(m["completed"], 4.0);
+    assert_eq!(m["total_output_tokens"], 40.0);
+    let itl = m["itl_ms"]["median"].as_f64().unwrap();
+    let tpot = m["tpot_ms"]["median"].as_f64().unwrap();
+    assert!((itl - 10.0).abs() <= 1.5, "vLLM ITL p50 {itl}");
+    assert!(
+        (tpot - stat(&doc, "llm_tpot", "med")).abs() < 1e-6,
+        "TPOT {tpot}"
+    );
+    assert!((stat(&doc, "llm_itl", "med") - 5.0).abs() <= 1.0);
+    fails_with(
+        &[
+            "llm",
+            &target.url(""),
+            "--model",
+            "m",
+            "--metrics-compat",
+            "llmperf",
+        ],
+        2,
+        "--metrics-compat",
+    );
+}
+
+#[test]
+fn the_html_report_has_the_llm_section_data() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("llm.html");
+    let report_s = report.to_str().unwrap();
+    run(&target, &["-n", "3", "--report", report_s]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("<section id=\"llm\" hidden>"),
+        "the section's place"
+    );
+    assert!(
+        html.contains(r#""llm_outcomes":[{"value":"ok","count":3.0}]"#),
+        "requests by outcome"
+    );
+    assert!(
+        html.contains(r#""llm_tokens":"#),
+        "tokens per second per point"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_tokenizer_counts_the_tokens_when_the_server_sends_no_usage() {
+    let target = mock();
+    let dir = std::env::temp_dir().join(format!("brunt-llm-tok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A word-level tokenizer: a word or a run of punctuation is one token.
+    let tok = dir.join("tokenizer.json");
+    std::fs::write(
+        &tok,
+        r#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "The": 1, "quick": 2},
+                      "unk_token": "[UNK]"}}"#,
+    )
+    .unwrap();
+    let tok_s = tok.to_str().unwrap();
+    // Ten tokens in five chunks of two, no usage: the tokenizer finds the ten words of the text.
+    let flags = [
+        "-n",
+        "2",
+        "-H",
+        "x-mock-usage: none",
+        "-H",
+        "x-mock-tokens-per-chunk: 2",
+    ];
+    let with: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["--tokenizer", tok_s])
+        .collect();
+    let (doc, stdout) = run(&target, &with);
+    assert!(
+        stdout.contains("output tokens counted: with --tokenizer"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 20.0);
+    // The made-up prompts' 128 words each.
+    assert_eq!(stat(&doc, "llm_input_tokens", "count"), 256.0);
+    let (doc, stdout) = run(&target, &flags);
+    assert!(
+        stdout.contains("output tokens counted: one per content chunk"),
+        "{stdout}"
+    );
+    assert_eq!(stat(&doc, "llm_output_tokens", "count"), 10.0);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"model\": 1}").unwrap();
+    fails_with(
+        &[
+            "llm",
+            &target.url(""),
+            "--model",
+            "m",
+            "--tokenizer",
+            bad.to_str().unwrap(),
+        ],
+        1,
+        "--tokenizer",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn run_script(target: &brunt_target::Target, name: &str, script: &str) -> (Value, String) {
     let dir = std::env::temp_dir().join(format!("brunt-llm-js-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
