@@ -11,6 +11,18 @@ use serde_json::Value;
 
 use crate::runner::Context;
 
+/// The entry of a provider's table (modules, functions) named `name`; else the names it has,
+/// for the error that lists them.
+fn lookup<'t, T>(
+    table: &'t [(&'static str, T)],
+    name: &str,
+) -> Result<&'t (&'static str, T), String> {
+    table
+        .iter()
+        .find(|(k, _)| *k == name)
+        .ok_or_else(|| table.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "))
+}
+
 /// An activity failed to run (Chaos Toolkit's `ActivityFailed`): the run records it with its
 /// message as the exception.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use brunt_chaos::client::{Client, ClientError, NewProxy, NewToxic, ProxyChanges}
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::ActivityFailed;
+use super::{lookup, ActivityFailed};
 use crate::runner::Context;
 use crate::substitute::python_str;
 
@@ -136,23 +136,16 @@ impl Call {
     /// Accepts only the extension's modules and functions, with their parameters.
     pub(super) fn parse(v: &Value) -> Result<Self, String> {
         let doc: PythonDoc = crate::format::from_value(v, "")?;
-        let funcs = MODULES
-            .iter()
-            .find(|(m, _)| *m == doc.module)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| {
-                format!(
-                    "module: python module {:?} is not supported; brunt runs the toxiproxy extension's modules natively ({})",
-                    doc.module,
-                    MODULES.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ")
-                )
-            })?;
-        let (func, params) = funcs.iter().find(|(f, _)| *f == doc.func).ok_or_else(|| {
+        let &(_, funcs) = lookup(MODULES, &doc.module).map_err(|have| {
             format!(
-                "func: {} has no function {:?} (it has {})",
-                doc.module,
-                doc.func,
-                funcs.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+                "module: python module {:?} is not supported; brunt runs the toxiproxy extension's modules natively ({have})",
+                doc.module
+            )
+        })?;
+        let &(func, params) = lookup(funcs, &doc.func).map_err(|have| {
+            format!(
+                "func: {} has no function {:?} (it has {have})",
+                doc.module, doc.func
             )
         })?;
         if let Some(k) = doc

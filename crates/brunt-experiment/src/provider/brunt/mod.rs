@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::ActivityFailed;
+use super::{lookup, ActivityFailed};
 use crate::runner::Context;
 
 #[derive(Deserialize)]
@@ -69,17 +69,12 @@ impl Call {
     /// Parses and checks a call; errors start with the field; files are relative to `base`.
     pub(super) fn parse(v: &Value, base: &Path) -> Result<Self, String> {
         let doc: BruntDoc = crate::format::from_value(v, "")?;
-        let funcs = FUNCS
-            .iter()
-            .find(|(m, _)| *m == doc.module)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| {
-                format!(
-                    "module: brunt has no module {:?} (it has {})",
-                    doc.module,
-                    FUNCS.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ")
-                )
-            })?;
+        let &(_, funcs) = lookup(FUNCS, &doc.module).map_err(|have| {
+            format!(
+                "module: brunt has no module {:?} (it has {have})",
+                doc.module
+            )
+        })?;
         if !funcs.contains(&doc.func.as_str()) {
             return Err(format!(
                 "func: brunt's {} module has no function {:?} (it has {})",
