@@ -847,7 +847,12 @@ pub fn inspect(mut args: InspectArgs) -> anyhow::Result<i32> {
         out["totalDuration"] = brunt_engine::format_duration(plan.max_duration()).into();
         out["maxVUs"] = plan.max_vus().into();
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    // A reader that stops early (`| head`) gets an error message and exit 74, not a panic.
+    let text = format!("{}\n", serde_json::to_string_pretty(&out)?);
+    if let Err(e) = write_stdout("the options", &text) {
+        log_error(e);
+        return Ok(exit::OUTPUT_FAILED);
+    }
     Ok(exit::OK)
 }
 

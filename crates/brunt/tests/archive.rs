@@ -138,3 +138,21 @@ fn k6s_archives_run_under_brunt_and_inspect_as_under_k6() {
         );
     }
 }
+
+/// `inspect | head`: a reader that goes away early gets no panic, but a message and exit 74.
+#[test]
+fn inspect_into_a_closed_pipe_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_test(&dir.path().join("src"));
+    let mut child = common::brunt_cmd()
+        .args(["inspect", script.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = common::output_within(child, std::time::Duration::from_secs(30));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
