@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with};
+use common::{brunt_cmd, fails_with, free_port};
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -68,15 +68,6 @@ fn readme_examples() -> Vec<Example> {
         }
     }
     examples
-}
-
-/// A loopback port nothing listens on.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Every `127.0.0.1:PORT` in `text` with its port replaced from `ports` (a free port, chosen the

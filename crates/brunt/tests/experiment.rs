@@ -4,54 +4,16 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{brunt, brunt_cmd, fails_with, output_within, stderr};
+use common::{brunt, brunt_cmd, fails_with, free_port, helper, output_within, stderr, Helper};
 use serde_json::{json, Value};
 
 /// A run that does not end within this is a bug.
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A child process killed when the test ends, pass or fail.
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `brunt ARGS` listening on `port` and waits until it accepts connections.
-fn helper(args: &[&str], port: u16) -> Helper {
-    let child = brunt_cmd()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let helper = Helper(child);
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{args:?} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    helper
-}
 
 /// A target and a fault proxy with an `orders` proxy in front of it, as a user sets them up
 /// before a game day: (orders proxy port, proxy API port, helpers).

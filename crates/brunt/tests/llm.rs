@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brunt, brunt_cmd, fails_with, stderr, target_process};
+use common::{brunt, brunt_cmd, fails_with, free_port, helper, stderr, target_process};
 use serde_json::Value;
 
 fn mock() -> brunt_target::Target {
@@ -148,6 +148,95 @@ fn every_bad_answer_is_a_failure_with_its_cause() {
         stdout.contains("1 x HTTP 400: header x-mock-ttft-ms"),
         "{stdout}"
     );
+}
+
+/// `brunt chaos ARGS` against the fault proxy's API on `api`.
+fn chaos(api: u16, args: &[&str]) {
+    let host = format!("127.0.0.1:{api}");
+    let mut all = vec!["chaos", "--host", &host];
+    all.extend_from_slice(args);
+    let out = brunt(&all);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn sse_toxics_in_the_fault_proxy_slow_and_cut_token_streams() {
+    let target = mock();
+    let (api, listen) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxies.json");
+    let upstream = target
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    std::fs::write(
+        &config,
+        serde_json::json!([{"name": "llm", "listen": format!("127.0.0.1:{listen}"),
+                            "upstream": upstream, "enabled": true}])
+        .to_string(),
+    )
+    .unwrap();
+    let api_addr = format!("127.0.0.1:{api}");
+    let _proxy = helper(
+        &[
+            "proxy",
+            "--listen",
+            &api_addr,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        api,
+    );
+    let through_proxy = |extra: &[&str]| {
+        let url = format!("http://127.0.0.1:{listen}");
+        let export = dir.path().join("summary.json");
+        let mut args = vec!["llm", &url, "--model", "m", "-q", "--requests", "3"];
+        let export_s = export.to_str().unwrap().to_string();
+        args.extend_from_slice(&["--summary-export", &export_s]);
+        args.extend_from_slice(extra);
+        let out = brunt(&args);
+        let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+        (doc, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+
+    // The mock sends a token every 5 ms; held 20 ms an event, the gaps become the toxic's.
+    chaos(
+        api,
+        &[
+            "toxic",
+            "add",
+            "llm",
+            "-t",
+            "sse_delay",
+            "-n",
+            "slow",
+            "-a",
+            "delay=20",
+        ],
+    );
+    let (doc, stdout) = through_proxy(&[]);
+    assert!(stdout.contains("3 ok, 0 failed"), "{stdout}");
+    let itl = stat(&doc, "llm_itl", "med");
+    assert!(itl >= 19.0, "ITL p50 {itl} ms under a 20 ms sse_delay");
+    assert!(
+        stat(&doc, "llm_ttft", "med") >= 40.0 + 19.0,
+        "{}",
+        doc["metrics"]["llm_ttft"]
+    );
+    chaos(api, &["toxic", "remove", "llm", "-n", "slow"]);
+
+    // Cut after the 4th event: every stream fails as cut, none hangs.
+    chaos(
+        api,
+        &[
+            "toxic", "add", "llm", "-t", "sse_cut", "-n", "cut", "-a", "events=4",
+        ],
+    );
+    let (doc, stdout) = through_proxy(&["--timeout", "10s"]);
+    assert_eq!(stat(&doc, "llm_requests", "count"), 3.0);
+    assert!(stdout.contains("0 ok, 3 failed"), "{stdout}");
+    assert!(stdout.contains("3 x stream cut"), "{stdout}");
 }
 
 #[test]

@@ -92,13 +92,43 @@ pub fn k6() -> Option<String> {
     Some(k6)
 }
 
-/// A loopback port free a moment ago.
+/// A child process killed when the test ends, pass or fail.
+pub struct Helper(pub std::process::Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nothing listens on.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Starts `brunt ARGS` listening on `port` and waits until it accepts connections.
+pub fn helper(args: &[&str], port: u16) -> Helper {
+    let child = brunt_cmd()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let helper = Helper(child);
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{args:?} never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    helper
 }
 
 /// One HTTP/1.1 exchange with 127.0.0.1:`port` and `Connection: close`: the status code and the
