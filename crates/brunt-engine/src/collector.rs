@@ -2,6 +2,7 @@
 //! them through init, setup, the scenarios and teardown, merges their once-a-second reports into
 //! the run's totals, emits `vus`/`vus_max`, and calls the observer.
 
+use crate::execution::{ExecutionStatus, Hook};
 use crate::plan::Plan;
 use crate::run::{
     Control, HookFailure, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome, Sampler,
@@ -18,6 +19,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// Workers report on each whole second of the test; the collector ticks a little later so that
 /// a tick sees the reports of that second.
 const TICK_DELAY: Duration = Duration::from_millis(20);
+/// How often the start gate looks whether the run was stopped while paused.
+const GATE_POLL: Duration = Duration::from_millis(50);
 
 /// What the collector knows, merged from the workers' reports.
 struct State {
@@ -225,14 +228,19 @@ pub(crate) fn run<F: VuFactory>(
         opts.workers
     };
     let control = opts.control.clone();
+    let execution = opts.execution.clone();
+    // A paused run may be asked for setup() or teardown() through the REST API before it starts.
+    let hook_vu = opts.setup || opts.teardown || execution.is_paused();
     let shared = Arc::new(Shared::new(
         plan.clone(),
         control.clone(),
         workers,
         opts.keep_raw,
         registry.clone(),
-        opts.setup || opts.teardown,
+        hook_vu,
     ));
+    execution.attach(shared.clone());
+    execution.set_status(ExecutionStatus::InitVus);
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut pool = Workers {
         commands: Vec::new(),
@@ -299,15 +307,32 @@ pub(crate) fn run<F: VuFactory>(
         }
     }
     // Ctrl-C while the VUs initialise or setup() runs interrupts them and ends the run there, as
-    // in k6: no test and no teardown, but the summary and outputs of what ran.
-    let interrupted = |control: &RunControl| control.reason() == Some(RunEnd::Interrupted);
+    // in k6: no test and no teardown, but the summary and outputs of what ran. So does a stop
+    // through the REST API.
+    let interrupted = |control: &RunControl| {
+        matches!(
+            control.reason(),
+            Some(RunEnd::Interrupted | RunEnd::StoppedFromApi)
+        )
+    };
     if let Some(e) = init_error.filter(|_| !interrupted(&control)) {
         pool.broadcast(|| Command::Exit);
         pool.join();
         return Err(RunError::VuInit(e));
     }
+    execution.set_status(ExecutionStatus::InitDone);
 
+    // `--paused`: wait here, VUs ready, running the hooks the REST API asks for, until resumed.
+    if execution.is_paused() {
+        execution.set_status(ExecutionStatus::PausedBeforeRun);
+        while let Some((hook, reply)) = execution.wait_at_gate(GATE_POLL, || control.is_stopped()) {
+            let _ = reply.send(run_hook(&pool, &rx, &mut state, hook));
+        }
+    }
+
+    execution.set_status(ExecutionStatus::Started);
     if opts.setup && !control.is_stopped() {
+        execution.set_status(ExecutionStatus::Setup);
         pool.send(0, Command::Setup);
         let res = wait_for(&rx, &mut state, |m| match m {
             Msg::SetupDone(r) => Some(r),
@@ -335,6 +360,8 @@ pub(crate) fn run<F: VuFactory>(
     let started = !interrupted(&control);
     state.counting_lag = true;
     if started {
+        execution.mark_started(test_start);
+        execution.set_status(ExecutionStatus::Running);
         pool.broadcast(|| Command::Start(test_start));
     }
     let mut next_tick = test_start + TICK + TICK_DELAY;
@@ -377,6 +404,7 @@ pub(crate) fn run<F: VuFactory>(
         }
     }
     let elapsed = test_start.elapsed();
+    execution.mark_ended();
     state.close_second();
     state.counting_lag = false;
     if !state.emitted_vus {
@@ -387,6 +415,7 @@ pub(crate) fn run<F: VuFactory>(
 
     let mut teardown_error = None;
     if opts.teardown && started {
+        execution.set_status(ExecutionStatus::Teardown);
         pool.send(0, Command::Teardown);
         teardown_error = wait_for(&rx, &mut state, |m| match m {
             Msg::TeardownDone(e) => Some(e),
@@ -399,6 +428,11 @@ pub(crate) fn run<F: VuFactory>(
         });
     }
 
+    execution.set_status(if interrupted(&control) {
+        ExecutionStatus::Interrupted
+    } else {
+        ExecutionStatus::Ended
+    });
     pool.broadcast(|| Command::Exit);
     // Each worker sends a last report before its thread ends; the channel closes after that.
     for msg in rx.iter() {
@@ -423,6 +457,30 @@ pub(crate) fn run<F: VuFactory>(
         teardown_error,
         counts: shared.counts(),
     })
+}
+
+/// Runs a hook the REST API asked for on worker 0's hook VU (k6's `POST /v1/setup` and
+/// `POST /v1/teardown`); its samples count in the run.
+fn run_hook(
+    pool: &Workers,
+    rx: &mpsc::Receiver<Msg>,
+    state: &mut State,
+    hook: Hook,
+) -> Result<(), String> {
+    let (command, name) = match hook {
+        Hook::Setup => (Command::Setup, "setup"),
+        Hook::Teardown => (Command::Teardown, "teardown"),
+    };
+    pool.send(0, command);
+    let failure = wait_for(rx, state, |m| match m {
+        Msg::SetupDone(r) => Some(r.err()),
+        Msg::TeardownDone(e) => Some(e),
+        _ => None,
+    })?;
+    match failure {
+        None => Ok(()),
+        Some(e) => Err(format!("{name}() failed: {e}")),
+    }
 }
 
 /// Waits for the message `pick` selects, absorbing reports meanwhile; an

@@ -18,6 +18,8 @@
 //!   on worker 0, before and after the scenarios; their samples count in the run.
 //! - [`segment`] partitions VUs, iterations and arrival rates between instances
 //!   (`--execution-segment`) with k6's striping, so instances covering `0:1` do the work of one.
+//! - [`execution`] is where the run stands (k6's execution status, live VU counts) and its
+//!   start gate (`--paused`), for k6's REST API to read and steer.
 //! - [`log`] is the run's logger (k6's formats and outputs), used by every part that logs.
 //! - [`profile`] holds the load profiles (`--profile`): smoke, load, stress, soak, spike and
 //!   breakpoint as one scenario each, scaled to `--duration`.
@@ -27,6 +29,7 @@
 pub mod arrival;
 mod collector;
 pub mod duration;
+pub mod execution;
 pub mod log;
 mod options;
 mod plan;
@@ -38,6 +41,7 @@ mod vu;
 mod worker;
 
 pub use duration::{format_duration, parse_duration, DurationError};
+pub use execution::{Execution, ExecutionStatus, Hook, PauseError};
 pub use options::{Options, OptionsError, ScenarioOptions, Stage};
 pub use plan::{Executor, Plan, PlanError, Scenario, DEFAULT_EXEC, DEFAULT_SCENARIO};
 pub use run::{

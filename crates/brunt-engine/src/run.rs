@@ -1,6 +1,7 @@
 //! Running a plan: the public entry point, its options, the once-a-second observer and the
 //! outcome. The work itself happens in `worker` (VUs) and `collector` (metrics).
 
+use crate::execution::Execution;
 use crate::plan::Plan;
 use crate::vu::{VuError, VuFactory};
 use crate::worker::InstanceCounts;
@@ -31,6 +32,12 @@ impl RunControl {
     /// Ends the run early, like Ctrl-C in k6. Idempotent.
     pub fn stop(&self) {
         self.end(RunEnd::Interrupted);
+    }
+
+    /// Ends the run early on a request through k6's REST API (`PATCH /v1/status` with
+    /// `stopped: true`); k6 exits 103 for it.
+    pub fn stop_from_api(&self) {
+        self.end(RunEnd::StoppedFromApi);
     }
 
     pub fn is_stopped(&self) -> bool {
@@ -108,6 +115,9 @@ pub struct RunOptions {
     pub setup: bool,
     pub teardown: bool,
     pub samplers: Vec<Sampler>,
+    /// Where the run stands, and its start gate: [`Execution::paused`] initialises the VUs and
+    /// waits to be un-paused before `setup()` (k6's `--paused`).
+    pub execution: Execution,
 }
 
 impl Default for RunOptions {
@@ -120,6 +130,7 @@ impl Default for RunOptions {
             setup: true,
             teardown: true,
             samplers: Vec::new(),
+            execution: Execution::default(),
         }
     }
 }
@@ -183,6 +194,8 @@ pub enum RunEnd {
     Completed,
     /// [`RunControl::stop`] (Ctrl-C, SIGTERM).
     Interrupted,
+    /// [`RunControl::stop_from_api`] (k6's REST API).
+    StoppedFromApi,
     /// The observer returned [`Control::Abort`] (thresholds).
     Aborted(String),
     /// A VU returned [`IterationOutcome::AbortTest`](crate::IterationOutcome::AbortTest), or a

@@ -750,3 +750,78 @@ fn samplers_add_to_the_run_on_each_tick_and_at_the_end() {
     // Every call's sample is in the totals, the last one's too.
     assert_eq!(count(&o, outside), calls);
 }
+
+/// Starts `json` paused on a thread; returns once the run waits at its start gate.
+fn start_paused(
+    json: &'static str,
+    f: Arc<Factory>,
+    opts: RunOptions,
+) -> std::thread::JoinHandle<RunOutcome> {
+    use brunt_engine::ExecutionStatus;
+    let execution = opts.execution.clone();
+    let runner =
+        std::thread::spawn(move || run(&plan(json), f, Arc::new(Registry::new()), opts).unwrap());
+    while execution.status() != ExecutionStatus::PausedBeforeRun {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    runner
+}
+
+/// `--paused`: the VUs are initialised and nothing runs (not even `setup()`) until the gate
+/// opens; a hook asked for meanwhile runs on the hook VU; then the run goes as usual.
+#[test]
+fn a_paused_run_waits_at_its_start_gate_and_runs_hooks_asked_for_meanwhile() {
+    use brunt_engine::{Execution, ExecutionStatus, Hook};
+    let (f, seen) = factory(1, Behaviour::Sleep);
+    let execution = Execution::paused();
+    let opts = RunOptions {
+        workers: 2,
+        setup: false,
+        teardown: false,
+        execution: execution.clone(),
+        ..RunOptions::default()
+    };
+    let runner = start_paused(r#"{"vus": 3, "iterations": 9}"#, f, opts);
+    assert_eq!(execution.counts().vus_initialized, 3);
+    assert!(!execution.has_started());
+    assert_eq!(seen.iterations.load(Ordering::Relaxed), 0);
+    assert_eq!(execution.run_hook(Hook::Setup), Ok(()));
+    assert_eq!(
+        seen.setups.load(Ordering::Relaxed),
+        1,
+        "setup() ran on request"
+    );
+    execution.set_paused(false).unwrap();
+    let o = runner.join().unwrap();
+    assert_eq!(o.end, RunEnd::Completed);
+    assert_eq!(count(&o, builtin::ITERATIONS), 9.0);
+    assert_eq!(
+        seen.setups.load(Ordering::Relaxed),
+        1,
+        "--no-setup: not again"
+    );
+    assert_eq!(execution.status(), ExecutionStatus::Ended);
+    assert!(execution.has_started() && execution.has_ended());
+}
+
+/// A stop while paused ends the run there: no test, as k6's stop from its REST API.
+#[test]
+fn a_stop_while_paused_ends_the_run_before_it_starts() {
+    use brunt_engine::{Execution, ExecutionStatus};
+    let (f, seen) = factory(1, Behaviour::Sleep);
+    let control = RunControl::new();
+    let opts = RunOptions {
+        workers: 1,
+        execution: Execution::paused(),
+        control: control.clone(),
+        ..RunOptions::default()
+    };
+    let execution = opts.execution.clone();
+    let runner = start_paused(r#"{"vus": 2, "iterations": 4}"#, f, opts);
+    control.stop_from_api();
+    let o = runner.join().unwrap();
+    assert_eq!(o.end, RunEnd::StoppedFromApi);
+    assert_eq!(seen.iterations.load(Ordering::Relaxed), 0);
+    assert_eq!(seen.setups.load(Ordering::Relaxed), 0);
+    assert_eq!(execution.status(), ExecutionStatus::Interrupted);
+}

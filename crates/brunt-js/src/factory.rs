@@ -48,6 +48,11 @@ impl JsVuFactory {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// Replaces the data every VU receives (k6's `PUT /v1/setup`); None clears it.
+    pub fn set_setup_data(&self, json: Option<String>) {
+        *self.setup_data.lock().unwrap_or_else(|e| e.into_inner()) = json.map(Arc::from);
+    }
 }
 
 /// How a setup error caused by `setupTimeout` starts (k6 exits 100 for it).

@@ -1,10 +1,13 @@
 //! brunt's k6 JavaScript runtime: a QuickJS runtime per VU on its own coroutine stack, k6's module
-//! surface, script loading, and the `brunt run` / `brunt inspect` commands.
+//! surface, script loading, and the `brunt run` / `brunt inspect` / `brunt archive` commands.
 //!
 //! - [`Program`] is a script prepared for a run; [`initialize`] runs its init context once,
 //!   compiling every module to bytecode and reading its `options` export.
 //! - [`JsVuFactory`] gives the engine VUs that run the script.
+//! - [`archive`] packs a script with its files and options into k6's archive layout, which
+//!   `run` and `inspect` take in place of a script.
 
+mod archive;
 mod commonjs;
 mod factory;
 mod host;
@@ -24,6 +27,7 @@ mod slab;
 mod typescript;
 mod vu;
 
+pub use archive::{archive, ArchiveArgs};
 pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use new::{new_script, NewArgs};

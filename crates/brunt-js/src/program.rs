@@ -258,6 +258,20 @@ impl Program {
         lock(&self.shared.definitions).clone()
     }
 
+    /// The local files the script used so far: its modules (the main one included) and what
+    /// `open()` and `k6/experimental/fs` read; what `brunt archive` packs.
+    pub fn local_files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = lock(&self.shared.bytecode)
+            .keys()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .collect();
+        out.extend(lock(&self.shared.files).keys().cloned());
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The main script's path.
     pub fn main_path(&self) -> &str {
         &self.shared.main

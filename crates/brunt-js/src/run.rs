@@ -9,8 +9,8 @@ use anyhow::{anyhow, Context as _};
 use brunt_engine::log;
 use brunt_engine::profile::{CheckWindows, Profile, Shape};
 use brunt_engine::{
-    parse_duration, Options, Plan, RunControl, RunEnd, RunError, RunOptions, ScenarioOptions,
-    Stage, DEFAULT_EXEC,
+    parse_duration, Execution, Options, Plan, RunControl, RunEnd, RunError, RunOptions,
+    ScenarioOptions, Stage, DEFAULT_EXEC,
 };
 use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
 use brunt_metrics::{Registry, SystemTags, Thresholds};
@@ -217,34 +217,17 @@ pub struct RunArgs {
     /// `--secret-source file=name=vault,default,filename=secrets.env`.
     #[arg(long = "secret-source", value_name = "TYPE=CONFIG")]
     pub secret_sources: Vec<String>,
-    /// Accepted and ignored: brunt opens no REST API, so nothing listens on it.
+    /// Where k6's REST API listens (status, pause/resume/stop, metrics, groups, setup data),
+    /// default `localhost:6565` as k6's; `--address ''` turns it off (docs/distributed.md).
     #[arg(short = 'a', long, value_name = "HOST:PORT")]
     pub address: Option<String>,
-    /// k6 flags brunt parses but cannot honour yet; each is refused with a message naming it.
-    #[command(flatten)]
-    pub unsupported: Unsupported,
-}
-
-/// `k6 run` flags that existing CI scripts pass and brunt does not implement. They are parsed
-/// (so the command line is understood) and refused by name, never silently ignored.
-#[derive(Args, Debug, Clone, Default)]
-pub struct Unsupported {
-    /// Not supported: brunt has no REST API to resume a paused run.
+    /// Initialise the VUs, then wait to start until un-paused through the REST API
+    /// (`PATCH /v1/status` with `paused: false`), as k6-operator's runners do.
     #[arg(short = 'p', long)]
     pub paused: bool,
-}
-
-impl Unsupported {
-    /// The first flag given (on the command line or as `K6_*`), with why brunt refuses it.
-    fn refusal(&self) -> Option<String> {
-        let given = |flag: bool, env: &str| flag || env_var(env).is_some();
-        let list: [(bool, &str, &str, &str); 1] = [
-            (self.paused, "PAUSED", "--paused", "brunt has no REST API, so a paused run could never be resumed (k6 resume); start brunt when the load should begin, or delay it with a scenario's startTime"),
-        ];
-        list.into_iter()
-            .find(|(flag, env, _, _)| given(*flag, env))
-            .map(|(_, env, flag, why)| format!("{flag} (K6_{env}) is not supported: {why}"))
-    }
+    /// An archive's options (`brunt run archive.tar`), in place of the script's.
+    #[arg(skip)]
+    pub archived_options: Option<String>,
 }
 
 /// `brunt inspect`: prints the options a run of the script would use.
@@ -278,7 +261,7 @@ fn env_flag(name: &str) -> bool {
     env_var(name).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "True"))
 }
 
-fn key_values(list: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn key_values(list: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
     list.iter()
         .map(|kv| {
             kv.split_once('=')
@@ -828,7 +811,8 @@ fn log_config(a: &RunArgs) -> Result<log::Config, String> {
 }
 
 /// `brunt inspect`: prints the consolidated options as JSON.
-pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
+pub fn inspect(mut args: InspectArgs) -> anyhow::Result<i32> {
+    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
     let env = build_env(&args.env, args.include_system_env_vars)?;
     let program = match load(
         &args.script,
@@ -845,12 +829,11 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
         Ok(c) => c,
         Err(e) => return Ok(config_error(format!("{e:#}"))),
     };
-    let c = match consolidate(
-        config,
-        &program.script_options(),
-        env_layer()?,
-        Layer::default(),
-    ) {
+    let script_options = match &archive {
+        Some(a) => a.options.clone(),
+        None => program.script_options(),
+    };
+    let c = match consolidate(config, &script_options, env_layer()?, Layer::default()) {
         Ok(c) => c,
         Err(e) => return Ok(config_error(e)),
     };
@@ -860,13 +843,16 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
             Ok(p) => p,
             Err(e) => return Ok(config_error(e)),
         };
-        out = serde_json::json!({
-            "options": out,
-            "maxVUs": plan.max_vus(),
-            "totalDuration": brunt_engine::format_duration(plan.max_duration()),
-        });
+        // k6's shape, which k6-operator's initializer reads: the options with the two added.
+        out["totalDuration"] = brunt_engine::format_duration(plan.max_duration()).into();
+        out["maxVUs"] = plan.max_vus().into();
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    // A reader that stops early (`| head`) gets an error message and exit 74, not a panic.
+    let text = format!("{}\n", serde_json::to_string_pretty(&out)?);
+    if let Err(e) = write_stdout("the options", &text) {
+        log_error(e);
+        return Ok(exit::OUTPUT_FAILED);
+    }
     Ok(exit::OK)
 }
 
@@ -1009,6 +995,50 @@ fn monitor_specs(flags: &[String], option: Option<&Value>) -> Result<Vec<Monitor
         .collect()
 }
 
+/// The script as k6's REST API sees it: `setup()`'s data and the groups' order.
+struct ApiScript {
+    factory: Arc<JsVuFactory>,
+    program: Arc<Program>,
+}
+
+impl brunt_api::Script for ApiScript {
+    fn setup_data(&self) -> Option<String> {
+        self.factory.setup_data().map(|d| d.to_string())
+    }
+
+    fn set_setup_data(&self, json: Option<String>) {
+        self.factory.set_setup_data(json);
+    }
+
+    fn definition_order(&self) -> Vec<String> {
+        self.program.definition_order()
+    }
+}
+
+/// Starts k6's REST API at `--address` (or `K6_ADDRESS`; k6's `localhost:6565` when neither is
+/// given, `''` for none). As k6: an address given that cannot be bound ends the run with 106;
+/// the default one only warns.
+fn start_api(args: &RunArgs, surface: brunt_api::ControlSurface) -> Result<(), i32> {
+    let given = args.address.clone().or_else(|| env_var("ADDRESS"));
+    let address = given
+        .clone()
+        .unwrap_or_else(|| brunt_api::DEFAULT_ADDRESS.to_string());
+    if address.is_empty() {
+        return Ok(());
+    }
+    match brunt_api::serve(&address, surface) {
+        Ok(_) => Ok(()),
+        Err(e) if given.is_some() => {
+            log_error(format!("Error from API server: --address {address}: {e}"));
+            Err(exit::CANNOT_START_API)
+        }
+        Err(e) => {
+            log::warn(&format!("Error from API server: {address}: {e}"));
+            Ok(())
+        }
+    }
+}
+
 /// `brunt run`: runs the script and returns k6's exit code.
 /// A script loaded, its init context run, its options consolidated and checked, its monitors
 /// started: ready to run on the engine. `brunt run` adds its reporter; an experiment's load
@@ -1083,13 +1113,7 @@ pub fn prepare(
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
         .unwrap_or(true);
     let env = build_env(&args.env, include_system).map_err(PrepareError::Other)?;
-    if let Some(why) = args
-        .unsupported
-        .refusal()
-        .or_else(|| accepted_values(args).err())
-    {
-        return Err(config_failure(why));
-    }
+    accepted_values(args).map_err(config_failure)?;
     let config =
         config_file(args.config.as_deref()).map_err(|e| config_failure(format!("{e:#}")))?;
     let cli = cli_layer(args).map_err(config_failure)?;
@@ -1138,9 +1162,13 @@ pub fn prepare(
             })
         }
     };
+    let script_options = args
+        .archived_options
+        .clone()
+        .unwrap_or_else(|| program.script_options());
     let mut c = consolidate(
         config,
-        &program.script_options(),
+        &script_options,
         env_layer().map_err(config_failure)?,
         cli,
     )
@@ -1199,8 +1227,10 @@ pub fn prepare(
     })
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     log::start_clock();
+    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
+    args.archived_options = archive.as_ref().map(|a| a.options.clone());
     if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
         return Ok(config_error(e));
     }
@@ -1225,6 +1255,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(PrepareError::Other(e)) => return Err(e),
     };
     let factory = prepared.factory();
+    let execution = if args.paused || env_flag("PAUSED") {
+        Execution::paused()
+    } else {
+        Execution::default()
+    };
+    let view = brunt_api::LiveView::default();
+    let surface = brunt_api::ControlSurface {
+        execution: execution.clone(),
+        control: control.clone(),
+        registry: prepared.registry.clone(),
+        thresholds: prepared.thresholds.clone(),
+        view: view.clone(),
+        script: Arc::new(ApiScript {
+            factory: factory.clone(),
+            program: prepared.program.clone(),
+        }),
+    };
+    if let Err(code) = start_api(&args, surface) {
+        return Ok(code);
+    }
     let Prepared {
         program,
         registry,
@@ -1301,12 +1351,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(r) => r,
         Err(e) => return Ok(config_error(format!("{e:#}"))),
     };
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         workers: args.workers.unwrap_or(0),
         setup: !(args.no_setup || env_flag("NO_SETUP")),
         teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
+        execution,
         ..report.run_options()
     };
+    opts.observer = Some(view.observe(opts.observer.take()));
     let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
         Ok(o) => o,
         Err(RunError::Setup(_) | RunError::VuInit(_)) if program.abort_reason().is_some() => {
@@ -1333,6 +1385,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         RunEnd::Crashed(e) => log_error(format!("the run crashed: {e}")),
         // `test.abort()`'s message (with where it was called), as k6 logs it.
         RunEnd::TestAborted(reason) => log_error(reason),
+        RunEnd::StoppedFromApi => log_error("test run stopped from REST API"),
         _ => {}
     }
     let setup_data = factory

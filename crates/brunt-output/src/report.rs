@@ -26,6 +26,10 @@ pub mod exit_code {
     pub const INVALID_CONFIG: i32 = 104;
     /// Interrupted from outside (Ctrl-C, SIGTERM).
     pub const EXTERNAL_ABORT: i32 = 105;
+    /// Stopped through k6's REST API (`PATCH /v1/status` with `stopped: true`).
+    pub const STOPPED_FROM_API: i32 = 103;
+    /// `--address` was given and the REST API could not listen there.
+    pub const CANNOT_START_API: i32 = 106;
     pub const SCRIPT_EXCEPTION: i32 = 107;
     /// `test.abort()` from a script.
     pub const SCRIPT_ABORTED: i32 = 108;
@@ -261,6 +265,7 @@ fn exit_code_for(end: &RunEnd, thresholds_failed: bool) -> i32 {
         RunEnd::Aborted(_) => exit_code::THRESHOLDS_FAILED,
         _ if thresholds_failed => exit_code::THRESHOLDS_FAILED,
         RunEnd::Interrupted => exit_code::EXTERNAL_ABORT,
+        RunEnd::StoppedFromApi => exit_code::STOPPED_FROM_API,
         RunEnd::Crashed(_) => exit_code::GENERIC_ENGINE,
         RunEnd::Completed => exit_code::OK,
     }
@@ -442,6 +447,7 @@ mod tests {
         assert_eq!(exit_code_for(&RunEnd::Aborted("p95".into()), true), 99);
         assert_eq!(exit_code_for(&RunEnd::Interrupted, false), 105);
         assert_eq!(exit_code_for(&RunEnd::Interrupted, true), 99);
+        assert_eq!(exit_code_for(&RunEnd::StoppedFromApi, false), 103);
         assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), false), 108);
         assert_eq!(exit_code_for(&RunEnd::TestAborted("x".into()), true), 108);
     }

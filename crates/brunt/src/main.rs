@@ -2,7 +2,7 @@
 
 mod demo;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// brunt: load tests in k6's JavaScript, flat-rate attacks, and a Toxiproxy-compatible fault proxy,
@@ -18,8 +18,10 @@ struct Cli {
 enum Command {
     /// Run a k6 script (k6's flags, summary, outputs and exit codes)
     Run(Box<brunt_js::RunArgs>),
-    /// Print a script's resolved options
+    /// Print a script's (or an archive's) resolved options; --execution-requirements adds its VUs and duration
     Inspect(brunt_js::InspectArgs),
+    /// Pack a script, its modules, opened files and options into one tar that `run` and `inspect` take (as `k6 archive`)
+    Archive(Box<brunt_js::ArchiveArgs>),
     /// Create a new k6 script from k6's minimal template (as `k6 new`), or a load profile's (--profile)
     New(brunt_js::NewArgs),
     /// Print brunt's version, as `k6 version` prints k6's
@@ -47,11 +49,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_as_invoked();
     raise_open_file_limit();
     let result = match cli.command {
         Command::Run(args) => brunt_js::run(*args),
         Command::Inspect(args) => brunt_js::inspect(args),
+        Command::Archive(args) => brunt_js::archive(*args),
         Command::New(args) => brunt_js::new_script(args),
         Command::Version => {
             println!("{}", version_line());
@@ -75,6 +78,26 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Parses the command line under the name brunt was invoked by: as `k6` (a link or copy named
+/// so, as container images for k6-operator install it), help and errors say `k6`.
+fn parse_as_invoked() -> Cli {
+    let mut command = Cli::command();
+    if invoked_as_k6(std::env::args_os().next()) {
+        command = command.name("k6").bin_name("k6");
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// True when argv[0]'s file name is `k6` (or `k6.exe`).
+fn invoked_as_k6(argv0: Option<std::ffi::OsString>) -> bool {
+    argv0
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_stem())
+        .is_some_and(|stem| stem == "k6")
 }
 
 /// `brunt v0.1.0 (linux/x86_64)`: k6's `k6 v1.1.0 (commit/..., go1.24.4, linux/amd64)` shape.
@@ -115,6 +138,18 @@ fn raise_open_file_limit() {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn a_binary_named_k6_is_k6() {
+        use std::ffi::OsString;
+        assert!(super::invoked_as_k6(Some(OsString::from("/usr/bin/k6"))));
+        assert!(super::invoked_as_k6(Some(OsString::from("k6"))));
+        assert!(!super::invoked_as_k6(Some(OsString::from(
+            "/usr/bin/brunt"
+        ))));
+        assert!(!super::invoked_as_k6(Some(OsString::from("k6x"))));
+        assert!(!super::invoked_as_k6(None));
+    }
 
     /// Flags flattened from several crates (web, outputs, k6's run flags) must not clash.
     #[test]

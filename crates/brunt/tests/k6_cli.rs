@@ -271,7 +271,6 @@ fn k6_flags_are_accepted_or_refused_by_name() {
         !String::from_utf8_lossy(&out.stdout).contains("running ("),
         "-q: no final running line"
     );
-    fails_with(&["run", "--paused", s], 104, "--paused (K6_PAUSED)");
     fails_with(
         &["run", "--system-tags", "status,iter", s],
         104,

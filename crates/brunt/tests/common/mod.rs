@@ -70,11 +70,7 @@ fn read_all(pipe: Option<&mut impl std::io::Read>) -> Vec<u8> {
 /// port with `args`; returns the child and its base URL once it says it listens.
 pub fn target_process(mut cmd: Command, args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = cmd
         .args(["target", "--listen", &format!("127.0.0.1:{port}")])
         .args(args)
@@ -133,4 +129,24 @@ pub fn helper(args: &[&str], port: u16) -> Helper {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     helper
+}
+
+/// One HTTP/1.1 exchange with 127.0.0.1:`port` and `Connection: close`: the status code and the
+/// body. None when nothing listens (yet).
+pub fn http_exchange(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let code = head.split(' ').nth(1)?.parse().ok()?;
+    Some((code, rest.to_string()))
 }

@@ -235,7 +235,10 @@ impl Load {
             RunEnd::TestAborted(why) => {
                 return Err(ActivityFailed(format!("the load was aborted: {why}")))
             }
-            RunEnd::Completed | RunEnd::Interrupted | RunEnd::Aborted(_) => {}
+            RunEnd::Completed
+            | RunEnd::Interrupted
+            | RunEnd::StoppedFromApi
+            | RunEnd::Aborted(_) => {}
         }
 
         let phases = phases.lock().unwrap_or_else(PoisonError::into_inner);
