@@ -1,0 +1,60 @@
+//! Writes an access log generated from a known model to stdout, for the benchmark and the
+//! worked example of docs/workload.md:
+//!
+//!     cargo run --release -p brunt-workload --example synth_log -- [combined|json] MINUTES RATE
+//!
+//! A shop's traffic: sessions start at RATE a second (a daily curve squeezed into MINUTES:
+//! quiet, a rise to twice the rate, back down), browse products, sometimes add to the cart and
+//! check out, with 2 s think times on average.
+
+use brunt_workload::synth::{Starts, Synth, Written};
+use std::io::Write;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let written = match args.first().map(String::as_str) {
+        Some("json") => Written::Json,
+        _ => Written::Combined,
+    };
+    let minutes: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
+    let rate: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let curve = (0..minutes)
+        .map(|m| {
+            let x = m as f64 / minutes.max(1) as f64;
+            rate * (1.0 + (std::f64::consts::PI * x).sin())
+        })
+        .collect();
+    let routes = [
+        ("GET", "/"),
+        ("GET", "/api/products"),
+        ("GET", "/api/products/{id}"),
+        ("POST", "/api/cart"),
+        ("POST", "/api/checkout"),
+    ];
+    let synth = Synth {
+        routes: routes
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect(),
+        start: vec![0.6, 0.3, 0.1, 0.0, 0.0],
+        next: vec![
+            vec![0.0, 0.7, 0.1, 0.0, 0.0],
+            vec![0.0, 0.1, 0.6, 0.0, 0.0],
+            vec![0.0, 0.3, 0.2, 0.2, 0.0],
+            vec![0.0, 0.2, 0.2, 0.0, 0.4],
+            vec![0.2, 0.0, 0.0, 0.0, 0.0],
+        ],
+        curve,
+        starts: Starts::Poisson,
+        think_mean: 2.0,
+        latency_mean_ms: 25.0,
+        epoch_us: 1_767_225_600_000_000,
+        seed: 7,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    // A closed pipe (`| head`) ends the log quietly.
+    if synth.write(&mut out, written).is_ok() {
+        let _ = out.flush();
+    }
+}
