@@ -7,7 +7,7 @@
 //! quiet, a rise to twice the rate, back down), browse products, sometimes add to the cart and
 //! check out, with 2 s think times on average.
 
-use brunt_workload::synth::{Starts, Synth, Written};
+use brunt_workload::synth::{Synth, Written};
 use std::io::Write;
 
 fn main() {
@@ -24,32 +24,9 @@ fn main() {
             rate * (1.0 + (std::f64::consts::PI * x).sin())
         })
         .collect();
-    let routes = [
-        ("GET", "/"),
-        ("GET", "/api/products"),
-        ("GET", "/api/products/{id}"),
-        ("POST", "/api/cart"),
-        ("POST", "/api/checkout"),
-    ];
     let synth = Synth {
-        routes: routes
-            .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
-            .collect(),
-        start: vec![0.6, 0.3, 0.1, 0.0, 0.0],
-        next: vec![
-            vec![0.0, 0.7, 0.1, 0.0, 0.0],
-            vec![0.0, 0.1, 0.6, 0.0, 0.0],
-            vec![0.0, 0.3, 0.2, 0.2, 0.0],
-            vec![0.0, 0.2, 0.2, 0.0, 0.4],
-            vec![0.2, 0.0, 0.0, 0.0, 0.0],
-        ],
         curve,
-        starts: Starts::Poisson,
-        think_mean: 2.0,
-        latency_mean_ms: 25.0,
-        epoch_us: 1_767_225_600_000_000,
-        seed: 7,
+        ..Synth::shop("", rate, minutes)
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

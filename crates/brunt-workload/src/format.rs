@@ -140,6 +140,29 @@ impl Parser {
     }
 }
 
+/// A text format's record: everything but the session, which only JSON logs name.
+pub(crate) fn record<'a>(
+    time_us: i64,
+    (method, target): (&'a str, &'a str),
+    status: u16,
+    bytes: Option<u64>,
+    latency_us: Option<u64>,
+    client: &'a str,
+    user_agent: &'a str,
+) -> Record<'a> {
+    Record {
+        time_us: Some(time_us),
+        method,
+        target,
+        status,
+        bytes,
+        latency_us,
+        client,
+        user_agent,
+        session: None,
+    }
+}
+
 /// Splits `"METHOD TARGET PROTOCOL"` (the protocol may be missing, as in HTTP/0.9 lines).
 pub(crate) fn request_line(s: &str) -> Result<(&str, &str), ParseError> {
     let mut it = s.split(' ');

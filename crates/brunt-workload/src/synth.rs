@@ -80,6 +80,36 @@ impl Synth {
         }
     }
 
+    /// A shop under `prefix`: home page, product list, product pages, cart and checkout, with
+    /// sessions starting at `rate` a second for `minutes` and 2 s think times on average.
+    pub fn shop(prefix: &str, rate: f64, minutes: usize) -> Synth {
+        let routes = [
+            ("GET", "/"),
+            ("GET", "/api/products"),
+            ("GET", "/api/products/{id}"),
+            ("POST", "/api/cart"),
+            ("POST", "/api/checkout"),
+        ];
+        Synth {
+            routes: routes
+                .iter()
+                .map(|(m, p)| (m.to_string(), format!("{prefix}{p}")))
+                .collect(),
+            start: vec![0.6, 0.3, 0.1, 0.0, 0.0],
+            next: vec![
+                vec![0.0, 0.7, 0.1, 0.0, 0.0],
+                vec![0.0, 0.1, 0.6, 0.0, 0.0],
+                vec![0.0, 0.3, 0.2, 0.2, 0.0],
+                vec![0.0, 0.2, 0.2, 0.0, 0.4],
+                vec![0.2, 0.0, 0.0, 0.0, 0.0],
+            ],
+            think_mean: 2.0,
+            latency_mean_ms: 25.0,
+            seed: 7,
+            ..Synth::flat(&[], rate, minutes, Starts::Poisson)
+        }
+    }
+
     fn path(&self, rng: &mut SmallRng, route: usize) -> String {
         let template = &self.routes[route].1;
         let mut out = String::with_capacity(template.len() + 16);

@@ -109,23 +109,7 @@ fn bad_input_fails_with_the_file_and_reason() {
 fn a_generated_script_reproduces_the_route_shares() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("shop.log");
-    let mut synth = Synth::flat(
-        &[
-            ("GET", "/anything/products", 0.6),
-            ("GET", "/anything/products/{id}", 0.4),
-            ("POST", "/anything/cart", 0.0),
-            ("POST", "/anything/checkout", 0.0),
-        ],
-        4.0,
-        20,
-        Starts::Poisson,
-    );
-    synth.next = vec![
-        vec![0.1, 0.6, 0.0, 0.0],
-        vec![0.3, 0.2, 0.3, 0.0],
-        vec![0.2, 0.1, 0.0, 0.4],
-        vec![0.0, 0.0, 0.0, 0.0],
-    ];
+    let mut synth = Synth::shop("/anything", 4.0, 20);
     // Slow logged answers: the thresholds seeded from them hold on a busy machine.
     synth.latency_mean_ms = 1000.0;
     let mut f = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());

@@ -3,7 +3,7 @@
 //! target_status_code received_bytes sent_bytes "request" "user_agent" ...`. The latency is
 //! the three processing times added (-1 in any, as ALB writes for a failed request: none).
 
-use super::{bytes, err, quoted, request_line, seconds, status, ParseError, Record};
+use super::{bytes, err, quoted, record, request_line, seconds, status, ParseError, Record};
 use crate::time::parse_rfc3339;
 
 pub(super) fn parse(line: &str) -> Result<Record<'_>, ParseError> {
@@ -37,17 +37,15 @@ pub(super) fn parse(line: &str) -> Result<Record<'_>, ParseError> {
     let (method, url) = request_line(request)?;
     let (user_agent, _) =
         quoted(rest.trim_start_matches(' ')).map_err(|e| ParseError(format!("user_agent: {e}")))?;
-    Ok(Record {
-        time_us: Some(time_us),
-        method,
-        target: origin_form(url),
+    Ok(record(
+        time_us,
+        (method, origin_form(url)),
         status,
         bytes,
         latency_us,
         client,
         user_agent,
-        session: None,
-    })
+    ))
 }
 
 /// `http://host:80/a?b` -> `/a?b`; a URL without a path is `/`.

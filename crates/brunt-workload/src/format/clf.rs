@@ -2,7 +2,7 @@
 //! `host ident user [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326 "referer" "agent"`,
 //! with nginx's `$request_time` (seconds) read as the latency when it follows the agent.
 
-use super::{bytes, cut, err, quoted, request_line, seconds, status, ParseError, Record};
+use super::{bytes, cut, err, quoted, record, request_line, seconds, status, ParseError, Record};
 use crate::time::parse_clf;
 
 pub(super) fn parse(line: &str, combined: bool) -> Result<Record<'_>, ParseError> {
@@ -38,17 +38,15 @@ pub(super) fn parse(line: &str, combined: bool) -> Result<Record<'_>, ParseError
         user_agent = agent;
         latency_us = rest.split_ascii_whitespace().next().and_then(seconds);
     }
-    Ok(Record {
-        time_us: Some(time_us),
-        method,
-        target,
+    Ok(record(
+        time_us,
+        (method, target),
         status,
         bytes,
         latency_us,
         client,
         user_agent,
-        session: None,
-    })
+    ))
 }
 
 #[cfg(test)]

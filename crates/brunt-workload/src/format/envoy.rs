@@ -4,7 +4,7 @@
 //! %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ...`.
 //! The client is the first X-Forwarded-For address (Envoy's default logs no peer address).
 
-use super::{bytes, cut, err, quoted, request_line, status, ParseError, Record};
+use super::{bytes, cut, err, quoted, record, request_line, status, ParseError, Record};
 use crate::time::parse_rfc3339;
 
 pub(super) fn parse(line: &str) -> Result<Record<'_>, ParseError> {
@@ -47,17 +47,15 @@ pub(super) fn parse(line: &str) -> Result<Record<'_>, ParseError> {
     let (user_agent, _) =
         quoted(rest.trim_start_matches(' ')).map_err(|e| ParseError(format!("USER-AGENT: {e}")))?;
     let client = forwarded.split(',').next().unwrap_or_default().trim();
-    Ok(Record {
-        time_us: Some(time_us),
-        method,
-        target,
+    Ok(record(
+        time_us,
+        (method, target),
         status,
         bytes,
         latency_us,
         client,
         user_agent,
-        session: None,
-    })
+    ))
 }
 
 #[cfg(test)]
