@@ -262,6 +262,14 @@ pub fn script(model: &Model, opts: &ScriptOptions) -> String {
     );
     s += "export const options = {\n  scenarios: {\n    sessions: {\n";
     s += "      executor: 'ramping-arrival-rate',\n";
+    if let (Some(d), "bursty") = (model.arrival.dispersion, model.arrival.pattern.as_str()) {
+        // brunt's gamma arrivals of shape 1/D give counts of about that dispersion.
+        let _ = writeln!(
+            s,
+            "      // The log's arrivals are bursty (index of dispersion {d:.2}); under brunt,\n      // arrival: 'gamma:{:.2}' starts sessions with bursts like them (k6 refuses the key).",
+            1.0 / d
+        );
+    }
     let _ = writeln!(
         s,
         "      // Sessions a minute: the logged requests a minute x {:.4} sessions per request x {}.",
