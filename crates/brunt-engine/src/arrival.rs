@@ -21,6 +21,39 @@ pub enum Arrivals {
     Gamma { burstiness: f64, seed: u64 },
 }
 
+impl Arrivals {
+    /// A scenario's `arrival`: `constant` (k6's ticker), `poisson` (gamma of shape 1) or
+    /// `gamma:SHAPE` (shape under 1 for bursts: the counts' index of dispersion is about
+    /// `1 / SHAPE`); the gaps are drawn from a seed made of the scenario's name, so every
+    /// instance of a segmented test draws the same schedule.
+    pub fn parse(spec: &str, scenario: &str) -> Result<Arrivals, String> {
+        // FNV-1a of the name: stable across runs and builds.
+        let seed = scenario.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let gamma = |burstiness| Arrivals::Gamma { burstiness, seed };
+        match spec {
+            "constant" => Ok(Arrivals::Ticker),
+            "poisson" => Ok(gamma(1.0)),
+            _ => match spec.strip_prefix("gamma:").map(str::parse::<f64>) {
+                Some(Ok(k)) if k.is_finite() && k > 0.0 => Ok(gamma(k)),
+                _ => Err(format!(
+                    "'{spec}' is not 'constant', 'poisson' or 'gamma:SHAPE' with a positive SHAPE, e.g. 'gamma:0.3'"
+                )),
+            },
+        }
+    }
+
+    /// The `arrival` text that parses back to this.
+    pub fn spec(&self) -> String {
+        match self {
+            Arrivals::Ticker => "constant".into(),
+            Arrivals::Gamma { burstiness, .. } if *burstiness == 1.0 => "poisson".into(),
+            Arrivals::Gamma { burstiness, .. } => format!("gamma:{burstiness}"),
+        }
+    }
+}
+
 /// k6's ticker period for `rate` per `time_unit`: `time_unit / rate`, truncated to nanoseconds.
 pub fn ticker_period(rate: u64, time_unit: Duration) -> Duration {
     Duration::from_nanos((time_unit.as_nanos() as f64 / rate as f64) as u64)
@@ -87,9 +120,77 @@ pub fn gamma_arrival_times(
     })
 }
 
-/// Offsets of this instance's ramping-arrival-rate iterations (k6's `cal`): the rate moves
-/// linearly within each stage, and global iteration `i` (1-based) starts when the area under the
-/// rate curve reaches `i`. Ends before the stages' total duration.
+/// Where the area under a ramping-arrival-rate curve (k6's `cal`: the rate moves linearly
+/// within each stage) reaches a given number of iterations; asked for growing areas, it walks
+/// the stages once.
+struct RampClock {
+    stages: Vec<StageSpec>,
+    unit: f64,
+    total: Duration,
+    stage_idx: usize,
+    stage_start: Duration,
+    done_so_far: f64,
+    end_count: f64,
+    from: f64,
+    stage_open: bool,
+}
+
+impl RampClock {
+    fn new(start_rate: u64, time_unit: Duration, stages: &[StageSpec]) -> RampClock {
+        let unit = time_unit.as_nanos() as f64;
+        RampClock {
+            stages: stages.to_vec(),
+            unit,
+            total: stages.iter().map(|s| s.duration).sum(),
+            stage_idx: 0,
+            stage_start: Duration::ZERO,
+            done_so_far: 0.0,
+            end_count: 0.0,
+            from: start_rate as f64 / unit,
+            stage_open: false,
+        }
+    }
+
+    /// The offset at which the area reaches `i` (not less than any earlier `i`); None past the
+    /// stages' end.
+    fn at(&mut self, i: f64) -> Option<Duration> {
+        loop {
+            let stage = self.stages.get(self.stage_idx)?;
+            let (from, to) = (self.from, stage.target as f64 / self.unit);
+            let dur = stage.duration.as_nanos() as f64;
+            if !self.stage_open {
+                self.end_count += if from != to {
+                    dur * ((to - from) / 2.0 + from)
+                } else {
+                    dur * to
+                };
+                self.stage_open = true;
+            }
+            if i <= self.end_count {
+                let x = if from != to {
+                    let root =
+                        dur * (from * from * dur + 2.0 * (i - self.done_so_far) * (to - from));
+                    (from * dur - if root > 0.0 { root.sqrt() } else { 0.0 }) / (from - to)
+                } else {
+                    (i - self.done_so_far) / to
+                };
+                let at = self
+                    .stage_start
+                    .checked_add(Duration::from_nanos(x as u64))?;
+                return (at < self.total).then_some(at);
+            }
+            self.done_so_far = self.end_count;
+            self.from = to;
+            self.stage_start += stage.duration;
+            self.stage_idx += 1;
+            self.stage_open = false;
+        }
+    }
+}
+
+/// Offsets of this instance's ramping-arrival-rate iterations (k6's `cal`): global iteration
+/// `i` (1-based) starts when the area under the rate curve reaches `i`. Ends before the
+/// stages' total duration.
 pub fn ramping_arrival_times(
     start_rate: u64,
     time_unit: Duration,
@@ -98,49 +199,46 @@ pub fn ramping_arrival_times(
 ) -> impl Iterator<Item = Duration> {
     let (start, offsets, _) = tuple.striped_offsets();
     let offsets = offsets.to_vec();
-    let unit = time_unit.as_nanos() as f64;
-    let stages = stages.to_vec();
-    let total: Duration = stages.iter().map(|s| s.duration).sum();
+    let mut clock = RampClock::new(start_rate, time_unit, stages);
     let mut li = 0usize;
     let mut i = (start + 1) as f64;
-    let mut stage_idx = 0usize;
-    let mut stage_start = Duration::ZERO;
-    let mut done_so_far = 0.0f64;
-    let mut end_count = 0.0f64;
-    let mut from = start_rate as f64 / unit;
-    let mut stage_open = false;
+    std::iter::from_fn(move || {
+        let at = clock.at(i)?;
+        i += offsets[li % offsets.len()] as f64;
+        li += 1;
+        Some(at)
+    })
+}
+
+/// Offsets of this instance's ramping-arrival-rate iterations with bursts: the area under the
+/// rate curve advances by gamma-distributed steps of mean 1 (shape `burstiness`) instead of 1
+/// at a time, so the curve is followed on average while the starts cluster as a gamma process
+/// does. The whole test's sequence comes from `seed`; this instance starts its striped share.
+pub fn ramping_gamma_arrival_times(
+    start_rate: u64,
+    time_unit: Duration,
+    stages: &[StageSpec],
+    burstiness: f64,
+    seed: u64,
+    tuple: &ExecutionTuple,
+) -> impl Iterator<Item = Duration> {
+    let steps = Gamma::new(burstiness, 1.0 / burstiness).expect("a positive, finite burstiness");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (start, offsets, _) = tuple.striped_offsets();
+    let offsets = offsets.to_vec();
+    let mut clock = RampClock::new(start_rate, time_unit, stages);
+    let mut owned = start as u64;
+    let (mut li, mut g, mut area) = (0usize, 0u64, 0.0f64);
     std::iter::from_fn(move || loop {
-        let stage = stages.get(stage_idx)?;
-        let to = stage.target as f64 / unit;
-        let dur = stage.duration.as_nanos() as f64;
-        if !stage_open {
-            end_count += if from != to {
-                dur * ((to - from) / 2.0 + from)
-            } else {
-                dur * to
-            };
-            stage_open = true;
-        }
-        if i <= end_count {
-            let x = if from != to {
-                let root = dur * (from * from * dur + 2.0 * (i - done_so_far) * (to - from));
-                (from * dur - if root > 0.0 { root.sqrt() } else { 0.0 }) / (from - to)
-            } else {
-                (i - done_so_far) / to
-            };
-            i += offsets[li % offsets.len()] as f64;
+        area += steps.sample(&mut rng);
+        let at = clock.at(area)?;
+        let this = g;
+        g += 1;
+        if this == owned {
+            owned += offsets[li % offsets.len()] as u64;
             li += 1;
-            let at = stage_start.checked_add(Duration::from_nanos(x as u64))?;
-            if at >= total {
-                return None;
-            }
             return Some(at);
         }
-        done_so_far = end_count;
-        from = to;
-        stage_start += stage.duration;
-        stage_idx += 1;
-        stage_open = false;
     })
 }
 
@@ -276,6 +374,79 @@ mod tests {
         assert!((19..=20).contains(&t.len()), "{}", t.len());
         assert!(t.iter().all(|&at| at < ms(3000)));
         assert!(t.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Index of dispersion (variance over mean) of the per-second counts of `times`.
+    fn dispersion(times: &[Duration], seconds: usize) -> f64 {
+        let mut counts = vec![0f64; seconds];
+        for t in times {
+            counts[t.as_secs() as usize] += 1.0;
+        }
+        let mean = counts.iter().sum::<f64>() / seconds as f64;
+        let var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (seconds - 1) as f64;
+        var / mean
+    }
+
+    #[test]
+    fn ramping_gamma_follows_the_curve_with_bursts() {
+        let full = ExecutionTuple::full();
+        // 0 -> 100/s over 200 s, then 100/s for 200 s: 30,000 starts on average.
+        let stages = [stage(200_000, 100), stage(200_000, 100)];
+        for (k, want) in [(1.0, 1.0), (0.25, 4.0)] {
+            let t: Vec<_> =
+                ramping_gamma_arrival_times(0, ms(1000), &stages, k, 9, &full).collect();
+            assert!((28_500..31_500).contains(&t.len()), "{k}: {}", t.len());
+            assert!(t.windows(2).all(|w| w[0] <= w[1]));
+            // The ramp's first half holds a quarter of the starts.
+            let first = t.iter().filter(|d| d.as_secs() < 200).count() as f64;
+            assert!(
+                (first / t.len() as f64 - 1.0 / 3.0).abs() < 0.02,
+                "{k}: {first}"
+            );
+            // The flat part's counts: dispersion about 1/k, within 20%.
+            let flat: Vec<Duration> = t
+                .iter()
+                .filter(|d| d.as_secs() >= 200)
+                .map(|d| *d - Duration::from_secs(200))
+                .collect();
+            let d = dispersion(&flat, 200);
+            assert!((d - want).abs() < want * 0.2, "{k}: dispersion {d}");
+        }
+        let ticker: Vec<_> = ramping_arrival_times(0, ms(1000), &stages, &full).collect();
+        let flat: Vec<Duration> = ticker
+            .iter()
+            .filter(|d| d.as_secs() >= 200)
+            .map(|d| *d - Duration::from_secs(200))
+            .collect();
+        assert!(dispersion(&flat, 200) < 0.1, "k6's schedule is paced");
+    }
+
+    #[test]
+    fn ramping_gamma_segments_cover_the_schedule_once() {
+        let stages = [stage(2000, 30), stage(2000, 5)];
+        assert_segments_cover_once("0,1/3,2/3,1", 6, |t| {
+            ramping_gamma_arrival_times(0, ms(1000), &stages, 0.3, 4, t).collect()
+        });
+    }
+
+    #[test]
+    fn arrival_specs_parse_and_print_back() {
+        assert_eq!(Arrivals::parse("constant", "s"), Ok(Arrivals::Ticker));
+        for spec in ["poisson", "gamma:0.3"] {
+            assert_eq!(Arrivals::parse(spec, "s").unwrap().spec(), spec);
+        }
+        assert_eq!(
+            Arrivals::parse("poisson", "a"),
+            Arrivals::parse("poisson", "a")
+        );
+        assert_ne!(
+            Arrivals::parse("poisson", "a"),
+            Arrivals::parse("poisson", "b")
+        );
+        for bad in ["gamma", "gamma:0", "gamma:-1", "gamma:x", "bursty"] {
+            let e = Arrivals::parse(bad, "s").unwrap_err();
+            assert!(e.starts_with(&format!("'{bad}' is not")), "{e}");
+        }
     }
 
     #[test]

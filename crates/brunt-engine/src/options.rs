@@ -110,6 +110,10 @@ pub struct ScenarioOptions {
     pub max_vus: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_rate: Option<i64>,
+    /// brunt's own, on arrival-rate scenarios: how starts are spaced, `constant` (k6's ticker),
+    /// `poisson` or `gamma:SHAPE` (bursts; k6 refuses the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<String>,
 }
 
 impl Options {

@@ -139,6 +139,9 @@ pub struct Scenario {
     pub exec_option: Option<String>,
     pub env: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Arrival-rate scenarios' `arrival` (brunt's own): how starts are spaced; None for k6's
+    /// ticker (or the plan's [`Plan::with_arrivals`]).
+    pub arrival: Option<Arrivals>,
 }
 
 /// The validated plan of a run, for this instance's execution segment.
@@ -426,6 +429,7 @@ impl Scenario {
             exec: self.exec_option.clone(),
             env: Some(self.env.clone()),
             tags: Some(self.tags.clone()),
+            arrival: self.arrival.map(|a| a.spec()),
             ..ScenarioOptions::default()
         };
         match &self.executor {
@@ -819,6 +823,37 @@ mod tests {
         ));
         assert_eq!(p.max_duration(), Duration::from_secs(90));
         assert_eq!(p.max_vus(), 9);
+    }
+
+    /// brunt's `arrival` on arrival-rate scenarios: parsed, kept for inspect, refused
+    /// elsewhere and with a value it does not know, naming the option.
+    #[test]
+    fn arrival_is_an_arrival_rate_option() {
+        let p = plan(
+            r#"{"scenarios": {"s": {"executor": "ramping-arrival-rate", "stages": [{"duration": "10s", "target": 5}], "preAllocatedVUs": 2, "arrival": "gamma:0.3"}}}"#,
+        )
+        .unwrap();
+        let s = &p.scenarios()[0];
+        assert_eq!(s.arrival, Some(Arrivals::parse("gamma:0.3", "s").unwrap()));
+        assert_eq!(s.to_options().arrival.as_deref(), Some("gamma:0.3"));
+        let e = plan(
+            r#"{"scenarios": {
+                "a": {"executor": "constant-vus", "duration": "10s", "arrival": "poisson"},
+                "b": {"executor": "constant-arrival-rate", "rate": 5, "duration": "10s", "preAllocatedVUs": 2, "arrival": "bursty"}
+            }}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scenarios.a.arrival: not an option of the constant-vus executor"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "scenarios.b.arrival: 'bursty' is not 'constant', 'poisson' or 'gamma:SHAPE'"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -333,6 +333,40 @@ fn ramping_arrival_rate_runs_the_area_under_the_curve() {
     assert_eq!(count(&o, builtin::ITERATIONS), 199.0);
 }
 
+/// A scenario's `arrival: 'gamma:0.3'` reaches its executor: the run starts exactly the
+/// iterations of the seeded gamma schedule (not k6's 199 of the same curve).
+#[test]
+fn arrival_option_spaces_the_starts() {
+    use brunt_engine::arrival::{ramping_gamma_arrival_times, Arrivals};
+    use brunt_engine::steps::StageSpec;
+    let (f, _) = factory(1, Behaviour::Sleep);
+    let o = go(
+        r#"{"scenarios": {"r": {"executor": "ramping-arrival-rate", "startRate": 0, "stages": [{"duration": "1s", "target": 200}, {"duration": "500ms", "target": 200}], "preAllocatedVUs": 50, "arrival": "gamma:0.3"}}}"#,
+        f,
+        1,
+    );
+    let Ok(Arrivals::Gamma { burstiness, seed }) = Arrivals::parse("gamma:0.3", "r") else {
+        panic!("gamma:0.3 is a gamma process");
+    };
+    let stages = [
+        StageSpec {
+            duration: Duration::from_secs(1),
+            target: 200,
+        },
+        StageSpec {
+            duration: Duration::from_millis(500),
+            target: 200,
+        },
+    ];
+    let full = brunt_engine::ExecutionTuple::full();
+    let want =
+        ramping_gamma_arrival_times(0, Duration::from_secs(1), &stages, burstiness, seed, &full)
+            .count() as f64;
+    assert_ne!(want, 199.0, "a gamma schedule, not the ticker's");
+    let started = count(&o, builtin::ITERATIONS) + count(&o, builtin::DROPPED_ITERATIONS);
+    assert_eq!(started, want);
+}
+
 #[test]
 fn graceful_stop_cancels_iterations_that_run_too_long() {
     let (f, _) = factory(3000, Behaviour::Sleep);

@@ -32,6 +32,8 @@ enum Command {
     Llm(Box<brunt_llm::LlmArgs>),
     /// Find the highest request rate a URL sustains within its SLO (steps up, then bisects)
     Capacity(Box<brunt_capacity::CapacityArgs>),
+    /// Read an access log into a workload model: routes, arrival curve, bursts, sessions
+    Model(Box<brunt_workload::ModelArgs>),
     /// Start the built-in httpbin-like test target
     Target(brunt_target::cli::TargetArgs),
     /// Start a built-in target on a free loopback port, attack it briefly and print the summary
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Quick(args) => brunt_quick::run(*args),
         Command::Llm(args) => brunt_llm::run(*args),
         Command::Capacity(args) => brunt_capacity::run(*args),
+        Command::Model(args) => brunt_workload::run(*args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
         Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),

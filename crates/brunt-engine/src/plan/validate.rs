@@ -5,6 +5,7 @@ use super::{
     Executor, Scenario, DEFAULT_GRACEFUL_RAMP_DOWN, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION,
     DEFAULT_TIME_UNIT, EXECUTORS, MAX_CONCURRENT_VUS, MAX_TEST_DURATION, MIN_DURATION,
 };
+use crate::arrival::Arrivals;
 use crate::duration::format_duration;
 use crate::options::{ScenarioOptions, Stage};
 use crate::steps::StageSpec;
@@ -41,13 +42,21 @@ fn own_keys(executor: &str) -> &'static [&'static str] {
         "shared-iterations" | "per-vu-iterations" => &["vus", "iterations", "maxDuration"],
         "constant-vus" => &["vus", "duration"],
         "ramping-vus" => &["startVUs", "stages", "gracefulRampDown"],
-        "constant-arrival-rate" => &["rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"],
+        "constant-arrival-rate" => &[
+            "rate",
+            "timeUnit",
+            "duration",
+            "preAllocatedVUs",
+            "maxVUs",
+            "arrival",
+        ],
         "ramping-arrival-rate" => &[
             "startRate",
             "timeUnit",
             "stages",
             "preAllocatedVUs",
             "maxVUs",
+            "arrival",
         ],
         _ => &[],
     }
@@ -72,6 +81,7 @@ fn set_keys(c: &ScenarioOptions) -> Vec<&'static str> {
     add(c.pre_allocated_vus.is_some(), "preAllocatedVUs");
     add(c.max_vus.is_some(), "maxVUs");
     add(c.start_rate.is_some(), "startRate");
+    add(c.arrival.is_some(), "arrival");
     keys
 }
 
@@ -240,6 +250,14 @@ pub(super) fn build_scenario(
         exec_option: c.exec.clone(),
         env: c.env.clone().unwrap_or_default(),
         tags: c.tags.clone().unwrap_or_default(),
+        arrival: match c.arrival.as_deref().map(|a| Arrivals::parse(a, name)) {
+            Some(Err(e)) => {
+                ctx.err("arrival", e);
+                return None;
+            }
+            Some(Ok(a)) => Some(a),
+            None => None,
+        },
     };
     // Absurd values must be errors here, not overflows or endless schedules later.
     let end = scenario

@@ -7,7 +7,8 @@
 use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
 use crate::arrival::{
-    constant_arrival_times, gamma_arrival_times, ramping_arrival_times, Arrivals,
+    constant_arrival_times, gamma_arrival_times, ramping_arrival_times,
+    ramping_gamma_arrival_times, Arrivals,
 };
 use crate::plan::{Executor, Plan, Scenario};
 use crate::vu::VuFactory;
@@ -27,10 +28,13 @@ pub(super) fn arrival_workers(pre_allocated: u64, workers: usize) -> usize {
 /// instance's iterations (striped by k6's tuple re-cut by `maxVUs`, spaced as the plan's
 /// [`Arrivals`] say); None for other executors or when this instance has no VUs for it.
 fn arrival_schedule(
-    executor: &Executor,
+    spec: &Scenario,
     plan: &Plan,
 ) -> Option<(u64, Box<dyn Iterator<Item = Duration>>)> {
     let tuple = plan.tuple();
+    let executor = &spec.executor;
+    // The scenario's own `arrival` first, then the plan's (constant-arrival-rate only).
+    let arrivals = spec.arrival;
     let times: Box<dyn Iterator<Item = Duration>> = match executor {
         Executor::ConstantArrivalRate {
             rate,
@@ -40,7 +44,7 @@ fn arrival_schedule(
             ..
         } => {
             let recut = tuple.for_value(*max_vus)?;
-            match plan.arrivals() {
+            match arrivals.unwrap_or(plan.arrivals()) {
                 Arrivals::Ticker => {
                     Box::new(constant_arrival_times(*rate, *time_unit, *duration, &recut))
                 }
@@ -57,12 +61,22 @@ fn arrival_schedule(
             ..
         } => {
             let recut = tuple.for_value(*max_vus)?;
-            Box::new(ramping_arrival_times(
-                *start_rate,
-                *time_unit,
-                stages,
-                &recut,
-            ))
+            match arrivals.unwrap_or_default() {
+                Arrivals::Ticker => Box::new(ramping_arrival_times(
+                    *start_rate,
+                    *time_unit,
+                    stages,
+                    &recut,
+                )),
+                Arrivals::Gamma { burstiness, seed } => Box::new(ramping_gamma_arrival_times(
+                    *start_rate,
+                    *time_unit,
+                    stages,
+                    burstiness,
+                    seed,
+                    &recut,
+                )),
+            }
         }
         _ => return None,
     };
@@ -99,7 +113,7 @@ impl<F: VuFactory> Worker<F> {
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
         let spec = self.spec(si).clone();
-        let Some((pre, times)) = arrival_schedule(&spec.executor, &self.shared.plan) else {
+        let Some((pre, times)) = arrival_schedule(&spec, &self.shared.plan) else {
             return;
         };
         let workers = arrival_workers(pre, self.shared.workers);

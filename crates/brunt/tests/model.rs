@@ -1,0 +1,221 @@
+//! `brunt model`: the printed model, `--out`'s JSON, and how bad input fails (exit 1, the
+//! file and the reason on stderr).
+
+mod common;
+
+use brunt_workload::synth::{Starts, Synth, Written};
+use common::{brunt, brunt_cmd, fails_with, k6, output_within, stderr, target_process};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn shop_log(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("access.log");
+    let mut synth = Synth::flat(
+        &[
+            ("GET", "/api/products/{id}", 0.7),
+            ("POST", "/api/cart", 0.3),
+        ],
+        5.0,
+        3,
+        Starts::Poisson,
+    );
+    synth.next = vec![vec![0.5, 0.2], vec![0.3, 0.0]];
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    synth.write(&mut f, Written::Combined).unwrap();
+    f.flush().unwrap();
+    path
+}
+
+#[test]
+fn prints_the_model_and_writes_it_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = shop_log(dir.path());
+    let json = dir.path().join("model.json");
+    let out = brunt(&[
+        "model",
+        log.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "(combined)",
+        "GET /api/products/{id}",
+        "POST /api/cart",
+        "index of dispersion",
+        "Poisson-like",
+        "peak-to-mean",
+        "sessions ",
+        "START -> GET /api/products/{id}",
+    ] {
+        assert!(text.contains(needle), "lacks '{needle}':\n{text}");
+    }
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(model["kind"], "brunt-workload-model");
+    assert_eq!(model["routes"][0]["path"], "/api/products/{id}");
+    // 3 minutes of session starts; the last sessions may run into a 4th.
+    let minutes = model["arrival"]["per_minute"].as_array().unwrap().len();
+    assert!((3..=4).contains(&minutes), "{minutes} minutes");
+}
+
+#[test]
+fn bad_input_fails_with_the_file_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    fails_with(
+        &["model", empty.to_str().unwrap()],
+        1,
+        "empty.log: the log is empty",
+    );
+    fails_with(
+        &["model", "/nonexistent/access.log"],
+        1,
+        "cannot open /nonexistent/access.log",
+    );
+    let junk = dir.path().join("junk.log");
+    std::fs::write(&junk, "GET / 200\n").unwrap();
+    fails_with(
+        &["model", junk.to_str().unwrap()],
+        1,
+        "cannot tell the format",
+    );
+    let log = shop_log(dir.path());
+    let log = log.to_str().unwrap();
+    fails_with(&["model", log, "--field", "when=ts"], 1, "no field 'when'");
+    fails_with(&["model", log, "--route", "api"], 1, "--route 'api'");
+    fails_with(
+        &["model", log, "--session-key", "cookie"],
+        1,
+        "--session-key 'cookie'",
+    );
+    fails_with(
+        &["model", log, "--session-gap", "soon"],
+        1,
+        "--session-gap 'soon'",
+    );
+    fails_with(&["model", log, "--format", "iis"], 2, "invalid value 'iis'");
+}
+
+/// A script written from a model runs unchanged under k6 (checked by `k6 inspect` and a
+/// 2-iteration `k6 run` when k6 is installed) and, under brunt against `brunt target`,
+/// requests each route at its logged share within 2 percentage points (about 10,000 requests
+/// in 20 s: the log's 20 minutes compressed 60 times, at 30x its session rate, no think time).
+#[test]
+fn a_generated_script_reproduces_the_route_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("shop.log");
+    let mut synth = Synth::shop("/anything", 4.0, 20);
+    // Slow logged answers: the thresholds seeded from them hold on a busy machine.
+    synth.latency_mean_ms = 1000.0;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    synth.write(&mut f, Written::Combined).unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let script = dir.path().join("load.js");
+    let json = dir.path().join("model.json");
+    let out = brunt(&[
+        "model",
+        log.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        json.to_str().unwrap(),
+        "--script",
+        script.to_str().unwrap(),
+        "--compress",
+        "20m:20s",
+        "--scale",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&script).unwrap();
+    for needle in [
+        "executor: 'ramping-arrival-rate'",
+        "const NEXT = [",
+        "http_req_failed: ['rate<",
+        "s in all",
+    ] {
+        assert!(
+            text.contains(needle),
+            "the script lacks '{needle}':\n{text}"
+        );
+    }
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    if let Some(k6) = k6() {
+        let inspect = Command::new(&k6)
+            .args(["inspect"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(
+            inspect.status.code(),
+            Some(0),
+            "k6 inspect: {}",
+            stderr(&inspect)
+        );
+        let run = Command::new(&k6)
+            .args(["run", "--quiet", "--vus", "1", "--iterations", "2", "-e"])
+            .arg(format!("BASE_URL={base}"))
+            .args(["-e", "THINK_SCALE=0"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "k6 run: {}", stderr(&run));
+    } else {
+        eprintln!("k6 is not on PATH: the script is not checked by k6");
+    }
+    let samples = dir.path().join("samples.json");
+    let child = brunt_cmd()
+        .args(["run", "--quiet", "-e"])
+        .arg(format!("BASE_URL={base}"))
+        .args(["-e", "THINK_SCALE=0", "--out"])
+        .arg(format!("json={}", samples.display()))
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = output_within(child, Duration::from_secs(120));
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(run.status.code(), Some(0), "brunt run: {}", stderr(&run));
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    for line in std::fs::read_to_string(&samples).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "Point" && v["metric"] == "http_reqs" {
+            let name = v["data"]["tags"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            *by_name.entry(name).or_default() += 1;
+        }
+    }
+    let total: u64 = by_name.values().sum();
+    // The curve's volume: the log's requests at 30x the rate in a 60th of the time, within 10%
+    // (sessions are random: their number and lengths vary by a few percent).
+    let want = model["requests"].as_f64().unwrap() * 30.0 / 60.0;
+    assert!(
+        (total as f64 - want).abs() <= want * 0.1,
+        "{total} requests, the curve's volume is {want:.0}: {by_name:?}"
+    );
+    for route in model["routes"].as_array().unwrap() {
+        let name = format!(
+            "{} {}",
+            route["method"].as_str().unwrap(),
+            route["path"].as_str().unwrap()
+        );
+        let want = route["share"].as_f64().unwrap();
+        let got = by_name.get(&name).copied().unwrap_or(0) as f64 / total as f64;
+        eprintln!("{name}: {got:.4} of {total} requests, {want:.4} in the log");
+        assert!(
+            (got - want).abs() <= 0.02,
+            "{name}: {got:.4} of the script's {total} requests, {want:.4} in the log"
+        );
+    }
+}
