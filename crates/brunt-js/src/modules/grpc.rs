@@ -662,13 +662,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             // No later than the VU's next timer, so that timers run on time between events.
             let until = s.host.timers.borrow().next_due();
             let GrpcReply::Event(first) = grpc_op(&ctx, &s.host, GrpcOp::Next(s.rx.clone(), until))
-                .map_err(|e| {
+                .inspect_err(|_| {
+                    // Cancelled: the calls and streams of the interrupted iteration go.
                     for (_, p) in s.pending.borrow_mut().drain() {
                         if let Pending::Invoke(_, task) = p {
                             task.abort();
                         }
                     }
-                    e
                 })?
             else {
                 return Err(throw(&ctx, "the gRPC driver answered another request"));
