@@ -53,12 +53,14 @@ async fn dial(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> 
     socket.connect(addr).await
 }
 
-/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`.
+/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`; TLS offers
+/// HTTP/2 by ALPN when the client may speak it or `h2` asks for it.
 pub(crate) async fn connect(
     origin: &Origin,
     config: &ClientConfig,
     resolver: &Resolver,
     stamps: &mut Stamps,
+    h2: bool,
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
@@ -105,7 +107,7 @@ pub(crate) async fn connect(
             h2: config.http_version == HttpVersion::Http2,
         });
     }
-    let offer_h2 = config.http_version != HttpVersion::Http1;
+    let offer_h2 = h2 || config.http_version != HttpVersion::Http1;
     let connector = TlsConnector::from(tls::client_config(config.insecure_skip_verify, offer_h2));
     let server_name = match &origin.host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),

@@ -116,6 +116,12 @@ impl Io for HttpIo {
                     IoReply::Ws(Box::new(alongside(&mut self.started, f).await))
                 })
             }
+            IoRequest::Grpc(op) => {
+                return Box::pin(async move {
+                    let f = crate::modules::grpc::perform(&self.client, op);
+                    IoReply::Grpc(Box::new(alongside(&mut self.started, f).await))
+                })
+            }
             IoRequest::Http(ops) => ops,
         };
         // One request and no async ones running, the common case: a future sized for that alone

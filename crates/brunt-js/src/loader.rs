@@ -31,6 +31,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/secrets", include_str!("js/secrets.js")),
     ("k6/experimental/streams", include_str!("js/streams.js")),
     ("k6/ws", include_str!("js/ws.js")),
+    ("k6/net/grpc", include_str!("js/grpc.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),
     // The xk6-sse extension's API, built in; and LLM requests measured per token.

@@ -64,7 +64,12 @@ pub(crate) struct Shared {
     pub interrupt: RunControl,
     /// `--secret-source`: what `k6/secrets` reads.
     pub secrets: SecretSources,
+    /// `k6/net/grpc`'s loaded protos, parsed once per run whatever the number of VUs.
+    grpc_protos: Mutex<HashMap<String, GrpcProtos>>,
 }
+
+/// What one `client.load()` (or `loadProtoset()`) gave, or its error.
+type GrpcProtos = Result<(brunt_grpc::Protos, Vec<brunt_grpc::MethodInfo>), String>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -111,6 +116,16 @@ impl Shared {
         let data: Arc<[u8]> = std::fs::read(path)?.into();
         lock(&self.files).insert(path.to_path_buf(), data.clone());
         Ok(data)
+    }
+
+    /// The protos loaded under `key`, loaded by `load` the first time.
+    pub(crate) fn grpc_protos(&self, key: &str, load: impl FnOnce() -> GrpcProtos) -> GrpcProtos {
+        if let Some(p) = lock(&self.grpc_protos).get(key) {
+            return p.clone();
+        }
+        let p = load();
+        lock(&self.grpc_protos).insert(key.to_string(), p.clone());
+        p
     }
 
     pub(crate) fn shared_array(&self, name: &str) -> Option<Arc<SharedArrayData>> {
@@ -218,6 +233,7 @@ impl Program {
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,
                 secrets: cfg.secrets,
+                grpc_protos: Mutex::default(),
             }),
         }))
     }

@@ -103,6 +103,8 @@ pub(crate) enum IoRequest {
     Stream(crate::modules::sse::StreamOp),
     /// The VU's WebSocket (`k6/ws`).
     Ws(crate::modules::ws::WsOp),
+    /// The VU's gRPC clients (`k6/net/grpc`).
+    Grpc(crate::modules::grpc::GrpcOp),
 }
 
 /// The result of an [`IoRequest`].
@@ -118,6 +120,7 @@ pub(crate) enum IoReply {
     /// Boxed: a stream's head or response is large, and every wait moves an `IoReply`.
     Stream(Box<crate::modules::sse::StreamReply>),
     Ws(Box<crate::modules::ws::WsReply>),
+    Grpc(Box<crate::modules::grpc::GrpcReply>),
 }
 
 /// Performs a VU's I/O on the worker's async runtime.
@@ -333,7 +336,10 @@ mod tests {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
                     IoRequest::Yield => tokio::task::yield_now().await,
-                    IoRequest::Http(_) | IoRequest::Stream(_) | IoRequest::Ws(_) => {
+                    IoRequest::Http(_)
+                    | IoRequest::Stream(_)
+                    | IoRequest::Ws(_)
+                    | IoRequest::Grpc(_) => {
                         unreachable!("no HTTP in this test")
                     }
                 }

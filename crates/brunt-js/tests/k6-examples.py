@@ -33,7 +33,7 @@ _spec.loader.exec_module(compare)
 # Path prefixes (relative to examples/) and why they are not run.
 SKIP = [
     ("browser/", "needs a browser"),
-    ("grpc_", "gRPC (k6/net/grpc), which brunt does not have"),
+    ("grpc_", "calls the Go example server of k6's repository (brunt target serves the same call kinds)"),
     ("websocket.js", "needs a remote WebSocket server (ws://echo.websocket.org)"),
     ("websockets/", "WebSocket (k6/experimental/websockets), which brunt does not have"),
     ("experimental/redis.js", "k6/experimental/redis, removed in k6 v2 (an extension now)"),

@@ -32,6 +32,7 @@
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
 //! | `/ws/echo` | a WebSocket (RFC 6455 over HTTP/1.1) that echoes text and binary messages |
 //! | `/metrics` | the server's request counters in the Prometheus text format |
+//! | `content-type: application/grpc` (HTTP/2) | the gRPC services of `grpc/hello.proto` (`hello.HelloService`: unary, server-, client- and bidirectional streaming; `hello.Probe/Echo`), with server reflection and health checking |
 //! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!
 //! With `--capacity N` at most N requests start per second and the rest queue (`/metrics`
@@ -43,6 +44,7 @@ mod auth;
 mod capacity;
 pub mod cli;
 mod echo;
+mod grpc;
 mod llm;
 mod metrics;
 mod orders;
@@ -54,5 +56,6 @@ mod stall;
 mod status;
 mod ws;
 
+pub use grpc::PROTO as GRPC_PROTO;
 pub use llm::{MockLlm, UsagePlacement};
 pub use server::{serve, spawn, spawn_with, Target};

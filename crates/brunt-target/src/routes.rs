@@ -50,6 +50,8 @@ pub(crate) struct State {
     llm: Mock,
     /// `--capacity`: at most this many requests per second start, the rest queue.
     capacity: Option<Capacity>,
+    /// The gRPC services (`grpc.rs`).
+    grpc: brunt_grpc::server::Server,
 }
 
 impl State {
@@ -60,6 +62,7 @@ impl State {
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
             llm: Mock::new(llm),
+            grpc: crate::grpc::server(),
         }
     }
 }
@@ -71,12 +74,16 @@ pub(crate) struct Received {
     pub(crate) peer: SocketAddr,
 }
 
-/// Answers one request. Never fails: bad input becomes a 4xx with a JSON `error`.
+/// An HTTP answer, or a gRPC one.
+pub(crate) type Answer = http_body_util::Either<AnswerBody, brunt_grpc::server::Body>;
+
+/// Answers one request. Never fails: bad input becomes a 4xx with a JSON `error`, or a gRPC
+/// status for gRPC requests.
 pub(crate) async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
     peer: SocketAddr,
-) -> Result<http::Response<AnswerBody>, Infallible> {
+) -> Result<http::Response<Answer>, Infallible> {
     let _in_flight = state.counters.start();
     wait_out_stall(&state.stall).await;
     // /metrics stays out of the queue: a monitor scraping it must see the overload, not join it.
@@ -90,8 +97,26 @@ pub(crate) async fn handle(
             tokio::time::sleep(wait).await;
         }
     }
+    if crate::grpc::is_grpc(&req) {
+        return Ok(state
+            .grpc
+            .handle(req)
+            .await
+            .map(http_body_util::Either::Right));
+    }
+    Ok(answer(req, &state, peer)
+        .await
+        .map(http_body_util::Either::Left))
+}
+
+/// The HTTP routes' answer.
+async fn answer(
+    req: Request<Incoming>,
+    state: &State,
+    peer: SocketAddr,
+) -> http::Response<AnswerBody> {
     if req.uri().path() == "/ws/echo" {
-        return Ok(crate::ws::echo(req).map(http_body_util::Either::Left));
+        return crate::ws::echo(req).map(http_body_util::Either::Left);
     }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {
@@ -100,28 +125,28 @@ pub(crate) async fn handle(
         match Limited::new(body, MAX_REQUEST_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Ok(response::error(
+                return response::error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("request body over {MAX_REQUEST_BODY} bytes"),
                 )
-                .map(http_body_util::Either::Left))
+                .map(http_body_util::Either::Left);
             }
             Err(e) => {
-                return Ok(response::error(
+                return response::error(
                     StatusCode::BAD_REQUEST,
                     format!("reading the request body: {e}"),
                 )
-                .map(http_body_util::Either::Left))
+                .map(http_body_util::Either::Left);
             }
         }
     };
     let req = Received { parts, body, peer };
     if req.parts.uri.path().starts_with("/v1/") {
         if let Some(answer) = llm::handle(&req, &state.llm).await {
-            return Ok(answer);
+            return answer;
         }
     }
-    Ok(route(&req, &state).await.map(http_body_util::Either::Left))
+    route(&req, state).await.map(http_body_util::Either::Left)
 }
 
 async fn route(req: &Received, state: &State) -> Reply {

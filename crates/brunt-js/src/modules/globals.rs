@@ -41,7 +41,7 @@ fn install_open<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> 
                     "open() can only be called in the init context (the script's top level)",
                 ));
             }
-            let resolved = resolve_open(&ctx, &h, &path);
+            let resolved = resolve_path(&ctx, &h, &path);
             let data = h.shared.file(&resolved).map_err(|e| {
                 throw(
                     &ctx,
@@ -58,8 +58,9 @@ fn install_open<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host>) -> 
     Ok(())
 }
 
-/// `open()` paths are relative to the module that calls it (k6's rule), else to the main script.
-fn resolve_open(ctx: &Ctx<'_>, host: &Host, path: &str) -> std::path::PathBuf {
+/// `open()` paths (and `k6/net/grpc`'s) are relative to the module that calls it (k6's rule),
+/// else to the main script.
+pub(crate) fn resolve_path(ctx: &Ctx<'_>, host: &Host, path: &str) -> std::path::PathBuf {
     let p = Path::new(path.strip_prefix("file://").unwrap_or(path));
     if p.is_absolute() {
         return p.to_path_buf();

@@ -9,6 +9,7 @@ pub(crate) mod encoding;
 pub(crate) mod execution;
 pub(crate) mod fs;
 pub(crate) mod globals;
+pub(crate) mod grpc;
 pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
@@ -68,6 +69,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "sse" => sse::install(&ctx, &native, &h)?,
                 "llm" => llm::install(&ctx, &native, &h)?,
                 "ws" => ws::install(&ctx, &native, &h, http())?,
+                "grpc" => grpc::install(&ctx, &native, &h)?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)

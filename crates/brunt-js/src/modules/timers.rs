@@ -30,6 +30,11 @@ impl Timers {
     pub(crate) fn clear(&mut self) {
         self.pending.clear();
     }
+
+    /// When the earliest timer is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.pending.iter().map(|t| t.due).min()
+    }
 }
 
 fn add<'js>(

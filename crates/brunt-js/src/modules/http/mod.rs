@@ -171,7 +171,7 @@ fn with_str<R>(ctx: &Ctx<'_>, s: &rquickjs::String<'_>, f: impl FnOnce(&[u8]) ->
 }
 
 /// Whether the runtime has promise jobs queued (other than the one running).
-fn jobs_pending(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn jobs_pending(ctx: &Ctx<'_>) -> bool {
     // SAFETY: the context is live; JS_IsJobPending only reads the runtime's job list.
     unsafe { qjs::JS_IsJobPending(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) }
 }
@@ -517,9 +517,8 @@ fn execute_one(
                 Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
-                return Err(cancelled(ctx))
-            }
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+            | Err(_) => return Err(cancelled(ctx)),
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
@@ -576,9 +575,8 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
-                return Err(cancelled(ctx))
-            }
+            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+            | Err(_) => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
@@ -908,7 +906,8 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_)) | Err(_) => {
+                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+                | Err(_) => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }
