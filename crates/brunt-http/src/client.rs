@@ -80,6 +80,11 @@ impl Client {
         &self.config
     }
 
+    /// The client's name cache (k6's `dns` option), which its tunnels share.
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
     /// Sends a request, following redirects, and returns the final response. Never fails: a
     /// network error, a timeout or a bad redirect is a response with status 0 and k6's error.
     pub async fn send(&self, req: &Request) -> Response {
@@ -284,7 +289,7 @@ impl Client {
 
     /// Opens a new connection and starts HTTP on it.
     async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
-        let c = connect(origin, &self.config, &self.resolver, stamps).await?;
+        let c = connect(origin, &self.config, &self.resolver, stamps, false).await?;
         let info = ConnInfo {
             stats: c.stats,
             remote: c.remote,

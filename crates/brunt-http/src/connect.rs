@@ -53,12 +53,14 @@ async fn dial(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> 
     socket.connect(addr).await
 }
 
-/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`.
+/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`. `http1`
+/// keeps it to HTTP/1.1 whatever the client's HTTP version (a WebSocket's upgrade needs it).
 pub(crate) async fn connect(
     origin: &Origin,
     config: &ClientConfig,
     resolver: &Resolver,
     stamps: &mut Stamps,
+    http1: bool,
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
@@ -102,10 +104,10 @@ pub(crate) async fn connect(
             stats,
             remote,
             tls_version: None,
-            h2: config.http_version == HttpVersion::Http2,
+            h2: !http1 && config.http_version == HttpVersion::Http2,
         });
     }
-    let offer_h2 = config.http_version != HttpVersion::Http1;
+    let offer_h2 = !http1 && config.http_version != HttpVersion::Http1;
     let connector = TlsConnector::from(tls::client_config(config.insecure_skip_verify, offer_h2));
     let server_name = match &origin.host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),

@@ -25,6 +25,7 @@ mod response;
 mod sse;
 mod stream;
 mod tls;
+mod tunnel;
 
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
@@ -38,9 +39,4 @@ pub use request::Request;
 pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
-
-/// The run's TLS settings for other protocols over the same roots (k6/ws's `wss://`): HTTP/1.1
-/// by ALPN, certificates checked unless `insecure` (k6's `insecureSkipTLSVerify`).
-pub fn tls_client_config(insecure: bool) -> std::sync::Arc<rustls::ClientConfig> {
-    tls::client_config(insecure, false)
-}
+pub use tunnel::{ByteCounter, Tunnel};

@@ -103,6 +103,9 @@ pub(crate) enum IoRequest {
     Stream(crate::modules::sse::StreamOp),
     /// The VU's WebSocket (`k6/ws`).
     Ws(crate::modules::ws::WsOp),
+    /// Wait for an event of the VU's `k6/websockets` sockets, or until the instant (a timer of
+    /// the script is due).
+    Sockets(Option<std::time::Instant>),
 }
 
 /// The result of an [`IoRequest`].
@@ -216,9 +219,23 @@ impl<I: Io> JsVu<I> {
         }
     }
 
-    /// Runs `call` to completion, performing its I/O as it asks. Dropping the future mid-call is
-    /// safe: the next call (or dropping the VU) cancels the unfinished one first.
+    /// Runs `call` to completion, performing its I/O as it asks. Dropping the future mid-call
+    /// (the scenario's end, a timeout) cancels the call there and then: its JavaScript unwinds
+    /// and the call's end runs (the sockets it left open are closed and their last samples
+    /// recorded) while the run still collects samples.
     pub(crate) async fn call(&mut self, call: Call) -> CallOutcome {
+        /// Finishes an unfinished call when the future is dropped.
+        struct CancelOnDrop<'a, I: Io>(&'a mut JsVu<I>);
+        impl<I: Io> Drop for CancelOnDrop<'_, I> {
+            fn drop(&mut self) {
+                self.0.finish_cancelled();
+            }
+        }
+        let vu = CancelOnDrop(self);
+        vu.0.run(call).await
+    }
+
+    async fn run(&mut self, call: Call) -> CallOutcome {
         self.finish_cancelled();
         let Some(co) = self.co.as_mut() else {
             return CallOutcome::Cancelled;
@@ -333,7 +350,10 @@ mod tests {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
                     IoRequest::Yield => tokio::task::yield_now().await,
-                    IoRequest::Http(_) | IoRequest::Stream(_) | IoRequest::Ws(_) => {
+                    IoRequest::Http(_)
+                    | IoRequest::Stream(_)
+                    | IoRequest::Ws(_)
+                    | IoRequest::Sockets(_) => {
                         unreachable!("no HTTP in this test")
                     }
                 }

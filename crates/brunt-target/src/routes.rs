@@ -50,6 +50,8 @@ pub(crate) struct State {
     llm: Mock,
     /// `--capacity`: at most this many requests per second start, the rest queue.
     capacity: Option<Capacity>,
+    /// `/ws/chat`'s rooms.
+    chat: Arc<crate::ws::Rooms>,
 }
 
 impl State {
@@ -60,6 +62,7 @@ impl State {
             orders: Orders::new(ORDERS_KEPT, ORDER_BYTES_KEPT),
             counters: Counters::default(),
             llm: Mock::new(llm),
+            chat: Arc::default(),
         }
     }
 }
@@ -90,8 +93,13 @@ pub(crate) async fn handle(
             tokio::time::sleep(wait).await;
         }
     }
-    if req.uri().path() == "/ws/echo" {
-        return Ok(crate::ws::echo(req).map(http_body_util::Either::Left));
+    match req.uri().path() {
+        "/ws/echo" => return Ok(crate::ws::echo(req).map(http_body_util::Either::Left)),
+        "/ws/chat" => {
+            let rooms = state.chat.clone();
+            return Ok(crate::ws::chat(req, rooms).map(http_body_util::Either::Left));
+        }
+        _ => {}
     }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {

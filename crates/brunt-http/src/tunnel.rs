@@ -1,0 +1,114 @@
+//! A connection for a protocol that starts as an HTTP/1.1 upgrade (WebSocket): opened the way
+//! the client opens its HTTP connections (its DNS settings, blocked hostnames and IPs, source
+//! address and TLS settings, ALPN offering HTTP/1.1 only), with its wire bytes counted for
+//! `data_sent` and `data_received`. The caller speaks the protocol on it.
+
+use crate::client::Client;
+use crate::connect::{connect, Io};
+use crate::error::{ErrorCode, RequestError};
+use crate::metered::IoStats;
+use crate::request::Origin;
+use crate::response::Stamps;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use url::Url;
+
+/// An open connection (plain or TLS) for the caller's own protocol.
+pub struct Tunnel {
+    io: Io,
+    stats: Arc<IoStats>,
+    remote: SocketAddr,
+}
+
+/// The bytes a [`Tunnel`] has moved, readable while the tunnel is in use elsewhere.
+#[derive(Clone, Debug)]
+pub struct ByteCounter(Arc<IoStats>);
+
+impl ByteCounter {
+    /// Bytes (sent, received) on the wire since the last call.
+    pub fn take(&self) -> (u64, u64) {
+        self.0.take_bytes()
+    }
+}
+
+impl Tunnel {
+    /// The address the connection went to (k6's `ip` tag).
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// A handle on the connection's byte counts.
+    pub fn counter(&self) -> ByteCounter {
+        ByteCounter(self.stats.clone())
+    }
+}
+
+impl Client {
+    /// Opens a connection to `url`'s host: TLS for `https` and `wss`, plain TCP for `http`
+    /// and `ws`. Fails as a request would (k6's dial, DNS, TLS and blocklist errors).
+    pub async fn open_tunnel(&self, url: &Url) -> Result<Tunnel, RequestError> {
+        let https = match url.scheme() {
+            "ws" | "http" => false,
+            "wss" | "https" => true,
+            other => {
+                return Err(RequestError::new(
+                    ErrorCode::GENERIC,
+                    format!("unsupported protocol scheme \"{other}\""),
+                ))
+            }
+        };
+        let origin = Origin::of(url, https)?;
+        let mut stamps = Stamps::new(Instant::now());
+        let c = connect(&origin, self.config(), self.resolver(), &mut stamps, true).await?;
+        Ok(Tunnel {
+            io: c.io,
+            stats: c.stats,
+            remote: c.remote,
+        })
+    }
+}
+
+impl AsyncRead for Tunnel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tunnel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
