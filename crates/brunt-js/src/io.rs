@@ -62,8 +62,6 @@ pub(crate) struct HttpIo {
     started: Started,
     /// The VU's streamed response, read between its waits (`modules::sse`).
     stream: Option<crate::modules::sse::Live>,
-    /// The VU's open WebSocket, read between its waits (`modules::ws`).
-    ws: Option<crate::modules::ws::Live>,
 }
 
 impl HttpIo {
@@ -79,13 +77,28 @@ impl HttpIo {
             },
             client,
             stream: None,
-            ws: None,
         }
     }
 
     /// Closes the VU's connections (k6's `noVUConnectionReuse`, between iterations).
     pub(crate) fn close_connections(&self) {
         self.client.close_idle();
+    }
+}
+
+/// The `k6/ws` socket out of the VU's sockets for one wait; it goes back when the wait ends or
+/// is dropped.
+struct Blocking(Option<crate::modules::ws::Live>, Rc<RefCell<Sockets>>);
+
+impl Blocking {
+    fn take(sockets: &Rc<RefCell<Sockets>>) -> Self {
+        Blocking(sockets.borrow_mut().blocking.take(), sockets.clone())
+    }
+}
+
+impl Drop for Blocking {
+    fn drop(&mut self) {
+        self.1.borrow_mut().blocking = self.0.take();
     }
 }
 
@@ -132,9 +145,12 @@ impl Io for HttpIo {
             }
             IoRequest::Ws(op) => {
                 return Box::pin(async move {
-                    let f = crate::modules::ws::perform(&self.client, &mut self.ws, op);
+                    // The VU's `k6/ws` socket, kept with its sockets between waits and put back
+                    // even when the wait is dropped, so that the interrupted call's end closes it.
+                    let mut slot = Blocking::take(&self.started.sockets);
+                    let f = crate::modules::ws::perform(&self.client, &mut slot.0, op);
                     IoReply::Ws(Box::new(alongside(&mut self.started, f).await))
-                })
+                });
             }
             IoRequest::Sockets(until) => {
                 return Box::pin(async move {

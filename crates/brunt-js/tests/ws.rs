@@ -130,6 +130,9 @@ fn a_socket_left_open_is_interrupted_at_the_scenarios_end() {
     let (code, ex) = run_ws("stop.js", vec![format!("WS_URL=ws://127.0.0.1:{port}")]);
     assert_eq!(code, exit::OK, "{ex}");
     assert_eq!(ex["metrics"]["ws_sessions"]["count"], 1, "{ex}");
+    // The interrupted session's duration is recorded (a second in), as k6 records it.
+    let min = ex["metrics"]["ws_session_duration"]["min"].as_f64();
+    assert!(min > Some(500.0), "{ex}");
 }
 
 /// Runs `script` from tests/ws against the Python server (WS_URL, and BAD_URL for its

@@ -105,6 +105,10 @@ pub(crate) struct Sockets {
     meta: HashMap<u32, Meta>,
     /// The script's side, once the module is imported; cleared before the VU's runtime is freed.
     script: Option<Rc<Script>>,
+    /// `k6/ws`'s socket, kept here between the VU's waits (the driver takes it for each), and
+    /// its session: the end of a call closes what an interruption left open.
+    pub(crate) blocking: Option<super::ws::Live>,
+    pub(crate) blocking_session: Rc<RefCell<Option<super::ws::Session>>>,
 }
 
 /// What delivering events needs of the script's side.
@@ -152,6 +156,8 @@ impl Sockets {
     /// Forgets the JavaScript side (the VU's runtime is going away).
     pub(crate) fn clear(&mut self) {
         self.script = None;
+        self.blocking = None;
+        self.blocking_session.borrow_mut().take();
         self.events.clear();
         self.meta.clear();
         self.live.clear();
@@ -352,11 +358,15 @@ pub(crate) fn ms(d: Duration) -> f64 {
 }
 
 impl Metrics {
+    /// Registers the metrics (once per run; later calls find them).
     pub(crate) fn register(ctx: &Ctx<'_>, host: &Host) -> Result<Self> {
+        Self::ids(host).map_err(|e| throw(ctx, &e))
+    }
+
+    pub(crate) fn ids(host: &Host) -> std::result::Result<Self, String> {
         let reg = &host.shared.registry;
         let metric = |name: &str, t: MetricType, v: ValueType| {
-            reg.register(name, t, v)
-                .map_err(|e| throw(ctx, &e.to_string()))
+            reg.register(name, t, v).map_err(|e| e.to_string())
         };
         Ok(Metrics {
             sessions: metric("ws_sessions", MetricType::Counter, ValueType::Default)?,
@@ -400,11 +410,16 @@ pub(crate) fn record_bytes(host: &Host, bytes: &ByteCounter) {
 /// the VU is interrupted, and its last samples. Called after every call.
 pub(crate) fn end_call(host: &Host) {
     let mut s = host.websockets.borrow_mut();
+    let session = s.blocking_session.borrow_mut().take();
+    if session.is_some() {
+        let socket = s.blocking.take();
+        drop(s);
+        super::ws::end_interrupted(host, socket, session);
+        s = host.websockets.borrow_mut();
+    }
     if s.meta.is_empty() {
         return;
     }
-    let waker = std::task::Waker::noop();
-    let mut cx = Context::from_waker(waker);
     // Sockets whose close is over for the script finish draining in the VU's later waits.
     let (draining, left): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut s.live)
         .into_iter()
@@ -412,15 +427,7 @@ pub(crate) fn end_call(host: &Host) {
     s.live = draining;
     for sock in left {
         if let Conn::Open(mut ws, false) = sock.conn {
-            let frame = CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            };
-            let mut ws = Pin::new(&mut *ws);
-            if let Poll::Ready(Ok(())) = ws.as_mut().poll_ready(&mut cx) {
-                let _ = ws.as_mut().start_send(Message::Close(Some(frame)));
-                let _ = ws.as_mut().poll_flush(&mut cx);
-            }
+            close_now(&mut ws, CloseCode::Normal);
         }
     }
     s.events.clear();
@@ -843,5 +850,20 @@ fn event_id(e: &Event) -> u32 {
         | Event::Pong(id, ..)
         | Event::Sent(id, ..)
         | Event::Closed(id, ..) => *id,
+    }
+}
+
+/// Writes a close frame with `code` if the connection takes it at once (no wait: the socket is
+/// dropped next).
+pub(crate) fn close_now(ws: &mut WebSocketStream<Tunnel>, code: CloseCode) {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let frame = CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    let mut ws = Pin::new(ws);
+    if let Poll::Ready(Ok(())) = ws.as_mut().poll_ready(&mut cx) {
+        let _ = ws.as_mut().start_send(Message::Close(Some(frame)));
+        let _ = ws.as_mut().poll_flush(&mut cx);
     }
 }

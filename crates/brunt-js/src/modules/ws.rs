@@ -13,7 +13,6 @@ use brunt_http::{ByteCounter, Client, Tunnel};
 use brunt_metrics::SystemTag;
 use futures_util::{SinkExt, StreamExt};
 use rquickjs::{Ctx, Object, Result, Value};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -292,7 +291,7 @@ fn ws_op(ctx: &Ctx<'_>, host: &Host, op: WsOp) -> Result<WsReply> {
 }
 
 /// The open session of `ws.connect`: its tags, start and pings awaiting their pong.
-struct Session {
+pub(crate) struct Session {
     tags: Vec<(String, String)>,
     start: Instant,
     pings: HashMap<String, Instant>,
@@ -339,7 +338,7 @@ pub(crate) fn install<'js>(
     cookies: &Rc<super::http::State>,
 ) -> Result<()> {
     let m = Rc::new(Metrics::register(ctx, host)?);
-    let session: Rc<RefCell<Option<Session>>> = Rc::default();
+    let session = host.websockets.borrow().blocking_session.clone();
 
     let (h, m2, s, jars) = (host.clone(), m.clone(), session.clone(), cookies.clone());
     def(
@@ -569,4 +568,22 @@ pub(crate) fn install<'js>(
             Ok(())
         },
     )
+}
+
+/// Ends a `ws.connect` session that the end of its call interrupted (the scenario's end): its
+/// socket gets a going-away close frame if its connection takes it at once, as k6 closes it,
+/// and the session its last samples (no handler runs: the script is stopped).
+pub(crate) fn end_interrupted(host: &Host, socket: Option<Live>, session: Option<Session>) {
+    if let Some(mut sock) = socket {
+        super::websockets::close_now(&mut sock, CloseCode::Away);
+    }
+    let Some(sess) = session else {
+        return;
+    };
+    if let Ok(m) = Metrics::ids(host) {
+        host.emit(m.duration, ms(sess.start.elapsed()), &sess.tags);
+    }
+    if let Some(b) = &sess.bytes {
+        super::websockets::record_bytes(host, b);
+    }
 }
