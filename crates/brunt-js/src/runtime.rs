@@ -76,6 +76,9 @@ pub(crate) fn run_vu(
     let ns = match init {
         Ok(ns) => ns,
         Err(e) => {
+            // What the init context left in the VU's state holds values of the context.
+            host.timers.borrow_mut().clear();
+            host.websockets.borrow_mut().clear();
             drain_jobs(&ctx);
             host.suspend(Suspend::Ready(Err(e)));
             return;

@@ -198,3 +198,15 @@ fn oversized_messages_and_silent_servers_end_as_errors_not_hangs() {
     assert_eq!(all_checks_pass(&ex), 4, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
+
+#[test]
+fn an_init_error_after_importing_websockets_is_a_script_error_not_a_crash() {
+    let args = RunArgs {
+        script: dir().join("init_throws.js"),
+        quiet: true,
+        no_summary: true,
+        workers: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(run(args).expect("run completes"), exit::SCRIPT_EXCEPTION);
+}
