@@ -1,7 +1,7 @@
 //! The per-VU client: its own connections, requests exchanged on them, redirects followed.
 
 use crate::config::ClientConfig;
-use crate::connect::connect;
+use crate::connect::{connect, Alpn};
 use crate::dns::Resolver;
 use crate::error::{ErrorCode, RequestError};
 use crate::h1::H1Conn;
@@ -80,6 +80,7 @@ impl Client {
         &self.config
     }
 
+    /// The client's name cache (k6's `dns` option), which its tunnels share.
     pub(crate) fn resolver(&self) -> &Resolver {
         &self.resolver
     }
@@ -288,7 +289,7 @@ impl Client {
 
     /// Opens a new connection and starts HTTP on it.
     async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
-        let c = connect(origin, &self.config, &self.resolver, stamps, false).await?;
+        let c = connect(origin, &self.config, &self.resolver, stamps, Alpn::Client).await?;
         let info = ConnInfo {
             stats: c.stats,
             remote: c.remote,

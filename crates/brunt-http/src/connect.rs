@@ -53,14 +53,44 @@ async fn dial(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> 
     socket.connect(addr).await
 }
 
-/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`; TLS offers
-/// HTTP/2 by ALPN when the client may speak it or `h2` asks for it.
+/// What a connection offers by ALPN over TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// As the client's HTTP version says (its requests).
+    Client,
+    /// HTTP/1.1 only, whatever the client's version (a WebSocket's upgrade needs it).
+    Http1,
+    /// `h2` (gRPC).
+    Http2,
+}
+
+impl Alpn {
+    fn offers_h2(self, config: &ClientConfig) -> bool {
+        match self {
+            Alpn::Client => config.http_version != HttpVersion::Http1,
+            Alpn::Http1 => false,
+            Alpn::Http2 => true,
+        }
+    }
+
+    /// Whether a plain connection speaks HTTP/2 (prior knowledge).
+    fn speaks_h2(self, config: &ClientConfig) -> bool {
+        match self {
+            Alpn::Client => config.http_version == HttpVersion::Http2,
+            Alpn::Http1 => false,
+            Alpn::Http2 => true,
+        }
+    }
+}
+
+/// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`, offering by
+/// ALPN what `alpn` asks for.
 pub(crate) async fn connect(
     origin: &Origin,
     config: &ClientConfig,
     resolver: &Resolver,
     stamps: &mut Stamps,
-    h2: bool,
+    alpn: Alpn,
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
@@ -104,10 +134,10 @@ pub(crate) async fn connect(
             stats,
             remote,
             tls_version: None,
-            h2: config.http_version == HttpVersion::Http2,
+            h2: alpn.speaks_h2(config),
         });
     }
-    let offer_h2 = h2 || config.http_version != HttpVersion::Http1;
+    let offer_h2 = alpn.offers_h2(config);
     let connector = TlsConnector::from(tls::client_config(config.insecure_skip_verify, offer_h2));
     let server_name = match &origin.host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),

@@ -19,13 +19,13 @@ mod h2;
 mod local_ips;
 mod metered;
 mod rate;
-mod raw;
 mod record;
 mod request;
 mod response;
 mod sse;
 mod stream;
 mod tls;
+mod tunnel;
 
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
@@ -34,15 +34,9 @@ pub use dns::DnsConfig;
 pub use error::{ErrorCode, RequestError};
 pub use local_ips::LocalIps;
 pub use rate::RateLimiter;
-pub use raw::{ByteCounter, RawConnection};
 pub use record::{ExpectedStatuses, Recorder};
 pub use request::Request;
 pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
-
-/// The run's TLS settings for other protocols over the same roots (k6/ws's `wss://`): HTTP/1.1
-/// by ALPN, certificates checked unless `insecure` (k6's `insecureSkipTLSVerify`).
-pub fn tls_client_config(insecure: bool) -> std::sync::Arc<rustls::ClientConfig> {
-    tls::client_config(insecure, false)
-}
+pub use tunnel::{ByteCounter, Tunnel};

@@ -20,6 +20,29 @@ pub(crate) struct Origin {
     pub port: u16,
 }
 
+impl Origin {
+    /// Where `url` connects to (its host, and its port or its scheme's); `https` says whether
+    /// the connection speaks TLS.
+    pub(crate) fn of(url: &Url, https: bool) -> Result<Origin, RequestError> {
+        let invalid = |what: &str| {
+            RequestError::new(
+                ErrorCode::INVALID_URL,
+                format!("invalid URL \"{url}\": {what}"),
+            )
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => Host::Domain(d.into()),
+            Some(url::Host::Ipv4(ip)) => Host::Ip(ip.into()),
+            Some(url::Host::Ipv6(ip)) => Host::Ip(ip.into()),
+            _ => return Err(invalid("no host")),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| invalid("no port"))?;
+        Ok(Origin { https, host, port })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Host {
     Ip(IpAddr),
@@ -138,15 +161,7 @@ impl Request {
                 format!("invalid URL \"{url}\": {what}"),
             )
         };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => Host::Domain(d.into()),
-            Some(url::Host::Ipv4(ip)) => Host::Ip(ip.into()),
-            Some(url::Host::Ipv6(ip)) => Host::Ip(ip.into()),
-            _ => return Err(invalid("no host")),
-        };
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| invalid("no port"))?;
+        let origin = Origin::of(&url, https)?;
         let authority = &url[Position::BeforeHost..Position::BeforePath];
         let host_header = HeaderValue::from_str(authority).map_err(|_| invalid("bad host"))?;
         let path = &url[Position::BeforePath..Position::AfterQuery];
@@ -159,7 +174,7 @@ impl Request {
         Ok(Request {
             method,
             url_tag,
-            origin: Arc::new(Origin { https, host, port }),
+            origin: Arc::new(origin),
             path_uri,
             full_uri,
             host_header,

@@ -85,8 +85,12 @@ impl VuFactory for JsVuFactory {
             .as_ref()
             .map(|p| p.for_vu(init.id_in_instance));
         let client = Client::new(http).map_err(|e| VuError(e.message))?;
-        let js = JsVu::new(self.program.clone(), host.clone(), HttpIo::new(client))
-            .map_err(|e| VuError(e.to_string()))?;
+        let js = JsVu::new(
+            self.program.clone(),
+            host.clone(),
+            HttpIo::new(client, &host),
+        )
+        .map_err(|e| VuError(e.to_string()))?;
         Ok(ScriptVu {
             js,
             host,
@@ -238,7 +242,8 @@ pub(crate) fn handle_summary(
         .map_err(|e| ScriptError::plain(format!("cannot start a runtime: {e}")))?;
     let host = Rc::new(Host::new(program.shared.clone(), metrics, 0, 0));
     let client = Client::new(http).map_err(|e| ScriptError::plain(e.message))?;
-    let mut js = JsVu::new(program.clone(), host, HttpIo::new(client))?;
+    let io = HttpIo::new(client, &host);
+    let mut js = JsVu::new(program.clone(), host, io)?;
     let out = rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(120),
@@ -264,5 +269,6 @@ pub fn initialize(program: &Arc<Program>) -> Result<(), ScriptError> {
     )));
     let host = Rc::new(Host::new(program.shared.clone(), metrics, 0, 0));
     let client = Client::new(ClientConfig::default()).map_err(|e| ScriptError::plain(e.message))?;
-    JsVu::new(program.clone(), host, HttpIo::new(client)).map(drop)
+    let io = HttpIo::new(client, &host);
+    JsVu::new(program.clone(), host, io).map(drop)
 }

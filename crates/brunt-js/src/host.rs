@@ -126,6 +126,8 @@ pub(crate) struct Host {
     defined: RefCell<std::collections::HashSet<String>>,
     /// Pending `setTimeout`/`setInterval` callbacks.
     pub timers: RefCell<crate::modules::timers::Timers>,
+    /// The VU's `k6/websockets` sockets, shared with its I/O driver, which polls them.
+    pub websockets: Rc<RefCell<crate::modules::websockets::Sockets>>,
     /// The running call was cancelled: its JavaScript must stop (the interrupt handler throws).
     cancel: Cell<bool>,
     /// When the VU's JavaScript last started running without a wait; see [`Host::poll_interrupt`].
@@ -163,6 +165,7 @@ impl Host {
             base_tags: RefCell::new(None),
             defined: RefCell::default(),
             timers: RefCell::default(),
+            websockets: Rc::default(),
             cancel: Cell::new(false),
             slice_start: Cell::new(None),
             init_stop,

@@ -1,13 +1,16 @@
 //! The VU's I/O on the worker's event loop: HTTP through the VU's own brunt-http client
 //! (connections per VU, as in k6), sleeps on tokio's timer.
 //!
-//! Requests started by `http.asyncRequest` live here between waits: every wait of the VU (a
-//! sleep, a request, a batch) also polls them, so several of them, and the VU's other I/O,
-//! progress at once, as in k6's event loop.
+//! Requests started by `http.asyncRequest` and `k6/websockets` sockets live here between waits:
+//! every wait of the VU (a sleep, a request, a batch) also polls them, so several of them, and
+//! the VU's other I/O, progress at once, as in k6's event loop.
 
+use crate::host::Host;
 use crate::modules::http::{Completed, PendingRequest};
+use crate::modules::websockets::Sockets;
 use crate::vu::{Io, IoReply, IoRequest};
 use brunt_http::{Client, Request, Response};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -22,16 +25,26 @@ fn sending(client: &Rc<Client>, req: &Rc<Request>) -> ResponseFuture {
     Box::pin(async move { client.send(&req).await })
 }
 
-/// `http.asyncRequest` hops in flight, and those finished but not collected yet.
-#[derive(Default)]
+/// What progresses whatever the VU waits for: `http.asyncRequest` hops in flight (and those
+/// finished but not collected yet) and the VU's `k6/websockets` sockets.
 struct Started {
     running: Vec<(u64, Rc<Request>, ResponseFuture)>,
     finished: Vec<(u64, Rc<Request>, Response)>,
+    sockets: Rc<RefCell<Sockets>>,
+    client: Rc<Client>,
 }
 
 impl Started {
-    /// Polls every running request; moves the finished ones to `finished`.
+    /// Nothing to drive beside the VU's own wait.
+    fn idle(&self) -> bool {
+        self.running.is_empty() && self.sockets.borrow().idle()
+    }
+
+    /// Polls every running request, moving the finished ones to `finished`, and every socket.
     fn poll(&mut self, cx: &mut Context<'_>) {
+        if !self.sockets.borrow().idle() {
+            self.sockets.borrow_mut().poll(&self.client, cx);
+        }
         let mut i = 0;
         while i < self.running.len() {
             if let Poll::Ready(resp) = self.running[i].2.as_mut().poll(cx) {
@@ -49,23 +62,43 @@ pub(crate) struct HttpIo {
     started: Started,
     /// The VU's streamed response, read between its waits (`modules::sse`).
     stream: Option<crate::modules::sse::Live>,
-    /// The VU's open WebSocket, read between its waits (`modules::ws`).
-    ws: Option<crate::modules::ws::Live>,
 }
 
 impl HttpIo {
-    pub(crate) fn new(client: Client) -> Self {
+    /// The driver of `host`'s VU, whose sockets it polls.
+    pub(crate) fn new(client: Client, host: &Host) -> Self {
+        let client = Rc::new(client);
         HttpIo {
-            client: Rc::new(client),
-            started: Started::default(),
+            started: Started {
+                running: Vec::new(),
+                finished: Vec::new(),
+                sockets: host.websockets.clone(),
+                client: client.clone(),
+            },
+            client,
             stream: None,
-            ws: None,
         }
     }
 
     /// Closes the VU's connections (k6's `noVUConnectionReuse`, between iterations).
     pub(crate) fn close_connections(&self) {
         self.client.close_idle();
+    }
+}
+
+/// The `k6/ws` socket out of the VU's sockets for one wait; it goes back when the wait ends or
+/// is dropped.
+struct Blocking(Option<crate::modules::ws::Live>, Rc<RefCell<Sockets>>);
+
+impl Blocking {
+    fn take(sockets: &Rc<RefCell<Sockets>>) -> Self {
+        Blocking(sockets.borrow_mut().blocking.take(), sockets.clone())
+    }
+}
+
+impl Drop for Blocking {
+    fn drop(&mut self) {
+        self.1.borrow_mut().blocking = self.0.take();
     }
 }
 
@@ -84,7 +117,7 @@ impl Io for HttpIo {
         let ops = match req {
             // A sleeping VU holds its future for the whole sleep: box a sleep on its own, not in
             // a future sized for an HTTP exchange (several KB per VU in a test of thousands).
-            IoRequest::Sleep(d) if self.started.running.is_empty() => {
+            IoRequest::Sleep(d) if self.started.idle() => {
                 return Box::pin(async move {
                     tokio::time::sleep(d).await;
                     IoReply::Slept
@@ -112,8 +145,31 @@ impl Io for HttpIo {
             }
             IoRequest::Ws(op) => {
                 return Box::pin(async move {
-                    let f = crate::modules::ws::perform(&self.client, &mut self.ws, op);
+                    // The VU's `k6/ws` socket, kept with its sockets between waits and put back
+                    // even when the wait is dropped, so that the interrupted call's end closes it.
+                    let mut slot = Blocking::take(&self.started.sockets);
+                    let f = crate::modules::ws::perform(&self.client, &mut slot.0, op);
                     IoReply::Ws(Box::new(alongside(&mut self.started, f).await))
+                });
+            }
+            IoRequest::Sockets(until) => {
+                return Box::pin(async move {
+                    let started = &mut self.started;
+                    let event = poll_fn(|cx| {
+                        started.poll(cx);
+                        if started.sockets.borrow().ready() {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    });
+                    match until {
+                        Some(t) => {
+                            let _ = tokio::time::timeout_at(t.into(), event).await;
+                        }
+                        None => event.await,
+                    }
+                    IoReply::Slept
                 })
             }
             IoRequest::Grpc(op) => {
@@ -126,7 +182,7 @@ impl Io for HttpIo {
         };
         // One request and no async ones running, the common case: a future sized for that alone
         // (half the size of the general one below; a test of thousands of VUs holds one per VU).
-        if self.started.running.is_empty() {
+        if self.started.idle() {
             if let [PendingRequest::One(req)] = ops.as_slice() {
                 let (client, req) = (self.client.clone(), req.clone());
                 return Box::pin(async move {

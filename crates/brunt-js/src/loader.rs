@@ -32,6 +32,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("k6/experimental/streams", include_str!("js/streams.js")),
     ("k6/ws", include_str!("js/ws.js")),
     ("k6/net/grpc", include_str!("js/grpc.js")),
+    ("k6/websockets", include_str!("js/websockets.js")),
     // brunt's own: a client of the fault proxy (`brunt proxy`, or any Toxiproxy 2.x).
     ("brunt/chaos", include_str!("js/brunt/chaos.js")),
     // The xk6-sse extension's API, built in; and LLM requests measured per token.
@@ -59,6 +60,14 @@ const UNAVAILABLE: &[(&str, &str)] = &[
          (https://jslib.k6.io/http-instrumentation-tempo/) instead",
     ),
 ];
+
+/// Modules k6 deprecated in favour of another, which they are here: (name, new name, warning).
+const DEPRECATED: &[(&str, &str, &str)] = &[(
+    "k6/experimental/websockets",
+    "k6/websockets",
+    "k6/experimental/websockets is deprecated and will be removed in a future release. \
+     Please use k6/websockets instead.",
+)];
 
 /// Why `spec` cannot be imported, when it names a module brunt will not have or an extension.
 fn unavailable(spec: &str) -> Option<String> {
@@ -120,6 +129,12 @@ pub(crate) fn resolve(
     base: &str,
     spec: &str,
 ) -> std::result::Result<String, String> {
+    if let Some((_, name, warning)) = DEPRECATED.iter().find(|(old, _, _)| *old == spec) {
+        // Said once per process, as k6 says it.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| brunt_engine::log::warn(warning));
+        return Ok((*name).to_string());
+    }
     match resolve_name(base, spec)? {
         Named::Module(name) => Ok(name),
         Named::Remote(url) => {

@@ -76,6 +76,9 @@ pub(crate) fn run_vu(
     let ns = match init {
         Ok(ns) => ns,
         Err(e) => {
+            // What the init context left in the VU's state holds values of the context.
+            host.timers.borrow_mut().clear();
+            host.websockets.borrow_mut().clear();
             drain_jobs(&ctx);
             host.suspend(Suspend::Ready(Err(e)));
             return;
@@ -103,6 +106,7 @@ pub(crate) fn run_vu(
         next = host.suspend(Suspend::Finished(outcome));
     }
     host.timers.borrow_mut().clear();
+    host.websockets.borrow_mut().clear();
     drop(setup_data);
     drop(ns);
     drain_jobs(&ctx);
@@ -140,8 +144,7 @@ fn settle<'js, T: rquickjs::FromJs<'js>>(
     loop {
         match promise.state() {
             rquickjs::promise::PromiseState::Pending => {
-                if !ctx.execute_pending_job() && !crate::modules::timers::run_next_timer(ctx, host)?
-                {
+                if !ctx.execute_pending_job() && !crate::modules::timers::run_next(ctx, host)? {
                     return Err(ScriptError::plain(
                         "a promise never settled (nothing left to run)".into(),
                     ));
@@ -245,6 +248,7 @@ fn run_call<'js>(
         host.tags_changed();
     }
     host.timers.borrow_mut().clear();
+    crate::modules::websockets::end_call(host);
     match result {
         Ok(v) => CallOutcome::Done(v),
         Err(_) if host.cancelled() => CallOutcome::Cancelled,

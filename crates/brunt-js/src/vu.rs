@@ -105,6 +105,9 @@ pub(crate) enum IoRequest {
     Ws(crate::modules::ws::WsOp),
     /// The VU's gRPC clients (`k6/net/grpc`).
     Grpc(crate::modules::grpc::GrpcOp),
+    /// Wait for an event of the VU's `k6/websockets` sockets, or until the instant (a timer of
+    /// the script is due).
+    Sockets(Option<std::time::Instant>),
 }
 
 /// The result of an [`IoRequest`].
@@ -219,9 +222,23 @@ impl<I: Io> JsVu<I> {
         }
     }
 
-    /// Runs `call` to completion, performing its I/O as it asks. Dropping the future mid-call is
-    /// safe: the next call (or dropping the VU) cancels the unfinished one first.
+    /// Runs `call` to completion, performing its I/O as it asks. Dropping the future mid-call
+    /// (the scenario's end, a timeout) cancels the call there and then: its JavaScript unwinds
+    /// and the call's end runs (the sockets it left open are closed and their last samples
+    /// recorded) while the run still collects samples.
     pub(crate) async fn call(&mut self, call: Call) -> CallOutcome {
+        /// Finishes an unfinished call when the future is dropped.
+        struct CancelOnDrop<'a, I: Io>(&'a mut JsVu<I>);
+        impl<I: Io> Drop for CancelOnDrop<'_, I> {
+            fn drop(&mut self) {
+                self.0.finish_cancelled();
+            }
+        }
+        let vu = CancelOnDrop(self);
+        vu.0.run(call).await
+    }
+
+    async fn run(&mut self, call: Call) -> CallOutcome {
         self.finish_cancelled();
         let Some(co) = self.co.as_mut() else {
             return CallOutcome::Cancelled;
@@ -339,7 +356,8 @@ mod tests {
                     IoRequest::Http(_)
                     | IoRequest::Stream(_)
                     | IoRequest::Ws(_)
-                    | IoRequest::Grpc(_) => {
+                    | IoRequest::Grpc(_)
+                    | IoRequest::Sockets(_) => {
                         unreachable!("no HTTP in this test")
                     }
                 }

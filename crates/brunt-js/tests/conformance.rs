@@ -544,3 +544,20 @@ fn ws_echoes_through_the_targets_websocket() {
     assert_eq!(metric(&ex, "checks")["passes"], 7, "{ex}");
     assert!(thresholds_all_ok(&ex), "{ex}");
 }
+
+#[test]
+fn websockets_run_several_sockets_of_a_vu_against_the_targets_echo() {
+    let (code, ex) = run_script("websockets.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 11, "{ex}");
+    assert!(thresholds_all_ok(&ex), "{ex}");
+}
+
+#[test]
+fn the_targets_chat_broadcasts_to_every_client_of_the_room() {
+    let (code, ex) = run_script("ws_chat.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 1, "{ex}");
+    assert!(thresholds_all_ok(&ex), "{ex}");
+}

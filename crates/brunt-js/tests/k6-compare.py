@@ -22,10 +22,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SCRIPTS = os.path.join(HERE, "scripts")
-# Benchmark scripts loop forever at default options; they are not conformance cases. chaos.js
+# Benchmark scripts (endless loops, WebSocket loads) are not conformance cases. chaos.js
 # imports brunt's own brunt/chaos module, which k6 does not have. writable_streams.js uses
 # WritableStream, which k6 has from v2 (this compares against v1.1).
-SKIP = {"get_loop.js", "get_sleep.js", "chaos.js", "writable_streams.js"}
+SKIP = {"get_loop.js", "get_sleep.js", "ws_pingpong.js", "ws_idle.js", "chaos.js",
+        "writable_streams.js"}
 # brunt's own modules (brunt/chaos): k6 cannot import them.
 BRUNT_MODULES = {"chaos.js"}
 # Metrics brunt adds on purpose (see docs/architecture.md).

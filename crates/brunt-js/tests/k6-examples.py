@@ -5,7 +5,7 @@ results (from --summary-export). Each script runs from a temporary copy of the f
 every remote http(s) URL points at the target instead, once VU for one iteration (`-u 1 -i 1`,
 the same for both tools), so that no run needs the network or takes long.
 
-Scripts that need a browser, an extension, a protocol brunt lacks (gRPC, WebSocket) or a remote
+Scripts that need a browser, an extension, a protocol brunt lacks (gRPC), a remote WebSocket server or a remote
 site that cannot be replaced by the target (remote modules, TLS sites, output services) are
 skipped with the reason. Prints one line per script and exits 1 if any verdict differs.
 
@@ -35,7 +35,7 @@ SKIP = [
     ("browser/", "needs a browser"),
     ("grpc_", "calls the Go example server of k6's repository (brunt target serves the same call kinds)"),
     ("websocket.js", "needs a remote WebSocket server (ws://echo.websocket.org)"),
-    ("websockets/", "WebSocket (k6/experimental/websockets), which brunt does not have"),
+    ("websockets/", "needs a remote WebSocket server (wss://echo.websocket.org)"),
     ("experimental/redis.js", "k6/experimental/redis, removed in k6 v2 (an extension now)"),
     ("docker-compose/", "sends its metrics to services started with docker compose"),
     ("secrets/url-source.test.js", "the url secret source, which brunt does not have"),

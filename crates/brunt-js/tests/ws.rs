@@ -130,4 +130,83 @@ fn a_socket_left_open_is_interrupted_at_the_scenarios_end() {
     let (code, ex) = run_ws("stop.js", vec![format!("WS_URL=ws://127.0.0.1:{port}")]);
     assert_eq!(code, exit::OK, "{ex}");
     assert_eq!(ex["metrics"]["ws_sessions"]["count"], 1, "{ex}");
+    // The interrupted session's duration is recorded (a second in), as k6 records it.
+    let min = ex["metrics"]["ws_session_duration"]["min"].as_f64();
+    assert!(min > Some(500.0), "{ex}");
+}
+
+/// Runs `script` from tests/ws against the Python server (WS_URL, and BAD_URL for its
+/// misbehaving port); None, with a note, where Python's `websockets` is missing.
+fn run_on_server(script: &str) -> Option<(i32, Value)> {
+    let Some((_server, port, _, bad)) = server() else {
+        eprintln!("note: python3 with `websockets` is not installed; {script} is skipped");
+        return None;
+    };
+    let env = vec![
+        format!("WS_URL=ws://127.0.0.1:{port}"),
+        format!("BAD_URL=ws://127.0.0.1:{bad}"),
+    ];
+    Some(run_ws(script, env))
+}
+
+#[test]
+fn websockets_drive_several_sockets_per_vu_with_k6s_events_and_errors() {
+    let Some((code, ex)) = run_on_server("websockets.js") else {
+        return;
+    };
+    assert_eq!(all_checks_pass(&ex), 24, "{ex}");
+    assert_eq!(code, exit::OK, "a threshold failed: {ex}");
+}
+
+#[test]
+fn websockets_left_open_are_closed_at_the_scenarios_end() {
+    let Some((code, ex)) = run_on_server("websockets_stop.js") else {
+        return;
+    };
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(ex["metrics"]["ws_sessions"]["count"], 3, "{ex}");
+    // Each session's duration was recorded when the scenario's end closed it (a second in).
+    let min = ex["metrics"]["ws_session_duration"]["min"].as_f64();
+    assert!(min > Some(500.0), "{ex}");
+    let received = ex["metrics"]["data_received"]["count"].as_u64();
+    assert!(received > Some(0), "{ex}");
+}
+
+#[test]
+fn a_throwing_websocket_listener_closes_its_socket_and_fails_the_iteration() {
+    let Some((code, ex)) = run_on_server("websockets_throw.js") else {
+        return;
+    };
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(ex["metrics"]["checks"]["passes"], 2, "{ex}");
+    assert_eq!(ex["metrics"]["iterations"]["count"], 2, "{ex}");
+}
+
+#[test]
+fn websocket_bytes_count_in_data_and_the_ip_tag_is_there_when_enabled() {
+    let Some((code, ex)) = run_on_server("bytes_and_ip.js") else {
+        return;
+    };
+    assert_eq!(code, exit::OK, "a threshold failed: {ex}");
+}
+
+#[test]
+fn oversized_messages_and_silent_servers_end_as_errors_not_hangs() {
+    let Some((code, ex)) = run_on_server("limits.js") else {
+        return;
+    };
+    assert_eq!(all_checks_pass(&ex), 4, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}
+
+#[test]
+fn an_init_error_after_importing_websockets_is_a_script_error_not_a_crash() {
+    let args = RunArgs {
+        script: dir().join("init_throws.js"),
+        quiet: true,
+        no_summary: true,
+        workers: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(run(args).expect("run completes"), exit::SCRIPT_EXCEPTION);
 }

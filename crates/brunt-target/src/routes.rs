@@ -52,6 +52,8 @@ pub(crate) struct State {
     capacity: Option<Capacity>,
     /// The gRPC services (`grpc.rs`).
     grpc: brunt_grpc::server::Server,
+    /// `/ws/chat`'s rooms.
+    chat: Arc<crate::ws::Rooms>,
 }
 
 impl State {
@@ -63,6 +65,7 @@ impl State {
             counters: Counters::default(),
             llm: Mock::new(llm),
             grpc: crate::grpc::server(),
+            chat: Arc::default(),
         }
     }
 }
@@ -115,8 +118,13 @@ async fn answer(
     state: &State,
     peer: SocketAddr,
 ) -> http::Response<AnswerBody> {
-    if req.uri().path() == "/ws/echo" {
-        return crate::ws::echo(req).map(http_body_util::Either::Left);
+    match req.uri().path() {
+        "/ws/echo" => return crate::ws::echo(req).map(http_body_util::Either::Left),
+        "/ws/chat" => {
+            let rooms = state.chat.clone();
+            return crate::ws::chat(req, rooms).map(http_body_util::Either::Left);
+        }
+        _ => {}
     }
     let (parts, body) = req.into_parts();
     let body = if body.is_end_stream() {

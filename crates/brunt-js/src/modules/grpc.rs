@@ -68,7 +68,7 @@ pub(crate) async fn perform(client: &brunt_http::Client, op: GrpcOp) -> GrpcRepl
         } => {
             opts.user_agent = Some(client.config().user_agent.clone());
             let dial = async {
-                let raw = client.connect_raw(&host, port, tls).await.map_err(|e| {
+                let raw = client.connect_h2(&host, port, tls).await.map_err(|e| {
                     format!("connection error: desc = \"transport: error while dialing: {e}\"")
                 })?;
                 let counter = raw.counter();

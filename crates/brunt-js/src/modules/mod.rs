@@ -20,6 +20,7 @@ pub(crate) mod sse;
 pub(crate) mod text_encoding;
 pub(crate) mod timers;
 pub(crate) mod webcrypto;
+pub(crate) mod websockets;
 pub(crate) mod ws;
 
 use crate::host::Host;
@@ -70,6 +71,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
                 "llm" => llm::install(&ctx, &native, &h)?,
                 "ws" => ws::install(&ctx, &native, &h, http())?,
                 "grpc" => grpc::install(&ctx, &native, &h)?,
+                "websockets" => websockets::install(&ctx, &native, &h, http())?,
                 other => return Err(throw(&ctx, &format!("no native module '{other}'"))),
             }
             Ok(native)

@@ -85,21 +85,43 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
     Ok(())
 }
 
-/// Runs promise jobs and due timers until none is left.
+/// Runs promise jobs, due timers and the events of open sockets until none is left.
 pub(crate) fn run_pending(
     ctx: &Ctx<'_>,
     host: &Host,
 ) -> std::result::Result<(), crate::host::ScriptError> {
     loop {
         while ctx.execute_pending_job() {}
-        if !run_next_timer(ctx, host)? {
+        if !run_next(ctx, host)? {
             return Ok(());
         }
     }
 }
 
+/// Runs what comes next on the VU's event loop: an event of a `k6/websockets` socket, or the
+/// earliest timer, waiting for whichever is first; false when neither is left.
+pub(crate) fn run_next(
+    ctx: &Ctx<'_>,
+    host: &Host,
+) -> std::result::Result<bool, crate::host::ScriptError> {
+    if host.websockets.borrow().pending() {
+        let due = host.timers.borrow().pending.iter().map(|t| t.due).min();
+        // A due timer first: a socket that always has events must not hold timers off.
+        if due.is_some_and(|d| d <= Instant::now()) {
+            return run_next_timer(ctx, host);
+        }
+        if super::websockets::deliver_next(ctx, host, due)? {
+            return Ok(true);
+        }
+        if due.is_none() {
+            return Ok(host.websockets.borrow().pending());
+        }
+    }
+    run_next_timer(ctx, host)
+}
+
 /// Waits for the earliest timer and runs its callback; false when no timer is pending.
-pub(crate) fn run_next_timer(
+fn run_next_timer(
     ctx: &Ctx<'_>,
     host: &Host,
 ) -> std::result::Result<bool, crate::host::ScriptError> {

@@ -5,28 +5,33 @@
 //! `status`, `subproto`), `ws_msgs_sent`/`ws_msgs_received` per data message, `ws_ping` per
 //! answered ping, `ws_session_duration` when the socket closes.
 
+use super::websockets::{ms, Metrics};
 use super::{array_buffer, bytes_of, def, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
-use brunt_http::Client;
-use brunt_metrics::{MetricId, MetricType, SystemTag, ValueType};
+use brunt_http::{ByteCounter, Client, Tunnel};
+use brunt_metrics::SystemTag;
 use futures_util::{SinkExt, StreamExt};
 use rquickjs::{Ctx, Object, Result, Value};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 /// The VU's open socket, kept by its I/O driver.
-pub(crate) type Live = Box<WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>>;
+pub(crate) type Live = Box<WebSocketStream<Tunnel>>;
 
 /// k6's fixed handshake timeout.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// gorilla/websocket's read buffer (k6's), rather than tungstenite's 128 KiB, which its first
+/// read fills: an idle socket then holds 4 KiB.
+const READ_BUFFER: usize = 4096;
 
 /// What a VU asks of its socket (an [`IoRequest::Ws`]).
 pub(crate) enum WsOp {
@@ -41,17 +46,23 @@ pub(crate) enum WsOp {
 
 /// The handshake's response, as `ws.connect` returns it.
 pub(crate) struct Head {
-    status: u16,
-    headers: Vec<(String, String)>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
     /// Each `Set-Cookie` apart (joined, their dates' commas would be ambiguous).
-    set_cookies: Vec<String>,
-    body: String,
+    pub set_cookies: Vec<String>,
+    pub body: String,
 }
 
 /// The answer to a [`WsOp`].
 pub(crate) enum WsReply {
-    /// The handshake's time, its response when one came, and the error when it failed.
-    Connected(Duration, Option<Head>, Option<String>),
+    /// The handshake's time, its response when one came, the error when it failed, and the
+    /// server's address and the connection's byte counts when it opened.
+    Connected(
+        Duration,
+        Option<Head>,
+        Option<String>,
+        Option<(std::net::IpAddr, ByteCounter)>,
+    ),
     Sent(std::result::Result<(), String>),
     Text(String),
     Binary(Vec<u8>),
@@ -69,11 +80,14 @@ pub(crate) async fn perform(client: &Client, live: &mut Option<Live>, op: WsOp) 
         WsOp::Connect(url, headers) => {
             *live = None;
             let start = Instant::now();
-            let (head, error) = match connect(client, &url, headers, live).await {
-                Ok(head) => (Some(head), None),
-                Err((head, e)) => (head, Some(e)),
+            let (head, error, conn) = match handshake(client, &url, headers).await {
+                Ok(o) => {
+                    *live = Some(Box::new(o.sock));
+                    (Some(o.head), None, Some((o.ip, o.bytes)))
+                }
+                Err((head, e)) => (head, Some(e), None),
             };
-            WsReply::Connected(start.elapsed(), head, error)
+            WsReply::Connected(start.elapsed(), head, error, conn)
         }
         WsOp::Send(msg) => match live.as_mut() {
             Some(sock) => WsReply::Sent(sock.send(msg).await.map_err(|e| e.to_string())),
@@ -99,15 +113,27 @@ pub(crate) async fn perform(client: &Client, live: &mut Option<Live>, op: WsOp) 
     }
 }
 
-type Failed = (Option<Head>, String);
+/// A handshake that failed: its response when one came, and the error.
+pub(crate) type Failed = (Option<Head>, String);
 
-/// The handshake; on success the socket is left in `live`.
-async fn connect(
+/// An open socket and what its handshake told.
+pub(crate) struct Opened {
+    pub sock: WebSocketStream<Tunnel>,
+    pub head: Head,
+    /// The server's address (k6's `ip` tag).
+    pub ip: std::net::IpAddr,
+    /// The connection's bytes, for `data_sent` and `data_received`.
+    pub bytes: ByteCounter,
+}
+
+/// Opens `url` with the client's connection settings (DNS, blocklists, source address, TLS)
+/// and performs the handshake with these request headers (and the client's User-Agent unless
+/// they have one), within k6's handshake timeout.
+pub(crate) async fn handshake(
     client: &Client,
     url: &str,
     headers: Vec<(String, String)>,
-    live: &mut Option<Live>,
-) -> std::result::Result<Head, Failed> {
+) -> std::result::Result<Opened, Failed> {
     let mut req = url
         .into_client_request()
         .map_err(|e| (None, format!("invalid URL '{url}': {e}")))?;
@@ -123,34 +149,44 @@ async fn connect(
             req.headers_mut().insert(http::header::USER_AGENT, v);
         }
     }
-    let tls = brunt_http::tls_client_config(client.config().insecure_skip_verify);
-    let dial = tokio_tungstenite::connect_async_tls_with_config(
-        req,
-        None,
-        true,
-        Some(Connector::Rustls(tls)),
-    );
+    let target = url::Url::parse(url).map_err(|e| (None, format!("invalid URL '{url}': {e}")))?;
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let dial = async {
+        let tunnel = client
+            .open_tunnel(&target)
+            .await
+            .map_err(|e| (None, e.message))?;
+        let (ip, bytes) = (tunnel.remote().ip(), tunnel.counter());
+        match tokio_tungstenite::client_async_with_config(req, tunnel, Some(config)).await {
+            Ok((sock, resp)) => {
+                let body = resp.body().as_deref().map(String::from_utf8_lossy);
+                let head = head(
+                    resp.status(),
+                    resp.headers(),
+                    body.unwrap_or_default().into(),
+                );
+                Ok(Opened {
+                    sock,
+                    head,
+                    ip,
+                    bytes,
+                })
+            }
+            Err(tungstenite::Error::Http(resp)) => {
+                let body = resp.body().as_deref().map(String::from_utf8_lossy);
+                let h = head(
+                    resp.status(),
+                    resp.headers(),
+                    body.unwrap_or_default().into(),
+                );
+                Err((Some(h), "websocket: bad handshake".into()))
+            }
+            Err(e) => Err((None, e.to_string())),
+        }
+    };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, dial).await {
         Err(_) => Err((None, "websocket: handshake timed out".into())),
-        Ok(Ok((sock, resp))) => {
-            *live = Some(Box::new(sock));
-            let body = resp.body().as_deref().map(String::from_utf8_lossy);
-            Ok(head(
-                resp.status(),
-                resp.headers(),
-                body.unwrap_or_default().into(),
-            ))
-        }
-        Ok(Err(tungstenite::Error::Http(resp))) => {
-            let body = resp.body().as_deref().map(String::from_utf8_lossy);
-            let h = head(
-                resp.status(),
-                resp.headers(),
-                body.unwrap_or_default().into(),
-            );
-            Err((Some(h), "websocket: bad handshake".into()))
-        }
-        Ok(Err(e)) => Err((None, e.to_string())),
+        Ok(r) => r,
     }
 }
 
@@ -221,7 +257,7 @@ async fn next(live: &mut Option<Live>, until: Option<Instant>) -> WsReply {
 }
 
 /// A close as gorilla/websocket words it (`websocket: close 1011 (internal server error)`).
-fn close_error(code: u16, reason: &str) -> String {
+pub(crate) fn close_error(code: u16, reason: &str) -> String {
     let name = match code {
         1000 => " (normal)",
         1001 => " (going away)",
@@ -254,26 +290,44 @@ fn ws_op(ctx: &Ctx<'_>, host: &Host, op: WsOp) -> Result<WsReply> {
     }
 }
 
-/// k6's WebSocket metrics, registered on first import.
-struct Metrics {
-    sessions: MetricId,
-    connecting: MetricId,
-    duration: MetricId,
-    sent: MetricId,
-    received: MetricId,
-    ping: MetricId,
-}
-
 /// The open session of `ws.connect`: its tags, start and pings awaiting their pong.
-struct Session {
+pub(crate) struct Session {
     tags: Vec<(String, String)>,
     start: Instant,
     pings: HashMap<String, Instant>,
     ping_seq: u64,
+    /// The connection's bytes, for `data_sent` and `data_received`.
+    bytes: Option<ByteCounter>,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// The handshake's request headers: the script's, and the jar's cookies (the VU's own jar by
+/// default) unless the script set Cookie, as k6 does; with the jar's id. Both WebSocket modules
+/// refuse to connect in the init context.
+pub(crate) fn request_headers<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    jars: &super::http::State,
+    headers: Option<Object<'js>>,
+    jar: &Value<'js>,
+    url: Option<&url::Url>,
+) -> Result<(Vec<(String, String)>, usize)> {
+    if host.phase.get() == Phase::Init {
+        return Err(throw(
+            ctx,
+            "using websockets in the init context is not supported",
+        ));
+    }
+    let mut headers = super::tag_pairs(headers)?;
+    let jar = jars.jar_of(ctx, jar)?;
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+    {
+        if let Some(c) = url.and_then(|u| jars.ws_cookies(jar, u)) {
+            headers.push(("Cookie".into(), c));
+        }
+    }
+    Ok((headers, jar))
 }
 
 /// The native side of `k6/ws`.
@@ -283,20 +337,8 @@ pub(crate) fn install<'js>(
     host: &Rc<Host>,
     cookies: &Rc<super::http::State>,
 ) -> Result<()> {
-    let reg = &host.shared.registry;
-    let metric = |name: &str, t: MetricType, v: ValueType| {
-        reg.register(name, t, v)
-            .map_err(|e| throw(ctx, &e.to_string()))
-    };
-    let m = Rc::new(Metrics {
-        sessions: metric("ws_sessions", MetricType::Counter, ValueType::Default)?,
-        connecting: metric("ws_connecting", MetricType::Trend, ValueType::Time)?,
-        duration: metric("ws_session_duration", MetricType::Trend, ValueType::Time)?,
-        sent: metric("ws_msgs_sent", MetricType::Counter, ValueType::Default)?,
-        received: metric("ws_msgs_received", MetricType::Counter, ValueType::Default)?,
-        ping: metric("ws_ping", MetricType::Trend, ValueType::Time)?,
-    });
-    let session: Rc<RefCell<Option<Session>>> = Rc::default();
+    let m = Rc::new(Metrics::register(ctx, host)?);
+    let session = host.websockets.borrow().blocking_session.clone();
 
     let (h, m2, s, jars) = (host.clone(), m.clone(), session.clone(), cookies.clone());
     def(
@@ -309,31 +351,15 @@ pub(crate) fn install<'js>(
               tags: Option<Object<'js>>,
               jar: Value<'js>|
               -> Result<Object<'js>> {
-            if h.phase.get() == Phase::Init {
-                return Err(throw(
-                    &ctx,
-                    "using websockets in the init context is not supported",
-                ));
-            }
-            let mut headers = super::tag_pairs(headers)?;
-            // As k6: the jar's cookies (the VU's own by default), unless the script set Cookie.
-            let jar = jars.jar_of(&ctx, &jar)?;
             let parsed = url::Url::parse(&url).ok();
-            if !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
-            {
-                if let Some(c) = parsed.as_ref().and_then(|u| jars.ws_cookies(jar, u)) {
-                    headers.push(("Cookie".into(), c));
-                }
-            }
+            let (headers, jar) = request_headers(&ctx, &h, &jars, headers, &jar, parsed.as_ref())?;
             let mut tags = super::tag_pairs(tags)?;
             let system = h.shared.system_tags();
             if system.has(SystemTag::Url) {
                 tags.push(("url".into(), url.clone()));
             }
             let start = Instant::now();
-            let WsReply::Connected(took, head, error) =
+            let WsReply::Connected(took, head, error, conn) =
                 ws_op(&ctx, &h, WsOp::Connect(url.clone(), headers))?
             else {
                 return Err(throw(&ctx, "the WebSocket driver answered another request"));
@@ -341,6 +367,9 @@ pub(crate) fn install<'js>(
             let res = Object::new(ctx.clone())?;
             res.set("url", url.as_str())?;
             let heads = Object::new(ctx.clone())?;
+            if let (Some((ip, _)), true) = (&conn, system.has(SystemTag::Ip)) {
+                tags.push(("ip".into(), ip.to_string()));
+            }
             if let Some(head) = &head {
                 if let Some(u) = &parsed {
                     jars.ws_store(jar, u, head.set_cookies.iter().map(String::as_str));
@@ -389,6 +418,7 @@ pub(crate) fn install<'js>(
                         start,
                         pings: HashMap::new(),
                         ping_seq: 0,
+                        bytes: conn.map(|(_, b)| b),
                     });
                 }
             }
@@ -531,8 +561,29 @@ pub(crate) fn install<'js>(
             ws_op(&ctx, &h, WsOp::Close(code))?;
             if let Some(sess) = session.borrow_mut().take() {
                 h.emit(m.duration, ms(sess.start.elapsed()), &sess.tags);
+                if let Some(b) = &sess.bytes {
+                    super::websockets::record_bytes(&h, b);
+                }
             }
             Ok(())
         },
     )
+}
+
+/// Ends a `ws.connect` session that the end of its call interrupted (the scenario's end): its
+/// socket gets a going-away close frame if its connection takes it at once, as k6 closes it,
+/// and the session its last samples (no handler runs: the script is stopped).
+pub(crate) fn end_interrupted(host: &Host, socket: Option<Live>, session: Option<Session>) {
+    if let Some(mut sock) = socket {
+        super::websockets::close_now(&mut sock, CloseCode::Away);
+    }
+    let Some(sess) = session else {
+        return;
+    };
+    if let Ok(m) = Metrics::ids(host) {
+        host.emit(m.duration, ms(sess.start.elapsed()), &sess.tags);
+    }
+    if let Some(b) = &sess.bytes {
+        super::websockets::record_bytes(host, b);
+    }
 }

@@ -4,7 +4,7 @@ independent of brunt's). Serves the same paths on two ports, plain and TLS (a se
 certificate made with the openssl command; 0 when that fails), and a third port that breaks the
 protocol (`misbehave`); prints the three, then serves until killed. Paths:
 /echo echoes every message (and picks the first subprotocol offered), /ping pings the client
-then says 'done', /close1011 closes with 1011 'boom', /reject refuses the handshake with 403,
+then says 'done', /close1011 closes with 1011 'boom', /big sends a 17 MiB message, /reject refuses the handshake with 403,
 /hdr sends the request's X-Test, User-Agent and Cookie headers then closes normally; the
 handshake of /echo sets the cookie fromws=1."""
 import asyncio
@@ -32,6 +32,11 @@ async def handler(ws):
             pass
     elif path == "/close1011":
         await ws.close(1011, "boom")
+    elif path == "/big":
+        # One frame over tungstenite's 16 MiB frame limit.
+        await ws.send(b"x" * (17 << 20))
+        async for _ in ws:
+            pass
     elif path == "/hdr":
         headers = ws.request.headers
         await ws.send(f"{headers.get('X-Test', '')}|{headers.get('User-Agent', '')}"
@@ -57,19 +62,24 @@ def subprotocol(connection, offered):
 
 async def misbehave(reader, writer):
     """/hangup closes the connection mid-handshake; /garbage completes the handshake, then sends
-    a frame with a reserved opcode."""
+    a frame with a reserved opcode; /silent completes the handshake, then reads nothing (no pong,
+    no answer to a close) for 30 s."""
     head = await reader.readuntil(b"\r\n\r\n")
     path = head.split(b" ", 2)[1]
-    if path == b"/garbage":
+    if path in (b"/garbage", b"/silent"):
         key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
                if line.lower().startswith(b"sec-websocket-key:")][0]
         accept = base64.b64encode(hashlib.sha1(
             key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
         writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-        writer.write(b"\x83\x00")
-        await writer.drain()
-        await asyncio.sleep(5)
+        if path == b"/garbage":
+            writer.write(b"\x83\x00")
+            await writer.drain()
+            await asyncio.sleep(5)
+        else:
+            await writer.drain()
+            await asyncio.sleep(30)
     writer.close()
 
 

@@ -1,4 +1,5 @@
-// A socket that never closes does not hold the run: the scenario's end interrupts ws.connect.
+// A socket that never closes does not hold the run: the scenario's end interrupts ws.connect,
+// closes the socket (going away) and records its session.
 import ws from 'k6/ws';
 
 export const options = {

@@ -1,10 +1,11 @@
-//! Connections for protocols spoken over the client's dialing rather than its requests (gRPC's
-//! HTTP/2, in brunt-grpc): the same name lookup, block lists, source address and TLS settings
-//! (offering `h2` by ALPN), with the wire bytes counted for `data_sent`/`data_received`.
+//! Connections for protocols the caller speaks itself: WebSocket (an HTTP/1.1 upgrade) and gRPC's
+//! HTTP/2 (brunt-grpc). Opened the way the client opens its HTTP connections (its DNS settings,
+//! blocked hostnames and IPs, source address and TLS settings), offering by ALPN only what the
+//! protocol speaks, with the wire bytes counted for `data_sent` and `data_received`.
 
 use crate::client::Client;
-use crate::connect::{connect, Io};
-use crate::error::RequestError;
+use crate::connect::{connect, Alpn, Io};
+use crate::error::{ErrorCode, RequestError};
 use crate::metered::IoStats;
 use crate::request::{Host, Origin};
 use crate::response::Stamps;
@@ -15,43 +16,63 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use url::Url;
 
-/// An open connection, plain or TLS.
-pub struct RawConnection {
+/// An open connection (plain or TLS) for the caller's own protocol.
+pub struct Tunnel {
     io: Io,
     stats: Arc<IoStats>,
     remote: SocketAddr,
 }
 
-/// The bytes a [`RawConnection`] moved, readable after the connection was handed away.
+/// The bytes a [`Tunnel`] has moved, readable while the tunnel is in use elsewhere.
 #[derive(Clone, Debug)]
 pub struct ByteCounter(Arc<IoStats>);
 
 impl ByteCounter {
-    /// Bytes (sent, received) since the last call.
+    /// Bytes (sent, received) on the wire since the last call.
     pub fn take(&self) -> (u64, u64) {
         self.0.take_bytes()
     }
 }
 
-impl RawConnection {
+impl Tunnel {
+    /// The address the connection went to (k6's `ip` tag).
     pub fn remote(&self) -> SocketAddr {
         self.remote
     }
 
+    /// A handle on the connection's byte counts.
     pub fn counter(&self) -> ByteCounter {
         ByteCounter(self.stats.clone())
     }
 }
 
 impl Client {
-    /// Connects to `host:port`, with TLS when `tls`, as this client's requests would.
-    pub async fn connect_raw(
+    /// Opens a connection to `url`'s host: TLS for `https` and `wss`, plain TCP for `http`
+    /// and `ws`. Fails as a request would (k6's dial, DNS, TLS and blocklist errors).
+    pub async fn open_tunnel(&self, url: &Url) -> Result<Tunnel, RequestError> {
+        let https = match url.scheme() {
+            "ws" | "http" => false,
+            "wss" | "https" => true,
+            other => {
+                return Err(RequestError::new(
+                    ErrorCode::GENERIC,
+                    format!("unsupported protocol scheme \"{other}\""),
+                ))
+            }
+        };
+        let origin = Origin::of(url, https)?;
+        self.tunnel(&origin, Alpn::Http1).await
+    }
+
+    /// Connects to `host:port` for HTTP/2 (`h2` by ALPN), with TLS when `tls`.
+    pub async fn connect_h2(
         &self,
         host: &str,
         port: u16,
         tls: bool,
-    ) -> Result<RawConnection, RequestError> {
+    ) -> Result<Tunnel, RequestError> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let host = match bare.parse() {
             Ok(ip) => Host::Ip(ip),
@@ -62,9 +83,13 @@ impl Client {
             host,
             port,
         };
+        self.tunnel(&origin, Alpn::Http2).await
+    }
+
+    async fn tunnel(&self, origin: &Origin, alpn: Alpn) -> Result<Tunnel, RequestError> {
         let mut stamps = Stamps::new(Instant::now());
-        let c = connect(&origin, self.config(), self.resolver(), &mut stamps, true).await?;
-        Ok(RawConnection {
+        let c = connect(origin, self.config(), self.resolver(), &mut stamps, alpn).await?;
+        Ok(Tunnel {
             io: c.io,
             stats: c.stats,
             remote: c.remote,
@@ -72,7 +97,7 @@ impl Client {
     }
 }
 
-impl AsyncRead for RawConnection {
+impl AsyncRead for Tunnel {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -82,7 +107,7 @@ impl AsyncRead for RawConnection {
     }
 }
 
-impl AsyncWrite for RawConnection {
+impl AsyncWrite for Tunnel {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
