@@ -25,6 +25,7 @@ mod response;
 mod sse;
 mod stream;
 mod tls;
+mod trace_context;
 
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
@@ -38,6 +39,7 @@ pub use request::Request;
 pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
+pub use trace_context::{Propagator, RequestTracing, TraceContext};
 
 /// The run's TLS settings for other protocols over the same roots (k6/ws's `wss://`): HTTP/1.1
 /// by ALPN, certificates checked unless `insecure` (k6's `insecureSkipTLSVerify`).
