@@ -153,6 +153,15 @@ impl OtelConfig {
                 ))
             }
         };
+        let insecure_skip_verify = flag("K6_OTEL_TLS_INSECURE_SKIP_VERIFY")?;
+        if insecure_skip_verify && protocol == GRPC && url.starts_with("https://") {
+            return Err(
+                "K6_OTEL_TLS_INSECURE_SKIP_VERIFY is not supported with gRPC yet: brunt's gRPC \
+                 exporter always checks the collector's certificate \
+                 (K6_OTEL_GRPC_EXPORTER_INSECURE=true for plaintext)"
+                    .into(),
+            );
+        }
         let parsed = url::Url::parse(&url).map_err(|e| format!("the endpoint {url}: {e}"))?;
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(format!("the endpoint {url} has no host"));
@@ -207,7 +216,7 @@ impl OtelConfig {
             url,
             export_interval: duration("K6_OTEL_EXPORT_INTERVAL", Duration::from_secs(10))?,
             headers,
-            insecure_skip_verify: flag("K6_OTEL_TLS_INSECURE_SKIP_VERIFY")?,
+            insecure_skip_verify,
             histograms,
             delta,
         })
@@ -309,6 +318,9 @@ mod tests {
         assert!(e(&[("K6_OTEL_HEADERS", "novalue")]).starts_with("K6_OTEL_HEADERS: "));
         assert!(e(&[("K6_OTEL_ENDPOINT", "x")]).starts_with("K6_OTEL_ENDPOINT is not one of"));
         assert!(e(&[("K6_OTEL_TLS_CERTIFICATE", "ca.pem")]).contains("not supported yet"));
+        assert!(
+            e(&[("K6_OTEL_TLS_INSECURE_SKIP_VERIFY", "true")]).contains("not supported with gRPC")
+        );
         // k6 v1.1's K6_OTEL_EXPORTER_TYPE still works.
         let c = config(&[("K6_OTEL_EXPORTER_TYPE", "http")]).unwrap();
         assert_eq!(c.protocol, "http/protobuf");
