@@ -10,6 +10,7 @@ use crate::metered::IoStats;
 use crate::request::{Origin, Request};
 use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
 use crate::stream::BodySink;
+use brunt_metrics::Trace;
 use http::header::{HeaderValue, LOCATION};
 use http::{Method, Version};
 use std::cell::RefCell;
@@ -104,9 +105,15 @@ impl Client {
         if let Some(limit) = &self.config.rps {
             limit.wait().await;
         }
+        let traced = self.traced(req);
+        let (req, trace) = match &traced {
+            Some((r, t)) => (r, *t),
+            None => (req, None),
+        };
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
         let mut resp = self.hop(req, deadline, None).await;
+        resp.trace = trace;
         let mut hops = 0;
         let mut owned: Option<Request> = None;
         loop {
@@ -127,7 +134,25 @@ impl Client {
             // Boxed, so that the future of every request in flight, redirected or not, is not
             // sized for this await: a second hop beside a response and a request.
             resp = Box::pin(self.hop(next, deadline, None)).await;
+            // A redirect carries the request's headers, and so its trace.
+            resp.trace = trace;
         }
+    }
+
+    /// The request with the run's trace context and run id headers, and its trace; None when
+    /// the run adds none (or the script set them all itself).
+    fn traced(&self, req: &Request) -> Option<(Request, Option<Trace>)> {
+        let tracing = self.config.tracing.as_deref()?;
+        let (trace, headers) = tracing.start(|h| req.headers().contains_key(h));
+        if headers.is_empty() {
+            return None;
+        }
+        let mut req = req.clone();
+        let map = req.headers_mut();
+        for (k, v) in headers {
+            map.insert(k, v);
+        }
+        Some((req, trace))
     }
 
     /// Sends a request and hands its response body to `sink` as it arrives, each piece stamped
@@ -139,8 +164,15 @@ impl Client {
         if let Some(e) = req.failure() {
             return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
         }
+        let traced = self.traced(req);
+        let (req, trace) = match &traced {
+            Some((r, t)) => (r, *t),
+            None => (req, None),
+        };
         let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
-        self.hop(req, deadline, Some(sink)).await
+        let mut resp = self.hop(req, deadline, Some(sink)).await;
+        resp.trace = trace;
+        resp
     }
 
     /// Closes every connection (k6's `noVUConnectionReuse` does this between iterations).
@@ -202,6 +234,7 @@ impl Client {
                     remote,
                     tls_version,
                     elapsed: end - stamps.start,
+                    trace: None,
                 }
             }
         }

@@ -3,6 +3,7 @@
 use crate::block::{BlockedHostnames, BlockedIps};
 use crate::dns::DnsConfig;
 use crate::rate::RateLimiter;
+use crate::trace_context::RequestTracing;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct ClientConfig {
     pub dns: DnsConfig,
     /// The source address of this client's connections (k6's `--local-ips`, one per VU).
     pub local_ip: Option<IpAddr>,
+    /// Trace context and run id headers added to every request (`--trace-context`,
+    /// `--run-id-header`).
+    pub tracing: Option<Arc<RequestTracing>>,
 }
 
 impl Default for ClientConfig {
@@ -63,6 +67,7 @@ impl Default for ClientConfig {
             blocked_hostnames: Arc::default(),
             local_ip: None,
             dns: DnsConfig::default(),
+            tracing: None,
         }
     }
 }

@@ -26,6 +26,7 @@ mod sse;
 mod stream;
 mod tls;
 mod tunnel;
+mod trace_context;
 
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
@@ -40,3 +41,4 @@ pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
 pub use tunnel::{ByteCounter, Tunnel};
+pub use trace_context::{Propagator, RequestTracing, TraceContext};

@@ -103,7 +103,8 @@ impl Recorder {
     /// `http_req_*` timings, `http_req_failed` when `expected` is given (k6 emits it only while
     /// a response callback is set), `http_req_scheduled_duration` = `scheduled_lag` + the
     /// request's whole elapsed time when a lag is given (open-model runs), and `data_sent` /
-    /// `data_received` under `tags` alone.
+    /// `data_received` under `tags` alone. The samples carry the response's trace, when its
+    /// client added one (`Aggregator::set_trace`).
     ///
     /// `tags` are the caller's (scenario, group, custom tags, and `name` if the script set one);
     /// the request's own tags are added: method, url, name (the URL unless set), status, proto,
@@ -121,6 +122,8 @@ impl Recorder {
         let expected = expected.map(|e| e.contains(resp.status));
         let set = self.tags_for(resp, tags, expected);
         let t = &resp.timings;
+        // The request's samples belong to its trace (k6's `trace_id` metadata).
+        let outer = resp.trace.map(|trace| agg.set_trace(Some(trace)));
         agg.add(builtin::HTTP_REQS, &set, 1.0);
         agg.add(builtin::HTTP_REQ_DURATION, &set, t.duration);
         agg.add(builtin::HTTP_REQ_BLOCKED, &set, t.blocked);
@@ -138,6 +141,9 @@ impl Recorder {
         }
         agg.add(builtin::DATA_SENT, tags, resp.bytes_sent as f64);
         agg.add(builtin::DATA_RECEIVED, tags, resp.bytes_received as f64);
+        if let Some(outer) = outer {
+            agg.set_trace(outer);
+        }
     }
 
     /// A request cut short by the end of the test (see [`crate::RequestError::interrupted`]): counted in

@@ -2,6 +2,7 @@
 
 use crate::error::{ErrorCode, RequestError};
 use crate::request::Request;
+use brunt_metrics::Trace;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Version};
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Response {
     pub tls_version: Option<&'static str>,
     /// Wall time from the start of the send to the end of the body, every phase included.
     pub elapsed: Duration,
+    /// The trace the client's trace context put in the request's headers.
+    pub trace: Option<Trace>,
 }
 
 impl Response {
@@ -100,6 +103,7 @@ impl Response {
             remote: None,
             tls_version: None,
             elapsed,
+            trace: None,
         }
     }
 }

@@ -120,6 +120,10 @@ pub(crate) struct Host {
     pub group: RefCell<String>,
     /// Tags a script set with `exec.vu.tags[...] = ...`, kept across iterations.
     pub vu_tags: RefCell<BTreeMap<String, String>>,
+    /// The trace a script put in `exec.vu.metrics.metadata.trace_id` (the
+    /// http-instrumentation-tempo jslib does, around each request): the VU's requests' samples
+    /// carry it while it is set.
+    pub metadata_trace: Cell<Option<brunt_metrics::Trace>>,
     /// The tag set every sample of the current iteration starts from, rebuilt when tags change.
     base_tags: RefCell<Option<TagSet>>,
     /// Group and check paths this VU has already reported to [`Shared::define`].
@@ -162,6 +166,7 @@ impl Host {
             iter: RefCell::new(IterState::default()),
             group: RefCell::new(String::new()),
             vu_tags: RefCell::new(BTreeMap::new()),
+            metadata_trace: Cell::new(None),
             base_tags: RefCell::new(None),
             defined: RefCell::default(),
             timers: RefCell::default(),

@@ -86,6 +86,10 @@ fn unavailable(spec: &str) -> Option<String> {
 const JSLIB: &[(&str, &str)] = &[
     ("k6-utils", include_str!("js/jslib/k6-utils.js")),
     ("k6-summary", include_str!("js/jslib/k6-summary.js")),
+    (
+        "http-instrumentation-tempo",
+        include_str!("js/jslib/http-instrumentation-tempo.js"),
+    ),
 ];
 
 const JSLIB_PREFIX: &str = "jslib:";

@@ -1,7 +1,8 @@
 //! `require()`, k6's CommonJS import for the init context: `require('k6/http')`,
 //! `require('./lib.js')`. It loads the module through the same resolver, loader and bytecode cache
 //! as `import` (a module imported and required is one instance) and returns a CommonJS module's
-//! `module.exports`, or an ES module's namespace.
+//! `module.exports`, a built-in module's default object (when it holds every export, as k6's
+//! do), or an ES module's namespace.
 
 use crate::host::{Host, Phase};
 use crate::modules::{def_public, throw};
@@ -32,10 +33,22 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
                 crate::loader::resolve(&h.shared, &base, &spec).map_err(|msg| throw(&ctx, &msg))?;
             let ns: Object = Module::import(&ctx, name.clone())?.finish()?;
             if h.shared.is_commonjs(&name) {
-                ns.get("default")
-            } else {
-                Ok(ns.into_value())
+                return ns.get("default");
             }
+            // A built-in module (`k6/http`) gives its default object, as k6's require() does:
+            // the one `import http from 'k6/http'` sees, which a library may patch (the
+            // http-instrumentation-tempo jslib replaces `http.get` and the others there).
+            if name.starts_with("k6") {
+                if let Some(default) = ns.get::<_, Option<Object>>("default")? {
+                    let complete = ns.keys::<String>().filter_map(|k| k.ok()).all(|k| {
+                        k == "default" || default.contains_key(k.as_str()).unwrap_or(false)
+                    });
+                    if complete {
+                        return Ok(default.into_value());
+                    }
+                }
+            }
+            Ok(ns.into_value())
         },
     )?;
     Ok(())

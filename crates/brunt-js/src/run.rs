@@ -12,7 +12,10 @@ use brunt_engine::{
     parse_duration, Execution, Options, Plan, RunControl, RunEnd, RunError, RunOptions,
     ScenarioOptions, Stage, DEFAULT_EXEC,
 };
-use brunt_http::{BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, RateLimiter};
+use brunt_http::{
+    BlockedHostnames, BlockedIps, ClientConfig, DnsConfig, LocalIps, Propagator, RateLimiter,
+    RequestTracing, TraceContext,
+};
 use brunt_metrics::{Registry, SystemTags, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
@@ -221,6 +224,9 @@ pub struct RunArgs {
     /// default `localhost:6565` as k6's; `--address ''` turns it off (docs/distributed.md).
     #[arg(short = 'a', long, value_name = "HOST:PORT")]
     pub address: Option<String>,
+    /// `--trace-context`, `--trace-sampling`, `--run-id-header` (options.tracing, runIdHeader).
+    #[command(flatten)]
+    pub trace: brunt_output::TraceArgs,
     /// Initialise the VUs, then wait to start until un-paused through the REST API
     /// (`PATCH /v1/status` with `paused: false`), as k6-operator's runners do.
     #[arg(short = 'p', long)]
@@ -322,6 +328,20 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
     }
     if !a.tags.is_empty() {
         l.engine.tags = Some(key_values(&a.tags, "--tag")?);
+    }
+    // Checked here so that a mistake names the flag; the options carry them from now on.
+    a.trace.tracing().map_err(|e| anyhow!(e))?;
+    if let Some(p) = &a.trace.trace_context {
+        let mut t = Map::new();
+        t.insert("propagator".into(), Value::from(p.clone()));
+        if let Some(rate) = a.trace.trace_sampling {
+            t.insert("sampling".into(), Value::from(rate));
+        }
+        l.extra.insert("tracing".into(), Value::Object(t));
+    }
+    if let Some(name) = &a.trace.run_id_header {
+        l.extra
+            .insert("runIdHeader".into(), Value::from(name.clone()));
     }
     if let Some(list) = &a.system_tags {
         l.engine.system_tags = Some(system_tags(list, "--system-tags")?);
@@ -931,7 +951,50 @@ fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
             .ok_or_else(|| anyhow!("rps: must be a number of requests a second, not {v}"))?;
         c.rps = RateLimiter::new(n).map(Arc::new);
     }
+    let mut tracing = RequestTracing::default();
+    if let Some(v) = json.get("tracing").filter(|v| !v.is_null()) {
+        tracing.context = Some(trace_option(v).map_err(|e| anyhow!("tracing: {e}"))?);
+    }
+    if let Some(v) = json.get("runIdHeader").filter(|v| !v.is_null()) {
+        let name = v
+            .as_str()
+            .ok_or_else(|| anyhow!("runIdHeader: must be a header name, not {v}"))?;
+        tracing.run_id =
+            Some(RequestTracing::run_id_header(name).map_err(|e| anyhow!("runIdHeader: {e}"))?);
+    }
+    if !tracing.is_empty() {
+        c.tracing = Some(Arc::new(tracing));
+    }
     Ok(c)
+}
+
+/// brunt's `options.tracing`: `{ propagator: 'w3c'|'b3'|'jaeger', sampling: 0.1 }`, the
+/// http-instrumentation-tempo jslib's options, applied to every request of the run.
+fn trace_option(v: &Value) -> Result<TraceContext, String> {
+    let Value::Object(o) = v else {
+        return Err(format!(
+            "must be an object such as {{ propagator: 'w3c', sampling: 0.1 }}, not {v}"
+        ));
+    };
+    if let Some(k) = o
+        .keys()
+        .find(|k| !matches!(k.as_str(), "propagator" | "sampling"))
+    {
+        return Err(format!("unknown field '{k}'; fields: propagator, sampling"));
+    }
+    let propagator: Propagator = o
+        .get("propagator")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("propagator: give one of {}", Propagator::NAMES))?
+        .parse()
+        .map_err(|e| format!("propagator: {e}"))?;
+    let sampling = match o.get("sampling") {
+        None | Some(Value::Null) => 1.0,
+        Some(s) => s
+            .as_f64()
+            .ok_or_else(|| format!("sampling: must be a number from 0 to 1, not {s}"))?,
+    };
+    TraceContext::new(propagator, sampling).map_err(|e| format!("sampling: {e}"))
 }
 
 /// Writes what `handleSummary` returned: `stdout`, `stderr` or a file per key. Every key is
@@ -1185,6 +1248,9 @@ pub fn prepare(
         log::debug(&format!("options: {}", Value::Object(c.json.clone())));
     }
     let http = http_config(&c.json).map_err(config_failure)?;
+    if let Some(t) = &http.tracing {
+        brunt_output::announce(t);
+    }
     let plan = Plan::from_options(&c.engine).map_err(config_failure)?;
     // As k6: a scenario whose function the script does not export is a configuration error.
     plan.check_exec(|f| program.has_export(f)).map_err(|e| {
@@ -1335,6 +1401,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
                 colors: !(args.no_color || env_flag("NO_COLOR")) && std::io::stdout().is_terminal(),
                 mode: summary_mode,
                 quiet: args.quiet,
+                // Set from --trace-url by the run's report.
+                trace_url: None,
             },
             quiet: args.quiet,
             scenarios: plan.scenario_lines(),

@@ -1,6 +1,7 @@
 //! Aggregates per (metric, tag set): what workers fold samples into on the hot path, and what the
 //! collector merges once a second into the run's totals and time series.
 
+use crate::exemplar::{Exemplar, Exemplars, Trace};
 use crate::registry::{MetricId, MetricType, Registry};
 use crate::tags::TagSet;
 use hashbrown::{Equivalent, HashMap};
@@ -31,6 +32,8 @@ pub struct TrendAgg {
     pub hist: Histogram<u64>,
     /// Every sample, in no order, while they number at most `EXACT_SAMPLES`; None past that.
     exact: Option<Vec<f64>>,
+    /// The slowest samples taken while a sampled trace was set (see [`Aggregator::set_trace`]).
+    pub exemplars: Exemplars,
 }
 
 impl Default for TrendAgg {
@@ -42,6 +45,7 @@ impl Default for TrendAgg {
             max: f64::NEG_INFINITY,
             hist: Histogram::new(SIG_FIGS).expect("3 significant figures is a valid HDR precision"),
             exact: Some(Vec::new()),
+            exemplars: Exemplars::default(),
         }
     }
 }
@@ -57,6 +61,7 @@ impl TrendAgg {
             max,
             hist,
             exact: (count == 0).then(Vec::new),
+            exemplars: Exemplars::default(),
         }
     }
 
@@ -98,6 +103,7 @@ impl TrendAgg {
         };
         // Both histograms auto-resize, so adding never fails on range.
         let _ = self.hist.add(&other.hist);
+        self.exemplars.merge(&other.exemplars);
     }
 
     pub fn avg(&self) -> f64 {
@@ -358,6 +364,8 @@ pub struct RawSample {
     pub tags: TagSet,
     pub value: f64,
     pub time: SystemTime,
+    /// The trace of the request the sample belongs to (k6's `trace_id` metadata).
+    pub trace: Option<Trace>,
 }
 
 /// Aggregates keyed by series. hashbrown rather than std: its fast default hasher (the key is a
@@ -386,6 +394,8 @@ pub struct Aggregator {
     registry: Arc<Registry>,
     series: SeriesMap,
     raw: Option<Vec<RawSample>>,
+    /// The trace samples belong to while it is set.
+    trace: Option<Trace>,
 }
 
 /// What a worker hands to the collector once a second.
@@ -402,7 +412,15 @@ impl Aggregator {
             registry,
             series: SeriesMap::new(),
             raw: keep_raw.then(Vec::new),
+            trace: None,
         }
+    }
+
+    /// Samples added from now on belong to `trace` (a request's, while its samples are recorded;
+    /// a script's `exec.vu.metrics.metadata.trace_id`): raw samples carry it, and trends keep
+    /// the slowest of a sampled trace as exemplars. Returns the trace set before.
+    pub fn set_trace(&mut self, trace: Option<Trace>) -> Option<Trace> {
+        std::mem::replace(&mut self.trace, trace)
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -429,14 +447,21 @@ impl Aggregator {
                 tags: tags.clone(),
                 value,
                 time: time(),
+                trace: self.trace,
             });
         }
         if let Some(a) = self.series.get_mut(&SeriesRef(metric, tags)) {
             a.add(value);
+            if let Some(trace) = self.trace {
+                offer_exemplar(a, value, trace);
+            }
             return;
         }
         let mut a = Agg::new(self.registry.def(metric).metric_type);
         a.add(value);
+        if let Some(trace) = self.trace {
+            offer_exemplar(&mut a, value, trace);
+        }
         self.series.insert((metric, tags.clone()), a);
     }
 
@@ -447,6 +472,25 @@ impl Aggregator {
             raw: self.raw.as_mut().map(std::mem::take).unwrap_or_default(),
         }
     }
+}
+
+/// A trend keeps a sample of a sampled trace when it is among its slowest.
+fn offer_exemplar(a: &mut Agg, value: f64, trace: Trace) {
+    if let Agg::Trend(t) = a {
+        if trace.sampled && t.exemplars.wants(value) {
+            t.exemplars.offer(Exemplar {
+                value,
+                time_ns: unix_nanos(SystemTime::now()),
+                trace,
+            });
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Merged aggregates (a run's totals, or one time bucket).

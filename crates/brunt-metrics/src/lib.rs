@@ -3,6 +3,7 @@
 //! k6's threshold grammar evaluated against them.
 
 mod aggregate;
+mod exemplar;
 mod registry;
 mod selector;
 mod system_tags;
@@ -10,9 +11,10 @@ mod tags;
 mod threshold;
 
 pub use aggregate::{
-    parse_percentile, Agg, Aggregator, Interval, RawSample, SeriesMap, Snapshot, TrendAgg,
-    EXACT_SAMPLES,
+    parse_percentile, unix_nanos, Agg, Aggregator, Interval, RawSample, SeriesMap, Snapshot,
+    TrendAgg, EXACT_SAMPLES,
 };
+pub use exemplar::{hex, Exemplar, Exemplars, Trace, EXEMPLARS};
 pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
 pub use selector::{MetricSelector, SelectorError};
 pub use system_tags::{SystemTag, SystemTags};

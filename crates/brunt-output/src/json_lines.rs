@@ -1,6 +1,7 @@
 //! `--out json=FILE`: k6's line format. The first sample of each metric is preceded by a
 //! `{"type":"Metric",...}` line describing it (type, contains, thresholds, sub-metrics); every
-//! sample is a `{"metric":...,"type":"Point","data":{"time","value","tags"}}` line.
+//! sample is a `{"metric":...,"type":"Point","data":{"time","value","tags"}}` line, with
+//! `"metadata":{"trace_id":...}` after the tags for a traced request's samples, as k6 writes it.
 
 use crate::go_format::{self, TimeFormatter};
 use crate::sink::{SampleSink, Target};
@@ -151,6 +152,12 @@ impl SampleSink for JsonLinesSink {
             go_format::write_json_float(line, s.value);
             line.push_str(r#","tags":"#);
             line.push_str(self.tags.get(&s.tags, tags_json));
+            if let Some(t) = &s.trace {
+                // k6 writes a sample's metadata after its tags, when it has any.
+                line.push_str(r#","metadata":{"trace_id":""#);
+                line.push_str(&t.trace_hex());
+                line.push_str(r#""}"#);
+            }
             line.push_str("}}\n");
             if line.len() >= FLUSH_AT {
                 self.out.write_all(line.as_bytes())?;

@@ -28,6 +28,7 @@ mod summary;
 mod tag_cache;
 mod text;
 mod text_report;
+mod traces;
 pub mod verdict;
 
 pub use budget::{BudgetReading, ErrorBudgets, Projection};
@@ -47,6 +48,9 @@ pub use results::{
 pub use sink::{IntervalView, OutKind, OutSpec, SampleSink};
 pub use summary::{RunFacts, Summary, SummaryMode, SummaryOptions, DEFAULT_TREND_STATS};
 pub use text::{text_summary, TextOptions};
+pub use traces::{
+    announce, check_trace_url, slowest_requests, trace_link, SlowRequest, TraceArgs, SLOWEST,
+};
 
 /// A bad output option, or an output that cannot be written.
 #[derive(Debug, thiserror::Error)]

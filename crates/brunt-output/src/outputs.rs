@@ -123,6 +123,7 @@ mod tests {
                 tags: TagSet::empty(),
                 value: i as f64,
                 time: SystemTime::now(),
+                trace: None,
             })
             .collect();
         let total = Snapshot::default();

@@ -7,8 +7,8 @@ use crate::sink::{IntervalView, SampleSink, Target};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use brunt_metrics::{
-    builtin, Agg, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, ThresholdResult,
-    Thresholds, TrendAgg, ValueType,
+    builtin, Agg, Exemplar, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet,
+    ThresholdResult, Thresholds, Trace, TrendAgg, ValueType,
 };
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
@@ -354,6 +354,42 @@ struct SeriesRecord {
     /// HDR histogram, V2 deflate serialization, base64; values in thousandths of the unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     hist: Option<String>,
+    /// A trend's slowest samples of sampled traces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    exemplars: Vec<ExemplarRecord>,
+}
+
+/// One exemplar: the sample's value, its time (ms since the epoch) and its trace and span ids.
+#[derive(Serialize, Deserialize)]
+struct ExemplarRecord {
+    value: f64,
+    time: u64,
+    trace_id: String,
+    span_id: String,
+}
+
+impl ExemplarRecord {
+    fn encode(e: &Exemplar) -> ExemplarRecord {
+        ExemplarRecord {
+            value: e.value,
+            time: e.time_ns / 1_000_000,
+            trace_id: e.trace.trace_hex(),
+            span_id: e.trace.span_hex(),
+        }
+    }
+
+    /// None for ids that are not hex (a file written by something else).
+    fn decode(&self) -> Option<Exemplar> {
+        let mut trace = Trace::from_hex(&self.trace_id)?;
+        if let Some(span) = Trace::from_hex(&self.span_id) {
+            trace.span_id.copy_from_slice(&span.trace_id[8..]);
+        }
+        Some(Exemplar {
+            value: self.value,
+            time_ns: self.time.saturating_mul(1_000_000),
+            trace,
+        })
+    }
 }
 
 impl SeriesRecord {
@@ -380,6 +416,7 @@ impl SeriesRecord {
             min: None,
             max: None,
             hist: None,
+            exemplars: Vec::new(),
         };
         match agg {
             Agg::Counter { sum } => r.sum = Some(*sum),
@@ -402,6 +439,12 @@ impl SeriesRecord {
                     .serialize(&t.hist, &mut bytes)
                     .map_err(|e| io::Error::other(format!("histogram: {e:?}")))?;
                 r.hist = Some(BASE64.encode(bytes));
+                r.exemplars = t
+                    .exemplars
+                    .sorted()
+                    .iter()
+                    .map(ExemplarRecord::encode)
+                    .collect();
             }
         }
         Ok(r)
@@ -451,13 +494,17 @@ impl SeriesRecord {
                     .map_err(|e| format!("histogram of {}: {e:?}", self.metric))?;
                 // As the run's own histograms: merging a later, wider second must not fail.
                 hist.auto(true);
-                Agg::Trend(Box::new(TrendAgg::from_histogram(
+                let mut trend = TrendAgg::from_histogram(
                     self.count.ok_or_else(|| missing("count"))?,
                     self.sum.ok_or_else(|| missing("sum"))?,
                     self.min.unwrap_or(f64::INFINITY),
                     self.max.unwrap_or(f64::NEG_INFINITY),
                     hist,
-                )))
+                );
+                for e in self.exemplars.iter().filter_map(ExemplarRecord::decode) {
+                    trend.exemplars.offer(e);
+                }
+                Agg::Trend(Box::new(trend))
             }
         };
         Ok(((id, TagSet::new(self.tags)), agg))

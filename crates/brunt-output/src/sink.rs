@@ -1,5 +1,5 @@
 //! Outputs (`--out json=FILE`, `csv=FILE`, `results=FILE`, `prometheus-rw=URL`,
-//! `influxdb=URL`): the [`SampleSink`] trait the collector thread feeds once a second, and the
+//! `influxdb=URL`, `opentelemetry`): the [`SampleSink`] trait the collector thread feeds once a second, and the
 //! parser of `--out` values.
 
 use crate::csv::CsvSink;
@@ -72,16 +72,19 @@ pub enum OutKind {
     PrometheusRw,
     /// InfluxDB v1 line protocol.
     InfluxDb,
+    /// OTLP metrics to an OpenTelemetry collector (k6's `K6_OTEL_*` settings).
+    OpenTelemetry,
 }
 
 impl OutKind {
     /// Every kind `--out` accepts: parsing, its error and the flag's help all read this list.
-    pub const ALL: [OutKind; 5] = [
+    pub const ALL: [OutKind; 6] = [
         OutKind::Json,
         OutKind::Csv,
         OutKind::Results,
         OutKind::PrometheusRw,
         OutKind::InfluxDb,
+        OutKind::OpenTelemetry,
     ];
 
     /// The name used in `--out`.
@@ -92,6 +95,7 @@ impl OutKind {
             OutKind::Results => "results",
             OutKind::PrometheusRw => "prometheus-rw",
             OutKind::InfluxDb => "influxdb",
+            OutKind::OpenTelemetry => "opentelemetry",
         }
     }
 
@@ -110,6 +114,9 @@ impl OutKind {
             }
             OutKind::InfluxDb => {
                 "influxdb=http://HOST:8086/DB[,label.NAME=VALUE][,header.NAME=VALUE][,flush=5s]"
+            }
+            OutKind::OpenTelemetry => {
+                "opentelemetry (OTLP metrics to a collector, set with k6's K6_OTEL_* variables)"
             }
         }
     }
@@ -155,7 +162,10 @@ impl FromStr for OutSpec {
                 kind: kind.to_string(),
                 known: OutKind::known(),
             })?;
-        if matches!(kind, OutKind::PrometheusRw | OutKind::InfluxDb) {
+        if matches!(
+            kind,
+            OutKind::PrometheusRw | OutKind::InfluxDb | OutKind::OpenTelemetry
+        ) {
             let remote = RemoteSpec::parse(kind, value)?;
             return Ok(OutSpec {
                 kind,
@@ -216,7 +226,7 @@ impl OutSpec {
                 Box::new(ResultsSink::new(out, thresholds.clone()).map_err(io_error)?)
             }
             // Built by hand without its URL (parsing always sets one).
-            OutKind::PrometheusRw | OutKind::InfluxDb => {
+            OutKind::PrometheusRw | OutKind::InfluxDb | OutKind::OpenTelemetry => {
                 return Err(OutputError::BadOut {
                     out: self.to_string(),
                     reason: "no URL given".into(),
@@ -238,6 +248,9 @@ impl OutSpec {
 impl fmt::Display for OutSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.kind.name())?;
+        if self.kind == OutKind::OpenTelemetry {
+            return Ok(());
+        }
         if let Some(r) = &self.remote {
             return write!(f, "={}", r.url);
         }
@@ -331,7 +344,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "unknown output 'influx'; known outputs: json, csv, results, prometheus-rw, influxdb"
+            "unknown output 'influx'; known outputs: json, csv, results, prometheus-rw, influxdb, opentelemetry"
         );
     }
 

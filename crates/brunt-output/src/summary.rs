@@ -7,6 +7,7 @@ use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
 use crate::profile_check::CheckResult;
 use crate::text_report::{Report, ReportInput};
+use crate::traces::{self, slowest_requests, SlowRequest};
 use crate::{export, text, OutputError};
 use brunt_metrics::{
     builtin, parse_percentile, Agg, MetricId, MetricSelector, MetricType, Registry, Snapshot,
@@ -68,6 +69,8 @@ pub struct SummaryOptions {
     pub mode: SummaryMode,
     /// `--quiet`: no final `running (...)` line and scenario lines, as k6 prints none.
     pub quiet: bool,
+    /// `--trace-url`: the slowest traced requests are linked with this template (`{trace_id}`).
+    pub trace_url: Option<String>,
 }
 
 /// The layout of the text summary (k6's `--summary-mode`).
@@ -106,6 +109,7 @@ impl Default for SummaryOptions {
             colors: false,
             mode: SummaryMode::Compact,
             quiet: false,
+            trace_url: None,
         }
     }
 }
@@ -141,6 +145,8 @@ pub struct Summary {
     options: SummaryOptions,
     /// Not part of k6's summary data (its shape has no such field): the text summary only.
     errors: ErrorBreakdown,
+    /// The slowest traced requests (also under the data's `brunt` key).
+    slowest: Vec<SlowRequest>,
     /// k6 v1+'s layout of the text summary; None in the legacy and disabled modes.
     report: Option<Report>,
 }
@@ -230,12 +236,17 @@ impl Summary {
             facts,
             options,
             errors: ErrorBreakdown::from_snapshot(snapshot),
+            slowest: slowest_requests(snapshot),
             report,
         };
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
         }
-        if let Some(own) = brunt_data(&summary.facts) {
+        if let Some(own) = brunt_data(
+            &summary.facts,
+            &summary.slowest,
+            summary.options.trace_url.as_deref(),
+        ) {
             summary.data[BRUNT_KEY] = own;
         }
         summary
@@ -301,6 +312,16 @@ impl Summary {
             out.push_str(&errors.join("\n"));
             out.push('\n');
         }
+        let slow = traces::lines(
+            &self.slowest,
+            self.options.trace_url.as_deref(),
+            &format!("{}    ", opts.indent),
+        );
+        if !slow.is_empty() {
+            out.push('\n');
+            out.push_str(&slow.join("\n"));
+            out.push('\n');
+        }
         out.push_str(&text::run_facts(&self.facts, &opts, self.options.quiet));
         out.push('\n');
         out
@@ -316,10 +337,14 @@ impl Summary {
 /// keys keep their shape.
 pub const BRUNT_KEY: &str = "brunt";
 
-/// brunt's additions: `error_budgets` and `profile_checks`, each present when it has entries;
-/// None when neither has (the data is then exactly k6's).
-fn brunt_data(facts: &RunFacts) -> Option<Value> {
+/// brunt's additions: `error_budgets`, `profile_checks` and `slowest_requests`, each present
+/// when it has entries; None when none has (the data is then exactly k6's).
+fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>) -> Option<Value> {
     let mut own = Map::new();
+    if !slowest.is_empty() {
+        let list = slowest.iter().map(|r| r.to_json(trace_url));
+        own.insert("slowest_requests".into(), list.collect());
+    }
     if !facts.error_budget.is_empty() {
         let list = facts.error_budget.iter().map(BudgetReading::to_json);
         own.insert("error_budgets".into(), list.collect());

@@ -1,6 +1,6 @@
 //! `--out json=` and `--out csv=` files as k6-reading tools parse them.
 
-use brunt_metrics::{builtin, RawSample, Registry, TagSet, Thresholds};
+use brunt_metrics::{builtin, RawSample, Registry, TagSet, Thresholds, Trace};
 use brunt_output::OutSpec;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -25,18 +25,21 @@ fn samples() -> Vec<RawSample> {
             tags: tags.clone(),
             value: 12.5,
             time: t,
+            trace: Trace::from_hex("4bf92f3577b34da6a3ce929d0e0e4736"),
         },
         RawSample {
             metric: builtin::HTTP_REQS,
             tags: tags.clone(),
             value: 1.0,
             time: t,
+            trace: None,
         },
         RawSample {
             metric: builtin::HTTP_REQ_DURATION,
             tags: TagSet::empty(),
             value: 7.0,
             time: t + Duration::from_secs(1),
+            trace: None,
         },
     ]
 }
@@ -92,6 +95,12 @@ fn json_lines_have_metric_then_point_lines() {
     assert_eq!(p["data"]["value"], 12.5);
     assert_eq!(p["data"]["tags"]["status"], "200");
     assert_eq!(p["data"]["tags"]["url"], "http://x/a?b=1,2");
+    // As k6 writes a sample's metadata: the trace id the jslib or --trace-context set.
+    assert_eq!(
+        p["data"]["metadata"],
+        json!({"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})
+    );
+    assert!(lines[4]["data"].get("metadata").is_none(), "{text}");
     let time = p["data"]["time"].as_str().unwrap();
     assert!(time.contains(".123456"), "{time}");
     assert!(

@@ -100,6 +100,9 @@ pub struct QuickArgs {
 
     #[command(flatten)]
     pub web: brunt_web::WebArgs,
+
+    #[command(flatten)]
+    pub trace: brunt_output::TraceArgs,
 }
 
 /// The one request a scriptless attack sends, and its client: shared by `brunt quick` and

@@ -40,6 +40,12 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     let request = args.request.request()?;
     // The flags first: a mistake in them is said before the network is tried.
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
+    let mut config = args.request.client_config()?;
+    let tracing = args.trace.tracing().map_err(|e| anyhow::anyhow!(e))?;
+    if !tracing.is_empty() {
+        brunt_output::announce(&tracing);
+        config.tracing = Some(Arc::new(tracing));
+    }
     preflight(&request)?;
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
@@ -52,7 +58,7 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     if let Some(shape) = args.shape()? {
         shape.add_thresholds(&mut thresholds, &registry)?;
     }
-    let factory = Arc::new(QuickFactory::new(request, args.request.client_config()?));
+    let factory = Arc::new(QuickFactory::new(request, config));
     Ok(Attack {
         plan,
         factory,

@@ -450,6 +450,18 @@
     table("endpoints", ["name", "method", "requests", "failed", "avg", "p50", "p95", "p99", "max"], s.endpoints.map(function (e) {
       return [e.name || "(no name)", e.method, num(e.reqs, 0), num(e.failed, 0), ms(e.avg), ms(e.p50), ms(e.p95), ms(e.p99), ms(e.max)];
     }));
+    $("slowest-box").hidden = !s.slowest.length;
+    table("slowest", ["duration", "method", "name", "status", "trace id"], s.slowest.map(function (r) {
+      var cell = el("td", null, "name");
+      if (data.trace_url) {
+        var link = el("a", r.trace_id);
+        link.href = data.trace_url.split("{trace_id}").join(r.trace_id);
+        cell.appendChild(link);
+      } else {
+        cell.textContent = r.trace_id;
+      }
+      return [ms(r.duration), r.method, r.name, r.status, cell];
+    }));
     table("statuses", ["status", "requests"], s.statuses.map(function (c) { return [c.value, num(c.count, 0)]; }));
     table("error-codes", ["error_code", "requests"], s.error_codes.map(function (c) { return [c.value, num(c.count, 0)]; }));
     table("checks", ["group", "check", "passes", "fails"], s.checks.map(function (c) {

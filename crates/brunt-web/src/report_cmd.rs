@@ -42,10 +42,18 @@ pub struct ReportArgs {
     /// Overlay two runs (BASELINE CURRENT) even though they ran at the same time
     #[arg(long)]
     pub overlay: bool,
+
+    /// Link the slowest requests' trace ids to a tracing backend, with {trace_id} in the URL,
+    /// e.g. --trace-url 'https://tempo.example/trace/{trace_id}'
+    #[arg(long, value_name = "URL")]
+    pub trace_url: Option<String>,
 }
 
 /// Writes the report; returns the exit code (0).
 pub fn report(args: ReportArgs) -> Result<i32> {
+    if let Some(t) = &args.trace_url {
+        brunt_output::check_trace_url(t).map_err(anyhow::Error::msg)?;
+    }
     if let Some(json) = single_json(&args.results) {
         let data = if crate::game_day::is_journal(&json) {
             crate::game_day::from_journal(&json)
@@ -84,7 +92,8 @@ pub fn report(args: ReportArgs) -> Result<i32> {
         results.merge(other, name)?;
     }
     let title = format!("brunt report {}", names.join(" + "));
-    let data = ReportData::from_results(&results, title);
+    let mut data = ReportData::from_results(&results, title);
+    data.trace_url = args.trace_url.clone();
     write(&args.output, &data)
 }
 

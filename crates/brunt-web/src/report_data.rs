@@ -44,6 +44,9 @@ pub struct ReportData {
     /// An LLM sweep's result, as exported (`brunt llm --sweep --export`): the sweep's report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm_sweep: Option<serde_json::Value>,
+    /// `--trace-url`: the template (`{trace_id}`) that links the slowest requests' traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
     /// The last point's start and aggregates, kept to fold a short last tick into it.
     #[serde(skip)]
     last: Option<(f64, Snapshot)>,
@@ -129,6 +132,8 @@ pub struct FinalSummary {
     pub checks: Vec<CheckRow>,
     /// `http_req_duration` histogram: bucket upper bounds in ms and counts.
     pub histogram: Vec<(f64, u64)>,
+    /// The slowest traced requests (their exemplars), as the summary export lists them.
+    pub slowest: Vec<serde_json::Value>,
     /// `llm_requests` by `outcome` (`ok` or the failure's cause), an HTTP status's failures by
     /// status (`http_status 503`): the report's LLM failures by cause.
     pub llm_outcomes: Vec<Count>,
@@ -501,6 +506,10 @@ impl FinalSummary {
                 })
                 .collect(),
             histogram,
+            slowest: brunt_output::slowest_requests(totals)
+                .iter()
+                .map(|r| r.to_json(None))
+                .collect(),
             llm_outcomes: counts(llm_outcomes),
             saturation: None,
             notes: Vec::new(),

@@ -30,6 +30,11 @@ impl RunReport {
         control: RunControl,
         monitors: Monitors,
     ) -> Result<RunReport> {
+        if let Some(t) = &web.trace_url {
+            brunt_output::check_trace_url(t).map_err(anyhow::Error::msg)?;
+        }
+        let mut cfg = cfg;
+        cfg.summary.trace_url = web.trace_url.clone();
         let web = WebSession::start(
             web,
             RunInfo {

@@ -36,6 +36,11 @@ pub struct WebArgs {
     /// e.g. --report report.html
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Link the slowest requests' trace ids (summary, report) to a tracing backend, with
+    /// {trace_id} in the URL, e.g. --trace-url 'https://tempo.example/trace/{trace_id}'
+    #[arg(long, value_name = "URL")]
+    pub trace_url: Option<String>,
 }
 
 /// What the page says about the run before it starts.
@@ -67,7 +72,9 @@ impl WebSession {
             // Fail before the run, not after it, when the report cannot be written.
             brunt_output::create_file("--report", path)?;
         }
-        let shared = Shared::new(ReportData::new(info.title, info.scenarios));
+        let mut data = ReportData::new(info.title, info.scenarios);
+        data.trace_url = args.trace_url.clone();
+        let shared = Shared::new(data);
         let url = if args.dashboard {
             let addr =
                 dashboard::serve(args.dashboard_port, shared.clone()).with_context(|| {

@@ -16,13 +16,29 @@ const tagsProxy = () =>
 
 const vuTags = tagsProxy();
 
+// k6's sample metadata: string values kept with the VU's samples while set. The
+// http-instrumentation-tempo jslib sets `trace_id` around each request; brunt keeps that one
+// (JSON output's metadata, exemplars), the others are kept here only.
+const metadata = new Proxy({}, {
+  set(t, k, v) {
+    t[k] = String(v);
+    if (k === 'trace_id') n.traceIdSet(String(v));
+    return true;
+  },
+  deleteProperty(t, k) {
+    delete t[k];
+    if (k === 'trace_id') n.traceIdSet(undefined);
+    return true;
+  },
+});
+
 export const vu = {
   get idInTest() { return n.execInfo().vuIdInTest; },
   get idInInstance() { return n.execInfo().vuIdInInstance; },
   get iterationInInstance() { return n.execInfo().iter; },
   get iterationInScenario() { return n.execInfo().iterationInScenario; },
   get tags() { return vuTags; },
-  metrics: { get tags() { return vuTags; }, metadata: {} },
+  metrics: { get tags() { return vuTags; }, metadata },
 };
 
 export const scenario = {

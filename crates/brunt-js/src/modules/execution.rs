@@ -96,6 +96,21 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         h.tags_changed();
         Ok(())
     })?;
+    // `exec.vu.metrics.metadata.trace_id` set (a string) or deleted (undefined); an id that is
+    // not hex (k6 keeps any string) is kept by no sample.
+    let h = host.clone();
+    def(
+        ctx,
+        native,
+        "traceIdSet",
+        move |id: rquickjs::function::Opt<Option<String>>| -> Result<()> {
+            let trace =
+                id.0.flatten()
+                    .and_then(|s| brunt_metrics::Trace::from_hex(&s));
+            h.metadata_trace.set(trace);
+            Ok(())
+        },
+    )?;
     let h = host.clone();
     def(
         ctx,

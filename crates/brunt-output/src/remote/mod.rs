@@ -1,9 +1,11 @@
-//! Remote outputs (`--out prometheus-rw=URL`, `--out influxdb=URL`): per-second aggregates
-//! encoded on the collector thread and handed to a sender thread through a bounded queue. A down
-//! or slow backend never stalls the run: when the queue is full a batch is dropped and counted,
-//! and the end of the run says how many samples never arrived.
+//! Remote outputs (`--out prometheus-rw=URL`, `--out influxdb=URL`, `--out opentelemetry`):
+//! per-second aggregates encoded on the collector thread and handed to a sender thread through a
+//! bounded queue, which sends them over HTTP (brunt-http's client) or gRPC. A down or slow
+//! backend never stalls the run: when the queue is full a batch is dropped and counted, and the
+//! end of the run says how many samples never arrived.
 
 mod influxdb;
+mod opentelemetry;
 mod prometheus;
 
 use crate::sink::{IntervalView, OutKind, SampleSink};
@@ -18,7 +20,7 @@ use std::time::Duration;
 /// Batches waiting for the sender; past this, new ones are dropped.
 const QUEUE: usize = 32;
 /// How long one request to the backend may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the end of the run waits for queued batches to go out.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
 /// The reachability check at start.
@@ -38,6 +40,8 @@ pub struct RemoteSpec {
     /// Time between two sends (each send carries every second since the last).
     pub flush: Duration,
     kind: OutKind,
+    /// `opentelemetry`'s settings, from k6's `K6_OTEL_*` variables.
+    otel: Option<Box<opentelemetry::OtelConfig>>,
 }
 
 impl RemoteSpec {
@@ -47,6 +51,27 @@ impl RemoteSpec {
             out: out.clone(),
             reason,
         };
+        if kind == OutKind::OpenTelemetry {
+            if !value.is_empty() {
+                return Err(bad(
+                    "takes no value: configure it with k6's K6_OTEL_* environment variables \
+                     (docs/outputs.md), e.g. K6_OTEL_EXPORTER_PROTOCOL=http/protobuf"
+                        .into(),
+                ));
+            }
+            let cfg = opentelemetry::config_from_env().map_err(|reason| OutputError::BadOut {
+                out: kind.name().into(),
+                reason,
+            })?;
+            return Ok(RemoteSpec {
+                url: cfg.url.clone(),
+                labels: Vec::new(),
+                headers: cfg.headers.clone(),
+                flush: cfg.export_interval,
+                kind,
+                otel: Some(Box::new(cfg)),
+            });
+        }
         let mut parts = value.split(',');
         let url = parts.next().unwrap_or_default().trim().to_string();
         let parsed = url::Url::parse(&url).map_err(|e| {
@@ -73,6 +98,7 @@ impl RemoteSpec {
             headers: Vec::new(),
             flush: DEFAULT_FLUSH,
             kind,
+            otel: None,
         };
         for opt in parts {
             let (k, v) = opt
@@ -127,9 +153,13 @@ pub(crate) fn open(spec: &RemoteSpec, name: String) -> Box<dyn SampleSink> {
             "warning: --out {name}: {e}; the run goes on and counts what cannot be delivered"
         );
     }
-    match spec.kind {
-        OutKind::InfluxDb => Box::new(influxdb::InfluxSink::new(spec, name)),
-        _ => Box::new(prometheus::PromSink::new(spec, name)),
+    match (&spec.otel, spec.kind) {
+        (Some(cfg), _) => {
+            eprintln!("output: opentelemetry ({})", cfg.describe());
+            Box::new(opentelemetry::OtelSink::new((**cfg).clone(), name))
+        }
+        (None, OutKind::InfluxDb) => Box::new(influxdb::InfluxSink::new(spec, name)),
+        (None, _) => Box::new(prometheus::PromSink::new(spec, name)),
     }
 }
 
@@ -183,16 +213,49 @@ pub(crate) struct Sender {
     last_flush: Duration,
 }
 
+/// How a sender's batches reach the backend.
+pub(crate) enum Transport {
+    /// One HTTP request a batch, made by the closure and sent with brunt-http's client.
+    Http(Box<dyn Fn(Vec<u8>) -> Result<Request, String> + Send>),
+    /// One unary gRPC call a batch (the OTLP collector's Export).
+    Grpc(opentelemetry::GrpcTarget),
+}
+
+/// What every send of a sender shares.
+pub(crate) struct Route {
+    /// HTTP headers on every request (gRPC metadata for gRPC).
+    pub headers: Vec<(String, String)>,
+    /// Time between two sends, for [`Sender::flush_due`].
+    pub flush: Duration,
+    /// Accept any certificate (`K6_OTEL_TLS_INSECURE_SKIP_VERIFY`).
+    pub insecure: bool,
+}
+
 impl Sender {
-    /// Starts the thread. `prelude` is sent once first (InfluxDB's CREATE DATABASE); `build`
-    /// turns a body into the request to send; the spec's headers go on every request.
+    /// Starts an HTTP sender for `spec`. `prelude` is sent once first (InfluxDB's CREATE
+    /// DATABASE); `build` turns a body into the request to send; the spec's headers go on every
+    /// request.
     fn spawn(
         name: String,
         spec: &RemoteSpec,
         prelude: Option<Request>,
         build: impl Fn(Vec<u8>) -> Result<Request, String> + Send + 'static,
     ) -> Sender {
-        let headers = spec.headers.clone();
+        let route = Route {
+            headers: spec.headers.clone(),
+            flush: spec.flush,
+            insecure: false,
+        };
+        Sender::start(name, route, prelude, Transport::Http(Box::new(build)))
+    }
+
+    /// Starts the thread that sends over `transport`.
+    fn start(name: String, route: Route, prelude: Option<Request>, transport: Transport) -> Sender {
+        let Route {
+            headers,
+            flush,
+            insecure,
+        } = route;
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE);
         let (done_tx, done) = mpsc::channel();
         let stats = Arc::new(Stats::default());
@@ -201,14 +264,9 @@ impl Sender {
         let spawned = std::thread::Builder::new()
             .name(format!("out-{name}"))
             .spawn(move || {
-                let build_with_headers = |body| {
-                    let mut req = build(body)?;
-                    with_headers(&mut req, &headers)?;
-                    Ok(req)
-                };
                 let prelude =
                     prelude.and_then(|mut r| with_headers(&mut r, &headers).ok().map(|()| r));
-                send_loop(rx, prelude, build_with_headers, &s, &q);
+                send_loop(rx, prelude, transport, &headers, insecure, &s, &q);
                 let _ = done_tx.send(());
             });
         if let Err(e) = spawned {
@@ -220,7 +278,7 @@ impl Sender {
             done,
             stats,
             queued,
-            flush: spec.flush,
+            flush,
             last_flush: Duration::ZERO,
         }
     }
@@ -282,7 +340,9 @@ impl Sender {
 fn send_loop(
     rx: Receiver<Batch>,
     prelude: Option<Request>,
-    build: impl Fn(Vec<u8>) -> Result<Request, String>,
+    transport: Transport,
+    headers: &[(String, String)],
+    insecure: bool,
     stats: &Stats,
     queued: &AtomicU64,
 ) {
@@ -295,6 +355,7 @@ fn send_loop(
     };
     let config = ClientConfig {
         timeout: REQUEST_TIMEOUT,
+        insecure_skip_verify: insecure,
         ..ClientConfig::default()
     };
     let client = match Client::new(config) {
@@ -308,11 +369,29 @@ fn send_loop(
                 stats.drop_batch(0, e);
             }
         }
+        // The gRPC channel lives on this thread's runtime.
+        enum Link {
+            Http(Box<dyn Fn(Vec<u8>) -> Result<Request, String> + Send>),
+            Grpc(Box<opentelemetry::GrpcClient>),
+        }
+        let mut link = match transport {
+            Transport::Http(build) => Link::Http(build),
+            Transport::Grpc(target) => match target.connect() {
+                Ok(c) => Link::Grpc(Box::new(c)),
+                Err(e) => return stats.drop_batch(0, e),
+            },
+        };
         // Blocking on the channel is fine: this thread does nothing else between sends.
         while let Ok(batch) = rx.recv() {
-            let result = match build(batch.body) {
-                Ok(req) => deliver(&client, &req).await,
-                Err(e) => Err(e),
+            let result = match &mut link {
+                Link::Grpc(grpc) => grpc.export(batch.body).await,
+                Link::Http(build) => match build(batch.body) {
+                    Ok(mut req) => match with_headers(&mut req, headers) {
+                        Ok(()) => deliver(&client, &req).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
             };
             queued.fetch_sub(batch.samples, Ordering::Relaxed);
             match result {

@@ -400,10 +400,19 @@ fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&Expec
         crate::host::intern(base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     };
     let lag = host.iter.borrow().scheduled_lag;
+    let mut metrics = host.metrics.borrow_mut();
+    // The worker's VUs share its aggregator: the script's trace is set for this response only.
+    let outer = host
+        .metadata_trace
+        .get()
+        .map(|t| metrics.set_trace(Some(t)));
     crate::host::with_recorder(|r| {
         r.set_system_tags(host.shared.system_tags());
-        r.record(&mut host.metrics.borrow_mut(), resp, &tags, expected, lag)
+        r.record(&mut metrics, resp, &tags, expected, lag)
     });
+    if let Some(outer) = outer {
+        metrics.set_trace(outer);
+    }
 }
 
 /// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
