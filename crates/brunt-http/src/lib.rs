@@ -25,8 +25,8 @@ mod response;
 mod sse;
 mod stream;
 mod tls;
-mod tunnel;
 mod trace_context;
+mod tunnel;
 
 pub use block::{BlockedHostnames, BlockedIps};
 pub use client::Client;
@@ -40,5 +40,5 @@ pub use request::Request;
 pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
-pub use tunnel::{ByteCounter, Tunnel};
 pub use trace_context::{Propagator, RequestTracing, TraceContext};
+pub use tunnel::{ByteCounter, Tunnel};
