@@ -21,6 +21,7 @@ mod secrets;
 mod shared_rt;
 #[cfg(target_os = "linux")]
 mod slab;
+mod stack;
 mod typescript;
 mod vu;
 
