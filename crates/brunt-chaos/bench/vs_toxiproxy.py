@@ -5,15 +5,20 @@ interleaved rounds. nginx and every proxy share core 1 (as the issue asks); wrk 
 A round counts only if processes other than these used less than --max-foreign CPU ticks
 (10 ms each) during every run of the round, so a busy machine does not skew the ratios.
 
-usage: vs_toxiproxy.py --brunt target/release/brunt [--toxiproxy /path/toxiproxy-server]
+usage: vs_toxiproxy.py --brunt target/release/brunt [--bench DIR] [--toxiproxy PATH]
                        [--rounds N] [--secs S] [--max-foreign T] [--lat]
-Toxiproxy: build it from github.com/Shopify/toxiproxy (`go build ./cmd/server`)."""
-import argparse, json, os, re, statistics, subprocess, tempfile, time
+--bench: the shared bench folder holding target/start (default: $BRUNT_BENCH, else shared/bench
+in the repository or beside it). --toxiproxy: the Toxiproxy server binary (default:
+toxiproxy-server on PATH; without one, the rounds run without Toxiproxy). Build it from
+github.com/Shopify/toxiproxy (`go build ./cmd/server`)."""
+import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 ap = argparse.ArgumentParser()
 ap.add_argument("--brunt", required=True)
-ap.add_argument("--toxiproxy", default="/tmp/toxiproxy-server")
+ap.add_argument("--bench", default=os.environ.get("BRUNT_BENCH"))
+ap.add_argument("--toxiproxy", default=shutil.which("toxiproxy-server"))
 ap.add_argument("--rounds", type=int, default=7)
 ap.add_argument("--secs", type=int, default=3)
 ap.add_argument("--max-foreign", type=int, default=30)
@@ -24,7 +29,22 @@ a = ap.parse_args()
 NP = a.nginx_port
 tmp = tempfile.mkdtemp(prefix="brunt-proxy-bench-")
 
-subprocess.run(["bash", "/work/shared/bench/target/start", str(NP), "1"], stdout=subprocess.DEVNULL, check=True)
+
+def bench_dir():
+    """The shared bench folder: --bench, or shared/bench in the repository or beside it."""
+    tries = [a.bench] if a.bench else [os.path.join(REPO, "shared", "bench"),
+                                       os.path.join(REPO, "..", "shared", "bench")]
+    for d in tries:
+        if os.path.exists(os.path.join(d, "target", "start")):
+            return os.path.abspath(d)
+    sys.exit(f"vs_toxiproxy.py: no bench folder with target/start in {' or '.join(tries)}: pass --bench DIR")
+
+
+if a.toxiproxy and not os.access(a.toxiproxy, os.X_OK):
+    sys.exit(f"vs_toxiproxy.py: --toxiproxy {a.toxiproxy}: not an executable file")
+if not a.toxiproxy:
+    print("no toxiproxy-server on PATH and no --toxiproxy: running without Toxiproxy", flush=True)
+subprocess.run(["bash", os.path.join(bench_dir(), "target", "start"), str(NP), "1"], stdout=subprocess.DEVNULL, check=True)
 master = int(open(f"/tmp/brunt-target-{NP}/nginx.pid").read())
 ngx = [master] + [int(p) for p in os.listdir("/proc") if p.isdigit()
                   and open(f"/proc/{p}/stat").read().split(") ")[1].split()[1] == str(master)]
@@ -41,13 +61,14 @@ subprocess.run(["cc", "-O2", "-o", floor, os.path.join(HERE, "floor_proxy.c")], 
 procs.append(subprocess.Popen(["taskset", "-c", "1", floor, "18101", str(NP)]))
 names.append("c-floor"); ports.append(18101)
 
-procs.append(subprocess.Popen(["taskset", "-c", "1", a.toxiproxy, "-port", "8475"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-time.sleep(1)
-subprocess.run(["curl", "-s", "-XPOST", "localhost:8475/proxies", "-d",
-                json.dumps({"name": "p", "listen": "127.0.0.1:18099", "upstream": f"127.0.0.1:{NP}"})],
-               stdout=subprocess.DEVNULL, check=True)
-names.append("toxiproxy"); ports.append(18099)
+if a.toxiproxy:
+    procs.append(subprocess.Popen(["taskset", "-c", "1", a.toxiproxy, "-port", "8475"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)
+    subprocess.run(["curl", "-s", "-XPOST", "localhost:8475/proxies", "-d",
+                    json.dumps({"name": "p", "listen": "127.0.0.1:18099", "upstream": f"127.0.0.1:{NP}"})],
+                   stdout=subprocess.DEVNULL, check=True)
+    names.append("toxiproxy"); ports.append(18099)
 ours = ngx + [p.pid for p in procs]
 
 
@@ -93,11 +114,13 @@ try:
         else:
             print(f"round {tries} dropped (machine busy): {line}", flush=True)
     if kept:
-        d, t = statistics.median(R["direct"]), statistics.median(R["toxiproxy"])
+        d, f = statistics.median(R["direct"]), statistics.median(R["c-floor"])
+        t = statistics.median(R["toxiproxy"]) if "toxiproxy" in R else None
         print(f"{kept} rounds kept; medians:")
         for n in names:
             m = statistics.median(R[n])
-            print(f"  {n:10s} {m:9.0f} req/s  share of direct {m / d:.3f}  vs Toxiproxy's share {m / t:.2f}x")
+            vs_t = f"  vs Toxiproxy's share {m / t:.2f}x" if t else ""
+            print(f"  {n:10s} {m:9.0f} req/s  share of direct {m / d:.3f}  of the C floor {m / f:.3f}{vs_t}")
     if a.lat:
         for _ in range(3):
             for n, p in zip(names, ports):

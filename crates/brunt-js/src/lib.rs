@@ -24,6 +24,7 @@ mod secrets;
 mod shared_rt;
 #[cfg(target_os = "linux")]
 mod slab;
+mod stack;
 mod typescript;
 mod vu;
 

@@ -40,6 +40,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("brunt/llm", include_str!("js/brunt/llm.js")),
 ];
 
+/// The built-in modules through which a VU opens connections of its own.
+const CONNECTING: &[&str] = &["k6/http", "k6/ws", "k6/x/sse", "brunt/llm"];
+
 /// k6 modules that brunt will not have, with what to use instead.
 const UNAVAILABLE: &[(&str, &str)] = &[
     (
@@ -272,6 +275,11 @@ pub(crate) struct BytecodeLoader(pub Arc<Shared>);
 
 impl Loader for BytecodeLoader {
     fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
+        if CONNECTING.contains(&name) {
+            self.0
+                .connects
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         match name {
             "k6" => Module::declare_def::<crate::modules::k6::K6Module, _>(ctx.clone(), name),
             "k6/http" => {

@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     pub system_tags: AtomicU32,
     /// Set by `exec.test.fail()`: the run goes on and exits with 110.
     pub marked_failed: AtomicBool,
+    /// Set when the script imports a module that opens connections (`k6/http`, `k6/ws`...):
+    /// each VU may then hold a socket, so the VU count is checked against the open-file limit.
+    pub connects: AtomicBool,
     pub abort_reason: Mutex<Option<String>>,
     /// The run's stop (Ctrl-C, SIGTERM), which also interrupts init contexts that are running.
     pub interrupt: RunControl,
@@ -230,6 +233,7 @@ impl Program {
                 throw: AtomicBool::new(false),
                 system_tags: AtomicU32::new(SystemTags::default().bits()),
                 marked_failed: AtomicBool::new(false),
+                connects: AtomicBool::new(false),
                 abort_reason: Mutex::new(None),
                 interrupt: cfg.interrupt,
                 secrets: cfg.secrets,

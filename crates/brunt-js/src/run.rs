@@ -735,6 +735,17 @@ fn configure(program: &Program, c: &Consolidated, http_debug: Option<&str>, plan
     program.set_run_tags(plan.tags());
 }
 
+/// Fails before any VU is created when the process could not hold the run's VUs: the memory
+/// mappings of the stacks of all it may have and, when the script opens connections, a socket
+/// for each VU initialised before the test (arrival-rate VUs beyond those may never be needed).
+fn check_limits(program: &Program, plan: &Plan) -> Result<(), String> {
+    crate::stack::check_room(plan.max_vus())?;
+    if program.shared.connects.load(Ordering::Relaxed) {
+        brunt_http::check_open_files(plan.planned_vus())?;
+    }
+    Ok(())
+}
+
 /// A script loaded and configured as `brunt run` would (its options over the config file and
 /// the `K6_*` environment, no run flags), for a caller that builds its own plans around the
 /// script's function: `brunt capacity script.js`.
@@ -1258,6 +1269,7 @@ pub fn prepare(
             "There were problems with the specified script configuration: {e}"
         ))
     })?;
+    check_limits(&program, &plan).map_err(config_failure)?;
     // Before the thresholds, which may name the monitors' metrics.
     let specs = monitor_specs(&args.monitors, c.json.get("monitors")).map_err(config_failure)?;
     let monitors = Monitors::start(&specs, &registry).map_err(config_failure)?;

@@ -40,6 +40,8 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     let request = args.request.request()?;
     // The flags first: a mistake in them is said before the network is tried.
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
+    // A socket per VU initialised up front; `--max-vus` beyond those may never be needed.
+    brunt_http::check_open_files(plan.planned_vus()).map_err(anyhow::Error::msg)?;
     let mut config = args.request.client_config()?;
     let tracing = args.trace.tracing().map_err(|e| anyhow::anyhow!(e))?;
     if !tracing.is_empty() {
