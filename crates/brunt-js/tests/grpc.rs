@@ -101,6 +101,45 @@ fn calls_against_brunt_target() {
 }
 
 #[test]
+fn calls_carry_the_runs_trace_context_and_run_id() {
+    let t = target();
+    let out =
+        std::env::temp_dir().join(format!("brunt-js-grpc-traced-{}.json", std::process::id()));
+    let export = out.with_extension("summary.json");
+    let args = RunArgs {
+        script: dir().join("traced.js"),
+        env: vec![format!("GRPC_ADDR={}", t.local_addr())],
+        summary_export: Some(export.clone()),
+        out: vec![format!("json={}", out.display())],
+        quiet: true,
+        no_summary: true,
+        workers: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(run(args).expect("run completes"), exit::OK);
+    let ex: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    // Both checks of each of the 3 iterations passed.
+    assert_eq!(ex["metrics"]["checks"]["passes"], 6, "{ex}");
+    assert_eq!(ex["metrics"]["checks"]["fails"], 0, "{ex}");
+    // Every call's duration sample carries its own trace (k6's metadata.trace_id shape).
+    let lines = std::fs::read_to_string(&out).unwrap();
+    let traces: std::collections::HashSet<String> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["metric"] == "grpc_req_duration" && v["type"] == "Point")
+        .map(|v| {
+            v["data"]["metadata"]["trace_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let _ = (std::fs::remove_file(&out), std::fs::remove_file(&export));
+    assert_eq!(traces.len(), 3, "one trace a call: {traces:?}");
+    assert!(traces.iter().all(|t| t.len() == 32), "{traces:?}");
+}
+
+#[test]
 fn streams_against_brunt_target() {
     let t = target();
     let addr = format!("GRPC_ADDR={}", t.local_addr());

@@ -43,7 +43,7 @@ pub(crate) enum GrpcOp {
 }
 
 pub(crate) enum GrpcReply {
-    Connected(std::result::Result<(Connection, ByteCounter), String>),
+    Connected(std::result::Result<(Connection, ByteCounter, Tracing), String>),
     Invoked(Reply),
     Reflected(std::result::Result<Vec<brunt_grpc::FileDescriptorProto>, String>),
     Health(std::result::Result<i32, Status>),
@@ -73,7 +73,7 @@ pub(crate) async fn perform(client: &brunt_http::Client, op: GrpcOp) -> GrpcRepl
                 })?;
                 let counter = raw.counter();
                 let conn = Connection::handshake(raw, opts).await?;
-                Ok((conn, counter))
+                Ok((conn, counter, client.config().tracing.clone()))
             };
             let done = tokio::time::timeout(timeout, dial).await;
             GrpcReply::Connected(done.unwrap_or_else(|_| Err("context deadline exceeded".into())))
@@ -107,12 +107,17 @@ struct Metrics {
     received: MetricId,
 }
 
+/// The run's trace context and run id header (`--trace-context`, `options.tracing`), which every
+/// call's metadata carries as an HTTP request's headers do.
+type Tracing = Option<std::sync::Arc<brunt_http::RequestTracing>>;
+
 /// A client's connection.
 #[derive(Clone)]
 struct Live {
     conn: Connection,
     counter: ByteCounter,
     addr: String,
+    tracing: Tracing,
 }
 
 /// A `grpc.Client`.
@@ -129,6 +134,8 @@ struct CallTags {
     input: MessageDescriptor,
     output: MessageDescriptor,
     counter: ByteCounter,
+    /// The call's trace, kept with its `grpc_req_duration` sample.
+    trace: Option<brunt_metrics::Trace>,
 }
 
 /// An async call or open stream, by the id the JavaScript layer knows it by.
@@ -165,7 +172,12 @@ impl State {
 
     /// A call's end: `grpc_req_duration` with its status, and the connection's bytes.
     fn emit_end(&self, call: &CallTags, code: brunt_grpc::Code, took: Duration) {
+        let metrics = &self.host.metrics;
+        let outer = call.trace.map(|t| metrics.borrow_mut().set_trace(Some(t)));
         self.emit_duration(call.tags.clone(), code, took);
+        if let Some(outer) = outer {
+            metrics.borrow_mut().set_trace(outer);
+        }
         self.emit_bytes(&call.counter);
     }
 
@@ -246,12 +258,23 @@ impl State {
         if system.has(SystemTag::Name) && !tags.iter().any(|(k, _)| k == "name") {
             tags.push(("name".into(), path));
         }
+        let mut trace = None;
+        if let Some(tracing) = &live.tracing {
+            let (t, headers) =
+                tracing.start(|h| p.metadata.iter().any(|(k, _)| k.eq_ignore_ascii_case(h)));
+            trace = t;
+            for (k, v) in headers {
+                let v = v.to_str().expect("trace and run id headers are ASCII");
+                p.metadata.push((k.as_str().to_string(), v.to_string()));
+            }
+        }
         CallTags {
             tags,
             discard: p.discard,
             input: desc.input(),
             output: desc.output(),
             counter: live.counter.clone(),
+            trace,
         }
     }
 }
@@ -470,7 +493,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
             let GrpcReply::Connected(done) = grpc_op(&ctx, &s.host, op)? else {
                 return Err(throw(&ctx, "the gRPC driver answered another request"));
             };
-            let (conn, counter) = done.map_err(|e| throw(&ctx, &e))?;
+            let (conn, counter, tracing) = done.map_err(|e| throw(&ctx, &e))?;
             if p.get::<_, bool>("reflect")? {
                 let meta: Vec<Vec<String>> = p.get("reflectMetadata")?;
                 let meta: Vec<(String, String)> = meta
@@ -505,6 +528,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 conn,
                 counter,
                 addr,
+                tracing,
             });
             Ok(true)
         },
