@@ -3,21 +3,13 @@
 //! grpcio-reflection and grpcio-health-checking), started on loopback by the test; the Python
 //! tests are skipped (with a note) where those libraries are not installed.
 
+mod common;
+
 use brunt_js::{exit, run, RunArgs};
+use common::{all_checks_pass, python_server, run_script, Server};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// The server process, killed when the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/grpc")
@@ -25,59 +17,15 @@ fn dir() -> PathBuf {
 
 /// Starts the grpcio server (writing its protoset to `protoset`); its two ports (with and
 /// without reflection). None when Python or its grpc libraries are missing.
-fn python_server(protoset: &PathBuf) -> Option<(Server, u16, u16)> {
-    let child = Command::new("python3")
-        .arg(dir().join("server.py"))
-        .arg("--protoset")
-        .arg(protoset)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.as_mut()?)
-        .read_line(&mut line)
-        .ok()?;
-    let mut ports = line.split_whitespace().map(|p| p.parse().ok());
-    let (port, plain) = (ports.next()??, ports.next()??);
-    Some((server, port, plain))
+fn grpcio_server(protoset: &Path) -> Option<(Server, u16, u16)> {
+    let args = [OsStr::new("--protoset"), protoset.as_os_str()];
+    let (server, ports) = python_server(&dir().join("server.py"), &args)?;
+    Some((server, *ports.first()?, *ports.get(1)?))
 }
 
 /// Runs `script` from tests/grpc with `env`; returns the exit code and the summary export.
-fn run_script(script: &str, env: Vec<String>) -> (i32, Value) {
-    let export = std::env::temp_dir().join(format!(
-        "brunt-js-grpc-{}-{}-{}.json",
-        script.replace(['/', '.'], "_"),
-        std::process::id(),
-        env.join(",").len()
-    ));
-    let args = RunArgs {
-        script: dir().join(script),
-        env,
-        summary_export: Some(export.clone()),
-        quiet: true,
-        no_summary: true,
-        workers: Some(1),
-        ..Default::default()
-    };
-    let code = run(args).expect("run completes");
-    let ex: Value = serde_json::from_str(
-        &std::fs::read_to_string(&export).unwrap_or_else(|e| panic!("exit {code}, no export: {e}")),
-    )
-    .expect("summary export is JSON");
-    let _ = std::fs::remove_file(&export);
-    (code, ex)
-}
-
-/// Every check of the export, asserted passed once; their count.
-fn all_checks_pass(ex: &Value) -> usize {
-    let checks = ex["root_group"]["checks"].as_object().unwrap();
-    for (name, c) in checks {
-        assert_eq!(c["fails"], 0, "check '{name}' failed: {ex}");
-        assert_eq!(c["passes"], 1, "check '{name}' did not run once: {ex}");
-    }
-    checks.len()
+fn run_grpc(script: &str, env: Vec<String>) -> (i32, Value) {
+    run_script(&dir().join(script), env)
 }
 
 fn target() -> brunt_target::Target {
@@ -87,7 +35,7 @@ fn target() -> brunt_target::Target {
 #[test]
 fn calls_against_brunt_target() {
     let t = target();
-    let (code, ex) = run_script("calls.js", vec![format!("GRPC_ADDR={}", t.local_addr())]);
+    let (code, ex) = run_grpc("calls.js", vec![format!("GRPC_ADDR={}", t.local_addr())]);
     assert_eq!(all_checks_pass(&ex), 22, "{ex}");
     assert_eq!(code, exit::OK, "a threshold failed: {ex}");
     assert!(
@@ -144,7 +92,7 @@ fn streams_against_brunt_target() {
     let t = target();
     let addr = format!("GRPC_ADDR={}", t.local_addr());
     for reflect in ["", "1"] {
-        let (code, ex) = run_script(
+        let (code, ex) = run_grpc(
             "streams.js",
             vec![addr.clone(), format!("GRPC_REFLECT={reflect}")],
         );
@@ -156,7 +104,7 @@ fn streams_against_brunt_target() {
 #[test]
 fn reflection_against_brunt_target() {
     let t = target();
-    let (code, ex) = run_script("reflect.js", vec![format!("GRPC_ADDR={}", t.local_addr())]);
+    let (code, ex) = run_grpc("reflect.js", vec![format!("GRPC_ADDR={}", t.local_addr())]);
     assert_eq!(all_checks_pass(&ex), 1, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
 }
@@ -165,7 +113,7 @@ fn reflection_against_brunt_target() {
 fn the_k6_compare_script_passes_under_brunt() {
     // tests/scripts/grpc.js, which k6-compare.py also runs under k6 v1.1.
     let t = target();
-    let (code, ex) = run_script(
+    let (code, ex) = run_grpc(
         "../scripts/grpc.js",
         vec![format!("BASE_URL={}", t.url(""))],
     );
@@ -177,15 +125,15 @@ fn the_k6_compare_script_passes_under_brunt() {
 fn the_same_scripts_against_grpcio() {
     let protoset =
         std::env::temp_dir().join(format!("brunt-js-grpc-{}.protoset", std::process::id()));
-    let Some((_server, port, plain)) = python_server(&protoset) else {
+    let Some((_server, port, plain)) = grpcio_server(&protoset) else {
         eprintln!("note: python3 with grpcio, grpcio-reflection and grpcio-health-checking is not installed; the grpcio test is skipped");
         return;
     };
     let addr = format!("GRPC_ADDR=127.0.0.1:{port}");
-    let (code, ex) = run_script("calls.js", vec![addr.clone()]);
+    let (code, ex) = run_grpc("calls.js", vec![addr.clone()]);
     assert_eq!(all_checks_pass(&ex), 22, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
-    let (code, ex) = run_script("streams.js", vec![addr.clone(), "GRPC_REFLECT=1".into()]);
+    let (code, ex) = run_grpc("streams.js", vec![addr.clone(), "GRPC_REFLECT=1".into()]);
     assert_eq!(all_checks_pass(&ex), 6, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
     let env = vec![
@@ -193,7 +141,7 @@ fn the_same_scripts_against_grpcio() {
         format!("NOREFLECT_ADDR=127.0.0.1:{plain}"),
         format!("PROTOSET={}", protoset.display()),
     ];
-    let (code, ex) = run_script("reflect.js", env);
+    let (code, ex) = run_grpc("reflect.js", env);
     assert_eq!(all_checks_pass(&ex), 4, "{ex}");
     assert_eq!(code, exit::OK, "{ex}");
     let _ = std::fs::remove_file(&protoset);

@@ -2,21 +2,12 @@
 //! on loopback by the test. Skipped (with a note) where that library is not installed; the
 //! `wss://` test also where the openssl command is missing.
 
+mod common;
+
 use brunt_js::{exit, run, RunArgs};
+use common::{all_checks_pass, python_server, run_script, Server};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// The server process, killed when the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
@@ -25,58 +16,13 @@ fn dir() -> PathBuf {
 /// Starts the server; its plain, TLS (0 without openssl) and misbehaving ports. None when
 /// Python or its `websockets` library is missing.
 fn server() -> Option<(Server, u16, u16, u16)> {
-    let child = Command::new("python3")
-        .arg(dir().join("server.py"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.as_mut()?)
-        .read_line(&mut line)
-        .ok()?;
-    let mut ports = line.split_whitespace().map(|p| p.parse().ok());
-    let (port, tls, bad) = (ports.next()??, ports.next()??, ports.next()??);
-    Some((server, port, tls, bad))
+    let (server, ports) = python_server(&dir().join("server.py"), &[])?;
+    Some((server, *ports.first()?, *ports.get(1)?, *ports.get(2)?))
 }
 
 /// Runs `script` from tests/ws with `env`; returns the exit code and the summary export.
 fn run_ws(script: &str, env: Vec<String>) -> (i32, Value) {
-    let export = std::env::temp_dir().join(format!(
-        "brunt-js-{script}-{}-{}.json",
-        std::process::id(),
-        env.len()
-    ));
-    let args = RunArgs {
-        script: dir().join(script),
-        env,
-        summary_export: Some(export.clone()),
-        quiet: true,
-        no_summary: true,
-        workers: Some(1),
-        ..Default::default()
-    };
-    let code = run(args).expect("run completes");
-    let ex: Value = serde_json::from_str(
-        &std::fs::read_to_string(&export).unwrap_or_else(|e| panic!("exit {code}, no export: {e}")),
-    )
-    .expect("summary export is JSON");
-    let _ = std::fs::remove_file(&export);
-    (code, ex)
-}
-
-/// Every check of the export (the root group's and its groups'), asserted passed; their count.
-fn all_checks_pass(ex: &Value) -> usize {
-    let mut all = ex["root_group"]["checks"].as_object().unwrap().clone();
-    for g in ex["root_group"]["groups"].as_object().unwrap().values() {
-        all.extend(g["checks"].as_object().unwrap().clone());
-    }
-    for (name, c) in &all {
-        assert_eq!(c["fails"], 0, "check '{name}' failed: {ex}");
-        assert_eq!(c["passes"], 1, "check '{name}' did not run: {ex}");
-    }
-    all.len()
+    run_script(&dir().join(script), env)
 }
 
 #[test]
