@@ -195,6 +195,30 @@ impl State {
         self.emit(self.m.duration, took.as_secs_f64() * 1000.0, &tags);
     }
 
+    /// A unary call of `method` with the JSON `body`, ready to send: its tags and trace, and
+    /// the call itself (invoke awaits it, asyncInvoke spawns it).
+    fn unary(
+        &self,
+        ctx: &Ctx<'_>,
+        id: usize,
+        method: &str,
+        body: &str,
+        p: Object<'_>,
+    ) -> Result<(CallTags, impl Future<Output = Reply> + Send + 'static)> {
+        let (conn, desc, live) = self.target(ctx, id, method)?;
+        let mut p = params(p)?;
+        let request = json::from_json(&desc.input(), body).map_err(|e| {
+            throw(
+                ctx,
+                &format!("unable to serialise request object to protocol buffer: {e}"),
+            )
+        })?;
+        let call = self.call(&live, &desc, &mut p);
+        let (metadata, timeout) = (p.metadata, p.timeout);
+        let send = async move { conn.invoke(&desc, request, &metadata, timeout).await };
+        Ok((call, send))
+    }
+
     /// The client's connection and the method, or k6's error.
     fn target(
         &self,
@@ -545,19 +569,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
               body: String,
               p: Object<'js>|
               -> Result<Object<'js>> {
-            let (conn, desc, live) = s.target(&ctx, id, &method)?;
-            let mut p = params(p)?;
-            let request = json::from_json(&desc.input(), &body).map_err(|e| {
-                throw(
-                    &ctx,
-                    &format!("unable to serialise request object to protocol buffer: {e}"),
-                )
-            })?;
-            let call = s.call(&live, &desc, &mut p);
-            let (metadata, timeout) = (p.metadata, p.timeout);
-            let f = async move {
-                GrpcReply::Invoked(conn.invoke(&desc, request, &metadata, timeout).await)
-            };
+            let (call, send) = s.unary(&ctx, id, &method, &body, p)?;
+            let f = async move { GrpcReply::Invoked(send.await) };
             let GrpcReply::Invoked(reply) = grpc_op(&ctx, &s.host, GrpcOp::Await(Box::pin(f)))?
             else {
                 return Err(throw(&ctx, "the gRPC driver answered another request"));
@@ -578,22 +591,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
               body: String,
               p: Object<'js>|
               -> Result<f64> {
-            let (conn, desc, live) = s.target(&ctx, id, &method)?;
-            let mut p = params(p)?;
-            let request = json::from_json(&desc.input(), &body).map_err(|e| {
-                throw(
-                    &ctx,
-                    &format!("unable to serialise request object to protocol buffer: {e}"),
-                )
-            })?;
-            let call = s.call(&live, &desc, &mut p);
+            let (call, send) = s.unary(&ctx, id, &method, &body, p)?;
             let n = s.next_id.get() + 1;
             s.next_id.set(n);
             let tx = s.tx.clone();
-            let (metadata, timeout) = (p.metadata, p.timeout);
             let task = tokio::spawn(async move {
-                let reply = conn.invoke(&desc, request, &metadata, timeout).await;
-                let _ = tx.send(Event::Invoked(n, reply));
+                let _ = tx.send(Event::Invoked(n, send.await));
             });
             s.pending
                 .borrow_mut()
