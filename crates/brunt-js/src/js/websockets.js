@@ -3,7 +3,7 @@
 // driver and returns at once; the VU's event loop then delivers what happens on it to
 // `deliver` below, which keeps readyState and fires the listeners (the on* handler first, then
 // those of addEventListener, in order). An open socket keeps the iteration going until it
-// closes, as in k6. params: headers, tags, jar, compression.
+// closes, as in k6. params: headers, tags, jar, compression ('deflate': permessage-deflate).
 const n = globalThis.__brunt_native('websockets');
 
 const CONNECTING = 0;
@@ -94,7 +94,7 @@ function isValidCloseCode(code) {
 }
 
 function parseParams(params) {
-  const out = { headers: null, tags: null, jar: null };
+  const out = { headers: null, tags: null, jar: null, compress: false };
   if (params === undefined || params === null) return out;
   for (const k of Object.keys(params)) {
     const v = params[k];
@@ -120,9 +120,8 @@ function parseParams(params) {
             `unsupported compression algorithm '${algo}', supported algorithm is 'deflate'`,
           );
         }
-        throw new Error(
-          "brunt does not support WebSocket compression yet ('deflate'); leave compression out",
-        );
+        out.compress = true;
+        break;
       }
       default:
         throw new Error(`unknown WebSocket's option ${k}`);
@@ -213,7 +212,7 @@ export class WebSocket {
     } else if (Array.isArray(protocols)) {
       subprotocols = protocols.map(String);
     }
-    const [id, shown] = n.open(String(url), subprotocols, p.headers, p.tags, p.jar);
+    const [id, shown] = n.open(String(url), subprotocols, p.headers, p.tags, p.jar, p.compress);
     const listeners = {};
     for (const t of TYPES) listeners[t] = [];
     const s = {

@@ -22,6 +22,7 @@ pub(crate) mod timers;
 pub(crate) mod webcrypto;
 pub(crate) mod websockets;
 pub(crate) mod ws;
+pub(crate) mod ws_deflate;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;
