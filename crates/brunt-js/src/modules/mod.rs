@@ -10,6 +10,7 @@ pub(crate) mod execution;
 pub(crate) mod fs;
 pub(crate) mod globals;
 pub(crate) mod grpc;
+pub(crate) mod grpc_tls;
 pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
