@@ -4,6 +4,8 @@
 // `deliver` below, which keeps readyState and fires the listeners (the on* handler first, then
 // those of addEventListener, in order). An open socket keeps the iteration going until it
 // closes, as in k6. params: headers, tags, jar, compression ('deflate': permessage-deflate).
+import { ReadableStream } from 'k6/experimental/streams';
+
 const n = globalThis.__brunt_native('websockets');
 
 const CONNECTING = 0;
@@ -74,6 +76,22 @@ export class Blob {
 
   text() {
     return Promise.resolve(new TextDecoder().decode(blobData.get(this)));
+  }
+
+  // As k6 (v1.1 on): a stream of the bytes read 1024 at a time, each piece as a string (decoded
+  // as UTF-8), then an empty string at the end. (k6's reading also empties the Blob; not here.)
+  stream() {
+    const data = blobData.get(this);
+    const decoder = new TextDecoder();
+    let at = 0;
+    return new ReadableStream({
+      pull(controller) {
+        const piece = data.subarray(at, at + 1024);
+        at += piece.length;
+        controller.enqueue(decoder.decode(piece));
+        if (piece.length === 0) controller.close();
+      },
+    });
   }
 
   slice(start, end, type) {
