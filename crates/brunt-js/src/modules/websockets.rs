@@ -132,6 +132,11 @@ impl Sockets {
         !self.pending() || !self.events.is_empty()
     }
 
+    /// Whether an event waits for the script.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Whether the driver has nothing to poll.
     pub(crate) fn idle(&self) -> bool {
         self.live.is_empty()
