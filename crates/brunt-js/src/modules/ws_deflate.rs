@@ -607,30 +607,18 @@ mod tests {
             .collect();
         let packed = pack(&mut z, second.as_bytes());
         let (a, b) = packed.split_at(packed.len() / 2);
+        let first_packed = pack(&mut z, first.as_bytes());
+        let frames: [(OpCode, bool, bool, &[u8]); 5] = [
+            (OpCode::Data(Data::Text), true, true, &first_packed),
+            (OpCode::Data(Data::Text), true, false, a),
+            (OpCode::Control(Control::Ping), false, true, b"p"),
+            (OpCode::Data(Data::Continue), false, true, b),
+            (OpCode::Data(Data::Binary), false, true, b"plain"),
+        ];
         let mut bytes = Vec::new();
-        frame(
-            &mut bytes,
-            OpCode::Data(Data::Text),
-            true,
-            true,
-            &pack(&mut z, first.as_bytes()),
-        );
-        frame(&mut bytes, OpCode::Data(Data::Text), true, false, a);
-        frame(
-            &mut bytes,
-            OpCode::Control(Control::Ping),
-            false,
-            true,
-            b"p",
-        );
-        frame(&mut bytes, OpCode::Data(Data::Continue), false, true, b);
-        frame(
-            &mut bytes,
-            OpCode::Data(Data::Binary),
-            false,
-            true,
-            b"plain",
-        );
+        for (opcode, rsv1, fin, payload) in frames {
+            frame(&mut bytes, opcode, rsv1, fin, payload);
+        }
         server.write_all(&bytes).await.unwrap();
 
         let next = |m: Option<Result<Message, _>>| m.expect("a message").expect("no error");
@@ -675,6 +663,7 @@ mod tests {
     async fn corrupt_compressed_data_is_an_error() {
         let (mut ws, mut server) = connected().await;
         let mut bytes = Vec::new();
+        // A block of the reserved type 11.
         frame(
             &mut bytes,
             OpCode::Data(Data::Text),
