@@ -322,7 +322,15 @@ impl Client {
 
     /// Opens a new connection and starts HTTP on it.
     async fn open(&self, origin: &Origin, stamps: &mut Stamps) -> Result<Conn, RequestError> {
-        let c = connect(origin, &self.config, &self.resolver, stamps, Alpn::Client).await?;
+        let c = connect(
+            origin,
+            &self.config,
+            &self.resolver,
+            stamps,
+            Alpn::Client,
+            None,
+        )
+        .await?;
         let info = ConnInfo {
             stats: c.stats,
             remote: c.remote,

@@ -84,13 +84,14 @@ impl Alpn {
 }
 
 /// Opens a connection to `origin`, recording the connect and TLS phases in `stamps`, offering by
-/// ALPN what `alpn` asks for.
+/// ALPN what `alpn` asks for, with the connection's own TLS `extras` if it has some.
 pub(crate) async fn connect(
     origin: &Origin,
     config: &ClientConfig,
     resolver: &Resolver,
     stamps: &mut Stamps,
     alpn: Alpn,
+    extras: Option<&tls::TlsExtras>,
 ) -> Result<Connected, RequestError> {
     let ips: Arc<[IpAddr]> = match &origin.host {
         Host::Ip(ip) => Arc::new([*ip]),
@@ -138,7 +139,12 @@ pub(crate) async fn connect(
         });
     }
     let offer_h2 = alpn.offers_h2(config);
-    let connector = TlsConnector::from(tls::client_config(config.insecure_skip_verify, offer_h2));
+    let tls_config = match extras {
+        None => tls::client_config(config.insecure_skip_verify, offer_h2),
+        Some(x) => tls::client_config_with(config.insecure_skip_verify, offer_h2, x)
+            .map_err(|e| RequestError::new(crate::ErrorCode::TLS, e))?,
+    };
+    let connector = TlsConnector::from(tls_config);
     let server_name = match &origin.host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
         Host::Domain(d) => ServerName::try_from(d.to_string()).map_err(|_| {

@@ -42,5 +42,6 @@ pub use request::Request;
 pub use response::{Proto, Response, Timings};
 pub use sse::{SseEvent, SseParser};
 pub use stream::BodySink;
+pub use tls::TlsExtras;
 pub use trace_context::{Propagator, RequestTracing, TraceContext};
 pub use tunnel::{ByteCounter, Tunnel};

@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, RequestError};
 use crate::metered::IoStats;
 use crate::request::{Host, Origin};
 use crate::response::Stamps;
+use crate::tls::TlsExtras;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -63,15 +64,17 @@ impl Client {
             }
         };
         let origin = Origin::of(url, https)?;
-        self.tunnel(&origin, Alpn::Http1).await
+        self.tunnel(&origin, Alpn::Http1, None).await
     }
 
-    /// Connects to `host:port` for HTTP/2 (`h2` by ALPN), with TLS when `tls`.
+    /// Connects to `host:port` for HTTP/2 (`h2` by ALPN), with TLS when `tls` (with `extras`
+    /// added to the client's TLS settings when given).
     pub async fn connect_h2(
         &self,
         host: &str,
         port: u16,
         tls: bool,
+        extras: Option<&TlsExtras>,
     ) -> Result<Tunnel, RequestError> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let host = match bare.parse() {
@@ -83,12 +86,25 @@ impl Client {
             host,
             port,
         };
-        self.tunnel(&origin, Alpn::Http2).await
+        self.tunnel(&origin, Alpn::Http2, extras).await
     }
 
-    async fn tunnel(&self, origin: &Origin, alpn: Alpn) -> Result<Tunnel, RequestError> {
+    async fn tunnel(
+        &self,
+        origin: &Origin,
+        alpn: Alpn,
+        extras: Option<&TlsExtras>,
+    ) -> Result<Tunnel, RequestError> {
         let mut stamps = Stamps::new(Instant::now());
-        let c = connect(origin, self.config(), self.resolver(), &mut stamps, alpn).await?;
+        let c = connect(
+            origin,
+            self.config(),
+            self.resolver(),
+            &mut stamps,
+            alpn,
+            extras,
+        )
+        .await?;
         Ok(Tunnel {
             io: c.io,
             stats: c.stats,

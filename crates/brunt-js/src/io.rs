@@ -112,6 +112,21 @@ async fn alongside<T>(started: &mut Started, main: impl Future<Output = T>) -> T
     .await
 }
 
+/// Runs `main` as [`alongside`] does, but gives up on it (None) once a `k6/websockets` socket has
+/// an event for the script: `main` must be a wait that can be dropped and asked again.
+async fn until_socket_event<T>(started: &mut Started, main: impl Future<Output = T>) -> Option<T> {
+    let mut main = std::pin::pin!(main);
+    poll_fn(|cx| {
+        started.poll(cx);
+        match main.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending if started.sockets.borrow().has_events() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 impl Io for HttpIo {
     fn perform<'a>(&'a mut self, req: IoRequest) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
         let ops = match req {
@@ -174,9 +189,18 @@ impl Io for HttpIo {
             }
             IoRequest::Grpc(op) => {
                 return Box::pin(async move {
+                    // Waiting for the next event of its calls and streams, the VU's event loop
+                    // also runs its sockets' events: the wait ends with none when one comes.
+                    let next = matches!(op, crate::modules::grpc::GrpcOp::Next(..));
                     let f = crate::modules::grpc::perform(&self.client, op);
-                    IoReply::Grpc(Box::new(alongside(&mut self.started, f).await))
-                })
+                    let reply = if next {
+                        let r = until_socket_event(&mut self.started, f).await;
+                        r.unwrap_or(crate::modules::grpc::GrpcReply::Event(None))
+                    } else {
+                        alongside(&mut self.started, f).await
+                    };
+                    IoReply::Grpc(Box::new(reply))
+                });
             }
             IoRequest::Http(ops) => ops,
         };
@@ -214,17 +238,25 @@ impl Io for HttpIo {
                         }
                         Completed::Started
                     }
-                    PendingRequest::Collect => {
+                    PendingRequest::Collect(until) => {
                         let started = &mut self.started;
-                        poll_fn(|cx| {
+                        let done = poll_fn(|cx| {
                             started.poll(cx);
-                            if started.finished.is_empty() && !started.running.is_empty() {
+                            let waiting = started.finished.is_empty()
+                                && !started.running.is_empty()
+                                && !started.sockets.borrow().has_events();
+                            if waiting {
                                 Poll::Pending
                             } else {
                                 Poll::Ready(())
                             }
-                        })
-                        .await;
+                        });
+                        match *until {
+                            Some(t) => {
+                                let _ = tokio::time::timeout_at(t.into(), done).await;
+                            }
+                            None => done.await,
+                        }
                         Completed::Collected(std::mem::take(&mut self.started.finished))
                     }
                 };

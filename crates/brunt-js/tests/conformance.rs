@@ -561,3 +561,19 @@ fn the_targets_chat_broadcasts_to_every_client_of_the_room() {
     assert_eq!(metric(&ex, "checks")["passes"], 1, "{ex}");
     assert!(thresholds_all_ok(&ex), "{ex}");
 }
+
+#[test]
+fn socket_events_and_timers_run_while_an_async_request_is_awaited() {
+    let (code, ex) = run_script("ws_async_request.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 3, "{ex}");
+}
+
+#[test]
+fn a_blob_streams_its_bytes_as_k6_does() {
+    let (code, ex) = run_script("blob_stream.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 2, "{ex}");
+}

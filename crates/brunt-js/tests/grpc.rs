@@ -146,3 +146,26 @@ fn the_same_scripts_against_grpcio() {
     assert_eq!(code, exit::OK, "{ex}");
     let _ = std::fs::remove_file(&protoset);
 }
+
+#[test]
+fn connects_tls_param_brings_cas_and_client_certificates() {
+    let certs = std::env::temp_dir().join(format!("brunt-js-grpc-certs-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let args = [OsStr::new("--tls"), certs.as_os_str()];
+    let Some((_server, ports)) = python_server(&dir().join("server.py"), &args) else {
+        eprintln!("note: python3 with grpcio is not installed; the gRPC TLS test is skipped");
+        return;
+    };
+    let Some(&port) = ports.get(2).filter(|p| **p != 0) else {
+        eprintln!("note: the openssl command is missing; the gRPC TLS test is skipped");
+        return;
+    };
+    let env = vec![
+        format!("CERTS={}", certs.display()),
+        format!("TLS_ADDR=127.0.0.1:{port}"),
+    ];
+    let (code, ex) = run_grpc("tls.js", env);
+    let _ = std::fs::remove_dir_all(&certs);
+    assert_eq!(all_checks_pass(&ex), 9, "{ex}");
+    assert_eq!(code, exit::OK, "{ex}");
+}

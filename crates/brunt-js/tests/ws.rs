@@ -146,6 +146,19 @@ fn oversized_messages_and_silent_servers_end_as_errors_not_hangs() {
 }
 
 #[test]
+fn compression_deflate_is_permessage_deflate_under_both_modules() {
+    let Some((code, ex)) = run_on_server("deflate.js") else {
+        return;
+    };
+    assert_eq!(all_checks_pass(&ex), 9, "{ex}");
+    assert_eq!(
+        code,
+        exit::OK,
+        "a threshold failed (the bytes went uncompressed?): {ex}"
+    );
+}
+
+#[test]
 fn an_init_error_after_importing_websockets_is_a_script_error_not_a_crash() {
     let args = RunArgs {
         script: dir().join("init_throws.js"),

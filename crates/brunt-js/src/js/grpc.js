@@ -70,7 +70,7 @@ function callParams(params, defaultTimeout) {
 function connectParams(params) {
   const p = {
     plaintext: false, timeout: 60000, reflect: false, reflectMetadata: [],
-    maxReceiveSize: 0, maxSendSize: 0, authority: null,
+    maxReceiveSize: 0, maxSendSize: 0, authority: null, tls: null,
   };
   if (params === undefined || params === null) return p;
   const size = (k, v) => {
@@ -100,14 +100,40 @@ function connectParams(params) {
         p.authority = v;
         break;
       case 'tls':
-        throw new Error(
-          "brunt does not support connect()'s tls parameter (client certificates, CA certificates) yet; " +
-          'TLS connections use the run\'s settings (insecureSkipTLSVerify)');
+        p.tls = tlsParam(v);
+        break;
       default:
         throw new Error(`unknown connect param: "${k}"`);
     }
   }
   return p;
+}
+
+// connect()'s tls: PEM strings cert, key, password and cacerts (one or an array), all optional.
+function tlsParam(v) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new Error(`invalid tls value: '${show(v)}', expected (optional) keys: cert, key, password, and cacerts`);
+  }
+  const text = (k, what) => {
+    if (v[k] === undefined) return '';
+    if (typeof v[k] !== 'string') throw new Error(`invalid tls ${k} value: '${show(v)}', ${what}`);
+    return v[k];
+  };
+  const out = {
+    cert: text('cert', 'it needs to be a PEM formatted string'),
+    key: text('key', 'it needs to be a PEM formatted string'),
+    password: text('password', 'it needs to be a string'),
+    cacerts: [],
+  };
+  const ca = v.cacerts;
+  if (typeof ca === 'string') {
+    out.cacerts = [ca];
+  } else if (Array.isArray(ca) && ca.every((c) => typeof c === 'string')) {
+    out.cacerts = ca;
+  } else if (ca !== undefined) {
+    throw new Error(`invalid tls cacerts value: '${show(v)}', it needs to be a string or an array of PEM formatted strings`);
+  }
+  return out;
 }
 
 // The request as JSON, with k6's spelling of NaN and the infinities.

@@ -265,7 +265,8 @@ export function request(method, target, body, params) {
 // asyncRequest: the native side starts the request with the VU's next wait; `pump` is a
 // promise job kept queued while requests are outstanding. When it is the only job left it
 // waits for some of them to finish and resolves their promises; otherwise it queues itself
-// again behind the other jobs.
+// again behind the other jobs. A wait that ends with none finished (a timer is due, or a socket
+// has an event) queues the pump as a timer instead, so the event loop runs those first.
 const outstanding = new Map();
 let pumping = false;
 
@@ -287,8 +288,9 @@ function pump() {
       if (resolve) resolve(done[i + 1]);
     }
   }
-  if (outstanding.size > 0) Promise.resolve().then(pump);
-  else pumping = false;
+  if (outstanding.size === 0) pumping = false;
+  else if (Array.isArray(done) && done.length === 0) setTimeout(pump, 0);
+  else Promise.resolve().then(pump);
 }
 
 export function asyncRequest(method, target, body, params) {

@@ -3,7 +3,9 @@
 // driver and returns at once; the VU's event loop then delivers what happens on it to
 // `deliver` below, which keeps readyState and fires the listeners (the on* handler first, then
 // those of addEventListener, in order). An open socket keeps the iteration going until it
-// closes, as in k6. params: headers, tags, jar, compression.
+// closes, as in k6. params: headers, tags, jar, compression ('deflate': permessage-deflate).
+import { ReadableStream } from 'k6/experimental/streams';
+
 const n = globalThis.__brunt_native('websockets');
 
 const CONNECTING = 0;
@@ -76,6 +78,22 @@ export class Blob {
     return Promise.resolve(new TextDecoder().decode(blobData.get(this)));
   }
 
+  // As k6 (v1.1 on): a stream of the bytes read 1024 at a time, each piece as a string (decoded
+  // as UTF-8), then an empty string at the end. (k6's reading also empties the Blob; not here.)
+  stream() {
+    const data = blobData.get(this);
+    const decoder = new TextDecoder();
+    let at = 0;
+    return new ReadableStream({
+      pull(controller) {
+        const piece = data.subarray(at, at + 1024);
+        at += piece.length;
+        controller.enqueue(decoder.decode(piece));
+        if (piece.length === 0) controller.close();
+      },
+    });
+  }
+
   slice(start, end, type) {
     const data = blobData.get(this);
     const from = start === undefined ? 0 : Math.trunc(Number(start));
@@ -94,7 +112,7 @@ function isValidCloseCode(code) {
 }
 
 function parseParams(params) {
-  const out = { headers: null, tags: null, jar: null };
+  const out = { headers: null, tags: null, jar: null, compress: false };
   if (params === undefined || params === null) return out;
   for (const k of Object.keys(params)) {
     const v = params[k];
@@ -120,9 +138,8 @@ function parseParams(params) {
             `unsupported compression algorithm '${algo}', supported algorithm is 'deflate'`,
           );
         }
-        throw new Error(
-          "brunt does not support WebSocket compression yet ('deflate'); leave compression out",
-        );
+        out.compress = true;
+        break;
       }
       default:
         throw new Error(`unknown WebSocket's option ${k}`);
@@ -213,7 +230,7 @@ export class WebSocket {
     } else if (Array.isArray(protocols)) {
       subprotocols = protocols.map(String);
     }
-    const [id, shown] = n.open(String(url), subprotocols, p.headers, p.tags, p.jar);
+    const [id, shown] = n.open(String(url), subprotocols, p.headers, p.tags, p.jar, p.compress);
     const listeners = {};
     for (const t of TYPES) listeners[t] = [];
     const s = {

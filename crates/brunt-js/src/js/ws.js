@@ -2,7 +2,7 @@
 // setup(socket), then the socket's 'open' handler, and its other handlers ('message',
 // 'binaryMessage', 'ping', 'pong', 'error', 'close') and timers as they come due, until the
 // socket closes; it returns {url, status, headers, body, error}. params: headers, tags, jar (the
-// VU's own by default).
+// VU's own by default), compression ('deflate': permessage-deflate, as k6 offers it).
 const n = globalThis.__brunt_native('ws');
 
 function failure(message) {
@@ -26,15 +26,16 @@ export function connect(url, ...args) {
     throw new Error('last argument to ws.connect must be a function');
   }
   const p = params === undefined || params === null ? {} : params;
-  if (p.compression !== undefined && p.compression !== null) {
+  // As k6: a blank algorithm is none.
+  let compress = false;
+  if (Object.hasOwn(p, 'compression')) {
     const algo = String(p.compression).trim();
-    if (algo !== '') {
-      throw new Error(
-        `brunt does not support WebSocket compression ('${algo}'); leave compression out`,
-      );
+    if (algo !== '' && algo !== 'deflate') {
+      throw new Error(`unsupported compression algorithm '${algo}', supported algorithm is 'deflate'`);
     }
+    compress = algo === 'deflate';
   }
-  const res = n.connect(String(url), p.headers || null, p.tags || null, p.jar ?? null);
+  const res = n.connect(String(url), p.headers || null, p.tags || null, p.jar ?? null, compress);
   const opened = res.opened;
   delete res.opened;
   if (!opened) {

@@ -33,6 +33,8 @@ pub(crate) enum GrpcOp {
         host: String,
         port: u16,
         tls: bool,
+        /// connect()'s `tls` param: CA and client certificates of the connection's own.
+        extras: Option<brunt_http::TlsExtras>,
         opts: ConnectOptions,
         timeout: Duration,
     },
@@ -63,12 +65,14 @@ pub(crate) async fn perform(client: &brunt_http::Client, op: GrpcOp) -> GrpcRepl
             host,
             port,
             tls,
+            extras,
             mut opts,
             timeout,
         } => {
             opts.user_agent = Some(client.config().user_agent.clone());
             let dial = async {
-                let raw = client.connect_h2(&host, port, tls).await.map_err(|e| {
+                let raw = client.connect_h2(&host, port, tls, extras.as_ref()).await;
+                let raw = raw.map_err(|e| {
                     format!("connection error: desc = \"transport: error while dialing: {e}\"")
                 })?;
                 let counter = raw.counter();
@@ -507,10 +511,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                     i32::MAX as usize
                 },
             };
+            let extras = match p.get::<_, Option<Object<'js>>>("tls")? {
+                Some(t) if !plaintext => {
+                    let param = super::grpc_tls::TlsParam {
+                        cert: t.get("cert")?,
+                        key: t.get("key")?,
+                        password: t.get("password")?,
+                        cacerts: t.get("cacerts")?,
+                    };
+                    Some(super::grpc_tls::extras(&param).map_err(|e| throw(&ctx, &e))?)
+                }
+                _ => None,
+            };
             let op = GrpcOp::Connect {
                 host,
                 port,
                 tls: !plaintext,
+                extras,
                 opts,
                 timeout: Duration::from_secs_f64(timeout.max(0.0) / 1000.0),
             };

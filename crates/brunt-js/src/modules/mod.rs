@@ -10,6 +10,7 @@ pub(crate) mod execution;
 pub(crate) mod fs;
 pub(crate) mod globals;
 pub(crate) mod grpc;
+pub(crate) mod grpc_tls;
 pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod k6;
@@ -22,6 +23,7 @@ pub(crate) mod timers;
 pub(crate) mod webcrypto;
 pub(crate) mod websockets;
 pub(crate) mod ws;
+pub(crate) mod ws_deflate;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;

@@ -24,6 +24,8 @@ pub(crate) struct Timer {
 pub(crate) struct Timers {
     next_id: u32,
     pending: Vec<Timer>,
+    /// The event loop's last turn ran a timer (see `run_next`).
+    ran_last: bool,
 }
 
 impl Timers {
@@ -105,9 +107,14 @@ pub(crate) fn run_next(
     host: &Host,
 ) -> std::result::Result<bool, crate::host::ScriptError> {
     if host.websockets.borrow().pending() {
-        let due = host.timers.borrow().pending.iter().map(|t| t.due).min();
-        // A due timer first: a socket that always has events must not hold timers off.
-        if due.is_some_and(|d| d <= Instant::now()) {
+        let due = host.timers.borrow().next_due();
+        // A due timer first, but not twice in a row while an event waits: a socket that always
+        // has events must not hold timers off, nor a timer that is set again at once (the
+        // asyncRequest pump's, while a request is in flight) hold the socket's events off.
+        let events = host.websockets.borrow().has_events();
+        let ran_last = std::mem::take(&mut host.timers.borrow_mut().ran_last);
+        if due.is_some_and(|d| d <= Instant::now()) && !(events && ran_last) {
+            host.timers.borrow_mut().ran_last = true;
             return run_next_timer(ctx, host);
         }
         if super::websockets::deliver_next(ctx, host, due)? {

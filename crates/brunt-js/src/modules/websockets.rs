@@ -7,12 +7,12 @@
 //! `readyState` and `bufferedAmount` and fires its listeners; the metrics are recorded here, on
 //! the way, with k6's names and tags.
 
-use super::ws::{close_error, handshake, Failed, Head, Opened};
+use super::ws::{close_error, handshake, Failed, Head, Opened, Wire};
 use super::{array_buffer, def, throw};
 use crate::host::{Host, ScriptError};
 use crate::runtime::caught;
 use crate::vu::IoRequest;
-use brunt_http::{ByteCounter, Client, Tunnel};
+use brunt_http::{ByteCounter, Client};
 use brunt_metrics::{builtin, MetricId, MetricType, SystemTag, TagSet, ValueType};
 use futures_util::{Sink, Stream};
 use rquickjs::{Array, CatchResultExt, Ctx, Function, Object, Persistent, Result, Value};
@@ -40,13 +40,14 @@ type Handshake = Pin<Box<dyn Future<Output = (std::result::Result<Opened, Failed
 
 /// A socket's connection, as the driver sees it.
 enum Conn {
-    /// Asked for by the script; the driver starts it (it holds the VU's client).
-    New(String, Vec<(String, String)>),
+    /// Asked for by the script; the driver starts it (it holds the VU's client). True to offer
+    /// permessage-deflate.
+    New(String, Vec<(String, String)>, bool),
     Connecting(Handshake),
     /// Open; true once the close handshake is over for the script (its close event is queued):
     /// the reply close frame is then flushed and the connection read to its end, in the
     /// background.
-    Open(Box<WebSocketStream<Tunnel>>, bool),
+    Open(Box<WebSocketStream<Wire>>, bool),
     /// Done with (only while changing state).
     Gone,
 }
@@ -131,6 +132,11 @@ impl Sockets {
         !self.pending() || !self.events.is_empty()
     }
 
+    /// Whether an event waits for the script.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Whether the driver has nothing to poll.
     pub(crate) fn idle(&self) -> bool {
         self.live.is_empty()
@@ -179,12 +185,12 @@ impl Socket {
     ) -> bool {
         loop {
             match &mut self.conn {
-                Conn::New(url, headers) => {
+                Conn::New(url, headers, compress) => {
                     let (url, headers) = (std::mem::take(url), std::mem::take(headers));
-                    let client = client.clone();
+                    let (client, compress) = (client.clone(), *compress);
                     self.conn = Conn::Connecting(Box::pin(async move {
                         let start = Instant::now();
-                        let r = handshake(&client, &url, headers).await;
+                        let r = handshake(&client, &url, headers, compress).await;
                         (r, start.elapsed())
                     }));
                 }
@@ -266,7 +272,7 @@ enum Step {
 /// Writes the queued messages, then reads what came, into `events`.
 fn poll_open(
     id: u32,
-    ws: &mut WebSocketStream<Tunnel>,
+    ws: &mut WebSocketStream<Wire>,
     out: &mut VecDeque<Message>,
     close_by: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     cx: &mut Context<'_>,
@@ -667,7 +673,8 @@ pub(crate) fn install<'js>(
               protocols: Vec<String>,
               headers: Option<Object<'js>>,
               tags: Option<Object<'js>>,
-              jar: Value<'js>|
+              jar: Value<'js>,
+              compress: bool|
               -> Result<Array<'js>> {
             let parsed = url::Url::parse(&url).map_err(|e| {
                 throw(
@@ -717,7 +724,7 @@ pub(crate) fn install<'js>(
             let id = s.next_id;
             s.live.push(Socket {
                 id,
-                conn: Conn::New(shown.clone(), headers),
+                conn: Conn::New(shown.clone(), headers, compress),
                 out: VecDeque::new(),
                 close_by: None,
             });
@@ -855,7 +862,7 @@ fn event_id(e: &Event) -> u32 {
 
 /// Writes a close frame with `code` if the connection takes it at once (no wait: the socket is
 /// dropped next).
-pub(crate) fn close_now(ws: &mut WebSocketStream<Tunnel>, code: CloseCode) {
+pub(crate) fn close_now(ws: &mut WebSocketStream<Wire>, code: CloseCode) {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let frame = CloseFrame {
         code,

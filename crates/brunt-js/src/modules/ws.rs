@@ -3,9 +3,11 @@
 //! runs the socket's handlers and timers in `ws.connect` until the socket closes. Metrics and
 //! tags are k6's: `ws_sessions` and `ws_connecting` once the handshake ends (tagged `url`,
 //! `status`, `subproto`), `ws_msgs_sent`/`ws_msgs_received` per data message, `ws_ping` per
-//! answered ping, `ws_session_duration` when the socket closes.
+//! answered ping, `ws_session_duration` when the socket closes. `compression: 'deflate'` is
+//! permessage-deflate (`ws_deflate.rs`), for both modules.
 
 use super::websockets::{ms, Metrics};
+use super::ws_deflate::{Deflate, OFFER};
 use super::{array_buffer, bytes_of, def, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
@@ -23,8 +25,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
+/// A socket's connection: brunt-http's, with permessage-deflate when it was asked for.
+pub(crate) type Wire = Deflate<Tunnel>;
+
 /// The VU's open socket, kept by its I/O driver.
-pub(crate) type Live = Box<WebSocketStream<Tunnel>>;
+pub(crate) type Live = Box<WebSocketStream<Wire>>;
 
 /// k6's fixed handshake timeout.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,8 +40,9 @@ const READ_BUFFER: usize = 4096;
 
 /// What a VU asks of its socket (an [`IoRequest::Ws`]).
 pub(crate) enum WsOp {
-    /// Open a socket (closing any still open) with these request headers.
-    Connect(String, Vec<(String, String)>),
+    /// Open a socket (closing any still open) with these request headers; true to offer
+    /// permessage-deflate.
+    Connect(String, Vec<(String, String)>, bool),
     Send(Message),
     /// Wait for the next message, or until the instant (a timer of the script is due).
     Next(Option<Instant>),
@@ -77,10 +83,10 @@ pub(crate) enum WsReply {
 /// Performs `op` on the VU's socket `live`, with its client's settings (TLS, User-Agent).
 pub(crate) async fn perform(client: &Client, live: &mut Option<Live>, op: WsOp) -> WsReply {
     match op {
-        WsOp::Connect(url, headers) => {
+        WsOp::Connect(url, headers, compress) => {
             *live = None;
             let start = Instant::now();
-            let (head, error, conn) = match handshake(client, &url, headers).await {
+            let (head, error, conn) = match handshake(client, &url, headers, compress).await {
                 Ok(o) => {
                     *live = Some(Box::new(o.sock));
                     (Some(o.head), None, Some((o.ip, o.bytes)))
@@ -118,7 +124,7 @@ pub(crate) type Failed = (Option<Head>, String);
 
 /// An open socket and what its handshake told.
 pub(crate) struct Opened {
-    pub sock: WebSocketStream<Tunnel>,
+    pub sock: WebSocketStream<Wire>,
     pub head: Head,
     /// The server's address (k6's `ip` tag).
     pub ip: std::net::IpAddr,
@@ -128,11 +134,12 @@ pub(crate) struct Opened {
 
 /// Opens `url` with the client's connection settings (DNS, blocklists, source address, TLS)
 /// and performs the handshake with these request headers (and the client's User-Agent unless
-/// they have one), within k6's handshake timeout.
+/// they have one; permessage-deflate's offer when `compress`), within k6's handshake timeout.
 pub(crate) async fn handshake(
     client: &Client,
     url: &str,
     headers: Vec<(String, String)>,
+    compress: bool,
 ) -> std::result::Result<Opened, Failed> {
     let mut req = url
         .into_client_request()
@@ -143,6 +150,12 @@ pub(crate) async fn handshake(
         let v = http::HeaderValue::from_str(&value)
             .map_err(|e| (None, format!("header '{name}': {e}")))?;
         req.headers_mut().insert(n, v);
+    }
+    if compress {
+        req.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_EXTENSIONS,
+            http::HeaderValue::from_static(OFFER),
+        );
     }
     if !req.headers().contains_key(http::header::USER_AGENT) {
         if let Ok(v) = http::HeaderValue::from_str(&client.config().user_agent) {
@@ -157,8 +170,12 @@ pub(crate) async fn handshake(
             .await
             .map_err(|e| (None, e.message))?;
         let (ip, bytes) = (tunnel.remote().ip(), tunnel.counter());
-        match tokio_tungstenite::client_async_with_config(req, tunnel, Some(config)).await {
+        let wire = Deflate::new(tunnel, compress);
+        match tokio_tungstenite::client_async_with_config(req, wire, Some(config)).await {
             Ok((sock, resp)) => {
+                if let Some(why) = sock.get_ref().refused() {
+                    return Err((None, why.to_string()));
+                }
                 let body = resp.body().as_deref().map(String::from_utf8_lossy);
                 let head = head(
                     resp.status(),
@@ -349,7 +366,8 @@ pub(crate) fn install<'js>(
               url: String,
               headers: Option<Object<'js>>,
               tags: Option<Object<'js>>,
-              jar: Value<'js>|
+              jar: Value<'js>,
+              compress: bool|
               -> Result<Object<'js>> {
             let parsed = url::Url::parse(&url).ok();
             let (headers, jar) = request_headers(&ctx, &h, &jars, headers, &jar, parsed.as_ref())?;
@@ -360,7 +378,7 @@ pub(crate) fn install<'js>(
             }
             let start = Instant::now();
             let WsReply::Connected(took, head, error, conn) =
-                ws_op(&ctx, &h, WsOp::Connect(url.clone(), headers))?
+                ws_op(&ctx, &h, WsOp::Connect(url.clone(), headers, compress))?
             else {
                 return Err(throw(&ctx, "the WebSocket driver answered another request"));
             };

@@ -5,11 +5,18 @@ brunt target's hello.proto are described here with protobuf's descriptor_pb2 and
 generic handlers. Listens on two loopback ports: the first with reflection and health, the
 second without reflection; prints "PORT PORT2", then serves until killed. With --protoset PATH
 it first writes the services' FileDescriptorSet there (what `protoc --descriptor_set_out` makes).
+With --tls DIR it makes a CA, a server certificate for 127.0.0.1 and a client certificate in DIR
+with the openssl command (ca.pem; client.pem with client.key, and client-enc.key, the same key
+encrypted with AES-256-CBC the legacy OpenSSL way under the password k6-secret), and serves the
+first server on a third port too, over TLS, asking for a client certificate of that CA; it
+prints that port third (0 when openssl failed).
 
 hello.HelloService: SayHello replies "hello <greeting>"; LotsOfReplies ten times that;
 LotsOfGreetings "hello <g1>, <g2>" once the client ends; BidiHello "hello <g>" per greeting.
 hello.Probe/Echo: waits delay_ms, fails with status (and message) when not 0, else replies with
 message and size bytes of payload; request metadata starting with x- comes back as headers."""
+import os
+import subprocess
 import sys
 import time
 from concurrent import futures
@@ -46,10 +53,39 @@ def file_proto():
     return f
 
 
+def make_certs(d):
+    """The CA, server and client certificates in `d`; the server's credentials, or None."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    def signed(name, key_args, ext):
+        run("req", "-newkey", *key_args, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", f"/CN={name}")
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write(ext)
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+
+    ec = ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    try:
+        run("req", "-x509", "-newkey", *ec, "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "1", "-subj", "/CN=brunt test CA")
+        signed("server", ec, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        signed("client", ["rsa:2048"], "extendedKeyUsage=clientAuth\n")
+        run("rsa", "-in", "client.key", "-aes256", "-traditional", "-passout", "pass:k6-secret",
+            "-out", "client-enc.key")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    read = lambda name: open(os.path.join(d, name), "rb").read()
+    return grpc.ssl_server_credentials([(read("server.key"), read("server.pem"))],
+                                       root_certificates=read("ca.pem"), require_client_auth=True)
+
+
 def main():
     proto = file_proto()
-    if len(sys.argv) == 3 and sys.argv[1] == "--protoset":
-        with open(sys.argv[2], "wb") as out:
+    opts = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    if "--protoset" in opts:
+        with open(opts["--protoset"], "wb") as out:
             out.write(descriptor_pb2.FileDescriptorSet(file=[proto]).SerializeToString())
     # The default pool, where the reflection and health services' own files are too.
     pool = descriptor_pool.Default()
@@ -96,6 +132,7 @@ def main():
 
     servers = []
     ports = []
+    tls = make_certs(opts["--tls"]) if "--tls" in opts else None
     for with_reflection in [True, False]:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         server.add_generic_rpc_handlers((hello, probe))
@@ -106,8 +143,12 @@ def main():
             names = ("hello.HelloService", "hello.Probe", reflection.SERVICE_NAME, health.SERVICE_NAME)
             reflection.enable_server_reflection(names, server)
         ports.append(server.add_insecure_port("127.0.0.1:0"))
+        if with_reflection and "--tls" in opts:
+            tls_port = server.add_secure_port("127.0.0.1:0", tls) if tls else 0
         server.start()
         servers.append(server)
+    if "--tls" in opts:
+        ports.append(tls_port)
     print(*ports, flush=True)
     servers[0].wait_for_termination()
 

@@ -80,8 +80,9 @@ pub(crate) enum PendingRequest {
     /// `http.asyncRequest`: start these hops and return at once; they progress while the VU
     /// waits for anything, and finish into the driver's completed list.
     Start(Vec<(u64, Rc<Request>)>),
-    /// Wait until at least one started request has finished; take every finished one.
-    Collect,
+    /// Wait until at least one started request has finished, a `k6/websockets` socket has an
+    /// event for the script or the instant (the VU's next timer) comes; take every finished one.
+    Collect(Option<std::time::Instant>),
 }
 
 /// The answer to a [`PendingRequest`]. Moved once per request: boxing the large variant would
@@ -910,7 +911,10 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     return Ok(Value::new_bool(ctx, false));
                 }
             }
-            let finished = match h.wait(IoRequest::Http(vec![PendingRequest::Collect])) {
+            // No later than the VU's next timer or its sockets' next event: the event loop runs
+            // them while requests are in flight, as k6's does (the pump waits again after).
+            let until = h.timers.borrow().next_due();
+            let finished = match h.wait(IoRequest::Http(vec![PendingRequest::Collect(until)])) {
                 Ok(IoReply::Http(mut r)) => match r.pop() {
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
