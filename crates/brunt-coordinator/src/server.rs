@@ -105,6 +105,19 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>
     })
 }
 
+/// The token checked, then the body read: how every request that carries one begins.
+fn admit<T: serde::de::DeserializeOwned>(
+    app: &Shared,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    bytes: &[u8],
+) -> Result<T, Box<Response>> {
+    match refused_token(app, headers, peer) {
+        Some(r) => Err(Box::new(r)),
+        None => body(bytes),
+    }
+}
+
 fn unknown(index: usize) -> Response {
     refuse(
         StatusCode::NOT_FOUND,
@@ -118,10 +131,7 @@ async fn join(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
-    let req: JoinRequest = match body(&bytes) {
+    let req: JoinRequest = match admit(&app, &headers, peer, &bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -165,10 +175,7 @@ async fn ready(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
-    let r: Ready = match body(&bytes) {
+    let r: Ready = match admit(&app, &headers, peer, &bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -220,10 +227,7 @@ async fn report(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
-    let r: Report = match body(&bytes) {
+    let r: Report = match admit(&app, &headers, peer, &bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };

@@ -134,6 +134,28 @@ impl Run {
     }
 }
 
+/// A whole coordinated run: `script` under a coordinator with `instances` agents against a
+/// fresh `brunt target` (its URL in `__ENV.BASE`), with `args`; the coordinator's output and
+/// its `--summary-export`.
+fn coordinated(name: &str, instances: usize, script: &str, args: &[&str]) -> (Output, Value) {
+    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let dir = tempdir(name);
+    let script = write_script(&dir, "s.js", script);
+    let summary = dir.join("summary.json");
+    let base = format!("BASE={base}");
+    let mut all = vec!["-e", &base, "--summary-export", summary.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut run = coordinator(instances, &all, &script);
+    run.agents(instances);
+    let out = run.finish();
+    let _ = target.kill();
+    let e = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out, e)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -153,11 +175,9 @@ fn metric(e: &Value, name: &str, stat: &str) -> f64 {
 #[test]
 fn shared_iterations_over_four_instances_add_up_exactly() {
     let _serial = serial();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let dir = tempdir("shared");
-    let script = write_script(
-        &dir,
-        "s.js",
+    let (out, e) = coordinated(
+        "shared",
+        4,
         r#"
 import http from 'k6/http';
 import { check } from 'k6';
@@ -174,23 +194,9 @@ export default function (data) {
 }
 export function teardown(data) { teardowns.add(data.n === 7 ? 1 : 0); }
 "#,
+        &[],
     );
-    let summary = dir.join("summary.json");
-    let mut run = coordinator(
-        4,
-        &[
-            "-e",
-            &format!("BASE={base}"),
-            "--summary-export",
-            summary.to_str().unwrap(),
-        ],
-        &script,
-    );
-    run.agents(4);
-    let out = run.finish();
-    let _ = target.kill();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let e = export(&summary);
     assert_eq!(metric(&e, "iterations", "count"), 10000.0);
     assert_eq!(metric(&e, "http_reqs", "count"), 10000.0);
     assert_eq!(metric(&e, "setups", "count"), 1.0);
@@ -278,33 +284,17 @@ export default function () {
 #[test]
 fn a_threshold_failing_on_the_whole_fails_the_run() {
     let _serial = serial();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let dir = tempdir("threshold");
-    let script = write_script(
-        &dir,
-        "s.js",
+    let (out, e) = coordinated(
+        "threshold",
+        2,
         r#"
 import http from 'k6/http';
 export const options = { vus: 2, iterations: 200, thresholds: { http_reqs: ['count<150'] } };
 export default function () { http.get(`${__ENV.BASE}/`); }
 "#,
+        &[],
     );
-    let summary = dir.join("summary.json");
-    let mut run = coordinator(
-        2,
-        &[
-            "-e",
-            &format!("BASE={base}"),
-            "--summary-export",
-            summary.to_str().unwrap(),
-        ],
-        &script,
-    );
-    run.agents(2);
-    let out = run.finish();
-    let _ = target.kill();
     assert_eq!(out.status.code(), Some(99), "{}", text(&out.stderr));
-    let e = export(&summary);
     assert_eq!(
         e["metrics"]["http_reqs"]["thresholds"]["count<150"], true,
         "failed"
@@ -318,11 +308,10 @@ export default function () { http.get(`${__ENV.BASE}/`); }
 #[test]
 fn abort_on_fail_on_the_whole_stops_every_instance() {
     let _serial = serial();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let dir = tempdir("abort");
-    let script = write_script(
-        &dir,
-        "s.js",
+    let started = Instant::now();
+    let (out, _) = coordinated(
+        "abort",
+        2,
         r#"
 import http from 'k6/http';
 import { sleep } from 'k6';
@@ -332,12 +321,8 @@ export const options = {
 };
 export default function () { http.get(`${__ENV.BASE}/`); sleep(0.1); }
 "#,
+        &[],
     );
-    let started = Instant::now();
-    let mut run = coordinator(2, &["-e", &format!("BASE={base}")], &script);
-    run.agents(2);
-    let out = run.finish();
-    let _ = target.kill();
     assert_eq!(out.status.code(), Some(99), "{}", text(&out.stderr));
     assert!(
         started.elapsed() < Duration::from_secs(20),
