@@ -196,28 +196,25 @@ async fn start(
     if let Some(r) = refused_token(&app, &headers, peer) {
         return r;
     }
-    let until = Instant::now() + LONG_POLL;
-    while Instant::now() < until {
-        {
-            let mut st = app.state();
-            if st.slot(index).is_none() {
-                return unknown(index);
-            }
-            if let Some(why) = &st.abort {
-                return refuse(StatusCode::GONE, why.clone());
-            }
-            if let Some(at) = st.start_at {
-                let delay = at.saturating_duration_since(Instant::now());
-                return Json(Start {
-                    delay_ms: delay.as_millis() as u64,
-                    setup_data: st.setup_data.clone(),
-                })
-                .into_response();
-            }
+    hold(|| {
+        let mut st = app.state();
+        if st.slot(index).is_none() {
+            return Some(unknown(index));
         }
-        tokio::time::sleep(LONG_POLL_STEP).await;
-    }
-    StatusCode::NO_CONTENT.into_response()
+        if let Some(why) = &st.abort {
+            return Some(refuse(StatusCode::GONE, why.clone()));
+        }
+        let at = st.start_at?;
+        let delay = at.saturating_duration_since(Instant::now());
+        Some(
+            Json(Start {
+                delay_ms: delay.as_millis() as u64,
+                setup_data: st.setup_data.clone(),
+            })
+            .into_response(),
+        )
+    })
+    .await
 }
 
 async fn report(
@@ -256,10 +253,20 @@ async fn teardown(
     if let Some(r) = refused_token(&app, &headers, peer) {
         return r;
     }
+    hold(|| {
+        let done = app.state().others_done(index);
+        done.then(|| StatusCode::OK.into_response())
+    })
+    .await
+}
+
+/// A held request: `answer` is asked every [`LONG_POLL_STEP`] until it answers, for at most
+/// [`LONG_POLL`]; then "not yet" (204), and the instance asks again.
+async fn hold(mut answer: impl FnMut() -> Option<Response>) -> Response {
     let until = Instant::now() + LONG_POLL;
     while Instant::now() < until {
-        if app.state().others_done(index) {
-            return StatusCode::OK.into_response();
+        if let Some(r) = answer() {
+            return r;
         }
         tokio::time::sleep(LONG_POLL_STEP).await;
     }
