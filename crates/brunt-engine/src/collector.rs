@@ -415,6 +415,9 @@ pub(crate) fn run<F: VuFactory>(
 
     let mut teardown_error = None;
     if opts.teardown && started {
+        if let Some(wait) = opts.before_teardown.take() {
+            wait();
+        }
         execution.set_status(ExecutionStatus::Teardown);
         pool.send(0, Command::Teardown);
         teardown_error = wait_for(&rx, &mut state, |m| match m {

@@ -118,6 +118,9 @@ pub struct RunOptions {
     /// Where the run stands, and its start gate: [`Execution::paused`] initialises the VUs and
     /// waits to be un-paused before `setup()` (k6's `--paused`).
     pub execution: Execution,
+    /// Called after the scenarios end and before `teardown()` runs: a coordinated run's
+    /// instance that runs `teardown()` waits there until every other instance has ended.
+    pub before_teardown: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Default for RunOptions {
@@ -131,6 +134,7 @@ impl Default for RunOptions {
             teardown: true,
             samplers: Vec::new(),
             execution: Execution::default(),
+            before_teardown: None,
         }
     }
 }
@@ -148,8 +152,8 @@ pub struct Tick<'a> {
     pub is_final: bool,
 }
 
-/// Where the run stands.
-#[derive(Debug, Clone, Default)]
+/// Where the run stands (serializable: a coordinated run's instances send it to the coordinator).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     /// VUs running an iteration or looping (k6's `vus`).
     pub active_vus: u64,
@@ -163,7 +167,7 @@ pub struct Progress {
 }
 
 /// One scenario's progress line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScenarioProgress {
     pub name: String,
     /// k6's description, e.g. `50 looping VUs for 10s (gracefulStop: 30s)`.
@@ -206,7 +210,7 @@ pub enum RunEnd {
 }
 
 /// Signs that the load generator itself was the bottleneck.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Saturation {
     /// The worst delay seen by a worker's 10 ms ticker (event-loop lag).
     pub max_event_loop_lag: Duration,

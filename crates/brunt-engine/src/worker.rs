@@ -120,7 +120,7 @@ fn bump(c: &AtomicU64) {
 }
 
 /// What this instance has done so far, as k6/execution's `exec.instance` reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceCounts {
     /// VUs running an iteration or looping (what the `vus` metric samples).
     pub vus_active: u64,

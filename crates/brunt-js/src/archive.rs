@@ -36,8 +36,21 @@ pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
         }
         Err(PrepareError::Other(e)) => return Err(e),
     };
-    let main = PathBuf::from(prepared.program.main_path());
     let env = crate::run::key_values(&args.run.env, "--env")?;
+    let bytes = pack(&prepared, env)
+        .with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
+    std::fs::write(&args.archive_out, bytes)
+        .with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
+    Ok(0)
+}
+
+/// The archive of a prepared script, in memory: `brunt archive` writes it to a file, and a
+/// coordinator hands it to its instances (`brunt agent`).
+pub(crate) fn pack(
+    prepared: &crate::run::Prepared,
+    env: BTreeMap<String, String>,
+) -> anyhow::Result<Vec<u8>> {
+    let main = PathBuf::from(prepared.program.main_path());
     let metadata = json!({
         "type": "js",
         "options": Value::Object(prepared.options.clone()),
@@ -48,33 +61,30 @@ pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
         "k6version": env!("CARGO_PKG_VERSION"),
         "goos": std::env::consts::OS,
     });
-    let write = || -> anyhow::Result<()> {
-        let file = std::fs::File::create(&args.archive_out)?;
-        let mut tar = tar::Builder::new(file);
-        append(
-            &mut tar,
-            "metadata.json",
-            &serde_json::to_vec_pretty(&metadata)?,
-        )?;
-        append(&mut tar, "data", &std::fs::read(&main)?)?;
-        for path in prepared
-            .program
-            .local_files()
-            .iter()
-            .filter(|p| **p != main)
-        {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
-            append(&mut tar, &entry_name(path), &bytes)?;
-        }
-        tar.into_inner()?;
-        Ok(())
-    };
-    write().with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
-    Ok(0)
+    let mut tar = tar::Builder::new(Vec::new());
+    append(
+        &mut tar,
+        "metadata.json",
+        &serde_json::to_vec_pretty(&metadata)?,
+    )?;
+    append(&mut tar, "data", &std::fs::read(&main)?)?;
+    for path in prepared
+        .program
+        .local_files()
+        .iter()
+        .filter(|p| **p != main)
+    {
+        let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
+        append(&mut tar, &entry_name(path), &bytes)?;
+    }
+    Ok(tar.into_inner()?)
 }
 
-fn append(tar: &mut tar::Builder<std::fs::File>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+fn append<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let mut header = tar::Header::new_ustar();
     header.set_size(bytes.len() as u64);
     header.set_mode(0o644);

@@ -9,6 +9,7 @@
 
 mod archive;
 mod commonjs;
+mod coordinated;
 mod factory;
 mod host;
 mod io;
@@ -29,12 +30,13 @@ mod typescript;
 mod vu;
 
 pub use archive::{archive, ArchiveArgs};
+pub use coordinated::{agent, coordinator, AgentArgs, CoordinatorArgs};
 pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use new::{new_script, NewArgs};
 pub use program::{Program, ProgramConfig};
 pub use run::{
-    exit, inspect, load_script, prepare, run, InspectArgs, LoadedScript, PrepareError, Prepared,
-    RunArgs,
+    exit, inspect, load_script, prepare, run, InspectArgs, JoinArgs, LoadedScript, PrepareError,
+    Prepared, RunArgs,
 };
 pub use secrets::SecretSources;

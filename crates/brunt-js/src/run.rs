@@ -234,6 +234,36 @@ pub struct RunArgs {
     /// An archive's options (`brunt run archive.tar`), in place of the script's.
     #[arg(skip)]
     pub archived_options: Option<String>,
+    /// `--coordinator`, `--token`, `--instance-index`: join a coordinated run.
+    #[command(flatten)]
+    pub join: JoinArgs,
+}
+
+/// Joining a coordinated run (`brunt run --coordinator`, `brunt agent`), and the run's token
+/// (which `brunt coordinator` takes too).
+#[derive(Args, Debug, Clone, Default)]
+pub struct JoinArgs {
+    /// Join the coordinated run of the coordinator at this URL as one instance, e.g.
+    /// `--coordinator http://10.0.0.5:6566` (docs/distributed.md).
+    #[arg(long, value_name = "URL")]
+    pub coordinator: Option<String>,
+    /// The coordinated run's token: the one instances must present (`brunt coordinator`
+    /// generates one when none is given), or the one this instance presents.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BRUNT_COORDINATOR_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The segment this instance claims, 0 to N-1 (Kubernetes Indexed Jobs set
+    /// JOB_COMPLETION_INDEX); without it the coordinator hands out the next free one.
+    #[arg(long, value_name = "I", env = "JOB_COMPLETION_INDEX")]
+    pub instance_index: Option<usize>,
+    /// How long an instance keeps trying a coordinator it cannot reach before it gives up
+    /// (default 2m).
+    #[arg(long, value_name = "DURATION")]
+    pub coordinator_timeout: Option<String>,
 }
 
 /// `brunt inspect`: prints the options a run of the script would use.
@@ -256,14 +286,14 @@ pub struct InspectArgs {
 }
 
 /// A `K6_NAME` setting, or its `BRUNT_NAME` alias (which wins when both are set).
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(format!("BRUNT_{name}"))
         .or_else(|_| std::env::var(format!("K6_{name}")))
         .ok()
         .filter(|v| !v.is_empty())
 }
 
-fn env_flag(name: &str) -> bool {
+pub(crate) fn env_flag(name: &str) -> bool {
     env_var(name).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "True"))
 }
 
@@ -804,17 +834,17 @@ pub fn load_script(script: &Path, control: RunControl) -> anyhow::Result<LoadedS
 struct InitAborted(String);
 
 /// An error in the script (init, setup): k6's exit 107 with the message and stack.
-fn script_error(e: impl std::fmt::Display) -> i32 {
+pub(crate) fn script_error(e: impl std::fmt::Display) -> i32 {
     log_error(e);
     exit::SCRIPT_EXCEPTION
 }
 
-fn config_error(e: impl std::fmt::Display) -> i32 {
+pub(crate) fn config_error(e: impl std::fmt::Display) -> i32 {
     log_error(e);
     exit::INVALID_CONFIG
 }
 
-fn log_error(e: impl std::fmt::Display) {
+pub(crate) fn log_error(e: impl std::fmt::Display) {
     log::error(&e.to_string());
 }
 
@@ -1306,22 +1336,15 @@ pub fn prepare(
 }
 
 pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    if args.join.coordinator.is_some() {
+        return crate::coordinated::instance(args, true);
+    }
     log::start_clock();
     let archive = crate::archive::open(&mut args.script, &mut args.env)?;
     args.archived_options = archive.as_ref().map(|a| a.options.clone());
-    if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
-        return Ok(config_error(e));
-    }
-    let summary_mode = match args
-        .summary_mode
-        .clone()
-        .or_else(|| env_var("SUMMARY_MODE"))
-    {
-        Some(m) => match m.parse::<SummaryMode>() {
-            Ok(m) => m,
-            Err(e) => return Ok(config_error(e)),
-        },
-        None => SummaryMode::default(),
+    let summary_mode = match start_logging(&args) {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
     };
     let control = brunt_output::stop_on_signals();
     let prepared = match prepare(&args, Arc::new(Registry::new()), control.clone()) {
@@ -1353,6 +1376,80 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     if let Err(code) = start_api(&args, surface) {
         return Ok(code);
     }
+    let (report, reporting) = match start_report(&args, prepared, summary_mode, control) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let mut opts = RunOptions {
+        workers: args.workers.unwrap_or(0),
+        setup: !(args.no_setup || env_flag("NO_SETUP")),
+        teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
+        execution,
+        ..report.run_options()
+    };
+    opts.observer = Some(view.observe(opts.observer.take()));
+    let (plan, registry, program) = (&reporting.plan, &reporting.registry, &reporting.program);
+    let outcome = match brunt_engine::run(plan, factory.clone(), registry.clone(), opts) {
+        Ok(o) => o,
+        Err(RunError::Setup(_) | RunError::VuInit(_)) if program.abort_reason().is_some() => {
+            log_error(program.abort_reason().unwrap_or_default());
+            return Ok(exit::SCRIPT_ABORTED);
+        }
+        Err(e @ RunError::SetupTimeout(_)) => {
+            log_error(&e);
+            return Ok(exit::SETUP_TIMEOUT);
+        }
+        Err(RunError::Setup(e)) if e.0.starts_with(crate::factory::TIMED_OUT) => {
+            log_error(&e);
+            return Ok(exit::SETUP_TIMEOUT);
+        }
+        Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let setup_data = factory.setup_data().map(|d| d.to_string());
+    Ok(finish_run(
+        &args,
+        report,
+        &reporting,
+        &outcome,
+        setup_data,
+        summary_mode,
+    ))
+}
+
+/// Configures the run's logger from the flags and reads `--summary-mode`; an error is k6's
+/// exit code for a bad configuration, already logged.
+pub(crate) fn start_logging(args: &RunArgs) -> Result<SummaryMode, i32> {
+    if let Err(e) = log_config(args).and_then(|c| log::configure(&c)) {
+        return Err(config_error(e));
+    }
+    match args
+        .summary_mode
+        .clone()
+        .or_else(|| env_var("SUMMARY_MODE"))
+    {
+        Some(m) => m.parse::<SummaryMode>().map_err(config_error),
+        None => Ok(SummaryMode::default()),
+    }
+}
+
+/// What a run keeps of its [`Prepared`] script once its report has started.
+pub(crate) struct Reporting {
+    pub program: Arc<Program>,
+    pub registry: Arc<Registry>,
+    pub plan: Plan,
+    pub http: ClientConfig,
+}
+
+/// Starts the run's report (thresholds, `--out` outputs, `--summary-export`, the summary's
+/// options, `--slo-window`, the dashboard and `--report`) from the flags and the consolidated
+/// options, as `brunt run` and `brunt coordinator` both report.
+pub(crate) fn start_report(
+    args: &RunArgs,
+    prepared: Prepared,
+    summary_mode: SummaryMode,
+    control: RunControl,
+) -> Result<(RunReport, Reporting), i32> {
     let Prepared {
         program,
         registry,
@@ -1381,7 +1478,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         None => None,
         Some(Ok(w)) if !w.is_zero() => Some(w),
         Some(_) => {
-            return Ok(config_error(format!(
+            return Err(config_error(format!(
                 "--slo-window '{}': expected a duration such as 30d or 7d",
                 args.slo_window.as_deref().unwrap_or_default()
             )))
@@ -1396,7 +1493,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     for o in &outs {
         match o.parse::<OutSpec>() {
             Ok(s) => specs.push(s),
-            Err(e) => return Ok(config_error(e)),
+            Err(e) => return Err(config_error(e)),
         }
     }
     let report = RunReport::start(
@@ -1426,36 +1523,35 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         registry.clone(),
         control,
         monitors,
-    );
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => return Ok(config_error(format!("{e:#}"))),
-    };
-    let mut opts = RunOptions {
-        workers: args.workers.unwrap_or(0),
-        setup: !(args.no_setup || env_flag("NO_SETUP")),
-        teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
-        execution,
-        ..report.run_options()
-    };
-    opts.observer = Some(view.observe(opts.observer.take()));
-    let outcome = match brunt_engine::run(&plan, factory.clone(), registry.clone(), opts) {
-        Ok(o) => o,
-        Err(RunError::Setup(_) | RunError::VuInit(_)) if program.abort_reason().is_some() => {
-            log_error(program.abort_reason().unwrap_or_default());
-            return Ok(exit::SCRIPT_ABORTED);
-        }
-        Err(e @ RunError::SetupTimeout(_)) => {
-            log_error(&e);
-            return Ok(exit::SETUP_TIMEOUT);
-        }
-        Err(RunError::Setup(e)) if e.0.starts_with(crate::factory::TIMED_OUT) => {
-            log_error(&e);
-            return Ok(exit::SETUP_TIMEOUT);
-        }
-        Err(RunError::VuInit(e)) | Err(RunError::Setup(e)) => return Ok(script_error(e)),
-        Err(e) => return Err(e.into()),
-    };
+    )
+    .map_err(|e| config_error(format!("{e:#}")))?;
+    Ok((
+        report,
+        Reporting {
+            program,
+            registry,
+            plan,
+            http,
+        },
+    ))
+}
+
+/// After the run: logs how it ended, writes the summary (or hands it to `handleSummary`) and
+/// every output, and returns k6's exit code.
+pub(crate) fn finish_run(
+    args: &RunArgs,
+    report: RunReport,
+    reporting: &Reporting,
+    outcome: &brunt_engine::RunOutcome,
+    setup_data: Option<String>,
+    summary_mode: SummaryMode,
+) -> i32 {
+    let Reporting {
+        program,
+        registry,
+        http,
+        ..
+    } = reporting;
     if let Some(e) = &outcome.teardown_error {
         crate::factory::log_exception(&crate::ScriptError::plain(format!(
             "teardown() failed: {e}"
@@ -1468,20 +1564,18 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         RunEnd::StoppedFromApi => log_error("test run stopped from REST API"),
         _ => {}
     }
-    let setup_data = factory
-        .setup_data()
-        .and_then(|j| serde_json::from_str(&j).ok());
+    let setup_data = setup_data.and_then(|j| serde_json::from_str(&j).ok());
     let no_summary =
         args.no_summary || env_flag("NO_SUMMARY") || summary_mode == SummaryMode::Disabled;
     let mut summary_exit = None;
-    let finished = report.finish(&outcome, setup_data, program.definition_order(), |f| {
+    let finished = report.finish(outcome, setup_data, program.definition_order(), |f| {
         let summary = &f.summary;
         if program.has_export("handleSummary") {
             let metrics = std::rc::Rc::new(std::cell::RefCell::new(
                 brunt_metrics::Aggregator::new(registry.clone(), false),
             ));
             let returned =
-                handle_summary(&program, metrics, summary.data().to_string(), http.clone())
+                handle_summary(program, metrics, summary.data().to_string(), http.clone())
                     .map_err(|e| anyhow!("handleSummary() failed: {e}"))
                     .and_then(|json| match json {
                         Some(json) => write_handle_summary(
@@ -1512,7 +1606,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         && matches!(code, exit::OK | exit::THRESHOLDS_FAILED)
     {
         log_error("test run was marked as failed");
-        return Ok(exit::MARKED_AS_FAILED);
+        return exit::MARKED_AS_FAILED;
     }
-    Ok(code)
+    code
 }

@@ -511,6 +511,32 @@ impl Snapshot {
         }
     }
 
+    /// Adds another instance's aggregates of the same stretch of time (instances of a
+    /// distributed run, each on its own execution segment): as [`merge_series`](Self::merge_series),
+    /// except that the `vus` and `vus_max` gauges add up, since each instance ran its own VUs.
+    pub fn merge_instance(&mut self, other: &SeriesMap) {
+        for (k, a) in other {
+            match (self.series.get_mut(k), a) {
+                (
+                    Some(Agg::Gauge { value, min, max }),
+                    Agg::Gauge {
+                        value: v,
+                        min: lo,
+                        max: hi,
+                    },
+                ) if matches!(k.0, crate::builtin::VUS | crate::builtin::VUS_MAX) => {
+                    *value += v;
+                    *min += lo;
+                    *max += hi;
+                }
+                (Some(mine), _) => mine.merge(a),
+                (None, _) => {
+                    self.series.insert(k.clone(), a.clone());
+                }
+            }
+        }
+    }
+
     /// The metric over all its tag sets, or None if it has no samples.
     pub fn metric(&self, metric: MetricId) -> Option<Agg> {
         self.fold(metric, |_| true)
@@ -617,5 +643,27 @@ mod tests {
         let sub = snap.submetric(builtin::HTTP_REQ_DURATION, &ok).unwrap();
         assert_eq!(sub.stat("avg", 1.0), Some(15.0));
         assert!(snap.metric(builtin::HTTP_REQS).is_none());
+    }
+
+    #[test]
+    fn instances_add_their_vus_and_merge_the_rest() {
+        let reg = Arc::new(Registry::new());
+        let none = TagSet::empty();
+        let second = |vus: f64, ms: f64| {
+            let mut a = Aggregator::new(reg.clone(), false);
+            a.add(builtin::VUS, &none, vus);
+            a.add(builtin::HTTP_REQ_DURATION, &none, ms);
+            a.take().series
+        };
+        let mut snap = Snapshot::default();
+        snap.merge_instance(&second(3.0, 10.0));
+        snap.merge_instance(&second(4.0, 30.0));
+        assert_eq!(
+            snap.metric(builtin::VUS).unwrap().stat("value", 1.0),
+            Some(7.0)
+        );
+        let d = snap.metric(builtin::HTTP_REQ_DURATION).unwrap();
+        assert_eq!(d.stat("count", 1.0), Some(2.0));
+        assert_eq!(d.stat("avg", 1.0), Some(20.0));
     }
 }

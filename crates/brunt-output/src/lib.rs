@@ -14,6 +14,7 @@ mod files;
 mod go_format;
 mod groups;
 mod humanize;
+mod instances;
 mod json_lines;
 mod junit;
 mod outputs;
@@ -36,6 +37,7 @@ pub use errors::{ErrorBreakdown, ErrorCount, TLS_HINT};
 pub use export::summary_export;
 pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
+pub use instances::InstanceFacts;
 pub use outputs::Outputs;
 pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
@@ -43,7 +45,8 @@ pub use report::{
     exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,
 };
 pub use results::{
-    Results, ResultsEnd, ResultsError, ResultsInterval, RESULTS_FORMAT, RESULTS_VERSION,
+    decode_series, encode_series, Results, ResultsEnd, ResultsError, ResultsInterval, SeriesRecord,
+    RESULTS_FORMAT, RESULTS_VERSION,
 };
 pub use sink::{IntervalView, OutKind, OutSpec, SampleSink};
 pub use summary::{RunFacts, Summary, SummaryMode, SummaryOptions, DEFAULT_TREND_STATS};

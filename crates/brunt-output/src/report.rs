@@ -41,6 +41,10 @@ pub mod exit_code {
     /// stdout). k6 logs such errors and exits 0, which loses results without failing CI. 74 is
     /// sysexits.h's EX_IOERR, clear of k6's codes.
     pub const OUTPUT_FAILED: i32 = 74;
+    /// brunt's own: a coordinated run could not go on as one (an instance lost or was refused
+    /// by its coordinator; a coordinator lost an instance under `--on-instance-loss abort`, or
+    /// not every instance joined). 75 is sysexits.h's EX_TEMPFAIL, clear of k6's codes.
+    pub const COORDINATION_FAILED: i32 = 75;
 }
 
 /// What the user asked to see and keep.
@@ -78,13 +82,16 @@ pub struct Reporter {
     summary: SummaryOptions,
 }
 
-/// What was seen beside the metrics (from the monitors), for the summary.
+/// What was seen beside the metrics (by the monitors, or a coordinator of its instances), for
+/// the summary.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     /// Monitored targets' events, one sentence each.
     pub events: Vec<String>,
     /// Sentences saying the load generator was the limit.
     pub generator: Vec<String>,
+    /// A coordinated run's instances.
+    pub instances: Vec<crate::InstanceFacts>,
 }
 
 /// A finished run's summary and what decides its exit code.
@@ -193,6 +200,7 @@ impl Reporter {
                 .unwrap_or_default(),
             setup_data,
             definition_order,
+            instances: observed.instances,
             is_stdout_tty: std::io::stdout().is_terminal(),
             is_stderr_tty: std::io::stderr().is_terminal(),
         };

@@ -7,8 +7,8 @@ use crate::sink::{IntervalView, SampleSink, Target};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use brunt_metrics::{
-    builtin, Agg, Exemplar, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet,
-    ThresholdResult, Thresholds, Trace, TrendAgg, ValueType,
+    Agg, Exemplar, MetricType, RawSample, Registry, SeriesMap, Snapshot, TagSet, ThresholdResult,
+    Thresholds, Trace, TrendAgg, ValueType,
 };
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
@@ -141,16 +141,8 @@ impl Results {
                     time,
                     series,
                 } => {
-                    let mut map = SeriesMap::new();
-                    for s in series {
-                        let (key, agg) = s.decode(&results.registry).map_err(|r| corrupt(n, r))?;
-                        match map.get_mut(&key) {
-                            Some(a) => a.merge(&agg),
-                            None => {
-                                map.insert(key, agg);
-                            }
-                        }
-                    }
+                    let map =
+                        decode_series(series, &results.registry).map_err(|r| corrupt(n, r))?;
                     results.intervals.push(ResultsInterval {
                         elapsed: secs(elapsed).map_err(|r| corrupt(n, r))?,
                         time_ms: time,
@@ -196,34 +188,21 @@ impl Results {
                     series: SeriesMap::new(),
                 });
             slot.elapsed = slot.elapsed.max(i.elapsed);
+            // The other file's ids, renamed into this one's registry.
+            let mut mapped = SeriesMap::new();
             for ((id, tags), agg) in &i.series {
                 let def = other.registry.def(*id);
                 let mine = self
                     .registry
                     .register(&def.name, def.metric_type, def.value_type)
                     .map_err(|e| merge_err(e.to_string()))?;
-                match slot.series.get_mut(&(mine, tags.clone())) {
-                    // Each instance ran its own VUs: the run had them all.
-                    Some(Agg::Gauge { value, min, max })
-                        if matches!(mine, builtin::VUS | builtin::VUS_MAX) =>
-                    {
-                        if let Agg::Gauge {
-                            value: v,
-                            min: lo,
-                            max: hi,
-                        } = agg
-                        {
-                            *value += v;
-                            *min += lo;
-                            *max += hi;
-                        }
-                    }
-                    Some(a) => a.merge(agg),
-                    None => {
-                        slot.series.insert((mine, tags.clone()), agg.clone());
-                    }
-                }
+                mapped.insert((mine, tags.clone()), agg.clone());
             }
+            let mut merged = Snapshot {
+                series: std::mem::take(&mut slot.series),
+            };
+            merged.merge_instance(&mapped);
+            slot.series = merged.series;
         }
         self.intervals = by_second.into_values().collect();
         self.started_ms = self.started_ms.min(other.started_ms);
@@ -328,10 +307,39 @@ enum Record {
     },
 }
 
+/// Aggregates as the results file writes them, metric names and tags spelled out and trend
+/// histograms exact (HDR V2, deflated, base64): also what a coordinated run's instances send
+/// their coordinator each second.
+pub fn encode_series(series: &SeriesMap, registry: &Registry) -> io::Result<Vec<SeriesRecord>> {
+    series
+        .iter()
+        .map(|((id, tags), agg)| {
+            let def = registry.def(*id);
+            SeriesRecord::encode(def.name, def.metric_type, def.value_type, tags, agg)
+        })
+        .collect()
+}
+
+/// Reads [`encode_series`]'s records back into `registry`'s ids (metrics it lacks are
+/// registered); an error names the metric and what is wrong with it.
+pub fn decode_series(records: Vec<SeriesRecord>, registry: &Registry) -> Result<SeriesMap, String> {
+    let mut map = SeriesMap::new();
+    for s in records {
+        let (key, agg) = s.decode(registry)?;
+        match map.get_mut(&key) {
+            Some(a) => a.merge(&agg),
+            None => {
+                map.insert(key, agg);
+            }
+        }
+    }
+    Ok(map)
+}
+
 /// One (metric, tag set) aggregate of one second. Fields by type: counter `sum`; gauge `value`,
 /// `min`, `max`; rate `passes`, `total`; trend `count`, `sum`, `min`, `max`, `hist`.
 #[derive(Serialize, Deserialize)]
-struct SeriesRecord {
+pub struct SeriesRecord {
     metric: String,
     #[serde(rename = "type")]
     metric_type: String,
@@ -558,17 +566,7 @@ impl SampleSink for ResultsSink {
     }
 
     fn interval(&mut self, view: &IntervalView<'_>) -> io::Result<()> {
-        let mut series = Vec::with_capacity(view.series.len());
-        for ((id, tags), agg) in view.series {
-            let def = view.registry.def(*id);
-            series.push(SeriesRecord::encode(
-                def.name,
-                def.metric_type,
-                def.value_type,
-                tags,
-                agg,
-            )?);
-        }
+        let mut series = encode_series(view.series, view.registry)?;
         // A stable order makes files diffable.
         series.sort_by(|a, b| (&a.metric, &a.tags).cmp(&(&b.metric, &b.tags)));
         if !series.is_empty() {

@@ -52,6 +52,8 @@ pub struct RunFacts {
     pub definition_order: Vec<String>,
     /// What `setup()` returned, exported as k6's `setup_data`.
     pub setup_data: Option<Value>,
+    /// A coordinated run's instances (`brunt.instances`); empty for a run of one process.
+    pub instances: Vec<crate::InstanceFacts>,
     pub is_stdout_tty: bool,
     pub is_stderr_tty: bool,
 }
@@ -337,7 +339,7 @@ impl Summary {
 /// keys keep their shape.
 pub const BRUNT_KEY: &str = "brunt";
 
-/// brunt's additions: `error_budgets`, `profile_checks` and `slowest_requests`, each present
+/// brunt's additions: `error_budgets`, `profile_checks`, `slowest_requests` and `instances`, each present
 /// when it has entries; None when none has (the data is then exactly k6's).
 fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>) -> Option<Value> {
     let mut own = Map::new();
@@ -352,6 +354,10 @@ fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>
     if !facts.profile_checks.is_empty() {
         let list = facts.profile_checks.iter().map(CheckResult::to_json);
         own.insert("profile_checks".into(), list.collect());
+    }
+    if !facts.instances.is_empty() {
+        let list = facts.instances.iter().map(crate::InstanceFacts::to_json);
+        own.insert("instances".into(), list.collect());
     }
     (!own.is_empty()).then_some(Value::Object(own))
 }

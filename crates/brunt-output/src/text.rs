@@ -300,6 +300,12 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
             s.push_str(&format!("{indent}  * {sc}\n"));
         }
     }
+    let instances = crate::instances::lines(&facts.instances, &indent);
+    if !instances.is_empty() {
+        s.push('\n');
+        s.push_str(&instances.join("\n"));
+        s.push('\n');
+    }
     if !facts.events.is_empty() {
         s.push_str(&format!("\n{indent}monitor events:\n"));
         for e in &facts.events {

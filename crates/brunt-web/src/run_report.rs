@@ -15,6 +15,7 @@ pub struct RunReport {
     web: Option<WebSession>,
     control: RunControl,
     monitors: Monitors,
+    instances: Vec<brunt_output::InstanceFacts>,
 }
 
 impl RunReport {
@@ -55,7 +56,13 @@ impl RunReport {
             web,
             control,
             monitors,
+            instances: Vec::new(),
         })
+    }
+
+    /// A coordinated run's instances, for the summary's `brunt.instances` and its block.
+    pub fn set_instances(&mut self, instances: Vec<brunt_output::InstanceFacts>) {
+        self.instances = instances;
     }
 
     /// Engine options that feed this report: its observer, whether samples must be kept, the
@@ -91,6 +98,7 @@ impl RunReport {
         let observed = Observed {
             events: seen.events.iter().map(ToString::to_string).collect(),
             generator: seen.generator,
+            instances: self.instances.clone(),
         };
         let page_events = [&observed.events[..], &observed.generator[..]].concat();
         let mut finished = self

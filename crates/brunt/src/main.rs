@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Run a k6 script (k6's flags, summary, outputs and exit codes)
     Run(Box<brunt_js::RunArgs>),
+    /// Hold a coordinated run: hand the script's segments to N instances, start them together, merge their metrics and judge the whole (docs/distributed.md)
+    Coordinator(Box<brunt_js::CoordinatorArgs>),
+    /// Join a coordinated run as one instance, running the coordinator's script on its segment
+    Agent(brunt_js::AgentArgs),
     /// Print a script's (or an archive's) resolved options; --execution-requirements adds its VUs and duration
     Inspect(brunt_js::InspectArgs),
     /// Pack a script, its modules, opened files and options into one tar that `run` and `inspect` take (as `k6 archive`)
@@ -55,6 +59,8 @@ fn main() -> ExitCode {
     raise_open_file_limit();
     let result = match cli.command {
         Command::Run(args) => brunt_js::run(*args),
+        Command::Coordinator(args) => brunt_js::coordinator(*args),
+        Command::Agent(args) => brunt_js::agent(args),
         Command::Inspect(args) => brunt_js::inspect(args),
         Command::Archive(args) => brunt_js::archive(*args),
         Command::New(args) => brunt_js::new_script(args),
