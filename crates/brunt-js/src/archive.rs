@@ -3,7 +3,9 @@
 //! the main script, `file/<absolute path>` for every file), so that one file carries a test to
 //! another machine (k6-operator's initializer makes one, then inspects it). `brunt run` and
 //! `brunt inspect` take such a tar in place of a script: it is unpacked into a directory of its
-//! own, where imports and `open()` find their files at the same relative places.
+//! own, where imports and `open()` find their files at the same relative places. [`pack`] gives
+//! the archive's bytes to whoever ships it otherwise (`brunt k8s manifests` puts it in a
+//! ConfigMap).
 
 use crate::run::{prepare, PrepareError, RunArgs};
 use anyhow::{anyhow, Context as _};
@@ -28,29 +30,50 @@ pub struct ArchiveArgs {
 
 /// Writes the archive; k6's exit codes for a script or options that cannot load.
 pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
-    let prepared = match prepare(&args.run, Arc::new(Registry::new()), RunControl::new()) {
-        Ok(p) => p,
+    let bytes = match pack(args.run) {
+        Ok(b) => b,
         Err(PrepareError::Exit { code, message }) => {
             brunt_engine::log::error(&message);
             return Ok(code);
         }
         Err(PrepareError::Other(e)) => return Err(e),
     };
+    std::fs::write(&args.archive_out, bytes)
+        .with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
+    Ok(0)
+}
+
+/// The archive of `run.script` with the option flags of `run`, as `brunt archive` writes it (an
+/// archive given as the script is packed again, as k6 packs one: its files keep their archived
+/// paths, its options and `-e` values stay under the flags given now).
+pub fn pack(mut run: RunArgs) -> Result<Vec<u8>, PrepareError> {
+    let unpacked = open(&mut run.script, &mut run.env).map_err(PrepareError::Other)?;
+    run.archived_options = unpacked.as_ref().map(|a| a.options.clone());
+    let prepared = prepare(&run, Arc::new(Registry::new()), RunControl::new())?;
+    // Where a file was before it was archived: under an unpacked archive, its archived path.
+    let original = |path: &Path| -> PathBuf {
+        match unpacked
+            .as_ref()
+            .and_then(|u| path.strip_prefix(&u.dir).ok())
+        {
+            Some(rel) => Path::new("/").join(rel),
+            None => path.to_path_buf(),
+        }
+    };
     let main = PathBuf::from(prepared.program.main_path());
-    let env = crate::run::key_values(&args.run.env, "--env")?;
+    let env = crate::run::key_values(&run.env, "--env").map_err(PrepareError::Other)?;
     let metadata = json!({
         "type": "js",
         "options": Value::Object(prepared.options.clone()),
-        "filename": file_url(&main),
-        "pwd": file_url(main.parent().unwrap_or(Path::new("/"))),
+        "filename": file_url(&original(&main)),
+        "pwd": file_url(original(&main).parent().unwrap_or(Path::new("/"))),
         "env": env,
         "compatibilityMode": "extended",
         "k6version": env!("CARGO_PKG_VERSION"),
         "goos": std::env::consts::OS,
     });
-    let write = || -> anyhow::Result<()> {
-        let file = std::fs::File::create(&args.archive_out)?;
-        let mut tar = tar::Builder::new(file);
+    let write = || -> anyhow::Result<Vec<u8>> {
+        let mut tar = tar::Builder::new(Vec::new());
         append(
             &mut tar,
             "metadata.json",
@@ -65,16 +88,16 @@ pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
         {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
-            append(&mut tar, &entry_name(path), &bytes)?;
+            append(&mut tar, &entry_name(&original(path)), &bytes)?;
         }
-        tar.into_inner()?;
-        Ok(())
+        Ok(tar.into_inner()?)
     };
-    write().with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
-    Ok(0)
+    write()
+        .with_context(|| format!("packing '{}'", run.script.display()))
+        .map_err(PrepareError::Other)
 }
 
-fn append(tar: &mut tar::Builder<std::fs::File>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let mut header = tar::Header::new_ustar();
     header.set_size(bytes.len() as u64);
     header.set_mode(0o644);

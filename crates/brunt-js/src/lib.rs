@@ -28,7 +28,7 @@ mod stack;
 mod typescript;
 mod vu;
 
-pub use archive::{archive, ArchiveArgs};
+pub use archive::{archive, pack, ArchiveArgs};
 pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;
 pub use new::{new_script, NewArgs};

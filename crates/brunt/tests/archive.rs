@@ -8,29 +8,9 @@ use common::{brunt, stderr};
 use serde_json::Value;
 use std::path::Path;
 
-/// A script that imports a module, opens a file, takes `-e` and `--vus`/`--iterations`.
+/// The test script of these tests, as `test.js` in `dir`.
 fn write_test(dir: &Path) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir.join("lib")).unwrap();
-    std::fs::write(
-        dir.join("lib/count.js"),
-        "import { Counter } from 'k6/metrics';\nexport const lines = new Counter('lines');\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("data.txt"), "a\nb\nc\n").unwrap();
-    let script = dir.join("test.js");
-    std::fs::write(
-        &script,
-        r#"import { lines } from './lib/count.js';
-const data = open('./data.txt').trim().split('\n');
-export const options = { thresholds: { lines: ['count>0'] } };
-export default function () {
-  if (__ENV.WHO !== 'archived') throw new Error('no -e value: ' + __ENV.WHO);
-  lines.add(data.length);
-}
-"#,
-    )
-    .unwrap();
-    script
+    common::write_archivable_test(dir, "test.js")
 }
 
 /// Runs the archive `tar` with `flags` (no REST API) and returns its summary export.
