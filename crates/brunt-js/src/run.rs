@@ -1113,6 +1113,22 @@ fn start_api(args: &RunArgs, surface: brunt_api::ControlSurface) -> Result<(), i
     }
 }
 
+/// `--linger`: k6's line when it starts (not with `--quiet`), over at Ctrl-C or SIGTERM.
+fn lingering(quiet: bool) -> brunt_engine::Linger {
+    let signalled = brunt_output::signalled();
+    brunt_engine::Linger {
+        on_start: Box::new(move || {
+            if !quiet {
+                let _ = write_stdout(
+                    "the linger notice",
+                    "The test is done, but --linger was enabled, so brunt is waiting for Ctrl+C to continue...\n",
+                );
+            }
+        }),
+        done: Box::new(move || signalled.load(Ordering::SeqCst)),
+    }
+}
+
 /// `brunt run`: runs the script and returns k6's exit code.
 /// A script loaded, its init context run, its options consolidated and checked, its monitors
 /// started: ready to run on the engine. `brunt run` adds its reporter; an experiment's load
@@ -1399,6 +1415,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             Err(e) => return Ok(config_error(e)),
         }
     }
+    // k6's --linger (K6_LINGER): the engine lingers after the test and before the summary, as
+    // k6 does, so the page needs no linger of its own.
+    let linger = args.web.linger || env_flag("LINGER");
+    let web = brunt_web::WebArgs {
+        linger: false,
+        ..args.web.clone()
+    };
     let report = RunReport::start(
         ReportConfig {
             thresholds,
@@ -1421,7 +1444,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             slo_window,
             profile_checks,
         },
-        &args.web,
+        &web,
         format!("brunt run {}", args.script.display()),
         registry.clone(),
         control,
@@ -1436,6 +1459,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         setup: !(args.no_setup || env_flag("NO_SETUP")),
         teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
         execution,
+        linger: linger.then(|| lingering(args.quiet)),
         ..report.run_options()
     };
     opts.observer = Some(view.observe(opts.observer.take()));

@@ -40,7 +40,8 @@ pub use outputs::Outputs;
 pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
 pub use report::{
-    exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,
+    exit_code, saturation_note, signalled, stop_on_signals, Finished, Observed, ReportConfig,
+    Reporter,
 };
 pub use results::{
     Results, ResultsEnd, ResultsError, ResultsInterval, RESULTS_FORMAT, RESULTS_VERSION,
