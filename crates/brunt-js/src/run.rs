@@ -843,14 +843,15 @@ fn log_config(a: &RunArgs) -> Result<log::Config, String> {
 
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(mut args: InspectArgs) -> anyhow::Result<i32> {
-    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
+    let mut module_cache = None;
+    let archive = crate::archive::open(&mut args.script, &mut args.env, &mut module_cache)?;
     let env = build_env(&args.env, args.include_system_env_vars)?;
     let program = match load(
         &args.script,
         env,
         Arc::new(Registry::new()),
         brunt_output::stop_on_signals(),
-        None,
+        module_cache,
         SecretSources::default(),
     ) {
         Ok(v) => v,
@@ -1323,7 +1324,7 @@ pub fn prepare(
 
 pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     log::start_clock();
-    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
+    let archive = crate::archive::open(&mut args.script, &mut args.env, &mut args.module_cache)?;
     args.archived_options = archive.as_ref().map(|a| a.options.clone());
     if let Err(e) = log_config(&args).and_then(|c| log::configure(&c)) {
         return Ok(config_error(e));

@@ -120,15 +120,20 @@ pub fn helper(args: &[&str], port: u16) -> Helper {
         .spawn()
         .unwrap();
     let helper = Helper(child);
+    wait_listening(port, &format!("{args:?}"));
+    helper
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`; fails the test after 10 s.
+pub fn wait_listening(port: u16, what: &str) {
     let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(10),
-            "{args:?} never listened"
+            "{what} never listened"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    helper
 }
 
 /// One HTTP/1.1 exchange with 127.0.0.1:`port` and `Connection: close`: the status code and the
