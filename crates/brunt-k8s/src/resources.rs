@@ -286,12 +286,25 @@ pub fn operator(t: &Test) -> Vec<Value> {
     ]
 }
 
-/// The documents as one multi-document YAML.
+/// The documents as one multi-document YAML, each starting with `apiVersion`, `kind` and
+/// `metadata` as Kubernetes' own manifests do (the rest in name order).
 pub fn to_yaml(docs: &[Value]) -> anyhow::Result<String> {
     let mut out = String::new();
     for d in docs {
+        let mut doc = serde_yaml_ng::Mapping::new();
+        let fields = d.as_object().into_iter().flatten();
+        let (head, rest): (Vec<_>, Vec<_>) =
+            fields.partition(|(k, _)| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+        for key in ["apiVersion", "kind", "metadata"] {
+            if let Some((k, v)) = head.iter().find(|(k, _)| k.as_str() == key) {
+                doc.insert(k.as_str().into(), serde_yaml_ng::to_value(v)?);
+            }
+        }
+        for (k, v) in rest {
+            doc.insert(k.as_str().into(), serde_yaml_ng::to_value(v)?);
+        }
         out.push_str("---\n");
-        out.push_str(&serde_yaml_ng::to_string(d).context("writing YAML")?);
+        out.push_str(&serde_yaml_ng::to_string(&doc).context("writing YAML")?);
     }
     Ok(out)
 }
@@ -398,6 +411,19 @@ mod tests {
         let docs = operator(&test(&["--tag", "team=a b"]));
         assert_eq!(docs[1]["spec"]["args"], json!(["--tag", "team=a b"]));
         assert!(docs[1]["spec"].get("arguments").is_none());
+    }
+
+    #[test]
+    fn each_document_starts_with_its_kind() {
+        let yaml = to_yaml(&plain(&test(&[]), "t")).unwrap();
+        for doc in yaml.split("---\n").skip(1) {
+            assert!(doc.starts_with("apiVersion: "), "{doc}");
+            assert!(doc.lines().nth(1).unwrap().starts_with("kind: "), "{doc}");
+            assert!(
+                doc.lines().nth(2).unwrap().starts_with("metadata:"),
+                "{doc}"
+            );
+        }
     }
 
     #[test]
