@@ -269,4 +269,27 @@ mod tests {
             .wait_at_gate(Duration::from_millis(10), || false)
             .is_none());
     }
+
+    /// `--linger`: after the test, hooks are taken until the lingering ends, then refused.
+    #[test]
+    fn a_lingering_run_takes_hooks_until_the_linger_ends() {
+        let e = Execution::default();
+        e.set_status(ExecutionStatus::Ended);
+        assert!(e.run_hook(Hook::Teardown).is_err(), "not lingering yet");
+        e.set_lingering(true);
+        let asker = {
+            let e = e.clone();
+            std::thread::spawn(move || e.run_hook(Hook::Teardown))
+        };
+        let (hook, reply) = e.wait_at_gate(Duration::from_millis(10), || false).unwrap();
+        assert_eq!(hook, Hook::Teardown);
+        reply.send(Ok(())).unwrap();
+        assert_eq!(asker.join().unwrap(), Ok(()));
+        e.set_lingering(false);
+        let err = e.run_hook(Hook::Setup).unwrap_err();
+        assert!(err.contains("--linger"), "{err}");
+        assert!(e
+            .wait_at_gate(Duration::from_millis(10), || false)
+            .is_none());
+    }
 }
