@@ -2,11 +2,11 @@
 //! them through init, setup, the scenarios and teardown, merges their once-a-second reports into
 //! the run's totals, emits `vus`/`vus_max`, and calls the observer.
 
-use crate::execution::{ExecutionStatus, Hook};
+use crate::execution::{Execution, ExecutionStatus, Hook};
 use crate::plan::Plan;
 use crate::run::{
-    Control, HookFailure, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome, Sampler,
-    Saturation, ScenarioProgress, Tick,
+    Control, HookFailure, Linger, Progress, RunControl, RunEnd, RunError, RunOptions, RunOutcome,
+    Sampler, Saturation, ScenarioProgress, Tick,
 };
 use crate::vu::{VuError, VuFactory};
 use crate::worker::{worker_thread, Command, Msg, Report, ScenarioCounters, Shared};
@@ -229,8 +229,8 @@ pub(crate) fn run<F: VuFactory>(
     };
     let control = opts.control.clone();
     let execution = opts.execution.clone();
-    // A paused run may be asked for setup() or teardown() through the REST API before it starts.
-    let hook_vu = opts.setup || opts.teardown || execution.is_paused();
+    // A paused or lingering run may be asked for setup() or teardown() through the REST API.
+    let hook_vu = opts.setup || opts.teardown || execution.is_paused() || opts.linger.is_some();
     let shared = Arc::new(Shared::new(
         plan.clone(),
         control.clone(),
@@ -436,6 +436,19 @@ pub(crate) fn run<F: VuFactory>(
     } else {
         ExecutionStatus::Ended
     });
+    // How the test ended; the signal that ends a linger does not change it.
+    let mut end = control.reason();
+    if let Some(linger) = opts.linger.take() {
+        if end != Some(RunEnd::Interrupted) {
+            let observer = &mut opts.observer;
+            linger_for_hooks(&pool, &rx, &mut state, &execution, linger, |state| {
+                if let Some(obs) = observer.as_mut() {
+                    // The test is over: what the observer says now stops nothing.
+                    let _ = obs(&mut state.tick(plan, elapsed, false));
+                }
+            });
+        }
+    }
     pool.broadcast(|| Command::Exit);
     // Each worker sends a last report before its thread ends; the channel closes after that.
     for msg in rx.iter() {
@@ -449,17 +462,59 @@ pub(crate) fn run<F: VuFactory>(
     let mut last = state.tick(plan, elapsed, true);
     if let Some(obs) = &mut opts.observer {
         if let Control::Abort(reason) = obs(&mut last) {
-            control.end(RunEnd::Aborted(reason));
+            control.end(RunEnd::Aborted(reason.clone()));
+            end.get_or_insert(RunEnd::Aborted(reason));
         }
     }
     Ok(RunOutcome {
         snapshot: state.total,
         elapsed,
-        end: control.reason().unwrap_or(RunEnd::Completed),
+        end: end.unwrap_or(RunEnd::Completed),
         saturation: state.saturation,
         teardown_error,
         counts: shared.counts(),
     })
+}
+
+/// `--linger`: serves the hooks the REST API asks for until the linger is done. The workers'
+/// reports go on arriving (the test's last ones, a hook's samples): each second that brought some
+/// is handed to `observe` as a tick, so the API's metrics, the dashboard and the outputs see
+/// them, and the summary counts them, as in k6.
+fn linger_for_hooks(
+    pool: &Workers,
+    rx: &mpsc::Receiver<Msg>,
+    state: &mut State,
+    execution: &Execution,
+    linger: Linger,
+    mut observe: impl FnMut(&mut State),
+) {
+    execution.set_lingering(true);
+    (linger.on_start)();
+    let mut next_tick = Instant::now() + TICK;
+    // The teardown's samples may wait for a tick already.
+    let mut fresh = true;
+    while !(linger.done)() {
+        let poll_until = Instant::now() + GATE_POLL;
+        if let Some((hook, reply)) =
+            execution.wait_at_gate(GATE_POLL, || Instant::now() >= poll_until)
+        {
+            let _ = reply.send(run_hook(pool, rx, state, hook));
+            fresh = true;
+        }
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Report(r) = msg {
+                fresh |= !r.interval.series.is_empty();
+                state.absorb(r);
+            }
+        }
+        if Instant::now() >= next_tick {
+            next_tick += TICK;
+            if std::mem::take(&mut fresh) {
+                observe(state);
+            }
+        }
+    }
+    execution.set_lingering(false);
 }
 
 /// Runs a hook the REST API asked for on worker 0's hook VU (k6's `POST /v1/setup` and

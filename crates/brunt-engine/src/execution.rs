@@ -1,6 +1,7 @@
 //! Where a run stands, for a control surface outside the engine (k6's REST API): k6's execution
 //! status, the start gate of `--paused`, the live VU counts, and the `setup()`/`teardown()`
-//! calls the surface asks for while the test waits to start. The collector moves it along; the
+//! calls the surface asks for while the test waits to start or lingers after its end (k6's
+//! `--linger`). The collector moves it along; the
 //! gate is the collector's own wait between VU initialisation and `setup()`, as k6's scheduler
 //! waits, so there is no second scheduler.
 
@@ -72,6 +73,8 @@ struct Inner {
 #[derive(Default)]
 struct Gate {
     paused: bool,
+    /// After the test, until the lingering ends (`--linger`).
+    lingering: bool,
     hooks: VecDeque<(Hook, HookReply)>,
 }
 
@@ -149,14 +152,16 @@ impl Execution {
     }
 
     /// Runs `setup()` or `teardown()` on the run's hook VU while the test waits at the start
-    /// gate, blocking the caller until it ends; refused at any other time.
+    /// gate or lingers after its end, blocking the caller until it ends; refused while the test
+    /// runs.
     pub fn run_hook(&self, hook: Hook) -> Result<(), String> {
         let (tx, rx) = mpsc::channel();
         {
             let mut gate = self.gate();
-            if !(gate.paused && self.status() == ExecutionStatus::PausedBeforeRun) {
+            let waiting = gate.paused && self.status() == ExecutionStatus::PausedBeforeRun;
+            if !(waiting || gate.lingering) {
                 return Err(format!(
-                    "brunt runs {}() through the REST API only while the test is paused before its start (--paused)",
+                    "brunt runs {}() through the REST API only while the test is paused before its start (--paused) or after its end with --linger",
                     match hook {
                         Hook::Setup => "setup",
                         Hook::Teardown => "teardown",
@@ -182,8 +187,19 @@ impl Execution {
         let _ = self.inner.test_end.set(Instant::now());
     }
 
-    /// The collector's wait at the start gate: returns the next hook asked for, or None once
-    /// the gate is open or `give_up` says to stop waiting (checked every `poll`).
+    /// Opens (or closes) the run to hooks after the test (`--linger`); closing it drops the
+    /// hooks still queued, whose callers hear that the run ended.
+    pub(crate) fn set_lingering(&self, lingering: bool) {
+        let mut gate = self.gate();
+        gate.lingering = lingering;
+        if !lingering {
+            gate.hooks.clear();
+        }
+    }
+
+    /// The collector's wait at the start gate, or while lingering: returns the next hook asked
+    /// for, or None once the gate is open (the lingering over) or `give_up` says to stop waiting
+    /// (checked every `poll`).
     pub(crate) fn wait_at_gate(
         &self,
         poll: Duration,
@@ -194,7 +210,7 @@ impl Execution {
             if let Some(h) = gate.hooks.pop_front() {
                 return Some(h);
             }
-            if !gate.paused || give_up() {
+            if !(gate.paused || gate.lingering) || give_up() {
                 return None;
             }
             gate = self
@@ -249,6 +265,29 @@ mod tests {
         reply.send(Ok(())).unwrap();
         assert_eq!(asker.join().unwrap(), Ok(()));
         e.set_paused(false).unwrap();
+        assert!(e
+            .wait_at_gate(Duration::from_millis(10), || false)
+            .is_none());
+    }
+
+    /// `--linger`: after the test, hooks are taken until the lingering ends, then refused.
+    #[test]
+    fn a_lingering_run_takes_hooks_until_the_linger_ends() {
+        let e = Execution::default();
+        e.set_status(ExecutionStatus::Ended);
+        assert!(e.run_hook(Hook::Teardown).is_err(), "not lingering yet");
+        e.set_lingering(true);
+        let asker = {
+            let e = e.clone();
+            std::thread::spawn(move || e.run_hook(Hook::Teardown))
+        };
+        let (hook, reply) = e.wait_at_gate(Duration::from_millis(10), || false).unwrap();
+        assert_eq!(hook, Hook::Teardown);
+        reply.send(Ok(())).unwrap();
+        assert_eq!(asker.join().unwrap(), Ok(()));
+        e.set_lingering(false);
+        let err = e.run_hook(Hook::Setup).unwrap_err();
+        assert!(err.contains("--linger"), "{err}");
         assert!(e
             .wait_at_gate(Duration::from_millis(10), || false)
             .is_none());

@@ -45,8 +45,8 @@ pub use execution::{Execution, ExecutionStatus, Hook, PauseError};
 pub use options::{Options, OptionsError, ScenarioOptions, Stage};
 pub use plan::{Executor, Plan, PlanError, Scenario, DEFAULT_EXEC, DEFAULT_SCENARIO};
 pub use run::{
-    run, Control, HookFailure, Observer, Progress, RunControl, RunEnd, RunError, RunOptions,
-    RunOutcome, Sampler, Saturation, ScenarioProgress, Tick,
+    run, Control, HookFailure, Linger, Observer, Progress, RunControl, RunEnd, RunError,
+    RunOptions, RunOutcome, Sampler, Saturation, ScenarioProgress, Tick,
 };
 pub use segment::{ExecutionSegment, ExecutionTuple, SegmentSequence};
 pub use vu::{

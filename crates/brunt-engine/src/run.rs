@@ -121,6 +121,20 @@ pub struct RunOptions {
     /// Called after the scenarios end and before `teardown()` runs: a coordinated run's
     /// instance that runs `teardown()` waits there until every other instance has ended.
     pub before_teardown: Option<Box<dyn FnOnce() + Send>>,
+    /// k6's `--linger`: keep the run open after the test, teardown included.
+    pub linger: Option<Linger>,
+}
+
+/// k6's `--linger`: once the test has ended (its teardown run), the run stays open, the REST
+/// API's `POST /v1/setup` and `POST /v1/teardown` run on the hook VU with their samples counted,
+/// until `done` says so (Ctrl-C); then the run returns, and the summary and outputs follow, as
+/// in k6 (whose end-of-test summary comes after the linger). A run interrupted by Ctrl-C does not
+/// linger.
+pub struct Linger {
+    /// Called when the lingering starts (k6 prints a line).
+    pub on_start: Box<dyn FnOnce() + Send>,
+    /// Polled; true ends the lingering.
+    pub done: Box<dyn Fn() -> bool + Send>,
 }
 
 impl Default for RunOptions {
@@ -135,6 +149,7 @@ impl Default for RunOptions {
             samplers: Vec::new(),
             execution: Execution::default(),
             before_teardown: None,
+            linger: None,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! the main script, `file/<absolute path>` for every file), so that one file carries a test to
 //! another machine (k6-operator's initializer makes one, then inspects it). `brunt run` and
 //! `brunt inspect` take such a tar in place of a script: it is unpacked into a directory of its
-//! own, where imports and `open()` find their files at the same relative places.
+//! own, where imports and `open()` find their files at the same relative places. [`pack`] gives
+//! the archive's bytes to whoever ships it otherwise (`brunt k8s manifests` puts it in a
+//! ConfigMap).
 
 use crate::run::{prepare, PrepareError, RunArgs};
 use anyhow::{anyhow, Context as _};
@@ -28,34 +30,54 @@ pub struct ArchiveArgs {
 
 /// Writes the archive; k6's exit codes for a script or options that cannot load.
 pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
-    let prepared = match prepare(&args.run, Arc::new(Registry::new()), RunControl::new()) {
-        Ok(p) => p,
+    let bytes = match pack(args.run) {
+        Ok(b) => b,
         Err(PrepareError::Exit { code, message }) => {
             brunt_engine::log::error(&message);
             return Ok(code);
         }
         Err(PrepareError::Other(e)) => return Err(e),
     };
-    let env = crate::run::key_values(&args.run.env, "--env")?;
-    let bytes = pack(&prepared, env)
-        .with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
     std::fs::write(&args.archive_out, bytes)
         .with_context(|| format!("writing the archive '{}'", args.archive_out.display()))?;
     Ok(0)
 }
 
-/// The archive of a prepared script, in memory: `brunt archive` writes it to a file, and a
-/// coordinator hands it to its instances (`brunt agent`).
-pub(crate) fn pack(
+/// The archive of `run.script` with the option flags of `run`, as `brunt archive` writes it (an
+/// archive given as the script is packed again, as k6 packs one: its files keep their archived
+/// paths, its options and `-e` values stay under the flags given now).
+pub fn pack(mut run: RunArgs) -> Result<Vec<u8>, PrepareError> {
+    let unpacked =
+        open(&mut run.script, &mut run.env, &mut run.module_cache).map_err(PrepareError::Other)?;
+    run.archived_options = unpacked.as_ref().map(|a| a.options.clone());
+    let prepared = prepare(&run, Arc::new(Registry::new()), RunControl::new())?;
+    let env = crate::run::key_values(&run.env, "--env").map_err(PrepareError::Other)?;
+    pack_prepared(&prepared, env, unpacked.as_ref())
+        .with_context(|| format!("packing '{}'", run.script.display()))
+        .map_err(PrepareError::Other)
+}
+
+/// The archive of a prepared script, in memory: [`pack`]'s, and what a coordinator hands its
+/// instances (`brunt agent`). `unpacked`: the archive the script came in, if it did, under which
+/// files keep their archived paths.
+pub(crate) fn pack_prepared(
     prepared: &crate::run::Prepared,
     env: BTreeMap<String, String>,
+    unpacked: Option<&Unpacked>,
 ) -> anyhow::Result<Vec<u8>> {
+    // Where a file was before it was archived: under an unpacked archive, its archived path.
+    let original = |path: &Path| -> PathBuf {
+        match unpacked.and_then(|u| path.strip_prefix(&u.dir).ok()) {
+            Some(rel) => Path::new("/").join(rel),
+            None => path.to_path_buf(),
+        }
+    };
     let main = PathBuf::from(prepared.program.main_path());
     let metadata = json!({
         "type": "js",
         "options": Value::Object(prepared.options.clone()),
-        "filename": file_url(&main),
-        "pwd": file_url(main.parent().unwrap_or(Path::new("/"))),
+        "filename": file_url(&original(&main)),
+        "pwd": file_url(original(&main).parent().unwrap_or(Path::new("/"))),
         "env": env,
         "compatibilityMode": "extended",
         "k6version": env!("CARGO_PKG_VERSION"),
@@ -75,16 +97,17 @@ pub(crate) fn pack(
         .filter(|p| **p != main)
     {
         let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
-        append(&mut tar, &entry_name(path), &bytes)?;
+        append(&mut tar, &entry_name(&original(path)), &bytes)?;
+    }
+    for (url, file) in prepared.program.remote_modules() {
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("reading '{}' ({url})", file.display()))?;
+        append(&mut tar, &remote_entry_name(&url), &bytes)?;
     }
     Ok(tar.into_inner()?)
 }
 
-fn append<W: std::io::Write>(
-    tar: &mut tar::Builder<W>,
-    name: &str,
-    bytes: &[u8],
-) -> std::io::Result<()> {
+fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let mut header = tar::Header::new_ustar();
     header.set_size(bytes.len() as u64);
     header.set_mode(0o644);
@@ -102,6 +125,22 @@ fn entry_name(path: &Path) -> String {
     format!("file/{}", rel.to_string_lossy())
 }
 
+/// `https/jslib.k6.io/k6-utils/1.4.0/index.js` for that URL, as k6 names an archived remote
+/// module (the URL without its scheme's `:/`, under the scheme); `http/...` for the `http://`
+/// imports that brunt takes and k6 does not.
+fn remote_entry_name(url: &url::Url) -> String {
+    let mut name = format!("{}/{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        name.push_str(&format!(":{port}"));
+    }
+    name.push_str(url.path());
+    if let Some(q) = url.query() {
+        name.push('?');
+        name.push_str(q);
+    }
+    name
+}
+
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -109,15 +148,20 @@ fn file_url(path: &Path) -> String {
 /// When `script` is an archive: unpacks it and points `script` at its main script and `env` at
 /// its `-e` values under those given now; the caller runs with [`Unpacked::options`] as the
 /// script's options. None for a script.
+/// Its remote modules are found in a module cache of its own (`module_cache`), without network.
 pub(crate) fn open(
     script: &mut PathBuf,
     env: &mut Vec<String>,
+    module_cache: &mut Option<PathBuf>,
 ) -> anyhow::Result<Option<Unpacked>> {
     if !is_archive(script) {
         return Ok(None);
     }
     let unpacked = unpack(script)?;
     script.clone_from(&unpacked.script);
+    if let Some(cache) = &unpacked.module_cache {
+        *module_cache = Some(cache.clone());
+    }
     let given = std::mem::take(env);
     env.extend(unpacked.env.iter().map(|(k, v)| format!("{k}={v}")));
     env.extend(given);
@@ -142,6 +186,8 @@ pub struct Unpacked {
     pub env: BTreeMap<String, String>,
     /// The archived options, as the script's options layer (k6 runs an archive with them).
     pub options: String,
+    /// A module cache (`--module-cache`'s layout) holding the archived remote modules, if any.
+    pub module_cache: Option<PathBuf>,
 }
 
 impl Drop for Unpacked {
@@ -166,6 +212,7 @@ pub fn unpack(archive: &Path) -> anyhow::Result<Unpacked> {
         script: PathBuf::new(),
         env: BTreeMap::new(),
         options: "{}".into(),
+        module_cache: None,
     };
     let mut metadata: Option<Value> = None;
     // The main script is `data` (k6 links its `file/` entry to it).
@@ -186,6 +233,20 @@ pub fn unpack(archive: &Path) -> anyhow::Result<Unpacked> {
         }
         if name == Path::new("data") {
             main = Some(bytes);
+            continue;
+        }
+        // A remote module: into the archive's own module cache, where its URL finds it.
+        if let Some(url) = remote_entry_url(&name) {
+            if entry.header().entry_type().is_file() {
+                let cache = unpacked
+                    .module_cache
+                    .get_or_insert_with(|| dir.join(".modules"));
+                let to = crate::remote::cache_path(cache, &url);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).with_context(what)?;
+                }
+                std::fs::write(&to, &bytes).with_context(what)?;
+            }
             continue;
         }
         // Only regular files under `file/`, and no way out of the directory.
@@ -227,6 +288,16 @@ pub fn unpack(archive: &Path) -> anyhow::Result<Unpacked> {
     Ok(unpacked)
 }
 
+/// The URL of an archived remote module (`https/HOST[:PORT]/PATH`, or brunt's `http/...`).
+fn remote_entry_url(name: &Path) -> Option<url::Url> {
+    let name = name.to_str()?;
+    let (scheme, rest) = name.split_once('/')?;
+    if !matches!(scheme, "https" | "http") || rest.is_empty() {
+        return None;
+    }
+    url::Url::parse(&format!("{scheme}://{rest}")).ok()
+}
+
 /// k6 writes every option, unset ones as null (and objects of nulls): keep only what is set.
 fn without_nulls(map: &Map<String, Value>) -> Map<String, Value> {
     map.iter()
@@ -252,6 +323,25 @@ mod tests {
             "file/tmp/dist/s.js"
         );
         assert_eq!(file_url(Path::new("/tmp/dist")), "file:///tmp/dist");
+        for (url, name) in [
+            (
+                "https://jslib.k6.io/k6-utils/1.4.0/index.js",
+                "https/jslib.k6.io/k6-utils/1.4.0/index.js",
+            ),
+            (
+                "https://127.0.0.1:8443/m.js?v=1",
+                "https/127.0.0.1:8443/m.js?v=1",
+            ),
+            (
+                "http://127.0.0.1:8080/lib/m.js",
+                "http/127.0.0.1:8080/lib/m.js",
+            ),
+        ] {
+            let u = url::Url::parse(url).unwrap();
+            assert_eq!(remote_entry_name(&u), name);
+            assert_eq!(remote_entry_url(Path::new(name)), Some(u));
+        }
+        assert_eq!(remote_entry_url(Path::new("file/tmp/x.js")), None);
     }
 
     #[test]

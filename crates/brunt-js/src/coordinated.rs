@@ -123,7 +123,11 @@ pub fn coordinator(mut args: CoordinatorArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(e) => return Ok(config_error(e)),
     };
-    let archive = crate::archive::open(&mut args.run.script, &mut args.run.env)?;
+    let archive = crate::archive::open(
+        &mut args.run.script,
+        &mut args.run.env,
+        &mut args.run.module_cache,
+    )?;
     args.run.archived_options = archive.as_ref().map(|a| a.options.clone());
     // The whole test is checked here; each instance's segment of it on the instance.
     args.run.execution_segment_sequence = None;
@@ -137,7 +141,7 @@ pub fn coordinator(mut args: CoordinatorArgs) -> anyhow::Result<i32> {
         Err(PrepareError::Other(e)) => return Err(e),
     };
     let env = crate::run::key_values(&args.run.env, "--env")?;
-    let packed = crate::archive::pack(&prepared, env)?;
+    let packed = crate::archive::pack_prepared(&prepared, env, archive.as_ref())?;
     let main = PathBuf::from(prepared.program.main_path());
     let hash = script_hash(&main)?;
     let setup = !(args.run.no_setup || crate::run::env_flag("NO_SETUP"));
@@ -277,7 +281,7 @@ pub(crate) fn instance(mut args: RunArgs, local_script: bool) -> anyhow::Result<
     let hash = if local_script {
         let mut script = args.script.clone();
         let mut env = Vec::new();
-        let unpacked = crate::archive::open(&mut script, &mut env)?;
+        let unpacked = crate::archive::open(&mut script, &mut env, &mut None)?;
         let hash = script_hash(&script)?;
         drop(unpacked);
         Some(hash)
@@ -310,7 +314,7 @@ pub(crate) fn instance(mut args: RunArgs, local_script: bool) -> anyhow::Result<
     std::fs::write(&tar, archive).with_context(|| format!("writing '{}'", tar.display()))?;
     args.script = tar.clone();
     args.env.clear();
-    let unpacked = crate::archive::open(&mut args.script, &mut args.env);
+    let unpacked = crate::archive::open(&mut args.script, &mut args.env, &mut args.module_cache);
     let _ = std::fs::remove_file(&tar);
     let unpacked = unpacked?;
     args.archived_options = unpacked.as_ref().map(|a| a.options.clone());

@@ -29,7 +29,7 @@ mod stack;
 mod typescript;
 mod vu;
 
-pub use archive::{archive, ArchiveArgs};
+pub use archive::{archive, pack, ArchiveArgs};
 pub use coordinated::{agent, coordinator, AgentArgs, CoordinatorArgs};
 pub use factory::{initialize, JsVuFactory, ScriptVu};
 pub use host::ScriptError;

@@ -292,6 +292,22 @@ impl Program {
         out
     }
 
+    /// The remote modules the script imported, each with the module cache's file that holds it
+    /// (not those a built-in jslib copy served); what `brunt archive` packs beside the files.
+    pub fn remote_modules(&self) -> Vec<(url::Url, PathBuf)> {
+        let mut out: Vec<(url::Url, PathBuf)> = lock(&self.shared.remote)
+            .iter()
+            .filter(|(url, name)| url == name)
+            .filter_map(|(url, _)| url::Url::parse(url).ok())
+            .map(|u| {
+                let file = crate::remote::cache_path(&self.shared.module_cache, &u);
+                (u, file)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The main script's path.
     pub fn main_path(&self) -> &str {
         &self.shared.main

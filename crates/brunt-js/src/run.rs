@@ -873,14 +873,15 @@ fn log_config(a: &RunArgs) -> Result<log::Config, String> {
 
 /// `brunt inspect`: prints the consolidated options as JSON.
 pub fn inspect(mut args: InspectArgs) -> anyhow::Result<i32> {
-    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
+    let mut module_cache = None;
+    let archive = crate::archive::open(&mut args.script, &mut args.env, &mut module_cache)?;
     let env = build_env(&args.env, args.include_system_env_vars)?;
     let program = match load(
         &args.script,
         env,
         Arc::new(Registry::new()),
         brunt_output::stop_on_signals(),
-        None,
+        module_cache,
         SecretSources::default(),
     ) {
         Ok(v) => v,
@@ -1143,6 +1144,22 @@ fn start_api(args: &RunArgs, surface: brunt_api::ControlSurface) -> Result<(), i
     }
 }
 
+/// `--linger`: k6's line when it starts (not with `--quiet`), over at Ctrl-C or SIGTERM.
+fn lingering(quiet: bool) -> brunt_engine::Linger {
+    let signalled = brunt_output::signalled();
+    brunt_engine::Linger {
+        on_start: Box::new(move || {
+            if !quiet {
+                let _ = write_stdout(
+                    "the linger notice",
+                    "The test is done, but --linger was enabled, so brunt is waiting for Ctrl+C to continue...\n",
+                );
+            }
+        }),
+        done: Box::new(move || signalled.load(Ordering::SeqCst)),
+    }
+}
+
 /// `brunt run`: runs the script and returns k6's exit code.
 /// A script loaded, its init context run, its options consolidated and checked, its monitors
 /// started: ready to run on the engine. `brunt run` adds its reporter; an experiment's load
@@ -1340,7 +1357,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         return crate::coordinated::instance(args, true);
     }
     log::start_clock();
-    let archive = crate::archive::open(&mut args.script, &mut args.env)?;
+    let archive = crate::archive::open(&mut args.script, &mut args.env, &mut args.module_cache)?;
     args.archived_options = archive.as_ref().map(|a| a.options.clone());
     let summary_mode = match start_logging(&args) {
         Ok(m) => m,
@@ -1385,6 +1402,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         setup: !(args.no_setup || env_flag("NO_SETUP")),
         teardown: !(args.no_teardown || env_flag("NO_TEARDOWN")),
         execution,
+        linger: (args.web.linger || env_flag("LINGER")).then(|| lingering(args.quiet)),
         ..report.run_options()
     };
     opts.observer = Some(view.observe(opts.observer.take()));
@@ -1496,6 +1514,12 @@ pub(crate) fn start_report(
             Err(e) => return Err(config_error(e)),
         }
     }
+    // k6's --linger (K6_LINGER): the engine lingers after the test and before the summary, as
+    // k6 does (`run`'s RunOptions), so the page needs no linger of its own.
+    let web = brunt_web::WebArgs {
+        linger: false,
+        ..args.web.clone()
+    };
     let report = RunReport::start(
         ReportConfig {
             thresholds,
@@ -1518,7 +1542,7 @@ pub(crate) fn start_report(
             slo_window,
             profile_checks,
         },
-        &args.web,
+        &web,
         format!("brunt run {}", args.script.display()),
         registry.clone(),
         control,

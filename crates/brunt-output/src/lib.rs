@@ -42,7 +42,8 @@ pub use outputs::Outputs;
 pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
 pub use report::{
-    exit_code, saturation_note, stop_on_signals, Finished, Observed, ReportConfig, Reporter,
+    exit_code, saturation_note, signalled, stop_on_signals, Finished, Observed, ReportConfig,
+    Reporter,
 };
 pub use results::{
     decode_series, encode_series, Results, ResultsEnd, ResultsError, ResultsInterval, SeriesRecord,

@@ -14,6 +14,7 @@ use brunt_engine::{Control, Observer, RunControl, RunEnd, RunOutcome, Tick};
 use brunt_metrics::{builtin, Agg, Registry, Thresholds};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -353,6 +354,23 @@ pub fn stop_on_signals() -> RunControl {
         });
     });
     control
+}
+
+/// A flag that the first Ctrl-C or SIGTERM from now on sets: what ends k6's `--linger` (a pod
+/// being deleted gets SIGTERM). Never set when signals cannot be watched.
+pub fn signalled() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    if let Some((rt, mut signals)) = Signals::watch() {
+        let set = flag.clone();
+        std::thread::spawn(move || {
+            rt.block_on(async move {
+                if signals.next().await {
+                    set.store(true, Ordering::SeqCst);
+                }
+            })
+        });
+    }
+    flag
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment they are watched.

@@ -28,7 +28,9 @@ pub struct WebArgs {
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, requires = "dashboard")]
     pub dashboard_port: u16,
 
-    /// Keep the process (and the dashboard) up after the run until Ctrl-C, as k6's --linger
+    /// Keep the process (the dashboard; with `run`, k6's REST API) up after the test until Ctrl-C,
+    /// as k6's --linger; `run` waits before its summary, as k6, so that `POST /v1/teardown`
+    /// through the API counts in it
     #[arg(short = 'l', long)]
     pub linger: bool,
 

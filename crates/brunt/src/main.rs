@@ -26,6 +26,9 @@ enum Command {
     Inspect(brunt_js::InspectArgs),
     /// Pack a script, its modules, opened files and options into one tar that `run` and `inspect` take (as `k6 archive`)
     Archive(Box<brunt_js::ArchiveArgs>),
+    /// Write Kubernetes resources for a test on N instances (`k8s manifests`: a coordinator and
+    /// an Indexed Job of agents, or a k6-operator TestRun)
+    K8s(brunt_k8s::K8sArgs),
     /// Create a new k6 script from k6's minimal template (as `k6 new`), or a load profile's (--profile)
     New(brunt_js::NewArgs),
     /// Print brunt's version, as `k6 version` prints k6's
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => brunt_js::agent(args),
         Command::Inspect(args) => brunt_js::inspect(args),
         Command::Archive(args) => brunt_js::archive(*args),
+        Command::K8s(args) => brunt_k8s::run(args),
         Command::New(args) => brunt_js::new_script(args),
         Command::Version => {
             println!("{}", version_line());

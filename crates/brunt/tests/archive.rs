@@ -1,6 +1,7 @@
-//! `brunt archive`: the archive carries the script, its imports, the files it opened, its options
-//! and `-e` values, so that it runs after the originals are gone; `brunt run` and `brunt
-//! inspect` take k6's archives too, inspecting them as k6 does (when `k6` is installed).
+//! `brunt archive`: the archive carries the script, its imports (those by URL too, named as k6
+//! names them), the files it opened, its options and `-e` values, so that it runs after the
+//! originals are gone, offline; `brunt run` and `brunt inspect` take k6's archives too,
+//! inspecting them as k6 does (when `k6` is installed).
 
 mod common;
 
@@ -8,29 +9,9 @@ use common::{brunt, stderr};
 use serde_json::Value;
 use std::path::Path;
 
-/// A script that imports a module, opens a file, takes `-e` and `--vus`/`--iterations`.
+/// The test script of these tests, as `test.js` in `dir`.
 fn write_test(dir: &Path) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir.join("lib")).unwrap();
-    std::fs::write(
-        dir.join("lib/count.js"),
-        "import { Counter } from 'k6/metrics';\nexport const lines = new Counter('lines');\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("data.txt"), "a\nb\nc\n").unwrap();
-    let script = dir.join("test.js");
-    std::fs::write(
-        &script,
-        r#"import { lines } from './lib/count.js';
-const data = open('./data.txt').trim().split('\n');
-export const options = { thresholds: { lines: ['count>0'] } };
-export default function () {
-  if (__ENV.WHO !== 'archived') throw new Error('no -e value: ' + __ENV.WHO);
-  lines.add(data.length);
-}
-"#,
-    )
-    .unwrap();
-    script
+    common::write_archivable_test(dir, "test.js")
 }
 
 /// Runs the archive `tar` with `flags` (no REST API) and returns its summary export.
@@ -155,4 +136,175 @@ fn inspect_into_a_closed_pipe_fails_cleanly() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(74), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The regular files' names in a tar (Python's tarfile, an independent reader).
+fn tar_names(tar: &Path) -> Vec<String> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tarfile\nfor m in tarfile.open(sys.argv[1]).getmembers():\n    if m.isfile(): print(m.name)",
+        ])
+        .arg(tar)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Python's http.server serving `root` on a free loopback port, over TLS with `tls` (certificate
+/// and key PEM files); killed when dropped.
+fn serve_dir(root: &Path, tls: Option<(&Path, &Path)>) -> (common::Helper, u16) {
+    const SERVER: &str = "import functools, http.server, ssl, sys
+port, root = int(sys.argv[1]), sys.argv[2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.HTTPServer(('127.0.0.1', port), handler)
+if len(sys.argv) > 3:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
+    let port = common::free_port();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", SERVER, &port.to_string()]).arg(root);
+    if let Some((cert, key)) = tls {
+        cmd.arg(cert).arg(key);
+    }
+    let server = common::Helper(
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_listening(port, "the module server");
+    (server, port)
+}
+
+/// `lib/greet.js` under `dir/served`, and a script importing it from `base` (a URL).
+fn write_remote_test(dir: &Path, base: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let served = dir.join("served");
+    std::fs::create_dir_all(served.join("lib")).unwrap();
+    std::fs::write(
+        served.join("lib/greet.js"),
+        "export function greet(n) { return 'hello ' + n; }\n",
+    )
+    .unwrap();
+    let script = dir.join("remote.js");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import {{ greet }} from '{base}/lib/greet.js';
+import {{ Counter }} from 'k6/metrics';
+const greeted = new Counter('greeted');
+export default function () {{
+  if (greet('k6') !== 'hello k6') throw new Error('not the served module');
+  greeted.add(1);
+}}
+"#
+        ),
+    )
+    .unwrap();
+    (served, script)
+}
+
+/// A module imported by URL travels in the archive, named as k6 names remote modules (the URL
+/// under its scheme: `http/127.0.0.1:PORT/lib/greet.js`), and the archive runs after the server
+/// and the module cache are gone.
+#[test]
+fn a_module_imported_by_url_is_archived_and_runs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (served, _) = write_remote_test(dir.path(), "http://unused");
+    let (server, port) = serve_dir(&served, None);
+    let (_, script) = write_remote_test(dir.path(), &format!("http://127.0.0.1:{port}"));
+    let cache = dir.path().join("cache");
+    let tar = dir.path().join("remote.tar");
+    let out = brunt(&[
+        "archive",
+        "--module-cache",
+        cache.to_str().unwrap(),
+        "-i",
+        "3",
+        script.to_str().unwrap(),
+        "-O",
+        tar.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    drop(server);
+    std::fs::remove_dir_all(&cache).unwrap();
+    let names = tar_names(&tar);
+    assert!(
+        names.contains(&format!("http/127.0.0.1:{port}/lib/greet.js")),
+        "{names:?}"
+    );
+    // Offline: the server is gone and the given module cache is empty.
+    let empty = dir.path().join("empty-cache");
+    let s = run_archive(&tar, &["--module-cache", empty.to_str().unwrap()]);
+    assert_eq!(s["metrics"]["greeted"]["count"], 3.0, "{s}");
+}
+
+/// k6 v1.1 archives an `https://` import as `https/HOST:PORT/PATH`: brunt archives the same
+/// module (vendored into its module cache) under the same name, and runs k6's archive offline.
+#[test]
+fn remote_modules_are_archived_under_k6s_names() {
+    let Some(k6) = common::k6() else {
+        eprintln!("k6 not installed: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let (served, _) = write_remote_test(dir.path(), "https://unused");
+    let (server, port) = serve_dir(&served, Some((&cert_pem, &key_pem)));
+    let (_, script) = write_remote_test(dir.path(), &format!("https://127.0.0.1:{port}"));
+    let k6_tar = dir.path().join("k6.tar");
+    let out = std::process::Command::new(&k6)
+        .arg("archive")
+        .arg(&script)
+        .arg("-O")
+        .arg(&k6_tar)
+        .env("SSL_CERT_FILE", &cert_pem)
+        .env("K6_NO_USAGE_REPORT", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "k6 archive: {}", stderr(&out));
+    drop(server);
+    // brunt's module cache, vendored by hand (`DIR/HOST_PORT/PATH`).
+    let cache = dir.path().join("cache");
+    let vendored = cache.join(format!("127.0.0.1_{port}/lib"));
+    std::fs::create_dir_all(&vendored).unwrap();
+    std::fs::copy(served.join("lib/greet.js"), vendored.join("greet.js")).unwrap();
+    let tar = dir.path().join("brunt.tar");
+    let out = brunt(&[
+        "archive",
+        "--module-cache",
+        cache.to_str().unwrap(),
+        script.to_str().unwrap(),
+        "-O",
+        tar.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let remote = |tar: &Path| -> Vec<String> {
+        tar_names(tar)
+            .into_iter()
+            .filter(|n| n.starts_with("https/"))
+            .collect()
+    };
+    assert_eq!(
+        remote(&tar),
+        [format!("https/127.0.0.1:{port}/lib/greet.js")],
+        "brunt"
+    );
+    assert_eq!(remote(&tar), remote(&k6_tar), "brunt (left) and k6 (right)");
+    let empty = dir.path().join("empty-cache");
+    let s = run_archive(&k6_tar, &["--module-cache", empty.to_str().unwrap()]);
+    assert_eq!(s["metrics"]["greeted"]["count"], 1.0, "{s}");
 }

@@ -1,8 +1,8 @@
 //! k6's REST API on `brunt run --address`, driven over real HTTP as k6-operator's starter and
 //! k6's own clients drive it, and compared with k6 v1.1 (when `k6` is installed) on the same
 //! commands: `--paused` and the starter's PATCH, pause errors, `PUT/POST /v1/setup`, metrics and
-//! groups after the run, a stop through the API (exit 103), and an address that cannot be bound
-//! (exit 106).
+//! groups after the run, a stop through the API (exit 103), `--linger` with setup and teardown
+//! run through the API after the test, and an address that cannot be bound (exit 106).
 
 mod common;
 
@@ -414,28 +414,86 @@ fn setup_runs_through_the_api_while_paused_and_its_data_reaches_the_vus() {
         (&json!(20), &json!(0)),
         "{export}"
     );
-    // Once started, setup() is not run again through the API (brunt runs hooks only while paused).
+}
+
+/// setup() returns data, the default function does nothing, teardown() counts its calls.
+const HOOKS: &str = r#"
+import { Counter } from 'k6/metrics';
+const torn = new Counter('torn_down');
+export const options = { vus: 1, iterations: 2 };
+export function setup() { return { v: 1 }; }
+export default function () {}
+export function teardown(data) { if (data && data.v === 1) torn.add(1); }
+"#;
+
+/// `run --linger` with `flags`: after the test, `POST /v1/setup` and `POST /v1/teardown`
+/// through the API, then Ctrl-C; what a client and the summary see.
+fn lingering_hooks(cmd: Command, dir: &Path, flags: &[&str]) -> Value {
+    let script = dir.join("hooks.js");
+    std::fs::write(&script, HOOKS).unwrap();
+    let summary = dir.join("summary.json");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let mut child = spawn(
-        brunt_cmd(),
-        &[
-            "run",
-            "-q",
-            "--no-summary",
-            "--linger",
-            "--address",
-            &address,
-            script.to_str().unwrap(),
-        ],
-    );
+    let mut args = vec![
+        "run",
+        "--linger",
+        "--address",
+        &address,
+        "--summary-export",
+        summary.to_str().unwrap(),
+    ];
+    args.extend(flags);
+    args.push(script.to_str().unwrap());
+    let mut child = spawn(cmd, &args);
     wait_for_api(port, &mut child);
-    wait_until(port, "ended", |s| s["status"] == 9);
-    let (code, body) = call(port, "POST", "/v1/setup", "").unwrap();
-    assert_eq!(code, 500, "{body}");
-    assert_eq!(body["errors"][0]["title"], "Error executing setup");
+    let ended = wait_until(port, "ended", |s| s["status"] == 9);
+    let setup = call(port, "POST", "/v1/setup", "").unwrap();
+    let teardown = call(port, "POST", "/v1/teardown", "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let still_up = child.try_wait().unwrap().is_none();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    output_within(child, Duration::from_secs(30));
+    let out = output_within(child, Duration::from_secs(30));
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    json!({
+        "ended": ended["status"],
+        "teardown": [teardown.0, teardown.1],
+        "setup": [setup.0, setup.1],
+        "still_up": still_up,
+        "torn_down": export["metrics"]["torn_down"]["count"],
+        "exit": out.status.code(),
+        "said": stdout.contains("The test is done, but --linger was enabled, so"),
+    })
+}
+
+/// k6 v1.1's `--linger` waits after the test (its teardown run) and before the summary: a
+/// teardown run through the API then (k6-operator's stopper does it on runners started with
+/// `--no-setup --no-teardown --linger`) gets setup()'s data and counts in the summary.
+#[test]
+fn with_linger_the_api_runs_teardown_after_the_test_and_the_summary_counts_it_as_k6() {
+    for (flags, torn_down) in [(&[][..], 2.0), (&["--no-setup", "--no-teardown"][..], 1.0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let got = lingering_hooks(brunt_cmd(), dir.path(), flags);
+        assert_eq!(got["teardown"], json!([200, null]), "{flags:?}: {got}");
+        assert_eq!(
+            got["setup"],
+            json!([200, {"data": {"type": "setupData", "id": "default", "attributes": {"data": {"v": 1}}}}]),
+            "{flags:?}: {got}"
+        );
+        assert_eq!(
+            got["still_up"], true,
+            "{flags:?}: --linger keeps the run open"
+        );
+        assert_eq!(got["said"], true, "{flags:?}: {got}");
+        assert_eq!(got["exit"], 0, "{flags:?}: {got}");
+        // The test's own teardown (unless --no-teardown), then the API's, with setup()'s data.
+        assert_eq!(got["torn_down"], torn_down, "{flags:?}: {got}");
+        if let Some(k6) = k6() {
+            let dir = tempfile::tempdir().unwrap();
+            let want = lingering_hooks(k6_cmd(&k6), dir.path(), flags);
+            assert_eq!(got, want, "{flags:?}: brunt (left) and k6 (right) differ");
+        }
+    }
 }
 
 #[test]

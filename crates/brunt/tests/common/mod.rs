@@ -120,15 +120,20 @@ pub fn helper(args: &[&str], port: u16) -> Helper {
         .spawn()
         .unwrap();
     let helper = Helper(child);
+    wait_listening(port, &format!("{args:?}"));
+    helper
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`; fails the test after 10 s.
+pub fn wait_listening(port: u16, what: &str) {
     let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(10),
-            "{args:?} never listened"
+            "{what} never listened"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    helper
 }
 
 /// One HTTP/1.1 exchange with 127.0.0.1:`port` and `Connection: close`: the status code and the
@@ -149,4 +154,31 @@ pub fn http_exchange(port: u16, method: &str, path: &str, body: &str) -> Option<
     let (head, rest) = text.split_once("\r\n\r\n")?;
     let code = head.split(' ').nth(1)?.parse().ok()?;
     Some((code, rest.to_string()))
+}
+
+/// A script named `name` in `dir` that imports a module (`lib/count.js`), opens a file
+/// (`data.txt`) and needs `-e WHO=archived`: what an archive must carry. Each iteration adds 3
+/// to the counter `lines`, whose threshold is `count>0`.
+pub fn write_archivable_test(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/count.js"),
+        "import { Counter } from 'k6/metrics';\nexport const lines = new Counter('lines');\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("data.txt"), "a\nb\nc\n").unwrap();
+    let script = dir.join(name);
+    std::fs::write(
+        &script,
+        r#"import { lines } from './lib/count.js';
+const data = open('./data.txt').trim().split('\n');
+export const options = { thresholds: { lines: ['count>0'] } };
+export default function () {
+  if (__ENV.WHO !== 'archived') throw new Error('no -e value: ' + __ENV.WHO);
+  lines.add(data.length);
+}
+"#,
+    )
+    .unwrap();
+    script
 }
