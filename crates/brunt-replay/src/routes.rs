@@ -36,7 +36,7 @@ pub fn table(outcome: &RunOutcome) -> String {
             let count = stat(builtin::HTTP_REQS, "count").unwrap_or(0.0);
             let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
             let line = format!(
-                "{:>9} {:>7.2}% {:>9} {:>9} {:>9} {:>10}  {name}",
+                "{:>9} {:>7.2}% {:>9} {:>9} {:>9} {:>11}  {name}",
                 count,
                 stat(builtin::HTTP_REQ_FAILED, "rate").unwrap_or(0.0) * 100.0,
                 ms(stat(builtin::HTTP_REQ_DURATION, "p(50)")),
@@ -54,7 +54,7 @@ pub fn table(outcome: &RunOutcome) -> String {
     let mut out = String::from("\n  ROUTES (http_req_duration by the name tag, ms)\n");
     let _ = writeln!(
         out,
-        "{:>9} {:>8} {:>9} {:>9} {:>9} {:>10}  name",
+        "{:>9} {:>8} {:>9} {:>9} {:>9} {:>11}  name",
         "requests", "failed", "p(50)", "p(95)", "p(99)", "sched p(99)"
     );
     for (_, _, line) in rows.iter().take(SHOWN) {
