@@ -393,7 +393,7 @@ fn fed_run(starts: &[(u64, u64)], duration: &str) -> (RunOutcome, Arc<Seen>) {
         .map(|&(ms, n)| (Duration::from_millis(ms), n))
         .collect();
     let plan = plan(&format!(
-        r#"{{"scenarios": {{"r": {{"executor": "constant-arrival-rate", "rate": 1, "duration": "{duration}", "preAllocatedVUs": 4, "maxVUs": 10}}}}}}"#
+        r#"{{"scenarios": {{"r": {{"executor": "constant-arrival-rate", "rate": 1, "duration": "{duration}", "preAllocatedVUs": 20, "maxVUs": 20}}}}}}"#
     ))
     .with_feed(Arc::new(ListFeed(Mutex::new(list))));
     let opts = RunOptions {
@@ -410,7 +410,13 @@ fn a_feed_hands_each_payload_to_one_iteration_and_its_end_ends_the_scenario() {
     let (o, seen) = fed_run(&starts, "30s");
     let mut fed = seen.fed.lock().unwrap().clone();
     fed.sort_unstable();
-    assert_eq!(fed, (0..40).collect::<Vec<u64>>());
+    assert_eq!(
+        fed,
+        (0..40).collect::<Vec<u64>>(),
+        "iterations {} dropped {}",
+        count(&o, builtin::ITERATIONS),
+        count(&o, builtin::DROPPED_ITERATIONS)
+    );
     assert_eq!(count(&o, builtin::ITERATIONS), 40.0);
     // The feed ended after 0.2 s: the scenario does not wait for its 30 s.
     assert!(o.elapsed < Duration::from_secs(10), "{:?}", o.elapsed);
