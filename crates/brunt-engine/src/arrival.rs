@@ -7,6 +7,8 @@ use crate::steps::StageSpec;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
+use std::any::Any;
+use std::fmt;
 use std::time::Duration;
 
 /// How a constant-arrival-rate scenario spaces its starts.
@@ -53,6 +55,32 @@ impl Arrivals {
         }
     }
 }
+
+/// Starts given from outside the plan (`brunt replay`'s log) instead of computed from a rate:
+/// each is the next iteration's offset and what that iteration is to do. The workers of a
+/// constant-arrival-rate scenario pull from one feed in turn ([`crate::Plan::with_feed`]), so
+/// each start goes to exactly one of them, and the feed may read ahead on a thread of its own.
+pub trait ArrivalFeed: Send + Sync {
+    /// The next start, its offset from the scenario's start not before the previous one's;
+    /// None at the end (the scenario then stops without waiting for its `duration`).
+    fn next(&self) -> Option<Arrival>;
+}
+
+impl fmt::Debug for dyn ArrivalFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ArrivalFeed")
+    }
+}
+
+/// One start of an [`ArrivalFeed`].
+pub struct Arrival {
+    pub offset: Duration,
+    /// Handed to the iteration as [`crate::IterationCtx::payload`].
+    pub payload: Payload,
+}
+
+/// What a fed iteration is to do, for its VU to downcast.
+pub type Payload = Box<dyn Any + Send>;
 
 /// k6's ticker period for `rate` per `time_unit`: `time_unit / rate`, truncated to nanoseconds.
 pub fn ticker_period(rate: u64, time_unit: Duration) -> Duration {

@@ -4,7 +4,7 @@
 mod shortcuts;
 mod validate;
 
-use crate::arrival::Arrivals;
+use crate::arrival::{ArrivalFeed, Arrivals};
 use crate::duration::format_duration;
 use crate::options::{Options, ScenarioOptions, Stage};
 use crate::segment::{ExecutionTuple, SegmentError};
@@ -16,6 +16,7 @@ use brunt_metrics::SystemTags;
 use shortcuts::derive_scenarios;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use validate::{build_scenario, Ctx};
 
@@ -156,6 +157,7 @@ pub struct Plan {
     min_iteration_duration: Duration,
     warnings: Vec<String>,
     arrivals: Arrivals,
+    feed: Option<Arc<dyn ArrivalFeed>>,
 }
 impl Plan {
     /// Maps k6's shortcuts to scenarios exactly as k6 does, applies the defaults and validates
@@ -219,6 +221,7 @@ impl Plan {
             min_iteration_duration: options.min_iteration_duration.unwrap_or_default(),
             warnings,
             arrivals: Arrivals::Ticker,
+            feed: None,
         })
     }
 
@@ -232,6 +235,18 @@ impl Plan {
     /// How constant-arrival-rate scenarios space their starts.
     pub fn arrivals(&self) -> Arrivals {
         self.arrivals
+    }
+
+    /// Starts the constant-arrival-rate iterations when `feed` says (each with its payload)
+    /// instead of by their rate, still no later than their `duration` (`brunt replay`).
+    pub fn with_feed(mut self, feed: Arc<dyn ArrivalFeed>) -> Plan {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// The feed of [`Plan::with_feed`], if any.
+    pub fn feed(&self) -> Option<&Arc<dyn ArrivalFeed>> {
+        self.feed.as_ref()
     }
 
     /// What k6 would warn about while deriving the scenarios (e.g. `vus` overriding them).

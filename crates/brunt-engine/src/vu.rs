@@ -121,6 +121,9 @@ pub struct IterationCtx {
     /// which is stamped when the iteration is scheduled, not when a VU picks it up. Add it to a
     /// request's duration to get the latency a user on that schedule would see.
     pub scheduled_lag: Option<Duration>,
+    /// What the plan's [`ArrivalFeed`](crate::arrival::ArrivalFeed) gave this iteration
+    /// (`brunt replay`'s logged request); None for computed schedules.
+    pub payload: Option<crate::arrival::Payload>,
 }
 
 /// k6's `scenario.progress` as one iteration sees it: a duration-based scenario's progress moves

@@ -145,7 +145,8 @@ pub fn instance_counts() -> Option<InstanceCounts> {
 }
 
 struct ScenarioShared {
-    /// Closed-model iteration numbers; for shared-iterations also the attempts.
+    /// Closed-model iteration numbers, and a fed arrival-rate scenario's; for
+    /// shared-iterations also the attempts.
     next_iteration: AtomicU64,
     /// Arrival-rate VUs that may still be created beyond the pre-allocated ones.
     unplanned_left: AtomicU64,
@@ -695,6 +696,7 @@ impl<F: VuFactory> Worker<F> {
             vu_iteration: 0,
             vu_iteration_in_scenario: 0,
             scheduled_lag: None,
+            payload: None,
         }
     }
 

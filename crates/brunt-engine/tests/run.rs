@@ -1,5 +1,6 @@
 //! End-to-end runs of the engine with a fake VU that sleeps instead of sending requests.
 
+use brunt_engine::arrival::{Arrival, ArrivalFeed};
 use brunt_engine::{
     run, Control, HookFailure, IterationCtx, IterationOutcome, Options, Plan, RunControl, RunEnd,
     RunError, RunOptions, RunOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics,
@@ -22,6 +23,8 @@ struct Seen {
     execs: Mutex<BTreeSet<String>>,
     env: Mutex<BTreeSet<String>>,
     ids: Mutex<Vec<u64>>,
+    /// The payloads of fed iterations.
+    fed: Mutex<Vec<u64>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -100,6 +103,9 @@ impl Vu for FakeVu {
             .insert(ctx.scenario.exec.clone());
         for (k, v) in &ctx.scenario.env {
             self.seen.env.lock().unwrap().insert(format!("{k}={v}"));
+        }
+        if let Some(n) = ctx.payload.as_ref().and_then(|p| p.downcast_ref::<u64>()) {
+            self.seen.fed.lock().unwrap().push(*n);
         }
         if let Some(lag) = ctx.scheduled_lag {
             self.seen
@@ -365,6 +371,59 @@ fn arrival_option_spaces_the_starts() {
     assert_ne!(want, 199.0, "a gamma schedule, not the ticker's");
     let started = count(&o, builtin::ITERATIONS) + count(&o, builtin::DROPPED_ITERATIONS);
     assert_eq!(started, want);
+}
+
+/// Starts from a list, as `brunt replay`'s log feeds them.
+struct ListFeed(Mutex<std::collections::VecDeque<(Duration, u64)>>);
+
+impl ArrivalFeed for ListFeed {
+    fn next(&self) -> Option<Arrival> {
+        let (offset, n) = self.0.lock().unwrap().pop_front()?;
+        Some(Arrival {
+            offset,
+            payload: Box::new(n),
+        })
+    }
+}
+
+fn fed_run(starts: &[(u64, u64)], duration: &str) -> (RunOutcome, Arc<Seen>) {
+    let (f, seen) = factory(1, Behaviour::Sleep);
+    let list = starts
+        .iter()
+        .map(|&(ms, n)| (Duration::from_millis(ms), n))
+        .collect();
+    let plan = plan(&format!(
+        r#"{{"scenarios": {{"r": {{"executor": "constant-arrival-rate", "rate": 1, "duration": "{duration}", "preAllocatedVUs": 20, "maxVUs": 20}}}}}}"#
+    ))
+    .with_feed(Arc::new(ListFeed(Mutex::new(list))));
+    let opts = RunOptions {
+        workers: 2,
+        ..RunOptions::default()
+    };
+    let o = run(&plan, f, Arc::new(Registry::new()), opts).unwrap();
+    (o, seen)
+}
+
+#[test]
+fn a_feed_hands_each_payload_to_one_iteration_and_its_end_ends_the_scenario() {
+    let starts: Vec<(u64, u64)> = (0..40).map(|i| (i * 5, i)).collect();
+    let (o, seen) = fed_run(&starts, "30s");
+    let mut fed = seen.fed.lock().unwrap().clone();
+    fed.sort_unstable();
+    assert_eq!(
+        fed,
+        (0..40).collect::<Vec<u64>>(),
+        "iterations {} dropped {}",
+        count(&o, builtin::ITERATIONS),
+        count(&o, builtin::DROPPED_ITERATIONS)
+    );
+    assert_eq!(count(&o, builtin::ITERATIONS), 40.0);
+    // The feed ended after 0.2 s: the scenario does not wait for its 30 s.
+    assert!(o.elapsed < Duration::from_secs(10), "{:?}", o.elapsed);
+    // Starts at or past the duration are not fed.
+    let (o, seen) = fed_run(&[(0, 1), (500, 2), (1000, 3), (1500, 4)], "1s");
+    assert_eq!(*seen.fed.lock().unwrap(), vec![1, 2]);
+    assert_eq!(count(&o, builtin::ITERATIONS), 2.0);
 }
 
 #[test]

@@ -1,13 +1,12 @@
 //! `brunt quick` flags, and how they become a request, a client and k6 options.
 
+use crate::report::ReportArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use brunt_engine::profile::{Profile, Shape};
 use brunt_engine::{parse_duration, ExecutionSegment, Options, ScenarioOptions};
 use brunt_http::{ClientConfig, HttpVersion, Request};
-use brunt_output::{OutKind, OutSpec};
 use clap::Args;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Attack one URL without a script: closed model (`--vus` connections looping, like wrk) or
@@ -58,48 +57,12 @@ pub struct QuickArgs {
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub graceful_stop: String,
 
-    /// A pass/fail criterion in k6's grammar, repeatable: --threshold 'http_req_duration: p(95)<500'
-    /// (exit code 99 when one fails)
-    #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
-    pub thresholds: Vec<String>,
-
-    /// Write k6's end-of-test summary export (JSON) to FILE
-    #[arg(long, value_name = "FILE")]
-    pub summary_export: Option<PathBuf>,
-
-    #[arg(short = 'o', long = "out", value_name = "KIND=TARGET", help = OutKind::help())]
-    pub outs: Vec<OutSpec>,
-
-    /// Project the error budgets of SLO thresholds (`rate<X`, `p(N)<B`) onto a window, e.g.
-    /// 30d: days until it is used up and which burn-rate alert would fire (docs/outputs.md)
-    #[arg(long, value_name = "DURATION")]
-    pub slo_window: Option<String>,
-
-    /// Trend statistics in the summary, e.g. avg,p(95),p(99.9),max
-    #[arg(long, value_name = "STATS")]
-    pub summary_trend_stats: Option<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// This instance's share of a distributed run, e.g. 1/4:2/4 (k6's execution segments)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_segment)]
     pub execution_segment: Option<ExecutionSegment>,
-
-    /// No progress line
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// No colours in the summary
-    #[arg(long)]
-    pub no_color: bool,
-
-    /// Watch the target beside the load, repeatable: pid=PID, pidfile=PATH, cmd=NAME,
-    /// cgroup=/sys/fs/cgroup/PATH or prometheus=URL[,METRIC...], named with NAME:KIND=VALUE, e.g.
-    /// --monitor api:cmd=nginx; its signals are metrics (target_cpu_percent{monitor:api}, ...)
-    /// usable in thresholds (docs/monitors.md)
-    #[arg(long = "monitor", value_name = "[NAME:]KIND=VALUE")]
-    pub monitors: Vec<brunt_monitor::MonitorSpec>,
-
-    #[command(flatten)]
-    pub web: brunt_web::WebArgs,
 
     #[command(flatten)]
     pub trace: brunt_output::TraceArgs,
@@ -116,13 +79,21 @@ pub struct RequestArgs {
     #[arg(short = 'X', long, default_value = "GET")]
     pub method: String,
 
-    /// A request header, repeatable: -H 'Authorization: Bearer abc' -H 'Accept: application/json'
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
-    pub headers: Vec<String>,
-
     /// Request body: a string, or @FILE to read it from a file, e.g. --body @order.json
     #[arg(long)]
     pub body: Option<String>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// How every request to the target goes out: headers, timeout, protocol and TLS checks; part of
+/// [`RequestArgs`], and `brunt replay`'s (whose requests come from a log).
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// A request header, repeatable: -H 'Authorization: Bearer abc' -H 'Accept: application/json'
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
 
     /// Per-request timeout, e.g. 5s (k6's default: 60s)
     #[arg(long, default_value = "60s")]
@@ -143,11 +114,11 @@ impl RequestArgs {
     pub fn flags_given(&self) -> Option<&'static str> {
         [
             (self.method != "GET", "-X/--method"),
-            (!self.headers.is_empty(), "-H/--header"),
+            (!self.client.headers.is_empty(), "-H/--header"),
             (self.body.is_some(), "--body"),
-            (self.timeout != "60s", "--timeout"),
-            (self.http2, "--http2"),
-            (self.insecure, "-k/--insecure"),
+            (self.client.timeout != "60s", "--timeout"),
+            (self.client.http2, "--http2"),
+            (self.client.insecure, "-k/--insecure"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -200,7 +171,7 @@ impl RequestArgs {
             .map_err(|_| anyhow!("--method: '{}' is not an HTTP method", self.method))?;
         let mut req = Request::new(method, &self.url)
             .map_err(|e| anyhow!("URL '{}': {}", self.url, e.message))?;
-        for h in &self.headers {
+        for h in &self.client.headers {
             let (name, value) = h
                 .split_once(':')
                 .ok_or_else(|| anyhow!("--header '{h}': expected 'NAME: VALUE'"))?;
@@ -222,9 +193,9 @@ impl RequestArgs {
 
     pub fn client_config(&self) -> Result<ClientConfig> {
         Ok(ClientConfig {
-            timeout: duration_flag("--timeout", &self.timeout)?,
-            insecure_skip_verify: self.insecure,
-            http_version: if self.http2 {
+            timeout: duration_flag("--timeout", &self.client.timeout)?,
+            insecure_skip_verify: self.client.insecure,
+            http_version: if self.client.http2 {
                 HttpVersion::Http2
             } else {
                 HttpVersion::Auto

@@ -4,16 +4,17 @@
 //! report latency from each request's intended start (`http_req_scheduled_duration`).
 
 mod args;
+mod report;
 mod vu;
 
-pub use args::{duration_flag, Load, QuickArgs, RequestArgs};
-pub use vu::QuickFactory;
+pub use args::{duration_flag, ClientArgs, Load, QuickArgs, RequestArgs};
+pub use report::ReportArgs;
+pub use vu::{FedRequest, QuickFactory};
 
 use anyhow::{Context, Result};
 use brunt_engine::{Plan, RunOptions, RunOutcome};
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{write_stdout, ReportConfig, SummaryOptions};
-use brunt_web::RunReport;
+use brunt_output::write_stdout;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,14 +50,7 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
         config.tracing = Some(Arc::new(tracing));
     }
     preflight(&request)?;
-    // Before the thresholds, which may name the monitors' metrics.
-    let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
-    let mut thresholds = Thresholds::default();
-    for t in &args.thresholds {
-        thresholds
-            .add_cli(t, &registry)
-            .with_context(|| format!("--threshold '{t}'"))?;
-    }
+    let (monitors, mut thresholds) = args.report.monitors_and_thresholds(&registry)?;
     if let Some(shape) = args.shape()? {
         shape.add_thresholds(&mut thresholds, &registry)?;
     }
@@ -90,16 +84,7 @@ impl Attack {
 /// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
 /// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
-    let slo_window = args
-        .slo_window
-        .as_deref()
-        .map(|w| match duration_flag("--slo-window", w)? {
-            d if d.is_zero() => {
-                anyhow::bail!("--slo-window '{w}': must be longer than 0s, e.g. 30d")
-            }
-            d => Ok(d),
-        })
-        .transpose()?;
+    let slo_window = args.report.slo_window()?;
     let Attack {
         plan,
         factory,
@@ -107,30 +92,13 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         thresholds,
         monitors,
     } = prepare(&args, Arc::new(Registry::new()))?;
-    let summary = SummaryOptions {
-        trend_stats: match &args.summary_trend_stats {
-            Some(list) => SummaryOptions::parse_trend_stats(list)?,
-            None => SummaryOptions::default().trend_stats,
-        },
-        colors: !args.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout()),
-        ..SummaryOptions::default()
-    };
-    let report = RunReport::start(
-        ReportConfig {
-            thresholds,
-            outs: args.outs.clone(),
-            summary_export: args.summary_export.clone(),
-            summary,
-            quiet: args.quiet,
-            scenarios: plan.scenario_lines(),
-            slo_window,
-            profile_checks: args.shape()?.and_then(|s| s.check_windows()),
-        },
-        &args.web,
-        format!("brunt quick {} {}", args.request.method, args.request.url),
+    let report = args.report.start(
         registry.clone(),
-        brunt_output::stop_on_signals(),
-        monitors,
+        (monitors, thresholds),
+        format!("brunt quick {} {}", args.request.method, args.request.url),
+        plan.scenario_lines(),
+        slo_window,
+        args.shape()?.and_then(|s| s.check_windows()),
     )?;
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {

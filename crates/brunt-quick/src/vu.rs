@@ -1,11 +1,13 @@
 //! The attack's VU: one HTTP client (so one connection, as a wrk connection) sending the same
-//! prebuilt request once per iteration and recording k6's samples.
+//! prebuilt request once per iteration and recording k6's samples; or, for an iteration fed a
+//! [`FedRequest`] (`brunt replay`), that request under its own tags.
 
 use brunt_engine::{IterationCtx, IterationOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics};
 use brunt_http::{
     Client, ClientConfig, ExpectedStatuses, Recorder, Request, RequestError, Response, Timings,
 };
-use brunt_metrics::TagSet;
+use brunt_metrics::{MetricId, TagSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Makes the attack's VUs: each gets a copy of the prebuilt request and a client of its own.
@@ -13,6 +15,7 @@ pub struct QuickFactory {
     request: Request,
     config: ClientConfig,
     expected: ExpectedStatuses,
+    send_lag: Option<MetricId>,
 }
 
 impl QuickFactory {
@@ -21,8 +24,24 @@ impl QuickFactory {
             request,
             config,
             expected: ExpectedStatuses::default(),
+            send_lag: None,
         }
     }
+
+    /// Records each open-model request's lag, from its intended start to the moment its VU
+    /// sends it, into this trend (milliseconds), tagged as the request.
+    pub fn with_send_lag(mut self, trend: MetricId) -> Self {
+        self.send_lag = Some(trend);
+        self
+    }
+}
+
+/// A request handed to one iteration by the plan's arrival feed, sent instead of the attack's
+/// own; its samples carry `tags` over the scenario's (few distinct sets: the VU keeps each
+/// merged set).
+pub struct FedRequest {
+    pub request: Request,
+    pub tags: TagSet,
 }
 
 pub struct QuickVu {
@@ -31,6 +50,9 @@ pub struct QuickVu {
     expected: ExpectedStatuses,
     recorder: Recorder,
     metrics: WorkerMetrics,
+    send_lag: Option<MetricId>,
+    /// A fed request's tags merged with the scenario's, by the fed set.
+    merged: HashMap<TagSet, TagSet>,
 }
 
 impl VuFactory for QuickFactory {
@@ -47,26 +69,49 @@ impl VuFactory for QuickFactory {
             expected: self.expected.clone(),
             recorder: Recorder::new(),
             metrics: init.metrics,
+            send_lag: self.send_lag,
+            merged: HashMap::new(),
         })
     }
 }
 
 impl Vu for QuickVu {
     async fn iteration(&mut self, ctx: &IterationCtx) -> IterationOutcome {
+        let fed = ctx
+            .payload
+            .as_ref()
+            .and_then(|p| p.downcast_ref::<FedRequest>());
+        let (request, tags) = match fed {
+            Some(f) => {
+                let scenario = &ctx.scenario.tags;
+                let tags = self
+                    .merged
+                    .entry(f.tags.clone())
+                    .or_insert_with(|| scenario.with(f.tags.iter()));
+                (&f.request, tags.clone())
+            }
+            None => (&self.request, ctx.scenario.tags.clone()),
+        };
+        if let (Some(trend), Some(lag)) = (self.send_lag, ctx.scheduled_lag) {
+            let ms = lag.as_secs_f64() * 1000.0;
+            self.metrics.borrow_mut().add(trend, &tags, ms);
+        }
         let mut in_flight = InFlight {
-            vu: self,
-            tags: &ctx.scenario.tags,
+            recorder: &mut self.recorder,
+            metrics: &self.metrics,
+            expected: &self.expected,
+            request,
+            tags: &tags,
             started: Instant::now(),
             done: false,
         };
-        let resp = in_flight.vu.client.send(&in_flight.vu.request).await;
+        let resp = self.client.send(request).await;
         in_flight.done = true;
-        let vu = &mut *in_flight.vu;
-        vu.recorder.record(
-            &mut vu.metrics.borrow_mut(),
+        in_flight.recorder.record(
+            &mut self.metrics.borrow_mut(),
             &resp,
-            &ctx.scenario.tags,
-            Some(&vu.expected),
+            &tags,
+            Some(&self.expected),
             ctx.scheduled_lag,
         );
         IterationOutcome::Completed
@@ -77,7 +122,10 @@ impl Vu for QuickVu {
 /// interrupted the iteration when the graceful stop ran out, it records the request as cut short,
 /// so that the summary counts it and says why.
 struct InFlight<'a> {
-    vu: &'a mut QuickVu,
+    recorder: &'a mut Recorder,
+    metrics: &'a WorkerMetrics,
+    expected: &'a ExpectedStatuses,
+    request: &'a Request,
     tags: &'a TagSet,
     started: Instant,
     done: bool,
@@ -88,18 +136,17 @@ impl Drop for InFlight<'_> {
         if self.done {
             return;
         }
-        let vu = &mut *self.vu;
         let resp = Response::failure(
-            &vu.request,
+            self.request,
             RequestError::interrupted(),
             Timings::default(),
             self.started.elapsed(),
         );
-        vu.recorder.record_interrupted(
-            &mut vu.metrics.borrow_mut(),
+        self.recorder.record_interrupted(
+            &mut self.metrics.borrow_mut(),
             &resp,
             self.tags,
-            Some(&vu.expected),
+            Some(self.expected),
         );
     }
 }

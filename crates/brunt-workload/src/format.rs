@@ -28,6 +28,10 @@ pub struct Record<'a> {
     pub user_agent: &'a str,
     /// The JSON field named by `--session-key field:NAME`, when present.
     pub session: Option<&'a str>,
+    /// Request headers, when logged (JSON logs' `headers` field), for `brunt replay`.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// The request body, when logged (JSON logs' `body` field), for `brunt replay`.
+    pub body: Option<&'a str>,
 }
 
 /// Why a line was not read as a request; the reader counts these and keeps a few samples.
@@ -160,6 +164,8 @@ pub(crate) fn record<'a>(
         client,
         user_agent,
         session: None,
+        headers: Vec::new(),
+        body: None,
     }
 }
 

@@ -1,8 +1,9 @@
 //! Streams a log (plain or gzip, told by its first bytes) line by line through a parser into a
-//! [`Fitter`]: one reused line buffer, so memory does not grow with the log.
+//! [`Sink`] (the model's [`Fitter`], `brunt replay`'s feed): one reused line buffer, so memory
+//! does not grow with the log.
 
 use crate::fit::Fitter;
-use crate::format::{JsonFields, LogFormat, Parser};
+use crate::format::{JsonFields, LogFormat, Parser, Record};
 use crate::model::{Lines, Unparsed};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -32,13 +33,27 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>> {
     })
 }
 
+/// Where the parsed requests go, one at a time with their line number. `Ok(Err(reason))`
+/// refuses the line (counted and sampled as one that does not parse, fatal with `strict`);
+/// `Err` ends the read.
+pub trait Sink {
+    fn push(&mut self, rec: &Record, line: u64) -> Result<Result<(), String>>;
+}
+
+impl Sink for Fitter {
+    fn push(&mut self, rec: &Record, line: u64) -> Result<Result<(), String>> {
+        Fitter::push(self, rec, line);
+        Ok(Ok(()))
+    }
+}
+
 /// What reading a log gave: the lines' tally and the format used.
 pub struct ReadOutcome {
     pub lines: Lines,
     pub format: LogFormat,
 }
 
-/// Reads every line of `input` (named `source` in messages) into `fitter`. Lines that do not
+/// Reads every line of `input` (named `source` in messages) into `sink`. Lines that do not
 /// parse are counted and sampled, or, with `strict`, end the read with the line's number and
 /// reason. Without `format`, the first non-empty lines decide it.
 pub fn read(
@@ -47,7 +62,7 @@ pub fn read(
     format: Option<LogFormat>,
     fields: JsonFields,
     strict: bool,
-    fitter: &mut Fitter,
+    sink: &mut impl Sink,
 ) -> Result<ReadOutcome> {
     let mut buf = Vec::with_capacity(4096);
     let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -101,11 +116,9 @@ pub fn read(
             return Ok(());
         }
         lines.total += 1;
-        let outcome = match std::str::from_utf8(raw) {
-            Ok(text) => parser
-                .parse(text)
-                .map(|rec| fitter.push(&rec, no))
-                .map_err(|e| e.0),
+        let outcome = match std::str::from_utf8(raw).map(|text| parser.parse(text)) {
+            Ok(Ok(rec)) => sink.push(&rec, no)?,
+            Ok(Err(e)) => Err(e.0),
             Err(_) => Err("not UTF-8 text".to_string()),
         };
         match outcome {

@@ -41,6 +41,8 @@ enum Command {
     Capacity(Box<brunt_capacity::CapacityArgs>),
     /// Read an access log into a workload model: routes, arrival curve, bursts, sessions
     Model(Box<brunt_workload::ModelArgs>),
+    /// Replay an access log against a target at its logged times (open model, --speed, --rate-scale, --loop)
+    Replay(Box<brunt_replay::ReplayArgs>),
     /// Start the built-in httpbin-like test target
     Target(brunt_target::cli::TargetArgs),
     /// Start a built-in target on a free loopback port, attack it briefly and print the summary
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Llm(args) => brunt_llm::run(*args),
         Command::Capacity(args) => brunt_capacity::run(*args),
         Command::Model(args) => brunt_workload::run(*args),
+        Command::Replay(args) => brunt_replay::run(*args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
         Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),

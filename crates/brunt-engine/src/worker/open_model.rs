@@ -8,7 +8,7 @@ use super::slot::{Job, NextJob, Slot};
 use super::{join_all, share, VuBox, Worker};
 use crate::arrival::{
     constant_arrival_times, gamma_arrival_times, ramping_arrival_times,
-    ramping_gamma_arrival_times, Arrivals,
+    ramping_gamma_arrival_times, Arrivals, Payload,
 };
 use crate::plan::{Executor, Plan, Scenario};
 use crate::vu::VuFactory;
@@ -17,6 +17,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+
+/// A start on this worker: its iteration number, offset from the scenario's start and payload.
+type Start = (u64, Duration, Option<Payload>);
 
 /// Workers an arrival-rate scenario runs on: no more than it has pre-allocated VUs, so that a
 /// small pool is not split into useless slivers.
@@ -110,6 +113,27 @@ impl<F: VuFactory> Worker<F> {
         );
     }
 
+    /// A constant-arrival-rate scenario's starts pulled from the plan's feed, numbered in the
+    /// order the workers pull them, up to the scenario's `duration`; None without a feed.
+    fn fed_starts(
+        self: &Rc<Self>,
+        si: usize,
+        spec: &Scenario,
+    ) -> Option<Box<dyn Iterator<Item = Start>>> {
+        let feed = self.shared.plan.feed()?.clone();
+        if !matches!(spec.executor, Executor::ConstantArrivalRate { .. }) {
+            return None;
+        }
+        let (w, end) = (self.clone(), spec.regular_duration());
+        Some(Box::new(std::iter::from_fn(move || {
+            let a = feed.next().filter(|a| a.offset < end)?;
+            let j = w.shared.scenarios[si]
+                .next_iteration
+                .fetch_add(1, Ordering::AcqRel);
+            Some((j, a.offset, Some(a.payload)))
+        })))
+    }
+
     /// constant-arrival-rate and ramping-arrival-rate.
     pub(super) async fn run_arrival(self: Rc<Self>, si: usize, start: Instant) {
         let spec = self.spec(si).clone();
@@ -129,10 +153,18 @@ impl<F: VuFactory> Worker<F> {
         }
         let creating = Rc::new(Cell::new(false));
         let unplanned = &self.shared.scenarios[si].unplanned_left;
-        for (j, offset) in times.enumerate() {
-            if j % workers != self.index {
-                continue;
-            }
+        let (fed, index) = (self.fed_starts(si, &spec), self.index);
+        let is_fed = fed.is_some();
+        let starts: Box<dyn Iterator<Item = Start>> = match fed {
+            Some(fed) => fed,
+            None => Box::new(
+                times
+                    .enumerate()
+                    .filter(move |(j, _)| j % workers == index)
+                    .map(|(j, offset)| (j as u64, offset, None)),
+            ),
+        };
+        for (j, offset, payload) in starts {
             let due = start + offset;
             if !self.sleep_until(due).await {
                 break;
@@ -156,7 +188,8 @@ impl<F: VuFactory> Worker<F> {
                 Some(slot) => {
                     slot.job.set(Some(Job {
                         intended: due,
-                        iteration: j as u64,
+                        iteration: j,
+                        payload,
                     }));
                     slot.wake();
                 }
@@ -183,7 +216,10 @@ impl<F: VuFactory> Worker<F> {
                 }
             }
         }
-        self.sleep_until(start + spec.regular_duration()).await;
+        if !is_fed {
+            // A fed scenario ends with its feed; a computed schedule keeps its length.
+            self.sleep_until(start + spec.regular_duration()).await;
+        }
         for s in all.borrow().iter() {
             s.graceful_stop();
         }
@@ -224,6 +260,7 @@ impl<F: VuFactory> Worker<F> {
             self.set_active(si, 1);
             ctx.iteration_in_scenario = job.iteration;
             ctx.scheduled_lag = Some(Instant::now().saturating_duration_since(job.intended));
+            ctx.payload = job.payload;
             let mut suspended = false;
             let go_on = self
                 .iterate(si, &slot, &mut vb, &mut ctx, &mut suspended)

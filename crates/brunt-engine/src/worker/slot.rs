@@ -25,10 +25,11 @@ pub(crate) struct Slot {
 }
 
 /// One scheduled arrival-rate iteration.
-#[derive(Clone, Copy)]
 pub(crate) struct Job {
     pub(crate) intended: Instant,
     pub(crate) iteration: u64,
+    /// What an [`crate::arrival::ArrivalFeed`] gave it.
+    pub(crate) payload: Option<crate::arrival::Payload>,
 }
 
 impl Slot {

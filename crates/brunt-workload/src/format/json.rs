@@ -61,6 +61,10 @@ const FIELDS: &[(&str, &[&str])] = &[
         "user_agent",
         &["user_agent", "http_user_agent", "agent", "ua"],
     ),
+    // For `brunt replay`: an object of request header names to values (or lists of them),
+    // and the request body (a string as it is, other JSON as its text).
+    ("headers", &["request_headers"]),
+    ("body", &["request_body"]),
 ];
 
 /// The unit of a latency key: `_ms` names are milliseconds, the others (nginx's
@@ -139,6 +143,7 @@ pub(super) struct JsonParser {
     fields: JsonFields,
     map: Map<String, Value>,
     session: String,
+    body: String,
 }
 
 fn as_str(v: &Value) -> Option<&str> {
@@ -160,6 +165,7 @@ impl JsonParser {
             fields,
             map: Map::new(),
             session: String::new(),
+            body: String::new(),
         }
     }
 
@@ -244,6 +250,28 @@ impl JsonParser {
             Some("") if !self.session.is_empty() => Some(self.session.as_str()),
             s => s,
         };
+        let mut headers = Vec::new();
+        if let Some((Value::Object(h), _)) = field("headers") {
+            for (name, v) in h {
+                match v {
+                    Value::String(s) => headers.push((name.as_str(), s.as_str())),
+                    Value::Array(list) => {
+                        headers.extend(list.iter().filter_map(as_str).map(|s| (name.as_str(), s)))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.body.clear();
+        let body = match field("body") {
+            Some((Value::String(s), _)) if s.is_empty() || s == "-" => None,
+            Some((Value::String(s), _)) => Some(s.as_str()),
+            Some((v, _)) => {
+                self.body = v.to_string();
+                Some(self.body.as_str())
+            }
+            None => None,
+        };
         Ok(Record {
             time_us,
             method,
@@ -254,6 +282,8 @@ impl JsonParser {
             client,
             user_agent,
             session,
+            headers,
+            body,
         })
     }
 }

@@ -98,7 +98,7 @@ impl Load {
                     )
                 })?
                 .args;
-        if !parsed.outs.is_empty() || parsed.summary_export.is_some() {
+        if !parsed.report.outs.is_empty() || parsed.report.summary_export.is_some() {
             return Err(
                 "arguments.quick: --out and --summary-export are not written for a load in an experiment; the journal holds its figures"
                     .into(),
