@@ -19,8 +19,8 @@ use brunt_http::{
 use brunt_metrics::{Registry, SystemTags, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
-    write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
-    SummaryMode, SummaryOptions,
+    write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, PhaseSplit,
+    ReportConfig, SummaryMode, SummaryOptions,
 };
 use brunt_web::RunReport;
 use clap::Args;
@@ -128,6 +128,9 @@ pub struct RunArgs {
     /// `--dashboard`, `--report` and `--linger`.
     #[command(flatten)]
     pub web: brunt_web::WebArgs,
+    /// `--warm-up` and `--cold-cache` (options.warmUp, options.coldCache).
+    #[command(flatten)]
+    pub cache_state: brunt_output::CacheStateArgs,
     /// This instance's share of the test, e.g. `--execution-segment 1/4:2/4`.
     #[arg(long, value_name = "FROM:TO")]
     pub execution_segment: Option<String>,
@@ -338,6 +341,15 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
             t.insert("sampling".into(), Value::from(rate));
         }
         l.extra.insert("tracing".into(), Value::Object(t));
+    }
+    // Checked here so that a mistake names the flag; each flag hides the script's other key.
+    a.cache_state.split().map_err(|e| anyhow!(e))?;
+    let cache_state = [&a.cache_state.warm_up, &a.cache_state.cold_cache];
+    if cache_state.iter().any(|v| v.is_some()) {
+        for (key, v) in ["warmUp", "coldCache"].into_iter().zip(cache_state) {
+            l.extra
+                .insert(key.into(), v.clone().map_or(Value::Null, Value::from));
+        }
     }
     if let Some(name) = &a.trace.run_id_header {
         l.extra
@@ -979,6 +991,20 @@ fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
     Ok(c)
 }
 
+/// brunt's `options.warmUp` and `options.coldCache` (`--warm-up`, `--cold-cache`): durations
+/// such as '30s'; k6 warns of options it does not know and runs the script, so it runs there too.
+fn cache_state_option(json: &Map<String, Value>) -> Result<Option<PhaseSplit>, String> {
+    let mut values = [None, None];
+    for (slot, key) in values.iter_mut().zip(["warmUp", "coldCache"]) {
+        *slot = match json.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(v) => return Err(format!("{key}: must be a duration such as '30s', not {v}")),
+        };
+    }
+    PhaseSplit::parse(values[0], values[1], ["warmUp", "coldCache"])
+}
+
 /// brunt's `options.tracing`: `{ propagator: 'w3c'|'b3'|'jaeger', sampling: 0.1 }`, the
 /// http-instrumentation-tempo jslib's options, applied to every request of the run.
 fn trace_option(v: &Value) -> Result<TraceContext, String> {
@@ -1387,6 +1413,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             )))
         }
     };
+    let phases = match cache_state_option(&json) {
+        Ok(p) => p,
+        Err(e) => return Ok(config_error(e)),
+    };
     let outs: Vec<String> = if args.out.is_empty() {
         env_var("OUT").map(|o| vec![o]).unwrap_or_default()
     } else {
@@ -1420,6 +1450,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             scenarios: plan.scenario_lines(),
             slo_window,
             profile_checks,
+            phases,
         },
         &args.web,
         format!("brunt run {}", args.script.display()),

@@ -18,6 +18,7 @@ mod json_lines;
 mod junit;
 mod outputs;
 mod paint;
+mod phases;
 mod profile_check;
 mod progress;
 mod remote;
@@ -37,6 +38,7 @@ pub use export::summary_export;
 pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
 pub use outputs::Outputs;
+pub use phases::{CacheStateArgs, PhaseReading, PhaseSplit, Phases};
 pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
 pub use report::{

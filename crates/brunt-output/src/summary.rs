@@ -5,6 +5,7 @@
 use crate::budget::BudgetReading;
 use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
+use crate::phases::{phases_json, PhaseReading};
 use crate::profile_check::CheckResult;
 use crate::text_report::{Report, ReportInput};
 use crate::traces::{self, slowest_requests, SlowRequest};
@@ -47,6 +48,11 @@ pub struct RunFacts {
     pub error_budget: Vec<BudgetReading>,
     /// The `--profile` checks (soak's drift, spike's recovery); a failed one fails the run.
     pub profile_checks: Vec<CheckResult>,
+    /// `--warm-up`'s or `--cold-cache`'s phases, the first first.
+    pub phases: Vec<PhaseReading>,
+    /// The start of the run that `--warm-up` left out of the metrics: counters' rates are per
+    /// second of the rest.
+    pub excluded: Duration,
     /// Group and check paths (`::group::check`) in the order the script first ran them; the
     /// summary lists groups and checks in this order, as k6 does (others follow by name).
     pub definition_order: Vec<String>,
@@ -54,6 +60,13 @@ pub struct RunFacts {
     pub setup_data: Option<Value>,
     pub is_stdout_tty: bool,
     pub is_stderr_tty: bool,
+}
+
+impl RunFacts {
+    /// The time the metrics cover: the run less what `--warm-up` left out.
+    pub fn judged(&self) -> Duration {
+        self.elapsed.saturating_sub(self.excluded)
+    }
 }
 
 /// How the summary is computed and printed.
@@ -161,8 +174,8 @@ impl Summary {
         facts: RunFacts,
         options: SummaryOptions,
     ) -> Summary {
-        let results = thresholds.evaluate(snapshot, facts.elapsed);
-        let secs = facts.elapsed.as_secs_f64();
+        let results = thresholds.evaluate(snapshot, facts.judged());
+        let secs = facts.judged().as_secs_f64();
         let mut metrics = Map::new();
         let mut add = |name: &str, id: MetricId, agg: Option<Agg>| {
             let def = registry.def(id);
@@ -214,7 +227,7 @@ impl Summary {
             "state": {
                 "isStdOutTTY": facts.is_stdout_tty,
                 "isStdErrTTY": facts.is_stderr_tty,
-                "testRunDurationMs": number(secs * 1000.0),
+                "testRunDurationMs": number(facts.elapsed.as_secs_f64() * 1000.0),
             },
             "metrics": metrics,
         });
@@ -273,6 +286,11 @@ impl Summary {
             .profile_checks
             .iter()
             .any(|c| c.passed == Some(false))
+    }
+
+    /// `--warm-up`'s or `--cold-cache`'s phases (empty without either).
+    pub fn phases(&self) -> &[PhaseReading] {
+        &self.facts.phases
     }
 
     /// k6's error line at the end of a run whose thresholds failed: `thresholds on metrics
@@ -337,7 +355,7 @@ impl Summary {
 /// keys keep their shape.
 pub const BRUNT_KEY: &str = "brunt";
 
-/// brunt's additions: `error_budgets`, `profile_checks` and `slowest_requests`, each present
+/// brunt's additions: `error_budgets`, `profile_checks`, `phases` and `slowest_requests`, each present
 /// when it has entries; None when none has (the data is then exactly k6's).
 fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>) -> Option<Value> {
     let mut own = Map::new();
@@ -352,6 +370,9 @@ fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>
     if !facts.profile_checks.is_empty() {
         let list = facts.profile_checks.iter().map(CheckResult::to_json);
         own.insert("profile_checks".into(), list.collect());
+    }
+    if !facts.phases.is_empty() {
+        own.insert("phases".into(), phases_json(&facts.phases));
     }
     (!own.is_empty()).then_some(Value::Object(own))
 }

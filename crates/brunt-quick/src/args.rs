@@ -103,6 +103,9 @@ pub struct QuickArgs {
 
     #[command(flatten)]
     pub trace: brunt_output::TraceArgs,
+
+    #[command(flatten)]
+    pub cache_state: brunt_output::CacheStateArgs,
 }
 
 /// The one request a scriptless attack sends, and its client: shared by `brunt quick` and

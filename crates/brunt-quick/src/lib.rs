@@ -100,6 +100,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             d => Ok(d),
         })
         .transpose()?;
+    let phases = args.cache_state.split().map_err(anyhow::Error::msg)?;
     let Attack {
         plan,
         factory,
@@ -125,6 +126,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
             scenarios: plan.scenario_lines(),
             slo_window,
             profile_checks: args.shape()?.and_then(|s| s.check_windows()),
+            phases,
         },
         &args.web,
         format!("brunt quick {} {}", args.request.method, args.request.url),

@@ -35,6 +35,9 @@ pub struct ReportData {
     /// A chaos experiment's faults, phases and probes (the game-day report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::game_day::GameDay>,
+    /// `--warm-up`'s or `--cold-cache`'s phases, drawn as bands and listed with their figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<brunt_output::PhaseReading>,
     /// A baseline run drawn under this one (`brunt report BASELINE CURRENT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlay: Option<Overlay>,
@@ -253,6 +256,7 @@ impl ReportData {
     fn point(&self, t: f64, secs: f64, series: &SeriesMap, registry: &Registry) -> Point {
         let secs = secs.max(1e-3);
         let llm_tokens = registry.get("llm_output_tokens");
+
         let mut point = Point {
             t,
             vus: self.points.last().map_or(0.0, |p| p.vus),
