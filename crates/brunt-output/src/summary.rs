@@ -162,6 +162,49 @@ pub struct Summary {
     slowest: Vec<SlowRequest>,
     /// k6 v1+'s layout of the text summary; None in the legacy and disabled modes.
     report: Option<Report>,
+    /// A run that retried (`--retry`, `k6/http`'s `retry` param): its amplification.
+    retry: Option<RetryReading>,
+}
+
+/// What retries did to a run: requests sent per logical request, and the retries sent and
+/// withheld by a budget (from `retry_amplification`, `http_req_retries`,
+/// `retry_budget_exhausted`).
+#[derive(Debug, Clone, PartialEq)]
+struct RetryReading {
+    amplification: f64,
+    logical: f64,
+    retries: f64,
+    withheld: f64,
+}
+
+impl RetryReading {
+    fn from_snapshot(snapshot: &Snapshot, registry: &Registry) -> Option<RetryReading> {
+        let agg = |name: &str| registry.get(name).and_then(|id| snapshot.metric(id));
+        let amplification = agg("retry_amplification")?;
+        let count = |name: &str| agg(name).and_then(|a| a.stat("count", 0.0)).unwrap_or(0.0);
+        Some(RetryReading {
+            amplification: amplification.stat("avg", 0.0)?,
+            logical: amplification.stat("count", 0.0).unwrap_or(0.0),
+            retries: count("http_req_retries"),
+            withheld: count("retry_budget_exhausted"),
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "retry amplification: {:.2} requests per logical request ({} logical requests, {} retries, {} withheld by the retry budget)",
+            self.amplification, self.logical, self.retries, self.withheld
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "retry_amplification": self.amplification,
+            "logical_requests": self.logical,
+            "retries": self.retries,
+            "budget_exhausted": self.withheld,
+        })
+    }
 }
 
 impl Summary {
@@ -251,6 +294,7 @@ impl Summary {
             errors: ErrorBreakdown::from_snapshot(snapshot),
             slowest: slowest_requests(snapshot),
             report,
+            retry: RetryReading::from_snapshot(snapshot, registry),
         };
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
@@ -261,6 +305,9 @@ impl Summary {
             summary.options.trace_url.as_deref(),
         ) {
             summary.data[BRUNT_KEY] = own;
+        }
+        if let Some(r) = &summary.retry {
+            summary.data[BRUNT_KEY]["retry"] = r.to_json();
         }
         summary
     }
@@ -339,6 +386,9 @@ impl Summary {
             out.push('\n');
             out.push_str(&slow.join("\n"));
             out.push('\n');
+        }
+        if let Some(r) = &self.retry {
+            out.push_str(&format!("\n{}    {}\n", opts.indent, r.line()));
         }
         out.push_str(&text::run_facts(&self.facts, &opts, self.options.quiet));
         out.push('\n');

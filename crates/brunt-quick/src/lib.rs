@@ -6,7 +6,7 @@
 mod args;
 mod vu;
 
-pub use args::{duration_flag, Load, QuickArgs, RequestArgs};
+pub use args::{duration_flag, Load, QuickArgs, RequestArgs, RetryArgs};
 pub use vu::QuickFactory;
 
 use anyhow::{Context, Result};
@@ -42,6 +42,7 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
     // A socket per VU initialised up front; `--max-vus` beyond those may never be needed.
     brunt_http::check_open_files(plan.planned_vus()).map_err(anyhow::Error::msg)?;
+    let retry = args.retry.spec()?;
     let mut config = args.request.client_config()?;
     let tracing = args.trace.tracing().map_err(|e| anyhow::anyhow!(e))?;
     if !tracing.is_empty() {
@@ -51,6 +52,12 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     preflight(&request)?;
     // Before the thresholds, which may name the monitors' metrics.
     let monitors = brunt_monitor::Monitors::start(&args.monitors, &registry)?;
+    // Before the thresholds too, which may name the retry metrics.
+    let mut factory = QuickFactory::new(request, config);
+    if let Some(spec) = retry {
+        let retries = brunt_http::retry::Retries::new(&registry)?;
+        factory = factory.with_retry(retries.policy(spec), retries.metrics());
+    }
     let mut thresholds = Thresholds::default();
     for t in &args.thresholds {
         thresholds
@@ -60,7 +67,7 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     if let Some(shape) = args.shape()? {
         shape.add_thresholds(&mut thresholds, &registry)?;
     }
-    let factory = Arc::new(QuickFactory::new(request, config));
+    let factory = Arc::new(factory);
     Ok(Attack {
         plan,
         factory,

@@ -1,11 +1,14 @@
 //! The attack's VU: one HTTP client (so one connection, as a wrk connection) sending the same
-//! prebuilt request once per iteration and recording k6's samples.
+//! prebuilt request once per iteration and recording k6's samples; with `--retry`, an iteration
+//! is one logical request and its retries.
 
 use brunt_engine::{IterationCtx, IterationOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics};
+use brunt_http::retry::{Attempts, RetryMetrics, RetryPolicy};
 use brunt_http::{
     Client, ClientConfig, ExpectedStatuses, Recorder, Request, RequestError, Response, Timings,
 };
 use brunt_metrics::TagSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Makes the attack's VUs: each gets a copy of the prebuilt request and a client of its own.
@@ -13,6 +16,7 @@ pub struct QuickFactory {
     request: Request,
     config: ClientConfig,
     expected: ExpectedStatuses,
+    retry: Option<(Arc<RetryPolicy>, RetryMetrics)>,
 }
 
 impl QuickFactory {
@@ -21,7 +25,14 @@ impl QuickFactory {
             request,
             config,
             expected: ExpectedStatuses::default(),
+            retry: None,
         }
+    }
+
+    /// Retries failed requests with `policy` (its budget shared by every VU).
+    pub fn with_retry(mut self, policy: RetryPolicy, metrics: RetryMetrics) -> Self {
+        self.retry = Some((Arc::new(policy), metrics));
+        self
     }
 }
 
@@ -31,6 +42,7 @@ pub struct QuickVu {
     expected: ExpectedStatuses,
     recorder: Recorder,
     metrics: WorkerMetrics,
+    retry: Option<(Arc<RetryPolicy>, RetryMetrics)>,
 }
 
 impl VuFactory for QuickFactory {
@@ -47,12 +59,31 @@ impl VuFactory for QuickFactory {
             expected: self.expected.clone(),
             recorder: Recorder::new(),
             metrics: init.metrics,
+            retry: self.retry.clone(),
         })
     }
 }
 
 impl Vu for QuickVu {
     async fn iteration(&mut self, ctx: &IterationCtx) -> IterationOutcome {
+        let Some((policy, metrics)) = self.retry.clone() else {
+            self.attempt(ctx).await;
+            return IterationOutcome::Completed;
+        };
+        let mut attempts = Attempts::start(&policy);
+        while let Some(wait) = attempts.after(self.attempt(ctx).await) {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        attempts.record(metrics, &mut self.metrics.borrow_mut(), &ctx.scenario.tags);
+        IterationOutcome::Completed
+    }
+}
+
+impl QuickVu {
+    /// Sends the request once and records it; returns its status (0 when no response came).
+    async fn attempt(&mut self, ctx: &IterationCtx) -> u16 {
         let mut in_flight = InFlight {
             vu: self,
             tags: &ctx.scenario.tags,
@@ -69,7 +100,7 @@ impl Vu for QuickVu {
             Some(&vu.expected),
             ctx.scheduled_lag,
         );
-        IterationOutcome::Completed
+        resp.status
     }
 }
 

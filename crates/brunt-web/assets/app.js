@@ -94,6 +94,11 @@
         }) });
       }
     });
+    // Runs that retry: requests sent per logical request, each second.
+    if (data.points.some(function (p) { return p.retry_amplification !== undefined; })) {
+      specs.push({ id: "retry", title: "Retry amplification (requests per logical request)", series: [
+        ["amplification", function (p) { return p.retry_amplification === undefined ? null : p.retry_amplification; }]] });
+    }
     // LLM runs (llm_output_tokens recorded): output tokens per second.
     if (data.points.some(function (p) { return p.llm_tokens !== undefined; })) {
       specs.push({ id: "llm-tokens", title: "Output tokens per second (llm_output_tokens)", series: [
