@@ -154,12 +154,7 @@ fn every_bad_answer_is_a_failure_with_its_cause() {
 fn sse_toxics_in_the_fault_proxy_slow_and_cut_token_streams() {
     let target = mock();
     let dir = tempfile::tempdir().unwrap();
-    let upstream = target
-        .url("")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let (_proxy, api, listen) = fault_proxy("llm", &upstream, dir.path());
+    let (_proxy, api, listen) = fault_proxy("llm", target.local_addr(), dir.path());
     let through_proxy = |extra: &[&str]| {
         let url = format!("http://127.0.0.1:{listen}");
         let export = dir.path().join("summary.json");

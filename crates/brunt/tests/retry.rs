@@ -83,12 +83,7 @@ fn storm(api: u16, url: &str, dir: &Path, retry: &[&str]) -> (Value, Results) {
 fn immediate_retries_multiply_the_load_and_a_budget_caps_it() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let upstream = target
-        .url("")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let (_proxy, api, listen) = fault_proxy("api", &upstream, dir.path());
+    let (_proxy, api, listen) = fault_proxy("api", target.local_addr(), dir.path());
     let url = format!("http://127.0.0.1:{listen}/");
 
     // Immediate retries, 4 attempts: 1 request per logical request while the target is up, 4

@@ -102,9 +102,13 @@ impl Drop for Helper {
     }
 }
 
-/// `brunt proxy` with one link, `name`, from a free loopback port to `upstream` (`host:port`),
-/// its config written into `dir`: the proxy, its API's port and the link's port.
-pub fn fault_proxy(name: &str, upstream: &str, dir: &std::path::Path) -> (Helper, u16, u16) {
+/// `brunt proxy` with one link, `name`, from a free loopback port to `upstream`, its config
+/// written into `dir`: the proxy, its API's port and the link's port.
+pub fn fault_proxy(
+    name: &str,
+    upstream: std::net::SocketAddr,
+    dir: &std::path::Path,
+) -> (Helper, u16, u16) {
     let (api, listen) = (free_port(), free_port());
     let config = dir.join("proxies.json");
     std::fs::write(
