@@ -261,6 +261,14 @@ pub struct RetryPolicy {
     budget: Option<Arc<RetryBudget>>,
 }
 
+/// The retry metrics' names: `retry_amplification` (a trend of each logical request's attempts),
+/// `http_req_retries` (retries sent), `retry_budget_exhausted` (retries a budget withheld).
+pub const METRIC_NAMES: [&str; 3] = [
+    "retry_amplification",
+    "http_req_retries",
+    "retry_budget_exhausted",
+];
+
 /// The retry metrics' ids in one run's registry.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryMetrics {
@@ -274,17 +282,13 @@ impl RetryMetrics {
     pub fn register(registry: &Registry) -> Result<RetryMetrics, RegistryError> {
         Ok(RetryMetrics {
             amplification: registry.register(
-                "retry_amplification",
+                METRIC_NAMES[0],
                 MetricType::Trend,
                 ValueType::Default,
             )?,
-            retries: registry.register(
-                "http_req_retries",
-                MetricType::Counter,
-                ValueType::Default,
-            )?,
+            retries: registry.register(METRIC_NAMES[1], MetricType::Counter, ValueType::Default)?,
             exhausted: registry.register(
-                "retry_budget_exhausted",
+                METRIC_NAMES[2],
                 MetricType::Counter,
                 ValueType::Default,
             )?,

@@ -1302,6 +1302,21 @@ pub fn prepare(
     let no_thresholds = args.no_thresholds || env_flag("NO_THRESHOLDS");
     let mut thresholds = Thresholds::default();
     if !no_thresholds {
+        // The retry metrics are registered on a `retry` param's first use; a threshold on one
+        // needs them now.
+        let named = |name: &str| {
+            c.json
+                .get("thresholds")
+                .and_then(|t| t.as_object())
+                .is_some_and(|t| t.keys().any(|k| k.starts_with(name)))
+                || args
+                    .thresholds
+                    .iter()
+                    .any(|t| t.trim_start().starts_with(name))
+        };
+        if brunt_http::retry::METRIC_NAMES.iter().any(|m| named(m)) {
+            program.shared.retries().map_err(config_failure)?;
+        }
         if let Some(t) = c.json.get("thresholds") {
             thresholds
                 .add_options(t, &registry)

@@ -186,6 +186,22 @@ fn a_scripts_retry_param_retries_and_scripts_without_it_do_not() {
         "{stdout}"
     );
 
+    // A threshold may name a retry metric: it is judged as any other.
+    let s = dir.path().join("gated.js");
+    std::fs::write(
+        &s,
+        format!(
+            "import http from 'k6/http';\n\
+             export const options = {{ iterations: 5, thresholds: {{ retry_amplification: ['avg<2'] }} }};\n\
+             export default function () {{ http.get('{url}', {{ retry: {{ policy: 'immediate', max: 3 }} }}); }}\n"
+        ),
+    )
+    .unwrap();
+    let out = brunt(&["run", "-q", s.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}{}", stderr(&out));
+    assert!(stdout.contains("retry_amplification"), "{stdout}");
+
     // Only the statuses in `on` are retried.
     let (doc, _) = run("{ retry: { policy: 'immediate', max: 3, on: [502] } }");
     assert_eq!(doc["metrics"]["http_reqs"]["count"], 10.0);
