@@ -23,6 +23,7 @@ mod rate;
 mod record;
 mod request;
 mod response;
+pub mod retry;
 mod sse;
 mod stream;
 mod tls;

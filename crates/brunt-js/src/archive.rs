@@ -100,8 +100,8 @@ pub(crate) fn pack_prepared(
         append(&mut tar, &entry_name(&original(path)), &bytes)?;
     }
     for (url, file) in prepared.program.remote_modules() {
-        let bytes =
-            std::fs::read(&file).with_context(|| format!("reading '{}' ({url})", file.display()))?;
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("reading '{}' ({url})", file.display()))?;
         append(&mut tar, &remote_entry_name(&url), &bytes)?;
     }
     Ok(tar.into_inner()?)

@@ -4,6 +4,7 @@
 use crate::host::ScriptError;
 use crate::secrets::SecretSources;
 use brunt_engine::RunControl;
+use brunt_http::retry::{Retries, RetryMetrics, RetryPolicy, RetrySpec};
 use brunt_metrics::{Registry, SystemTags, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -69,7 +70,14 @@ pub(crate) struct Shared {
     pub secrets: SecretSources,
     /// `k6/net/grpc`'s loaded protos, parsed once per run whatever the number of VUs.
     grpc_protos: Mutex<HashMap<String, GrpcProtos>>,
+    /// `k6/http`'s `retry` param: the retry metrics and budgets, made on first use, and each
+    /// policy by its JSON, so that every VU that writes the same one shares its budget.
+    retries: Mutex<Option<Arc<Retries>>>,
+    retry_policies: Mutex<HashMap<String, ParsedRetry>>,
 }
+
+/// A `retry` param's policy and the metrics it records into, or why the param is wrong.
+type ParsedRetry = Result<(Arc<RetryPolicy>, RetryMetrics), String>;
 
 /// What one `client.load()` (or `loadProtoset()`) gave, or its error.
 type GrpcProtos = Result<(brunt_grpc::Protos, Vec<brunt_grpc::MethodInfo>), String>;
@@ -129,6 +137,33 @@ impl Shared {
         let p = load();
         lock(&self.grpc_protos).insert(key.to_string(), p.clone());
         p
+    }
+
+    /// The run's retry state, its metrics registered on first use.
+    pub(crate) fn retries(&self) -> Result<Arc<Retries>, String> {
+        let mut r = lock(&self.retries);
+        if let Some(r) = &*r {
+            return Ok(r.clone());
+        }
+        let made = Arc::new(Retries::new(&self.registry).map_err(|e| e.to_string())?);
+        *r = Some(made.clone());
+        Ok(made)
+    }
+
+    /// The policy a `retry` param describes (its JSON, from `js/http.js`), parsed once per run.
+    pub(crate) fn retry_policy(&self, json: &str) -> ParsedRetry {
+        if let Some(p) = lock(&self.retry_policies).get(json) {
+            return p.clone();
+        }
+        let made = serde_json::from_str(json)
+            .map_err(|e| format!("retry: {e}"))
+            .and_then(|v| RetrySpec::from_json(&v))
+            .and_then(|spec| {
+                let retries = self.retries()?;
+                Ok((Arc::new(retries.policy(spec)), retries.metrics()))
+            });
+        lock(&self.retry_policies).insert(json.to_string(), made.clone());
+        made
     }
 
     pub(crate) fn shared_array(&self, name: &str) -> Option<Arc<SharedArrayData>> {
@@ -238,6 +273,8 @@ impl Program {
                 interrupt: cfg.interrupt,
                 secrets: cfg.secrets,
                 grpc_protos: Mutex::default(),
+                retries: Mutex::default(),
+                retry_policies: Mutex::default(),
             }),
         }))
     }

@@ -19,8 +19,8 @@ use brunt_http::{
 use brunt_metrics::{Registry, SystemTags, Thresholds};
 use brunt_monitor::{MonitorSpec, Monitors};
 use brunt_output::{
-    write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, ReportConfig,
-    SummaryMode, SummaryOptions,
+    write_file, write_stderr, write_stdout, OutKind, OutSpec, OutputError, PhaseSplit,
+    ReportConfig, SummaryMode, SummaryOptions,
 };
 use brunt_web::RunReport;
 use clap::Args;
@@ -128,6 +128,9 @@ pub struct RunArgs {
     /// `--dashboard`, `--report` and `--linger`.
     #[command(flatten)]
     pub web: brunt_web::WebArgs,
+    /// `--warm-up` and `--cold-cache` (options.warmUp, options.coldCache).
+    #[command(flatten)]
+    pub cache_state: brunt_output::CacheStateArgs,
     /// This instance's share of the test, e.g. `--execution-segment 1/4:2/4`.
     #[arg(long, value_name = "FROM:TO")]
     pub execution_segment: Option<String>,
@@ -368,6 +371,15 @@ fn cli_layer(a: &RunArgs) -> anyhow::Result<Layer> {
             t.insert("sampling".into(), Value::from(rate));
         }
         l.extra.insert("tracing".into(), Value::Object(t));
+    }
+    // Checked here so that a mistake names the flag; each flag hides the script's other key.
+    a.cache_state.split().map_err(|e| anyhow!(e))?;
+    let cache_state = [&a.cache_state.warm_up, &a.cache_state.cold_cache];
+    if cache_state.iter().any(|v| v.is_some()) {
+        for (key, v) in ["warmUp", "coldCache"].into_iter().zip(cache_state) {
+            l.extra
+                .insert(key.into(), v.clone().map_or(Value::Null, Value::from));
+        }
     }
     if let Some(name) = &a.trace.run_id_header {
         l.extra
@@ -1010,6 +1022,20 @@ fn http_config(json: &Map<String, Value>) -> anyhow::Result<ClientConfig> {
     Ok(c)
 }
 
+/// brunt's `options.warmUp` and `options.coldCache` (`--warm-up`, `--cold-cache`): durations
+/// such as '30s'; k6 warns of options it does not know and runs the script, so it runs there too.
+fn cache_state_option(json: &Map<String, Value>) -> Result<Option<PhaseSplit>, String> {
+    let mut values = [None, None];
+    for (slot, key) in values.iter_mut().zip(["warmUp", "coldCache"]) {
+        *slot = match json.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(v) => return Err(format!("{key}: must be a duration such as '30s', not {v}")),
+        };
+    }
+    PhaseSplit::parse(values[0], values[1], ["warmUp", "coldCache"])
+}
+
 /// brunt's `options.tracing`: `{ propagator: 'w3c'|'b3'|'jaeger', sampling: 0.1 }`, the
 /// http-instrumentation-tempo jslib's options, applied to every request of the run.
 fn trace_option(v: &Value) -> Result<TraceContext, String> {
@@ -1323,6 +1349,21 @@ pub fn prepare(
     let no_thresholds = args.no_thresholds || env_flag("NO_THRESHOLDS");
     let mut thresholds = Thresholds::default();
     if !no_thresholds {
+        // The retry metrics are registered on a `retry` param's first use; a threshold on one
+        // needs them now.
+        let named = |name: &str| {
+            c.json
+                .get("thresholds")
+                .and_then(|t| t.as_object())
+                .is_some_and(|t| t.keys().any(|k| k.starts_with(name)))
+                || args
+                    .thresholds
+                    .iter()
+                    .any(|t| t.trim_start().starts_with(name))
+        };
+        if brunt_http::retry::METRIC_NAMES.iter().any(|m| named(m)) {
+            program.shared.retries().map_err(config_failure)?;
+        }
         if let Some(t) = c.json.get("thresholds") {
             thresholds
                 .add_options(t, &registry)
@@ -1502,6 +1543,10 @@ pub(crate) fn start_report(
             )))
         }
     };
+    let phases = match cache_state_option(&json) {
+        Ok(p) => p,
+        Err(e) => return Err(config_error(e)),
+    };
     let outs: Vec<String> = if args.out.is_empty() {
         env_var("OUT").map(|o| vec![o]).unwrap_or_default()
     } else {
@@ -1541,6 +1586,7 @@ pub(crate) fn start_report(
             scenarios: plan.scenario_lines(),
             slo_window,
             profile_checks,
+            phases,
         },
         &web,
         format!("brunt run {}", args.script.display()),

@@ -214,6 +214,7 @@ fn run_once(
             scenarios: plan.scenario_lines(),
             slo_window: None,
             profile_checks: None,
+            phases: None,
         },
         &args.web,
         format!("brunt llm {} --model {}", args.url, args.model),

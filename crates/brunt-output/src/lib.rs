@@ -19,6 +19,7 @@ mod json_lines;
 mod junit;
 mod outputs;
 mod paint;
+mod phases;
 mod profile_check;
 mod progress;
 mod remote;
@@ -39,6 +40,7 @@ pub use files::{create_file, write_file, write_stderr, write_stdout};
 pub use groups::{Check, Group};
 pub use instances::InstanceFacts;
 pub use outputs::Outputs;
+pub use phases::{CacheStateArgs, PhaseReading, PhaseSplit, Phases};
 pub use profile_check::{CheckResult, ProfileChecks};
 pub use remote::RemoteSpec;
 pub use report::{

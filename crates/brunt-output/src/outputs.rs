@@ -5,8 +5,8 @@
 
 use crate::{IntervalView, OutSpec, OutputError, SampleSink};
 use brunt_engine::Tick;
-use brunt_metrics::{Registry, Thresholds};
-use std::time::SystemTime;
+use brunt_metrics::{Registry, Snapshot, Thresholds};
+use std::time::{Duration, SystemTime};
 
 /// Every output of a run, by the name used in messages (`--out csv=FILE`).
 #[derive(Default)]
@@ -36,11 +36,14 @@ impl Outputs {
         self.sinks.iter().any(|(_, s)| s.wants_raw())
     }
 
-    /// Feeds one tick; takes its raw samples. An output that fails is dropped and its error kept
-    /// for [`finish`](Self::finish): the run goes on. Returns the errors of this tick, if any.
+    /// Feeds one tick; takes its raw samples. `judged` is what thresholds judge and the time it
+    /// covers (the tick's total and elapsed time, or what came after a `--warm-up`). An output
+    /// that fails is dropped and its error kept for [`finish`](Self::finish): the run goes on.
+    /// Returns the errors of this tick, if any.
     pub fn tick(
         &mut self,
         tick: &mut Tick,
+        judged: (&Snapshot, Duration),
         registry: &Registry,
         scenarios: &[String],
     ) -> &[String] {
@@ -50,6 +53,8 @@ impl Outputs {
             time: SystemTime::now(),
             series: &tick.interval.series,
             total: tick.total,
+            judged: judged.0,
+            judged_elapsed: judged.1,
             registry,
             scenarios,
             is_final: tick.is_final,
@@ -93,11 +98,10 @@ impl Outputs {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use brunt_metrics::{builtin, Interval, RawSample, Snapshot, TagSet};
+    use brunt_metrics::{builtin, Interval, RawSample, TagSet};
     use std::io;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::time::Duration;
 
     /// Counts the ticks it is fed.
     struct Counting(Arc<AtomicUsize>);
@@ -137,7 +141,8 @@ mod tests {
             progress: Default::default(),
             is_final: false,
         };
-        outputs.tick(&mut tick, registry, &[]).to_vec()
+        let judged = (&total, tick.elapsed);
+        outputs.tick(&mut tick, judged, registry, &[]).to_vec()
     }
 
     /// A disk that fills mid-run: the output stops with an error naming it, the others go on,

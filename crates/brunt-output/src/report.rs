@@ -4,6 +4,7 @@
 //! code with k6's numbers (and brunt's own for outputs it could not write).
 
 use crate::budget::ErrorBudgets;
+use crate::phases::{PhaseSplit, Phases};
 use crate::profile_check::ProfileChecks;
 use crate::progress::ProgressLine;
 use crate::{
@@ -63,6 +64,9 @@ pub struct ReportConfig {
     pub slo_window: Option<Duration>,
     /// `--profile`'s end-of-run checks (soak's drift, spike's recovery), judged on these windows.
     pub profile_checks: Option<brunt_engine::profile::CheckWindows>,
+    /// `--warm-up` or `--cold-cache`: the run's first stretch reported apart (and, for a
+    /// warm-up, left out of thresholds and the summary's metrics).
+    pub phases: Option<PhaseSplit>,
 }
 
 /// State shared between the engine's observer (collector thread) and the end of the run.
@@ -74,6 +78,7 @@ struct Live {
     scenarios: Vec<String>,
     budgets: ErrorBudgets,
     checks: Option<ProfileChecks>,
+    phases: Option<Phases>,
 }
 
 pub struct Reporter {
@@ -140,6 +145,7 @@ impl Reporter {
                 scenarios: cfg.scenarios,
                 budgets: ErrorBudgets::new(&thresholds, cfg.slo_window),
                 checks,
+                phases: cfg.phases.map(Phases::new),
             })),
             thresholds,
             summary_export: cfg.summary_export,
@@ -199,14 +205,29 @@ impl Reporter {
                 .as_ref()
                 .map(ProfileChecks::results)
                 .unwrap_or_default(),
+            phases: live
+                .phases
+                .as_ref()
+                .map(|p| p.readings(outcome.elapsed))
+                .unwrap_or_default(),
+            excluded: live
+                .phases
+                .as_ref()
+                .map_or(Duration::ZERO, Phases::excluded),
             setup_data,
             definition_order,
             instances: observed.instances,
             is_stdout_tty: std::io::stdout().is_terminal(),
             is_stderr_tty: std::io::stderr().is_terminal(),
         };
+        // With a warm-up, the metrics and thresholds are those of the rest of the run.
+        let judged = live
+            .phases
+            .as_ref()
+            .and_then(|p| p.judged(outcome.elapsed))
+            .map_or(&outcome.snapshot, |(s, _)| s);
         let summary = Summary::new(
-            &outcome.snapshot,
+            judged,
             &live.registry,
             &self.thresholds,
             facts,
@@ -232,14 +253,35 @@ impl Reporter {
 
 impl Live {
     fn on_tick(&mut self, tick: &mut Tick) -> Control {
-        self.budgets.observe(tick.elapsed, &tick.interval.series);
+        if let Some(p) = &mut self.phases {
+            p.observe(tick.elapsed, &tick.interval.series);
+        }
+        let total: &brunt_metrics::Snapshot = tick.total;
+        let (judged, judged_elapsed) = self
+            .phases
+            .as_ref()
+            .and_then(|p| p.judged(tick.elapsed))
+            .unwrap_or((total, tick.elapsed));
+        let warming_up = self
+            .phases
+            .as_ref()
+            .is_some_and(|p| p.leaves_out(tick.elapsed));
+        if !warming_up {
+            // An error budget is an SLO threshold's: what thresholds leave out, it does too.
+            self.budgets.observe(tick.elapsed, &tick.interval.series);
+        }
         if let Some(c) = &mut self.checks {
             c.observe(tick.elapsed, &tick.interval.series);
         }
         if let Some(p) = &mut self.progress {
             p.update(tick);
         }
-        for e in self.outputs.tick(tick, &self.registry, &self.scenarios) {
+        for e in self.outputs.tick(
+            tick,
+            (judged, judged_elapsed),
+            &self.registry,
+            &self.scenarios,
+        ) {
             // Said now, as k6 does, so that a long run's user need not wait for the end.
             let say = || eprintln!("error: {e}; the run goes on without this output");
             match &self.progress {
@@ -250,7 +292,7 @@ impl Live {
         if tick.is_final {
             return Control::Continue;
         }
-        match self.thresholds.abort_reason(tick.total, tick.elapsed) {
+        match self.thresholds.abort_reason(judged, judged_elapsed) {
             Some(reason) => {
                 // Logged when it happens, as k6 does; the summary follows.
                 let say = || brunt_engine::log::error(&reason);

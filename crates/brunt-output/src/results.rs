@@ -578,7 +578,7 @@ impl SampleSink for ResultsSink {
             write_line(&mut self.out, &line)?;
         }
         if view.is_final {
-            let thresholds = self.thresholds.evaluate(view.total, view.elapsed);
+            let thresholds = self.thresholds.evaluate(view.judged, view.judged_elapsed);
             self.end = Some(Record::End {
                 elapsed: view.elapsed.as_secs_f64(),
                 thresholds,

@@ -54,6 +54,10 @@ pub struct IntervalView<'a> {
     pub series: &'a SeriesMap,
     /// Everything so far.
     pub total: &'a Snapshot,
+    /// What thresholds judge and the summary reports, and the time it covers: `total` and
+    /// `elapsed`, or with `--warm-up` what came after it.
+    pub judged: &'a Snapshot,
+    pub judged_elapsed: Duration,
     pub registry: &'a Registry,
     /// One line per scenario, e.g. `default: 50 looping VUs for 10s (gracefulStop: 30s)`.
     pub scenarios: &'a [String],

@@ -5,6 +5,7 @@
 use crate::budget::BudgetReading;
 use crate::errors::ErrorBreakdown;
 use crate::groups::Group;
+use crate::phases::{phases_json, PhaseReading};
 use crate::profile_check::CheckResult;
 use crate::text_report::{Report, ReportInput};
 use crate::traces::{self, slowest_requests, SlowRequest};
@@ -47,6 +48,11 @@ pub struct RunFacts {
     pub error_budget: Vec<BudgetReading>,
     /// The `--profile` checks (soak's drift, spike's recovery); a failed one fails the run.
     pub profile_checks: Vec<CheckResult>,
+    /// `--warm-up`'s or `--cold-cache`'s phases, the first first.
+    pub phases: Vec<PhaseReading>,
+    /// The start of the run that `--warm-up` left out of the metrics: counters' rates are per
+    /// second of the rest.
+    pub excluded: Duration,
     /// Group and check paths (`::group::check`) in the order the script first ran them; the
     /// summary lists groups and checks in this order, as k6 does (others follow by name).
     pub definition_order: Vec<String>,
@@ -56,6 +62,13 @@ pub struct RunFacts {
     pub instances: Vec<crate::InstanceFacts>,
     pub is_stdout_tty: bool,
     pub is_stderr_tty: bool,
+}
+
+impl RunFacts {
+    /// The time the metrics cover: the run less what `--warm-up` left out.
+    pub fn judged(&self) -> Duration {
+        self.elapsed.saturating_sub(self.excluded)
+    }
 }
 
 /// How the summary is computed and printed.
@@ -151,6 +164,49 @@ pub struct Summary {
     slowest: Vec<SlowRequest>,
     /// k6 v1+'s layout of the text summary; None in the legacy and disabled modes.
     report: Option<Report>,
+    /// A run that retried (`--retry`, `k6/http`'s `retry` param): its amplification.
+    retry: Option<RetryReading>,
+}
+
+/// What retries did to a run: requests sent per logical request, and the retries sent and
+/// withheld by a budget (from `retry_amplification`, `http_req_retries`,
+/// `retry_budget_exhausted`).
+#[derive(Debug, Clone, PartialEq)]
+struct RetryReading {
+    amplification: f64,
+    logical: f64,
+    retries: f64,
+    withheld: f64,
+}
+
+impl RetryReading {
+    fn from_snapshot(snapshot: &Snapshot, registry: &Registry) -> Option<RetryReading> {
+        let agg = |name: &str| registry.get(name).and_then(|id| snapshot.metric(id));
+        let amplification = agg("retry_amplification")?;
+        let count = |name: &str| agg(name).and_then(|a| a.stat("count", 0.0)).unwrap_or(0.0);
+        Some(RetryReading {
+            amplification: amplification.stat("avg", 0.0)?,
+            logical: amplification.stat("count", 0.0).unwrap_or(0.0),
+            retries: count("http_req_retries"),
+            withheld: count("retry_budget_exhausted"),
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "retry amplification: {:.2} requests per logical request ({} logical requests, {} retries, {} withheld by the retry budget)",
+            self.amplification, self.logical, self.retries, self.withheld
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "retry_amplification": self.amplification,
+            "logical_requests": self.logical,
+            "retries": self.retries,
+            "budget_exhausted": self.withheld,
+        })
+    }
 }
 
 impl Summary {
@@ -163,8 +219,8 @@ impl Summary {
         facts: RunFacts,
         options: SummaryOptions,
     ) -> Summary {
-        let results = thresholds.evaluate(snapshot, facts.elapsed);
-        let secs = facts.elapsed.as_secs_f64();
+        let results = thresholds.evaluate(snapshot, facts.judged());
+        let secs = facts.judged().as_secs_f64();
         let mut metrics = Map::new();
         let mut add = |name: &str, id: MetricId, agg: Option<Agg>| {
             let def = registry.def(id);
@@ -216,7 +272,7 @@ impl Summary {
             "state": {
                 "isStdOutTTY": facts.is_stdout_tty,
                 "isStdErrTTY": facts.is_stderr_tty,
-                "testRunDurationMs": number(secs * 1000.0),
+                "testRunDurationMs": number(facts.elapsed.as_secs_f64() * 1000.0),
             },
             "metrics": metrics,
         });
@@ -240,6 +296,7 @@ impl Summary {
             errors: ErrorBreakdown::from_snapshot(snapshot),
             slowest: slowest_requests(snapshot),
             report,
+            retry: RetryReading::from_snapshot(snapshot, registry),
         };
         if let Some(setup) = &summary.facts.setup_data {
             summary.data["setup_data"] = setup.clone();
@@ -250,6 +307,9 @@ impl Summary {
             summary.options.trace_url.as_deref(),
         ) {
             summary.data[BRUNT_KEY] = own;
+        }
+        if let Some(r) = &summary.retry {
+            summary.data[BRUNT_KEY]["retry"] = r.to_json();
         }
         summary
     }
@@ -275,6 +335,11 @@ impl Summary {
             .profile_checks
             .iter()
             .any(|c| c.passed == Some(false))
+    }
+
+    /// `--warm-up`'s or `--cold-cache`'s phases (empty without either).
+    pub fn phases(&self) -> &[PhaseReading] {
+        &self.facts.phases
     }
 
     /// k6's error line at the end of a run whose thresholds failed: `thresholds on metrics
@@ -324,6 +389,9 @@ impl Summary {
             out.push_str(&slow.join("\n"));
             out.push('\n');
         }
+        if let Some(r) = &self.retry {
+            out.push_str(&format!("\n{}    {}\n", opts.indent, r.line()));
+        }
         out.push_str(&text::run_facts(&self.facts, &opts, self.options.quiet));
         out.push('\n');
         out
@@ -339,7 +407,8 @@ impl Summary {
 /// keys keep their shape.
 pub const BRUNT_KEY: &str = "brunt";
 
-/// brunt's additions: `error_budgets`, `profile_checks`, `slowest_requests` and `instances`, each present
+/// brunt's additions: `error_budgets`, `profile_checks`, `phases`, `slowest_requests` and `instances`,
+/// each present
 /// when it has entries; None when none has (the data is then exactly k6's).
 fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>) -> Option<Value> {
     let mut own = Map::new();
@@ -358,6 +427,9 @@ fn brunt_data(facts: &RunFacts, slowest: &[SlowRequest], trace_url: Option<&str>
     if !facts.instances.is_empty() {
         let list = facts.instances.iter().map(crate::InstanceFacts::to_json);
         own.insert("instances".into(), list.collect());
+    }
+    if !facts.phases.is_empty() {
+        own.insert("phases".into(), phases_json(&facts.phases));
     }
     (!own.is_empty()).then_some(Value::Object(own))
 }

@@ -281,7 +281,8 @@ fn metric_lines(data: &Value, opts: &TextOptions, p: &Painter, out: &mut Vec<Str
 }
 
 /// brunt's lines after the metrics: the run's length and VU range, its scenarios (not when
-/// `quiet`, as k6's `-q` prints no final progress), the monitored targets' events, and a warning
+/// `quiet`, as k6's `-q` prints no final progress), the monitored targets' events, the
+/// cache-state phases, and a warning
 /// when the load generator itself was the limit.
 pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
     let p = Painter(opts.enable_colors);
@@ -316,6 +317,19 @@ pub fn run_facts(facts: &RunFacts, opts: &TextOptions, quiet: bool) -> String {
         s.push('\n');
         for b in &facts.error_budget {
             s.push_str(&format!("{indent}{}\n", b.line()));
+        }
+    }
+    if !facts.phases.is_empty() {
+        s.push_str(&format!("\n{indent}phases:\n"));
+        for r in &facts.phases {
+            s.push_str(&format!("{indent}  * {}\n", r.line()));
+        }
+        if let Some(penalty) = crate::phases::cold_penalty(&facts.phases) {
+            s.push_str(&format!("{indent}  {penalty}\n"));
+        }
+        if let Some(note) = crate::phases::nothing_judged(&facts.phases) {
+            s.push_str(&p.paint(&format!("{indent}  WARNING: {note}"), &[RED]));
+            s.push('\n');
         }
     }
     if !facts.profile_checks.is_empty() {

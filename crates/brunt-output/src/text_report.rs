@@ -125,7 +125,7 @@ fn skipped(name: &str, full: bool) -> bool {
 
 impl Report {
     pub(crate) fn build(input: &ReportInput) -> Report {
-        let secs = input.facts.elapsed.as_secs_f64();
+        let secs = input.facts.judged().as_secs_f64();
         let metrics = input.data["metrics"].as_object();
         let metric = |name: &str| -> Option<Metric> {
             metrics
@@ -371,7 +371,7 @@ fn add_threshold_percentiles(
     for r in list {
         let stat = r.stat();
         if stat.starts_with("p(") && m["values"].get(stat).is_none() {
-            if let Some(v) = agg.stat(stat, input.facts.elapsed.as_secs_f64()) {
+            if let Some(v) = agg.stat(stat, input.facts.judged().as_secs_f64()) {
                 m["values"][stat] = crate::summary::number(v);
             }
         }
@@ -392,7 +392,7 @@ fn filtered(snapshot: &Snapshot, keep: impl Fn(&brunt_metrics::TagSet) -> bool) 
 
 /// A section of the samples in `snapshot`: its checks and metrics (no sub-metrics, as k6).
 fn section_of(snapshot: &Snapshot, input: &ReportInput) -> Section {
-    let secs = input.facts.elapsed.as_secs_f64();
+    let secs = input.facts.judged().as_secs_f64();
     let mut metrics: Vec<Metric> = snapshot
         .metric_ids()
         .into_iter()

@@ -4,6 +4,7 @@ use crate::report::ReportArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use brunt_engine::profile::{Profile, Shape};
 use brunt_engine::{parse_duration, ExecutionSegment, Options, ScenarioOptions};
+use brunt_http::retry::RetrySpec;
 use brunt_http::{ClientConfig, HttpVersion, Request};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -66,6 +67,88 @@ pub struct QuickArgs {
 
     #[command(flatten)]
     pub trace: brunt_output::TraceArgs,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// A retry policy for every request (a retry-storm experiment): what is retried, how often, how
+/// long apart, and within which budget.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RetryArgs {
+    /// Retry failed requests (no response, or 5xx unless --retry-on says otherwise): immediate,
+    /// fixed (--retry-base apart) or exponential (--retry-base, doubling, up to --retry-cap);
+    /// retry_amplification (requests per logical request) is in the summary, e.g. --retry exponential
+    #[arg(long, value_name = "POLICY")]
+    pub retry: Option<String>,
+
+    /// Attempts in all, the first included (default 3), e.g. --retry-max 4
+    #[arg(long, value_name = "N", requires = "retry")]
+    pub retry_max: Option<u32>,
+
+    /// The fixed delay, or the first exponential one (default 100ms)
+    #[arg(long, value_name = "DURATION", requires = "retry")]
+    pub retry_base: Option<String>,
+
+    /// The longest exponential delay (default 10s)
+    #[arg(long, value_name = "DURATION", requires = "retry")]
+    pub retry_cap: Option<String>,
+
+    /// Full jitter: each delay drawn uniformly between 0 and the computed one
+    #[arg(long, requires = "retry")]
+    pub retry_jitter: bool,
+
+    /// A retry budget: retries may be at most this share of the first attempts over
+    /// --retry-window (as Finagle's and gRPC's), e.g. --retry-budget 0.1 for 10% more requests
+    #[arg(long, value_name = "SHARE", requires = "retry")]
+    pub retry_budget: Option<f64>,
+
+    /// The budget's sliding window (default 10s)
+    #[arg(long, value_name = "DURATION", requires = "retry_budget")]
+    pub retry_window: Option<String>,
+
+    /// Statuses to retry, comma-separated, 0 for no response (default: 0 and every 5xx), e.g.
+    /// --retry-on 0,502,503
+    #[arg(long, value_name = "STATUSES", requires = "retry")]
+    pub retry_on: Option<String>,
+}
+
+impl RetryArgs {
+    /// The policy the flags ask for; None without `--retry`. Errors name the flag.
+    pub fn spec(&self) -> Result<Option<RetrySpec>> {
+        let Some(policy) = &self.retry else {
+            return Ok(None);
+        };
+        let backoff = policy
+            .parse()
+            .map_err(|e: String| anyhow!("--retry: {e}"))?;
+        let mut spec = RetrySpec::new(backoff);
+        let duration = |flag: &str, v: &Option<String>, default: Duration| {
+            v.as_deref().map_or(Ok(default), |v| duration_flag(flag, v))
+        };
+        spec.base = duration("--retry-base", &self.retry_base, spec.base)?;
+        spec.cap = duration("--retry-cap", &self.retry_cap, spec.cap)?;
+        spec.window = duration("--retry-window", &self.retry_window, spec.window)?;
+        spec.max_attempts = self.retry_max.unwrap_or(spec.max_attempts);
+        spec.jitter = self.retry_jitter;
+        spec.budget = self.retry_budget;
+        if let Some(list) = &self.retry_on {
+            spec.on = list
+                .split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|n| *n < 600)
+                        .ok_or_else(|| {
+                            anyhow!("--retry-on '{list}': '{s}' is not an HTTP status (or 0)")
+                        })
+                })
+                .collect::<Result<_>>()?;
+        }
+        spec.check().map_err(|e| anyhow!("--retry-{e}"))?;
+        Ok(Some(spec))
+    }
 }
 
 /// The one request a scriptless attack sends, and its client: shared by `brunt quick` and

@@ -7,7 +7,7 @@ mod args;
 mod report;
 mod vu;
 
-pub use args::{duration_flag, ClientArgs, Load, QuickArgs, RequestArgs};
+pub use args::{duration_flag, ClientArgs, Load, QuickArgs, RequestArgs, RetryArgs};
 pub use report::ReportArgs;
 pub use vu::{FedRequest, QuickFactory};
 
@@ -43,6 +43,7 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
     let plan = Plan::from_options(&args.options()?).context("invalid load options")?;
     // A socket per VU initialised up front; `--max-vus` beyond those may never be needed.
     brunt_http::check_open_files(plan.planned_vus()).map_err(anyhow::Error::msg)?;
+    let retry = args.retry.spec()?;
     let mut config = args.request.client_config()?;
     let tracing = args.trace.tracing().map_err(|e| anyhow::anyhow!(e))?;
     if !tracing.is_empty() {
@@ -50,11 +51,17 @@ pub fn prepare(args: &QuickArgs, registry: Arc<Registry>) -> Result<Attack> {
         config.tracing = Some(Arc::new(tracing));
     }
     preflight(&request)?;
+    // Before the thresholds, which may name the retry metrics.
+    let mut factory = QuickFactory::new(request, config);
+    if let Some(spec) = retry {
+        let retries = brunt_http::retry::Retries::new(&registry)?;
+        factory = factory.with_retry(retries.policy(spec), retries.metrics());
+    }
     let (monitors, mut thresholds) = args.report.monitors_and_thresholds(&registry)?;
     if let Some(shape) = args.shape()? {
         shape.add_thresholds(&mut thresholds, &registry)?;
     }
-    let factory = Arc::new(QuickFactory::new(request, config));
+    let factory = Arc::new(factory);
     Ok(Attack {
         plan,
         factory,
@@ -85,6 +92,7 @@ impl Attack {
 /// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
     let slo_window = args.report.slo_window()?;
+    let phases = args.report.phases()?;
     let Attack {
         plan,
         factory,
@@ -99,6 +107,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         plan.scenario_lines(),
         slo_window,
         args.shape()?.and_then(|s| s.check_windows()),
+        phases,
     )?;
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {

@@ -4,7 +4,7 @@
 use crate::duration_flag;
 use anyhow::{Context, Result};
 use brunt_metrics::{Registry, Thresholds};
-use brunt_output::{OutKind, OutSpec, ReportConfig, SummaryOptions};
+use brunt_output::{OutKind, OutSpec, PhaseSplit, ReportConfig, SummaryOptions};
 use brunt_web::RunReport;
 use clap::Args;
 use std::path::PathBuf;
@@ -49,6 +49,10 @@ pub struct ReportArgs {
     #[arg(long = "monitor", value_name = "[NAME:]KIND=VALUE")]
     pub monitors: Vec<brunt_monitor::MonitorSpec>,
 
+    /// `--warm-up` and `--cold-cache`: the run's first stretch left out, or reported apart.
+    #[command(flatten)]
+    pub cache_state: brunt_output::CacheStateArgs,
+
     #[command(flatten)]
     pub web: brunt_web::WebArgs,
 }
@@ -83,9 +87,15 @@ impl ReportArgs {
             .transpose()
     }
 
+    /// `--warm-up` or `--cold-cache`, checked (read before anything else is tried).
+    pub fn phases(&self) -> Result<Option<PhaseSplit>> {
+        self.cache_state.split().map_err(anyhow::Error::msg)
+    }
+
     /// Opens the run's report (outputs, summary export, dashboard) over `registry`, headed by
     /// `title`, its scenarios described by `scenarios`; `slo_window` is [`Self::slo_window`],
-    /// read before anything else is tried.
+    /// read before anything else is tried, as is `phases` ([`Self::phases`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         &self,
         registry: Arc<Registry>,
@@ -94,6 +104,7 @@ impl ReportArgs {
         scenarios: Vec<String>,
         slo_window: Option<Duration>,
         profile_checks: Option<brunt_engine::profile::CheckWindows>,
+        phases: Option<PhaseSplit>,
     ) -> Result<RunReport> {
         let summary = SummaryOptions {
             trend_stats: match &self.summary_trend_stats {
@@ -113,6 +124,7 @@ impl ReportArgs {
                 scenarios,
                 slo_window,
                 profile_checks,
+                phases,
             },
             &self.web,
             title,

@@ -1,13 +1,16 @@
 //! The attack's VU: one HTTP client (so one connection, as a wrk connection) sending the same
 //! prebuilt request once per iteration and recording k6's samples; or, for an iteration fed a
-//! [`FedRequest`] (`brunt replay`), that request under its own tags.
+//! [`FedRequest`] (`brunt replay`), that request under its own tags. With `--retry`, an iteration
+//! is one logical request and its retries.
 
 use brunt_engine::{IterationCtx, IterationOutcome, Vu, VuError, VuFactory, VuInit, WorkerMetrics};
+use brunt_http::retry::{Attempts, RetryMetrics, RetryPolicy};
 use brunt_http::{
     Client, ClientConfig, ExpectedStatuses, Recorder, Request, RequestError, Response, Timings,
 };
 use brunt_metrics::{MetricId, TagSet};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Makes the attack's VUs: each gets a copy of the prebuilt request and a client of its own.
@@ -16,6 +19,7 @@ pub struct QuickFactory {
     config: ClientConfig,
     expected: ExpectedStatuses,
     send_lag: Option<MetricId>,
+    retry: Option<(Arc<RetryPolicy>, RetryMetrics)>,
 }
 
 impl QuickFactory {
@@ -25,7 +29,14 @@ impl QuickFactory {
             config,
             expected: ExpectedStatuses::default(),
             send_lag: None,
+            retry: None,
         }
+    }
+
+    /// Retries failed requests with `policy` (its budget shared by every VU).
+    pub fn with_retry(mut self, policy: RetryPolicy, metrics: RetryMetrics) -> Self {
+        self.retry = Some((Arc::new(policy), metrics));
+        self
     }
 
     /// Records each open-model request's lag, from its intended start to the moment its VU
@@ -53,6 +64,7 @@ pub struct QuickVu {
     send_lag: Option<MetricId>,
     /// A fed request's tags merged with the scenario's, by the fed set.
     merged: HashMap<TagSet, TagSet>,
+    retry: Option<(Arc<RetryPolicy>, RetryMetrics)>,
 }
 
 impl VuFactory for QuickFactory {
@@ -71,6 +83,7 @@ impl VuFactory for QuickFactory {
             metrics: init.metrics,
             send_lag: self.send_lag,
             merged: HashMap::new(),
+            retry: self.retry.clone(),
         })
     }
 }
@@ -81,27 +94,51 @@ impl Vu for QuickVu {
             .payload
             .as_ref()
             .and_then(|p| p.downcast_ref::<FedRequest>());
-        let (request, tags) = match fed {
+        let tags = match fed {
             Some(f) => {
                 let scenario = &ctx.scenario.tags;
-                let tags = self
-                    .merged
+                self.merged
                     .entry(f.tags.clone())
-                    .or_insert_with(|| scenario.with(f.tags.iter()));
-                (&f.request, tags.clone())
+                    .or_insert_with(|| scenario.with(f.tags.iter()))
+                    .clone()
             }
-            None => (&self.request, ctx.scenario.tags.clone()),
+            None => ctx.scenario.tags.clone(),
         };
         if let (Some(trend), Some(lag)) = (self.send_lag, ctx.scheduled_lag) {
             let ms = lag.as_secs_f64() * 1000.0;
             self.metrics.borrow_mut().add(trend, &tags, ms);
         }
+        let Some((policy, metrics)) = self.retry.clone() else {
+            self.attempt(ctx, fed, &tags).await;
+            return IterationOutcome::Completed;
+        };
+        let mut attempts = Attempts::start(&policy);
+        while let Some(wait) = attempts.after(self.attempt(ctx, fed, &tags).await) {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        attempts.record(metrics, &mut self.metrics.borrow_mut(), &tags);
+        IterationOutcome::Completed
+    }
+}
+
+impl QuickVu {
+    /// Sends the request (the fed one, if any) once and records it under `tags`; returns its
+    /// status (0 when no response came).
+    async fn attempt(
+        &mut self,
+        ctx: &IterationCtx,
+        fed: Option<&FedRequest>,
+        tags: &TagSet,
+    ) -> u16 {
+        let request = fed.map_or(&self.request, |f| &f.request);
         let mut in_flight = InFlight {
             recorder: &mut self.recorder,
             metrics: &self.metrics,
             expected: &self.expected,
             request,
-            tags: &tags,
+            tags,
             started: Instant::now(),
             done: false,
         };
@@ -110,11 +147,11 @@ impl Vu for QuickVu {
         in_flight.recorder.record(
             &mut self.metrics.borrow_mut(),
             &resp,
-            &tags,
+            tags,
             Some(&self.expected),
             ctx.scheduled_lag,
         );
-        IterationOutcome::Completed
+        resp.status
     }
 }
 

@@ -174,6 +174,7 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let fields = args.json_fields()?;
     let slo_window = args.report.slo_window()?;
+    let phases = args.report.phases()?;
     let request_args = args.request_args();
     let base = request_args.request()?;
     let config = request_args.client_config()?;
@@ -244,6 +245,7 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
         vec![description],
         slo_window,
         None,
+        phases,
     )?;
     let feed = LogFeed::start(Settings {
         log: args.log.clone(),

@@ -94,6 +94,11 @@
         }) });
       }
     });
+    // Runs that retry: requests sent per logical request, each second.
+    if (data.points.some(function (p) { return p.retry_amplification !== undefined; })) {
+      specs.push({ id: "retry", title: "Retry amplification (requests per logical request)", series: [
+        ["amplification", function (p) { return p.retry_amplification === undefined ? null : p.retry_amplification; }]] });
+    }
     // LLM runs (llm_output_tokens recorded): output tokens per second.
     if (data.points.some(function (p) { return p.llm_tokens !== undefined; })) {
       specs.push({ id: "llm-tokens", title: "Output tokens per second (llm_output_tokens)", series: [
@@ -118,22 +123,27 @@
     return specs;
   }
 
-  var BAND_COLORS = { fault: "rgba(220, 38, 38, 0.14)", rollback: "rgba(22, 163, 74, 0.16)" };
+  var BAND_COLORS = { fault: "rgba(220, 38, 38, 0.14)", rollback: "rgba(22, 163, 74, 0.16)",
+    warm_up: "rgba(100, 116, 139, 0.16)", cold: "rgba(37, 99, 235, 0.12)" };
 
-  // Game-day reports: a band for each fault and rollback behind every chart, and a tick per
-  // probe result (green met, red not) along its bottom edge.
+  // Behind every chart: a band for each fault and rollback of a game day, and the warm-up or
+  // cold phase of a run (--warm-up, --cold-cache); a game day's probe results are ticks (green
+  // met, red not) along the bottom edge.
   function experimentPlugin() {
     return { hooks: { drawClear: [function (u) {
       var exp = data.experiment;
-      if (!exp) return;
+      var bands = (exp ? exp.bands : []).concat((data.phases || []).filter(function (p) {
+        return BAND_COLORS[p.phase];
+      }).map(function (p) { return { from: p.from, to: p.to, kind: p.phase }; }));
+      if (!bands.length) return;
       var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
       ctx.save();
-      exp.bands.forEach(function (b) {
+      bands.forEach(function (b) {
         var x0 = u.valToPos(b.from, "x", true), x1 = u.valToPos(b.to, "x", true);
         ctx.fillStyle = BAND_COLORS[b.kind] || BAND_COLORS.fault;
         ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
       });
-      exp.probes.forEach(function (p) {
+      (exp ? exp.probes : []).forEach(function (p) {
         var x = u.valToPos(p.t, "x", true);
         ctx.fillStyle = p.ok ? "#16a34a" : "#dc2626";
         ctx.fillRect(x - 1, top + height - 8, 3, 8);
@@ -151,6 +161,18 @@
     }
     if (!ts.length) return [0, 1];
     return [Math.min(0, Math.min.apply(null, ts)), Math.max(1, Math.max.apply(null, ts))];
+  }
+
+  // A run's cache-state phases (--warm-up, --cold-cache), each with its figures.
+  function renderPhases() {
+    var phases = data.phases || [];
+    $("phases-box").hidden = !phases.length;
+    if (!phases.length) return;
+    table("run-phases", ["phase", "from (s)", "to (s)", "requests", "req/s", "errors", "p50", "p95", "p99", "thresholds and summary"], phases.map(function (p) {
+      return [p.phase, num(p.from, 1), num(p.to, 1), num(p.requests, 0), num(p.rps, 1),
+        p.error_rate === null ? "–" : num(p.error_rate * 100, 2) + " %", ms(p.p50), ms(p.p95), ms(p.p99),
+        p.excluded ? "left out" : "counted"];
+    }));
   }
 
   function renderExperiment() {
@@ -509,6 +531,7 @@
       return [t.metric, t.source, t.observed_text || "–", el("td", t.margin_text || "–", t.ok ? "" : "bad"), verdictCell(t.ok)];
     }));
     renderExperiment();
+    renderPhases();
     renderOverlay();
     if (data.capacity || data.llm_sweep) {
       $("cards").hidden = true;

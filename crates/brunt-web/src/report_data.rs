@@ -35,6 +35,9 @@ pub struct ReportData {
     /// A chaos experiment's faults, phases and probes (the game-day report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::game_day::GameDay>,
+    /// `--warm-up`'s or `--cold-cache`'s phases, drawn as bands and listed with their figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<brunt_output::PhaseReading>,
     /// A baseline run drawn under this one (`brunt report BASELINE CURRENT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlay: Option<Overlay>,
@@ -107,6 +110,10 @@ pub struct Point {
     /// or a script using `brunt/llm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_tokens: Option<f64>,
+    /// Requests sent per logical request in this second (`retry_amplification`'s mean), in a
+    /// run that retries (`--retry`, or the `retry` param of `k6/http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_amplification: Option<f64>,
 }
 
 /// One group's share of a second.
@@ -253,6 +260,8 @@ impl ReportData {
     fn point(&self, t: f64, secs: f64, series: &SeriesMap, registry: &Registry) -> Point {
         let secs = secs.max(1e-3);
         let llm_tokens = registry.get("llm_output_tokens");
+        let retry = registry.get("retry_amplification");
+        let mut attempts: Option<TrendAgg> = None;
         let mut point = Point {
             t,
             vus: self.points.last().map_or(0.0, |p| p.vus),
@@ -279,6 +288,14 @@ impl ReportData {
                         by_scenario.entry(s.to_string()).or_default().add(*id, agg);
                     }
                 }
+                id if Some(id) == retry => {
+                    if let Agg::Trend(t) = agg {
+                        match &mut attempts {
+                            Some(a) => a.merge(t),
+                            None => attempts = Some((**t).clone()),
+                        }
+                    }
+                }
                 id if Some(id) == llm_tokens => {
                     if let (Some(n), Agg::Counter { sum }) = (&mut point.llm_tokens, agg) {
                         *n += sum / secs;
@@ -301,6 +318,7 @@ impl ReportData {
                 }
             }
         }
+        point.retry_amplification = attempts.map(|a| a.avg());
         point.rps = all.reqs / secs;
         point.err = all.err();
         if let Some(t) = &all.duration {

@@ -123,6 +123,7 @@ impl WebSession {
         {
             let mut data = self.shared.lock();
             data.thresholds = summary.threshold_results().to_vec();
+            data.phases = summary.phases().to_vec();
             let tables = data.summary.get_or_insert_with(Default::default);
             tables.saturation = saturation_note(outcome);
             tables.notes = notes.to_vec();
@@ -173,7 +174,7 @@ impl SampleSink for WebSink {
     }
 
     fn interval(&mut self, view: &IntervalView<'_>) -> io::Result<()> {
-        let thresholds = self.thresholds.evaluate(view.total, view.elapsed);
+        let thresholds = self.thresholds.evaluate(view.judged, view.judged_elapsed);
         let update = {
             let mut data = self.shared.lock();
             let point = data.push_interval(view.elapsed, view.series, view.registry);
@@ -181,7 +182,7 @@ impl SampleSink for WebSink {
             let update = json!({ "point": point, "thresholds": worded }).to_string();
             data.thresholds = thresholds;
             if view.is_final {
-                data.finish(view.total, view.registry, view.elapsed);
+                data.finish(view.judged, view.registry, view.judged_elapsed);
             }
             update
         };

@@ -364,6 +364,8 @@ fn the_dashboard_follows_the_run_over_server_sent_events() {
             time: SystemTime::now(),
             series,
             total,
+            judged: total,
+            judged_elapsed: elapsed,
             registry,
             scenarios: &[],
             is_final: false,
@@ -424,6 +426,46 @@ fn draw_offline(
     );
     let body = check_dom(&dom, &stderr);
     (url, dom, body)
+}
+
+/// A run with `--warm-up`: the warm-up is a band on the charts and the phases a table.
+#[test]
+fn a_runs_phases_draw_as_bands_and_a_table_offline() {
+    let Some(chrome) = chromium() else { return };
+    let mut data = ReportData::new("phases test".into(), Vec::new());
+    feed(|elapsed, series, total, registry, last| {
+        data.push_interval(elapsed, series, registry);
+        if last {
+            data.finish(total, registry, elapsed);
+        }
+    });
+    let phase = |phase: &str, from: f64, to: f64, excluded: bool| brunt_output::PhaseReading {
+        phase: phase.into(),
+        from,
+        to,
+        excluded,
+        requests: 1000.0,
+        rps: 200.0,
+        error_rate: Some(0.02),
+        p50: Some(4.0),
+        p95: Some(20.0),
+        p99: Some(30.0),
+        iterations: 1000.0,
+    };
+    data.phases = vec![
+        phase("warm_up", 0.0, 5.0, true),
+        phase("measured", 5.0, 10.0, false),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (_, dom, _) = draw_offline(&chrome, dir.path(), &data);
+    assert!(
+        !dom.contains("<section id=\"phases-box\" hidden"),
+        "the phases section shows"
+    );
+    assert!(
+        dom.contains("warm_up") && dom.contains("left out") && dom.contains("counted"),
+        "the phases table: {dom}"
+    );
 }
 
 /// A journal of `brunt experiment run` with a load, a latency fault, its rollback and a

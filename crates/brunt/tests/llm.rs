@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brunt, brunt_cmd, fails_with, free_port, helper, stderr, target_process};
+use common::{brunt, brunt_cmd, chaos, fails_with, fault_proxy, stderr, target_process};
 use serde_json::Value;
 
 fn mock() -> brunt_target::Target {
@@ -150,44 +150,11 @@ fn every_bad_answer_is_a_failure_with_its_cause() {
     );
 }
 
-/// `brunt chaos ARGS` against the fault proxy's API on `api`.
-fn chaos(api: u16, args: &[&str]) {
-    let host = format!("127.0.0.1:{api}");
-    let mut all = vec!["chaos", "--host", &host];
-    all.extend_from_slice(args);
-    let out = brunt(&all);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-}
-
 #[test]
 fn sse_toxics_in_the_fault_proxy_slow_and_cut_token_streams() {
     let target = mock();
-    let (api, listen) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("proxies.json");
-    let upstream = target
-        .url("")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    std::fs::write(
-        &config,
-        serde_json::json!([{"name": "llm", "listen": format!("127.0.0.1:{listen}"),
-                            "upstream": upstream, "enabled": true}])
-        .to_string(),
-    )
-    .unwrap();
-    let api_addr = format!("127.0.0.1:{api}");
-    let _proxy = helper(
-        &[
-            "proxy",
-            "--listen",
-            &api_addr,
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        api,
-    );
+    let (_proxy, api, listen) = fault_proxy("llm", target.local_addr(), dir.path());
     let through_proxy = |extra: &[&str]| {
         let url = format!("http://127.0.0.1:{listen}");
         let export = dir.path().join("summary.json");

@@ -162,11 +162,24 @@ function flat(obj) {
   return out;
 }
 
+// brunt's `retry` param as the native side reads it: JSON, durations in milliseconds; only
+// http.request and its shorthands retry (`where` names the others).
+function describeRetry(retry, where) {
+  if (retry === undefined || retry === null) return undefined;
+  if (where) throw new TypeError(`retry: ${where} does not retry; use http.request or its shorthands (http.get, http.post, ...)`);
+  if (typeof retry !== 'object') throw new TypeError(`retry: must be an object such as { policy: 'exponential', max: 4 }, not ${retry}`);
+  const r = Object.assign({}, retry);
+  for (const k of ['base', 'cap', 'window']) {
+    if (r[k] !== undefined) r[k] = parseDuration(r[k], `retry.${k}`);
+  }
+  return JSON.stringify(r);
+}
+
 // A request as the native side reads it: positional, so no property lookups by name.
-// [method, url, headers, body, tags, timeout, redirects, responseType, expected, jar, cookies, auth]
+// [method, url, headers, body, tags, timeout, redirects, responseType, expected, jar, cookies, auth, retry]
 // (headers and tags are flat [k, v, ...] arrays, cookies [name, value, replace, ...], or null;
 // expected is undefined for the VU's default, null, or [[min, max], ...]).
-function describe(method, target, body, params) {
+function describe(method, target, body, params, where) {
   let u = target;
   let name;
   if (target instanceof URLTemplate) { u = target.url; name = target.name; }
@@ -203,7 +216,7 @@ function describe(method, target, body, params) {
     String(method), String(u), flat(headers), prepared, flat(tags),
     parseDuration(params.timeout, 'timeout'), params.redirects, params.responseType,
     cb === undefined || cb === null ? cb : cb.ranges,
-    params.jar, cookies, params.auth,
+    params.jar, cookies, params.auth, describeRetry(params.retry, where),
   ];
 }
 
@@ -295,7 +308,7 @@ function pump() {
 
 export function asyncRequest(method, target, body, params) {
   return new Promise((resolve) => {
-    let id = n.start(describe(method, target, body, params));
+    let id = n.start(describe(method, target, body, params, 'http.asyncRequest'));
     if (id < 0) {
       // The native side dropped what an interrupted call left behind.
       outstanding.clear();
@@ -311,8 +324,8 @@ export function asyncRequest(method, target, body, params) {
 
 function batchItem(item) {
   if (typeof item === 'string' || item instanceof URLTemplate) return describe('GET', item, null, undefined);
-  if (Array.isArray(item)) return describe(item[0], item[1], item[2], item[3]);
-  if (item && typeof item === 'object') return describe(item.method || 'GET', item.url, item.body, item.params);
+  if (Array.isArray(item)) return describe(item[0], item[1], item[2], item[3], 'http.batch');
+  if (item && typeof item === 'object') return describe(item.method || 'GET', item.url, item.body, item.params, 'http.batch');
   throw new TypeError('a batch request is a URL, an array [method, url, body, params] or an object');
 }
 

@@ -102,6 +102,45 @@ impl Drop for Helper {
     }
 }
 
+/// `brunt proxy` with one link, `name`, from a free loopback port to `upstream`, its config
+/// written into `dir`: the proxy, its API's port and the link's port.
+pub fn fault_proxy(
+    name: &str,
+    upstream: std::net::SocketAddr,
+    dir: &std::path::Path,
+) -> (Helper, u16, u16) {
+    let (api, listen) = (free_port(), free_port());
+    let config = dir.join("proxies.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[{{"name": "{name}", "listen": "127.0.0.1:{listen}", "upstream": "{upstream}", "enabled": true}}]"#
+        ),
+    )
+    .unwrap();
+    let api_addr = format!("127.0.0.1:{api}");
+    let proxy = helper(
+        &[
+            "proxy",
+            "--listen",
+            &api_addr,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        api,
+    );
+    (proxy, api, listen)
+}
+
+/// `brunt chaos ARGS` against the fault proxy's API on `api`.
+pub fn chaos(api: u16, args: &[&str]) {
+    let host = format!("127.0.0.1:{api}");
+    let mut all = vec!["chaos", "--host", &host];
+    all.extend_from_slice(args);
+    let out = brunt(&all);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+}
+
 /// A loopback port nothing listens on.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

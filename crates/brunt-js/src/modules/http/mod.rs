@@ -54,6 +54,7 @@ use super::{bytes_of, cancelled, def, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
+use brunt_http::retry::{Attempts, RetryMetrics, RetryPolicy};
 use brunt_http::{ExpectedStatuses, Request, Response};
 use cookies::{parse_set_cookie, Jar};
 use jar::Jars;
@@ -64,6 +65,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
@@ -111,6 +113,16 @@ struct Prepared {
     /// `auth: 'digest'`: the URL's user and password, for answering the server's challenge
     /// (taken by the first response).
     digest: Option<(String, String)>,
+    /// brunt's `retry` param: failed requests are sent again by its policy.
+    retry: Option<Retrying>,
+}
+
+/// What sending a request again needs: the policy, the request as first sent, and its redirects.
+struct Retrying {
+    policy: Arc<RetryPolicy>,
+    metrics: RetryMetrics,
+    request: Rc<Request>,
+    redirects: u32,
 }
 
 /// A request without headers, body or params, by what it was built from.
@@ -286,6 +298,23 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
     } else {
         jar::jar_id(ctx, &state.jars, &jar_v)?
     };
+    let redirects_left = redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed));
+    let req = Rc::new(req);
+    let retry = match d.get::<Option<String>>(12)? {
+        None => None,
+        Some(json) => {
+            let (policy, metrics) = host
+                .shared
+                .retry_policy(&json)
+                .map_err(|e| throw(ctx, &e))?;
+            Some(Retrying {
+                policy,
+                metrics,
+                request: req.clone(),
+                redirects: redirects_left,
+            })
+        }
+    };
     let mut cookies = Vec::new();
     if let Some(list) = d.get::<Option<Array>>(10)? {
         let mut i = 0;
@@ -295,14 +324,15 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
         }
     }
     Ok(Prepared {
-        req: Some(Rc::new(req)),
+        req: Some(req),
         tags: pairs(d.get(4)?),
         body_type,
         expected,
         jar,
         cookies,
-        redirects_left: redirects.unwrap_or(host.shared.max_redirects.load(Ordering::Relaxed)),
+        redirects_left,
         digest,
+        retry,
     })
 }
 
@@ -394,12 +424,7 @@ fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&Expec
         // k6 records nothing for a URL it could not parse.
         return;
     }
-    let base = host.base_tags();
-    let tags = if p.tags.is_empty() {
-        base
-    } else {
-        crate::host::intern(base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-    };
+    let tags = sample_tags(host, p);
     let lag = host.iter.borrow().scheduled_lag;
     let mut metrics = host.metrics.borrow_mut();
     // The worker's VUs share its aggregator: the script's trace is set for this response only.
@@ -413,6 +438,16 @@ fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&Expec
     });
     if let Some(outer) = outer {
         metrics.set_trace(outer);
+    }
+}
+
+/// The tags of a request's samples: the VU's (scenario, group, ...) and the script's.
+fn sample_tags(host: &Host, p: &Prepared) -> brunt_metrics::TagSet {
+    let base = host.base_tags();
+    if p.tags.is_empty() {
+        base
+    } else {
+        crate::host::intern(base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
 }
 
@@ -512,7 +547,8 @@ fn throw_if_failed(ctx: &Ctx<'_>, host: &Host, resp: &Response) -> Result<()> {
     }
 }
 
-/// Sends one prepared request, following redirects; returns the last request and its response.
+/// Sends one prepared request, following redirects, and with a `retry` param sends it again
+/// while its policy says so; returns the last request and its response.
 fn execute_one(
     ctx: &Ctx<'_>,
     host: &Host,
@@ -520,6 +556,41 @@ fn execute_one(
     p: &mut Prepared,
 ) -> Result<(Rc<Request>, Response)> {
     check_phase(ctx, host)?;
+    let Some(retry) = p.retry.take() else {
+        let (req, resp) = send_hops(ctx, host, jars, p)?;
+        throw_if_failed(ctx, host, &resp)?;
+        return Ok((req, resp));
+    };
+    let mut attempts = Attempts::start(&retry.policy);
+    loop {
+        let (req, resp) = send_hops(ctx, host, jars, p)?;
+        match attempts.after(resp.status) {
+            Some(wait) => {
+                if !wait.is_zero()
+                    && !matches!(host.wait(IoRequest::Sleep(wait)), Ok(IoReply::Slept))
+                {
+                    return Err(cancelled(ctx));
+                }
+                p.req = Some(retry.request.clone());
+                p.redirects_left = retry.redirects;
+            }
+            None => {
+                let tags = sample_tags(host, p);
+                attempts.record(retry.metrics, &mut host.metrics.borrow_mut(), &tags);
+                throw_if_failed(ctx, host, &resp)?;
+                return Ok((req, resp));
+            }
+        }
+    }
+}
+
+/// Sends one prepared request, following redirects; returns the last request and its response.
+fn send_hops(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    jars: &Jars,
+    p: &mut Prepared,
+) -> Result<(Rc<Request>, Response)> {
     loop {
         let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
         let (req, resp) = match host.wait(IoRequest::Http(vec![PendingRequest::One(req)])) {
@@ -532,10 +603,7 @@ fn execute_one(
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
-            None => {
-                throw_if_failed(ctx, host, &resp)?;
-                return Ok((req, resp));
-            }
+            None => return Ok((req, resp)),
         }
     }
 }
@@ -745,6 +813,7 @@ impl State {
             cookies: Vec::new(),
             redirects_left: h.shared.max_redirects.load(Ordering::Relaxed),
             digest: None,
+            retry: None,
         };
         let (req, resp) = execute_one(ctx, h, &self.jars, &mut p)?;
         response_object(ctx, p.body_type, req, resp)
