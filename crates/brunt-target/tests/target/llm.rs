@@ -61,6 +61,40 @@ async fn chat_streams_in_openai_chunks_with_usage_last() {
 }
 
 #[tokio::test]
+async fn metrics_say_how_late_the_streams_tokens_left() {
+    let t = target();
+    let body = r#"{"model":"m","messages":[],"max_tokens":5,"stream":true}"#;
+    for _ in 0..2 {
+        let a = call(
+            t.local_addr(),
+            Method::POST,
+            "/v1/chat/completions",
+            FAST,
+            body,
+        )
+        .await;
+        assert_eq!(events(&a.body).last().unwrap(), "[DONE]");
+    }
+    let text = String::from_utf8_lossy(&get(t.local_addr(), "/metrics").await.body).into_owned();
+    let first = "brunt_target_llm_first_token_lateness_seconds";
+    let chunks = "brunt_target_llm_chunk_lateness_seconds";
+    // Two streams: two first tokens, ten content chunks, each late by some (small) amount.
+    assert!(text.contains(&format!("\n{first}_count 2\n")), "{text}");
+    assert!(text.contains(&format!("\n{chunks}_count 10\n")), "{text}");
+    for summary in [first, chunks] {
+        assert!(
+            text.contains(&format!("# TYPE {summary} summary\n")),
+            "{text}"
+        );
+        let median = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{summary}{{quantile=\"0.5\"}} ")))
+            .unwrap_or_else(|| panic!("no median of {summary} in {text}"));
+        assert!(median.parse::<f64>().is_ok(), "{median}");
+    }
+}
+
+#[tokio::test]
 async fn completions_whole_and_chunked_with_usage_in_every_chunk() {
     let t = target();
     let body = r#"{"model":"m","prompt":"a b","max_tokens":4}"#;
