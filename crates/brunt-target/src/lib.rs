@@ -32,7 +32,7 @@
 //! | `/stall?ms=N` | every request to the server, this one included, waits until N ms from now |
 //! | `/ws/echo` | a WebSocket (RFC 6455 over HTTP/1.1) that echoes text and binary messages |
 //! | `/ws/chat?room=NAME` | a WebSocket whose every message goes to every client of the room (`lobby` by default), the sender included |
-//! | `/metrics` | the server's request counters in the Prometheus text format |
+//! | `/metrics` | the server's request counters and how late the mock LLM's tokens left, in the Prometheus text format |
 //! | `content-type: application/grpc` (HTTP/2) | the gRPC services of `grpc/hello.proto` (`hello.HelloService`: unary, server-, client- and bidirectional streaming; `hello.Probe/Echo`), with server reflection and health checking |
 //! | `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models` | the mock LLM (OpenAI's shapes, streamed or not; see `llm.rs` and docs/llm.md) |
 //!

@@ -12,13 +12,17 @@
 //! of `k` tokens leaves when its last token is due, as a server flushes what it has generated
 //! (so with `k > 1` the first content arrives `(k - 1) / rate` after the TTFT setting). Output length is
 //! `min(output tokens, max_tokens)`, or `max_tokens` with `ignore_eos`. A prompt's tokens are its
-//! whitespace-separated words.
+//! whitespace-separated words. Events leave on the server's token clock (`clock.rs`, tens of
+//! microseconds late), and how late they left is in `/metrics` (`lateness.rs`).
+
+mod clock;
+mod lateness;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -28,14 +32,13 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use hyper::body::{Body, Frame};
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::ratelimit::{self, Budgets, Limits};
 use crate::response;
 use crate::routes::Received;
-
-/// Half of the timer's resolution.
-const HALF_TICK: Duration = Duration::from_micros(500);
+use clock::Clock;
+use lateness::Lateness;
 
 /// The words the mock generates, one token each, in turn.
 const VOCABULARY: [&str; 10] = [
@@ -122,14 +125,16 @@ impl Default for MockLlm {
     }
 }
 
-/// The mock with what it keeps between requests: the rate-limit budgets and when the last
-/// answer ends (to tell a cold request).
+/// The mock with what it keeps between requests: the rate-limit budgets, when the last
+/// answer ends (to tell a cold request), the token clock and how late its tokens left.
 #[derive(Debug)]
 pub(crate) struct Mock {
     config: MockLlm,
     budgets: Budgets,
     /// When the last answer given so far ends (streamed or not).
     last_request: std::sync::Mutex<Option<Instant>>,
+    clock: Arc<Clock>,
+    lateness: Arc<Lateness>,
 }
 
 impl Mock {
@@ -138,7 +143,14 @@ impl Mock {
             config,
             budgets: Budgets::default(),
             last_request: std::sync::Mutex::new(None),
+            clock: Arc::default(),
+            lateness: Arc::new(Lateness::new()),
         }
+    }
+
+    /// The Prometheus text of how late the streams' tokens left (`/metrics`).
+    pub(crate) fn lateness(&self) -> String {
+        self.lateness.render()
     }
 
     /// Notes a request arriving at `now` that will stream for `answer_time`, and returns its
@@ -318,7 +330,7 @@ async fn answer(
         add_headers(&mut reply, &[("retry-after", secs.to_string())]);
         return Ok(reply);
     }
-    let mut reply = respond(headers, config, &body, api, plan, prompt_tokens, start).await?;
+    let mut reply = respond(headers, mock, &body, api, plan, prompt_tokens, start).await?;
     add_headers(&mut reply, limit_headers);
     Ok(reply)
 }
@@ -334,13 +346,14 @@ fn add_headers(reply: &mut Response<AnswerBody>, headers: &[(&'static str, Strin
 /// The answer to a request that got past the rate limits.
 async fn respond(
     headers: &HeaderMap,
-    config: &MockLlm,
+    mock: &Mock,
     body: &Value,
     api: Api,
     plan: Plan,
     prompt_tokens: u32,
     start: Instant,
 ) -> Result<Response<AnswerBody>, String> {
+    let config = &mock.config;
     let model = body
         .get("model")
         .and_then(Value::as_str)
@@ -371,8 +384,9 @@ async fn respond(
         let error = json!({"error": {"message": "the mock was told to fail (x-mock-fault: error)", "type": "server_error", "param": null, "code": "mock_error"}});
         return Ok(if stream {
             sse(TokenStream::new(
-                VecDeque::from([(start + plan.ttft, event(&error))]),
+                VecDeque::from([(start + plan.ttft, event(&error), Kind::Other)]),
                 End::Finish,
+                mock,
             ))
         } else {
             full(response::json(StatusCode::OK, &error))
@@ -387,7 +401,13 @@ async fn respond(
             &answer.whole(plan.output),
         )));
     }
-    Ok(sse(answer.stream(&plan, &schedule, include_usage, start)))
+    Ok(sse(answer.stream(
+        &plan,
+        &schedule,
+        include_usage,
+        start,
+        mock,
+    )))
 }
 
 /// The output length the request would get without the cap of `max_tokens`.
@@ -560,37 +580,57 @@ impl Answer {
             "created": self.created, "model": self.model, "choices": [choice], "usage": self.usage(output)})
     }
 
-    /// One streamed chunk: `content` (none for the role chunk and the finish chunk).
-    fn chunk(
-        &self,
-        content: Option<&str>,
-        role: bool,
-        finish: Option<&str>,
-        usage: Option<Value>,
-    ) -> Value {
-        let choice = match self.api {
-            Api::Chat => {
-                let delta = match (role, content) {
-                    (true, _) => json!({"role": "assistant", "content": ""}),
-                    (false, Some(c)) => json!({"content": c}),
-                    (false, None) => json!({}),
-                };
-                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
-            }
-            Api::Completions => {
-                json!({"index": 0, "text": content.unwrap_or(""), "logprobs": null, "finish_reason": finish})
-            }
-        };
+    /// What every chunk of the stream begins with, up to its `choices`.
+    fn chunk_head(&self) -> String {
         let object = if self.api == Api::Chat {
             "chat.completion.chunk"
         } else {
             "text_completion"
         };
-        let mut c = json!({"id": self.id, "object": object, "created": self.created, "model": self.model, "choices": [choice]});
-        if let Some(u) = usage {
-            c["usage"] = u;
-        }
-        c
+        format!(
+            r#"{{"id":{},"object":"{object}","created":{},"model":{},"choices":["#,
+            quoted(&self.id),
+            self.created,
+            quoted(&self.model)
+        )
+    }
+
+    /// One streamed chunk as an event: `content` (none for the role chunk and the finish
+    /// chunk), or no choice at all (`choices: []`, the usage chunk). Written out directly, not
+    /// through a `Value`: a stream's events are all built when its request arrives, and a burst
+    /// of requests waits for that.
+    fn chunk(&self, head: &str, choice: Choice, usage: UsageField) -> Bytes {
+        let finish = |f: Option<&str>| f.map_or_else(|| "null".to_string(), quoted);
+        let choice = match (self.api, choice) {
+            (_, Choice::None) => String::new(),
+            (Api::Chat, Choice::Role) => r#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}"#.to_string(),
+            (Api::Chat, Choice::Content(c)) => format!(
+                r#"{{"index":0,"delta":{{"content":{}}},"logprobs":null,"finish_reason":null}}"#,
+                quoted(c)
+            ),
+            (Api::Chat, Choice::Finish(f)) => format!(
+                r#"{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":{}}}"#,
+                finish(Some(f))
+            ),
+            (Api::Completions, c) => {
+                let (text, f) = match c {
+                    Choice::Content(t) => (t, None),
+                    Choice::Finish(f) => ("", Some(f)),
+                    _ => ("", None),
+                };
+                format!(
+                    r#"{{"index":0,"text":{},"logprobs":null,"finish_reason":{}}}"#,
+                    quoted(text),
+                    finish(f)
+                )
+            }
+        };
+        let usage = match usage {
+            UsageField::Absent => String::new(),
+            UsageField::Null => r#","usage":null"#.to_string(),
+            UsageField::Counts(done) => format!(r#","usage":{}"#, self.usage(done)),
+        };
+        Bytes::from(format!("data: {head}{choice}]{usage}}}\n\n"))
     }
 
     fn stream(
@@ -599,15 +639,21 @@ impl Answer {
         times: &[Instant],
         include_usage: bool,
         start: Instant,
+        mock: &Mock,
     ) -> TokenStream {
         let usage_at = |done: u32| match (include_usage, plan.usage) {
-            (true, UsagePlacement::Every) => Some(self.usage(done)),
-            (true, UsagePlacement::Last) => Some(Value::Null),
-            (false, _) | (_, UsagePlacement::None) => None,
+            (true, UsagePlacement::Every) => UsageField::Counts(done),
+            (true, UsagePlacement::Last) => UsageField::Null,
+            (false, _) | (_, UsagePlacement::None) => UsageField::Absent,
         };
+        let head = self.chunk_head();
         let mut events = VecDeque::new();
         if self.api == Api::Chat {
-            events.push_back((start, event(&self.chunk(None, true, None, usage_at(0)))));
+            events.push_back((
+                start,
+                self.chunk(&head, Choice::Role, usage_at(0)),
+                Kind::Other,
+            ));
         }
         let chunks: Vec<(u32, u32)> = (0..plan.output)
             .step_by(plan.per_chunk as usize)
@@ -619,35 +665,66 @@ impl Answer {
         for (n, &(from, to)) in chunks.iter().enumerate() {
             last = times[to as usize - 1];
             if plan.fault == Some(Fault::Cut) && n == cut_after {
-                return TokenStream::new(events, End::Cut);
+                return TokenStream::new(events, End::Cut, mock);
             }
             if plan.fault == Some(Fault::Malformed) && n == malformed_at {
-                events.push_back((last, Bytes::from_static(b"data: {\"id\": broken\n\n")));
+                events.push_back((
+                    last,
+                    Bytes::from_static(b"data: {\"id\": broken\n\n"),
+                    Kind::Other,
+                ));
                 continue;
             }
             events.push_back((
                 last,
-                event(&self.chunk(Some(&text(from, to)), false, None, usage_at(to))),
+                self.chunk(&head, Choice::Content(&text(from, to)), usage_at(to)),
+                if n == 0 { Kind::First } else { Kind::Content },
             ));
             if plan.fault == Some(Fault::Hang) {
-                return TokenStream::new(events, End::Never);
+                return TokenStream::new(events, End::Never, mock);
             }
         }
         let last = times.last().copied().unwrap_or(start + plan.ttft).max(last);
         events.push_back((
             last,
-            event(&self.chunk(None, false, Some(self.finish), usage_at(plan.output))),
+            self.chunk(&head, Choice::Finish(self.finish), usage_at(plan.output)),
+            Kind::Other,
         ));
         if include_usage && plan.usage != UsagePlacement::None {
-            let mut tail = self.chunk(None, false, None, Some(self.usage(plan.output)));
-            tail["choices"] = json!([]);
-            events.push_back((last, event(&tail)));
+            let tail = self.chunk(&head, Choice::None, UsageField::Counts(plan.output));
+            events.push_back((last, tail, Kind::Other));
         }
         if plan.fault != Some(Fault::NoDone) {
-            events.push_back((last, Bytes::from_static(b"data: [DONE]\n\n")));
+            events.push_back((last, Bytes::from_static(b"data: [DONE]\n\n"), Kind::Other));
         }
-        TokenStream::new(events, End::Finish)
+        TokenStream::new(events, End::Finish, mock)
     }
+}
+
+/// The choice a streamed chunk carries.
+#[derive(Debug, Clone, Copy)]
+enum Choice<'a> {
+    /// The assistant's role, no content (chat's first chunk).
+    Role,
+    Content(&'a str),
+    /// The finish reason, no content.
+    Finish(&'a str),
+    /// `choices: []` (the usage chunk).
+    None,
+}
+
+/// A chunk's `usage` field.
+#[derive(Debug, Clone, Copy)]
+enum UsageField {
+    Absent,
+    Null,
+    /// The usage after this many output tokens.
+    Counts(u32),
+}
+
+/// `s` as a JSON string.
+fn quoted(s: &str) -> String {
+    Value::from(s).to_string()
 }
 
 /// A JSON value as one server-sent event.
@@ -676,20 +753,36 @@ enum End {
     Never,
 }
 
-/// A streamed answer: events due at set instants, each sent when due (no task per stream;
-/// one timer, re-armed for the next event).
+/// What an event carries, for the lateness report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The stream's first content chunk.
+    First,
+    /// A later content chunk.
+    Content,
+    /// No content: the role, the finish, usage, `[DONE]`, an error or a broken chunk.
+    Other,
+}
+
+/// A streamed answer: events due at set instants, each sent when due (no task per stream; the
+/// server's clock wakes it for its next event).
 pub(crate) struct TokenStream {
-    events: VecDeque<(Instant, Bytes)>,
-    timer: Pin<Box<Sleep>>,
+    events: VecDeque<(Instant, Bytes, Kind)>,
     end: End,
+    clock: Arc<Clock>,
+    lateness: Arc<Lateness>,
+    /// The alarm set on the clock: for which event, and whom it wakes.
+    alarm: Option<(Instant, Waker)>,
 }
 
 impl TokenStream {
-    fn new(events: VecDeque<(Instant, Bytes)>, end: End) -> Self {
+    fn new(events: VecDeque<(Instant, Bytes, Kind)>, end: End, mock: &Mock) -> Self {
         TokenStream {
             events,
-            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
             end,
+            clock: mock.clock.clone(),
+            lateness: mock.lateness.clone(),
+            alarm: None,
         }
     }
 }
@@ -714,25 +807,30 @@ impl Body for TokenStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, StreamCut>>> {
-        let Some(&(due, _)) = self.events.front() else {
+        let Some(&(due, _, _)) = self.events.front() else {
             return match self.end {
                 End::Finish => Poll::Ready(None),
                 End::Cut => Poll::Ready(Some(Err(StreamCut))),
                 End::Never => Poll::Pending,
             };
         };
-        // Timers fire on millisecond ticks, rounded up: arming half a tick early rounds to the
-        // nearest tick instead, so events leave on time on average rather than 0.5 ms late.
-        let armed = due - HALF_TICK;
-        if armed > Instant::now() {
-            if self.timer.deadline() != armed {
-                self.timer.as_mut().reset(armed);
+        let now = Instant::now();
+        if due > now {
+            let set = self
+                .alarm
+                .as_ref()
+                .is_some_and(|(at, waker)| *at == due && waker.will_wake(cx.waker()));
+            if !set {
+                self.clock.wake_at(due.into_std(), cx.waker());
+                self.alarm = Some((due, cx.waker().clone()));
             }
-            if self.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+            return Poll::Pending;
         }
-        let (_, bytes) = self.events.pop_front().expect("an event is due");
+        let (_, bytes, kind) = self.events.pop_front().expect("an event is due");
+        if kind != Kind::Other {
+            self.lateness
+                .record(due.into_std(), now.into_std(), kind == Kind::First);
+        }
         Poll::Ready(Some(Ok(Frame::data(bytes))))
     }
 }

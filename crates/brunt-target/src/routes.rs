@@ -196,7 +196,7 @@ async fn route(req: &Received, state: &State) -> Reply {
         "/metrics" => response::with_body(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            state.counters.render(),
+            state.counters.render() + &state.llm.lateness(),
         ),
         _ => route_with_parameter(req, state, path).await,
     }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{brunt, brunt_cmd, chaos, fails_with, fault_proxy, stderr, target_process};
+use common::{
+    brunt, brunt_cmd, chaos, fails_with, fault_proxy, http_exchange, stderr, target_process,
+};
 use serde_json::Value;
 
 fn mock() -> brunt_target::Target {
@@ -56,10 +58,22 @@ fn stat(doc: &Value, metric: &str, stat: &str) -> f64 {
         .unwrap_or_else(|| panic!("{metric} {stat} in {}", doc["metrics"][metric]))
 }
 
+/// The median of how late the mock sent its streams' first tokens so far, in ms (its `/metrics`).
+fn mock_first_token_lateness_ms(target: &brunt_target::Target) -> f64 {
+    let (_, text) = http_exchange(target.local_addr().port(), "GET", "/metrics", "").unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("brunt_target_llm_first_token_lateness_seconds{quantile=\"0.5\"} ")
+        })
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no first-token lateness in {text}"))
+        * 1000.0
+}
+
 #[test]
 fn ttft_and_tpot_match_the_mock_at_1_and_100_streams() {
     let target = mock();
-    for (concurrency, requests) in [("1", "5"), ("100", "300")] {
+    for (concurrency, requests) in [("1", "11"), ("100", "300")] {
         let (doc, stdout) = run(
             &target,
             &["--concurrency", concurrency, "--requests", requests],
@@ -67,11 +81,17 @@ fn ttft_and_tpot_match_the_mock_at_1_and_100_streams() {
         let ttft = stat(&doc, "llm_ttft", "med");
         let tpot = stat(&doc, "llm_tpot", "med");
         let itl = stat(&doc, "llm_itl", "med");
-        // One stream: TTFT within 2 ms (1 ms asked; this debug build on a busy shared machine
-        // measured 40.9-41.7). A hundred streams starting at once queue for the CPU before the
-        // first token (45-69 ms measured here): only the per-token gaps are held to 1 ms there.
+        // One stream: TTFT within 2 ms of what the mock did, its setting and how late its clock
+        // sent the first token (1 ms asked; a debug build on a busy shared machine). The median of
+        // 11 leaves a few requests to the machine's scheduling hiccups. A hundred streams starting
+        // at once queue for the CPU before the first token (45-69 ms measured here): only the
+        // per-token gaps are held to 1 ms there.
         if concurrency == "1" {
-            assert!((ttft - 40.0).abs() <= 2.0, "ttft p50 {ttft}");
+            let late = mock_first_token_lateness_ms(&target);
+            assert!(
+                (ttft - 40.0 - late).abs() <= 2.0,
+                "ttft p50 {ttft}, the mock {late} ms late"
+            );
         }
         assert!(
             (tpot - 5.0).abs() <= 1.0,

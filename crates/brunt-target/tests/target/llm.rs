@@ -21,19 +21,24 @@ const FAST: &[(&str, &str)] = &[
     ("x-mock-tokens-per-second", "10000"),
 ];
 
-#[tokio::test]
-async fn chat_streams_in_openai_chunks_with_usage_last() {
-    let t = target();
-    let body = r#"{"model":"m","messages":[{"role":"user","content":"three word prompt"}],
-        "max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#;
-    let a = call(
+/// A chat completion with `body`, the mock told to be fast.
+async fn chat(t: &brunt_target::Target, body: &str) -> crate::client::Answer {
+    call(
         t.local_addr(),
         Method::POST,
         "/v1/chat/completions",
         FAST,
         body,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn chat_streams_in_openai_chunks_with_usage_last() {
+    let t = target();
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"three word prompt"}],
+        "max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#;
+    let a = chat(&t, body).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.header("content-type"), "text/event-stream");
     let ev = events(&a.body);
@@ -58,6 +63,33 @@ async fn chat_streams_in_openai_chunks_with_usage_last() {
     assert_eq!(usage["usage"]["prompt_tokens"], 3);
     assert_eq!(usage["usage"]["completion_tokens"], 5);
     assert_eq!(usage["usage"]["total_tokens"], 8);
+}
+
+#[tokio::test]
+async fn metrics_say_how_late_the_streams_tokens_left() {
+    let t = target();
+    let body = r#"{"model":"m","messages":[],"max_tokens":5,"stream":true}"#;
+    for _ in 0..2 {
+        let a = chat(&t, body).await;
+        assert_eq!(events(&a.body).last().unwrap(), "[DONE]");
+    }
+    let text = String::from_utf8_lossy(&get(t.local_addr(), "/metrics").await.body).into_owned();
+    let first = "brunt_target_llm_first_token_lateness_seconds";
+    let chunks = "brunt_target_llm_chunk_lateness_seconds";
+    // Two streams: two first tokens, ten content chunks, each late by some (small) amount.
+    assert!(text.contains(&format!("\n{first}_count 2\n")), "{text}");
+    assert!(text.contains(&format!("\n{chunks}_count 10\n")), "{text}");
+    for summary in [first, chunks] {
+        assert!(
+            text.contains(&format!("# TYPE {summary} summary\n")),
+            "{text}"
+        );
+        let median = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{summary}{{quantile=\"0.5\"}} ")))
+            .unwrap_or_else(|| panic!("no median of {summary} in {text}"));
+        assert!(median.parse::<f64>().is_ok(), "{median}");
+    }
 }
 
 #[tokio::test]
