@@ -738,11 +738,13 @@ impl<F: VuFactory> Worker<F> {
                 bump(&self.shared.live(self.index).completed);
                 let sc = &self.scenarios[si];
                 let ms = began.elapsed().as_secs_f64() * 1000.0;
-                {
-                    let mut m = self.metrics.borrow_mut();
-                    m.add(builtin::ITERATIONS, &sc.iteration_tags, 1.0);
-                    m.add(builtin::ITERATION_DURATION, &sc.iteration_tags, ms);
-                }
+                self.metrics.borrow_mut().add_all(
+                    &sc.iteration_tags,
+                    &[
+                        (builtin::ITERATIONS, 1.0),
+                        (builtin::ITERATION_DURATION, ms),
+                    ],
+                );
                 sc.update(|c| c.iterations += 1);
                 // k6's minIterationDuration: pad after the metrics, interruptible.
                 let min = self.shared.plan.min_iteration_duration();
