@@ -56,7 +56,7 @@ impl Vu for QuickVu {
         let mut in_flight = InFlight {
             vu: self,
             tags: &ctx.scenario.tags,
-            started: Instant::now(),
+            started: ctx.started,
             done: false,
         };
         let resp = in_flight.vu.client.send(&in_flight.vu.request).await;
