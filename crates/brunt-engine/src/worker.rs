@@ -692,6 +692,7 @@ impl<F: VuFactory> Worker<F> {
             scenario: self.scenarios[si].info.clone(),
             test_start: self.test_start.get(),
             scenario_start: start,
+            started: start,
             iteration_in_scenario: 0,
             vu_iteration: 0,
             vu_iteration_in_scenario: 0,
@@ -713,6 +714,7 @@ impl<F: VuFactory> Worker<F> {
         ctx.vu_iteration = vb.iterations;
         ctx.vu_iteration_in_scenario = vb.per_scenario[si];
         let began = Instant::now();
+        ctx.started = began;
         // The iteration future lives in this block only, so it is gone before the bookkeeping.
         let (outcome, was_suspended) = {
             let mut guarded = Guarded {
@@ -740,11 +742,13 @@ impl<F: VuFactory> Worker<F> {
                 bump(&self.shared.live(self.index).completed);
                 let sc = &self.scenarios[si];
                 let ms = began.elapsed().as_secs_f64() * 1000.0;
-                {
-                    let mut m = self.metrics.borrow_mut();
-                    m.add(builtin::ITERATIONS, &sc.iteration_tags, 1.0);
-                    m.add(builtin::ITERATION_DURATION, &sc.iteration_tags, ms);
-                }
+                self.metrics.borrow_mut().add_all(
+                    &sc.iteration_tags,
+                    &[
+                        (builtin::ITERATIONS, 1.0),
+                        (builtin::ITERATION_DURATION, ms),
+                    ],
+                );
                 sc.update(|c| c.iterations += 1);
                 // k6's minIterationDuration: pad after the metrics, interruptible.
                 let min = self.shared.plan.min_iteration_duration();

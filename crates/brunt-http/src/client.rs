@@ -13,10 +13,14 @@ use crate::stream::BodySink;
 use brunt_metrics::Trace;
 use http::header::{HeaderValue, LOCATION};
 use http::{Method, Version};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+use tokio::time::Sleep;
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
 /// keep-alive connections (reopened when the server closes them) and one multiplexed HTTP/2
@@ -28,6 +32,9 @@ pub struct Client {
     user_agent: HeaderValue,
     resolver: Resolver,
     pool: RefCell<Vec<PoolEntry>>,
+    /// The request timer, reused request after request (see [`Client::before`]), with the
+    /// runtime it belongs to.
+    timer: Cell<Option<(tokio::runtime::Id, Pin<Box<Sleep>>)>>,
 }
 
 struct PoolEntry {
@@ -74,6 +81,7 @@ impl Client {
             config,
             user_agent,
             pool: RefCell::new(Vec::new()),
+            timer: Cell::new(None),
         })
     }
 
@@ -110,9 +118,11 @@ impl Client {
             Some((r, t)) => (r, *t),
             None => (req, None),
         };
-        let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
+        // One clock read for the deadline and the first hop's start.
+        let start = Instant::now();
+        let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
         let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
-        let mut resp = self.hop(req, deadline, None).await;
+        let mut resp = self.hop(req, start, deadline, None).await;
         resp.trace = trace;
         let mut hops = 0;
         let mut owned: Option<Request> = None;
@@ -133,7 +143,7 @@ impl Client {
             let next = owned.insert(next);
             // Boxed, so that the future of every request in flight, redirected or not, is not
             // sized for this await: a second hop beside a response and a request.
-            resp = Box::pin(self.hop(next, deadline, None)).await;
+            resp = Box::pin(self.hop(next, Instant::now(), deadline, None)).await;
             // A redirect carries the request's headers, and so its trace.
             resp.trace = trace;
         }
@@ -169,8 +179,9 @@ impl Client {
             Some((r, t)) => (r, *t),
             None => (req, None),
         };
-        let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(self.config.timeout);
-        let mut resp = self.hop(req, deadline, Some(sink)).await;
+        let start = Instant::now();
+        let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
+        let mut resp = self.hop(req, start, deadline, Some(sink)).await;
         resp.trace = trace;
         resp
     }
@@ -180,19 +191,21 @@ impl Client {
         self.pool.borrow_mut().clear();
     }
 
-    /// One request and response, without redirects; the body goes to `sink` when there is one.
+    /// One request and response, without redirects, from `start`; the body goes to `sink` when
+    /// there is one.
     async fn hop(
         &self,
         req: &Request,
+        start: Instant,
         deadline: tokio::time::Instant,
         sink: Option<&mut dyn BodySink>,
     ) -> Response {
-        let mut stamps = Stamps::new(Instant::now());
+        let mut stamps = Stamps::new(start);
         let mut info: Option<(ConnInfo, bool)> = None;
-        let result =
-            tokio::time::timeout_at(deadline, self.exchange(req, &mut stamps, &mut info, sink))
-                .await;
-        let result = result.unwrap_or_else(|_| {
+        let result = self
+            .before(deadline, self.exchange(req, &mut stamps, &mut info, sink))
+            .await;
+        let result = result.unwrap_or_else(|| {
             let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
             Err(RequestError::timeout(while_connecting))
         });
@@ -238,6 +251,34 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Runs `fut` to its end, or None at `deadline`. A timer per request takes the timer wheel's
+    /// lock to be set and again to be dropped; moving a set tokio timer to a later deadline is an
+    /// atomic store (the wheel moves it on when its old deadline comes). So the client keeps one
+    /// timer and moves it. A request sent while another is in flight (a batch, an async request)
+    /// makes its own, and so does one on another runtime than the timer's.
+    async fn before<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        fut: impl Future<Output = T>,
+    ) -> Option<T> {
+        let runtime = tokio::runtime::Handle::current().id();
+        let mut timer = match self.timer.take() {
+            Some((id, mut t)) if id == runtime => {
+                t.as_mut().reset(deadline);
+                t
+            }
+            _ => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let mut fut = pin!(fut);
+        let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        self.timer.set(Some((runtime, timer)));
+        out
     }
 
     /// Gets a connection and exchanges the request on it; a reused connection that the server
@@ -404,6 +445,11 @@ impl Client {
     fn checkin_h2(&self, origin: &Arc<Origin>, c: H2) {
         self.entry(origin, |e| e.h2 = Some(c));
     }
+}
+
+/// The deadline `timeout` after `start`, on tokio's clock.
+fn deadline_from(start: Instant, timeout: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(start) + timeout
 }
 
 fn is_idempotent(m: &Method) -> bool {

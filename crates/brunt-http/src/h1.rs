@@ -95,7 +95,8 @@ impl H1Conn {
         self.send(req, user_agent).await?;
         let head_only = req.method() == Method::HEAD;
         loop {
-            let (status, version, headers, framing, keep_alive) = self.read_head(head_only).await?;
+            let (status, version, headers, framing, keep_alive) =
+                self.read_head(head_only, !req.discard_headers).await?;
             // Interim responses (100 Continue, 103 Early Hints) precede the real one.
             if (100..200).contains(&status) && status != 101 {
                 continue;
@@ -133,7 +134,8 @@ impl H1Conn {
         self.send(req, user_agent).await?;
         let head_only = req.method() == Method::HEAD;
         loop {
-            let (status, version, headers, framing, keep_alive) = self.read_head(head_only).await?;
+            let (status, version, headers, framing, keep_alive) =
+                self.read_head(head_only, !req.discard_headers).await?;
             if (100..200).contains(&status) && status != 101 {
                 continue;
             }
@@ -308,10 +310,11 @@ impl H1Conn {
     async fn read_head(
         &mut self,
         head_only: bool,
+        keep_headers: bool,
     ) -> Result<(u16, Version, HeaderMap, Framing, bool), RequestError> {
         loop {
             if !self.buf.is_empty() {
-                if let Some(parsed) = parse_head(&mut self.buf, head_only)? {
+                if let Some(parsed) = parse_head(&mut self.buf, head_only, keep_headers)? {
                     return Ok(parsed);
                 }
                 if self.buf.len() > MAX_HEAD {
@@ -424,12 +427,54 @@ fn malformed(what: &str) -> RequestError {
     )
 }
 
+/// What the framing headers of a response head say (RFC 9112, section 6.3).
+struct FramingHeaders {
+    length: Option<usize>,
+    chunked: bool,
+    keep_alive: bool,
+}
+
+impl FramingHeaders {
+    /// Takes in one header by its raw name (httparse checked that names are tokens): matching
+    /// the framing headers needs no `HeaderName`.
+    fn see(&mut self, name: &[u8], value: &[u8]) -> Result<(), RequestError> {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| malformed("invalid Content-Length"))?;
+            if self.length.is_some_and(|l| l != n) {
+                return Err(malformed("conflicting Content-Length"));
+            }
+            self.length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.chunked = value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parses a complete response head off the front of `buf`, or returns None if more is needed.
-/// Returns status, version, headers (slices of the buffer), body framing and keep-alive.
+/// Returns status, version, headers, body framing and keep-alive. With `keep_headers` the
+/// header values are slices of the buffer; without, the headers are only read for the framing,
+/// and the map holds only `Location` (a redirect needs it), copied.
 #[allow(clippy::type_complexity)]
 fn parse_head(
     buf: &mut BytesMut,
     head_only: bool,
+    keep_headers: bool,
 ) -> Result<Option<(u16, Version, HeaderMap, Framing, bool)>, RequestError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
@@ -442,57 +487,50 @@ fn parse_head(
     };
     let status = resp.code.unwrap_or(0);
     let http11 = resp.version == Some(1);
-    // Offsets of each name and value, so that the values can become slices of the frozen head;
-    // `u32` (a head is at most a few MiB) halves the array zeroed for every response.
-    let offset = |p: *const u8| (p as usize - buf.as_ptr() as usize) as u32;
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-    let count = resp.headers.len();
-    for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-        let (n, v) = (offset(h.name.as_ptr()), offset(h.value.as_ptr()));
-        *span = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
-    }
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
-    let mut keep_alive = http11;
-    for &(n0, n1, v0, v1) in &spans[..count] {
-        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
-        let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
-            .map_err(|_| malformed("header value"))?;
-        if name == http::header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| malformed("invalid Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(malformed("conflicting Content-Length"));
-            }
-            length = Some(n);
-        } else if name == http::header::TRANSFER_ENCODING {
-            chunked = value
-                .as_bytes()
-                .rsplit(|b| *b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == http::header::CONNECTION {
-            for token in value.as_bytes().split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                }
+    let mut seen = FramingHeaders {
+        length: None,
+        chunked: false,
+        keep_alive: http11,
+    };
+    let mut headers = HeaderMap::new();
+    if keep_headers {
+        // Offsets of each name and value, so that the values can become slices of the frozen
+        // head; `u32` (a head is at most a few MiB) halves the array zeroed for every response.
+        let offset = |p: *const u8| (p as usize - buf.as_ptr() as usize) as u32;
+        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+        let count = resp.headers.len();
+        for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
+            let (n, v) = (offset(h.name.as_ptr()), offset(h.value.as_ptr()));
+            *span = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
+        }
+        let head = buf.split_to(len).freeze();
+        headers.reserve(count);
+        for &(n0, n1, v0, v1) in &spans[..count] {
+            let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
+            seen.see(&head[n0..n1], &head[v0..v1])?;
+            let name =
+                HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
+                .map_err(|_| malformed("header value"))?;
+            headers.append(name, value);
+        }
+    } else {
+        for h in resp.headers.iter() {
+            seen.see(h.name.as_bytes(), h.value)?;
+            if h.name.eq_ignore_ascii_case("location") {
+                let value =
+                    HeaderValue::from_bytes(h.value).map_err(|_| malformed("header value"))?;
+                headers.append(http::header::LOCATION, value);
             }
         }
-        headers.append(name, value);
+        // Nothing refers to the head: the buffer stays one allocation, not shared.
+        buf.advance(len);
     }
     let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::None
-    } else if chunked {
+    } else if seen.chunked {
         Framing::Chunked
-    } else if let Some(n) = length {
+    } else if let Some(n) = seen.length {
         Framing::Length(n)
     } else {
         Framing::UntilClose
@@ -502,7 +540,7 @@ fn parse_head(
     } else {
         Version::HTTP_10
     };
-    Ok(Some((status, version, headers, framing, keep_alive)))
+    Ok(Some((status, version, headers, framing, seen.keep_alive)))
 }
 
 #[cfg(test)]
@@ -511,7 +549,7 @@ mod tests {
 
     fn parse(raw: &[u8]) -> (u16, Version, HeaderMap, Framing, bool, BytesMut) {
         let mut buf = BytesMut::from(raw);
-        let (s, v, h, f, k) = parse_head(&mut buf, false).unwrap().unwrap();
+        let (s, v, h, f, k) = parse_head(&mut buf, false, true).unwrap().unwrap();
         (s, v, h, f, k, buf)
     }
 
@@ -537,12 +575,30 @@ mod tests {
         assert!(matches!(f, Framing::None));
 
         let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-"[..]);
-        assert!(parse_head(&mut partial, false).unwrap().is_none());
+        assert!(parse_head(&mut partial, false, true).unwrap().is_none());
         let mut bad = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"[..]);
-        assert!(parse_head(&mut bad, false).is_err());
+        assert!(parse_head(&mut bad, false, true).is_err());
         let mut conflict = BytesMut::from(
             &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
         );
-        assert!(parse_head(&mut conflict, false).is_err());
+        assert!(parse_head(&mut conflict, false, true).is_err());
+    }
+
+    #[test]
+    fn discarded_headers_keep_the_location_and_still_frame_the_body() {
+        let raw = b"HTTP/1.1 302 Found\r\nServer: x\r\nlocation: /next\r\nCONTENT-LENGTH: 2\r\nConnection: close\r\n\r\nokrest";
+        let mut buf = BytesMut::from(&raw[..]);
+        let (s, _, h, f, k) = parse_head(&mut buf, false, false).unwrap().unwrap();
+        assert_eq!(s, 302);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.get("location").unwrap(), "/next");
+        assert!(matches!(f, Framing::Length(2)));
+        assert!(!k);
+        assert_eq!(&buf[..], b"okrest");
+        let mut chunked =
+            BytesMut::from(&b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..]);
+        let (_, _, h, f, k) = parse_head(&mut chunked, false, false).unwrap().unwrap();
+        assert!(h.is_empty() && k);
+        assert!(matches!(f, Framing::Chunked));
     }
 }

@@ -124,23 +124,38 @@ impl Recorder {
         let t = &resp.timings;
         // The request's samples belong to its trace (k6's `trace_id` metadata).
         let outer = resp.trace.map(|trace| agg.set_trace(Some(trace)));
-        agg.add(builtin::HTTP_REQS, &set, 1.0);
-        agg.add(builtin::HTTP_REQ_DURATION, &set, t.duration);
-        agg.add(builtin::HTTP_REQ_BLOCKED, &set, t.blocked);
-        agg.add(builtin::HTTP_REQ_CONNECTING, &set, t.connecting);
-        agg.add(builtin::HTTP_REQ_TLS_HANDSHAKING, &set, t.tls_handshaking);
-        agg.add(builtin::HTTP_REQ_SENDING, &set, t.sending);
-        agg.add(builtin::HTTP_REQ_WAITING, &set, t.waiting);
-        agg.add(builtin::HTTP_REQ_RECEIVING, &set, t.receiving);
+        let mut samples = [
+            (builtin::HTTP_REQS, 1.0),
+            (builtin::HTTP_REQ_DURATION, t.duration),
+            (builtin::HTTP_REQ_BLOCKED, t.blocked),
+            (builtin::HTTP_REQ_CONNECTING, t.connecting),
+            (builtin::HTTP_REQ_TLS_HANDSHAKING, t.tls_handshaking),
+            (builtin::HTTP_REQ_SENDING, t.sending),
+            (builtin::HTTP_REQ_WAITING, t.waiting),
+            (builtin::HTTP_REQ_RECEIVING, t.receiving),
+            // Room for the two that not every request has.
+            (builtin::HTTP_REQ_FAILED, 0.0),
+            (builtin::HTTP_REQ_SCHEDULED_DURATION, 0.0),
+        ];
+        let mut n = 8;
         if let Some(ok) = expected {
-            agg.add(builtin::HTTP_REQ_FAILED, &set, if ok { 0.0 } else { 1.0 });
+            samples[n] = (builtin::HTTP_REQ_FAILED, if ok { 0.0 } else { 1.0 });
+            n += 1;
         }
         if let Some(lag) = scheduled_lag {
             let ms = (lag + resp.elapsed).as_secs_f64() * 1000.0;
-            agg.add(builtin::HTTP_REQ_SCHEDULED_DURATION, &set, ms);
+            samples[n] = (builtin::HTTP_REQ_SCHEDULED_DURATION, ms);
+            n += 1;
         }
-        agg.add(builtin::DATA_SENT, tags, resp.bytes_sent as f64);
-        agg.add(builtin::DATA_RECEIVED, tags, resp.bytes_received as f64);
+        // One lookup of each tag set for all its samples.
+        agg.add_all(&set, &samples[..n]);
+        agg.add_all(
+            tags,
+            &[
+                (builtin::DATA_SENT, resp.bytes_sent as f64),
+                (builtin::DATA_RECEIVED, resp.bytes_received as f64),
+            ],
+        );
         if let Some(outer) = outer {
             agg.set_trace(outer);
         }

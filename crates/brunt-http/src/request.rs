@@ -70,6 +70,9 @@ pub struct Request {
     pub max_redirects: Option<u32>,
     /// Drop the body as it arrives, still counting its bytes (k6's `responseType: "none"`).
     pub discard_body: bool,
+    /// Keep no response header but `Location` (which a redirect needs): an HTTP/1.1 response
+    /// then builds no header names, values or map (`brunt quick` reads none).
+    pub discard_headers: bool,
     /// The HTTP/1.1 bytes on the wire, serialized on first send with the user agent it used.
     wire: OnceLock<(HeaderValue, Bytes)>,
     /// Why sending fails at once, and the URL its response shows, for a request made by
@@ -183,6 +186,7 @@ impl Request {
             timeout: None,
             max_redirects: None,
             discard_body: false,
+            discard_headers: false,
             wire: OnceLock::new(),
             failure: None,
             url,
@@ -328,6 +332,7 @@ impl Request {
         req.timeout = self.timeout;
         req.max_redirects = self.max_redirects;
         req.discard_body = self.discard_body;
+        req.discard_headers = self.discard_headers;
         Ok(req)
     }
 }

@@ -4,9 +4,8 @@
 use crate::exemplar::{Exemplar, Exemplars, Trace};
 use crate::registry::{MetricId, MetricType, Registry};
 use crate::tags::TagSet;
-use hashbrown::{Equivalent, HashMap};
+use hashbrown::HashMap;
 use hdrhistogram::Histogram;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -369,33 +368,51 @@ pub struct RawSample {
 }
 
 /// Aggregates keyed by series. hashbrown rather than std: its fast default hasher (the key is a
-/// u32 and a precomputed u64) and borrowed-key lookups keep `Aggregator::add` cheap.
+/// u32 and a precomputed u64) keeps merging cheap, and `Aggregator` looks up tag sets with it.
 pub type SeriesMap = HashMap<(MetricId, TagSet), Agg>;
 
-/// A series key made of borrowed parts, so a lookup clones no `TagSet` (an atomic increment).
-struct SeriesRef<'a>(MetricId, &'a TagSet);
-
-impl Hash for SeriesRef<'_> {
-    /// Hashes exactly as the owned `(MetricId, TagSet)` tuple does.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-        self.1.hash(state);
-    }
-}
-
-impl Equivalent<(MetricId, TagSet)> for SeriesRef<'_> {
-    fn equivalent(&self, key: &(MetricId, TagSet)) -> bool {
-        self.0 == key.0 && *self.1 == key.1
-    }
-}
-
 /// A worker's private aggregates: no lock and, once a series exists, no allocation on `add`.
+/// They are kept by tag set, then by metric: a request's samples share one tag set, so
+/// [`add_all`](Self::add_all) records them with one hash lookup (the tag set's cached hash and,
+/// usually, one pointer comparison) and finds each metric where it was the time before.
 pub struct Aggregator {
     registry: Arc<Registry>,
-    series: SeriesMap,
+    groups: HashMap<TagSet, Group>,
     raw: Option<Vec<RawSample>>,
     /// The trace samples belong to while it is set.
     trace: Option<Trace>,
+}
+
+/// One tag set's series, in the order their metrics were first added.
+#[derive(Default)]
+struct Group(Vec<(MetricId, Agg)>);
+
+impl Group {
+    /// Adds each sample to its metric's series; `registry` types the series it creates.
+    fn add_all(&mut self, samples: &[(MetricId, f64)], trace: Option<Trace>, registry: &Registry) {
+        // Samples come in the same order call after call: the next metric is usually the one
+        // after the last found.
+        let mut next = 0;
+        for &(metric, value) in samples {
+            let i = match self.0.get(next) {
+                Some((m, _)) if *m == metric => next,
+                _ => match self.0.iter().position(|(m, _)| *m == metric) {
+                    Some(i) => i,
+                    None => {
+                        let kind = registry.def(metric).metric_type;
+                        self.0.push((metric, Agg::new(kind)));
+                        self.0.len() - 1
+                    }
+                },
+            };
+            next = i + 1;
+            let a = &mut self.0[i].1;
+            a.add(value);
+            if let Some(trace) = trace {
+                offer_exemplar(a, value, trace);
+            }
+        }
+    }
 }
 
 /// What a worker hands to the collector once a second.
@@ -410,7 +427,7 @@ impl Aggregator {
     pub fn new(registry: Arc<Registry>, keep_raw: bool) -> Self {
         Aggregator {
             registry,
-            series: SeriesMap::new(),
+            groups: HashMap::new(),
             raw: keep_raw.then(Vec::new),
             trace: None,
         }
@@ -429,7 +446,7 @@ impl Aggregator {
 
     #[inline]
     pub fn add(&mut self, metric: MetricId, tags: &TagSet, value: f64) {
-        self.add_at(metric, tags, value, SystemTime::now)
+        self.add_all(tags, &[(metric, value)])
     }
 
     /// As [`add`](Self::add), with the sample's time taken from `time` only if raw samples are kept.
@@ -441,34 +458,53 @@ impl Aggregator {
         value: f64,
         time: impl FnOnce() -> SystemTime,
     ) {
+        self.add_all_at(tags, &[(metric, value)], time)
+    }
+
+    /// Samples of several metrics with the same tags, taken at the same moment (a request's):
+    /// one lookup of the tag set for all of them.
+    #[inline]
+    pub fn add_all(&mut self, tags: &TagSet, samples: &[(MetricId, f64)]) {
+        self.add_all_at(tags, samples, SystemTime::now)
+    }
+
+    /// As [`add_all`](Self::add_all), with the samples' time taken from `time` only if raw
+    /// samples are kept.
+    pub fn add_all_at(
+        &mut self,
+        tags: &TagSet,
+        samples: &[(MetricId, f64)],
+        time: impl FnOnce() -> SystemTime,
+    ) {
         if let Some(raw) = &mut self.raw {
-            raw.push(RawSample {
+            let time = time();
+            raw.extend(samples.iter().map(|&(metric, value)| RawSample {
                 metric,
                 tags: tags.clone(),
                 value,
-                time: time(),
+                time,
                 trace: self.trace,
-            });
+            }));
         }
-        if let Some(a) = self.series.get_mut(&SeriesRef(metric, tags)) {
-            a.add(value);
-            if let Some(trace) = self.trace {
-                offer_exemplar(a, value, trace);
-            }
+        if let Some(group) = self.groups.get_mut(tags) {
+            group.add_all(samples, self.trace, &self.registry);
             return;
         }
-        let mut a = Agg::new(self.registry.def(metric).metric_type);
-        a.add(value);
-        if let Some(trace) = self.trace {
-            offer_exemplar(&mut a, value, trace);
-        }
-        self.series.insert((metric, tags.clone()), a);
+        let mut group = Group::default();
+        group.add_all(samples, self.trace, &self.registry);
+        self.groups.insert(tags.clone(), group);
     }
 
     /// Hands over everything gathered since the last call.
     pub fn take(&mut self) -> Interval {
+        let mut series = SeriesMap::new();
+        for (tags, group) in self.groups.drain() {
+            for (metric, agg) in group.0 {
+                series.insert((metric, tags.clone()), agg);
+            }
+        }
         Interval {
-            series: std::mem::take(&mut self.series),
+            series,
             raw: self.raw.as_mut().map(std::mem::take).unwrap_or_default(),
         }
     }

@@ -269,8 +269,10 @@ impl RequestArgs {
             };
             req.set_body(bytes);
         }
-        // The attack never reads bodies: drop them as they arrive, still counting their bytes.
+        // The attack never reads bodies or headers (but a redirect's Location): drop them as
+        // they arrive, still counting their bytes.
         req.discard_body = true;
+        req.discard_headers = true;
         Ok(req)
     }
 

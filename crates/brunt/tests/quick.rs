@@ -72,6 +72,28 @@ fn iterations_send_exactly_that_many_requests_and_print_a_summary() {
 }
 
 #[test]
+fn redirects_are_followed_though_the_attack_keeps_no_response_headers() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/redirect/2", target.local_addr());
+    let run = quick(
+        "redirect",
+        &[
+            &url,
+            "--vus",
+            "2",
+            "--iterations",
+            "10",
+            "--threshold",
+            "http_reqs{status:200}: count>0",
+        ],
+    );
+    assert_eq!(run.out.status.code(), Some(0));
+    // The attack records each iteration's final response: /get's, after two redirects.
+    assert_eq!(metric(&run, "http_reqs", "count"), 10.0);
+    assert_eq!(metric(&run, "http_reqs{status:200}", "count"), 10.0);
+}
+
+#[test]
 fn failed_statuses_are_counted_and_a_failed_threshold_exits_99() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}/status/503", target.local_addr());
