@@ -111,8 +111,6 @@ pub struct IterationCtx {
     pub test_start: Instant,
     /// When this scenario started (test start + startTime).
     pub scenario_start: Instant,
-    /// When this iteration started (its `iteration_duration` runs from then).
-    pub started: Instant,
     /// k6's `scenario.iterationInInstance`: 0-based, unique in this scenario on this instance.
     pub iteration_in_scenario: u64,
     /// k6's `__ITER`: 0-based count of this VU's iterations, across scenarios.

@@ -692,7 +692,6 @@ impl<F: VuFactory> Worker<F> {
             scenario: self.scenarios[si].info.clone(),
             test_start: self.test_start.get(),
             scenario_start: start,
-            started: start,
             iteration_in_scenario: 0,
             vu_iteration: 0,
             vu_iteration_in_scenario: 0,
@@ -714,7 +713,6 @@ impl<F: VuFactory> Worker<F> {
         ctx.vu_iteration = vb.iterations;
         ctx.vu_iteration_in_scenario = vb.per_scenario[si];
         let began = Instant::now();
-        ctx.started = began;
         // The iteration future lives in this block only, so it is gone before the bookkeeping.
         let (outcome, was_suspended) = {
             let mut guarded = Guarded {
