@@ -280,6 +280,8 @@ pub struct Coordinated {
     pub setup_data: Option<String>,
     /// An instance was lost and `--on-instance-loss abort` stopped the run.
     pub lost_abort: bool,
+    /// An instance's script called `exec.test.fail()`.
+    pub marked_failed: bool,
 }
 
 /// A coordinator serving instances on a thread of its own.
@@ -483,6 +485,7 @@ impl Coordinator {
         let mut saturation = Saturation::default();
         let mut teardown_error = None;
         let mut end = end;
+        let mut marked_failed = false;
         let mut instances = Vec::new();
         for (index, slot) in st.slots.iter().enumerate() {
             let Some(s) = slot else { continue };
@@ -499,6 +502,7 @@ impl Coordinator {
             if let Some(reason) = e.aborted {
                 end.get_or_insert(RunEnd::TestAborted(reason));
             }
+            marked_failed |= e.marked_failed;
             instances.push(InstanceFacts {
                 index,
                 name: s.name.clone(),
@@ -524,6 +528,7 @@ impl Coordinator {
             instances,
             setup_data: st.setup_data.clone(),
             lost_abort,
+            marked_failed,
         }
     }
 }

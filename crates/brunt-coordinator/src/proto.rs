@@ -78,6 +78,9 @@ pub struct InstanceEnd {
     pub teardown_error: Option<String>,
     /// The script aborted the test (`test.abort()`) or the instance crashed: the reason.
     pub aborted: Option<String>,
+    /// The script called `exec.test.fail()`: the whole run exits as failed (k6's 110).
+    #[serde(default)]
+    pub marked_failed: bool,
 }
 
 /// The answer to a report.

@@ -15,6 +15,7 @@ use brunt_metrics::Registry;
 use clap::Args;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -209,6 +210,14 @@ pub fn coordinator(mut args: CoordinatorArgs) -> anyhow::Result<i32> {
     };
 
     report.set_instances(done.instances);
+    // An instance's `exec.test.fail()` fails the whole run, as it would one process's.
+    if done.marked_failed {
+        reporting
+            .program
+            .shared
+            .marked_failed
+            .store(true, Ordering::SeqCst);
+    }
     let code = finish_run(
         &args.run,
         report,
@@ -431,6 +440,7 @@ pub(crate) fn instance(mut args: RunArgs, local_script: bool) -> anyhow::Result<
         saturation: outcome.saturation.clone(),
         teardown_error: outcome.teardown_error.as_ref().map(ToString::to_string),
         aborted,
+        marked_failed: prepared.program.shared.marked_failed.load(Ordering::SeqCst),
     };
     if let Err(e) = sender.finish(end) {
         log_error(&e);

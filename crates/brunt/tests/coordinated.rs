@@ -304,6 +304,34 @@ export default function () { http.get(`${__ENV.BASE}/`); }
     }
 }
 
+/// `exec.test.fail()` on one instance fails the coordinated run with k6's 110, as it would one
+/// process running the whole test; the run still finishes and writes its summary.
+#[test]
+fn an_instances_test_fail_fails_the_whole_run() {
+    let _serial = serial();
+    let (out, e) = coordinated(
+        "marked-failed",
+        2,
+        r#"
+import http from 'k6/http';
+import exec from 'k6/execution';
+export const options = { vus: 2, iterations: 20 };
+export default function () {
+  http.get(`${__ENV.BASE}/`);
+  if (exec.scenario.iterationInTest === 3) exec.test.fail('iteration 3 failed the test');
+}
+"#,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(110), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("test run was marked as failed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(metric(&e, "iterations", "count"), 20.0);
+}
+
 /// `abortOnFail` judged on the whole stops every instance long before the scenario's end.
 #[test]
 fn abort_on_fail_on_the_whole_stops_every_instance() {
