@@ -9,7 +9,15 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// The rate-curve test counts requests per second: no other test of this file runs beside it,
+/// so the generator keeps its schedule.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn shop_log(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("access.log");
@@ -31,6 +39,7 @@ fn shop_log(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn prints_the_model_and_writes_it_as_json() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let log = shop_log(dir.path());
     let json = dir.path().join("model.json");
@@ -65,6 +74,7 @@ fn prints_the_model_and_writes_it_as_json() {
 
 #[test]
 fn bad_input_fails_with_the_file_and_reason() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.log");
     std::fs::write(&empty, "").unwrap();
@@ -163,6 +173,7 @@ fn http_reqs(
 /// in 20 s: the log's 20 minutes compressed 60 times, at 30x its session rate, no think time).
 #[test]
 fn a_generated_script_reproduces_the_route_shares() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut synth = Synth::shop("/anything", 4.0, 20);
     // Slow logged answers: the thresholds seeded from them hold on a busy machine.
@@ -247,6 +258,7 @@ fn a_generated_script_reproduces_the_route_shares() {
 /// stages ramp from one minute's rate to the next: a lag of about 2%).
 #[test]
 fn a_generated_script_reproduces_the_rate_curve_per_minute() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut synth = Synth::flat(
         &[("GET", "/anything/a", 0.6), ("GET", "/anything/b", 0.4)],
