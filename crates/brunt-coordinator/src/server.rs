@@ -4,8 +4,9 @@
 use crate::coordinator::{JoinRefusal, Shared};
 use crate::proto::{JoinRequest, Ready, Refusal, Report, ReportReply, Start, BASE};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,7 +33,6 @@ pub(crate) fn serve(address: &str, shared: Arc<Shared>) -> std::io::Result<Socke
         .enable_all()
         .build()?;
     let app = Router::new()
-        .route(&format!("{BASE}/health"), get(|| async { "ok" }))
         .route(&format!("{BASE}/join"), post(join))
         .route(&format!("{BASE}/archive"), get(archive))
         .route(&format!("{BASE}/instances/{{index}}/ready"), post(ready))
@@ -42,6 +42,8 @@ pub(crate) fn serve(address: &str, shared: Arc<Shared>) -> std::io::Result<Socke
             &format!("{BASE}/instances/{{index}}/teardown"),
             get(teardown),
         )
+        .route_layer(middleware::from_fn_with_state(shared.clone(), token))
+        .route(&format!("{BASE}/health"), get(|| async { "ok" }))
         // A second of an instance with many series (a tag per URL) can be large.
         .layer(axum::extract::DefaultBodyLimit::max(REPORT_LIMIT))
         .with_state(shared);
@@ -73,27 +75,34 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The token check: a refusal that says what is wrong, also logged on the coordinator's side.
-fn refused_token(app: &Shared, headers: &HeaderMap, peer: SocketAddr) -> Option<Response> {
-    let given = headers
+/// The token check, before every endpoint but `health`: a refusal that says what is wrong, also
+/// logged on the coordinator's side.
+async fn token(
+    State(app): App,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = req
+        .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if given.is_some_and(|t| same(t.as_bytes(), app.cfg.token.as_bytes())) {
-        return None;
+        return next.run(req).await;
     }
     let what = if given.is_some() { "wrong" } else { "missing" };
     brunt_engine::log::warn(&format!(
         "refused an instance at {peer}: {what} token (instances must give the coordinator's --token or {})",
         crate::proto::TOKEN_ENV
     ));
-    Some(refuse(
+    refuse(
         StatusCode::UNAUTHORIZED,
         format!(
             "{what} token: the coordinator accepts only instances that give its token (--token or {})",
             crate::proto::TOKEN_ENV
         ),
-    ))
+    )
 }
 
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>> {
@@ -103,19 +112,6 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>
             format!("invalid request body: {e}"),
         ))
     })
-}
-
-/// The token checked, then the body read: how every request that carries one begins.
-fn admit<T: serde::de::DeserializeOwned>(
-    app: &Shared,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    bytes: &[u8],
-) -> Result<T, Box<Response>> {
-    match refused_token(app, headers, peer) {
-        Some(r) => Err(Box::new(r)),
-        None => body(bytes),
-    }
 }
 
 fn unknown(index: usize) -> Response {
@@ -128,10 +124,9 @@ fn unknown(index: usize) -> Response {
 async fn join(
     State(app): App,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let req: JoinRequest = match admit(&app, &headers, peer, &bytes) {
+    let req: JoinRequest = match body(&bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -157,25 +152,12 @@ async fn join(
     }
 }
 
-async fn archive(
-    State(app): App,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
+async fn archive(State(app): App) -> Response {
     app.cfg.archive.clone().into_response()
 }
 
-async fn ready(
-    State(app): App,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(index): Path<usize>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let r: Ready = match admit(&app, &headers, peer, &bytes) {
+async fn ready(State(app): App, Path(index): Path<usize>, bytes: Bytes) -> Response {
+    let r: Ready = match body(&bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -187,15 +169,7 @@ async fn ready(
 
 /// Held until the start is set (then answered with the delay left from now) or the run is
 /// called off; "not yet" (204) after [`LONG_POLL`].
-async fn start(
-    State(app): App,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(index): Path<usize>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
+async fn start(State(app): App, Path(index): Path<usize>) -> Response {
     hold(|| {
         let mut st = app.state();
         if st.slot(index).is_none() {
@@ -217,14 +191,8 @@ async fn start(
     .await
 }
 
-async fn report(
-    State(app): App,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(index): Path<usize>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let r: Report = match admit(&app, &headers, peer, &bytes) {
+async fn report(State(app): App, Path(index): Path<usize>, bytes: Bytes) -> Response {
+    let r: Report = match body(&bytes) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -244,15 +212,7 @@ async fn report(
 }
 
 /// Held until every other instance has ended (200: run `teardown()` now), or "not yet" (204).
-async fn teardown(
-    State(app): App,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(index): Path<usize>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refused_token(&app, &headers, peer) {
-        return r;
-    }
+async fn teardown(State(app): App, Path(index): Path<usize>) -> Response {
     hold(|| {
         let done = app.state().others_done(index);
         done.then(|| StatusCode::OK.into_response())
