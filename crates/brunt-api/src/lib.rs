@@ -19,9 +19,9 @@ mod view;
 
 pub use view::LiveView;
 
-use brunt_engine::{Execution, RunControl};
+use brunt_engine::{server_thread, Execution, RunControl};
 use brunt_metrics::{Registry, Thresholds};
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// k6's default REST API address (`--address`).
@@ -50,23 +50,12 @@ pub struct ControlSurface {
 /// Binds `address` (`host:port`; IPv4 addresses of a name first, as k6 binds `localhost`) and
 /// serves the API on a thread of its own until the process ends; returns the bound address.
 pub fn serve(address: &str, surface: ControlSurface) -> std::io::Result<SocketAddr> {
-    let mut addrs: Vec<SocketAddr> = address.to_socket_addrs()?.collect();
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    let listener = TcpListener::bind(&addrs[..])?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let app = routes::router(Arc::new(surface));
-    std::thread::Builder::new()
-        .name("rest-api".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                    let _ = axum::serve(listener, app).await;
-                }
-            })
-        })?;
-    Ok(bound)
+    server_thread::spawn(
+        "rest-api",
+        server_thread::bind(address)?,
+        |listener| async move {
+            let _ = axum::serve(listener, app).await;
+        },
+    )
 }

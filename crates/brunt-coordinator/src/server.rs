@@ -10,7 +10,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use brunt_engine::server_thread;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,14 +25,6 @@ const LONG_POLL_STEP: Duration = Duration::from_millis(20);
 const REPORT_LIMIT: usize = 64 << 20;
 
 pub(crate) fn serve(address: &str, shared: Arc<Shared>) -> std::io::Result<SocketAddr> {
-    let mut addrs: Vec<SocketAddr> = address.to_socket_addrs()?.collect();
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    let listener = TcpListener::bind(&addrs[..])?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let app = Router::new()
         .route(&format!("{BASE}/join"), post(join))
         .route(&format!("{BASE}/archive"), get(archive))
@@ -47,17 +40,14 @@ pub(crate) fn serve(address: &str, shared: Arc<Shared>) -> std::io::Result<Socke
         // A second of an instance with many series (a tag per URL) can be large.
         .layer(axum::extract::DefaultBodyLimit::max(REPORT_LIMIT))
         .with_state(shared);
-    std::thread::Builder::new()
-        .name("coordinator".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-                    let _ = axum::serve(listener, service).await;
-                }
-            })
-        })?;
-    Ok(bound)
+    server_thread::spawn(
+        "coordinator",
+        server_thread::bind(address)?,
+        |listener| async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service).await;
+        },
+    )
 }
 
 fn refuse(status: StatusCode, error: impl Into<String>) -> Response {

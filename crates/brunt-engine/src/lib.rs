@@ -23,6 +23,7 @@
 //! - [`log`] is the run's logger (k6's formats and outputs), used by every part that logs.
 //! - [`profile`] holds the load profiles (`--profile`): smoke, load, stress, soak, spike and
 //!   breakpoint as one scenario each, scaled to `--duration`.
+//! - [`server_thread`] runs a side server (dashboard, REST API, coordinator) on a thread of its own.
 //! - [`steps`] and [`arrival`] hold the pure schedules (ramping-vus VU counts, arrival-rate
 //!   start times) that the workers follow.
 
@@ -36,6 +37,7 @@ mod plan;
 pub mod profile;
 mod run;
 pub mod segment;
+pub mod server_thread;
 pub mod steps;
 mod vu;
 mod worker;

@@ -8,6 +8,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
+use brunt_engine::server_thread;
 use futures_util::stream::{self, Stream};
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
@@ -57,27 +58,14 @@ impl Shared {
 /// Binds 127.0.0.1:`port` (0 for any free port) and serves on a thread of its own.
 pub(crate) fn serve(port: u16, shared: Arc<Shared>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(("127.0.0.1", port))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("dashboard".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let app = Router::new()
-                    .route("/", get(index))
-                    .route("/events", get(events))
-                    .route("/data", get(data))
-                    .with_state(shared);
-                let _ = axum::serve(listener, app).await;
-            })
-        })?;
-    Ok(addr)
+    server_thread::spawn("dashboard", listener, |listener| async move {
+        let app = Router::new()
+            .route("/", get(index))
+            .route("/events", get(events))
+            .route("/data", get(data))
+            .with_state(shared);
+        let _ = axum::serve(listener, app).await;
+    })
 }
 
 async fn index(State(shared): State<Arc<Shared>>) -> Html<String> {
