@@ -252,10 +252,11 @@ impl RunStats {
             .with_context(|| format!("'{}' is not a summary export", path.display()))
     }
 
-    /// Totals of a results file, with per-`name` sub-metrics for the HTTP metrics.
+    /// Totals of a results file (after its `--warm-up`, as its summary judged), with per-`name`
+    /// sub-metrics for the HTTP metrics.
     pub fn from_results(results: &Results) -> RunStats {
-        let totals = results.totals();
-        let secs = results.elapsed().as_secs_f64();
+        let (totals, covered) = results.judged();
+        let secs = covered.as_secs_f64();
         let mut metrics = BTreeMap::new();
         let mut contains = BTreeMap::new();
         for id in totals.metric_ids() {

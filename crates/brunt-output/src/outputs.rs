@@ -3,7 +3,7 @@
 //! their failed writes and notes collected. The reporter uses it; a front end with its own
 //! observer can too.
 
-use crate::{IntervalView, OutSpec, OutputError, SampleSink};
+use crate::{IntervalView, OutSpec, OutputError, PhaseSplit, SampleSink};
 use brunt_engine::Tick;
 use brunt_metrics::{Registry, Snapshot, Thresholds};
 use std::time::{Duration, SystemTime};
@@ -17,11 +17,16 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Opens every `--out` value, so a bad path fails before the run.
-    pub fn open(specs: &[OutSpec], thresholds: &Thresholds) -> Result<Outputs, OutputError> {
+    /// Opens every `--out` value, so a bad path fails before the run. `phases` is the run's
+    /// `--warm-up` or `--cold-cache` split, which the results file records.
+    pub fn open(
+        specs: &[OutSpec],
+        thresholds: &Thresholds,
+        phases: Option<PhaseSplit>,
+    ) -> Result<Outputs, OutputError> {
         let mut outputs = Outputs::default();
         for spec in specs {
-            outputs.add(&spec.flag(), spec.open(thresholds)?);
+            outputs.add(&spec.flag(), spec.open(thresholds, phases)?);
         }
         Ok(outputs)
     }
@@ -151,7 +156,7 @@ mod tests {
     fn a_write_that_fails_mid_run_is_kept_and_the_run_goes_on() {
         let registry = Registry::new();
         let spec: OutSpec = "csv=/dev/full".parse().unwrap();
-        let mut outputs = Outputs::open(&[spec], &Thresholds::default()).unwrap();
+        let mut outputs = Outputs::open(&[spec], &Thresholds::default(), None).unwrap();
         let ticks = Arc::new(AtomicUsize::new(0));
         outputs.add("counting", Box::new(Counting(ticks.clone())));
         // More than the file's buffer: the write reaches the device.

@@ -75,7 +75,24 @@ impl PhaseSplit {
         }
     }
 
-    fn length(self) -> Duration {
+    /// How the results file names the split: `warm_up` or `cold_cache`.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            PhaseSplit::WarmUp(_) => "warm_up",
+            PhaseSplit::ColdCache(_) => "cold_cache",
+        }
+    }
+
+    /// The split a results file names; None for a kind this build does not know.
+    pub(crate) fn from_kind(kind: &str, length: Duration) -> Option<PhaseSplit> {
+        match kind {
+            "warm_up" => Some(PhaseSplit::WarmUp(length)),
+            "cold_cache" => Some(PhaseSplit::ColdCache(length)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn length(self) -> Duration {
         match self {
             PhaseSplit::WarmUp(d) | PhaseSplit::ColdCache(d) => d,
         }

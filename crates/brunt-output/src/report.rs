@@ -132,7 +132,7 @@ impl Reporter {
         if let Some(path) = &cfg.summary_export {
             create_file("--summary-export", path)?;
         }
-        let outputs = Outputs::open(&cfg.outs, &cfg.thresholds)?;
+        let outputs = Outputs::open(&cfg.outs, &cfg.thresholds, cfg.phases)?;
         let thresholds = Arc::new(cfg.thresholds);
         let checks = cfg.profile_checks.map(|w| ProfileChecks::new(w, &registry));
         let progress = (!cfg.quiet).then(ProgressLine::new);

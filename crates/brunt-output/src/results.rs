@@ -3,6 +3,7 @@
 //! report` and `brunt compare` can recompute and merge percentiles later. The format is
 //! documented in docs/results-format.md; [`Results::read`] reads it back.
 
+use crate::phases::{PhaseSplit, Phases};
 use crate::sink::{IntervalView, SampleSink, Target};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -63,6 +64,8 @@ pub struct Results {
     pub intervals: Vec<ResultsInterval>,
     /// The run's length and threshold verdicts; `None` when the run did not end cleanly.
     pub end: Option<ResultsEnd>,
+    /// The run's `--warm-up` or `--cold-cache` split, if it had one.
+    pub split: Option<PhaseSplit>,
 }
 
 /// The last line of a complete results file.
@@ -122,11 +125,26 @@ impl Results {
                 found: version,
             });
         }
+        let split = match header.get("phases") {
+            None | Some(Value::Null) => None,
+            Some(p) => Some(
+                serde_json::from_value::<SplitRecord>(p.clone())
+                    .ok()
+                    .and_then(|r| r.split())
+                    .ok_or_else(|| {
+                        corrupt(
+                            1,
+                            format!("unknown phases {p} (want {{\"kind\": \"warm_up\" or \"cold_cache\", \"seconds\": N}})"),
+                        )
+                    })?,
+            ),
+        };
         let mut results = Results {
             started_ms: header["started"].as_u64().unwrap_or(0),
             registry: Registry::new(),
             intervals: Vec::new(),
             end: None,
+            split,
         };
         for (i, line) in lines {
             let n = i + 1;
@@ -175,6 +193,13 @@ impl Results {
             path: path.to_string(),
             reason,
         };
+        if self.split != other.split {
+            return Err(merge_err(format!(
+                "its phases ({}) differ from the other files' ({}): run every instance with the same --warm-up or --cold-cache",
+                split_name(other.split),
+                split_name(self.split)
+            )));
+        }
         let mut by_second: BTreeMap<u64, ResultsInterval> = BTreeMap::new();
         for i in self.intervals.drain(..) {
             by_second.insert(i.elapsed.as_secs_f64().round() as u64, i);
@@ -227,38 +252,12 @@ impl Results {
             }
             (a, b) => a.or_else(|| b.clone()),
         };
-        self.end = end.map(|mut e| {
-            e.thresholds = self.reevaluate(&e.thresholds, e.elapsed);
-            e
-        });
+        self.end = end;
+        let (judged, covered) = self.judged();
+        if let Some(e) = &mut self.end {
+            e.thresholds = reevaluate(&self.registry, &e.thresholds, &judged, covered);
+        }
         Ok(())
-    }
-
-    /// The verdicts of `thresholds` on these totals; one that cannot be parsed again keeps its
-    /// verdict.
-    fn reevaluate(
-        &self,
-        thresholds: &[ThresholdResult],
-        elapsed: Duration,
-    ) -> Vec<ThresholdResult> {
-        let totals = self.totals();
-        thresholds
-            .iter()
-            .map(|v| {
-                let mut t = Thresholds::default();
-                match t.add_cli(&format!("{}: {}", v.metric_name, v.source), &self.registry) {
-                    Ok(()) => t
-                        .evaluate(&totals, elapsed)
-                        .pop()
-                        .map(|r| ThresholdResult {
-                            metric_name: v.metric_name.clone(),
-                            ..r
-                        })
-                        .unwrap_or_else(|| v.clone()),
-                    Err(_) => v.clone(),
-                }
-            })
-            .collect()
     }
 
     /// Every interval merged: the run's totals, with exact percentiles.
@@ -270,6 +269,25 @@ impl Results {
         total
     }
 
+    /// The run's phases (`--warm-up`, `--cold-cache`), each second in the phase it fell in.
+    pub fn phases(&self) -> Option<Phases> {
+        let mut phases = Phases::new(self.split?);
+        for i in &self.intervals {
+            phases.observe(i.elapsed, &i.series);
+        }
+        Some(phases)
+    }
+
+    /// What thresholds and the summary judge, and the time it covers: every second after a
+    /// `--warm-up`, else the whole run (as the run's own summary did).
+    pub fn judged(&self) -> (Snapshot, Duration) {
+        let elapsed = self.elapsed();
+        match self.phases().as_ref().and_then(|p| p.judged(elapsed)) {
+            Some((snapshot, covered)) => (snapshot.clone(), covered),
+            None => (self.totals(), elapsed),
+        }
+    }
+
     /// The run's length: from the end record, else the last interval.
     pub fn elapsed(&self) -> Duration {
         match &self.end {
@@ -277,6 +295,40 @@ impl Results {
             None => self.intervals.last().map(|i| i.elapsed).unwrap_or_default(),
         }
     }
+}
+
+/// The verdicts of `thresholds` on `judged` (covering `covered`); one that cannot be parsed again
+/// keeps its verdict.
+fn reevaluate(
+    registry: &Registry,
+    thresholds: &[ThresholdResult],
+    judged: &Snapshot,
+    covered: Duration,
+) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|v| {
+            let mut t = Thresholds::default();
+            match t.add_cli(&format!("{}: {}", v.metric_name, v.source), registry) {
+                Ok(()) => t
+                    .evaluate(judged, covered)
+                    .pop()
+                    .map(|r| ThresholdResult {
+                        metric_name: v.metric_name.clone(),
+                        ..r
+                    })
+                    .unwrap_or_else(|| v.clone()),
+                Err(_) => v.clone(),
+            }
+        })
+        .collect()
+}
+
+/// A split as errors name it.
+fn split_name(split: Option<PhaseSplit>) -> String {
+    split.map_or("none".into(), |s| {
+        format!("{} {}s", s.kind(), s.length().as_secs_f64())
+    })
 }
 
 fn secs(v: f64) -> Result<Duration, String> {
@@ -292,6 +344,9 @@ enum Record {
         version: u64,
         brunt: String,
         started: u64,
+        /// `--warm-up` or `--cold-cache`; absent without one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phases: Option<SplitRecord>,
     },
     Interval {
         elapsed: f64,
@@ -305,6 +360,27 @@ enum Record {
         #[serde(default)]
         scenarios: Vec<String>,
     },
+}
+
+/// The header's `phases`: which split and where the first phase ends.
+#[derive(Serialize, Deserialize)]
+struct SplitRecord {
+    kind: String,
+    seconds: f64,
+}
+
+impl SplitRecord {
+    fn new(split: PhaseSplit) -> SplitRecord {
+        SplitRecord {
+            kind: split.kind().into(),
+            seconds: split.length().as_secs_f64(),
+        }
+    }
+
+    fn split(&self) -> Option<PhaseSplit> {
+        let length = Duration::try_from_secs_f64(self.seconds).ok()?;
+        PhaseSplit::from_kind(&self.kind, length)
+    }
 }
 
 /// Aggregates as the results file writes them, metric names and tags spelled out and trend
@@ -534,12 +610,17 @@ pub(crate) struct ResultsSink {
 }
 
 impl ResultsSink {
-    pub(crate) fn new(mut out: Target, thresholds: Thresholds) -> io::Result<Self> {
+    pub(crate) fn new(
+        mut out: Target,
+        thresholds: Thresholds,
+        phases: Option<PhaseSplit>,
+    ) -> io::Result<Self> {
         let header = Record::Header {
             format: RESULTS_FORMAT.into(),
             version: RESULTS_VERSION,
             brunt: env!("CARGO_PKG_VERSION").into(),
             started: unix_ms(SystemTime::now()),
+            phases: phases.map(SplitRecord::new),
         };
         write_line(&mut out, &header)?;
         Ok(ResultsSink {
@@ -593,5 +674,33 @@ impl SampleSink for ResultsSink {
             write_line(&mut self.out, &end)?;
         }
         self.out.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        r#"{"type":"header","format":"brunt-results","version":1,"brunt":"0.1.0","started":1"#;
+
+    #[test]
+    fn the_header_keeps_the_runs_phases() {
+        let text = format!("{HEADER},\"phases\":{{\"kind\":\"warm_up\",\"seconds\":2.0}}}}\n");
+        let r = Results::parse(&text, "f").unwrap();
+        assert_eq!(r.split, Some(PhaseSplit::WarmUp(Duration::from_secs(2))));
+        let r = Results::parse(&format!("{HEADER}}}\n"), "f").unwrap();
+        assert_eq!(r.split, None);
+    }
+
+    #[test]
+    fn unknown_phases_are_named_with_the_line() {
+        let text = format!("{HEADER},\"phases\":{{\"kind\":\"lukewarm\",\"seconds\":2}}}}\n");
+        let e = Results::parse(&text, "f").unwrap_err().to_string();
+        assert!(
+            e.contains("'f' is corrupt at line 1: unknown phases"),
+            "{e}"
+        );
+        assert!(e.contains("lukewarm"), "{e}");
     }
 }

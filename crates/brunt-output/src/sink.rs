@@ -6,7 +6,7 @@ use crate::csv::CsvSink;
 use crate::json_lines::JsonLinesSink;
 use crate::remote::{self, RemoteSpec};
 use crate::results::ResultsSink;
-use crate::OutputError;
+use crate::{OutputError, PhaseSplit};
 use brunt_metrics::{MetricId, RawSample, Registry, SeriesMap, Snapshot, Thresholds};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -199,8 +199,12 @@ impl FromStr for OutSpec {
 
 impl OutSpec {
     /// Creates the file (or takes stdout) and returns the sink. `thresholds` are listed in the
-    /// JSON output's metric lines, as k6 does.
-    pub fn open(&self, thresholds: &Thresholds) -> Result<Box<dyn SampleSink>, OutputError> {
+    /// JSON output's metric lines, as k6 does; the results file records `phases`.
+    pub fn open(
+        &self,
+        thresholds: &Thresholds,
+        phases: Option<PhaseSplit>,
+    ) -> Result<Box<dyn SampleSink>, OutputError> {
         if let Some(remote) = &self.remote {
             return Ok(remote::open(remote, self.to_string()));
         }
@@ -227,7 +231,7 @@ impl OutSpec {
             OutKind::Json => Box::new(JsonLinesSink::new(out, thresholds)),
             OutKind::Csv => Box::new(CsvSink::new(out).map_err(io_error)?),
             OutKind::Results => {
-                Box::new(ResultsSink::new(out, thresholds.clone()).map_err(io_error)?)
+                Box::new(ResultsSink::new(out, thresholds.clone(), phases).map_err(io_error)?)
             }
             // Built by hand without its URL (parsing always sets one).
             OutKind::PrometheusRw | OutKind::InfluxDb | OutKind::OpenTelemetry => {
@@ -369,7 +373,11 @@ mod tests {
     #[test]
     fn an_unwritable_file_names_its_path() {
         let s: OutSpec = "json=/nonexistent-dir/x.json".parse().unwrap();
-        let e = s.open(&Thresholds::default()).err().unwrap().to_string();
+        let e = s
+            .open(&Thresholds::default(), None)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with("cannot write --out json=/nonexistent-dir/x.json: "),
             "{e}"

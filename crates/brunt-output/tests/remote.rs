@@ -126,7 +126,7 @@ fn prometheus_receives_series_with_brunt_names_and_labels() {
     let spec: OutSpec = format!("prometheus-rw=http://127.0.0.1:{port}/api/v1/write,label.env=ci,header.X-Scope-OrgID=brunt")
         .parse()
         .unwrap();
-    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    let mut sink = spec.open(&Thresholds::default(), None).unwrap();
     assert!(!sink.wants_raw());
     feed(sink.as_mut());
 
@@ -199,7 +199,7 @@ fn influxdb_receives_points_in_k6_layout() {
     let spec: OutSpec = format!("influxdb=http://127.0.0.1:{port}/brunt,label.env=ci")
         .parse()
         .unwrap();
-    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    let mut sink = spec.open(&Thresholds::default(), None).unwrap();
     feed(sink.as_mut());
 
     // The database was created by the output; the points carry k6's tags, url as a field.
@@ -224,7 +224,7 @@ fn a_down_backend_costs_samples_not_the_run() {
     let spec: OutSpec = format!("influxdb=http://127.0.0.1:{port}/brunt")
         .parse()
         .unwrap();
-    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    let mut sink = spec.open(&Thresholds::default(), None).unwrap();
     let registry = Registry::new();
     let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
     agg.add(builtin::HTTP_REQS, &TagSet::empty(), 1.0);

@@ -21,7 +21,7 @@ fn a_run_reads_back_with_the_same_percentiles_and_verdicts() {
     thresholds
         .add_cli("http_req_duration: p(95)<200", &registry)
         .unwrap();
-    let mut sink = spec.open(&thresholds).unwrap();
+    let mut sink = spec.open(&thresholds, None).unwrap();
     assert!(
         !sink.wants_raw(),
         "aggregates only: the engine keeps no raw samples for it"
@@ -221,7 +221,7 @@ fn instance(path: &std::path::Path, seconds: u32, ms: f64, extra_metrics: &[&str
         .add_cli("http_req_duration: p(95)<100", &registry)
         .unwrap();
     let spec: OutSpec = format!("results={}", path.display()).parse().unwrap();
-    let mut sink = spec.open(&thresholds).unwrap();
+    let mut sink = spec.open(&thresholds, None).unwrap();
     let mut total = Snapshot::default();
     let tags = TagSet::new([("name", "a")]);
     for s in 1..=seconds {

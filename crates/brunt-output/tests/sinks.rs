@@ -57,7 +57,7 @@ fn json_lines_have_metric_then_point_lines() {
     .unwrap();
     let path = temp("out.json");
     let spec: OutSpec = format!("json={}", path.display()).parse().unwrap();
-    let mut sink = spec.open(&thresholds).unwrap();
+    let mut sink = spec.open(&thresholds, None).unwrap();
     sink.write(&samples(), &reg).unwrap();
     sink.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -125,7 +125,7 @@ fn csv_has_k6_columns() {
     let reg = Registry::new();
     let path = temp("out.csv");
     let spec: OutSpec = format!("csv={}", path.display()).parse().unwrap();
-    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    let mut sink = spec.open(&Thresholds::default(), None).unwrap();
     sink.write(&samples(), &reg).unwrap();
     sink.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -153,7 +153,7 @@ fn gz_names_are_gzip_compressed() {
     let reg = Registry::new();
     let path = temp("out.csv.gz");
     let spec: OutSpec = format!("csv={}", path.display()).parse().unwrap();
-    let mut sink = spec.open(&Thresholds::default()).unwrap();
+    let mut sink = spec.open(&Thresholds::default(), None).unwrap();
     sink.write(&samples(), &reg).unwrap();
     sink.finish().unwrap();
     let raw = std::fs::read(&path).unwrap();

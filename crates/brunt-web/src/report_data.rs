@@ -349,7 +349,11 @@ impl ReportData {
         for i in &results.intervals {
             data.push_interval(i.elapsed, &i.series, &results.registry);
         }
-        data.finish(&results.totals(), &results.registry, results.elapsed());
+        let (judged, covered) = results.judged();
+        data.finish(&judged, &results.registry, covered);
+        if let Some(phases) = results.phases() {
+            data.phases = phases.readings(results.elapsed());
+        }
         match &results.end {
             Some(end) => {
                 data.thresholds = end.thresholds.clone();

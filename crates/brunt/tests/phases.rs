@@ -61,6 +61,7 @@ fn a_warm_up_keeps_a_cold_start_out_of_the_verdict_and_reports_it_apart() {
     // With --warm-up 2s they are reported, not judged.
     let summary = temp("warm-up.json");
     let report = temp("warm-up.html");
+    let results = temp("warm-up.results");
     let out = brunt(&[
         "run",
         "-q",
@@ -71,6 +72,8 @@ fn a_warm_up_keeps_a_cold_start_out_of_the_verdict_and_reports_it_apart() {
         summary.to_str().unwrap(),
         "--report",
         report.to_str().unwrap(),
+        "--out",
+        &format!("results={}", results.display()),
     ]);
     let _ = std::fs::remove_file(&script);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -79,6 +82,23 @@ fn a_warm_up_keeps_a_cold_start_out_of_the_verdict_and_reports_it_apart() {
     assert!(
         stdout.contains("warm_up (0s to 2s, left out of thresholds and the metrics above)"),
         "{stdout}"
+    );
+    // compare reads the results file's measured phase, as the run's summary judged it: the
+    // warm-up's failures do not count as a regression against the summary export.
+    let cmp = brunt(&[
+        "compare",
+        summary.to_str().unwrap(),
+        results.to_str().unwrap(),
+        "--max-regression",
+        "http_req_failed rate=0",
+        "--max-regression",
+        "http_reqs count=0",
+    ]);
+    assert_eq!(
+        cmp.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cmp.stdout)
     );
     let data = export(&summary);
     let phases = &data["brunt"]["phases"];
@@ -98,6 +118,33 @@ fn a_warm_up_keeps_a_cold_start_out_of_the_verdict_and_reports_it_apart() {
         html.contains(r#""phase":"warm_up""#),
         "the report lists the phase"
     );
+
+    // The results file keeps the split: a report made from it later draws the same phases.
+    let rebuilt = temp("rebuilt.html");
+    let out = brunt(&[
+        "report",
+        results.to_str().unwrap(),
+        "-o",
+        rebuilt.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let html = std::fs::read_to_string(&rebuilt).unwrap();
+    let _ = std::fs::remove_file(&rebuilt);
+    let rows = html
+        .split(r#""phases":"#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no phases in the rebuilt page"));
+    let rows: Value = serde_json::Deserializer::from_str(rows)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows[0]["phase"], "warm_up", "{rows}");
+    assert_eq!(rows[0]["excluded"], true, "{rows}");
+    assert_eq!(rows[0]["requests"], warm_up["requests"], "{rows}");
+    assert_eq!(rows[1]["phase"], "measured", "{rows}");
+    assert_eq!(rows[1]["requests"], measured["requests"], "{rows}");
+    let _ = std::fs::remove_file(&results);
 }
 
 #[test]
