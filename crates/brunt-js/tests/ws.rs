@@ -100,7 +100,7 @@ fn websockets_drive_several_sockets_per_vu_with_k6s_events_and_errors() {
     let Some((code, ex)) = run_on_server("websockets.js") else {
         return;
     };
-    assert_eq!(all_checks_pass(&ex), 24, "{ex}");
+    assert_eq!(all_checks_pass(&ex), 28, "{ex}");
     assert_eq!(code, exit::OK, "a threshold failed: {ex}");
 }
 

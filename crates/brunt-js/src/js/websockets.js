@@ -4,15 +4,23 @@
 // `deliver` below, which keeps readyState and fires the listeners (the on* handler first, then
 // those of addEventListener, in order). An open socket keeps the iteration going until it
 // closes, as in k6. params: headers, tags, jar, compression ('deflate': permessage-deflate).
-import { ReadableStream } from 'k6/experimental/streams';
-
 const n = globalThis.__brunt_native('websockets');
+
+// k6/experimental/streams, evaluated the first time a Blob is read as a stream: a VU that never
+// does pays nothing for it.
+let streams = null;
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 const TYPES = ['open', 'message', 'error', 'close', 'ping', 'pong'];
+// The kinds of event the native side delivers (`websockets.rs`, `Kind`).
+const OPENED = 0;
+const MESSAGE = 1;
+const PING = 2;
+const PONG = 3;
+const CLOSE = 4;
 
 // Open sockets' states by id, and every socket's state by its object.
 const sockets = new Map();
@@ -84,7 +92,8 @@ export class Blob {
     const data = blobData.get(this);
     const decoder = new TextDecoder();
     let at = 0;
-    return new ReadableStream({
+    if (streams === null) streams = n.streams();
+    return new streams.ReadableStream({
       pull(controller) {
         const piece = data.subarray(at, at + 1024);
         at += piece.length;
@@ -152,23 +161,32 @@ function newEvent(s, type) {
   return { type, target: s.self, timestamp: Date.now() };
 }
 
-// Calls the socket's listeners of `type` with `ev`. A throwing open or message listener drops
-// the connection, reports the error and the close, and ends the iteration with it, as in k6.
-function fire(s, type, ev) {
-  const all = s.on[type] ? [s.on[type], ...s.listeners[type]] : s.listeners[type];
-  for (const f of all) {
-    if (type !== 'open' && type !== 'message') {
-      f.call(s.self, ev);
-      continue;
-    }
-    try {
-      f.call(s.self, ev);
-    } catch (e) {
-      n.abort(s.id);
-      closed(s, 0, '', String(e));
-      throw e;
-    }
+// Calls `f`, a listener of `type`. A throwing open or message listener drops the connection,
+// reports the error and the close, and ends the iteration with it, as in k6.
+function call(s, type, f, ev) {
+  if (type !== 'open' && type !== 'message') {
+    f.call(s.self, ev);
+    return;
   }
+  try {
+    f.call(s.self, ev);
+  } catch (e) {
+    n.abort(s.id);
+    closed(s, 0, '', String(e));
+    throw e;
+  }
+}
+
+// Calls the socket's listeners of `type` with `ev`: the on* handler first, then those of
+// addEventListener, in order.
+function fire(s, type, ev) {
+  if (s.on !== null) {
+    const f = s.on[type];
+    if (f !== undefined) call(s, type, f, ev);
+  }
+  const list = s.listeners === null ? undefined : s.listeners[type];
+  if (list === undefined) return;
+  for (let i = 0; i < list.length; i++) call(s, type, list[i], ev);
 }
 
 function closed(s, code, reason, error) {
@@ -186,39 +204,42 @@ function closed(s, code, reason, error) {
   fire(s, 'close', ev);
 }
 
-function deliver(e) {
-  const s = sockets.get(e.id);
+// What happened on socket `id`, from the native side (`websockets.rs`, `deliver_next`), which
+// passes each kind's fields as arguments: open (protocol, the extensions header), message
+// (data), ping, pong, close (code, reason, error).
+function deliver(id, kind, a, b, c) {
+  const s = sockets.get(id);
   if (s === undefined) return;
-  switch (e.type) {
-    case 'open': {
+  switch (kind) {
+    case OPENED: {
       if (s.readyState !== CONNECTING) return;
       s.readyState = OPEN;
-      s.protocol = e.protocol;
-      s.extensions = e.extensions;
+      s.protocol = a;
+      s.extensions = b ? [b] : [];
       fire(s, 'open', newEvent(s, 'open'));
       break;
     }
-    case 'message': {
+    case MESSAGE: {
       if (s.readyState !== OPEN) return;
-      const ev = newEvent(s, 'message');
-      ev.data =
-        typeof e.data === 'string' || s.binaryType === 'arraybuffer' ? e.data : new Blob([e.data]);
-      ev.origin = s.url;
+      const data = typeof a === 'string' || s.binaryType === 'arraybuffer' ? a : new Blob([a]);
+      const ev = { type: 'message', target: s.self, timestamp: Date.now(), data, origin: s.url };
       fire(s, 'message', ev);
       break;
     }
-    case 'ping':
-    case 'pong':
-      fire(s, e.type, newEvent(s, e.type));
+    case PING:
+      fire(s, 'ping', newEvent(s, 'ping'));
       break;
-    case 'close':
-      closed(s, e.code || (e.error ? 0 : s.closeCode), e.reason, e.error);
+    case PONG:
+      fire(s, 'pong', newEvent(s, 'pong'));
+      break;
+    case CLOSE:
+      closed(s, a || (c ? 0 : s.closeCode), b, c);
       break;
     default:
       break;
   }
 }
-n.listen((e) => deliver(e));
+n.listen(deliver);
 
 export class WebSocket {
   constructor(url, protocols, params) {
@@ -231,8 +252,8 @@ export class WebSocket {
       subprotocols = protocols.map(String);
     }
     const [id, shown] = n.open(String(url), subprotocols, p.headers, p.tags, p.jar, p.compress);
-    const listeners = {};
-    for (const t of TYPES) listeners[t] = [];
+    // Listeners, handlers and extensions are made when first set or read: an idle socket
+    // holds only this object.
     const s = {
       id,
       self: this,
@@ -240,10 +261,10 @@ export class WebSocket {
       readyState: CONNECTING,
       binaryType: 'blob',
       protocol: '',
-      extensions: [],
+      extensions: null,
       closeCode: 0,
-      on: {},
-      listeners,
+      on: null,
+      listeners: null,
     };
     states.set(this, s);
     sockets.set(id, s);
@@ -266,7 +287,9 @@ export class WebSocket {
   }
 
   get extensions() {
-    return states.get(this).extensions;
+    const s = states.get(this);
+    if (s.extensions === null) s.extensions = [];
+    return s.extensions;
   }
 
   get binaryType() {
@@ -284,18 +307,21 @@ export class WebSocket {
     if (typeof handler !== 'function') {
       throw new Error(`handler for event type "${type}" isn't a callable function`);
     }
-    const list = states.get(this).listeners[type];
-    if (list === undefined || !Object.hasOwn(states.get(this).listeners, type)) {
+    if (!TYPES.includes(type)) {
       n.warn(`can't add event handler: unknown event type: ${type}`);
       return;
     }
-    list.push(handler);
+    const s = states.get(this);
+    if (s.listeners === null) s.listeners = {};
+    if (!Object.hasOwn(s.listeners, type)) s.listeners[type] = [];
+    s.listeners[type].push(handler);
   }
 
   send(data) {
     const s = states.get(this);
     if (s.readyState !== OPEN) throw new Error('InvalidStateError');
-    n.send(s.id, blobData.has(data) ? blobData.get(data).slice().buffer : data);
+    if (typeof data !== 'string' && blobData.has(data)) data = blobData.get(data).slice().buffer;
+    n.send(s.id, data);
   }
 
   ping() {
@@ -330,15 +356,18 @@ for (const t of TYPES) {
   const prop = `on${t}`;
   Object.defineProperty(WebSocket.prototype, prop, {
     get() {
-      return states.get(this).on[t] || null;
+      const on = states.get(this).on;
+      return (on !== null && on[t]) || null;
     },
     set(f) {
+      const s = states.get(this);
       if (f === undefined || f === null) {
-        delete states.get(this).on[t];
+        if (s.on !== null) delete s.on[t];
         return;
       }
       if (typeof f !== 'function') throw new Error(`a value for '${prop}' should be callable`);
-      states.get(this).on[t] = f;
+      if (s.on === null) s.on = {};
+      s.on[t] = f;
     },
     enumerable: false,
     configurable: true,

@@ -24,6 +24,8 @@ pub(crate) mod webcrypto;
 pub(crate) mod websockets;
 pub(crate) mod ws;
 pub(crate) mod ws_deflate;
+pub(crate) mod ws_handshake;
+pub(crate) mod ws_read;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;

@@ -13,9 +13,9 @@ use crate::host::{Host, ScriptError};
 use crate::runtime::caught;
 use crate::vu::IoRequest;
 use brunt_http::{ByteCounter, Client};
-use brunt_metrics::{builtin, MetricId, MetricType, SystemTag, TagSet, ValueType};
+use brunt_metrics::{builtin, Aggregator, MetricId, MetricType, SystemTag, TagSet, ValueType};
 use futures_util::{Sink, Stream};
-use rquickjs::{Array, CatchResultExt, Ctx, Function, Object, Persistent, Result, Value};
+use rquickjs::{Array, CatchResultExt, Ctx, Function, IntoJs, Object, Persistent, Result, Value};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -70,8 +70,6 @@ pub(crate) enum Event {
     Binary(u32, Vec<u8>),
     Ping(u32),
     Pong(u32, Vec<u8>, Instant),
-    /// A frame of this many bytes was handed to the connection; true for a data message.
-    Sent(u32, usize, bool),
     /// The socket closed: the close code (0 for none), its reason, and the error when the close
     /// was not a normal one.
     Closed(u32, u16, String, Option<String>),
@@ -119,6 +117,32 @@ struct Script {
     metrics: Metrics,
     /// The cookie jars (k6/http's), which handshakes read and fill.
     jars: Rc<super::http::State>,
+    /// The VU's samples, which the driver adds `ws_msgs_sent` to as it writes.
+    samples: Rc<RefCell<Aggregator>>,
+}
+
+/// What the driver does itself as it hands a frame to a connection, with no event for the
+/// script (which would wake the VU for nothing): the frame counts in `ws_msgs_sent` (k6 counts
+/// every frame it writes, pings and the close frame included), and a data message leaves
+/// `bufferedAmount`.
+struct Written<'a> {
+    meta: &'a mut HashMap<u32, Meta>,
+    script: Option<&'a Script>,
+}
+
+impl Written<'_> {
+    fn record(&mut self, id: u32, size: usize, data: bool) {
+        let Some(meta) = self.meta.get_mut(&id) else {
+            return;
+        };
+        if data {
+            meta.buffered = meta.buffered.saturating_sub(size);
+        }
+        if let Some(script) = self.script {
+            let sent = script.metrics.sent;
+            script.samples.borrow_mut().add(sent, &meta.tags, 1.0);
+        }
+    }
 }
 
 impl Sockets {
@@ -146,8 +170,11 @@ impl Sockets {
     pub(crate) fn poll(&mut self, client: &Rc<Client>, cx: &mut Context<'_>) {
         let mut i = 0;
         while i < self.live.len() {
-            let reading = self.events.len() < READ_AHEAD;
-            if self.live[i].poll(client, cx, &mut self.events, reading) {
+            let written = Written {
+                meta: &mut self.meta,
+                script: self.script.as_deref(),
+            };
+            if self.live[i].poll(client, cx, &mut self.events, written) {
                 self.live.swap_remove(i);
             } else {
                 i += 1;
@@ -181,7 +208,7 @@ impl Socket {
         client: &Rc<Client>,
         cx: &mut Context<'_>,
         events: &mut VecDeque<Event>,
-        reading: bool,
+        mut written: Written<'_>,
     ) -> bool {
         loop {
             match &mut self.conn {
@@ -213,7 +240,7 @@ impl Socket {
                         &mut self.close_by,
                         cx,
                         events,
-                        reading,
+                        &mut written,
                     ) {
                         Step::Pending => {}
                         Step::Closed => {
@@ -277,7 +304,7 @@ fn poll_open(
     close_by: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     cx: &mut Context<'_>,
     events: &mut VecDeque<Event>,
-    reading: bool,
+    written: &mut Written<'_>,
 ) -> Step {
     let mut ws = Pin::new(ws);
     while !out.is_empty() {
@@ -293,7 +320,7 @@ fn poll_open(
         if let Err(e) = ws.as_mut().start_send(msg) {
             return failed(id, e, events);
         }
-        events.push_back(Event::Sent(id, size, data));
+        written.record(id, size, data);
         if close {
             close_by.get_or_insert_with(|| Box::pin(tokio::time::sleep(CLOSE_WAIT)));
         }
@@ -301,7 +328,7 @@ fn poll_open(
     if let Poll::Ready(Err(e)) = ws.as_mut().poll_flush(cx) {
         return failed(id, e, events);
     }
-    while reading && events.len() < READ_AHEAD {
+    while events.len() < READ_AHEAD {
         let msg = match ws.as_mut().poll_next(cx) {
             Poll::Pending => break,
             Poll::Ready(Some(Ok(msg))) => msg,
@@ -472,32 +499,47 @@ pub(crate) fn deliver_next(
     let record = record(ctx, host, &script, event)
         .catch(ctx)
         .map_err(|e| caught(ctx, e))?;
-    if let Some(record) = record {
+    if let Some((id, kind, [a, b, c])) = record {
         let deliver =
             script.deliver.clone().restore(ctx).map_err(|e| {
                 ScriptError::plain(format!("the WebSocket listeners are gone: {e}"))
             })?;
         deliver
-            .call::<_, Value>((record,))
+            .call::<_, Value>((id, kind as u8, a, b, c))
             .catch(ctx)
             .map_err(|e| caught(ctx, e))?;
     }
     Ok(true)
 }
 
+/// The kinds of event `js/websockets.js`'s `deliver` takes (its OPENED, MESSAGE, ...).
+#[derive(Clone, Copy)]
+enum Kind {
+    Open = 0,
+    Message = 1,
+    Ping = 2,
+    Pong = 3,
+    Close = 4,
+}
+
+/// An event for `deliver(id, kind, a, b, c)`: the socket, the kind, and the kind's fields as
+/// arguments (no object is built per event): open (protocol, extensions header), message
+/// (data), close (code, reason, error).
+type Delivery<'js> = (u32, Kind, [Value<'js>; 3]);
+
 /// Records an event's samples and turns it into what `js/websockets.js` delivers; None for
-/// the events the script does not see (a write done, a message after `close()`).
+/// the events the script does not see (a message after `close()`, an event of a socket gone).
 fn record<'js>(
     ctx: &Ctx<'js>,
     host: &Host,
     script: &Script,
     event: Event,
-) -> Result<Option<Object<'js>>> {
+) -> Result<Option<Delivery<'js>>> {
     let m = &script.metrics;
-    let ev = Object::new(ctx.clone())?;
-    ev.set("id", event_id(&event))?;
+    let id = event_id(&event);
+    let none = || Value::new_undefined(ctx.clone());
     let mut sockets = host.websockets.borrow_mut();
-    match event {
+    let (kind, args) = match event {
         Event::Open(id, took, head, ip, bytes) => {
             let Some(meta) = sockets.meta.get_mut(&id) else {
                 return Ok(None);
@@ -522,14 +564,9 @@ fn record<'js>(
             add(host, m.sessions, &tags, 1.0);
             add(host, m.connecting, &tags, ms(took));
             store_cookies(script, jar, &url, &head);
-            ev.set("type", "open")?;
-            ev.set("protocol", protocol)?;
-            let extensions = Array::new(ctx.clone())?;
             let ext = header(&head, "Sec-Websocket-Extensions");
-            if !ext.is_empty() {
-                extensions.set(0, ext)?;
-            }
-            ev.set("extensions", extensions)?;
+            let args = [protocol.into_js(ctx)?, ext.into_js(ctx)?, none()];
+            (Kind::Open, args)
         }
         Event::Failed(id, took, head, error) => {
             let Some(mut meta) = sockets.meta.remove(&id) else {
@@ -545,10 +582,8 @@ fn record<'js>(
             add(host, m.sessions, &meta.tags, 1.0);
             add(host, m.connecting, &meta.tags, ms(took));
             finish(host, m, meta);
-            ev.set("type", "close")?;
-            ev.set("code", 0)?;
-            ev.set("reason", "")?;
-            ev.set("error", error)?;
+            let args = [0.into_js(ctx)?, "".into_js(ctx)?, error.into_js(ctx)?];
+            (Kind::Close, args)
         }
         Event::Text(id, _) | Event::Binary(id, _)
             if sockets.meta.get(&id).is_none_or(|m| m.closing) =>
@@ -559,17 +594,15 @@ fn record<'js>(
             let tags = sockets.meta[&id].tags.clone();
             drop(sockets);
             add(host, m.received, &tags, 1.0);
-            ev.set("type", "message")?;
-            ev.set("data", text)?;
+            (Kind::Message, [text.into_js(ctx)?, none(), none()])
         }
         Event::Binary(id, bytes) => {
             let tags = sockets.meta[&id].tags.clone();
             drop(sockets);
             add(host, m.received, &tags, 1.0);
-            ev.set("type", "message")?;
-            ev.set("data", array_buffer(ctx, bytes)?)?;
+            (Kind::Message, [array_buffer(ctx, bytes)?, none(), none()])
         }
-        Event::Ping(_) => ev.set("type", "ping")?,
+        Event::Ping(_) => (Kind::Ping, [none(), none(), none()]),
         Event::Pong(id, data, at) => {
             let Some(meta) = sockets.meta.get_mut(&id) else {
                 return Ok(None);
@@ -586,20 +619,7 @@ fn record<'js>(
                     brunt_engine::log::warn(&format!("received pong for unknown ping ID {ping}"))
                 }
             }
-            ev.set("type", "pong")?;
-        }
-        Event::Sent(id, size, data) => {
-            let Some(meta) = sockets.meta.get_mut(&id) else {
-                return Ok(None);
-            };
-            if data {
-                meta.buffered = meta.buffered.saturating_sub(size);
-            }
-            // k6 counts every frame it writes, pings and the close frame included.
-            let tags = meta.tags.clone();
-            drop(sockets);
-            add(host, m.sent, &tags, 1.0);
-            return Ok(None);
+            (Kind::Pong, [none(), none(), none()])
         }
         Event::Closed(id, code, reason, error) => {
             let Some(meta) = sockets.meta.remove(&id) else {
@@ -607,13 +627,15 @@ fn record<'js>(
             };
             drop(sockets);
             finish(host, m, meta);
-            ev.set("type", "close")?;
-            ev.set("code", code)?;
-            ev.set("reason", reason)?;
-            ev.set("error", error)?;
+            let args = [
+                code.into_js(ctx)?,
+                reason.into_js(ctx)?,
+                error.into_js(ctx)?,
+            ];
+            (Kind::Close, args)
         }
-    }
-    Ok(Some(ev))
+    };
+    Ok(Some((id, kind, args)))
 }
 
 /// A handshake response header's value ("" when absent).
@@ -658,6 +680,7 @@ pub(crate) fn install<'js>(
                 deliver: Persistent::save(&ctx, deliver),
                 metrics,
                 jars: jars.clone(),
+                samples: h.metrics.clone(),
             }));
             Ok(())
         },
@@ -842,6 +865,12 @@ pub(crate) fn install<'js>(
             .map_or(0.0, |m| m.buffered as f64)
     })?;
 
+    // Blob.stream()'s ReadableStream: k6/experimental/streams, evaluated on first use.
+    let h = host.clone();
+    def(ctx, native, "streams", move |ctx: Ctx<'js>| {
+        crate::loader::evaluate_internal(&ctx, &h.shared, "k6/experimental/streams")
+    })?;
+
     def(ctx, native, "warn", |msg: String| {
         brunt_engine::log::warn(&msg)
     })
@@ -855,7 +884,6 @@ fn event_id(e: &Event) -> u32 {
         | Event::Binary(id, _)
         | Event::Ping(id)
         | Event::Pong(id, ..)
-        | Event::Sent(id, ..)
         | Event::Closed(id, ..) => *id,
     }
 }

@@ -8,6 +8,7 @@
 
 use super::websockets::{ms, Metrics};
 use super::ws_deflate::{Deflate, OFFER};
+use super::ws_read::ReadAhead;
 use super::{array_buffer, bytes_of, def, throw};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
@@ -25,8 +26,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-/// A socket's connection: brunt-http's, with permessage-deflate when it was asked for.
-pub(crate) type Wire = Deflate<Tunnel>;
+/// A socket's connection: brunt-http's, read ahead (`ws_read.rs`), with permessage-deflate when
+/// it was asked for.
+pub(crate) type Wire = Deflate<ReadAhead<Tunnel>>;
 
 /// The VU's open socket, kept by its I/O driver.
 pub(crate) type Live = Box<WebSocketStream<Wire>>;
@@ -34,9 +36,11 @@ pub(crate) type Live = Box<WebSocketStream<Wire>>;
 /// k6's fixed handshake timeout.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// gorilla/websocket's read buffer (k6's), rather than tungstenite's 128 KiB, which its first
-/// read fills: an idle socket then holds 4 KiB.
-const READ_BUFFER: usize = 4096;
+/// tungstenite's read buffer, which a socket holds for its whole life: small, so that an idle
+/// socket holds little (tungstenite's default is 128 KiB, which the first read fills, and its
+/// own handshake left each socket 4 KiB: `ws_handshake.rs`). [`ReadAhead`] beneath it reads the
+/// connection in larger pieces, so a larger message costs no more system calls.
+const READ_BUFFER: usize = 512;
 
 /// What a VU asks of its socket (an [`IoRequest::Ws`]).
 pub(crate) enum WsOp {
@@ -170,8 +174,8 @@ pub(crate) async fn handshake(
             .await
             .map_err(|e| (None, e.message))?;
         let (ip, bytes) = (tunnel.remote().ip(), tunnel.counter());
-        let wire = Deflate::new(tunnel, compress);
-        match tokio_tungstenite::client_async_with_config(req, wire, Some(config)).await {
+        let wire = Deflate::new(ReadAhead::new(tunnel), compress);
+        match super::ws_handshake::client(req, wire, config).await {
             Ok((sock, resp)) => {
                 if let Some(why) = sock.get_ref().refused() {
                     return Err((None, why.to_string()));

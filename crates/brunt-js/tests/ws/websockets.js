@@ -34,6 +34,10 @@ export default function () {
   // Echo, with a subprotocol; k6's close code rules on the way out.
   const a = new WebSocket(`${base}/echo`, 'chat', { tags: { room: 'a' } });
   check(a, { 'send before open: InvalidStateError': (s) => throws(() => s.send('x')).includes('InvalidStateError') });
+  check(a, {
+    'handlers read null until set': (s) => s.onmessage === null && s.onpong === null,
+    'no extensions before the open': (s) => Array.isArray(s.extensions) && s.extensions.length === 0,
+  });
   const got = [];
   a.binaryType = 'arraybuffer';
   a.onopen = () => {
@@ -133,5 +137,11 @@ export default function () {
       throws(() => { a.onmessage = 5; }).includes("a value for 'onmessage' should be callable"),
     'listener not callable': () =>
       throws(() => a.addEventListener('message', 5)).includes("isn't a callable function"),
+    'an unknown event type is ignored': () => throws(() => a.addEventListener('toString', () => {})) === '',
+    'a handler set to null reads null': () => {
+      a.onpong = () => {};
+      a.onpong = null;
+      return a.onpong === null;
+    },
   });
 }
