@@ -8,6 +8,7 @@
 //!   use; it describes a request positionally for [`prepare`] (see `describe` there).
 //! - `response.rs`, `jar.rs`: Response and CookieJar objects, with per-runtime prototypes.
 //! - `cookies.rs`: cookie parsing and matching.
+//! - `json_path.rs`: `res.json(selector)` walked over the body's bytes.
 
 /// Makes `$ty`, a Rust type holding no JavaScript values, a QuickJS class named `$name`
 /// whose instances get their prototype when made (`Class::instance_proto`) or none.
@@ -45,6 +46,7 @@ mod cache;
 mod cookies;
 mod failed;
 mod jar;
+mod json_path;
 mod module;
 mod response;
 
