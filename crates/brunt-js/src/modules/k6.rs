@@ -1,7 +1,7 @@
 //! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
 //! jslib summary layer.
 
-use super::{cancelled, def, def_public, tag_pairs, throw};
+use super::{cancelled, def, def_public, tag_pairs, throw, Utf8};
 use crate::host::Host;
 use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
@@ -52,12 +52,15 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
 /// Records check results for one VU.
 struct Checks {
     host: Rc<Host>,
-    /// Tag sets of checks without their own tags, which repeat every iteration.
-    cache: RefCell<HashMap<(TagSet, String), TagSet>>,
+    /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
+    /// set (the group's), then by check name, so that finding one allocates nothing.
+    cache: RefCell<HashMap<TagSet, HashMap<Box<str>, TagSet>>>,
+    /// Tag sets in the cache.
+    cached: Cell<usize>,
 }
 
 impl Checks {
-    fn record(&self, name: String, ok: bool, extra: &[(String, String)]) {
+    fn record(&self, name: &str, ok: bool, extra: &[(String, String)]) {
         let h = &self.host;
         let value = if ok { 1.0 } else { 0.0 };
         let tagged = h.shared.system_tags().has(SystemTag::Check);
@@ -65,23 +68,33 @@ impl Checks {
             h.define(format!("{}::{name}", h.group.borrow()));
             let mut extra = extra.to_vec();
             if tagged {
-                extra.push(("check".into(), name));
+                extra.push(("check".into(), name.to_string()));
             }
             h.emit(builtin::CHECKS, value, &extra);
             return;
         }
-        let key = (h.base_tags(), name);
-        let cached = self.cache.borrow().get(&key).cloned();
+        let base = h.base_tags();
+        let cached = self
+            .cache
+            .borrow()
+            .get(&base)
+            .and_then(|by_name| by_name.get(name))
+            .cloned();
         let set = match cached {
             Some(set) => set,
             None => {
-                h.define(format!("{}::{}", h.group.borrow(), key.1));
-                let set = crate::host::intern(key.0.with([("check", key.1.as_str())]));
+                h.define(format!("{}::{name}", h.group.borrow()));
+                let set = crate::host::intern(base.with([("check", name)]));
                 let mut cache = self.cache.borrow_mut();
-                if cache.len() >= CHECK_TAG_CACHE {
+                if self.cached.get() >= CHECK_TAG_CACHE {
                     cache.clear();
+                    self.cached.set(0);
                 }
-                cache.insert(key, set.clone());
+                cache
+                    .entry(base)
+                    .or_default()
+                    .insert(name.into(), set.clone());
+                self.cached.set(self.cached.get() + 1);
                 set
             }
         };
@@ -144,6 +157,7 @@ pub(crate) fn module_functions<'js>(
     let checks = Checks {
         host: host.clone(),
         cache: RefCell::default(),
+        cached: Cell::new(0),
     };
     def_public(
         ctx,
@@ -159,22 +173,23 @@ pub(crate) fn module_functions<'js>(
             let value = value.0;
             let extra = tag_pairs(tags.0.flatten())?;
             let mut all = true;
-            let names: Vec<String> = list.keys::<String>().collect::<Result<_>>()?;
-            for name in names {
-                let c: Value = list.get(name.as_str())?;
+            // Each check's value is read when its turn comes, as k6 reads them.
+            for kv in list.props::<rquickjs::String, Value>() {
+                let (name, c) = kv?;
+                let name = Utf8::of(list.ctx(), &name)?;
                 let ok = match c.as_function() {
                     Some(f) => match f.call::<_, Coerced<bool>>((value.clone(),)) {
                         Ok(ok) => ok.0,
                         Err(e) => {
                             // As k6: a check whose function throws counts as failed, then the
                             // error goes on.
-                            checks.record(name, false, &extra);
+                            checks.record(&name.str(), false, &extra);
                             return Err(e);
                         }
                     },
                     None => Coerced::<bool>::from_js(list.ctx(), c)?.0,
                 };
-                checks.record(name, ok, &extra);
+                checks.record(&name.str(), ok, &extra);
                 all &= ok;
             }
             Ok(all)

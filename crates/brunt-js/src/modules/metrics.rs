@@ -1,10 +1,10 @@
 //! Native side of `k6/metrics`: custom metrics registered in the run's registry.
 
-use super::{def, tag_pairs, throw};
+use super::{def, def_public, tag_pairs, throw};
 use crate::host::{Host, Phase};
 use brunt_metrics::{MetricId, MetricType, ValueType};
-use rquickjs::function::Opt;
-use rquickjs::{Ctx, Object, Result, Value};
+use rquickjs::function::{Opt, This};
+use rquickjs::{Ctx, Exception, Object, Result, Value};
 use std::rc::Rc;
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
@@ -39,15 +39,26 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         },
     )?;
     let h = host.clone();
-    def(
+    // `Metric.prototype.add` itself (see `js/metrics.js`): one native call per sample.
+    def_public(
         ctx,
         native,
-        "metricAdd",
+        "add",
         move |ctx: Ctx<'js>,
-              id: u32,
-              value: Value<'js>,
+              this: This<Value<'js>>,
+              value: Opt<Value<'js>>,
               tags: Opt<Option<Object<'js>>>|
-              -> Result<()> {
+              -> Result<bool> {
+            let id: u32 = match this.0.as_object() {
+                Some(metric) => metric.get("_id")?,
+                None => {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "add() must be called on a metric",
+                    ))
+                }
+            };
+            let value = value.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             if h.phase.get() == Phase::Init {
                 return Err(throw(
                     &ctx,
@@ -71,7 +82,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 return Err(throw(&ctx, "a metric value must not be NaN"));
             }
             h.emit(MetricId(id), v, &tag_pairs(tags.0.flatten())?);
-            Ok(())
+            Ok(true)
         },
     )?;
     Ok(())

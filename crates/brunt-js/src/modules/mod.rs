@@ -29,7 +29,7 @@ pub(crate) mod ws_read;
 
 use crate::host::Host;
 use rquickjs::function::IntoJsFunc;
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
+use rquickjs::{qjs, ArrayBuffer, Ctx, Exception, Function, Object, Result, Value};
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -154,6 +154,47 @@ pub(crate) fn bytes_of<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> Result<Vec<u8>> {
 pub(crate) fn array_buffer<'js>(ctx: &Ctx<'js>, bytes: Vec<u8>) -> Result<Value<'js>> {
     globals::ensure_typed_arrays(ctx);
     Ok(ArrayBuffer::new(ctx.clone(), bytes)?.into_value())
+}
+
+/// The UTF-8 bytes of a JavaScript string, borrowed from QuickJS: ASCII strings are not copied.
+pub(crate) struct Utf8<'js> {
+    ctx: Ctx<'js>,
+    ptr: *const std::ffi::c_char,
+    len: usize,
+}
+
+impl<'js> Utf8<'js> {
+    pub(crate) fn of(ctx: &Ctx<'js>, s: &rquickjs::String<'js>) -> Result<Self> {
+        let mut len: qjs::size_t = 0;
+        // SAFETY: `s` is a live string of this context; the bytes stay valid until freed in drop.
+        let ptr =
+            unsafe { qjs::JS_ToCStringLen2(ctx.as_raw().as_ptr(), &mut len, s.as_raw(), false) };
+        if ptr.is_null() {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Utf8 {
+            ctx: ctx.clone(),
+            ptr,
+            len: len as usize,
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: QuickJS gave `len` bytes at `ptr`, alive until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+
+    /// The text, as `String::from_utf8_lossy` reads the bytes.
+    pub(crate) fn str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.bytes())
+    }
+}
+
+impl Drop for Utf8<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from JS_ToCStringLen2 of this context and is freed once.
+        unsafe { qjs::JS_FreeCString(self.ctx.as_raw().as_ptr(), self.ptr) };
+    }
 }
 
 /// Throws a JavaScript `Error` with `msg`.

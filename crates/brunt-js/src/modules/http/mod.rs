@@ -1,12 +1,14 @@
 //! `k6/http`: sends requests on the VU's coroutine, follows redirects (each hop is a sample, as
 //! in k6), keeps the VU's cookies, records k6's `http_*` metrics and builds Response objects.
 //!
-//! - `module.rs`: the module scripts import, native; plain shorthands (`http.get(url)`) go
-//!   straight to [`State::simple`].
+//! - `module.rs`: the module scripts import, native; requests with a string URL, a string body
+//!   or none, and params with only `headers` and `tags` go straight to [`State::send`].
+//! - `cache.rs`: the requests a VU sent before, by what they were built from.
 //! - `js/http.js`: the JavaScript layer for everything with params or a body, loaded on first
 //!   use; it describes a request positionally for [`prepare`] (see `describe` there).
 //! - `response.rs`, `jar.rs`: Response and CookieJar objects, with per-runtime prototypes.
 //! - `cookies.rs`: cookie parsing and matching.
+//! - `json_path.rs`: `res.json(selector)` walked over the body's bytes.
 
 /// Makes `$ty`, a Rust type holding no JavaScript values, a QuickJS class named `$name`
 /// whose instances get their prototype when made (`Class::instance_proto`) or none.
@@ -40,9 +42,11 @@ macro_rules! native_data_class {
     };
 }
 
+mod cache;
 mod cookies;
 mod failed;
 mod jar;
+mod json_path;
 mod module;
 mod response;
 
@@ -50,12 +54,13 @@ pub(crate) use module::{install_state, HttpModule, LAYER};
 pub(crate) use response::install_shared;
 
 use self::module::layer;
-use super::{bytes_of, cancelled, def, throw};
+use super::{bytes_of, cancelled, def, throw, Utf8};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
 use brunt_http::retry::{Attempts, RetryMetrics, RetryPolicy};
 use brunt_http::{ExpectedStatuses, Request, Response};
+use cache::{Key, RequestCache, ScriptTags};
 use cookies::{parse_set_cookie, Jar};
 use jar::Jars;
 use percent_encoding::percent_decode_str;
@@ -67,6 +72,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A header or tag as the script gave it: name and value (already a string).
+pub(super) type JsPair<'js> = (rquickjs::String<'js>, rquickjs::String<'js>);
 
 /// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
 pub(crate) enum PendingRequest {
@@ -103,7 +111,7 @@ struct Prepared {
     /// The next request to send (taken while it is in flight).
     req: Option<Rc<Request>>,
     /// The script's tags (none: the base tags alone).
-    tags: Vec<(String, String)>,
+    tags: Rc<ScriptTags>,
     body_type: BodyType,
     /// Statuses counted as expected; None when the response callback is null.
     expected: Option<Rc<ExpectedStatuses>>,
@@ -123,64 +131,6 @@ struct Retrying {
     metrics: RetryMetrics,
     request: Rc<Request>,
     redirects: u32,
-}
-
-/// A request without headers, body or params, by what it was built from.
-struct SimpleEntry {
-    method: http::Method,
-    url: Box<[u8]>,
-    discard: bool,
-    req: Rc<Request>,
-}
-
-/// Requests without headers, body or params that the VU sent before, by method and URL: sending
-/// the same URL again costs no parsing and no serializing.
-#[derive(Default)]
-struct SimpleCache {
-    entries: Vec<SimpleEntry>,
-    next: usize,
-}
-
-/// Distinct simple requests kept per VU.
-const SIMPLE_CACHE: usize = 16;
-
-impl SimpleCache {
-    fn get(&self, method: &http::Method, url: &[u8], discard: bool) -> Option<Rc<Request>> {
-        self.entries
-            .iter()
-            .find(|e| *e.url == *url && e.method == method && e.discard == discard)
-            .map(|e| e.req.clone())
-    }
-
-    fn put(&mut self, method: http::Method, url: &[u8], discard: bool, req: Rc<Request>) {
-        let e = SimpleEntry {
-            method,
-            url: url.into(),
-            discard,
-            req,
-        };
-        if self.entries.len() < SIMPLE_CACHE {
-            self.entries.push(e);
-        } else {
-            self.entries[self.next] = e;
-            self.next = (self.next + 1) % SIMPLE_CACHE;
-        }
-    }
-}
-
-/// Calls `f` with the UTF-8 bytes of a JavaScript string; ASCII strings are not copied.
-fn with_str<R>(ctx: &Ctx<'_>, s: &rquickjs::String<'_>, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-    let raw = ctx.as_raw().as_ptr();
-    let mut len: qjs::size_t = 0;
-    // SAFETY: `s` is a live string of this context; the returned bytes stay valid until freed
-    // below, and `f` cannot keep them.
-    let p = unsafe { qjs::JS_ToCStringLen2(raw, &mut len, s.as_raw(), false) };
-    if p.is_null() {
-        return Err(rquickjs::Error::Exception);
-    }
-    let out = f(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) });
-    unsafe { qjs::JS_FreeCString(raw, p) };
-    Ok(out)
 }
 
 /// Whether the runtime has promise jobs queued (other than the one running).
@@ -223,12 +173,30 @@ fn request(method: http::Method, url: &str) -> Request {
     Request::new(method.clone(), url).unwrap_or_else(|e| Request::failing(method, url, e))
 }
 
-/// A request with only a method and a URL, as [`prepare`] builds it.
-fn simple_request(method: http::Method, url: &str, discard: bool) -> Request {
+/// A request with the script's headers and body. A URL with a user or password gets Basic
+/// authentication, over an `Authorization` header the script gave (as in k6).
+fn new_request(
+    ctx: &Ctx<'_>,
+    method: http::Method,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<Vec<u8>>,
+) -> Result<Request> {
     let mut req = request(method, url);
-    req.max_redirects = Some(0);
-    req.discard_body = discard;
-    req
+    for (k, v) in headers {
+        req.set_header(k, v).map_err(|e| throw(ctx, &e.message))?;
+    }
+    let user = req.url().username().to_string();
+    if !user.is_empty() || req.url().password().is_some() {
+        let pass = req.url().password().unwrap_or("");
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        req.set_header("Authorization", &format!("Basic {creds}"))
+            .map_err(|e| throw(ctx, &e.message))?;
+    }
+    if let Some(body) = body {
+        req.set_body(body);
+    }
+    Ok(req)
 }
 
 /// Reads the positional description `js/http.js` builds (see `describe` there).
@@ -249,21 +217,13 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
             ))
         }
     };
-    let mut req = request(method, &url);
-    for (k, v) in pairs(d.get(2)?) {
-        req.set_header(&k, &v).map_err(|e| throw(ctx, &e.message))?;
-    }
-    let user = req.url().username().to_string();
-    if !user.is_empty() || req.url().password().is_some() {
-        let pass = req.url().password().unwrap_or("");
-        let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        req.set_header("Authorization", &format!("Basic {creds}"))
-            .map_err(|e| throw(ctx, &e.message))?;
-    }
     let body: Value = d.get(3)?;
-    if !body.is_null() && !body.is_undefined() {
-        req.set_body(bytes_of(ctx, &body)?);
-    }
+    let body = if body.is_null() || body.is_undefined() {
+        None
+    } else {
+        Some(bytes_of(ctx, &body)?)
+    };
+    let mut req = new_request(ctx, method, &url, &pairs(d.get(2)?), body)?;
     let timeout: Option<f64> = d.get(5)?;
     if let Some(ms) = timeout.filter(|m| m.is_finite() && *m >= 0.0) {
         req.timeout = Some(Duration::from_secs_f64(ms / 1000.0));
@@ -325,7 +285,7 @@ fn prepare<'js>(ctx: &Ctx<'js>, state: &State, d: Array<'js>) -> Result<Prepared
     }
     Ok(Prepared {
         req: Some(req),
-        tags: pairs(d.get(4)?),
+        tags: Rc::new(ScriptTags::new(pairs(d.get(4)?))),
         body_type,
         expected,
         jar,
@@ -443,12 +403,7 @@ fn record_as(host: &Host, p: &Prepared, resp: &Response, expected: Option<&Expec
 
 /// The tags of a request's samples: the VU's (scenario, group, ...) and the script's.
 fn sample_tags(host: &Host, p: &Prepared) -> brunt_metrics::TagSet {
-    let base = host.base_tags();
-    if p.tags.is_empty() {
-        base
-    } else {
-        crate::host::intern(base.with(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-    }
+    p.tags.on(host.base_tags())
 }
 
 /// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
@@ -720,7 +675,9 @@ struct AsyncState {
 pub(crate) struct State {
     host: Rc<Host>,
     jars: Jars,
-    cache: RefCell<SimpleCache>,
+    /// The requests the VU sent before, and the scratch key to look them up (see `cache.rs`).
+    cache: RefCell<RequestCache>,
+    key: RefCell<Key>,
     /// What `http.setResponseCallback` set: the statuses counted as expected, or None (null).
     expected: RefCell<Option<Rc<ExpectedStatuses>>>,
     /// `batch` and `batchPerHost`, read on first use.
@@ -734,6 +691,7 @@ impl State {
             host,
             jars: Rc::new(RefCell::new(vec![Jar::default()])),
             cache: RefCell::default(),
+            key: RefCell::default(),
             expected: RefCell::new(Some(Rc::default())),
             limits: Cell::new(None),
             asynchronous: RefCell::default(),
@@ -777,36 +735,69 @@ impl State {
         }
     }
 
-    /// Sends a request with only a method and a URL (`http.get(url)`): the path that load tests
-    /// take most, so it reads the URL without a copy and reuses the request built for the same
-    /// URL before.
-    fn simple<'js>(
+    /// Sends a request that `module.rs` read from the script's arguments without the JavaScript
+    /// layer: a method, a URL, a body or none, and the params' headers and tags. This is the path
+    /// load tests take most: the request built for the same description before is sent again
+    /// (see `cache.rs`), so a repeated request costs no parsing, copying or serializing.
+    fn send<'js>(
         &self,
         ctx: &Ctx<'js>,
         method: &[u8],
         url: &rquickjs::String<'js>,
+        body: Option<&rquickjs::String<'js>>,
+        headers: &[JsPair<'js>],
+        tags: &[JsPair<'js>],
     ) -> Result<Value<'js>> {
         let h = &self.host;
         let body_type = default_body_type(h);
         let discard = body_type == BodyType::None;
-        let method = parse_method(ctx, method)?;
-        let req = with_str(ctx, url, |u| -> Result<Rc<Request>> {
-            let hit = self.cache.borrow().get(&method, u, discard);
-            match hit {
-                Some(r) => Ok(r),
-                None => {
-                    let s = std::str::from_utf8(u).unwrap_or_default();
-                    let r = Rc::new(simple_request(method.clone(), s, discard));
-                    self.cache
-                        .borrow_mut()
-                        .put(method.clone(), u, discard, r.clone());
-                    Ok(r)
+        let url = Utf8::of(ctx, url)?;
+        let body = body.map(|b| Utf8::of(ctx, b)).transpose()?;
+        let hit = {
+            let mut key = self.key.borrow_mut();
+            key.clear();
+            key.push(&[discard as u8, body.is_some() as u8]);
+            key.push(method);
+            key.push(url.bytes());
+            key.push(body.as_ref().map_or(&[][..], |b| b.bytes()));
+            for list in [headers, tags] {
+                key.push(&(list.len() as u32).to_le_bytes());
+                for (k, v) in list {
+                    key.push(Utf8::of(ctx, k)?.bytes());
+                    key.push(Utf8::of(ctx, v)?.bytes());
                 }
             }
-        })??;
+            self.cache.borrow().get(&key)
+        };
+        let (req, tags) = match hit {
+            Some(hit) => hit,
+            None => {
+                let method = parse_method(ctx, method)?;
+                let owned = |list: &[JsPair<'js>]| -> Result<Vec<(String, String)>> {
+                    list.iter()
+                        .map(|(k, v)| {
+                            Ok((
+                                Utf8::of(ctx, k)?.str().into_owned(),
+                                Utf8::of(ctx, v)?.str().into_owned(),
+                            ))
+                        })
+                        .collect()
+                };
+                let body = body.as_ref().map(|b| b.bytes().to_vec());
+                let mut req = new_request(ctx, method, &url.str(), &owned(headers)?, body)?;
+                req.max_redirects = Some(0);
+                req.discard_body = discard;
+                let req = Rc::new(req);
+                let tags = Rc::new(ScriptTags::new(owned(tags)?));
+                self.cache
+                    .borrow_mut()
+                    .put(&self.key.borrow(), req.clone(), tags.clone());
+                (req, tags)
+            }
+        };
         let mut p = Prepared {
             req: Some(req),
-            tags: Vec::new(),
+            tags,
             body_type,
             expected: self.expected.borrow().clone(),
             jar: 0,

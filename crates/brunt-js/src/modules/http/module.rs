@@ -2,18 +2,20 @@
 //! in the neutral context, and frozen (like the Response prototype); each finds its VU's
 //! [`State`] through a hidden global of the caller's context. A VU holds only its module record,
 //! the default object and that global: not a compiled JavaScript layer, not a function object per
-//! export. `http.get(url)` and the other shorthands without a body or params, the common case of
-//! load tests, go straight to the native request path. Everything else (params, bodies, URL
-//! templates, batch, asyncRequest, files, expected statuses, forms) is done by the JavaScript
-//! layer `js/http.js`, which a VU evaluates the first time it needs it.
+//! export. The common requests of load tests go straight to the native request path: a string
+//! URL, a string body or none, and params (an object) with only `headers` and `tags`, read as k6
+//! reads them (own enumerable keys, values turned to strings). Everything else (other params,
+//! other bodies, URL templates, batch, asyncRequest, files, expected statuses, forms) is done by
+//! the JavaScript layer `js/http.js`, which a VU evaluates the first time it needs it.
 
-use super::{jar, response, State};
+use super::{jar, response, JsPair, State};
+use crate::modules::Utf8;
 use crate::modules::NATIVE;
 use crate::program::Shared;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
-use rquickjs::{Class, Ctx, Function, Object, Result, Value};
+use rquickjs::{Class, Coerced, Ctx, FromJs, Function, Object, Result, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -129,8 +131,71 @@ impl ModuleDef for HttpModule {
     }
 }
 
-fn nullish(v: &Option<Value<'_>>) -> bool {
-    v.as_ref().is_none_or(|v| v.is_null() || v.is_undefined())
+fn nullish(v: Option<&Value<'_>>) -> bool {
+    v.is_none_or(|v| v.is_null() || v.is_undefined())
+}
+
+/// Adds the string pairs of a params' `headers` or `tags` object to `out`, as the JavaScript
+/// layer reads them (`String(value)` of each own enumerable key); false when the layer must
+/// read them (not a plain object, a symbol value).
+fn string_pairs<'js>(ctx: &Ctx<'js>, v: &Value<'js>, out: &mut Vec<JsPair<'js>>) -> Result<bool> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(true);
+    }
+    let Some(obj) = v.as_object().filter(|o| !o.is_array() && !o.is_function()) else {
+        return Ok(false);
+    };
+    for kv in obj.props::<rquickjs::String, Value>() {
+        let (k, v) = kv?;
+        if v.is_symbol() {
+            return Ok(false);
+        }
+        out.push((k, Coerced::<rquickjs::String>::from_js(ctx, v)?.0));
+    }
+    Ok(true)
+}
+
+/// Sends `method url` with `body` and `params` natively when the module can read them itself
+/// (see the module doc); None when the JavaScript layer must describe the request.
+fn send_native<'js>(
+    ctx: &Ctx<'js>,
+    st: &State,
+    method: &[u8],
+    url: Option<&Value<'js>>,
+    body: Option<&Value<'js>>,
+    params: Option<&Value<'js>>,
+) -> Result<Option<Value<'js>>> {
+    let Some(url) = url.and_then(|u| u.as_string()) else {
+        return Ok(None);
+    };
+    let body = match body.filter(|b| !nullish(Some(b))) {
+        None => None,
+        Some(b) => match b.as_string() {
+            Some(s) => Some(s),
+            None => return Ok(None),
+        },
+    };
+    let (mut headers, mut tags) = (Vec::new(), Vec::new());
+    if let Some(params) = params.filter(|p| !nullish(Some(p))) {
+        let Some(obj) = params
+            .as_object()
+            .filter(|o| !o.is_array() && !o.is_function())
+        else {
+            return Ok(None);
+        };
+        for kv in obj.props::<rquickjs::String, Value>() {
+            let (k, v) = kv?;
+            let read = match Utf8::of(ctx, &k)?.bytes() {
+                b"headers" => string_pairs(ctx, &v, &mut headers)?,
+                b"tags" => string_pairs(ctx, &v, &mut tags)?,
+                _ => false,
+            };
+            if !read {
+                return Ok(None);
+            }
+        }
+    }
+    st.send(ctx, method, url, body, &headers, &tags).map(Some)
 }
 
 /// The VU's JavaScript layer, evaluated on first use.
@@ -180,10 +245,9 @@ pub(super) fn shared_functions<'js>(
                       -> Result<Value<'js>> {
                     let st = vu_state(&ctx)?;
                     let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
-                    if let Some(u) = url.0.as_ref().and_then(|u| u.as_string()) {
-                        if nullish(&body) && nullish(&params) {
-                            return st.simple(&ctx, method.as_bytes(), u);
-                        }
+                    let (u, b, p) = (url.0.as_ref(), body.as_ref(), params.as_ref());
+                    if let Some(res) = send_native(&ctx, &st, method.as_bytes(), u, b, p)? {
+                        return Ok(res);
                     }
                     let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
                     let undefined = || Value::new_undefined(ctx.clone());
@@ -205,15 +269,13 @@ pub(super) fn shared_functions<'js>(
             |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
                 let st = vu_state(&ctx)?;
                 let a = &args.0;
-                let arg = |i: usize| a.get(i).cloned();
-                if let (Some(m), Some(u)) = (
-                    a.first().and_then(|v| v.as_string()),
-                    a.get(1).and_then(|v| v.as_string()),
-                ) {
-                    if nullish(&arg(2)) && nullish(&arg(3)) {
-                        // Sent as written, as k6 sends it (`get` stays lower-case).
-                        let m = m.to_string()?;
-                        return st.simple(&ctx, m.as_bytes(), u);
+                if let Some(m) = a.first().and_then(|v| v.as_string()) {
+                    // Sent as written, as k6 sends it (`get` stays lower-case).
+                    let m = Utf8::of(&ctx, m)?;
+                    if let Some(res) =
+                        send_native(&ctx, &st, m.bytes(), a.get(1), a.get(2), a.get(3))?
+                    {
+                        return Ok(res);
                     }
                 }
                 forward(&ctx, &st.host.shared, "request", args.0)

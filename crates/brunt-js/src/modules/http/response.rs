@@ -8,6 +8,7 @@
 //! VU does to it reaches another VU. Native functions run in
 //! their caller's realm, so what a getter builds belongs to the VU that reads it.
 
+use super::json_path::Selected;
 use super::layer;
 use crate::modules::{array_buffer, bytes_of, throw};
 use crate::program::Shared;
@@ -74,12 +75,88 @@ const JSON_ORDER: [&str; 15] = [
     "request",
 ];
 
+/// `res.timings`' fields, in k6's order, with its deprecated `looking_up` (always 0).
+const TIMINGS: [&str; 8] = [
+    "duration",
+    "blocked",
+    "looking_up",
+    "connecting",
+    "tls_handshaking",
+    "sending",
+    "waiting",
+    "receiving",
+];
+
+/// Property names every response gets, as atoms made once per runtime: defining a property by
+/// atom skips making the atom from the name and looking for a setter up the prototype chain.
+/// [`Classes::_keep`]'s properties hold a reference to each, so they live as long as the runtime.
+#[derive(Clone, Copy)]
+pub(super) struct Atoms {
+    status: qjs::JSAtom,
+    body: qjs::JSAtom,
+    timings: [qjs::JSAtom; 8],
+}
+
 /// The per-runtime classes of `k6/http`, made in the neutral context (see [`install_shared`]).
 pub(super) struct Classes {
     pub response_proto: Persistent<Object<'static>>,
     pub jar_proto: Persistent<Object<'static>>,
     /// The module's functions (see `module.rs`).
     pub functions: Persistent<Object<'static>>,
+    atoms: Atoms,
+    /// An object with a property per name in `atoms`, which keeps them alive.
+    _keep: Persistent<Object<'static>>,
+}
+
+/// The runtime's [`Atoms`].
+fn atoms(ctx: &Ctx<'_>) -> Result<Atoms> {
+    ctx.userdata::<Classes>()
+        .map(|c| c.atoms)
+        .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))
+}
+
+/// Makes [`Atoms`], each held by a property of `keep`.
+fn make_atoms<'js>(ctx: &Ctx<'js>, keep: &Object<'js>) -> Result<Atoms> {
+    let atom = |name: &str| -> Result<qjs::JSAtom> {
+        keep.set(name, true)?;
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: the context is live; `keep`'s property holds the atom after this reference
+        // is dropped.
+        unsafe {
+            let a = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+            qjs::JS_FreeAtom(raw, a);
+            Ok(a)
+        }
+    };
+    let mut timings = [0; 8];
+    for (slot, name) in timings.iter_mut().zip(TIMINGS) {
+        *slot = atom(name)?;
+    }
+    Ok(Atoms {
+        status: atom("status")?,
+        body: atom("body")?,
+        timings,
+    })
+}
+
+/// Defines `obj[atom] = n` (writable, enumerable, configurable), as an assignment to a new
+/// property of a plain object does.
+fn define_number<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom, n: f64) -> Result<()> {
+    // SAFETY: a live object of this context and an atom alive with the runtime (see [`Atoms`]);
+    // a number holds no reference.
+    let r = unsafe {
+        qjs::JS_DefinePropertyValue(
+            ctx.as_raw().as_ptr(),
+            obj.as_raw(),
+            atom,
+            qjs::JS_NewFloat64(n),
+            qjs::JS_PROP_C_W_E as _,
+        )
+    };
+    if r < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
 }
 
 // SAFETY: Classes holds only persistent handles, which carry no lifetime.
@@ -132,7 +209,7 @@ pub(super) fn response_object<'js>(
         },
         proto,
     )?;
-    obj.set("status", status)?;
+    define_number(ctx, &obj, atoms(ctx)?.status, status.into())?;
     Ok(obj.into_value())
 }
 
@@ -240,15 +317,19 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
         "timings" => {
             let t = resp.timings;
             let o = Object::new(c)?;
-            // k6's order, with its deprecated `looking_up` (always 0).
-            o.set("duration", t.duration)?;
-            o.set("blocked", t.blocked)?;
-            o.set("looking_up", 0)?;
-            o.set("connecting", t.connecting)?;
-            o.set("tls_handshaking", t.tls_handshaking)?;
-            o.set("sending", t.sending)?;
-            o.set("waiting", t.waiting)?;
-            o.set("receiving", t.receiving)?;
+            let values = [
+                t.duration,
+                t.blocked,
+                0.0,
+                t.connecting,
+                t.tls_handshaking,
+                t.sending,
+                t.waiting,
+                t.receiving,
+            ];
+            for (atom, v) in atoms(ctx)?.timings.into_iter().zip(values) {
+                define_number(ctx, &o, atom, v)?;
+            }
             Ok(o.into_value())
         }
         "body" => match raw.body_type {
@@ -321,12 +402,70 @@ fn this_raw<'js>(this: &Value<'js>) -> Option<(Object<'js>, Class<'js, Raw>)> {
     Some((obj, raw))
 }
 
+/// `res.json(selector)` read from the response's bytes (see `json_path.rs`), when the script has
+/// not read or replaced `res.body` and the walk can answer; None otherwise.
+fn json_selected<'js>(
+    ctx: &Ctx<'js>,
+    this: &Value<'js>,
+    selector: &str,
+) -> Result<Option<Value<'js>>> {
+    let Some((obj, raw)) = this_raw(this) else {
+        return Ok(None);
+    };
+    let body = atoms(ctx)?.body;
+    // SAFETY: a live object of this context, an atom alive with the runtime; no descriptor is
+    // asked for.
+    let own = unsafe {
+        qjs::JS_GetOwnProperty(
+            ctx.as_raw().as_ptr(),
+            std::ptr::null_mut(),
+            obj.as_raw(),
+            body,
+        )
+    };
+    if own != 0 {
+        // Read (an own property now), replaced, or an error: `res.body` decides.
+        if own < 0 {
+            return Err(rquickjs::Error::Exception);
+        }
+        return Ok(None);
+    }
+    let raw = raw.borrow();
+    let resp = &raw.resp;
+    if raw.body_type == BodyType::None || (resp.status == 0 && resp.body.is_empty()) {
+        return Ok(None);
+    }
+    let v = match super::json_path::select(&resp.body, selector) {
+        None => return Ok(None),
+        Some(Selected::Undefined) => Value::new_undefined(ctx.clone()),
+        Some(Selected::Length(n)) => (n as f64).into_js(ctx)?,
+        Some(Selected::Raw(text)) => match text {
+            // A string without escapes is its bytes.
+            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                let s = std::str::from_utf8(inner).unwrap_or_default();
+                rquickjs::String::from_str(ctx.clone(), s)?.into_value()
+            }
+            _ => ctx.json_parse(text)?,
+        },
+    };
+    Ok(Some(v))
+}
+
 /// `res.json([selector])`.
 fn json<'js>(
     ctx: &Ctx<'js>,
     this: &Value<'js>,
     selector: Option<Value<'js>>,
 ) -> Result<Value<'js>> {
+    let selector = match selector.filter(|s| !s.is_undefined()) {
+        None => None,
+        Some(s) => Some(rquickjs::Coerced::<String>::from_js(ctx, s)?.0),
+    };
+    if let Some(s) = &selector {
+        if let Some(v) = json_selected(ctx, this, s)? {
+            return Ok(v);
+        }
+    }
     let body: Value = match this.as_object() {
         Some(o) => o.get("body")?,
         None => Value::new_undefined(ctx.clone()),
@@ -353,12 +492,9 @@ fn json<'js>(
         }
         Err(e) => return Err(e),
     };
-    match selector.filter(|s| !s.is_undefined()) {
+    match selector {
         None => Ok(parsed),
-        Some(s) => {
-            let s = rquickjs::Coerced::<String>::from_js(ctx, s)?.0;
-            select(ctx, parsed, &s)
-        }
+        Some(s) => select(ctx, parsed, &s),
     }
 }
 
@@ -443,10 +579,14 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     for o in made {
         freeze.call::<_, Value>((o,))?;
     }
+    let keep = Object::new(ctx.clone())?;
+    let atoms = make_atoms(ctx, &keep)?;
     ctx.store_userdata(Classes {
         response_proto: Persistent::save(ctx, proto),
         jar_proto: Persistent::save(ctx, jar_proto),
         functions: Persistent::save(ctx, functions),
+        atoms,
+        _keep: Persistent::save(ctx, keep),
     })
     .map_err(|_| throw(ctx, "k6/http's classes were made twice"))?;
     Ok(())
