@@ -107,6 +107,18 @@ fn replay(args: &[&str], export: &Path) -> (std::process::Output, serde_json::Va
     (out, json)
 }
 
+/// Replays `log` with `args` against a `brunt target` of its own; returns the summary export.
+fn replay_on_target(dir: &Path, log: &Path, args: &[&str]) -> serde_json::Value {
+    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let export = dir.join("summary.json");
+    let mut all = vec![log.to_str().unwrap(), "--target", &base];
+    all.extend_from_slice(args);
+    let (_, json) = replay(&all, &export);
+    let _ = target.kill();
+    let _ = target.wait();
+    json
+}
+
 fn count(export: &serde_json::Value, metric: &str) -> f64 {
     export["metrics"][metric]["count"].as_f64().unwrap_or(0.0)
 }
@@ -208,20 +220,7 @@ fn a_log_at_5000_a_second_is_sent_whole_each_lag_recorded() {
         ));
     }
     let log = write(dir.path(), "fast.jsonl", &text);
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let export = dir.path().join("summary.json");
-    let (_, json) = replay(
-        &[
-            log.to_str().unwrap(),
-            "--target",
-            &base,
-            "--summary-trend-stats",
-            "count,max",
-        ],
-        &export,
-    );
-    let _ = target.kill();
-    let _ = target.wait();
+    let json = replay_on_target(dir.path(), &log, &["--summary-trend-stats", "count,max"]);
     assert_eq!(count(&json, "http_reqs"), 1000.0);
     assert_eq!(count(&json, "replay_lag"), 1000.0, "{}", json["metrics"]);
     assert_eq!(count(&json, "dropped_iterations"), 0.0);
@@ -238,21 +237,7 @@ fn loop_replays_the_log_again_until_the_duration() {
     let dir = tempfile::tempdir().unwrap();
     // 10 requests over 0.45 s: a pass every 0.5 s, so 2 s is about 4 passes.
     let (log, _) = json_log(dir.path(), 10, 50);
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let export = dir.path().join("summary.json");
-    let (_, json) = replay(
-        &[
-            log.to_str().unwrap(),
-            "--target",
-            &base,
-            "--loop",
-            "--duration",
-            "2s",
-        ],
-        &export,
-    );
-    let _ = target.kill();
-    let _ = target.wait();
+    let json = replay_on_target(dir.path(), &log, &["--loop", "--duration", "2s"]);
     let sent = count(&json, "http_reqs");
     assert_eq!(sent, 40.0, "4 passes of 10 requests in 2s");
 }
