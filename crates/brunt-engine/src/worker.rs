@@ -55,11 +55,13 @@ pub(crate) enum Msg {
     Ready(usize, Result<u64, VuError>),
     SetupDone(Result<(), HookFailure>),
     Report(Report),
-    /// The worker is done with its scenarios; with the most VUs it had active at once since its
-    /// last report, so that a run shorter than a report period still shows its VUs.
+    /// The worker is done with its scenarios; with the most VUs it had active at once and its
+    /// worst event-loop lag since its last report, so that a run shorter than a report period
+    /// still shows its VUs and its stalls.
     ScenariosDone {
         worker: usize,
         peak_active_vus: u64,
+        max_lag: Duration,
     },
     /// The worker thread panicked (a bug in a VU or the engine), with the panic message.
     Crashed(usize, String),
@@ -433,6 +435,7 @@ async fn worker_main<F: VuFactory>(
                 let _ = out.send(Msg::ScenariosDone {
                     worker: index,
                     peak_active_vus: w.peak_active.get(),
+                    max_lag: w.max_lag.replace(Duration::ZERO),
                 });
             }
             Command::Teardown => {
