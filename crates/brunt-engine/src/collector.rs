@@ -47,9 +47,7 @@ impl State {
         self.pending.merge_series(&r.interval.series);
         self.pending_raw.append(&mut r.interval.raw);
         r.interval = Interval::default();
-        if self.counting_lag {
-            self.second_lag = self.second_lag.max(Some(r.max_lag));
-        }
+        self.note_lag(r.max_lag);
         self.note_peak(r.worker, r.peak_active_vus);
         let w = r.worker;
         self.latest[w] = Some(r);
@@ -59,6 +57,12 @@ impl State {
     fn close_second(&mut self) {
         if let Some(lag) = self.second_lag.take() {
             self.saturation.note_second(lag);
+        }
+    }
+
+    fn note_lag(&mut self, lag: Duration) {
+        if self.counting_lag {
+            self.second_lag = self.second_lag.max(Some(lag));
         }
     }
 
@@ -373,9 +377,11 @@ pub(crate) fn run<F: VuFactory>(
             Ok(Msg::ScenariosDone {
                 worker,
                 peak_active_vus,
+                max_lag,
             }) => {
                 done[worker] = true;
                 state.note_peak(worker, peak_active_vus);
+                state.note_lag(max_lag);
             }
             Ok(Msg::Crashed(w, m)) => {
                 done[w] = true;

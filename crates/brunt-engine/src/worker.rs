@@ -1,7 +1,8 @@
 //! Worker threads: each owns a single-threaded tokio runtime with a `LocalSet`, its VUs (which
 //! need not be `Send`) and its own metrics aggregator. Every worker walks the whole plan and runs
 //! its share of each scenario (see `closed_model` and `open_model`). Workers share nothing on
-//! the hot path but a few atomics (shared-iteration and iteration counters); they report to the
+//! the hot path but a few atomics (shared-iteration and iteration counters) and the run's clock
+//! (`brunt-clock`: the thread that wakes each scheduled start on time); they report to the
 //! collector once a second. This file holds the thread, its messages, VU creation and the
 //! per-iteration bookkeeping common to all executors.
 
@@ -16,6 +17,7 @@ use crate::steps::{max_planned, merge_requirements, Step};
 use crate::vu::{
     IterationCtx, IterationOutcome, ProgressBasis, ScenarioInfo, Vu, VuError, VuFactory, VuInit,
 };
+use brunt_clock::Clock;
 use brunt_metrics::{builtin, Aggregator, Interval, Registry, SystemTag, TagSet};
 use open_model::arrival_workers;
 use slot::{Guarded, Slot};
@@ -53,11 +55,13 @@ pub(crate) enum Msg {
     Ready(usize, Result<u64, VuError>),
     SetupDone(Result<(), HookFailure>),
     Report(Report),
-    /// The worker is done with its scenarios; with the most VUs it had active at once since its
-    /// last report, so that a run shorter than a report period still shows its VUs.
+    /// The worker is done with its scenarios; with the most VUs it had active at once and its
+    /// worst event-loop lag since its last report, so that a run shorter than a report period
+    /// still shows its VUs and its stalls.
     ScenariosDone {
         worker: usize,
         peak_active_vus: u64,
+        max_lag: Duration,
     },
     /// The worker thread panicked (a bug in a VU or the engine), with the panic message.
     Crashed(usize, String),
@@ -101,6 +105,9 @@ pub(crate) struct Shared {
     ids: Mutex<SegmentedIndex>,
     /// One per worker: what [`instance_counts`] adds up.
     live: Box<[LiveCounts]>,
+    /// The run's timer for scheduled instants (arrival-rate starts, scenario starts, stages):
+    /// tokio's whole-millisecond timer would send a start up to 1 ms past its offset.
+    clock: Clock,
 }
 
 /// One worker's live counts for k6/execution's `exec.instance`. Only that worker writes them,
@@ -190,6 +197,7 @@ impl Shared {
             hook_vu,
             scenarios,
             live: (0..workers).map(|_| LiveCounts::default()).collect(),
+            clock: Clock::new("brunt-clock"),
         }
     }
 
@@ -427,6 +435,7 @@ async fn worker_main<F: VuFactory>(
                 let _ = out.send(Msg::ScenariosDone {
                     worker: index,
                     peak_active_vus: w.peak_active.get(),
+                    max_lag: w.max_lag.replace(Duration::ZERO),
                 });
             }
             Command::Teardown => {
@@ -641,7 +650,8 @@ impl<F: VuFactory> Worker<F> {
         *self.stop.borrow()
     }
 
-    /// Sleeps until `at`; false if the run was stopped first.
+    /// Sleeps until `at` on the run's clock; false if the run was stopped first (which takes
+    /// the alarm off the clock).
     async fn sleep_until(&self, at: Instant) -> bool {
         if self.stopped() {
             return false;
@@ -651,7 +661,7 @@ impl<F: VuFactory> Worker<F> {
         }
         let mut rx = self.stop.subscribe();
         tokio::select! {
-            _ = sleep_until(at.into()) => !self.stopped(),
+            _ = self.shared.clock.sleep_until(at) => !self.stopped(),
             _ = rx.wait_for(|s| *s) => false,
         }
     }

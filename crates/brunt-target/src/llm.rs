@@ -12,17 +12,16 @@
 //! of `k` tokens leaves when its last token is due, as a server flushes what it has generated
 //! (so with `k > 1` the first content arrives `(k - 1) / rate` after the TTFT setting). Output length is
 //! `min(output tokens, max_tokens)`, or `max_tokens` with `ignore_eos`. A prompt's tokens are its
-//! whitespace-separated words. Events leave on the server's token clock (`clock.rs`, tens of
+//! whitespace-separated words. Events leave on the server's token clock (`brunt-clock`, tens of
 //! microseconds late), and how late they left is in `/metrics` (`lateness.rs`).
 
-mod clock;
 mod lateness;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -37,7 +36,7 @@ use tokio::time::Instant;
 use crate::ratelimit::{self, Budgets, Limits};
 use crate::response;
 use crate::routes::Received;
-use clock::Clock;
+use brunt_clock::{Alarm, Clock};
 use lateness::Lateness;
 
 /// The words the mock generates, one token each, in turn.
@@ -143,7 +142,7 @@ impl Mock {
             config,
             budgets: Budgets::default(),
             last_request: std::sync::Mutex::new(None),
-            clock: Arc::default(),
+            clock: Arc::new(Clock::new("brunt-mock-clock")),
             lateness: Arc::new(Lateness::new()),
         }
     }
@@ -771,8 +770,8 @@ pub(crate) struct TokenStream {
     end: End,
     clock: Arc<Clock>,
     lateness: Arc<Lateness>,
-    /// The alarm set on the clock: for which event, and whom it wakes.
-    alarm: Option<(Instant, Waker)>,
+    /// The alarm set on the clock for the next event.
+    alarm: Option<Alarm>,
 }
 
 impl TokenStream {
@@ -814,18 +813,15 @@ impl Body for TokenStream {
                 End::Never => Poll::Pending,
             };
         };
-        let now = Instant::now();
-        if due > now {
-            let set = self
-                .alarm
-                .as_ref()
-                .is_some_and(|(at, waker)| *at == due && waker.will_wake(cx.waker()));
-            if !set {
-                self.clock.wake_at(due.into_std(), cx.waker());
-                self.alarm = Some((due, cx.waker().clone()));
-            }
+        let this = &mut *self;
+        if this
+            .clock
+            .poll_until(due.into_std(), &mut this.alarm, cx)
+            .is_pending()
+        {
             return Poll::Pending;
         }
+        let now = Instant::now();
         let (_, bytes, kind) = self.events.pop_front().expect("an event is due");
         if kind != Kind::Other {
             self.lateness

@@ -107,6 +107,18 @@ fn replay(args: &[&str], export: &Path) -> (std::process::Output, serde_json::Va
     (out, json)
 }
 
+/// Replays `log` with `args` against a `brunt target` of its own; returns the summary export.
+fn replay_on_target(dir: &Path, log: &Path, args: &[&str]) -> serde_json::Value {
+    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let export = dir.join("summary.json");
+    let mut all = vec![log.to_str().unwrap(), "--target", &base];
+    all.extend_from_slice(args);
+    let (_, json) = replay(&all, &export);
+    let _ = target.kill();
+    let _ = target.wait();
+    json
+}
+
 fn count(export: &serde_json::Value, metric: &str) -> f64 {
     export["metrics"][metric]["count"].as_f64().unwrap_or(0.0)
 }
@@ -193,25 +205,39 @@ fn speed_and_rate_scale_change_the_length_and_the_count() {
 }
 
 #[test]
+fn a_log_at_5000_a_second_is_sent_whole_each_lag_recorded() {
+    // 1,000 requests 200 µs apart (microsecond times): each start is woken on the run's clock
+    // between tokio's millisecond ticks. Every request is sent, none is dropped, and each has
+    // its lag from the logged offset in replay_lag (how small it is: bench/replay_lag.sh).
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..1000u64 {
+        let us = 1_000_000 + i * 200;
+        text.push_str(&format!(
+            "{{\"time\":\"2026-01-01T00:00:{:02}.{:06}Z\",\"method\":\"GET\",\"path\":\"/get?i={i}\",\"status\":200}}\n",
+            us / 1_000_000,
+            us % 1_000_000
+        ));
+    }
+    let log = write(dir.path(), "fast.jsonl", &text);
+    let json = replay_on_target(dir.path(), &log, &["--summary-trend-stats", "count,max"]);
+    assert_eq!(count(&json, "http_reqs"), 1000.0);
+    assert_eq!(count(&json, "replay_lag"), 1000.0, "{}", json["metrics"]);
+    assert_eq!(count(&json, "dropped_iterations"), 0.0);
+    assert_eq!(
+        json["metrics"]["http_req_failed"]["value"].as_f64(),
+        Some(0.0),
+        "{}",
+        json["metrics"]["http_req_failed"]
+    );
+}
+
+#[test]
 fn loop_replays_the_log_again_until_the_duration() {
     let dir = tempfile::tempdir().unwrap();
     // 10 requests over 0.45 s: a pass every 0.5 s, so 2 s is about 4 passes.
     let (log, _) = json_log(dir.path(), 10, 50);
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
-    let export = dir.path().join("summary.json");
-    let (_, json) = replay(
-        &[
-            log.to_str().unwrap(),
-            "--target",
-            &base,
-            "--loop",
-            "--duration",
-            "2s",
-        ],
-        &export,
-    );
-    let _ = target.kill();
-    let _ = target.wait();
+    let json = replay_on_target(dir.path(), &log, &["--loop", "--duration", "2s"]);
     let sent = count(&json, "http_reqs");
     assert_eq!(sent, 40.0, "4 passes of 10 requests in 2s");
 }
