@@ -297,14 +297,10 @@ impl H1Conn {
             })
         } else {
             let (io, buf) = (&mut self.io, &mut self.buf);
-            // The scratch buffer is borrowed only within one poll, never across a wait.
             poll_fn(|cx| {
-                SCRATCH_BUF.with_borrow_mut(|scratch| {
-                    let mut rb = ReadBuf::new(&mut scratch[..]);
-                    ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
-                    let got = rb.filled();
+                poll_scratch(io, cx, |got| {
                     buf.extend_from_slice(&got[got.len().min(skip)..]);
-                    Poll::Ready(Ok(got.len()))
+                    got.len()
                 })
             })
             .await
@@ -325,12 +321,8 @@ impl H1Conn {
             return Ok(None);
         }
         let (io, buf) = (&mut self.io, &mut self.buf);
-        // The scratch buffer is borrowed only within one poll, never across a wait.
         poll_fn(|cx| {
-            SCRATCH_BUF.with_borrow_mut(|scratch| {
-                let mut rb = ReadBuf::new(&mut scratch[..]);
-                ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
-                let got = rb.filled();
+            poll_scratch(io, cx, |got| {
                 if let Ok(Some((len, head))) = parse_head_discarding(got, head_only) {
                     let body = got.len() - len;
                     let whole = match head.3 {
@@ -339,11 +331,11 @@ impl H1Conn {
                         _ => false,
                     };
                     if whole && !(100..200).contains(&head.0) {
-                        return Poll::Ready(Ok(Some(head)));
+                        return Some(head);
                     }
                 }
                 buf.extend_from_slice(got);
-                Poll::Ready(Ok(None))
+                None
             })
         })
         .await
@@ -465,6 +457,20 @@ impl H1Conn {
         while self.read_some(skip).await? > 0 {}
         Ok(self.buf.split().freeze())
     }
+}
+
+/// Reads once into the thread's scratch buffer and hands what came to `take`. The scratch
+/// buffer is borrowed only within this poll, never across a wait.
+fn poll_scratch<T>(
+    io: &mut Io,
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]) -> T,
+) -> Poll<std::io::Result<T>> {
+    SCRATCH_BUF.with_borrow_mut(|scratch| {
+        let mut rb = ReadBuf::new(&mut scratch[..]);
+        ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+        Poll::Ready(Ok(take(rb.filled())))
+    })
 }
 
 fn unexpected_eof() -> RequestError {
