@@ -83,7 +83,19 @@ requests() {
     k6order) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
     *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order k6 k6order)" >&2; exit 2 ;;
   esac
+  # A run that died (a signal under valgrind, an error) leaves no summary, or an empty one.
+  if [ ! -s "$sum" ]; then
+    echo "cpu_per_request.sh: $c (${secs}s${WRAP[0]:+, under ${WRAP[0]##*/}}) wrote no summary; its last output:" >&2
+    tail -5 "$out" >&2
+    return 1
+  fi
   python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["count"]))' "$sum"
+}
+
+# requests, with the callgrind files of that run alone left in $TMP.
+counted() {
+  rm -f "$TMP"/cg.*
+  requests "$@"
 }
 
 echo "# $(date -u +%FT%TZ) $(uname -n), $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -125,12 +137,14 @@ if [ "$INSTR" = 1 ]; then
   echo "# user-space instructions per request under callgrind: (Ir(2S) - Ir(S)) / (requests(2S) - requests(S)), S=${SECS}s"
   for c in $ONLY; do
     declare -A IR=() NR=()
+    ok=1
     for secs in "$SECS" $((2 * SECS)); do
-      rm -f "$TMP"/cg.*
       WRAP=(valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p")
-      NR[$secs]=$(requests "$c" "$secs")
+      # One retry: a run under valgrind now and then dies of a signal (SIGBUS seen here).
+      NR[$secs]=$(counted "$c" "$secs" || counted "$c" "$secs") || { ok=0; break; }
       IR[$secs]=$(cat "$TMP"/cg.* | awk '/^summary:/ {s += $2} /^totals:/ {t += $2} END {print (s ? s : t)}')
     done
+    [ "$ok" = 1 ] || { echo "$c: no instruction count (see above)"; continue; }
     python3 -c 'import sys; i1,i2,n1,n2 = map(int, sys.argv[2:]); print(f"{sys.argv[1]:10s} {(i2 - i1) / max(n2 - n1, 1):10.0f} instructions/request ({n1} and {n2} requests)")' \
       "$c" "${IR[$SECS]}" "${IR[$((2 * SECS))]}" "${NR[$SECS]}" "${NR[$((2 * SECS))]}"
   done

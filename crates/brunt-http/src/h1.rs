@@ -94,6 +94,19 @@ impl H1Conn {
     ) -> Result<Exchanged, RequestError> {
         self.send(req, user_agent).await?;
         let head_only = req.method() == Method::HEAD;
+        if req.discard_headers && req.discard_body {
+            if let Some((status, version, headers, _, keep_alive)) =
+                self.read_whole_discarded(head_only).await?
+            {
+                self.reusable = keep_alive;
+                return Ok(Exchanged {
+                    status,
+                    version,
+                    headers,
+                    body: Bytes::new(),
+                });
+            }
+        }
         loop {
             let (status, version, headers, framing, keep_alive) =
                 self.read_head(head_only, !req.discard_headers).await?;
@@ -284,19 +297,49 @@ impl H1Conn {
             })
         } else {
             let (io, buf) = (&mut self.io, &mut self.buf);
-            // The scratch buffer is borrowed only within one poll, never across a wait.
             poll_fn(|cx| {
-                SCRATCH_BUF.with_borrow_mut(|scratch| {
-                    let mut rb = ReadBuf::new(&mut scratch[..]);
-                    ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
-                    let got = rb.filled();
+                poll_scratch(io, cx, |got| {
                     buf.extend_from_slice(&got[got.len().min(skip)..]);
-                    Poll::Ready(Ok(got.len()))
+                    got.len()
                 })
             })
             .await
         };
         read.map_err(|e| RequestError::io(&e, "read"))
+    }
+
+    /// `brunt quick`'s path, where neither the headers nor the body are kept: the first read of
+    /// a response lands in the thread's scratch buffer and, when it holds the whole response (a
+    /// final status, the body framed by its length and nothing after it), is parsed there and
+    /// never copied; the connection's buffer stays unallocated. Anything else is copied to that
+    /// buffer, and None tells the caller to read the response from it as usual.
+    async fn read_whole_discarded(
+        &mut self,
+        head_only: bool,
+    ) -> Result<Option<Head>, RequestError> {
+        if !self.buf.is_empty() {
+            return Ok(None);
+        }
+        let (io, buf) = (&mut self.io, &mut self.buf);
+        poll_fn(|cx| {
+            poll_scratch(io, cx, |got| {
+                if let Ok(Some((len, head))) = parse_head_discarding(got, head_only) {
+                    let body = got.len() - len;
+                    let whole = match head.3 {
+                        Framing::None => body == 0,
+                        Framing::Length(n) => body == n,
+                        _ => false,
+                    };
+                    if whole && !(100..200).contains(&head.0) {
+                        return Some(head);
+                    }
+                }
+                buf.extend_from_slice(got);
+                None
+            })
+        })
+        .await
+        .map_err(|e| RequestError::io(&e, "read"))
     }
 
     async fn fill_or_eof(&mut self) -> Result<(), RequestError> {
@@ -311,7 +354,7 @@ impl H1Conn {
         &mut self,
         head_only: bool,
         keep_headers: bool,
-    ) -> Result<(u16, Version, HeaderMap, Framing, bool), RequestError> {
+    ) -> Result<Head, RequestError> {
         loop {
             if !self.buf.is_empty() {
                 if let Some(parsed) = parse_head(&mut self.buf, head_only, keep_headers)? {
@@ -416,6 +459,20 @@ impl H1Conn {
     }
 }
 
+/// Reads once into the thread's scratch buffer and hands what came to `take`. The scratch
+/// buffer is borrowed only within this poll, never across a wait.
+fn poll_scratch<T>(
+    io: &mut Io,
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]) -> T,
+) -> Poll<std::io::Result<T>> {
+    SCRATCH_BUF.with_borrow_mut(|scratch| {
+        let mut rb = ReadBuf::new(&mut scratch[..]);
+        ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+        Poll::Ready(Ok(take(rb.filled())))
+    })
+}
+
 fn unexpected_eof() -> RequestError {
     RequestError::new(ErrorCode::GENERIC, "unexpected EOF")
 }
@@ -466,16 +523,83 @@ impl FramingHeaders {
     }
 }
 
+/// A parsed response head: status, version, the headers kept, body framing and keep-alive.
+type Head = (u16, Version, HeaderMap, Framing, bool);
+/// What httparse's pass over a head gives: its length, status, version, framing, keep-alive.
+type RawHead = (usize, u16, Version, Framing, bool);
+
 /// Parses a complete response head off the front of `buf`, or returns None if more is needed.
-/// Returns status, version, headers, body framing and keep-alive. With `keep_headers` the
-/// header values are slices of the buffer; without, the headers are only read for the framing,
-/// and the map holds only `Location` (a redirect needs it), copied.
-#[allow(clippy::type_complexity)]
+/// With `keep_headers` the header values are slices of the buffer; without, the head is
+/// read as [`parse_head_discarding`] does and the buffer advanced past it.
 fn parse_head(
     buf: &mut BytesMut,
     head_only: bool,
     keep_headers: bool,
-) -> Result<Option<(u16, Version, HeaderMap, Framing, bool)>, RequestError> {
+) -> Result<Option<Head>, RequestError> {
+    if !keep_headers {
+        let Some((len, head)) = parse_head_discarding(buf, head_only)? else {
+            return Ok(None);
+        };
+        // Nothing refers to the head: the buffer stays one allocation, not shared.
+        buf.advance(len);
+        return Ok(Some(head));
+    }
+    // Offsets of each name and value, so that the values can become slices of the frozen
+    // head; `u32` (a head is at most a few MiB) halves the array zeroed for every response.
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut count = 0;
+    let base = buf.as_ptr() as usize;
+    let offset = |p: *const u8| (p as usize - base) as u32;
+    let Some((len, status, version, framing, keep_alive)) =
+        parse_raw(buf, head_only, |name, value| {
+            let (n, v) = (offset(name.as_ptr()), offset(value.as_ptr()));
+            spans[count] = (n, n + name.len() as u32, v, v + value.len() as u32);
+            count += 1;
+            Ok(())
+        })?
+    else {
+        return Ok(None);
+    };
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(n0, n1, v0, v1) in &spans[..count] {
+        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
+        let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
+            .map_err(|_| malformed("header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Some((status, version, headers, framing, keep_alive)))
+}
+
+/// Parses a complete response head at the front of `buf` without keeping its headers: they
+/// are read only for the framing, and the map holds only `Location` (a redirect needs it),
+/// copied. Returns the head's length with it, or None if more is needed.
+fn parse_head_discarding(
+    buf: &[u8],
+    head_only: bool,
+) -> Result<Option<(usize, Head)>, RequestError> {
+    let mut headers = HeaderMap::new();
+    let parsed = parse_raw(buf, head_only, |name, value| {
+        if name.eq_ignore_ascii_case(b"location") {
+            let value = HeaderValue::from_bytes(value).map_err(|_| malformed("header value"))?;
+            headers.append(http::header::LOCATION, value);
+        }
+        Ok(())
+    })?;
+    Ok(parsed.map(|(len, status, version, framing, keep_alive)| {
+        (len, (status, version, headers, framing, keep_alive))
+    }))
+}
+
+/// Parses a complete response head at the front of `buf` with httparse, handing each header's
+/// raw name and value to `header` after reading its framing (RFC 9112, section 6.3). Returns
+/// the head's length, status, version, framing and keep-alive, or None if more is needed.
+fn parse_raw<'b>(
+    buf: &'b [u8],
+    head_only: bool,
+    mut header: impl FnMut(&'b [u8], &'b [u8]) -> Result<(), RequestError>,
+) -> Result<Option<RawHead>, RequestError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
@@ -492,39 +616,9 @@ fn parse_head(
         chunked: false,
         keep_alive: http11,
     };
-    let mut headers = HeaderMap::new();
-    if keep_headers {
-        // Offsets of each name and value, so that the values can become slices of the frozen
-        // head; `u32` (a head is at most a few MiB) halves the array zeroed for every response.
-        let offset = |p: *const u8| (p as usize - buf.as_ptr() as usize) as u32;
-        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-        let count = resp.headers.len();
-        for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-            let (n, v) = (offset(h.name.as_ptr()), offset(h.value.as_ptr()));
-            *span = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
-        }
-        let head = buf.split_to(len).freeze();
-        headers.reserve(count);
-        for &(n0, n1, v0, v1) in &spans[..count] {
-            let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
-            seen.see(&head[n0..n1], &head[v0..v1])?;
-            let name =
-                HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
-                .map_err(|_| malformed("header value"))?;
-            headers.append(name, value);
-        }
-    } else {
-        for h in resp.headers.iter() {
-            seen.see(h.name.as_bytes(), h.value)?;
-            if h.name.eq_ignore_ascii_case("location") {
-                let value =
-                    HeaderValue::from_bytes(h.value).map_err(|_| malformed("header value"))?;
-                headers.append(http::header::LOCATION, value);
-            }
-        }
-        // Nothing refers to the head: the buffer stays one allocation, not shared.
-        buf.advance(len);
+    for h in resp.headers.iter() {
+        seen.see(h.name.as_bytes(), h.value)?;
+        header(h.name.as_bytes(), h.value)?;
     }
     let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::None
@@ -540,7 +634,7 @@ fn parse_head(
     } else {
         Version::HTTP_10
     };
-    Ok(Some((status, version, headers, framing, seen.keep_alive)))
+    Ok(Some((len, status, version, framing, seen.keep_alive)))
 }
 
 #[cfg(test)]

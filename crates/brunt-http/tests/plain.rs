@@ -187,6 +187,67 @@ async fn responses_in_many_reads_are_whole_and_counted_exactly() {
     assert_eq!(r.bytes_received, big.len() as u64);
 }
 
+/// `brunt quick`'s request, which keeps neither headers nor body: a response read whole in one
+/// read is parsed where it landed, anything else as usual; either way the same status, byte
+/// counts, keep-alive and redirects.
+#[tokio::test]
+async fn responses_kept_by_neither_headers_nor_body_read_every_way() {
+    let c = client();
+    let quick = |url: String| {
+        let mut r = get(&url);
+        (r.discard_headers, r.discard_body) = (true, true);
+        r
+    };
+    const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: b\r\n\r\nhello";
+    let whole = support::serve_raw(REPLY, false).await;
+    let dribbled = support::serve_raw_in_pieces(REPLY, false, 7).await;
+    for addr in [whole, dribbled] {
+        let req = quick(format!("http://{addr}/"));
+        for i in 0..3 {
+            let r = c.send(&req).await;
+            assert_eq!((r.status, r.error.as_deref()), (200, None), "{addr} {i}");
+            assert!(r.body.is_empty() && r.headers.is_empty());
+            assert_eq!(r.bytes_received, REPLY.len() as u64, "data_received");
+            assert_eq!(
+                r.timings.connecting == 0.0,
+                i > 0,
+                "kept alive: {:?}",
+                r.timings
+            );
+        }
+    }
+    // An interim response before the final one, and bytes after the body (not reused).
+    let interim = support::serve_raw(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(
+        c.send(&quick(format!("http://{interim}/"))).await.status,
+        204
+    );
+    let junk =
+        support::serve_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokJUNK", false).await;
+    for _ in 0..2 {
+        let r = c.send(&quick(format!("http://{junk}/"))).await;
+        assert_eq!(r.status, 200);
+        assert!(r.timings.connecting > 0.0, "not reused: {:?}", r.timings);
+    }
+    // A close before any byte, and redirects (their Location is kept).
+    let silent_close = support::serve_raw(b"", true).await;
+    let r = c.send(&quick(format!("http://{silent_close}/"))).await;
+    assert_eq!(r.status, 0);
+    assert!(
+        r.error.as_deref().unwrap_or_default().contains("EOF"),
+        "{:?}",
+        r.error
+    );
+    let addr = support::serve().await;
+    let r = c.send(&quick(format!("http://{addr}/redirect/2"))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&*r.url, format!("http://{addr}/redirect/0"));
+}
+
 #[tokio::test]
 async fn bytes_after_the_body_end_the_connection() {
     let c = client();

@@ -381,7 +381,15 @@ pub struct Aggregator {
     raw: Option<Vec<RawSample>>,
     /// The trace samples belong to while it is set.
     trace: Option<Trace>,
+    /// One copy of each tag set seen, kept across [`take`](Self::take)s: groups are keyed by
+    /// it, and [`shared_tags`](Self::shared_tags) hands it to the VUs, so that a lookup is one
+    /// pointer comparison instead of a comparison of every pair (each VU builds its own copy).
+    canon: hashbrown::HashSet<TagSet>,
 }
+
+/// Past this many distinct tag sets (scripts with many distinct URLs) the shared copies start
+/// over, as a recorder's cache does.
+const CANON_LIMIT: usize = 4096;
 
 /// One tag set's series, in the order their metrics were first added.
 #[derive(Default)]
@@ -430,7 +438,21 @@ impl Aggregator {
             groups: HashMap::new(),
             raw: keep_raw.then(Vec::new),
             trace: None,
+            canon: hashbrown::HashSet::new(),
         }
+    }
+
+    /// This worker's copy of `tags` (equal to it): record with it rather than with a copy of
+    /// one's own that is used again and again (a VU's cached request tags).
+    pub fn shared_tags(&mut self, tags: TagSet) -> TagSet {
+        if let Some(shared) = self.canon.get(&tags) {
+            return shared.clone();
+        }
+        if self.canon.len() >= CANON_LIMIT {
+            self.canon.clear();
+        }
+        self.canon.insert(tags.clone());
+        tags
     }
 
     /// Samples added from now on belong to `trace` (a request's, while its samples are recorded;
@@ -492,7 +514,8 @@ impl Aggregator {
         }
         let mut group = Group::default();
         group.add_all(samples, self.trace, &self.registry);
-        self.groups.insert(tags.clone(), group);
+        let key = self.shared_tags(tags.clone());
+        self.groups.insert(key, group);
     }
 
     /// Hands over everything gathered since the last call.
@@ -610,6 +633,25 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::registry::builtin;
+
+    #[test]
+    fn equal_tag_sets_built_apart_are_one_series_interval_after_interval() {
+        let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+        let mine = TagSet::new([("status", "200"), ("url", "http://a/")]);
+        let theirs = TagSet::new([("url", "http://a/"), ("status", "200")]);
+        for _ in 0..2 {
+            let shared = agg.shared_tags(theirs.clone());
+            agg.add(builtin::HTTP_REQS, &mine, 1.0);
+            agg.add(builtin::HTTP_REQS, &shared, 1.0);
+            agg.add(builtin::HTTP_REQS, &theirs, 1.0);
+            let series = agg.take().series;
+            assert_eq!(series.len(), 1);
+            assert_eq!(
+                series[&(builtin::HTTP_REQS, mine.clone())].stat("count", 1.0),
+                Some(3.0)
+            );
+        }
+    }
 
     #[test]
     fn count_over_counts_the_samples_past_a_bound() {
