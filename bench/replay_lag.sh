@@ -9,14 +9,18 @@
 # the binary (`cargo build --release -p brunt-replay --example replay`); `--replay "brunt
 # replay"` takes the binary's.
 #
+# CPUS is the cores the generator may use (taskset's list; default 0, one core beside nginx's;
+# `--cpus 0,1` lets the replay's clock thread and its worker run on both).
+#
 # usage: bench/replay_lag.sh [--replay CMD] [--bench DIR] [--rate RATE] [--secs SECS] [--port PORT]
+#                            [--cpus LIST]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 REPLAY="${CARGO_TARGET_DIR:-$REPO/target}/release/examples/replay"
 BENCH="${BRUNT_BENCH:-}"
-RATE=5000 SECS=20 PORT=18097
+RATE=5000 SECS=20 PORT=18097 CPUS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --replay) REPLAY=$2; shift 2 ;;
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --secs) SECS=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
+    --cpus) CPUS=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +57,7 @@ echo "log: $(wc -l < "$WORK/app.jsonl") requests over ${SECS}s at ${RATE}/s"
 bash "$BENCH/target/start" "$PORT" 1 > /dev/null
 uptime
 /usr/bin/time -f 'generator: %e s wall, %U s user, %S s sys, %M KB max RSS' \
-  taskset -c 0 $REPLAY "$WORK/app.jsonl" --target "http://127.0.0.1:$PORT" --quiet \
+  taskset -c "$CPUS" $REPLAY "$WORK/app.jsonl" --target "http://127.0.0.1:$PORT" --quiet \
   --no-color --summary-trend-stats 'p(50),p(99),p(99.9),max' \
   | grep -E 'replay_lag|http_req_scheduled_duration|http_req_duration|http_reqs|dropped'
 uptime

@@ -1,8 +1,8 @@
 //! Worker threads: each owns a single-threaded tokio runtime with a `LocalSet`, its VUs (which
 //! need not be `Send`) and its own metrics aggregator. Every worker walks the whole plan and runs
 //! its share of each scenario (see `closed_model` and `open_model`). Workers share nothing on
-//! the hot path but a few atomics (shared-iteration and iteration counters) and the run's clock
-//! (`brunt-clock`: the thread that wakes each scheduled start on time); they report to the
+//! the hot path but a few atomics (shared-iteration and iteration counters) and, in a replay,
+//! its clock (`brunt-clock`: the thread that wakes each logged start on time); they report to the
 //! collector once a second. This file holds the thread, its messages, VU creation and the
 //! per-iteration bookkeeping common to all executors.
 
@@ -105,9 +105,12 @@ pub(crate) struct Shared {
     ids: Mutex<SegmentedIndex>,
     /// One per worker: what [`instance_counts`] adds up.
     live: Box<[LiveCounts]>,
-    /// The run's timer for scheduled instants (arrival-rate starts, scenario starts, stages):
-    /// tokio's whole-millisecond timer would send a start up to 1 ms past its offset.
-    clock: Clock,
+    /// A replay's timer for scheduled instants (its starts, scenario starts, stages): tokio's
+    /// whole-millisecond timer would send a start up to 1 ms past its logged offset. Only a fed
+    /// plan (`brunt replay`) has one: a start woken by the clock's thread costs the worker
+    /// about 2.5x the CPU of one woken by tokio's timer (`quick --rate`, arrival-rate
+    /// scenarios; docs/benchmarks.md), so the others keep tokio's.
+    clock: Option<Clock>,
 }
 
 /// One worker's live counts for k6/execution's `exec.instance`. Only that worker writes them,
@@ -187,6 +190,7 @@ impl Shared {
                 finished: AtomicUsize::new(0),
             })
             .collect();
+        let clock = plan.feed().map(|_| Clock::new("brunt-clock"));
         Shared {
             ids: Mutex::new(tuple.index()),
             plan,
@@ -197,7 +201,7 @@ impl Shared {
             hook_vu,
             scenarios,
             live: (0..workers).map(|_| LiveCounts::default()).collect(),
-            clock: Clock::new("brunt-clock"),
+            clock,
         }
     }
 
@@ -650,8 +654,8 @@ impl<F: VuFactory> Worker<F> {
         *self.stop.borrow()
     }
 
-    /// Sleeps until `at` on the run's clock; false if the run was stopped first (which takes
-    /// the alarm off the clock).
+    /// Sleeps until `at` (on the replay's clock, else tokio's timer); false if the run was
+    /// stopped first (which takes any alarm off the clock).
     async fn sleep_until(&self, at: Instant) -> bool {
         if self.stopped() {
             return false;
@@ -660,9 +664,15 @@ impl<F: VuFactory> Worker<F> {
             return true;
         }
         let mut rx = self.stop.subscribe();
-        tokio::select! {
-            _ = self.shared.clock.sleep_until(at) => !self.stopped(),
-            _ = rx.wait_for(|s| *s) => false,
+        match &self.shared.clock {
+            Some(clock) => tokio::select! {
+                _ = clock.sleep_until(at) => !self.stopped(),
+                _ = rx.wait_for(|s| *s) => false,
+            },
+            None => tokio::select! {
+                _ = sleep_until(at.into()) => !self.stopped(),
+                _ = rx.wait_for(|s| *s) => false,
+            },
         }
     }
 
