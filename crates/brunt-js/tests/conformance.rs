@@ -483,9 +483,9 @@ fn http_module_exports_classes_jars_and_the_response_callback() {
 #[test]
 fn repeated_requests_go_out_as_described_with_their_own_tags() {
     let ex = run_passing("http_native.js");
-    assert_eq!(metric(&ex, "checks")["passes"], 10, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 11, "{ex}");
     assert!(thresholds_all_ok(&ex), "{ex}");
-    assert_eq!(metric(&ex, "http_reqs")["count"], 11, "{ex}");
+    assert_eq!(metric(&ex, "http_reqs")["count"], 12, "{ex}");
 }
 
 #[test]

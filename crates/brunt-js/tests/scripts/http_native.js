@@ -60,6 +60,10 @@ export default function () {
     'timings in k6\'s order': (r) => Object.keys(r.timings).join() === 'duration,blocked,looking_up,connecting,tls_handshaking,sending,waiting,receiving'
       && r.timings.looking_up === 0 && r.timings.duration >= 0 && r.status === 200,
   });
+  const page = http.get(`${__ENV.BASE_URL}/html`);
+  check(page, {
+    'a json selector finds nothing in a body that is not JSON': (r) => r.json('title') === undefined,
+  });
   okRate.add(true, { kind: 'x' });
   took.add(doc.timings.duration);
   check(okRate, { 'add is a method of the metric': (m) => m.add(1) === true && typeof m.add.call === 'function' });

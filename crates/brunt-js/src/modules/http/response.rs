@@ -481,6 +481,10 @@ fn json<'js>(
         Ok(v) => v,
         Err(rquickjs::Error::Exception) => {
             let e = ctx.catch();
+            // As k6 (gjson): a selector finds nothing in a body that is not JSON.
+            if selector.is_some() {
+                return Ok(Value::new_undefined(ctx.clone()));
+            }
             let msg = e
                 .as_object()
                 .and_then(|o| o.get::<_, String>("message").ok())
