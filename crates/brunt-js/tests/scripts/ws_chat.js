@@ -1,6 +1,7 @@
 // The target's /ws/chat broadcast: three sockets of one VU join a room; each announces itself,
-// and once the first has heard all three (so all are in the room), it says 'hi', which every
-// one of them receives.
+// and again whenever it hears a member it had not heard (a socket that joined the room after an
+// announcement missed it), so every socket hears all three; once the first has (so all are in
+// the room), it says 'hi', which every one of them receives once.
 import { WebSocket } from 'k6/experimental/websockets';
 import { check } from 'k6';
 
@@ -24,7 +25,9 @@ export default function () {
         ws.close();
         return;
       }
+      if (ws.readyState !== 1 || heard[i].has(e.data)) return;
       heard[i].add(e.data);
+      if (e.data !== `join ${i}`) ws.send(`join ${i}`);
       if (i === 0 && heard[0].size === 3) ws.send('hi');
     };
     return ws;
