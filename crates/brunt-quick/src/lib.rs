@@ -91,8 +91,7 @@ impl Attack {
 /// Runs the attack and prints the summary; returns the process exit code (0, or 99 when a
 /// threshold failed, 105 when interrupted, 74 when an output could not be written).
 pub fn run(args: QuickArgs) -> Result<i32> {
-    let slo_window = args.report.slo_window()?;
-    let phases = args.report.phases()?;
+    args.report.check()?;
     let Attack {
         plan,
         factory,
@@ -105,9 +104,7 @@ pub fn run(args: QuickArgs) -> Result<i32> {
         (monitors, thresholds),
         format!("brunt quick {} {}", args.request.method, args.request.url),
         plan.scenario_lines(),
-        slo_window,
         args.shape()?.and_then(|s| s.check_windows()),
-        phases,
     )?;
     let outcome = brunt_engine::run(&plan, factory, registry, report.run_options())?;
     let finished = report.finish(&outcome, None, Vec::new(), |f| {

@@ -92,20 +92,26 @@ impl ReportArgs {
         self.cache_state.split().map_err(anyhow::Error::msg)
     }
 
+    /// `--slo-window`, `--warm-up` and `--cold-cache` checked: called before anything else is
+    /// tried, so a bad flag is named before the network is.
+    pub fn check(&self) -> Result<()> {
+        self.slo_window()?;
+        self.phases()?;
+        Ok(())
+    }
+
     /// Opens the run's report (outputs, summary export, dashboard) over `registry`, headed by
-    /// `title`, its scenarios described by `scenarios`; `slo_window` is [`Self::slo_window`],
-    /// read before anything else is tried, as is `phases` ([`Self::phases`]).
-    #[allow(clippy::too_many_arguments)]
+    /// `title`, its scenarios described by `scenarios`.
     pub fn start(
         &self,
         registry: Arc<Registry>,
         (monitors, thresholds): (brunt_monitor::Monitors, Thresholds),
         title: String,
         scenarios: Vec<String>,
-        slo_window: Option<Duration>,
         profile_checks: Option<brunt_engine::profile::CheckWindows>,
-        phases: Option<PhaseSplit>,
     ) -> Result<RunReport> {
+        let slo_window = self.slo_window()?;
+        let phases = self.phases()?;
         let summary = SummaryOptions {
             trend_stats: match &self.summary_trend_stats {
                 Some(list) => SummaryOptions::parse_trend_stats(list)?,

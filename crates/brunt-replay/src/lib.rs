@@ -173,8 +173,7 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
         .map(|p| Pattern::parse(p).map_err(|e| anyhow!(e)))
         .collect::<Result<Vec<_>>>()?;
     let fields = args.json_fields()?;
-    let slo_window = args.report.slo_window()?;
-    let phases = args.report.phases()?;
+    args.report.check()?;
     let request_args = args.request_args();
     let base = request_args.request()?;
     let config = request_args.client_config()?;
@@ -243,9 +242,7 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
             args.target
         ),
         vec![description],
-        slo_window,
         None,
-        phases,
     )?;
     let feed = LogFeed::start(Settings {
         log: args.log.clone(),
