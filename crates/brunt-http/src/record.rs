@@ -120,7 +120,7 @@ impl Recorder {
         scheduled_lag: Option<Duration>,
     ) {
         let expected = expected.map(|e| e.contains(resp.status));
-        let set = self.tags_for(agg, resp, tags, expected);
+        let set = self.tags_for(resp, tags, expected);
         let t = &resp.timings;
         // The request's samples belong to its trace (k6's `trace_id` metadata).
         let outer = resp.trace.map(|trace| agg.set_trace(Some(trace)));
@@ -172,21 +172,15 @@ impl Recorder {
         expected: Option<&ExpectedStatuses>,
     ) {
         let expected = expected.map(|e| e.contains(resp.status));
-        let set = self.tags_for(agg, resp, tags, expected);
+        let set = self.tags_for(resp, tags, expected);
         agg.add(builtin::HTTP_REQS, &set, 1.0);
         if expected.is_some() {
             agg.add(builtin::HTTP_REQ_FAILED, &set, 1.0);
         }
     }
 
-    /// The response's tag set, the worker's copy of it (see [`Aggregator::shared_tags`]).
-    fn tags_for(
-        &mut self,
-        agg: &mut Aggregator,
-        resp: &Response,
-        base: &TagSet,
-        expected: Option<bool>,
-    ) -> TagSet {
+    /// The response's tag set, the worker's copy of it (see [`brunt_metrics::intern`]).
+    fn tags_for(&mut self, resp: &Response, base: &TagSet, expected: Option<bool>) -> TagSet {
         let ip = match self.system_tags.has(SystemTag::Ip) {
             true => resp.remote.map(|a| a.ip()),
             false => None,
@@ -210,7 +204,7 @@ impl Recorder {
         let set = match self.cache.get(&key) {
             Some((set, error)) if *error == resp.error => set.clone(),
             _ => {
-                let set = agg.shared_tags(build_tags(resp, base, expected, self.system_tags));
+                let set = brunt_metrics::intern(build_tags(resp, base, expected, self.system_tags));
                 if self.cache.len() >= CACHE_LIMIT {
                     self.cache.clear();
                 }

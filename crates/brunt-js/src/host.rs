@@ -72,32 +72,13 @@ pub(crate) struct IterState {
     pub progress: Option<brunt_engine::IterationProgress>,
 }
 
-/// Past this many distinct tag sets on one worker (scripts with generated tag values), the
-/// interner starts over.
-const INTERNED_LIMIT: usize = 4096;
-
 thread_local! {
-    /// Tag sets shared by the VUs of this worker thread: equal sets are one allocation, which
-    /// the worker's aggregator and the recorder's cache then compare by pointer.
-    static INTERNED: RefCell<std::collections::HashSet<TagSet>> = RefCell::default();
     /// One recorder per worker thread, so its cached per-response tag sets are shared too.
     static RECORDER: RefCell<brunt_http::Recorder> = RefCell::default();
 }
 
-/// The worker's shared copy of `t`.
-pub(crate) fn intern(t: TagSet) -> TagSet {
-    INTERNED.with(|set| {
-        let mut set = set.borrow_mut();
-        if let Some(existing) = set.get(&t) {
-            return existing.clone();
-        }
-        if set.len() >= INTERNED_LIMIT {
-            set.clear();
-        }
-        set.insert(t.clone());
-        t
-    })
-}
+/// The worker's shared copy of `t` (one interner per thread, the aggregator's and recorder's too).
+pub(crate) use brunt_metrics::intern;
 
 /// Records one response's k6 samples with this worker's recorder.
 pub(crate) fn with_recorder<R>(f: impl FnOnce(&mut brunt_http::Recorder) -> R) -> R {

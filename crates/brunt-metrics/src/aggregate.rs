@@ -381,15 +381,7 @@ pub struct Aggregator {
     raw: Option<Vec<RawSample>>,
     /// The trace samples belong to while it is set.
     trace: Option<Trace>,
-    /// One copy of each tag set seen, kept across [`take`](Self::take)s: groups are keyed by
-    /// it, and [`shared_tags`](Self::shared_tags) hands it to the VUs, so that a lookup is one
-    /// pointer comparison instead of a comparison of every pair (each VU builds its own copy).
-    canon: hashbrown::HashSet<TagSet>,
 }
-
-/// Past this many distinct tag sets (scripts with many distinct URLs) the shared copies start
-/// over, as a recorder's cache does.
-const CANON_LIMIT: usize = 4096;
 
 /// One tag set's series, in the order their metrics were first added.
 #[derive(Default)]
@@ -438,21 +430,7 @@ impl Aggregator {
             groups: HashMap::new(),
             raw: keep_raw.then(Vec::new),
             trace: None,
-            canon: hashbrown::HashSet::new(),
         }
-    }
-
-    /// This worker's copy of `tags` (equal to it): record with it rather than with a copy of
-    /// one's own that is used again and again (a VU's cached request tags).
-    pub fn shared_tags(&mut self, tags: TagSet) -> TagSet {
-        if let Some(shared) = self.canon.get(&tags) {
-            return shared.clone();
-        }
-        if self.canon.len() >= CANON_LIMIT {
-            self.canon.clear();
-        }
-        self.canon.insert(tags.clone());
-        tags
     }
 
     /// Samples added from now on belong to `trace` (a request's, while its samples are recorded;
@@ -514,8 +492,9 @@ impl Aggregator {
         }
         let mut group = Group::default();
         group.add_all(samples, self.trace, &self.registry);
-        let key = self.shared_tags(tags.clone());
-        self.groups.insert(key, group);
+        // Keyed by the thread's shared copy, which the VUs record with: a lookup is then one
+        // pointer comparison instead of a comparison of every pair.
+        self.groups.insert(crate::intern(tags.clone()), group);
     }
 
     /// Hands over everything gathered since the last call.
@@ -640,7 +619,7 @@ mod tests {
         let mine = TagSet::new([("status", "200"), ("url", "http://a/")]);
         let theirs = TagSet::new([("url", "http://a/"), ("status", "200")]);
         for _ in 0..2 {
-            let shared = agg.shared_tags(theirs.clone());
+            let shared = crate::intern(theirs.clone());
             agg.add(builtin::HTTP_REQS, &mine, 1.0);
             agg.add(builtin::HTTP_REQS, &shared, 1.0);
             agg.add(builtin::HTTP_REQS, &theirs, 1.0);

@@ -18,7 +18,7 @@ pub use exemplar::{hex, Exemplar, Exemplars, Trace, EXEMPLARS};
 pub use registry::{builtin, MetricDef, MetricId, MetricType, Registry, RegistryError, ValueType};
 pub use selector::{MetricSelector, SelectorError};
 pub use system_tags::{SystemTag, SystemTags};
-pub use tags::TagSet;
+pub use tags::{intern, TagSet};
 pub use threshold::{
     Aggregation, ExprError, MetricThresholds, Operator, Threshold, ThresholdError, ThresholdExpr,
     ThresholdResult, Thresholds, Unit,

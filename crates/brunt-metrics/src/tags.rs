@@ -109,3 +109,30 @@ mod tests {
         assert_eq!(a.with([("status", "404")]).get("status"), Some("404"));
     }
 }
+
+/// Past this many distinct tag sets on one thread (scripts with generated tag values), the
+/// interner starts over.
+const INTERNED_LIMIT: usize = 4096;
+
+thread_local! {
+    /// The tag sets of this thread (a worker): equal sets are one allocation, shared by its VUs,
+    /// its recorder and its aggregator's groups, so comparing them is one pointer comparison.
+    static INTERNED: std::cell::RefCell<std::collections::HashSet<TagSet>> =
+        std::cell::RefCell::default();
+}
+
+/// This thread's shared copy of `t` (equal to it): record with it rather than with a copy of
+/// one's own that is used again and again.
+pub fn intern(t: TagSet) -> TagSet {
+    INTERNED.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(existing) = set.get(&t) {
+            return existing.clone();
+        }
+        if set.len() >= INTERNED_LIMIT {
+            set.clear();
+        }
+        set.insert(t.clone());
+        t
+    })
+}
