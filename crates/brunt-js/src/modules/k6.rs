@@ -55,8 +55,6 @@ struct Checks {
     /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
     /// set (the group's), then by check name, so that finding one allocates nothing.
     cache: RefCell<HashMap<TagSet, HashMap<Box<str>, TagSet>>>,
-    /// Tag sets in the cache.
-    cached: Cell<usize>,
 }
 
 impl Checks {
@@ -86,15 +84,14 @@ impl Checks {
                 h.define(format!("{}::{name}", h.group.borrow()));
                 let set = crate::host::intern(base.with([("check", name)]));
                 let mut cache = self.cache.borrow_mut();
-                if self.cached.get() >= CHECK_TAG_CACHE {
+                // Counted on a miss only (a check's first run in a group).
+                if cache.values().map(HashMap::len).sum::<usize>() >= CHECK_TAG_CACHE {
                     cache.clear();
-                    self.cached.set(0);
                 }
                 cache
                     .entry(base)
                     .or_default()
                     .insert(name.into(), set.clone());
-                self.cached.set(self.cached.get() + 1);
                 set
             }
         };
@@ -157,7 +154,6 @@ pub(crate) fn module_functions<'js>(
     let checks = Checks {
         host: host.clone(),
         cache: RefCell::default(),
-        cached: Cell::new(0),
     };
     def_public(
         ctx,
