@@ -105,6 +105,12 @@ fn exception() -> qjs::JSValue {
 }
 
 /// `JSON.stringify(value, replacer, space)`.
+///
+/// # Safety
+/// Called by QuickJS only, as the data function `install` made: `ctx` is live, `argv` holds at
+/// least 3 values (QuickJS pads a data function's arguments up to its length) and `data` the 2
+/// that `install` gave. Every value this module takes ("Takes `val`") is freed exactly once, and
+/// no JSValue outlives the call except the result.
 unsafe extern "C" fn stringify(
     ctx: *mut qjs::JSContext,
     this: qjs::JSValue,
@@ -152,6 +158,8 @@ enum Key {
     Atom(qjs::JSAtom),
 }
 
+/// One call's state. Its methods are unsafe for the reasons `stringify` states: they run inside
+/// that call, on its live context.
 struct Writer {
     ctx: *mut qjs::JSContext,
     out: Vec<u8>,
