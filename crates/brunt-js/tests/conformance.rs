@@ -80,6 +80,14 @@ fn checks_are_counted_per_check_and_in_the_checks_rate() {
 }
 
 #[test]
+fn json_stringify_writes_request_bodies_as_the_spec_does() {
+    let (code, ex) = run_script("json_stringify.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 11, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+}
+
+#[test]
 fn groups_nest_with_paths_and_tag_their_samples() {
     let (code, ex) = run_script("groups.js", |_| {});
     assert_eq!(code, exit::OK, "{ex}");

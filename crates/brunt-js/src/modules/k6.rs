@@ -7,9 +7,9 @@ use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
 use rquickjs::function::Opt;
 use rquickjs::module::{Declarations, Exports, ModuleDef};
-use rquickjs::{Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
+use rquickjs::{qjs, Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
+use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,8 @@ struct Checks {
     host: Rc<Host>,
     /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
     /// set (the group's), then by check name, so that finding one allocates nothing.
-    cache: RefCell<HashMap<TagSet, HashMap<Box<str>, TagSet>>>,
+    /// (Fx-hashed: the tag set's hash is kept with it, and names are short.)
+    cache: RefCell<FxHashMap<TagSet, FxHashMap<Box<str>, TagSet>>>,
 }
 
 impl Checks {
@@ -85,7 +86,7 @@ impl Checks {
                 let set = crate::host::intern(base.with([("check", name)]));
                 let mut cache = self.cache.borrow_mut();
                 // Counted on a miss only (a check's first run in a group).
-                if cache.values().map(HashMap::len).sum::<usize>() >= CHECK_TAG_CACHE {
+                if cache.values().map(FxHashMap::len).sum::<usize>() >= CHECK_TAG_CACHE {
                     cache.clear();
                 }
                 cache
@@ -170,9 +171,7 @@ pub(crate) fn module_functions<'js>(
             let extra = tag_pairs(tags.0.flatten())?;
             let mut all = true;
             // Each check's value is read when its turn comes, as k6 reads them.
-            for kv in list.props::<rquickjs::String, Value>() {
-                let (name, c) = kv?;
-                let name = Utf8::of(list.ctx(), &name)?;
+            each_prop(&list, |name, c| {
                 let ok = match c.as_function() {
                     Some(f) => match f.call::<_, Coerced<bool>>((value.clone(),)) {
                         Ok(ok) => ok.0,
@@ -187,7 +186,8 @@ pub(crate) fn module_functions<'js>(
                 };
                 checks.record(&name.str(), ok, &extra);
                 all &= ok;
-            }
+                Ok(())
+            })?;
             Ok(all)
         },
     )?;
@@ -259,6 +259,49 @@ pub(crate) fn module_functions<'js>(
         },
     )?;
     Ok(())
+}
+
+/// Calls `f` with each own enumerable string-keyed property of `obj` in property order (the
+/// name, then the value, read when its turn comes), as rquickjs's `props` does, but without an
+/// atom and a string object made and dropped per key.
+fn each_prop<'js>(
+    obj: &Object<'js>,
+    mut f: impl FnMut(&Utf8<'js>, Value<'js>) -> Result<()>,
+) -> Result<()> {
+    let ctx = obj.ctx();
+    let raw = ctx.as_raw().as_ptr();
+    let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
+    let mut n: u32 = 0;
+    let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as std::ffi::c_int;
+    // SAFETY: `obj` is a live object of this context; the table QuickJS returns is freed below,
+    // once, after its last use, and every value taken is owned by a `Value` that frees it.
+    unsafe {
+        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut n, obj.as_raw(), flags) < 0 {
+            return Err(rquickjs::Error::Exception);
+        }
+        let listed = if n == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(tab, n as usize)
+        };
+        let r = (|| {
+            for &qjs::JSPropertyEnum { atom, .. } in listed {
+                let name = Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom));
+                let Some(name) = name.as_string() else {
+                    return Err(rquickjs::Error::Exception);
+                };
+                let name = Utf8::of(ctx, name)?;
+                let v = qjs::JS_GetProperty(raw, obj.as_raw(), atom);
+                if qjs::JS_IsException(v) {
+                    return Err(rquickjs::Error::Exception);
+                }
+                f(&name, Value::from_raw(ctx.clone(), v))?;
+            }
+            Ok(())
+        })();
+        qjs::JS_FreePropertyEnum(raw, tab, n);
+        r
+    }
 }
 
 /// JavaScript's ToUint32.

@@ -13,6 +13,7 @@ pub(crate) mod grpc;
 pub(crate) mod grpc_tls;
 pub(crate) mod html;
 pub(crate) mod http;
+pub(crate) mod json;
 pub(crate) mod k6;
 pub(crate) mod llm;
 pub(crate) mod metrics;
@@ -43,6 +44,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> Result<()> {
     let globals = ctx.globals();
     // `console`, the timers and `open` are added on first use (see `globals`).
     globals::install(ctx, &globals, host)?;
+    json::install(ctx)?;
     let h = host.clone();
     // k6/http's state, shared by the module and its JavaScript layer.
     let http_state: OnceCell<Rc<http::State>> = OnceCell::new();
