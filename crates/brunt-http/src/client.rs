@@ -39,7 +39,9 @@ pub struct Client {
 
 struct PoolEntry {
     origin: Arc<Origin>,
-    idle: Vec<H1>,
+    /// Boxed as in [`Conn::H1`]: checked out and in by moving the box, not the connection.
+    #[allow(clippy::vec_box)]
+    idle: Vec<Box<H1>>,
     h2: Option<H2>,
 }
 
@@ -63,7 +65,9 @@ struct H2 {
 }
 
 enum Conn {
-    H1(H1),
+    /// Boxed: an HTTP/1.1 connection is moved out of the pool, through the exchange and back
+    /// for every request, and a pointer is cheaper to move than the connection's state.
+    H1(Box<H1>),
     H2(H2),
 }
 
@@ -105,7 +109,7 @@ impl Client {
     pub async fn send_with(
         &self,
         req: &Request,
-        mut on_redirect: impl FnMut(&Response, &mut Request),
+        on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
         if let Some(e) = req.failure() {
             return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
@@ -113,21 +117,61 @@ impl Client {
         if let Some(limit) = &self.config.rps {
             limit.wait().await;
         }
-        let traced = self.traced(req);
-        let (req, trace) = match &traced {
-            Some((r, t)) => (r, *t),
-            None => (req, None),
-        };
+        if self.config.tracing.is_some() {
+            return Box::pin(self.send_traced(req, on_redirect)).await;
+        }
+        self.send_hops(req, None, on_redirect).await
+    }
+
+    /// [`send_hops`](Self::send_hops) with the run's trace context added to the request. Boxed
+    /// by the caller, as the redirects are: the copy of the request it may make would otherwise
+    /// sit in every request's future.
+    async fn send_traced(
+        &self,
+        req: &Request,
+        on_redirect: impl FnMut(&Response, &mut Request),
+    ) -> Response {
+        match self.traced(req) {
+            Some((traced, trace)) => self.send_hops(&traced, trace, on_redirect).await,
+            None => self.send_hops(req, None, on_redirect).await,
+        }
+    }
+
+    /// The request's first hop, then its redirects. Every future on a request's way is moved
+    /// (copied) a few times as the caller's futures start, so this one holds no more than the
+    /// first hop's: the redirects, rare, are a boxed future of their own.
+    async fn send_hops(
+        &self,
+        req: &Request,
+        trace: Option<Trace>,
+        on_redirect: impl FnMut(&Response, &mut Request),
+    ) -> Response {
         // One clock read for the deadline and the first hop's start.
         let start = Instant::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
-        let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
         let mut resp = self.hop(req, start, deadline, None).await;
         resp.trace = trace;
+        if !is_redirect(resp.status) {
+            return resp;
+        }
+        Box::pin(self.follow(req, resp, deadline, on_redirect)).await
+    }
+
+    /// Follows the redirects from the redirect response `resp` to `req`, up to the request's
+    /// limit, and returns the last response.
+    async fn follow(
+        &self,
+        req: &Request,
+        mut resp: Response,
+        deadline: tokio::time::Instant,
+        mut on_redirect: impl FnMut(&Response, &mut Request),
+    ) -> Response {
+        let trace = resp.trace;
+        let max_redirects = req.max_redirects.unwrap_or(self.config.max_redirects);
         let mut hops = 0;
         let mut owned: Option<Request> = None;
         loop {
-            if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) || hops >= max_redirects {
+            if !is_redirect(resp.status) || hops >= max_redirects {
                 return resp;
             }
             let Some(location) = resp.headers.get(LOCATION).and_then(|v| v.to_str().ok()) else {
@@ -141,9 +185,7 @@ impl Client {
             on_redirect(&resp, &mut next);
             hops += 1;
             let next = owned.insert(next);
-            // Boxed, so that the future of every request in flight, redirected or not, is not
-            // sized for this await: a second hop beside a response and a request.
-            resp = Box::pin(self.hop(next, Instant::now(), deadline, None)).await;
+            resp = self.hop(next, Instant::now(), deadline, None).await;
             // A redirect carries the request's headers, and so its trace.
             resp.trace = trace;
         }
@@ -202,9 +244,10 @@ impl Client {
     ) -> Response {
         let mut stamps = Stamps::new(start);
         let mut info: Option<(ConnInfo, bool)> = None;
-        let result = self
-            .before(deadline, self.exchange(req, &mut stamps, &mut info, sink))
-            .await;
+        let result = {
+            let exchange = pin!(self.exchange(req, &mut stamps, &mut info, sink));
+            self.before(deadline, exchange).await
+        };
         let result = result.unwrap_or_else(|| {
             let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
             Err(RequestError::timeout(while_connecting))
@@ -257,11 +300,13 @@ impl Client {
     /// lock to be set and again to be dropped; moving a set tokio timer to a later deadline is an
     /// atomic store (the wheel moves it on when its old deadline comes). So the client keeps one
     /// timer and moves it. A request sent while another is in flight (a batch, an async request)
-    /// makes its own, and so does one on another runtime than the timer's.
+    /// makes its own, and so does one on another runtime than the timer's. `fut` is pinned
+    /// where the caller made it: taken by value, it would be stored twice in this future (the
+    /// argument and the pinned local) and copied into it.
     async fn before<T>(
         &self,
         deadline: tokio::time::Instant,
-        fut: impl Future<Output = T>,
+        mut fut: Pin<&mut impl Future<Output = T>>,
     ) -> Option<T> {
         let runtime = tokio::runtime::Handle::current().id();
         let mut timer = match self.timer.take() {
@@ -271,7 +316,6 @@ impl Client {
             }
             _ => Box::pin(tokio::time::sleep_until(deadline)),
         };
-        let mut fut = pin!(fut);
         let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
             Poll::Ready(v) => Poll::Ready(Some(v)),
             Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
@@ -290,15 +334,9 @@ impl Client {
         info: &mut Option<(ConnInfo, bool)>,
         mut sink: Option<&mut dyn BodySink>,
     ) -> Result<Exchanged, RequestError> {
-        let mut conn = self.checkout(&req.origin);
-        let mut reused = conn.is_some();
+        let mut reuse = true;
         loop {
-            let c = match conn.take() {
-                Some(c) => c,
-                // Boxed: connecting (name lookup, TCP, TLS) is most of this future's size, and
-                // requests on kept-alive connections, the most, need none of it.
-                None => Box::pin(self.open(&req.origin, stamps)).await?,
-            };
+            let (c, reused) = self.connection(&req.origin, stamps, reuse).await?;
             stamps.got_conn = Some(Instant::now());
             match c {
                 Conn::H2(h2) => {
@@ -326,7 +364,7 @@ impl Client {
                         && stamps.first_byte.is_none()
                         && is_idempotent(req.method())
                     {
-                        reused = false;
+                        reuse = false;
                         continue;
                     }
                     if out.is_ok() {
@@ -349,7 +387,7 @@ impl Client {
                         && h1.info.stats.first_read_at().is_none()
                         && is_idempotent(req.method());
                     if retry {
-                        reused = false;
+                        reuse = false;
                         continue;
                     }
                     if out.is_ok() && h1.conn.reusable() {
@@ -359,6 +397,22 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// A pooled connection to `origin` (and true) unless `reuse` is false or none is idle, else
+    /// a new one. Its own future, so that the exchange's holds no connection but the one in use.
+    async fn connection(
+        &self,
+        origin: &Arc<Origin>,
+        stamps: &mut Stamps,
+        reuse: bool,
+    ) -> Result<(Conn, bool), RequestError> {
+        if let Some(c) = reuse.then(|| self.checkout(origin)).flatten() {
+            return Ok((c, true));
+        }
+        // Boxed: connecting (name lookup, TCP, TLS) is most of this future's size, and requests
+        // on kept-alive connections, the most, need none of it.
+        Ok((Box::pin(self.open(origin, stamps)).await?, false))
     }
 
     /// Opens a new connection and starts HTTP on it.
@@ -383,10 +437,10 @@ impl Client {
                 info,
             }))
         } else {
-            Ok(Conn::H1(H1 {
+            Ok(Conn::H1(Box::new(H1 {
                 conn: H1Conn::new(c.io),
                 info,
-            }))
+            })))
         }
     }
 
@@ -432,7 +486,7 @@ impl Client {
         }
     }
 
-    fn checkin_h1(&self, origin: &Arc<Origin>, c: H1) {
+    fn checkin_h1(&self, origin: &Arc<Origin>, c: Box<H1>) {
         let max = self.config.max_idle_per_host;
         self.entry(origin, |e| {
             if e.idle.len() < max {
@@ -450,6 +504,10 @@ impl Client {
 /// The deadline `timeout` after `start`, on tokio's clock.
 fn deadline_from(start: Instant, timeout: Duration) -> tokio::time::Instant {
     tokio::time::Instant::from_std(start) + timeout
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 fn is_idempotent(m: &Method) -> bool {

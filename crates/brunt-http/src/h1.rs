@@ -493,34 +493,53 @@ struct FramingHeaders {
 
 impl FramingHeaders {
     /// Takes in one header by its raw name (httparse checked that names are tokens): matching
-    /// the framing headers needs no `HeaderName`.
+    /// the framing headers needs no `HeaderName`. Names are told apart by length first: most
+    /// of a server's headers are none of the three and cost one comparison.
     fn see(&mut self, name: &[u8], value: &[u8]) -> Result<(), RequestError> {
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = std::str::from_utf8(value)
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| malformed("invalid Content-Length"))?;
-            if self.length.is_some_and(|l| l != n) {
-                return Err(malformed("conflicting Content-Length"));
+        match name.len() {
+            14 if name_is(name, b"content-length") => {
+                let n = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<usize>().ok())
+                    .ok_or_else(|| malformed("invalid Content-Length"))?;
+                if self.length.is_some_and(|l| l != n) {
+                    return Err(malformed("conflicting Content-Length"));
+                }
+                self.length = Some(n);
             }
-            self.length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            self.chunked = value
-                .rsplit(|b| *b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    self.keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    self.keep_alive = true;
+            17 if name_is(name, b"transfer-encoding") => {
+                self.chunked = value
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            10 if name_is(name, b"connection") => {
+                for token in value.split(|b| *b == b',') {
+                    let token = token.trim_ascii();
+                    if token.eq_ignore_ascii_case(b"close") {
+                        self.keep_alive = false;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        self.keep_alive = true;
+                    }
                 }
             }
+            _ => {}
         }
         Ok(())
     }
+}
+
+/// Whether the header name `name` (a token: httparse rejects any other) is `lower`, a lowercase
+/// name of letters and '-', in any case. Setting bit 0x20 lowercases a letter and leaves '-',
+/// and turns no other token character into a letter or '-', so the bytes are compared with it
+/// set, all at once (no branch a byte).
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower)
+            .fold(0u8, |diff, (a, b)| diff | ((a | 0x20) ^ b))
+            == 0
 }
 
 /// A parsed response head: status, version, the headers kept, body framing and keep-alive.
@@ -694,5 +713,25 @@ mod tests {
         let (_, _, h, f, k) = parse_head(&mut chunked, false, false).unwrap().unwrap();
         assert!(h.is_empty() && k);
         assert!(matches!(f, Framing::Chunked));
+    }
+
+    #[test]
+    fn framing_names_match_in_any_case_and_only_themselves() {
+        // Same lengths as the framing headers, one character off (a token character whose
+        // 0x20 bit differs from '-': '_' and '^'), and mixed case.
+        let (_, _, _, f, k, _) = parse(
+            b"HTTP/1.1 200 OK\r\ncontent_length: 7\r\ntransfer^encoding: chunked\r\nconnectiOn: close\r\ncOnTeNt-LeNgTh: 3\r\n\r\nabc",
+        );
+        assert!(matches!(f, Framing::Length(3)));
+        assert!(!k);
+        let (_, _, _, f, k, _) = parse(
+            b"HTTP/1.1 200 OK\r\nconnectioN: Close\r\nTRANSFER-ENCODING: chunked\r\nconnection: keep-alive\r\n\r\n",
+        );
+        assert!(matches!(f, Framing::Chunked));
+        assert!(k);
+        let (_, _, _, f, k, _) =
+            parse(b"HTTP/1.1 200 OK\r\nconnexion: close\r\nContent-Lengths: 3\r\n\r\n");
+        assert!(matches!(f, Framing::UntilClose));
+        assert!(k);
     }
 }

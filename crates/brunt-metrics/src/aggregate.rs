@@ -20,6 +20,18 @@ const SIG_FIGS: u8 = 3;
 /// series, and small runs (CI smoke tests, where a few samples flip a verdict) stay exact.
 pub const EXACT_SAMPLES: usize = 4096;
 
+/// `x.round() as u64` for a non-negative `x` (a trend's scaled sample), without a call to
+/// libm's `round` for each sample: below 2^52 the fraction `x - trunc(x)` is exact, so halves
+/// round up as `round` does; from there on `x` is whole, and past `u64::MAX` both saturate.
+fn round_to_u64(x: f64) -> u64 {
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
+}
+
 /// A k6 Trend: exact count, sum, min and max; every sample while there are at most
 /// [`EXACT_SAMPLES`], and an HDR histogram for the percentiles of larger series.
 #[derive(Clone, Debug)]
@@ -78,7 +90,7 @@ impl TrendAgg {
         }
         // Negative values cannot live in an HDR histogram; they count as 0 for percentiles while
         // min, max and avg stay exact.
-        let scaled = (v.max(0.0) * TREND_SCALE).round() as u64;
+        let scaled = round_to_u64(v.max(0.0) * TREND_SCALE);
         // The histogram auto-resizes; past u64 range it saturates rather than losing the sample.
         if self.hist.record(scaled).is_err() {
             self.hist.saturating_record(scaled);
@@ -612,6 +624,32 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::registry::builtin;
+
+    #[test]
+    fn trend_samples_round_into_the_histogram_as_round_does() {
+        let edges = [
+            0.0,
+            0.4999999999999999,
+            0.5,
+            1.5,
+            2.5,
+            1234.5,
+            1234.4999,
+            (1u64 << 52) as f64 + 1.0,
+            (1u64 << 53) as f64,
+            u64::MAX as f64,
+            1e300,
+            f64::INFINITY,
+        ];
+        for x in edges {
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x}");
+        }
+        // A spread of values: every thousandth between 0 and 100 ms, scaled as recorded.
+        for i in 0..100_000u32 {
+            let x = f64::from(i) * 0.001 * TREND_SCALE + 0.5;
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x}");
+        }
+    }
 
     #[test]
     fn equal_tag_sets_built_apart_are_one_series_interval_after_interval() {
