@@ -202,27 +202,25 @@ impl Io for HttpIo {
                     IoReply::Grpc(Box::new(reply))
                 });
             }
+            // One request and no async ones running, the common case: a future sized for that
+            // alone (half the size of the general one below; a test of thousands of VUs holds
+            // one per VU), and no lists to allocate.
+            IoRequest::Send(req) if self.started.idle() => {
+                let client = &self.client;
+                return Box::pin(async move { IoReply::Sent(Box::new(client.send(&req).await)) });
+            }
+            IoRequest::Send(req) => {
+                return Box::pin(async move {
+                    let f = self.client.send(&req);
+                    IoReply::Sent(Box::new(alongside(&mut self.started, f).await))
+                })
+            }
             IoRequest::Http(ops) => ops,
         };
-        // One request and no async ones running, the common case: a future sized for that alone
-        // (half the size of the general one below; a test of thousands of VUs holds one per VU).
-        if self.started.idle() {
-            if let [PendingRequest::One(req)] = ops.as_slice() {
-                let (client, req) = (self.client.clone(), req.clone());
-                return Box::pin(async move {
-                    let resp = client.send(&req).await;
-                    IoReply::Http(vec![(PendingRequest::One(req), Completed::One(resp))])
-                });
-            }
-        }
         Box::pin(async move {
             let mut out = Vec::with_capacity(ops.len());
             for op in ops {
                 let done = match &op {
-                    PendingRequest::One(req) => {
-                        let f = self.client.send(req);
-                        Completed::One(alongside(&mut self.started, f).await)
-                    }
                     PendingRequest::Batch {
                         reqs,
                         limit,

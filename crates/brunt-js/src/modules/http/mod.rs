@@ -78,8 +78,6 @@ pub(super) type JsPair<'js> = (rquickjs::String<'js>, rquickjs::String<'js>);
 
 /// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
 pub(crate) enum PendingRequest {
-    /// Send one request (one hop) and wait for its response.
-    One(Rc<Request>),
     /// `http.batch`: send these (one hop each) with at most `limit` in flight, and at most
     /// `per_host` to one host (k6's `batch` and `batchPerHost`; 0 is no limit).
     Batch {
@@ -95,11 +93,8 @@ pub(crate) enum PendingRequest {
     Collect(Option<std::time::Instant>),
 }
 
-/// The answer to a [`PendingRequest`]. Moved once per request: boxing the large variant would
-/// cost an allocation per request instead.
-#[allow(clippy::large_enum_variant)]
+/// The answer to a [`PendingRequest`].
 pub(crate) enum Completed {
-    One(Response),
     Batch(Vec<Response>),
     Started,
     /// Finished async hops: (id, the request sent, its response).
@@ -509,7 +504,7 @@ fn execute_one(
     host: &Host,
     jars: &Jars,
     p: &mut Prepared,
-) -> Result<(Rc<Request>, Response)> {
+) -> Result<(Rc<Request>, Box<Response>)> {
     check_phase(ctx, host)?;
     let Some(retry) = p.retry.take() else {
         let (req, resp) = send_hops(ctx, host, jars, p)?;
@@ -545,15 +540,18 @@ fn send_hops(
     host: &Host,
     jars: &Jars,
     p: &mut Prepared,
-) -> Result<(Rc<Request>, Response)> {
+) -> Result<(Rc<Request>, Box<Response>)> {
     loop {
         let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
-        let (req, resp) = match host.wait(IoRequest::Http(vec![PendingRequest::One(req)])) {
-            Ok(IoReply::Http(mut r)) => match r.pop() {
-                Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
-                _ => return Err(cancelled(ctx)),
-            },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+        let resp = match host.wait(IoRequest::Send(req.clone())) {
+            Ok(IoReply::Sent(resp)) => resp,
+            Ok(
+                IoReply::Slept
+                | IoReply::Http(_)
+                | IoReply::Stream(_)
+                | IoReply::Ws(_)
+                | IoReply::Grpc(_),
+            )
             | Err(_) => return Err(cancelled(ctx)),
         };
         match after_hop(host, jars, p, &req, &resp) {
@@ -608,7 +606,13 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+            Ok(
+                IoReply::Slept
+                | IoReply::Sent(_)
+                | IoReply::Stream(_)
+                | IoReply::Ws(_)
+                | IoReply::Grpc(_),
+            )
             | Err(_) => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
@@ -979,7 +983,13 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
+                Ok(
+                    IoReply::Slept
+                    | IoReply::Sent(_)
+                    | IoReply::Stream(_)
+                    | IoReply::Ws(_)
+                    | IoReply::Grpc(_),
+                )
                 | Err(_) => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));

@@ -150,6 +150,11 @@ fn nullish(v: Option<&Value<'_>>) -> bool {
     v.is_none_or(|v| v.is_null() || v.is_undefined())
 }
 
+/// `v` as an object whose own keys the module reads natively: not an array or a function.
+fn plain_object<'a, 'js>(v: &'a Value<'js>) -> Option<&'a Object<'js>> {
+    v.as_object().filter(|o| !o.is_array() && !o.is_function())
+}
+
 /// Adds the string pairs of a params' `headers` or `tags` object to `out`, as the JavaScript
 /// layer reads them (`String(value)` of each own enumerable key); false when the layer must
 /// read them (not a plain object, a symbol value).
@@ -157,7 +162,7 @@ fn string_pairs<'js>(ctx: &Ctx<'js>, v: &Value<'js>, out: &mut Vec<JsPair<'js>>)
     if v.is_null() || v.is_undefined() {
         return Ok(true);
     }
-    let Some(obj) = v.as_object().filter(|o| !o.is_array() && !o.is_function()) else {
+    let Some(obj) = plain_object(v) else {
         return Ok(false);
     };
     for kv in obj.props::<rquickjs::String, Value>() {
@@ -192,10 +197,7 @@ fn send_native<'js>(
     };
     let (mut headers, mut tags) = (Vec::new(), Vec::new());
     if let Some(params) = params.filter(|p| !nullish(Some(p))) {
-        let Some(obj) = params
-            .as_object()
-            .filter(|o| !o.is_array() && !o.is_function())
-        else {
+        let Some(obj) = plain_object(params) else {
             return Ok(None);
         };
         for kv in obj.props::<rquickjs::String, Value>() {

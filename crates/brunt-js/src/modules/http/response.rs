@@ -32,7 +32,8 @@ pub(super) enum BodyType {
 /// The native data behind a Response object: the last request sent and its response.
 pub(crate) struct Raw {
     req: Rc<Request>,
-    resp: Response,
+    /// Boxed: a single request's response arrives boxed from the I/O driver and stays there.
+    resp: Box<Response>,
     body_type: BodyType,
 }
 
@@ -197,8 +198,9 @@ pub(super) fn response_object<'js>(
     ctx: &Ctx<'js>,
     body_type: BodyType,
     req: Rc<Request>,
-    resp: Response,
+    resp: impl Into<Box<Response>>,
 ) -> Result<Value<'js>> {
+    let resp: Box<Response> = resp.into();
     let status = resp.status;
     let proto = restore(ctx, |c| &c.response_proto)?;
     let obj = Class::instance_proto(
