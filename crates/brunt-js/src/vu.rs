@@ -64,7 +64,8 @@ pub(crate) fn release_unused_stack(bottom: usize) {
 pub(crate) enum Call {
     /// One iteration of the scenario's exec function, with the setup data as JSON.
     Iteration {
-        exec: String,
+        /// The exported function's name, shared by the VU's iterations of one scenario.
+        exec: Rc<str>,
         data: Option<Arc<str>>,
         /// The scenario's `env`, given when the VU starts a new scenario (layered over `__ENV`).
         env: Option<Vec<(String, String)>>,
