@@ -545,14 +545,8 @@ fn send_hops(
         let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
         let resp = match host.wait(IoRequest::Send(req.clone())) {
             Ok(IoReply::Sent(resp)) => resp,
-            Ok(
-                IoReply::Slept
-                | IoReply::Http(_)
-                | IoReply::Stream(_)
-                | IoReply::Ws(_)
-                | IoReply::Grpc(_),
-            )
-            | Err(_) => return Err(cancelled(ctx)),
+            // Any other reply answers a cancelled wait.
+            _ => return Err(cancelled(ctx)),
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
@@ -606,14 +600,7 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(
-                IoReply::Slept
-                | IoReply::Sent(_)
-                | IoReply::Stream(_)
-                | IoReply::Ws(_)
-                | IoReply::Grpc(_),
-            )
-            | Err(_) => return Err(cancelled(ctx)),
+            _ => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
@@ -983,14 +970,7 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(
-                    IoReply::Slept
-                    | IoReply::Sent(_)
-                    | IoReply::Stream(_)
-                    | IoReply::Ws(_)
-                    | IoReply::Grpc(_),
-                )
-                | Err(_) => {
+                _ => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }
