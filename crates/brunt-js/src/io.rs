@@ -10,6 +10,7 @@ use crate::modules::http::{Completed, PendingRequest};
 use crate::modules::websockets::Sockets;
 use crate::vu::{Io, IoReply, IoRequest};
 use brunt_http::{Client, Request, Response};
+use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -62,6 +63,8 @@ pub(crate) struct HttpIo {
     started: Started,
     /// The VU's streamed response, read between its waits (`modules::sse`).
     stream: Option<crate::modules::sse::Live>,
+    /// The single request in flight (its future borrows it), or the last one sent.
+    sending: Option<Rc<Request>>,
 }
 
 impl HttpIo {
@@ -77,6 +80,7 @@ impl HttpIo {
             },
             client,
             stream: None,
+            sending: None,
         }
     }
 
@@ -206,8 +210,13 @@ impl Io for HttpIo {
             // alone (half the size of the general one below; a test of thousands of VUs holds
             // one per VU), and no lists to allocate.
             IoRequest::Send(req) if self.started.idle() => {
-                let client = &self.client;
-                return Box::pin(async move { IoReply::Sent(Box::new(client.send(&req).await)) });
+                // The client's future is made here and boxed as it is: an async block around
+                // it would be boxed whole and then copy the client's future into itself when
+                // first polled. The request it borrows is kept in `sending` meanwhile.
+                self.sending = Some(req);
+                let this: &'a HttpIo = self;
+                let req = this.sending.as_ref().expect("set above");
+                return Box::pin(this.client.send(req).map(|r| IoReply::Sent(Box::new(r))));
             }
             IoRequest::Send(req) => {
                 return Box::pin(async move {
