@@ -67,6 +67,8 @@ pub struct ScriptVu {
     timeouts: [Duration; 2],
     /// The scenario of the previous iteration, to apply a new scenario's env once.
     scenario: Option<Arc<ScenarioInfo>>,
+    /// That scenario's exec function name, made once per scenario rather than per iteration.
+    exec: Rc<str>,
 }
 
 impl VuFactory for JsVuFactory {
@@ -98,6 +100,7 @@ impl VuFactory for JsVuFactory {
             setup_data: self.setup_data.clone(),
             timeouts: self.timeouts,
             scenario: None,
+            exec: Rc::from(""),
         })
     }
 }
@@ -128,6 +131,7 @@ impl Vu for ScriptVu {
             .is_some_and(|s| Arc::ptr_eq(s, &ctx.scenario));
         let env = if new_scenario {
             self.scenario = Some(ctx.scenario.clone());
+            self.exec = Rc::from(ctx.scenario.exec.as_str());
             self.host.tags_changed();
             Some(
                 ctx.scenario
@@ -157,7 +161,7 @@ impl Vu for ScriptVu {
             it.progress = Some(ctx.scenario_progress());
         }
         let call = Call::Iteration {
-            exec: ctx.scenario.exec.clone(),
+            exec: self.exec.clone(),
             data: self.data(),
             env,
             iter: ctx.vu_iteration,

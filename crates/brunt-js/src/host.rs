@@ -176,7 +176,7 @@ impl Host {
     }
 
     /// Suspends the VU until the driver has performed `req`. Async requests queued since the
-    /// last wait are started first (in the same switch when `req` is HTTP).
+    /// last wait are started first (in the same switch when `req` is an [`IoRequest::Http`]).
     pub(crate) fn wait(&self, req: IoRequest) -> Result<IoReply, Cancelled> {
         if self.cancel.get() {
             return Err(Cancelled);

@@ -10,6 +10,7 @@ use crate::modules::http::{Completed, PendingRequest};
 use crate::modules::websockets::Sockets;
 use crate::vu::{Io, IoReply, IoRequest};
 use brunt_http::{Client, Request, Response};
+use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -62,6 +63,8 @@ pub(crate) struct HttpIo {
     started: Started,
     /// The VU's streamed response, read between its waits (`modules::sse`).
     stream: Option<crate::modules::sse::Live>,
+    /// The single request in flight (its future borrows it), or the last one sent.
+    sending: Option<Rc<Request>>,
 }
 
 impl HttpIo {
@@ -77,6 +80,7 @@ impl HttpIo {
             },
             client,
             stream: None,
+            sending: None,
         }
     }
 
@@ -202,27 +206,30 @@ impl Io for HttpIo {
                     IoReply::Grpc(Box::new(reply))
                 });
             }
+            // One request and no async ones running, the common case: a future sized for that
+            // alone (half the size of the general one below; a test of thousands of VUs holds
+            // one per VU), and no lists to allocate.
+            IoRequest::Send(req) if self.started.idle() => {
+                // The client's future is made here and boxed as it is: an async block around
+                // it would be boxed whole and then copy the client's future into itself when
+                // first polled. The request it borrows is kept in `sending` meanwhile.
+                self.sending = Some(req);
+                let this: &'a HttpIo = self;
+                let req = this.sending.as_ref().expect("set above");
+                return Box::pin(this.client.send(req).map(|r| IoReply::Sent(Box::new(r))));
+            }
+            IoRequest::Send(req) => {
+                return Box::pin(async move {
+                    let f = self.client.send(&req);
+                    IoReply::Sent(Box::new(alongside(&mut self.started, f).await))
+                })
+            }
             IoRequest::Http(ops) => ops,
         };
-        // One request and no async ones running, the common case: a future sized for that alone
-        // (half the size of the general one below; a test of thousands of VUs holds one per VU).
-        if self.started.idle() {
-            if let [PendingRequest::One(req)] = ops.as_slice() {
-                let (client, req) = (self.client.clone(), req.clone());
-                return Box::pin(async move {
-                    let resp = client.send(&req).await;
-                    IoReply::Http(vec![(PendingRequest::One(req), Completed::One(resp))])
-                });
-            }
-        }
         Box::pin(async move {
             let mut out = Vec::with_capacity(ops.len());
             for op in ops {
                 let done = match &op {
-                    PendingRequest::One(req) => {
-                        let f = self.client.send(req);
-                        Completed::One(alongside(&mut self.started, f).await)
-                    }
                     PendingRequest::Batch {
                         reqs,
                         limit,

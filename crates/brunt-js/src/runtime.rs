@@ -7,7 +7,8 @@ use crate::shared_rt::WorkerRuntime;
 use crate::vu::{Call, CallOutcome, Resume, Suspend, VuYielder};
 use rquickjs::context::intrinsic;
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise, Value,
+    Atom, CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
+    Value,
 };
 use std::rc::Rc;
 use std::sync::Arc;
@@ -94,17 +95,20 @@ pub(crate) fn run_vu(
     host.phase.set(Phase::Run);
     let mut setup_data: Option<(Arc<str>, Persistent<Value<'static>>)> = None;
     let mut next = host.suspend(Suspend::Ready(Ok(())));
-    loop {
-        let outcome = match next {
-            Resume::Call(call) => with_ctx(&ctx, |ctx| {
-                let ns = ns.clone().restore(&ctx).expect("namespace of this runtime");
-                run_call(&ctx, &host, &ns, call, &mut setup_data)
-            }),
-            Resume::Shutdown => break,
-            Resume::Cancel | Resume::Io(_) => CallOutcome::Cancelled,
-        };
-        next = host.suspend(Suspend::Finished(outcome));
-    }
+    // One `Ctx` for all the VU's calls (it is kept while suspended in a native call anyway), so
+    // what every iteration needs is made once: the namespace's handle and the atoms.
+    with_ctx(&ctx, |ctx| {
+        let ns = ns.clone().restore(&ctx).expect("namespace of this runtime");
+        let mut names = CallNames::new(&ctx);
+        loop {
+            let outcome = match next {
+                Resume::Call(call) => run_call(&ctx, &host, &ns, call, &mut setup_data, &mut names),
+                Resume::Shutdown => break,
+                Resume::Cancel | Resume::Io(_) => CallOutcome::Cancelled,
+            };
+            next = host.suspend(Suspend::Finished(outcome));
+        }
+    });
     host.timers.borrow_mut().clear();
     host.websockets.borrow_mut().clear();
     drop(setup_data);
@@ -199,6 +203,7 @@ fn run_call<'js>(
     ns: &Object<'js>,
     call: Call,
     setup_data: &mut Option<(Arc<str>, Persistent<Value<'static>>)>,
+    names: &mut CallNames<'js>,
 ) -> CallOutcome {
     let result = match call {
         Call::Iteration {
@@ -207,13 +212,14 @@ fn run_call<'js>(
             env,
             iter,
         } => {
-            let arg = match prepare_iteration(ctx, env, iter)
+            let arg = match prepare_iteration(ctx, names, env, iter)
                 .and_then(|()| data_value(ctx, data, setup_data))
             {
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
             };
-            invoke(ctx, host, ns, &exec, arg, false)
+            let atom = names.exec(ctx, &exec);
+            invoke(ctx, host, ns, (&exec, atom), arg, false)
         }
         Call::Setup => {
             *host.group.borrow_mut() = "::setup".into();
@@ -222,7 +228,7 @@ fn run_call<'js>(
                 ctx,
                 host,
                 ns,
-                "setup",
+                ("setup", None),
                 Value::new_undefined(ctx.clone()),
                 true,
             )
@@ -234,10 +240,10 @@ fn run_call<'js>(
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
             };
-            invoke(ctx, host, ns, "teardown", arg, false)
+            invoke(ctx, host, ns, ("teardown", None), arg, false)
         }
         Call::HandleSummary(json) => match ctx.json_parse(json).catch(ctx) {
-            Ok(v) => invoke(ctx, host, ns, "handleSummary", v, true),
+            Ok(v) => invoke(ctx, host, ns, ("handleSummary", None), v, true),
             Err(e) => Err(caught(ctx, e)),
         },
     };
@@ -257,14 +263,18 @@ fn run_call<'js>(
 }
 
 /// Sets `__ITER` and, when the VU enters a scenario with its own `env`, those `__ENV` keys.
-fn prepare_iteration(
-    ctx: &Ctx<'_>,
+fn prepare_iteration<'js>(
+    ctx: &Ctx<'js>,
+    names: &CallNames<'js>,
     env: Option<Vec<(String, String)>>,
     iter: u64,
 ) -> Result<(), ScriptError> {
     let r = (|| -> rquickjs::Result<()> {
-        let globals = ctx.globals();
-        globals.set("__ITER", iter)?;
+        let globals = &names.globals;
+        match &names.iter {
+            Some(atom) => globals.set(atom.clone(), iter)?,
+            None => globals.set("__ITER", iter)?,
+        }
         if let Some(env) = env.filter(|e| !e.is_empty()) {
             let obj: Object = globals.get("__ENV")?;
             for (k, v) in env {
@@ -298,16 +308,50 @@ fn data_value<'js>(
     Ok(v)
 }
 
+/// What every iteration names, made once per VU: the global object, `__ITER` and the exec
+/// function's name (for one scenario at a time) as atoms, so that no iteration hashes them.
+struct CallNames<'js> {
+    globals: Object<'js>,
+    iter: Option<Atom<'js>>,
+    exec: Option<(Rc<str>, Atom<'js>)>,
+}
+
+impl<'js> CallNames<'js> {
+    fn new(ctx: &Ctx<'js>) -> Self {
+        CallNames {
+            globals: ctx.globals(),
+            iter: Atom::from_str(ctx.clone(), "__ITER").ok(),
+            exec: None,
+        }
+    }
+
+    /// The atom of `exec` (a new scenario's function makes a new one).
+    fn exec(&mut self, ctx: &Ctx<'js>, exec: &Rc<str>) -> Option<Atom<'js>> {
+        match &self.exec {
+            Some((name, atom)) if name == exec => Some(atom.clone()),
+            _ => {
+                let atom = Atom::from_str(ctx.clone(), exec).ok()?;
+                self.exec = Some((exec.clone(), atom.clone()));
+                Some(atom)
+            }
+        }
+    }
+}
+
 /// Calls an exported function; `want_result` returns its (awaited) result as JSON.
 fn invoke<'js>(
     ctx: &Ctx<'js>,
     host: &Host,
     ns: &Object<'js>,
-    name: &str,
+    (name, atom): (&str, Option<Atom<'js>>),
     arg: Value<'js>,
     want_result: bool,
 ) -> Result<Option<String>, ScriptError> {
-    let f: Option<Function> = ns.get(name).catch(ctx).map_err(|e| caught(ctx, e))?;
+    let f: rquickjs::Result<Option<Function>> = match atom {
+        Some(atom) => ns.get(atom),
+        None => ns.get(name),
+    };
+    let f = f.catch(ctx).map_err(|e| caught(ctx, e))?;
     let Some(f) = f else {
         return Err(ScriptError::plain(format!(
             "the script exports no function '{name}'"

@@ -64,7 +64,8 @@ pub(crate) fn release_unused_stack(bottom: usize) {
 pub(crate) enum Call {
     /// One iteration of the scenario's exec function, with the setup data as JSON.
     Iteration {
-        exec: String,
+        /// The exported function's name, shared by the VU's iterations of one scenario.
+        exec: Rc<str>,
         data: Option<Arc<str>>,
         /// The scenario's `env`, given when the VU starts a new scenario (layered over `__ENV`).
         env: Option<Vec<(String, String)>>,
@@ -96,6 +97,9 @@ pub(crate) enum IoRequest {
     /// Let the worker's event loop run (timers, other VUs, the engine's stop) before going on:
     /// the VU's JavaScript has run a whole time slice without waiting for anything.
     Yield,
+    /// One request (one hop): what `http.get` and the like wait for, most requests of a test.
+    Send(Rc<brunt_http::Request>),
+    /// `http.batch` and `http.asyncRequest`.
     Http(Vec<crate::modules::http::PendingRequest>),
     /// The VU's streamed response (`k6/x/sse`, `brunt/llm`).
     Stream(crate::modules::sse::StreamOp),
@@ -111,6 +115,9 @@ pub(crate) enum IoRequest {
 /// The result of an [`IoRequest`].
 pub(crate) enum IoReply {
     Slept,
+    /// The response to [`IoRequest::Send`], boxed once: the reply stays small, and the box goes
+    /// on into the script's Response object without the response being moved again.
+    Sent(Box<brunt_http::Response>),
     /// Each request with its response, in the order asked.
     Http(
         Vec<(
@@ -351,7 +358,8 @@ mod tests {
                 match req {
                     IoRequest::Sleep(d) => tokio::time::sleep(d).await,
                     IoRequest::Yield => tokio::task::yield_now().await,
-                    IoRequest::Http(_)
+                    IoRequest::Send(_)
+                    | IoRequest::Http(_)
                     | IoRequest::Stream(_)
                     | IoRequest::Ws(_)
                     | IoRequest::Grpc(_)

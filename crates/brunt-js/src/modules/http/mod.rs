@@ -78,8 +78,6 @@ pub(super) type JsPair<'js> = (rquickjs::String<'js>, rquickjs::String<'js>);
 
 /// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
 pub(crate) enum PendingRequest {
-    /// Send one request (one hop) and wait for its response.
-    One(Rc<Request>),
     /// `http.batch`: send these (one hop each) with at most `limit` in flight, and at most
     /// `per_host` to one host (k6's `batch` and `batchPerHost`; 0 is no limit).
     Batch {
@@ -95,11 +93,8 @@ pub(crate) enum PendingRequest {
     Collect(Option<std::time::Instant>),
 }
 
-/// The answer to a [`PendingRequest`]. Moved once per request: boxing the large variant would
-/// cost an allocation per request instead.
-#[allow(clippy::large_enum_variant)]
+/// The answer to a [`PendingRequest`].
 pub(crate) enum Completed {
-    One(Response),
     Batch(Vec<Response>),
     Started,
     /// Finished async hops: (id, the request sent, its response).
@@ -509,7 +504,7 @@ fn execute_one(
     host: &Host,
     jars: &Jars,
     p: &mut Prepared,
-) -> Result<(Rc<Request>, Response)> {
+) -> Result<(Rc<Request>, Box<Response>)> {
     check_phase(ctx, host)?;
     let Some(retry) = p.retry.take() else {
         let (req, resp) = send_hops(ctx, host, jars, p)?;
@@ -545,16 +540,13 @@ fn send_hops(
     host: &Host,
     jars: &Jars,
     p: &mut Prepared,
-) -> Result<(Rc<Request>, Response)> {
+) -> Result<(Rc<Request>, Box<Response>)> {
     loop {
         let req = with_cookies(p.req.take().expect("a request to send"), p, jars);
-        let (req, resp) = match host.wait(IoRequest::Http(vec![PendingRequest::One(req)])) {
-            Ok(IoReply::Http(mut r)) => match r.pop() {
-                Some((PendingRequest::One(req), Completed::One(resp))) => (req, resp),
-                _ => return Err(cancelled(ctx)),
-            },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
-            | Err(_) => return Err(cancelled(ctx)),
+        let resp = match host.wait(IoRequest::Send(req.clone())) {
+            Ok(IoReply::Sent(resp)) => resp,
+            // Any other reply answers a cancelled wait.
+            _ => return Err(cancelled(ctx)),
         };
         match after_hop(host, jars, p, &req, &resp) {
             Some(next) => p.req = Some(Rc::new(next)),
@@ -608,8 +600,7 @@ fn execute_batch(
                 }
                 _ => return Err(cancelled(ctx)),
             },
-            Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
-            | Err(_) => return Err(cancelled(ctx)),
+            _ => return Err(cancelled(ctx)),
         };
         let mut next = Vec::new();
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
@@ -979,8 +970,7 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                     Some((_, Completed::Collected(list))) => list,
                     _ => return Err(cancelled(&ctx)),
                 },
-                Ok(IoReply::Slept | IoReply::Stream(_) | IoReply::Ws(_) | IoReply::Grpc(_))
-                | Err(_) => {
+                _ => {
                     st.asynchronous.borrow_mut().pending.clear();
                     return Err(cancelled(&ctx));
                 }

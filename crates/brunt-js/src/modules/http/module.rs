@@ -1,8 +1,8 @@
 //! The `k6/http` module as scripts import it, native. Its functions are made once per runtime,
 //! in the neutral context, and frozen (like the Response prototype); each finds its VU's
-//! [`State`] through a hidden global of the caller's context. A VU holds only its module record,
-//! the default object and that global: not a compiled JavaScript layer, not a function object per
-//! export. The common requests of load tests go straight to the native request path: a string
+//! [`State`] through the caller's context (its opaque pointer, to the state a hidden global
+//! holds). A VU holds only its module record, the default object and that global: not a compiled
+//! JavaScript layer, not a function object per export. The common requests of load tests go straight to the native request path: a string
 //! URL, a string body or none, and params (an object) with only `headers` and `tags`, read as k6
 //! reads them (own enumerable keys, values turned to strings). Everything else (other params,
 //! other bodies, URL templates, batch, asyncRequest, files, expected statuses, forms) is done by
@@ -15,7 +15,8 @@ use crate::program::Shared;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
-use rquickjs::{Class, Coerced, Ctx, FromJs, Function, Object, Result, Value};
+use rquickjs::{qjs, Class, Coerced, Ctx, FromJs, Function, Object, Result, Value};
+use std::ffi::c_void;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -33,17 +34,31 @@ pub(crate) struct StateRef(Rc<State>);
 
 native_data_class!(StateRef, "HttpState");
 
-/// Gives the VU's context its [`State`] (when it imports `k6/http`).
+/// Gives the VU's context its [`State`] (when it imports `k6/http`): a hidden global holds it,
+/// and the context's opaque pointer points at it, so a call finds it without a property lookup.
 pub(crate) fn install_state<'js>(ctx: &Ctx<'js>, state: &Rc<State>) -> Result<()> {
     let holder = Class::instance(ctx.clone(), StateRef(state.clone()))?;
-    ctx.globals().prop(STATE_GLOBAL, Property::from(holder))
+    let held = Rc::as_ptr(&holder.borrow().0);
+    // Not configurable or writable: the global keeps this `Rc` for the context's whole life.
+    ctx.globals().prop(STATE_GLOBAL, Property::from(holder))?;
+    // SAFETY: the context is live; QuickJS and rquickjs leave a context's opaque pointer to the
+    // embedder, and nothing else in brunt sets it.
+    unsafe { qjs::JS_SetContextOpaque(ctx.as_raw().as_ptr(), held as *mut c_void) };
+    Ok(())
 }
 
-/// The [`State`] of the VU whose context calls.
-fn vu_state(ctx: &Ctx<'_>) -> Result<Rc<State>> {
-    let holder: Class<StateRef> = ctx.globals().get(STATE_GLOBAL)?;
-    let state = holder.borrow().0.clone();
-    Ok(state)
+/// The [`State`] of the VU whose context calls (QuickJS calls a native function with its
+/// caller's context).
+fn vu_state<'a>(ctx: &'a Ctx<'_>) -> Result<&'a State> {
+    // SAFETY: the context is live.
+    let opaque = unsafe { qjs::JS_GetContextOpaque(ctx.as_raw().as_ptr()) };
+    if opaque.is_null() {
+        return Err(rquickjs::Error::new_from_js("context", "k6/http's state"));
+    }
+    // SAFETY: `install_state` set it to the `State` inside an `Rc` that the context's
+    // non-configurable global holds until the context is freed, so it outlives this borrow of
+    // the live context; `State` is only ever shared (`&`).
+    Ok(unsafe { &*(opaque as *const State) })
 }
 
 /// The shorthands: name, method, whether a body comes before the params.
@@ -135,6 +150,11 @@ fn nullish(v: Option<&Value<'_>>) -> bool {
     v.is_none_or(|v| v.is_null() || v.is_undefined())
 }
 
+/// `v` as an object whose own keys the module reads natively: not an array or a function.
+fn plain_object<'a, 'js>(v: &'a Value<'js>) -> Option<&'a Object<'js>> {
+    v.as_object().filter(|o| !o.is_array() && !o.is_function())
+}
+
 /// Adds the string pairs of a params' `headers` or `tags` object to `out`, as the JavaScript
 /// layer reads them (`String(value)` of each own enumerable key); false when the layer must
 /// read them (not a plain object, a symbol value).
@@ -142,7 +162,7 @@ fn string_pairs<'js>(ctx: &Ctx<'js>, v: &Value<'js>, out: &mut Vec<JsPair<'js>>)
     if v.is_null() || v.is_undefined() {
         return Ok(true);
     }
-    let Some(obj) = v.as_object().filter(|o| !o.is_array() && !o.is_function()) else {
+    let Some(obj) = plain_object(v) else {
         return Ok(false);
     };
     for kv in obj.props::<rquickjs::String, Value>() {
@@ -177,10 +197,7 @@ fn send_native<'js>(
     };
     let (mut headers, mut tags) = (Vec::new(), Vec::new());
     if let Some(params) = params.filter(|p| !nullish(Some(p))) {
-        let Some(obj) = params
-            .as_object()
-            .filter(|o| !o.is_array() && !o.is_function())
-        else {
+        let Some(obj) = plain_object(params) else {
             return Ok(None);
         };
         for kv in obj.props::<rquickjs::String, Value>() {
@@ -246,7 +263,7 @@ pub(super) fn shared_functions<'js>(
                     let st = vu_state(&ctx)?;
                     let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
                     let (u, b, p) = (url.0.as_ref(), body.as_ref(), params.as_ref());
-                    if let Some(res) = send_native(&ctx, &st, method.as_bytes(), u, b, p)? {
+                    if let Some(res) = send_native(&ctx, st, method.as_bytes(), u, b, p)? {
                         return Ok(res);
                     }
                     let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
@@ -273,7 +290,7 @@ pub(super) fn shared_functions<'js>(
                     // Sent as written, as k6 sends it (`get` stays lower-case).
                     let m = Utf8::of(&ctx, m)?;
                     if let Some(res) =
-                        send_native(&ctx, &st, m.bytes(), a.get(1), a.get(2), a.get(3))?
+                        send_native(&ctx, st, m.bytes(), a.get(1), a.get(2), a.get(3))?
                     {
                         return Ok(res);
                     }

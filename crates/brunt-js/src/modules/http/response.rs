@@ -32,7 +32,8 @@ pub(super) enum BodyType {
 /// The native data behind a Response object: the last request sent and its response.
 pub(crate) struct Raw {
     req: Rc<Request>,
-    resp: Response,
+    /// Boxed: a single request's response arrives boxed from the I/O driver and stays there.
+    resp: Box<Response>,
     body_type: BodyType,
 }
 
@@ -108,11 +109,15 @@ pub(super) struct Classes {
     _keep: Persistent<Object<'static>>,
 }
 
+/// The runtime's [`Classes`].
+fn classes<'a>(ctx: &'a Ctx<'_>) -> Result<rquickjs::runtime::UserDataGuard<'a, Classes>> {
+    ctx.userdata::<Classes>()
+        .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))
+}
+
 /// The runtime's [`Atoms`].
 fn atoms(ctx: &Ctx<'_>) -> Result<Atoms> {
-    ctx.userdata::<Classes>()
-        .map(|c| c.atoms)
-        .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))
+    classes(ctx).map(|c| c.atoms)
 }
 
 /// Makes [`Atoms`], each held by a property of `keep`.
@@ -172,12 +177,7 @@ fn restore<'js, T>(
 where
     T: JsLifetime<'static> + Clone,
 {
-    let p = {
-        let classes = ctx
-            .userdata::<Classes>()
-            .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))?;
-        pick(&classes).clone()
-    };
+    let p = pick(&*classes(ctx)?).clone();
     p.restore(ctx)
 }
 
@@ -197,10 +197,16 @@ pub(super) fn response_object<'js>(
     ctx: &Ctx<'js>,
     body_type: BodyType,
     req: Rc<Request>,
-    resp: Response,
+    resp: impl Into<Box<Response>>,
 ) -> Result<Value<'js>> {
+    let resp: Box<Response> = resp.into();
     let status = resp.status;
-    let proto = restore(ctx, |c| &c.response_proto)?;
+    // One look-up of the runtime's classes for both the prototype and the atoms.
+    let (proto, atoms) = {
+        let c = classes(ctx)?;
+        (c.response_proto.clone(), c.atoms)
+    };
+    let proto = proto.restore(ctx)?;
     let obj = Class::instance_proto(
         Raw {
             req,
@@ -209,7 +215,7 @@ pub(super) fn response_object<'js>(
         },
         proto,
     )?;
-    define_number(ctx, &obj, atoms(ctx)?.status, status.into())?;
+    define_number(ctx, &obj, atoms.status, status.into())?;
     Ok(obj.into_value())
 }
 
