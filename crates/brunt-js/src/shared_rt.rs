@@ -144,6 +144,15 @@ thread_local! {
     static LAZY_CLASS: RefCell<Vec<(usize, qjs::JSClassID)>> = const { RefCell::new(Vec::new()) };
     /// This thread's shared runtime for each program that has live VUs here.
     static RUNTIMES: RefCell<Vec<(std::sync::Weak<Shared>, Weak<WorkerRuntime>)>> = const { RefCell::new(Vec::new()) };
+    /// The stack limit of the VU running on this thread, 0 when none: native code that recurses
+    /// on the script's behalf (`modules::json`) stops there as QuickJS's own recursion does.
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The lowest stack address the running VU's JavaScript may use (0 outside a VU): the VU's stack
+/// has room below it for native frames, but not for native recursion without a bound.
+pub(crate) fn stack_limit() -> usize {
+    STACK_LIMIT.with(Cell::get)
 }
 
 /// Stack size written before the probe; a value no real stack size has.
@@ -239,6 +248,7 @@ impl WorkerRuntime {
         self.entered.set(true);
         host.start_time_slice();
         *self.current.borrow_mut() = Some(host.clone());
+        STACK_LIMIT.with(|l| l.set(st.stack_limit));
         let Some(f) = self.fields else {
             return;
         };
@@ -271,6 +281,7 @@ impl WorkerRuntime {
         debug_assert!(self.entered.get());
         self.entered.set(false);
         *self.current.borrow_mut() = None;
+        STACK_LIMIT.with(|l| l.set(0));
         let Some(f) = self.fields else {
             return;
         };

@@ -88,6 +88,14 @@ fn json_stringify_writes_request_bodies_as_the_spec_does() {
 }
 
 #[test]
+fn json_stringify_of_deep_values_near_the_stack_limit_throws_instead_of_crashing() {
+    let (code, ex) = run_script("json_stringify_deep.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 3, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+}
+
+#[test]
 fn groups_nest_with_paths_and_tag_their_samples() {
     let (code, ex) = run_script("groups.js", |_| {});
     assert_eq!(code, exit::OK, "{ex}");

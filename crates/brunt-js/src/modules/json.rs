@@ -23,7 +23,8 @@ const CLASS_BOOLEAN: u32 = 6;
 const CLASS_BIG_INT: u32 = 34;
 
 /// Nesting past this throws QuickJS's stack-overflow RangeError instead of recursing on: a VU's
-/// stack is 1 MB (QuickJS's own recursion has no check here and would run off it).
+/// stack is 1 MB (QuickJS's own recursion has no check here and would run off it). Recursing
+/// below the VU's JavaScript stack limit throws it too (see [`past_stack_limit`]).
 const MAX_DEPTH: usize = 1000;
 
 /// The function's data: QuickJS's original, and `Boolean.prototype.valueOf` as it was at start
@@ -252,7 +253,7 @@ impl Writer {
         let r = if self.stack.contains(&ptr) {
             qjs::JS_ThrowTypeError(ctx, c"%s".as_ptr(), c"circular reference".as_ptr());
             Err(())
-        } else if self.stack.len() >= MAX_DEPTH {
+        } else if self.stack.len() >= MAX_DEPTH || past_stack_limit() {
             qjs::JS_ThrowRangeError(
                 ctx,
                 c"%s".as_ptr(),
@@ -464,6 +465,16 @@ impl Writer {
         qjs::JS_FreeCString(self.ctx, p);
         Ok(())
     }
+}
+
+/// Whether this call is below the running VU's JavaScript stack limit: a script called from deep
+/// in its own recursion leaves only the room under that limit, about 256 KB (vu.rs), which 1,000
+/// levels of this writer's frames would overrun (a crash, measured at 999 levels in a release
+/// build). QuickJS throws at its limit; so does this. Outside a VU there is no limit to check.
+fn past_stack_limit() -> bool {
+    let limit = crate::shared_rt::stack_limit();
+    let marker = 0u8;
+    limit != 0 && (std::hint::black_box(&marker) as *const u8 as usize) < limit
 }
 
 /// Throws QuickJS's TypeError for a BigInt, boxed or not.
