@@ -100,27 +100,23 @@ impl Client {
 
     /// Sends a request, following redirects, and returns the final response. Never fails: a
     /// network error, a timeout or a bad redirect is a response with status 0 and k6's error.
-    pub async fn send(&self, req: &Request) -> Response {
-        self.send_with(req, |_, _| {}).await
+    ///
+    /// This and [`send_with`](Self::send_with) are plain functions handing back
+    /// [`send_hops`](Self::send_hops)'s future: as `async fn`s each was a state machine of its
+    /// own, and each copied the response (about 350 bytes) out of its callee's result into its
+    /// caller's, on every request.
+    pub fn send<'a>(&'a self, req: &'a Request) -> impl Future<Output = Response> + 'a {
+        self.send_with(req, |_, _| {})
     }
 
     /// As [`send`](Self::send), calling `on_redirect` with each redirect response (each is its
     /// own sample in k6) and the request for the next hop, which it may change (cookies).
-    pub async fn send_with(
-        &self,
-        req: &Request,
-        on_redirect: impl FnMut(&Response, &mut Request),
-    ) -> Response {
-        if let Some(e) = req.failure() {
-            return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
-        }
-        if let Some(limit) = &self.config.rps {
-            limit.wait().await;
-        }
-        if self.config.tracing.is_some() {
-            return Box::pin(self.send_traced(req, on_redirect)).await;
-        }
-        self.send_hops(req, None, on_redirect).await
+    pub fn send_with<'a>(
+        &'a self,
+        req: &'a Request,
+        on_redirect: impl FnMut(&Response, &mut Request) + 'a,
+    ) -> impl Future<Output = Response> + 'a {
+        self.send_hops(req, None, on_redirect)
     }
 
     /// [`send_hops`](Self::send_hops) with the run's trace context added to the request. Boxed
@@ -132,20 +128,37 @@ impl Client {
         on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
         match self.traced(req) {
-            Some((traced, trace)) => self.send_hops(&traced, trace, on_redirect).await,
-            None => self.send_hops(req, None, on_redirect).await,
+            Some((traced, trace)) => self.send_hops(&traced, Some(trace), on_redirect).await,
+            None => self.send_hops(req, Some(None), on_redirect).await,
         }
     }
 
     /// The request's first hop, then its redirects. Every future on a request's way is moved
     /// (copied) a few times as the caller's futures start, so this one holds no more than the
-    /// first hop's: the redirects, rare, are a boxed future of their own.
+    /// first hop's: the redirects, rare, are a boxed future of their own. `traced` is None for
+    /// the caller's request (checked, rate-limited and traced here first), and the trace for
+    /// the request [`send_traced`](Self::send_traced) made.
     async fn send_hops(
         &self,
         req: &Request,
-        trace: Option<Trace>,
+        traced: Option<Option<Trace>>,
         on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
+        let trace = match traced {
+            Some(trace) => trace,
+            None => {
+                if let Some(e) = req.failure() {
+                    return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
+                }
+                if let Some(limit) = &self.config.rps {
+                    limit.wait().await;
+                }
+                if self.config.tracing.is_some() {
+                    return Box::pin(self.send_traced(req, on_redirect)).await;
+                }
+                None
+            }
+        };
         // One clock read for the deadline and the first hop's start.
         let start = Instant::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
