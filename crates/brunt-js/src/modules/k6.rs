@@ -1,13 +1,13 @@
 //! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
 //! jslib summary layer.
 
-use super::{cancelled, def, def_public, tag_pairs, throw, Utf8};
+use super::{cancelled, def, def_public, each_prop, tag_pairs, throw, Utf8};
 use crate::host::Host;
 use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
 use rquickjs::function::Opt;
 use rquickjs::module::{Declarations, Exports, ModuleDef};
-use rquickjs::{qjs, Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
+use rquickjs::{Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -172,6 +172,7 @@ pub(crate) fn module_functions<'js>(
             let mut all = true;
             // Each check's value is read when its turn comes, as k6 reads them.
             each_prop(&list, |name, c| {
+                let name = Utf8::of(list.ctx(), &name)?;
                 let ok = match c.as_function() {
                     Some(f) => match f.call::<_, Coerced<bool>>((value.clone(),)) {
                         Ok(ok) => ok.0,
@@ -186,7 +187,7 @@ pub(crate) fn module_functions<'js>(
                 };
                 checks.record(&name.str(), ok, &extra);
                 all &= ok;
-                Ok(())
+                Ok(true)
             })?;
             Ok(all)
         },
@@ -259,49 +260,6 @@ pub(crate) fn module_functions<'js>(
         },
     )?;
     Ok(())
-}
-
-/// Calls `f` with each own enumerable string-keyed property of `obj` in property order (the
-/// name, then the value, read when its turn comes), as rquickjs's `props` does, but without an
-/// atom and a string object made and dropped per key.
-fn each_prop<'js>(
-    obj: &Object<'js>,
-    mut f: impl FnMut(&Utf8<'js>, Value<'js>) -> Result<()>,
-) -> Result<()> {
-    let ctx = obj.ctx();
-    let raw = ctx.as_raw().as_ptr();
-    let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
-    let mut n: u32 = 0;
-    let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as std::ffi::c_int;
-    // SAFETY: `obj` is a live object of this context; the table QuickJS returns is freed below,
-    // once, after its last use, and every value taken is owned by a `Value` that frees it.
-    unsafe {
-        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut n, obj.as_raw(), flags) < 0 {
-            return Err(rquickjs::Error::Exception);
-        }
-        let listed = if n == 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(tab, n as usize)
-        };
-        let r = (|| {
-            for &qjs::JSPropertyEnum { atom, .. } in listed {
-                let name = Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom));
-                let Some(name) = name.as_string() else {
-                    return Err(rquickjs::Error::Exception);
-                };
-                let name = Utf8::of(ctx, name)?;
-                let v = qjs::JS_GetProperty(raw, obj.as_raw(), atom);
-                if qjs::JS_IsException(v) {
-                    return Err(rquickjs::Error::Exception);
-                }
-                f(&name, Value::from_raw(ctx.clone(), v))?;
-            }
-            Ok(())
-        })();
-        qjs::JS_FreePropertyEnum(raw, tab, n);
-        r
-    }
 }
 
 /// JavaScript's ToUint32.

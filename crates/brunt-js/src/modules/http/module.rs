@@ -9,8 +9,8 @@
 //! the JavaScript layer `js/http.js`, which a VU evaluates the first time it needs it.
 
 use super::{jar, response, JsPair, State};
-use crate::modules::Utf8;
 use crate::modules::NATIVE;
+use crate::modules::{each_prop, Utf8};
 use crate::program::Shared;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
@@ -165,14 +165,13 @@ fn string_pairs<'js>(ctx: &Ctx<'js>, v: &Value<'js>, out: &mut Vec<JsPair<'js>>)
     let Some(obj) = plain_object(v) else {
         return Ok(false);
     };
-    for kv in obj.props::<rquickjs::String, Value>() {
-        let (k, v) = kv?;
+    each_prop(obj, |k, v| {
         if v.is_symbol() {
             return Ok(false);
         }
         out.push((k, Coerced::<rquickjs::String>::from_js(ctx, v)?.0));
-    }
-    Ok(true)
+        Ok(true)
+    })
 }
 
 /// Sends `method url` with `body` and `params` natively when the module can read them itself
@@ -200,16 +199,13 @@ fn send_native<'js>(
         let Some(obj) = plain_object(params) else {
             return Ok(None);
         };
-        for kv in obj.props::<rquickjs::String, Value>() {
-            let (k, v) = kv?;
-            let read = match Utf8::of(ctx, &k)?.bytes() {
-                b"headers" => string_pairs(ctx, &v, &mut headers)?,
-                b"tags" => string_pairs(ctx, &v, &mut tags)?,
-                _ => false,
-            };
-            if !read {
-                return Ok(None);
-            }
+        let read = each_prop(obj, |k, v| match Utf8::of(ctx, &k)?.bytes() {
+            b"headers" => string_pairs(ctx, &v, &mut headers),
+            b"tags" => string_pairs(ctx, &v, &mut tags),
+            _ => Ok(false),
+        })?;
+        if !read {
+            return Ok(None);
         }
     }
     st.send(ctx, method, url, body, &headers, &tags).map(Some)
