@@ -664,15 +664,16 @@ impl<F: VuFactory> Worker<F> {
             return true;
         }
         let mut rx = self.stop.subscribe();
-        match &self.shared.clock {
-            Some(clock) => tokio::select! {
-                _ = clock.sleep_until(at) => !self.stopped(),
-                _ = rx.wait_for(|s| *s) => false,
-            },
-            None => tokio::select! {
-                _ = sleep_until(at.into()) => !self.stopped(),
-                _ = rx.wait_for(|s| *s) => false,
-            },
+        // A replay wakes on its high-resolution clock; every other run on tokio's timer.
+        let timer = async {
+            match &self.shared.clock {
+                Some(clock) => clock.sleep_until(at).await,
+                None => sleep_until(at.into()).await,
+            }
+        };
+        tokio::select! {
+            _ = timer => !self.stopped(),
+            _ = rx.wait_for(|s| *s) => false,
         }
     }
 

@@ -218,18 +218,19 @@ fn run_call<'js>(
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
             };
-            let atom = names.exec(ctx, &exec);
-            invoke(ctx, host, ns, (&exec, atom), arg, false)
+            invoke(ctx, host, ns, &exec, names.exec(ctx, &exec), arg, false)
         }
         Call::Setup => {
             *host.group.borrow_mut() = "::setup".into();
             host.tags_changed();
+            let undefined = Value::new_undefined(ctx.clone());
             invoke(
                 ctx,
                 host,
                 ns,
-                ("setup", None),
-                Value::new_undefined(ctx.clone()),
+                "setup",
+                Atom::from_str(ctx.clone(), "setup"),
+                undefined,
                 true,
             )
         }
@@ -240,10 +241,21 @@ fn run_call<'js>(
                 Ok(v) => v,
                 Err(e) => return CallOutcome::Exception(e),
             };
-            invoke(ctx, host, ns, ("teardown", None), arg, false)
+            invoke(
+                ctx,
+                host,
+                ns,
+                "teardown",
+                Atom::from_str(ctx.clone(), "teardown"),
+                arg,
+                false,
+            )
         }
         Call::HandleSummary(json) => match ctx.json_parse(json).catch(ctx) {
-            Ok(v) => invoke(ctx, host, ns, ("handleSummary", None), v, true),
+            Ok(v) => {
+                let key = Atom::from_str(ctx.clone(), "handleSummary");
+                invoke(ctx, host, ns, "handleSummary", key, v, true)
+            }
             Err(e) => Err(caught(ctx, e)),
         },
     };
@@ -265,16 +277,14 @@ fn run_call<'js>(
 /// Sets `__ITER` and, when the VU enters a scenario with its own `env`, those `__ENV` keys.
 fn prepare_iteration<'js>(
     ctx: &Ctx<'js>,
-    names: &CallNames<'js>,
+    names: &mut CallNames<'js>,
     env: Option<Vec<(String, String)>>,
     iter: u64,
 ) -> Result<(), ScriptError> {
     let r = (|| -> rquickjs::Result<()> {
+        let key = names.iter(ctx)?;
         let globals = &names.globals;
-        match &names.iter {
-            Some(atom) => globals.set(atom.clone(), iter)?,
-            None => globals.set("__ITER", iter)?,
-        }
+        globals.set(key, iter)?;
         if let Some(env) = env.filter(|e| !e.is_empty()) {
             let obj: Object = globals.get("__ENV")?;
             for (k, v) in env {
@@ -320,37 +330,46 @@ impl<'js> CallNames<'js> {
     fn new(ctx: &Ctx<'js>) -> Self {
         CallNames {
             globals: ctx.globals(),
-            iter: Atom::from_str(ctx.clone(), "__ITER").ok(),
+            iter: None,
             exec: None,
         }
     }
 
+    /// The atom of `__ITER`, made on first use.
+    fn iter(&mut self, ctx: &Ctx<'js>) -> rquickjs::Result<Atom<'js>> {
+        if let Some(atom) = &self.iter {
+            return Ok(atom.clone());
+        }
+        let atom = Atom::from_str(ctx.clone(), "__ITER")?;
+        self.iter = Some(atom.clone());
+        Ok(atom)
+    }
+
     /// The atom of `exec` (a new scenario's function makes a new one).
-    fn exec(&mut self, ctx: &Ctx<'js>, exec: &Rc<str>) -> Option<Atom<'js>> {
+    fn exec(&mut self, ctx: &Ctx<'js>, exec: &Rc<str>) -> rquickjs::Result<Atom<'js>> {
         match &self.exec {
-            Some((name, atom)) if name == exec => Some(atom.clone()),
+            Some((name, atom)) if name == exec => Ok(atom.clone()),
             _ => {
-                let atom = Atom::from_str(ctx.clone(), exec).ok()?;
+                let atom = Atom::from_str(ctx.clone(), exec)?;
                 self.exec = Some((exec.clone(), atom.clone()));
-                Some(atom)
+                Ok(atom)
             }
         }
     }
 }
 
-/// Calls an exported function; `want_result` returns its (awaited) result as JSON.
+/// Calls the exported function `name` (looked up by `key`, its atom); `want_result` returns its
+/// (awaited) result as JSON.
 fn invoke<'js>(
     ctx: &Ctx<'js>,
     host: &Host,
     ns: &Object<'js>,
-    (name, atom): (&str, Option<Atom<'js>>),
+    name: &str,
+    key: rquickjs::Result<Atom<'js>>,
     arg: Value<'js>,
     want_result: bool,
 ) -> Result<Option<String>, ScriptError> {
-    let f: rquickjs::Result<Option<Function>> = match atom {
-        Some(atom) => ns.get(atom),
-        None => ns.get(name),
-    };
+    let f: rquickjs::Result<Option<Function>> = key.and_then(|key| ns.get(key));
     let f = f.catch(ctx).map_err(|e| caught(ctx, e))?;
     let Some(f) = f else {
         return Err(ScriptError::plain(format!(
