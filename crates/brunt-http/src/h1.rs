@@ -1,7 +1,8 @@
 //! HTTP/1.1 exchanges on a connection of our own: the request goes out as bytes serialized once
 //! per [`Request`], reads land in a per-thread scratch buffer from which only the response's
 //! bytes are copied to the connection, the response head is parsed by `httparse` straight from
-//! those, and header values and small bodies are slices of them, not copies. This is the hot path
+//! those and kept whole (its header map built only if read), and small bodies are slices of
+//! them, not copies. This is the hot path
 //! of `brunt quick`; hyper's connection (channels, a task hand-off per request) cost a third of
 //! wrk's throughput here, see docs/benchmarks.md.
 
