@@ -187,7 +187,7 @@ impl Client {
             if !is_redirect(resp.status) || hops >= max_redirects {
                 return resp;
             }
-            let Some(location) = resp.headers.get(LOCATION).and_then(|v| v.to_str().ok()) else {
+            let Some(location) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
                 return resp;
             };
             let current = owned.as_ref().unwrap_or(req);

@@ -1,14 +1,15 @@
 //! HTTP/1.1 exchanges on a connection of our own: the request goes out as bytes serialized once
 //! per [`Request`], reads land in a per-thread scratch buffer from which only the response's
 //! bytes are copied to the connection, the response head is parsed by `httparse` straight from
-//! those, and header values and small bodies are slices of them, not copies. This is the hot path
+//! those and kept whole (its header map built only if read), and small bodies are slices of
+//! them, not copies. This is the hot path
 //! of `brunt quick`; hyper's connection (channels, a task hand-off per request) cost a third of
 //! wrk's throughput here, see docs/benchmarks.md.
 
 use crate::connect::Io;
 use crate::error::{ErrorCode, RequestError};
 use crate::request::Request;
-use crate::response::Exchanged;
+use crate::response::{Exchanged, Headers};
 use crate::stream::BodySink;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
@@ -24,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 /// Most response headers parsed; more is an error, as in hyper (which allows 100).
 const MAX_HEADERS: usize = 100;
+/// Longest header name `HeaderName` takes.
+const MAX_NAME: usize = (1 << 16) - 1;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 1 << 20;
 /// Most bytes one read takes. Reads go to a buffer of this size per thread, not per connection,
@@ -152,7 +155,7 @@ impl H1Conn {
             if (100..200).contains(&status) && status != 101 {
                 continue;
             }
-            sink.head(status, &headers);
+            sink.head(status, headers.map());
             let complete = match framing {
                 Framing::None => true,
                 Framing::Length(n) => self.stream_length(n, sink).await?,
@@ -543,13 +546,20 @@ fn name_is(name: &[u8], lower: &[u8]) -> bool {
 }
 
 /// A parsed response head: status, version, the headers kept, body framing and keep-alive.
-type Head = (u16, Version, HeaderMap, Framing, bool);
+type Head = (u16, Version, Headers, Framing, bool);
 /// What httparse's pass over a head gives: its length, status, version, framing, keep-alive.
 type RawHead = (usize, u16, Version, Framing, bool);
 
 /// Parses a complete response head off the front of `buf`, or returns None if more is needed.
-/// With `keep_headers` the header values are slices of the buffer; without, the head is
-/// read as [`parse_head_discarding`] does and the buffer advanced past it.
+/// With `keep_headers` the head is split off the buffer and kept whole, its header map built
+/// only when read ([`header_map`]); without, the head is read as [`parse_head_discarding`]
+/// does and the buffer advanced past it.
+///
+/// Every header of a kept head is checked here as the map's building would check it, so that a
+/// bad head fails its request whether or not anything reads the headers: httparse accepts
+/// exactly the name and value bytes `HeaderName` and `HeaderValue` do (the test
+/// `httparse_accepts_what_the_header_map_does` holds it to that), which leaves the length of a
+/// name, checked after the framing as the map's building came after it.
 fn parse_head(
     buf: &mut BytesMut,
     head_only: bool,
@@ -563,32 +573,42 @@ fn parse_head(
         buf.advance(len);
         return Ok(Some(head));
     }
-    // Offsets of each name and value, so that the values can become slices of the frozen
-    // head; `u32` (a head is at most a few MiB) halves the array zeroed for every response.
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-    let mut count = 0;
-    let base = buf.as_ptr() as usize;
-    let offset = |p: *const u8| (p as usize - base) as u32;
+    let mut set_cookie = false;
+    let mut long_name = false;
     let Some((len, status, version, framing, keep_alive)) =
-        parse_raw(buf, head_only, |name, value| {
-            let (n, v) = (offset(name.as_ptr()), offset(value.as_ptr()));
-            spans[count] = (n, n + name.len() as u32, v, v + value.len() as u32);
-            count += 1;
+        parse_raw(buf, head_only, |name, _| {
+            set_cookie |= name.len() == 10 && name_is(name, b"set-cookie");
+            long_name |= name.len() > MAX_NAME;
             Ok(())
         })?
     else {
         return Ok(None);
     };
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
-    for &(n0, n1, v0, v1) in &spans[..count] {
-        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
-        let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| malformed("header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
-            .map_err(|_| malformed("header value"))?;
-        headers.append(name, value);
+    if long_name {
+        return Err(malformed("header name"));
     }
-    Ok(Some((status, version, headers, framing, keep_alive)))
+    let head = Headers::unparsed(buf.split_to(len).freeze(), set_cookie);
+    Ok(Some((status, version, head, framing, keep_alive)))
+}
+
+/// The header map of a head that [`parse_head`] kept: the same names, values (slices of the
+/// head), order and duplicates as the head's lines. An empty head has none.
+pub(crate) fn header_map(head: &Bytes) -> HeaderMap {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    // The head was parsed whole, with this configuration, before it was kept.
+    let _ = parser().parse_response_with_uninit_headers(&mut resp, head, &mut slots);
+    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    for h in resp.headers.iter() {
+        // `parse_head` checked every name and value; none is skipped here.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_maybe_shared(head.slice_ref(h.value)),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
 }
 
 /// Parses a complete response head at the front of `buf` without keeping its headers: they
@@ -606,9 +626,16 @@ fn parse_head_discarding(
         }
         Ok(())
     })?;
+    // Only `Location` is kept: no cookie.
+    let headers = Headers::built(headers, false);
     Ok(parsed.map(|(len, status, version, framing, keep_alive)| {
         (len, (status, version, headers, framing, keep_alive))
     }))
+}
+
+/// How response heads are parsed, when read and again when their header map is built.
+fn parser() -> httparse::ParserConfig {
+    httparse::ParserConfig::default()
 }
 
 /// Parses a complete response head at the front of `buf` with httparse, handing each header's
@@ -621,8 +648,7 @@ fn parse_raw<'b>(
 ) -> Result<Option<RawHead>, RequestError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
+    let parsed = parser().parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -663,7 +689,110 @@ mod tests {
     fn parse(raw: &[u8]) -> (u16, Version, HeaderMap, Framing, bool, BytesMut) {
         let mut buf = BytesMut::from(raw);
         let (s, v, h, f, k) = parse_head(&mut buf, false, true).unwrap().unwrap();
-        (s, v, h, f, k, buf)
+        (s, v, h.map().clone(), f, k, buf)
+    }
+
+    /// The header map as it was built before heads were kept unparsed: at once, failing the
+    /// head on the first name or value `http` refuses.
+    fn eager_map(raw: &[u8]) -> Result<HeaderMap, RequestError> {
+        let mut names = Vec::new();
+        parse_raw(raw, false, |name, value| {
+            names.push((name.to_vec(), value.to_vec()));
+            Ok(())
+        })?
+        .ok_or_else(|| malformed("partial"))?;
+        let mut map = HeaderMap::new();
+        for (name, value) in names {
+            let name = HeaderName::from_bytes(&name).map_err(|_| malformed("header name"))?;
+            let value = HeaderValue::from_bytes(&value).map_err(|_| malformed("header value"))?;
+            map.append(name, value);
+        }
+        Ok(map)
+    }
+
+    /// The kept head's map, built when read, or the head's error.
+    fn lazy_map(raw: &[u8]) -> Result<HeaderMap, RequestError> {
+        let mut buf = BytesMut::from(raw);
+        let (_, _, h, _, _) =
+            parse_head(&mut buf, false, true)?.ok_or_else(|| malformed("partial"))?;
+        Ok(h.map().clone())
+    }
+
+    fn same_outcome(raw: &[u8]) {
+        match (eager_map(raw), lazy_map(raw)) {
+            (Ok(eager), Ok(lazy)) => {
+                let pairs = |m: &HeaderMap| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(pairs(&eager), pairs(&lazy), "{:?}", raw.escape_ascii());
+            }
+            (Err(eager), Err(lazy)) => {
+                assert_eq!(eager.message, lazy.message, "{:?}", raw.escape_ascii())
+            }
+            (eager, lazy) => panic!(
+                "{:?}: eager {:?}, lazy {:?}",
+                raw.escape_ascii(),
+                eager.map(|_| ()).map_err(|e| e.message),
+                lazy.map(|_| ()).map_err(|e| e.message)
+            ),
+        }
+    }
+
+    #[test]
+    fn httparse_accepts_what_the_header_map_does() {
+        // Every byte in a name and in a value: a head fails when it is read exactly when the
+        // map's building would have failed, so that no bad header passes because nobody read it.
+        for b in 0..=255u8 {
+            let mut name = b"HTTP/1.1 200 OK\r\nx-".to_vec();
+            name.extend_from_slice(&[b, b'y', b':', b' ', b'v', b'\r', b'\n', b'\r', b'\n']);
+            same_outcome(&name);
+            let mut value = b"HTTP/1.1 200 OK\r\nx: a".to_vec();
+            value.extend_from_slice(&[b, b'b', b'\r', b'\n', b'\r', b'\n']);
+            same_outcome(&value);
+        }
+        // An empty name, and names at and past the longest `HeaderName` takes; a bad length
+        // reported before a long name, as before.
+        same_outcome(b"HTTP/1.1 200 OK\r\n: v\r\n\r\n");
+        for (len, ok) in [(MAX_NAME, true), (MAX_NAME + 1, false)] {
+            let mut raw = b"HTTP/1.1 200 OK\r\n".to_vec();
+            raw.extend(std::iter::repeat_n(b'n', len));
+            raw.extend_from_slice(b": v\r\ncontent-length: 1\r\n\r\n");
+            assert_eq!(lazy_map(&raw).is_ok(), ok);
+            same_outcome(&raw);
+            raw.truncate(raw.len() - 5);
+            raw.extend_from_slice(b"x\r\n\r\n");
+            assert_eq!(
+                lazy_map(&raw).unwrap_err().message,
+                "malformed HTTP response: invalid Content-Length"
+            );
+            same_outcome(&raw);
+        }
+    }
+
+    #[test]
+    fn kept_heads_give_every_header_in_order_when_read() {
+        let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Dup: 1\r\ncontent-length: 0\r\nx-dup: 2\r\nX-Obs: caf\xc3\xa9\tx\r\nx-empty:\r\nSET-COOKIE: b=2\r\n\r\n";
+        same_outcome(raw);
+        let mut buf = BytesMut::from(&raw[..]);
+        let (_, _, h, _, _) = parse_head(&mut buf, false, true).unwrap().unwrap();
+        assert!(h.has_set_cookie());
+        let map = h.map();
+        assert_eq!(map.get_all("x-dup").iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            map.get_all("set-cookie").iter().collect::<Vec<_>>(),
+            ["a=1", "b=2"]
+        );
+        assert_eq!(map.get("x-obs").unwrap().as_bytes(), b"caf\xc3\xa9\tx");
+        assert_eq!(map.get("x-empty").unwrap(), "");
+        assert_eq!(map.len(), 7);
+        // A set-cookie look-alike of the same length is not one.
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 200 OK\r\nset_cookie: a\r\nconnection: x\r\n\r\n"[..]);
+        let (_, _, h, _, _) = parse_head(&mut buf, false, true).unwrap().unwrap();
+        assert!(!h.has_set_cookie());
+        assert_eq!(h.map().len(), 2);
     }
 
     #[test]
@@ -702,6 +831,7 @@ mod tests {
         let raw = b"HTTP/1.1 302 Found\r\nServer: x\r\nlocation: /next\r\nCONTENT-LENGTH: 2\r\nConnection: close\r\n\r\nokrest";
         let mut buf = BytesMut::from(&raw[..]);
         let (s, _, h, f, k) = parse_head(&mut buf, false, false).unwrap().unwrap();
+        let h = h.map();
         assert_eq!(s, 302);
         assert_eq!(h.len(), 1);
         assert_eq!(h.get("location").unwrap(), "/next");
@@ -711,7 +841,7 @@ mod tests {
         let mut chunked =
             BytesMut::from(&b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..]);
         let (_, _, h, f, k) = parse_head(&mut chunked, false, false).unwrap().unwrap();
-        assert!(h.is_empty() && k);
+        assert!(h.map().is_empty() && k);
         assert!(matches!(f, Framing::Chunked));
     }
 

@@ -4,7 +4,7 @@
 use crate::connect::Io;
 use crate::error::RequestError;
 use crate::request::Request;
-use crate::response::Exchanged;
+use crate::response::{Exchanged, Headers};
 use crate::stream::BodySink;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, HOST, USER_AGENT};
@@ -61,7 +61,7 @@ impl H2Conn {
         Ok(Exchanged {
             status: parts.status.as_u16(),
             version: parts.version,
-            headers: parts.headers,
+            headers: Headers::of(parts.headers),
             body,
         })
     }
@@ -100,7 +100,7 @@ impl H2Conn {
         Ok(Exchanged {
             status: parts.status.as_u16(),
             version: parts.version,
-            headers: parts.headers,
+            headers: Headers::of(parts.headers),
             body: Bytes::new(),
         })
     }

@@ -4,9 +4,10 @@ use crate::error::{ErrorCode, RequestError};
 use crate::request::Request;
 use brunt_metrics::Trace;
 use bytes::Bytes;
+use http::header::SET_COOKIE;
 use http::{HeaderMap, Method, Version};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The protocol of a response, as k6 writes it in `res.proto` and the `proto` tag.
@@ -55,7 +56,8 @@ pub struct Response {
     /// 0 when the request failed.
     pub status: u16,
     pub proto: Proto,
-    pub headers: HeaderMap,
+    /// Read through [`headers`](Self::headers): built on first read.
+    pub(crate) headers: Headers,
     /// Empty when the request asked to discard it.
     pub body: Bytes,
     pub timings: Timings,
@@ -77,6 +79,18 @@ pub struct Response {
 }
 
 impl Response {
+    /// The response's headers, in the order received, duplicates kept. An HTTP/1 response's
+    /// map is built here, on the first call: most scripts never read the headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.headers.map()
+    }
+
+    /// Whether the response sets a cookie, known without building the header map (the cookie
+    /// jar every VU has asks this of every response).
+    pub fn has_set_cookie(&self) -> bool {
+        self.headers.has_set_cookie()
+    }
+
     /// k6's `error` of the response and its samples' `error` tag: the code's fixed text where
     /// k6 has one, else the failure's message.
     pub fn error_text(&self) -> Option<&str> {
@@ -93,7 +107,7 @@ impl Response {
             url: req.url_tag().clone(),
             status: 0,
             proto: Proto::None,
-            headers: HeaderMap::new(),
+            headers: Headers::default(),
             body: Bytes::new(),
             timings,
             error: Some(e.message),
@@ -108,11 +122,58 @@ impl Response {
     }
 }
 
+/// A response's headers: a map already built (HTTP/2, or the few a discarding request keeps),
+/// or an HTTP/1 head as received, one shared slice of the read buffer, parsed into the map
+/// when first read. The head was checked in full when it was read (every error the map's
+/// building could meet is found there, see `h1::parse_head`), so the late parse cannot fail.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Headers {
+    /// The HTTP/1 head (status line, header lines, the empty line); empty when `map` came built.
+    head: Bytes,
+    map: OnceLock<HeaderMap>,
+    /// Whether there is a `Set-Cookie` header.
+    set_cookie: bool,
+}
+
+impl Headers {
+    /// A map already built, and whether it has a `Set-Cookie` header (known to the caller).
+    pub fn built(map: HeaderMap, set_cookie: bool) -> Self {
+        Headers {
+            head: Bytes::new(),
+            map: OnceLock::from(map),
+            set_cookie,
+        }
+    }
+
+    /// A map already built.
+    pub fn of(map: HeaderMap) -> Self {
+        let set_cookie = map.contains_key(SET_COOKIE);
+        Headers::built(map, set_cookie)
+    }
+
+    /// An HTTP/1 head, checked by `h1::parse_head`, and whether it has a `Set-Cookie` header.
+    pub fn unparsed(head: Bytes, set_cookie: bool) -> Self {
+        Headers {
+            head,
+            map: OnceLock::new(),
+            set_cookie,
+        }
+    }
+
+    pub fn has_set_cookie(&self) -> bool {
+        self.set_cookie
+    }
+
+    pub fn map(&self) -> &HeaderMap {
+        self.map.get_or_init(|| crate::h1::header_map(&self.head))
+    }
+}
+
 /// A response as read off a connection, before it becomes a [`Response`].
 pub(crate) struct Exchanged {
     pub status: u16,
     pub version: Version,
-    pub headers: HeaderMap,
+    pub headers: Headers,
     pub body: Bytes,
 }
 

@@ -151,6 +151,53 @@ async fn chunked_interim_and_close_delimited_bodies() {
     assert!(r.error.unwrap().starts_with("malformed HTTP response"));
 }
 
+/// Headers are parsed into a map only when read, but a head is checked whole when it arrives:
+/// what is read is every header in order, duplicates kept, and a bad header fails the request
+/// though nothing reads the headers.
+#[tokio::test]
+async fn headers_read_late_are_all_there_and_bad_ones_fail_at_once() {
+    let c = client();
+    let addr = support::serve_raw(
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Dup: 1\r\ncontent-length: 2\r\nx-dup: 2\r\n\r\nok",
+        false,
+    )
+    .await;
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    assert!(r.has_set_cookie());
+    let names: Vec<_> = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("set-cookie", "a=1"),
+            ("x-dup", "1"),
+            ("x-dup", "2"),
+            ("content-length", "2")
+        ]
+    );
+    let addr = support::serve_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
+    assert!(!c
+        .send(&get(&format!("http://{addr}/")))
+        .await
+        .has_set_cookie());
+
+    // A name longer than `http` takes (64 KiB), the one header error httparse does not find.
+    let mut long = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n".to_vec();
+    long.extend(std::iter::repeat_n(b'n', 1 << 16));
+    long.extend_from_slice(b": v\r\n\r\nok");
+    let addr = support::serve_raw(long.leak(), false).await;
+    let r = c.send(&get(&format!("http://{addr}/"))).await;
+    assert_eq!((r.status, r.error_code), (0, ErrorCode::GENERIC));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("malformed HTTP response: header name")
+    );
+}
+
 #[tokio::test]
 async fn responses_in_many_reads_are_whole_and_counted_exactly() {
     let c = client();
@@ -161,7 +208,7 @@ async fn responses_in_many_reads_are_whole_and_counted_exactly() {
         req.discard_body = discard;
         let r = c.send(&req).await;
         assert_eq!((r.status, r.error.as_deref()), (200, None));
-        assert_eq!(r.headers["x-a"], "b");
+        assert_eq!(r.headers()["x-a"], "b");
         assert_eq!(r.body, if discard { "" } else { "hello, world" });
         assert_eq!(r.bytes_received, REPLY.len() as u64, "data_received");
         assert!(r.timings.receiving > 0.0, "{:?}", r.timings);
@@ -183,7 +230,7 @@ async fn responses_in_many_reads_are_whole_and_counted_exactly() {
     let addr = support::serve_raw(big, false).await;
     let r = c.send(&get(&format!("http://{addr}/"))).await;
     assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
-    assert_eq!(r.headers["x-big"].len(), 200_000);
+    assert_eq!(r.headers()["x-big"].len(), 200_000);
     assert_eq!(r.bytes_received, big.len() as u64);
 }
 
@@ -206,7 +253,7 @@ async fn responses_kept_by_neither_headers_nor_body_read_every_way() {
         for i in 0..3 {
             let r = c.send(&req).await;
             assert_eq!((r.status, r.error.as_deref()), (200, None), "{addr} {i}");
-            assert!(r.body.is_empty() && r.headers.is_empty());
+            assert!(r.body.is_empty() && r.headers().is_empty());
             assert_eq!(r.bytes_received, REPLY.len() as u64, "data_received");
             assert_eq!(
                 r.timings.connecting == 0.0,
@@ -268,7 +315,7 @@ async fn head_responses_have_no_body() {
     let head = Request::new(Method::HEAD, &format!("http://{addr}/big")).unwrap();
     let r = c.send(&head).await;
     assert_eq!((r.status, r.body.len()), (200, 0));
-    assert_eq!(r.headers.get("content-length").unwrap(), "100000");
+    assert_eq!(r.headers().get("content-length").unwrap(), "100000");
     // The connection is still in step for the next request.
     let r = c.send(&get(&format!("http://{addr}/"))).await;
     assert_eq!((r.status, r.timings.connecting), (200, 0.0));

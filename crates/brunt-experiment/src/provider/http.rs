@@ -161,9 +161,9 @@ impl HttpProvider {
             }
         }
         let mut out_headers = Map::new();
-        for name in res.headers.keys() {
+        for name in res.headers().keys() {
             let joined = res
-                .headers
+                .headers()
                 .get_all(name)
                 .iter()
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -173,7 +173,7 @@ impl HttpProvider {
         }
         let text = String::from_utf8_lossy(&res.body).into_owned();
         let is_json = res
-            .headers
+            .headers()
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes() == b"application/json");
         let body = if is_json {

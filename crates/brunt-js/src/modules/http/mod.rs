@@ -317,7 +317,7 @@ fn digest_answer(p: &mut Prepared, req: &Request, resp: &Response) -> Option<Req
         return None;
     }
     let challenge = resp
-        .headers
+        .headers()
         .get(http::header::WWW_AUTHENTICATE)?
         .to_str()
         .ok()?;
@@ -419,7 +419,7 @@ fn debug_log(level: u8, req: &Request, resp: &Response) {
         resp.proto.as_str(),
         resp.status
     ));
-    for (k, v) in &resp.headers {
+    for (k, v) in resp.headers() {
         out.push_str(&format!(
             "{}: {}\n",
             response::canonical_header(k.as_str()),
@@ -455,9 +455,9 @@ fn after_hop(
     if level > 0 {
         debug_log(level, req, resp);
     }
-    if resp.headers.contains_key(http::header::SET_COOKIE) {
+    if resp.has_set_cookie() {
         if let Some(jar) = jars.borrow_mut().get_mut(p.jar) {
-            for v in resp.headers.get_all(http::header::SET_COOKIE) {
+            for v in resp.headers().get_all(http::header::SET_COOKIE) {
                 if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
                     jar.store(c);
                 }
@@ -468,7 +468,7 @@ fn after_hop(
         return None;
     }
     let loc = resp
-        .headers
+        .headers()
         .get(http::header::LOCATION)
         .and_then(|l| l.to_str().ok())?;
     let next = follow(req, resp.status, loc)?;

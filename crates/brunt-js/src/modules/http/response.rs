@@ -290,10 +290,10 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
             o.set("status", "")?;
             Ok(o.into_value())
         }
-        "headers" => Ok(headers_object(ctx, &resp.headers, false)?.into_value()),
+        "headers" => Ok(headers_object(ctx, resp.headers(), false)?.into_value()),
         "cookies" => {
             let out = Object::new(c)?;
-            for v in resp.headers.get_all(http::header::SET_COOKIE) {
+            for v in resp.headers().get_all(http::header::SET_COOKIE) {
                 let Some(ck) = v
                     .to_str()
                     .ok()
