@@ -80,6 +80,42 @@ fn checks_are_counted_per_check_and_in_the_checks_rate() {
 }
 
 #[test]
+fn check_values_and_custom_metrics_count_as_k6_counts_them() {
+    let (code, ex) = run_script("check_values.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    let checks = ex["root_group"]["checks"].as_object().unwrap();
+    let failing = ["empty string", "zero", "null", "zero fails", "throws"];
+    for (name, c) in checks {
+        let (passes, fails) = if failing.contains(&name.as_str()) {
+            (0, 3)
+        } else {
+            (3, 0)
+        };
+        assert_eq!(
+            (c["passes"].clone(), c["fails"].clone()),
+            (passes.into(), fails.into()),
+            "{name}: {ex}"
+        );
+    }
+    assert_eq!(checks.len(), 22, "{ex}");
+    assert!(!checks.contains_key("never reached"), "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 51, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 15, "{ex}");
+    assert_eq!(metric(&ex, "check_values_rate")["passes"], 6, "{ex}");
+    assert_eq!(metric(&ex, "check_values_rate")["fails"], 3, "{ex}");
+    let trend = metric(&ex, "check_values_trend");
+    assert!(
+        trend["min"].as_f64() <= Some(2.0) && trend["max"].as_f64() >= Some(2.0),
+        "{ex}"
+    );
+    assert_eq!(
+        metric(&ex, "check_values_counter")["count"].as_f64(),
+        Some(12.0),
+        "{ex}"
+    );
+}
+
+#[test]
 fn json_stringify_writes_request_bodies_as_the_spec_does() {
     let (code, ex) = run_script("json_stringify.js", |_| {});
     assert_eq!(code, exit::OK, "{ex}");

@@ -10,9 +10,11 @@
 //! JavaScript value only where the script can see one: a `toJSON` call's key, and the result.
 //! A replacer or an indent goes to QuickJS's original, kept as the function's data.
 
-use rquickjs::{qjs, Ctx, Result};
-use std::cell::Cell;
+use rquickjs::{qjs, Ctx, JsLifetime, Result};
+use rustc_hash::FxHashMap;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
+use std::ptr::NonNull;
 
 /// QuickJS's class ids of the objects `JSON.stringify` treats apart (quickjs.c's `JS_CLASS_*`
 /// enum; `class_ids_are_quickjs_own` checks them against boxed values).
@@ -35,6 +37,36 @@ const DATA_BOOLEAN_VALUE_OF: usize = 1;
 /// Retained scratch buffers above this size are dropped after a call.
 const KEEP_BYTES: usize = 64 * 1024;
 
+/// Keys whose written form [`KeyCache`] keeps: at most this many per runtime, each at most
+/// [`KEY_CACHE_BYTES`] long.
+const KEY_CACHE_KEYS: usize = 1024;
+const KEY_CACHE_BYTES: usize = 64;
+
+/// Each property name's quoted, escaped bytes, by atom, per runtime: a load test stringifies the
+/// same keys on every iteration, and writing one from its atom (a string made of the atom, its
+/// UTF-8 read back, the escape loop) costs more than the rest of the key's work. Each atom is
+/// held (its reference counted) while it is here, so its number names the same string until
+/// the runtime drops this, before QuickJS frees the runtime (rquickjs clears userdata first).
+struct KeyCache {
+    rt: *mut qjs::JSRuntime,
+    keys: RefCell<FxHashMap<qjs::JSAtom, Box<[u8]>>>,
+}
+
+// SAFETY: KeyCache holds no JavaScript value with a lifetime (atoms are plain numbers).
+unsafe impl<'js> JsLifetime<'js> for KeyCache {
+    type Changed<'to> = KeyCache;
+}
+
+impl Drop for KeyCache {
+    fn drop(&mut self) {
+        for &atom in self.keys.get_mut().keys() {
+            // SAFETY: each atom's reference was taken when it was cached; the runtime is live
+            // (see the type's doc).
+            unsafe { qjs::JS_FreeAtomRT(self.rt, atom) };
+        }
+    }
+}
+
 thread_local! {
     /// The output buffer and cycle stack of the last call, reused by the next (a nested call from
     /// a `toJSON` finds it taken and makes its own).
@@ -45,6 +77,15 @@ thread_local! {
 /// left alone).
 pub(crate) fn install(ctx: &Ctx<'_>) -> Result<()> {
     let raw = ctx.as_raw().as_ptr();
+    if ctx.userdata::<KeyCache>().is_none() {
+        let cache = KeyCache {
+            // SAFETY: a live context.
+            rt: unsafe { qjs::JS_GetRuntime(raw) },
+            keys: RefCell::default(),
+        };
+        ctx.store_userdata(cache)
+            .map_err(|_| rquickjs::Error::Unknown)?;
+    }
     // SAFETY: plain QuickJS calls on this live context; every value taken is freed or handed
     // over (JS_NewCFunctionData duplicates its data, JS_DefinePropertyValueStr takes the value).
     unsafe {
@@ -129,10 +170,18 @@ unsafe extern "C" fn stringify(
     let (mut out, mut stack) = SCRATCH.take();
     out.clear();
     stack.clear();
+    // The runtime's key cache, stored by `install` (boxed in the runtime's userdata, which stays
+    // where it is until the runtime is dropped, so the pointer outlives this call).
+    let keys = NonNull::new(ctx).and_then(|c| {
+        let c = Ctx::from_raw(c);
+        let guard = c.userdata::<KeyCache>()?;
+        Some(&*guard as *const KeyCache)
+    });
     let mut w = Writer {
         ctx,
         out,
         stack,
+        keys,
         to_json: qjs::JS_NewAtom(ctx, c"toJSON".as_ptr()),
         boolean_value_of: *data.add(DATA_BOOLEAN_VALUE_OF),
     };
@@ -166,6 +215,8 @@ struct Writer {
     out: Vec<u8>,
     /// The objects being written, outermost first, for the cycle check.
     stack: Vec<*mut c_void>,
+    /// The runtime's [`KeyCache`] (None in a runtime `install` did not see).
+    keys: Option<*const KeyCache>,
     to_json: qjs::JSAtom,
     boolean_value_of: qjs::JSValue,
 }
@@ -364,12 +415,7 @@ impl Writer {
             if any {
                 self.out.push(b',');
             }
-            let key = qjs::JS_AtomToString(ctx, atom);
-            if qjs::JS_IsException(key) {
-                qjs::JS_FreeValue(ctx, v);
-                return Err(());
-            }
-            if self.string(key).is_err() {
+            if self.key(atom).is_err() {
                 qjs::JS_FreeValue(ctx, v);
                 return Err(());
             }
@@ -378,6 +424,37 @@ impl Writer {
             any = true;
         }
         self.out.push(b'}');
+        Ok(())
+    }
+
+    /// Writes a property name, quoted, from the runtime's [`KeyCache`] when it is there, and
+    /// keeps it there when it was not.
+    unsafe fn key(&mut self, atom: qjs::JSAtom) -> Step {
+        // SAFETY (of the dereference): see `stringify`, where the pointer is taken. The borrow
+        // ends before anything can call back into this runtime.
+        let cache = self.keys.map(|k| &*k);
+        if let Some(c) = cache {
+            if let Some(bytes) = c.keys.borrow().get(&atom) {
+                self.out.extend_from_slice(bytes);
+                return Ok(());
+            }
+        }
+        let key = qjs::JS_AtomToString(self.ctx, atom);
+        if qjs::JS_IsException(key) {
+            return Err(());
+        }
+        let start = self.out.len();
+        self.string(key)?;
+        let written = &self.out[start..];
+        if let Some(c) = cache {
+            let mut keys = c.keys.borrow_mut();
+            if keys.len() < KEY_CACHE_KEYS && written.len() <= KEY_CACHE_BYTES {
+                if let std::collections::hash_map::Entry::Vacant(e) = keys.entry(atom) {
+                    e.insert(written.into());
+                    qjs::JS_DupAtom(self.ctx, atom);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -685,6 +762,24 @@ function gen(depth) {
   }
 }
 for (let i = 0; i < 3000; i++) { const v = gen(0); same('generated ' + i, () => v); }
+bad.join('\n')
+"#,
+        );
+        assert_eq!(r, "", "native and original JSON.stringify differ");
+    }
+
+    #[test]
+    fn cached_keys_write_what_the_original_writes_after_their_objects_are_gone() {
+        // More keys than the cache keeps, made and dropped (their atoms freed and their numbers
+        // given to later keys), some needing escapes, each written three times.
+        let r = mismatches(
+            r#"
+for (let round = 0; round < 3; round++) {
+  for (let i = 0; i < 1500; i++) {
+    const k = 'key' + i + (i % 3 ? '' : '"\n\u00e9\ud800');
+    same('key ' + i + ' round ' + round, () => ({ [k]: i, [k + 'x'.repeat(i % 80)]: [k], sku: 1 }));
+  }
+}
 bad.join('\n')
 "#,
         );

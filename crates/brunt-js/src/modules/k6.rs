@@ -7,7 +7,7 @@ use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
 use rquickjs::function::Opt;
 use rquickjs::module::{Declarations, Exports, ModuleDef};
-use rquickjs::{Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
+use rquickjs::{qjs, Coerced, Ctx, Exception, FromJs, Function, Object, Result, Value};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -164,27 +164,47 @@ pub(crate) fn module_functions<'js>(
               list: Opt<Value<'js>>,
               tags: Opt<Option<Object<'js>>>|
               -> Result<bool> {
-            let Some(list) = list.0.and_then(|v| v.into_object()) else {
+            let Some(list) = list.0.filter(Value::is_object) else {
                 return Ok(true);
             };
-            let value = value.0;
+            // SAFETY: the tag says it is an object (rquickjs's `into_object` would also ask
+            // QuickJS whether it is an array, a constructor, a function, a promise, an error).
+            let list = unsafe { list.ref_object() };
+            let ctx = list.ctx();
+            let raw = ctx.as_raw().as_ptr();
+            // Each function gets the value, or `undefined` when none was given.
+            let mut arg = value
+                .0
+                .as_ref()
+                .map_or(qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0), Value::as_raw);
             let extra = tag_pairs(tags.0.flatten())?;
             let mut all = true;
             // Each check's value is read when its turn comes, as k6 reads them.
-            each_prop(&list, |name, c| {
-                let name = Utf8::of(list.ctx(), &name)?;
-                let ok = match c.as_function() {
-                    Some(f) => match f.call::<_, Coerced<bool>>((value.clone(),)) {
-                        Ok(ok) => ok.0,
-                        Err(e) => {
+            each_prop(list, |name, c| {
+                let name = Utf8::of(ctx, &name)?;
+                // SAFETY: `c` and `arg` are live values of this context (`value` outlives the
+                // loop); JS_Call borrows them, and its result is freed after JS_ToBool read it.
+                let ok = unsafe {
+                    if qjs::JS_IsFunction(raw, c.as_raw()) {
+                        let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
+                        let r = qjs::JS_Call(raw, c.as_raw(), undefined, 1, &mut arg);
+                        if qjs::JS_IsException(r) {
                             // As k6: a check whose function throws counts as failed, then the
                             // error goes on.
                             checks.record(&name.str(), false, &extra);
-                            return Err(e);
+                            return Err(rquickjs::Error::Exception);
                         }
-                    },
-                    None => Coerced::<bool>::from_js(list.ctx(), c)?.0,
+                        let b = qjs::JS_ToBool(raw, r);
+                        qjs::JS_FreeValue(raw, r);
+                        b
+                    } else {
+                        qjs::JS_ToBool(raw, c.as_raw())
+                    }
                 };
+                if ok < 0 {
+                    return Err(rquickjs::Error::Exception);
+                }
+                let ok = ok == 1;
                 checks.record(&name.str(), ok, &extra);
                 all &= ok;
                 Ok(true)

@@ -1,10 +1,10 @@
 //! Native side of `k6/metrics`: custom metrics registered in the run's registry.
 
-use super::{def, def_public, tag_pairs, throw};
+use super::{def, def_public, tag_pairs, throw, HeldAtom};
 use crate::host::{Host, Phase};
 use brunt_metrics::{MetricId, MetricType, ValueType};
 use rquickjs::function::{Opt, This};
-use rquickjs::{Ctx, Exception, Object, Result, Value};
+use rquickjs::{qjs, Ctx, Exception, FromJs, Object, Result, Value};
 use std::rc::Rc;
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>) -> Result<()> {
@@ -39,6 +39,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
         },
     )?;
     let h = host.clone();
+    let id_atom = HeldAtom::new(ctx, "_id")?;
     // `Metric.prototype.add` itself (see `js/metrics.js`): one native call per sample.
     def_public(
         ctx,
@@ -49,14 +50,25 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
               value: Opt<Value<'js>>,
               tags: Opt<Option<Object<'js>>>|
               -> Result<bool> {
-            let id: u32 = match this.0.as_object() {
-                Some(metric) => metric.get("_id")?,
-                None => {
-                    return Err(Exception::throw_type(
-                        &ctx,
-                        "add() must be called on a metric",
-                    ))
+            if !this.0.is_object() {
+                return Err(Exception::throw_type(
+                    &ctx,
+                    "add() must be called on a metric",
+                ));
+            }
+            // SAFETY: `this` is a live object of this context and the atom is held; the value
+            // read is owned by the handle made of it.
+            let id = unsafe {
+                let raw = ctx.as_raw().as_ptr();
+                let v = qjs::JS_GetProperty(raw, this.0.as_raw(), id_atom.atom);
+                if qjs::JS_IsException(v) {
+                    return Err(rquickjs::Error::Exception);
                 }
+                Value::from_raw(ctx.clone(), v)
+            };
+            let id: u32 = match id.as_int() {
+                Some(i) if i >= 0 => i as u32,
+                _ => u32::from_js(&ctx, id)?,
             };
             let value = value.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             if h.phase.get() == Phase::Init {

@@ -199,6 +199,39 @@ impl Drop for Utf8<'_> {
     }
 }
 
+/// An atom made once and held until dropped, for a property a native function reads on every
+/// call (making it from its name each time hashes the name and looks it up).
+pub(crate) struct HeldAtom {
+    rt: *mut qjs::JSRuntime,
+    pub(crate) atom: qjs::JSAtom,
+}
+
+impl HeldAtom {
+    pub(crate) fn new(ctx: &Ctx<'_>, name: &str) -> Result<Self> {
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: a live context; the atom's reference is this value's, freed in drop.
+        unsafe {
+            let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+            if atom == qjs::JS_ATOM_NULL {
+                return Err(rquickjs::Error::Exception);
+            }
+            Ok(HeldAtom {
+                rt: qjs::JS_GetRuntime(raw),
+                atom,
+            })
+        }
+    }
+}
+
+impl Drop for HeldAtom {
+    fn drop(&mut self) {
+        // SAFETY: the runtime outlives what its functions hold: a function's closure is dropped
+        // when QuickJS frees the function, which JS_FreeRuntime does (in its collection) before
+        // it frees the atoms.
+        unsafe { qjs::JS_FreeAtomRT(self.rt, self.atom) };
+    }
+}
+
 /// Throws a JavaScript `Error` with `msg`.
 pub(crate) fn throw(ctx: &Ctx<'_>, msg: &str) -> rquickjs::Error {
     Exception::throw_message(ctx, msg)

@@ -94,8 +94,15 @@ const TIMINGS: [&str; 8] = [
 #[derive(Clone, Copy)]
 pub(super) struct Atoms {
     status: qjs::JSAtom,
-    body: qjs::JSAtom,
+    /// [`LAZY`]'s names, in its order.
+    lazy: [qjs::JSAtom; 14],
     timings: [qjs::JSAtom; 8],
+}
+
+impl Atoms {
+    fn body(&self) -> qjs::JSAtom {
+        self.lazy[12]
+    }
 }
 
 /// The per-runtime classes of `k6/http`, made in the neutral context (see [`install_shared`]).
@@ -137,9 +144,13 @@ fn make_atoms<'js>(ctx: &Ctx<'js>, keep: &Object<'js>) -> Result<Atoms> {
     for (slot, name) in timings.iter_mut().zip(TIMINGS) {
         *slot = atom(name)?;
     }
+    let mut lazy = [0; 14];
+    for (slot, name) in lazy.iter_mut().zip(LAZY) {
+        *slot = atom(name)?;
+    }
     Ok(Atoms {
         status: atom("status")?,
-        body: atom("body")?,
+        lazy,
         timings,
     })
 }
@@ -258,7 +269,7 @@ fn headers_object<'js>(
 }
 
 /// One field of a Response, by name.
-fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
+fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str, atoms: &Atoms) -> Result<Value<'js>> {
     let (req, resp) = (&raw.req, &raw.resp);
     let c = ctx.clone();
     match key {
@@ -333,7 +344,7 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
                 t.waiting,
                 t.receiving,
             ];
-            for (atom, v) in atoms(ctx)?.timings.into_iter().zip(values) {
+            for (atom, v) in atoms.timings.into_iter().zip(values) {
                 define_number(ctx, &o, atom, v)?;
             }
             Ok(o.into_value())
@@ -342,10 +353,12 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
             BodyType::None => Ok(Value::new_null(c)),
             _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
             BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
-            BodyType::Text => Ok(rquickjs::String::from_str(
-                c,
-                &String::from_utf8_lossy(&resp.body),
-            )?
+            // A valid body (the usual case) is checked once, without `from_utf8_lossy`'s
+            // chunking; an invalid one gets its replacement characters as before.
+            BodyType::Text => Ok(match std::str::from_utf8(&resp.body) {
+                Ok(text) => rquickjs::String::from_str(c, text)?,
+                Err(_) => rquickjs::String::from_str(c, &String::from_utf8_lossy(&resp.body))?,
+            }
             .into_value()),
         },
         "request" => {
@@ -361,12 +374,33 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
     }
 }
 
-/// Makes `key` an ordinary property of `obj` holding `value` (it was a getter on the prototype).
-fn own<'js>(obj: &Object<'js>, key: &'static str, value: Value<'js>) -> Result<()> {
-    obj.prop(
-        key,
-        Property::from(value).writable().enumerable().configurable(),
-    )
+/// Makes `key` (an atom of [`Atoms`]) an ordinary property of `obj` holding `value` (it was a
+/// getter on the prototype): rquickjs's `prop` with a writable, enumerable, configurable
+/// `Property`, by an atom made once instead of one made from the name on every call.
+fn own<'js>(obj: &Object<'js>, key: qjs::JSAtom, value: &Value<'js>) -> Result<()> {
+    let flags = qjs::JS_PROP_HAS_VALUE
+        | qjs::JS_PROP_WRITABLE
+        | qjs::JS_PROP_ENUMERABLE
+        | qjs::JS_PROP_CONFIGURABLE
+        | qjs::JS_PROP_THROW;
+    let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
+    // SAFETY: a live object and value of this context, an atom alive with the runtime (see
+    // [`Atoms`]); JS_DefineProperty borrows the value.
+    let r = unsafe {
+        qjs::JS_DefineProperty(
+            obj.ctx().as_raw().as_ptr(),
+            obj.as_raw(),
+            key,
+            value.as_raw(),
+            undefined,
+            undefined,
+            flags as _,
+        )
+    };
+    if r < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
 }
 
 /// gjson-style selector for `res.json(selector)`: `a.b`, `items.0.id`, `items.#` (length).
@@ -402,9 +436,14 @@ fn get_any<'js>(ctx: &Ctx<'js>, v: &Value<'js>, key: &str) -> Result<Value<'js>>
 }
 
 /// The Response object a method was called on.
-fn this_raw<'js>(this: &Value<'js>) -> Option<(Object<'js>, Class<'js, Raw>)> {
-    let obj = this.as_object()?.clone();
-    let raw = Class::<Raw>::from_object(&obj)?;
+fn this_raw<'a, 'js>(this: &'a Value<'js>) -> Option<(&'a Object<'js>, Class<'js, Raw>)> {
+    if !this.is_object() {
+        return None;
+    }
+    // SAFETY: the tag says it is an object (rquickjs's `as_object` would also ask QuickJS
+    // whether it is an array, a constructor, a function, a promise, an error).
+    let obj = unsafe { this.ref_object() };
+    let raw = Class::<Raw>::from_object(obj)?;
     Some((obj, raw))
 }
 
@@ -418,7 +457,7 @@ fn json_selected<'js>(
     let Some((obj, raw)) = this_raw(this) else {
         return Ok(None);
     };
-    let body = atoms(ctx)?.body;
+    let body = atoms(ctx)?.body();
     // SAFETY: a live object of this context, an atom alive with the runtime; no descriptor is
     // asked for.
     let own = unsafe {
@@ -526,15 +565,16 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     let define: Function = object.get("defineProperty")?;
     let mut made: Vec<Value<'js>> = Vec::new();
     let proto = Object::new(ctx.clone())?;
-    for key in LAZY {
+    for (i, key) in LAZY.into_iter().enumerate() {
         let get = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, this: This<Value<'js>>| -> Result<Value<'js>> {
                 let Some((obj, raw)) = this_raw(&this.0) else {
                     return Ok(Value::new_undefined(ctx));
                 };
-                let v = field(&ctx, &raw.borrow(), key)?;
-                own(&obj, key, v.clone())?;
+                let atoms = atoms(&ctx)?;
+                let v = field(&ctx, &raw.borrow(), key, &atoms)?;
+                own(obj, atoms.lazy[i], &v)?;
                 Ok(v)
             },
         )?
@@ -543,7 +583,7 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
             ctx.clone(),
             move |this: This<Value<'js>>, v: Value<'js>| -> Result<()> {
                 match this.0.as_object() {
-                    Some(obj) => own(obj, key, v),
+                    Some(obj) => own(obj, atoms(obj.ctx())?.lazy[i], &v),
                     None => Ok(()),
                 }
             },
