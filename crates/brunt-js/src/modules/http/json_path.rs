@@ -1,5 +1,5 @@
 //! `res.json(selector)` without turning the whole body into JavaScript objects: the body is
-//! checked to be JSON (by [`valid`], which allocates nothing), the selector is walked
+//! checked to be JSON (serde_json, which allocates nothing to skip values), the selector is walked
 //! over its bytes, and only the selected value becomes a JavaScript value. What the walk cannot
 //! answer as JavaScript would (a key missing from an object, which JavaScript looks up on the
 //! prototype; a key written with escapes; a string's `length`; an index past the end; a body that
@@ -21,10 +21,8 @@ pub(super) enum Selected<'a> {
 /// full parse must answer (see the module doc). What it picks is valid UTF-8.
 pub(super) fn select<'a>(body: &'a [u8], selector: &str) -> Option<Selected<'a>> {
     // The full parse reads the body as UTF-8 with invalid bytes replaced.
-    std::str::from_utf8(body).ok()?;
-    if !valid(body) {
-        return None;
-    }
+    let text = std::str::from_utf8(body).ok()?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
     let mut s = Scan { b: body, i: 0 };
     s.ws();
     let mut parts = selector.split('.').peekable();
@@ -42,95 +40,6 @@ pub(super) fn select<'a>(body: &'a [u8], selector: &str) -> Option<Selected<'a>>
     let start = s.i;
     s.value();
     Some(Selected::Raw(&body[start..s.i]))
-}
-
-/// Nesting past this is left to the full parse (serde_json's limit, which this check replaced).
-const MAX_DEPTH: usize = 128;
-
-/// Whether `b` is one JSON text (RFC 8259: a value between optional whitespace) nested at most
-/// [`MAX_DEPTH`] deep, `b` being valid UTF-8. Strict: what it accepts, JSON.parse accepts;
-/// what it rejects goes to the full parse, which decides. (serde_json answered this before, at
-/// about five times the cost for a small body.)
-fn valid(b: &[u8]) -> bool {
-    let mut s = Scan { b, i: 0 };
-    // The open objects (`{`) and arrays (`[`), innermost last.
-    let mut open = [0u8; MAX_DEPTH];
-    let mut depth = 0;
-    s.ws();
-    'value: loop {
-        // A value starts at the cursor.
-        match s.peek() {
-            c @ (b'{' | b'[') => {
-                let (object, close) = (c == b'{', if c == b'{' { b'}' } else { b']' });
-                s.i += 1;
-                s.ws();
-                if s.peek() == close {
-                    s.i += 1;
-                } else {
-                    if depth == MAX_DEPTH || (object && !s.key()) {
-                        return false;
-                    }
-                    open[depth] = c;
-                    depth += 1;
-                    continue 'value;
-                }
-            }
-            b'"' => {
-                if !s.valid_string() {
-                    return false;
-                }
-            }
-            b't' => {
-                if !s.literal(b"true") {
-                    return false;
-                }
-            }
-            b'f' => {
-                if !s.literal(b"false") {
-                    return false;
-                }
-            }
-            b'n' => {
-                if !s.literal(b"null") {
-                    return false;
-                }
-            }
-            b'-' | b'0'..=b'9' => {
-                if !s.number() {
-                    return false;
-                }
-            }
-            _ => return false,
-        }
-        // A value ended: close what it ends, then find where the next one starts.
-        loop {
-            s.ws();
-            if depth == 0 {
-                return s.i == b.len();
-            }
-            let inner = open[depth - 1];
-            match (inner, s.peek()) {
-                (b'{', b',') => {
-                    s.i += 1;
-                    s.ws();
-                    if !s.key() {
-                        return false;
-                    }
-                    continue 'value;
-                }
-                (b'[', b',') => {
-                    s.i += 1;
-                    s.ws();
-                    continue 'value;
-                }
-                (b'{', b'}') | (b'[', b']') => {
-                    s.i += 1;
-                    depth -= 1;
-                }
-                _ => return false,
-            }
-        }
-    }
 }
 
 /// An array index as JavaScript writes one (`0`, `12`; not `01` or `+1`).
@@ -155,93 +64,6 @@ impl Scan<'_> {
 
     fn ws(&mut self) {
         while matches!(self.peek(), b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    /// At a member's name: the name, the colon and the whitespace after it; false when they
-    /// are not JSON.
-    fn key(&mut self) -> bool {
-        if self.peek() != b'"' || !self.valid_string() {
-            return false;
-        }
-        self.ws();
-        if self.peek() != b':' {
-            return false;
-        }
-        self.i += 1;
-        self.ws();
-        true
-    }
-
-    /// Skips the string at the cursor; false when it is not a JSON string (a control character,
-    /// an unknown escape, no closing quote).
-    fn valid_string(&mut self) -> bool {
-        self.i += 1;
-        while let Some(&c) = self.b.get(self.i) {
-            self.i += 1;
-            match c {
-                b'"' => return true,
-                b'\\' => match self.b.get(self.i) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
-                    Some(b'u') => {
-                        let hex = self.b.get(self.i + 1..self.i + 5);
-                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                            return false;
-                        }
-                        self.i += 5;
-                    }
-                    _ => return false,
-                },
-                0..=0x1f => return false,
-                _ => {}
-            }
-        }
-        false
-    }
-
-    /// Skips `word` at the cursor; false when it is not there.
-    fn literal(&mut self, word: &[u8]) -> bool {
-        if self.b[self.i..].starts_with(word) {
-            self.i += word.len();
-            return true;
-        }
-        false
-    }
-
-    /// Skips the number at the cursor; false when it is not a JSON number (`-?(0|[1-9]\d*)`, an
-    /// optional fraction and exponent).
-    fn number(&mut self) -> bool {
-        if self.peek() == b'-' {
-            self.i += 1;
-        }
-        match self.peek() {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return false,
-        }
-        if self.peek() == b'.' {
-            self.i += 1;
-            if !self.peek().is_ascii_digit() {
-                return false;
-            }
-            self.digits();
-        }
-        if matches!(self.peek(), b'e' | b'E') {
-            self.i += 1;
-            if matches!(self.peek(), b'+' | b'-') {
-                self.i += 1;
-            }
-            if !self.peek().is_ascii_digit() {
-                return false;
-            }
-            self.digits();
-        }
-        true
-    }
-
-    fn digits(&mut self) {
-        while self.peek().is_ascii_digit() {
             self.i += 1;
         }
     }
@@ -381,115 +203,7 @@ impl Scan<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{select, valid, Selected};
-
-    /// serde_json's answer (which `select` asked before `valid`).
-    fn serde_valid(b: &[u8]) -> bool {
-        serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok()
-    }
-
-    #[test]
-    fn valid_accepts_what_serde_json_accepts() {
-        let docs = [
-            r#" {"id":"ord-1","status":"created","n":[1,-0,0.5,-1.5e-3,2E+10,1e5,{},[],[[]],{"a":{}}],"t":true,"f":false,"z":null} "#,
-            r#""a\"\\\/\b\f\n\r\t\u00e9\uD800""#,
-            "0",
-            "-0",
-            "123",
-            "[1,2]",
-            "{}",
-            "[]",
-            " \t\r\n[ ] ",
-            "\"é\u{2028}😀\"",
-            "",
-            " ",
-            "01",
-            "-",
-            "1.",
-            ".5",
-            "1e",
-            "1e+",
-            "+1",
-            "--1",
-            "0x10",
-            "1.5.5",
-            "NaN",
-            "Infinity",
-            "tru",
-            "truee",
-            "nul",
-            "[1,]",
-            "[,1]",
-            "{\"a\":1,}",
-            "{,}",
-            "{\"a\"}",
-            "{\"a\" 1}",
-            "{a:1}",
-            "{'a':1}",
-            "['a']",
-            "\"\\x\"",
-            "\"\\u12\"",
-            "\"\\u12g4\"",
-            "\"a",
-            "\"\t\"",
-            "\"\u{1f}\"",
-            "[1 2]",
-            "{\"a\":1 \"b\":2}",
-            "[1]]",
-            "{}}",
-            "[",
-            "{",
-            "]",
-            "}",
-            "1 2",
-            "[1,[2,[3]]]",
-            "{\"a\":[{\"b\":null}]}",
-            "[true,false,null]",
-            "\u{0}",
-            "[\u{0}]",
-            "1\u{0}",
-        ];
-        for d in docs {
-            assert_eq!(valid(d.as_bytes()), serde_valid(d.as_bytes()), "{d:?}");
-        }
-        // Nesting up to the limit, and past it (left to the full parse).
-        for n in [1, 127, 128, 129, 200] {
-            let d = "[".repeat(n) + "1" + &"]".repeat(n);
-            assert_eq!(valid(d.as_bytes()), n <= 128, "{n}");
-        }
-        // Every one-byte change of a document: inserted, dropped or replaced by a JSON byte.
-        let doc = br#"{"id":"o-1","v":[1,-2.5e3,true,null,{"k":"\u0041\n"}],"e":{}}"#;
-        let alphabet = br#"{}[],:"\u0aeE+-.019tfnrl "#;
-        let mut tried = 0;
-        for at in 0..=doc.len() {
-            let mut changed = Vec::new();
-            if at < doc.len() {
-                let mut d = doc.to_vec();
-                d.remove(at);
-                changed.push(d);
-            }
-            for &c in alphabet {
-                let mut d = doc.to_vec();
-                d.insert(at, c);
-                changed.push(d);
-                if at < doc.len() {
-                    let mut d = doc.to_vec();
-                    d[at] = c;
-                    changed.push(d);
-                }
-            }
-            for d in changed {
-                tried += 1;
-                assert_eq!(
-                    valid(&d),
-                    serde_valid(&d),
-                    "{}",
-                    String::from_utf8_lossy(&d)
-                );
-            }
-        }
-        assert!(tried > 3000);
-    }
+    use super::{select, Selected};
 
     fn raw(body: &str, sel: &str) -> Option<String> {
         match select(body.as_bytes(), sel)? {
