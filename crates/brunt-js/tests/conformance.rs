@@ -116,6 +116,25 @@ fn check_values_and_custom_metrics_count_as_k6_counts_them() {
 }
 
 #[test]
+fn metric_values_that_are_no_numbers_are_read_or_dropped_as_k6_does() {
+    let (code, ex) = run_script("metric_values.js", |_| {});
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 14, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    // 3 ('3') + 16 ('0x10') + 1 ([]) + 1 (' ') + 7 (valueOf) + 1 (true) + 2.5
+    assert_eq!(
+        metric(&ex, "metric_values_counter")["count"].as_f64(),
+        Some(31.5),
+        "{ex}"
+    );
+    // With k6's `throw` option the first invalid value throws out of its check.
+    let (code, ex) = run_script("metric_values.js", |a| a.throw = true);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 0, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 1, "{ex}");
+}
+
+#[test]
 fn json_stringify_writes_request_bodies_as_the_spec_does() {
     let (code, ex) = run_script("json_stringify.js", |_| {});
     assert_eq!(code, exit::OK, "{ex}");
