@@ -18,7 +18,7 @@ use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 use tokio::time::Sleep;
 
@@ -310,12 +310,15 @@ impl Client {
     }
 
     /// Runs `fut` to its end, or None at `deadline`. A timer per request takes the timer wheel's
-    /// lock to be set and again to be dropped; moving a set tokio timer to a later deadline is an
-    /// atomic store (the wheel moves it on when its old deadline comes). So the client keeps one
-    /// timer and moves it. A request sent while another is in flight (a batch, an async request)
-    /// makes its own, and so does one on another runtime than the timer's. `fut` is pinned
-    /// where the caller made it: taken by value, it would be stored twice in this future (the
-    /// argument and the pinned local) and copied into it.
+    /// lock to be set and again to be dropped, so the client keeps one timer. It is moved only
+    /// when it would fire after `deadline` (a shorter timeout than the last request's) or has
+    /// fired: a timer left at an earlier request's deadline fires early, and is then moved on to
+    /// this one's, so a request on a kept-alive connection pays no timer update at all (moving
+    /// it each time cost a clock conversion and an atomic exchange). A request sent while
+    /// another is in flight (a batch, an async request) makes its own timer, and so does one on
+    /// another runtime than the timer's. `fut` is pinned where the caller made it: taken by
+    /// value, it would be stored twice in this future (the argument and the pinned local) and
+    /// copied into it.
     async fn before<T>(
         &self,
         deadline: tokio::time::Instant,
@@ -324,14 +327,23 @@ impl Client {
         let runtime = tokio::runtime::Handle::current().id();
         let mut timer = match self.timer.take() {
             Some((id, mut t)) if id == runtime => {
-                t.as_mut().reset(deadline);
+                if t.deadline() > deadline || t.is_elapsed() {
+                    t.as_mut().reset(deadline);
+                }
                 t
             }
             _ => Box::pin(tokio::time::sleep_until(deadline)),
         };
         let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
             Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+            Poll::Pending => loop {
+                ready!(timer.as_mut().poll(cx));
+                if timer.deadline() >= deadline {
+                    return Poll::Ready(None);
+                }
+                // An earlier request's deadline: on to this one's.
+                timer.as_mut().reset(deadline);
+            },
         })
         .await;
         self.timer.set(Some((runtime, timer)));
