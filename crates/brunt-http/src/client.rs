@@ -7,6 +7,7 @@ use crate::error::{ErrorCode, RequestError};
 use crate::h1::H1Conn;
 use crate::h2::H2Conn;
 use crate::metered::IoStats;
+use crate::nanos::Nanos;
 use crate::request::{Origin, Request};
 use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
 use crate::stream::BodySink;
@@ -19,7 +20,7 @@ use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{ready, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::time::Sleep;
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
@@ -160,7 +161,7 @@ impl Client {
             }
         };
         // One clock read for the deadline and the first hop's start.
-        let start = Instant::now();
+        let start = Nanos::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
         let mut resp = self.hop(req, start, deadline, None).await;
         resp.trace = trace;
@@ -193,12 +194,12 @@ impl Client {
             let current = owned.as_ref().unwrap_or(req);
             let mut next = match current.redirected(resp.status, location) {
                 Ok(next) => next,
-                Err(e) => return failed(current, e, Stamps::new(Instant::now()), None),
+                Err(e) => return failed(current, e, Stamps::new(Nanos::now()), None),
             };
             on_redirect(&resp, &mut next);
             hops += 1;
             let next = owned.insert(next);
-            resp = self.hop(next, Instant::now(), deadline, None).await;
+            resp = self.hop(next, Nanos::now(), deadline, None).await;
             // A redirect carries the request's headers, and so its trace.
             resp.trace = trace;
         }
@@ -234,7 +235,7 @@ impl Client {
             Some((r, t)) => (r, *t),
             None => (req, None),
         };
-        let start = Instant::now();
+        let start = Nanos::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
         let mut resp = self.hop(req, start, deadline, Some(sink)).await;
         resp.trace = trace;
@@ -251,7 +252,7 @@ impl Client {
     async fn hop(
         &self,
         req: &Request,
-        start: Instant,
+        start: Nanos,
         deadline: tokio::time::Instant,
         sink: Option<&mut dyn BodySink>,
     ) -> Response {
@@ -273,7 +274,7 @@ impl Client {
                 stamps.first_byte = conn.stats.first_read_at();
             }
         }
-        let end = Instant::now();
+        let end = Nanos::now();
         match result {
             Err(e) => failed(req, e, stamps, info.map(|i| i.0)),
             Ok(x) => {
@@ -302,7 +303,7 @@ impl Client {
                     bytes_received,
                     remote,
                     tls_version,
-                    elapsed: end - stamps.start,
+                    elapsed: end.since(stamps.start),
                     trace: None,
                 }
             }
@@ -362,7 +363,7 @@ impl Client {
         let mut reuse = true;
         loop {
             let (c, reused) = self.connection(&req.origin, stamps, reuse).await?;
-            stamps.got_conn = Some(Instant::now());
+            stamps.got_conn = Some(Nanos::now());
             match c {
                 Conn::H2(h2) => {
                     *info = Some((h2.info.clone(), true));
@@ -527,8 +528,8 @@ impl Client {
 }
 
 /// The deadline `timeout` after `start`, on tokio's clock.
-fn deadline_from(start: Instant, timeout: Duration) -> tokio::time::Instant {
-    tokio::time::Instant::from_std(start) + timeout
+fn deadline_from(start: Nanos, timeout: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(start.to_instant()) + timeout
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -544,13 +545,13 @@ fn is_idempotent(m: &Method) -> bool {
 
 /// A failure as a response: status 0, k6's error, and the timings of the phases it reached.
 fn failed(req: &Request, e: RequestError, stamps: Stamps, conn: Option<ConnInfo>) -> Response {
-    let end = Instant::now();
+    let end = Nanos::now();
     let timings = if stamps.got_conn.is_some() {
         stamps.timings(end)
     } else {
         Timings::default()
     };
-    let mut resp = Response::failure(req, e, timings, end - stamps.start);
+    let mut resp = Response::failure(req, e, timings, end.since(stamps.start));
     if let Some(c) = conn {
         (resp.bytes_sent, resp.bytes_received) = c.stats.take_bytes();
         resp.remote = Some(c.remote);

@@ -4,6 +4,7 @@ use crate::config::{ClientConfig, HttpVersion};
 use crate::dns::Resolver;
 use crate::error::RequestError;
 use crate::metered::{IoStats, Metered};
+use crate::nanos::Nanos;
 use crate::request::{Host, Origin};
 use crate::response::Stamps;
 use crate::tls;
@@ -13,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
@@ -103,7 +104,7 @@ pub(crate) async fn connect(
     for ip in ips.iter() {
         config.blocked_ips.check(*ip)?;
     }
-    let connect_start = Instant::now();
+    let connect_start = Nanos::now();
     let mut first_err = None;
     let mut tcp = None;
     for ip in ips.iter() {
@@ -124,7 +125,7 @@ pub(crate) async fn connect(
     let Some((tcp, remote)) = tcp else {
         return Err(first_err.unwrap_or_else(RequestError::no_such_host));
     };
-    let connected = Instant::now();
+    let connected = Nanos::now();
     stamps.connect = Some((connect_start, connected));
     // Small requests must leave at once, not wait for Nagle's algorithm.
     let _ = tcp.set_nodelay(true);
@@ -159,7 +160,7 @@ pub(crate) async fn connect(
         .connect(server_name, counted)
         .await
         .map_err(|e| RequestError::tls(&e))?;
-    stamps.tls = Some((connected, Instant::now()));
+    stamps.tls = Some((connected, Nanos::now()));
     let session = tls.get_ref().1;
     let h2 = session.alpn_protocol() == Some(b"h2");
     let tls_version = match session.protocol_version() {
