@@ -95,6 +95,11 @@ impl<T> Metered<T> {
             count,
         }
     }
+
+    /// The stream itself, past the stamps and counts.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Metered<T> {
