@@ -7,6 +7,7 @@ use crate::error::{ErrorCode, RequestError};
 use crate::h1::H1Conn;
 use crate::h2::H2Conn;
 use crate::metered::IoStats;
+use crate::nanos::Nanos;
 use crate::request::{Origin, Request};
 use crate::response::{Exchanged, Proto, Response, Stamps, Timings};
 use crate::stream::BodySink;
@@ -18,8 +19,8 @@ use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::task::{ready, Poll};
+use std::time::Duration;
 use tokio::time::Sleep;
 
 /// An HTTP client for one VU. It keeps its own connections, as k6 does per VU: idle HTTP/1.1
@@ -160,7 +161,7 @@ impl Client {
             }
         };
         // One clock read for the deadline and the first hop's start.
-        let start = Instant::now();
+        let start = Nanos::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
         let mut resp = self.hop(req, start, deadline, None).await;
         resp.trace = trace;
@@ -193,12 +194,12 @@ impl Client {
             let current = owned.as_ref().unwrap_or(req);
             let mut next = match current.redirected(resp.status, location) {
                 Ok(next) => next,
-                Err(e) => return failed(current, e, Stamps::new(Instant::now()), None),
+                Err(e) => return failed(current, e, Stamps::new(Nanos::now()), None),
             };
             on_redirect(&resp, &mut next);
             hops += 1;
             let next = owned.insert(next);
-            resp = self.hop(next, Instant::now(), deadline, None).await;
+            resp = self.hop(next, Nanos::now(), deadline, None).await;
             // A redirect carries the request's headers, and so its trace.
             resp.trace = trace;
         }
@@ -234,7 +235,7 @@ impl Client {
             Some((r, t)) => (r, *t),
             None => (req, None),
         };
-        let start = Instant::now();
+        let start = Nanos::now();
         let deadline = deadline_from(start, req.timeout.unwrap_or(self.config.timeout));
         let mut resp = self.hop(req, start, deadline, Some(sink)).await;
         resp.trace = trace;
@@ -251,7 +252,7 @@ impl Client {
     async fn hop(
         &self,
         req: &Request,
-        start: Instant,
+        start: Nanos,
         deadline: tokio::time::Instant,
         sink: Option<&mut dyn BodySink>,
     ) -> Response {
@@ -273,7 +274,7 @@ impl Client {
                 stamps.first_byte = conn.stats.first_read_at();
             }
         }
-        let end = Instant::now();
+        let end = Nanos::now();
         match result {
             Err(e) => failed(req, e, stamps, info.map(|i| i.0)),
             Ok(x) => {
@@ -302,7 +303,7 @@ impl Client {
                     bytes_received,
                     remote,
                     tls_version,
-                    elapsed: end - stamps.start,
+                    elapsed: end.since(stamps.start),
                     trace: None,
                 }
             }
@@ -310,12 +311,15 @@ impl Client {
     }
 
     /// Runs `fut` to its end, or None at `deadline`. A timer per request takes the timer wheel's
-    /// lock to be set and again to be dropped; moving a set tokio timer to a later deadline is an
-    /// atomic store (the wheel moves it on when its old deadline comes). So the client keeps one
-    /// timer and moves it. A request sent while another is in flight (a batch, an async request)
-    /// makes its own, and so does one on another runtime than the timer's. `fut` is pinned
-    /// where the caller made it: taken by value, it would be stored twice in this future (the
-    /// argument and the pinned local) and copied into it.
+    /// lock to be set and again to be dropped, so the client keeps one timer. It is moved only
+    /// when it would fire after `deadline` (a shorter timeout than the last request's) or has
+    /// fired: a timer left at an earlier request's deadline fires early, and is then moved on to
+    /// this one's, so a request on a kept-alive connection pays no timer update at all (moving
+    /// it each time cost a clock conversion and an atomic exchange). A request sent while
+    /// another is in flight (a batch, an async request) makes its own timer, and so does one on
+    /// another runtime than the timer's. `fut` is pinned where the caller made it: taken by
+    /// value, it would be stored twice in this future (the argument and the pinned local) and
+    /// copied into it.
     async fn before<T>(
         &self,
         deadline: tokio::time::Instant,
@@ -324,14 +328,23 @@ impl Client {
         let runtime = tokio::runtime::Handle::current().id();
         let mut timer = match self.timer.take() {
             Some((id, mut t)) if id == runtime => {
-                t.as_mut().reset(deadline);
+                if t.deadline() > deadline || t.is_elapsed() {
+                    t.as_mut().reset(deadline);
+                }
                 t
             }
             _ => Box::pin(tokio::time::sleep_until(deadline)),
         };
         let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
             Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+            Poll::Pending => loop {
+                ready!(timer.as_mut().poll(cx));
+                if timer.deadline() >= deadline {
+                    return Poll::Ready(None);
+                }
+                // An earlier request's deadline: on to this one's.
+                timer.as_mut().reset(deadline);
+            },
         })
         .await;
         self.timer.set(Some((runtime, timer)));
@@ -350,7 +363,7 @@ impl Client {
         let mut reuse = true;
         loop {
             let (c, reused) = self.connection(&req.origin, stamps, reuse).await?;
-            stamps.got_conn = Some(Instant::now());
+            stamps.got_conn = Some(Nanos::now());
             match c {
                 Conn::H2(h2) => {
                     *info = Some((h2.info.clone(), true));
@@ -515,8 +528,8 @@ impl Client {
 }
 
 /// The deadline `timeout` after `start`, on tokio's clock.
-fn deadline_from(start: Instant, timeout: Duration) -> tokio::time::Instant {
-    tokio::time::Instant::from_std(start) + timeout
+fn deadline_from(start: Nanos, timeout: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(start.to_instant()) + timeout
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -532,13 +545,13 @@ fn is_idempotent(m: &Method) -> bool {
 
 /// A failure as a response: status 0, k6's error, and the timings of the phases it reached.
 fn failed(req: &Request, e: RequestError, stamps: Stamps, conn: Option<ConnInfo>) -> Response {
-    let end = Instant::now();
+    let end = Nanos::now();
     let timings = if stamps.got_conn.is_some() {
         stamps.timings(end)
     } else {
         Timings::default()
     };
-    let mut resp = Response::failure(req, e, timings, end - stamps.start);
+    let mut resp = Response::failure(req, e, timings, end.since(stamps.start));
     if let Some(c) = conn {
         (resp.bytes_sent, resp.bytes_received) = c.stats.take_bytes();
         resp.remote = Some(c.remote);

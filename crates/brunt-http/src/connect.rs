@@ -4,16 +4,18 @@ use crate::config::{ClientConfig, HttpVersion};
 use crate::dns::Resolver;
 use crate::error::RequestError;
 use crate::metered::{IoStats, Metered};
+use crate::nanos::Nanos;
 use crate::request::{Host, Origin};
 use crate::response::Stamps;
 use crate::tls;
 use rustls::pki_types::ServerName;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
@@ -103,7 +105,7 @@ pub(crate) async fn connect(
     for ip in ips.iter() {
         config.blocked_ips.check(*ip)?;
     }
-    let connect_start = Instant::now();
+    let connect_start = Nanos::now();
     let mut first_err = None;
     let mut tcp = None;
     for ip in ips.iter() {
@@ -124,7 +126,7 @@ pub(crate) async fn connect(
     let Some((tcp, remote)) = tcp else {
         return Err(first_err.unwrap_or_else(RequestError::no_such_host));
     };
-    let connected = Instant::now();
+    let connected = Nanos::now();
     stamps.connect = Some((connect_start, connected));
     // Small requests must leave at once, not wait for Nagle's algorithm.
     let _ = tcp.set_nodelay(true);
@@ -159,7 +161,7 @@ pub(crate) async fn connect(
         .connect(server_name, counted)
         .await
         .map_err(|e| RequestError::tls(&e))?;
-    stamps.tls = Some((connected, Instant::now()));
+    stamps.tls = Some((connected, Nanos::now()));
     let session = tls.get_ref().1;
     let h2 = session.alpn_protocol() == Some(b"h2");
     let tls_version = match session.protocol_version() {
@@ -174,6 +176,29 @@ pub(crate) async fn connect(
         tls_version,
         h2,
     })
+}
+
+impl Io {
+    /// Whether an idle connection is still fit for a request: nothing waits to be read (no
+    /// close by the server, no error, no bytes it was not asked for). Plain TCP is asked with
+    /// `try_read`, which answers from the readiness tokio has already seen (no system call
+    /// unless the socket became readable) and registers no waker, where a poll would take the
+    /// socket's waker lock twice; TLS is polled with a no-op waker, since its stream may hold
+    /// bytes it already read. What a probe reads is not counted: the connection is dropped.
+    pub fn idle_and_open(&mut self) -> bool {
+        match self.get_mut() {
+            Transport::Plain(s) => {
+                let mut probe = [0u8; 1];
+                matches!(s.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Transport::Tls(_) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+                let mut rb = ReadBuf::uninit(&mut probe);
+                Pin::new(self).poll_read(&mut cx, &mut rb).is_pending()
+            }
+        }
+    }
 }
 
 impl AsyncRead for Transport {

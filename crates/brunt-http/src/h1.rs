@@ -19,7 +19,7 @@ use std::future::poll_fn;
 use std::mem::MaybeUninit;
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll, Waker};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
@@ -76,16 +76,8 @@ impl H1Conn {
         if !self.reusable {
             return false;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-        let mut rb = ReadBuf::uninit(&mut probe);
-        // Pending is the healthy answer; EOF, an error or unasked-for bytes all end the connection.
-        if Pin::new(&mut self.io)
-            .poll_read(&mut cx, &mut rb)
-            .is_ready()
-        {
-            self.reusable = false;
-        }
+        // EOF, an error or unasked-for bytes all end the connection.
+        self.reusable = self.io.idle_and_open();
         self.reusable
     }
 

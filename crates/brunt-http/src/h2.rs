@@ -3,6 +3,7 @@
 
 use crate::connect::Io;
 use crate::error::RequestError;
+use crate::nanos::Nanos;
 use crate::request::Request;
 use crate::response::{Exchanged, Headers};
 use crate::stream::BodySink;
@@ -43,7 +44,7 @@ impl H2Conn {
         &self,
         req: &Request,
         user_agent: &HeaderValue,
-        first_byte: &mut Option<Instant>,
+        first_byte: &mut Option<Nanos>,
     ) -> Result<Exchanged, RequestError> {
         let mut sender = self.sender.clone();
         poll_fn(|cx| sender.poll_ready(cx))
@@ -53,7 +54,7 @@ impl H2Conn {
             .send_request(build(req, user_agent))
             .await
             .map_err(|e| RequestError::hyper(&e, true))?;
-        *first_byte = Some(Instant::now());
+        *first_byte = Some(Nanos::now());
         let (parts, mut body) = resp.into_parts();
         let body = read_body(&mut body, req.discard_body)
             .await
@@ -75,7 +76,7 @@ impl H2Conn {
         &self,
         req: &Request,
         user_agent: &HeaderValue,
-        first_byte: &mut Option<Instant>,
+        first_byte: &mut Option<Nanos>,
         sink: &mut dyn BodySink,
     ) -> Result<Exchanged, RequestError> {
         let mut sender = self.sender.clone();
@@ -86,7 +87,7 @@ impl H2Conn {
             .send_request(build(req, user_agent))
             .await
             .map_err(|e| RequestError::hyper(&e, true))?;
-        *first_byte = Some(Instant::now());
+        *first_byte = Some(Nanos::now());
         let (parts, mut body) = resp.into_parts();
         sink.head(parts.status.as_u16(), &parts.headers);
         while let Some(frame) = body.frame().await {

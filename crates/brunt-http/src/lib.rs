@@ -18,6 +18,7 @@ mod h1;
 mod h2;
 mod local_ips;
 mod metered;
+mod nanos;
 mod open_files;
 mod rate;
 mod record;

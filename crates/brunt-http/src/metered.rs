@@ -1,22 +1,21 @@
 //! The I/O wrapper that the phase timings and byte counts come from: it stamps the last write
 //! before the response and the first read of it, and counts bytes as they cross the socket.
 
+use crate::nanos::Nanos;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// What one connection's I/O has seen since the last [`IoStats::begin`]. Shared between the
 /// connection (which may run in its own task, for HTTP/2) and the request that reads it.
 #[derive(Debug)]
 pub(crate) struct IoStats {
-    base: Instant,
     written: AtomicU64,
     read: AtomicU64,
-    /// Nanoseconds since `base`, plus one; 0 means "not yet".
+    /// [`Nanos`] as stored; 0 means "not yet" (the monotonic clock is far past 0 once booted).
     last_write: AtomicU64,
     first_read: AtomicU64,
 }
@@ -24,7 +23,6 @@ pub(crate) struct IoStats {
 impl IoStats {
     pub fn new() -> Arc<Self> {
         Arc::new(IoStats {
-            base: Instant::now(),
             written: AtomicU64::new(0),
             read: AtomicU64::new(0),
             last_write: AtomicU64::new(0),
@@ -45,23 +43,19 @@ impl IoStats {
     }
 
     /// When the request's last byte was written (the last write before the first response byte).
-    pub fn wrote_at(&self) -> Option<Instant> {
+    pub fn wrote_at(&self) -> Option<Nanos> {
         self.at(&self.last_write)
     }
 
-    pub fn first_read_at(&self) -> Option<Instant> {
+    pub fn first_read_at(&self) -> Option<Nanos> {
         self.at(&self.first_read)
     }
 
-    fn at(&self, stamp: &AtomicU64) -> Option<Instant> {
+    fn at(&self, stamp: &AtomicU64) -> Option<Nanos> {
         match stamp.load(Relaxed) {
             0 => None,
-            n => Some(self.base + Duration::from_nanos(n - 1)),
+            n => Some(Nanos::from_raw(n)),
         }
-    }
-
-    fn now(&self) -> u64 {
-        self.base.elapsed().as_nanos() as u64 + 1
     }
 
     fn on_write(&self, n: usize, stamp: bool, count: bool) {
@@ -69,7 +63,7 @@ impl IoStats {
             self.written.fetch_add(n as u64, Relaxed);
         }
         if stamp && n > 0 && self.first_read.load(Relaxed) == 0 {
-            self.last_write.store(self.now(), Relaxed);
+            self.last_write.store(Nanos::now().raw(), Relaxed);
         }
     }
 
@@ -78,7 +72,7 @@ impl IoStats {
             self.read.fetch_add(n as u64, Relaxed);
         }
         if stamp && n > 0 && self.first_read.load(Relaxed) == 0 {
-            self.first_read.store(self.now(), Relaxed);
+            self.first_read.store(Nanos::now().raw(), Relaxed);
         }
     }
 }
@@ -100,6 +94,11 @@ impl<T> Metered<T> {
             stamp,
             count,
         }
+    }
+
+    /// The stream itself, past the stamps and counts.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
     }
 }
 

@@ -1,6 +1,7 @@
 //! A response, or a failure shaped like one, with k6's phase timings.
 
 use crate::error::{ErrorCode, RequestError};
+use crate::nanos::Nanos;
 use crate::request::Request;
 use brunt_metrics::Trace;
 use bytes::Bytes;
@@ -8,7 +9,7 @@ use http::header::SET_COOKIE;
 use http::{HeaderMap, Method, Version};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The protocol of a response, as k6 writes it in `res.proto` and the `proto` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -181,20 +182,20 @@ pub(crate) struct Exchanged {
 /// [`Timings`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stamps {
-    pub start: Instant,
-    pub connect: Option<(Instant, Instant)>,
-    pub tls: Option<(Instant, Instant)>,
-    pub got_conn: Option<Instant>,
-    pub wrote: Option<Instant>,
-    pub first_byte: Option<Instant>,
+    pub start: Nanos,
+    pub connect: Option<(Nanos, Nanos)>,
+    pub tls: Option<(Nanos, Nanos)>,
+    pub got_conn: Option<Nanos>,
+    pub wrote: Option<Nanos>,
+    pub first_byte: Option<Nanos>,
 }
 
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+fn ms(from: Nanos, to: Nanos) -> f64 {
+    to.ms_since(from)
 }
 
 impl Stamps {
-    pub fn new(start: Instant) -> Self {
+    pub fn new(start: Nanos) -> Self {
         Stamps {
             start,
             connect: None,
@@ -205,7 +206,7 @@ impl Stamps {
         }
     }
 
-    pub fn timings(&self, end: Instant) -> Timings {
+    pub fn timings(&self, end: Nanos) -> Timings {
         let mut t = Timings::default();
         if let Some(got) = self.got_conn {
             t.blocked = ms(self.start, got);
@@ -239,8 +240,8 @@ mod tests {
 
     #[test]
     fn k6_arithmetic() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let t0 = Nanos::now();
+        let at = |ms: u64| Nanos::from_raw(t0.raw() + ms * 1_000_000);
         let s = Stamps {
             start: t0,
             connect: Some((at(1), at(3))),

@@ -7,6 +7,7 @@ use crate::client::Client;
 use crate::connect::{connect, Alpn, Io};
 use crate::error::{ErrorCode, RequestError};
 use crate::metered::IoStats;
+use crate::nanos::Nanos;
 use crate::request::{Host, Origin};
 use crate::response::Stamps;
 use crate::tls::TlsExtras;
@@ -15,7 +16,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use url::Url;
 
@@ -95,7 +95,7 @@ impl Client {
         alpn: Alpn,
         extras: Option<&TlsExtras>,
     ) -> Result<Tunnel, RequestError> {
-        let mut stamps = Stamps::new(Instant::now());
+        let mut stamps = Stamps::new(Nanos::now());
         let c = connect(
             origin,
             self.config(),

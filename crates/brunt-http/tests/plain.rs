@@ -369,6 +369,30 @@ async fn a_slow_response_times_out_and_the_next_request_reconnects() {
     assert_eq!(r.status, 200);
 }
 
+/// The client keeps one timer across requests, left at an earlier request's deadline until it
+/// fires: each request must still time out at its own deadline, neither earlier (the last
+/// request's, shorter) nor later (the last request's, longer).
+#[tokio::test]
+async fn each_request_times_out_at_its_own_deadline() {
+    let addr = support::serve().await;
+    let c = client();
+    let mut quick = get(&format!("http://{addr}/"));
+    quick.timeout = Some(Duration::from_millis(100));
+    assert_eq!(c.send(&quick).await.status, 200);
+    // The timer still points at the first request's deadline, 100 ms after it began.
+    let mut slow = get(&format!("http://{addr}/slow"));
+    slow.timeout = Some(Duration::from_millis(400));
+    let r = c.send(&slow).await;
+    assert_eq!(r.error_code, ErrorCode::REQUEST_TIMEOUT);
+    assert!(r.elapsed >= Duration::from_millis(400), "{:?}", r.elapsed);
+    // A request with the default (60 s) timeout, then a shorter one: the timer moves back.
+    assert_eq!(c.send(&get(&format!("http://{addr}/"))).await.status, 200);
+    slow.timeout = Some(Duration::from_millis(150));
+    let r = c.send(&slow).await;
+    assert_eq!(r.error_code, ErrorCode::REQUEST_TIMEOUT);
+    assert!(r.elapsed < Duration::from_secs(4), "{:?}", r.elapsed);
+}
+
 #[tokio::test]
 async fn a_connect_that_hangs_times_out_with_1211() {
     let (addr, _listener, fillers) = support::unaccepting().await;

@@ -385,15 +385,27 @@ pub type SeriesMap = HashMap<(MetricId, TagSet), Agg>;
 
 /// A worker's private aggregates: no lock and, once a series exists, no allocation on `add`.
 /// They are kept by tag set, then by metric: a request's samples share one tag set, so
-/// [`add_all`](Self::add_all) records them with one hash lookup (the tag set's cached hash and,
-/// usually, one pointer comparison) and finds each metric where it was the time before.
+/// [`add_all`](Self::add_all) records them with one lookup of the tag set and finds each
+/// metric where it was the time before. The lookup is usually a pointer comparison with one of
+/// the [`RECENT`] tag sets used last (a request records to the same few, its own, its VU's and
+/// its iteration's, time after time), else one hash lookup (the tag set's cached hash and,
+/// usually, one pointer comparison).
 pub struct Aggregator {
     registry: Arc<Registry>,
-    groups: HashMap<TagSet, Group>,
+    /// Each tag set's place in `groups`.
+    places: HashMap<TagSet, usize>,
+    groups: Vec<(TagSet, Group)>,
+    /// The tag sets used last, as the callers passed them, with their places in `groups`.
+    recent: Vec<(TagSet, usize)>,
+    /// The entry of `recent` that the next tag set not in it replaces, once it is full.
+    evict: usize,
     raw: Option<Vec<RawSample>>,
     /// The trace samples belong to while it is set.
     trace: Option<Trace>,
 }
+
+/// How many of the tag sets used last an [`Aggregator`] finds by pointer.
+const RECENT: usize = 4;
 
 /// One tag set's series, in the order their metrics were first added.
 #[derive(Default)]
@@ -439,7 +451,10 @@ impl Aggregator {
     pub fn new(registry: Arc<Registry>, keep_raw: bool) -> Self {
         Aggregator {
             registry,
-            groups: HashMap::new(),
+            places: HashMap::new(),
+            groups: Vec::new(),
+            recent: Vec::with_capacity(RECENT),
+            evict: 0,
             raw: keep_raw.then(Vec::new),
             trace: None,
         }
@@ -498,21 +513,44 @@ impl Aggregator {
                 trace: self.trace,
             }));
         }
-        if let Some(group) = self.groups.get_mut(tags) {
-            group.add_all(samples, self.trace, &self.registry);
-            return;
+        let i = self.place(tags);
+        self.groups[i]
+            .1
+            .add_all(samples, self.trace, &self.registry);
+    }
+
+    /// The place in `groups` of the group for `tags`, made if there is none.
+    #[inline]
+    fn place(&mut self, tags: &TagSet) -> usize {
+        if let Some(&(_, i)) = self.recent.iter().find(|(t, _)| t.same(tags)) {
+            return i;
         }
-        let mut group = Group::default();
-        group.add_all(samples, self.trace, &self.registry);
-        // Keyed by the thread's shared copy, which the VUs record with: a lookup is then one
-        // pointer comparison instead of a comparison of every pair.
-        self.groups.insert(crate::intern(tags.clone()), group);
+        let i = match self.places.get(tags) {
+            Some(&i) => i,
+            None => {
+                // Keyed by the thread's shared copy, which the VUs record with: a lookup is
+                // then one pointer comparison instead of a comparison of every pair.
+                let shared = crate::intern(tags.clone());
+                self.places.insert(shared.clone(), self.groups.len());
+                self.groups.push((shared, Group::default()));
+                self.groups.len() - 1
+            }
+        };
+        if self.recent.len() < RECENT {
+            self.recent.push((tags.clone(), i));
+        } else {
+            self.recent[self.evict] = (tags.clone(), i);
+            self.evict = (self.evict + 1) % RECENT;
+        }
+        i
     }
 
     /// Hands over everything gathered since the last call.
     pub fn take(&mut self) -> Interval {
         let mut series = SeriesMap::new();
-        for (tags, group) in self.groups.drain() {
+        self.places.clear();
+        self.recent.clear();
+        for (tags, group) in self.groups.drain(..) {
             for (metric, agg) in group.0 {
                 series.insert((metric, tags.clone()), agg);
             }
@@ -667,6 +705,44 @@ mod tests {
                 series[&(builtin::HTTP_REQS, mine.clone())].stat("count", 1.0),
                 Some(3.0)
             );
+        }
+    }
+
+    /// More tag sets than the aggregator finds by pointer, in turn and out of turn: each
+    /// sample lands in its own set's series, interval after interval.
+    #[test]
+    fn many_tag_sets_in_turn_keep_their_own_series() {
+        let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+        let sets: Vec<TagSet> = (0..RECENT + 3)
+            .map(|i| TagSet::new([("n", i.to_string())]))
+            .collect();
+        for _ in 0..2 {
+            for round in 0..3 {
+                for (i, t) in sets.iter().enumerate() {
+                    agg.add(builtin::HTTP_REQS, t, i as f64);
+                    // A copy of an earlier set, equal but not the same allocation.
+                    let again = TagSet::new([("n", (i / 2).to_string())]);
+                    agg.add_all(&again, &[(builtin::DATA_SENT, 1.0)]);
+                    if round == 1 {
+                        agg.add(builtin::HTTP_REQS, &sets[0], 0.0);
+                    }
+                }
+            }
+            let series = agg.take().series;
+            assert_eq!(series.len(), 2 * sets.len() - sets.len() / 2);
+            for (i, t) in sets.iter().enumerate() {
+                let sum = series[&(builtin::HTTP_REQS, t.clone())].stat("count", 1.0);
+                assert_eq!(sum, Some(3.0 * i as f64));
+                let sent = series.get(&(builtin::DATA_SENT, t.clone()));
+                let want = [2usize * i, 2 * i + 1]
+                    .iter()
+                    .filter(|&&j| j < sets.len())
+                    .count();
+                assert_eq!(
+                    sent.and_then(|a| a.stat("count", 1.0)),
+                    (want > 0).then_some(3.0 * want as f64)
+                );
+            }
         }
     }
 

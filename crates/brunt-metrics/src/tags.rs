@@ -69,6 +69,11 @@ impl TagSet {
         TagSet::new(own.chain(more))
     }
 
+    /// Whether both are the same allocation (equal, and found without comparing pairs).
+    pub(crate) fn same(&self, other: &TagSet) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// True when every pair of `selector` is in this set (how k6 sub-metrics select samples).
     pub fn contains_all(&self, selector: &TagSet) -> bool {
         selector.iter().all(|(k, v)| self.get(k) == Some(v))
