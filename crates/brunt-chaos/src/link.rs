@@ -391,10 +391,11 @@ impl Link {
             .task
             .get_or_init(|| cx.waker().clone())
             .will_wake(cx.waker());
+        let mut drained = false;
         loop {
             let controls_first = *streak >= CONTROL_EVERY;
             if !controls_first {
-                match self.poll_chunk(cx, buf) {
+                match self.poll_chunk(cx, buf, &mut drained) {
                     Poll::Ready(None) => {
                         *streak += 1;
                         continue;
@@ -422,7 +423,7 @@ impl Link {
             if !controls_first {
                 return Poll::Pending;
             }
-            match self.poll_chunk(cx, buf) {
+            match self.poll_chunk(cx, buf, &mut drained) {
                 Poll::Ready(None) => *streak += 1,
                 Poll::Ready(Some(event)) => return Poll::Ready(event),
                 Poll::Pending => return Poll::Pending,
@@ -431,7 +432,23 @@ impl Link {
     }
 
     /// Reads a chunk and writes it straight out: `Ready(None)` when all of it went.
-    fn poll_chunk(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Option<Event>> {
+    ///
+    /// `drained`: the previous read of this poll came short, so tokio cleared the
+    /// source's read readiness and a read would only register the task: wait for
+    /// readiness directly, without the read's own layer (half the proxy's reads).
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        drained: &mut bool,
+    ) -> Poll<Option<Event>> {
+        if std::mem::take(drained) {
+            match self.src.as_ref().poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Some(Event::Eof)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
         let mut rb = ReadBuf::new(buf);
         let n = match Pin::new(&mut self.src).poll_read(cx, &mut rb) {
             Poll::Ready(Ok(())) => rb.filled().len(),
@@ -441,6 +458,7 @@ impl Link {
         if n == 0 {
             return Poll::Ready(Some(Event::Eof));
         }
+        *drained = n < rb.capacity();
         self.ctx.counters.received(self.dir, n);
         if self.reset_armed() {
             return Poll::Ready(Some(Event::Unwritten { n, written: 0 }));
