@@ -12,7 +12,6 @@ struct Command {
     args: brunt_chaos::cli::ProxyArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    brunt_chaos::cli::run_proxy(Command::parse().args).await
+fn main() -> anyhow::Result<()> {
+    brunt_chaos::cli::proxy(Command::parse().args)
 }

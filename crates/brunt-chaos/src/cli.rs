@@ -129,8 +129,22 @@ pub enum ToxicCommand {
     },
 }
 
+/// Runs `brunt proxy` until Ctrl-C or SIGTERM, on a runtime of its own: one
+/// thread when the process may use only one CPU (pinned with taskset, a one-CPU
+/// container), where a multi-threaded scheduler steals from nobody and only adds
+/// its hand-offs to every proxied request; a worker per CPU otherwise.
+pub fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut runtime = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    runtime.enable_all().build()?.block_on(run_proxy(args))
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
-pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
+async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("--listen {}: cannot listen", args.listen))?;

@@ -151,9 +151,18 @@ enum Relayed {
     Stop(Stop),
 }
 
-/// What woke the fast path.
+/// Why the fast path's poll stopped relaying chunks.
 enum Event {
-    Read(io::Result<usize>),
+    /// `n` bytes read into the buffer that could not go straight out (the
+    /// destination is full, or an `http_reset` is armed): `written` of them went.
+    Unwritten {
+        n: usize,
+        written: usize,
+    },
+    /// The source closed or failed.
+    Eof,
+    /// Writing failed; the connection is closed.
+    Ended,
     Cancelled,
     Changed(Option<watch::Receiver<Chain>>),
     Answer(Bytes),
@@ -328,60 +337,32 @@ impl Link {
     /// toxics change, the source closes or the connection ends.
     ///
     /// The controls are polled (and their wake-ups registered) when the source
-    /// has nothing to read, and at least every [`CONTROL_EVERY`] chunks.
+    /// has nothing to read, and at least every [`CONTROL_EVERY`] chunks. A chunk
+    /// that fits the destination's send buffer is read and written within one
+    /// poll; only the rare one that does not fit leaves the poll to be awaited.
     async fn relay(&mut self, buf: &mut [u8], changes: &mut ChainChange) -> Relayed {
         let control = Waker::from(self.control.clone());
         // The pipeline polled the controls with the task's own waker.
         self.controls_stale = true;
         let mut streak = 0u32;
         loop {
-            let event = poll_fn(|cx| {
-                // Always true with `run`, which keeps the link on one task.
-                let own_task = self
-                    .control
-                    .task
-                    .get_or_init(|| cx.waker().clone())
-                    .will_wake(cx.waker());
-                let controls_first = streak >= CONTROL_EVERY;
-                if !controls_first {
-                    let mut rb = ReadBuf::new(buf);
-                    if let Poll::Ready(read) = Pin::new(&mut self.src).poll_read(cx, &mut rb) {
-                        return Poll::Ready(Event::Read(read.map(|()| rb.filled().len())));
-                    }
-                }
-                streak = 0;
-                let fired = self.control.fired.swap(false, Ordering::SeqCst);
-                let stale = std::mem::replace(&mut self.controls_stale, !own_task);
-                if fired || stale || controls_first || !own_task {
-                    let polled = if own_task {
-                        let mut own = Context::from_waker(&control);
-                        poll_controls(&mut self.cancelled, changes, &mut self.answers, &mut own)
-                    } else {
-                        poll_controls(&mut self.cancelled, changes, &mut self.answers, cx)
-                    };
-                    if let Some(event) = polled {
-                        return Poll::Ready(event);
-                    }
-                }
-                if controls_first {
-                    let mut rb = ReadBuf::new(buf);
-                    if let Poll::Ready(read) = Pin::new(&mut self.src).poll_read(cx, &mut rb) {
-                        return Poll::Ready(Event::Read(read.map(|()| rb.filled().len())));
-                    }
-                }
-                Poll::Pending
-            })
-            .await;
+            let event =
+                poll_fn(|cx| self.poll_relay(cx, &control, buf, changes, &mut streak)).await;
             match event {
-                Event::Read(Ok(0) | Err(_)) => return Relayed::Eof,
-                Event::Read(Ok(n)) => {
-                    streak += 1;
-                    self.ctx.counters.received(self.dir, n);
-                    if let Err(stop) = self.write_data(&buf[..n]).await {
+                Event::Unwritten { n, written } => {
+                    let sent = if written == 0 {
+                        self.write_data(&buf[..n]).await
+                    } else {
+                        self.write_rest(&buf[..n], written)
+                            .await
+                            .map_err(|()| Stop::Ended)
+                    };
+                    if let Err(stop) = sent {
                         return Relayed::Stop(stop);
                     }
                 }
-                Event::Cancelled => return Relayed::Stop(Stop::Ended),
+                Event::Eof => return Relayed::Eof,
+                Event::Ended | Event::Cancelled => return Relayed::Stop(Stop::Ended),
                 Event::Changed(changed) => return Relayed::Changed(changed),
                 Event::Answer(answer) => {
                     // More answers may be queued behind this one.
@@ -392,6 +373,110 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// Relays chunks until the source has nothing to read (`Pending`, the
+    /// controls registered) or something needs [`Link::relay`]'s attention.
+    fn poll_relay(
+        &mut self,
+        cx: &mut Context<'_>,
+        control: &Waker,
+        buf: &mut [u8],
+        changes: &mut ChainChange,
+        streak: &mut u32,
+    ) -> Poll<Event> {
+        // Always true with `run`, which keeps the link on one task.
+        let own_task = self
+            .control
+            .task
+            .get_or_init(|| cx.waker().clone())
+            .will_wake(cx.waker());
+        let mut drained = false;
+        loop {
+            let controls_first = *streak >= CONTROL_EVERY;
+            if !controls_first {
+                match self.poll_chunk(cx, buf, &mut drained) {
+                    Poll::Ready(None) => {
+                        *streak += 1;
+                        continue;
+                    }
+                    Poll::Ready(Some(event)) => return Poll::Ready(event),
+                    Poll::Pending => {}
+                }
+            }
+            *streak = 0;
+            // A load first: the locked swap only when a control did fire.
+            let fired = self.control.fired.load(Ordering::Acquire)
+                && self.control.fired.swap(false, Ordering::AcqRel);
+            let stale = std::mem::replace(&mut self.controls_stale, !own_task);
+            if fired || stale || controls_first || !own_task {
+                let polled = if own_task {
+                    let mut own = Context::from_waker(control);
+                    poll_controls(&mut self.cancelled, changes, &mut self.answers, &mut own)
+                } else {
+                    poll_controls(&mut self.cancelled, changes, &mut self.answers, cx)
+                };
+                if let Some(event) = polled {
+                    return Poll::Ready(event);
+                }
+            }
+            if !controls_first {
+                return Poll::Pending;
+            }
+            match self.poll_chunk(cx, buf, &mut drained) {
+                Poll::Ready(None) => *streak += 1,
+                Poll::Ready(Some(event)) => return Poll::Ready(event),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Reads a chunk and writes it straight out: `Ready(None)` when all of it went.
+    ///
+    /// `drained`: the previous read of this poll came short, so tokio cleared the
+    /// source's read readiness and a read would only register the task: wait for
+    /// readiness directly, without the read's own layer (half the proxy's reads).
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        drained: &mut bool,
+    ) -> Poll<Option<Event>> {
+        if std::mem::take(drained) {
+            match self.src.as_ref().poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Some(Event::Eof)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let mut rb = ReadBuf::new(buf);
+        let n = match Pin::new(&mut self.src).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => rb.filled().len(),
+            Poll::Ready(Err(_)) => return Poll::Ready(Some(Event::Eof)),
+            Poll::Pending => return Poll::Pending,
+        };
+        if n == 0 {
+            return Poll::Ready(Some(Event::Eof));
+        }
+        *drained = n < rb.capacity();
+        self.ctx.counters.received(self.dir, n);
+        if self.reset_armed() {
+            return Poll::Ready(Some(Event::Unwritten { n, written: 0 }));
+        }
+        Poll::Ready(match self.dst.try_write(&buf[..n]) {
+            Ok(written) if written == n => {
+                self.ctx.counters.sent(self.dir, n);
+                None
+            }
+            Ok(written) => Some(Event::Unwritten { n, written }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Some(Event::Unwritten { n, written: 0 })
+            }
+            Err(_) => {
+                self.conn.close(false);
+                Some(Event::Ended)
+            }
+        })
     }
 
     /// Aligns the connection's stages with the proxy's current toxics.
@@ -464,6 +549,12 @@ impl Link {
         }
     }
 
+    /// An `http_reset` is armed on this link: its data goes through [`Link::write_data`].
+    fn reset_armed(&self) -> bool {
+        self.dir == Direction::Downstream
+            && self.conn.reset_after.load(Ordering::SeqCst) != NOT_ARMED
+    }
+
     /// Writes proxied data, honouring an armed `http_reset` on the way to the client.
     async fn write_data(&mut self, data: &[u8]) -> Result<(), Stop> {
         let allowed = self.conn.reset_after.load(Ordering::SeqCst);
@@ -483,7 +574,7 @@ impl Link {
 
     async fn write(&mut self, data: &[u8]) -> Result<(), ()> {
         // A chunk nearly always fits the socket's send buffer: one call, nothing to wait on.
-        let done = match self.dst.try_write(data) {
+        let written = match self.dst.try_write(data) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {
@@ -491,16 +582,21 @@ impl Link {
                 return Err(());
             }
         };
-        if done < data.len() {
+        self.write_rest(data, written).await
+    }
+
+    /// Writes `data` from `written` on, waiting for room, and counts all of it as sent.
+    async fn write_rest(&mut self, data: &[u8], written: usize) -> Result<(), ()> {
+        if written < data.len() {
             // Waiting registers `cancelled` with the task's own waker.
             self.controls_stale = true;
         }
-        let written = done == data.len()
+        let done = written == data.len()
             || tokio::select! {
-                r = self.dst.write_all(&data[done..]) => r.is_ok(),
+                r = self.dst.write_all(&data[written..]) => r.is_ok(),
                 _ = &mut self.cancelled => false,
             };
-        if written {
+        if done {
             self.ctx.counters.sent(self.dir, data.len());
             Ok(())
         } else {

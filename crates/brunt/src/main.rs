@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => brunt_replay::run(*args),
         Command::Target(args) => block_on(brunt_target::cli::run(args)).map(|()| 0),
         Command::Demo => demo::run(),
-        Command::Proxy(args) => block_on(brunt_chaos::cli::run_proxy(args)).map(|()| 0),
+        Command::Proxy(args) => brunt_chaos::cli::proxy(args).map(|()| 0),
         Command::Chaos(args) => block_on(brunt_chaos::cli::run_chaos(args)).map(|()| 0),
         Command::Report(args) => brunt_web::report(args),
         Command::Compare(args) => brunt_output::compare::compare(args),
