@@ -244,8 +244,9 @@ try:
         tr = statistics.median(r[0] for r in ratios)
         cr = statistics.median(1 / r[1] for r in ratios)
         print(f"brunt over the floor, median of the per-round ratios: throughput {tr:.3f}, "
-              f"CPU per request {cr:.3f} (the floor's over brunt's: {1 / cr:.3f}); bar 0.9 of the floor: "
-              f"{'met' if min(tr, 1 / cr) >= 0.9 else 'not met'}")
+              f"CPU per request {cr:.3f} (the floor's over brunt's: {1 / cr:.3f}); bar 0.9 of the floor's "
+              f"throughput: {'met' if tr >= 0.9 else 'not met'}; CPU per request within 1/0.9 of the "
+              f"floor's: {'met' if 1 / cr >= 0.9 else 'not met'}")
     if a.instr:
         ib = instructions("brunt", brunt_cmd(NP + 6, NP + 8), NP + 6)
         ic = instructions("c-floor", floor_cmd(NP + 7), NP + 7)
