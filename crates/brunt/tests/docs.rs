@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, free_port};
+use common::{brunt_cmd, fails_with};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -79,14 +79,27 @@ fn rewrite_ports(text: &str, ports: &mut BTreeMap<String, u16>) -> String {
     while let Some(i) = rest.find(HOST) {
         let after = &rest[i + HOST.len()..];
         let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let taken: Vec<u16> = ports.values().copied().collect();
         let port = ports
             .entry(after[..digits].to_string())
-            .or_insert_with(free_port);
+            .or_insert_with(|| unused_port(&taken));
         out.push_str(&rest[..i + HOST.len()]);
         out.push_str(&port.to_string());
         rest = &after[digits..];
     }
     out + rest
+}
+
+/// A loopback port that is free now, not among `taken`, and below the kernel's ephemeral range
+/// (32768 and up by default): a port `bind(0)` handed out could meanwhile become the local end
+/// of any connection this process opens, and README's background servers (`... &`) would then
+/// fail to listen while another server answered on their port.
+fn unused_port(taken: &[u16]) -> u16 {
+    let start = 20_000 + (std::process::id() % 1_000) as u16 * 10;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|p| !taken.contains(p) && std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free loopback port below 32000")
 }
 
 /// `line` with the value after ` FLAG ` replaced, if the flag is there.
