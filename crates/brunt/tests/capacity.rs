@@ -48,9 +48,22 @@ fn capacity(server: Child, args: &[&str]) -> (String, Value) {
     out
 }
 
-/// [`capacity`], keeping the export at `export`.
+/// [`capacity`], keeping the export at `export`. A search that the generator limited measured
+/// brunt, not the target (on this shared machine, another VM's work can stall the generator's
+/// event loop for 10-20 ms): it runs once more against the same target before the verdict.
 fn capacity_to(mut server: Child, args: &[&str], export: &std::path::Path) -> (String, Value) {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut searched = search(args, export);
+    if searched.1["verdict"]["limited_by"] == "generator" {
+        searched = search(args, export);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    searched
+}
+
+/// One `brunt capacity` run: its table and its export, after asserting exit 0.
+fn search(args: &[&str], export: &std::path::Path) -> (String, Value) {
     let child = brunt_cmd()
         .arg("capacity")
         .args(args)
@@ -60,8 +73,6 @@ fn capacity_to(mut server: Child, args: &[&str], export: &std::path::Path) -> (S
         .spawn()
         .unwrap();
     let out = output_within(child, Duration::from_secs(90));
-    let _ = server.kill();
-    let _ = server.wait();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
