@@ -101,8 +101,28 @@ pub(super) struct Atoms {
 
 impl Atoms {
     fn body(&self) -> qjs::JSAtom {
-        self.lazy[12]
+        const BODY: usize = lazy_index("body");
+        self.lazy[BODY]
     }
+}
+
+/// The place of `name` in [`LAZY`], found when compiling (a name not there fails the build).
+const fn lazy_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < LAZY.len() {
+        let (a, b) = (LAZY[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a lazy field")
 }
 
 /// The per-runtime classes of `k6/http`, made in the neutral context (see [`install_shared`]).
