@@ -115,6 +115,11 @@ pub(crate) fn judge(step: &mut Step, baseline: Option<&Step>, s: &Settings) {
     step.failures = out;
 }
 
+/// Whether the generator, and nothing about the target, failed `step` (already judged).
+pub(crate) fn only_the_generator(step: &Step) -> bool {
+    !step.failures.is_empty() && step.failures.iter().all(|f| f.kind == "generator")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,9 +208,17 @@ mod tests {
         judge(&mut s, None, &settings());
         assert_eq!(kinds(&s), ["generator", "generator"]);
         assert_eq!(s.bottleneck.as_deref(), Some("the generator"));
+        assert!(only_the_generator(&s), "such a step is run again");
+        let mut both = step(10.0);
+        both.scheduled_p99_ms = 80.0;
+        both.error_rate = 0.5;
+        judge(&mut both, None, &settings());
+        assert_eq!(kinds(&both), ["generator", "errors"]);
+        assert!(!only_the_generator(&both), "the target failed it too");
         let mut small = step(1.0);
         small.scheduled_p99_ms = 5.0;
         judge(&mut small, None, &settings());
         assert!(small.passed(), "a few ms of scheduling lag is not a limit");
+        assert!(!only_the_generator(&small));
     }
 }
