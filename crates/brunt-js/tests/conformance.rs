@@ -560,6 +560,47 @@ fn repeated_requests_go_out_as_described_with_their_own_tags() {
 }
 
 #[test]
+fn headers_and_tags_changed_between_requests_go_out_changed() {
+    let ex = run_passing("http_params_reuse.js");
+    assert_eq!(metric(&ex, "checks")["passes"], 44, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+    assert!(thresholds_all_ok(&ex), "{ex}");
+    assert_eq!(metric(&ex, "http_reqs")["count"], 48, "{ex}");
+}
+
+/// Not in the corpus: k6 sends a bad header and fails the request, brunt throws (see
+/// `Request::set_header`); the message must not depend on what the VU sent before.
+#[test]
+fn invalid_headers_fail_with_the_same_message_every_time() {
+    let src = r#"
+        import http from 'k6/http';
+        import { check } from 'k6';
+        export const options = { iterations: 3, vus: 1 };
+        function thrown(f) { try { f(); return ''; } catch (e) { return e.message; } }
+        export default function () {
+          const url = `${__ENV.BASE_URL}/anything`;
+          const ok = http.get(url, { headers: { 'X-Bad': 'fine' } });
+          const value = thrown(() => http.get(url, { headers: { 'X-Bad': 'a\nb' } }));
+          const name = thrown(() => http.get(url, { headers: { 'Bad Name': 'v' } }));
+          const tagged = thrown(() => http.get(url, { headers: { 'X-Bad': 'a\nb' }, tags: { t: 'x' } }));
+          check(ok, {
+            'a valid value is sent': (r) => r.json('headers.X-Bad') === 'fine',
+            'a bad value throws': () => value === 'invalid value for header "X-Bad"',
+            'a bad name throws': () => name === 'invalid header name "Bad Name"',
+            'a bad value with tags throws': () => tagged === value,
+          });
+        }
+    "#;
+    let path = std::env::temp_dir().join(format!("brunt-js-bad-headers-{}.js", std::process::id()));
+    std::fs::write(&path, src).unwrap();
+    let (code, ex) = run_script("bad_headers.js", |a| a.script = path.clone());
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, exit::OK, "{ex}");
+    assert_eq!(metric(&ex, "checks")["passes"], 12, "{ex}");
+    assert_eq!(metric(&ex, "checks")["fails"], 0, "{ex}");
+}
+
+#[test]
 fn batch_per_host_limits_a_batch_to_two_connections() {
     let ex = run_passing("batch_per_host.js");
     assert_eq!(metric(&ex, "http_reqs")["count"], 8, "{ex}");

@@ -1,7 +1,7 @@
 //! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
 //! jslib summary layer.
 
-use super::{cancelled, def, def_public, each_prop, tag_pairs, throw, Utf8};
+use super::{cancelled, def, def_public, own_props, tag_pairs, throw, HeldAtom, Utf8};
 use crate::host::Host;
 use crate::vu::IoRequest;
 use brunt_metrics::{builtin, MetricType, SystemTag, TagSet, ValueType};
@@ -52,6 +52,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
 /// Records check results for one VU.
 struct Checks {
     host: Rc<Host>,
+    /// Check names by their property's atom (held): a script's check objects repeat their names
+    /// every iteration, so a name's text is made once, not on every call.
+    names: RefCell<FxHashMap<qjs::JSAtom, (HeldAtom, Rc<str>)>>,
     /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
     /// set (the group's), then by check name, so that finding one allocates nothing.
     /// (Fx-hashed: the tag set's hash is kept with it, and names are short.)
@@ -59,6 +62,31 @@ struct Checks {
 }
 
 impl Checks {
+    /// The text of the check named by `atom`, a property name of the script's check object.
+    fn name(&self, ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Rc<str>> {
+        if let Some((_, name)) = self.names.borrow().get(&atom) {
+            return Ok(name.clone());
+        }
+        // SAFETY: a live context; the string made is owned by the `Value`.
+        let name = unsafe {
+            let raw = ctx.as_raw().as_ptr();
+            Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom))
+        };
+        let Ok(name) = name.try_into_string() else {
+            return Err(rquickjs::Error::Exception);
+        };
+        let name: Rc<str> = Utf8::of(ctx, &name)?.str().into();
+        // Held by the atom made from the text: the property's own for any name QuickJS makes
+        // from its text (one that is not, with a lone surrogate, is only made again each time).
+        let held = HeldAtom::new(ctx, &name)?;
+        let mut names = self.names.borrow_mut();
+        if names.len() >= CHECK_TAG_CACHE {
+            names.clear();
+        }
+        names.insert(held.atom, (held, name.clone()));
+        Ok(name)
+    }
+
     fn record(&self, name: &str, ok: bool, extra: &[(String, String)]) {
         let h = &self.host;
         let value = if ok { 1.0 } else { 0.0 };
@@ -154,6 +182,7 @@ pub(crate) fn module_functions<'js>(
 
     let checks = Checks {
         host: host.clone(),
+        names: RefCell::default(),
         cache: RefCell::default(),
     };
     def_public(
@@ -180,32 +209,33 @@ pub(crate) fn module_functions<'js>(
             let extra = tag_pairs(tags.0.flatten())?;
             let mut all = true;
             // Each check's value is read when its turn comes, as k6 reads them.
-            each_prop(list, |name, c| {
-                let name = Utf8::of(ctx, &name)?;
+            own_props(ctx, list.as_raw(), |atom, c| {
+                let name = checks.name(ctx, atom)?;
                 // SAFETY: `c` and `arg` are live values of this context (`value` outlives the
-                // loop); JS_Call borrows them, and its result is freed after JS_ToBool read it.
+                // loop, `c` this call); JS_Call borrows them, and its result is freed after
+                // JS_ToBool read it.
                 let ok = unsafe {
-                    if qjs::JS_IsFunction(raw, c.as_raw()) {
+                    if qjs::JS_IsFunction(raw, c) {
                         let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
-                        let r = qjs::JS_Call(raw, c.as_raw(), undefined, 1, &mut arg);
+                        let r = qjs::JS_Call(raw, c, undefined, 1, &mut arg);
                         if qjs::JS_IsException(r) {
                             // As k6: a check whose function throws counts as failed, then the
                             // error goes on.
-                            checks.record(&name.str(), false, &extra);
+                            checks.record(&name, false, &extra);
                             return Err(rquickjs::Error::Exception);
                         }
                         let b = qjs::JS_ToBool(raw, r);
                         qjs::JS_FreeValue(raw, r);
                         b
                     } else {
-                        qjs::JS_ToBool(raw, c.as_raw())
+                        qjs::JS_ToBool(raw, c)
                     }
                 };
                 if ok < 0 {
                     return Err(rquickjs::Error::Exception);
                 }
                 let ok = ok == 1;
-                checks.record(&name.str(), ok, &extra);
+                checks.record(&name, ok, &extra);
                 all &= ok;
                 Ok(true)
             })?;

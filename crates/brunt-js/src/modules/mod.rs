@@ -242,23 +242,25 @@ pub(crate) fn cancelled(ctx: &Ctx<'_>) -> rquickjs::Error {
     Exception::throw_internal(ctx, "the VU was stopped")
 }
 
-/// Calls `f` with each own enumerable string-keyed property of `obj` in property order (the
-/// name, then the value, read when its turn comes), as rquickjs's `props` does, but without an
-/// atom and a string object made and dropped per key. `f` returns false to stop (no later value
-/// is read); the result is false when it stopped.
-pub(crate) fn each_prop<'js>(
-    obj: &Object<'js>,
-    mut f: impl FnMut(rquickjs::String<'js>, Value<'js>) -> Result<bool>,
+/// Calls `f` with the atom and the value of each own enumerable string-keyed property of `obj`,
+/// in property order, each value read when its turn comes (a getter runs then), as
+/// rquickjs's `props` does, but with QuickJS's values as they are: no name string is made and
+/// no context reference taken per property. `f` borrows the value (freed after it returns) and
+/// returns false to stop (no later value is read); the result is false when it stopped.
+pub(crate) fn own_props(
+    ctx: &Ctx<'_>,
+    obj: qjs::JSValue,
+    mut f: impl FnMut(qjs::JSAtom, qjs::JSValue) -> Result<bool>,
 ) -> Result<bool> {
-    let ctx = obj.ctx();
     let raw = ctx.as_raw().as_ptr();
     let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
     let mut n: u32 = 0;
     let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as std::ffi::c_int;
-    // SAFETY: `obj` is a live object of this context; the table QuickJS returns is freed below,
-    // once, after its last use, and every value taken is owned by a `Value` that frees it.
+    // SAFETY: `obj` is a live value of this context that the caller holds for the call; the table
+    // QuickJS returns is freed below, once, after its last use, and each value read is freed once
+    // after `f` returned.
     unsafe {
-        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut n, obj.as_raw(), flags) < 0 {
+        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut n, obj, flags) < 0 {
             return Err(rquickjs::Error::Exception);
         }
         let listed = if n == 0 {
@@ -268,15 +270,13 @@ pub(crate) fn each_prop<'js>(
         };
         let r = (|| {
             for &qjs::JSPropertyEnum { atom, .. } in listed {
-                let name = Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom));
-                let Ok(name) = name.try_into_string() else {
-                    return Err(rquickjs::Error::Exception);
-                };
-                let v = qjs::JS_GetProperty(raw, obj.as_raw(), atom);
+                let v = qjs::JS_GetProperty(raw, obj, atom);
                 if qjs::JS_IsException(v) {
                     return Err(rquickjs::Error::Exception);
                 }
-                if !f(name, Value::from_raw(ctx.clone(), v))? {
+                let go = f(atom, v);
+                qjs::JS_FreeValue(raw, v);
+                if !go? {
                     return Ok(false);
                 }
             }

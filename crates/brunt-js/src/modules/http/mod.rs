@@ -48,6 +48,7 @@ mod failed;
 mod jar;
 mod json_path;
 mod module;
+mod params;
 mod response;
 
 pub(crate) use module::{install_state, HttpModule, LAYER};
@@ -72,9 +73,6 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A header or tag as the script gave it: name and value (already a string).
-pub(super) type JsPair<'js> = (rquickjs::String<'js>, rquickjs::String<'js>);
 
 /// What a VU asks its I/O driver to do with HTTP (the one element of an [`IoRequest::Http`]).
 pub(crate) enum PendingRequest {
@@ -669,6 +667,8 @@ pub(crate) struct State {
     /// The requests the VU sent before, and the scratch key to look them up (see `cache.rs`).
     cache: RefCell<RequestCache>,
     key: RefCell<Key>,
+    /// The headers and tags of the last native request, for the next (see `params.rs`).
+    seen: RefCell<params::Seen>,
     /// What `http.setResponseCallback` set: the statuses counted as expected, or None (null).
     expected: RefCell<Option<Rc<ExpectedStatuses>>>,
     /// `batch` and `batchPerHost`, read on first use.
@@ -683,6 +683,7 @@ impl State {
             jars: Rc::new(RefCell::new(vec![Jar::default()])),
             cache: RefCell::default(),
             key: RefCell::default(),
+            seen: RefCell::default(),
             expected: RefCell::new(Some(Rc::default())),
             limits: Cell::new(None),
             asynchronous: RefCell::default(),
@@ -736,8 +737,8 @@ impl State {
         method: &[u8],
         url: &rquickjs::String<'js>,
         body: Option<&rquickjs::String<'js>>,
-        headers: &[JsPair<'js>],
-        tags: &[JsPair<'js>],
+        headers: &[params::Pair],
+        tags: &[params::Pair],
     ) -> Result<Value<'js>> {
         let h = &self.host;
         let body_type = default_body_type(h);
@@ -753,9 +754,9 @@ impl State {
             key.push(body.as_ref().map_or(&[][..], |b| b.bytes()));
             for list in [headers, tags] {
                 key.push(&(list.len() as u32).to_le_bytes());
-                for (k, v) in list {
-                    key.push(Utf8::of(ctx, k)?.bytes());
-                    key.push(Utf8::of(ctx, v)?.bytes());
+                for (k, v) in list.iter().map(|p| &p.text) {
+                    key.push(k.as_bytes());
+                    key.push(v.as_bytes());
                 }
             }
             self.cache.borrow().get(&key)
@@ -764,22 +765,15 @@ impl State {
             Some(hit) => hit,
             None => {
                 let method = parse_method(ctx, method)?;
-                let owned = |list: &[JsPair<'js>]| -> Result<Vec<(String, String)>> {
-                    list.iter()
-                        .map(|(k, v)| {
-                            Ok((
-                                Utf8::of(ctx, k)?.str().into_owned(),
-                                Utf8::of(ctx, v)?.str().into_owned(),
-                            ))
-                        })
-                        .collect()
+                let owned = |list: &[params::Pair]| -> Vec<(String, String)> {
+                    list.iter().map(|p| p.text.clone()).collect()
                 };
                 let body = body.as_ref().map(|b| b.bytes().to_vec());
-                let mut req = new_request(ctx, method, &url.str(), &owned(headers)?, body)?;
+                let mut req = new_request(ctx, method, &url.str(), &owned(headers), body)?;
                 req.max_redirects = Some(0);
                 req.discard_body = discard;
                 let req = Rc::new(req);
-                let tags = Rc::new(ScriptTags::new(owned(tags)?));
+                let tags = Rc::new(ScriptTags::new(owned(tags)));
                 self.cache
                     .borrow_mut()
                     .put(&self.key.borrow(), req.clone(), tags.clone());

@@ -8,14 +8,15 @@
 //! other bodies, URL templates, batch, asyncRequest, files, expected statuses, forms) is done by
 //! the JavaScript layer `js/http.js`, which a VU evaluates the first time it needs it.
 
-use super::{jar, response, JsPair, State};
+use super::params::{nullish, Names};
+use super::{jar, response, State};
+use crate::modules::Utf8;
 use crate::modules::NATIVE;
-use crate::modules::{each_prop, Utf8};
 use crate::program::Shared;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
-use rquickjs::{qjs, Class, Coerced, Ctx, FromJs, Function, Object, Result, Value};
+use rquickjs::{qjs, Class, Ctx, Function, Object, Result, Value};
 use std::ffi::c_void;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -146,39 +147,12 @@ impl ModuleDef for HttpModule {
     }
 }
 
-fn nullish(v: Option<&Value<'_>>) -> bool {
-    v.is_none_or(|v| v.is_null() || v.is_undefined())
-}
-
-/// `v` as an object whose own keys the module reads natively: not an array or a function.
-fn plain_object<'a, 'js>(v: &'a Value<'js>) -> Option<&'a Object<'js>> {
-    v.as_object().filter(|o| !o.is_array() && !o.is_function())
-}
-
-/// Adds the string pairs of a params' `headers` or `tags` object to `out`, as the JavaScript
-/// layer reads them (`String(value)` of each own enumerable key); false when the layer must
-/// read them (not a plain object, a symbol value).
-fn string_pairs<'js>(ctx: &Ctx<'js>, v: &Value<'js>, out: &mut Vec<JsPair<'js>>) -> Result<bool> {
-    if v.is_null() || v.is_undefined() {
-        return Ok(true);
-    }
-    let Some(obj) = plain_object(v) else {
-        return Ok(false);
-    };
-    each_prop(obj, |k, v| {
-        if v.is_symbol() {
-            return Ok(false);
-        }
-        out.push((k, Coerced::<rquickjs::String>::from_js(ctx, v)?.0));
-        Ok(true)
-    })
-}
-
 /// Sends `method url` with `body` and `params` natively when the module can read them itself
 /// (see the module doc); None when the JavaScript layer must describe the request.
 fn send_native<'js>(
     ctx: &Ctx<'js>,
     st: &State,
+    names: &Names,
     method: &[u8],
     url: Option<&Value<'js>>,
     body: Option<&Value<'js>>,
@@ -187,28 +161,32 @@ fn send_native<'js>(
     let Some(url) = url.and_then(|u| u.as_string()) else {
         return Ok(None);
     };
-    let body = match body.filter(|b| !nullish(Some(b))) {
+    let body = match body.filter(|b| !nullish(b.as_raw())) {
         None => None,
         Some(b) => match b.as_string() {
             Some(s) => Some(s),
             None => return Ok(None),
         },
     };
-    let (mut headers, mut tags) = (Vec::new(), Vec::new());
-    if let Some(params) = params.filter(|p| !nullish(Some(p))) {
-        let Some(obj) = plain_object(params) else {
-            return Ok(None);
-        };
-        let read = each_prop(obj, |k, v| match Utf8::of(ctx, &k)?.bytes() {
-            b"headers" => string_pairs(ctx, &v, &mut headers),
-            b"tags" => string_pairs(ctx, &v, &mut tags),
-            _ => Ok(false),
-        })?;
-        if !read {
-            return Ok(None);
+    // Taken while read: reading runs the script's getters and `toString`s, which may send
+    // requests of their own (they find none).
+    let mut seen = st.seen.take();
+    let read = match params.filter(|p| !nullish(p.as_raw())) {
+        None => {
+            seen.clear();
+            Ok(true)
         }
-    }
-    st.send(ctx, method, url, body, &headers, &tags).map(Some)
+        Some(params) => seen.read(ctx, names, params.as_raw()),
+    };
+    let sent = match read {
+        Ok(true) => st
+            .send(ctx, method, url, body, seen.headers.get(), seen.tags.get())
+            .map(Some),
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    *st.seen.borrow_mut() = seen;
+    sent
 }
 
 /// The VU's JavaScript layer, evaluated on first use.
@@ -241,12 +219,14 @@ pub(super) fn shared_functions<'js>(
     made: &mut Vec<Value<'js>>,
 ) -> Result<Object<'js>> {
     let out = Object::new(ctx.clone())?;
+    let names = Rc::new(Names::new(ctx)?);
     let mut add = |name: &str, f: Function<'js>| -> Result<()> {
         let f = f.with_name(name)?;
         made.push(f.clone().into_value());
         out.set(name, f)
     };
     for (name, method, has_body) in SHORTHANDS {
+        let names = names.clone();
         add(
             name,
             Function::new(
@@ -259,7 +239,7 @@ pub(super) fn shared_functions<'js>(
                     let st = vu_state(&ctx)?;
                     let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
                     let (u, b, p) = (url.0.as_ref(), body.as_ref(), params.as_ref());
-                    if let Some(res) = send_native(&ctx, st, method.as_bytes(), u, b, p)? {
+                    if let Some(res) = send_native(&ctx, st, &names, method.as_bytes(), u, b, p)? {
                         return Ok(res);
                     }
                     let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
@@ -279,14 +259,14 @@ pub(super) fn shared_functions<'js>(
         "request",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
+            move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
                 let st = vu_state(&ctx)?;
                 let a = &args.0;
                 if let Some(m) = a.first().and_then(|v| v.as_string()) {
                     // Sent as written, as k6 sends it (`get` stays lower-case).
                     let m = Utf8::of(&ctx, m)?;
                     if let Some(res) =
-                        send_native(&ctx, st, m.bytes(), a.get(1), a.get(2), a.get(3))?
+                        send_native(&ctx, st, &names, m.bytes(), a.get(1), a.get(2), a.get(3))?
                     {
                         return Ok(res);
                     }

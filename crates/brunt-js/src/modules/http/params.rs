@@ -1,0 +1,202 @@
+//! A native request's params (`headers` and `tags`) read with QuickJS's own calls, and the pairs
+//! of the VU's last request kept for the next one.
+//!
+//! A load test passes the same params every iteration: a new object, but the same property names
+//! (atoms) and, for string literals, the same value strings (QuickJS keeps one string per literal
+//! of a script). A pair whose name and value are the atom and the string of the pair at the same
+//! place last time is not read or converted to UTF-8 again; anything else (another name, a value
+//! computed each time, a number) is read as before. Each pair holds its atom and its string, so
+//! that the same atom and address cannot come to name other text meanwhile.
+
+use crate::modules::{own_props, HeldAtom, Utf8};
+use rquickjs::{qjs, Ctx, Result, Value};
+
+fn tag(v: qjs::JSValue) -> i32 {
+    // SAFETY: reads the value's tag only.
+    unsafe { qjs::JS_VALUE_GET_TAG(v) }
+}
+
+/// Whether `v` is null or undefined.
+pub(super) fn nullish(v: qjs::JSValue) -> bool {
+    matches!(tag(v), qjs::JS_TAG_NULL | qjs::JS_TAG_UNDEFINED)
+}
+
+/// Whether `v` is an object whose own keys the module reads natively: not an array (a proxy of
+/// one included) or a function.
+pub(super) fn plain(ctx: &Ctx<'_>, v: qjs::JSValue) -> bool {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `v` is a live value of this context.
+    tag(v) == qjs::JS_TAG_OBJECT
+        && unsafe { qjs::JS_IsArray(raw, v) == 0 && !qjs::JS_IsFunction(raw, v) }
+}
+
+/// The names the native path reads from params, held for the runtime's life.
+pub(super) struct Names {
+    headers: HeldAtom,
+    tags: HeldAtom,
+}
+
+impl Names {
+    pub(super) fn new(ctx: &Ctx<'_>) -> Result<Self> {
+        Ok(Names {
+            headers: HeldAtom::new(ctx, "headers")?,
+            tags: HeldAtom::new(ctx, "tags")?,
+        })
+    }
+}
+
+/// A string value held (its reference counted) until dropped, so that no other string gets its
+/// address meanwhile.
+struct HeldString {
+    rt: *mut qjs::JSRuntime,
+    value: qjs::JSValue,
+}
+
+impl HeldString {
+    /// Whether `v` is this very string.
+    fn is(&self, v: qjs::JSValue) -> bool {
+        // SAFETY: reads the values' pointers only.
+        tag(v) == qjs::JS_TAG_STRING
+            && unsafe { qjs::JS_VALUE_GET_PTR(v) == qjs::JS_VALUE_GET_PTR(self.value) }
+    }
+}
+
+impl Drop for HeldString {
+    fn drop(&mut self) {
+        // SAFETY: the reference is this value's; the runtime outlives what a VU's `State` holds
+        // (the state goes with the VU's context or before it, see `HeldAtom`), and freeing a
+        // string touches no context.
+        unsafe { qjs::JS_FreeValueRT(self.rt, self.value) };
+    }
+}
+
+/// A header or tag as a params object gave it: its name's atom and its value string, held, and
+/// their text.
+pub(super) struct Pair {
+    name: HeldAtom,
+    value: HeldString,
+    pub(super) text: (String, String),
+}
+
+/// The pairs of one params' `headers` or `tags`: `list[..len]` are the last request's, and pairs
+/// past `len` (an earlier request's) stay for reuse.
+#[derive(Default)]
+pub(super) struct Pairs {
+    list: Vec<Pair>,
+    len: usize,
+}
+
+impl Pairs {
+    pub(super) fn get(&self) -> &[Pair] {
+        &self.list[..self.len]
+    }
+
+    /// Reads `v`, a params' `headers` or `tags`, as the JavaScript layer reads them (`String(value)`
+    /// of each own enumerable key); false when the layer must read them (not a plain object, a
+    /// symbol value).
+    fn read(&mut self, ctx: &Ctx<'_>, v: qjs::JSValue) -> Result<bool> {
+        self.len = 0;
+        if nullish(v) {
+            return Ok(true);
+        }
+        if !plain(ctx, v) {
+            return Ok(false);
+        }
+        let raw = ctx.as_raw().as_ptr();
+        own_props(ctx, v, |atom, value| {
+            let t = tag(value);
+            if t == qjs::JS_TAG_SYMBOL {
+                return Ok(false);
+            }
+            let i = self.len;
+            if let Some(p) = self.list.get(i) {
+                if p.name.atom == atom && p.value.is(value) {
+                    self.len += 1;
+                    return Ok(true);
+                }
+            }
+            // SAFETY: `value` is live for this call; the string made is owned by the
+            // `HeldString` (or freed by the `Value`) that takes it, and the atom's string by its
+            // `Value`.
+            let (string, name) = unsafe {
+                let s = if t == qjs::JS_TAG_STRING {
+                    qjs::JS_DupValue(raw, value)
+                } else {
+                    qjs::JS_ToString(raw, value)
+                };
+                if qjs::JS_IsException(s) {
+                    return Err(rquickjs::Error::Exception);
+                }
+                let held = HeldString {
+                    rt: qjs::JS_GetRuntime(raw),
+                    value: s,
+                };
+                let name = Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom));
+                (held, name)
+            };
+            let Ok(name) = name.try_into_string() else {
+                return Err(rquickjs::Error::Exception);
+            };
+            let name = Utf8::of(ctx, &name)?.str().into_owned();
+            // SAFETY: the held value is a live string of this runtime; the `Value` dups it.
+            let text = unsafe {
+                Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, string.value)).into_string()
+            }
+            .ok_or(rquickjs::Error::Exception)?;
+            let text = Utf8::of(ctx, &text)?.str().into_owned();
+            // The name's atom again, by its text: the property's atom for any name QuickJS
+            // would make from that text (one that is not, a lone surrogate, only never matches).
+            let pair = Pair {
+                name: HeldAtom::new(ctx, &name)?,
+                value: string,
+                text: (name, text),
+            };
+            if i < self.list.len() {
+                self.list[i] = pair;
+            } else {
+                self.list.push(pair);
+            }
+            self.len += 1;
+            Ok(true)
+        })
+    }
+}
+
+/// The headers and tags of the VU's last native request (see the module doc).
+#[derive(Default)]
+pub(super) struct Seen {
+    pub(super) headers: Pairs,
+    pub(super) tags: Pairs,
+}
+
+impl Seen {
+    /// Reads `params` (not nullish) into the pairs; false when the JavaScript layer must read
+    /// them: not a plain object, a key other than `headers` and `tags`, or either not readable
+    /// natively (see [`Pairs::read`]).
+    pub(super) fn read(
+        &mut self,
+        ctx: &Ctx<'_>,
+        names: &Names,
+        params: qjs::JSValue,
+    ) -> Result<bool> {
+        self.headers.len = 0;
+        self.tags.len = 0;
+        if !plain(ctx, params) {
+            return Ok(false);
+        }
+        own_props(ctx, params, |atom, v| {
+            if atom == names.headers.atom {
+                self.headers.read(ctx, v)
+            } else if atom == names.tags.atom {
+                self.tags.read(ctx, v)
+            } else {
+                Ok(false)
+            }
+        })
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.headers.len = 0;
+        self.tags.len = 0;
+    }
+}
