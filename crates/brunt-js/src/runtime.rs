@@ -80,7 +80,7 @@ pub(crate) fn run_vu(
             // What the init context left in the VU's state holds values of the context.
             host.timers.borrow_mut().clear();
             host.websockets.borrow_mut().clear();
-            drain_jobs(&ctx);
+            finish(&ctx);
             host.suspend(Suspend::Ready(Err(e)));
             return;
         }
@@ -113,19 +113,21 @@ pub(crate) fn run_vu(
     host.websockets.borrow_mut().clear();
     drop(setup_data);
     drop(ns);
-    drain_jobs(&ctx);
+    finish(&ctx);
     drop(ctx);
 }
 
-/// Runs the jobs a cancelled call left queued (the VU is cancelled, so they end at once): a
-/// queued job holds its context, which must be freed with the VU.
-fn drain_jobs(ctx: &Context) {
+/// Ends the VU's use of its context, which must then be freed with the VU: runs the jobs a
+/// cancelled call left queued (the VU is cancelled, so they end at once; a queued job holds its
+/// context), then releases what the runtime keeps for the VU (`modules::http::release_vu`).
+fn finish(ctx: &Context) {
     with_ctx(ctx, |ctx| {
         for _ in 0..100_000 {
             if !ctx.execute_pending_job() {
                 break;
             }
         }
+        crate::modules::http::release_vu(&ctx);
     });
 }
 

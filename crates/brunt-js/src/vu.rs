@@ -861,4 +861,105 @@ mod tests {
             .expect("init fails");
         assert!(err.to_string().contains("does-not-exist.js"), "{err}");
     }
+
+    /// Answers every request with `200` and fixed timings, at once.
+    struct FixedIo;
+
+    impl Io for FixedIo {
+        fn perform<'a>(
+            &'a mut self,
+            req: IoRequest,
+        ) -> Pin<Box<dyn Future<Output = IoReply> + 'a>> {
+            Box::pin(async move {
+                match req {
+                    IoRequest::Send(req) => {
+                        let timings = brunt_http::Timings {
+                            blocked: 1.0,
+                            connecting: 2.0,
+                            tls_handshaking: 3.0,
+                            sending: 4.0,
+                            waiting: 5.0,
+                            receiving: 6.0,
+                            duration: 15.0,
+                        };
+                        let e = brunt_http::RequestError::new(brunt_http::ErrorCode::NONE, "");
+                        let mut resp =
+                            brunt_http::Response::failure(&req, e, timings, Duration::ZERO);
+                        resp.status = 200;
+                        resp.error = None;
+                        resp.body = "{\"ok\":1}".into();
+                        IoReply::Sent(Box::new(resp))
+                    }
+                    IoRequest::Yield => {
+                        tokio::task::yield_now().await;
+                        IoReply::Slept
+                    }
+                    _ => unreachable!("only requests in this test"),
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn responses_read_the_same_while_the_vus_of_a_runtime_come_and_go() {
+        // The runtime keeps the shapes of responses and of each VU's `res.timings` (see
+        // `modules::http::response`); a VU's are released with it, and a VU made later in the
+        // same runtime makes its own. What a script sees and may do must not change.
+        let src = r#"
+import http from 'k6/http';
+function ok(c, what) { if (!c) throw new Error(what); }
+const KEYS = 'duration,blocked,looking_up,connecting,tls_handshaking,sending,waiting,receiving';
+const JSON_T = '{"duration":15,"blocked":1,"looking_up":0,"connecting":2,"tls_handshaking":3,"sending":4,"waiting":5,"receiving":6}';
+export default function () {
+  for (let i = 0; i < 20; i++) {
+    const res = http.get('http://127.0.0.1:9/');
+    const odd = i % 2 === 1;
+    if (odd) ok(res.body === '{"ok":1}', 'body');
+    const t = res.timings;
+    ok(Object.keys(t).join() === KEYS && JSON.stringify(t) === JSON_T, 'timings ' + JSON.stringify(t));
+    const d = Object.getOwnPropertyDescriptor(t, 'receiving');
+    ok(d.writable && d.enumerable && d.configurable && Object.getPrototypeOf(t) === Object.prototype, 'descriptor');
+    ok(Object.keys(res).join() === (odd ? 'status,body,timings' : 'status,timings'), 'own keys ' + Object.keys(res));
+    ok(res.json('ok') === 1 && res.status === 200, 'json');
+    if (i % 5 === 0) {
+      t.extra = i;
+      delete t.blocked;
+      t.duration = -1;
+      res.mine = 1;
+      delete res.status;
+      ok(JSON.stringify(t) === '{"duration":-1,"looking_up":0,"connecting":2,"tls_handshaking":3,"sending":4,"waiting":5,"receiving":6,"extra":' + i + '}', 'changed ' + JSON.stringify(t));
+      ok(Object.keys(res).join() === (odd ? 'body,timings,mine' : 'timings,mine'), 'changed response ' + Object.keys(res));
+    }
+  }
+}
+"#;
+        with_program(src, Default::default(), |program, registry| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let make = |id: u64| {
+                let metrics = Rc::new(RefCell::new(Aggregator::new(registry.clone(), false)));
+                let host = Rc::new(Host::new(program.shared.clone(), metrics, id, id));
+                JsVu::new(program.clone(), host, FixedIo).unwrap()
+            };
+            let run = |v: &mut Vec<JsVu<FixedIo>>, iter: u64| {
+                rt.block_on(async {
+                    let calls = v.iter_mut().map(|vu| vu.call(iteration(iter)));
+                    for o in futures_join_all(calls).await {
+                        assert!(matches!(o, CallOutcome::Done(None)), "{o:?}");
+                    }
+                })
+            };
+            let mut v: Vec<_> = (1..=3).map(make).collect();
+            run(&mut v, 0);
+            // VU 2 goes; VU 4 is made in the same runtime.
+            drop(v.remove(1));
+            v.push(make(4));
+            assert!(std::ptr::eq(&*v[0].worker, &*v[2].worker));
+            run(&mut v, 1);
+            drop(v.remove(0));
+            run(&mut v, 2);
+        });
+    }
 }

@@ -545,6 +545,13 @@ fn response_fields_match_k6_on_every_request_path() {
 }
 
 #[test]
+fn timings_and_fields_read_the_same_over_iterations_as_vus_come_and_go() {
+    let ex = run_passing("response_shapes.js");
+    // 62 checks per call: 80 iterations (3, 1 and 4 VUs, 10 each), setup and teardown.
+    assert_eq!(metric(&ex, "checks")["passes"], 62 * 82, "{ex}");
+}
+
+#[test]
 fn http_module_exports_classes_jars_and_the_response_callback() {
     let ex = run_passing("http_module.js");
     assert_eq!(metric(&ex, "checks")["passes"], 14, "{ex}");

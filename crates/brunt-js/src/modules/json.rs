@@ -10,6 +10,7 @@
 //! JavaScript value only where the script can see one: a `toJSON` call's key, and the result.
 //! A replacer or an indent goes to QuickJS's original, kept as the function's data.
 
+use super::HeldAtom;
 use rquickjs::{qjs, Ctx, JsLifetime, Result};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
@@ -45,26 +46,15 @@ const KEY_CACHE_BYTES: usize = 64;
 /// Each property name's quoted, escaped bytes, by atom, per runtime: a load test stringifies the
 /// same keys on every iteration, and writing one from its atom (a string made of the atom, its
 /// UTF-8 read back, the escape loop) costs more than the rest of the key's work. Each atom is
-/// held (its reference counted) while it is here, so its number names the same string until
-/// the runtime drops this, before QuickJS frees the runtime (rquickjs clears userdata first).
+/// held while it is here, so its number names the same string until the runtime drops this.
+#[derive(Default)]
 struct KeyCache {
-    rt: *mut qjs::JSRuntime,
-    keys: RefCell<FxHashMap<qjs::JSAtom, Box<[u8]>>>,
+    keys: RefCell<FxHashMap<HeldAtom, Box<[u8]>>>,
 }
 
 // SAFETY: KeyCache holds no JavaScript value with a lifetime (atoms are plain numbers).
 unsafe impl<'js> JsLifetime<'js> for KeyCache {
     type Changed<'to> = KeyCache;
-}
-
-impl Drop for KeyCache {
-    fn drop(&mut self) {
-        for &atom in self.keys.get_mut().keys() {
-            // SAFETY: each atom's reference was taken when it was cached; the runtime is live
-            // (see the type's doc).
-            unsafe { qjs::JS_FreeAtomRT(self.rt, atom) };
-        }
-    }
 }
 
 thread_local! {
@@ -78,12 +68,7 @@ thread_local! {
 pub(crate) fn install(ctx: &Ctx<'_>) -> Result<()> {
     let raw = ctx.as_raw().as_ptr();
     if ctx.userdata::<KeyCache>().is_none() {
-        let cache = KeyCache {
-            // SAFETY: a live context.
-            rt: unsafe { qjs::JS_GetRuntime(raw) },
-            keys: RefCell::default(),
-        };
-        ctx.store_userdata(cache)
+        ctx.store_userdata(KeyCache::default())
             .map_err(|_| rquickjs::Error::Unknown)?;
     }
     // SAFETY: plain QuickJS calls on this live context; every value taken is freed or handed
@@ -448,11 +433,11 @@ impl Writer {
         let written = &self.out[start..];
         if let Some(c) = cache {
             let mut keys = c.keys.borrow_mut();
-            if keys.len() < KEY_CACHE_KEYS && written.len() <= KEY_CACHE_BYTES {
-                if let std::collections::hash_map::Entry::Vacant(e) = keys.entry(atom) {
-                    e.insert(written.into());
-                    qjs::JS_DupAtom(self.ctx, atom);
-                }
+            if keys.len() < KEY_CACHE_KEYS
+                && written.len() <= KEY_CACHE_BYTES
+                && !keys.contains_key(&atom)
+            {
+                keys.insert(HeldAtom::dup(self.ctx, atom), written.into());
             }
         }
         Ok(())

@@ -200,7 +200,8 @@ impl Drop for Utf8<'_> {
 }
 
 /// An atom made once and held until dropped, for a property a native function reads on every
-/// call (making it from its name each time hashes the name and looks it up).
+/// call (making it from its name each time hashes the name and looks it up). Held by a native
+/// function's closure or by the runtime's userdata ([`HeldValue`] holds values the same way).
 pub(crate) struct HeldAtom {
     rt: *mut qjs::JSRuntime,
     pub(crate) atom: qjs::JSAtom,
@@ -221,14 +222,75 @@ impl HeldAtom {
             })
         }
     }
+
+    /// Another reference to `atom`, held by the result.
+    ///
+    /// # Safety
+    /// `ctx` is a live context and `atom` a live atom of its runtime.
+    pub(crate) unsafe fn dup(ctx: *mut qjs::JSContext, atom: qjs::JSAtom) -> Self {
+        HeldAtom {
+            rt: qjs::JS_GetRuntime(ctx),
+            atom: qjs::JS_DupAtom(ctx, atom),
+        }
+    }
 }
 
 impl Drop for HeldAtom {
     fn drop(&mut self) {
-        // SAFETY: the runtime outlives what its functions hold: a function's closure is dropped
-        // when QuickJS frees the function, which JS_FreeRuntime does (in its collection) before
-        // it frees the atoms.
+        // SAFETY: the runtime outlives what holds this: a function's closure is dropped when
+        // QuickJS frees the function, which JS_FreeRuntime does (in its collection) before it
+        // frees the atoms, and rquickjs drops a runtime's userdata before JS_FreeRuntime.
         unsafe { qjs::JS_FreeAtomRT(self.rt, self.atom) };
+    }
+}
+
+/// Held atoms are found by their number (a map keyed by them is looked up by a plain atom).
+impl std::borrow::Borrow<qjs::JSAtom> for HeldAtom {
+    fn borrow(&self) -> &qjs::JSAtom {
+        &self.atom
+    }
+}
+
+impl PartialEq for HeldAtom {
+    fn eq(&self, other: &Self) -> bool {
+        self.atom == other.atom
+    }
+}
+
+impl Eq for HeldAtom {}
+
+impl std::hash::Hash for HeldAtom {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.atom.hash(state);
+    }
+}
+
+/// A value held until dropped, as [`HeldAtom`] holds an atom: by the runtime, not by a context
+/// (a `Persistent` also holds the context it was saved in, which would keep a VU's context alive
+/// in what the runtime keeps for all its VUs).
+pub(crate) struct HeldValue {
+    rt: *mut qjs::JSRuntime,
+    value: qjs::JSValue,
+}
+
+impl HeldValue {
+    pub(crate) fn new(v: &Value<'_>) -> Self {
+        let raw = v.ctx().as_raw().as_ptr();
+        // SAFETY: a live value of a live context; the new reference is this value's, freed in
+        // drop.
+        unsafe {
+            HeldValue {
+                rt: qjs::JS_GetRuntime(raw),
+                value: qjs::JS_DupValue(raw, v.as_raw()),
+            }
+        }
+    }
+}
+
+impl Drop for HeldValue {
+    fn drop(&mut self) {
+        // SAFETY: as for HeldAtom: the runtime outlives what holds this.
+        unsafe { qjs::JS_FreeValueRT(self.rt, self.value) };
     }
 }
 

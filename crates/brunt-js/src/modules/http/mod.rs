@@ -52,7 +52,7 @@ mod params;
 mod response;
 
 pub(crate) use module::{install_state, HttpModule, LAYER};
-pub(crate) use response::install_shared;
+pub(crate) use response::{install_shared, release_vu};
 
 use self::module::layer;
 use super::{bytes_of, cancelled, def, throw, Utf8};

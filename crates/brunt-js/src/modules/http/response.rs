@@ -10,7 +10,7 @@
 
 use super::json_path::Selected;
 use super::layer;
-use crate::modules::{array_buffer, bytes_of, throw};
+use crate::modules::{array_buffer, bytes_of, throw, HeldAtom, HeldValue};
 use crate::program::Shared;
 use brunt_http::{Request, Response};
 use rquickjs::function::{Opt, Rest, This};
@@ -19,6 +19,8 @@ use rquickjs::{
     qjs, Array, Class, Ctx, Exception, FromJs, Function, IntoJs, JsLifetime, Object, Persistent,
     Result, Value,
 };
+use rustc_hash::FxHashMap;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ pub(crate) struct Raw {
     /// Boxed: a single request's response arrives boxed from the I/O driver and stays there.
     resp: Box<Response>,
     body_type: BodyType,
+    /// The own properties brunt gave the object, in order (see [`Shapes::responses`]).
+    made: Cell<u64>,
 }
 
 native_data_class!(Raw, "Response");
@@ -90,19 +94,29 @@ const TIMINGS: [&str; 8] = [
 
 /// Property names every response gets, as atoms made once per runtime: defining a property by
 /// atom skips making the atom from the name and looking for a setter up the prototype chain.
-/// [`Classes::_keep`]'s properties hold a reference to each, so they live as long as the runtime.
-#[derive(Clone, Copy)]
 pub(super) struct Atoms {
-    status: qjs::JSAtom,
+    status: HeldAtom,
     /// [`LAZY`]'s names, in its order.
-    lazy: [qjs::JSAtom; 14],
-    timings: [qjs::JSAtom; 8],
+    lazy: Box<[HeldAtom]>,
+    /// [`TIMINGS`]' names, in its order.
+    timings: Box<[HeldAtom]>,
 }
 
 impl Atoms {
+    fn new(ctx: &Ctx<'_>) -> Result<Self> {
+        let held = |names: &[&str]| -> Result<Box<[HeldAtom]>> {
+            names.iter().map(|n| HeldAtom::new(ctx, n)).collect()
+        };
+        Ok(Atoms {
+            status: HeldAtom::new(ctx, "status")?,
+            lazy: held(&LAZY)?,
+            timings: held(&TIMINGS)?,
+        })
+    }
+
     fn body(&self) -> qjs::JSAtom {
         const BODY: usize = lazy_index("body");
-        self.lazy[BODY]
+        self.lazy[BODY].atom
     }
 }
 
@@ -125,6 +139,51 @@ const fn lazy_index(name: &str) -> usize {
     panic!("not a lazy field")
 }
 
+/// [`Raw::made`] of a response with only `status`: a leading 1, then 4 bits per field made own,
+/// its place in [`LAZY`] + 1, the latest lowest.
+const MADE_STATUS: u64 = 1;
+
+/// [`Raw::made`] once more fields were made own than it can list (15): no longer followed.
+const MADE_UNKNOWN: u64 = u64::MAX;
+
+/// [`Raw::made`] after field `i` of [`LAZY`] is made own.
+fn made_then(made: u64, i: usize) -> u64 {
+    if made >= 1 << 60 {
+        MADE_UNKNOWN
+    } else {
+        made << 4 | (i as u64 + 1)
+    }
+}
+
+/// The fields a [`Raw::made`] lists, in the order they were made own.
+fn made_fields(made: u64) -> impl Iterator<Item = usize> {
+    let n = made.checked_ilog2().map_or(0, |top| top / 4);
+    (0..n)
+        .rev()
+        .map(move |k| ((made >> (4 * k)) & 0xF) as usize - 1)
+}
+
+/// Response sequences [`Shapes::responses`] keeps at most, per runtime.
+const MAX_RESPONSE_SHAPES: usize = 64;
+
+/// Objects kept for their shapes only. QuickJS gives an object that gains a property the shape
+/// (prototype, then each property's name and flags, in order) of a live object that has exactly
+/// those; otherwise it makes one or grows the object's own, and a shape dies with its last
+/// object. A VU's responses and their `timings` die with each iteration, so without these every
+/// response made all its shapes again (11 of the order script's property additions per request).
+/// Kept, each addition finds its shape; what a script sees of the objects does not change.
+#[derive(Default)]
+struct Shapes {
+    /// Per [`Raw::made`] sequence, a plain object with the Response prototype, `status` and those
+    /// fields; 0: one with the prototype alone. Made when a response first reaches a sequence, at
+    /// most [`MAX_RESPONSE_SHAPES`].
+    responses: RefCell<FxHashMap<u64, HeldValue>>,
+    /// Per VU context (by address), plain objects with the first 0 to 8 of `res.timings`'
+    /// fields: made when the VU first reads a `timings`, released with the VU ([`release_vu`]),
+    /// since they hold the VU's `Object.prototype` and with it the context.
+    timings: RefCell<FxHashMap<usize, Box<[HeldValue]>>>,
+}
+
 /// The per-runtime classes of `k6/http`, made in the neutral context (see [`install_shared`]).
 pub(super) struct Classes {
     pub response_proto: Persistent<Object<'static>>,
@@ -132,8 +191,7 @@ pub(super) struct Classes {
     /// The module's functions (see `module.rs`).
     pub functions: Persistent<Object<'static>>,
     atoms: Atoms,
-    /// An object with a property per name in `atoms`, which keeps them alive.
-    _keep: Persistent<Object<'static>>,
+    shapes: Shapes,
 }
 
 /// The runtime's [`Classes`].
@@ -142,44 +200,78 @@ fn classes<'a>(ctx: &'a Ctx<'_>) -> Result<rquickjs::runtime::UserDataGuard<'a, 
         .ok_or_else(|| throw(ctx, "k6/http's classes are missing from this runtime"))
 }
 
-/// The runtime's [`Atoms`].
-fn atoms(ctx: &Ctx<'_>) -> Result<Atoms> {
-    classes(ctx).map(|c| c.atoms)
+/// `obj`, a new empty object, given the properties `atoms` as [`define_number`] makes them and
+/// held for its shape (see [`Shapes`]).
+fn shape_holder<'js>(
+    ctx: &Ctx<'js>,
+    obj: Object<'js>,
+    atoms: impl IntoIterator<Item = qjs::JSAtom>,
+) -> Result<HeldValue> {
+    for atom in atoms {
+        define_number(ctx, &obj, atom, 0.0)?;
+    }
+    Ok(HeldValue::new(obj.as_value()))
 }
 
-/// Makes [`Atoms`], each held by a property of `keep`.
-fn make_atoms<'js>(ctx: &Ctx<'js>, keep: &Object<'js>) -> Result<Atoms> {
-    let atom = |name: &str| -> Result<qjs::JSAtom> {
-        keep.set(name, true)?;
-        let raw = ctx.as_raw().as_ptr();
-        // SAFETY: the context is live; `keep`'s property holds the atom after this reference
-        // is dropped.
-        unsafe {
-            let a = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
-            qjs::JS_FreeAtom(raw, a);
-            Ok(a)
+/// Keeps the shape of a response whose own properties are now `made` (see [`Shapes`]).
+fn keep_response_shape(ctx: &Ctx<'_>, c: &Classes, made: u64) -> Result<()> {
+    {
+        let kept = c.shapes.responses.borrow();
+        if made == MADE_UNKNOWN || kept.len() >= MAX_RESPONSE_SHAPES || kept.contains_key(&made) {
+            return Ok(());
         }
+    }
+    let proto = c.response_proto.clone().restore(ctx)?;
+    // SAFETY: a live context and a live object of its runtime as the prototype; the new object
+    // is owned by the `Value`.
+    let obj = unsafe {
+        let raw = qjs::JS_NewObjectProto(ctx.as_raw().as_ptr(), proto.as_raw());
+        if qjs::JS_IsException(raw) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Value::from_raw(ctx.clone(), raw)
     };
-    let mut timings = [0; 8];
-    for (slot, name) in timings.iter_mut().zip(TIMINGS) {
-        *slot = atom(name)?;
+    let obj = Object::from_value(obj)?;
+    let status = (made != 0).then_some(c.atoms.status.atom);
+    let fields = made_fields(made).map(|i| c.atoms.lazy[i].atom);
+    let holder = shape_holder(ctx, obj, status.into_iter().chain(fields))?;
+    c.shapes.responses.borrow_mut().insert(made, holder);
+    Ok(())
+}
+
+/// Keeps the shapes of this VU's `res.timings` (see [`Shapes`]).
+fn keep_timing_shapes(ctx: &Ctx<'_>, c: &Classes) -> Result<()> {
+    let vu = ctx.as_raw().as_ptr() as usize;
+    if c.shapes.timings.borrow().contains_key(&vu) {
+        return Ok(());
     }
-    let mut lazy = [0; 14];
-    for (slot, name) in lazy.iter_mut().zip(LAZY) {
-        *slot = atom(name)?;
+    // The context's own `Object.prototype`, as `res.timings` gets it (whatever the script did
+    // to the global `Object`).
+    let held = (0..=TIMINGS.len())
+        .map(|n| {
+            let atoms = c.atoms.timings[..n].iter().map(|a| a.atom);
+            shape_holder(ctx, Object::new(ctx.clone())?, atoms)
+        })
+        .collect::<Result<_>>()?;
+    c.shapes.timings.borrow_mut().insert(vu, held);
+    Ok(())
+}
+
+/// Releases what the runtime keeps for the VU whose context `ctx` is: called after its last
+/// script code ran and before its context is dropped, which it would otherwise keep alive.
+pub(crate) fn release_vu(ctx: &Ctx<'_>) {
+    if let Some(c) = ctx.userdata::<Classes>() {
+        let vu = ctx.as_raw().as_ptr() as usize;
+        let held = c.shapes.timings.borrow_mut().remove(&vu);
+        drop(held);
     }
-    Ok(Atoms {
-        status: atom("status")?,
-        lazy,
-        timings,
-    })
 }
 
 /// Defines `obj[atom] = n` (writable, enumerable, configurable), as an assignment to a new
 /// property of a plain object does.
 fn define_number<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom, n: f64) -> Result<()> {
-    // SAFETY: a live object of this context and an atom alive with the runtime (see [`Atoms`]);
-    // a number holds no reference.
+    // SAFETY: a live object of this context and an atom the runtime holds (see [`Atoms`]); a
+    // number holds no reference.
     let r = unsafe {
         qjs::JS_DefinePropertyValue(
             ctx.as_raw().as_ptr(),
@@ -232,21 +324,18 @@ pub(super) fn response_object<'js>(
 ) -> Result<Value<'js>> {
     let resp: Box<Response> = resp.into();
     let status = resp.status;
-    // One look-up of the runtime's classes for both the prototype and the atoms.
-    let (proto, atoms) = {
-        let c = classes(ctx)?;
-        (c.response_proto.clone(), c.atoms)
-    };
-    let proto = proto.restore(ctx)?;
+    let c = classes(ctx)?;
+    let proto = c.response_proto.clone().restore(ctx)?;
     let obj = Class::instance_proto(
         Raw {
             req,
             resp,
             body_type,
+            made: Cell::new(MADE_STATUS),
         },
         proto,
     )?;
-    define_number(ctx, &obj, atoms.status, status.into())?;
+    define_number(ctx, &obj, c.atoms.status.atom, status.into())?;
     Ok(obj.into_value())
 }
 
@@ -289,7 +378,7 @@ fn headers_object<'js>(
 }
 
 /// One field of a Response, by name.
-fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str, atoms: &Atoms) -> Result<Value<'js>> {
+fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
     let (req, resp) = (&raw.req, &raw.resp);
     let c = ctx.clone();
     match key {
@@ -353,6 +442,8 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str, atoms: &Atoms) -> Result<Val
         }
         "timings" => {
             let t = resp.timings;
+            let cls = classes(ctx)?;
+            keep_timing_shapes(ctx, &cls)?;
             let o = Object::new(c)?;
             let values = [
                 t.duration,
@@ -364,8 +455,8 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str, atoms: &Atoms) -> Result<Val
                 t.waiting,
                 t.receiving,
             ];
-            for (atom, v) in atoms.timings.into_iter().zip(values) {
-                define_number(ctx, &o, atom, v)?;
+            for (atom, v) in cls.atoms.timings.iter().zip(values) {
+                define_number(ctx, &o, atom.atom, v)?;
             }
             Ok(o.into_value())
         }
@@ -394,23 +485,26 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str, atoms: &Atoms) -> Result<Val
     }
 }
 
-/// Makes `key` (an atom of [`Atoms`]) an ordinary property of `obj` holding `value` (it was a
-/// getter on the prototype): rquickjs's `prop` with a writable, enumerable, configurable
-/// `Property`, by an atom made once instead of one made from the name on every call.
-fn own<'js>(obj: &Object<'js>, key: qjs::JSAtom, value: &Value<'js>) -> Result<()> {
+/// Makes field `i` of [`LAZY`] an ordinary property of `obj` holding `value` (it was a getter on
+/// the prototype): rquickjs's `prop` with a writable, enumerable, configurable `Property`, by an
+/// atom made once instead of one made from the name on every call. `raw`: `obj`'s, when it is a
+/// Response, whose shape is then kept (see [`Shapes`]).
+fn own<'js>(obj: &Object<'js>, raw: Option<&Raw>, i: usize, value: &Value<'js>) -> Result<()> {
+    let ctx = obj.ctx();
+    let c = classes(ctx)?;
     let flags = qjs::JS_PROP_HAS_VALUE
         | qjs::JS_PROP_WRITABLE
         | qjs::JS_PROP_ENUMERABLE
         | qjs::JS_PROP_CONFIGURABLE
         | qjs::JS_PROP_THROW;
     let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
-    // SAFETY: a live object and value of this context, an atom alive with the runtime (see
+    // SAFETY: a live object and value of this context, an atom the runtime holds (see
     // [`Atoms`]); JS_DefineProperty borrows the value.
     let r = unsafe {
         qjs::JS_DefineProperty(
-            obj.ctx().as_raw().as_ptr(),
+            ctx.as_raw().as_ptr(),
             obj.as_raw(),
-            key,
+            c.atoms.lazy[i].atom,
             value.as_raw(),
             undefined,
             undefined,
@@ -419,6 +513,11 @@ fn own<'js>(obj: &Object<'js>, key: qjs::JSAtom, value: &Value<'js>) -> Result<(
     };
     if r < 0 {
         return Err(rquickjs::Error::Exception);
+    }
+    if let Some(raw) = raw {
+        let made = made_then(raw.made.get(), i);
+        raw.made.set(made);
+        keep_response_shape(ctx, &c, made)?;
     }
     Ok(())
 }
@@ -477,7 +576,7 @@ fn json_selected<'js>(
     let Some((obj, raw)) = this_raw(this) else {
         return Ok(None);
     };
-    let body = atoms(ctx)?.body();
+    let body = classes(ctx)?.atoms.body();
     // SAFETY: a live object of this context, an atom alive with the runtime; no descriptor is
     // asked for.
     let own = unsafe {
@@ -592,9 +691,9 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
                 let Some((obj, raw)) = this_raw(&this.0) else {
                     return Ok(Value::new_undefined(ctx));
                 };
-                let atoms = atoms(&ctx)?;
-                let v = field(&ctx, &raw.borrow(), key, &atoms)?;
-                own(obj, atoms.lazy[i], &v)?;
+                let raw = raw.borrow();
+                let v = field(&ctx, &raw, key)?;
+                own(obj, Some(&raw), i, &v)?;
                 Ok(v)
             },
         )?
@@ -603,7 +702,11 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
             ctx.clone(),
             move |this: This<Value<'js>>, v: Value<'js>| -> Result<()> {
                 match this.0.as_object() {
-                    Some(obj) => own(obj, atoms(obj.ctx())?.lazy[i], &v),
+                    Some(obj) => {
+                        let raw = Class::<Raw>::from_object(obj);
+                        let raw = raw.as_ref().map(|r| r.borrow());
+                        own(obj, raw.as_deref(), i, &v)
+                    }
                     None => Ok(()),
                 }
             },
@@ -649,17 +752,18 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     for o in made {
         freeze.call::<_, Value>((o,))?;
     }
-    let keep = Object::new(ctx.clone())?;
-    let atoms = make_atoms(ctx, &keep)?;
     ctx.store_userdata(Classes {
         response_proto: Persistent::save(ctx, proto),
         jar_proto: Persistent::save(ctx, jar_proto),
         functions: Persistent::save(ctx, functions),
-        atoms,
-        _keep: Persistent::save(ctx, keep),
+        atoms: Atoms::new(ctx)?,
+        shapes: Shapes::default(),
     })
     .map_err(|_| throw(ctx, "k6/http's classes were made twice"))?;
-    Ok(())
+    // Every response starts with these two shapes.
+    let c = classes(ctx)?;
+    keep_response_shape(ctx, &c, 0)?;
+    keep_response_shape(ctx, &c, MADE_STATUS)
 }
 
 /// A Response method done by the JavaScript layer: `res.html(sel)` calls the layer's
