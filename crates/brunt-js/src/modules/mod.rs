@@ -285,6 +285,23 @@ impl HeldValue {
             }
         }
     }
+
+    /// Holds `value`, taking over the caller's reference to it.
+    ///
+    /// # Safety
+    /// `ctx` is a live context, `value` a live value of its runtime whose reference the caller
+    /// owns and gives up.
+    pub(crate) unsafe fn take(ctx: *mut qjs::JSContext, value: qjs::JSValue) -> Self {
+        HeldValue {
+            rt: qjs::JS_GetRuntime(ctx),
+            value,
+        }
+    }
+
+    /// The value held (borrowed: valid while `self` is).
+    pub(crate) fn raw(&self) -> qjs::JSValue {
+        self.value
+    }
 }
 
 impl Drop for HeldValue {

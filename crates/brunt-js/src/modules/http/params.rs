@@ -8,7 +8,7 @@
 //! computed each time, a number) is read as before. Each pair holds its atom and its string, so
 //! that the same atom and address cannot come to name other text meanwhile.
 
-use crate::modules::{own_props, HeldAtom, Utf8};
+use crate::modules::{own_props, HeldAtom, HeldValue, Utf8};
 use rquickjs::{qjs, Ctx, Result, Value};
 
 fn tag(v: qjs::JSValue) -> i32 {
@@ -45,36 +45,18 @@ impl Names {
     }
 }
 
-/// A string value held (its reference counted) until dropped, so that no other string gets its
-/// address meanwhile.
-struct HeldString {
-    rt: *mut qjs::JSRuntime,
-    value: qjs::JSValue,
-}
-
-impl HeldString {
-    /// Whether `v` is this very string.
-    fn is(&self, v: qjs::JSValue) -> bool {
-        // SAFETY: reads the values' pointers only.
-        tag(v) == qjs::JS_TAG_STRING
-            && unsafe { qjs::JS_VALUE_GET_PTR(v) == qjs::JS_VALUE_GET_PTR(self.value) }
-    }
-}
-
-impl Drop for HeldString {
-    fn drop(&mut self) {
-        // SAFETY: the reference is this value's; the runtime outlives what a VU's `State` holds
-        // (the state goes with the VU's context or before it, see `HeldAtom`), and freeing a
-        // string touches no context.
-        unsafe { qjs::JS_FreeValueRT(self.rt, self.value) };
-    }
+/// Whether `v` is the very string `held` holds (held, so no other string can have its address).
+fn same_string(held: &HeldValue, v: qjs::JSValue) -> bool {
+    // SAFETY: reads the values' pointers only.
+    tag(v) == qjs::JS_TAG_STRING
+        && unsafe { qjs::JS_VALUE_GET_PTR(v) == qjs::JS_VALUE_GET_PTR(held.raw()) }
 }
 
 /// A header or tag as a params object gave it: its name's atom and its value string, held, and
 /// their text.
 pub(super) struct Pair {
     name: HeldAtom,
-    value: HeldString,
+    value: HeldValue,
     pub(super) text: (String, String),
 }
 
@@ -110,13 +92,13 @@ impl Pairs {
             }
             let i = self.len;
             if let Some(p) = self.list.get(i) {
-                if p.name.atom == atom && p.value.is(value) {
+                if p.name.atom == atom && same_string(&p.value, value) {
                     self.len += 1;
                     return Ok(true);
                 }
             }
             // SAFETY: `value` is live for this call; the string made is owned by the
-            // `HeldString` (or freed by the `Value`) that takes it, and the atom's string by its
+            // `HeldValue` (or freed by the `Value`) that takes it, and the atom's string by its
             // `Value`.
             let (string, name) = unsafe {
                 let s = if t == qjs::JS_TAG_STRING {
@@ -127,10 +109,7 @@ impl Pairs {
                 if qjs::JS_IsException(s) {
                     return Err(rquickjs::Error::Exception);
                 }
-                let held = HeldString {
-                    rt: qjs::JS_GetRuntime(raw),
-                    value: s,
-                };
+                let held = HeldValue::take(raw, s);
                 let name = Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom));
                 (held, name)
             };
@@ -140,7 +119,7 @@ impl Pairs {
             let name = Utf8::of(ctx, &name)?.str().into_owned();
             // SAFETY: the held value is a live string of this runtime; the `Value` dups it.
             let text = unsafe {
-                Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, string.value)).into_string()
+                Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, string.raw())).into_string()
             }
             .ok_or(rquickjs::Error::Exception)?;
             let text = Utf8::of(ctx, &text)?.str().into_owned();
