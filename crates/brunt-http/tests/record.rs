@@ -80,6 +80,9 @@ async fn a_response_feeds_every_http_metric_with_k6_tags() {
     assert!(stat(&s, builtin::DATA_RECEIVED, "count") > 100.0);
 }
 
+/// One of k6's timings of a response.
+type Phase = fn(&Timings) -> f64;
+
 /// Every HTTP metric of a run of requests on one kept-alive connection (their connecting and
 /// TLS times are zeros after the first, which a worker's aggregator puts in the histogram all
 /// at once) is what the responses' own timings and byte counts make, sample by sample.
@@ -91,7 +94,7 @@ async fn every_http_metric_is_what_the_requests_were() {
     let mut rec = Recorder::new();
     let base = TagSet::new([("scenario", "default")]);
     let req = Request::new(Method::GET, &format!("http://{addr}/")).unwrap();
-    let timing: [(MetricId, fn(&Timings) -> f64); 7] = [
+    let timing: [(MetricId, Phase); 7] = [
         (builtin::HTTP_REQ_DURATION, |t| t.duration),
         (builtin::HTTP_REQ_BLOCKED, |t| t.blocked),
         (builtin::HTTP_REQ_CONNECTING, |t| t.connecting),
