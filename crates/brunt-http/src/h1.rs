@@ -610,16 +610,19 @@ fn parse_head_discarding(
     buf: &[u8],
     head_only: bool,
 ) -> Result<Option<(usize, Head)>, RequestError> {
-    let mut headers = HeaderMap::new();
+    let mut location: Option<HeaderMap> = None;
     let parsed = parse_raw(buf, head_only, |name, value| {
         if name.eq_ignore_ascii_case(b"location") {
             let value = HeaderValue::from_bytes(value).map_err(|_| malformed("header value"))?;
-            headers.append(http::header::LOCATION, value);
+            location
+                .get_or_insert_with(HeaderMap::new)
+                .append(http::header::LOCATION, value);
         }
         Ok(())
     })?;
-    // Only `Location` is kept: no cookie.
-    let headers = Headers::built(headers, false);
+    // Only `Location` is kept: no cookie. Without one, the headers are an empty head, whose
+    // (empty) map is made only if read: no map to make and drop for every response.
+    let headers = location.map_or_else(Headers::default, |map| Headers::built(map, false));
     Ok(parsed.map(|(len, status, version, framing, keep_alive)| {
         (len, (status, version, headers, framing, keep_alive))
     }))

@@ -129,7 +129,8 @@ impl Response {
 /// building could meet is found there, see `h1::parse_head`), so the late parse cannot fail.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Headers {
-    /// The HTTP/1 head (status line, header lines, the empty line); empty when `map` came built.
+    /// The HTTP/1 head (status line, header lines, the empty line); empty when `map` came built,
+    /// and for a response whose headers were discarded (its map, made if read, is empty).
     head: Bytes,
     map: OnceLock<HeaderMap>,
     /// Whether there is a `Set-Cookie` header.
