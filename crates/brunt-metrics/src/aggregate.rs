@@ -466,15 +466,17 @@ impl Group {
                 },
             };
             next = i + 1;
-            match (&mut self.0[i].1, trace) {
-                // A trend's zeros (a kept-alive request's connecting and TLS times) go into
-                // its histogram all at once, when the interval is handed over.
-                (Agg::Trend(t), None) if value.to_bits() == 0 => t.add_zero_later(),
-                (a, trace) => {
+            let a = &mut self.0[i].1;
+            match trace {
+                None => match a {
+                    // A trend's zeros (a kept-alive request's connecting and TLS times) go
+                    // into its histogram all at once, when the interval is handed over.
+                    Agg::Trend(t) if value.to_bits() == 0 => t.add_zero_later(),
+                    a => a.add(value),
+                },
+                Some(trace) => {
                     a.add(value);
-                    if let Some(trace) = trace {
-                        offer_exemplar(a, value, trace);
-                    }
+                    offer_exemplar(a, value, trace);
                 }
             }
         }
