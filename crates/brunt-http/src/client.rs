@@ -263,10 +263,6 @@ impl Client {
             let exchange = pin!(self.exchange(req, &mut stamps, &mut info, sink));
             self.before(deadline, exchange).await
         };
-        let result = result.unwrap_or_else(|| {
-            let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
-            Err(RequestError::timeout(while_connecting))
-        });
         if let Some((conn, h2)) = &info {
             stamps.wrote = conn.stats.wrote_at();
             // HTTP/2 connections also read frames of their own (settings, pings); their first
@@ -276,9 +272,15 @@ impl Client {
             }
         }
         let end = Nanos::now();
+        // Matched where it lies: unwrapping the timeout first copied the exchange's result.
         match result {
-            Err(e) => failed(req, e, stamps, info.map(|i| i.0)),
-            Ok(x) => {
+            None => {
+                let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
+                let e = RequestError::timeout(while_connecting);
+                failed(req, e, stamps, info.map(|i| i.0))
+            }
+            Some(Err(e)) => failed(req, e, stamps, info.map(|i| i.0)),
+            Some(Ok(x)) => {
                 let (bytes_sent, bytes_received, remote, tls_version) = match &info {
                     Some((c, _)) => {
                         let (s, r) = c.stats.take_bytes();
