@@ -117,7 +117,7 @@ impl Client {
         req: &'a Request,
         on_redirect: impl FnMut(&Response, &mut Request) + 'a,
     ) -> impl Future<Output = Response> + 'a {
-        self.send_hops(req, None, on_redirect)
+        self.send_hops(req, Hops::Caller, on_redirect)
     }
 
     /// [`send_hops`](Self::send_hops) with the run's trace context added to the request. Boxed
@@ -129,25 +129,26 @@ impl Client {
         on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
         match self.traced(req) {
-            Some((traced, trace)) => self.send_hops(&traced, Some(trace), on_redirect).await,
-            None => self.send_hops(req, Some(None), on_redirect).await,
+            Some((traced, trace)) => {
+                self.send_hops(&traced, Hops::Traced(trace), on_redirect)
+                    .await
+            }
+            None => self.send_hops(req, Hops::Traced(None), on_redirect).await,
         }
     }
 
     /// The request's first hop, then its redirects. Every future on a request's way is moved
     /// (copied) a few times as the caller's futures start, so this one holds no more than the
-    /// first hop's: the redirects, rare, are a boxed future of their own. `traced` is None for
-    /// the caller's request (checked, rate-limited and traced here first), and the trace for
-    /// the request [`send_traced`](Self::send_traced) made.
+    /// first hop's: the redirects, rare, are a boxed future of their own.
     async fn send_hops(
         &self,
         req: &Request,
-        traced: Option<Option<Trace>>,
+        which: Hops,
         on_redirect: impl FnMut(&Response, &mut Request),
     ) -> Response {
-        let trace = match traced {
-            Some(trace) => trace,
-            None => {
+        let trace = match which {
+            Hops::Traced(trace) => trace,
+            Hops::Caller => {
                 if let Some(e) = req.failure() {
                     return Response::failure(req, e.clone(), Timings::default(), Duration::ZERO);
                 }
@@ -262,10 +263,6 @@ impl Client {
             let exchange = pin!(self.exchange(req, &mut stamps, &mut info, sink));
             self.before(deadline, exchange).await
         };
-        let result = result.unwrap_or_else(|| {
-            let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
-            Err(RequestError::timeout(while_connecting))
-        });
         if let Some((conn, h2)) = &info {
             stamps.wrote = conn.stats.wrote_at();
             // HTTP/2 connections also read frames of their own (settings, pings); their first
@@ -275,9 +272,15 @@ impl Client {
             }
         }
         let end = Nanos::now();
+        // Matched where it lies: unwrapping the timeout first copied the exchange's result.
         match result {
-            Err(e) => failed(req, e, stamps, info.map(|i| i.0)),
-            Ok(x) => {
+            None => {
+                let while_connecting = stamps.got_conn.is_none() && stamps.connect.is_none();
+                let e = RequestError::timeout(while_connecting);
+                failed(req, e, stamps, info.map(|i| i.0))
+            }
+            Some(Err(e)) => failed(req, e, stamps, info.map(|i| i.0)),
+            Some(Ok(x)) => {
                 let (bytes_sent, bytes_received, remote, tls_version) = match &info {
                     Some((c, _)) => {
                         let (s, r) = c.stats.take_bytes();
@@ -525,6 +528,15 @@ impl Client {
     fn checkin_h2(&self, origin: &Arc<Origin>, c: H2) {
         self.entry(origin, |e| e.h2 = Some(c));
     }
+}
+
+/// Which request [`Client::send_hops`] sends.
+enum Hops {
+    /// The caller's: checked, rate-limited and given the run's trace context there first.
+    Caller,
+    /// The copy [`Client::send_traced`] made (or the caller's, when it needed no trace
+    /// headers), with the trace its headers carry.
+    Traced(Option<Trace>),
 }
 
 /// The deadline `timeout` after `start`, on tokio's clock.

@@ -493,9 +493,12 @@ impl FramingHeaders {
     fn see(&mut self, name: &[u8], value: &[u8]) -> Result<(), RequestError> {
         match name.len() {
             14 if name_is(name, b"content-length") => {
-                let n = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<usize>().ok())
+                let n = digits(value)
+                    .or_else(|| {
+                        std::str::from_utf8(value)
+                            .ok()
+                            .and_then(|s| s.trim().parse::<usize>().ok())
+                    })
                     .ok_or_else(|| malformed("invalid Content-Length"))?;
                 if self.length.is_some_and(|l| l != n) {
                     return Err(malformed("conflicting Content-Length"));
@@ -507,6 +510,10 @@ impl FramingHeaders {
                     .rsplit(|b| *b == b',')
                     .next()
                     .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            // The usual value first, whole: one token, nothing to split.
+            10 if name_is(name, b"connection") && value.eq_ignore_ascii_case(b"keep-alive") => {
+                self.keep_alive = true;
             }
             10 if name_is(name, b"connection") => {
                 for token in value.split(|b| *b == b',') {
@@ -522,6 +529,20 @@ impl FramingHeaders {
         }
         Ok(())
     }
+}
+
+/// A value of ASCII digits alone (as servers write Content-Length), read without the UTF-8
+/// check and the trim of the general parse, which gives the same number for it; None for any
+/// other value (the general parse decides) and on overflow (which it refuses too).
+fn digits(value: &[u8]) -> Option<usize> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0usize, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        (d <= 9).then_some(())?;
+        n.checked_mul(10)?.checked_add(usize::from(d))
+    })
 }
 
 /// Whether the header name `name` (a token: httparse rejects any other) is `lower`, a lowercase
@@ -610,16 +631,19 @@ fn parse_head_discarding(
     buf: &[u8],
     head_only: bool,
 ) -> Result<Option<(usize, Head)>, RequestError> {
-    let mut headers = HeaderMap::new();
+    let mut location: Option<HeaderMap> = None;
     let parsed = parse_raw(buf, head_only, |name, value| {
         if name.eq_ignore_ascii_case(b"location") {
             let value = HeaderValue::from_bytes(value).map_err(|_| malformed("header value"))?;
-            headers.append(http::header::LOCATION, value);
+            location
+                .get_or_insert_with(HeaderMap::new)
+                .append(http::header::LOCATION, value);
         }
         Ok(())
     })?;
-    // Only `Location` is kept: no cookie.
-    let headers = Headers::built(headers, false);
+    // Only `Location` is kept: no cookie. Without one, the headers are an empty head, whose
+    // (empty) map is made only if read: no map to make and drop for every response.
+    let headers = location.map_or_else(Headers::default, |map| Headers::built(map, false));
     Ok(parsed.map(|(len, status, version, framing, keep_alive)| {
         (len, (status, version, headers, framing, keep_alive))
     }))
@@ -729,6 +753,67 @@ mod tests {
                 eager.map(|_| ()).map_err(|e| e.message),
                 lazy.map(|_| ()).map_err(|e| e.message)
             ),
+        }
+    }
+
+    /// The framing a value gives through the fast paths (digits alone, a `keep-alive` alone) is
+    /// the one the general parse gives it, errors included.
+    #[test]
+    fn framing_values_read_alike_on_the_fast_paths() {
+        let general_length = |v: &[u8]| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+        };
+        for v in [
+            "0",
+            "615",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+            "+5",
+            " 5 ",
+            "5\t",
+            "",
+            "5a",
+            "-1",
+            "\u{a0}7",
+            "1 2",
+        ] {
+            let v = v.as_bytes();
+            assert_eq!(
+                digits(v).or_else(|| general_length(v)),
+                general_length(v),
+                "{:?}",
+                v.escape_ascii()
+            );
+        }
+        for v in [
+            "keep-alive",
+            "Keep-Alive",
+            "KEEP-ALIVE",
+            "close",
+            "keep-alive, close",
+        ] {
+            for http11 in [false, true] {
+                let mut seen = FramingHeaders {
+                    length: None,
+                    chunked: false,
+                    keep_alive: http11,
+                };
+                seen.see(b"Connection", v.as_bytes()).unwrap();
+                let tokens: Vec<_> = v.split(',').map(|t| t.trim().to_lowercase()).collect();
+                let want = match tokens
+                    .iter()
+                    .rev()
+                    .find(|t| *t == "close" || *t == "keep-alive")
+                {
+                    Some(t) => t == "keep-alive",
+                    None => http11,
+                };
+                assert_eq!(seen.keep_alive, want, "{v} on HTTP/1.{}", u8::from(http11));
+            }
         }
     }
 

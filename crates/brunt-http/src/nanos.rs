@@ -36,9 +36,16 @@ impl Nanos {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
-    /// [`since`](Self::since) in milliseconds, as k6's timings are.
+    /// [`since`](Self::since) in milliseconds, as k6's timings are. Below a second (a phase of
+    /// almost every request) `Duration::as_secs_f64` is `0.0 + n / 1e9`, which is `n / 1e9`:
+    /// computed so, the same number without splitting `n` into seconds and nanoseconds.
     pub fn ms_since(self, earlier: Nanos) -> f64 {
-        self.since(earlier).as_secs_f64() * 1000.0
+        let n = self.0.saturating_sub(earlier.0);
+        if n < 1_000_000_000 {
+            n as f64 / 1e9 * 1000.0
+        } else {
+            self.since(earlier).as_secs_f64() * 1000.0
+        }
     }
 
     /// The same moment as an `Instant` (for the request's deadline on tokio's timer), through
@@ -57,6 +64,29 @@ impl Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_are_those_of_the_duration() {
+        let t0 = Nanos::from_raw(5_000_000_000);
+        let mut n = 1u64;
+        while n < 5_000_000_000 {
+            for d in [
+                n - 1,
+                n,
+                n + 1,
+                n * 7 / 3,
+                999_999_999,
+                1_000_000_000,
+                1_000_000_001,
+            ] {
+                let later = Nanos::from_raw(t0.raw() + d);
+                let want = Duration::from_nanos(d).as_secs_f64() * 1000.0;
+                assert_eq!(later.ms_since(t0).to_bits(), want.to_bits(), "{d} ns");
+            }
+            n = n * 3 + 17;
+        }
+        assert_eq!(t0.ms_since(Nanos::from_raw(t0.raw() + 1)), 0.0);
+    }
 
     #[test]
     fn reads_the_clock_instant_reads() {

@@ -129,7 +129,8 @@ impl Response {
 /// building could meet is found there, see `h1::parse_head`), so the late parse cannot fail.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Headers {
-    /// The HTTP/1 head (status line, header lines, the empty line); empty when `map` came built.
+    /// The HTTP/1 head (status line, header lines, the empty line); empty when `map` came built,
+    /// and for a response whose headers were discarded (its map, made if read, is empty).
     head: Bytes,
     map: OnceLock<HeaderMap>,
     /// Whether there is a `Set-Cookie` header.
@@ -190,10 +191,6 @@ pub(crate) struct Stamps {
     pub first_byte: Option<Nanos>,
 }
 
-fn ms(from: Nanos, to: Nanos) -> f64 {
-    to.ms_since(from)
-}
-
 impl Stamps {
     pub fn new(start: Nanos) -> Self {
         Stamps {
@@ -209,25 +206,25 @@ impl Stamps {
     pub fn timings(&self, end: Nanos) -> Timings {
         let mut t = Timings::default();
         if let Some(got) = self.got_conn {
-            t.blocked = ms(self.start, got);
+            t.blocked = got.ms_since(self.start);
         }
         if let Some((a, b)) = self.connect {
-            t.connecting = ms(a, b);
+            t.connecting = b.ms_since(a);
         }
         if let Some((a, b)) = self.tls {
-            t.tls_handshaking = ms(a, b);
+            t.tls_handshaking = b.ms_since(a);
         }
         if let Some(wrote) = self.wrote {
             let ready = self.got_conn.unwrap_or(self.start);
-            t.sending = ms(ready, wrote);
+            t.sending = wrote.ms_since(ready);
             t.waiting = match self.first_byte {
                 // A server may answer before the request is fully written: then waiting is 0.
-                Some(fb) => ms(wrote, fb),
-                None => ms(wrote, end),
+                Some(fb) => fb.ms_since(wrote),
+                None => end.ms_since(wrote),
             };
         }
         if let Some(fb) = self.first_byte {
-            t.receiving = ms(fb, end);
+            t.receiving = end.ms_since(fb);
         }
         t.duration = t.sending + t.waiting + t.receiving;
         t

@@ -2,8 +2,10 @@
 
 mod support;
 
-use brunt_http::{Client, ClientConfig, ExpectedStatuses, Recorder, Request};
-use brunt_metrics::{builtin, Aggregator, MetricId, Registry, SeriesMap, SystemTags, TagSet};
+use brunt_http::{Client, ClientConfig, ExpectedStatuses, Recorder, Request, Timings};
+use brunt_metrics::{
+    builtin, Agg, Aggregator, MetricId, Registry, SeriesMap, Snapshot, SystemTags, TagSet, TrendAgg,
+};
 use http::Method;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +78,80 @@ async fn a_response_feeds_every_http_metric_with_k6_tags() {
     // Data counters carry the caller's tags only, as k6's per-iteration data samples do.
     assert_eq!(series_tags(&s, builtin::DATA_SENT), vec![base.clone()]);
     assert!(stat(&s, builtin::DATA_RECEIVED, "count") > 100.0);
+}
+
+/// One of k6's timings of a response.
+type Phase = fn(&Timings) -> f64;
+
+/// Every HTTP metric of a run of requests on one kept-alive connection (their connecting and
+/// TLS times are zeros after the first, which a worker's aggregator puts in the histogram all
+/// at once) is what the responses' own timings and byte counts make, sample by sample.
+#[tokio::test]
+async fn every_http_metric_is_what_the_requests_were() {
+    let addr = support::serve().await;
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+    let mut rec = Recorder::new();
+    let base = TagSet::new([("scenario", "default")]);
+    let req = Request::new(Method::GET, &format!("http://{addr}/")).unwrap();
+    let timing: [(MetricId, Phase); 7] = [
+        (builtin::HTTP_REQ_DURATION, |t| t.duration),
+        (builtin::HTTP_REQ_BLOCKED, |t| t.blocked),
+        (builtin::HTTP_REQ_CONNECTING, |t| t.connecting),
+        (builtin::HTTP_REQ_TLS_HANDSHAKING, |t| t.tls_handshaking),
+        (builtin::HTTP_REQ_SENDING, |t| t.sending),
+        (builtin::HTTP_REQ_WAITING, |t| t.waiting),
+        (builtin::HTTP_REQ_RECEIVING, |t| t.receiving),
+    ];
+    let mut want: Vec<TrendAgg> = vec![TrendAgg::default(); timing.len()];
+    let mut scheduled = TrendAgg::default();
+    let (mut sent, mut received) = (0.0, 0.0);
+    let n = 300;
+    for i in 0..n {
+        let resp = client.send(&req).await;
+        assert_eq!(resp.status, 200);
+        // Every other request as an open-model one, a few microseconds late.
+        let lag = (i % 2 == 0).then(|| Duration::from_micros(i));
+        let expected = ExpectedStatuses::default();
+        rec.record(&mut agg, &resp, &base, Some(&expected), lag);
+        for ((_, of), w) in timing.iter().zip(&mut want) {
+            w.add(of(&resp.timings));
+        }
+        if let Some(lag) = lag {
+            scheduled.add((lag + resp.elapsed).as_secs_f64() * 1000.0);
+        }
+        sent += resp.bytes_sent as f64;
+        received += resp.bytes_received as f64;
+    }
+    assert!(want[2].count_over(0.0, false) <= 1, "one connection");
+    let mut snap = Snapshot::default();
+    snap.merge_series(&agg.take().series);
+    let count = |m| snap.metric(m).and_then(|a| a.stat("count", 1.0));
+    assert_eq!(count(builtin::HTTP_REQS), Some(n as f64));
+    assert_eq!(count(builtin::DATA_SENT), Some(sent));
+    assert_eq!(count(builtin::DATA_RECEIVED), Some(received));
+    let failed = snap.metric(builtin::HTTP_REQ_FAILED).unwrap();
+    assert_eq!(
+        (failed.stat("passes", 1.0), failed.stat("fails", 1.0)),
+        (Some(0.0), Some(n as f64))
+    );
+    let trends = timing
+        .iter()
+        .map(|(m, _)| *m)
+        .zip(want.iter())
+        .chain([(builtin::HTTP_REQ_SCHEDULED_DURATION, &scheduled)]);
+    for (metric, want) in trends {
+        let Some(Agg::Trend(got)) = snap.metric(metric) else {
+            panic!("{metric:?} is a trend with samples");
+        };
+        assert_eq!(got.count, want.count, "{metric:?}");
+        assert_eq!(got.sum.to_bits(), want.sum.to_bits(), "{metric:?}");
+        assert_eq!((got.min, got.max), (want.min, want.max), "{metric:?}");
+        assert_eq!(got.hist, want.hist, "{metric:?}");
+        for p in [0.0, 50.0, 90.0, 95.0, 99.0, 100.0] {
+            assert_eq!(got.percentile(p), want.percentile(p), "{metric:?} p({p})");
+        }
+    }
 }
 
 #[tokio::test]

@@ -45,6 +45,9 @@ pub struct TrendAgg {
     exact: Option<Vec<f64>>,
     /// The slowest samples taken while a sampled trace was set (see [`Aggregator::set_trace`]).
     pub exemplars: Exemplars,
+    /// Zero samples in `count`, `min` and `max` but not yet in `hist` and `exact`
+    /// ([`add_zero_later`](Self::add_zero_later)); always 0 outside a worker's [`Aggregator`].
+    zeros_later: u64,
 }
 
 impl Default for TrendAgg {
@@ -57,6 +60,7 @@ impl Default for TrendAgg {
             hist: Histogram::new(SIG_FIGS).expect("3 significant figures is a valid HDR precision"),
             exact: Some(Vec::new()),
             exemplars: Exemplars::default(),
+            zeros_later: 0,
         }
     }
 }
@@ -73,6 +77,7 @@ impl TrendAgg {
             hist,
             exact: (count == 0).then(Vec::new),
             exemplars: Exemplars::default(),
+            zeros_later: 0,
         }
     }
 
@@ -95,6 +100,37 @@ impl TrendAgg {
         if self.hist.record(scaled).is_err() {
             self.hist.saturating_record(scaled);
         }
+    }
+
+    /// A sample of +0.0 (a request's connecting and TLS times on a kept-alive connection): its
+    /// count, min and max now, as [`add`](Self::add) takes them, and its place in the histogram
+    /// and the exact samples when [`record_zeros`](Self::record_zeros) is called, all of a
+    /// series' zeros in one HDR record. Its sum is unchanged by a +0.0 (it starts at +0.0, and
+    /// no sum of samples is -0.0).
+    fn add_zero_later(&mut self) {
+        self.count += 1;
+        self.min = self.min.min(0.0);
+        self.max = self.max.max(0.0);
+        self.zeros_later += 1;
+    }
+
+    /// Puts the zeros [`add_zero_later`](Self::add_zero_later) counted where
+    /// [`add`](Self::add) would have: the exact samples (in no order, so at the end; dropped
+    /// if the count is past [`EXACT_SAMPLES`], as `add` drops them) and the histogram.
+    fn record_zeros(&mut self) {
+        let n = std::mem::take(&mut self.zeros_later);
+        if n == 0 {
+            return;
+        }
+        if let Some(samples) = &mut self.exact {
+            if self.count <= EXACT_SAMPLES as u64 {
+                samples.resize(samples.len() + n as usize, 0.0);
+            } else {
+                self.exact = None;
+            }
+        }
+        // 0 is in every histogram's range: recording it cannot fail.
+        let _ = self.hist.record_n(0, n);
     }
 
     pub fn merge(&mut self, other: &TrendAgg) {
@@ -431,9 +467,17 @@ impl Group {
             };
             next = i + 1;
             let a = &mut self.0[i].1;
-            a.add(value);
-            if let Some(trace) = trace {
-                offer_exemplar(a, value, trace);
+            match trace {
+                None => match a {
+                    // A trend's zeros (a kept-alive request's connecting and TLS times) go
+                    // into its histogram all at once, when the interval is handed over.
+                    Agg::Trend(t) if value.to_bits() == 0 => t.add_zero_later(),
+                    a => a.add(value),
+                },
+                Some(trace) => {
+                    a.add(value);
+                    offer_exemplar(a, value, trace);
+                }
             }
         }
     }
@@ -551,7 +595,10 @@ impl Aggregator {
         self.places.clear();
         self.recent.clear();
         for (tags, group) in self.groups.drain(..) {
-            for (metric, agg) in group.0 {
+            for (metric, mut agg) in group.0 {
+                if let Agg::Trend(t) = &mut agg {
+                    t.record_zeros();
+                }
                 series.insert((metric, tags.clone()), agg);
             }
         }
@@ -742,6 +789,50 @@ mod tests {
                     sent.and_then(|a| a.stat("count", 1.0)),
                     (want > 0).then_some(3.0 * want as f64)
                 );
+            }
+        }
+    }
+
+    /// A worker's trend with zeros among its samples (recorded when the interval is handed
+    /// over) is the trend `add` makes of the same samples, below and past the exact samples.
+    #[test]
+    fn zeros_recorded_later_make_the_same_trend() {
+        for n in [7usize, EXACT_SAMPLES - 3, EXACT_SAMPLES + 500] {
+            let values: Vec<f64> = (0..n)
+                .map(|i| match i % 5 {
+                    0 | 3 => 0.0,
+                    4 if i % 7 == 0 => -0.0,
+                    _ => (i % 97) as f64 * 0.25,
+                })
+                .collect();
+            let mut agg = Aggregator::new(Arc::new(Registry::new()), false);
+            let tags = TagSet::new([("n", n.to_string())]);
+            let mut want = TrendAgg::default();
+            for &v in &values {
+                agg.add(builtin::HTTP_REQ_CONNECTING, &tags, v);
+                want.add(v);
+            }
+            let series = agg.take().series;
+            let Agg::Trend(got) = &series[&(builtin::HTTP_REQ_CONNECTING, tags)] else {
+                panic!("a trend");
+            };
+            assert_eq!(got.count, want.count);
+            assert_eq!(got.sum.to_bits(), want.sum.to_bits());
+            assert_eq!(got.min.to_bits(), want.min.to_bits());
+            assert_eq!(got.max.to_bits(), want.max.to_bits());
+            assert_eq!(got.is_exact(), want.is_exact(), "{n}");
+            assert_eq!(got.is_exact(), n <= EXACT_SAMPLES);
+            assert_eq!(got.hist, want.hist);
+            for p in [0.0, 10.0, 25.0, 50.0, 90.0, 95.0, 99.0, 100.0] {
+                assert_eq!(got.percentile(p), want.percentile(p), "p({p}) of {n}");
+            }
+            for bound in [0.0, 1.0] {
+                for inclusive in [false, true] {
+                    assert_eq!(
+                        got.count_over(bound, inclusive),
+                        want.count_over(bound, inclusive)
+                    );
+                }
             }
         }
     }

@@ -94,31 +94,35 @@ impl Vu for QuickVu {
             .payload
             .as_ref()
             .and_then(|p| p.downcast_ref::<FedRequest>());
+        // The scenario's tags are borrowed, not cloned: an iteration is one request.
+        let fed_tags;
         let tags = match fed {
             Some(f) => {
                 let scenario = &ctx.scenario.tags;
-                self.merged
+                fed_tags = self
+                    .merged
                     .entry(f.tags.clone())
                     .or_insert_with(|| scenario.with(f.tags.iter()))
-                    .clone()
+                    .clone();
+                &fed_tags
             }
-            None => ctx.scenario.tags.clone(),
+            None => &ctx.scenario.tags,
         };
         if let (Some(trend), Some(lag)) = (self.send_lag, ctx.scheduled_lag) {
             let ms = lag.as_secs_f64() * 1000.0;
-            self.metrics.borrow_mut().add(trend, &tags, ms);
+            self.metrics.borrow_mut().add(trend, tags, ms);
         }
         let Some((policy, metrics)) = self.retry.clone() else {
-            self.attempt(ctx, fed, &tags).await;
+            self.attempt(ctx, fed, tags).await;
             return IterationOutcome::Completed;
         };
         let mut attempts = Attempts::start(&policy);
-        while let Some(wait) = attempts.after(self.attempt(ctx, fed, &tags).await) {
+        while let Some(wait) = attempts.after(self.attempt(ctx, fed, tags).await) {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
         }
-        attempts.record(metrics, &mut self.metrics.borrow_mut(), &tags);
+        attempts.record(metrics, &mut self.metrics.borrow_mut(), tags);
         IterationOutcome::Completed
     }
 }
