@@ -3,15 +3,15 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, output_within, target_process};
+use common::{brunt_cmd, fails_with, output_within, target_process, Helper};
 use serde_json::Value;
 use std::net::TcpListener;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// A `brunt target` child with `args`, and its base URL once it listens.
-fn target(args: &[&str]) -> (Child, String) {
+fn target(args: &[&str]) -> (Helper, String) {
     target_process(brunt_cmd(), args)
 }
 
@@ -37,11 +37,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `brunt capacity ARGS --export FILE -q` to the end (within 90 s), stops `server`, asserts
 /// exit 0 and returns the table printed and the JSON exported.
-fn capacity(server: Child, args: &[&str]) -> (String, Value) {
+fn capacity(server: Helper, args: &[&str]) -> (String, Value) {
     let export = std::env::temp_dir().join(format!(
         "brunt-capacity-{}-{}.json",
         std::process::id(),
-        server.id()
+        server.0.id()
     ));
     let out = capacity_to(server, args, &export);
     let _ = std::fs::remove_file(&export);
@@ -50,11 +50,10 @@ fn capacity(server: Child, args: &[&str]) -> (String, Value) {
 
 /// [`capacity`], keeping the export at `export`. (A step that the generator alone failed, as
 /// when another VM's work stalls this shared machine, is run again by `brunt capacity` itself.)
-fn capacity_to(mut server: Child, args: &[&str], export: &std::path::Path) -> (String, Value) {
+fn capacity_to(server: Helper, args: &[&str], export: &std::path::Path) -> (String, Value) {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let searched = search(args, export);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     searched
 }
 
@@ -83,7 +82,7 @@ fn search(args: &[&str], export: &std::path::Path) -> (String, Value) {
 #[test]
 fn finds_the_configured_capacity_within_ten_percent() {
     let (server, url) = target(&["--capacity", "200"]);
-    let pid = server.id().to_string();
+    let pid = server.0.id().to_string();
     // 20 ms of service time keeps the baseline's p99 above a busy machine's jitter.
     let (stdout, result) = capacity(
         server,
@@ -298,7 +297,7 @@ fn compare_tells_how_far_the_knee_moved_and_gates_on_it() {
 
 #[test]
 fn a_baseline_that_already_fails_stops_the_search() {
-    let (mut server, url) = target(&[]);
+    let (server, url) = target(&[]);
     let out = fails_with(
         &[
             "capacity",
@@ -312,8 +311,7 @@ fn a_baseline_that_already_fails_stops_the_search() {
         1,
         "the baseline at --baseline-rate 5 requests/s already fails (",
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     // After the generator's reasons, if a loaded machine stalled it too.
     let err = common::stderr(&out);
     assert!(
@@ -328,7 +326,7 @@ fn a_baseline_that_already_fails_stops_the_search() {
 
 #[test]
 fn bad_input_is_refused_before_any_load() {
-    let (mut server, url) = target(&[]);
+    let (server, url) = target(&[]);
     for (args, needle) in [
         (
             vec!["--slo", "http_req_duration: p(99)<<3"],
@@ -365,8 +363,7 @@ fn bad_input_is_refused_before_any_load() {
         2,
         "'--concurrency <N,N,...>' cannot be used with '--start-rate <N>'",
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -433,7 +430,7 @@ export function browse() {{ http.get('{url}/delay/20'); }}
 fn a_cpu_bound_endpoint_shows_the_targets_cpu_as_the_bottleneck() {
     // One serving thread computing 10 ms per request: at most about 100 requests/s.
     let (server, url) = target(&["--threads", "1"]);
-    let pid = server.id().to_string();
+    let pid = server.0.id().to_string();
     let (stdout, result) = capacity(
         server,
         &[

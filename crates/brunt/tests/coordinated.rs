@@ -138,7 +138,7 @@ impl Run {
 /// fresh `brunt target` (its URL in `__ENV.BASE`), with `args`; the coordinator's output and
 /// its `--summary-export`.
 fn coordinated(name: &str, instances: usize, script: &str, args: &[&str]) -> (Output, Value) {
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let dir = tempdir(name);
     let script = write_script(&dir, "s.js", script);
     let summary = dir.join("summary.json");
@@ -148,7 +148,7 @@ fn coordinated(name: &str, instances: usize, script: &str, args: &[&str]) -> (Ou
     let mut run = coordinator(instances, &all, &script);
     run.agents(instances);
     let out = run.finish();
-    let _ = target.kill();
+    drop(target);
     let e = std::fs::read_to_string(&summary)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -221,7 +221,7 @@ export function teardown(data) { teardowns.add(data.n === 7 ? 1 : 0); }
 #[test]
 fn merged_percentiles_match_a_single_process_run() {
     let _serial = serial();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let dir = tempdir("percentiles");
     let script = write_script(
         &dir,
@@ -264,7 +264,7 @@ export default function () {
     );
     run.agents(2);
     let out = run.finish();
-    let _ = target.kill();
+    drop(target);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (a, b) = (export(&single), export(&merged));
     assert_eq!(metric(&b, "http_reqs", "count"), 200.0);
@@ -364,7 +364,7 @@ export default function () { http.get(`${__ENV.BASE}/`); sleep(0.1); }
 #[test]
 fn a_killed_instance_is_reported_and_the_run_continues_or_aborts() {
     let _serial = serial();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let dir = tempdir("lost");
     let script = write_script(
         &dir,
@@ -426,7 +426,7 @@ export default function () { http.get(`${__ENV.BASE}/`); sleep(0.1); }
             }
         }
     }
-    let _ = target.kill();
+    drop(target);
 }
 
 /// A wrong token is refused with a message on both sides.

@@ -167,7 +167,7 @@ fn total(exports: &[Value], metric: &str, field: &str) -> f64 {
 
 #[test]
 fn k6_operators_pods_run_brunt_and_the_runners_add_up_to_the_test() {
-    let (mut target, base) = target_process(common::brunt_cmd(), &[]);
+    let (target, base) = target_process(common::brunt_cmd(), &[]);
     let dir = tempfile::tempdir().unwrap();
     let k6 = k6_link(dir.path());
     let exports = operator_sequence(&k6, dir.path(), &base);
@@ -192,6 +192,5 @@ fn k6_operators_pods_run_brunt_and_the_runners_add_up_to_the_test() {
             "k6 agrees"
         );
     }
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
 }

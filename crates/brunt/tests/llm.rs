@@ -315,7 +315,7 @@ fn a_sweep_runs_one_step_per_value_into_one_table_and_json() {
 fn a_rate_auto_sweep_finds_the_highest_rate_meeting_the_slo() {
     // The mock starts at most 30 requests a second and queues the rest: above ~30/s TTFT grows
     // without bound, below it stays at 40 ms.
-    let (mut child, url) = target_process(
+    let (child, url) = target_process(
         brunt_cmd(),
         &[
             "--capacity",
@@ -348,8 +348,7 @@ fn a_rate_auto_sweep_finds_the_highest_rate_meeting_the_slo() {
         "--export",
         export.to_str().unwrap(),
     ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();

@@ -191,7 +191,7 @@ fn a_generated_script_reproduces_the_route_shares() {
             "the script lacks '{needle}':\n{text}"
         );
     }
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     if let Some(k6) = k6() {
         let inspect = Command::new(&k6)
             .args(["inspect"])
@@ -216,8 +216,7 @@ fn a_generated_script_reproduces_the_route_shares() {
         eprintln!("k6 is not on PATH: the script is not checked by k6");
     }
     let points = http_reqs(dir.path(), &script, &base);
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     for v in &points {
         let name = v["data"]["tags"]["name"]
@@ -276,10 +275,9 @@ fn a_generated_script_reproduces_the_rate_curve_per_minute() {
         .iter()
         .map(|v| v.as_f64().unwrap())
         .collect();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let points = http_reqs(dir.path(), &script, &base);
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     let mut times: Vec<i64> = points
         .iter()
         .map(|v| {

@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, output_within, target_process};
+use common::{brunt_cmd, fails_with, output_within, target_process, Helper};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn tmp(name: &str) -> PathBuf {
@@ -19,7 +19,7 @@ fn tmp(name: &str) -> PathBuf {
 
 /// A `brunt target` child process started as `name` (a link to the binary, so its command name
 /// is its own), and its base URL once it listens.
-fn target_child(name: &str) -> (Child, String) {
+fn target_child(name: &str) -> (Helper, String) {
     let link = tmp(name);
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_brunt"), &link).unwrap();
@@ -56,8 +56,8 @@ fn stat(export: &Value, metric: &str, stat: &str) -> f64 {
 #[test]
 fn a_target_process_is_watched_by_pid_command_name_and_its_own_metrics() {
     let name = format!("bt{}", std::process::id() % 1_000_000);
-    let (mut target, url) = target_child(&name);
-    let pid = target.id().to_string();
+    let (target, url) = target_child(&name);
+    let pid = target.0.id().to_string();
     let (out, export) = quick(
         "watched",
         &format!("{url}/"),
@@ -74,8 +74,7 @@ fn a_target_process_is_watched_by_pid_command_name_and_its_own_metrics() {
             "target_fds: max<100000",
         ],
     );
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(99), "{stdout}");
     // A real process: megabytes resident, some descriptors (the listener at least), a thread.

@@ -6,27 +6,17 @@
 
 mod common;
 
-use common::{brunt_cmd, fails_with, output_within, stderr, target_process};
+use common::{brunt_cmd, fails_with, output_within, stderr, target_process, Helper};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A process killed when the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the receiver in `mode` (http or grpc) writing to `log`; None (the test skips) when
 /// its Python packages are missing.
-fn receiver(mode: &str, log: &Path) -> Option<(Killed, u16)> {
+fn receiver(mode: &str, log: &Path) -> Option<(Helper, u16)> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -40,7 +30,7 @@ fn receiver(mode: &str, log: &Path) -> Option<(Killed, u16)> {
         .read_line(&mut line)
         .ok()?;
     let port = line.trim().parse().ok();
-    let killed = Killed(child);
+    let killed = Helper(child);
     match port {
         Some(port) => Some((killed, port)),
         None => {
@@ -87,7 +77,7 @@ fn attrs(point: &Value) -> HashMap<String, String> {
 /// trace ids brunt sent (from its JSON output's metadata).
 fn run(env: &[(&str, String)], dir: &Path) -> HashSet<String> {
     let (target, url) = target_process(brunt_cmd(), &[]);
-    let _target = Killed(target);
+    let _target = target;
     let samples = dir.join("samples.json");
     let mut cmd = brunt_cmd();
     cmd.args([

@@ -161,7 +161,7 @@ fn quick_spike_reports_its_recovery_in_the_summary_and_the_export() {
 
 #[test]
 fn run_soak_checks_latency_drift_and_the_monitored_targets_memory() {
-    let (mut child, base) = target_process(brunt_cmd(), &[]);
+    let (child, base) = target_process(brunt_cmd(), &[]);
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("soak.js");
     // The script's own shape (10 VUs for an hour) is replaced; its function and threshold stay.
@@ -183,15 +183,14 @@ fn run_soak_checks_latency_drift_and_the_monitored_targets_memory() {
         "--duration",
         "4s",
         "--monitor",
-        &format!("api:pid={}", child.id()),
+        &format!("api:pid={}", child.0.id()),
         "-e",
         &format!("BASE={base}"),
         "--summary-export",
         export.to_str().unwrap(),
         script.to_str().unwrap(),
     ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(

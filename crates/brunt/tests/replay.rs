@@ -109,13 +109,12 @@ fn replay(args: &[&str], export: &Path) -> (std::process::Output, serde_json::Va
 
 /// Replays `log` with `args` against a `brunt target` of its own; returns the summary export.
 fn replay_on_target(dir: &Path, log: &Path, args: &[&str]) -> serde_json::Value {
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let export = dir.join("summary.json");
     let mut all = vec![log.to_str().unwrap(), "--target", &base];
     all.extend_from_slice(args);
     let (_, json) = replay(&all, &export);
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     json
 }
 
@@ -174,7 +173,7 @@ fn speed_and_rate_scale_change_the_length_and_the_count() {
     // 100 requests over 2 s (20 ms apart).
     let (log, _) = json_log(dir.path(), 100, 20);
     let log = log.to_str().unwrap();
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let export = dir.path().join("summary.json");
     // The export and the process's whole time (a run is never shorter than its schedule).
     let run = |extra: &[&str]| {
@@ -188,8 +187,7 @@ fn speed_and_rate_scale_change_the_length_and_the_count() {
     let (fast, fast_s) = run(&["--speed", "4x"]);
     let (half, _) = run(&["--speed", "4x", "--rate-scale", "0.5", "--seed", "3"]);
     let (double, _) = run(&["--speed", "4x", "--rate-scale", "2"]);
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     // The logged span is 1.98 s; at 4x, 0.495 s.
     assert!(normal_s >= 1.9, "1x took {normal_s}s");
     assert!(
@@ -252,7 +250,7 @@ fn lines_that_cannot_be_replayed_are_counted_and_sampled() {
          garbage here\n\
          10.0.0.1 - - [01/Jan/2026:00:00:01 +0000] \"GET /b?x=1 HTTP/1.1\" 200 1 \"-\" \"t\"\n",
     );
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let export = dir.path().join("summary.json");
     let (out, json) = replay(
         &[log.to_str().unwrap(), "--target", &base, "--speed", "10x"],
@@ -265,8 +263,7 @@ fn lines_that_cannot_be_replayed_are_counted_and_sampled() {
         &base,
         "--strict",
     ]);
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     assert_eq!(count(&json, "http_reqs"), 2.0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -378,14 +375,13 @@ fn a_synthetic_log_replays_its_routes() {
     let lines = synth.write(&mut f, Written::Json).unwrap();
     f.flush().unwrap();
     drop(f);
-    let (mut target, base) = target_process(brunt_cmd(), &[]);
+    let (target, base) = target_process(brunt_cmd(), &[]);
     let export = dir.path().join("summary.json");
     let (out, json) = replay(
         &[log.to_str().unwrap(), "--target", &base, "--speed", "20x"],
         &export,
     );
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     assert_eq!(count(&json, "http_reqs"), lines as f64);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("GET /anything/products/{id}"), "{text}");

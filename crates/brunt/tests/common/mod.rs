@@ -68,7 +68,7 @@ fn read_all(pipe: Option<&mut impl std::io::Read>) -> Vec<u8> {
 
 /// Starts `brunt target` through `cmd` (the built binary, or a link to it) on a free loopback
 /// port with `args`; returns the child and its base URL once it says it listens.
-pub fn target_process(mut cmd: Command, args: &[&str]) -> (std::process::Child, String) {
+pub fn target_process(mut cmd: Command, args: &[&str]) -> (Helper, String) {
     use std::io::BufRead;
     let port = free_port();
     let mut child = cmd
@@ -81,6 +81,7 @@ pub fn target_process(mut cmd: Command, args: &[&str]) -> (std::process::Child, 
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    let child = Helper(child);
     assert!(line.contains("listening"), "{line}");
     (child, format!("http://127.0.0.1:{port}"))
 }
