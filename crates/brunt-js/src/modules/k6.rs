@@ -54,7 +54,7 @@ struct Checks {
     host: Rc<Host>,
     /// Check names by their property's atom (held): a script's check objects repeat their names
     /// every iteration, so a name's text is made once, not on every call.
-    names: RefCell<FxHashMap<qjs::JSAtom, (HeldAtom, Rc<str>)>>,
+    names: RefCell<FxHashMap<HeldAtom, Rc<str>>>,
     /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
     /// set (the group's), then by check name, so that finding one allocates nothing.
     /// (Fx-hashed: the tag set's hash is kept with it, and names are short.)
@@ -64,26 +64,23 @@ struct Checks {
 impl Checks {
     /// The text of the check named by `atom`, a property name of the script's check object.
     fn name(&self, ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Rc<str>> {
-        if let Some((_, name)) = self.names.borrow().get(&atom) {
+        if let Some(name) = self.names.borrow().get(&atom) {
             return Ok(name.clone());
         }
+        let raw = ctx.as_raw().as_ptr();
         // SAFETY: a live context; the string made is owned by the `Value`.
-        let name = unsafe {
-            let raw = ctx.as_raw().as_ptr();
-            Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom))
-        };
+        let name = unsafe { Value::from_raw(ctx.clone(), qjs::JS_AtomToString(raw, atom)) };
         let Ok(name) = name.try_into_string() else {
             return Err(rquickjs::Error::Exception);
         };
         let name: Rc<str> = Utf8::of(ctx, &name)?.str().into();
-        // Held by the atom made from the text: the property's own for any name QuickJS makes
-        // from its text (one that is not, with a lone surrogate, is only made again each time).
-        let held = HeldAtom::new(ctx, &name)?;
+        // SAFETY: a live context, and the property's atom, live for this call.
+        let held = unsafe { HeldAtom::dup(raw, atom) };
         let mut names = self.names.borrow_mut();
         if names.len() >= CHECK_TAG_CACHE {
             names.clear();
         }
-        names.insert(held.atom, (held, name.clone()));
+        names.insert(held, name.clone());
         Ok(name)
     }
 

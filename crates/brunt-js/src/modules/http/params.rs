@@ -123,10 +123,9 @@ impl Pairs {
             }
             .ok_or(rquickjs::Error::Exception)?;
             let text = Utf8::of(ctx, &text)?.str().into_owned();
-            // The name's atom again, by its text: the property's atom for any name QuickJS
-            // would make from that text (one that is not, a lone surrogate, only never matches).
             let pair = Pair {
-                name: HeldAtom::new(ctx, &name)?,
+                // SAFETY: a live context, and the property's atom, live for this call.
+                name: unsafe { HeldAtom::dup(raw, atom) },
                 value: string,
                 text: (name, text),
             };
