@@ -378,7 +378,7 @@ fn headers_object<'js>(
 }
 
 /// One field of a Response, by name.
-fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
+fn field<'js>(ctx: &Ctx<'js>, cls: &Classes, raw: &Raw, key: &str) -> Result<Value<'js>> {
     let (req, resp) = (&raw.req, &raw.resp);
     let c = ctx.clone();
     match key {
@@ -442,8 +442,7 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
         }
         "timings" => {
             let t = resp.timings;
-            let cls = classes(ctx)?;
-            keep_timing_shapes(ctx, &cls)?;
+            keep_timing_shapes(ctx, cls)?;
             let o = Object::new(c)?;
             let values = [
                 t.duration,
@@ -488,10 +487,15 @@ fn field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
 /// Makes field `i` of [`LAZY`] an ordinary property of `obj` holding `value` (it was a getter on
 /// the prototype): rquickjs's `prop` with a writable, enumerable, configurable `Property`, by an
 /// atom made once instead of one made from the name on every call. `raw`: `obj`'s, when it is a
-/// Response, whose shape is then kept (see [`Shapes`]).
-fn own<'js>(obj: &Object<'js>, raw: Option<&Raw>, i: usize, value: &Value<'js>) -> Result<()> {
+/// Response, whose shape is then kept (see [`Shapes`]). `c`: the runtime's [`Classes`].
+fn own<'js>(
+    obj: &Object<'js>,
+    c: &Classes,
+    raw: Option<&Raw>,
+    i: usize,
+    value: &Value<'js>,
+) -> Result<()> {
     let ctx = obj.ctx();
-    let c = classes(ctx)?;
     let flags = qjs::JS_PROP_HAS_VALUE
         | qjs::JS_PROP_WRITABLE
         | qjs::JS_PROP_ENUMERABLE
@@ -517,7 +521,7 @@ fn own<'js>(obj: &Object<'js>, raw: Option<&Raw>, i: usize, value: &Value<'js>) 
     if let Some(raw) = raw {
         let made = made_then(raw.made.get(), i);
         raw.made.set(made);
-        keep_response_shape(ctx, &c, made)?;
+        keep_response_shape(ctx, c, made)?;
     }
     Ok(())
 }
@@ -692,8 +696,9 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
                     return Ok(Value::new_undefined(ctx));
                 };
                 let raw = raw.borrow();
-                let v = field(&ctx, &raw, key)?;
-                own(obj, Some(&raw), i, &v)?;
+                let c = classes(&ctx)?;
+                let v = field(&ctx, &c, &raw, key)?;
+                own(obj, &c, Some(&raw), i, &v)?;
                 Ok(v)
             },
         )?
@@ -705,7 +710,7 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
                     Some(obj) => {
                         let raw = Class::<Raw>::from_object(obj);
                         let raw = raw.as_ref().map(|r| r.borrow());
-                        own(obj, raw.as_deref(), i, &v)
+                        own(obj, &*classes(obj.ctx())?, raw.as_deref(), i, &v)
                     }
                     None => Ok(()),
                 }
