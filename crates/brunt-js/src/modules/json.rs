@@ -10,6 +10,7 @@
 //! JavaScript value only where the script can see one: a `toJSON` call's key, and the result.
 //! A replacer or an indent goes to QuickJS's original, kept as the function's data.
 
+use super::own_keys::OwnKeys;
 use super::HeldAtom;
 use rquickjs::{qjs, Ctx, JsLifetime, Result};
 use rustc_hash::FxHashMap;
@@ -338,26 +339,39 @@ impl Writer {
 
     unsafe fn object(&mut self, val: qjs::JSValue) -> Step {
         let ctx = self.ctx;
-        let plain = qjs::JS_GetClassID(val) == CLASS_OBJECT;
-        let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
-        let mut n: u32 = 0;
-        // A plain object's enumerable flags are filtered as they are listed; any other (a proxy,
-        // an exotic class) is asked per key, after listing, as QuickJS's `Object.keys` does.
-        let flags = qjs::JS_GPN_STRING_MASK | if plain { qjs::JS_GPN_ENUM_ONLY } else { 0 };
-        if qjs::JS_GetOwnPropertyNames(ctx, &mut tab, &mut n, val, flags as c_int) < 0 {
-            return Err(());
+        self.out.push(b'{');
+        let mut any = false;
+        if qjs::JS_GetClassID(val) == CLASS_OBJECT {
+            // A plain object's enumerable flags are filtered as its keys are listed.
+            let keys = OwnKeys::list(ctx, val)?;
+            for i in 0..keys.len() {
+                self.member(&mut any, keys.atom(i), keys.get(val, i))?;
+            }
+        } else {
+            // Any other (a proxy, an exotic class) is asked per key, after listing, as QuickJS's
+            // `Object.keys` does.
+            let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
+            let mut n: u32 = 0;
+            let flags = qjs::JS_GPN_STRING_MASK as c_int;
+            if qjs::JS_GetOwnPropertyNames(ctx, &mut tab, &mut n, val, flags) < 0 {
+                return Err(());
+            }
+            let r = self.enumerable_members(val, tab, n, &mut any);
+            qjs::JS_FreePropertyEnum(ctx, tab, n);
+            r?;
         }
-        let r = self.properties(val, tab, n, plain);
-        qjs::JS_FreePropertyEnum(ctx, tab, n);
-        r
+        self.out.push(b'}');
+        Ok(())
     }
 
-    unsafe fn properties(
+    /// Writes the members of `val`, whose own string keys QuickJS listed in `tab`, that are
+    /// enumerable when asked.
+    unsafe fn enumerable_members(
         &mut self,
         val: qjs::JSValue,
         tab: *mut qjs::JSPropertyEnum,
         n: u32,
-        plain: bool,
+        any: &mut bool,
     ) -> Step {
         let ctx = self.ctx;
         let listed = if n == 0 {
@@ -366,49 +380,48 @@ impl Writer {
             std::slice::from_raw_parts(tab, n as usize)
         };
         let mut keys: Vec<qjs::JSAtom> = Vec::new();
-        if !plain {
-            for p in listed {
-                let mut desc = std::mem::MaybeUninit::<qjs::JSPropertyDescriptor>::uninit();
-                let res = qjs::JS_GetOwnProperty(ctx, desc.as_mut_ptr(), val, p.atom);
-                if res < 0 {
-                    return Err(());
-                }
-                if res > 0 {
-                    let desc = desc.assume_init();
-                    qjs::JS_FreeValue(ctx, desc.value);
-                    qjs::JS_FreeValue(ctx, desc.getter);
-                    qjs::JS_FreeValue(ctx, desc.setter);
-                    if desc.flags & qjs::JS_PROP_ENUMERABLE as c_int != 0 {
-                        keys.push(p.atom);
-                    }
+        for p in listed {
+            let mut desc = std::mem::MaybeUninit::<qjs::JSPropertyDescriptor>::uninit();
+            let res = qjs::JS_GetOwnProperty(ctx, desc.as_mut_ptr(), val, p.atom);
+            if res < 0 {
+                return Err(());
+            }
+            if res > 0 {
+                let desc = desc.assume_init();
+                qjs::JS_FreeValue(ctx, desc.value);
+                qjs::JS_FreeValue(ctx, desc.getter);
+                qjs::JS_FreeValue(ctx, desc.setter);
+                if desc.flags & qjs::JS_PROP_ENUMERABLE as c_int != 0 {
+                    keys.push(p.atom);
                 }
             }
         }
-        self.out.push(b'{');
-        let mut any = false;
-        let count = if plain { listed.len() } else { keys.len() };
-        for j in 0..count {
-            let atom = if plain { listed[j].atom } else { keys[j] };
-            let v = qjs::JS_GetProperty(ctx, val, atom);
-            if qjs::JS_IsException(v) {
-                return Err(());
-            }
-            let v = self.check(v, Key::Atom(atom))?;
-            if qjs::JS_IsUndefined(v) {
-                continue;
-            }
-            if any {
-                self.out.push(b',');
-            }
-            if self.key(atom).is_err() {
-                qjs::JS_FreeValue(ctx, v);
-                return Err(());
-            }
-            self.out.push(b':');
-            self.value(v)?;
-            any = true;
+        for atom in keys {
+            self.member(any, atom, qjs::JS_GetProperty(ctx, val, atom))?;
         }
-        self.out.push(b'}');
+        Ok(())
+    }
+
+    /// Writes one member, `"key":value`, unless `check` drops it (a comma before it if `any`
+    /// was written already). Takes `v`, the property's value as read (or an exception).
+    unsafe fn member(&mut self, any: &mut bool, atom: qjs::JSAtom, v: qjs::JSValue) -> Step {
+        if qjs::JS_IsException(v) {
+            return Err(());
+        }
+        let v = self.check(v, Key::Atom(atom))?;
+        if qjs::JS_IsUndefined(v) {
+            return Ok(());
+        }
+        if *any {
+            self.out.push(b',');
+        }
+        if self.key(atom).is_err() {
+            qjs::JS_FreeValue(self.ctx, v);
+            return Err(());
+        }
+        self.out.push(b':');
+        self.value(v)?;
+        *any = true;
         Ok(())
     }
 
@@ -718,6 +731,24 @@ same('indent', () => ({ a: [1, { b: 2 }], c: {} }), null, 2);
 same('indent string', () => [1, [2]], undefined, '--');
 same('null replacer', () => ({ a: 1 }), null, null);
 same('nested 500', () => { let v = 1; for (let i = 0; i < 500; i++) v = i % 2 ? [v] : { v }; return v; });
+same('deleted keys', () => { const o = { a: 1, b: 2, c: 3, d: 4 }; delete o.b; delete o.d; o.e = 5; return o; });
+same('index-like keys past 2^31', () => ({ a: 1, 4294967294: 'x', b: 2, 2147483648: 'y', 4294967295: 'z', 1234567890: 'w', abcdefghij: 'v' }));
+same('many keys', () => { const o = {}; for (let i = 0; i < 40; i++) o['k' + i] = i; return o; });
+same('frozen', () => Object.freeze({ a: 1, b: [2] }));
+const later = (change) => (log) => {
+  const o = { a: null, b: 2, c: 3, d: 4 };
+  o.a = { toJSON() { change(o, log); return 1; } };
+  return o;
+};
+same('toJSON deletes a later key', later((o) => { delete o.c; }));
+same('toJSON sets a later value', later((o) => { o.c = 'new'; }));
+same('toJSON adds a key', later((o) => { o.e = 5; }));
+same('toJSON moves a later key', later((o) => { delete o.c; o.c = 'moved'; }));
+same('toJSON makes a later key a getter', later((o, log) => {
+  Object.defineProperty(o, 'c', { get() { log.push('getter'); return 9; }, enumerable: true });
+}));
+same('toJSON hides a later key', later((o) => { Object.defineProperty(o, 'c', { enumerable: false }); }));
+same('toJSON deletes every key', later((o) => { for (const k of Object.keys(o)) delete o[k]; }));
 same('toJSON on Object.prototype', (log) => {
   Object.prototype.toJSON = function (k) { log.push(k); delete Object.prototype.toJSON; return 'p'; };
   return { a: 1 };

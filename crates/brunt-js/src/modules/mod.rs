@@ -17,6 +17,7 @@ pub(crate) mod json;
 pub(crate) mod k6;
 pub(crate) mod llm;
 pub(crate) mod metrics;
+pub(crate) mod own_keys;
 pub(crate) mod secrets;
 pub(crate) mod sse;
 pub(crate) mod text_encoding;
@@ -332,37 +333,23 @@ pub(crate) fn own_props(
     mut f: impl FnMut(qjs::JSAtom, qjs::JSValue) -> Result<bool>,
 ) -> Result<bool> {
     let raw = ctx.as_raw().as_ptr();
-    let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
-    let mut n: u32 = 0;
-    let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as std::ffi::c_int;
-    // SAFETY: `obj` is a live value of this context that the caller holds for the call; the table
-    // QuickJS returns is freed below, once, after its last use, and each value read is freed once
-    // after `f` returned.
+    // SAFETY: `obj` is a live value of this context that the caller holds for the call; the
+    // listed keys are released when `keys` drops, and each value read is freed once after `f`
+    // returned.
     unsafe {
-        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut n, obj, flags) < 0 {
-            return Err(rquickjs::Error::Exception);
-        }
-        let listed = if n == 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(tab, n as usize)
-        };
-        let r = (|| {
-            for &qjs::JSPropertyEnum { atom, .. } in listed {
-                let v = qjs::JS_GetProperty(raw, obj, atom);
-                if qjs::JS_IsException(v) {
-                    return Err(rquickjs::Error::Exception);
-                }
-                let go = f(atom, v);
-                qjs::JS_FreeValue(raw, v);
-                if !go? {
-                    return Ok(false);
-                }
+        let keys = own_keys::OwnKeys::list(raw, obj).map_err(|()| rquickjs::Error::Exception)?;
+        for i in 0..keys.len() {
+            let v = keys.get(obj, i);
+            if qjs::JS_IsException(v) {
+                return Err(rquickjs::Error::Exception);
             }
-            Ok(true)
-        })();
-        qjs::JS_FreePropertyEnum(raw, tab, n);
-        r
+            let go = f(keys.atom(i), v);
+            qjs::JS_FreeValue(raw, v);
+            if !go? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
