@@ -12,7 +12,7 @@
 //! when the thread and its last runtime are gone.
 
 use rquickjs::allocator::Allocator;
-use std::cell::RefCell;
+use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -34,6 +34,9 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 /// Slabs given back by freed runtimes, for the next ones.
 static POOL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static BASE: OnceLock<usize> = OnceLock::new();
+/// The region's start once reserved (0 before, or when it could not be): what [`slab_of`] reads
+/// on every free and size query, one plain load instead of `BASE`'s initialisation check.
+static START: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" {
     fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
@@ -66,18 +69,17 @@ fn base() -> usize {
                 0,
             )
         };
-        if p as isize == -1 {
-            0
-        } else {
-            p as usize
-        }
+        let start = if p as isize == -1 { 0 } else { p as usize };
+        START.store(start, Ordering::Relaxed);
+        start
     })
 }
 
 /// The slab index of `p` when it lies in the region.
 #[inline]
 fn slab_of(p: *const u8) -> Option<usize> {
-    let base = *BASE.get()?;
+    // Set before this thread's first block (`State::new` calls `base`).
+    let base = START.load(Ordering::Relaxed);
     let a = (p as usize).wrapping_sub(base);
     (base != 0 && a < REGION).then_some(a / SLAB)
 }
@@ -99,20 +101,28 @@ struct State {
 }
 
 thread_local! {
-    static THREAD: Rc<RefCell<State>> = Rc::new(RefCell::new(State::new()));
+    static THREAD: Rc<UnsafeCell<State>> = Rc::new(UnsafeCell::new(State::new()));
 }
 
 /// The allocator of one runtime: a handle on its thread's slabs. A runtime is used, and so
-/// allocates and frees, on the thread that created it only.
-pub(crate) struct Slabs(Rc<RefCell<State>>);
+/// allocates and frees, on the thread that created it only. The state is reached without a
+/// `RefCell`'s borrow flag: it is touched only by that thread (`Rc` is not `Send`), and no
+/// reference to it outlives one call of this allocator, which calls nothing that allocates
+/// through it again.
+pub(crate) struct Slabs(Rc<UnsafeCell<State>>);
 
 impl Slabs {
     pub(crate) fn new() -> Slabs {
         Slabs(THREAD.with(|t| t.clone()))
     }
 
+    fn state(&mut self) -> &mut State {
+        // SAFETY: see [`Slabs`]: this thread's only live reference to the state.
+        unsafe { &mut *self.0.get() }
+    }
+
     fn alloc_small(&mut self, size: usize) -> *mut u8 {
-        self.0.borrow_mut().alloc_small(size)
+        self.state().alloc_small(size)
     }
 }
 
@@ -225,7 +235,7 @@ unsafe impl Allocator for Slabs {
         match slab_of(ptr) {
             Some(i) => {
                 let c = CLASS[i].load(Ordering::Acquire) as usize;
-                let mut st = self.0.borrow_mut();
+                let st = self.state();
                 *(ptr as *mut *mut u8) = st.free[c];
                 st.free[c] = ptr;
             }
