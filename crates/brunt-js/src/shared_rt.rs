@@ -194,6 +194,11 @@ impl WorkerRuntime {
         let rt = Runtime::new()?;
         // SAFETY: the runtime is alive and no other code uses it yet.
         let raw = unsafe { rquickjs_raw(&rt) };
+        // SAFETY: as above, and its allocator is a `Slabs` made on this thread.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            crate::slab::call_directly(raw);
+        }
         // SAFETY: as above; `locate` only reads within the runtime struct and restores what it sets.
         let fields = unsafe { locate(raw) };
         let current: Box<RefCell<Option<Rc<Host>>>> = Box::default();
@@ -368,7 +373,7 @@ unsafe fn move_list(from: *mut ListHead, to: *mut ListHead) {
 ///
 /// # Safety
 /// `rt` is alive.
-unsafe fn rquickjs_raw(rt: &Runtime) -> *mut qjs::JSRuntime {
+pub(crate) unsafe fn rquickjs_raw(rt: &Runtime) -> *mut qjs::JSRuntime {
     // A throwaway context is the public way to reach the raw runtime pointer.
     let ctx = rquickjs::Context::base(rt).expect("a context");
     let raw = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());

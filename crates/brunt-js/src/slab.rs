@@ -12,6 +12,7 @@
 //! when the thread and its last runtime are gone.
 
 use rquickjs::allocator::Allocator;
+use rquickjs::qjs;
 use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::rc::Rc;
@@ -120,10 +121,6 @@ impl Slabs {
         // SAFETY: see [`Slabs`]: this thread's only live reference to the state.
         unsafe { &mut *self.0.get() }
     }
-
-    fn alloc_small(&mut self, size: usize) -> *mut u8 {
-        self.state().alloc_small(size)
-    }
 }
 
 impl State {
@@ -202,10 +199,7 @@ impl Drop for State {
     }
 }
 
-// SAFETY: blocks are at least `size` bytes, aligned to 8 (QuickJS needs no more: its values and
-// structs hold at most 8-byte fields), valid until freed through this allocator, and
-// `usable_size` reports at least the requested size.
-unsafe impl Allocator for Slabs {
+impl State {
     fn alloc(&mut self, size: usize) -> *mut u8 {
         if size <= MAX_SMALL {
             self.alloc_small(size)
@@ -231,18 +225,21 @@ unsafe impl Allocator for Slabs {
         p
     }
 
+    /// # Safety
+    /// `ptr` is a live block of this allocator.
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
         match slab_of(ptr) {
             Some(i) => {
                 let c = CLASS[i].load(Ordering::Acquire) as usize;
-                let st = self.state();
-                *(ptr as *mut *mut u8) = st.free[c];
-                st.free[c] = ptr;
+                *(ptr as *mut *mut u8) = self.free[c];
+                self.free[c] = ptr;
             }
             None => free(ptr as *mut c_void),
         }
     }
 
+    /// # Safety
+    /// `ptr` is null or a live block of this allocator.
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
         if ptr.is_null() {
             return self.alloc(new_size);
@@ -274,18 +271,169 @@ unsafe impl Allocator for Slabs {
         }
         q
     }
+}
+
+/// The usable size of a live block of this allocator.
+///
+/// # Safety
+/// `ptr` is a live block of this allocator.
+unsafe fn usable_size(ptr: *mut u8) -> usize {
+    match slab_of(ptr) {
+        Some(i) => size_of_class(CLASS[i].load(Ordering::Acquire) as usize),
+        None => malloc_usable_size(ptr as *mut c_void),
+    }
+}
+
+// SAFETY: blocks are at least `size` bytes, aligned to 8 (QuickJS needs no more: its values and
+// structs hold at most 8-byte fields), valid until freed through this allocator, and
+// `usable_size` reports at least the requested size.
+unsafe impl Allocator for Slabs {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        self.state().alloc(size)
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        self.state().calloc(count, size)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        self.state().dealloc(ptr)
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        self.state().realloc(ptr, new_size)
+    }
 
     unsafe fn usable_size(ptr: *mut u8) -> usize {
-        match slab_of(ptr) {
-            Some(i) => size_of_class(CLASS[i].load(Ordering::Acquire) as usize),
-            None => malloc_usable_size(ptr as *mut c_void),
-        }
+        usable_size(ptr)
     }
+}
+
+/// QuickJS's `JSMallocState` (quickjs.c), which follows `JSMallocFunctions` in `JSRuntime`.
+#[repr(C)]
+struct MallocState {
+    count: usize,
+    size: usize,
+    limit: usize,
+    opaque: *mut c_void,
+}
+
+/// Has runtime `rt`, made with a [`Slabs`] of this thread as its rquickjs allocator, call the slab functions below
+/// directly. rquickjs's own functions reach the same slabs through a forwarding wrapper and a
+/// `dyn Allocator` on each of the runtime's allocations, frees and size queries, about 180 of
+/// them per request of the order script. The functions and their opaque pointer live in
+/// `JSRuntime` (`mf`, then `malloc_state`), which is not QuickJS's public API: the state's
+/// place is checked first against `JS_ComputeMemoryUsage` and `JS_SetMemoryLimit`, and nothing
+/// is changed (false) when it does not match. Blocks made before keep working: both ways lead to
+/// the same slabs. The opaque pointer is this thread's slab state, which that `Slabs` (kept by
+/// rquickjs until after it frees the runtime) keeps alive.
+///
+/// # Safety
+/// `rt` is a live runtime used by this thread only, whose rquickjs allocator is a [`Slabs`]
+/// made on this thread.
+pub(crate) unsafe fn call_directly(rt: *mut qjs::JSRuntime) -> bool {
+    let mf = rt as *mut qjs::JSMallocFunctions;
+    let st = (rt as *mut u8).add(std::mem::size_of::<qjs::JSMallocFunctions>()) as *mut MallocState;
+    let mut usage = std::mem::MaybeUninit::<qjs::JSMemoryUsage>::zeroed();
+    qjs::JS_ComputeMemoryUsage(rt, usage.as_mut_ptr());
+    let usage = usage.assume_init();
+    let limit = (*st).limit;
+    let probe: usize = 0x5eed_0000;
+    qjs::JS_SetMemoryLimit(rt, probe as _);
+    let moved = (*st).limit == probe;
+    qjs::JS_SetMemoryLimit(rt, limit as _);
+    let matches = moved
+        && (*st).count as i64 == usage.malloc_count
+        && (*st).size as i64 == usage.malloc_size
+        && limit as i64 == usage.malloc_limit
+        && (*mf).js_malloc.is_some()
+        && (*mf).js_malloc_usable_size.is_some();
+    if matches {
+        (*st).opaque = THREAD.with(Rc::as_ptr) as *mut c_void;
+        *mf = qjs::JSMallocFunctions {
+            js_calloc: Some(direct_calloc),
+            js_malloc: Some(direct_malloc),
+            js_free: Some(direct_free),
+            js_realloc: Some(direct_realloc),
+            js_malloc_usable_size: Some(direct_usable_size),
+        };
+    }
+    matches
+}
+
+/// The slab state an opaque pointer set by [`call_directly`] names.
+///
+/// # Safety
+/// `opaque` is that pointer, and the runtime calling is used by this thread only.
+unsafe fn state_of<'a>(opaque: *mut c_void) -> &'a mut State {
+    &mut *(*(opaque as *const UnsafeCell<State>)).get()
+}
+
+unsafe extern "C" fn direct_calloc(
+    opaque: *mut c_void,
+    count: qjs::size_t,
+    size: qjs::size_t,
+) -> *mut c_void {
+    state_of(opaque).calloc(count as usize, size as usize) as *mut c_void
+}
+
+unsafe extern "C" fn direct_malloc(opaque: *mut c_void, size: qjs::size_t) -> *mut c_void {
+    state_of(opaque).alloc(size as usize) as *mut c_void
+}
+
+unsafe extern "C" fn direct_free(opaque: *mut c_void, ptr: *mut c_void) {
+    if !ptr.is_null() {
+        state_of(opaque).dealloc(ptr as *mut u8);
+    }
+}
+
+unsafe extern "C" fn direct_realloc(
+    opaque: *mut c_void,
+    ptr: *mut c_void,
+    size: qjs::size_t,
+) -> *mut c_void {
+    state_of(opaque).realloc(ptr as *mut u8, size as usize) as *mut c_void
+}
+
+unsafe extern "C" fn direct_usable_size(ptr: *const c_void) -> qjs::size_t {
+    if ptr.is_null() {
+        return 0;
+    }
+    usable_size(ptr as *mut u8) as qjs::size_t
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A runtime made with slabs calls them directly (the check in `call_directly` matches this
+    /// QuickJS: were it not, every allocation would quietly take rquickjs's wrapper again), and
+    /// runs scripts, collects and frees itself with blocks made both before and after.
+    #[test]
+    fn a_runtime_calls_the_slabs_directly() {
+        let rt = rquickjs::Runtime::new_with_alloc(Slabs::new()).unwrap();
+        let early = rquickjs::Context::full(&rt).unwrap();
+        // SAFETY: a live runtime of this thread, made with slabs of this thread.
+        let raw = unsafe { crate::shared_rt::rquickjs_raw(&rt) };
+        assert!(unsafe { call_directly(raw) });
+        let st = unsafe {
+            &*((raw as *const u8).add(std::mem::size_of::<qjs::JSMallocFunctions>())
+                as *const MallocState)
+        };
+        assert_eq!(st.opaque, THREAD.with(Rc::as_ptr) as *mut c_void);
+        let late = rquickjs::Context::full(&rt).unwrap();
+        for ctx in [&early, &late] {
+            ctx.with(|ctx| {
+                let n: i32 = ctx
+                    .eval("let a = []; for (let i = 0; i < 5000; i++) a.push({ i, s: 'x'.repeat(i % 700) }); a.length")
+                    .unwrap();
+                assert_eq!(n, 5000);
+            });
+        }
+        drop(early);
+        rt.run_gc();
+        drop(late);
+    }
 
     #[test]
     fn blocks_keep_their_bytes_through_free_and_realloc() {
