@@ -125,6 +125,8 @@ pub(crate) struct Host {
     pub async_start: RefCell<Vec<(u64, Rc<brunt_http::Request>)>>,
     /// Counts cancelled waits: async requests of an interrupted call belong to an older epoch.
     pub async_epoch: Cell<u64>,
+    /// Objects kept for the shapes of what the script makes on each iteration.
+    pub kept_shapes: crate::kept_shapes::KeptShapes,
 }
 
 /// The native call was cancelled while it waited.
@@ -158,6 +160,7 @@ impl Host {
             yielder: Cell::new(std::ptr::null()),
             async_start: RefCell::default(),
             async_epoch: Cell::new(0),
+            kept_shapes: Default::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod coordinated;
 mod factory;
 mod host;
 mod io;
+mod kept_shapes;
 mod loader;
 mod modules;
 mod new;

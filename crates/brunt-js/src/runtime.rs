@@ -2,12 +2,10 @@
 //! evaluate the main module (the init context), then run calls until told to shut down.
 
 use crate::host::{Host, Phase, ScriptError};
-use crate::modules::{HeldAtom, HeldValue};
 use crate::program::Program;
 use crate::shared_rt::WorkerRuntime;
 use crate::vu::{Call, CallOutcome, Resume, Suspend, VuYielder};
 use rquickjs::context::intrinsic;
-use rquickjs::qjs;
 use rquickjs::{
     Atom, CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
     Value,
@@ -65,7 +63,7 @@ pub(crate) fn run_vu(
             return;
         }
     };
-    let closure_shape = with_ctx(&ctx, |ctx| closure_shape(&ctx));
+    with_ctx(&ctx, |ctx| host.kept_shapes.keep_function(&ctx));
     let init = with_ctx(
         &ctx,
         |ctx| -> Result<Persistent<Object<'static>>, ScriptError> {
@@ -83,7 +81,7 @@ pub(crate) fn run_vu(
             // What the init context left in the VU's state holds values of the context.
             host.timers.borrow_mut().clear();
             host.websockets.borrow_mut().clear();
-            finish(&ctx, closure_shape);
+            finish(&ctx, &host);
             host.suspend(Suspend::Ready(Err(e)));
             return;
         }
@@ -116,15 +114,15 @@ pub(crate) fn run_vu(
     host.websockets.borrow_mut().clear();
     drop(setup_data);
     drop(ns);
-    finish(&ctx, closure_shape);
+    finish(&ctx, &host);
     drop(ctx);
 }
 
 /// Ends the VU's use of its context, which must then be freed with the VU: runs the jobs a
 /// cancelled call left queued (the VU is cancelled, so they end at once; a queued job holds its
 /// context), then releases what the runtime keeps for the VU (`modules::http::release_vu`) and
-/// the VU's [`closure_shape`].
-fn finish(ctx: &Context, closure_shape: Option<HeldValue>) {
+/// what the VU keeps for its shapes (`kept_shapes`).
+fn finish(ctx: &Context, host: &Host) {
     with_ctx(ctx, |ctx| {
         for _ in 0..100_000 {
             if !ctx.execute_pending_job() {
@@ -132,39 +130,8 @@ fn finish(ctx: &Context, closure_shape: Option<HeldValue>) {
             }
         }
         crate::modules::http::release_vu(&ctx);
-        drop(closure_shape);
+        host.kept_shapes.release();
     });
-}
-
-/// A plain object kept for the VU's life for its shape only: that of a new function between its
-/// `length` and its `name`. QuickJS gives every function it makes (a closure such as a check's
-/// `(r) => r.status === 201`, made on each iteration of most scripts) `length` and then `name`.
-/// The shape with both lives on in the VU's other functions, but the one with `length` alone
-/// lived only while a function was being made: each closure cloned a shape, hashed it and freed
-/// it again. This object, with the functions' prototype and that one property, keeps it. None
-/// if it could not be made (functions are then made as before).
-fn closure_shape(ctx: &Ctx<'_>) -> Option<HeldValue> {
-    let raw = ctx.as_raw().as_ptr();
-    let length = HeldAtom::new(ctx, "length").ok()?;
-    // SAFETY: plain QuickJS calls on this live context; the prototype's reference is freed
-    // once, and the object's is handed to the HeldValue (or freed when it cannot be made).
-    unsafe {
-        let proto = qjs::JS_GetFunctionProto(raw);
-        let obj = qjs::JS_NewObjectProto(raw, proto);
-        qjs::JS_FreeValue(raw, proto);
-        if qjs::JS_IsException(obj) {
-            qjs::JS_FreeValue(raw, qjs::JS_GetException(raw));
-            return None;
-        }
-        let zero = qjs::JS_MKVAL(qjs::JS_TAG_INT, 0);
-        let flags = qjs::JS_PROP_CONFIGURABLE as std::ffi::c_int;
-        if qjs::JS_DefinePropertyValue(raw, obj, length.atom, zero, flags) < 0 {
-            qjs::JS_FreeValue(raw, qjs::JS_GetException(raw));
-            qjs::JS_FreeValue(raw, obj);
-            return None;
-        }
-        Some(HeldValue::take(raw, obj))
-    }
 }
 
 /// Loads and evaluates the main module, returning its namespace.

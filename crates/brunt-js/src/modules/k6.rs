@@ -205,6 +205,8 @@ pub(crate) fn module_functions<'js>(
                 .map_or(qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0), Value::as_raw);
             let extra = tag_pairs(tags.0.flatten())?;
             let mut all = true;
+            // SAFETY: a live context of this VU and a live value of it, for the call.
+            unsafe { checks.host.kept_shapes.keep_literal(raw, list.as_raw()) };
             // Each check's value is read when its turn comes, as k6 reads them.
             own_props(ctx, list.as_raw(), |atom, c| {
                 let name = checks.name(ctx, atom)?;

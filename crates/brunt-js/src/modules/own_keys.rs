@@ -112,7 +112,7 @@ impl OwnKeys {
         if let Keys::Slots { keys, .. } = &self.keys {
             let (atom, slot) = keys[i];
             let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
-            let shape = *(p.add(OBJECT_SHAPE) as *const *const u8);
+            let shape = shape_of(obj);
             if (slot as i32) < *(shape.add(SHAPE_PROP_COUNT) as *const i32) {
                 let [word, held] = *(shape.add(SHAPE_PROPS) as *const [u32; 2]).add(slot as usize);
                 if held == atom && (word >> FLAGS_SHIFT) & qjs::JS_PROP_TMASK == qjs::JS_PROP_NORMAL
@@ -143,12 +143,53 @@ impl Drop for OwnKeys {
     }
 }
 
+/// The shape of `obj` when it is a plain object whose layout this module reads (its address only
+/// names the shape: it is not read through).
+///
+/// # Safety
+/// As for [`OwnKeys::list`].
+pub(crate) unsafe fn plain_shape(ctx: *mut qjs::JSContext, obj: qjs::JSValue) -> Option<usize> {
+    if qjs::JS_GetClassID(obj) != CLASS_OBJECT || !layout_ok(ctx) {
+        return None;
+    }
+    Some(shape_of(obj) as usize)
+}
+
+/// The keys of plain object `obj` (see [`plain_shape`]) in order when it is as an object literal
+/// of at most `max` keys makes it: every property an ordinary writable, enumerable, configurable
+/// data property named by a string or symbol (no index key), none deleted.
+///
+/// # Safety
+/// As for [`OwnKeys::list`], and `plain_shape` gave `obj`'s shape.
+pub(crate) unsafe fn literal_keys(obj: qjs::JSValue, max: usize) -> Option<Vec<qjs::JSAtom>> {
+    let shape = shape_of(obj);
+    let count = *(shape.add(SHAPE_PROP_COUNT) as *const i32);
+    if count < 1 || count as usize > max {
+        return None;
+    }
+    let entries = shape.add(SHAPE_PROPS) as *const [u32; 2];
+    let cwe = qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE;
+    (0..count as usize)
+        .map(|i| {
+            let [word, atom] = *entries.add(i);
+            let usual =
+                atom != qjs::JS_ATOM_NULL && atom & ATOM_TAG_INT == 0 && word >> FLAGS_SHIFT == cwe;
+            usual.then_some(atom)
+        })
+        .collect()
+}
+
+/// `obj`'s shape.
+unsafe fn shape_of(obj: qjs::JSValue) -> *const u8 {
+    let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
+    *(p.add(OBJECT_SHAPE) as *const *const u8)
+}
+
 /// The keys of plain object `obj` read from its shape, in shape order (QuickJS's order for
 /// string keys); None when QuickJS's path must list them: an index key (they come first, sorted),
 /// an accessor or any other special property, or more than [`MAX_SLOTS`] keys.
 unsafe fn slots(ctx: *mut qjs::JSContext, obj: qjs::JSValue) -> Option<Keys> {
-    let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
-    let shape = *(p.add(OBJECT_SHAPE) as *const *const u8);
+    let shape = shape_of(obj);
     let count = *(shape.add(SHAPE_PROP_COUNT) as *const i32);
     let entries = shape.add(SHAPE_PROPS) as *const [u32; 2];
     let mut keys = [(0, 0); MAX_SLOTS];

@@ -176,7 +176,7 @@ fn send_native<'js>(
             seen.clear();
             Ok(true)
         }
-        Some(params) => seen.read(ctx, names, params.as_raw()),
+        Some(params) => seen.read(ctx, names, &st.host.kept_shapes, params.as_raw()),
     };
     let sent = match read {
         Ok(true) => st

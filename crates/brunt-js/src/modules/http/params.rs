@@ -8,6 +8,7 @@
 //! computed each time, a number) is read as before. Each pair holds its atom and its string, so
 //! that the same atom and address cannot come to name other text meanwhile.
 
+use crate::kept_shapes::KeptShapes;
 use crate::modules::{own_props, HeldAtom, HeldValue, Utf8};
 use rquickjs::{qjs, Ctx, Result, Value};
 
@@ -151,10 +152,12 @@ impl Seen {
     /// Reads `params` (not nullish) into the pairs; false when the JavaScript layer must read
     /// them: not a plain object, a key other than `headers` and `tags`, or either not readable
     /// natively (see [`Pairs::read`]).
+    /// The three objects, literals in most scripts, have their shapes kept in `kept`.
     pub(super) fn read(
         &mut self,
         ctx: &Ctx<'_>,
         names: &Names,
+        kept: &KeptShapes,
         params: qjs::JSValue,
     ) -> Result<bool> {
         self.headers.len = 0;
@@ -162,14 +165,20 @@ impl Seen {
         if !plain(ctx, params) {
             return Ok(false);
         }
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: a live context of this VU and live values of it, for the call.
+        unsafe { kept.keep_literal(raw, params) };
         own_props(ctx, params, |atom, v| {
-            if atom == names.headers.atom {
-                self.headers.read(ctx, v)
+            let pairs = if atom == names.headers.atom {
+                &mut self.headers
             } else if atom == names.tags.atom {
-                self.tags.read(ctx, v)
+                &mut self.tags
             } else {
-                Ok(false)
-            }
+                return Ok(false);
+            };
+            // SAFETY: as above.
+            unsafe { kept.keep_literal(raw, v) };
+            pairs.read(ctx, v)
         })
     }
 
