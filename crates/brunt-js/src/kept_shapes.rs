@@ -144,7 +144,9 @@ mod tests {
         ctx.with(|ctx| {
             kept.keep_function(&ctx);
             let raw = ctx.as_raw().as_ptr();
-            let first: Value = ctx.eval("({ headers: { a: 1 }, tags: { name: 'x' } })").unwrap();
+            let first: Value = ctx
+                .eval("({ headers: { a: 1 }, tags: { name: 'x' } })")
+                .unwrap();
             // SAFETY: a live context and value of it.
             unsafe { kept.keep_literal(raw, first.as_raw()) };
             drop(first);
@@ -153,7 +155,10 @@ mod tests {
                 let literals = kept.literals.borrow();
                 let (last, holders) = &literals[0];
                 assert_eq!(holders.len(), 2);
-                (*last, unsafe { plain_shape(raw, holders[0].raw()) }.unwrap())
+                (
+                    *last,
+                    unsafe { plain_shape(raw, holders[0].raw()) }.unwrap(),
+                )
             };
             let next: Value = ctx.eval("({ headers: {}, tags: {} })").unwrap();
             assert_eq!(shape(&next), last);
