@@ -10,13 +10,6 @@
 //! size class is found in a table indexed by its slab. The runtimes of a thread share that
 //! thread's slabs (a runtime is used by one thread only); they go back to a process-wide pool
 //! when the thread and its last runtime are gone.
-//!
-//! The region is made usable 2 MiB at a time, each chunk aligned to 2 MiB and marked for
-//! transparent huge pages (`MADV_HUGEPAGE`; Linux's default setting applies huge pages only where
-//! asked). The VUs of a worker touch their heaps in turn, so on 4 KiB pages each request walked
-//! page tables for objects spread over hundreds of pages: with huge pages the order script takes
-//! about 5% less CPU per request at 50 VUs (docs/benchmarks.md), for at most one partly used
-//! chunk per thread more resident memory.
 
 use rquickjs::allocator::Allocator;
 use rquickjs::qjs;
@@ -34,14 +27,9 @@ const SLAB: usize = 64 * 1024;
 /// Address space reserved for slabs: 16 GiB, far beyond what VUs use; reserving costs nothing.
 const REGION: usize = 16 << 30;
 const SLABS: usize = REGION / SLAB;
-/// The region is made readable and writable this much at a time: one huge page.
-const CHUNK: usize = 2 << 20;
-const CHUNKS: usize = REGION / CHUNK;
 
 /// The size class of each slab of the region (0: not handed out yet).
 static CLASS: [AtomicU8; SLABS] = [const { AtomicU8::new(0) }; SLABS];
-/// Whether each chunk of the region is readable and writable yet.
-static USABLE: [AtomicU8; CHUNKS] = [const { AtomicU8::new(0) }; CHUNKS];
 /// Slabs handed out so far (bump index into the region).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 /// Slabs given back by freed runtimes, for the next ones.
@@ -67,51 +55,25 @@ const PROT_NONE: i32 = 0;
 const PROT_RW: i32 = 1 | 2;
 const MAP_PRIVATE_ANON_NORESERVE: i32 = 0x02 | 0x20 | 0x4000;
 const MADV_DONTNEED: i32 = 4;
-const MADV_HUGEPAGE: i32 = 14;
 
-/// The region's start (aligned to [`CHUNK`]), or 0 when it could not be reserved (then every
-/// block comes from libc).
+/// The region's start, or 0 when it could not be reserved (then every block comes from libc).
 fn base() -> usize {
     *BASE.get_or_init(|| {
-        // SAFETY: a fresh private mapping with no access; nothing else refers to it. One chunk
-        // more than the region, so that an aligned region fits in it.
+        // SAFETY: a fresh private mapping with no access; nothing else refers to it.
         let p = unsafe {
             mmap(
                 std::ptr::null_mut(),
-                REGION + CHUNK,
+                REGION,
                 PROT_NONE,
                 MAP_PRIVATE_ANON_NORESERVE,
                 -1,
                 0,
             )
         };
-        let start = if p as isize == -1 {
-            0
-        } else {
-            let start = (p as usize).next_multiple_of(CHUNK);
-            // SAFETY: within the mapping just made; advice only (huge pages where the kernel
-            // allows them).
-            unsafe { madvise(start as *mut c_void, REGION, MADV_HUGEPAGE) };
-            start
-        };
+        let start = if p as isize == -1 { 0 } else { p as usize };
         START.store(start, Ordering::Relaxed);
         start
     })
-}
-
-/// Makes slab `i`'s chunk readable and writable if it is not yet; false when the kernel refused.
-fn make_usable(base: usize, i: usize) -> bool {
-    let c = i * SLAB / CHUNK;
-    if USABLE[c].load(Ordering::Acquire) != 0 {
-        return true;
-    }
-    // Two threads may both get here for one chunk: the second call changes nothing.
-    // SAFETY: chunk `c` of our reserved region; its slabs not handed out yet hold nothing.
-    if unsafe { mprotect((base + c * CHUNK) as *mut c_void, CHUNK, PROT_RW) } != 0 {
-        return false;
-    }
-    USABLE[c].store(1, Ordering::Release);
-    true
 }
 
 /// The slab index of `p` when it lies in the region.
@@ -186,7 +148,9 @@ impl State {
                 if i >= SLABS {
                     return None;
                 }
-                if !make_usable(base, i) {
+                let p = (base + i * SLAB) as *mut c_void;
+                // SAFETY: slab `i` of our reserved region, handed out to no one before.
+                if unsafe { mprotect(p, SLAB, PROT_RW) } != 0 {
                     return None;
                 }
                 i
