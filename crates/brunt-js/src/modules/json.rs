@@ -19,8 +19,9 @@ use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;
 
 /// QuickJS's class ids of the objects `JSON.stringify` treats apart (quickjs.c's `JS_CLASS_*`
-/// enum; `class_ids_are_quickjs_own` checks them against boxed values).
-const CLASS_OBJECT: u32 = 1;
+/// enum; `class_ids_are_quickjs_own` checks them against boxed values). A plain object's, which
+/// QuickJS never makes exotic, is `own_keys`' too.
+pub(super) const CLASS_OBJECT: u32 = 1;
 const CLASS_NUMBER: u32 = 4;
 const CLASS_STRING: u32 = 5;
 const CLASS_BOOLEAN: u32 = 6;

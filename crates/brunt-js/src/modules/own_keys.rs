@@ -12,14 +12,13 @@
 //! holds that key as a plain data property (a callback between two reads may have changed the
 //! object); otherwise `JS_GetProperty` reads it, as on QuickJS's path.
 
+use super::json::CLASS_OBJECT;
 use rquickjs::qjs;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Keys read from a plain object's shape at most; an object with more takes QuickJS's path.
 const MAX_SLOTS: usize = 16;
-/// `JS_CLASS_OBJECT`, which QuickJS never makes exotic.
-const CLASS_OBJECT: u32 = 1;
 /// Byte offsets of QuickJS's structs on 64-bit targets: `JSObject.shape` and `.prop` (after the
 /// 24-byte GC header), `JSShape.prop_count` and its property entries, `JSString`'s length word.
 const OBJECT_SHAPE: usize = 24;
