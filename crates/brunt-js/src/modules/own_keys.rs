@@ -110,14 +110,11 @@ impl OwnKeys {
     pub(crate) unsafe fn get(&self, obj: qjs::JSValue, i: usize) -> qjs::JSValue {
         if let Keys::Slots { keys, .. } = &self.keys {
             let (atom, slot) = keys[i];
-            let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
-            let shape = shape_of(obj);
-            if (slot as i32) < *(shape.add(SHAPE_PROP_COUNT) as *const i32) {
-                let [word, held] = *(shape.add(SHAPE_PROPS) as *const [u32; 2]).add(slot as usize);
-                if held == atom && (word >> FLAGS_SHIFT) & qjs::JS_PROP_TMASK == qjs::JS_PROP_NORMAL
-                {
-                    let props = *(p.add(OBJECT_PROP) as *const *const qjs::JSValue);
-                    return qjs::JS_DupValue(self.ctx, *props.add(slot as usize));
+            let (slot, shape) = (slot as usize, shape_of(obj));
+            if slot < prop_count(shape) {
+                let (held, flags) = entry(shape, slot);
+                if held == atom && flags & qjs::JS_PROP_TMASK == qjs::JS_PROP_NORMAL {
+                    return qjs::JS_DupValue(self.ctx, *props_of(obj).add(slot));
                 }
             }
         }
@@ -162,17 +159,15 @@ pub(crate) unsafe fn plain_shape(ctx: *mut qjs::JSContext, obj: qjs::JSValue) ->
 /// As for [`OwnKeys::list`], and `plain_shape` gave `obj`'s shape.
 pub(crate) unsafe fn literal_keys(obj: qjs::JSValue, max: usize) -> Option<Vec<qjs::JSAtom>> {
     let shape = shape_of(obj);
-    let count = *(shape.add(SHAPE_PROP_COUNT) as *const i32);
-    if count < 1 || count as usize > max {
+    let count = prop_count(shape);
+    if count < 1 || count > max {
         return None;
     }
-    let entries = shape.add(SHAPE_PROPS) as *const [u32; 2];
     let cwe = qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE;
-    (0..count as usize)
+    (0..count)
         .map(|i| {
-            let [word, atom] = *entries.add(i);
-            let usual =
-                atom != qjs::JS_ATOM_NULL && atom & ATOM_TAG_INT == 0 && word >> FLAGS_SHIFT == cwe;
+            let (atom, flags) = entry(shape, i);
+            let usual = atom != qjs::JS_ATOM_NULL && atom & ATOM_TAG_INT == 0 && flags == cwe;
             usual.then_some(atom)
         })
         .collect()
@@ -184,21 +179,35 @@ unsafe fn shape_of(obj: qjs::JSValue) -> *const u8 {
     *(p.add(OBJECT_SHAPE) as *const *const u8)
 }
 
+/// `obj`'s property values, one per shape entry.
+unsafe fn props_of(obj: qjs::JSValue) -> *const qjs::JSValue {
+    let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
+    *(p.add(OBJECT_PROP) as *const *const qjs::JSValue)
+}
+
+/// The number of `shape`'s entries, deleted ones included.
+unsafe fn prop_count(shape: *const u8) -> usize {
+    (*(shape.add(SHAPE_PROP_COUNT) as *const i32)).max(0) as usize
+}
+
+/// Entry `i` of `shape`: its atom (`JS_ATOM_NULL` once deleted) and its `JS_PROP_*` flags.
+unsafe fn entry(shape: *const u8, i: usize) -> (qjs::JSAtom, u32) {
+    let [word, atom] = *(shape.add(SHAPE_PROPS) as *const [u32; 2]).add(i);
+    (atom, word >> FLAGS_SHIFT)
+}
+
 /// The keys of plain object `obj` read from its shape, in shape order (QuickJS's order for
 /// string keys); None when QuickJS's path must list them: an index key (they come first, sorted),
 /// an accessor or any other special property, or more than [`MAX_SLOTS`] keys.
 unsafe fn slots(ctx: *mut qjs::JSContext, obj: qjs::JSValue) -> Option<Keys> {
     let shape = shape_of(obj);
-    let count = *(shape.add(SHAPE_PROP_COUNT) as *const i32);
-    let entries = shape.add(SHAPE_PROPS) as *const [u32; 2];
     let mut keys = [(0, 0); MAX_SLOTS];
     let mut n = 0;
-    for slot in 0..count.max(0) as usize {
-        let [word, atom] = *entries.add(slot);
+    for slot in 0..prop_count(shape) {
+        let (atom, flags) = entry(shape, slot);
         if atom == qjs::JS_ATOM_NULL {
             continue; // a deleted property
         }
-        let flags = word >> FLAGS_SHIFT;
         if flags & qjs::JS_PROP_TMASK != qjs::JS_PROP_NORMAL || atom & ATOM_TAG_INT != 0 {
             return None;
         }
@@ -289,14 +298,8 @@ unsafe fn check_layout(ctx: *mut qjs::JSContext) -> bool {
         ) >= 0
         && qjs::JS_DeleteProperty(ctx, obj, atoms[2], 0) == 1;
     let ok = made && {
-        let p = qjs::JS_VALUE_GET_PTR(obj) as *const u8;
-        let shape = *(p.add(OBJECT_SHAPE) as *const *const u8);
-        let props = *(p.add(OBJECT_PROP) as *const *const qjs::JSValue);
-        let entries = shape.add(SHAPE_PROPS) as *const [u32; 2];
-        let entry = |i: usize| {
-            let [word, atom] = *entries.add(i);
-            (atom, word >> FLAGS_SHIFT)
-        };
+        let (shape, props) = (shape_of(obj), props_of(obj));
+        let entry = |i: usize| entry(shape, i);
         let key = |i: usize| qjs::JS_AtomToValue(ctx, atoms[i]);
         let (k0, k1) = (key(0), key(1));
         let lengths = string_len(k0) == 18 && string_len(k1) == 1;
@@ -305,7 +308,7 @@ unsafe fn check_layout(ctx: *mut qjs::JSContext) -> bool {
         let first = *props;
         let second = *props.add(1);
         lengths
-            && *(shape.add(SHAPE_PROP_COUNT) as *const i32) == 4
+            && prop_count(shape) == 4
             && entry(0) == (atoms[0], cwe as u32)
             && entry(1) == (atoms[1], cwe as u32)
             && entry(2) == (qjs::JS_ATOM_NULL, 0)
