@@ -67,6 +67,9 @@ impl KeptShapes {
             }
             literals.iter().map(|(_, h)| h.len()).sum()
         };
+        if held >= MAX_HOLDERS {
+            return; // full: no literal would fit, so none is read
+        }
         let Some(keys) = own_keys::literal_keys(obj, MAX_KEYS) else {
             return;
         };
