@@ -686,6 +686,7 @@ values.forEach((v, i) => same('in object ' + i, () => ({ a: v, b: 1 })));
 same('order', () => ({ customer: 'c-42', items: [{ sku: 'book-1', qty: 2 }, { sku: 'pen-7', qty: 5 }], note: 'bench' }));
 same('empty', () => [{}, [], [[]], { a: {} }]);
 same('integer keys first', () => ({ b: 1, 2: 'two', a: 2, 0: 'zero', '-1': 'm', '01': 'z', 4294967295: 'big' }));
+same('ten-character keys', () => ({ 'is created': 1, 4000000000: 2, '0123456789': 3, '4294967295': 4, 'x': 5, 1000000000: 6 }));
 same('escaped keys', () => ({ 'a"b': 1, 'é': 2, '\ud800': 3, '\n': 4, '': 5 }));
 same('skipped', () => ({ a: undefined, b: () => 1, c: Symbol(), d: 1, [Symbol('s')]: 2 }));
 same('only skipped', () => ({ a: undefined }));

@@ -15,6 +15,7 @@ pub(crate) mod html;
 pub(crate) mod http;
 pub(crate) mod json;
 pub(crate) mod k6;
+pub(crate) mod layout;
 pub(crate) mod llm;
 pub(crate) mod metrics;
 pub(crate) mod own_keys;

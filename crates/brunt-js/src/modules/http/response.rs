@@ -10,7 +10,7 @@
 
 use super::json_path::Selected;
 use super::layer;
-use crate::modules::{array_buffer, bytes_of, throw, HeldAtom, HeldValue};
+use crate::modules::{array_buffer, bytes_of, layout, throw, HeldAtom, HeldValue};
 use crate::program::Shared;
 use brunt_http::{Request, Response};
 use rquickjs::function::{Opt, Rest, This};
@@ -239,11 +239,12 @@ fn keep_response_shape(ctx: &Ctx<'_>, c: &Classes, made: u64) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the shapes of this VU's `res.timings` (see [`Shapes`]).
-fn keep_timing_shapes(ctx: &Ctx<'_>, c: &Classes) -> Result<()> {
+/// Keeps the shapes of this VU's `res.timings` (see [`Shapes`]), and gives the object kept with
+/// all its fields (borrowed: it lives until the VU is released).
+fn keep_timing_shapes(ctx: &Ctx<'_>, c: &Classes) -> Result<qjs::JSValue> {
     let vu = ctx.as_raw().as_ptr() as usize;
-    if c.shapes.timings.borrow().contains_key(&vu) {
-        return Ok(());
+    if let Some(held) = c.shapes.timings.borrow().get(&vu) {
+        return Ok(held[TIMINGS.len()].raw());
     }
     // The context's own `Object.prototype`, as `res.timings` gets it (whatever the script did
     // to the global `Object`).
@@ -252,9 +253,10 @@ fn keep_timing_shapes(ctx: &Ctx<'_>, c: &Classes) -> Result<()> {
             let atoms = c.atoms.timings[..n].iter().map(|a| a.atom);
             shape_holder(ctx, Object::new(ctx.clone())?, atoms)
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<Box<[HeldValue]>>>()?;
+    let all = held[TIMINGS.len()].raw();
     c.shapes.timings.borrow_mut().insert(vu, held);
-    Ok(())
+    Ok(all)
 }
 
 /// Releases what the runtime keeps for the VU whose context `ctx` is: called after its last
@@ -283,6 +285,38 @@ fn define_number<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom, n: f
     };
     if r < 0 {
         return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}
+
+/// Defines `obj[atoms[i]] = values[i]` for each, as [`define_number`] does, in one step when
+/// `kept` is a live object with `obj`'s properties and then these (see
+/// [`layout::add_kept_props`]), and there are no more than `res.timings`' fields.
+fn define_numbers<'js>(
+    ctx: &Ctx<'js>,
+    obj: &Object<'js>,
+    kept: Option<qjs::JSValue>,
+    atoms: &[qjs::JSAtom],
+    values: &[f64],
+) -> Result<()> {
+    if let Some(kept) = kept.filter(|_| values.len() <= TIMINGS.len()) {
+        let mut raw = [qjs::JS_UNDEFINED; TIMINGS.len()];
+        for (r, &n) in raw.iter_mut().zip(values) {
+            *r = qjs::JS_NewFloat64(n);
+        }
+        let raw = &raw[..values.len()];
+        // SAFETY: a live context, objects and atoms of its runtime (see [`Atoms`]); numbers
+        // hold no reference.
+        match unsafe {
+            layout::add_kept_props(ctx.as_raw().as_ptr(), obj.as_raw(), kept, atoms, raw)
+        } {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(()) => return Err(rquickjs::Error::Exception),
+        }
+    }
+    for (&atom, &n) in atoms.iter().zip(values) {
+        define_number(ctx, obj, atom, n)?;
     }
     Ok(())
 }
@@ -335,7 +369,13 @@ pub(super) fn response_object<'js>(
         },
         proto,
     )?;
-    define_number(ctx, &obj, c.atoms.status.atom, status.into())?;
+    let kept = c
+        .shapes
+        .responses
+        .borrow()
+        .get(&MADE_STATUS)
+        .map(HeldValue::raw);
+    define_numbers(ctx, &obj, kept, &[c.atoms.status.atom], &[status.into()])?;
     Ok(obj.into_value())
 }
 
@@ -442,7 +482,7 @@ fn field<'js>(ctx: &Ctx<'js>, cls: &Classes, raw: &Raw, key: &str) -> Result<Val
         }
         "timings" => {
             let t = resp.timings;
-            keep_timing_shapes(ctx, cls)?;
+            let kept = keep_timing_shapes(ctx, cls)?;
             let o = Object::new(c)?;
             let values = [
                 t.duration,
@@ -454,9 +494,9 @@ fn field<'js>(ctx: &Ctx<'js>, cls: &Classes, raw: &Raw, key: &str) -> Result<Val
                 t.waiting,
                 t.receiving,
             ];
-            for (atom, v) in cls.atoms.timings.iter().zip(values) {
-                define_number(ctx, &o, atom.atom, v)?;
-            }
+            let atoms: [qjs::JSAtom; TIMINGS.len()] =
+                std::array::from_fn(|i| cls.atoms.timings[i].atom);
+            define_numbers(ctx, &o, Some(kept), &atoms, &values)?;
             Ok(o.into_value())
         }
         "body" => match raw.body_type {
@@ -501,27 +541,43 @@ fn own<'js>(
         | qjs::JS_PROP_ENUMERABLE
         | qjs::JS_PROP_CONFIGURABLE
         | qjs::JS_PROP_THROW;
-    let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
-    // SAFETY: a live object and value of this context, an atom the runtime holds (see
-    // [`Atoms`]); JS_DefineProperty borrows the value.
-    let r = unsafe {
-        qjs::JS_DefineProperty(
-            ctx.as_raw().as_ptr(),
-            obj.as_raw(),
-            c.atoms.lazy[i].atom,
-            value.as_raw(),
-            undefined,
-            undefined,
-            flags as _,
-        )
-    };
-    if r < 0 {
-        return Err(rquickjs::Error::Exception);
-    }
-    if let Some(raw) = raw {
-        let made = made_then(raw.made.get(), i);
-        raw.made.set(made);
+    let atom = c.atoms.lazy[i].atom;
+    let made = raw.map(|raw| made_then(raw.made.get(), i));
+    if let Some(made) = made {
         keep_response_shape(ctx, c, made)?;
+    }
+    // A Response with only the fields brunt made own moves to the kept shape with this one more.
+    let kept = made.and_then(|m| c.shapes.responses.borrow().get(&m).map(HeldValue::raw));
+    let raw_ctx = ctx.as_raw().as_ptr();
+    let stepped = match kept {
+        // SAFETY: a live context, objects and atom of its runtime; the value is borrowed.
+        Some(kept) => unsafe {
+            layout::add_kept_props(raw_ctx, obj.as_raw(), kept, &[atom], &[value.as_raw()])
+        }
+        .map_err(|()| rquickjs::Error::Exception)?,
+        None => false,
+    };
+    if !stepped {
+        let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
+        // SAFETY: a live object and value of this context, an atom the runtime holds (see
+        // [`Atoms`]); JS_DefineProperty borrows the value.
+        let r = unsafe {
+            qjs::JS_DefineProperty(
+                raw_ctx,
+                obj.as_raw(),
+                atom,
+                value.as_raw(),
+                undefined,
+                undefined,
+                flags as _,
+            )
+        };
+        if r < 0 {
+            return Err(rquickjs::Error::Exception);
+        }
+    }
+    if let (Some(raw), Some(made)) = (raw, made) {
+        raw.made.set(made);
     }
     Ok(())
 }
