@@ -440,8 +440,10 @@ pub struct Aggregator {
     trace: Option<Trace>,
 }
 
-/// How many of the tag sets used last an [`Aggregator`] finds by pointer.
-const RECENT: usize = 4;
+/// How many of the tag sets used last an [`Aggregator`] finds by pointer. An iteration of a
+/// usual script adds to several in turn (a request's, one per check, the VU's own for its custom
+/// metrics and the iteration): with fewer places than sets, each replaces one the next add needs.
+const RECENT: usize = 16;
 
 /// One tag set's series, in the order their metrics were first added.
 #[derive(Default)]

@@ -49,9 +49,10 @@ const KEY_CACHE_BYTES: usize = 64;
 /// same keys on every iteration, and writing one from its atom (a string made of the atom, its
 /// UTF-8 read back, the escape loop) costs more than the rest of the key's work. Each atom is
 /// held while it is here, so its number names the same string until the runtime drops this.
-#[derive(Default)]
 struct KeyCache {
     keys: RefCell<FxHashMap<HeldAtom, Box<[u8]>>>,
+    /// `toJSON`, looked up on every object written.
+    to_json: HeldAtom,
 }
 
 // SAFETY: KeyCache holds no JavaScript value with a lifetime (atoms are plain numbers).
@@ -70,7 +71,11 @@ thread_local! {
 pub(crate) fn install(ctx: &Ctx<'_>) -> Result<()> {
     let raw = ctx.as_raw().as_ptr();
     if ctx.userdata::<KeyCache>().is_none() {
-        ctx.store_userdata(KeyCache::default())
+        let cache = KeyCache {
+            keys: RefCell::default(),
+            to_json: HeldAtom::new(ctx, "toJSON")?,
+        };
+        ctx.store_userdata(cache)
             .map_err(|_| rquickjs::Error::Unknown)?;
     }
     // SAFETY: plain QuickJS calls on this live context; every value taken is freed or handed
@@ -169,7 +174,10 @@ unsafe extern "C" fn stringify(
         out,
         stack,
         keys,
-        to_json: qjs::JS_NewAtom(ctx, c"toJSON".as_ptr()),
+        to_json: match keys {
+            Some(k) => qjs::JS_DupAtom(ctx, (*k).to_json.atom),
+            None => qjs::JS_NewAtom(ctx, c"toJSON".as_ptr()),
+        },
         boolean_value_of: *data.add(DATA_BOOLEAN_VALUE_OF),
     };
     let result = match w.check(qjs::JS_DupValue(ctx, args[0]), Key::Root) {
@@ -526,6 +534,11 @@ impl Writer {
 
     /// Writes a string quoted and escaped as QuickJS's `JS_ToQuotedString`. Takes `s`.
     unsafe fn string(&mut self, s: qjs::JSValue) -> Step {
+        if let Some(chars) = super::layout::ascii_chars(self.ctx, s) {
+            quote(&mut self.out, chars);
+            qjs::JS_FreeValue(self.ctx, s);
+            return Ok(());
+        }
         let mut len = 0;
         // UTF-8, with a lone surrogate kept as its three-byte form (QuickJS's own conversion):
         // an ASCII string is read in place.

@@ -8,7 +8,7 @@
 
 use rquickjs::qjs;
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// Byte offsets of QuickJS's structs on 64-bit targets: `JSObject`'s flag byte (after its
 /// reference count and GC mark), `.shape` and `.prop` (after the 24-byte GC header); `JSShape`'s
@@ -36,6 +36,13 @@ pub(crate) const CWE: u32 =
 
 /// 0: not checked yet; 1: the layout is as read here; 2: it is not.
 static LAYOUT: AtomicU8 = AtomicU8::new(0);
+/// Where a `JSString`'s characters start: after its header, and after a list link in a QuickJS
+/// built with its debug dumps (without `NDEBUG`, as CI's tests build it). Found by the check.
+static STRING_CHARS: AtomicUsize = AtomicUsize::new(0);
+/// Candidates for [`STRING_CHARS`]: 24 bytes of header, and 16 more of list link.
+const STRING_CHARS_AT: [usize; 2] = [24, 40];
+/// The length word's bit for 16-bit characters.
+const WIDE_CHARS: u32 = 1 << 31;
 
 /// `obj`'s shape.
 ///
@@ -78,6 +85,34 @@ pub(crate) unsafe fn entry(shape: *const u8, i: usize) -> (qjs::JSAtom, u32) {
 /// `v` is a live string and [`layout_ok`] said yes.
 pub(crate) unsafe fn string_len(v: qjs::JSValue) -> u32 {
     *((qjs::JS_VALUE_GET_PTR(v) as *const u8).add(STRING_LEN) as *const u32) & 0x7fff_ffff
+}
+
+/// The characters of string `v` when they are 8-bit and all ASCII, and so its UTF-8 as they are
+/// (borrowed: valid while `v` is); None for any other string or value. QuickJS's
+/// `JS_ToCStringLen2` gives the same bytes, through a call, a scan and a reference to free.
+///
+/// # Safety
+/// `ctx` is a live context and `v` a live value of its runtime.
+pub(crate) unsafe fn ascii_chars<'a>(
+    ctx: *mut qjs::JSContext,
+    v: qjs::JSValue,
+) -> Option<&'a [u8]> {
+    if qjs::JS_VALUE_GET_TAG(v) != qjs::JS_TAG_STRING || !layout_ok(ctx) {
+        return None;
+    }
+    let chars = raw_chars(v, STRING_CHARS.load(Ordering::Relaxed))?;
+    chars.is_ascii().then_some(chars)
+}
+
+/// The 8-bit characters of string `v`, read at byte `at`; None when they are 16-bit.
+unsafe fn raw_chars<'a>(v: qjs::JSValue, at: usize) -> Option<&'a [u8]> {
+    let p = qjs::JS_VALUE_GET_PTR(v) as *const u8;
+    let word = *(p.add(STRING_LEN) as *const u32);
+    if word & WIDE_CHARS != 0 {
+        return None;
+    }
+    let len = (word & !WIDE_CHARS) as usize;
+    Some(std::slice::from_raw_parts(p.add(at), len))
 }
 
 unsafe fn flags_of(obj: qjs::JSValue) -> u8 {
@@ -150,10 +185,18 @@ unsafe fn step(
         || *ref_count(from) < 2
         || proto_of(from) != proto_of(to)
         || m != n + atoms.len()
-        || (0..n).any(|i| entry(from, i) != entry(to, i))
-        || (n..m).any(|i| entry(to, i) != (atoms[i - n], CWE))
     {
         return Ok(false);
+    }
+    for i in 0..n {
+        if entry(from, i) != entry(to, i) {
+            return Ok(false);
+        }
+    }
+    for (i, &atom) in (n..m).zip(atoms) {
+        if entry(to, i) != (atom, CWE) {
+            return Ok(false);
+        }
     }
     let p = qjs::JS_VALUE_GET_PTR(obj) as *mut u8;
     let slot = p.add(OBJECT_PROP) as *mut *mut qjs::JSValue;
@@ -203,10 +246,40 @@ unsafe fn check_layout(ctx: *mut qjs::JSContext) -> bool {
     let atoms = PROBE_NAMES.map(|s| qjs::JS_NewAtom(ctx, s.as_ptr()));
     let ok = atoms.iter().all(|&a| a != qjs::JS_ATOM_NULL)
         && check_entries(ctx, &atoms)
-        && check_shapes(ctx, &atoms);
+        && check_shapes(ctx, &atoms)
+        && check_strings(ctx);
     for a in atoms {
         qjs::JS_FreeAtom(ctx, a);
     }
+    ok
+}
+
+/// Finds where an 8-bit string's characters start (see [`STRING_CHARS`]) in a string long enough
+/// that both candidates lie inside it, and checks that a string of one 16-bit character reads so.
+unsafe fn check_strings(ctx: *mut qjs::JSContext) -> bool {
+    const TEXT: &[u8] = b"brunt's layout probe: an ASCII string long enough for both reads.";
+    let (ascii, wide) = (
+        qjs::JS_NewStringLen(ctx, TEXT.as_ptr().cast(), TEXT.len() as _),
+        qjs::JS_NewStringLen(ctx, "\u{20ac}".as_ptr().cast(), 3),
+    );
+    let ok = qjs::JS_VALUE_GET_TAG(ascii) == qjs::JS_TAG_STRING
+        && qjs::JS_VALUE_GET_TAG(wide) == qjs::JS_TAG_STRING
+        && string_len(ascii) == TEXT.len() as u32
+        && string_len(wide) == 1
+        && raw_chars(wide, STRING_CHARS_AT[0]).is_none()
+        && match STRING_CHARS_AT.into_iter().find(|&at| {
+            // 32 bytes: inside the string's block wherever its characters start.
+            let p = qjs::JS_VALUE_GET_PTR(ascii) as *const u8;
+            std::slice::from_raw_parts(p.add(at), 32) == &TEXT[..32]
+        }) {
+            Some(at) => {
+                STRING_CHARS.store(at, Ordering::Relaxed);
+                raw_chars(ascii, at) == Some(TEXT)
+            }
+            None => false,
+        };
+    qjs::JS_FreeValue(ctx, ascii);
+    qjs::JS_FreeValue(ctx, wide);
     ok
 }
 

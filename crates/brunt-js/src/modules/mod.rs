@@ -165,14 +165,27 @@ pub(crate) struct Utf8<'js> {
     ctx: Ctx<'js>,
     ptr: *const std::ffi::c_char,
     len: usize,
+    /// The string itself, held, when `ptr` points into its own characters (an ASCII string read
+    /// in place, see [`layout::ascii_chars`]); None when QuickJS made the bytes, freed in drop.
+    held: Option<qjs::JSValue>,
 }
 
 impl<'js> Utf8<'js> {
     pub(crate) fn of(ctx: &Ctx<'js>, s: &rquickjs::String<'js>) -> Result<Self> {
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: `s` is a live string of this context; its characters live while it is held.
+        if let Some(chars) = unsafe { layout::ascii_chars(raw, s.as_raw()) } {
+            return Ok(Utf8 {
+                ctx: ctx.clone(),
+                ptr: chars.as_ptr().cast(),
+                len: chars.len(),
+                // SAFETY: a live value; the reference is this value's, freed in drop.
+                held: Some(unsafe { qjs::JS_DupValue(raw, s.as_raw()) }),
+            });
+        }
         let mut len: qjs::size_t = 0;
         // SAFETY: `s` is a live string of this context; the bytes stay valid until freed in drop.
-        let ptr =
-            unsafe { qjs::JS_ToCStringLen2(ctx.as_raw().as_ptr(), &mut len, s.as_raw(), false) };
+        let ptr = unsafe { qjs::JS_ToCStringLen2(raw, &mut len, s.as_raw(), false) };
         if ptr.is_null() {
             return Err(rquickjs::Error::Exception);
         }
@@ -180,11 +193,12 @@ impl<'js> Utf8<'js> {
             ctx: ctx.clone(),
             ptr,
             len: len as usize,
+            held: None,
         })
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
-        // SAFETY: QuickJS gave `len` bytes at `ptr`, alive until drop.
+        // SAFETY: `len` bytes at `ptr`, alive until drop (see `held`).
         unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
     }
 
@@ -196,8 +210,15 @@ impl<'js> Utf8<'js> {
 
 impl Drop for Utf8<'_> {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from JS_ToCStringLen2 of this context and is freed once.
-        unsafe { qjs::JS_FreeCString(self.ctx.as_raw().as_ptr(), self.ptr) };
+        let raw = self.ctx.as_raw().as_ptr();
+        // SAFETY: the held string's reference, or the bytes JS_ToCStringLen2 made on this
+        // context, freed once.
+        unsafe {
+            match self.held {
+                Some(s) => qjs::JS_FreeValue(raw, s),
+                None => qjs::JS_FreeCString(raw, self.ptr),
+            }
+        }
     }
 }
 
