@@ -34,7 +34,8 @@ const FLAGS_SHIFT: u32 = 26;
 pub(crate) const CWE: u32 =
     qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE;
 
-/// 0: not checked yet; 1: the layout is as read here; 2: it is not.
+/// 0: not checked yet; 1: the layout is as read here; 2: it is not. Stored (Release) after
+/// [`STRING_CHARS`], so a thread that reads 1 (Acquire) reads that too.
 static LAYOUT: AtomicU8 = AtomicU8::new(0);
 /// Where a `JSString`'s characters start: after its header, and after a list link in a QuickJS
 /// built with its debug dumps (without `NDEBUG`, as CI's tests build it). Found by the check.
@@ -222,12 +223,12 @@ unsafe fn step(
 /// # Safety
 /// `ctx` is a live context.
 pub(crate) unsafe fn layout_ok(ctx: *mut qjs::JSContext) -> bool {
-    match LAYOUT.load(Ordering::Relaxed) {
+    match LAYOUT.load(Ordering::Acquire) {
         1 => true,
         2 => false,
         _ => {
             let ok = check_layout(ctx);
-            LAYOUT.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+            LAYOUT.store(if ok { 1 } else { 2 }, Ordering::Release);
             ok
         }
     }
