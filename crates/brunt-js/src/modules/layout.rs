@@ -24,6 +24,16 @@ const SHAPE_PROP_COUNT: usize = 40;
 const SHAPE_PROTO: usize = 56;
 const SHAPE_PROPS: usize = 64;
 const STRING_LEN: usize = 4;
+/// `JSRuntime`'s `atom_hash_size`, `atom_count` and `atom_size` (three ints after its malloc
+/// functions, malloc state and `rt_info`), and its `atom_array`; `JSString`'s word of hash and
+/// atom type (the top two bits), and the type of a string atom.
+const RUNTIME_ATOM_HASH_SIZE: usize = 80;
+const RUNTIME_ATOM_COUNT: usize = 84;
+const RUNTIME_ATOM_SIZE: usize = 88;
+const RUNTIME_ATOM_ARRAY: usize = 104;
+const STRING_HASH: usize = 8;
+const ATOM_TYPE_SHIFT: u32 = 30;
+const ATOM_TYPE_STRING: u32 = 1;
 /// `JSObject`'s flag bits: `extensible`, `is_exotic`, `fast_array`.
 const EXTENSIBLE: u8 = 1;
 const EXOTIC: u8 = 1 << 2;
@@ -114,6 +124,44 @@ unsafe fn raw_chars<'a>(v: qjs::JSValue, at: usize) -> Option<&'a [u8]> {
     }
     let len = (word & !WIDE_CHARS) as usize;
     Some(std::slice::from_raw_parts(p.add(at), len))
+}
+
+/// What a property key's atom names, read from the runtime's atom table.
+pub(crate) enum AtomName<'a> {
+    /// A string of this many characters, and its characters when they are 8-bit.
+    String(u32, Option<&'a [u8]>),
+    /// A symbol (or a private name).
+    Symbol,
+}
+
+/// What `atom`, a live atom that is not a tagged integer, names; None when the layout is not
+/// this one (QuickJS's `JS_AtomToValue` then tells). Reading the table costs no call and no
+/// reference, where `JS_AtomToValue` makes and frees one.
+///
+/// # Safety
+/// `ctx` is a live context and `atom` a live atom of its runtime, not a tagged integer.
+pub(crate) unsafe fn atom_name<'a>(
+    ctx: *mut qjs::JSContext,
+    atom: qjs::JSAtom,
+) -> Option<AtomName<'a>> {
+    if !layout_ok(ctx) {
+        return None;
+    }
+    let rt = qjs::JS_GetRuntime(ctx) as *const u8;
+    let table = *(rt.add(RUNTIME_ATOM_ARRAY) as *const *const *const u8);
+    Some(name_of(*table.add(atom as usize)))
+}
+
+/// The name a string struct of the atom table holds.
+unsafe fn name_of<'a>(s: *const u8) -> AtomName<'a> {
+    if *(s.add(STRING_HASH) as *const u32) >> ATOM_TYPE_SHIFT != ATOM_TYPE_STRING {
+        return AtomName::Symbol;
+    }
+    let v = qjs::JS_MKPTR(qjs::JS_TAG_STRING, s as *mut _);
+    AtomName::String(
+        string_len(v),
+        raw_chars(v, STRING_CHARS.load(Ordering::Relaxed)),
+    )
 }
 
 unsafe fn flags_of(obj: qjs::JSValue) -> u8 {
@@ -248,7 +296,8 @@ unsafe fn check_layout(ctx: *mut qjs::JSContext) -> bool {
     let ok = atoms.iter().all(|&a| a != qjs::JS_ATOM_NULL)
         && check_entries(ctx, &atoms)
         && check_shapes(ctx, &atoms)
-        && check_strings(ctx);
+        && check_strings(ctx)
+        && check_atoms(ctx, atoms[0]);
     for a in atoms {
         qjs::JS_FreeAtom(ctx, a);
     }
@@ -281,6 +330,73 @@ unsafe fn check_strings(ctx: *mut qjs::JSContext) -> bool {
         };
     qjs::JS_FreeValue(ctx, ascii);
     qjs::JS_FreeValue(ctx, wide);
+    ok
+}
+
+/// Reads the runtime's atom counts where [`atom_name`] finds them and compares them with
+/// `JS_ComputeMemoryUsage`'s (only then is the table's pointer beside them read), adds up the
+/// table's bytes as `JS_ComputeMemoryUsage` does and compares the sums, then reads
+/// string atom `probe` ("brunt_layout_probe") and `Symbol.iterator`'s atom from the table: the
+/// very strings `JS_AtomToValue` gives, typed and sized as they must be.
+unsafe fn check_atoms(ctx: *mut qjs::JSContext, probe: qjs::JSAtom) -> bool {
+    let rt = qjs::JS_GetRuntime(ctx);
+    let mut usage = std::mem::MaybeUninit::<qjs::JSMemoryUsage>::zeroed();
+    qjs::JS_ComputeMemoryUsage(rt, usage.as_mut_ptr());
+    let usage = usage.assume_init();
+    let base = rt as *const u8;
+    let int = |at: usize| i64::from(*(base.add(at) as *const i32));
+    let (hash_size, count, size) = (
+        int(RUNTIME_ATOM_HASH_SIZE),
+        int(RUNTIME_ATOM_COUNT),
+        int(RUNTIME_ATOM_SIZE),
+    );
+    let power_of_two = hash_size > 0 && hash_size & (hash_size - 1) == 0;
+    if usage.atom_count != count || !power_of_two || count < 1 || count > size {
+        return false;
+    }
+    let table = *(base.add(RUNTIME_ATOM_ARRAY) as *const *const *const u8);
+    if table.is_null() || probe as i64 >= size {
+        return false;
+    }
+    // The table's bytes as `JS_ComputeMemoryUsage` adds them up: its own, the hash's, and each
+    // live atom's string (a free entry is an odd number).
+    let chars_at = STRING_CHARS.load(Ordering::Relaxed) as i64;
+    let mut bytes = 8 * size + 4 * hash_size;
+    for i in 0..size as usize {
+        let p = *table.add(i);
+        if p as usize & 1 == 0 {
+            let word = *(p.add(STRING_LEN) as *const u32);
+            let (len, wide) = (i64::from(word & !WIDE_CHARS), i64::from(word >> 31));
+            bytes += chars_at + (len << wide) + 1 - wide;
+        }
+    }
+    if bytes != usage.atom_size {
+        return false;
+    }
+    let global = qjs::JS_GetGlobalObject(ctx);
+    let symbol = qjs::JS_GetPropertyStr(ctx, global, c"Symbol".as_ptr());
+    qjs::JS_FreeValue(ctx, global);
+    let iterator = qjs::JS_GetPropertyStr(ctx, symbol, c"iterator".as_ptr());
+    qjs::JS_FreeValue(ctx, symbol);
+    let text = qjs::JS_AtomToValue(ctx, probe);
+    let sym_atom = if qjs::JS_VALUE_GET_TAG(iterator) == qjs::JS_TAG_SYMBOL {
+        qjs::JS_ValueToAtom(ctx, iterator)
+    } else {
+        qjs::JS_ATOM_NULL
+    };
+    let ok = qjs::JS_VALUE_GET_TAG(text) == qjs::JS_TAG_STRING
+        && sym_atom != qjs::JS_ATOM_NULL
+        && (sym_atom as i64) < size
+        && *table.add(probe as usize) == qjs::JS_VALUE_GET_PTR(text) as *const u8
+        && *table.add(sym_atom as usize) == qjs::JS_VALUE_GET_PTR(iterator) as *const u8
+        && matches!(
+            name_of(*table.add(probe as usize)),
+            AtomName::String(18, Some(b"brunt_layout_probe"))
+        )
+        && matches!(name_of(*table.add(sym_atom as usize)), AtomName::Symbol);
+    qjs::JS_FreeAtom(ctx, sym_atom);
+    qjs::JS_FreeValue(ctx, text);
+    qjs::JS_FreeValue(ctx, iterator);
     ok
 }
 

@@ -12,7 +12,9 @@
 //! object); otherwise `JS_GetProperty` reads it, as on QuickJS's path.
 
 use super::json::CLASS_OBJECT;
-use super::layout::{entry, layout_ok, prop_count, props_of, shape_of, string_len, CWE};
+use super::layout::{
+    atom_name, entry, layout_ok, prop_count, props_of, shape_of, string_len, AtomName, CWE,
+};
 use rquickjs::qjs;
 
 /// Keys read from a plain object's shape at most; an object with more takes QuickJS's path.
@@ -193,6 +195,18 @@ unsafe fn slots(ctx: *mut qjs::JSContext, obj: qjs::JSValue) -> Option<Keys> {
 
 /// Whether non-integer atom `atom` is a string key, a symbol, or maybe an index.
 unsafe fn kind(ctx: *mut qjs::JSContext, atom: qjs::JSAtom) -> Kind {
+    match atom_name(ctx, atom) {
+        Some(AtomName::Symbol) => return Kind::Symbol,
+        Some(AtomName::String(len, _)) if len != INDEX_STRING_LEN => return Kind::String,
+        Some(AtomName::String(_, Some(chars))) => {
+            return if may_be_index(chars) {
+                Kind::Unsure
+            } else {
+                Kind::String
+            }
+        }
+        _ => {}
+    }
     // For an atom that is not a tagged integer this makes no string: it is the atom's own.
     let v = qjs::JS_AtomToValue(ctx, atom);
     let kind = match qjs::JS_VALUE_GET_TAG(v) {
@@ -214,13 +228,17 @@ unsafe fn maybe_index(ctx: *mut qjs::JSContext, s: qjs::JSValue) -> bool {
     if p.is_null() {
         return true; // QuickJS threw (out of memory): its own path meets the same
     }
-    let text = std::slice::from_raw_parts(p.cast::<u8>(), len as usize);
-    let index = text.first() != Some(&b'0')
+    let index = may_be_index(std::slice::from_raw_parts(p.cast::<u8>(), len as usize));
+    qjs::JS_FreeCString(ctx, p);
+    index
+}
+
+/// Whether `text` is an array index past the tagged integers, as a 10-character key can be.
+fn may_be_index(text: &[u8]) -> bool {
+    text.first() != Some(&b'0')
         && text.iter().all(u8::is_ascii_digit)
         && std::str::from_utf8(text)
             .ok()
             .and_then(|t| t.parse::<u64>().ok())
-            .is_some_and(|n| n < u64::from(u32::MAX));
-    qjs::JS_FreeCString(ctx, p);
-    index
+            .is_some_and(|n| n < u64::from(u32::MAX))
 }
