@@ -1,7 +1,8 @@
-//! QuickJS's object, shape and string layout, read and written past its public API: where the
-//! hot paths would otherwise pay for QuickJS's general-purpose calls on the same few small
-//! objects every request (`own_keys.rs` lists keys from a shape; [`add_kept_props`] gives an
-//! object brunt made its properties in one step).
+//! QuickJS's object, shape, string and atom-table layout, read and written past its public API:
+//! where the hot paths would otherwise pay for QuickJS's general-purpose calls on the same few
+//! small objects and strings every request (`own_keys.rs` lists keys from a shape and tells them
+//! apart by [`atom_name`]; [`add_kept_props`] gives an object brunt made its properties in one
+//! step; [`ascii_chars`] reads an ASCII string's characters in place).
 //!
 //! The offsets are checked once per process against objects made through the public API
 //! ([`layout_ok`]); if any check fails, every caller takes QuickJS's public path instead.
