@@ -213,12 +213,17 @@ fn shape_holder<'js>(
     Ok(HeldValue::new(obj.as_value()))
 }
 
-/// Keeps the shape of a response whose own properties are now `made` (see [`Shapes`]).
-fn keep_response_shape(ctx: &Ctx<'_>, c: &Classes, made: u64) -> Result<()> {
+/// Keeps the shape of a response whose own properties are now `made` (see [`Shapes`]), and gives
+/// the object kept with it (borrowed: it lives with the runtime); None when it is not kept (too
+/// many fields made own to follow, or [`MAX_RESPONSE_SHAPES`] kept already).
+fn keep_response_shape(ctx: &Ctx<'_>, c: &Classes, made: u64) -> Result<Option<qjs::JSValue>> {
     {
         let kept = c.shapes.responses.borrow();
-        if made == MADE_UNKNOWN || kept.len() >= MAX_RESPONSE_SHAPES || kept.contains_key(&made) {
-            return Ok(());
+        if let Some(held) = kept.get(&made) {
+            return Ok(Some(held.raw()));
+        }
+        if made == MADE_UNKNOWN || kept.len() >= MAX_RESPONSE_SHAPES {
+            return Ok(None);
         }
     }
     let proto = c.response_proto.clone().restore(ctx)?;
@@ -235,8 +240,9 @@ fn keep_response_shape(ctx: &Ctx<'_>, c: &Classes, made: u64) -> Result<()> {
     let status = (made != 0).then_some(c.atoms.status.atom);
     let fields = made_fields(made).map(|i| c.atoms.lazy[i].atom);
     let holder = shape_holder(ctx, obj, status.into_iter().chain(fields))?;
+    let raw = holder.raw();
     c.shapes.responses.borrow_mut().insert(made, holder);
-    Ok(())
+    Ok(Some(raw))
 }
 
 /// Keeps the shapes of this VU's `res.timings` (see [`Shapes`]), and gives the object kept with
@@ -543,11 +549,11 @@ fn own<'js>(
         | qjs::JS_PROP_THROW;
     let atom = c.atoms.lazy[i].atom;
     let made = raw.map(|raw| made_then(raw.made.get(), i));
-    if let Some(made) = made {
-        keep_response_shape(ctx, c, made)?;
-    }
     // A Response with only the fields brunt made own moves to the kept shape with this one more.
-    let kept = made.and_then(|m| c.shapes.responses.borrow().get(&m).map(HeldValue::raw));
+    let kept = match made {
+        Some(made) => keep_response_shape(ctx, c, made)?,
+        None => None,
+    };
     let raw_ctx = ctx.as_raw().as_ptr();
     let stepped = match kept {
         // SAFETY: a live context, objects and atom of its runtime; the value is borrowed.
@@ -824,7 +830,8 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     // Every response starts with these two shapes.
     let c = classes(ctx)?;
     keep_response_shape(ctx, &c, 0)?;
-    keep_response_shape(ctx, &c, MADE_STATUS)
+    keep_response_shape(ctx, &c, MADE_STATUS)?;
+    Ok(())
 }
 
 /// A Response method done by the JavaScript layer: `res.html(sel)` calls the layer's
