@@ -10,6 +10,7 @@
 //! its context, so they are released when the VU ends ([`KeptShapes::release`]), before its
 //! context is freed.
 
+use crate::modules::layout::CWE;
 use crate::modules::own_keys;
 use crate::modules::{HeldAtom, HeldValue};
 use rquickjs::{qjs, Ctx};
@@ -81,9 +82,8 @@ impl KeptShapes {
             qjs::JS_FreeValue(ctx, qjs::JS_GetException(ctx));
             return;
         }
-        let cwe = qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE;
         let holders: Option<Vec<HeldValue>> = (1..=keys.len())
-            .map(|n| holder(ctx, qjs::JS_NewObjectProto(ctx, proto), &keys[..n], cwe))
+            .map(|n| holder(ctx, qjs::JS_NewObjectProto(ctx, proto), &keys[..n], CWE))
             .collect();
         qjs::JS_FreeValue(ctx, proto);
         // The last holder's shape is the one the literal's next copies end with.

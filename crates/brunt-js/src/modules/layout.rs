@@ -42,8 +42,7 @@ const FAST_ARRAY: u8 = 1 << 3;
 /// A shape entry is a word (26 bits of hash link, then 6 bits of `JS_PROP_*` flags) and an atom.
 const FLAGS_SHIFT: u32 = 26;
 /// The flags of a property an assignment or a literal makes.
-pub(crate) const CWE: u32 =
-    qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE;
+pub(crate) const CWE: u32 = qjs::JS_PROP_C_W_E;
 
 /// 0: not checked yet; 1: the layout is as read here; 2: it is not. Stored (Release) after
 /// [`STRING_CHARS`], so a thread that reads 1 (Acquire) reads that too.
