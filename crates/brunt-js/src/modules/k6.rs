@@ -1,6 +1,7 @@
 //! The `k6` module (sleep, check, group, fail, randomSeed), native, and `textSummary` for the
 //! jslib summary layer.
 
+use super::direct_fn::def_direct;
 use super::{cancelled, def, def_public, own_props, tag_pairs, throw, HeldAtom, Utf8};
 use crate::host::Host;
 use crate::vu::IoRequest;
@@ -182,65 +183,52 @@ pub(crate) fn module_functions<'js>(
         names: RefCell::default(),
         cache: RefCell::default(),
     };
-    def_public(
-        ctx,
-        out,
-        "check",
-        move |value: Opt<Value<'js>>,
-              list: Opt<Value<'js>>,
-              tags: Opt<Option<Object<'js>>>|
-              -> Result<bool> {
-            let Some(list) = list.0.filter(Value::is_object) else {
-                return Ok(true);
-            };
-            // SAFETY: the tag says it is an object (rquickjs's `into_object` would also ask
-            // QuickJS whether it is an array, a constructor, a function, a promise, an error).
-            let list = unsafe { list.ref_object() };
-            let ctx = list.ctx();
-            let raw = ctx.as_raw().as_ptr();
-            // Each function gets the value, or `undefined` when none was given.
-            let mut arg = value
-                .0
-                .as_ref()
-                .map_or(qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0), Value::as_raw);
-            let extra = tag_pairs(tags.0.flatten())?;
-            let mut all = true;
-            // SAFETY: a live context of this VU and a live value of it, for the call.
-            unsafe { checks.host.kept_shapes.keep_literal(raw, list.as_raw()) };
-            // Each check's value is read when its turn comes, as k6 reads them.
-            own_props(ctx, list.as_raw(), |atom, c| {
-                let name = checks.name(ctx, atom)?;
-                // SAFETY: `c` and `arg` are live values of this context (`value` outlives the
-                // loop, `c` this call); JS_Call borrows them, and its result is freed after
-                // JS_ToBool read it.
-                let ok = unsafe {
-                    if qjs::JS_IsFunction(raw, c) {
-                        let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
-                        let r = qjs::JS_Call(raw, c, undefined, 1, &mut arg);
-                        if qjs::JS_IsException(r) {
-                            // As k6: a check whose function throws counts as failed, then the
-                            // error goes on.
-                            checks.record(&name, false, &extra);
-                            return Err(rquickjs::Error::Exception);
-                        }
-                        let b = qjs::JS_ToBool(raw, r);
-                        qjs::JS_FreeValue(raw, r);
-                        b
-                    } else {
-                        qjs::JS_ToBool(raw, c)
+    def_direct(ctx, out, "check", move |ctx, args| {
+        let Some(list) = args.get(1).filter(|l| l.is_object()) else {
+            return Ok(Value::new_bool(ctx.clone(), true));
+        };
+        let raw = ctx.as_raw().as_ptr();
+        // Each function gets the value, or `undefined` when none was given.
+        let mut arg = args
+            .get(0)
+            .map_or(qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0), |v| v.as_raw());
+        let extra = tag_pairs(args.object(2)?)?;
+        let mut all = true;
+        // SAFETY: a live context of this VU and a live value of it, for the call.
+        unsafe { checks.host.kept_shapes.keep_literal(raw, list.as_raw()) };
+        // Each check's value is read when its turn comes, as k6 reads them.
+        own_props(ctx, list.as_raw(), |atom, c| {
+            let name = checks.name(ctx, atom)?;
+            // SAFETY: `c` and `arg` are live values of this context (the arguments outlive the
+            // call, `c` this step); JS_Call borrows them, and its result is freed after
+            // JS_ToBool read it.
+            let ok = unsafe {
+                if qjs::JS_IsFunction(raw, c) {
+                    let undefined = qjs::JS_MKVAL(qjs::JS_TAG_UNDEFINED, 0);
+                    let r = qjs::JS_Call(raw, c, undefined, 1, &mut arg);
+                    if qjs::JS_IsException(r) {
+                        // As k6: a check whose function throws counts as failed, then the
+                        // error goes on.
+                        checks.record(&name, false, &extra);
+                        return Err(rquickjs::Error::Exception);
                     }
-                };
-                if ok < 0 {
-                    return Err(rquickjs::Error::Exception);
+                    let b = qjs::JS_ToBool(raw, r);
+                    qjs::JS_FreeValue(raw, r);
+                    b
+                } else {
+                    qjs::JS_ToBool(raw, c)
                 }
-                let ok = ok == 1;
-                checks.record(&name, ok, &extra);
-                all &= ok;
-                Ok(true)
-            })?;
-            Ok(all)
-        },
-    )?;
+            };
+            if ok < 0 {
+                return Err(rquickjs::Error::Exception);
+            }
+            let ok = ok == 1;
+            checks.record(&name, ok, &extra);
+            all &= ok;
+            Ok(true)
+        })?;
+        Ok(Value::new_bool(ctx.clone(), all))
+    })?;
 
     // Groups nest: each entry is the path to restore and when the group started.
     let stack: RefCell<Vec<(String, Instant)>> = RefCell::default();

@@ -1,10 +1,10 @@
 //! Native side of `k6/metrics`: custom metrics registered in the run's registry.
 
-use super::{def, def_public, tag_pairs, throw, HeldAtom};
+use super::direct_fn::def_direct;
+use super::{def, tag_pairs, throw, HeldAtom};
 use crate::host::{Host, Phase};
 use brunt_metrics::{MetricId, MetricType, ValueType};
 use rquickjs::convert::Coerced;
-use rquickjs::function::{Opt, This};
 use rquickjs::{qjs, Ctx, Exception, FromJs, Object, Result, Value};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -43,62 +43,51 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
     let h = host.clone();
     let id_atom = HeldAtom::new(ctx, "_id")?;
     // `Metric.prototype.add` itself (see `js/metrics.js`): one native call per sample.
-    def_public(
-        ctx,
-        native,
-        "add",
-        move |ctx: Ctx<'js>,
-              this: This<Value<'js>>,
-              value: Opt<Value<'js>>,
-              tags: Opt<Option<Object<'js>>>|
-              -> Result<bool> {
-            if !this.0.is_object() {
-                return Err(Exception::throw_type(
-                    &ctx,
-                    "add() must be called on a metric",
-                ));
+    def_direct(ctx, native, "add", move |ctx, args| {
+        let this = args.this();
+        if !this.is_object() {
+            return Err(Exception::throw_type(
+                ctx,
+                "add() must be called on a metric",
+            ));
+        }
+        // SAFETY: `this` is a live object of this context and the atom is held; the value read
+        // is owned by the handle made of it.
+        let id = unsafe {
+            let raw = ctx.as_raw().as_ptr();
+            let v = qjs::JS_GetProperty(raw, this.as_raw(), id_atom.atom);
+            if qjs::JS_IsException(v) {
+                return Err(rquickjs::Error::Exception);
             }
-            // SAFETY: `this` is a live object of this context and the atom is held; the value
-            // read is owned by the handle made of it.
-            let id = unsafe {
-                let raw = ctx.as_raw().as_ptr();
-                let v = qjs::JS_GetProperty(raw, this.0.as_raw(), id_atom.atom);
-                if qjs::JS_IsException(v) {
-                    return Err(rquickjs::Error::Exception);
+            Value::from_raw(ctx.clone(), v)
+        };
+        let id: u32 = match id.as_int() {
+            Some(i) if i >= 0 => i as u32,
+            _ => u32::from_js(ctx, id)?,
+        };
+        if h.phase.get() == Phase::Init {
+            return Err(throw(ctx, "metrics cannot be added to in the init context"));
+        }
+        let v = match sample_value(args.get(0).as_deref())? {
+            Ok(v) => v,
+            // As k6: a value that is no number is dropped with a warning, or thrown with the
+            // `throw` option.
+            Err(why) => {
+                let name = match this.as_object() {
+                    Some(o) => o.get::<_, Coerced<String>>("name")?.0,
+                    None => String::new(),
+                };
+                let msg = why.for_metric(&name);
+                if h.shared.throw.load(Ordering::Relaxed) {
+                    return Err(throw(ctx, &msg));
                 }
-                Value::from_raw(ctx.clone(), v)
-            };
-            let id: u32 = match id.as_int() {
-                Some(i) if i >= 0 => i as u32,
-                _ => u32::from_js(&ctx, id)?,
-            };
-            if h.phase.get() == Phase::Init {
-                return Err(throw(
-                    &ctx,
-                    "metrics cannot be added to in the init context",
-                ));
+                brunt_engine::log::warn(&msg);
+                return Ok(Value::new_bool(ctx.clone(), false));
             }
-            let v = match sample_value(value.0)? {
-                Ok(v) => v,
-                // As k6: a value that is no number is dropped with a warning, or thrown with
-                // the `throw` option.
-                Err(why) => {
-                    let name = match this.0.as_object() {
-                        Some(o) => o.get::<_, Coerced<String>>("name")?.0,
-                        None => String::new(),
-                    };
-                    let msg = why.for_metric(&name);
-                    if h.shared.throw.load(Ordering::Relaxed) {
-                        return Err(throw(&ctx, &msg));
-                    }
-                    brunt_engine::log::warn(&msg);
-                    return Ok(false);
-                }
-            };
-            h.emit(MetricId(id), v, &tag_pairs(tags.0.flatten())?);
-            Ok(true)
-        },
-    )?;
+        };
+        h.emit(MetricId(id), v, &tag_pairs(args.object(1)?)?);
+        Ok(Value::new_bool(ctx.clone(), true))
+    })?;
     Ok(())
 }
 
@@ -127,7 +116,7 @@ impl Invalid {
 /// A metric value as k6 reads it: a number, a boolean as 1 or 0, anything else as JavaScript
 /// makes it a number (`'3'` is 3), where a truthy value that makes 0 counts 1 (`[]`, `' '`);
 /// null, NaN and a missing value are invalid.
-fn sample_value(value: Option<Value<'_>>) -> Result<std::result::Result<f64, Invalid>> {
+fn sample_value(value: Option<&Value<'_>>) -> Result<std::result::Result<f64, Invalid>> {
     let Some(value) = value else {
         return Ok(Err(Invalid::Missing));
     };

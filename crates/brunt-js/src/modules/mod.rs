@@ -5,6 +5,7 @@ pub(crate) mod console;
 pub(crate) mod crypto;
 pub(crate) mod csv;
 pub(crate) mod data;
+pub(crate) mod direct_fn;
 pub(crate) mod encoding;
 pub(crate) mod execution;
 pub(crate) mod fs;

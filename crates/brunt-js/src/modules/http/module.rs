@@ -10,10 +10,11 @@
 
 use super::params::{nullish, Names};
 use super::{jar, response, State};
+use crate::modules::direct_fn::direct_fn;
 use crate::modules::Utf8;
 use crate::modules::NATIVE;
 use crate::program::Shared;
-use rquickjs::function::{Opt, Rest};
+use rquickjs::function::Rest;
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::object::Property;
 use rquickjs::{qjs, Class, Ctx, Function, Object, Result, Value};
@@ -220,61 +221,52 @@ pub(super) fn shared_functions<'js>(
 ) -> Result<Object<'js>> {
     let out = Object::new(ctx.clone())?;
     let names = Rc::new(Names::new(ctx)?);
+    for (name, method, has_body) in SHORTHANDS {
+        let names = names.clone();
+        let f = direct_fn(ctx, name, move |ctx, args| {
+            let st = vu_state(ctx)?;
+            let url = args.get(0);
+            let (body, params) = if has_body {
+                (args.get(1), args.get(2))
+            } else {
+                (None, args.get(1))
+            };
+            let (u, b, p) = (url.as_deref(), body.as_deref(), params.as_deref());
+            if let Some(res) = send_native(ctx, st, &names, method.as_bytes(), u, b, p)? {
+                return Ok(res);
+            }
+            let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
+            let undefined = || Value::new_undefined(ctx.clone());
+            let args = vec![
+                u.cloned().unwrap_or_else(undefined),
+                b.cloned().unwrap_or_else(|| Value::new_null(ctx.clone())),
+                p.cloned().unwrap_or_else(undefined),
+            ];
+            forward(ctx, &st.host.shared, "request", [vec![m], args].concat())
+        })?;
+        made.push(f.clone().into_value());
+        out.set(name, f)?;
+    }
+    let request = direct_fn(ctx, "request", move |ctx, args| {
+        let st = vu_state(ctx)?;
+        if let Some(m) = args.get(0).filter(|v| v.is_string()) {
+            // Sent as written, as k6 sends it (`get` stays lower-case).
+            let m = Utf8::of(ctx, m.as_string().expect("a string"))?;
+            let (u, b, p) = (args.get(1), args.get(2), args.get(3));
+            let (u, b, p) = (u.as_deref(), b.as_deref(), p.as_deref());
+            if let Some(res) = send_native(ctx, st, &names, m.bytes(), u, b, p)? {
+                return Ok(res);
+            }
+        }
+        forward(ctx, &st.host.shared, "request", args.to_vec())
+    })?;
+    made.push(request.clone().into_value());
+    out.set("request", request)?;
     let mut add = |name: &str, f: Function<'js>| -> Result<()> {
         let f = f.with_name(name)?;
         made.push(f.clone().into_value());
         out.set(name, f)
     };
-    for (name, method, has_body) in SHORTHANDS {
-        let names = names.clone();
-        add(
-            name,
-            Function::new(
-                ctx.clone(),
-                move |ctx: Ctx<'js>,
-                      url: Opt<Value<'js>>,
-                      a: Opt<Value<'js>>,
-                      b: Opt<Value<'js>>|
-                      -> Result<Value<'js>> {
-                    let st = vu_state(&ctx)?;
-                    let (body, params) = if has_body { (a.0, b.0) } else { (None, a.0) };
-                    let (u, b, p) = (url.0.as_ref(), body.as_ref(), params.as_ref());
-                    if let Some(res) = send_native(&ctx, st, &names, method.as_bytes(), u, b, p)? {
-                        return Ok(res);
-                    }
-                    let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
-                    let undefined = || Value::new_undefined(ctx.clone());
-                    let args = vec![
-                        m,
-                        url.0.unwrap_or_else(undefined),
-                        body.unwrap_or_else(|| Value::new_null(ctx.clone())),
-                        params.unwrap_or_else(undefined),
-                    ];
-                    forward(&ctx, &st.host.shared, "request", args)
-                },
-            )?,
-        )?;
-    }
-    add(
-        "request",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
-                let st = vu_state(&ctx)?;
-                let a = &args.0;
-                if let Some(m) = a.first().and_then(|v| v.as_string()) {
-                    // Sent as written, as k6 sends it (`get` stays lower-case).
-                    let m = Utf8::of(&ctx, m)?;
-                    if let Some(res) =
-                        send_native(&ctx, st, &names, m.bytes(), a.get(1), a.get(2), a.get(3))?
-                    {
-                        return Ok(res);
-                    }
-                }
-                forward(&ctx, &st.host.shared, "request", args.0)
-            },
-        )?,
-    )?;
     for name in FORWARDED {
         add(
             name,

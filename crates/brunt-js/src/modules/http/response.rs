@@ -10,10 +10,11 @@
 
 use super::json_path::Selected;
 use super::layer;
+use crate::modules::direct_fn::direct_fn;
 use crate::modules::{array_buffer, bytes_of, layout, throw, HeldAtom, HeldValue};
 use crate::program::Shared;
 use brunt_http::{Request, Response};
-use rquickjs::function::{Opt, Rest, This};
+use rquickjs::function::{Rest, This};
 use rquickjs::object::Property;
 use rquickjs::{
     qjs, Array, Class, Ctx, Exception, FromJs, Function, IntoJs, JsLifetime, Object, Persistent,
@@ -685,11 +686,11 @@ fn json_selected<'js>(
 fn json<'js>(
     ctx: &Ctx<'js>,
     this: &Value<'js>,
-    selector: Option<Value<'js>>,
+    selector: Option<&Value<'js>>,
 ) -> Result<Value<'js>> {
     let selector = match selector.filter(|s| !s.is_undefined()) {
         None => None,
-        Some(s) => Some(rquickjs::Coerced::<String>::from_js(ctx, s)?.0),
+        Some(s) => Some(rquickjs::Coerced::<String>::from_js(ctx, s.clone())?.0),
     };
     if let Some(s) = &selector {
         if let Some(v) = json_selected(ctx, this, s)? {
@@ -751,34 +752,28 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     let mut made: Vec<Value<'js>> = Vec::new();
     let proto = Object::new(ctx.clone())?;
     for (i, key) in LAZY.into_iter().enumerate() {
-        let get = Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, this: This<Value<'js>>| -> Result<Value<'js>> {
-                let Some((obj, raw)) = this_raw(&this.0) else {
-                    return Ok(Value::new_undefined(ctx));
-                };
-                let raw = raw.borrow();
-                let c = classes(&ctx)?;
-                let v = field(&ctx, &c, &raw, key)?;
-                own(obj, &c, Some(&raw), i, &v)?;
-                Ok(v)
-            },
-        )?
-        .with_name(key)?;
-        let set = Function::new(
-            ctx.clone(),
-            move |this: This<Value<'js>>, v: Value<'js>| -> Result<()> {
-                match this.0.as_object() {
-                    Some(obj) => {
-                        let raw = Class::<Raw>::from_object(obj);
-                        let raw = raw.as_ref().map(|r| r.borrow());
-                        own(obj, &*classes(obj.ctx())?, raw.as_deref(), i, &v)
-                    }
-                    None => Ok(()),
-                }
-            },
-        )?
-        .with_name(key)?;
+        let get = direct_fn(ctx, key, move |ctx, args| {
+            let this = args.this();
+            let Some((obj, raw)) = this_raw(&this) else {
+                return Ok(Value::new_undefined(ctx.clone()));
+            };
+            let raw = raw.borrow();
+            let c = classes(ctx)?;
+            let v = field(ctx, &c, &raw, key)?;
+            own(obj, &c, Some(&raw), i, &v)?;
+            Ok(v)
+        })?;
+        let set = direct_fn(ctx, key, move |ctx, args| {
+            if let Some(obj) = args.this().as_object() {
+                let v = args
+                    .get(0)
+                    .map_or_else(|| Value::new_undefined(ctx.clone()), |v| v.clone());
+                let raw = Class::<Raw>::from_object(obj);
+                let raw = raw.as_ref().map(|r| r.borrow());
+                own(obj, &*classes(ctx)?, raw.as_deref(), i, &v)?;
+            }
+            Ok(Value::new_undefined(ctx.clone()))
+        })?;
         let desc = Object::new(ctx.clone())?;
         desc.set("get", get.clone())?;
         desc.set("set", set.clone())?;
@@ -790,12 +785,9 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
     let methods: [(&str, Function<'js>); 5] = [
         (
             "json",
-            Function::new(
-                ctx.clone(),
-                |ctx: Ctx<'js>, this: This<Value<'js>>, sel: Opt<Value<'js>>| {
-                    json(&ctx, &this.0, sel.0)
-                },
-            )?,
+            direct_fn(ctx, "json", |ctx, args| {
+                json(ctx, &args.this(), args.get(0).as_deref())
+            })?,
         ),
         (
             "toJSON",
