@@ -53,20 +53,28 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
 /// Records check results for one VU.
 struct Checks {
     host: Rc<Host>,
-    /// Check names by their property's atom (held): a script's check objects repeat their names
+    /// Checks by their property's atom (held): a script's check objects repeat their names
     /// every iteration, so a name's text is made once, not on every call.
-    names: RefCell<FxHashMap<HeldAtom, Rc<str>>>,
+    names: RefCell<FxHashMap<HeldAtom, Rc<Named>>>,
     /// Tag sets of checks without their own tags, which repeat every iteration: by the base tag
     /// set (the group's), then by check name, so that finding one allocates nothing.
     /// (Fx-hashed: the tag set's hash is kept with it, and names are short.)
     cache: RefCell<FxHashMap<TagSet, FxHashMap<Box<str>, TagSet>>>,
 }
 
+/// A check's name, and the tag set its samples had the last time, with the base tag set it was
+/// made from: a check runs with the same base iteration after iteration, and then needs no
+/// lookup in `Checks::cache`.
+struct Named {
+    name: Rc<str>,
+    last: RefCell<Option<(TagSet, TagSet)>>,
+}
+
 impl Checks {
-    /// The text of the check named by `atom`, a property name of the script's check object.
-    fn name(&self, ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Rc<str>> {
-        if let Some(name) = self.names.borrow().get(&atom) {
-            return Ok(name.clone());
+    /// The check named by `atom`, a property name of the script's check object.
+    fn name(&self, ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Rc<Named>> {
+        if let Some(named) = self.names.borrow().get(&atom) {
+            return Ok(named.clone());
         }
         let raw = ctx.as_raw().as_ptr();
         // SAFETY: a live context; the string made is owned by the `Value`.
@@ -74,19 +82,23 @@ impl Checks {
         let Ok(name) = name.try_into_string() else {
             return Err(rquickjs::Error::Exception);
         };
-        let name: Rc<str> = Utf8::of(ctx, &name)?.str().into();
+        let named = Rc::new(Named {
+            name: Utf8::of(ctx, &name)?.str().into(),
+            last: RefCell::default(),
+        });
         // SAFETY: a live context, and the property's atom, live for this call.
         let held = unsafe { HeldAtom::dup(raw, atom) };
         let mut names = self.names.borrow_mut();
         if names.len() >= CHECK_TAG_CACHE {
             names.clear();
         }
-        names.insert(held, name.clone());
-        Ok(name)
+        names.insert(held, named.clone());
+        Ok(named)
     }
 
-    fn record(&self, name: &str, ok: bool, extra: &[(String, String)]) {
+    fn record(&self, named: &Named, ok: bool, extra: &[(String, String)]) {
         let h = &self.host;
+        let name = &*named.name;
         let value = if ok { 1.0 } else { 0.0 };
         let tagged = h.shared.system_tags().has(SystemTag::Check);
         if !extra.is_empty() || !tagged {
@@ -99,30 +111,45 @@ impl Checks {
             return;
         }
         let base = h.base_tags();
-        let cached = self
-            .cache
-            .borrow()
-            .get(&base)
-            .and_then(|by_name| by_name.get(name))
-            .cloned();
-        let set = match cached {
+        let last = match &*named.last.borrow() {
+            Some((b, set)) if *b == base => Some(set.clone()),
+            _ => None,
+        };
+        let set = match last {
             Some(set) => set,
             None => {
-                h.define(format!("{}::{name}", h.group.borrow()));
-                let set = crate::host::intern(base.with([("check", name)]));
-                let mut cache = self.cache.borrow_mut();
-                // Counted on a miss only (a check's first run in a group).
-                if cache.values().map(FxHashMap::len).sum::<usize>() >= CHECK_TAG_CACHE {
-                    cache.clear();
-                }
-                cache
-                    .entry(base)
-                    .or_default()
-                    .insert(name.into(), set.clone());
+                let set = self.tag_set(name, &base);
+                *named.last.borrow_mut() = Some((base, set.clone()));
                 set
             }
         };
         h.metrics.borrow_mut().add(builtin::CHECKS, &set, value);
+    }
+
+    /// The tag set of an untagged check's samples under `base`.
+    fn tag_set(&self, name: &str, base: &TagSet) -> TagSet {
+        let h = &self.host;
+        let cached = self
+            .cache
+            .borrow()
+            .get(base)
+            .and_then(|by_name| by_name.get(name))
+            .cloned();
+        if let Some(set) = cached {
+            return set;
+        }
+        h.define(format!("{}::{name}", h.group.borrow()));
+        let set = crate::host::intern(base.with([("check", name)]));
+        let mut cache = self.cache.borrow_mut();
+        // Counted on a miss only (a check's first run in a group).
+        if cache.values().map(FxHashMap::len).sum::<usize>() >= CHECK_TAG_CACHE {
+            cache.clear();
+        }
+        cache
+            .entry(base.clone())
+            .or_default()
+            .insert(name.into(), set.clone());
+        set
     }
 }
 
