@@ -141,7 +141,7 @@ fn operator_sequence(k6: &Path, dir: &Path, base: &str) -> Vec<Value> {
     }
     // The starter.
     for (_, port, _) in &runners {
-        assert_eq!(start(*port), 200);
+        assert_eq!(start(*port), 200, "starting the runner on port {port}");
     }
     runners
         .into_iter()

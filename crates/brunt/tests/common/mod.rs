@@ -142,13 +142,23 @@ pub fn chaos(api: u16, args: &[&str]) {
     assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
 }
 
-/// A loopback port nothing listens on.
+/// A loopback port nothing listens on, never one this test process was given before.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    // A port released here can come back from the next bind: two servers of one test told the
+    // same port would leave one of them answering for both. Each port is handed out once.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Starts `brunt ARGS` listening on `port` and waits until it accepts connections.
