@@ -10,8 +10,8 @@
 //! The closure is `'static`, so it holds no JavaScript value (those would need tracing by the
 //! garbage collector); atoms (`HeldAtom`) and Rust state are what these functions keep.
 
-use rquickjs::{qjs, Ctx, Error, FromJs, Function, JsLifetime, Object, Result, Value};
-use std::ffi::{c_int, c_void, CString};
+use rquickjs::{qjs, Ctx, Error, Exception, FromJs, Function, JsLifetime, Object, Result, Value};
+use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -197,27 +197,18 @@ unsafe extern "C" fn call(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            throw_message(
-                &ctx,
-                ErrorKind::Internal,
-                &format!("a native function failed: {why}"),
-            )
+            Exception::throw_internal(&ctx, &format!("a native function failed: {why}"));
+            qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0)
         }
     }
-}
-
-enum ErrorKind {
-    Type,
-    Reference,
-    Internal,
-    Plain,
 }
 
 /// Throws `e` as rquickjs throws a function's error: a conversion error as a TypeError, the
 /// rest by its kind, with rquickjs's message.
 fn throw(ctx: &Ctx<'_>, e: Error) -> qjs::JSValue {
-    let kind = match &e {
-        Error::Exception => return qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0),
+    let message = e.to_string();
+    match &e {
+        Error::Exception => {}
         // SAFETY: a live context.
         Error::Allocation => return unsafe { qjs::JS_ThrowOutOfMemory(ctx.as_raw().as_ptr()) },
         Error::InvalidString(_)
@@ -225,42 +216,20 @@ fn throw(ctx: &Ctx<'_>, e: Error) -> qjs::JSValue {
         | Error::FromJs { .. }
         | Error::IntoJs { .. }
         | Error::TooManyArgs { .. }
-        | Error::MissingArgs { .. } => ErrorKind::Type,
-        Error::AsSlice(_) | Error::Resolving { .. } | Error::Loading { .. } => ErrorKind::Reference,
-        Error::Unknown => ErrorKind::Internal,
-        _ => ErrorKind::Plain,
-    };
-    throw_message(ctx, kind, &e.to_string())
-}
-
-fn throw_message(ctx: &Ctx<'_>, kind: ErrorKind, message: &str) -> qjs::JSValue {
-    let raw = ctx.as_raw().as_ptr();
-    let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    // SAFETY: a live context; the format takes the one C string given.
-    unsafe {
-        match kind {
-            ErrorKind::Type => qjs::JS_ThrowTypeError(raw, c"%s".as_ptr(), message.as_ptr()),
-            ErrorKind::Reference => {
-                qjs::JS_ThrowReferenceError(raw, c"%s".as_ptr(), message.as_ptr())
-            }
-            ErrorKind::Internal => {
-                qjs::JS_ThrowInternalError(raw, c"%s".as_ptr(), message.as_ptr())
-            }
-            ErrorKind::Plain => {
-                let err = qjs::JS_NewError(raw);
-                if qjs::JS_IsException(err) {
-                    return err;
-                }
-                let text =
-                    qjs::JS_NewStringLen(raw, message.as_ptr(), message.as_bytes().len() as _);
-                if qjs::JS_SetPropertyStr(raw, err, c"message".as_ptr(), text) < 0 {
-                    qjs::JS_FreeValue(raw, err);
-                    return qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0);
-                }
-                qjs::JS_Throw(raw, err)
-            }
+        | Error::MissingArgs { .. } => {
+            Exception::throw_type(ctx, &message);
+        }
+        Error::AsSlice(_) | Error::Resolving { .. } | Error::Loading { .. } => {
+            Exception::throw_reference(ctx, &message);
+        }
+        Error::Unknown => {
+            Exception::throw_internal(ctx, &message);
+        }
+        _ => {
+            Exception::throw_message(ctx, &message);
         }
     }
+    qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0)
 }
 
 #[cfg(test)]

@@ -238,20 +238,22 @@ pub(super) fn shared_functions<'js>(
             let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
             let undefined = || Value::new_undefined(ctx.clone());
             let args = vec![
+                m,
                 u.cloned().unwrap_or_else(undefined),
                 b.cloned().unwrap_or_else(|| Value::new_null(ctx.clone())),
                 p.cloned().unwrap_or_else(undefined),
             ];
-            forward(ctx, &st.host.shared, "request", [vec![m], args].concat())
+            forward(ctx, &st.host.shared, "request", args)
         })?;
         made.push(f.clone().into_value());
         out.set(name, f)?;
     }
     let request = direct_fn(ctx, "request", move |ctx, args| {
         let st = vu_state(ctx)?;
-        if let Some(m) = args.get(0).filter(|v| v.is_string()) {
+        let first = args.get(0);
+        if let Some(m) = first.as_deref().and_then(Value::as_string) {
             // Sent as written, as k6 sends it (`get` stays lower-case).
-            let m = Utf8::of(ctx, m.as_string().expect("a string"))?;
+            let m = Utf8::of(ctx, m)?;
             let (u, b, p) = (args.get(1), args.get(2), args.get(3));
             let (u, b, p) = (u.as_deref(), b.as_deref(), p.as_deref());
             if let Some(res) = send_native(ctx, st, &names, m.bytes(), u, b, p)? {

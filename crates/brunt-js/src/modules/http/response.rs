@@ -764,10 +764,12 @@ pub(crate) fn install_shared<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> Resul
             Ok(v)
         })?;
         let set = direct_fn(ctx, key, move |ctx, args| {
+            // Called bare (not as a setter), it throws as a native with one required parameter.
+            let v = args.get(0).ok_or(rquickjs::Error::MissingArgs {
+                expected: 1,
+                given: 0,
+            })?;
             if let Some(obj) = args.this().as_object() {
-                let v = args
-                    .get(0)
-                    .map_or_else(|| Value::new_undefined(ctx.clone()), |v| v.clone());
                 let raw = Class::<Raw>::from_object(obj);
                 let raw = raw.as_ref().map(|r| r.borrow());
                 own(obj, &*classes(ctx)?, raw.as_deref(), i, &v)?;
