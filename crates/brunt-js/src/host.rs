@@ -184,19 +184,25 @@ impl Host {
         if self.cancel.get() {
             return Err(Cancelled);
         }
-        let req = if self.async_start.borrow().is_empty() {
-            req
-        } else {
-            let start = PendingRequest::Start(std::mem::take(&mut *self.async_start.borrow_mut()));
-            match req {
-                IoRequest::Http(mut ops) => {
-                    ops.insert(0, start);
-                    IoRequest::Http(ops)
-                }
-                other => {
-                    self.suspend_io(IoRequest::Http(vec![start]))?;
-                    other
-                }
+        if !self.async_start.borrow().is_empty() {
+            return self.start_then_wait(req);
+        }
+        self.suspend_io(req)
+    }
+
+    /// [`wait`](Self::wait) with async requests to start first; apart, so that the common wait
+    /// keeps a small frame on the VU's stack.
+    #[inline(never)]
+    fn start_then_wait(&self, req: IoRequest) -> Result<IoReply, Cancelled> {
+        let start = PendingRequest::Start(std::mem::take(&mut *self.async_start.borrow_mut()));
+        let req = match req {
+            IoRequest::Http(mut ops) => {
+                ops.insert(0, start);
+                IoRequest::Http(ops)
+            }
+            other => {
+                self.suspend_io(IoRequest::Http(vec![start]))?;
+                other
             }
         };
         self.suspend_io(req)

@@ -191,20 +191,27 @@ unsafe extern "C" fn call(
     match catch_unwind(AssertUnwindSafe(|| body(&ctx, args))) {
         Ok(Ok(v)) => qjs::JS_DupValue(ctx.as_raw().as_ptr(), v.as_raw()),
         Ok(Err(e)) => throw(&ctx, e),
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Exception::throw_internal(&ctx, &format!("a native function failed: {why}"));
-            qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0)
-        }
+        Err(panic) => panicked(&ctx, panic),
     }
+}
+
+/// Throws a native function's panic as an InternalError. Apart from [`call`], as [`throw`] is,
+/// so that the frame every direct call puts on the VU's stack holds no message temporaries.
+#[cold]
+#[inline(never)]
+fn panicked(ctx: &Ctx<'_>, panic: Box<dyn std::any::Any + Send>) -> qjs::JSValue {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    Exception::throw_internal(ctx, &format!("a native function failed: {why}"));
+    qjs::JS_MKVAL(qjs::JS_TAG_EXCEPTION, 0)
 }
 
 /// Throws `e` as rquickjs throws a function's error: a conversion error as a TypeError, the
 /// rest by its kind, with rquickjs's message.
+#[inline(never)]
 fn throw(ctx: &Ctx<'_>, e: Error) -> qjs::JSValue {
     let message = e.to_string();
     match &e {

@@ -28,20 +28,24 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// What a VU asks of its I/O driver for gRPC.
 pub(crate) enum GrpcOp {
-    /// Dial with the VU's HTTP client settings and speak HTTP/2.
-    Connect {
-        host: String,
-        port: u16,
-        tls: bool,
-        /// connect()'s `tls` param: CA and client certificates of the connection's own.
-        extras: Option<brunt_http::TlsExtras>,
-        opts: ConnectOptions,
-        timeout: Duration,
-    },
+    /// Dial with the VU's HTTP client settings and speak HTTP/2 (boxed: every wait of a VU moves
+    /// an [`IoRequest`](crate::vu::IoRequest), which is as large as its largest kind).
+    Connect(Box<Dial>),
     /// Wait for a call of brunt-grpc's to end.
     Await(Pin<Box<dyn Future<Output = GrpcReply>>>),
     /// The next event of the VU's async calls and streams; None when the instant comes first.
     Next(Rc<RefCell<UnboundedReceiver<Event>>>, Option<Instant>),
+}
+
+/// What [`GrpcOp::Connect`] dials.
+pub(crate) struct Dial {
+    host: String,
+    port: u16,
+    tls: bool,
+    /// connect()'s `tls` param: CA and client certificates of the connection's own.
+    extras: Option<brunt_http::TlsExtras>,
+    opts: ConnectOptions,
+    timeout: Duration,
 }
 
 pub(crate) enum GrpcReply {
@@ -61,14 +65,15 @@ pub(crate) enum Event {
 /// Performs `op` with the VU's HTTP client (its dialing and TLS settings).
 pub(crate) async fn perform(client: &brunt_http::Client, op: GrpcOp) -> GrpcReply {
     match op {
-        GrpcOp::Connect {
-            host,
-            port,
-            tls,
-            extras,
-            mut opts,
-            timeout,
-        } => {
+        GrpcOp::Connect(dial) => {
+            let Dial {
+                host,
+                port,
+                tls,
+                extras,
+                mut opts,
+                timeout,
+            } = *dial;
             opts.user_agent = Some(client.config().user_agent.clone());
             let dial = async {
                 let raw = client.connect_h2(&host, port, tls, extras.as_ref()).await;
@@ -523,14 +528,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>, host: &Rc<Host>
                 }
                 _ => None,
             };
-            let op = GrpcOp::Connect {
+            let op = GrpcOp::Connect(Box::new(Dial {
                 host,
                 port,
                 tls: !plaintext,
                 extras,
                 opts,
                 timeout: Duration::from_secs_f64(timeout.max(0.0) / 1000.0),
-            };
+            }));
             let GrpcReply::Connected(done) = grpc_op(&ctx, &s.host, op)? else {
                 return Err(throw(&ctx, "the gRPC driver answered another request"));
             };

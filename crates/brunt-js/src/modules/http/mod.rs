@@ -400,6 +400,8 @@ fn sample_tags(host: &Host, p: &Prepared) -> brunt_metrics::TagSet {
 }
 
 /// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
+#[cold]
+#[inline(never)]
 fn debug_log(level: u8, req: &Request, resp: &Response) {
     let mut out = format!("Request:\n{} {} HTTP/1.1\n", req.method(), req.url());
     for (k, v) in req.headers() {
@@ -432,18 +434,21 @@ fn debug_log(level: u8, req: &Request, resp: &Response) {
 
 /// What k6 does with one hop's response: its samples, the debug log, the cookies it sets.
 /// Returns the next hop when the response redirects and the request may follow it.
+///
+/// Runs on the VU's stack for every response, so the rare cases (a digest challenge, the debug
+/// log, cookies to store, a redirect) are functions of their own: inlined, their temporaries (a
+/// `Request` is 600 bytes) would deepen the stack every VU touches on every request.
 fn after_hop(
     host: &Host,
     jars: &Jars,
     p: &mut Prepared,
     req: &Request,
     resp: &Response,
-) -> Option<Request> {
-    if let Some(next) = digest_answer(p, req, resp) {
-        // k6 counts the challenge as a request whose 401 was expected.
-        let challenged = ExpectedStatuses::new([401..=401]);
-        record_as(host, p, resp, p.expected.as_ref().map(|_| &challenged));
-        return Some(next);
+) -> Option<Rc<Request>> {
+    if p.digest.is_some() {
+        if let Some(next) = digest_hop(host, p, req, resp) {
+            return Some(next);
+        }
     }
     record(host, p, resp);
     if !host.shared.throw.load(Ordering::Relaxed) {
@@ -454,24 +459,50 @@ fn after_hop(
         debug_log(level, req, resp);
     }
     if resp.has_set_cookie() {
-        if let Some(jar) = jars.borrow_mut().get_mut(p.jar) {
-            for v in resp.headers().get_all(http::header::SET_COOKIE) {
-                if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
-                    jar.store(c);
-                }
-            }
-        }
+        store_cookies(jars, p, req, resp);
     }
     if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) || p.redirects_left == 0 {
         return None;
     }
+    redirect_hop(p, req, resp)
+}
+
+/// The answer to a digest challenge, recorded as k6 does: a request whose 401 was expected.
+#[inline(never)]
+fn digest_hop(
+    host: &Host,
+    p: &mut Prepared,
+    req: &Request,
+    resp: &Response,
+) -> Option<Rc<Request>> {
+    let next = digest_answer(p, req, resp)?;
+    let challenged = ExpectedStatuses::new([401..=401]);
+    record_as(host, p, resp, p.expected.as_ref().map(|_| &challenged));
+    Some(Rc::new(next))
+}
+
+/// Keeps the cookies a response sets in the request's jar.
+#[inline(never)]
+fn store_cookies(jars: &Jars, p: &Prepared, req: &Request, resp: &Response) {
+    if let Some(jar) = jars.borrow_mut().get_mut(p.jar) {
+        for v in resp.headers().get_all(http::header::SET_COOKIE) {
+            if let Some(c) = v.to_str().ok().and_then(|s| parse_set_cookie(req.url(), s)) {
+                jar.store(c);
+            }
+        }
+    }
+}
+
+/// The hop a redirect leads to, when its `Location` can be followed.
+#[inline(never)]
+fn redirect_hop(p: &mut Prepared, req: &Request, resp: &Response) -> Option<Rc<Request>> {
     let loc = resp
         .headers()
         .get(http::header::LOCATION)
         .and_then(|l| l.to_str().ok())?;
     let next = follow(req, resp.status, loc)?;
     p.redirects_left -= 1;
-    Some(next)
+    Some(Rc::new(next))
 }
 
 fn check_phase(ctx: &Ctx<'_>, host: &Host) -> Result<()> {
@@ -509,6 +540,19 @@ fn execute_one(
         throw_if_failed(ctx, host, &resp)?;
         return Ok((req, resp));
     };
+    execute_retrying(ctx, host, jars, p, retry)
+}
+
+/// [`execute_one`] for a request with a `retry` param; apart, so that a plain request's frame on
+/// the VU's stack stays small.
+#[inline(never)]
+fn execute_retrying(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    jars: &Jars,
+    p: &mut Prepared,
+    retry: Retrying,
+) -> Result<(Rc<Request>, Box<Response>)> {
     let mut attempts = Attempts::start(&retry.policy);
     loop {
         let (req, resp) = send_hops(ctx, host, jars, p)?;
@@ -547,7 +591,7 @@ fn send_hops(
             _ => return Err(cancelled(ctx)),
         };
         match after_hop(host, jars, p, &req, &resp) {
-            Some(next) => p.req = Some(Rc::new(next)),
+            Some(next) => p.req = Some(next),
             None => return Ok((req, resp)),
         }
     }
@@ -604,7 +648,7 @@ fn execute_batch(
         for ((&i, req), resp) in active.iter().zip(reqs).zip(resps) {
             match after_hop(host, jars, &mut items[i], &req, &resp) {
                 Some(n) => {
-                    items[i].req = Some(Rc::new(n));
+                    items[i].req = Some(n);
                     next.push(i);
                 }
                 None => done[i] = Some((req, resp)),
@@ -764,20 +808,8 @@ impl State {
         let (req, tags) = match hit {
             Some(hit) => hit,
             None => {
-                let method = parse_method(ctx, method)?;
-                let owned = |list: &[params::Pair]| -> Vec<(String, String)> {
-                    list.iter().map(|p| p.text.clone()).collect()
-                };
-                let body = body.as_ref().map(|b| b.bytes().to_vec());
-                let mut req = new_request(ctx, method, &url.str(), &owned(headers), body)?;
-                req.max_redirects = Some(0);
-                req.discard_body = discard;
-                let req = Rc::new(req);
-                let tags = Rc::new(ScriptTags::new(owned(tags)));
-                self.cache
-                    .borrow_mut()
-                    .put(&self.key.borrow(), req.clone(), tags.clone());
-                (req, tags)
+                let body = body.as_ref().map(|b| b.bytes());
+                self.build(ctx, method, &url.str(), body, headers, tags, discard)?
             }
         };
         let mut p = Prepared {
@@ -793,6 +825,35 @@ impl State {
         };
         let (req, resp) = execute_one(ctx, h, &self.jars, &mut p)?;
         response_object(ctx, p.body_type, req, resp)
+    }
+
+    /// A request [`send`](Self::send) has not seen, built and kept in the cache. Apart, so that
+    /// its temporaries (a `Request` is 600 bytes) are not on the stack of every request.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &self,
+        ctx: &Ctx<'_>,
+        method: &[u8],
+        url: &str,
+        body: Option<&[u8]>,
+        headers: &[params::Pair],
+        tags: &[params::Pair],
+        discard: bool,
+    ) -> Result<(Rc<Request>, Rc<ScriptTags>)> {
+        let method = parse_method(ctx, method)?;
+        let owned = |list: &[params::Pair]| -> Vec<(String, String)> {
+            list.iter().map(|p| p.text.clone()).collect()
+        };
+        let mut req = new_request(ctx, method, url, &owned(headers), body.map(<[u8]>::to_vec))?;
+        req.max_redirects = Some(0);
+        req.discard_body = discard;
+        let req = Rc::new(req);
+        let tags = Rc::new(ScriptTags::new(owned(tags)));
+        self.cache
+            .borrow_mut()
+            .put(&self.key.borrow(), req.clone(), tags.clone());
+        Ok((req, tags))
     }
 }
 
@@ -978,7 +1039,7 @@ fn install_async<'js>(ctx: &Ctx<'js>, native: &Object<'js>, state: &Rc<State>) -
                 };
                 match after_hop(h, &st.jars, p, &req, &resp) {
                     Some(next) => {
-                        p.req = Some(Rc::new(next));
+                        p.req = Some(next);
                         start_hop(h, &st.jars, p, id);
                     }
                     None => {

@@ -214,6 +214,29 @@ fn forward<'js>(
 
 /// The module's functions, made once per runtime in the neutral context `ctx` (see the module
 /// doc); adds what it makes to `made` (to be frozen).
+/// A shorthand call the native path does not take, sent on to the JavaScript layer's `request`
+/// as `(method, url, body, params)`. Apart from the shorthand, so that its temporaries are not
+/// on the VU's stack for every request.
+#[inline(never)]
+fn forward_shorthand<'js>(
+    ctx: &Ctx<'js>,
+    st: &State,
+    method: &str,
+    u: Option<&Value<'js>>,
+    b: Option<&Value<'js>>,
+    p: Option<&Value<'js>>,
+) -> Result<Value<'js>> {
+    let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
+    let undefined = || Value::new_undefined(ctx.clone());
+    let args = vec![
+        m,
+        u.cloned().unwrap_or_else(undefined),
+        b.cloned().unwrap_or_else(|| Value::new_null(ctx.clone())),
+        p.cloned().unwrap_or_else(undefined),
+    ];
+    forward(ctx, &st.host.shared, "request", args)
+}
+
 pub(super) fn shared_functions<'js>(
     ctx: &Ctx<'js>,
     jar_proto: &Object<'js>,
@@ -235,15 +258,7 @@ pub(super) fn shared_functions<'js>(
             if let Some(res) = send_native(ctx, st, &names, method.as_bytes(), u, b, p)? {
                 return Ok(res);
             }
-            let m = rquickjs::String::from_str(ctx.clone(), method)?.into_value();
-            let undefined = || Value::new_undefined(ctx.clone());
-            let args = vec![
-                m,
-                u.cloned().unwrap_or_else(undefined),
-                b.cloned().unwrap_or_else(|| Value::new_null(ctx.clone())),
-                p.cloned().unwrap_or_else(undefined),
-            ];
-            forward(ctx, &st.host.shared, "request", args)
+            forward_shorthand(ctx, st, method, u, b, p)
         })?;
         made.push(f.clone().into_value());
         out.set(name, f)?;

@@ -426,6 +426,48 @@ fn headers_object<'js>(
 
 /// One field of a Response, by name.
 fn field<'js>(ctx: &Ctx<'js>, cls: &Classes, raw: &Raw, key: &str) -> Result<Value<'js>> {
+    let resp = &raw.resp;
+    let c = ctx.clone();
+    match key {
+        "timings" => {
+            let t = resp.timings;
+            let kept = keep_timing_shapes(ctx, cls)?;
+            let o = Object::new(c)?;
+            let values = [
+                t.duration,
+                t.blocked,
+                0.0,
+                t.connecting,
+                t.tls_handshaking,
+                t.sending,
+                t.waiting,
+                t.receiving,
+            ];
+            let atoms: [qjs::JSAtom; TIMINGS.len()] =
+                std::array::from_fn(|i| cls.atoms.timings[i].atom);
+            define_numbers(ctx, &o, Some(kept), &atoms, &values)?;
+            Ok(o.into_value())
+        }
+        "body" => match raw.body_type {
+            BodyType::None => Ok(Value::new_null(c)),
+            _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
+            BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
+            // A valid body (the usual case) is checked once, without `from_utf8_lossy`'s
+            // chunking; an invalid one gets its replacement characters as before.
+            BodyType::Text => Ok(match std::str::from_utf8(&resp.body) {
+                Ok(text) => rquickjs::String::from_str(c, text)?,
+                Err(_) => rquickjs::String::from_str(c, &String::from_utf8_lossy(&resp.body))?,
+            }
+            .into_value()),
+        },
+        _ => other_field(ctx, raw, key),
+    }
+}
+
+/// The fields a script reads seldom, apart from [`field`]: inlined, their temporaries would
+/// deepen the stack of every `res.body` and `res.timings` on the VU's stack.
+#[inline(never)]
+fn other_field<'js>(ctx: &Ctx<'js>, raw: &Raw, key: &str) -> Result<Value<'js>> {
     let (req, resp) = (&raw.req, &raw.resp);
     let c = ctx.clone();
     match key {
@@ -487,37 +529,6 @@ fn field<'js>(ctx: &Ctx<'js>, cls: &Classes, raw: &Raw, key: &str) -> Result<Val
             }
             Ok(out.into_value())
         }
-        "timings" => {
-            let t = resp.timings;
-            let kept = keep_timing_shapes(ctx, cls)?;
-            let o = Object::new(c)?;
-            let values = [
-                t.duration,
-                t.blocked,
-                0.0,
-                t.connecting,
-                t.tls_handshaking,
-                t.sending,
-                t.waiting,
-                t.receiving,
-            ];
-            let atoms: [qjs::JSAtom; TIMINGS.len()] =
-                std::array::from_fn(|i| cls.atoms.timings[i].atom);
-            define_numbers(ctx, &o, Some(kept), &atoms, &values)?;
-            Ok(o.into_value())
-        }
-        "body" => match raw.body_type {
-            BodyType::None => Ok(Value::new_null(c)),
-            _ if resp.status == 0 && resp.body.is_empty() => Ok(Value::new_null(c)),
-            BodyType::Binary => array_buffer(ctx, resp.body.to_vec()),
-            // A valid body (the usual case) is checked once, without `from_utf8_lossy`'s
-            // chunking; an invalid one gets its replacement characters as before.
-            BodyType::Text => Ok(match std::str::from_utf8(&resp.body) {
-                Ok(text) => rquickjs::String::from_str(c, text)?,
-                Err(_) => rquickjs::String::from_str(c, &String::from_utf8_lossy(&resp.body))?,
-            }
-            .into_value()),
-        },
         "request" => {
             let o = Object::new(c)?;
             o.set("method", req.method().as_str())?;
