@@ -145,6 +145,7 @@ fn load_main<'js>(ctx: &Ctx<'js>, host: &Host, main: &str) -> Result<Object<'js>
 
 /// Runs queued jobs, and timers when no job is left, until `promise` settles, returning its
 /// value or its rejection as an error.
+#[inline(never)]
 fn settle<'js, T: rquickjs::FromJs<'js>>(
     ctx: &Ctx<'js>,
     host: &Host,
@@ -377,9 +378,7 @@ fn invoke<'js>(
     let f: rquickjs::Result<Option<Function>> = key.and_then(|key| ns.get(key));
     let f = f.catch(ctx).map_err(|e| caught(ctx, e))?;
     let Some(f) = f else {
-        return Err(ScriptError::plain(format!(
-            "the script exports no function '{name}'"
-        )));
+        return Err(no_export(name));
     };
     let ret: Value = f.call((arg,)).catch(ctx).map_err(|e| caught(ctx, e))?;
     let ret = match ret.as_promise() {
@@ -397,7 +396,16 @@ fn invoke<'js>(
     Ok(json.and_then(|s| s.to_string().ok()))
 }
 
-/// Turns a caught JavaScript error into a [`ScriptError`] with message and stack.
+#[cold]
+#[inline(never)]
+fn no_export(name: &str) -> ScriptError {
+    ScriptError::plain(format!("the script exports no function '{name}'"))
+}
+
+/// Turns a caught JavaScript error into a [`ScriptError`] with message and stack. Never inlined:
+/// its temporaries would sit in the frame of every iteration's call, on the VU's stack.
+#[cold]
+#[inline(never)]
 pub(crate) fn caught<'js>(ctx: &Ctx<'js>, e: CaughtError<'js>) -> ScriptError {
     match e {
         CaughtError::Exception(ex) => {
