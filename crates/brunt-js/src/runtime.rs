@@ -144,7 +144,8 @@ fn load_main<'js>(ctx: &Ctx<'js>, host: &Host, main: &str) -> Result<Object<'js>
 }
 
 /// Runs queued jobs, and timers when no job is left, until `promise` settles, returning its
-/// value or its rejection as an error.
+/// value or its rejection as an error. Never inlined into [`invoke`], whose frame stays on the
+/// VU's stack under the script.
 #[inline(never)]
 fn settle<'js, T: rquickjs::FromJs<'js>>(
     ctx: &Ctx<'js>,
@@ -396,6 +397,7 @@ fn invoke<'js>(
     Ok(json.and_then(|s| s.to_string().ok()))
 }
 
+/// The error of a call to an export the script lacks; apart from [`invoke`], as [`caught`] is.
 #[cold]
 #[inline(never)]
 fn no_export(name: &str) -> ScriptError {

@@ -87,9 +87,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
     Ok(())
 }
 
-/// Runs promise jobs, due timers and the events of open sockets until none is left. Never
-/// inlined into the iteration's call, whose frame stays on the VU's stack under the script.
-#[inline(never)]
+/// Runs promise jobs, due timers and the events of open sockets until none is left.
 pub(crate) fn run_pending(
     ctx: &Ctx<'_>,
     host: &Host,

@@ -212,8 +212,6 @@ fn forward<'js>(
     f.call((Rest(args),))
 }
 
-/// The module's functions, made once per runtime in the neutral context `ctx` (see the module
-/// doc); adds what it makes to `made` (to be frozen).
 /// A shorthand call the native path does not take, sent on to the JavaScript layer's `request`
 /// as `(method, url, body, params)`. Apart from the shorthand, so that its temporaries are not
 /// on the VU's stack for every request.
@@ -237,6 +235,8 @@ fn forward_shorthand<'js>(
     forward(ctx, &st.host.shared, "request", args)
 }
 
+/// The module's functions, made once per runtime in the neutral context `ctx` (see the module
+/// doc); adds what it makes to `made` (to be frozen).
 pub(super) fn shared_functions<'js>(
     ctx: &Ctx<'js>,
     jar_proto: &Object<'js>,
