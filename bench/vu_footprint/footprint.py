@@ -66,7 +66,7 @@ def windows(d, vus, instr):
     starts = np.array([m[0] for m in maps], dtype=np.int64)
     pos, end = steady(t)
     want = 4 * vus * instr
-    live, replayed, out = {}, 0, []
+    live, replayed, out = {}, 0, []  # `live`: the log applied up to record `replayed`
     while True:
         w = np.array(t[pos:pos + int(want * 2.8)])
         kind = w >> KIND_SHIFT
@@ -82,17 +82,16 @@ def windows(d, vus, instr):
         first = int(((int(written.min()) << 6) - LOG_ADDR) // 24)
         last = int(((int(written.max()) << 6) - LOG_ADDR) // 24) + 1
         # Blocks live when the window starts, and those allocated during it.
-        for k in range(replayed, last):
-            if op[k] == 2:
-                if k < first:
-                    live.pop(ptr[k], None)
-            else:
-                if op[k] == 3 and k < first:
-                    live.pop(old[k], None)
+        for k in range(replayed, first):
+            if op[k] != 1:
+                live.pop(ptr[k] if op[k] == 2 else old[k], None)
+            if op[k] != 2:
                 live[ptr[k]] = size[k]
-        replayed = last
-        blocks = np.array(sorted(live), dtype=np.int64)
-        sizes = np.array([live[b] for b in blocks], dtype=np.int64)
+        replayed = first
+        window = dict(live)
+        window.update((ptr[k], size[k]) for k in range(first, last) if op[k] != 2)
+        blocks = np.array(sorted(window), dtype=np.int64)
+        sizes = np.array([window[b] for b in blocks], dtype=np.int64)
         addr = np.unique(line[(kind > 0) & ~in_log]) << 6
         count = collections.Counter()
         i = np.searchsorted(blocks, addr + 64, side="right") - 1
