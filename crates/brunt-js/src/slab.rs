@@ -7,9 +7,11 @@
 //!
 //! Slabs are carved from one region of address space reserved (not committed) at first use, so
 //! that `usable_size` knows a slab block from a libc block by its address alone, and a block's
-//! size class is found in a table indexed by its slab. The runtimes of a thread share that
-//! thread's slabs (a runtime is used by one thread only); they go back to a process-wide pool
-//! when the thread and its last runtime are gone.
+//! size class is found in a table indexed by its slab. A thread takes the region a huge page's
+//! worth at a time (a chunk) and cuts its slabs, a page each, from its current chunk, so that the
+//! slabs in use lie close together: a full chunk is then made one huge page (see [`collapse`]).
+//! The runtimes of a thread share that thread's slabs (a runtime is used by one thread only); its
+//! chunks go back to a process-wide pool when the thread and its last runtime are gone.
 
 use rquickjs::allocator::Allocator;
 use rquickjs::qjs;
@@ -23,16 +25,28 @@ use std::sync::{Mutex, OnceLock};
 const MAX_SMALL: usize = 512;
 const STEP: usize = 8;
 const CLASSES: usize = MAX_SMALL / STEP + 1;
-const SLAB: usize = 64 * 1024;
+/// The unit slabs are cut in: a page. A class's first slab in a thread is one page, so that a
+/// class the thread seldom uses holds little memory unused; each next one is twice as long, up
+/// to [`MAX_SLAB`], so that a class in wide use wastes little at its slabs' ends.
+const SLAB: usize = 4096;
+const MAX_SLAB: usize = 64 * 1024;
+/// A full chunk is made a huge page once no more than this much of it is still uncut (the rest
+/// of some classes' current slabs), which the huge page would make resident unused.
+const COLLAPSE_UNCUT: usize = 256 * 1024;
+/// While a full chunk waits, it is looked at again every this many blocks cut from slabs.
+const RECHECK_CUTS: u32 = 256;
+/// What a thread takes from the region at a time: one huge page of slabs.
+const CHUNK: usize = 2 << 20;
 /// Address space reserved for slabs: 16 GiB, far beyond what VUs use; reserving costs nothing.
 const REGION: usize = 16 << 30;
 const SLABS: usize = REGION / SLAB;
+const CHUNKS: usize = REGION / CHUNK;
 
-/// The size class of each slab of the region (0: not handed out yet).
+/// The size class of the slab each page of the region is in (0: in no slab yet).
 static CLASS: [AtomicU8; SLABS] = [const { AtomicU8::new(0) }; SLABS];
-/// Slabs handed out so far (bump index into the region).
+/// Chunks handed out so far (bump index into the region).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
-/// Slabs given back by freed runtimes, for the next ones.
+/// Chunks given back by threads whose runtimes are all freed, for the next ones.
 static POOL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static BASE: OnceLock<usize> = OnceLock::new();
 /// The region's start once reserved (0 before, or when it could not be): what [`slab_of`] reads
@@ -55,6 +69,8 @@ const PROT_NONE: i32 = 0;
 const PROT_RW: i32 = 1 | 2;
 const MAP_PRIVATE_ANON_NORESERVE: i32 = 0x02 | 0x20 | 0x4000;
 const MADV_DONTNEED: i32 = 4;
+/// Not in every libc's headers yet (Linux 6.1).
+const MADV_COLLAPSE: i32 = 25;
 
 /// The region's start, or 0 when it could not be reserved (then every block comes from libc).
 fn base() -> usize {
@@ -63,17 +79,34 @@ fn base() -> usize {
         let p = unsafe {
             mmap(
                 std::ptr::null_mut(),
-                REGION,
+                REGION + CHUNK,
                 PROT_NONE,
                 MAP_PRIVATE_ANON_NORESERVE,
                 -1,
                 0,
             )
         };
-        let start = if p as isize == -1 { 0 } else { p as usize };
+        // Chunks start on huge page boundaries, so that each can become one.
+        let start = if p as isize == -1 {
+            0
+        } else {
+            (p as usize).next_multiple_of(CHUNK)
+        };
         START.store(start, Ordering::Relaxed);
         start
     })
+}
+
+/// Asks the kernel to back the chunk at `start` with one huge page (`MADV_COLLAPSE`, Linux 6.1).
+/// An iteration of 50 VUs touches their objects, shapes and bytecode on more 4 KiB pages than
+/// the CPU's TLB holds; in huge pages, the slabs of a hundred VUs take a few of its entries
+/// (docs/benchmarks.md, session 16). Only a chunk all cut into slabs and little of it still uncut
+/// is collapsed ([`State::collapse_ready`]), so that what the collapse makes resident is nearly
+/// all in use, and a small run (whose one chunk never fills) stays in small pages. A kernel
+/// without it, or without a free huge page, leaves the pages as they are.
+fn collapse(start: usize) {
+    // SAFETY: advice on a chunk of our own region, readable and writable; its contents stay.
+    unsafe { madvise(start as *mut c_void, CHUNK, MADV_COLLAPSE) };
 }
 
 /// The slab index of `p` when it lies in the region.
@@ -97,7 +130,16 @@ struct State {
     free: [*mut u8; CLASSES],
     cur: [*mut u8; CLASSES],
     end: [*mut u8; CLASSES],
-    /// Every slab this thread took, given back when the last runtime and the thread are gone.
+    /// Slabs taken per class, up to the doubling that makes one [`MAX_SLAB`] long.
+    taken: [u8; CLASSES],
+    /// The rest of the chunk slabs are being cut from (both null before the first).
+    chunk_cur: *mut u8,
+    chunk_end: *mut u8,
+    /// Full chunks not made huge pages yet: too much of them was uncut (see [`COLLAPSE_UNCUT`]).
+    pending: Vec<usize>,
+    /// Blocks cut from slabs while a chunk was pending, to look at the pending ones now and then.
+    cuts: u32,
+    /// Every chunk this thread took, given back when the last runtime and the thread are gone.
     owned: Vec<usize>,
 }
 
@@ -130,39 +172,92 @@ impl State {
             free: [std::ptr::null_mut(); CLASSES],
             cur: [std::ptr::null_mut(); CLASSES],
             end: [std::ptr::null_mut(); CLASSES],
+            taken: [0; CLASSES],
+            chunk_cur: std::ptr::null_mut(),
+            chunk_end: std::ptr::null_mut(),
+            pending: Vec::new(),
+            cuts: 0,
             owned: Vec::new(),
         }
     }
 
     /// A new slab for class `c`, or None when the region is used up or unavailable.
     fn new_slab(&mut self, c: usize) -> Option<*mut u8> {
+        if self.chunk_cur == self.chunk_end {
+            self.new_chunk()?;
+        }
+        let want = SLAB << self.taken[c];
+        if want < MAX_SLAB {
+            self.taken[c] += 1;
+        }
+        // The chunk's last slab may be shorter: a chunk is used up before the next is taken.
+        let len = want.min(self.chunk_end as usize - self.chunk_cur as usize);
+        let p = self.chunk_cur;
+        // SAFETY: the chunk has `len` bytes left.
+        self.chunk_cur = unsafe { p.add(len) };
+        let first = (p as usize - START.load(Ordering::Relaxed)) / SLAB;
+        for class in &CLASS[first..first + len / SLAB] {
+            class.store(c as u8, Ordering::Release);
+        }
+        self.cur[c] = p;
+        self.end[c] = self.chunk_cur;
+        // Class `c` is done with its last slab, which may have been what held a chunk back.
+        self.collapse_ready();
+        Some(p)
+    }
+
+    /// Makes each pending chunk a huge page once no more than [`COLLAPSE_UNCUT`] of it is uncut:
+    /// the rest of the current slabs of classes whose current slab lies in it.
+    fn collapse_ready(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let start = self.pending[i];
+            let uncut: usize = (0..CLASSES)
+                .filter(|&c| (start..start + CHUNK).contains(&(self.cur[c] as usize)))
+                .map(|c| self.end[c] as usize - self.cur[c] as usize)
+                .sum();
+            if uncut <= COLLAPSE_UNCUT {
+                collapse(start);
+                self.pending.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Takes a chunk to cut slabs from, once the current one is all cut.
+    fn new_chunk(&mut self) -> Option<()> {
         let base = base();
         if base == 0 {
             return None;
+        }
+        if !self.chunk_end.is_null() {
+            self.pending.push(self.chunk_end as usize - CHUNK);
+            self.chunk_cur = std::ptr::null_mut();
+            self.chunk_end = std::ptr::null_mut();
         }
         let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let i = match pooled {
             Some(i) => i,
             None => {
                 let i = NEXT.fetch_add(1, Ordering::Relaxed);
-                if i >= SLABS {
+                if i >= CHUNKS {
                     return None;
                 }
-                let p = (base + i * SLAB) as *mut c_void;
-                // SAFETY: slab `i` of our reserved region, handed out to no one before.
-                if unsafe { mprotect(p, SLAB, PROT_RW) } != 0 {
+                let p = (base + i * CHUNK) as *mut c_void;
+                // SAFETY: chunk `i` of our reserved region, handed out to no one before. Its pages
+                // are committed only when touched.
+                if unsafe { mprotect(p, CHUNK, PROT_RW) } != 0 {
                     return None;
                 }
                 i
             }
         };
-        CLASS[i].store(c as u8, Ordering::Release);
         self.owned.push(i);
-        let p = (base + i * SLAB) as *mut u8;
-        self.cur[c] = p;
-        // SAFETY: within the slab.
-        self.end[c] = unsafe { p.add(SLAB) };
-        Some(p)
+        self.chunk_cur = (base + i * CHUNK) as *mut u8;
+        // SAFETY: within the region.
+        self.chunk_end = unsafe { self.chunk_cur.add(CHUNK) };
+        Some(())
     }
 
     fn alloc_small(&mut self, size: usize) -> *mut u8 {
@@ -181,6 +276,13 @@ impl State {
         let p = self.cur[c];
         // SAFETY: at least `n` bytes are left in the current slab.
         self.cur[c] = unsafe { p.add(n) };
+        if !self.pending.is_empty() {
+            // Cutting blocks is what readies a pending chunk; look again now and then.
+            self.cuts = self.cuts.wrapping_add(1);
+            if self.cuts.is_multiple_of(RECHECK_CUTS) {
+                self.collapse_ready();
+            }
+        }
         p
     }
 }
@@ -189,9 +291,9 @@ impl Drop for State {
     fn drop(&mut self) {
         let base = base();
         for &i in &self.owned {
-            // SAFETY: our own slab; no block of it is in use once its runtime is freed. The pages
-            // read as zeros when reused.
-            unsafe { madvise((base + i * SLAB) as *mut c_void, SLAB, MADV_DONTNEED) };
+            // SAFETY: our own chunk; no block of it is in use once its runtimes are freed. The
+            // pages read as zeros when reused.
+            unsafe { madvise((base + i * CHUNK) as *mut c_void, CHUNK, MADV_DONTNEED) };
         }
         POOL.lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -469,5 +571,55 @@ mod tests {
         let z = s.calloc(3, 40);
         assert!((0..120).all(|k| unsafe { *z.add(k) } == 0));
         unsafe { s.dealloc(z) };
+    }
+
+    /// A thread cuts its slabs from chunks: once a chunk is full and little of it is uncut, it
+    /// is made a huge page, and the blocks in it keep their bytes; a chunk with much of it uncut
+    /// waits until its classes have used it.
+    #[test]
+    fn full_chunks_become_huge_pages_with_their_blocks_intact() {
+        // A thread of its own, so that its slabs start with a fresh chunk.
+        std::thread::spawn(|| {
+            let mut s = Slabs::new();
+            let mut blocks = Vec::new();
+            // One busy class fills more than a chunk; a few others each hold a slab.
+            for i in 0..(3 * CHUNK / 64) {
+                let p = s.alloc(64);
+                unsafe { std::ptr::write_bytes(p, (i % 251) as u8, 64) };
+                blocks.push((p, 64, i));
+                if i % 4096 == 0 {
+                    let size = 8 * (1 + i % 40);
+                    let q = s.alloc(size);
+                    unsafe { std::ptr::write_bytes(q, (i % 251) as u8, size) };
+                    blocks.push((q, size, i));
+                }
+            }
+            let st = s.state();
+            assert!(st.owned.len() >= 3, "chunks taken: {}", st.owned.len());
+            assert!(
+                st.pending.is_empty(),
+                "full chunks left in small pages: {:?}",
+                st.pending
+            );
+            for &(p, size, i) in &blocks {
+                assert!((0..size).all(|k| unsafe { *p.add(k) } == (i % 251) as u8));
+            }
+            // A chunk filled while a class's long slab in it is mostly uncut waits for it.
+            let start = st.chunk_end as usize - CHUNK;
+            st.pending.push(start);
+            st.cur[1] = st.chunk_cur;
+            st.end[1] = unsafe { st.chunk_cur.add(COLLAPSE_UNCUT + SLAB) };
+            st.collapse_ready();
+            assert_eq!(st.pending, [start]);
+            st.cur[1] = unsafe { st.end[1].sub(SLAB) };
+            st.collapse_ready();
+            assert!(st.pending.is_empty());
+            st.cur[1] = st.end[1];
+            for (p, _, _) in blocks {
+                unsafe { s.dealloc(p) };
+            }
+        })
+        .join()
+        .unwrap();
     }
 }
