@@ -2,7 +2,7 @@
 //! each, with no per-block header and 8-byte size steps; larger blocks come from libc.
 //!
 //! A VU's heap is mostly blocks of 16 to 200 bytes (objects, shapes, property arrays, atoms,
-//! function bytecode). glibc puts an 8-byte header on each and rounds it up to 16 bytes, about 11%
+//! function bytecode), and a few up to 1 KiB. glibc puts an 8-byte header on each and rounds it up to 16 bytes, about 11%
 //! of a VU's QuickJS heap measured (75 KB -> 67 KB per VU with the script of the memory bar).
 //!
 //! Slabs are carved from one region of address space reserved (not committed) at first use, so
@@ -21,8 +21,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-/// Blocks up to this size come from slabs.
-const MAX_SMALL: usize = 512;
+/// Blocks up to this size come from slabs: with them a VU's bytecode and larger property tables,
+/// which an iteration reads, lie in the chunks that become huge pages.
+const MAX_SMALL: usize = 1024;
 const STEP: usize = 8;
 const CLASSES: usize = MAX_SMALL / STEP + 1;
 /// The unit slabs are cut in: a page. A class's first slab in a thread is one page, so that a
