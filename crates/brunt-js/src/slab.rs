@@ -2,14 +2,16 @@
 //! each, with no per-block header and 8-byte size steps; larger blocks come from libc.
 //!
 //! A VU's heap is mostly blocks of 16 to 200 bytes (objects, shapes, property arrays, atoms,
-//! function bytecode), and a few up to 1 KiB. glibc puts an 8-byte header on each and rounds it up to 16 bytes, about 11%
-//! of a VU's QuickJS heap measured (75 KB -> 67 KB per VU with the script of the memory bar).
+//! function bytecode), and a few up to 1 KiB. glibc puts an 8-byte header on each and rounds it
+//! up to 16 bytes, about 11% of a VU's QuickJS heap measured (75 KB -> 67 KB per VU with the
+//! script of the memory bar).
 //!
 //! Slabs are carved from one region of address space reserved (not committed) at first use, so
 //! that `usable_size` knows a slab block from a libc block by its address alone, and a block's
-//! size class is found in a table indexed by its slab. A thread takes the region a huge page's
-//! worth at a time (a chunk) and cuts its slabs, a page each, from its current chunk, so that the
-//! slabs in use lie close together: a full chunk is then made one huge page (see [`collapse`]).
+//! size class is found in a table indexed by its pages. A thread takes the region a huge page's
+//! worth at a time (a chunk) and cuts its slabs (a page for a class's first, up to 64 KiB for a
+//! busy class's later ones) from its current chunk, so that the slabs in use lie close together:
+//! a full chunk is then made one huge page (see [`collapse`]).
 //! The runtimes of a thread share that thread's slabs (a runtime is used by one thread only); its
 //! chunks go back to a process-wide pool when the thread and its last runtime are gone.
 
@@ -608,8 +610,8 @@ mod tests {
             // A chunk filled while a class's long slab in it is mostly uncut waits for it.
             let start = st.chunk_end as usize - CHUNK;
             st.pending.push(start);
-            st.cur[1] = st.chunk_cur;
-            st.end[1] = unsafe { st.chunk_cur.add(COLLAPSE_UNCUT + SLAB) };
+            st.cur[1] = start as *mut u8;
+            st.end[1] = unsafe { st.cur[1].add(COLLAPSE_UNCUT + SLAB) };
             st.collapse_ready();
             assert_eq!(st.pending, [start]);
             st.cur[1] = unsafe { st.end[1].sub(SLAB) };
