@@ -28,10 +28,10 @@ use std::sync::{Mutex, OnceLock};
 const MAX_SMALL: usize = 1024;
 const STEP: usize = 8;
 const CLASSES: usize = MAX_SMALL / STEP + 1;
-/// The unit slabs are cut in: a page. A class's first slab in a thread is one page, so that a
-/// class the thread seldom uses holds little memory unused; each next one is twice as long, up
-/// to [`MAX_SLAB`], so that a class in wide use wastes little at its slabs' ends.
-const SLAB: usize = 4096;
+/// The unit slabs are cut in. A class's first slab in a thread is one page, so that a class the
+/// thread seldom uses holds little memory unused; each next one is twice as long, up to
+/// [`MAX_SLAB`], so that a class in wide use wastes little at its slabs' ends.
+const PAGE: usize = 4096;
 const MAX_SLAB: usize = 64 * 1024;
 /// A full chunk is made a huge page once no more than this much of it is still uncut (the rest
 /// of some classes' current slabs), which the huge page would make resident unused.
@@ -42,17 +42,17 @@ const RECHECK_CUTS: u32 = 256;
 const CHUNK: usize = 2 << 20;
 /// Address space reserved for slabs: 16 GiB, far beyond what VUs use; reserving costs nothing.
 const REGION: usize = 16 << 30;
-const SLABS: usize = REGION / SLAB;
+const PAGES: usize = REGION / PAGE;
 const CHUNKS: usize = REGION / CHUNK;
 
 /// The size class of the slab each page of the region is in (0: in no slab yet).
-static CLASS: [AtomicU8; SLABS] = [const { AtomicU8::new(0) }; SLABS];
+static CLASS: [AtomicU8; PAGES] = [const { AtomicU8::new(0) }; PAGES];
 /// Chunks handed out so far (bump index into the region).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 /// Chunks given back by threads whose runtimes are all freed, for the next ones.
 static POOL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static BASE: OnceLock<usize> = OnceLock::new();
-/// The region's start once reserved (0 before, or when it could not be): what [`slab_of`] reads
+/// The region's start once reserved (0 before, or when it could not be): what [`page_of`] reads
 /// on every free and size query, one plain load instead of `BASE`'s initialisation check.
 static START: AtomicUsize = AtomicUsize::new(0);
 
@@ -112,13 +112,13 @@ fn collapse(start: usize) {
     unsafe { madvise(start as *mut c_void, CHUNK, MADV_COLLAPSE) };
 }
 
-/// The slab index of `p` when it lies in the region.
+/// The index of `p`'s page in the region (and in [`CLASS`]) when it lies in the region.
 #[inline]
-fn slab_of(p: *const u8) -> Option<usize> {
+fn page_of(p: *const u8) -> Option<usize> {
     // Set before this thread's first block (`State::new` calls `base`).
     let base = START.load(Ordering::Relaxed);
     let a = (p as usize).wrapping_sub(base);
-    (base != 0 && a < REGION).then_some(a / SLAB)
+    (base != 0 && a < REGION).then_some(a / PAGE)
 }
 
 /// The block size of a class.
@@ -189,7 +189,7 @@ impl State {
         if self.chunk_cur == self.chunk_end {
             self.new_chunk()?;
         }
-        let want = SLAB << self.taken[c];
+        let want = PAGE << self.taken[c];
         if want < MAX_SLAB {
             self.taken[c] += 1;
         }
@@ -198,8 +198,8 @@ impl State {
         let p = self.chunk_cur;
         // SAFETY: the chunk has `len` bytes left.
         self.chunk_cur = unsafe { p.add(len) };
-        let first = (p as usize - START.load(Ordering::Relaxed)) / SLAB;
-        for class in &CLASS[first..first + len / SLAB] {
+        let first = (p as usize - START.load(Ordering::Relaxed)) / PAGE;
+        for class in &CLASS[first..first + len / PAGE] {
             class.store(c as u8, Ordering::Release);
         }
         self.cur[c] = p;
@@ -333,7 +333,7 @@ impl State {
     /// # Safety
     /// `ptr` is a live block of this allocator.
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
-        match slab_of(ptr) {
+        match page_of(ptr) {
             Some(i) => {
                 let c = CLASS[i].load(Ordering::Acquire) as usize;
                 *(ptr as *mut *mut u8) = self.free[c];
@@ -353,7 +353,7 @@ impl State {
             self.dealloc(ptr);
             return std::ptr::null_mut();
         }
-        let Some(i) = slab_of(ptr) else {
+        let Some(i) = page_of(ptr) else {
             if new_size > MAX_SMALL {
                 return realloc(ptr as *mut c_void, new_size) as *mut u8;
             }
@@ -383,7 +383,7 @@ impl State {
 /// # Safety
 /// `ptr` is a live block of this allocator.
 unsafe fn usable_size(ptr: *mut u8) -> usize {
-    match slab_of(ptr) {
+    match page_of(ptr) {
         Some(i) => size_of_class(CLASS[i].load(Ordering::Acquire) as usize),
         None => malloc_usable_size(ptr as *mut c_void),
     }
@@ -611,10 +611,10 @@ mod tests {
             let start = st.chunk_end as usize - CHUNK;
             st.pending.push(start);
             st.cur[1] = start as *mut u8;
-            st.end[1] = unsafe { st.cur[1].add(COLLAPSE_UNCUT + SLAB) };
+            st.end[1] = unsafe { st.cur[1].add(COLLAPSE_UNCUT + PAGE) };
             st.collapse_ready();
             assert_eq!(st.pending, [start]);
-            st.cur[1] = unsafe { st.end[1].sub(SLAB) };
+            st.cur[1] = unsafe { st.end[1].sub(PAGE) };
             st.collapse_ready();
             assert!(st.pending.is_empty());
             st.cur[1] = st.end[1];
