@@ -1,6 +1,7 @@
 //! `brunt capacity` flags, checked and turned into a [`Settings`] before any load is sent.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use brunt_metrics::Thresholds;
 use brunt_quick::{duration_flag, RequestArgs};
 use clap::Args;
 use std::path::PathBuf;
@@ -190,6 +191,11 @@ impl CapacityArgs {
         }
         if s.max_vus == 0 {
             bail!("--max-vus: must be at least 1");
+        }
+        // The SLOs' grammar before the target is tried; their metrics are checked once the
+        // monitors have registered theirs.
+        for t in &self.slos {
+            Thresholds::check_cli(t).with_context(|| format!("--slo '{t}'"))?;
         }
         Ok(s)
     }

@@ -52,12 +52,29 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     };
     // Every request is built the same way: a bad header or URL fails here, before the run.
     let first = spec.request(&prompts.get(0))?;
-    brunt_quick::preflight(&first)?;
+    // The flags before the network: a mistake in them is named even with the server down.
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
     let arrivals = arrivals(&args)?;
     let tokenizer = args.tokenizer.as_deref().map(load_tokenizer).transpose()?;
-    if let Some(idles) = &args.cold_start {
-        let idles = coldstart::parse(idles)?;
+    for t in &args.thresholds {
+        Thresholds::check_cli(t).with_context(|| format!("--threshold '{t}'"))?;
+    }
+    let idles = args
+        .cold_start
+        .as_deref()
+        .map(coldstart::parse)
+        .transpose()?;
+    let sweep = args.sweep.as_deref().map(Sweep::parse).transpose()?;
+    if let Some(sweep) = &sweep {
+        sweep::check(
+            sweep,
+            args.duration.is_some(),
+            args.requests.is_some(),
+            slo.is_some(),
+        )?;
+    }
+    brunt_quick::preflight(&first)?;
+    if let Some(idles) = idles {
         let control = brunt_output::stop_on_signals();
         let result = coldstart::measure(&spec, &prompts, &idles, args.requests, &control)?;
         write_stdout("the cold-start table", &result.text())?;
@@ -66,15 +83,9 @@ pub fn run(args: LlmArgs) -> Result<i32> {
         }
         return Ok(if result.complete { 0 } else { EXIT_INTERRUPTED });
     }
-    let Some(sweep) = args.sweep.as_deref().map(Sweep::parse).transpose()? else {
+    let Some(sweep) = sweep else {
         return run_once(&args, spec, prompts, slo, arrivals, tokenizer);
     };
-    sweep::check(
-        &sweep,
-        args.duration.is_some(),
-        args.requests.is_some(),
-        slo.is_some(),
-    )?;
     let control = brunt_output::stop_on_signals();
     let step = |phase: sweep::Phase, varied: Varied, value: f64| -> Result<sweep::Step> {
         let mut step_args = args.clone();

@@ -387,16 +387,17 @@ impl Thresholds {
 
     /// Adds one `--threshold 'METRIC: EXPR'` argument (the expression after the last `:`).
     pub fn add_cli(&mut self, arg: &str, registry: &Registry) -> Result<(), ThresholdError> {
-        let cli = || ThresholdError::Cli {
-            arg: arg.to_string(),
-        };
-        let (key, expr) = arg.rsplit_once(':').ok_or_else(cli)?;
-        let (key, expr) = (key.trim(), expr.trim());
-        if key.is_empty() || expr.is_empty() {
-            return Err(cli());
-        }
-        let t = parse_threshold(key, expr, false, None)?;
+        let (key, t) = parse_cli(arg)?;
         self.add(key, vec![t], registry)
+    }
+
+    /// Checks a `--threshold 'METRIC: EXPR'` argument's grammar without a registry, so that a
+    /// command can name a mistake in it before it tries the network; whether the metric exists
+    /// is checked when it is added.
+    pub fn check_cli(arg: &str) -> Result<(), ThresholdError> {
+        let (key, _) = parse_cli(arg)?;
+        MetricSelector::parse(key)?;
+        Ok(())
     }
 
     /// Validates `thresholds` for metric key `key` against the registry and adds them; a key that
@@ -534,6 +535,19 @@ fn judge(agg: &Agg, t: &Threshold, elapsed: Duration) -> (Option<f64>, bool) {
         // Validation keeps unsupported methods out; treat one as a failure, never a panic.
         None => (None, false),
     }
+}
+
+/// Splits a `--threshold` argument at its last `:` and parses the expression.
+fn parse_cli(arg: &str) -> Result<(&str, Threshold), ThresholdError> {
+    let cli = || ThresholdError::Cli {
+        arg: arg.to_string(),
+    };
+    let (key, expr) = arg.rsplit_once(':').ok_or_else(cli)?;
+    let (key, expr) = (key.trim(), expr.trim());
+    if key.is_empty() || expr.is_empty() {
+        return Err(cli());
+    }
+    Ok((key, parse_threshold(key, expr, false, None)?))
 }
 
 fn parse_threshold(
@@ -838,6 +852,11 @@ mod tests {
             e.to_string().contains("unknown aggregation method 'p95'"),
             "{e}"
         );
+        // The grammar alone, without a registry: the same mistakes, but any metric name.
+        for bad in ["p(95)<500", "http_req_duration: p95<500", "x{a:1: p(95)<1"] {
+            assert!(Thresholds::check_cli(bad).is_err(), "{bad}");
+        }
+        Thresholds::check_cli("a_custom_metric{tag:x}: p(95)<500").unwrap();
     }
 
     type Sample<'a> = (MetricId, &'a [(&'a str, &'a str)], f64);

@@ -92,11 +92,14 @@ impl ReportArgs {
         self.cache_state.split().map_err(anyhow::Error::msg)
     }
 
-    /// `--slo-window`, `--warm-up` and `--cold-cache` checked: called before anything else is
-    /// tried, so a bad flag is named before the network is.
+    /// `--slo-window`, `--warm-up`, `--cold-cache` and the `--threshold`s' grammar checked:
+    /// called before anything else is tried, so a bad flag is named before the network is.
     pub fn check(&self) -> Result<()> {
         self.slo_window()?;
         self.phases()?;
+        for t in &self.thresholds {
+            Thresholds::check_cli(t).with_context(|| format!("--threshold '{t}'"))?;
+        }
         Ok(())
     }
 

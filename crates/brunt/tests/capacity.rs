@@ -350,6 +350,17 @@ fn bad_input_is_refused_before_any_load() {
         argv.extend(args);
         fails_with(&argv, 1, needle);
     }
+    // An SLO's grammar is checked before the target is tried: named even when nothing listens.
+    fails_with(
+        &[
+            "capacity",
+            "http://127.0.0.1:1/",
+            "--slo",
+            "http_req_duration: p(99)<<3",
+        ],
+        1,
+        "--slo 'http_req_duration: p(99)<<3'",
+    );
     // The closed model has no rates to search: clap's usage error (exit 2) names both flags.
     fails_with(
         &[

@@ -801,4 +801,16 @@ fn bad_flags_and_files_name_themselves() {
         1,
         "cannot reach",
     );
+    // The flags are checked before the server is tried: their mistakes are named while it is down.
+    for (flag, value) in [
+        ("--threshold", "llm_ttft: p(95)<<5"),
+        ("--slo", "ttft:p(95)"),
+        ("--sweep", "rate=x"),
+    ] {
+        fails_with(
+            &["llm", "http://127.0.0.1:1", "--model", "m", flag, value],
+            1,
+            flag,
+        );
+    }
 }

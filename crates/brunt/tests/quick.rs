@@ -227,4 +227,15 @@ fn bad_input_is_a_clear_error() {
         1,
         "cannot reach 127.0.0.1:1",
     );
+    // A mistake in a threshold is named before the target is tried, even when it is down.
+    fails_with(
+        &[
+            "quick",
+            "http://127.0.0.1:1/",
+            "--threshold",
+            "http_req_duration: p(95)<<50",
+        ],
+        1,
+        "--threshold 'http_req_duration: p(95)<<50'",
+    );
 }

@@ -354,6 +354,19 @@ fn bad_logs_and_flags_fail_with_the_file_and_reason() {
         1,
         "cannot reach 127.0.0.1:1",
     );
+    // A threshold's mistake is named before the target is tried.
+    fails_with(
+        &[
+            "replay",
+            log,
+            "--target",
+            nowhere,
+            "--threshold",
+            "http_req_duration: p(95)<<5",
+        ],
+        1,
+        "--threshold 'http_req_duration: p(95)<<5'",
+    );
 }
 
 /// A log made by the synthesiser replays its route shares: the per-route summary counts match
