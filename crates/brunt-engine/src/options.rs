@@ -120,9 +120,16 @@ impl Options {
     /// Parses options JSON (what `JSON.stringify(options)` gives); errors name the option path.
     pub fn from_json(json: &str) -> Result<Options, OptionsError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| OptionsError {
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            // The JSON is brunt's own (the script's options serialised, layered): a line and
+            // column in it would send the user to the wrong place, so only the path is kept.
+            let inner = e.inner();
+            let message = inner.to_string();
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            OptionsError {
+                path: e.path().to_string(),
+                message: message.strip_suffix(&position).unwrap_or(&message).to_string(),
+            }
         })
     }
 
@@ -208,6 +215,8 @@ mod tests {
         let e = Options::from_json(r#"{"scenarios": {"foo": {"executor": "x", "rate": "fast"}}}"#)
             .unwrap_err();
         assert_eq!(e.path, "scenarios.foo.rate");
+        // No line and column: they would point into brunt's own JSON, not the user's script.
+        assert!(!e.to_string().contains(" at line "), "{e}");
         let e = Options::from_json(r#"{"scenarios": {"foo": {"executor": "x", "rat": 1}}}"#)
             .unwrap_err();
         assert!(e.to_string().contains("rat"), "{e}");
