@@ -128,7 +128,10 @@ impl Options {
             let position = format!(" at line {} column {}", inner.line(), inner.column());
             OptionsError {
                 path: e.path().to_string(),
-                message: message.strip_suffix(&position).unwrap_or(&message).to_string(),
+                message: message
+                    .strip_suffix(&position)
+                    .unwrap_or(&message)
+                    .to_string(),
             }
         })
     }

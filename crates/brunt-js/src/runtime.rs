@@ -404,6 +404,20 @@ fn no_export(name: &str) -> ScriptError {
     ScriptError::plain(format!("the script exports no function '{name}'"))
 }
 
+/// QuickJS's stack lines without the frames of brunt's own modules (`k6/metrics` and the other
+/// built-ins written in JavaScript), whose bytecode keeps no positions (`(<null>:0:1)`): they
+/// would mean nothing to the script's author, and k6 shows only the script's frames.
+fn script_frames(stack: String) -> String {
+    if !stack.contains("(<null>") {
+        return stack;
+    }
+    stack
+        .lines()
+        .filter(|l| !l.contains("(<null>"))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
 /// Turns a caught JavaScript error into a [`ScriptError`] with message and stack. Never inlined:
 /// its temporaries would sit in the frame of every iteration's call, on the VU's stack.
 #[cold]
@@ -422,7 +436,7 @@ pub(crate) fn caught<'js>(ctx: &Ctx<'js>, e: CaughtError<'js>) -> ScriptError {
             };
             ScriptError {
                 message,
-                stack: ex.stack().unwrap_or_default(),
+                stack: script_frames(ex.stack().unwrap_or_default()),
             }
         }
         CaughtError::Value(v) => {

@@ -855,6 +855,18 @@ mod tests {
     }
 
     #[test]
+    fn exceptions_from_builtin_modules_show_only_the_scripts_frames() {
+        let Err(e) = try_vu(
+            "import { Trend } from 'k6/metrics';\n\nconst t = new Trend('bad name!');\nexport default function () {}\n",
+        ) else {
+            panic!("a bad metric name fails the init context");
+        };
+        assert!(e.message.contains("invalid metric name"), "{}", e.message);
+        assert!(e.stack.contains(".js:3:"), "{}", e.stack);
+        assert!(!e.stack.contains("<null>"), "{}", e.stack);
+    }
+
+    #[test]
     fn init_errors_name_the_problem() {
         let err = try_vu("import x from './does-not-exist.js';\nexport default function () {}\n")
             .err()
