@@ -146,7 +146,7 @@ fn listed(scenarios: &[String]) -> String {
 
 fn write(output: &Path, data: &ReportData) -> Result<i32> {
     std::fs::write(output, page::render(data))
-        .with_context(|| format!("-o {}: cannot write the report", output.display()))?;
+        .with_context(|| format!("--out {}: cannot write the report", output.display()))?;
     eprintln!("report: {}", output.display());
     Ok(0)
 }
