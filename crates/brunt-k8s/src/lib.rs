@@ -165,7 +165,7 @@ pub fn manifests(args: ManifestArgs) -> anyhow::Result<i32> {
             .context("writing the manifests to stdout")?;
     } else {
         std::fs::write(&args.output, yaml)
-            .with_context(|| format!("-o {}: cannot write the manifests", args.output))?;
+            .with_context(|| format!("--output {}: cannot write the manifests", args.output))?;
     }
     Ok(0)
 }
