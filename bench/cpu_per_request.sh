@@ -2,8 +2,8 @@
 # CPU time per request of the load generators against the reference nginx (issue 16): wrk, `brunt
 # quick`, `brunt run` with a plain `http.get` loop, `brunt run` with the order-creation script
 # (bench/order_create.js, no sleep), and k6 on the loop (k6) or the order script (k6order) if asked.
-# `orderjs` and `k6orderjs` run bench/order_floor.js, the order script's JavaScript with its natives
-# stubbed and no I/O: their "requests" are iterations, the engine's floor under the order script.
+# `orderjs` and `k6orderjs` run the order script with its imports replaced by bench/order_stubs.js
+# (no I/O): their "requests" are iterations, the JavaScript engine's floor under the order script.
 # The generator is pinned to one core, nginx to another; each round runs every contender once, in turn.
 #
 # CPU per request is the generator's user+sys time over the requests it completed: far steadier
@@ -63,6 +63,8 @@ URL="http://127.0.0.1:$PORT/"
 bash "$BENCH/target/start" "$PORT" "$TARGET_CPU" >/dev/null
 TMP=$(mktemp -d /tmp/brunt-cpu-per-request.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# The order script's JavaScript alone, for orderjs and k6orderjs.
+{ cat "$HERE/order_stubs.js"; grep -v '^import ' "$HERE/order_create.js"; } > "$TMP/order_floor.js"
 cat > "$TMP/get_loop.js" <<JS
 import http from 'k6/http';
 export default function () { http.get('$URL'); }
@@ -81,12 +83,12 @@ requests() {
     run) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
     order) taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
     orderjs) counter=iterations
-      taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$HERE/order_floor.js" > "$out" 2>&1 ;;
+      taskset -c "$GEN_CPU" "${WRAP[@]}" "$BRUNT" run -q --no-summary --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/order_floor.js" > "$out" 2>&1 ;;
     # k6 writes no --summary-export under --no-summary, so its summary goes to $out instead.
     k6) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/get_loop.js" > "$out" 2>&1 ;;
     k6order) K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" -e "BASE_URL=http://127.0.0.1:$PORT" --summary-export "$sum" "$HERE/order_create.js" > "$out" 2>&1 ;;
     k6orderjs) counter=iterations
-      K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$HERE/order_floor.js" > "$out" 2>&1 ;;
+      K6_NO_USAGE_REPORT=true taskset -c "$GEN_CPU" "${WRAP[@]}" k6 run -q --vus "$CONNS" --duration "${secs}s" --summary-export "$sum" "$TMP/order_floor.js" > "$out" 2>&1 ;;
     *) echo "cpu_per_request.sh: unknown contender '$c' (wrk quick run order orderjs k6 k6order k6orderjs)" >&2; exit 2 ;;
   esac
   # A run that died (a signal under valgrind, an error) leaves no summary, or an empty one.
