@@ -257,6 +257,12 @@ impl Request {
         }
     }
 
+    /// The request line and headers this request goes out with over HTTP/1.1 (`Host`,
+    /// `User-Agent` and `Content-Length` added as the client adds them), for `--http-debug`.
+    pub fn h1_head(&self, user_agent: &HeaderValue) -> Bytes {
+        self.serialize_h1(user_agent, false)
+    }
+
     /// Lower-case header names, as hyper and HTTP/2 send them; `Content-Length` for any body,
     /// and for an empty POST, PUT or PATCH as Go sends it.
     fn serialize_h1(&self, user_agent: &HeaderValue, with_body: bool) -> Bytes {

@@ -9,7 +9,7 @@ use brunt_metrics::{Registry, SystemTags, TagSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// A SharedArray's elements, each kept once as JSON text and parsed when a VU reads it.
 pub(crate) struct SharedArrayData {
@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub run_tags: Mutex<TagSet>,
     /// `--http-debug`: 0 off, 1 headers, 2 with bodies.
     pub http_debug: AtomicU8,
+    /// The `User-Agent` a request without one goes out with, for `--http-debug`'s log.
+    pub user_agent: OnceLock<http::HeaderValue>,
     /// The consolidated options as JSON, for `exec.test.options`.
     pub options_json: Mutex<String>,
     /// Print `console.*` output (embedders and tests may silence it).
@@ -250,6 +252,7 @@ impl Program {
                 env: cfg.env,
                 run_tags: Mutex::new(TagSet::empty()),
                 http_debug: AtomicU8::new(0),
+                user_agent: OnceLock::new(),
                 options_json: Mutex::new("{}".into()),
                 console_enabled: cfg.console,
                 module_cache: cfg.module_cache,

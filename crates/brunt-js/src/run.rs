@@ -117,7 +117,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_color: bool,
     /// Log every request and response (`--http-debug` for headers, `--http-debug=full` with bodies).
-    #[arg(long, num_args = 0..=1, default_missing_value = "headers", value_name = "full")]
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "headers",
+        value_name = "full"
+    )]
     pub http_debug: Option<String>,
     /// Do not run `setup()`.
     #[arg(long)]
@@ -748,8 +754,18 @@ fn load(
 
 /// Hands the consolidated options the program reads while it runs (response bodies, redirects,
 /// `--http-debug`, `exec.test.options`, the run's tags).
-fn configure(program: &Program, c: &Consolidated, http_debug: Option<&str>, plan: &Plan) {
+fn configure(
+    program: &Program,
+    c: &Consolidated,
+    http: &ClientConfig,
+    http_debug: Option<&str>,
+    plan: &Plan,
+) {
     let shared = &program.shared;
+    // The client refuses a user agent that is no header value; the log then has none to show.
+    if let Ok(ua) = http::HeaderValue::from_str(&http.user_agent) {
+        let _ = shared.user_agent.set(ua);
+    }
     if c.json.get("discardResponseBodies").and_then(Value::as_bool) == Some(true) {
         shared.discard_bodies.store(true, Ordering::Relaxed);
     }
@@ -825,7 +841,7 @@ pub fn load_script(script: &Path, control: RunControl) -> anyhow::Result<LoadedS
     let http = http_config(&c.json)?;
     let plan = Plan::from_options(&c.engine)
         .map_err(|e| anyhow!("the options of '{}': {e}", script.display()))?;
-    configure(&program, &c, env_var("HTTP_DEBUG").as_deref(), &plan);
+    configure(&program, &c, &http, env_var("HTTP_DEBUG").as_deref(), &plan);
     let factory = Arc::new(JsVuFactory::new(
         program.clone(),
         http,
@@ -1379,7 +1395,7 @@ pub fn prepare(
         }
     }
     let http_debug = args.http_debug.clone().or_else(|| env_var("HTTP_DEBUG"));
-    configure(&program, &c, http_debug.as_deref(), &plan);
+    configure(&program, &c, &http, http_debug.as_deref(), &plan);
     Ok(Prepared {
         program,
         registry,

@@ -1,7 +1,7 @@
 //! `k6 run` flags that change what a run does, each against a loopback server the test starts:
 //! `--throw`, `--blacklist-ip`, `--block-hostnames`, `--rps`, `--min-iteration-duration`,
 //! `--local-ips`, `--dns`; logging (`--log-output`, `--log-format`, `--console-output`,
-//! `--verbose`); `--secret-source` and the redaction of secrets; k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
+//! `--verbose`); `--http-debug`; `--secret-source` and the redaction of secrets; k6's warnings; `exec.test.fail()` and `test.abort()` in the init context.
 
 mod common;
 
@@ -141,6 +141,43 @@ export default function () {
         .output()
         .unwrap();
     assert!(stderr(&out).contains("threw Get"), "{}", stderr(&out));
+}
+
+#[test]
+fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_after_an_equals_sign() {
+    let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("URL=http://{}/anything?q=1", target.local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "s.js",
+        "import http from 'k6/http';\nexport default function () { http.post(__ENV.URL, 'the-body', { headers: { 'x-script': 'yes' } }); }\n",
+    );
+    let s = s.to_str().unwrap();
+    // As in k6, `--http-debug` takes no value after a space: the script after it is the script.
+    let out = brunt(&["run", "-q", "--http-debug", s, "-i", "1", "-e", &url]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let host = format!("Host: {}\n", target.local_addr());
+    for line in [
+        "Request:\nPOST /anything?q=1 HTTP/1.1\n",
+        host.as_str(),
+        "User-Agent: brunt/",
+        "X-Script: yes\n",
+        "Content-Length: 8\n",
+        "Response:\nHTTP/1.1 200 OK\n",
+        "Content-Type: application/json\n",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
+    assert!(!err.contains("the-body"), "bodies only with full: {err}");
+    let out = brunt(&["run", "-q", "--http-debug=full", "-i", "1", "-e", &url, s]);
+    let err = stderr(&out);
+    assert!(err.contains("Content-Length: 8\n\nthe-body\n"), "{err}");
+    assert!(
+        err.contains("\"data\": \"the-body\""),
+        "the response's body: {err}"
+    );
 }
 
 fn export(path: &Path) -> Value {

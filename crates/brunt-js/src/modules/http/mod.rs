@@ -399,23 +399,36 @@ fn sample_tags(host: &Host, p: &Prepared) -> brunt_metrics::TagSet {
     p.tags.on(host.base_tags())
 }
 
-/// `--http-debug`: the request and response (with bodies for `full`) on stderr, as k6 logs them.
+/// `--http-debug`: the request as it goes out over HTTP/1.1 (its request line, `Host`,
+/// `User-Agent` and `Content-Length` included) and the response with its status text, with the
+/// bodies for `full`, on stderr, as k6 logs them.
 #[cold]
 #[inline(never)]
-fn debug_log(level: u8, req: &Request, resp: &Response) {
-    let mut out = format!("Request:\n{} {} HTTP/1.1\n", req.method(), req.url());
-    for (k, v) in req.headers() {
-        out.push_str(&format!(
-            "{}: {}\n",
-            response::canonical_header(k.as_str()),
-            v.to_str().unwrap_or("")
-        ));
+fn debug_log(host: &Host, level: u8, req: &Request, resp: &Response) {
+    let mut out = String::from("Request:\n");
+    match host.shared.user_agent.get() {
+        Some(ua) => {
+            let head = req.h1_head(ua);
+            let head = String::from_utf8_lossy(&head);
+            let mut lines = head.trim_end().split("\r\n");
+            out.push_str(lines.next().unwrap_or_default());
+            out.push('\n');
+            for line in lines {
+                let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+                out.push_str(&format!("{}: {value}\n", response::canonical_header(name)));
+            }
+        }
+        None => out.push_str(&format!("{} {} HTTP/1.1\n", req.method(), req.url())),
     }
     if level > 1 && !req.body().is_empty() {
         out.push_str(&format!("\n{}\n", String::from_utf8_lossy(req.body())));
     }
+    let reason = http::StatusCode::from_u16(resp.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
     out.push_str(&format!(
-        "\nResponse:\n{} {}\n",
+        "\nResponse:\n{} {} {reason}\n",
         resp.proto.as_str(),
         resp.status
     ));
@@ -456,7 +469,7 @@ fn after_hop(
     }
     let level = host.shared.http_debug.load(Ordering::Relaxed);
     if level > 0 {
-        debug_log(level, req, resp);
+        debug_log(host, level, req, resp);
     }
     if resp.has_set_cookie() {
         store_cookies(jars, p, req, resp);
