@@ -154,10 +154,33 @@ fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_afte
         "import http from 'k6/http';\nexport default function () { http.post(__ENV.URL, 'the-body', { headers: { 'x-script': 'yes' } }); }\n",
     );
     let s = s.to_str().unwrap();
+    // The two messages of the one request, from JSON log lines with k6's `source=http-debug`.
+    let messages = |args: &[&str]| -> (String, String) {
+        let out = brunt(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let msgs: Vec<String> = err
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["source"] == "http-debug")
+            .map(|v| v["msg"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(msgs.len(), 2, "a request and a response line: {err}");
+        (msgs[0].clone(), msgs[1].clone())
+    };
     // As in k6, `--http-debug` takes no value after a space: the script after it is the script.
-    let out = brunt(&["run", "-q", "--http-debug", s, "-i", "1", "-e", &url]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (request, response) = messages(&[
+        "run",
+        "-q",
+        "--log-format",
+        "json",
+        "--http-debug",
+        s,
+        "-i",
+        "1",
+        "-e",
+        &url,
+    ]);
     let host = format!("Host: {}\n", target.local_addr());
     for line in [
         "Request:\nPOST /anything?q=1 HTTP/1.1\n",
@@ -165,19 +188,38 @@ fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_afte
         "User-Agent: brunt/",
         "X-Script: yes\n",
         "Content-Length: 8\n",
-        "Response:\nHTTP/1.1 200 OK\n",
-        "Content-Type: application/json\n",
     ] {
-        assert!(err.contains(line), "no {line:?} in:\n{err}");
+        assert!(request.contains(line), "no {line:?} in:\n{request}");
     }
-    assert!(!err.contains("the-body"), "bodies only with full: {err}");
-    let out = brunt(&["run", "-q", "--http-debug=full", "-i", "1", "-e", &url, s]);
-    let err = stderr(&out);
-    assert!(err.contains("Content-Length: 8\n\nthe-body\n"), "{err}");
     assert!(
-        err.contains("\"data\": \"the-body\""),
-        "the response's body: {err}"
+        response.starts_with("Response:\nHTTP/1.1 200 OK\n"),
+        "{response}"
     );
+    assert!(
+        response.contains("Content-Type: application/json\n"),
+        "{response}"
+    );
+    assert!(
+        !request.contains("the-body"),
+        "bodies only with full: {request}"
+    );
+    let (request, response) = messages(&[
+        "run",
+        "-q",
+        "--log-format",
+        "json",
+        "--http-debug=full",
+        "-i",
+        "1",
+        "-e",
+        &url,
+        s,
+    ]);
+    assert!(
+        request.ends_with("Content-Length: 8\n\nthe-body\n"),
+        "{request}"
+    );
+    assert!(response.contains("\"data\": \"the-body\""), "{response}");
 }
 
 fn export(path: &Path) -> Value {

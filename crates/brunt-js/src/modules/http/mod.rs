@@ -59,6 +59,7 @@ use super::{bytes_of, cancelled, def, throw, Utf8};
 use crate::host::{Host, Phase};
 use crate::vu::{IoReply, IoRequest};
 use base64::Engine;
+use brunt_engine::log;
 use brunt_http::retry::{Attempts, RetryMetrics, RetryPolicy};
 use brunt_http::{ExpectedStatuses, Request, Response};
 use cache::{Key, RequestCache, ScriptTags};
@@ -401,7 +402,8 @@ fn sample_tags(host: &Host, p: &Prepared) -> brunt_metrics::TagSet {
 
 /// `--http-debug`: the request as it goes out over HTTP/1.1 (its request line, `Host`,
 /// `User-Agent` and `Content-Length` included) and the response with its status text, with the
-/// bodies for `full`, on stderr, as k6 logs them.
+/// bodies for `full`: two info lines with `source=http-debug`, as k6 logs them (so
+/// `--log-output` and `--log-format` apply).
 #[cold]
 #[inline(never)]
 fn debug_log(host: &Host, level: u8, req: &Request, resp: &Response) {
@@ -423,15 +425,17 @@ fn debug_log(host: &Host, level: u8, req: &Request, resp: &Response) {
     if level > 1 && !req.body().is_empty() {
         out.push_str(&format!("\n{}\n", String::from_utf8_lossy(req.body())));
     }
+    let fields = [("source", "http-debug")];
+    log::log(log::Level::Info, &out, &fields);
     let reason = http::StatusCode::from_u16(resp.status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    out.push_str(&format!(
-        "\nResponse:\n{} {} {reason}\n",
+    let mut out = format!(
+        "Response:\n{} {} {reason}\n",
         resp.proto.as_str(),
         resp.status
-    ));
+    );
     for (k, v) in resp.headers() {
         out.push_str(&format!(
             "{}: {}\n",
@@ -442,7 +446,7 @@ fn debug_log(host: &Host, level: u8, req: &Request, resp: &Response) {
     if level > 1 && !resp.body.is_empty() {
         out.push_str(&format!("\n{}\n", String::from_utf8_lossy(&resp.body)));
     }
-    eprintln!("{out}");
+    log::log(log::Level::Info, &out, &fields);
 }
 
 /// What k6 does with one hop's response: its samples, the debug log, the cookies it sets.
