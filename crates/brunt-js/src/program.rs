@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub run_tags: Mutex<TagSet>,
     /// `--http-debug`: 0 off, 1 headers, 2 with bodies.
     pub http_debug: AtomicU8,
+    /// Whether `global` aliases `globalThis` (k6's extended mode; not in base mode).
+    pub global_alias: bool,
     /// The `User-Agent` a request without one goes out with, for `--http-debug`'s log.
     pub user_agent: OnceLock<http::HeaderValue>,
     /// The consolidated options as JSON, for `exec.test.options`.
@@ -221,6 +223,9 @@ pub struct ProgramConfig {
     pub module_cache: PathBuf,
     /// The sources `k6/secrets` reads (`--secret-source`).
     pub secrets: SecretSources,
+    /// k6's extended compatibility mode, its default: `global` is an alias of `globalThis`.
+    /// False for `--compatibility-mode=base`.
+    pub global_alias: bool,
 }
 
 /// A script ready to be instantiated into VUs.
@@ -252,6 +257,7 @@ impl Program {
                 env: cfg.env,
                 run_tags: Mutex::new(TagSet::empty()),
                 http_debug: AtomicU8::new(0),
+                global_alias: cfg.global_alias,
                 user_agent: OnceLock::new(),
                 options_json: Mutex::new("{}".into()),
                 console_enabled: cfg.console,

@@ -183,7 +183,8 @@ pub struct RunArgs {
     /// Accepted for k6's scripts: brunt never reports usage.
     #[arg(long)]
     pub no_usage_report: bool,
-    /// The JavaScript dialect: `extended` (k6's default; brunt runs ES modules as written).
+    /// k6's JavaScript mode: `extended` (the default) or `base`, which differ, as in k6 since
+    /// v0.53, only in `base` having no `global` alias of `globalThis`.
     #[arg(long, value_name = "MODE")]
     pub compatibility_mode: Option<String>,
     /// Where logs go: `stderr` (default), `stdout`, `none` or `file=PATH[,level=LEVEL]`.
@@ -705,23 +706,22 @@ fn config_file(flag: Option<&Path>) -> anyhow::Result<Map<String, Value>> {
     Ok(map)
 }
 
-/// Flags whose only value brunt supports is k6's default: accepted with it, refused otherwise.
-fn accepted_values(a: &RunArgs) -> Result<(), String> {
-    let checks = [(
-        "--compatibility-mode",
-        "COMPATIBILITY_MODE",
-        &a.compatibility_mode,
-        "extended",
-        "brunt runs ES modules as written, k6's default",
-    )];
-    for (flag, env, value, only, why) in checks {
-        if let Some(v) = value.clone().or_else(|| env_var(env)) {
-            if v != only {
-                return Err(format!("{flag} '{v}' is not supported: {why}"));
-            }
-        }
+/// `--compatibility-mode` (`K6_COMPATIBILITY_MODE`): whether `global` aliases `globalThis`. Since
+/// k6 v0.53 that alias is the only difference between k6's `extended` mode (its default) and
+/// `base`; `experimental_enhanced` (TypeScript types in `.js` files) is refused, naming the way
+/// brunt reads TypeScript.
+fn global_alias(a: &RunArgs) -> Result<bool, String> {
+    match a.compatibility_mode.clone().or_else(|| env_var("COMPATIBILITY_MODE")) {
+        None => Ok(true),
+        Some(m) if m == "extended" => Ok(true),
+        Some(m) if m == "base" => Ok(false),
+        Some(m) if m == "experimental_enhanced" => Err(format!(
+            "--compatibility-mode '{m}' is not supported: brunt strips TypeScript types from .ts files; rename the script to .ts"
+        )),
+        Some(m) => Err(format!(
+            "--compatibility-mode '{m}': expected 'extended' (the default) or 'base'"
+        )),
     }
-    Ok(())
 }
 
 /// Loads the script and runs its init context once, reading its options.
@@ -733,6 +733,7 @@ fn load(
     interrupt: RunControl,
     module_cache: Option<PathBuf>,
     secrets: SecretSources,
+    global_alias: bool,
 ) -> Result<Arc<Program>, anyhow::Error> {
     // `console` output always prints, as in k6 (`-q` only hides progress).
     let config = ProgramConfig {
@@ -741,6 +742,7 @@ fn load(
         interrupt,
         module_cache: module_cache.unwrap_or_else(crate::remote::default_cache_dir),
         secrets,
+        global_alias,
     };
     let program = Program::new(script, registry.clone(), config)?;
     if let Err(e) = initialize(&program) {
@@ -829,6 +831,7 @@ pub fn load_script(script: &Path, control: RunControl) -> anyhow::Result<LoadedS
         control,
         None,
         SecretSources::default(),
+        true,
     )
     .map_err(|e| anyhow!("could not initialize '{}': {e:#}", script.display()))?;
     let c = consolidate(
@@ -911,6 +914,7 @@ pub fn inspect(mut args: InspectArgs) -> anyhow::Result<i32> {
         brunt_output::stop_on_signals(),
         module_cache,
         SecretSources::default(),
+        true,
     ) {
         Ok(v) => v,
         Err(e) => return Ok(script_error(e)),
@@ -1276,7 +1280,7 @@ pub fn prepare(
         .or_else(|| env_var("INCLUDE_SYSTEM_ENV_VARS").map(|v| v != "false" && v != "0"))
         .unwrap_or(true);
     let env = build_env(&args.env, include_system).map_err(PrepareError::Other)?;
-    accepted_values(args).map_err(config_failure)?;
+    let global_alias = global_alias(args).map_err(config_failure)?;
     let config =
         config_file(args.config.as_deref()).map_err(|e| config_failure(format!("{e:#}")))?;
     let cli = cli_layer(args).map_err(config_failure)?;
@@ -1304,6 +1308,7 @@ pub fn prepare(
         control.clone(),
         args.module_cache.clone(),
         secrets,
+        global_alias,
     ) {
         Ok(p) => p,
         Err(_) if control.is_stopped() => {

@@ -392,6 +392,7 @@ mod tests {
             interrupt: Default::default(),
             module_cache: std::env::temp_dir().join("brunt-js-test-modules"),
             secrets: Default::default(),
+            global_alias: true,
         };
         let program = Program::new(&path, registry.clone(), config).unwrap();
         let out = make(program, registry);

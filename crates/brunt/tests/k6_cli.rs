@@ -238,6 +238,35 @@ fn a_config_file_sits_under_the_script_and_the_flags() {
     );
 }
 
+/// k6's two compatibility modes differ, since v0.53, only in `global`: an alias of `globalThis` in
+/// `extended` (the default), undefined in `base`.
+#[test]
+fn global_aliases_global_this_except_in_base_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.js");
+    std::fs::write(
+        &script,
+        "let ref = 'ok';\ntry { global; } catch (e) { ref = e.name; }\nconsole.log(`global ${typeof global} ${typeof global === 'object' && global === globalThis} ${ref}`);\nexport default function () {}\n",
+    )
+    .unwrap();
+    let s = script.to_str().unwrap();
+    for (mode, line) in [
+        (None, "global object true ok"),
+        (Some("extended"), "global object true ok"),
+        (Some("base"), "global undefined false ReferenceError"),
+    ] {
+        let mut args = vec!["run", "-q", "--iterations", "1"];
+        if let Some(m) = mode {
+            args.extend(["--compatibility-mode", m]);
+        }
+        args.push(s);
+        let out = brunt(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {err}");
+        assert!(err.contains(line), "{mode:?}: no '{line}' in {err}");
+    }
+}
+
 #[test]
 fn k6_flags_are_accepted_or_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,9 +308,9 @@ fn k6_flags_are_accepted_or_refused_by_name() {
         "--system-tags: the 'iter' system tag is not supported",
     );
     fails_with(
-        &["run", "--compatibility-mode", "base", s],
+        &["run", "--compatibility-mode", "experimental_enhanced", s],
         104,
-        "--compatibility-mode 'base'",
+        "rename the script to .ts",
     );
     fails_with(
         &["run", "--batch", "0", s],

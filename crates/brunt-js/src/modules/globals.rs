@@ -151,7 +151,21 @@ const LAZY: &[(&[&str], Add)] = &[
         Add::Native(super::text_encoding::install_global),
     ),
     (&["require"], Add::Native(crate::require::install)),
+    (&["global"], Add::Native(install_global_alias)),
 ];
+
+/// `global`, the alias of `globalThis` that k6's default (extended) compatibility mode adds;
+/// `--compatibility-mode=base` leaves it out, as k6 does.
+fn install_global_alias<'js>(
+    _ctx: &Ctx<'js>,
+    globals: &Object<'js>,
+    host: &Rc<Host>,
+) -> Result<()> {
+    if host.shared.global_alias {
+        globals.set("global", globals.clone())?;
+    }
+    Ok(())
+}
 
 /// What the lazy globals object of a VU knows: the groups added so far, and the VU.
 struct LazyState {
@@ -294,6 +308,12 @@ unsafe extern "C" fn lazy_get_own_property(
         }
     }
     let global = qjs::JS_GetGlobalObject(ctx);
+    // A group may define nothing (`global` in base mode): the name then stays unknown.
+    let defined = qjs::JS_GetOwnProperty(ctx, std::ptr::null_mut(), global, prop);
+    if defined <= 0 {
+        qjs::JS_FreeValue(ctx, global);
+        return defined;
+    }
     let value = qjs::JS_GetProperty(ctx, global, prop);
     qjs::JS_FreeValue(ctx, global);
     if qjs::JS_IsException(value) {
