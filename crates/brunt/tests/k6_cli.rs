@@ -267,6 +267,36 @@ fn global_aliases_global_this_except_in_base_mode() {
     }
 }
 
+/// As in k6, `__ITER` exists only in iterations: the init context, `setup` and `teardown` naming
+/// it get a ReferenceError.
+#[test]
+fn iter_is_defined_in_iterations_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.js");
+    std::fs::write(
+        &script,
+        r#"const iter = () => { try { return __ITER; } catch (e) { return e.name; } };
+console.log(`init ${iter()}`);
+export function setup() { console.log(`setup ${iter()}`); }
+export default function () { console.log(`iteration ${iter()}`); }
+export function teardown() { console.log(`teardown ${iter()}`); }
+"#,
+    )
+    .unwrap();
+    let out = brunt(&["run", "-q", "--iterations", "2", script.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for line in [
+        "init ReferenceError",
+        "setup ReferenceError",
+        "iteration 0",
+        "iteration 1",
+        "teardown ReferenceError",
+    ] {
+        assert!(err.contains(line), "no '{line}' in {err}");
+    }
+}
+
 #[test]
 fn k6_flags_are_accepted_or_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

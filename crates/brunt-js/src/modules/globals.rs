@@ -1,5 +1,5 @@
-//! Globals of k6's JavaScript: `__ENV`, `__VU`, `__ITER` and `open()`, and the lazy globals
-//! object that adds intrinsics and native globals on first use.
+//! Globals of k6's JavaScript: `__ENV`, `__VU` and `open()` (`__ITER` is set by each iteration, in
+//! runtime.rs), and the lazy globals object that adds intrinsics and native globals on first use.
 
 use super::{array_buffer, def_public, throw};
 use crate::host::{Host, Phase};
@@ -23,7 +23,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, globals: &Object<'js>, host: &Rc<Host
     install_lazy(ctx, globals, host)?;
     install_env(ctx, globals, host)?;
     globals.set("__VU", host.vu_id)?;
-    globals.set("__ITER", 0)?;
+    // `__ITER` is set by each iteration: as in k6, the init context, `setup` and `teardown` have
+    // none (naming it there is a ReferenceError).
     Ok(())
 }
 
