@@ -79,7 +79,7 @@ pub(crate) fn pack_prepared(
         "filename": file_url(&original(&main)),
         "pwd": file_url(original(&main).parent().unwrap_or(Path::new("/"))),
         "env": env,
-        "compatibilityMode": "extended",
+        "compatibilityMode": if prepared.program.shared.global_alias { "extended" } else { "base" },
         "k6version": env!("CARGO_PKG_VERSION"),
         "goos": std::env::consts::OS,
     });
@@ -188,6 +188,8 @@ pub struct Unpacked {
     pub options: String,
     /// A module cache (`--module-cache`'s layout) holding the archived remote modules, if any.
     pub module_cache: Option<PathBuf>,
+    /// The `compatibilityMode` it was archived with (k6 runs an archive in it).
+    pub compatibility_mode: Option<String>,
 }
 
 impl Drop for Unpacked {
@@ -213,6 +215,7 @@ pub fn unpack(archive: &Path) -> anyhow::Result<Unpacked> {
         env: BTreeMap::new(),
         options: "{}".into(),
         module_cache: None,
+        compatibility_mode: None,
     };
     let mut metadata: Option<Value> = None;
     // The main script is `data` (k6 links its `file/` entry to it).
@@ -285,6 +288,10 @@ pub fn unpack(archive: &Path) -> anyhow::Result<Unpacked> {
     if let Some(Value::Object(options)) = metadata.get("options") {
         unpacked.options = Value::Object(without_nulls(options)).to_string();
     }
+    unpacked.compatibility_mode = metadata["compatibilityMode"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
     Ok(unpacked)
 }
 

@@ -308,3 +308,52 @@ fn remote_modules_are_archived_under_k6s_names() {
     let s = run_archive(&k6_tar, &["--module-cache", empty.to_str().unwrap()]);
     assert_eq!(s["metrics"]["greeted"]["count"], 1.0, "{s}");
 }
+
+/// An archive keeps the compatibility mode it was made in, and runs in it unless a flag says
+/// otherwise, as k6's archives do.
+#[test]
+fn an_archive_keeps_its_compatibility_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.js");
+    std::fs::write(
+        &script,
+        "console.log(`global is ${typeof global}`);\nexport default function () {}\n",
+    )
+    .unwrap();
+    let tar = dir.path().join("s.tar");
+    let out = brunt(&[
+        "archive",
+        "--compatibility-mode",
+        "base",
+        script.to_str().unwrap(),
+        "-O",
+        tar.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tarfile\nsys.stdout.buffer.write(tarfile.open(sys.argv[1]).extractfile('metadata.json').read())",
+        ])
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let metadata: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(metadata["compatibilityMode"], "base", "{metadata}");
+    let tar = tar.to_str().unwrap();
+    for (flags, line) in [
+        (&[][..], "global is undefined"),
+        (
+            &["--compatibility-mode", "extended"][..],
+            "global is object",
+        ),
+    ] {
+        let mut args = vec!["run", "-q", "--address", "", "-i", "1"];
+        args.extend(flags);
+        args.push(tar);
+        let out = brunt(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains(line), "{flags:?}: {}", stderr(&out));
+    }
+}
