@@ -43,13 +43,23 @@ pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// What an unpacked archive brings to the run's flags: its options (in place of the script's)
+/// and the compatibility mode it was made in, unless `--compatibility-mode` or
+/// `K6_COMPATIBILITY_MODE` names one, as k6 runs its archives.
+pub(crate) fn apply(run: &mut RunArgs, unpacked: Option<&Unpacked>) {
+    run.archived_options = unpacked.map(|a| a.options.clone());
+    if run.compatibility_mode.is_none() && crate::run::env_var("COMPATIBILITY_MODE").is_none() {
+        run.compatibility_mode = unpacked.and_then(|a| a.compatibility_mode.clone());
+    }
+}
+
 /// The archive of `run.script` with the option flags of `run`, as `brunt archive` writes it (an
 /// archive given as the script is packed again, as k6 packs one: its files keep their archived
 /// paths, its options and `-e` values stay under the flags given now).
 pub fn pack(mut run: RunArgs) -> Result<Vec<u8>, PrepareError> {
     let unpacked =
         open(&mut run.script, &mut run.env, &mut run.module_cache).map_err(PrepareError::Other)?;
-    run.archived_options = unpacked.as_ref().map(|a| a.options.clone());
+    apply(&mut run, unpacked.as_ref());
     let prepared = prepare(&run, Arc::new(Registry::new()), RunControl::new())?;
     let env = crate::run::key_values(&run.env, "--env").map_err(PrepareError::Other)?;
     pack_prepared(&prepared, env, unpacked.as_ref())

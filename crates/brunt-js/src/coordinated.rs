@@ -129,7 +129,7 @@ pub fn coordinator(mut args: CoordinatorArgs) -> anyhow::Result<i32> {
         &mut args.run.env,
         &mut args.run.module_cache,
     )?;
-    args.run.archived_options = archive.as_ref().map(|a| a.options.clone());
+    crate::archive::apply(&mut args.run, archive.as_ref());
     // The whole test is checked here; each instance's segment of it on the instance.
     args.run.execution_segment_sequence = None;
     let control = brunt_output::stop_on_signals();
@@ -326,7 +326,7 @@ pub(crate) fn instance(mut args: RunArgs, local_script: bool) -> anyhow::Result<
     let unpacked = crate::archive::open(&mut args.script, &mut args.env, &mut args.module_cache);
     let _ = std::fs::remove_file(&tar);
     let unpacked = unpacked?;
-    args.archived_options = unpacked.as_ref().map(|a| a.options.clone());
+    crate::archive::apply(&mut args, unpacked.as_ref());
     args.execution_segment = Some(j.segment.clone());
     args.execution_segment_sequence = Some(j.sequence.clone());
     args.no_thresholds = true;

@@ -1420,11 +1420,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     }
     log::start_clock();
     let archive = crate::archive::open(&mut args.script, &mut args.env, &mut args.module_cache)?;
-    args.archived_options = archive.as_ref().map(|a| a.options.clone());
-    // An archive runs in the mode it was made in, unless the flag or K6_COMPATIBILITY_MODE says.
-    if args.compatibility_mode.is_none() && env_var("COMPATIBILITY_MODE").is_none() {
-        args.compatibility_mode = archive.as_ref().and_then(|a| a.compatibility_mode.clone());
-    }
+    crate::archive::apply(&mut args, archive.as_ref());
     let summary_mode = match start_logging(&args) {
         Ok(m) => m,
         Err(code) => return Ok(code),

@@ -332,6 +332,28 @@ export default function () {
     assert_eq!(metric(&e, "iterations", "count"), 20.0);
 }
 
+/// The coordinator's `--compatibility-mode` travels with its archive: every instance runs the
+/// script in base mode, where `global` is undefined.
+#[test]
+fn instances_run_in_the_coordinators_compatibility_mode() {
+    let _serial = serial();
+    let (out, e) = coordinated(
+        "base-mode",
+        2,
+        r#"
+import { Counter } from 'k6/metrics';
+const base = new Counter('base_mode');
+export const options = { vus: 2, iterations: 10 };
+export default function () {
+  if (typeof global === 'undefined') base.add(1);
+}
+"#,
+        &["--compatibility-mode", "base"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(metric(&e, "base_mode", "count"), 10.0);
+}
+
 /// `abortOnFail` judged on the whole stops every instance long before the scenario's end.
 #[test]
 fn abort_on_fail_on_the_whole_stops_every_instance() {
