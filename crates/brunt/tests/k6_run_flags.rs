@@ -222,6 +222,53 @@ fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_afte
     assert!(response.contains("\"data\": \"the-body\""), "{response}");
 }
 
+/// `console.log`'s arguments as k6 prints them: strings as they are, values as JSON, and what
+/// JSON cannot write (a BigInt, a Symbol) as k6 writes it; an Error by its message.
+#[test]
+fn console_prints_values_as_k6_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "s.js",
+        r#"export default function () {
+  console.log('text', 1, true, null, undefined, { a: [1, 'b'] });
+  console.log(12345678901234567890n);
+  console.log(Symbol('described'));
+  console.log(new Error('boom'));
+}
+"#,
+    );
+    let out = brunt(&[
+        "run",
+        "-q",
+        "--address",
+        "",
+        "--log-format",
+        "json",
+        "-i",
+        "1",
+        s.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let msgs: Vec<String> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["source"] == "console")
+        .map(|v| v["msg"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            r#"text 1 true null undefined {"a":[1,"b"]}"#,
+            "12345678901234567890",
+            "described",
+            "Error: boom",
+        ],
+        "{err}"
+    );
+}
+
 fn export(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

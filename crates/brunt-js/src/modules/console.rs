@@ -16,6 +16,20 @@ fn show<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> String {
     if v.is_undefined() {
         return "undefined".into();
     }
+    // What JSON cannot write, as k6 prints it: a BigInt's digits, a Symbol's description.
+    if v.as_big_int().is_some() {
+        return v
+            .get::<rquickjs::convert::Coerced<String>>()
+            .map(|s| s.0)
+            .unwrap_or_default();
+    }
+    if let Some(sym) = v.as_symbol() {
+        return sym
+            .description()
+            .ok()
+            .and_then(|d| d.as_string().and_then(|s| s.to_string().ok()))
+            .unwrap_or_default();
+    }
     if let Some(f) = v.as_function() {
         let name: String = f.get("name").unwrap_or_default();
         return format!("[function {name}]");
