@@ -1,7 +1,6 @@
 //! `brunt capacity` flags, checked and turned into a [`Settings`] before any load is sent.
 
-use anyhow::{bail, Context, Result};
-use brunt_metrics::Thresholds;
+use anyhow::{bail, Result};
 use brunt_quick::{duration_flag, RequestArgs};
 use clap::Args;
 use std::path::PathBuf;
@@ -194,9 +193,7 @@ impl CapacityArgs {
         }
         // The SLOs' grammar before the target is tried; their metrics are checked once the
         // monitors have registered theirs.
-        for t in &self.slos {
-            Thresholds::check_cli(t).with_context(|| format!("--slo '{t}'"))?;
-        }
+        brunt_quick::check_threshold_flags("--slo", &self.slos)?;
         Ok(s)
     }
 }

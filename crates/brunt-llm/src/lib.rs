@@ -56,9 +56,7 @@ pub fn run(args: LlmArgs) -> Result<i32> {
     let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
     let arrivals = arrivals(&args)?;
     let tokenizer = args.tokenizer.as_deref().map(load_tokenizer).transpose()?;
-    for t in &args.thresholds {
-        Thresholds::check_cli(t).with_context(|| format!("--threshold '{t}'"))?;
-    }
+    brunt_quick::check_threshold_flags("--threshold", &args.thresholds)?;
     let idles = args
         .cold_start
         .as_deref()

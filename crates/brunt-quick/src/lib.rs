@@ -8,7 +8,7 @@ mod report;
 mod vu;
 
 pub use args::{duration_flag, ClientArgs, Load, QuickArgs, RequestArgs, RetryArgs};
-pub use report::ReportArgs;
+pub use report::{check_threshold_flags, ReportArgs};
 pub use vu::{FedRequest, QuickFactory};
 
 use anyhow::{Context, Result};

@@ -57,6 +57,16 @@ pub struct ReportArgs {
     pub web: brunt_web::WebArgs,
 }
 
+/// The grammar of each `flag` value (`--threshold`, `capacity`'s `--slo`), checked without a
+/// registry so that a command names a mistake before it tries the network; whether each metric
+/// exists is checked when the thresholds are added.
+pub fn check_threshold_flags(flag: &str, values: &[String]) -> Result<()> {
+    for t in values {
+        Thresholds::check_cli(t).with_context(|| format!("{flag} '{t}'"))?;
+    }
+    Ok(())
+}
+
 impl ReportArgs {
     /// Starts the `--monitor`s, whose metrics join `registry`, then reads the `--threshold`s,
     /// which may name them (or any metric registered before).
@@ -97,10 +107,7 @@ impl ReportArgs {
     pub fn check(&self) -> Result<()> {
         self.slo_window()?;
         self.phases()?;
-        for t in &self.thresholds {
-            Thresholds::check_cli(t).with_context(|| format!("--threshold '{t}'"))?;
-        }
-        Ok(())
+        check_threshold_flags("--threshold", &self.thresholds)
     }
 
     /// Opens the run's report (outputs, summary export, dashboard) over `registry`, headed by
