@@ -43,14 +43,11 @@ pub fn archive(args: ArchiveArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// What an unpacked archive brings to the run's flags: its options (in place of the script's)
-/// and the compatibility mode it was made in, unless `--compatibility-mode` or
-/// `K6_COMPATIBILITY_MODE` names one, as k6 runs its archives.
+/// What an unpacked archive brings to the run: its options (in place of the script's) and the
+/// compatibility mode it was made in (under the flag and the variable, as k6 runs its archives).
 pub(crate) fn apply(run: &mut RunArgs, unpacked: Option<&Unpacked>) {
     run.archived_options = unpacked.map(|a| a.options.clone());
-    if run.compatibility_mode.is_none() && crate::run::env_var("COMPATIBILITY_MODE").is_none() {
-        run.compatibility_mode = unpacked.and_then(|a| a.compatibility_mode.clone());
-    }
+    run.archived_compatibility_mode = unpacked.and_then(|a| a.compatibility_mode.clone());
 }
 
 /// The archive of `run.script` with the option flags of `run`, as `brunt archive` writes it (an

@@ -244,6 +244,9 @@ pub struct RunArgs {
     /// An archive's options (`brunt run archive.tar`), in place of the script's.
     #[arg(skip)]
     pub archived_options: Option<String>,
+    /// An archive's compatibility mode, under `--compatibility-mode` and its variable.
+    #[arg(skip)]
+    pub archived_compatibility_mode: Option<String>,
     /// `--coordinator`, `--token`, `--instance-index`: join a coordinated run.
     #[command(flatten)]
     pub join: JoinArgs,
@@ -706,12 +709,17 @@ fn config_file(flag: Option<&Path>) -> anyhow::Result<Map<String, Value>> {
     Ok(map)
 }
 
-/// `--compatibility-mode` (`K6_COMPATIBILITY_MODE`): whether `global` aliases `globalThis`. Since
-/// k6 v0.53 that alias is the only difference between k6's `extended` mode (its default) and
-/// `base`; `experimental_enhanced` (TypeScript types in `.js` files) is refused, naming the way
-/// brunt reads TypeScript.
+/// `--compatibility-mode` (else `K6_COMPATIBILITY_MODE`, else an archive's mode): whether `global`
+/// aliases `globalThis`. Since k6 v0.53 that alias is the only difference between k6's `extended`
+/// mode (its default) and `base`; `experimental_enhanced` (TypeScript types in `.js` files) is
+/// refused, naming the way brunt reads TypeScript.
 fn global_alias(a: &RunArgs) -> Result<bool, String> {
-    match a.compatibility_mode.clone().or_else(|| env_var("COMPATIBILITY_MODE")) {
+    let mode = a
+        .compatibility_mode
+        .clone()
+        .or_else(|| env_var("COMPATIBILITY_MODE"))
+        .or_else(|| a.archived_compatibility_mode.clone());
+    match mode {
         None => Ok(true),
         Some(m) if m == "extended" => Ok(true),
         Some(m) if m == "base" => Ok(false),
