@@ -143,6 +143,16 @@ export default function () {
     assert!(stderr(&out).contains("threw Get"), "{}", stderr(&out));
 }
 
+/// The messages of the `--log-format json` lines in `stderr` whose `source` is `source`.
+fn json_log_messages(stderr: &str, source: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["source"] == source)
+        .map(|v| v["msg"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_after_an_equals_sign() {
     let target = brunt_target::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -159,12 +169,7 @@ fn http_debug_logs_the_request_as_sent_and_the_response_and_takes_its_level_afte
         let out = brunt(args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{err}");
-        let msgs: Vec<String> = err
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["source"] == "http-debug")
-            .map(|v| v["msg"].as_str().unwrap().to_string())
-            .collect();
+        let msgs = json_log_messages(&err, "http-debug");
         assert_eq!(msgs.len(), 2, "a request and a response line: {err}");
         (msgs[0].clone(), msgs[1].clone())
     };
@@ -251,12 +256,7 @@ fn console_prints_values_as_k6_does() {
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    let msgs: Vec<String> = err
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["source"] == "console")
-        .map(|v| v["msg"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let msgs = json_log_messages(&err, "console");
     assert_eq!(
         msgs,
         [
